@@ -1,0 +1,135 @@
+import TriplineJSON
+
+/// Why a pattern was rejected, and where: JSON path, and file:line:column when known.
+///
+/// Printed as `file:line:column: path: problem`, e.g.
+/// `Rules/x.json:7:18: detail.eventName[2]: "numeric" needs an array of operator/number pairs, got "x"`.
+public struct PatternError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: JSONPath
+    public var problem: PatternProblem
+    /// Where the offending value starts in the pattern text, when the pattern came from text.
+    public var location: JSONLocation?
+    /// The file the pattern came from, when it came from a file.
+    public var file: String?
+
+    public init(path: JSONPath, problem: PatternProblem, location: JSONLocation? = nil, file: String? = nil) {
+        self.path = path
+        self.problem = problem
+        self.location = location
+        self.file = file
+    }
+
+    public var description: String {
+        var prefix = ""
+        if let file { prefix = file + ":" }
+        if let location { prefix += "\(location.line):\(location.column):" }
+        if !prefix.isEmpty { prefix += " " }
+        if case .invalidJSON = problem { return prefix + problem.description }
+        return prefix + "\(path): \(problem)"
+    }
+}
+
+/// What is wrong with a pattern value. Each case carries the offending value, described for people.
+public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
+    case invalidJSON(JSONError)
+    case rootNotObject(found: String)
+    case emptyObject
+    case emptyValueList
+    case fieldNotArrayOrObject(found: String)
+    case nestedArray
+    case unknownOperator(String)
+    case operatorObjectEmpty
+    case multipleOperators([String])
+    case operand(operator: String, expected: String, found: String)
+    case unsupportedInside(outer: String, inner: String, allowed: String)
+    case anythingButMixedTypes
+    case numericMalformed(detail: String, found: String)
+    case numericUnknownComparison(String)
+    case numericEmptyRange(lower: String, upper: String)
+    case numericOutOfRange(String)
+    case numericTooPrecise(String)
+    case wildcard(WildcardPattern.Problem, text: String)
+    case wildcardTooComplex(text: String, stars: Int, limit: Int)
+    case cidr(CIDRProblem, text: String)
+    case orNeedsBranches(count: Int)
+    case orBranchNotObject(found: String)
+    case tooManyCombinations(count: Int, limit: Int)
+    case patternTooLong(bytes: Int, limit: Int)
+    case tooDeep(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidJSON(let error):
+            return "pattern is not valid JSON: \(error)"
+        case .rootNotObject(let found):
+            return "a pattern must be a JSON object, got \(found)"
+        case .emptyObject:
+            return "empty objects are not allowed; name at least one field"
+        case .emptyValueList:
+            return "empty arrays are not allowed; list at least one value to match"
+        case .fieldNotArrayOrObject(let found):
+            return "expected an array of values to match (e.g. [\"x\"]) or a nested object, got \(found)"
+        case .nestedArray:
+            return "a value list cannot contain an array; expected a string, number, boolean, null or an operator object"
+        case .unknownOperator(let name):
+            return "unknown operator \"\(name)\"; expected one of " + PatternParser.operatorNames.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .operatorObjectEmpty:
+            return "an operator object needs exactly one operator, e.g. {\"prefix\": \"x\"}, got {}"
+        case .multipleOperators(let names):
+            return "an operator object holds exactly one operator, got " + names.map { "\"\($0)\"" }.joined(separator: " and ") + "; put each in its own object"
+        case .operand(let op, let expected, let found):
+            return "\"\(op)\" needs \(expected), got \(found)"
+        case .unsupportedInside(let outer, let inner, let allowed):
+            return "\"\(inner)\" is not supported inside \"\(outer)\"; expected \(allowed)"
+        case .anythingButMixedTypes:
+            return "\"anything-but\" list must be all strings or all numbers, not a mix"
+        case .numericMalformed(let detail, let found):
+            return "\"numeric\" needs an array of operator/number pairs (e.g. [\">\", 0, \"<=\", 5]): \(detail), got \(found)"
+        case .numericUnknownComparison(let op):
+            return "\"numeric\": unknown comparison \"\(op)\"; expected one of \"=\", \"<\", \"<=\", \">\", \">=\""
+        case .numericEmptyRange(let lower, let upper):
+            return "\"numeric\": the lower bound \(lower) must be less than the upper bound \(upper)"
+        case .numericOutOfRange(let n):
+            return "\"numeric\": \(n) is outside the supported range -5.0e9 to 5.0e9"
+        case .numericTooPrecise(let n):
+            return "\"numeric\": \(n) has more than 6 digits after the decimal point"
+        case .wildcard(let problem, let text):
+            switch problem {
+            case .consecutiveStars(let p):
+                return "\"wildcard\" \(JSONWriter.quoted(text)): consecutive '*' at position \(p); use a single '*'"
+            case .invalidEscape(let p):
+                return "\"wildcard\" \(JSONWriter.quoted(text)): invalid escape at position \(p); only \\\\* and \\\\\\\\ are allowed"
+            }
+        case .wildcardTooComplex(let text, let stars, let limit):
+            return "\"wildcard\" \(JSONWriter.quoted(text)) is too complex: \(stars) '*' (at most \(limit))"
+        case .cidr(let problem, let text):
+            return "\"cidr\" \(JSONWriter.quoted(text)): expected \(problem)"
+        case .orNeedsBranches(let count):
+            return "\"$or\" needs at least two alternative pattern objects, got \(count)"
+        case .orBranchNotObject(let found):
+            return "each \"$or\" alternative must be a non-empty pattern object, got \(found)"
+        case .tooManyCombinations(let count, let limit):
+            return "the \"$or\" alternatives multiply out to \(count) combinations; at most \(limit) are allowed"
+        case .patternTooLong(let bytes, let limit):
+            return "pattern is \(bytes) bytes; at most \(limit) are allowed"
+        case .tooDeep(let limit):
+            return "pattern nests deeper than \(limit) levels"
+        }
+    }
+}
+
+/// The limits EventBridge documents for patterns, applied at validation time.
+public enum PatternLimits {
+    /// Most `$or` combinations a pattern may expand to (EventBridge: 1000).
+    public static let maxCombinations = 1000
+    /// Longest pattern text, compact, in bytes.
+    public static let maxPatternBytes = 4096
+    /// Most unescaped `*` in one wildcard operand.
+    public static let maxWildcardStars = 15
+    /// Numeric operands must lie within ±5.0e9 (EventBridge's documented numeric domain).
+    public static let numericMagnitude = 5.0e9
+    /// Numeric operands may have at most this many digits after the decimal point.
+    public static let numericDecimalPlaces = 6
+    /// Deepest nesting of pattern objects.
+    public static let maxDepth = 64
+}

@@ -1,0 +1,437 @@
+import TriplineJSON
+
+extension EventPattern {
+    /// Parses and validates pattern text; throws the first problem found.
+    ///
+    /// Duplicate keys follow EventBridge: the last one counts. `file` only decorates errors.
+    public static func parse(_ text: String, file: String? = nil) throws(PatternError) -> EventPattern {
+        let result = validate(text: Array(text.utf8), file: file)
+        switch result {
+        case .success(let pattern): return pattern
+        case .failure(let errors): throw errors.errors[0]
+        }
+    }
+
+    /// Parses and validates pattern text, reporting every problem found.
+    public static func validate(text: [UInt8], file: String? = nil) -> Result<EventPattern, PatternErrors> {
+        let document: JSONParser.Document
+        do {
+            document = try JSONParser.parseDocument(
+                text, options: .init(maxDepth: PatternLimits.maxDepth * 2, maxBytes: 16 * 1024 * 1024,
+                                     duplicateKeys: .lastWins, recordLocations: true))
+        } catch {
+            return .failure(PatternErrors([PatternError(path: .root, problem: .invalidJSON(error), location: error.location, file: file)]))
+        }
+        return validate(json: document.value, locations: document.locations, file: file)
+    }
+
+    /// Validates a pattern already parsed as JSON, reporting every problem found.
+    ///
+    /// `basePath` is where the pattern sits inside a larger document (a rule file), so paths and
+    /// locations in errors point into that document.
+    public static func validate(json: JSONValue, locations: JSONSourceMap? = nil, basePath: JSONPath = .root,
+                                file: String? = nil) -> Result<EventPattern, PatternErrors> {
+        var parser = PatternParser(locations: locations, file: file)
+        let pattern = parser.parsePattern(json, at: basePath)
+        if parser.errors.isEmpty, let pattern { return .success(pattern) }
+        return .failure(PatternErrors(parser.errors))
+    }
+
+    /// Validates a pattern already parsed as JSON; throws the first problem found.
+    public init(json: JSONValue) throws(PatternError) {
+        switch EventPattern.validate(json: json) {
+        case .success(let pattern): self = pattern
+        case .failure(let errors): throw errors.errors[0]
+        }
+    }
+}
+
+/// Every problem found in one pattern, in document order.
+public struct PatternErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [PatternError]
+    public init(_ errors: [PatternError]) { self.errors = errors }
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// Turns pattern JSON into an ``EventPattern``, collecting every problem rather than stopping at the first.
+struct PatternParser {
+    static let operatorNames = ["prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr"]
+
+    let locations: JSONSourceMap?
+    let file: String?
+    var errors: [PatternError] = []
+
+    init(locations: JSONSourceMap?, file: String?) {
+        self.locations = locations
+        self.file = file
+    }
+
+    mutating func fail(_ path: JSONPath, _ problem: PatternProblem) {
+        errors.append(PatternError(path: path, problem: problem, location: locations?.location(of: path), file: file))
+    }
+
+    mutating func parsePattern(_ json: JSONValue, at path: JSONPath) -> EventPattern? {
+        guard case .object(let object) = json else {
+            fail(path, .rootNotObject(found: PatternParser.describe(json)))
+            return nil
+        }
+        let compactSize = JSONWriter.bytes(json).count
+        if compactSize > PatternLimits.maxPatternBytes {
+            fail(path, .patternTooLong(bytes: compactSize, limit: PatternLimits.maxPatternBytes))
+            return nil
+        }
+        guard let root = parseObject(object, at: path, depth: 0) else { return nil }
+        let combinations = root.combinationCount()
+        if combinations > PatternLimits.maxCombinations {
+            fail(path, .tooManyCombinations(count: combinations, limit: PatternLimits.maxCombinations))
+            return nil
+        }
+        return EventPattern(root: root)
+    }
+
+    mutating func parseObject(_ object: JSONObject, at path: JSONPath, depth: Int) -> PatternObject? {
+        guard depth < PatternLimits.maxDepth else {
+            fail(path, .tooDeep(limit: PatternLimits.maxDepth))
+            return nil
+        }
+        guard !object.isEmpty else {
+            fail(path, .emptyObject)
+            return nil
+        }
+        let errorCount = errors.count
+        var result = PatternObject()
+        for member in PatternParser.lastWins(object) {
+            let memberPath = path.appending(member.key)
+            switch member.value {
+            case .array(let elements):
+                if member.key == "$or", !elements.isEmpty, elements.allSatisfy({ $0.objectValue != nil }) || elements.contains(where: { $0.objectValue != nil }) {
+                    if let group = parseOr(elements, at: memberPath, depth: depth) { result.orGroups.append(group) }
+                    continue
+                }
+                if let matchers = parseValueList(elements, at: memberPath) {
+                    result.fields.append(PatternField(key: member.key, content: .values(matchers)))
+                }
+            case .object(let nested):
+                if let inner = parseObject(nested, at: memberPath, depth: depth + 1) {
+                    result.fields.append(PatternField(key: member.key, content: .object(inner)))
+                }
+            default:
+                fail(memberPath, .fieldNotArrayOrObject(found: PatternParser.describe(member.value)))
+            }
+        }
+        return errors.count == errorCount ? result : nil
+    }
+
+    mutating func parseOr(_ elements: [JSONValue], at path: JSONPath, depth: Int) -> [PatternObject]? {
+        let errorCount = errors.count
+        if elements.count < 2 {
+            fail(path, .orNeedsBranches(count: elements.count))
+        }
+        var branches: [PatternObject] = []
+        for (i, element) in elements.enumerated() {
+            let branchPath = path.appending(index: i)
+            guard case .object(let object) = element, !object.isEmpty else {
+                fail(branchPath, .orBranchNotObject(found: PatternParser.describe(element)))
+                continue
+            }
+            if let branch = parseObject(object, at: branchPath, depth: depth + 1) { branches.append(branch) }
+        }
+        return errors.count == errorCount ? branches : nil
+    }
+
+    mutating func parseValueList(_ elements: [JSONValue], at path: JSONPath) -> [ValueMatcher]? {
+        guard !elements.isEmpty else {
+            fail(path, .emptyValueList)
+            return nil
+        }
+        let errorCount = errors.count
+        var matchers: [ValueMatcher] = []
+        for (i, element) in elements.enumerated() {
+            let elementPath = path.appending(index: i)
+            switch element {
+            case .string(let s): matchers.append(.exactString(s))
+            case .number(let n):
+                guard n.value.isFinite else {
+                    fail(elementPath, .operand(operator: "exact match", expected: "a finite number", found: n.text))
+                    continue
+                }
+                matchers.append(.exactNumber(n.value))
+            case .bool(let b): matchers.append(.exactBool(b))
+            case .null: matchers.append(.exactNull)
+            case .array: fail(elementPath, .nestedArray)
+            case .object(let object):
+                if let matcher = parseOperator(object, at: elementPath) { matchers.append(matcher) }
+            }
+        }
+        return errors.count == errorCount ? matchers : nil
+    }
+
+    /// `{"operator": operand}`: exactly one operator per object.
+    mutating func parseOperator(_ object: JSONObject, at path: JSONPath) -> ValueMatcher? {
+        let members = PatternParser.lastWins(object)
+        guard let member = members.first else {
+            fail(path, .operatorObjectEmpty)
+            return nil
+        }
+        guard members.count == 1 else {
+            fail(path, .multipleOperators(members.map(\.key)))
+            return nil
+        }
+        let operandPath = path.appending(member.key)
+        let operand = member.value
+        switch member.key {
+        case "prefix", "suffix":
+            let isPrefix = member.key == "prefix"
+            if case .string(let s) = operand { return isPrefix ? .prefix(s, ignoreCase: false) : .suffix(s, ignoreCase: false) }
+            if case .object(let inner) = operand {
+                let innerMembers = PatternParser.lastWins(inner)
+                guard innerMembers.count == 1, let only = innerMembers.first else {
+                    if innerMembers.isEmpty { fail(operandPath, .operatorObjectEmpty) } else { fail(operandPath, .multipleOperators(innerMembers.map(\.key))) }
+                    return nil
+                }
+                guard only.key == "equals-ignore-case" else {
+                    fail(operandPath.appending(only.key), .unsupportedInside(outer: member.key, inner: only.key, allowed: "\"equals-ignore-case\""))
+                    return nil
+                }
+                guard case .string(let s) = only.value else {
+                    fail(operandPath.appending(only.key), .operand(operator: "equals-ignore-case", expected: "a string", found: PatternParser.describe(only.value)))
+                    return nil
+                }
+                return isPrefix ? .prefix(s, ignoreCase: true) : .suffix(s, ignoreCase: true)
+            }
+            fail(operandPath, .operand(operator: member.key, expected: "a string or {\"equals-ignore-case\": string}", found: PatternParser.describe(operand)))
+            return nil
+        case "equals-ignore-case":
+            guard case .string(let s) = operand else {
+                fail(operandPath, .operand(operator: member.key, expected: "a string", found: PatternParser.describe(operand)))
+                return nil
+            }
+            return .equalsIgnoreCase(s)
+        case "wildcard":
+            guard case .string(let s) = operand else {
+                fail(operandPath, .operand(operator: member.key, expected: "a string", found: PatternParser.describe(operand)))
+                return nil
+            }
+            guard let pattern = parseWildcard(s, at: operandPath) else { return nil }
+            return .wildcard(pattern)
+        case "anything-but":
+            guard let exclusion = parseAnythingBut(operand, at: operandPath) else { return nil }
+            return .anythingBut(exclusion)
+        case "numeric":
+            guard let range = parseNumeric(operand, at: operandPath) else { return nil }
+            return .numeric(range)
+        case "exists":
+            guard case .bool(let b) = operand else {
+                fail(operandPath, .operand(operator: member.key, expected: "true or false", found: PatternParser.describe(operand)))
+                return nil
+            }
+            return .exists(b)
+        case "cidr":
+            guard case .string(let s) = operand else {
+                fail(operandPath, .operand(operator: member.key, expected: "a string such as \"10.0.0.0/24\"", found: PatternParser.describe(operand)))
+                return nil
+            }
+            switch CIDRBlock.parse(s) {
+            case .success(let block): return .cidr(block)
+            case .failure(let problem):
+                fail(operandPath, .cidr(problem, text: s))
+                return nil
+            }
+        default:
+            fail(path.appending(member.key), .unknownOperator(member.key))
+            return nil
+        }
+    }
+
+    mutating func parseWildcard(_ text: String, at path: JSONPath) -> WildcardPattern? {
+        switch WildcardPattern.parse(text) {
+        case .failure(let problem):
+            fail(path, .wildcard(problem, text: text))
+            return nil
+        case .success(let pattern):
+            if pattern.starCount > PatternLimits.maxWildcardStars {
+                fail(path, .wildcardTooComplex(text: text, stars: pattern.starCount, limit: PatternLimits.maxWildcardStars))
+                return nil
+            }
+            return pattern
+        }
+    }
+
+    mutating func parseAnythingBut(_ operand: JSONValue, at path: JSONPath) -> AnythingBut? {
+        switch operand {
+        case .string(let s):
+            return .strings([s])
+        case .number(let n):
+            guard n.value.isFinite else {
+                fail(path, .operand(operator: "anything-but", expected: "a finite number", found: n.text))
+                return nil
+            }
+            return .numbers([n.value])
+        case .array(let elements):
+            guard !elements.isEmpty else {
+                fail(path, .operand(operator: "anything-but", expected: "a non-empty list of strings or of numbers", found: "[]"))
+                return nil
+            }
+            var strings: [String] = [], numbers: [Double] = []
+            let errorCount = errors.count
+            for (i, element) in elements.enumerated() {
+                switch element {
+                case .string(let s): strings.append(s)
+                case .number(let n) where n.value.isFinite: numbers.append(n.value)
+                default:
+                    fail(path.appending(index: i), .operand(operator: "anything-but", expected: "a string or a number in its list", found: PatternParser.describe(element)))
+                }
+            }
+            guard errors.count == errorCount else { return nil }
+            if !strings.isEmpty && !numbers.isEmpty {
+                fail(path, .anythingButMixedTypes)
+                return nil
+            }
+            return strings.isEmpty ? .numbers(numbers) : .strings(strings)
+        case .object(let object):
+            let members = PatternParser.lastWins(object)
+            guard let member = members.first else {
+                fail(path, .operatorObjectEmpty)
+                return nil
+            }
+            guard members.count == 1 else {
+                fail(path, .multipleOperators(members.map(\.key)))
+                return nil
+            }
+            let innerPath = path.appending(member.key)
+            let allowed = "\"prefix\", \"suffix\", \"equals-ignore-case\" or \"wildcard\""
+            guard ["prefix", "suffix", "equals-ignore-case", "wildcard"].contains(member.key) else {
+                fail(innerPath, .unsupportedInside(outer: "anything-but", inner: member.key, allowed: allowed))
+                return nil
+            }
+            guard let strings = stringOrStringList(member.value, operatorName: "anything-but \(member.key)", at: innerPath) else { return nil }
+            switch member.key {
+            case "prefix": return .prefixes(strings)
+            case "suffix": return .suffixes(strings)
+            case "equals-ignore-case": return .equalsIgnoreCase(strings)
+            default:
+                var patterns: [WildcardPattern] = []
+                for (i, s) in strings.enumerated() {
+                    let p = member.value.arrayValue == nil ? innerPath : innerPath.appending(index: i)
+                    if let pattern = parseWildcard(s, at: p) { patterns.append(pattern) }
+                }
+                return patterns.count == strings.count ? .wildcards(patterns) : nil
+            }
+        default:
+            fail(path, .operand(operator: "anything-but", expected: "a string, a number, a list of strings or numbers, or an operator object", found: PatternParser.describe(operand)))
+            return nil
+        }
+    }
+
+    mutating func stringOrStringList(_ value: JSONValue, operatorName: String, at path: JSONPath) -> [String]? {
+        if case .string(let s) = value { return [s] }
+        if case .array(let elements) = value, !elements.isEmpty {
+            var out: [String] = []
+            for (i, element) in elements.enumerated() {
+                guard case .string(let s) = element else {
+                    fail(path.appending(index: i), .operand(operator: operatorName, expected: "strings in its list", found: PatternParser.describe(element)))
+                    return nil
+                }
+                out.append(s)
+            }
+            return out
+        }
+        fail(path, .operand(operator: operatorName, expected: "a string or a non-empty list of strings", found: PatternParser.describe(value)))
+        return nil
+    }
+
+    mutating func parseNumeric(_ operand: JSONValue, at path: JSONPath) -> NumericRange? {
+        guard case .array(let terms) = operand else {
+            fail(path, .numericMalformed(detail: "the operand must be an array", found: PatternParser.describe(operand)))
+            return nil
+        }
+        guard !terms.isEmpty else {
+            fail(path, .numericMalformed(detail: "the array is empty", found: "[]"))
+            return nil
+        }
+        guard terms.count == 2 || terms.count == 4 else {
+            fail(path, .numericMalformed(detail: "expected 2 or 4 elements, not \(terms.count)", found: PatternParser.describe(operand)))
+            return nil
+        }
+        var pairs: [(op: String, value: Double, text: String)] = []
+        for k in stride(from: 0, to: terms.count, by: 2) {
+            guard case .string(let op) = terms[k] else {
+                fail(path.appending(index: k), .numericMalformed(detail: "element \(k) must be a comparison operator string", found: PatternParser.describe(terms[k])))
+                return nil
+            }
+            guard ["=", "<", "<=", ">", ">="].contains(op) else {
+                fail(path.appending(index: k), .numericUnknownComparison(op))
+                return nil
+            }
+            guard case .number(let n) = terms[k + 1] else {
+                fail(path.appending(index: k + 1), .numericMalformed(detail: "\"\(op)\" must be followed by a number", found: PatternParser.describe(terms[k + 1])))
+                return nil
+            }
+            guard n.value.isFinite, abs(n.value) <= PatternLimits.numericMagnitude else {
+                fail(path.appending(index: k + 1), .numericOutOfRange(n.text))
+                return nil
+            }
+            guard PatternParser.decimalPlaces(n.text) <= PatternLimits.numericDecimalPlaces else {
+                fail(path.appending(index: k + 1), .numericTooPrecise(n.text))
+                return nil
+            }
+            pairs.append((op, n.value, n.text))
+        }
+        if pairs.count == 1 {
+            let (op, v, _) = pairs[0]
+            switch op {
+            case "=": return NumericRange(lower: v, lowerInclusive: true, upper: v, upperInclusive: true)
+            case "<": return NumericRange(lower: nil, lowerInclusive: false, upper: v, upperInclusive: false)
+            case "<=": return NumericRange(lower: nil, lowerInclusive: false, upper: v, upperInclusive: true)
+            case ">": return NumericRange(lower: v, lowerInclusive: false, upper: nil, upperInclusive: false)
+            default: return NumericRange(lower: v, lowerInclusive: true, upper: nil, upperInclusive: false)
+            }
+        }
+        let (lowOp, low, lowText) = pairs[0]
+        let (highOp, high, highText) = pairs[1]
+        guard lowOp == ">" || lowOp == ">=" else {
+            fail(path.appending(index: 0), .numericMalformed(detail: "a range starts with \">\" or \">=\"", found: "\"\(lowOp)\""))
+            return nil
+        }
+        guard highOp == "<" || highOp == "<=" else {
+            fail(path.appending(index: 2), .numericMalformed(detail: "a range ends with \"<\" or \"<=\"", found: "\"\(highOp)\""))
+            return nil
+        }
+        guard low < high else {
+            fail(path, .numericEmptyRange(lower: lowText, upper: highText))
+            return nil
+        }
+        return NumericRange(lower: low, lowerInclusive: lowOp == ">=", upper: high, upperInclusive: highOp == "<=")
+    }
+
+    /// Digits after the decimal point of a JSON number text, after applying its exponent.
+    static func decimalPlaces(_ text: String) -> Int {
+        var mantissa = Substring(text)
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = text[..<e]
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+        }
+        var fraction = 0
+        if let dot = mantissa.firstIndex(of: ".") {
+            let digits = mantissa[mantissa.index(after: dot)...].reversed().drop(while: { $0 == "0" })
+            fraction = digits.count
+        }
+        return max(0, fraction - exponent)
+    }
+
+    /// The object's members with duplicate keys resolved the EventBridge way: the last one counts.
+    static func lastWins(_ object: JSONObject) -> [JSONMember] {
+        var seen = Set<String>()
+        var out: [JSONMember] = []
+        for member in object.members.reversed() where seen.insert(member.key).inserted { out.append(member) }
+        return out.reversed()
+    }
+
+    /// A short description of a JSON value for error messages: its text when short, else its kind.
+    static func describe(_ value: JSONValue) -> String {
+        let text = JSONWriter.string(value)
+        if text.utf8.count <= 60 { return text }
+        return value.kindDescription
+    }
+}

@@ -1,0 +1,458 @@
+/// A strict RFC 8259 reader positioned inside a UTF-8 buffer: the lexical layer every JSON reader here shares.
+///
+/// It validates as it goes (UTF-8, escapes, number grammar, nesting depth, duplicate keys when skipping),
+/// never allocates for ASCII strings without escapes, and reports errors with line:column. The buffer
+/// must outlive the cursor; callers use it inside `withUnsafeBufferPointer`.
+public struct JSONCursor {
+    public let bytes: UnsafeBufferPointer<UInt8>
+    /// Offset of the next unread byte.
+    public var index: Int
+    /// Deepest nesting of arrays and objects accepted.
+    public let maxDepth: Int
+    @usableFromInline var keyScratch: [JSONStringToken] = []
+    /// Hashed keys of objects too large for pairwise comparison, by their mark in `keyScratch`.
+    @usableFromInline var largeObjectKeys: [Int: Set<[UInt8]>] = [:]
+
+    public init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = JSONLimits.defaultMaxDepth) {
+        self.bytes = bytes
+        self.index = 0
+        self.maxDepth = maxDepth
+    }
+
+    // MARK: Positions and errors
+
+    @inlinable
+    public func location(_ offset: Int) -> JSONLocation { JSONLocation(offset: offset, in: bytes) }
+
+    @inlinable
+    public func unexpected(expected: String) -> JSONError {
+        if index >= bytes.count { return .unexpectedEnd(expected: expected, at: location(index)) }
+        return .unexpectedByte(found: JSONCursor.describe(byte: bytes[index]), expected: expected, at: location(index))
+    }
+
+    @usableFromInline
+    static func describe(byte: UInt8) -> String {
+        if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
+        return "byte 0x" + String(byte, radix: 16, uppercase: true)
+    }
+
+    // MARK: Whitespace and structure
+
+    @inlinable
+    public mutating func skipWhitespace() {
+        while index < bytes.count {
+            let c = bytes[index]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 } else { return }
+        }
+    }
+
+    /// The next non-whitespace byte, or nil at the end.
+    @inlinable
+    public mutating func peekToken() -> UInt8? {
+        skipWhitespace()
+        return index < bytes.count ? bytes[index] : nil
+    }
+
+    @inlinable
+    public mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else { throw unexpected(expected: what) }
+        index += 1
+    }
+
+    /// After a value inside an object or array: consumes `,` and returns true, or consumes `close` and returns false.
+    @inlinable
+    public mutating func nextMember(close: UInt8) throws(JSONError) -> Bool {
+        skipWhitespace()
+        if index < bytes.count {
+            let c = bytes[index]
+            if c == UInt8(ascii: ",") { index += 1; return true }
+            if c == close { index += 1; return false }
+        }
+        throw unexpected(expected: close == UInt8(ascii: "}") ? "',' or '}'" : "',' or ']'")
+    }
+
+    /// Fails unless only whitespace remains.
+    public mutating func expectEnd() throws(JSONError) {
+        skipWhitespace()
+        if index < bytes.count { throw .trailingContent(at: location(index)) }
+    }
+
+    // MARK: Strings
+
+    /// Reads a string starting at the opening quote; returns the raw byte range between the quotes.
+    @inlinable
+    public mutating func scanString() throws(JSONError) -> JSONStringToken {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw unexpected(expected: "a string") }
+        index += 1
+        let start = index
+        var escaped = false
+        let count = bytes.count
+        while index < count {
+            let c = bytes[index]
+            if c == UInt8(ascii: "\"") {
+                let token = JSONStringToken(start: start, end: index, hasEscapes: escaped)
+                index += 1
+                return token
+            }
+            if c == UInt8(ascii: "\\") {
+                escaped = true
+                try scanEscape()
+                continue
+            }
+            if c < 0x20 { throw .controlCharacterInString(at: location(index)) }
+            if c >= 0x80 { try scanMultibyte(); continue }
+            index += 1
+        }
+        throw .unexpectedEnd(expected: "'\"' to close the string", at: location(index))
+    }
+
+    @usableFromInline
+    mutating func scanEscape() throws(JSONError) {
+        let escapeStart = index
+        index += 1
+        guard index < bytes.count else { throw .unexpectedEnd(expected: "an escape sequence", at: location(index)) }
+        switch bytes[index] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            index += 1
+        case UInt8(ascii: "u"):
+            index += 1
+            let unit = try scanHex4(escapeStart: escapeStart)
+            if unit >= 0xD800 && unit <= 0xDBFF {
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                    throw .loneSurrogate(at: location(escapeStart))
+                }
+                index += 2
+                let low = try scanHex4(escapeStart: index - 2)
+                guard low >= 0xDC00 && low <= 0xDFFF else { throw .loneSurrogate(at: location(escapeStart)) }
+            } else if unit >= 0xDC00 && unit <= 0xDFFF {
+                throw .loneSurrogate(at: location(escapeStart))
+            }
+        default:
+            let end = min(index + 1, bytes.count)
+            let found = String(decoding: UnsafeBufferPointer(rebasing: bytes[escapeStart..<end]), as: UTF8.self)
+            throw .invalidEscape(found: found, at: location(escapeStart))
+        }
+    }
+
+    @usableFromInline
+    mutating func scanHex4(escapeStart: Int) throws(JSONError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw .unexpectedEnd(expected: "four hex digits after \\u", at: location(index)) }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            guard let digit = JSONCursor.hexValue(bytes[index]) else {
+                let end = min(index + 1, bytes.count)
+                let found = String(decoding: UnsafeBufferPointer(rebasing: bytes[escapeStart..<end]), as: UTF8.self)
+                throw .invalidEscape(found: found, at: location(escapeStart))
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    @usableFromInline
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Validates one multi-byte UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF).
+    @usableFromInline
+    mutating func scanMultibyte() throws(JSONError) {
+        let c0 = bytes[index]
+        let length: Int
+        var lowerBound: UInt8 = 0x80
+        var upperBound: UInt8 = 0xBF
+        switch c0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lowerBound = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upperBound = 0x9F
+        case 0xF0: length = 4; lowerBound = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upperBound = 0x8F
+        default: throw .invalidUTF8(at: location(index))
+        }
+        guard index + length <= bytes.count else { throw .invalidUTF8(at: location(index)) }
+        let c1 = bytes[index + 1]
+        guard c1 >= lowerBound && c1 <= upperBound else { throw .invalidUTF8(at: location(index)) }
+        var k = 2
+        while k < length {
+            guard bytes[index + k] & 0xC0 == 0x80 else { throw .invalidUTF8(at: location(index)) }
+            k += 1
+        }
+        index += length
+    }
+
+    /// The unescaped UTF-8 bytes of a scanned string, appended to `out`.
+    @inlinable
+    public func decode(_ token: JSONStringToken, into out: inout [UInt8]) {
+        if !token.hasEscapes {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]))
+            return
+        }
+        var i = token.start
+        while i < token.end {
+            let c = bytes[i]
+            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = JSONCursor.hex4(bytes, at: i)
+                i += 4
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    let low = JSONCursor.hex4(bytes, at: i + 2)
+                    i += 6
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                JSONCursor.appendUTF8(scalar, to: &out)
+            default: out.append(e)
+            }
+        }
+    }
+
+    /// The unescaped string as a Swift `String`.
+    @inlinable
+    public func string(_ token: JSONStringToken) -> String {
+        if !token.hasEscapes {
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]), as: UTF8.self)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(token.end - token.start)
+        decode(token, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @usableFromInline
+    static func hex4(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for k in 0..<4 { value = value << 4 | UInt32(hexValue(bytes[i + k]) ?? 0) }
+        return value
+    }
+
+    @usableFromInline
+    static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            out.append(UInt8(scalar))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (scalar >> 6)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (scalar >> 12)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (scalar >> 18)))
+            out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+
+    /// True when two scanned strings have the same unescaped text.
+    @inlinable
+    public func equal(_ a: JSONStringToken, _ b: JSONStringToken) -> Bool {
+        if !a.hasEscapes && !b.hasEscapes {
+            let n = a.end - a.start
+            guard n == b.end - b.start else { return false }
+            var k = 0
+            while k < n {
+                if bytes[a.start + k] != bytes[b.start + k] { return false }
+                k += 1
+            }
+            return true
+        }
+        var x: [UInt8] = [], y: [UInt8] = []
+        decode(a, into: &x)
+        decode(b, into: &y)
+        return x == y
+    }
+
+    // MARK: Numbers and literals
+
+    /// Reads a number per the RFC 8259 grammar; returns its byte range.
+    @inlinable
+    public mutating func scanNumber() throws(JSONError) -> Range<Int> {
+        let start = index
+        let count = bytes.count
+        if index < count && bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < count else { throw numberError(start, "digits expected") }
+        let first = bytes[index]
+        if first == UInt8(ascii: "0") {
+            index += 1
+            if index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") {
+                throw numberError(start, "leading zeros are not allowed")
+            }
+        } else if first >= UInt8(ascii: "1") && first <= UInt8(ascii: "9") {
+            index += 1
+            while index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+        } else {
+            throw numberError(start, "digits expected")
+        }
+        if index < count && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let digitsStart = index
+            while index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            if index == digitsStart { throw numberError(start, "digits expected after '.'") }
+        }
+        if index < count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
+            index += 1
+            if index < count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) { index += 1 }
+            let digitsStart = index
+            while index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            if index == digitsStart { throw numberError(start, "digits expected in the exponent") }
+        }
+        return start..<index
+    }
+
+    @usableFromInline
+    func numberError(_ start: Int, _ reason: String) -> JSONError {
+        var end = index
+        while end < bytes.count, end - start < 40, !JSONCursor.isDelimiter(bytes[end]) { end += 1 }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<max(end, min(start + 1, bytes.count))]), as: UTF8.self)
+        return .invalidNumber(text: text, reason: reason, at: location(start))
+    }
+
+    @usableFromInline
+    static func isDelimiter(_ c: UInt8) -> Bool {
+        c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 || c == UInt8(ascii: ",") || c == UInt8(ascii: "]") || c == UInt8(ascii: "}")
+    }
+
+    /// Consumes `true`, `false` or `null` (the first byte decides which is expected).
+    @inlinable
+    public mutating func scanLiteral(_ literal: StaticString) throws(JSONError) {
+        let n = literal.utf8CodeUnitCount
+        guard index + n <= bytes.count else { throw literalError(literal) }
+        let p = literal.utf8Start
+        for k in 0..<n where bytes[index + k] != p[k] { throw literalError(literal) }
+        index += n
+    }
+
+    @usableFromInline
+    func literalError(_ literal: StaticString) -> JSONError {
+        .unexpectedByte(found: JSONCursor.describe(byte: bytes[index]), expected: "a JSON value (\(literal)?)", at: location(index))
+    }
+
+    // MARK: Skipping
+
+    /// Reads and discards one value, validating it completely (including duplicate keys).
+    public mutating func skipValue(depth: Int) throws(JSONError) {
+        skipWhitespace()
+        guard index < bytes.count else { throw unexpected(expected: "a JSON value") }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            _ = try scanString()
+        case UInt8(ascii: "{"):
+            guard depth < maxDepth else { throw .tooDeep(limit: maxDepth, at: location(index)) }
+            index += 1
+            if peekToken() == UInt8(ascii: "}") { index += 1; return }
+            let mark = keyScratch.count
+            defer { releaseKeys(to: mark) }
+            repeat {
+                skipWhitespace()
+                let key = try scanString()
+                try checkDuplicate(key, since: mark)
+                try expect(UInt8(ascii: ":"), "':' after an object key")
+                try skipValue(depth: depth + 1)
+            } while try nextMember(close: UInt8(ascii: "}"))
+        case UInt8(ascii: "["):
+            guard depth < maxDepth else { throw .tooDeep(limit: maxDepth, at: location(index)) }
+            index += 1
+            if peekToken() == UInt8(ascii: "]") { index += 1; return }
+            repeat {
+                try skipValue(depth: depth + 1)
+            } while try nextMember(close: UInt8(ascii: "]"))
+        case UInt8(ascii: "t"): try scanLiteral("true")
+        case UInt8(ascii: "f"): try scanLiteral("false")
+        case UInt8(ascii: "n"): try scanLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            _ = try scanNumber()
+        default:
+            throw unexpected(expected: "a JSON value")
+        }
+    }
+
+    /// Records `key` among the keys of the object whose keys start at `mark` in the scratch list,
+    /// failing if it is already there. Objects of up to a few dozen keys are compared directly.
+    @inlinable
+    public mutating func checkDuplicate(_ key: JSONStringToken, since mark: Int, path: @autoclosure () -> String = "") throws(JSONError) {
+        var k = mark
+        let end = keyScratch.count
+        if end - mark > 64 {
+            return try checkDuplicateHashed(key, since: mark, path: path())
+        }
+        while k < end {
+            if equal(keyScratch[k], key) {
+                throw .duplicateKey(key: string(key), path: path(), at: location(key.start - 1))
+            }
+            k += 1
+        }
+        keyScratch.append(key)
+    }
+
+    @usableFromInline
+    mutating func checkDuplicateHashed(_ key: JSONStringToken, since mark: Int, path: String) throws(JSONError) {
+        var buffer: [UInt8] = []
+        if largeObjectKeys[mark] == nil {
+            var seen = Set<[UInt8]>()
+            for k in mark..<keyScratch.count {
+                buffer.removeAll(keepingCapacity: true)
+                decode(keyScratch[k], into: &buffer)
+                seen.insert(buffer)
+            }
+            largeObjectKeys[mark] = seen
+        }
+        buffer.removeAll(keepingCapacity: true)
+        decode(key, into: &buffer)
+        if largeObjectKeys[mark]!.insert(buffer).inserted == false {
+            throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1))
+        }
+        keyScratch.append(key)
+    }
+
+    /// Forgets the keys recorded since `mark` (call when an object closes).
+    @inlinable
+    public mutating func releaseKeys(to mark: Int) {
+        if keyScratch.count - mark > 64 { largeObjectKeys[mark] = nil }
+        keyScratch.removeSubrange(mark...)
+    }
+
+    /// The number of keys currently recorded (the mark for a new object).
+    @inlinable
+    public var keyMark: Int { keyScratch.count }
+}
+
+/// A string's raw bytes between its quotes, and whether decoding is needed.
+public struct JSONStringToken: Sendable, Equatable {
+    public var start: Int
+    public var end: Int
+    public var hasEscapes: Bool
+
+    @inlinable
+    public init(start: Int, end: Int, hasEscapes: Bool) {
+        self.start = start
+        self.end = end
+        self.hasEscapes = hasEscapes
+    }
+}
+
+/// The limits applied to untrusted JSON.
+public enum JSONLimits {
+    /// Deepest nesting accepted by default.
+    public static let defaultMaxDepth = 100
+    /// EventBridge's event size limit, 256 KB.
+    public static let defaultMaxEventBytes = 256 * 1024
+}
