@@ -1,0 +1,6 @@
+#ifndef TRIPLINE_CZLIB_SHIM_H
+#define TRIPLINE_CZLIB_SHIM_H
+
+#include <zlib.h>
+
+#endif
