@@ -371,7 +371,8 @@ struct PatternParser {
                 fail(path.appending(index: k + 1), .numericOutOfRange(n.text))
                 return nil
             }
-            guard PatternParser.decimalPlaces(n.text) <= PatternLimits.numericDecimalPlaces else {
+            guard PatternParser.decimalPlaces(n.text) <= PatternLimits.numericDecimalPlaces
+                    || PatternParser.significantDigits(n.text) <= PatternLimits.numericSignificantDigits else {
                 fail(path.appending(index: k + 1), .numericTooPrecise(n.text))
                 return nil
             }
@@ -418,6 +419,15 @@ struct PatternParser {
             fraction = digits.count
         }
         return max(0, fraction - exponent)
+    }
+
+    /// Significant digits of a JSON number text (leading zeros and trailing fractional zeros excluded).
+    static func significantDigits(_ text: String) -> Int {
+        var mantissa = Substring(text)
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) { mantissa = text[..<e] }
+        var digits = mantissa.filter { $0.isASCII && $0.isNumber }
+        if mantissa.contains(".") { while digits.hasSuffix("0") { digits.removeLast() } }
+        return digits.drop(while: { $0 == "0" }).count
     }
 
     /// The object's members with duplicate keys resolved the EventBridge way: the last one counts.

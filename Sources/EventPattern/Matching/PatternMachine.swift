@@ -3,35 +3,71 @@ import TriplineJSON
 /// Many patterns compiled into one shared matcher.
 ///
 /// Matching cost depends on the event, not on how many patterns are loaded: an event is read once,
-/// only the fields some pattern names are looked at, and each field's value runs through one
-/// automaton shared by every pattern on that field. Patterns are added and removed by integer id.
-/// The machine is a value; matching does not mutate it, so one machine can serve many threads, each
-/// with its own ``MatchScratch``.
+/// only the fields some pattern names are looked at (everything else is validated and skipped), and
+/// each field's value runs through one automaton shared by every pattern on that field. Patterns are
+/// added and removed by integer id; each change recompiles, so add many at once with
+/// ``add(contentsOf:)``. Matching does not mutate the machine: one machine can serve many threads,
+/// each with its own ``MatchScratch``.
 public struct PatternMachine: Sendable {
+    private var patterns: [Int: EventPattern] = [:]
+    private(set) var compiled = CompiledMachine()
+    private var patternIDs: [Int] = []
+
     public init() {}
+
+    public init(_ entries: [(id: Int, pattern: EventPattern)]) {
+        add(contentsOf: entries)
+    }
 
     /// Adds (or replaces) the pattern with this id.
     public mutating func add(_ pattern: EventPattern, id: Int) {
         patterns[id] = pattern
+        recompile()
     }
 
-    /// Adds many patterns at once; cheaper than adding one at a time.
+    /// Adds (or replaces) many patterns with one recompilation.
     public mutating func add(contentsOf entries: [(id: Int, pattern: EventPattern)]) {
         for entry in entries { patterns[entry.id] = entry.pattern }
+        recompile()
     }
 
     /// Removes the pattern with this id, if present.
     public mutating func remove(id: Int) {
-        patterns[id] = nil
+        guard patterns.removeValue(forKey: id) != nil else { return }
+        recompile()
+    }
+
+    /// Removes many patterns with one recompilation.
+    public mutating func remove(ids: [Int]) {
+        for id in ids { patterns[id] = nil }
+        recompile()
     }
 
     public var count: Int { patterns.count }
+    public var ids: [Int] { patterns.keys.sorted() }
+    public func pattern(id: Int) -> EventPattern? { patterns[id] }
+
+    private mutating func recompile() {
+        patternIDs = patterns.keys.sorted()
+        var dense: [Int: EventPattern] = [:]
+        for (i, id) in patternIDs.enumerated() { dense[i] = patterns[id] }
+        compiled = CompiledMachine(patterns: dense)
+    }
 
     /// The ids of the patterns the event matches, in ascending order.
     ///
-    /// Throws when the event is not strict, valid JSON within the limits in `scratch`.
+    /// Throws when the event is not a strict, valid JSON object within the limits in `scratch`.
     public func matches(event: UnsafeBufferPointer<UInt8>, scratch: inout MatchScratch) throws(JSONError) -> [Int] {
-        fatalError("not yet")
+        guard event.count <= scratch.maxEventBytes else { throw .tooLarge(size: event.count, limit: scratch.maxEventBytes) }
+        var state = scratch.takeState()
+        state.prepare(for: compiled)
+        var walker = EventWalker(machine: compiled, cursor: JSONCursor(bytes: event, maxDepth: scratch.maxDepth), state: state)
+        defer { scratch.returnState(walker.finish()) }
+        try walker.walkEvent()
+        var dense = walker.matchedPatterns()
+        if dense.isEmpty { return [] }
+        dense.sort()
+        return dense.map { patternIDs[Int($0)] }
     }
 
     /// Convenience for one-off matching of event bytes.
@@ -42,18 +78,8 @@ public struct PatternMachine: Sendable {
         }
     }
 
-    var patterns: [Int: EventPattern] = [:]
-}
-
-/// Per-thread working memory for matching, reused across events to avoid allocation.
-public struct MatchScratch {
-    /// Largest event accepted, in bytes (EventBridge: 256 KB).
-    public var maxEventBytes: Int
-    /// Deepest nesting accepted in an event.
-    public var maxDepth: Int
-
-    public init(maxEventBytes: Int = JSONLimits.defaultMaxEventBytes, maxDepth: Int = JSONLimits.defaultMaxDepth) {
-        self.maxEventBytes = maxEventBytes
-        self.maxDepth = maxDepth
+    /// Convenience for one-off matching of event text.
+    public func matches(event: String) throws(JSONError) -> [Int] {
+        try matches(event: Array(event.utf8))
     }
 }

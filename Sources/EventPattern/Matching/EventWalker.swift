@@ -1,0 +1,309 @@
+import TriplineJSON
+
+/// Reads one event's bytes once, visiting only the fields some pattern names, and decides which
+/// patterns match.
+///
+/// Keys are looked up in the machine's path trie as they are read; a subtree no pattern reaches is
+/// validated and skipped without being built. Each interesting leaf runs through its field's tests,
+/// and the predicates it satisfies count towards their sub-rules; sub-rules whose required
+/// predicates are all satisfied are then confirmed for array consistency (values inside one array
+/// of objects must come from the same element) and for `exists: false`.
+struct EventWalker {
+    let machine: CompiledMachine
+    var cursor: JSONCursor
+    var state: WalkState
+
+    init(machine: CompiledMachine, cursor: JSONCursor, state: WalkState) {
+        self.machine = machine
+        self.cursor = cursor
+        self.state = state
+    }
+
+    mutating func finish() -> WalkState {
+        let s = state
+        state = WalkState()
+        return s
+    }
+
+    // MARK: Reading
+
+    mutating func walkEvent() throws(JSONError) {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.bytes.count, cursor.bytes[cursor.index] == UInt8(ascii: "{") else {
+            throw cursor.unexpected(expected: "a JSON object (an event)")
+        }
+        try walkObject(node: 0, depth: 0)
+        try cursor.expectEnd()
+    }
+
+    private mutating func walkObject(node: Int32, depth: Int) throws(JSONError) {
+        guard depth < cursor.maxDepth else { throw .tooDeep(limit: cursor.maxDepth, at: cursor.location(cursor.index)) }
+        cursor.index += 1
+        if cursor.peekToken() == UInt8(ascii: "}") { cursor.index += 1; return }
+        let mark = cursor.keyMark
+        repeat {
+            cursor.skipWhitespace()
+            let key = try cursor.scanString()
+            try cursor.checkDuplicate(key, since: mark)
+            try cursor.expect(UInt8(ascii: ":"), "':' after an object key")
+            let child = lookup(node: node, key: key)
+            if child < 0 {
+                try cursor.skipValue(depth: depth + 1)
+            } else {
+                try walkValue(node: child, depth: depth + 1)
+            }
+        } while try cursor.nextMember(close: UInt8(ascii: "}"))
+        cursor.releaseKeys(to: mark)
+    }
+
+    @inline(__always)
+    private mutating func lookup(node: Int32, key: JSONStringToken) -> Int32 {
+        if !key.hasEscapes {
+            return machine.child(of: node, key: UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end]))
+        }
+        state.decodeBuffer.removeAll(keepingCapacity: true)
+        cursor.decode(key, into: &state.decodeBuffer)
+        return state.decodeBuffer.withUnsafeBufferPointer { machine.child(of: node, key: $0) }
+    }
+
+    private mutating func walkArray(node: Int32, depth: Int) throws(JSONError) {
+        guard depth < cursor.maxDepth else { throw .tooDeep(limit: cursor.maxDepth, at: cursor.location(cursor.index)) }
+        cursor.index += 1
+        if cursor.peekToken() == UInt8(ascii: "]") { cursor.index += 1; return }
+        let arrayID = state.nextArrayID
+        state.nextArrayID += 1
+        state.arrayStack.append(arrayID)
+        state.arrayStack.append(0)
+        var index: Int32 = 0
+        repeat {
+            state.arrayStack[state.arrayStack.count - 1] = index
+            try walkValue(node: node, depth: depth + 1)
+            index += 1
+        } while try cursor.nextMember(close: UInt8(ascii: "]"))
+        state.arrayStack.removeLast(2)
+    }
+
+    private mutating func walkValue(node: Int32, depth: Int) throws(JSONError) {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.bytes.count else { throw cursor.unexpected(expected: "a JSON value") }
+        let field = machine.nodeField[Int(node)]
+        switch cursor.bytes[cursor.index] {
+        case UInt8(ascii: "{"):
+            if machine.nodeHasChildren[Int(node)] {
+                try walkObject(node: node, depth: depth)
+            } else {
+                try cursor.skipValue(depth: depth)
+            }
+        case UInt8(ascii: "["):
+            try walkArray(node: node, depth: depth)
+        case UInt8(ascii: "\""):
+            let token = try cursor.scanString()
+            guard field >= 0 else { return }
+            state.predBuffer.removeAll(keepingCapacity: true)
+            let matcher = machine.fields[Int(field)]
+            if token.hasEscapes {
+                state.decodeBuffer.removeAll(keepingCapacity: true)
+                cursor.decode(token, into: &state.decodeBuffer)
+                let decoded = state.decodeBuffer
+                decoded.withUnsafeBufferPointer { matcher.evaluateString($0, scratch: &state.field, into: &state.predBuffer) }
+            } else {
+                matcher.evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end]),
+                                       scratch: &state.field, into: &state.predBuffer)
+            }
+            record(field: field)
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            let literal: LiteralKind
+            switch cursor.bytes[cursor.index] {
+            case UInt8(ascii: "t"): try cursor.scanLiteral("true"); literal = .true
+            case UInt8(ascii: "f"): try cursor.scanLiteral("false"); literal = .false
+            default: try cursor.scanLiteral("null"); literal = .null
+            }
+            guard field >= 0 else { return }
+            state.predBuffer.removeAll(keepingCapacity: true)
+            machine.fields[Int(field)].evaluateLiteral(literal, scratch: &state.field, into: &state.predBuffer)
+            record(field: field)
+        default:
+            let range = try cursor.scanNumber()
+            guard field >= 0 else { return }
+            state.predBuffer.removeAll(keepingCapacity: true)
+            let matcher = machine.fields[Int(field)]
+            let value = matcher.needsNumberValue ? JSONNumber.parseDouble(UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
+            matcher.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
+            record(field: field)
+        }
+    }
+
+    /// Notes a leaf at `field` and the predicates it satisfied (in `state.predBuffer`).
+    @inline(__always)
+    private mutating func record(field: Int32) {
+        let tracks = machine.fieldTracksOccurrences[Int(field)]
+        if state.predBuffer.isEmpty && !tracks { return }
+        let occ = Int32(state.occMemberStart.count)
+        state.occMemberStart.append(Int32(state.memberArena.count))
+        state.occMemberCount.append(Int32(state.arrayStack.count / 2))
+        if !state.arrayStack.isEmpty {
+            state.memberArena.append(contentsOf: state.arrayStack)
+            state.hasMembership = true
+        }
+        let epoch = state.epoch
+        if tracks {
+            let f = Int(field)
+            if state.fieldStamp[f] != epoch {
+                state.fieldStamp[f] = epoch
+                state.fieldOccHead[f] = -1
+            }
+            state.occNextInField.append(state.fieldOccHead[f])
+            state.fieldOccHead[f] = occ
+        } else {
+            state.occNextInField.append(-1)
+        }
+        for p in state.predBuffer {
+            let pi = Int(p)
+            if state.predStamp[pi] != epoch {
+                state.predStamp[pi] = epoch
+                state.predHead[pi] = -1
+                state.touched.append(p)
+            }
+            state.pairOcc.append(occ)
+            state.pairNext.append(state.predHead[pi])
+            state.predHead[pi] = Int32(state.pairOcc.count - 1)
+        }
+    }
+
+    // MARK: Deciding
+
+    /// Dense indices of the matched patterns (unsorted).
+    mutating func matchedPatterns() -> [Int32] {
+        let epoch = state.epoch
+        for p in state.touched where !machine.predHasAbsence[Int(p)] {
+            let pi = Int(p)
+            var k = Int(machine.predSubRuleStart[pi])
+            let end = Int(machine.predSubRuleStart[pi + 1])
+            while k < end {
+                let s = Int(machine.predSubRules[k])
+                if state.subStamp[s] != epoch {
+                    state.subStamp[s] = epoch
+                    state.subCount[s] = 0
+                }
+                state.subCount[s] += 1
+                if state.subCount[s] == machine.subRuleRequired[s] { state.candidates.append(Int32(s)) }
+                k += 1
+            }
+        }
+        state.candidates.append(contentsOf: machine.unconditionalSubRules)
+        var k = 0
+        while k < state.candidates.count {
+            let s = Int(state.candidates[k])
+            k += 1
+            let pattern = Int(machine.subRulePattern[s])
+            if state.patternStamp[pattern] == epoch { continue }
+            if confirm(subRule: s) {
+                state.patternStamp[pattern] = epoch
+                state.matched.append(Int32(pattern))
+            }
+        }
+        return state.matched
+    }
+
+    /// Whether a candidate sub-rule really matches: array consistency and `exists: false`.
+    private mutating func confirm(subRule s: Int) -> Bool {
+        let start = Int(machine.subRulePredStart[s])
+        let end = Int(machine.subRulePredStart[s + 1])
+        if !state.hasMembership {
+            guard machine.subRuleHasAbsence[s] else { return true }
+            // Without arrays every value is consistent with every other: an absence condition holds
+            // when its field is missing altogether or one of its other values matched.
+            for k in start..<end {
+                let p = Int(machine.subRulePreds[k])
+                guard machine.predHasAbsence[p] else { continue }
+                if state.predStamp[p] == state.epoch { continue }
+                if state.fieldStamp[Int(machine.predField[p])] == state.epoch { return false }
+            }
+            return true
+        }
+        state.chosen.removeAll(keepingCapacity: true)
+        state.searchSteps = 0
+        state.failedStates.removeAll(keepingCapacity: true)
+        return search(from: start, end: end)
+    }
+
+    /// Depth-first choice of one value per condition, in path order, keeping array memberships consistent.
+    private mutating func search(from k: Int, end: Int) -> Bool {
+        if k == end { return true }
+        state.searchSteps += 1
+        let memoize = state.searchSteps > 512
+        var memoKey: [Int32] = []
+        if memoize {
+            memoKey = [Int32(k)] + state.chosen
+            if state.failedStates.contains(memoKey) { return false }
+        }
+        let p = Int(machine.subRulePreds[k])
+        let epoch = state.epoch
+        if machine.predHasAbsence[p] {
+            let f = Int(machine.predField[p])
+            var present = false
+            if state.fieldStamp[f] == epoch {
+                var occ = state.fieldOccHead[f]
+                while occ >= 0 {
+                    if consistent(occurrence: Int(occ)) { present = true; break }
+                    occ = state.occNextInField[Int(occ)]
+                }
+            }
+            if !present && search(from: k + 1, end: end) { return true }
+        }
+        if state.predStamp[p] == epoch {
+            var pair = state.predHead[p]
+            while pair >= 0 {
+                let occ = Int(state.pairOcc[Int(pair)])
+                if consistent(occurrence: occ) {
+                    let mark = state.chosen.count
+                    choose(occurrence: occ)
+                    if search(from: k + 1, end: end) { return true }
+                    state.chosen.removeSubrange(mark...)
+                }
+                pair = state.pairNext[Int(pair)]
+            }
+        }
+        if memoize { state.failedStates.insert(memoKey) }
+        return false
+    }
+
+    /// True when the occurrence's array memberships agree with those chosen so far.
+    @inline(__always)
+    private func consistent(occurrence occ: Int) -> Bool {
+        let start = Int(state.occMemberStart[occ])
+        let count = Int(state.occMemberCount[occ])
+        if count == 0 || state.chosen.isEmpty { return true }
+        for m in 0..<count {
+            let array = state.memberArena[start + 2 * m]
+            let index = state.memberArena[start + 2 * m + 1]
+            var c = 0
+            while c < state.chosen.count {
+                if state.chosen[c] == array {
+                    if state.chosen[c + 1] != index { return false }
+                    break
+                }
+                c += 2
+            }
+        }
+        return true
+    }
+
+    private mutating func choose(occurrence occ: Int) {
+        let start = Int(state.occMemberStart[occ])
+        let count = Int(state.occMemberCount[occ])
+        for m in 0..<count {
+            let array = state.memberArena[start + 2 * m]
+            var known = false
+            var c = 0
+            while c < state.chosen.count {
+                if state.chosen[c] == array { known = true; break }
+                c += 2
+            }
+            if !known {
+                state.chosen.append(array)
+                state.chosen.append(state.memberArena[start + 2 * m + 1])
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+/// Every value test on one event field, shared by all the patterns that name that field.
+///
+/// Given one leaf value it reports the predicates (field conditions) the value satisfies. String
+/// tests share one ``StringAutomaton``; numbers use a hash for equality and a ``NumericIndex`` for
+/// ranges; `anything-but` is a group of exclusions that matches unless one of them fires.
+struct FieldMatcher: Sendable {
+    private var automaton: StringAutomaton
+    private var testPredStart: [Int32] = [0]
+    private var testPreds: [Int32] = []
+    private var testExclusionStart: [Int32] = [0]
+    private var testExclusions: [Int32] = []
+
+    private var numberTargets: [Double: (preds: [Int32], exclusions: [Int32])] = [:]
+    private var ranges: NumericIndex
+    private var cidrs: CIDRIndex
+    private var truePreds: [Int32] = []
+    private var falsePreds: [Int32] = []
+    private var nullPreds: [Int32] = []
+    private var existsPreds: [Int32] = []
+    /// Anything-but groups: their predicates, and whether their exclusions are strings or numbers.
+    private var groupPreds: [[Int32]] = []
+    private var groupIsNumeric: [Bool] = []
+    /// Where this field's groups start in the machine-wide group numbering (for exclusion stamps).
+    let groupBase: Int
+
+    let needsNumberValue: Bool
+    let needsIPAddress: Bool
+
+    init(entries: [(matcher: ValueMatcher, pred: Int32)], groupBase: Int) {
+        self.groupBase = groupBase
+        var testIDs: [[StringToken]: Int] = [:]
+        var tests: [[StringToken]] = []
+        var preds: [[Int32]] = []
+        var exclusions: [[Int32]] = []
+        func test(_ tokens: [StringToken]) -> Int {
+            if let id = testIDs[tokens] { return id }
+            testIDs[tokens] = tests.count
+            tests.append(tokens); preds.append([]); exclusions.append([])
+            return tests.count - 1
+        }
+        var rangeEntries: [(range: NumericRange, item: Int32)] = []
+        var cidrEntries: [(block: CIDRBlock, item: Int32)] = []
+        var groupIDs: [AnythingBut: Int] = [:]
+        var needsNumber = false
+
+        for (matcher, pred) in entries {
+            switch matcher {
+            case .exactString(let s): preds[test(StringToken.literal(Array(s.utf8)))].append(pred)
+            case .prefix(let s, let ignoreCase): preds[test(FieldMatcher.tokens(s, ignoreCase) + [.star])].append(pred)
+            case .suffix(let s, let ignoreCase): preds[test([.star] + FieldMatcher.tokens(s, ignoreCase))].append(pred)
+            case .equalsIgnoreCase(let s): preds[test(FieldMatcher.tokens(s, true))].append(pred)
+            case .wildcard(let w): preds[test(FieldMatcher.tokens(w))].append(pred)
+            case .exactNumber(let x):
+                numberTargets[x + 0.0, default: ([], [])].preds.append(pred)
+                needsNumber = true
+            case .numeric(let r):
+                rangeEntries.append((r, pred))
+                needsNumber = true
+            case .exactBool(let b): if b { truePreds.append(pred) } else { falsePreds.append(pred) }
+            case .exactNull: nullPreds.append(pred)
+            case .exists(true): existsPreds.append(pred)
+            case .exists(false): break
+            case .cidr(let block): cidrEntries.append((block, pred))
+            case .anythingBut(let exclusion):
+                if let g = groupIDs[exclusion] { groupPreds[g].append(pred); continue }
+                let g = groupPreds.count
+                groupIDs[exclusion] = g
+                groupPreds.append([pred])
+                let global = Int32(groupBase + g)
+                switch exclusion {
+                case .numbers(let values):
+                    groupIsNumeric.append(true)
+                    needsNumber = true
+                    for v in Set(values.map { $0 + 0.0 }) { numberTargets[v, default: ([], [])].exclusions.append(global) }
+                case .strings(let values):
+                    groupIsNumeric.append(false)
+                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)))].append(global) }
+                case .prefixes(let values):
+                    groupIsNumeric.append(false)
+                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)) + [.star])].append(global) }
+                case .suffixes(let values):
+                    groupIsNumeric.append(false)
+                    for v in Set(values) { exclusions[test([.star] + StringToken.literal(Array(v.utf8)))].append(global) }
+                case .equalsIgnoreCase(let values):
+                    groupIsNumeric.append(false)
+                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v, true))].append(global) }
+                case .wildcards(let values):
+                    groupIsNumeric.append(false)
+                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v))].append(global) }
+                }
+            }
+        }
+        automaton = StringAutomaton(tests: tests)
+        for k in tests.indices {
+            testPreds.append(contentsOf: preds[k]); testPredStart.append(Int32(testPreds.count))
+            testExclusions.append(contentsOf: exclusions[k]); testExclusionStart.append(Int32(testExclusions.count))
+        }
+        ranges = NumericIndex(rangeEntries)
+        cidrs = CIDRIndex(cidrEntries)
+        needsNumberValue = needsNumber
+        needsIPAddress = !cidrEntries.isEmpty
+    }
+
+    var groupCount: Int { groupPreds.count }
+
+    static func tokens(_ text: String, _ ignoreCase: Bool) -> [StringToken] {
+        guard ignoreCase else { return StringToken.literal(Array(text.utf8)) }
+        return CaseFolding.alternatives(for: text).map { .spellings($0) }
+    }
+
+    static func tokens(_ wildcard: WildcardPattern) -> [StringToken] {
+        var out: [StringToken] = []
+        for (i, piece) in wildcard.pieces.enumerated() {
+            if i > 0 { out.append(.star) }
+            out.append(contentsOf: StringToken.literal(piece))
+        }
+        return out
+    }
+
+    // MARK: Evaluation
+
+    /// Appends the predicates a string value satisfies.
+    @inline(__always)
+    func evaluateString(_ value: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
+        scratch.stamp &+= 1
+        if !automaton.isEmpty {
+            scratch.tests.removeAll(keepingCapacity: true)
+            automaton.match(value, into: &scratch.tests)
+            for t in scratch.tests {
+                let ti = Int(t)
+                var k = Int(testPredStart[ti])
+                while k < Int(testPredStart[ti + 1]) { out.append(testPreds[k]); k += 1 }
+                k = Int(testExclusionStart[ti])
+                while k < Int(testExclusionStart[ti + 1]) { scratch.excluded[Int(testExclusions[k])] = scratch.stamp; k += 1 }
+            }
+        }
+        if needsIPAddress, let address = IPAddress.parse(value) { cidrs.lookup(address, into: &out) }
+        appendGroups(excludingKind: false, scratch: scratch, into: &out)
+        out.append(contentsOf: existsPreds)
+    }
+
+    /// Appends the predicates a number value satisfies.
+    @inline(__always)
+    func evaluateNumber(_ value: Double, scratch: inout FieldScratch, into out: inout [Int32]) {
+        scratch.stamp &+= 1
+        if let targets = numberTargets[value + 0.0] {
+            out.append(contentsOf: targets.preds)
+            for g in targets.exclusions { scratch.excluded[Int(g)] = scratch.stamp }
+        }
+        ranges.lookup(value, into: &out)
+        appendGroups(excludingKind: true, scratch: scratch, into: &out)
+        out.append(contentsOf: existsPreds)
+    }
+
+    /// Appends the predicates `true`, `false` or `null` satisfies.
+    @inline(__always)
+    func evaluateLiteral(_ literal: LiteralKind, scratch: inout FieldScratch, into out: inout [Int32]) {
+        switch literal {
+        case .true: out.append(contentsOf: truePreds)
+        case .false: out.append(contentsOf: falsePreds)
+        case .null: out.append(contentsOf: nullPreds)
+        }
+        for list in groupPreds { out.append(contentsOf: list) }
+        out.append(contentsOf: existsPreds)
+    }
+
+    /// Anything-but groups match unless this value excluded them; groups of the other type always match.
+    @inline(__always)
+    private func appendGroups(excludingKind numeric: Bool, scratch: FieldScratch, into out: inout [Int32]) {
+        for g in 0..<groupPreds.count {
+            if groupIsNumeric[g] == numeric && scratch.excluded[groupBase + g] == scratch.stamp { continue }
+            out.append(contentsOf: groupPreds[g])
+        }
+    }
+}
+
+enum LiteralKind { case `true`, `false`, null }
+
+/// Per-thread working memory for field evaluation.
+struct FieldScratch {
+    var tests: [Int32] = []
+    var excluded: [UInt32] = []
+    var stamp: UInt32 = 0
+}

@@ -1,0 +1,108 @@
+import TriplineJSON
+
+/// Per-thread working memory for matching, reused across events so matching does not allocate.
+///
+/// Holds the event limits too: events over `maxEventBytes` or nested deeper than `maxDepth` are
+/// rejected with an error.
+public struct MatchScratch {
+    /// Largest event accepted, in bytes (EventBridge: 256 KB).
+    public var maxEventBytes: Int
+    /// Deepest nesting accepted in an event.
+    public var maxDepth: Int
+    var state = WalkState()
+
+    public init(maxEventBytes: Int = JSONLimits.defaultMaxEventBytes, maxDepth: Int = JSONLimits.defaultMaxDepth) {
+        self.maxEventBytes = maxEventBytes
+        self.maxDepth = maxDepth
+    }
+
+    /// Moves the buffers out (so the walker owns them uniquely and never copies them).
+    mutating func takeState() -> WalkState {
+        let taken = state
+        state = WalkState()
+        return taken
+    }
+
+    mutating func returnState(_ returned: WalkState) { state = returned }
+}
+
+/// The buffers of one event walk; sized to the machine, cleared by epoch stamps rather than by writes.
+struct WalkState {
+    var epoch: UInt32 = 0
+
+    // Occurrences: leaf values that matched something or that absence checks must see.
+    var occMemberStart: [Int32] = []
+    var occMemberCount: [Int32] = []
+    var occNextInField: [Int32] = []
+    /// Array memberships, flattened as (array id, element index) pairs.
+    var memberArena: [Int32] = []
+    var hasMembership = false
+
+    // (predicate, occurrence) pairs, linked per predicate.
+    var pairOcc: [Int32] = []
+    var pairNext: [Int32] = []
+
+    var predStamp: [UInt32] = []
+    var predHead: [Int32] = []
+    var touched: [Int32] = []
+
+    var fieldStamp: [UInt32] = []
+    var fieldOccHead: [Int32] = []
+
+    var subStamp: [UInt32] = []
+    var subCount: [Int32] = []
+    var candidates: [Int32] = []
+    var patternStamp: [UInt32] = []
+    var matched: [Int32] = []
+
+    var arrayStack: [Int32] = []      // (array id, index) pairs
+    var nextArrayID: Int32 = 0
+    var predBuffer: [Int32] = []
+    var decodeBuffer: [UInt8] = []
+    var field = FieldScratch()
+
+    // Consistency search.
+    var chosen: [Int32] = []          // (array id, index) pairs
+    var searchSteps = 0
+    var failedStates: Set<[Int32]> = []
+
+    mutating func prepare(for machine: CompiledMachine) {
+        let preds = machine.predField.count
+        if predStamp.count < preds {
+            predStamp = Array(repeating: 0, count: preds)
+            predHead = Array(repeating: -1, count: preds)
+        }
+        let fields = machine.fields.count
+        if fieldStamp.count < fields {
+            fieldStamp = Array(repeating: 0, count: fields)
+            fieldOccHead = Array(repeating: -1, count: fields)
+        }
+        let subRules = machine.subRulePattern.count
+        if subStamp.count < subRules {
+            subStamp = Array(repeating: 0, count: subRules)
+            subCount = Array(repeating: 0, count: subRules)
+            patternStamp = Array(repeating: 0, count: subRules)
+        }
+        if field.excluded.count < machine.groupCount { field.excluded = Array(repeating: 0, count: machine.groupCount); field.stamp = 0 }
+        epoch &+= 1
+        if epoch == 0 {
+            // Wrapped: clear the stamps so stale ones cannot collide.
+            for i in predStamp.indices { predStamp[i] = 0 }
+            for i in fieldStamp.indices { fieldStamp[i] = 0 }
+            for i in subStamp.indices { subStamp[i] = 0; patternStamp[i] = 0 }
+            epoch = 1
+        }
+        occMemberStart.removeAll(keepingCapacity: true)
+        occMemberCount.removeAll(keepingCapacity: true)
+        occNextInField.removeAll(keepingCapacity: true)
+        memberArena.removeAll(keepingCapacity: true)
+        hasMembership = false
+        pairOcc.removeAll(keepingCapacity: true)
+        pairNext.removeAll(keepingCapacity: true)
+        touched.removeAll(keepingCapacity: true)
+        candidates.removeAll(keepingCapacity: true)
+        matched.removeAll(keepingCapacity: true)
+        arrayStack.removeAll(keepingCapacity: true)
+        nextArrayID = 0
+    }
+}
