@@ -22,8 +22,10 @@ let package = Package(
         .target(name: "EventPattern", dependencies: ["TriplineJSON"]),
         // Rules, ingestion, normalization, delivery: owns I/O, time and state.
         .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "CZlib"]),
+        // Matcher and pipeline benchmarks behind `tripline bench`.
+        .target(name: "TriplineBench", dependencies: ["EventPattern", "TriplineJSON", "TriplineRouter"]),
         // The command line: argument parsing and calls into the libraries.
-        .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "EventPattern", "TriplineJSON"]),
+        .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "EventPattern", "TriplineJSON", "TriplineBench"]),
 
         .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON"]),
         .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON"]),

@@ -47,7 +47,6 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
     case numericUnknownComparison(String)
     case numericEmptyRange(lower: String, upper: String)
     case numericOutOfRange(String)
-    case numericTooPrecise(String)
     case wildcard(WildcardPattern.Problem, text: String)
     case wildcardTooComplex(text: String, stars: Int, limit: Int)
     case cidr(CIDRProblem, text: String)
@@ -91,8 +90,6 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
             return "\"numeric\": the lower bound \(lower) must be less than the upper bound \(upper)"
         case .numericOutOfRange(let n):
             return "\"numeric\": \(n) is outside the supported range -5.0e9 to 5.0e9"
-        case .numericTooPrecise(let n):
-            return "\"numeric\": \(n) is too precise: more than 15 significant digits and more than 6 digits after the decimal point"
         case .wildcard(let problem, let text):
             switch problem {
             case .consecutiveStars(let p):
@@ -128,11 +125,6 @@ public enum PatternLimits {
     public static let maxWildcardStars = 15
     /// Numeric operands must lie within ±5.0e9 (EventBridge's documented numeric domain).
     public static let numericMagnitude = 5.0e9
-    /// Numeric operands need at most this many digits after the decimal point…
-    public static let numericDecimalPlaces = 6
-    /// …or at most this many significant digits (EventBridge: "15 digits of precision, or six digits
-    /// to the right of the decimal point").
-    public static let numericSignificantDigits = 15
     /// Deepest nesting of pattern objects.
     public static let maxDepth = 64
 }

@@ -371,11 +371,6 @@ struct PatternParser {
                 fail(path.appending(index: k + 1), .numericOutOfRange(n.text))
                 return nil
             }
-            guard PatternParser.decimalPlaces(n.text) <= PatternLimits.numericDecimalPlaces
-                    || PatternParser.significantDigits(n.text) <= PatternLimits.numericSignificantDigits else {
-                fail(path.appending(index: k + 1), .numericTooPrecise(n.text))
-                return nil
-            }
             pairs.append((op, n.value, n.text))
         }
         if pairs.count == 1 {
@@ -403,31 +398,6 @@ struct PatternParser {
             return nil
         }
         return NumericRange(lower: low, lowerInclusive: lowOp == ">=", upper: high, upperInclusive: highOp == "<=")
-    }
-
-    /// Digits after the decimal point of a JSON number text, after applying its exponent.
-    static func decimalPlaces(_ text: String) -> Int {
-        var mantissa = Substring(text)
-        var exponent = 0
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            mantissa = text[..<e]
-            exponent = Int(text[text.index(after: e)...]) ?? 0
-        }
-        var fraction = 0
-        if let dot = mantissa.firstIndex(of: ".") {
-            let digits = mantissa[mantissa.index(after: dot)...].reversed().drop(while: { $0 == "0" })
-            fraction = digits.count
-        }
-        return max(0, fraction - exponent)
-    }
-
-    /// Significant digits of a JSON number text (leading zeros and trailing fractional zeros excluded).
-    static func significantDigits(_ text: String) -> Int {
-        var mantissa = Substring(text)
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) { mantissa = text[..<e] }
-        var digits = mantissa.filter { $0.isASCII && $0.isNumber }
-        if mantissa.contains(".") { while digits.hasSuffix("0") { digits.removeLast() } }
-        return digits.drop(while: { $0 == "0" }).count
     }
 
     /// The object's members with duplicate keys resolved the EventBridge way: the last one counts.

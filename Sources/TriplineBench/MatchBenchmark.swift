@@ -1,0 +1,124 @@
+import Foundation
+import EventPattern
+import TriplineJSON
+import TriplineRouter
+
+/// The citylots-style matcher benchmark: groups of named rules against a file of events.
+///
+/// For each group: load its rules into one machine, hold every event in memory, then time parse +
+/// match of every event, best of three passes after a warm-up, on one thread. This is how the
+/// reference figures for aws/event-ruler were taken, so the output shape stays fixed.
+public struct MatchBenchmark {
+    public struct Rule: Sendable {
+        public var name: String
+        public var pattern: EventPattern
+    }
+
+    public struct Group: Sendable {
+        public var name: String
+        public var rules: [Rule]
+    }
+
+    public struct Result: Sendable {
+        public var group: String
+        public var events: Int
+        public var seconds: Double
+        public var matches: [(name: String, count: Int)]
+        public var eventsPerSecond: Double { Double(events) / seconds }
+
+        /// `{"group", "events", "seconds", "eventsPerSecond", "matches": {"<rule name>": count}}`.
+        public var jsonLine: String {
+            let matchesObject = JSONValue.object(JSONObject(matches.map { JSONMember(key: $0.name, value: .number(JSONNumber($0.count))) }))
+            let line: JSONValue = .object(JSONObject([
+                JSONMember(key: "group", value: .string(group)),
+                JSONMember(key: "events", value: .number(JSONNumber(events))),
+                JSONMember(key: "seconds", value: .number(JSONNumber(text: String(format: "%.4f", seconds)))),
+                JSONMember(key: "eventsPerSecond", value: .number(JSONNumber(Int(eventsPerSecond.rounded())))),
+                JSONMember(key: "matches", value: matchesObject),
+            ]))
+            return JSONWriter.string(line)
+        }
+    }
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case rulesFile(String, String)
+        public var description: String {
+            switch self {
+            case .rulesFile(let path, let detail): return "\(path): \(detail)"
+            }
+        }
+    }
+
+    /// Reads a rules file in the layout of `benchmark-rules.json` (groups of named rules).
+    ///
+    /// A group with a rule that is not valid EventBridge (quamina's `regexp` group, say) is left out
+    /// and named in `skipped` with the reason, rather than failing the whole run.
+    public static func loadGroups(path: String) throws -> (groups: [Group], skipped: [(group: String, reason: String)]) {
+        let bytes = try readWholeFile(path: path, limit: 64 * 1024 * 1024)
+        let root = try JSONParser.parse(bytes, options: .init(duplicateKeys: .lastWins))
+        guard let groups = root["groups"]?.arrayValue else { throw LoadError.rulesFile(path, "expected an object with a \"groups\" array") }
+        var out: [Group] = []
+        var skipped: [(group: String, reason: String)] = []
+        groupLoop: for (g, group) in groups.enumerated() {
+            guard let name = group["group"]?.stringValue, let rules = group["rules"]?.arrayValue else {
+                throw LoadError.rulesFile(path, "groups[\(g)] needs \"group\" and \"rules\"")
+            }
+            var parsed: [Rule] = []
+            for (r, rule) in rules.enumerated() {
+                guard let ruleName = rule["name"]?.stringValue else { throw LoadError.rulesFile(path, "groups[\(g)].rules[\(r)] needs a \"name\"") }
+                let pattern: EventPattern
+                do {
+                    if let text = rule["patternText"]?.stringValue {
+                        pattern = try EventPattern.parse(text)
+                    } else if let json = rule["pattern"] {
+                        pattern = try EventPattern(json: json)
+                    } else {
+                        throw LoadError.rulesFile(path, "groups[\(g)].rules[\(r)] needs \"pattern\" or \"patternText\"")
+                    }
+                } catch let error as PatternError {
+                    skipped.append((name, "rule \(ruleName): \(error)"))
+                    continue groupLoop
+                }
+                parsed.append(Rule(name: ruleName, pattern: pattern))
+            }
+            out.append(Group(name: name, rules: parsed))
+        }
+        return (out, skipped)
+    }
+
+    /// Reads every non-empty line of a plain or gzipped NDJSON file into memory.
+    public static func loadEvents(path: String) throws -> [[UInt8]] {
+        let reader = try FileLineReader(path: path, maxLineLength: 16 * 1024 * 1024)
+        defer { reader.close() }
+        var events: [[UInt8]] = []
+        while let line = try reader.nextLine() {
+            if case .success(let l) = line, !l.bytes.isEmpty { events.append(l.bytes) }
+        }
+        return events
+    }
+
+    /// Times one group; `passes` timed passes after one warm-up, keeping the fastest.
+    public static func run(group: Group, events: [[UInt8]], passes: Int = 3) throws -> Result {
+        let machine = PatternMachine(group.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
+        var scratch = MatchScratch(maxEventBytes: 16 * 1024 * 1024)
+        var counts = [Int](repeating: 0, count: group.rules.count)
+        // Warm-up pass, which also collects the match counts.
+        for event in events {
+            let matched = try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }
+            for id in matched { counts[id] += 1 }
+        }
+        var best = Double.infinity
+        for _ in 0..<passes {
+            var total = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            for event in events {
+                total &+= try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }.count
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = min(best, seconds)
+            precondition(total >= 0)
+        }
+        return Result(group: group.name, events: events.count, seconds: best,
+                      matches: zip(group.rules, counts).map { ($0.name, $1) })
+    }
+}
