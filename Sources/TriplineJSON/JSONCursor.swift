@@ -9,14 +9,22 @@ public struct JSONCursor {
     public var index: Int
     /// Deepest nesting of arrays and objects accepted.
     public let maxDepth: Int
-    @usableFromInline var keyScratch: [JSONStringToken] = []
-    /// Hashed keys of objects too large for pairwise comparison, by their mark in `keyScratch`.
+    /// Keys of the objects currently open, for duplicate detection; owned by `keyStack`.
+    @usableFromInline var keys: UnsafeMutablePointer<JSONStringToken>
+    @usableFromInline var keyCount = 0
+    @usableFromInline var keyCapacity: Int
+    @usableFromInline let keyStack: JSONKeyStack
+    /// Hashed keys of objects too large for pairwise comparison, by their mark in the key stack.
     @usableFromInline var largeObjectKeys: [Int: Set<[UInt8]>] = [:]
 
-    public init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = JSONLimits.defaultMaxDepth) {
+    /// A cursor over `bytes`; pass a `keyStack` kept from an earlier cursor to avoid allocating.
+    public init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = JSONLimits.defaultMaxDepth, keyStack: JSONKeyStack = JSONKeyStack()) {
         self.bytes = bytes
         self.index = 0
         self.maxDepth = maxDepth
+        self.keyStack = keyStack
+        self.keys = keyStack.storage
+        self.keyCapacity = keyStack.capacity
     }
 
     // MARK: Positions and errors
@@ -359,7 +367,7 @@ public struct JSONCursor {
             guard depth < maxDepth else { throw .tooDeep(limit: maxDepth, at: location(index)) }
             index += 1
             if peekToken() == UInt8(ascii: "}") { index += 1; return }
-            let mark = keyScratch.count
+            let mark = keyCount
             defer { releaseKeys(to: mark) }
             repeat {
                 skipWhitespace()
@@ -385,22 +393,42 @@ public struct JSONCursor {
         }
     }
 
-    /// Records `key` among the keys of the object whose keys start at `mark` in the scratch list,
-    /// failing if it is already there. Objects of up to a few dozen keys are compared directly.
+    /// Records `key` among the keys of the object whose keys start at `mark`, failing if it is
+    /// already there. Objects of up to 64 keys are compared directly, larger ones through a hash
+    /// set. `path` names the object in the error.
     @inlinable
-    public mutating func checkDuplicate(_ key: JSONStringToken, since mark: Int, path: @autoclosure () -> String = "") throws(JSONError) {
-        var k = mark
-        let end = keyScratch.count
+    public mutating func checkDuplicate(_ key: JSONStringToken, since mark: Int, path: String = "") throws(JSONError) {
+        let end = keyCount
         if end - mark > 64 {
-            return try checkDuplicateHashed(key, since: mark, path: path())
+            return try checkDuplicateHashed(key, since: mark, path: path)
         }
+        let length = key.end - key.start
+        var k = mark
         while k < end {
-            if equal(keyScratch[k], key) {
-                throw .duplicateKey(key: string(key), path: path(), at: location(key.start - 1))
+            let other = keys[k]
+            if other.end - other.start == length || other.hasEscapes || key.hasEscapes {
+                if other.hasEscapes || key.hasEscapes {
+                    if equal(other, key) { throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1)) }
+                } else {
+                    var i = 0
+                    while i < length && bytes[other.start &+ i] == bytes[key.start &+ i] { i &+= 1 }
+                    if i == length { throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1)) }
+                }
             }
-            k += 1
+            k &+= 1
         }
-        keyScratch.append(key)
+        pushKey(key)
+    }
+
+    @inlinable
+    mutating func pushKey(_ key: JSONStringToken) {
+        if keyCount == keyCapacity {
+            keyStack.grow(keeping: keyCount)
+            keys = keyStack.storage
+            keyCapacity = keyStack.capacity
+        }
+        keys[keyCount] = key
+        keyCount &+= 1
     }
 
     @usableFromInline
@@ -408,9 +436,9 @@ public struct JSONCursor {
         var buffer: [UInt8] = []
         if largeObjectKeys[mark] == nil {
             var seen = Set<[UInt8]>()
-            for k in mark..<keyScratch.count {
+            for k in mark..<keyCount {
                 buffer.removeAll(keepingCapacity: true)
-                decode(keyScratch[k], into: &buffer)
+                decode(keys[k], into: &buffer)
                 seen.insert(buffer)
             }
             largeObjectKeys[mark] = seen
@@ -420,19 +448,19 @@ public struct JSONCursor {
         if largeObjectKeys[mark]!.insert(buffer).inserted == false {
             throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1))
         }
-        keyScratch.append(key)
+        pushKey(key)
     }
 
     /// Forgets the keys recorded since `mark` (call when an object closes).
     @inlinable
     public mutating func releaseKeys(to mark: Int) {
-        if keyScratch.count - mark > 64 { largeObjectKeys[mark] = nil }
-        keyScratch.removeSubrange(mark...)
+        if keyCount - mark > 64 { largeObjectKeys[mark] = nil }
+        keyCount = mark
     }
 
     /// The number of keys currently recorded (the mark for a new object).
     @inlinable
-    public var keyMark: Int { keyScratch.count }
+    public var keyMark: Int { keyCount }
 }
 
 /// A string's raw bytes between its quotes, and whether decoding is needed.
@@ -455,4 +483,29 @@ public enum JSONLimits {
     public static let defaultMaxDepth = 100
     /// EventBridge's event size limit, 256 KB.
     public static let defaultMaxEventBytes = 256 * 1024
+}
+
+/// Storage for the keys of open objects, kept between cursors so reading many events does not allocate.
+///
+/// Not thread-safe: one per reading thread.
+public final class JSONKeyStack {
+    @usableFromInline var storage: UnsafeMutablePointer<JSONStringToken>
+    @usableFromInline var capacity: Int
+
+    public init(capacity: Int = 64) {
+        self.capacity = capacity
+        storage = UnsafeMutablePointer<JSONStringToken>.allocate(capacity: capacity)
+    }
+
+    /// Doubles the capacity, keeping the first `count` keys.
+    @usableFromInline
+    func grow(keeping count: Int) {
+        let bigger = UnsafeMutablePointer<JSONStringToken>.allocate(capacity: capacity * 2)
+        bigger.update(from: storage, count: count)
+        storage.deallocate()
+        storage = bigger
+        capacity *= 2
+    }
+
+    deinit { storage.deallocate() }
 }

@@ -22,7 +22,8 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// Builds a number from a validated JSON number text.
     public init(text: String) {
         self.text = text
-        self.value = JSONNumber.parseDouble(text.utf8)
+        var utf8 = text
+        self.value = utf8.withUTF8 { JSONNumber.parseDouble(buffer: $0) }
     }
 
     public init(_ value: Double) {
@@ -47,67 +48,152 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     public static func == (lhs: JSONNumber, rhs: JSONNumber) -> Bool { lhs.value == rhs.value }
     public func hash(into hasher: inout Hasher) { hasher.combine(value) }
 
-    /// Correctly rounded conversion of a validated JSON number; exact fast path for short mantissas.
+    /// Correctly rounded conversion of a validated JSON number.
+    ///
+    /// Up to 19 significant digits with a decimal exponent within ±19 (nearly every number in real
+    /// events) are converted exactly with 64×64→128-bit integer arithmetic; anything else goes
+    /// through `strtod`.
     @inlinable
     public static func parseDouble<C: Collection>(_ utf8: C) -> Double where C.Element == UInt8 {
-        // Fast path (Clinger): up to 15 significant digits and a small power of ten are exact in a double.
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var exponent = 0
-        var negative = false
-        var sawDot = false
-        var iterator = utf8.makeIterator()
-        var pending: UInt8? = iterator.next()
-        if pending == UInt8(ascii: "-") { negative = true; pending = iterator.next() }
-        var fastPathOK = true
-        loop: while let c = pending {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                if mantissa == 0 && c == UInt8(ascii: "0") {
-                    if sawDot { exponent -= 1 }
-                } else {
-                    if digits >= 15 { fastPathOK = false; break loop }
-                    mantissa = mantissa &* 10 &+ UInt64(c &- UInt8(ascii: "0"))
-                    digits += 1
-                    if sawDot { exponent -= 1 }
-                }
-            case UInt8(ascii: "."):
-                sawDot = true
-            case UInt8(ascii: "e"), UInt8(ascii: "E"):
-                var expNegative = false
-                var expValue = 0
-                pending = iterator.next()
-                if pending == UInt8(ascii: "-") { expNegative = true; pending = iterator.next() } else if pending == UInt8(ascii: "+") { pending = iterator.next() }
-                while let d = pending {
-                    expValue = expValue * 10 + Int(d &- UInt8(ascii: "0"))
-                    if expValue > 10_000 { fastPathOK = false; break loop }
-                    pending = iterator.next()
-                }
-                exponent += expNegative ? -expValue : expValue
-                break loop
-            default:
-                fastPathOK = false
-                break loop
-            }
-            pending = iterator.next()
-        }
-        if fastPathOK {
-            if mantissa == 0 { return negative ? -0.0 : 0.0 }
-            if exponent >= -22 && exponent <= 22 {
-                var result = Double(mantissa)
-                if exponent < 0 { result /= powersOfTen[-exponent] } else { result *= powersOfTen[exponent] }
-                return negative ? -result : result
-            }
-        }
-        return slowParse(Array(utf8))
+        if let fast = utf8.withContiguousStorageIfAvailable({ parseDouble(buffer: $0) }) { return fast }
+        return Array(utf8).withUnsafeBufferPointer { parseDouble(buffer: $0) }
     }
+
+    @inlinable
+    public static func parseDouble(buffer text: UnsafeBufferPointer<UInt8>) -> Double {
+        let n = text.count
+        var i = 0
+        var negative = false
+        if i < n && text[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var exponent = 0
+        var truncated = false
+        while i < n {
+            let d = text[i] &- UInt8(ascii: "0")
+            guard d < 10 else { break }
+            if mantissa == 0 && d == 0 {
+                // leading zero
+            } else if significant < 19 {
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                significant += 1
+            } else {
+                exponent += 1
+                if d != 0 { truncated = true }
+            }
+            i += 1
+        }
+        if i < n && text[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < n {
+                let d = text[i] &- UInt8(ascii: "0")
+                guard d < 10 else { break }
+                if mantissa == 0 && d == 0 {
+                    exponent -= 1
+                } else if significant < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(d)
+                    significant += 1
+                    exponent -= 1
+                } else if d != 0 {
+                    truncated = true
+                }
+                i += 1
+            }
+        }
+        if i < n && (text[i] == UInt8(ascii: "e") || text[i] == UInt8(ascii: "E")) {
+            i += 1
+            var expNegative = false
+            if i < n && (text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+")) { expNegative = text[i] == UInt8(ascii: "-"); i += 1 }
+            var value = 0
+            while i < n {
+                let d = text[i] &- UInt8(ascii: "0")
+                guard d < 10 else { break }
+                if value < 100_000 { value = value * 10 + Int(d) }
+                i += 1
+            }
+            exponent += expNegative ? -value : value
+        }
+        if mantissa == 0 && !truncated { return negative ? -0.0 : 0.0 }
+        if !truncated, let exact = exactDouble(mantissa: mantissa, exponent: exponent) {
+            return negative ? -exact : exact
+        }
+        return slowParse(text)
+    }
+
+    /// `mantissa × 10^exponent`, correctly rounded, when that can be done exactly in integers.
+    @inlinable
+    static func exactDouble(mantissa m: UInt64, exponent e: Int) -> Double? {
+        if m < (1 << 53) && e >= -22 && e <= 22 {
+            // Clinger's fast path: both operands are exact doubles, one rounding.
+            let value = Double(m)
+            return e < 0 ? value / powersOfTen[-e] : value * powersOfTen[e]
+        }
+        if e >= 0 && e <= 19 {
+            let product = m.multipliedFullWidth(by: integerPowersOfTen[e])
+            return roundToDouble(high: product.high, low: product.low, sticky: false, binaryExponent: 0)
+        }
+        if e < 0 && e >= -19 {
+            let divisor = integerPowersOfTen[-e]
+            let mantissaBits = 64 - m.leadingZeroBitCount
+            let divisorBits = 64 - divisor.leadingZeroBitCount
+            let shift = 63 + divisorBits - mantissaBits
+            let high: UInt64, low: UInt64
+            if shift >= 64 {
+                high = m << UInt64(shift - 64)
+                low = 0
+            } else if shift > 0 {
+                high = m >> UInt64(64 - shift)
+                low = m << UInt64(shift)
+            } else {
+                return nil
+            }
+            let (quotient, remainder) = divisor.dividingFullWidth((high: high, low: low))
+            return roundToDouble(high: 0, low: quotient, sticky: remainder != 0, binaryExponent: -shift)
+        }
+        return nil
+    }
+
+    /// Rounds `(high:low) × 2^binaryExponent`, plus a nonzero fraction below it when `sticky`, to
+    /// the nearest double (ties to even). The result must be a normal double.
+    @inlinable
+    static func roundToDouble(high: UInt64, low: UInt64, sticky: Bool, binaryExponent: Int) -> Double {
+        var top = low
+        var k = binaryExponent
+        var sticky = sticky
+        if high != 0 {
+            let lz = high.leadingZeroBitCount
+            top = lz == 0 ? high : (high << UInt64(lz)) | (low >> UInt64(64 - lz))
+            if lz == 0 { sticky = sticky || low != 0 } else { sticky = sticky || (low << UInt64(lz)) != 0 }
+            k += 64 - lz
+        }
+        let lz = top.leadingZeroBitCount
+        top <<= UInt64(lz)
+        k -= lz
+        var significand = top >> 11
+        let rest = top & 0x7FF
+        if rest > 0x400 || (rest == 0x400 && (sticky || significand & 1 == 1)) {
+            significand += 1
+            if significand == 1 << 53 {
+                significand >>= 1
+                k += 1
+            }
+        }
+        return Double(sign: .plus, exponent: k + 11, significand: Double(significand))
+    }
+
+    @usableFromInline
+    static let integerPowersOfTen: [UInt64] = {
+        var out: [UInt64] = [1]
+        for _ in 1...19 { out.append(out[out.count - 1] * 10) }
+        return out
+    }()
 
     @usableFromInline
     static let powersOfTen: [Double] = (0...22).map { pow(10.0, Double($0)) }
 
     @usableFromInline
-    static func slowParse(_ bytes: [UInt8]) -> Double {
-        var buffer = bytes
+    static func slowParse(_ bytes: UnsafeBufferPointer<UInt8>) -> Double {
+        var buffer = Array(bytes)
         buffer.append(0)
         return buffer.withUnsafeBufferPointer { pointer in
             pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) { strtod($0, nil) }

@@ -136,7 +136,7 @@ struct TreeBuilder {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let range = try cursor.scanNumber()
             let slice = UnsafeBufferPointer(rebasing: cursor.bytes[range])
-            return .number(JSONNumber(text: String(decoding: slice, as: UTF8.self), value: JSONNumber.parseDouble(slice)))
+            return .number(JSONNumber(text: String(decoding: slice, as: UTF8.self), value: JSONNumber.parseDouble(buffer: slice)))
         default:
             throw cursor.unexpected(expected: "a JSON value")
         }

@@ -136,3 +136,10 @@ struct CompiledMachine: Sendable {
         return edges.lookup(context: current, UnsafeBufferPointer(rebasing: key[start..<n])) ?? -1
     }
 }
+
+/// The compiled tables behind a reference: the walker holds one pointer per event instead of
+/// retaining every table.
+final class CompiledMachineReference: Sendable {
+    let tables: CompiledMachine
+    init(_ tables: CompiledMachine) { self.tables = tables }
+}

@@ -9,21 +9,15 @@ import TriplineJSON
 /// predicates are all satisfied are then confirmed for array consistency (values inside one array
 /// of objects must come from the same element) and for `exists: false`.
 struct EventWalker {
-    let machine: CompiledMachine
+    let reference: CompiledMachineReference
     var cursor: JSONCursor
-    var state: WalkState
+    var state = WalkState()
 
-    init(machine: CompiledMachine, cursor: JSONCursor, state: WalkState) {
-        self.machine = machine
+    init(machine: CompiledMachineReference, cursor: JSONCursor) {
+        self.reference = machine
         self.cursor = cursor
-        self.state = state
     }
 
-    mutating func finish() -> WalkState {
-        let s = state
-        state = WalkState()
-        return s
-    }
 
     // MARK: Reading
 
@@ -59,11 +53,11 @@ struct EventWalker {
     @inline(__always)
     private mutating func lookup(node: Int32, key: JSONStringToken) -> Int32 {
         if !key.hasEscapes {
-            return machine.child(of: node, key: UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end]))
+            return reference.tables.child(of: node, key: UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end]))
         }
         state.decodeBuffer.removeAll(keepingCapacity: true)
         cursor.decode(key, into: &state.decodeBuffer)
-        return state.decodeBuffer.withUnsafeBufferPointer { machine.child(of: node, key: $0) }
+        return state.decodeBuffer.withUnsafeBufferPointer { reference.tables.child(of: node, key: $0) }
     }
 
     private mutating func walkArray(node: Int32, depth: Int) throws(JSONError) {
@@ -80,16 +74,17 @@ struct EventWalker {
             try walkValue(node: node, depth: depth + 1)
             index += 1
         } while try cursor.nextMember(close: UInt8(ascii: "]"))
-        state.arrayStack.removeLast(2)
+        state.arrayStack.removeLast()
+        state.arrayStack.removeLast()
     }
 
     private mutating func walkValue(node: Int32, depth: Int) throws(JSONError) {
         cursor.skipWhitespace()
         guard cursor.index < cursor.bytes.count else { throw cursor.unexpected(expected: "a JSON value") }
-        let field = machine.nodeField[Int(node)]
+        let field = reference.tables.nodeField[Int(node)]
         switch cursor.bytes[cursor.index] {
         case UInt8(ascii: "{"):
-            if machine.nodeHasChildren[Int(node)] {
+            if reference.tables.nodeHasChildren[Int(node)] {
                 try walkObject(node: node, depth: depth)
             } else {
                 try cursor.skipValue(depth: depth)
@@ -100,7 +95,7 @@ struct EventWalker {
             let token = try cursor.scanString()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            let matcher = machine.fields[Int(field)]
+            let matcher = reference.tables.fields[Int(field)]
             if token.hasEscapes {
                 state.decodeBuffer.removeAll(keepingCapacity: true)
                 cursor.decode(token, into: &state.decodeBuffer)
@@ -120,14 +115,14 @@ struct EventWalker {
             }
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            machine.fields[Int(field)].evaluateLiteral(literal, scratch: &state.field, into: &state.predBuffer)
+            reference.tables.fields[Int(field)].evaluateLiteral(literal, scratch: &state.field, into: &state.predBuffer)
             record(field: field)
         default:
             let range = try cursor.scanNumber()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            let matcher = machine.fields[Int(field)]
-            let value = matcher.needsNumberValue ? JSONNumber.parseDouble(UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
+            let matcher = reference.tables.fields[Int(field)]
+            let value = matcher.needsNumberValue ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
             matcher.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
             record(field: field)
         }
@@ -136,7 +131,7 @@ struct EventWalker {
     /// Notes a leaf at `field` and the predicates it satisfied (in `state.predBuffer`).
     @inline(__always)
     private mutating func record(field: Int32) {
-        let tracks = machine.fieldTracksOccurrences[Int(field)]
+        let tracks = reference.tables.fieldTracksOccurrences[Int(field)]
         if state.predBuffer.isEmpty && !tracks { return }
         let occ = Int32(state.occMemberStart.count)
         state.occMemberStart.append(Int32(state.memberArena.count))
@@ -175,27 +170,27 @@ struct EventWalker {
     /// Dense indices of the matched patterns (unsorted).
     mutating func matchedPatterns() -> [Int32] {
         let epoch = state.epoch
-        for p in state.touched where !machine.predHasAbsence[Int(p)] {
+        for p in state.touched where !reference.tables.predHasAbsence[Int(p)] {
             let pi = Int(p)
-            var k = Int(machine.predSubRuleStart[pi])
-            let end = Int(machine.predSubRuleStart[pi + 1])
+            var k = Int(reference.tables.predSubRuleStart[pi])
+            let end = Int(reference.tables.predSubRuleStart[pi + 1])
             while k < end {
-                let s = Int(machine.predSubRules[k])
+                let s = Int(reference.tables.predSubRules[k])
                 if state.subStamp[s] != epoch {
                     state.subStamp[s] = epoch
                     state.subCount[s] = 0
                 }
                 state.subCount[s] += 1
-                if state.subCount[s] == machine.subRuleRequired[s] { state.candidates.append(Int32(s)) }
+                if state.subCount[s] == reference.tables.subRuleRequired[s] { state.candidates.append(Int32(s)) }
                 k += 1
             }
         }
-        state.candidates.append(contentsOf: machine.unconditionalSubRules)
+        state.candidates.append(contentsOf: reference.tables.unconditionalSubRules)
         var k = 0
         while k < state.candidates.count {
             let s = Int(state.candidates[k])
             k += 1
-            let pattern = Int(machine.subRulePattern[s])
+            let pattern = Int(reference.tables.subRulePattern[s])
             if state.patternStamp[pattern] == epoch { continue }
             if confirm(subRule: s) {
                 state.patternStamp[pattern] = epoch
@@ -207,17 +202,17 @@ struct EventWalker {
 
     /// Whether a candidate sub-rule really matches: array consistency and `exists: false`.
     private mutating func confirm(subRule s: Int) -> Bool {
-        let start = Int(machine.subRulePredStart[s])
-        let end = Int(machine.subRulePredStart[s + 1])
+        let start = Int(reference.tables.subRulePredStart[s])
+        let end = Int(reference.tables.subRulePredStart[s + 1])
         if !state.hasMembership {
-            guard machine.subRuleHasAbsence[s] else { return true }
+            guard reference.tables.subRuleHasAbsence[s] else { return true }
             // Without arrays every value is consistent with every other: an absence condition holds
             // when its field is missing altogether or one of its other values matched.
             for k in start..<end {
-                let p = Int(machine.subRulePreds[k])
-                guard machine.predHasAbsence[p] else { continue }
+                let p = Int(reference.tables.subRulePreds[k])
+                guard reference.tables.predHasAbsence[p] else { continue }
                 if state.predStamp[p] == state.epoch { continue }
-                if state.fieldStamp[Int(machine.predField[p])] == state.epoch { return false }
+                if state.fieldStamp[Int(reference.tables.predField[p])] == state.epoch { return false }
             }
             return true
         }
@@ -237,10 +232,10 @@ struct EventWalker {
             memoKey = [Int32(k)] + state.chosen
             if state.failedStates.contains(memoKey) { return false }
         }
-        let p = Int(machine.subRulePreds[k])
+        let p = Int(reference.tables.subRulePreds[k])
         let epoch = state.epoch
-        if machine.predHasAbsence[p] {
-            let f = Int(machine.predField[p])
+        if reference.tables.predHasAbsence[p] {
+            let f = Int(reference.tables.predField[p])
             var present = false
             if state.fieldStamp[f] == epoch {
                 var occ = state.fieldOccHead[f]
@@ -259,7 +254,7 @@ struct EventWalker {
                     let mark = state.chosen.count
                     choose(occurrence: occ)
                     if search(from: k + 1, end: end) { return true }
-                    state.chosen.removeSubrange(mark...)
+                    state.chosen.removeLast(state.chosen.count - mark)
                 }
                 pair = state.pairNext[Int(pair)]
             }

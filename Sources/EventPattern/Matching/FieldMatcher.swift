@@ -3,23 +3,23 @@
 /// Given one leaf value it reports the predicates (field conditions) the value satisfies. String
 /// tests share one ``StringAutomaton``; numbers use a hash for equality and a ``NumericIndex`` for
 /// ranges; `anything-but` is a group of exclusions that matches unless one of them fires.
-struct FieldMatcher: Sendable {
-    private var automaton: StringAutomaton
-    private var testPredStart: [Int32] = [0]
-    private var testPreds: [Int32] = []
-    private var testExclusionStart: [Int32] = [0]
-    private var testExclusions: [Int32] = []
+final class FieldMatcher: Sendable {
+    private let automaton: StringAutomaton
+    private let testPredStart: [Int32]
+    private let testPreds: [Int32]
+    private let testExclusionStart: [Int32]
+    private let testExclusions: [Int32]
 
-    private var numberTargets: [Double: (preds: [Int32], exclusions: [Int32])] = [:]
-    private var ranges: NumericIndex
-    private var cidrs: CIDRIndex
-    private var truePreds: [Int32] = []
-    private var falsePreds: [Int32] = []
-    private var nullPreds: [Int32] = []
-    private var existsPreds: [Int32] = []
+    private let numberTargets: [Double: (preds: [Int32], exclusions: [Int32])]
+    private let ranges: NumericIndex
+    private let cidrs: CIDRIndex
+    private let truePreds: [Int32]
+    private let falsePreds: [Int32]
+    private let nullPreds: [Int32]
+    private let existsPreds: [Int32]
     /// Anything-but groups: their predicates, and whether their exclusions are strings or numbers.
-    private var groupPreds: [[Int32]] = []
-    private var groupIsNumeric: [Bool] = []
+    private let groupPreds: [[Int32]]
+    private let groupIsNumeric: [Bool]
     /// Where this field's groups start in the machine-wide group numbering (for exclusion stamps).
     let groupBase: Int
 
@@ -28,6 +28,11 @@ struct FieldMatcher: Sendable {
 
     init(entries: [(matcher: ValueMatcher, pred: Int32)], groupBase: Int) {
         self.groupBase = groupBase
+        var testPredStart: [Int32] = [0], testPreds: [Int32] = []
+        var testExclusionStart: [Int32] = [0], testExclusions: [Int32] = []
+        var numberTargets: [Double: (preds: [Int32], exclusions: [Int32])] = [:]
+        var truePreds: [Int32] = [], falsePreds: [Int32] = [], nullPreds: [Int32] = [], existsPreds: [Int32] = []
+        var groupPreds: [[Int32]] = [], groupIsNumeric: [Bool] = []
         var testIDs: [[StringToken]: Int] = [:]
         var tests: [[StringToken]] = []
         var preds: [[Int32]] = []
@@ -95,6 +100,17 @@ struct FieldMatcher: Sendable {
             testPreds.append(contentsOf: preds[k]); testPredStart.append(Int32(testPreds.count))
             testExclusions.append(contentsOf: exclusions[k]); testExclusionStart.append(Int32(testExclusions.count))
         }
+        self.testPredStart = testPredStart
+        self.testPreds = testPreds
+        self.testExclusionStart = testExclusionStart
+        self.testExclusions = testExclusions
+        self.numberTargets = numberTargets
+        self.truePreds = truePreds
+        self.falsePreds = falsePreds
+        self.nullPreds = nullPreds
+        self.existsPreds = existsPreds
+        self.groupPreds = groupPreds
+        self.groupIsNumeric = groupIsNumeric
         ranges = NumericIndex(rangeEntries)
         cidrs = CIDRIndex(cidrEntries)
         needsNumberValue = needsNumber

@@ -10,20 +10,13 @@ public struct MatchScratch {
     /// Deepest nesting accepted in an event.
     public var maxDepth: Int
     var state = WalkState()
+    let keyStack = JSONKeyStack()
 
     public init(maxEventBytes: Int = JSONLimits.defaultMaxEventBytes, maxDepth: Int = JSONLimits.defaultMaxDepth) {
         self.maxEventBytes = maxEventBytes
         self.maxDepth = maxDepth
     }
 
-    /// Moves the buffers out (so the walker owns them uniquely and never copies them).
-    mutating func takeState() -> WalkState {
-        let taken = state
-        state = WalkState()
-        return taken
-    }
-
-    mutating func returnState(_ returned: WalkState) { state = returned }
 }
 
 /// The buffers of one event walk; sized to the machine, cleared by epoch stamps rather than by writes.

@@ -10,7 +10,7 @@ import TriplineJSON
 /// each with its own ``MatchScratch``.
 public struct PatternMachine: Sendable {
     private var patterns: [Int: EventPattern] = [:]
-    private(set) var compiled = CompiledMachine()
+    private(set) var compiled = CompiledMachineReference(CompiledMachine())
     private var patternIDs: [Int] = []
 
     public init() {}
@@ -51,7 +51,7 @@ public struct PatternMachine: Sendable {
         patternIDs = patterns.keys.sorted()
         var dense: [Int: EventPattern] = [:]
         for (i, id) in patternIDs.enumerated() { dense[i] = patterns[id] }
-        compiled = CompiledMachine(patterns: dense)
+        compiled = CompiledMachineReference(CompiledMachine(patterns: dense))
     }
 
     /// The ids of the patterns the event matches, in ascending order.
@@ -59,10 +59,10 @@ public struct PatternMachine: Sendable {
     /// Throws when the event is not a strict, valid JSON object within the limits in `scratch`.
     public func matches(event: UnsafeBufferPointer<UInt8>, scratch: inout MatchScratch) throws(JSONError) -> [Int] {
         guard event.count <= scratch.maxEventBytes else { throw .tooLarge(size: event.count, limit: scratch.maxEventBytes) }
-        var state = scratch.takeState()
-        state.prepare(for: compiled)
-        var walker = EventWalker(machine: compiled, cursor: JSONCursor(bytes: event, maxDepth: scratch.maxDepth), state: state)
-        defer { scratch.returnState(walker.finish()) }
+        var walker = EventWalker(machine: compiled, cursor: JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack))
+        swap(&walker.state, &scratch.state)
+        walker.state.prepare(for: compiled.tables)
+        defer { swap(&walker.state, &scratch.state) }
         try walker.walkEvent()
         var dense = walker.matchedPatterns()
         if dense.isEmpty { return [] }
