@@ -87,18 +87,20 @@ public struct MatchBenchmark {
     }
 
     /// Reads every non-empty line of a plain or gzipped NDJSON file into memory.
-    public static func loadEvents(path: String) throws -> [[UInt8]] {
+    public static func loadEvents(path: String, limit: Int = .max) throws -> [[UInt8]] {
         let reader = try FileLineReader(path: path, maxLineLength: 16 * 1024 * 1024)
         defer { reader.close() }
         var events: [[UInt8]] = []
         while let line = try reader.nextLine() {
             if case .success(let l) = line, !l.bytes.isEmpty { events.append(l.bytes) }
+            if events.count >= limit { break }
         }
         return events
     }
 
     /// Times one group; `passes` timed passes after one warm-up, keeping the fastest.
     public static func run(group: Group, events: [[UInt8]], passes: Int = 3) throws -> Result {
+        precondition(passes >= 1)
         let machine = PatternMachine(group.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
         var scratch = MatchScratch(maxEventBytes: 16 * 1024 * 1024)
         var counts = [Int](repeating: 0, count: group.rules.count)

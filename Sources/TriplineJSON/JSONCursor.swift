@@ -46,12 +46,15 @@ public struct JSONCursor {
 
     // MARK: Whitespace and structure
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func skipWhitespace() {
-        while index < bytes.count {
-            let c = bytes[index]
-            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 } else { return }
+        var i = index
+        let count = bytes.count
+        while i < count {
+            let c = bytes[i]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
         }
+        index = i
     }
 
     /// The next non-whitespace byte, or nil at the end.
@@ -89,30 +92,79 @@ public struct JSONCursor {
     // MARK: Strings
 
     /// Reads a string starting at the opening quote; returns the raw byte range between the quotes.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func scanString() throws(JSONError) -> JSONStringToken {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw unexpected(expected: "a string") }
-        index += 1
-        let start = index
+        let start = index &+ 1
         var escaped = false
         let count = bytes.count
-        while index < count {
-            let c = bytes[index]
-            if c == UInt8(ascii: "\"") {
-                let token = JSONStringToken(start: start, end: index, hasEscapes: escaped)
-                index += 1
-                return token
+        let base = bytes.baseAddress!
+        var i = start
+        while true {
+            // Plain ASCII runs, eight bytes at a time, then byte by byte; all in a local index.
+            while i &+ 8 <= count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if JSONCursor.hasSpecialStringByte(word) { break }
+                i &+= 8
             }
+            while i < count {
+                let c = base[i]
+                if c &- 0x20 >= 0x60 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
+                i &+= 1
+            }
+            guard i < count else { break }
+            let c = base[i]
+            if c == UInt8(ascii: "\"") {
+                index = i &+ 1
+                return JSONStringToken(start: start, end: i, hasEscapes: escaped)
+            }
+            index = i
             if c == UInt8(ascii: "\\") {
                 escaped = true
                 try scanEscape()
-                continue
+            } else if c < 0x20 {
+                throw .controlCharacterInString(at: location(i))
+            } else {
+                try scanMultibyte()
             }
-            if c < 0x20 { throw .controlCharacterInString(at: location(index)) }
-            if c >= 0x80 { try scanMultibyte(); continue }
-            index += 1
+            i = index
         }
+        index = i
         throw .unexpectedEnd(expected: "'\"' to close the string", at: location(index))
+    }
+
+    /// Whether any byte of `word` is `"`, `\\`, below 0x20 or above 0x7F.
+    @inlinable @inline(__always)
+    static func hasSpecialStringByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote & highs
+        let hasBackslash = (backslash &- ones) & ~backslash & highs
+        let hasControl = (word &- ones &* 0x20) & ~word & highs
+        return (hasQuote | hasBackslash | hasControl | (word & highs)) != 0
+    }
+
+    /// Advances past a run of ASCII digits, eight at a time where possible.
+    @inlinable @inline(__always)
+    mutating func skipDigits() {
+        let count = bytes.count
+        let base = bytes.baseAddress!
+        var i = index
+        while i &+ 8 <= count {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let nibbles: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
+            let threes: UInt64 = 0x3030_3030_3030_3030
+            let notDigit = ((word & nibbles) ^ threes) | (((word &+ 0x0606_0606_0606_0606) & nibbles) ^ threes)
+            if notDigit != 0 {
+                index = i &+ (notDigit.littleEndian.trailingZeroBitCount >> 3)
+                return
+            }
+            i &+= 8
+        }
+        while i < count && base[i] &- UInt8(ascii: "0") < 10 { i &+= 1 }
+        index = i
     }
 
     @usableFromInline
@@ -292,7 +344,7 @@ public struct JSONCursor {
     // MARK: Numbers and literals
 
     /// Reads a number per the RFC 8259 grammar; returns its byte range.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func scanNumber() throws(JSONError) -> Range<Int> {
         let start = index
         let count = bytes.count
@@ -301,26 +353,26 @@ public struct JSONCursor {
         let first = bytes[index]
         if first == UInt8(ascii: "0") {
             index += 1
-            if index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") {
+            if index < count && bytes[index] &- UInt8(ascii: "0") < 10 {
                 throw numberError(start, "leading zeros are not allowed")
             }
-        } else if first >= UInt8(ascii: "1") && first <= UInt8(ascii: "9") {
+        } else if first &- UInt8(ascii: "1") < 9 {
             index += 1
-            while index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            skipDigits()
         } else {
             throw numberError(start, "digits expected")
         }
         if index < count && bytes[index] == UInt8(ascii: ".") {
             index += 1
             let digitsStart = index
-            while index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            skipDigits()
             if index == digitsStart { throw numberError(start, "digits expected after '.'") }
         }
-        if index < count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
+        if index < count && (bytes[index] | 0x20) == UInt8(ascii: "e") {
             index += 1
             if index < count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) { index += 1 }
             let digitsStart = index
-            while index < count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            skipDigits()
             if index == digitsStart { throw numberError(start, "digits expected in the exponent") }
         }
         return start..<index
@@ -357,70 +409,133 @@ public struct JSONCursor {
     // MARK: Skipping
 
     /// Reads and discards one value, validating it completely (including duplicate keys).
+    ///
+    /// Iterative, with its own small stack of open containers, so skipping a large subtree is one
+    /// tight loop rather than a call per value.
     public mutating func skipValue(depth: Int) throws(JSONError) {
-        skipWhitespace()
-        guard index < bytes.count else { throw unexpected(expected: "a JSON value") }
-        switch bytes[index] {
-        case UInt8(ascii: "\""):
-            _ = try scanString()
-        case UInt8(ascii: "{"):
-            guard depth < maxDepth else { throw .tooDeep(limit: maxDepth, at: location(index)) }
-            index += 1
-            if peekToken() == UInt8(ascii: "}") { index += 1; return }
-            let mark = keyCount
-            defer { releaseKeys(to: mark) }
-            repeat {
+        let room = maxDepth - depth
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(room, 1) + 1) { (open) throws(JSONError) in
+            try skipValue(depth: depth, open: open.baseAddress!, room: room)
+        }
+    }
+
+    @usableFromInline
+    enum SkipState { case value, key, afterValue }
+
+    @usableFromInline
+    mutating func skipValue(depth: Int, open: UnsafeMutablePointer<Int>, room: Int) throws(JSONError) {
+        // `open[k]` is the key mark of an open object, or -1 for an open array.
+        var level = 0
+        var state = SkipState.value
+        let count = bytes.count
+        while true {
+            switch state {
+            case .value:
+                skipWhitespace()
+                guard index < count else { throw unexpected(expected: "a JSON value") }
+                let c = bytes[index]
+                if c == UInt8(ascii: "\"") {
+                    _ = try scanString()
+                    state = .afterValue
+                } else if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") {
+                    _ = try scanNumber()
+                    state = .afterValue
+                } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    guard level < room else { throw .tooDeep(limit: maxDepth, at: location(index)) }
+                    index &+= 1
+                    skipWhitespace()
+                    if c == UInt8(ascii: "{") {
+                        if index < count && bytes[index] == UInt8(ascii: "}") { index &+= 1; state = .afterValue; continue }
+                        open[level] = keyCount
+                        level &+= 1
+                        state = .key
+                    } else {
+                        if index < count && bytes[index] == UInt8(ascii: "]") { index &+= 1; state = .afterValue; continue }
+                        open[level] = -1
+                        level &+= 1
+                    }
+                } else if c == UInt8(ascii: "t") {
+                    try scanLiteral("true"); state = .afterValue
+                } else if c == UInt8(ascii: "f") {
+                    try scanLiteral("false"); state = .afterValue
+                } else if c == UInt8(ascii: "n") {
+                    try scanLiteral("null"); state = .afterValue
+                } else {
+                    throw unexpected(expected: "a JSON value")
+                }
+            case .key:
                 skipWhitespace()
                 let key = try scanString()
-                try checkDuplicate(key, since: mark)
-                try expect(UInt8(ascii: ":"), "':' after an object key")
-                try skipValue(depth: depth + 1)
-            } while try nextMember(close: UInt8(ascii: "}"))
-        case UInt8(ascii: "["):
-            guard depth < maxDepth else { throw .tooDeep(limit: maxDepth, at: location(index)) }
-            index += 1
-            if peekToken() == UInt8(ascii: "]") { index += 1; return }
-            repeat {
-                try skipValue(depth: depth + 1)
-            } while try nextMember(close: UInt8(ascii: "]"))
-        case UInt8(ascii: "t"): try scanLiteral("true")
-        case UInt8(ascii: "f"): try scanLiteral("false")
-        case UInt8(ascii: "n"): try scanLiteral("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            _ = try scanNumber()
-        default:
-            throw unexpected(expected: "a JSON value")
+                try checkDuplicate(key, since: open[level &- 1])
+                skipWhitespace()
+                guard index < count, bytes[index] == UInt8(ascii: ":") else { throw unexpected(expected: "':' after an object key") }
+                index &+= 1
+                state = .value
+            case .afterValue:
+                if level == 0 { return }
+                skipWhitespace()
+                guard index < count else { throw unexpected(expected: open[level &- 1] >= 0 ? "',' or '}'" : "',' or ']'") }
+                let c = bytes[index]
+                let mark = open[level &- 1]
+                if c == UInt8(ascii: ",") {
+                    index &+= 1
+                    state = mark >= 0 ? .key : .value
+                } else if mark >= 0 && c == UInt8(ascii: "}") {
+                    index &+= 1
+                    releaseKeys(to: mark)
+                    level &-= 1
+                } else if mark < 0 && c == UInt8(ascii: "]") {
+                    index &+= 1
+                    level &-= 1
+                } else {
+                    throw unexpected(expected: mark >= 0 ? "',' or '}'" : "',' or ']'")
+                }
+            }
         }
     }
 
     /// Records `key` among the keys of the object whose keys start at `mark`, failing if it is
     /// already there. Objects of up to 64 keys are compared directly, larger ones through a hash
     /// set. `path` names the object in the error.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func checkDuplicate(_ key: JSONStringToken, since mark: Int, path: String = "") throws(JSONError) {
+        var key = key
         let end = keyCount
         if end - mark > 64 {
             return try checkDuplicateHashed(key, since: mark, path: path)
         }
-        let length = key.end - key.start
+        key.fingerprint = fingerprint(of: key)
         var k = mark
         while k < end {
             let other = keys[k]
-            if other.end - other.start == length || other.hasEscapes || key.hasEscapes {
-                if other.hasEscapes || key.hasEscapes {
-                    if equal(other, key) { throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1)) }
-                } else {
-                    var i = 0
-                    while i < length && bytes[other.start &+ i] == bytes[key.start &+ i] { i &+= 1 }
-                    if i == length { throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1)) }
-                }
+            if other.fingerprint == key.fingerprint || other.hasEscapes || key.hasEscapes {
+                if equal(other, key) { throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1)) }
             }
             k &+= 1
         }
         pushKey(key)
     }
 
-    @inlinable
+    /// Length and first bytes of a key in one word: unequal fingerprints mean unequal keys (for
+    /// keys without escapes), so most comparisons are one integer compare.
+    @inlinable @inline(__always)
+    func fingerprint(of key: JSONStringToken) -> UInt64 {
+        let length = key.end &- key.start
+        var word: UInt64 = 0
+        if length >= 7 {
+            // The 7 bytes from the start; the first byte of a longer run is replaced by the length.
+            word = UnsafeRawPointer(bytes.baseAddress! + key.start).loadUnaligned(as: UInt64.self) << 8
+        } else {
+            var i = 0
+            while i < length {
+                word |= UInt64(bytes[key.start &+ i]) << UInt64(8 &* (i &+ 1))
+                i &+= 1
+            }
+        }
+        return word | UInt64(truncatingIfNeeded: min(length, 255))
+    }
+
+    @inlinable @inline(__always)
     mutating func pushKey(_ key: JSONStringToken) {
         if keyCount == keyCapacity {
             keyStack.grow(keeping: keyCount)
@@ -468,12 +583,18 @@ public struct JSONStringToken: Sendable, Equatable {
     public var start: Int
     public var end: Int
     public var hasEscapes: Bool
+    /// Set while the key sits in the duplicate-detection stack.
+    @usableFromInline var fingerprint: UInt64 = 0
 
     @inlinable
     public init(start: Int, end: Int, hasEscapes: Bool) {
         self.start = start
         self.end = end
         self.hasEscapes = hasEscapes
+    }
+
+    public static func == (a: JSONStringToken, b: JSONStringToken) -> Bool {
+        a.start == b.start && a.end == b.end && a.hasEscapes == b.hasEscapes
     }
 }
 
