@@ -1,23 +1,78 @@
-import Foundation
-import TriplineBench
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-// Temporary entry point until the command dispatcher lands.
-let args = Array(CommandLine.arguments.dropFirst())
-if args.count >= 2, args[0] == "bench", args[1] == "match" {
-    var rules = "", events = ""
-    var groups: [String] = []
-    var i = 2
-    while i < args.count {
-        switch args[i] {
-        case "--rules": rules = args[i + 1]; i += 2
-        case "--events": events = args[i + 1]; i += 2
-        case "--group": groups.append(args[i + 1]); i += 2
-        default: i += 1
-        }
+/// The `tripline` command: picks the subcommand and runs it.
+///
+/// Kept apart from the commands so each command only sees its own parsed arguments; all output
+/// goes through buffered writers that are flushed before the process exits.
+enum Tripline {
+    /// Every subcommand, in the order `usage` lists them.
+    static var commands: [any Command.Type] { [TestPatternCommand.self, ValidateCommand.self, BenchCommand.self] }
+
+    static var usage: String {
+        let rows = commands.map { ($0.spec.name, $0.spec.summary) } + [("help", "Show help for a command")]
+        let width = rows.map(\.0.count).max() ?? 0
+        return """
+            usage: tripline <command> [options]
+
+            Commands:
+            \(rows.map { "  " + $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n"))
+
+            Run 'tripline help <command>' or 'tripline <command> --help' for a command's options.
+            """
     }
-    let (all, skipped) = try MatchBenchmark.loadGroups(path: rules)
-    for s in skipped { FileHandle.standardError.write(Data("skipping group \(s.group): \(s.reason)\n".utf8)) }
-    let loaded = all.filter { groups.isEmpty || groups.contains($0.name) }
-    let evs = try MatchBenchmark.loadEvents(path: events)
-    for g in loaded { print(try MatchBenchmark.run(group: g, events: evs).jsonLine) }
+
+    /// Runs the command line (without the program name); returns the exit status.
+    static func run(_ arguments: [String], context: CommandContext) -> Int32 {
+        guard let name = arguments.first, !["--help", "-h"].contains(name) else {
+            context.errors.line(usage)
+            return ExitStatus.usage
+        }
+        if name == "help" {
+            guard arguments.count == 2, let command = command(named: arguments[1]) else {
+                if arguments.count > 1 { context.errors.line("tripline: unknown command '\(arguments.dropFirst().joined(separator: " "))'") }
+                context.errors.line(usage)
+                return ExitStatus.usage
+            }
+            context.output.write(command.spec.helpText)
+            return ExitStatus.success
+        }
+        guard let command = command(named: name) else {
+            context.errors.line("tripline: unknown command '\(name)'")
+            context.errors.line(usage)
+            return ExitStatus.usage
+        }
+        let parsed: ParsedArguments
+        do {
+            parsed = try ArgumentParser.parse(Array(arguments.dropFirst()), spec: command.spec)
+        } catch .helpRequested {
+            context.output.write(command.spec.helpText)
+            return ExitStatus.success
+        } catch {
+            return context.usageError(error.description, spec: command.spec)
+        }
+        return command.run(parsed, context: context)
+    }
+
+    static func command(named name: String) -> (any Command.Type)? {
+        commands.first { $0.spec.name == name }
+    }
 }
+
+extension Tripline {
+    /// Runs with the process's arguments and standard streams; flushes output before returning.
+    static func main() -> Int32 {
+        let context = CommandContext(output: .standardOutput(), errors: .standardError(), inputDescriptor: STDIN_FILENO)
+        let status = run(Array(CommandLine.arguments.dropFirst()), context: context)
+        context.output.flush()
+        context.errors.flush()
+        return status
+    }
+}
+
+exit(Tripline.main())

@@ -15,7 +15,7 @@ public struct EventPattern: Sendable, Equatable {
     ///
     /// Each branch lists every field condition with its full dotted path. Validation guarantees at
     /// most ``PatternLimits/maxCombinations`` branches.
-    public var branches: [[FieldCondition]] { root.expand(prefix: "") }
+    public var branches: [[FieldCondition]] { root.expand(prefix: nil) }
 }
 
 /// One level of a pattern: named fields and `$or` groups, all of which must match.
@@ -29,10 +29,12 @@ public struct PatternObject: Sendable, Equatable {
         self.orGroups = orGroups
     }
 
-    func expand(prefix: String) -> [[FieldCondition]] {
+    /// `prefix` is the dotted path of this object, nil at the top level (an empty key is a real
+    /// path segment: `{"": {"b": …}}` names `.b`, as event-ruler joins it).
+    func expand(prefix: String?) -> [[FieldCondition]] {
         var result: [[FieldCondition]] = [[]]
         for field in fields {
-            let path = prefix.isEmpty ? field.key : prefix + "." + field.key
+            let path = prefix.map { $0 + "." + field.key } ?? field.key
             switch field.content {
             case .values(let matchers):
                 for i in result.indices { result[i].append(FieldCondition(path: path, matchers: matchers)) }

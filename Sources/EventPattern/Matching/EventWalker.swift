@@ -100,10 +100,10 @@ struct EventWalker {
                 state.decodeBuffer.removeAll(keepingCapacity: true)
                 cursor.decode(token, into: &state.decodeBuffer)
                 let decoded = state.decodeBuffer
-                decoded.withUnsafeBufferPointer { matcher.evaluateString($0, scratch: &state.field, into: &state.predBuffer) }
+                decoded.withUnsafeBufferPointer { matcher.evaluateString($0, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer) }
             } else {
                 matcher.evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end]),
-                                       scratch: &state.field, into: &state.predBuffer)
+                                       cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
             }
             record(field: field)
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):

@@ -25,6 +25,7 @@ final class FieldMatcher: Sendable {
 
     let needsNumberValue: Bool
     let needsIPAddress: Bool
+    let hasStringTests: Bool
 
     init(entries: [(matcher: ValueMatcher, pred: Int32)], groupBase: Int) {
         self.groupBase = groupBase
@@ -96,6 +97,7 @@ final class FieldMatcher: Sendable {
             }
         }
         automaton = StringAutomaton(tests: tests)
+        hasStringTests = !tests.isEmpty
         for k in tests.indices {
             testPreds.append(contentsOf: preds[k]); testPredStart.append(Int32(testPreds.count))
             testExclusions.append(contentsOf: exclusions[k]); testExclusionStart.append(Int32(testExclusions.count))
@@ -137,11 +139,11 @@ final class FieldMatcher: Sendable {
 
     /// Appends the predicates a string value satisfies.
     @inline(__always)
-    func evaluateString(_ value: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
+    func evaluateString(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, scratch: inout FieldScratch, into out: inout [Int32]) {
         scratch.stamp &+= 1
-        if !automaton.isEmpty {
+        if hasStringTests {
             scratch.tests.removeAll(keepingCapacity: true)
-            automaton.match(value, into: &scratch.tests)
+            automaton.match(value, cache: &cache, into: &scratch.tests)
             for t in scratch.tests {
                 let ti = Int(t)
                 var k = Int(testPredStart[ti])

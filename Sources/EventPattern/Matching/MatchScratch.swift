@@ -53,13 +53,23 @@ struct WalkState {
     var predBuffer: [Int32] = []
     var decodeBuffer: [UInt8] = []
     var field = FieldScratch()
+    /// Lazily built string automata, one per field, for the machine last matched.
+    var automata: [LazyDFA] = []
+    /// The machine the automata belong to (held, so its identity cannot be reused by another).
+    var automataOwner: CompiledMachineReference? = nil
 
     // Consistency search.
     var chosen: [Int32] = []          // (array id, index) pairs
     var searchSteps = 0
     var failedStates: Set<[Int32]> = []
 
-    mutating func prepare(for machine: CompiledMachine) {
+    mutating func prepare(for reference: CompiledMachineReference) {
+        if automataOwner !== reference {
+            // Another machine (or a recompiled one): its automata differ, start their caches afresh.
+            automataOwner = reference
+            automata = Array(repeating: LazyDFA(), count: reference.tables.fields.count)
+        }
+        let machine = reference.tables
         let preds = machine.predField.count
         if predStamp.count < preds {
             predStamp = Array(repeating: 0, count: preds)

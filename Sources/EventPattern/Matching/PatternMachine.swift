@@ -61,7 +61,7 @@ public struct PatternMachine: Sendable {
         guard event.count <= scratch.maxEventBytes else { throw .tooLarge(size: event.count, limit: scratch.maxEventBytes) }
         var walker = EventWalker(machine: compiled, cursor: JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack))
         swap(&walker.state, &scratch.state)
-        walker.state.prepare(for: compiled.tables)
+        walker.state.prepare(for: compiled)
         defer { swap(&walker.state, &scratch.state) }
         try walker.walkEvent()
         var dense = walker.matchedPatterns()

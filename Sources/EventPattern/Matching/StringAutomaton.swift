@@ -6,13 +6,14 @@ enum StringToken: Sendable, Hashable {
     static func literal(_ bytes: [UInt8]) -> [StringToken] { bytes.map { .spellings([[$0]]) } }
 }
 
-/// All string tests on one field, compiled into one deterministic automaton over UTF-8 bytes.
+/// All string tests on one field as one automaton over UTF-8 bytes.
 ///
 /// Exact values, prefixes, suffixes, wildcards and case-insensitive forms are all token sequences
-/// (`prefix "ab"` is `a b *`), so one subset construction serves them all and a value is scanned
-/// once whatever the number of tests. States that stay active forever (a leading `*`) are factored
-/// out of every DFA state, which keeps many suffix tests as cheap as Aho-Corasick. If the DFA would
-/// grow past a limit (many multi-star wildcards), the automaton simulates the NFA instead.
+/// (`prefix "ab"` is `a b *`), compiled into one NFA. Matching runs it as a DFA built lazily, state
+/// by state, in a per-thread ``LazyDFA`` cache: only the states real values reach are ever built,
+/// so compiling is linear in the tests and a value costs one table lookup per byte once warm.
+/// States that stay active forever (a leading `*`) are factored out of every DFA state, which keeps
+/// many suffix tests as cheap as Aho-Corasick.
 struct StringAutomaton: Sendable {
     // NFA in compressed-sparse-row form.
     private var edgeStart: [Int32] = []
@@ -24,53 +25,51 @@ struct StringAutomaton: Sendable {
     private var acceptTest: [Int32] = []
 
     /// NFA states active in every reachable state set (closed under epsilon).
-    private var base: [Int32] = []
+    private var baseMember: [Bool] = []
     private var baseAccepts: [Int32] = []
-
-    // DFA.
-    private var classOf: [UInt8] = Array(repeating: 0, count: 256)
-    private var classCount = 1
-    private var table: [Int32] = []
-    private var acceptStart: [Int32] = [0]
-    private var acceptList: [Int32] = []
-    private var deadState: Int32 = -1
-    private(set) var isDeterministic = true
-    private(set) var stateCount = 0
-    private var startSet: [Int32] = []
-
-    static let maxDFAStates = 40_000
-    static let maxTableEntries = 8_000_000
+    private(set) var classOf: [UInt8] = Array(repeating: 0, count: 256)
+    private(set) var classCount = 1
+    private var representatives: [UInt8?] = [nil]
+    /// What the base set contributes on each byte class (closed, without the base itself).
+    private var baseStep: [[Int32]] = []
+    /// The start state's explicit NFA states (the DFA start state).
+    private(set) var startSet: [Int32] = []
+    /// True when no test can ever match after the current state empties (no leading-star tests).
+    private(set) var baseIsEmpty = true
 
     init(tests: [[StringToken]]) {
         buildNFA(tests)
-        determinize()
+        prepare()
     }
 
-    var isEmpty: Bool { acceptTest.isEmpty }
+    var isEmpty: Bool { acceptTest.allSatisfy { $0 < 0 } }
 
     // MARK: Matching
 
-    /// Appends the ids of the tests `value` satisfies.
+    /// Appends the ids of the tests `value` satisfies, building DFA states in `cache` as needed.
     @inline(__always)
-    func match(_ value: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        guard isDeterministic else { return simulate(value, into: &out) }
+    func match(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, into out: inout [Int32]) {
+        if cache.classCount == 0 { cache.reset(for: self) }
         var state: Int32 = 0
-        let classes = classCount
-        let dead = deadState
-        table.withUnsafeBufferPointer { t in
-            classOf.withUnsafeBufferPointer { cls in
-                for b in value {
-                    state = t[Int(state) &* classes &+ Int(cls[Int(b)])]
-                    if state == dead { return }
+        let classes = cache.classCount
+        for b in value {
+            let cls = Int(classOf[Int(b)])
+            var next = cache.table[Int(state) &* classes &+ cls]
+            if next < 0 {
+                next = cache.addTransition(from: state, class: cls, automaton: self)
+                if next < 0 {
+                    // The cache overflowed and was flushed: finish this value by NFA simulation.
+                    return simulate(value, into: &out)
                 }
             }
+            state = next
+            if state == cache.deadState { return }
         }
-        if state == dead { return }
         let s = Int(state)
-        var k = Int(acceptStart[s])
-        let end = Int(acceptStart[s + 1])
+        var k = Int(cache.acceptStart[s])
+        let end = Int(cache.acceptStart[s + 1])
         while k < end {
-            out.append(acceptList[k])
+            out.append(cache.acceptList[k])
             k += 1
         }
     }
@@ -123,19 +122,19 @@ struct StringAutomaton: Sendable {
         acceptTest = accepts
     }
 
-    private func closure(_ seeds: [Int32], marks: inout [UInt32], epoch: UInt32) -> [Int32] {
+    func closure(_ seeds: [Int32]) -> [Int32] {
+        var seen = Set<Int32>()
         var out: [Int32] = []
         var stack = seeds
         while let s = stack.popLast() {
-            if marks[Int(s)] == epoch { continue }
-            marks[Int(s)] = epoch
+            guard seen.insert(s).inserted else { continue }
             out.append(s)
             for k in Int(epsilonStart[Int(s)])..<Int(epsilonStart[Int(s) + 1]) { stack.append(epsilonTarget[k]) }
         }
         return out
     }
 
-    /// States reached from `set` on a byte of class `cls` (whose representative is `byte`), before closure.
+    /// States reached from `set` on a byte (nil: a byte no edge uses), before closure.
     private func step(_ set: [Int32], byte: UInt8?, into out: inout [Int32]) {
         for s in set {
             if loops[Int(s)] { out.append(s) }
@@ -144,104 +143,110 @@ struct StringAutomaton: Sendable {
         }
     }
 
-    private func accepts(of set: [Int32]) -> [Int32] {
-        var out: [Int32] = []
-        for s in set where acceptTest[Int(s)] >= 0 { out.append(acceptTest[Int(s)]) }
-        return out
-    }
-
-    private mutating func determinize() {
-        let stateTotal = loops.count
-        var marks = [UInt32](repeating: 0, count: stateTotal)
-        var epoch: UInt32 = 1
-        var baseMember = [Bool](repeating: false, count: stateTotal)
-
-        let start = closure([0], marks: &marks, epoch: epoch); epoch += 1
-        base = closure(start.filter { loops[Int($0)] }, marks: &marks, epoch: epoch).sorted(); epoch += 1
+    private mutating func prepare() {
+        baseMember = Array(repeating: false, count: loops.count)
+        let start = closure([0])
+        let base = closure(start.filter { loops[Int($0)] })
         for s in base { baseMember[Int(s)] = true }
-        baseAccepts = accepts(of: base)
-
-        // Byte classes: every byte on some edge gets its own class; all others share class 0.
-        var representatives: [UInt8?] = [nil]
+        baseIsEmpty = base.isEmpty
+        baseAccepts = base.compactMap { acceptTest[Int($0)] >= 0 ? acceptTest[Int($0)] : nil }
         for b in Set(edgeByte).sorted() {
             classOf[Int(b)] = UInt8(truncatingIfNeeded: representatives.count)
             representatives.append(b)
         }
-        classCount = representatives.count
-        if classCount > 255 {
-            // Every byte value is in use; classes are then the bytes themselves.
+        if representatives.count > 255 {
             representatives = (0...255).map { UInt8($0) }
             for b in 0...255 { classOf[b] = UInt8(b) }
-            classCount = 256
         }
-
-        func explicitPart(_ set: [Int32]) -> [Int32] { set.filter { !baseMember[Int($0)] }.sorted() }
-        // What the base set contributes on each class, closed and without the base itself.
-        var baseStep: [[Int32]] = []
+        classCount = representatives.count
         for cls in 0..<classCount {
             var raw: [Int32] = []
             step(base, byte: representatives[cls], into: &raw)
-            baseStep.append(explicitPart(closure(raw, marks: &marks, epoch: epoch))); epoch += 1
+            baseStep.append(explicitPart(closure(raw)))
         }
-
         startSet = explicitPart(start)
-        var ids: [[Int32]: Int32] = [startSet: 0]
-        var sets: [[Int32]] = [startSet]
-        var pending: [Int32] = [0]
-        var transitions: [Int32] = []
-        var next = 0
-        while next < sets.count {
-            if sets.count > StringAutomaton.maxDFAStates || sets.count * classCount > StringAutomaton.maxTableEntries {
-                isDeterministic = false
-                table = []
-                return
-            }
-            let current = sets[next]
-            next += 1
-            for cls in 0..<classCount {
-                var raw: [Int32] = []
-                step(current, byte: representatives[cls], into: &raw)
-                var target = closure(raw, marks: &marks, epoch: epoch); epoch += 1
-                target.append(contentsOf: baseStep[cls])
-                let key = Array(Set(target.filter { !baseMember[Int($0)] })).sorted()
-                if let id = ids[key] {
-                    transitions.append(id)
-                } else {
-                    let id = Int32(sets.count)
-                    ids[key] = id
-                    sets.append(key)
-                    pending.append(id)
-                    transitions.append(id)
-                }
-            }
-        }
-        table = transitions
-        stateCount = sets.count
-        for set in sets {
-            let accepted = Array(Set(accepts(of: set) + baseAccepts)).sorted()
-            acceptList.append(contentsOf: accepted)
-            acceptStart.append(Int32(acceptList.count))
-        }
-        if base.isEmpty, let dead = ids[[]] { deadState = dead }
     }
 
-    // MARK: NFA simulation (fallback)
+    private func explicitPart(_ set: [Int32]) -> [Int32] { Array(Set(set.filter { !baseMember[Int($0)] })).sorted() }
+
+    /// The explicit state set reached from `set` on byte class `cls`.
+    func transition(from set: [Int32], class cls: Int) -> [Int32] {
+        var raw: [Int32] = []
+        step(set, byte: representatives[cls], into: &raw)
+        var target = closure(raw)
+        target.append(contentsOf: baseStep[cls])
+        return explicitPart(target)
+    }
+
+    /// The tests accepted when a value ends in `set` (plus those the base set accepts).
+    func accepts(of set: [Int32]) -> [Int32] {
+        var out = Set(baseAccepts)
+        for s in set where acceptTest[Int(s)] >= 0 { out.insert(acceptTest[Int(s)]) }
+        return out.sorted()
+    }
+
+    // MARK: NFA simulation (cache overflow)
 
     private func simulate(_ value: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        var marks = [UInt32](repeating: 0, count: loops.count)
-        var epoch: UInt32 = 1
-        var current = closure([0], marks: &marks, epoch: epoch)
+        var current = startSet
         for b in value {
-            epoch += 1
-            var raw: [Int32] = []
-            for s in current {
-                if loops[Int(s)] { raw.append(s) }
-                for k in Int(edgeStart[Int(s)])..<Int(edgeStart[Int(s) + 1]) where edgeByte[k] == b { raw.append(edgeTarget[k]) }
-            }
-            current = closure(raw, marks: &marks, epoch: epoch)
-            if current.isEmpty { return }
+            current = transition(from: current, class: Int(classOf[Int(b)]))
+            if current.isEmpty && baseIsEmpty { return }
         }
-        var seen = Set<Int32>()
-        for s in current where acceptTest[Int(s)] >= 0 && seen.insert(acceptTest[Int(s)]).inserted { out.append(acceptTest[Int(s)]) }
+        out.append(contentsOf: accepts(of: current))
+    }
+}
+
+/// A per-thread, lazily built DFA for one ``StringAutomaton``: the states real values reached.
+///
+/// Bounded: past ``maxStates`` the cache is flushed (the value being matched finishes by NFA
+/// simulation), so memory stays fixed whatever the tests and values.
+struct LazyDFA {
+    static let maxStates = 20_000
+
+    var classCount = 0
+    var table: [Int32] = []
+    var acceptStart: [Int32] = []
+    var acceptList: [Int32] = []
+    var deadState: Int32 = -1
+    private var sets: [[Int32]] = []
+    private var ids: [[Int32]: Int32] = [:]
+
+    mutating func reset(for automaton: StringAutomaton) {
+        classCount = automaton.classCount
+        table = []
+        acceptStart = [0]
+        acceptList = []
+        sets = []
+        ids = [:]
+        deadState = -1
+        _ = addState(automaton.startSet, automaton: automaton)
+        if automaton.baseIsEmpty { deadState = addState([], automaton: automaton) }
+    }
+
+    private mutating func addState(_ set: [Int32], automaton: StringAutomaton) -> Int32 {
+        if let id = ids[set] { return id }
+        let id = Int32(sets.count)
+        ids[set] = id
+        sets.append(set)
+        table.append(contentsOf: repeatElement(-1, count: classCount))
+        acceptList.append(contentsOf: automaton.accepts(of: set))
+        acceptStart.append(Int32(acceptList.count))
+        if set.isEmpty && automaton.baseIsEmpty {
+            // The dead state loops to itself.
+            for c in 0..<classCount { table[Int(id) * classCount + c] = id }
+        }
+        return id
+    }
+
+    /// Builds (or finds) the state after `state` on `cls`; -1 when the cache had to be flushed.
+    mutating func addTransition(from state: Int32, class cls: Int, automaton: StringAutomaton) -> Int32 {
+        if sets.count >= LazyDFA.maxStates {
+            reset(for: automaton)
+            return -1
+        }
+        let target = addState(automaton.transition(from: sets[Int(state)], class: cls), automaton: automaton)
+        table[Int(state) * classCount + cls] = target
+        return target
     }
 }

@@ -1,0 +1,148 @@
+import Foundation
+import EventPattern
+import TriplineJSON
+
+/// How matching cost changes with the number of rules: one fixed stream of CloudTrail-shaped events
+/// against 1, 10, 100, 1,000 and 10,000 generated rules of mixed kinds.
+///
+/// Rules and events come from a seeded generator, so every run measures the same work. The rule
+/// sets are nested (the first 10 rules are the 10-rule set, and so on).
+public struct ScalingBenchmark {
+    public struct Result: Sendable {
+        public var rules: Int
+        public var events: Int
+        public var seconds: Double
+        public var matches: Int
+        public var nanosecondsPerEvent: Double { seconds * 1e9 / Double(events) }
+
+        public func jsonLine(baseline: Double) -> String {
+            let fields: [JSONMember] = [
+                JSONMember(key: "rules", value: .number(JSONNumber(rules))),
+                JSONMember(key: "events", value: .number(JSONNumber(events))),
+                JSONMember(key: "nsPerEvent", value: .number(JSONNumber(text: String(format: "%.1f", nanosecondsPerEvent)))),
+                JSONMember(key: "eventsPerSecond", value: .number(JSONNumber(Int((Double(events) / seconds).rounded())))),
+                JSONMember(key: "matchesPerEvent", value: .number(JSONNumber(text: String(format: "%.3f", Double(matches) / Double(events))))),
+                JSONMember(key: "relativeToOneRule", value: .number(JSONNumber(text: String(format: "%.2f", nanosecondsPerEvent / baseline)))),
+            ]
+            return JSONWriter.string(.object(JSONObject(fields)))
+        }
+    }
+
+    public static let ruleCounts = [1, 10, 100, 1_000, 10_000]
+
+    /// Runs every rule count against the same events; best of `passes` timed passes each.
+    public static func run(eventCount: Int = 20_000, ruleCounts: [Int] = ruleCounts, passes: Int = 3) throws -> [Result] {
+        var generator = Generator(seed: 20261125)
+        let events = (0..<eventCount).map { _ in generator.event() }
+        let allRules = (0..<(ruleCounts.max() ?? 1)).map { generator.rule(index: $0) }
+        var results: [Result] = []
+        for count in ruleCounts {
+            let machine = PatternMachine(allRules.prefix(count).enumerated().map { (id: $0.offset, pattern: $0.element) })
+            var scratch = MatchScratch()
+            var matches = 0
+            for event in events { matches += try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }.count }
+            var best = Double.infinity
+            for _ in 0..<passes {
+                let start = DispatchTime.now().uptimeNanoseconds
+                var total = 0
+                for event in events { total &+= try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }.count }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                precondition(total == matches)
+            }
+            results.append(Result(rules: count, events: events.count, seconds: best, matches: matches))
+        }
+        return results
+    }
+
+    /// Seeded generator of CloudTrail-shaped EventBridge events and of rules over their fields.
+    struct Generator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
+
+        static let services = ["iam", "s3", "ec2", "sts", "kms", "cloudtrail", "lambda", "rds", "dynamodb", "sns", "sqs", "logs",
+                               "signin", "organizations", "config", "guardduty", "secretsmanager", "ssm", "ecr", "eks"]
+        static let verbs = ["Create", "Delete", "Update", "Put", "Get", "List", "Describe", "Attach", "Detach", "Start", "Stop",
+                            "Modify", "Tag", "Untag", "Enable", "Disable", "Authorize", "Revoke", "Assume", "Decrypt"]
+        static let nouns = ["User", "Role", "Policy", "Bucket", "Instance", "Key", "Trail", "Function", "Table", "Topic", "Queue",
+                            "LogGroup", "AccessKey", "LoginProfile", "SecurityGroup", "Snapshot", "Image", "Secret", "Parameter", "Repository"]
+        static let identityTypes = ["IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "IdentityCenterUser"]
+        static let errorCodes = ["AccessDenied", "UnauthorizedOperation", "ThrottlingException", "NoSuchEntity", "ValidationException"]
+        static let regions = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+
+        func eventName(_ i: Int) -> String { Generator.verbs[i % 20] + Generator.nouns[(i / 20) % 20] + (i >= 400 ? String(i / 400) : "") }
+        func userName(_ i: Int) -> String { "user-\(i % 1000)" }
+
+        mutating func event() -> [UInt8] {
+            let service = pick(Generator.services)
+            let name = eventName(below(1200))
+            let failed = below(10) == 0
+            let ip = "\(below(4) == 0 ? 10 : 20 + below(200)).\(below(256)).\(below(256)).\(below(256))"
+            let detail: JSONValue = [
+                "eventVersion": "1.08",
+                "userIdentity": ["type": .string(pick(Generator.identityTypes)), "principalId": .string("AIDA\(below(1_000_000))"),
+                                 "arn": .string("arn:aws:iam::123456789012:user/\(userName(below(5000)))"), "accountId": "123456789012",
+                                 "accessKeyId": .string("AKIA\(below(1_000_000_000))"), "userName": .string(userName(below(5000)))],
+                "eventTime": "2026-11-25T12:00:00Z",
+                "eventSource": .string(service + ".amazonaws.com"),
+                "eventName": .string(name),
+                "awsRegion": .string(pick(Generator.regions)),
+                "sourceIPAddress": .string(ip),
+                "userAgent": .string("aws-cli/2.\(below(20)).\(below(10)) Python/3.11"),
+                "errorCode": failed ? .string(pick(Generator.errorCodes)) : .null,
+                "requestParameters": ["bucketName": .string("bucket-\(below(3000))-\(pick(["logs", "data", "backup", "public"]))"),
+                                      "durationSeconds": .number(JSONNumber(below(43200))),
+                                      "tags": .array((0..<below(4)).map { _ in ["key": .string(pick(["env", "team", "owner"])), "value": .string("v\(below(50))")] })],
+                "responseElements": .null,
+                "readOnly": .bool(name.hasPrefix("Get") || name.hasPrefix("List") || name.hasPrefix("Describe")),
+                "eventType": "AwsApiCall",
+                "managementEvent": true,
+                "recipientAccountId": "123456789012",
+                "eventCategory": "Management",
+            ]
+            let envelope: JSONValue = [
+                "version": "0", "id": .string("e-\(next())"), "detail-type": "AWS API Call via CloudTrail",
+                "source": .string("aws." + service), "account": "123456789012", "time": "2026-11-25T12:00:00Z",
+                "region": "us-east-1", "resources": [], "detail": detail,
+            ]
+            return JSONWriter.bytes(envelope)
+        }
+
+        /// Rule `index`: one of ten kinds, on fields the events carry, with values that sometimes match.
+        mutating func rule(index: Int) -> EventPattern {
+            var detail: [JSONMember] = []
+            var top: [JSONMember] = []
+            switch index % 10 {
+            case 0: detail.append(JSONMember(key: "eventName", value: [.string(eventName(below(2000)))]))
+            case 1: detail.append(JSONMember(key: "eventName", value: [["prefix": .string(pick(Generator.verbs) + pick(Generator.nouns).prefix(2))]]))
+                    top.append(JSONMember(key: "source", value: [.string("aws." + pick(Generator.services))]))
+            case 2: detail.append(JSONMember(key: "requestParameters", value: ["bucketName": [["suffix": .string("\(below(3000))-" + pick(["logs", "data"]))]]]))
+            case 3: detail.append(JSONMember(key: "userIdentity", value: ["userName": [["anything-but": [.string(userName(below(1000))), .string(userName(below(1000)))]]],
+                                                                        "type": [.string(pick(Generator.identityTypes))]]))
+                    detail.append(JSONMember(key: "eventName", value: [.string(eventName(below(1200)))]))
+            case 4: detail.append(JSONMember(key: "requestParameters", value: ["durationSeconds": [["numeric": [">", .number(JSONNumber(below(40000))), "<=", .number(JSONNumber(40000 + below(3000)))]]]]))
+                    detail.append(JSONMember(key: "eventSource", value: [.string(pick(Generator.services) + ".amazonaws.com")]))
+            case 5: detail.append(JSONMember(key: "sourceIPAddress", value: [["cidr": .string("\(20 + below(200)).\(below(256)).0.0/16")]]))
+            case 6: detail.append(JSONMember(key: "requestParameters", value: ["bucketName": [["wildcard": .string("bucket-\(below(30))*-" + pick(["logs", "data", "backup"]))]]]))
+            case 7: detail.append(JSONMember(key: "eventName", value: [["equals-ignore-case": .string(eventName(below(1200)).uppercased())]]))
+                    detail.append(JSONMember(key: "errorCode", value: [["exists": true]]))
+            case 8: top.append(JSONMember(key: "$or", value: [["detail": ["errorCode": [.string(pick(Generator.errorCodes))], "eventName": [.string(eventName(below(1200)))]]],
+                                                               ["detail": ["userIdentity": ["userName": [.string(userName(below(5000)))]]]]]))
+            default: detail.append(JSONMember(key: "requestParameters", value: ["tags": ["key": [.string(pick(["env", "team", "owner"]))], "value": [.string("v\(below(50))")]]]))
+                     detail.append(JSONMember(key: "awsRegion", value: [.string(pick(Generator.regions))]))
+            }
+            if !detail.isEmpty { top.append(JSONMember(key: "detail", value: .object(JSONObject(detail)))) }
+            // Generated rules are valid by construction; a failure here is a bug in the generator.
+            return try! EventPattern(json: .object(JSONObject(top)))
+        }
+    }
+}

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import EventPattern
+import TriplineJSON
+import TriplineRouter
+
+/// `test-pattern --batch`: one `{"pattern": …, "event": …}` per input line, one result per output line.
+///
+/// Built for harnesses that push tens of thousands of pairs through: standard input is read in 1 MB
+/// chunks, each line is scanned once to find the byte ranges of its pattern and event (no tree is
+/// built for the event), a run of lines with the same pattern text reuses one compiled machine, and
+/// results go through a buffered writer.
+struct BatchTester {
+    /// Longest accepted input line; longer lines get an error result.
+    static let maxLineLength = 1024 * 1024
+    static let readSize = 1024 * 1024
+
+    let context: CommandContext
+    private var scratch = MatchScratch()
+    /// The last pattern text seen and what it compiled to.
+    private var cachedPatternText: [UInt8]?
+    private var cachedPattern: Result<PatternMachine, BatchLineError> = .failure(BatchLineError("no pattern"))
+    private var decodeBuffer: [UInt8] = []
+
+    init(context: CommandContext) {
+        self.context = context
+    }
+
+    /// Processes all of standard input; returns the exit status.
+    mutating func run() -> Int32 {
+        var splitter = LineSplitter(path: "<stdin>", maxLineLength: Self.maxLineLength)
+        var chunk = [UInt8](repeating: 0, count: Self.readSize)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { raw in readRetryingInterrupts(context.inputDescriptor, raw.baseAddress!, raw.count) }
+            if count < 0 {
+                context.output.flush()
+                context.errors.line("tripline test-pattern: cannot read standard input: \(String(cString: strerror(errno)))")
+                return ExitStatus.invalidInput
+            }
+            if count == 0 {
+                splitter.finish()
+            } else {
+                splitter.append(Array(chunk[0..<count]))
+            }
+            while let line = splitter.nextLine() {
+                switch line {
+                case .success(let line): process(line.bytes)
+                case .failure: writeError(BatchLineError("line is longer than \(Self.maxLineLength) bytes"))
+                }
+            }
+            if count == 0 { break }
+        }
+        return ExitStatus.success
+    }
+
+    /// Handles one line, always writing exactly one result line.
+    mutating func process(_ line: [UInt8]) {
+        let result = line.withUnsafeBufferPointer { buffer in evaluate(line: buffer) }
+        switch result {
+        case .success(true): context.output.write(bytes: #"{"matches":true}"#.utf8 + [0x0A])
+        case .success(false): context.output.write(bytes: #"{"matches":false}"#.utf8 + [0x0A])
+        case .failure(let error): writeError(error)
+        }
+    }
+
+    private mutating func evaluate(line: UnsafeBufferPointer<UInt8>) -> Result<Bool, BatchLineError> {
+        let pair: BatchPair
+        do {
+            pair = try BatchPair(line: line)
+        } catch {
+            return .failure(error)
+        }
+        // Move the reusable buffers out of `self` (not copy: a shared copy would be copied on write).
+        var buffer: [UInt8] = []
+        swap(&buffer, &decodeBuffer)
+        var scratch = MatchScratch()
+        swap(&scratch, &self.scratch)
+        defer {
+            swap(&buffer, &decodeBuffer)
+            swap(&scratch, &self.scratch)
+        }
+        let compiled = pair.pattern.withBytes(in: line, decodeBuffer: &buffer) { compiledPattern($0) }
+        guard case .success(let machine) = compiled else { return compiled.map { _ in false } }
+        return pair.event.withBytes(in: line, decodeBuffer: &buffer) { event in
+            do throws(JSONError) {
+                return .success(!(try machine.matches(event: event, scratch: &scratch)).isEmpty)
+            } catch {
+                return .failure(BatchLineError(Diagnostics.describe(error, file: nil, label: "invalid event")))
+            }
+        }
+    }
+
+    /// The machine for this pattern text, compiled once per run of identical texts.
+    private mutating func compiledPattern(_ text: UnsafeBufferPointer<UInt8>) -> Result<PatternMachine, BatchLineError> {
+        if let cachedPatternText, cachedPatternText.elementsEqual(text) { return cachedPattern }
+        cachedPatternText = Array(text)
+        switch EventPattern.validate(text: Array(text)) {
+        case .success(let pattern):
+            var machine = PatternMachine()
+            machine.add(pattern, id: 0)
+            cachedPattern = .success(machine)
+        case .failure(let errors):
+            let message = errors.errors.map { "invalid pattern: " + Diagnostics.describe($0) }.joined(separator: "; ")
+            cachedPattern = .failure(BatchLineError(message))
+        }
+        return cachedPattern
+    }
+
+    private func writeError(_ error: BatchLineError) {
+        var out: [UInt8] = Array(#"{"error":"#.utf8)
+        JSONWriter.writeString(error.message, into: &out)
+        out.append(contentsOf: "}\n".utf8)
+        context.output.write(bytes: out)
+    }
+}
+
+/// Why one batch line produced an error result.
+struct BatchLineError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Where a line's pattern and event are: raw JSON byte ranges, or string tokens holding JSON text.
+struct BatchPair {
+    enum Part {
+        /// A JSON value written directly in the line.
+        case raw(Range<Int>)
+        /// A JSON string whose content is the text.
+        case text(JSONStringToken)
+
+        /// Calls `body` with the text's bytes: a slice of the line, or the decoded string.
+        func withBytes<R>(in line: UnsafeBufferPointer<UInt8>, decodeBuffer: inout [UInt8],
+                          _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+            switch self {
+            case .raw(let range):
+                return body(UnsafeBufferPointer(rebasing: line[range]))
+            case .text(let token):
+                decodeBuffer.removeAll(keepingCapacity: true)
+                JSONCursor(bytes: line).decode(token, into: &decodeBuffer)
+                return decodeBuffer.withUnsafeBufferPointer(body)
+            }
+        }
+    }
+
+    var pattern: Part
+    var event: Part
+
+    /// Scans a line's top-level object (strictly: valid JSON, no duplicate keys) for its two members.
+    init(line: UnsafeBufferPointer<UInt8>) throws(BatchLineError) {
+        var cursor = JSONCursor(bytes: line, maxDepth: JSONLimits.defaultMaxDepth + 2)
+        if cursor.peekToken() == nil { throw BatchLineError("empty line; expected {\"pattern\": …, \"event\": …}") }
+        var pattern: Part?
+        var event: Part?
+        do throws(JSONError) {
+            try cursor.expect(UInt8(ascii: "{"), "'{' starting a {\"pattern\": …, \"event\": …} object")
+            if cursor.peekToken() == UInt8(ascii: "}") {
+                cursor.index += 1
+            } else {
+                let mark = cursor.keyMark
+                defer { cursor.releaseKeys(to: mark) }
+                repeat {
+                    cursor.skipWhitespace()
+                    let key = try cursor.scanString()
+                    try cursor.checkDuplicate(key, since: mark)
+                    try cursor.expect(UInt8(ascii: ":"), "':' after an object key")
+                    cursor.skipWhitespace()
+                    let start = cursor.index
+                    let part: Part
+                    if start < line.count, line[start] == UInt8(ascii: "\"") {
+                        part = .text(try cursor.scanString())
+                    } else {
+                        try cursor.skipValue(depth: 1)
+                        part = .raw(start..<cursor.index)
+                    }
+                    if BatchPair.equals(cursor, key, "pattern") {
+                        pattern = part
+                    } else if BatchPair.equals(cursor, key, "event") {
+                        event = part
+                    }
+                } while try cursor.nextMember(close: UInt8(ascii: "}"))
+            }
+            try cursor.expectEnd()
+        } catch {
+            throw BatchLineError(Diagnostics.describe(error, file: nil, label: "invalid line"))
+        }
+        guard let pattern else { throw BatchLineError("the line has no \"pattern\" member") }
+        guard let event else { throw BatchLineError("the line has no \"event\" member") }
+        self.pattern = pattern
+        self.event = event
+    }
+}
+
+extension BatchPair {
+    /// Whether a scanned key spells `name` (keys without escapes are compared in place).
+    static func equals(_ cursor: JSONCursor, _ key: JSONStringToken, _ name: StaticString) -> Bool {
+        if key.hasEscapes { return cursor.string(key) == name.description }
+        let count = key.end - key.start
+        guard count == name.utf8CodeUnitCount else { return false }
+        return UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end]).elementsEqual(
+            UnsafeBufferPointer(start: name.utf8Start, count: count))
+    }
+}
+
+private func readRetryingInterrupts(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    while true {
+        let n = read(fd, buffer, count)
+        if n < 0 && errno == EINTR { continue }
+        return n
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import Testing
+import TriplineJSON
+
+/// Runs the built `tripline` binary.
+struct TriplineBinary {
+    /// The package root, three levels above this file (`<root>/Tests/EndToEndTests/…`).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Where `swift build` puts the binary: next to the test bundle, or `<root>/.build/debug`.
+    static var candidates: [URL] {
+        var urls: [URL] = []
+        if let executable = Bundle.main.executableURL {
+            urls.append(executable.deletingLastPathComponent().appendingPathComponent("tripline"))
+        }
+        urls.append(Bundle.main.bundleURL.appendingPathComponent("tripline"))
+        urls.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("tripline"))
+        urls.append(packageRoot.appendingPathComponent(".build/debug/tripline"))
+        return urls
+    }
+
+    let url: URL
+
+    /// The binary, or an error telling the reader to build it.
+    static func locate() throws -> TriplineBinary {
+        for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) {
+            return TriplineBinary(url: url)
+        }
+        throw BinaryMissing(searched: candidates.map(\.path))
+    }
+
+    struct BinaryMissing: Error, CustomStringConvertible {
+        var searched: [String]
+        var description: String {
+            "the tripline binary was not found; run `swift build` first (looked in: \(searched.joined(separator: ", ")))"
+        }
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+    }
+
+    /// Runs with `arguments`, feeding `stdin`; output is collected through files so no pipe can fill up.
+    func run(_ arguments: [String], stdin: String = "", in directory: URL? = nil) throws -> Result {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tripline-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = scratch.appendingPathComponent("stdin"), output = scratch.appendingPathComponent("stdout"), errors = scratch.appendingPathComponent("stderr")
+        try Data(stdin.utf8).write(to: input)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let inputHandle = try FileHandle(forReadingFrom: input)
+        let outputHandle = try FileHandle(forWritingTo: output)
+        let errorHandle = try FileHandle(forWritingTo: errors)
+        process.standardInput = inputHandle
+        process.standardOutput = outputHandle
+        process.standardError = errorHandle
+        try process.run()
+        process.waitUntilExit()
+        try inputHandle.close()
+        try outputHandle.close()
+        try errorHandle.close()
+        return Result(status: process.terminationStatus,
+                      stdout: try String(contentsOf: output, encoding: .utf8),
+                      stderr: try String(contentsOf: errors, encoding: .utf8))
+    }
+}
+
+/// A fresh directory, removed when `body` returns.
+func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tripline-e2e-files-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    return try body(dir)
+}
+
+@Suite("tripline test-pattern (end to end)")
+struct TestPatternCommandTests {
+    @Test("match prints \"match\" and exits 0; no match prints \"no match\" and exits 1")
+    func matchAndNoMatch() throws {
+        let tripline = try TriplineBinary.locate()
+        let pattern = #"{"source": ["aws.ec2"], "detail": {"state": [{"anything-but": "running"}]}}"#
+        let hit = try tripline.run(["test-pattern", "--pattern", pattern, "--event", #"{"source": "aws.ec2", "detail": {"state": "stopped"}}"#])
+        #expect(hit.status == 0 && hit.stdout == "match\n" && hit.stderr.isEmpty, "\(hit)")
+        let miss = try tripline.run(["test-pattern", "--pattern", pattern, "--event", #"{"source": "aws.ec2", "detail": {"state": "running"}}"#])
+        #expect(miss.status == 1 && miss.stdout == "no match\n" && miss.stderr.isEmpty, "\(miss)")
+        let spaced = try tripline.run(["test-pattern", "--pattern=  \n" + pattern, "--event", " {\"source\": \"aws.ec2\", \"detail\": {\"state\": \"x\"}}"])
+        #expect(spaced.status == 0, "inline JSON may start with blanks: \(spaced)")
+    }
+
+    @Test("pattern and event read from files")
+    func fromFiles() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(#"{"detail": {"size": [{"numeric": [">", 10]}]}}"#.utf8).write(to: dir.appendingPathComponent("pattern.json"))
+            try Data("{\n  \"detail\": {\"size\": 3e2}\n}\n".utf8).write(to: dir.appendingPathComponent("event.json"))
+            let result = try tripline.run(["test-pattern", "--pattern", "pattern.json", "--event", "event.json"], in: dir)
+            #expect(result.status == 0 && result.stdout == "match\n", "\(result)")
+            let missing = try tripline.run(["test-pattern", "--pattern", "pattern.json", "--event", "absent.json"], in: dir)
+            #expect(missing.status == 2 && missing.stderr.contains("absent.json"), "\(missing)")
+        }
+    }
+
+    @Test("a bad pattern exits 2 with the JSON path, the expectation and the file name")
+    func badPattern() throws {
+        let tripline = try TriplineBinary.locate()
+        let text = #"{"detail":{"eventName":["a", {"numeric": "x"}]}}"#
+        let inline = try tripline.run(["test-pattern", "--pattern", text, "--event", "{}"])
+        #expect(inline.status == 2 && inline.stdout.isEmpty, "\(inline)")
+        #expect(inline.stderr.contains("detail.eventName[1].numeric") && inline.stderr.contains(#""numeric" needs an array"#), "\(inline.stderr)")
+        try withTemporaryDirectory { dir in
+            try Data("{\n  \"detail\": {\"eventName\": [\"a\", {\"numeric\": \"x\"}]}\n}\n".utf8).write(to: dir.appendingPathComponent("bad.json"))
+            let fromFile = try tripline.run(["test-pattern", "--pattern", "bad.json", "--event", "{}"], in: dir)
+            #expect(fromFile.status == 2, "\(fromFile)")
+            #expect(fromFile.stderr.hasPrefix("bad.json:2:45: detail.eventName[1].numeric: "), "\(fromFile.stderr)")
+        }
+        let malformed = try tripline.run(["test-pattern", "--pattern", #"{"a": ["x""#, "--event", "{}"])
+        #expect(malformed.status == 2 && malformed.stderr.contains("1:11"), "\(malformed)")
+    }
+
+    @Test("a bad event exits 2 with an error on standard error")
+    func badEvent() throws {
+        let tripline = try TriplineBinary.locate()
+        for event in [#"{"a": "x""#, #"{"a": 1, "a": 2}"#, #"{"a": 01}"#, "[1]"] {
+            let result = try tripline.run(["test-pattern", "--pattern", #"{"a": ["x"]}"#, "--event", event])
+            #expect(result.status == 2 && result.stdout.isEmpty && result.stderr.contains("invalid event"), "\(event): \(result)")
+        }
+    }
+
+    @Test("command-line mistakes exit 64 with usage on standard error")
+    func usageErrors() throws {
+        let tripline = try TriplineBinary.locate()
+        for arguments in [[], ["--help"], ["help"], ["frobnicate"], ["help", "frobnicate"],
+                          ["test-pattern"], ["test-pattern", "--pattern", "{}"], ["test-pattern", "--frob"],
+                          ["test-pattern", "--pattern"], ["test-pattern", "--batch", "--event", "{}"], ["test-pattern", "stray"],
+                          ["validate"], ["validate", "--kind", "nope", "x.json"]] {
+            let result = try tripline.run(arguments)
+            #expect(result.status == 64 && result.stdout.isEmpty && result.stderr.contains("usage: tripline"), "\(arguments): \(result)")
+        }
+        let unknown = try tripline.run(["frobnicate"])
+        #expect(unknown.stderr.contains("unknown command 'frobnicate'"))
+        let missing = try tripline.run(["test-pattern", "--pattern", "{}"])
+        #expect(missing.stderr.contains("--event is required"))
+    }
+
+    @Test("each command has --help")
+    func commandHelp() throws {
+        let tripline = try TriplineBinary.locate()
+        for (arguments, mentions) in [(["test-pattern", "--help"], "--batch"), (["help", "test-pattern"], "--event"),
+                                      (["validate", "--help"], "FILE..."), (["validate", "-h"], "--kind")] {
+            let result = try tripline.run(arguments)
+            #expect(result.status == 0 && result.stdout.contains(mentions) && result.stderr.isEmpty, "\(arguments): \(result)")
+        }
+    }
+
+    @Test("--batch: one output line per input line, in order, through 1,000 mixed lines with garbage")
+    func batch() throws {
+        let tripline = try TriplineBinary.locate()
+        let cases: [(pattern: String, event: String, expected: Bool?)] = [
+            (#"{"a": ["x"]}"#, #"{"a": "x"}"#, true),
+            (#"{"a": ["x"]}"#, #"{"a": "y"}"#, false),
+            (#""{\"a\": [{\"prefix\": \"x\"}]}""#, #"{"a": "xyz"}"#, true),
+            (#"{"a": [{"numeric": [">", 300]}]}"#, #"{"a": 3.01e2}"#, true),
+            (#"{"a": [{"numeric": [">", 300]}]}"#, #"{"a": 3e2}"#, false),
+            (#"{"$or": [{"a": ["x"]}, {"b": [{"exists": false}]}]}"#, #"{"a": "z"}"#, true),
+            (#"{"e": {"f": ["Anna"], "l": ["Jones"]}}"#, #"{"e": [{"f": "Anna"}, {"l": "Jones"}]}"#, false),
+            (#"{"a": [{"numeric": "x"}]}"#, #"{"a": 1}"#, nil),
+            (#"{"a": ["x"]}"#, #"{"a": "x", "a": "y"}"#, nil),
+            (#"{"a": ["x"]}"#, #""{\"a\": \"x\"}""#, true),
+            (#""{\"a\": ["#, #"{"a": 1}"#, nil),
+        ]
+        let garbage = ["", "garbage", "{", #"{"pattern": {"a": ["x"]}}"#, #"{"event": {}}"#, "[]", "\u{1}", #"{"pattern": {"a": ["x"]}, "event": {"a": "x"}} trailing"#]
+        var rng = SystemRandomNumberGenerator()
+        var input: [String] = []
+        var expected: [Bool?] = []
+        for i in 0..<1_000 {
+            if i % 7 == 3 {
+                input.append(garbage[i % garbage.count])
+                expected.append(nil)
+            } else {
+                let c = cases.randomElement(using: &rng)!
+                input.append(#"{"pattern": \#(c.pattern), "event": \#(c.event)}"#)
+                expected.append(c.expected)
+            }
+        }
+        let result = try tripline.run(["test-pattern", "--batch"], stdin: input.joined(separator: "\n") + "\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdoutLines
+        try #require(lines.count == input.count, "\(lines.count) output lines for \(input.count) input lines")
+        for (i, line) in lines.enumerated() {
+            let value = try JSONParser.parse(line)
+            if let matches = expected[i] {
+                #expect(value == ["matches": .bool(matches)], "line \(i + 1): \(input[i]) → \(line)")
+            } else {
+                #expect(value["error"]?.stringValue?.isEmpty == false, "line \(i + 1): \(input[i]) → \(line)")
+            }
+        }
+    }
+
+    @Test("--batch: no trailing newline, CRLF line ends, and an empty input")
+    func batchLineEnds() throws {
+        let tripline = try TriplineBinary.locate()
+        let line = #"{"pattern": {"a": ["x"]}, "event": {"a": "x"}}"#
+        #expect(try tripline.run(["test-pattern", "--batch"], stdin: line).stdoutLines == [#"{"matches":true}"#])
+        #expect(try tripline.run(["test-pattern", "--batch"], stdin: line + "\r\n" + line + "\r\n").stdoutLines == [#"{"matches":true}"#, #"{"matches":true}"#])
+        let empty = try tripline.run(["test-pattern", "--batch"], stdin: "")
+        #expect(empty.status == 0 && empty.stdout.isEmpty)
+    }
+}
+
+@Suite("tripline validate (end to end)")
+struct ValidateCommandTests {
+    @Test("good files print FILE: ok and exit 0; bad files print every error with file:line:col and exit 1")
+    func validateFiles() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(#"{"source": ["aws.ec2"], "detail": {"state": [{"prefix": "run"}]}}"#.utf8).write(to: dir.appendingPathComponent("good.json"))
+            try Data(#"{"a": [{"exists": true}]}"#.utf8).write(to: dir.appendingPathComponent("also-good.json"))
+            try Data("{\n  \"detail\": {\"eventName\": [\"a\", {\"numeric\": \"x\"}]},\n  \"source\": \"aws.ec2\"\n}\n".utf8).write(to: dir.appendingPathComponent("bad.json"))
+            try Data(#"{"a": ["x""#.utf8).write(to: dir.appendingPathComponent("broken.json"))
+
+            let good = try tripline.run(["validate", "good.json", "also-good.json"], in: dir)
+            #expect(good.status == 0 && good.stdoutLines == ["good.json: ok", "also-good.json: ok"], "\(good)")
+
+            let mixed = try tripline.run(["validate", "good.json", "bad.json", "broken.json", "missing.json"], in: dir)
+            #expect(mixed.status == 1, "\(mixed)")
+            let lines = mixed.stdoutLines
+            #expect(lines.first == "good.json: ok")
+            #expect(lines.contains { $0.hasPrefix("bad.json:2:45: detail.eventName[1].numeric: \"numeric\" needs an array") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("bad.json:3:13: source: ") }, "every error is reported: \(lines)")
+            #expect(lines.contains { $0.hasPrefix("broken.json:1:11: ") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("missing.json: ") }, "\(lines)")
+            #expect(!lines.contains("bad.json: ok"))
+        }
+    }
+}

@@ -1,0 +1,450 @@
+import EventPattern
+import Testing
+import TriplineJSON
+
+/// One pattern/event pair and whether the pattern must match the event.
+struct MatchRow: Sendable, CustomTestStringConvertible {
+    var pattern: String
+    var event: String
+    var expected: Bool
+
+    init(_ pattern: String, _ event: String, _ expected: Bool) {
+        self.pattern = pattern
+        self.event = event
+        self.expected = expected
+    }
+
+    var testDescription: String { "\(pattern) \(expected ? "matches" : "does not match") \(event)" }
+}
+
+/// Checks a row against both the reference interpreter and a `PatternMachine`.
+func checkBothMatchers(_ row: MatchRow, sourceLocation: SourceLocation = #_sourceLocation) {
+    let pattern: EventPattern
+    do {
+        pattern = try EventPattern.parse(row.pattern)
+    } catch {
+        Issue.record("pattern rejected: \(error)\n  pattern: \(row.pattern)", sourceLocation: sourceLocation)
+        return
+    }
+    let verdict = DualVerdict(pattern: pattern, eventText: row.event)
+    let context = "pattern: \(row.pattern)\n  event: \(row.event)\n  expected: \(row.expected ? "match" : "no match")\n  got: \(verdict)"
+    #expect(verdict.reference == row.expected, "reference disagrees\n  \(context)", sourceLocation: sourceLocation)
+    #expect(verdict.machineVerdict == row.expected, "machine disagrees\n  \(context)", sourceLocation: sourceLocation)
+}
+
+@Suite("Operators: exact values")
+struct ExactOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":["x"]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":["x"]}"#, #"{"a":"X"}"#, false),
+        MatchRow(#"{"a":["x"]}"#, #"{"a":"xy"}"#, false),
+        MatchRow(#"{"a":["x"]}"#, #"{"a":["y","x"]}"#, true),
+        MatchRow(#"{"a":["x"]}"#, #"{}"#, false),
+        MatchRow(#"{"a":["x"]}"#, #"{"a":null}"#, false),
+        MatchRow(#"{"a":["x"]}"#, #"{"a":{"b":"x"}}"#, false),
+        MatchRow(#"{"a":["x","y"]}"#, #"{"a":"y"}"#, true),
+        MatchRow(#"{"a":[""]}"#, #"{"a":""}"#, true),
+        MatchRow(#"{"a":[""]}"#, #"{"a":null}"#, false),
+        MatchRow(#"{"a":[300]}"#, #"{"a":3e2}"#, true),
+        MatchRow(#"{"a":[300]}"#, #"{"a":300.0}"#, true),
+        MatchRow(#"{"a":[3.0e2]}"#, #"{"a":300}"#, true),
+        MatchRow(#"{"a":[300]}"#, #"{"a":"300"}"#, false),
+        MatchRow(#"{"a":["300"]}"#, #"{"a":300}"#, false),
+        MatchRow(#"{"a":[1.5]}"#, #"{"a":15e-1}"#, true),
+        MatchRow(#"{"a":[-0]}"#, #"{"a":0}"#, true),
+        MatchRow(#"{"a":[true]}"#, #"{"a":true}"#, true),
+        MatchRow(#"{"a":[true]}"#, #"{"a":"true"}"#, false),
+        MatchRow(#"{"a":[false]}"#, #"{"a":true}"#, false),
+        MatchRow(#"{"a":[null]}"#, #"{"a":null}"#, true),
+        MatchRow(#"{"a":[null]}"#, #"{}"#, false),
+        MatchRow(#"{"a":[null]}"#, #"{"a":"null"}"#, false),
+        MatchRow(#"{"a":[null]}"#, #"{"a":[]}"#, false),
+        MatchRow(#"{"a":["é"]}"#, #"{"a":"\u00e9"}"#, true),
+        MatchRow(#"{"a":["\u00e9"]}"#, #"{"a":"é"}"#, true),
+        // Bytes, not canonical equivalence: a decomposed é is a different string.
+        MatchRow(#"{"a":["é"]}"#, #"{"a":"e\u0301"}"#, false),
+        MatchRow(#"{"a":["😀"]}"#, #"{"a":"\ud83d\ude00"}"#, true),
+        MatchRow(#"{"a":["x"],"b":["y"]}"#, #"{"a":"x","b":"y"}"#, true),
+        MatchRow(#"{"a":["x"],"b":["y"]}"#, #"{"a":"x"}"#, false),
+        MatchRow(#"{"a":{"b":["x"]}}"#, #"{"a":{"b":"x"}}"#, true),
+        MatchRow(#"{"a":{"b":["x"]}}"#, #"{"a":{"c":"x"}}"#, false),
+        MatchRow(#"{"a":{"b":{"c":["x"]}}}"#, #"{"a":{"b":{"c":"x"}},"z":1}"#, true),
+        // Keys are joined with "." when the event is flattened, as event-ruler does.
+        MatchRow(#"{"a":{"b":["x"]}}"#, #"{"a.b":"x"}"#, true),
+        // An empty key is a path segment of its own: {"": {"b": …}} is ".b", not "b".
+        MatchRow(#"{"":["x"]}"#, #"{"":"x"}"#, true),
+        MatchRow(#"{"":{"b":["x"]}}"#, #"{"":{"b":"x"}}"#, true),
+        MatchRow(#"{"":{"b":["x"]}}"#, #"{"b":"x"}"#, false),
+        MatchRow(#"{"b":["x"]}"#, #"{"":{"b":"x"}}"#, false),
+        MatchRow(#"{"a":{"":["x"]}}"#, #"{"a":{"":"x"}}"#, true),
+        MatchRow(#"{"a":{"":["x"]}}"#, #"{"a":"x"}"#, false),
+        // The last of duplicate pattern keys counts.
+        MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"y"}"#, true),
+        MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"x"}"#, false),
+    ]
+
+    @Test(arguments: rows) func exact(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: prefix and suffix")
+struct PrefixSuffixOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"prefix":"ab"}]}"#, #"{"a":"abc"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"ab"}]}"#, #"{"a":"ab"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"ab"}]}"#, #"{"a":"a"}"#, false),
+        MatchRow(#"{"a":[{"prefix":"ab"}]}"#, #"{"a":"xab"}"#, false),
+        MatchRow(#"{"a":[{"prefix":"ab"}]}"#, #"{"a":"ABc"}"#, false),
+        MatchRow(#"{"a":[{"prefix":"1"}]}"#, #"{"a":12}"#, false),
+        MatchRow(#"{"a":[{"prefix":""}]}"#, #"{"a":""}"#, true),
+        MatchRow(#"{"a":[{"prefix":""}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":[{"prefix":""}]}"#, #"{"a":null}"#, false),
+        MatchRow(#"{"a":[{"prefix":"é"}]}"#, #"{"a":"été"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"ab"}]}"#, #"{"a":["x","abz"]}"#, true),
+        MatchRow(#"{"a":[{"prefix":{"equals-ignore-case":"AB"}}]}"#, #"{"a":"abc"}"#, true),
+        MatchRow(#"{"a":[{"prefix":{"equals-ignore-case":"AB"}}]}"#, #"{"a":"aBc"}"#, true),
+        MatchRow(#"{"a":[{"prefix":{"equals-ignore-case":"AB"}}]}"#, #"{"a":"xab"}"#, false),
+        MatchRow(#"{"a":[{"prefix":{"equals-ignore-case":"straß"}}]}"#, #"{"a":"STRASSE"}"#, true),
+        MatchRow(#"{"a":[{"suffix":".png"}]}"#, #"{"a":"a.png"}"#, true),
+        MatchRow(#"{"a":[{"suffix":".png"}]}"#, #"{"a":".png"}"#, true),
+        MatchRow(#"{"a":[{"suffix":".png"}]}"#, #"{"a":"a.PNG"}"#, false),
+        MatchRow(#"{"a":[{"suffix":".png"}]}"#, #"{"a":"a.png.jpg"}"#, false),
+        MatchRow(#"{"a":[{"suffix":"5"}]}"#, #"{"a":15}"#, false),
+        MatchRow(#"{"a":[{"suffix":{"equals-ignore-case":".PNG"}}]}"#, #"{"a":"a.png"}"#, true),
+        MatchRow(#"{"a":[{"suffix":{"equals-ignore-case":".PNG"}}]}"#, #"{"a":"a.pnx"}"#, false),
+        MatchRow(#"{"a":[{"suffix":"é"}]}"#, #"{"a":"café"}"#, true),
+    ]
+
+    @Test(arguments: rows) func prefixAndSuffix(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: equals-ignore-case")
+struct EqualsIgnoreCaseOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"alice"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"ALICE"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"aLiCe"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"alic"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"alice "}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"5"}]}"#, #"{"a":5}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":""}]}"#, #"{"a":""}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"straße"}]}"#, #"{"a":"STRASSE"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"straße"}]}"#, #"{"a":"Straße"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"Σ"}]}"#, #"{"a":"σ"}"#, true),
+        // Greek final sigma does not fold.
+        MatchRow(#"{"a":[{"equals-ignore-case":"σ"}]}"#, #"{"a":"ς"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"é"}]}"#, #"{"a":"É"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"İ"}]}"#, #"{"a":"İ"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"İ"}]}"#, #"{"a":"I"}"#, false),
+    ]
+
+    @Test(arguments: rows) func equalsIgnoreCase(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: wildcard")
+struct WildcardOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"wildcard":"*.png"}]}"#, #"{"a":"a.png"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"*.png"}]}"#, #"{"a":".png"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"*.png"}]}"#, #"{"a":"a.jpg"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"a*b*c"}]}"#, #"{"a":"abc"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"a*b*c"}]}"#, #"{"a":"aXbYc"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"a*b*c"}]}"#, #"{"a":"acb"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"a*b*c"}]}"#, #"{"a":"abcb"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"*a*"}]}"#, #"{"a":"bab"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"*"}]}"#, #"{"a":""}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"*"}]}"#, #"{"a":5}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"ab"}]}"#, #"{"a":"ab"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"ab"}]}"#, #"{"a":"abc"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"a\\*b"}]}"#, #"{"a":"a*b"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"a\\*b"}]}"#, #"{"a":"aXb"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"a\\\\*"}]}"#, #"{"a":"a\\xyz"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"a\\\\*"}]}"#, #"{"a":"axyz"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"é*ß"}]}"#, #"{"a":"étaß"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"*ab*ab*"}]}"#, #"{"a":"xabab"}"#, true),
+        MatchRow(#"{"a":[{"wildcard":"*ab*ab*"}]}"#, #"{"a":"xaba"}"#, false),
+    ]
+
+    @Test(arguments: rows) func wildcard(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: anything-but")
+struct AnythingButOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":"y"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":"x"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":null}"#, true),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":5}"#, true),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{}"#, false),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":[]}"#, false),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":["x","y"]}"#, true),
+        MatchRow(#"{"a":[{"anything-but":"x"}]}"#, #"{"a":["x","x"]}"#, false),
+        MatchRow(#"{"a":[{"anything-but":["x","y"]}]}"#, #"{"a":"z"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":["x","y"]}]}"#, #"{"a":"y"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":300}]}"#, #"{"a":3e2}"#, false),
+        MatchRow(#"{"a":[{"anything-but":300}]}"#, #"{"a":301}"#, true),
+        MatchRow(#"{"a":[{"anything-but":300}]}"#, #"{"a":"300"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":[1.0,2e0]}]}"#, #"{"a":2}"#, false),
+        MatchRow(#"{"a":[{"anything-but":[1.0,2e0]}]}"#, #"{"a":3}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"ab"}}]}"#, #"{"a":"abc"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"ab"}}]}"#, #"{"a":"xab"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"ab"}}]}"#, #"{"a":5}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"ab"}}]}"#, #"{"a":null}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":["a","b"]}}]}"#, #"{"a":"bx"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":["a","b"]}}]}"#, #"{"a":"cx"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"suffix":".png"}}]}"#, #"{"a":"a.png"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"suffix":".png"}}]}"#, #"{"a":"a.PNG"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"equals-ignore-case":["Alice","Bob"]}}]}"#, #"{"a":"ALICE"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"equals-ignore-case":["Alice","Bob"]}}]}"#, #"{"a":"carol"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"equals-ignore-case":"straße"}}]}"#, #"{"a":"STRASSE"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"wildcard":"*.png"}}]}"#, #"{"a":"a.png"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"wildcard":"*.png"}}]}"#, #"{"a":"a.jpg"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"wildcard":["*.png","*.gif"]}}]}"#, #"{"a":"b.gif"}"#, false),
+    ]
+
+    @Test(arguments: rows) func anythingBut(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: numeric")
+struct NumericOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":1}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":0}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":-0.0}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":-1}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":"1"}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":1E-7}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":true}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">=",0,"<",10]}]}"#, #"{"a":0}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">=",0,"<",10]}]}"#, #"{"a":10}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">=",0,"<",10]}]}"#, #"{"a":9.999}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",0,"<=",5]}]}"#, #"{"a":5}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",0,"<=",5]}]}"#, #"{"a":5.000001}"#, false),
+        MatchRow(#"{"a":[{"numeric":["=",300]}]}"#, #"{"a":3e2}"#, true),
+        MatchRow(#"{"a":[{"numeric":["=",300]}]}"#, #"{"a":300.000001}"#, false),
+        MatchRow(#"{"a":[{"numeric":["<",-5]}]}"#, #"{"a":-5.5}"#, true),
+        MatchRow(#"{"a":[{"numeric":["<=",-5]}]}"#, #"{"a":-5}"#, true),
+        MatchRow(#"{"a":[{"numeric":["=",5.0e9]}]}"#, #"{"a":5000000000}"#, true),
+        MatchRow(#"{"a":[{"numeric":["=",-5.0e9]}]}"#, #"{"a":-5000000000}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",10]}]}"#, #"{"a":[1,20]}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",10]}]}"#, #"{"a":[1,2]}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",0.5,"<",0.75]}]}"#, #"{"a":0.625}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",0]},{"numeric":["<",-10]}]}"#, #"{"a":-11}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",0]},{"numeric":["<",-10]}]}"#, #"{"a":-1}"#, false),
+    ]
+
+    @Test(arguments: rows) func numeric(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: exists")
+struct ExistsOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":null}"#, true),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":0}"#, true),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":[null]}"#, true),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":[]}"#, false),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":{}}"#, false),
+        // Only leaves exist: an object counts as absent.
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":{"b":1}}"#, false),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{}"#, false),
+        MatchRow(#"{"a":[{"exists":false}]}"#, #"{}"#, true),
+        MatchRow(#"{"a":[{"exists":false}]}"#, #"{"a":"x"}"#, false),
+        MatchRow(#"{"a":[{"exists":false}]}"#, #"{"a":null}"#, false),
+        MatchRow(#"{"a":[{"exists":false}]}"#, #"{"a":[]}"#, true),
+        MatchRow(#"{"a":[{"exists":false}]}"#, #"{"a":{}}"#, true),
+        MatchRow(#"{"a":[{"exists":false}]}"#, #"{"a":{"b":1}}"#, true),
+        MatchRow(#"{"a":{"b":[{"exists":false}]}}"#, #"{"a":{"c":1}}"#, true),
+        MatchRow(#"{"a":{"b":[{"exists":false}]}}"#, #"{"a":{"b":1}}"#, false),
+        MatchRow(#"{"x":["1"],"a":[{"exists":false}]}"#, #"{"x":"1"}"#, true),
+        MatchRow(#"{"x":["1"],"a":[{"exists":false}]}"#, #"{"x":"2"}"#, false),
+        MatchRow(#"{"x":["1"],"a":[{"exists":false}]}"#, #"{"x":"1","a":"y"}"#, false),
+        // exists:false next to another value: absent, or present and matching.
+        MatchRow(#"{"a":[{"exists":false},"y"]}"#, #"{}"#, true),
+        MatchRow(#"{"a":[{"exists":false},"y"]}"#, #"{"a":"y"}"#, true),
+        MatchRow(#"{"a":[{"exists":false},"y"]}"#, #"{"a":"z"}"#, false),
+    ]
+
+    @Test(arguments: rows) func exists(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: cidr")
+struct CIDROperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":"10.0.0.1"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":"10.0.0.255"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":"10.0.1.1"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":"not an ip"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":" 10.0.0.1"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":"10.0.0.1/32"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":10}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":null}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/24"}]}"#, #"{"a":["1.1.1.1","10.0.0.9"]}"#, true),
+        MatchRow(#"{"a":[{"cidr":"0.0.0.0/0"}]}"#, #"{"a":"1.2.3.4"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"10.1.2.3/8"}]}"#, #"{"a":"10.200.0.1"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db8::1"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:DB8:0:0:0:0:0:1"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db9::1"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"10.0.0.1"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"2001:db8::1"}"#, false),
+    ]
+
+    @Test(arguments: rows) func cidr(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: $or")
+struct OrOperatorTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"$or":[{"a":["x"]},{"b":["y"]}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"$or":[{"a":["x"]},{"b":["y"]}]}"#, #"{"b":"y"}"#, true),
+        MatchRow(#"{"$or":[{"a":["x"]},{"b":["y"]}]}"#, #"{"c":"z"}"#, false),
+        MatchRow(#"{"s":["s"],"$or":[{"a":[{"numeric":[">",5]}]},{"b":[{"prefix":"p"}]}]}"#, #"{"s":"s","b":"pq"}"#, true),
+        MatchRow(#"{"s":["s"],"$or":[{"a":[{"numeric":[">",5]}]},{"b":[{"prefix":"p"}]}]}"#, #"{"s":"t","a":6}"#, false),
+        MatchRow(#"{"d":{"$or":[{"a":["x"]},{"b":["y"]}]}}"#, #"{"d":{"b":"y"}}"#, true),
+        MatchRow(#"{"d":{"$or":[{"a":["x"]},{"b":["y"]}]}}"#, #"{"b":"y"}"#, false),
+        MatchRow(#"{"$or":[{"a":[{"exists":false}]},{"b":["y"]}]}"#, #"{"c":1}"#, true),
+        MatchRow(#"{"$or":[{"a":[{"exists":false}]},{"b":["y"]}]}"#, #"{"a":1,"b":"z"}"#, false),
+        MatchRow(#"{"$or":[{"a":["1"]},{"$or":[{"b":["2"]},{"c":["3"]}]}]}"#, #"{"c":"3"}"#, true),
+        MatchRow(#"{"$or":[{"a":["1"],"b":["2"]},{"c":["3"]}]}"#, #"{"a":"1"}"#, false),
+        MatchRow(#"{"$or":[{"a":["1"],"b":["2"]},{"c":["3"]}]}"#, #"{"a":"1","b":"2"}"#, true),
+        // A field literally named "$or" whose list holds no objects is an ordinary field.
+        MatchRow(#"{"$or":["x"]}"#, #"{"$or":"x"}"#, true),
+    ]
+
+    @Test(arguments: rows) func or(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: arrays")
+struct ArrayMatchingTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":["x"]}"#, #"{"a":[["x"]]}"#, true),
+        MatchRow(#"{"a":["x"]}"#, #"{"a":[[],["y",["x"]]]}"#, true),
+        MatchRow(#"{"a":{"b":["x"]}}"#, #"{"a":[{"b":["y","x"]}]}"#, true),
+        // Fields inside objects must come from the same array element.
+        MatchRow(#"{"e":{"f":["Anna"],"l":["Jones"]}}"#, #"{"e":[{"f":"Anna","l":"Smith"},{"f":"Bob","l":"Jones"}]}"#, false),
+        MatchRow(#"{"e":{"f":["Anna"],"l":["Jones"]}}"#, #"{"e":[{"f":"Bob","l":"Smith"},{"f":"Anna","l":"Jones"}]}"#, true),
+        // Different arrays do not constrain each other.
+        MatchRow(#"{"a":{"x":["1"]},"b":{"y":["2"]}}"#, #"{"a":[{"x":"1"}],"b":[{"y":"2"}]}"#, true),
+        MatchRow(#"{"a":{"b":{"c":["1"],"d":["2"]}}}"#, #"{"a":[{"b":[{"c":"1"},{"d":"2"}]}]}"#, false),
+        MatchRow(#"{"a":{"b":{"c":["1"],"d":["2"]}}}"#, #"{"a":[{"b":[{"c":"1","d":"2"}]}]}"#, true),
+        MatchRow(#"{"a":{"b":{"c":["1"],"d":["2"]}}}"#, #"{"a":[{"b":[{"c":"1"}]},{"b":[{"d":"2"}]}]}"#, false),
+        // Outer array element shared, inner elements independent arrays.
+        MatchRow(#"{"a":{"b":["1"],"c":["2"]}}"#, #"{"a":[{"b":["0","1"],"c":["2","3"]}]}"#, true),
+        MatchRow(#"{"a":{"x":["1"],"y":[{"exists":false}]}}"#, #"{"a":[{"x":"1","y":"2"},{"x":"1"}]}"#, true),
+        MatchRow(#"{"a":{"x":["1"],"y":[{"exists":false}]}}"#, #"{"a":[{"x":"1","y":"2"},{"x":"3"}]}"#, false),
+        MatchRow(#"{"a":{"x":["1"]},"t":["k"]}"#, #"{"a":[{"x":"0"},{"x":"1"}],"t":"k"}"#, true),
+        MatchRow(#"{"a":[{"exists":true}]}"#, #"{"a":[[],[]]}"#, false),
+    ]
+
+    @Test(arguments: rows) func arrays(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+/// One commonly mistaken pattern and what its error message must say.
+struct ValidationRow: Sendable, CustomTestStringConvertible {
+    var pattern: String
+    /// The JSON path the message must name.
+    var path: String
+    /// A phrase of the expectation the message must contain.
+    var message: String
+
+    init(_ pattern: String, path: String, _ message: String) {
+        self.pattern = pattern
+        self.path = path
+        self.message = message
+    }
+
+    var testDescription: String { pattern }
+}
+
+@Suite("Validation messages")
+struct ValidationMessageTests {
+    static let rows: [ValidationRow] = [
+        ValidationRow(#"{"detail":{"eventName":["a", {"numeric": "x"}]}}"#, path: "detail.eventName[1].numeric", #""numeric" needs an array"#),
+        ValidationRow(#"{"source": "aws.ec2"}"#, path: "source", "expected an array of values"),
+        ValidationRow(#"{"source": []}"#, path: "source", "empty arrays are not allowed"),
+        ValidationRow(#"{"detail": {}}"#, path: "detail", "empty objects are not allowed"),
+        ValidationRow(#"["x"]"#, path: "", "a pattern must be a JSON object"),
+        ValidationRow(#"{"a": [["x"]]}"#, path: "a[0]", "cannot contain an array"),
+        ValidationRow(#"{"a": [{"prefix": 5}]}"#, path: "a[0].prefix", #""prefix" needs a string"#),
+        ValidationRow(#"{"a": [{"suffix": ["x"]}]}"#, path: "a[0].suffix", #""suffix" needs a string"#),
+        ValidationRow(#"{"a": [{"contains": "x"}]}"#, path: "a[0].contains", #"unknown operator "contains""#),
+        ValidationRow(#"{"a": [{"Prefix": "x"}]}"#, path: "a[0].Prefix", #"unknown operator "Prefix""#),
+        ValidationRow(#"{"a": [{"prefix": "x", "suffix": "y"}]}"#, path: "a[0]", "exactly one operator"),
+        ValidationRow(#"{"a": [{}]}"#, path: "a[0]", "needs exactly one operator"),
+        ValidationRow(#"{"a": [{"numeric": [">", 5, "<", 1]}]}"#, path: "a[0].numeric", "must be less than the upper bound"),
+        ValidationRow(#"{"a": [{"numeric": ["=", "5"]}]}"#, path: "a[0].numeric[1]", "must be followed by a number"),
+        ValidationRow(#"{"a": [{"numeric": ["!=", 5]}]}"#, path: "a[0].numeric[0]", #"unknown comparison "!=""#),
+        ValidationRow(#"{"a": [{"numeric": [">", 5, ">", 6]}]}"#, path: "a[0].numeric[2]", #"a range ends with "<" or "<=""#),
+        ValidationRow(#"{"a": [{"numeric": []}]}"#, path: "a[0].numeric", "the array is empty"),
+        ValidationRow(#"{"a": [{"wildcard": "a**b"}]}"#, path: "a[0].wildcard", "consecutive '*'"),
+        ValidationRow(#"{"a": [{"wildcard": "a\\b"}]}"#, path: "a[0].wildcard", "invalid escape"),
+        ValidationRow(#"{"a": [{"cidr": "10.0.0.0"}]}"#, path: "a[0].cidr", "'/'"),
+        ValidationRow(#"{"a": [{"cidr": "10.0.0.0/33"}]}"#, path: "a[0].cidr", "prefix length from 0 to 32"),
+        ValidationRow(#"{"a": [{"cidr": "10.0.300.0/8"}]}"#, path: "a[0].cidr", "valid IPv4 or IPv6 address"),
+        ValidationRow(#"{"a": [{"exists": "yes"}]}"#, path: "a[0].exists", #""exists" needs true or false"#),
+        ValidationRow(#"{"a": [{"anything-but": ["x", 1]}]}"#, path: "a[0].anything-but", "all strings or all numbers"),
+        ValidationRow(#"{"a": [{"anything-but": []}]}"#, path: "a[0].anything-but", "non-empty list"),
+        ValidationRow(#"{"a": [{"anything-but": {"numeric": [">", 1]}}]}"#, path: "a[0].anything-but.numeric", #""numeric" is not supported inside "anything-but""#),
+        ValidationRow(#"{"a": [{"equals-ignore-case": 1}]}"#, path: "a[0].equals-ignore-case", #""equals-ignore-case" needs a string"#),
+        ValidationRow(#"{"a": [{"prefix": {"wildcard": "x*"}}]}"#, path: "a[0].prefix.wildcard", #"not supported inside "prefix""#),
+        ValidationRow(#"{"$or": [{"a": ["x"]}]}"#, path: "$or", #""$or" needs at least two"#),
+        ValidationRow(#"{"$or": [{"a": ["x"]}, {}]}"#, path: "$or[1]", #"each "$or" alternative must be a non-empty pattern object"#),
+        ValidationRow(#"{"a": ["x"]"#, path: "", "not valid JSON"),
+    ]
+
+    @Test(arguments: rows) func messageNamesPathAndExpectation(_ row: ValidationRow) {
+        do {
+            _ = try EventPattern.parse(row.pattern)
+            Issue.record("accepted an invalid pattern: \(row.pattern)")
+        } catch {
+            let text = error.description
+            if !row.path.isEmpty {
+                #expect(text.contains("\(row.path): "), "message does not name \(row.path): \(text)")
+            }
+            #expect(text.contains(row.message), "message lacks “\(row.message)”: \(text)")
+        }
+    }
+
+    @Test("errors carry file:line:column of the offending value")
+    func errorLocation() {
+        let text = """
+            {
+              "detail": {
+                "eventName": ["a", {"numeric": "x"}]
+              }
+            }
+            """
+        do {
+            _ = try EventPattern.parse(text, file: "rules/p.json")
+            Issue.record("accepted an invalid pattern")
+        } catch {
+            #expect(error.description.hasPrefix("rules/p.json:3:36: detail.eventName[1].numeric: "), "\(error)")
+        }
+    }
+
+    @Test("every problem is reported, in document order")
+    func allProblems() {
+        let text = #"{"a": [{"prefix": 1}], "b": {"c": []}, "d": [{"exists": 1}]}"#
+        guard case .failure(let errors) = EventPattern.validate(text: Array(text.utf8)) else {
+            Issue.record("accepted an invalid pattern")
+            return
+        }
+        #expect(errors.errors.map(\.path.description) == ["a[0].prefix", "b.c", "d[0].exists"])
+    }
+
+    @Test("the $or combination limit (1000) is enforced", arguments: [([10, 10, 10], true), ([10, 10, 11], false)])
+    func orCombinationLimit(groupSizes: [Int], valid: Bool) {
+        // One "$or" group per nesting level (one object holds one "$or"); they multiply.
+        func group(_ size: Int) -> String {
+            #""$or":["# + (0..<size).map { #"{"k":["\#($0)"]}"# }.joined(separator: ",") + "]"
+        }
+        let text = "{" + group(groupSizes[0]) + #","x":{"# + group(groupSizes[1]) + #","y":{"# + group(groupSizes[2]) + "}}}"
+        switch EventPattern.validate(text: Array(text.utf8)) {
+        case .success(let pattern):
+            #expect(valid, "accepted \(pattern.branches.count) combinations")
+            #expect(pattern.branches.count == groupSizes.reduce(1, *))
+        case .failure(let errors):
+            #expect(!valid, "\(errors)")
+            #expect(errors.description.contains("at most 1000"), "\(errors)")
+        }
+    }
+}
