@@ -2,9 +2,12 @@
 /// field, and the predicates and sub-rules (flat `$or` branches) that connect them to pattern ids.
 ///
 /// A *predicate* is one field condition (path + value list), shared by every sub-rule that has the
-/// same condition. A *sub-rule* is one flat branch of one pattern: it matches when all of its
-/// required predicates are satisfied by array-consistent values and its `exists: false`
-/// conditions hold.
+/// same condition. Its matchers are *selective* (exact, prefix, numeric…: reported by the field
+/// matcher when a value satisfies them), *broad* (`anything-but`, `exists: true`: they match nearly
+/// every value, so they are only checked on demand) or *absence* (`exists: false`). A *sub-rule* is
+/// one flat branch of one pattern. Each sub-rule has one *trigger*: its most selective purely
+/// selective predicate. Only sub-rules whose trigger fired are examined for an event, so the work
+/// per event follows what the event actually matches, not how many rules exist.
 struct CompiledMachine: Sendable {
     // Path trie: node 0 is the event's root object.
     var edges = ByteStringTable(capacity: 64)
@@ -12,21 +15,23 @@ struct CompiledMachine: Sendable {
     var nodeHasChildren: [Bool] = [false]
 
     var fields: [FieldMatcher] = []
-    /// Fields named by an `exists: false` condition: their occurrences are tracked for absence checks.
+    /// Fields some broad or absence predicate names: all their values are kept for on-demand checks.
     var fieldTracksOccurrences: [Bool] = []
-    var groupCount = 0
+    /// Per anything-but group (machine-wide id): whether its exclusions are numbers.
+    var groupIsNumeric: [Bool] = []
 
     var predField: [Int32] = []
     var predHasAbsence: [Bool] = []
-    var predSubRuleStart: [Int32] = [0]
-    var predSubRules: [Int32] = []
+    /// Broad matchers per predicate: -1 for `exists: true`, else an anything-but group id.
+    var predBroadStart: [Int32] = [0]
+    var predBroad: [Int32] = []
+    var predTriggerStart: [Int32] = [0]
+    var predTriggers: [Int32] = []
 
     var subRulePattern: [Int32] = []
-    var subRuleRequired: [Int32] = []
-    var subRuleHasAbsence: [Bool] = []
     var subRulePredStart: [Int32] = [0]
     var subRulePreds: [Int32] = []
-    /// Sub-rules with no required predicate (only `exists: false`): checked on every event.
+    /// Sub-rules without a purely selective predicate: examined for every event.
     var unconditionalSubRules: [Int32] = []
 
     init() {}
@@ -34,16 +39,15 @@ struct CompiledMachine: Sendable {
     init(patterns: [Int: EventPattern]) {
         var predIDs: [FieldCondition: Int32] = [:]
         var predConditions: [FieldCondition] = []
-        var predUsers: [[Int32]] = []
         var fieldIDs: [String: Int32] = [:]
+        var fieldPaths: [String] = []
         var fieldEntries: [[(matcher: ValueMatcher, pred: Int32)]] = []
+        var subRuleLists: [[Int32]] = []
 
         for id in patterns.keys.sorted() {
             let pattern = patterns[id]!
             for branch in pattern.branches {
-                let subRule = Int32(subRulePattern.count)
                 var preds: [Int32] = []
-                var seen = Set<Int32>()
                 let ordered = branch.enumerated().sorted { a, b in
                     let x = Array(a.element.path.utf16), y = Array(b.element.path.utf16)
                     return x == y ? a.offset < b.offset : x.lexicographicallyPrecedes(y)
@@ -56,46 +60,79 @@ struct CompiledMachine: Sendable {
                         pred = Int32(predConditions.count)
                         predIDs[condition] = pred
                         predConditions.append(condition)
-                        predUsers.append([])
                         let field: Int32
                         if let f = fieldIDs[condition.path] {
                             field = f
                         } else {
                             field = Int32(fieldEntries.count)
                             fieldIDs[condition.path] = field
+                            fieldPaths.append(condition.path)
                             fieldEntries.append([])
                         }
                         predField.append(field)
-                        predHasAbsence.append(condition.matchers.contains(.exists(false)))
                         for matcher in Set(condition.matchers) where matcher != .exists(false) {
                             fieldEntries[Int(field)].append((matcher, pred))
                         }
                     }
-                    if seen.insert(pred).inserted {
-                        preds.append(pred)
-                        predUsers[Int(pred)].append(subRule)
-                    }
+                    if !preds.contains(pred) { preds.append(pred) }
                 }
-                let required = preds.filter { !predHasAbsence[Int($0)] }.count
                 subRulePattern.append(Int32(id))
-                subRuleRequired.append(Int32(required))
-                subRuleHasAbsence.append(required != preds.count)
-                subRulePreds.append(contentsOf: preds)
-                subRulePredStart.append(Int32(subRulePreds.count))
-                if required == 0 { unconditionalSubRules.append(subRule) }
+                subRuleLists.append(preds)
             }
         }
-        for users in predUsers {
-            predSubRules.append(contentsOf: users)
-            predSubRuleStart.append(Int32(predSubRules.count))
-        }
-        fieldTracksOccurrences = Array(repeating: false, count: fieldEntries.count)
-        for (p, hasAbsence) in predHasAbsence.enumerated() where hasAbsence { fieldTracksOccurrences[Int(predField[p])] = true }
-        for (path, field) in fieldIDs.sorted(by: { $0.value < $1.value }) {
-            let matcher = FieldMatcher(entries: fieldEntries[Int(field)], groupBase: groupCount)
-            groupCount += matcher.groupCount
+
+        var groupBase = 0
+        for (field, path) in fieldPaths.enumerated() {
+            let matcher = FieldMatcher(entries: fieldEntries[field], groupBase: groupBase)
+            groupBase += matcher.groupCount
+            groupIsNumeric.append(contentsOf: matcher.groupIsNumeric)
             fields.append(matcher)
-            insertPath(path, field: field)
+            insertPath(path, field: Int32(field))
+        }
+
+        // Classify each predicate's matchers.
+        fieldTracksOccurrences = Array(repeating: false, count: fieldPaths.count)
+        var purelySelective: [Bool] = []
+        var rank: [Int] = []
+        for (p, condition) in predConditions.enumerated() {
+            let field = Int(predField[p])
+            var broad: [Int32] = []
+            var selectiveRank = -1
+            var absence = false
+            for matcher in Set(condition.matchers) {
+                switch matcher {
+                case .exists(false): absence = true
+                case .exists(true): if !broad.contains(-1) { broad.append(-1) }
+                case .anythingBut(let exclusion): broad.append(fields[field].groupID(for: exclusion))
+                case .exactString, .exactNumber, .exactBool, .exactNull, .equalsIgnoreCase: selectiveRank = max(selectiveRank, 0)
+                case .prefix, .suffix, .wildcard, .cidr: selectiveRank = max(selectiveRank, 1)
+                case .numeric: selectiveRank = max(selectiveRank, 2)
+                }
+            }
+            predHasAbsence.append(absence)
+            predBroad.append(contentsOf: broad)
+            predBroadStart.append(Int32(predBroad.count))
+            if absence || !broad.isEmpty { fieldTracksOccurrences[field] = true }
+            purelySelective.append(!absence && broad.isEmpty && selectiveRank >= 0)
+            rank.append(selectiveRank)
+        }
+
+        // Pick each sub-rule's trigger: the purely selective predicate of lowest rank, then the
+        // one fewest sub-rules share (a value many rules test is likely a common one).
+        var users = Array(repeating: 0, count: predConditions.count)
+        for preds in subRuleLists { for p in preds { users[Int(p)] += 1 } }
+        var triggered: [[Int32]] = Array(repeating: [], count: predConditions.count)
+        for (s, preds) in subRuleLists.enumerated() {
+            let trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
+                (rank[Int(a)], users[Int(a)]) < (rank[Int(b)], users[Int(b)])
+            }
+            if let trigger { triggered[Int(trigger)].append(Int32(s)) } else { unconditionalSubRules.append(Int32(s)) }
+            subRulePreds.append(contentsOf: preds)
+            subRulePredStart.append(Int32(subRulePreds.count))
+        }
+        for list in triggered {
+            predTriggers.append(contentsOf: list)
+            predTriggerStart.append(Int32(predTriggers.count))
         }
     }
 

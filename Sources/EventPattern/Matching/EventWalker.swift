@@ -95,6 +95,7 @@ struct EventWalker {
             let token = try cursor.scanString()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
+            state.field.exclusions.removeAll(keepingCapacity: true)
             let matcher = reference.tables.fields[Int(field)]
             if token.hasEscapes {
                 state.decodeBuffer.removeAll(keepingCapacity: true)
@@ -105,7 +106,7 @@ struct EventWalker {
                 matcher.evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end]),
                                        cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
             }
-            record(field: field)
+            record(field: field, kind: .string)
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
             let literal: LiteralKind
             switch cursor.bytes[cursor.index] {
@@ -115,27 +116,33 @@ struct EventWalker {
             }
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            reference.tables.fields[Int(field)].evaluateLiteral(literal, scratch: &state.field, into: &state.predBuffer)
-            record(field: field)
+            state.field.exclusions.removeAll(keepingCapacity: true)
+            reference.tables.fields[Int(field)].evaluateLiteral(literal, into: &state.predBuffer)
+            record(field: field, kind: .literal)
         default:
             let range = try cursor.scanNumber()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
+            state.field.exclusions.removeAll(keepingCapacity: true)
             let matcher = reference.tables.fields[Int(field)]
             let value = matcher.needsNumberValue ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
             matcher.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
-            record(field: field)
+            record(field: field, kind: .number)
         }
     }
 
-    /// Notes a leaf at `field` and the predicates it satisfied (in `state.predBuffer`).
+    /// Notes a leaf at `field`: the predicates it satisfied (`state.predBuffer`) and, for fields
+    /// with broad or absence conditions, the value itself (its kind and anything-but exclusions).
     @inline(__always)
-    private mutating func record(field: Int32) {
+    private mutating func record(field: Int32, kind: ValueKind) {
         let tracks = reference.tables.fieldTracksOccurrences[Int(field)]
         if state.predBuffer.isEmpty && !tracks { return }
         let occ = Int32(state.occMemberStart.count)
         state.occMemberStart.append(Int32(state.memberArena.count))
         state.occMemberCount.append(Int32(state.arrayStack.count / 2))
+        state.occKind.append(kind)
+        state.occExclusionStart.append(Int32(state.exclusionArena.count))
+        state.exclusionArena.append(contentsOf: state.field.exclusions)
         if !state.arrayStack.isEmpty {
             state.memberArena.append(contentsOf: state.arrayStack)
             state.hasMembership = true
@@ -170,27 +177,22 @@ struct EventWalker {
     /// Dense indices of the matched patterns (unsorted).
     mutating func matchedPatterns() -> [Int32] {
         let epoch = state.epoch
-        for p in state.touched where !reference.tables.predHasAbsence[Int(p)] {
+        let tables = reference.tables
+        for p in state.touched {
             let pi = Int(p)
-            var k = Int(reference.tables.predSubRuleStart[pi])
-            let end = Int(reference.tables.predSubRuleStart[pi + 1])
+            var k = Int(tables.predTriggerStart[pi])
+            let end = Int(tables.predTriggerStart[pi + 1])
             while k < end {
-                let s = Int(reference.tables.predSubRules[k])
-                if state.subStamp[s] != epoch {
-                    state.subStamp[s] = epoch
-                    state.subCount[s] = 0
-                }
-                state.subCount[s] += 1
-                if state.subCount[s] == reference.tables.subRuleRequired[s] { state.candidates.append(Int32(s)) }
+                state.candidates.append(tables.predTriggers[k])
                 k += 1
             }
         }
-        state.candidates.append(contentsOf: reference.tables.unconditionalSubRules)
+        state.candidates.append(contentsOf: tables.unconditionalSubRules)
         var k = 0
         while k < state.candidates.count {
             let s = Int(state.candidates[k])
             k += 1
-            let pattern = Int(reference.tables.subRulePattern[s])
+            let pattern = Int(tables.subRulePattern[s])
             if state.patternStamp[pattern] == epoch { continue }
             if confirm(subRule: s) {
                 state.patternStamp[pattern] = epoch
@@ -200,26 +202,53 @@ struct EventWalker {
         return state.matched
     }
 
-    /// Whether a candidate sub-rule really matches: array consistency and `exists: false`.
+    /// Whether a candidate sub-rule really matches: every condition, with array consistency.
     private mutating func confirm(subRule s: Int) -> Bool {
-        let start = Int(reference.tables.subRulePredStart[s])
-        let end = Int(reference.tables.subRulePredStart[s + 1])
+        let tables = reference.tables
+        let start = Int(tables.subRulePredStart[s])
+        let end = Int(tables.subRulePredStart[s + 1])
         if !state.hasMembership {
-            guard reference.tables.subRuleHasAbsence[s] else { return true }
-            // Without arrays every value is consistent with every other: an absence condition holds
-            // when its field is missing altogether or one of its other values matched.
-            for k in start..<end {
-                let p = Int(reference.tables.subRulePreds[k])
-                guard reference.tables.predHasAbsence[p] else { continue }
-                if state.predStamp[p] == state.epoch { continue }
-                if state.fieldStamp[Int(reference.tables.predField[p])] == state.epoch { return false }
-            }
+            // Without arrays every value is consistent with every other: check each condition alone.
+            for k in start..<end where !satisfiedWithoutArrays(pred: Int(tables.subRulePreds[k])) { return false }
             return true
         }
         state.chosen.removeAll(keepingCapacity: true)
         state.searchSteps = 0
         state.failedStates.removeAll(keepingCapacity: true)
         return search(from: start, end: end)
+    }
+
+    private func satisfiedWithoutArrays(pred p: Int) -> Bool {
+        let tables = reference.tables
+        if state.predStamp[p] == state.epoch { return true }
+        let f = Int(tables.predField[p])
+        let present = state.fieldStamp[f] == state.epoch
+        if tables.predHasAbsence[p] && !present { return true }
+        guard present, tables.predBroadStart[p] != tables.predBroadStart[p + 1] else { return false }
+        var occ = state.fieldOccHead[f]
+        while occ >= 0 {
+            if broadSatisfied(pred: p, occurrence: Int(occ)) { return true }
+            occ = state.occNextInField[Int(occ)]
+        }
+        return false
+    }
+
+    /// Whether the value at `occurrence` satisfies one of the predicate's broad matchers.
+    private func broadSatisfied(pred p: Int, occurrence occ: Int) -> Bool {
+        let tables = reference.tables
+        for k in Int(tables.predBroadStart[p])..<Int(tables.predBroadStart[p + 1]) {
+            let group = tables.predBroad[k]
+            if group < 0 { return true }   // exists: true
+            let kind = state.occKind[occ]
+            let sameType = tables.groupIsNumeric[Int(group)] ? kind == .number : kind == .string
+            if !sameType { return true }   // anything-but never excludes a value of another type
+            let start = Int(state.occExclusionStart[occ])
+            let end = occ + 1 < state.occExclusionStart.count ? Int(state.occExclusionStart[occ + 1]) : state.exclusionArena.count
+            var excluded = false
+            for e in start..<end where state.exclusionArena[e] == group { excluded = true; break }
+            if !excluded { return true }
+        }
+        return false
     }
 
     /// Depth-first choice of one value per condition, in path order, keeping array memberships consistent.
@@ -232,34 +261,47 @@ struct EventWalker {
             memoKey = [Int32(k)] + state.chosen
             if state.failedStates.contains(memoKey) { return false }
         }
-        let p = Int(reference.tables.subRulePreds[k])
+        let tables = reference.tables
+        let p = Int(tables.subRulePreds[k])
+        let f = Int(tables.predField[p])
         let epoch = state.epoch
-        if reference.tables.predHasAbsence[p] {
-            let f = Int(reference.tables.predField[p])
-            var present = false
-            if state.fieldStamp[f] == epoch {
+        let present = state.fieldStamp[f] == epoch
+        if tables.predHasAbsence[p] {
+            var consistentValue = false
+            if present {
                 var occ = state.fieldOccHead[f]
                 while occ >= 0 {
-                    if consistent(occurrence: Int(occ)) { present = true; break }
+                    if consistent(occurrence: Int(occ)) { consistentValue = true; break }
                     occ = state.occNextInField[Int(occ)]
                 }
             }
-            if !present && search(from: k + 1, end: end) { return true }
+            if !consistentValue && search(from: k + 1, end: end) { return true }
         }
         if state.predStamp[p] == epoch {
             var pair = state.predHead[p]
             while pair >= 0 {
                 let occ = Int(state.pairOcc[Int(pair)])
-                if consistent(occurrence: occ) {
-                    let mark = state.chosen.count
-                    choose(occurrence: occ)
-                    if search(from: k + 1, end: end) { return true }
-                    state.chosen.removeLast(state.chosen.count - mark)
-                }
+                if consistent(occurrence: occ) && tryChoosing(occurrence: occ, next: k + 1, end: end) { return true }
                 pair = state.pairNext[Int(pair)]
             }
         }
+        if present && tables.predBroadStart[p] != tables.predBroadStart[p + 1] {
+            var occ = state.fieldOccHead[f]
+            while occ >= 0 {
+                let o = Int(occ)
+                if broadSatisfied(pred: p, occurrence: o) && consistent(occurrence: o) && tryChoosing(occurrence: o, next: k + 1, end: end) { return true }
+                occ = state.occNextInField[o]
+            }
+        }
         if memoize { state.failedStates.insert(memoKey) }
+        return false
+    }
+
+    private mutating func tryChoosing(occurrence occ: Int, next: Int, end: Int) -> Bool {
+        let mark = state.chosen.count
+        choose(occurrence: occ)
+        if search(from: next, end: end) { return true }
+        state.chosen.removeLast(state.chosen.count - mark)
         return false
     }
 

@@ -1,8 +1,10 @@
 /// Every value test on one event field, shared by all the patterns that name that field.
 ///
-/// Given one leaf value it reports the predicates (field conditions) the value satisfies. String
-/// tests share one ``StringAutomaton``; numbers use a hash for equality and a ``NumericIndex`` for
-/// ranges; `anything-but` is a group of exclusions that matches unless one of them fires.
+/// Given one leaf value it reports the predicates (field conditions) whose selective matchers the
+/// value satisfies, and which `anything-but` groups it is excluded from. String tests share one
+/// ``StringAutomaton``; numbers use a hash for equality and a ``NumericIndex`` for ranges. Broad
+/// matchers (`anything-but`, `exists: true`) are not expanded here: they would match nearly every
+/// value, so they are checked only for the few sub-rules that get that far.
 final class FieldMatcher: Sendable {
     private let automaton: StringAutomaton
     private let testPredStart: [Int32]
@@ -16,11 +18,10 @@ final class FieldMatcher: Sendable {
     private let truePreds: [Int32]
     private let falsePreds: [Int32]
     private let nullPreds: [Int32]
-    private let existsPreds: [Int32]
-    /// Anything-but groups: their predicates, and whether their exclusions are strings or numbers.
-    private let groupPreds: [[Int32]]
-    private let groupIsNumeric: [Bool]
-    /// Where this field's groups start in the machine-wide group numbering (for exclusion stamps).
+    /// Anything-but groups (distinct exclusion sets) by value, numbered from `groupBase` machine-wide.
+    private let groupIDs: [AnythingBut: Int32]
+    /// Whether each group's exclusions are numbers (else strings), in local order.
+    let groupIsNumeric: [Bool]
     let groupBase: Int
 
     let needsNumberValue: Bool
@@ -32,8 +33,8 @@ final class FieldMatcher: Sendable {
         var testPredStart: [Int32] = [0], testPreds: [Int32] = []
         var testExclusionStart: [Int32] = [0], testExclusions: [Int32] = []
         var numberTargets: [Double: (preds: [Int32], exclusions: [Int32])] = [:]
-        var truePreds: [Int32] = [], falsePreds: [Int32] = [], nullPreds: [Int32] = [], existsPreds: [Int32] = []
-        var groupPreds: [[Int32]] = [], groupIsNumeric: [Bool] = []
+        var truePreds: [Int32] = [], falsePreds: [Int32] = [], nullPreds: [Int32] = []
+        var groupIsNumeric: [Bool] = []
         var testIDs: [[StringToken]: Int] = [:]
         var tests: [[StringToken]] = []
         var preds: [[Int32]] = []
@@ -46,7 +47,7 @@ final class FieldMatcher: Sendable {
         }
         var rangeEntries: [(range: NumericRange, item: Int32)] = []
         var cidrEntries: [(block: CIDRBlock, item: Int32)] = []
-        var groupIDs: [AnythingBut: Int] = [:]
+        var groupIDs: [AnythingBut: Int32] = [:]
         var needsNumber = false
 
         for (matcher, pred) in entries {
@@ -64,15 +65,12 @@ final class FieldMatcher: Sendable {
                 needsNumber = true
             case .exactBool(let b): if b { truePreds.append(pred) } else { falsePreds.append(pred) }
             case .exactNull: nullPreds.append(pred)
-            case .exists(true): existsPreds.append(pred)
-            case .exists(false): break
+            case .exists: break
             case .cidr(let block): cidrEntries.append((block, pred))
             case .anythingBut(let exclusion):
-                if let g = groupIDs[exclusion] { groupPreds[g].append(pred); continue }
-                let g = groupPreds.count
-                groupIDs[exclusion] = g
-                groupPreds.append([pred])
-                let global = Int32(groupBase + g)
+                if groupIDs[exclusion] != nil { continue }
+                let global = Int32(groupBase + groupIsNumeric.count)
+                groupIDs[exclusion] = global
                 switch exclusion {
                 case .numbers(let values):
                     groupIsNumeric.append(true)
@@ -110,8 +108,7 @@ final class FieldMatcher: Sendable {
         self.truePreds = truePreds
         self.falsePreds = falsePreds
         self.nullPreds = nullPreds
-        self.existsPreds = existsPreds
-        self.groupPreds = groupPreds
+        self.groupIDs = groupIDs
         self.groupIsNumeric = groupIsNumeric
         ranges = NumericIndex(rangeEntries)
         cidrs = CIDRIndex(cidrEntries)
@@ -119,7 +116,11 @@ final class FieldMatcher: Sendable {
         needsIPAddress = !cidrEntries.isEmpty
     }
 
-    var groupCount: Int { groupPreds.count }
+    var groupCount: Int { groupIsNumeric.count }
+
+    /// The machine-wide id of the group for these exclusions (it exists for every anything-but
+    /// matcher this field was built with).
+    func groupID(for exclusion: AnythingBut) -> Int32 { groupIDs[exclusion] ?? -1 }
 
     static func tokens(_ text: String, _ ignoreCase: Bool) -> [StringToken] {
         guard ignoreCase else { return StringToken.literal(Array(text.utf8)) }
@@ -137,10 +138,9 @@ final class FieldMatcher: Sendable {
 
     // MARK: Evaluation
 
-    /// Appends the predicates a string value satisfies.
+    /// Appends the predicates a string value satisfies, and the groups it is excluded from.
     @inline(__always)
     func evaluateString(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, scratch: inout FieldScratch, into out: inout [Int32]) {
-        scratch.stamp &+= 1
         if hasStringTests {
             scratch.tests.removeAll(keepingCapacity: true)
             automaton.match(value, cache: &cache, into: &scratch.tests)
@@ -149,45 +149,29 @@ final class FieldMatcher: Sendable {
                 var k = Int(testPredStart[ti])
                 while k < Int(testPredStart[ti + 1]) { out.append(testPreds[k]); k += 1 }
                 k = Int(testExclusionStart[ti])
-                while k < Int(testExclusionStart[ti + 1]) { scratch.excluded[Int(testExclusions[k])] = scratch.stamp; k += 1 }
+                while k < Int(testExclusionStart[ti + 1]) { scratch.exclusions.append(testExclusions[k]); k += 1 }
             }
         }
         if needsIPAddress, let address = IPAddress.parse(value) { cidrs.lookup(address, into: &out) }
-        appendGroups(excludingKind: false, scratch: scratch, into: &out)
-        out.append(contentsOf: existsPreds)
     }
 
-    /// Appends the predicates a number value satisfies.
+    /// Appends the predicates a number value satisfies, and the groups it is excluded from.
     @inline(__always)
     func evaluateNumber(_ value: Double, scratch: inout FieldScratch, into out: inout [Int32]) {
-        scratch.stamp &+= 1
         if let targets = numberTargets[value + 0.0] {
             out.append(contentsOf: targets.preds)
-            for g in targets.exclusions { scratch.excluded[Int(g)] = scratch.stamp }
+            scratch.exclusions.append(contentsOf: targets.exclusions)
         }
         ranges.lookup(value, into: &out)
-        appendGroups(excludingKind: true, scratch: scratch, into: &out)
-        out.append(contentsOf: existsPreds)
     }
 
     /// Appends the predicates `true`, `false` or `null` satisfies.
     @inline(__always)
-    func evaluateLiteral(_ literal: LiteralKind, scratch: inout FieldScratch, into out: inout [Int32]) {
+    func evaluateLiteral(_ literal: LiteralKind, into out: inout [Int32]) {
         switch literal {
         case .true: out.append(contentsOf: truePreds)
         case .false: out.append(contentsOf: falsePreds)
         case .null: out.append(contentsOf: nullPreds)
-        }
-        for list in groupPreds { out.append(contentsOf: list) }
-        out.append(contentsOf: existsPreds)
-    }
-
-    /// Anything-but groups match unless this value excluded them; groups of the other type always match.
-    @inline(__always)
-    private func appendGroups(excludingKind numeric: Bool, scratch: FieldScratch, into out: inout [Int32]) {
-        for g in 0..<groupPreds.count {
-            if groupIsNumeric[g] == numeric && scratch.excluded[groupBase + g] == scratch.stamp { continue }
-            out.append(contentsOf: groupPreds[g])
         }
     }
 }
@@ -197,6 +181,6 @@ enum LiteralKind { case `true`, `false`, null }
 /// Per-thread working memory for field evaluation.
 struct FieldScratch {
     var tests: [Int32] = []
-    var excluded: [UInt32] = []
-    var stamp: UInt32 = 0
+    /// Anything-but groups the current value is excluded from.
+    var exclusions: [Int32] = []
 }

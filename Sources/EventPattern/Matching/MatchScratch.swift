@@ -27,6 +27,10 @@ struct WalkState {
     var occMemberStart: [Int32] = []
     var occMemberCount: [Int32] = []
     var occNextInField: [Int32] = []
+    var occKind: [ValueKind] = []
+    /// Anything-but groups each occurrence is excluded from: `occExclusionStart[o]` into the arena.
+    var occExclusionStart: [Int32] = []
+    var exclusionArena: [Int32] = []
     /// Array memberships, flattened as (array id, element index) pairs.
     var memberArena: [Int32] = []
     var hasMembership = false
@@ -42,8 +46,6 @@ struct WalkState {
     var fieldStamp: [UInt32] = []
     var fieldOccHead: [Int32] = []
 
-    var subStamp: [UInt32] = []
-    var subCount: [Int32] = []
     var candidates: [Int32] = []
     var patternStamp: [UInt32] = []
     var matched: [Int32] = []
@@ -81,23 +83,21 @@ struct WalkState {
             fieldOccHead = Array(repeating: -1, count: fields)
         }
         let subRules = machine.subRulePattern.count
-        if subStamp.count < subRules {
-            subStamp = Array(repeating: 0, count: subRules)
-            subCount = Array(repeating: 0, count: subRules)
-            patternStamp = Array(repeating: 0, count: subRules)
-        }
-        if field.excluded.count < machine.groupCount { field.excluded = Array(repeating: 0, count: machine.groupCount); field.stamp = 0 }
+        if patternStamp.count < subRules { patternStamp = Array(repeating: 0, count: subRules) }
         epoch &+= 1
         if epoch == 0 {
             // Wrapped: clear the stamps so stale ones cannot collide.
             for i in predStamp.indices { predStamp[i] = 0 }
             for i in fieldStamp.indices { fieldStamp[i] = 0 }
-            for i in subStamp.indices { subStamp[i] = 0; patternStamp[i] = 0 }
+            for i in patternStamp.indices { patternStamp[i] = 0 }
             epoch = 1
         }
         occMemberStart.removeAll(keepingCapacity: true)
         occMemberCount.removeAll(keepingCapacity: true)
         occNextInField.removeAll(keepingCapacity: true)
+        occKind.removeAll(keepingCapacity: true)
+        occExclusionStart.removeAll(keepingCapacity: true)
+        exclusionArena.removeAll(keepingCapacity: true)
         memberArena.removeAll(keepingCapacity: true)
         hasMembership = false
         pairOcc.removeAll(keepingCapacity: true)
@@ -109,3 +109,6 @@ struct WalkState {
         nextArrayID = 0
     }
 }
+
+/// The JSON type of a leaf value, as broad matchers need it.
+enum ValueKind: UInt8 { case string, number, literal }
