@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make bench: the matcher benchmarks (citylots groups, rule-count scaling) on a release build,
+# written to Benchmarks/RESULTS.md next to the reference figures. Needs python3 (for the event
+# generator and the report) and ../shared/ (skipped with a note when absent).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN=.build/release/tripline
+SHARED=${TRIPLINE_SHARED:-../shared}
+OUT=.build/bench-data
+mkdir -p "$OUT"
+[ -x "$BIN" ] || { echo "bench: $BIN missing; run 'make build' first" >&2; exit 1; }
+
+if [ -f "$SHARED/data/citylots2/benchmark-rules.json" ] && [ -f "$SHARED/bench/gen_citylots.py" ]; then
+  if [ ! -f "$OUT/citylots2.json.gz" ]; then
+    echo "bench: generating the citylots2-shaped events into $OUT (once, ~10 s)"
+    python3 "$SHARED/bench/gen_citylots.py" "$OUT/citylots2.json.gz"
+  fi
+  echo "bench: citylots groups (one thread, best of 3 passes)"
+  "$BIN" bench match --rules "$SHARED/data/citylots2/benchmark-rules.json" --events "$OUT/citylots2.json.gz" | tee "$OUT/match.ndjson"
+else
+  echo "bench: $SHARED/data/citylots2 or $SHARED/bench not found; skipping the citylots groups" >&2
+  : > "$OUT/match.ndjson"
+fi
+
+echo "bench: rule-count scaling"
+"$BIN" bench scaling | tee "$OUT/scaling.ndjson"
+
+python3 Benchmarks/report.py "$OUT/match.ndjson" "$OUT/scaling.ndjson" "$SHARED/bench/citylots-synth-counts.json" > Benchmarks/RESULTS.md
+echo "bench: wrote Benchmarks/RESULTS.md"
