@@ -30,7 +30,7 @@ let package = Package(
         .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON"]),
         .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TriplineJSON"]),
-        .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineJSON"]),
+        .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineJSON"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -154,7 +154,7 @@ struct TestPatternCommandTests {
     func commandHelp() throws {
         let tripline = try TriplineBinary.locate()
         for (arguments, mentions) in [(["test-pattern", "--help"], "--batch"), (["help", "test-pattern"], "--event"),
-                                      (["validate", "--help"], "FILE..."), (["validate", "-h"], "--kind")] {
+                                      (["validate", "--help"], "PATH..."), (["validate", "-h"], "--kind")] {
             let result = try tripline.run(arguments)
             #expect(result.status == 0 && result.stdout.contains(mentions) && result.stderr.isEmpty, "\(arguments): \(result)")
         }

@@ -1,3 +1,4 @@
+import Foundation
 import EventPattern
 import TriplineJSON
 import TriplineRouter
@@ -9,15 +10,18 @@ import TriplineRouter
 enum ValidateCommand: Command {
     static let spec = CommandSpec(
         name: "validate",
-        summary: "Check event pattern files for errors",
-        synopses: ["validate [--kind KIND] FILE..."],
+        summary: "Check rule files, rule folders and event pattern files for errors",
+        synopses: ["validate [--kind KIND] PATH..."],
         options: [
             OptionSpec(name: "kind", valueName: "KIND",
-                       help: "What the files hold: " + ValidatedFileKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ") + " (default: pattern)."),
+                       help: "What the files hold: " + ValidatedFileKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ") + " (default: decided per path)."),
         ],
-        positionals: "FILE...",
+        positionals: "PATH...",
         discussion: """
-            A pattern file holds one event pattern: a JSON object.
+            A rule file holds one rule object (Name, EventPattern, Targets, …) or a list of them; a
+            folder is read as rule files (every *.json below it), checked together so duplicate
+            names across files are found. A pattern file holds one event pattern: a JSON object.
+            Without --kind, folders and files that look like rules are rules, others patterns.
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
             1 when any has errors or cannot be read.
@@ -36,10 +40,26 @@ enum ValidateCommand: Command {
             kind = chosen
         }
         var anyErrors = false
+        var rulePaths: [String] = []
+        var patternPaths: [String] = []
         for path in arguments.positionals {
+            let chosen = arguments.value("kind") == nil ? ValidatedFileKind.sniff(path) : kind
+            if chosen == .rule { rulePaths.append(path) } else { patternPaths.append(path) }
+        }
+        if !rulePaths.isEmpty {
+            let (ruleSet, errors) = RuleSet.load(paths: rulePaths)
+            for error in errors { context.output.line(error.description) }
+            anyErrors = anyErrors || !errors.isEmpty
+            let files = Set(errors.map(\.file))
+            for path in rulePaths where !files.contains(path) && !files.contains(where: { $0.hasPrefix(path.hasSuffix("/") ? path : path + "/") }) {
+                context.output.line("\(path): ok")
+            }
+            context.output.line("\(ruleSet.rules.count) rule\(ruleSet.rules.count == 1 ? "" : "s") valid, \(errors.count) error\(errors.count == 1 ? "" : "s")")
+        }
+        for path in patternPaths {
             let diagnostics: [String]
             do {
-                diagnostics = kind.diagnostics(for: try readWholeFile(path: path, limit: maxFileBytes), file: path)
+                diagnostics = ValidatedFileKind.pattern.diagnostics(for: try readWholeFile(path: path, limit: maxFileBytes), file: path)
             } catch {
                 diagnostics = [error.description]
             }
@@ -54,14 +74,34 @@ enum ValidateCommand: Command {
     }
 }
 
-/// A kind of file `validate` checks. Rule files will be another case here.
+/// A kind of file `validate` checks.
 enum ValidatedFileKind: String, CaseIterable {
     /// One event pattern (a JSON object).
     case pattern
+    /// Rule files (`AWS::Events::Rule`-style objects, or lists of them), or folders of them.
+    case rule
+
+    /// Folders, JSON arrays and objects with rule fields are rules; anything else is a pattern.
+    static func sniff(_ path: String) -> ValidatedFileKind {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return .rule }
+        guard let bytes = try? readWholeFile(path: path, limit: maxSniffBytes),
+              let value = try? JSONParser.parse(bytes, options: .init(duplicateKeys: .lastWins)) else { return .pattern }
+        switch value {
+        case .array: return .rule
+        case .object(let object):
+            return object.keys.contains { ["Name", "EventPattern", "Targets", "State"].contains($0) } ? .rule : .pattern
+        default: return .pattern
+        }
+    }
+
+    static let maxSniffBytes = 16 * 1024 * 1024
 
     /// Every problem in `bytes`, formatted `file:line:column: path: message`; empty when valid.
     func diagnostics(for bytes: [UInt8], file: String) -> [String] {
         switch self {
+        case .rule:
+            return RuleFile.parse(bytes: bytes, file: file).errors.map(\.description)
         case .pattern:
             switch EventPattern.validate(text: bytes, file: file) {
             case .success: return []

@@ -1,0 +1,153 @@
+import EventPattern
+import TriplineJSON
+
+/// A problem in a rule file, with where it is: file, line:column and JSON path.
+///
+/// Printed as `file:line:column: path: message`, e.g.
+/// `Rules/x.json:7:18: Targets[0].Function.TimeoutSeconds: expected a number from 1 to 900, got "abc"`.
+/// Problems with a whole file (unreadable, not JSON) have no path.
+public struct RuleError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file, as given to the loader.
+    public var file: String
+    /// Where the offending value starts, when known.
+    public var location: JSONLocation?
+    /// The offending value's path in the file (`[1].Targets[0].Id`); nil for file-level problems.
+    public var path: JSONPath?
+    /// What is wrong.
+    public var problem: RuleProblem
+
+    public init(file: String, location: JSONLocation? = nil, path: JSONPath? = nil, problem: RuleProblem) {
+        self.file = file
+        self.location = location
+        self.path = path
+        self.problem = problem
+    }
+
+    /// 1-based line of ``location``.
+    public var line: Int? { location?.line }
+    /// 1-based column (in bytes) of ``location``.
+    public var column: Int? { location?.column }
+    /// The message without file, location or path.
+    public var message: String { problem.description }
+
+    public var description: String {
+        var text = file + ":"
+        if let location { text += "\(location.line):\(location.column):" }
+        text += " "
+        if let path { text += "\(path): " }
+        return text + message
+    }
+}
+
+/// What is wrong in a rule file. Each case carries the offending value, described for people.
+public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The file or directory could not be read.
+    case unreadable(reason: String)
+    /// The file is not valid JSON (duplicate keys included: in a rule file they are mistakes).
+    case invalidJSON(JSONError)
+    /// The top level is neither a rule object nor an array of them.
+    case notRuleList(found: String)
+    /// A value of the wrong type or outside its range: "expected …, got …".
+    case expected(String, found: String)
+    /// A required field is absent.
+    case missingField(String, in: String)
+    /// A field this object does not have.
+    case unknownField(String, allowed: [String], suggestion: String?, hint: String?)
+    /// A rule or target name with characters outside `[.\-_A-Za-z0-9]` or the wrong length.
+    case invalidName(kind: String, found: String, maxLength: Int)
+    /// A rule name already used, in this file or another.
+    case duplicateRuleName(String, firstFile: String, firstLocation: JSONLocation?)
+    /// A target `Id` already used in the same rule.
+    case duplicateTargetID(String)
+    /// More targets than EventBridge allows per rule.
+    case tooManyTargets(count: Int, limit: Int)
+    /// A target with no kind key (`Function`, …).
+    case missingTargetKind(available: [String])
+    /// A target with more than one kind key.
+    case multipleTargetKinds([String])
+    /// A kind reserved for later (`Webhook`, `Topic`, `BlockUser`).
+    case targetKindUnavailable(String)
+    /// A `Topic` declaration file entry; topics come later.
+    case topicDeclarationUnavailable
+    /// More than one of `Input`, `InputPath`, `InputTransformer` in a target.
+    case conflictingInputs([String])
+    /// `Input` given as a string that is not JSON text.
+    case invalidConstantInput(JSONError)
+    /// An `InputPath` that does not parse.
+    case invalidInputPath(EventJSONPath.ParseError)
+    /// A problem in an `InputTransformer`.
+    case inputTransformer(InputTransformerError)
+    /// A problem in `EventPattern`, as the pattern validator reports it.
+    case pattern(PatternProblem)
+    /// `DeadLetterConfig.Arn`: there are no SQS queues locally.
+    case deadLetterArnUnsupported
+    /// `DeadLetterConfig` with both `Path` and `Arn`, or neither.
+    case deadLetterNeedsPath
+
+    public var description: String {
+        switch self {
+        case .unreadable(let reason):
+            return "cannot read: \(reason)"
+        case .invalidJSON(let error):
+            return "not valid JSON: \(error.message)"
+        case .notRuleList(let found):
+            return "a rule file holds one rule object or an array of rule objects, got \(found)"
+        case .expected(let expected, let found):
+            return "expected \(expected), got \(found)"
+        case .missingField(let field, let object):
+            return "\(object) needs \(JSONWriter.quoted(field))"
+        case .unknownField(let field, let allowed, let suggestion, let hint):
+            var text = "unknown field \(JSONWriter.quoted(field))"
+            if let suggestion { text += "; did you mean \(JSONWriter.quoted(suggestion))?" }
+            if let hint { text += " (\(hint))" }
+            return text + "; allowed: " + allowed.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+        case .invalidName(let kind, let found, let maxLength):
+            return "\(kind) must be 1 to \(maxLength) letters, digits, '.', '-' or '_', got \(found)"
+        case .duplicateRuleName(let name, let firstFile, let firstLocation):
+            var place = firstFile
+            if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }
+            return "rule name \(JSONWriter.quoted(name)) is already used at \(place); names must be unique across all rule files"
+        case .duplicateTargetID(let id):
+            return "target Id \(JSONWriter.quoted(id)) is already used in this rule; Ids must be unique within a rule"
+        case .tooManyTargets(let count, let limit):
+            return "\(count) targets; a rule has at most \(limit) (as on EventBridge)"
+        case .missingTargetKind(let available):
+            return "a target needs exactly one kind: " + available.map { JSONWriter.quoted($0) }.joined(separator: " or ")
+                + " (e.g. \"Function\": {\"Handler\": \"handlers/notify.sh\"})"
+        case .multipleTargetKinds(let kinds):
+            return "a target has exactly one kind, got " + kinds.map { JSONWriter.quoted($0) }.joined(separator: " and ")
+                + "; declare each as its own target"
+        case .targetKindUnavailable(let kind):
+            return "target kind \(JSONWriter.quoted(kind)) is not available yet"
+        case .topicDeclarationUnavailable:
+            return "topic declarations are not available yet"
+        case .conflictingInputs(let fields):
+            return "use only one of " + fields.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+                + " (as on EventBridge, a target takes the matched event, a constant, a path or a transformer)"
+        case .invalidConstantInput(let error):
+            let place = error.location.map { "at character \($0.column) of it" } ?? "in it"
+            return "Input must be JSON text such as \"{\\\"key\\\": 1}\"; \(place): \(error.message)"
+        case .invalidInputPath(let error):
+            return error.description
+        case .inputTransformer(let error):
+            return error.description
+        case .pattern(let problem):
+            return problem.description
+        case .deadLetterArnUnsupported:
+            return "\"Arn\" (an SQS queue) is not supported locally; use \"Path\" to name a file that receives the events that could not be delivered"
+        case .deadLetterNeedsPath:
+            return "DeadLetterConfig needs \"Path\": the file that receives the events that could not be delivered"
+        }
+    }
+
+    /// A JSON value as shown in "got …": compact JSON up to 60 bytes; a longer string is cut
+    /// with its length given; another long value is named by its kind.
+    static func describe(_ value: JSONValue) -> String {
+        let text = JSONWriter.string(value)
+        if text.utf8.count <= 60 { return text }
+        if case .string(let s) = value {
+            return JSONWriter.quoted(String(s.prefix(40)) + "…") + " (\(s.count) characters)"
+        }
+        return value.kindDescription
+    }
+}

@@ -1,0 +1,559 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import EventPattern
+import TriplineJSON
+
+/// Reads rule files: one rule object, or an array of them, with CloudFormation's field names.
+///
+/// ```json
+/// {
+///   "Name": "root-console-login",
+///   "State": "ENABLED",
+///   "Severity": "high",
+///   "EventPattern": {"detail-type": ["AWS Console Sign In via CloudTrail"], "detail": {"userIdentity": {"type": ["Root"]}}},
+///   "Targets": [{"Id": "notify", "Function": {"Handler": "handlers/notify.sh", "TimeoutSeconds": 10}}]
+/// }
+/// ```
+///
+/// Rule fields: `Name` (required, unique), `Description`, `State` (default `ENABLED`),
+/// `EventPattern` (required; an object or a string holding one), `Targets` (at most 5),
+/// `Severity` (`informational`, `low`, `medium`, `high`, `critical`), `Tests` (kept, not run).
+/// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`; `Webhook`,
+/// `Topic` and `BlockUser` are reserved), at most one of `Input` (JSON text, or a JSON value),
+/// `InputPath` and `InputTransformer` (`InputPathsMap`, `InputTemplate`), `RetryPolicy`
+/// (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`) and `DeadLetterConfig` (`Path`).
+/// `Function` fields: `Handler` (required), `Args`, `Environment`, `TimeoutSeconds`, `MaxConcurrency`.
+///
+/// Every problem is reported, each with its file, line:column and JSON path; a rule with any
+/// problem is left out of the result. Unknown fields are errors (with a "did you mean" for near
+/// misses), because a misspelt optional field would otherwise silently do nothing. Duplicate keys
+/// are errors too. Names are checked for uniqueness within the file here and across files by
+/// ``RuleSet``.
+public enum RuleFile {
+    /// The fields of a rule object.
+    public static let ruleFields = ["Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"]
+    /// The fields of a target object (kind keys included).
+    public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
+        + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig"]
+    /// The fields of a `Function` target.
+    public static let functionFields = ["Handler", "Args", "Environment", "TimeoutSeconds", "MaxConcurrency"]
+    /// The fields of an `InputTransformer`.
+    public static let inputTransformerFields = ["InputPathsMap", "InputTemplate"]
+    /// The fields of a `RetryPolicy`.
+    public static let retryPolicyFields = ["MaximumRetryAttempts", "MaximumEventAgeInSeconds"]
+    /// The fields of a `DeadLetterConfig` (`Arn` only to explain it is not supported).
+    public static let deadLetterFields = ["Path", "Arn"]
+
+    /// Explanations for EventBridge or CloudFormation fields that have no meaning locally.
+    static let hints: [String: String] = [
+        "EventBusName": "Tripline has a single event bus",
+        "ScheduleExpression": "scheduled rules are not supported; rules match events",
+        "RoleArn": "IAM roles do not apply locally",
+        "Arn": "targets are declared by kind, e.g. \"Function\": {\"Handler\": \"handlers/x.sh\"}, not by ARN",
+        "Id": "\"Id\" belongs to targets",
+    ]
+
+    /// Largest rule file read.
+    public static let maxFileBytes = 16 * 1024 * 1024
+
+    /// Parses one rule file's bytes.
+    ///
+    /// `file` names the file in errors and rules, and locates the project root for relative
+    /// handler paths (see ``FunctionTarget/projectRoot(ruleFile:currentDirectory:)``); a relative
+    /// `file` is taken from `currentDirectory`, the process's working directory by default.
+    public static func parse(bytes: [UInt8], file: String, currentDirectory: String? = nil) -> (rules: [Rule], errors: [RuleError]) {
+        let result = parseEntries(bytes: bytes, file: file, currentDirectory: currentDirectory ?? RuleFile.workingDirectory())
+        var errors = result.errors
+        var seen: [String: RuleEntry] = [:]
+        var rules: [Rule] = []
+        for entry in result.entries {
+            guard let name = entry.name else { continue }
+            if let first = seen[name] {
+                errors.append(RuleError(file: file, location: entry.nameLocation, path: entry.namePath,
+                                        problem: .duplicateRuleName(name, firstFile: first.file, firstLocation: first.nameLocation)))
+                continue
+            }
+            seen[name] = entry
+            if let rule = entry.rule { rules.append(rule) }
+        }
+        return (rules, errors.sorted(by: RuleFile.documentOrder))
+    }
+
+    /// One rule object of a file: its name (for uniqueness checks) and the rule when it had no problem.
+    struct RuleEntry {
+        var file: String
+        var name: String?
+        var namePath: JSONPath
+        var nameLocation: JSONLocation?
+        var rule: Rule?
+    }
+
+    /// Parses a file into entries without checking names across entries.
+    static func parseEntries(bytes: [UInt8], file: String, currentDirectory: String) -> (entries: [RuleEntry], errors: [RuleError]) {
+        let document: JSONParser.Document
+        do {
+            document = try JSONParser.parseDocument(bytes, options: .init(maxBytes: maxFileBytes, duplicateKeys: .reject, recordLocations: true))
+        } catch {
+            return ([], [RuleError(file: file, location: error.location, problem: .invalidJSON(error))])
+        }
+        var reader = RuleFileReader(file: file, locations: document.locations, currentDirectory: currentDirectory)
+        var entries: [RuleEntry] = []
+        switch document.value {
+        case .object(let object):
+            if let entry = reader.readRule(object, at: .root) { entries.append(entry) }
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                let path = JSONPath.root.appending(index: i)
+                guard case .object(let object) = element else {
+                    reader.fail(path, .expected("a rule object", found: RuleProblem.describe(element)))
+                    continue
+                }
+                if let entry = reader.readRule(object, at: path) { entries.append(entry) }
+            }
+        default:
+            reader.fail(.root, .notRuleList(found: RuleProblem.describe(document.value)))
+        }
+        return (entries, reader.errors)
+    }
+
+    /// Orders errors by position in the file; file-level errors first.
+    static func documentOrder(_ a: RuleError, _ b: RuleError) -> Bool {
+        (a.location?.offset ?? -1) < (b.location?.offset ?? -1)
+    }
+
+    static func workingDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Walks one parsed rule file, building rules and collecting every problem with its location.
+struct RuleFileReader {
+    let file: String
+    let locations: JSONSourceMap
+    let currentDirectory: String
+    var errors: [RuleError] = []
+
+    init(file: String, locations: JSONSourceMap, currentDirectory: String) {
+        self.file = file
+        self.locations = locations
+        self.currentDirectory = currentDirectory
+    }
+
+    mutating func fail(_ path: JSONPath, _ problem: RuleProblem) {
+        errors.append(RuleError(file: file, location: locations.location(of: path), path: path, problem: problem))
+    }
+
+    // MARK: - Rules
+
+    mutating func readRule(_ object: JSONObject, at path: JSONPath) -> RuleFile.RuleEntry? {
+        if object["Topic"] != nil, object["Name"] == nil {
+            fail(path.appending("Topic"), .topicDeclarationUnavailable)
+            return nil
+        }
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.ruleFields)
+
+        let namePath = path.appending("Name")
+        var name: String?
+        if let value = required(object, "Name", at: path, in: "a rule") {
+            if case .string(let s) = value {
+                if Rule.isValidName(s) {
+                    name = s
+                } else {
+                    fail(namePath, .invalidName(kind: "a rule name", found: RuleProblem.describe(value), maxLength: Rule.maxNameLength))
+                }
+            } else {
+                fail(namePath, .expected("a string", found: RuleProblem.describe(value)))
+            }
+        }
+        let description = optionalString(object, "Description", at: path, maxLength: Rule.maxDescriptionLength)
+        let state = readState(object, at: path)
+        let pattern = readPattern(object, at: path)
+        let targets = readTargets(object, at: path)
+        let severity = readSeverity(object, at: path)
+        var tests: [JSONValue] = []
+        if let value = object["Tests"] {
+            if case .array(let elements) = value { tests = elements } else {
+                fail(path.appending("Tests"), .expected("an array of rule tests", found: RuleProblem.describe(value)))
+            }
+        }
+
+        var rule: Rule?
+        if errors.count == before, let name, let pattern {
+            rule = Rule(name: name, description: description, state: state, pattern: pattern, targets: targets,
+                        file: file, location: locations.location(of: path), severity: severity, tests: tests)
+        }
+        return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule)
+    }
+
+    mutating func readState(_ object: JSONObject, at path: JSONPath) -> RuleState {
+        guard let value = object["State"] else { return .enabled }
+        let names = RuleState.allCases.map(\.rawValue)
+        guard case .string(let s) = value, let state = RuleState(rawValue: s) else {
+            var expected = "one of " + names.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+            if let s = value.stringValue, let suggestion = Suggestion.closest(to: s, among: names) {
+                expected = JSONWriter.quoted(suggestion) + " (" + expected + ")"
+            }
+            fail(path.appending("State"), .expected(expected, found: RuleProblem.describe(value)))
+            return .enabled
+        }
+        return state
+    }
+
+    mutating func readSeverity(_ object: JSONObject, at path: JSONPath) -> String? {
+        guard let value = object["Severity"] else { return nil }
+        guard case .string(let s) = value, Rule.severities.contains(s) else {
+            var expected = "one of " + Rule.severities.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+            if let s = value.stringValue, let suggestion = Suggestion.closest(to: s, among: Rule.severities) {
+                expected = JSONWriter.quoted(suggestion) + " (" + expected + ")"
+            }
+            fail(path.appending("Severity"), .expected(expected, found: RuleProblem.describe(value)))
+            return nil
+        }
+        return s
+    }
+
+    /// `EventPattern` as an object, or as a string holding pattern JSON (CloudFormation accepts
+    /// both). Errors in the string form point at the string, with the pattern's own path.
+    mutating func readPattern(_ object: JSONObject, at path: JSONPath) -> EventPattern? {
+        let patternPath = path.appending("EventPattern")
+        guard let value = required(object, "EventPattern", at: path, in: "a rule") else { return nil }
+        switch value {
+        case .object:
+            switch EventPattern.validate(json: value, locations: locations, basePath: patternPath, file: file) {
+            case .success(let pattern): return pattern
+            case .failure(let problems):
+                for problem in problems.errors {
+                    errors.append(RuleError(file: file, location: problem.location, path: problem.path, problem: .pattern(problem.problem)))
+                }
+                return nil
+            }
+        case .string(let text):
+            switch EventPattern.validate(text: Array(text.utf8)) {
+            case .success(let pattern): return pattern
+            case .failure(let problems):
+                let stringLocation = locations.location(of: patternPath)
+                for problem in problems.errors {
+                    errors.append(RuleError(file: file, location: stringLocation,
+                                            path: JSONPath(patternPath.components + problem.path.components), problem: .pattern(problem.problem)))
+                }
+                return nil
+            }
+        default:
+            fail(patternPath, .expected("a pattern object (or a string holding one)", found: RuleProblem.describe(value)))
+            return nil
+        }
+    }
+
+    // MARK: - Targets
+
+    mutating func readTargets(_ object: JSONObject, at path: JSONPath) -> [Target] {
+        let targetsPath = path.appending("Targets")
+        guard let value = object["Targets"] else { return [] }
+        guard case .array(let elements) = value else {
+            fail(targetsPath, .expected("an array of targets", found: RuleProblem.describe(value)))
+            return []
+        }
+        if elements.count > Rule.maxTargets {
+            fail(targetsPath, .tooManyTargets(count: elements.count, limit: Rule.maxTargets))
+        }
+        var targets: [Target] = []
+        var ids: Set<String> = []
+        for (i, element) in elements.enumerated() {
+            let targetPath = targetsPath.appending(index: i)
+            guard case .object(let target) = element else {
+                fail(targetPath, .expected("a target object", found: RuleProblem.describe(element)))
+                continue
+            }
+            let parsed = readTarget(target, at: targetPath)
+            if let id = parsed.id {
+                if !ids.insert(id).inserted { fail(targetPath.appending("Id"), .duplicateTargetID(id)) }
+            }
+            if let target = parsed.target { targets.append(target) }
+        }
+        return targets
+    }
+
+    mutating func readTarget(_ object: JSONObject, at path: JSONPath) -> (id: String?, target: Target?) {
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.targetFields)
+        var id: String?
+        if let value = required(object, "Id", at: path, in: "a target") {
+            if case .string(let s) = value, Rule.isValidName(s) {
+                id = s
+            } else {
+                fail(path.appending("Id"), .invalidName(kind: "a target Id", found: RuleProblem.describe(value), maxLength: Target.maxIdLength))
+            }
+        }
+        let kind = readKind(object, at: path)
+        let input = readInput(object, at: path)
+        let retryPolicy = readRetryPolicy(object, at: path)
+        let deadLetter = readDeadLetter(object, at: path)
+        guard errors.count == before, let id, let kind, let input else { return (id, nil) }
+        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter))
+    }
+
+    /// The one place that dispatches on a target's kind key.
+    mutating func readKind(_ object: JSONObject, at path: JSONPath) -> TargetKind? {
+        let present = TargetKind.Key.allCases.filter { object[$0.rawValue] != nil }
+        guard let key = present.first else {
+            fail(path, .missingTargetKind(available: TargetKind.Key.allCases.filter(\.isAvailable).map(\.rawValue)))
+            return nil
+        }
+        guard present.count == 1 else {
+            fail(path.appending(present[1].rawValue), .multipleTargetKinds(present.map(\.rawValue)))
+            return nil
+        }
+        let kindPath = path.appending(key.rawValue)
+        guard key.isAvailable else {
+            fail(kindPath, .targetKindUnavailable(key.rawValue))
+            return nil
+        }
+        switch key {
+        case .function:
+            return readFunction(object[key.rawValue]!, at: kindPath).map(TargetKind.function)
+        case .webhook, .topic, .blockUser:
+            return nil
+        }
+    }
+
+    mutating func readFunction(_ value: JSONValue, at path: JSONPath) -> FunctionTarget? {
+        guard case .object(let object) = value else {
+            fail(path, .expected("an object such as {\"Handler\": \"handlers/x.sh\"}", found: RuleProblem.describe(value)))
+            return nil
+        }
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.functionFields)
+        var handler: String?
+        if let value = required(object, "Handler", at: path, in: "a function") {
+            if case .string(let s) = value, !s.isEmpty, !s.contains("\0") {
+                handler = s
+            } else {
+                fail(path.appending("Handler"), .expected("the path of a program to run", found: RuleProblem.describe(value)))
+            }
+        }
+        var args: [String] = []
+        if let value = object["Args"] {
+            if case .array(let elements) = value, elements.allSatisfy({ $0.stringValue != nil }) {
+                args = elements.compactMap(\.stringValue)
+            } else {
+                fail(path.appending("Args"), .expected("an array of strings", found: RuleProblem.describe(value)))
+            }
+        }
+        var environment: [String: String] = [:]
+        if let value = object["Environment"] {
+            if case .object(let variables) = value {
+                for member in variables {
+                    let memberPath = path.appending("Environment").appending(member.key)
+                    if !RuleFileReader.isEnvironmentName(member.key) {
+                        fail(memberPath, .expected("an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", found: JSONWriter.quoted(member.key)))
+                    } else if case .string(let s) = member.value {
+                        environment[member.key] = s
+                    } else {
+                        fail(memberPath, .expected("a string", found: RuleProblem.describe(member.value)))
+                    }
+                }
+            } else {
+                fail(path.appending("Environment"), .expected("an object of string values", found: RuleProblem.describe(value)))
+            }
+        }
+        let range = FunctionTarget.timeoutRange
+        let timeout = number(object, "TimeoutSeconds", at: path,
+                             expected: "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))",
+                             accept: { range.contains($0) }) ?? FunctionTarget.defaultTimeoutSeconds
+        let concurrency = integer(object, "MaxConcurrency", at: path, range: FunctionTarget.maxConcurrencyRange) ?? FunctionTarget.defaultMaxConcurrency
+        guard errors.count == before, let handler else { return nil }
+        return FunctionTarget(handler: handler,
+                              handlerPath: FunctionTarget.resolveHandler(handler, ruleFile: file, currentDirectory: currentDirectory),
+                              args: args, environment: environment, timeoutSeconds: timeout, maxConcurrency: concurrency)
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first < UInt8(ascii: "0") || first > UInt8(ascii: "9") else { return false }
+        return name.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_")
+        }
+    }
+
+    // MARK: - Inputs
+
+    /// `Input`, `InputPath` or `InputTransformer`; `.matchedEvent` without any; nil on a problem.
+    mutating func readInput(_ object: JSONObject, at path: JSONPath) -> InputSpec? {
+        let present = ["Input", "InputPath", "InputTransformer"].filter { object[$0] != nil }
+        if present.count > 1 {
+            fail(path.appending(present[1]), .conflictingInputs(present))
+            return nil
+        }
+        if let value = object["Input"] {
+            let inputPath = path.appending("Input")
+            guard case .string(let text) = value else { return .constant(value) }
+            do {
+                return .constant(try JSONParser.parse(text))
+            } catch {
+                fail(inputPath, .invalidConstantInput(error))
+                return nil
+            }
+        }
+        if let value = object["InputPath"] {
+            let inputPath = path.appending("InputPath")
+            guard case .string(let text) = value else {
+                fail(inputPath, .expected("a JSON path such as \"$.detail\"", found: RuleProblem.describe(value)))
+                return nil
+            }
+            do {
+                return .path(try EventJSONPath(parsing: text, allowsBracketKeys: true))
+            } catch {
+                fail(inputPath, .invalidInputPath(error))
+                return nil
+            }
+        }
+        if let value = object["InputTransformer"] {
+            return readTransformer(value, at: path.appending("InputTransformer")).map(InputSpec.transformer)
+        }
+        return .matchedEvent
+    }
+
+    mutating func readTransformer(_ value: JSONValue, at path: JSONPath) -> InputTransformer? {
+        guard case .object(let object) = value else {
+            fail(path, .expected("an object with \"InputPathsMap\" and \"InputTemplate\"", found: RuleProblem.describe(value)))
+            return nil
+        }
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.inputTransformerFields)
+        let mapPath = path.appending("InputPathsMap")
+        var entries: [(name: String, path: String)] = []
+        if let map = object["InputPathsMap"] {
+            if case .object(let members) = map {
+                for member in members {
+                    if case .string(let s) = member.value {
+                        entries.append((member.key, s))
+                    } else {
+                        fail(mapPath.appending(member.key), .expected("a JSON path string such as \"$.detail.eventName\"", found: RuleProblem.describe(member.value)))
+                    }
+                }
+            } else {
+                fail(mapPath, .expected("an object of variable names to JSON paths", found: RuleProblem.describe(map)))
+            }
+        }
+        let templatePath = path.appending("InputTemplate")
+        var template: String?
+        if let value = required(object, "InputTemplate", at: path, in: "an InputTransformer") {
+            if case .string(let s) = value { template = s } else {
+                fail(templatePath, .expected("a template string", found: RuleProblem.describe(value)))
+            }
+        }
+        guard let template, errors.count == before else { return nil }
+        let compiled = InputTransformer.compile(variables: entries, template: template)
+        for error in compiled.errors {
+            let errorPath: JSONPath
+            if let variable = error.variable {
+                errorPath = mapPath.appending(variable)
+            } else if error.isTemplateError {
+                errorPath = templatePath
+            } else {
+                errorPath = mapPath
+            }
+            fail(errorPath, .inputTransformer(error))
+        }
+        return compiled.transformer
+    }
+
+    // MARK: - Delivery settings
+
+    mutating func readRetryPolicy(_ object: JSONObject, at path: JSONPath) -> RetryPolicy {
+        guard let value = object["RetryPolicy"] else { return RetryPolicy() }
+        let policyPath = path.appending("RetryPolicy")
+        guard case .object(let policy) = value else {
+            fail(policyPath, .expected("an object with \"MaximumRetryAttempts\" and/or \"MaximumEventAgeInSeconds\"", found: RuleProblem.describe(value)))
+            return RetryPolicy()
+        }
+        checkFields(policy, at: policyPath, allowed: RuleFile.retryPolicyFields)
+        var result = RetryPolicy()
+        if let attempts = integer(policy, "MaximumRetryAttempts", at: policyPath, range: RetryPolicy.retryAttemptsRange) {
+            result.maximumRetryAttempts = attempts
+        }
+        if let age = integer(policy, "MaximumEventAgeInSeconds", at: policyPath, range: RetryPolicy.eventAgeRange) {
+            result.maximumEventAgeInSeconds = age
+        }
+        return result
+    }
+
+    mutating func readDeadLetter(_ object: JSONObject, at path: JSONPath) -> DeadLetterConfig? {
+        guard let value = object["DeadLetterConfig"] else { return nil }
+        let configPath = path.appending("DeadLetterConfig")
+        guard case .object(let config) = value else {
+            fail(configPath, .expected("an object such as {\"Path\": \"dead-letters/x.ndjson\"}", found: RuleProblem.describe(value)))
+            return nil
+        }
+        checkFields(config, at: configPath, allowed: RuleFile.deadLetterFields)
+        if config["Arn"] != nil {
+            fail(configPath.appending("Arn"), .deadLetterArnUnsupported)
+            return nil
+        }
+        guard let pathValue = config["Path"] else {
+            fail(configPath, .deadLetterNeedsPath)
+            return nil
+        }
+        guard case .string(let written) = pathValue, !written.isEmpty, !written.contains("\0") else {
+            fail(configPath.appending("Path"), .expected("a file path", found: RuleProblem.describe(pathValue)))
+            return nil
+        }
+        return DeadLetterConfig(path: FunctionTarget.resolvePath(written, ruleFile: file, currentDirectory: currentDirectory),
+                                pathAsWritten: written)
+    }
+
+    // MARK: - Field helpers
+
+    /// Reports every member of `object` not in `allowed`.
+    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String]) {
+        for member in object where !allowed.contains(member.key) {
+            let suggestion = Suggestion.closest(to: member.key, among: allowed)
+            let hint = suggestion == nil ? RuleFile.hints[member.key] : nil
+            fail(path.appending(member.key), .unknownField(member.key, allowed: allowed, suggestion: suggestion, hint: hint))
+        }
+    }
+
+    /// The member `key`, reporting it missing (at the object) when absent.
+    mutating func required(_ object: JSONObject, _ key: String, at path: JSONPath, in what: String) -> JSONValue? {
+        if let value = object[key] { return value }
+        fail(path, .missingField(key, in: what))
+        return nil
+    }
+
+    mutating func optionalString(_ object: JSONObject, _ key: String, at path: JSONPath, maxLength: Int) -> String? {
+        guard let value = object[key] else { return nil }
+        guard case .string(let s) = value, s.count <= maxLength else {
+            fail(path.appending(key), .expected("a string of at most \(maxLength) characters", found: RuleProblem.describe(value)))
+            return nil
+        }
+        return s
+    }
+
+    /// An optional number accepted by `accept`; nil when absent or on a problem.
+    mutating func number(_ object: JSONObject, _ key: String, at path: JSONPath, expected: String, accept: (Double) -> Bool) -> Double? {
+        guard let value = object[key] else { return nil }
+        guard case .number(let n) = value, n.value.isFinite, accept(n.value) else {
+            fail(path.appending(key), .expected(expected, found: RuleProblem.describe(value)))
+            return nil
+        }
+        return n.value
+    }
+
+    /// An optional whole number in `range` (written without fraction or exponent).
+    mutating func integer(_ object: JSONObject, _ key: String, at path: JSONPath, range: ClosedRange<Int>) -> Int? {
+        guard let value = object[key] else { return nil }
+        guard case .number(let n) = value, n.isIntegerLiteral, n.value >= Double(range.lowerBound), n.value <= Double(range.upperBound) else {
+            fail(path.appending(key), .expected("a whole number from \(range.lowerBound) to \(range.upperBound)", found: RuleProblem.describe(value)))
+            return nil
+        }
+        return Int(n.value)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import TriplineJSON
+
+/// Every rule loaded from a set of files and directories.
+///
+/// Rule names are unique across the whole set: the same name in two files is an error at the
+/// second occurrence (files are read in sorted order, so "second" is stable).
+public struct RuleSet: Sendable {
+    /// The rules without problems, in file order then document order.
+    public var rules: [Rule]
+
+    public init(rules: [Rule] = []) { self.rules = rules }
+
+    /// The rule named `name`.
+    public func rule(named name: String) -> Rule? { rules.first { $0.name == name } }
+
+    /// Loads rule files and directories.
+    ///
+    /// A directory contributes every `*.json` file below it (recursively, hidden entries skipped);
+    /// a file is read whatever its name. Files are read in sorted path order, each at most once.
+    /// Every problem in every file is returned, not just the first; rules with problems are left
+    /// out of the set.
+    public static func load(paths: [String]) -> (RuleSet, [RuleError]) {
+        let fileManager = FileManager.default
+        let currentDirectory = fileManager.currentDirectoryPath
+        var errors: [RuleError] = []
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                errors.append(RuleError(file: path, problem: .unreadable(reason: "no such file or directory")))
+                continue
+            }
+            if isDirectory.boolValue {
+                files.append(contentsOf: jsonFiles(under: path, fileManager: fileManager))
+            } else {
+                files.append(path)
+            }
+        }
+
+        var seenFiles: Set<String> = []
+        var entries: [RuleFile.RuleEntry] = []
+        for file in files.sorted() {
+            let key = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL.path
+            guard seenFiles.insert(key).inserted else { continue }
+            guard let data = fileManager.contents(atPath: file) else {
+                errors.append(RuleError(file: file, problem: .unreadable(reason: "permission denied or not a regular file")))
+                continue
+            }
+            if data.count > RuleFile.maxFileBytes {
+                errors.append(RuleError(file: file, problem: .unreadable(reason: "larger than \(RuleFile.maxFileBytes) bytes")))
+                continue
+            }
+            let parsed = RuleFile.parseEntries(bytes: [UInt8](data), file: file, currentDirectory: currentDirectory)
+            entries.append(contentsOf: parsed.entries)
+            errors.append(contentsOf: parsed.errors)
+        }
+
+        var firstByName: [String: RuleFile.RuleEntry] = [:]
+        var rules: [Rule] = []
+        for entry in entries {
+            guard let name = entry.name else { continue }
+            if let first = firstByName[name] {
+                errors.append(RuleError(file: entry.file, location: entry.nameLocation, path: entry.namePath,
+                                        problem: .duplicateRuleName(name, firstFile: first.file, firstLocation: first.nameLocation)))
+                continue
+            }
+            firstByName[name] = entry
+            if let rule = entry.rule { rules.append(rule) }
+        }
+        return (RuleSet(rules: rules), sortedByFile(errors))
+    }
+
+    /// Every `*.json` file below `directory`, skipping hidden files and directories.
+    static func jsonFiles(under directory: String, fileManager: FileManager) -> [String] {
+        guard let enumerator = fileManager.enumerator(atPath: directory) else { return [] }
+        var found: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                enumerator.skipDescendants()
+                continue
+            }
+            guard name.hasSuffix(".json") else { continue }
+            let full = directory.hasSuffix("/") ? directory + relative : directory + "/" + relative
+            var isDirectory: ObjCBool = false
+            if fileManager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
+                found.append(full)
+            }
+        }
+        return found.sorted()
+    }
+
+    /// Errors grouped by file (in sorted file order), each file's in document order.
+    static func sortedByFile(_ errors: [RuleError]) -> [RuleError] {
+        errors.enumerated().sorted { a, b in
+            if a.element.file != b.element.file { return a.element.file < b.element.file }
+            let x = a.element.location?.offset ?? -1, y = b.element.location?.offset ?? -1
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element)
+    }
+}
