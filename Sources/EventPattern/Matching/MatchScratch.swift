@@ -92,20 +92,23 @@ struct WalkState {
             for i in patternStamp.indices { patternStamp[i] = 0 }
             epoch = 1
         }
-        occMemberStart.removeAll(keepingCapacity: true)
-        occMemberCount.removeAll(keepingCapacity: true)
-        occNextInField.removeAll(keepingCapacity: true)
-        occKind.removeAll(keepingCapacity: true)
-        occExclusionStart.removeAll(keepingCapacity: true)
-        exclusionArena.removeAll(keepingCapacity: true)
-        memberArena.removeAll(keepingCapacity: true)
+        // Most events record nothing: clear only what the last walk wrote.
+        if !occMemberStart.isEmpty {
+            occMemberStart.removeAll(keepingCapacity: true)
+            occMemberCount.removeAll(keepingCapacity: true)
+            occNextInField.removeAll(keepingCapacity: true)
+            occKind.removeAll(keepingCapacity: true)
+            occExclusionStart.removeAll(keepingCapacity: true)
+            exclusionArena.removeAll(keepingCapacity: true)
+            memberArena.removeAll(keepingCapacity: true)
+            pairOcc.removeAll(keepingCapacity: true)
+            pairNext.removeAll(keepingCapacity: true)
+            touched.removeAll(keepingCapacity: true)
+        }
         hasMembership = false
-        pairOcc.removeAll(keepingCapacity: true)
-        pairNext.removeAll(keepingCapacity: true)
-        touched.removeAll(keepingCapacity: true)
-        candidates.removeAll(keepingCapacity: true)
-        matched.removeAll(keepingCapacity: true)
-        arrayStack.removeAll(keepingCapacity: true)
+        if !candidates.isEmpty { candidates.removeAll(keepingCapacity: true) }
+        if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
+        if !arrayStack.isEmpty { arrayStack.removeAll(keepingCapacity: true) }
         nextArrayID = 0
     }
 }
