@@ -21,14 +21,29 @@ struct ByteStringTable: Sendable {
 
     var count: Int { values.count }
 
+    /// Eight bytes at a time, multiply-and-rotate mixing; the tail byte by byte (keys are short).
     @inline(__always)
     static func hash(context: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ (UInt64(UInt32(bitPattern: context)) &* 0x9E37_79B9_7F4A_7C15)
-        for b in bytes {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ (UInt64(UInt32(bitPattern: context)) &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(bytes.count)
+        var i = 0
+        let n = bytes.count
+        if let base = bytes.baseAddress {
+            while i &+ 8 <= n {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
+                h = (h << 29) | (h >> 35)
+                i &+= 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(base[i]) << shift
+                shift &+= 8
+                i &+= 1
+            }
+            h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
         }
-        return h ^ (h >> 29)
+        return h ^ (h >> 32)
     }
 
     /// The value stored for `bytes` under `context`, or nil.
