@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import TriplineJSON
+
+/// How the run's log is written: readable lines, or one JSON object per line for machines.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text
+    case json
+}
+
+/// Thread-safe, unbuffered line writer for a run's standard output and standard error, with an
+/// optional progress line on standard error.
+///
+/// Delivery workers and the run loop write through one console so lines never interleave mid-line;
+/// each call writes whole lines with as few `write(2)` calls as possible. The progress line (shown
+/// only when standard error is a terminal, unless told otherwise) is erased before any other output
+/// and redrawn on the next ``progress(_:)``. Write errors (a closed pipe) are ignored.
+public final class RunConsole: @unchecked Sendable {
+    public let outputDescriptor: Int32
+    public let errorDescriptor: Int32
+    /// Whether ``progress(_:)`` draws anything.
+    public let showsProgress: Bool
+    private let lock = NSLock()
+    private var progressVisible = false
+
+    public init(output: Int32 = STDOUT_FILENO, errors: Int32 = STDERR_FILENO, showProgress: Bool? = nil) {
+        outputDescriptor = output
+        errorDescriptor = errors
+        showsProgress = showProgress ?? (isatty(errors) == 1)
+    }
+
+    /// Writes `text` (one or more lines, newline added if missing) to standard output.
+    public func output(_ text: String) {
+        write(Array(text.utf8), to: outputDescriptor)
+    }
+
+    /// Writes raw line bytes to standard output.
+    public func output(bytes: [UInt8]) {
+        write(bytes, to: outputDescriptor)
+    }
+
+    /// Writes `text` (newline added if missing) to standard error.
+    public func error(_ text: String) {
+        write(Array(text.utf8), to: errorDescriptor)
+    }
+
+    /// Replaces the progress line on standard error (no effect unless ``showsProgress``); the text is
+    /// cut to the terminal's width so it never wraps (a wrapped line could not be erased).
+    public func progress(_ text: String) {
+        guard showsProgress else { return }
+        var size = winsize()
+        let width = ioctl(errorDescriptor, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 1 ? Int(size.ws_col) : 80
+        let line = text.count < width ? text : String(text.prefix(width - 2)) + "…"
+        lock.lock()
+        defer { lock.unlock() }
+        writeAll(Array(("\r\u{1B}[2K" + line).utf8), to: errorDescriptor)
+        progressVisible = true
+    }
+
+    /// Erases the progress line, if shown.
+    public func clearProgress() {
+        lock.lock()
+        defer { lock.unlock() }
+        eraseProgress()
+    }
+
+    private func write(_ bytes: [UInt8], to fd: Int32) {
+        var line = bytes
+        if line.last != 0x0A { line.append(0x0A) }
+        lock.lock()
+        defer { lock.unlock() }
+        eraseProgress()
+        writeAll(line, to: fd)
+    }
+
+    private func eraseProgress() {
+        guard progressVisible else { return }
+        progressVisible = false
+        writeAll(Array("\r\u{1B}[2K".utf8), to: errorDescriptor)
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: Int32) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+}
+
+/// The run's log: handler output tagged with its rule and target, delivery failures, bad inputs.
+///
+/// Text format: handler output lines as `[rule/target] line` (standard error lines as
+/// `[rule/target] stderr: line`) and failures as `[rule/target] delivery failed: …` on standard
+/// output; bad inputs as `origin: reason` on standard error. JSON format (`--log-format json`): the
+/// same facts as one object per line with a `"type"` (`output`, `delivery`, `badInput`, `note`,
+/// `summary`); in JSON every delivery gets a `delivery` line, successful or not. Thread-safe.
+public final class DeliveryLog: Sendable {
+    public let format: LogFormat
+    public let console: RunConsole
+
+    public init(format: LogFormat, console: RunConsole) {
+        self.format = format
+        self.console = console
+    }
+
+    /// Logs what a delivery printed and, if it failed (or always, in JSON), how it ended.
+    public func record(_ report: DeliveryReport) {
+        let job = report.job
+        if let outcome = report.outcome {
+            logOutput(outcome.stdout, dropped: outcome.stdoutDroppedBytes, stream: "stdout", job: job)
+            logOutput(outcome.stderr, dropped: outcome.stderrDroppedBytes, stream: "stderr", job: job)
+        }
+        switch format {
+        case .text:
+            guard !report.succeeded else { return }
+            console.output("[\(job.targetKey)] delivery failed: \(report.summary) (event \(job.delivery.eventID) from \(job.origin))")
+        case .json:
+            var object: [(String, JSONValue)] = [
+                ("type", "delivery"), ("rule", .string(job.delivery.ruleName)), ("target", .string(job.delivery.targetID)),
+                ("eventId", .string(job.delivery.eventID)), ("origin", .string(job.origin.description)),
+                ("attempt", .number(JSONNumber(job.delivery.attempt))), ("ok", .bool(report.succeeded)),
+            ]
+            switch report.result {
+            case .success(let outcome):
+                object.append(("exitStatus", outcome.exitStatus.map { .number(JSONNumber(Int($0))) } ?? .null))
+                object.append(("signal", outcome.signal.map { .number(JSONNumber(Int($0))) } ?? .null))
+                object.append(("timedOut", .bool(outcome.timedOut)))
+                object.append(("durationSeconds", .number(JSONNumber((outcome.durationSeconds * 1000).rounded() / 1000))))
+                object.append(("droppedOutputBytes", .number(JSONNumber(outcome.truncatedBytes))))
+            case .failure(let error):
+                object.append(("error", .string(error.description)))
+            }
+            console.output(bytes: Self.jsonLine(object))
+        }
+    }
+
+    /// Reports an input or event that was skipped, on standard error.
+    public func badInput(_ error: InputError) {
+        switch format {
+        case .text:
+            console.error(error.description)
+        case .json:
+            var object: [(String, JSONValue)] = [("type", "badInput"), ("file", .string(error.path))]
+            if let origin = error.origin { object.append(("origin", .string(origin.description))) }
+            object.append(("error", .string(error.description)))
+            object.append(("endsFile", .bool(error.endsFile)))
+            console.error(String(decoding: Self.jsonLine(object), as: UTF8.self))
+        }
+    }
+
+    /// A message about the run itself (rules loaded, stop requested), on standard error.
+    public func note(_ message: String) {
+        switch format {
+        case .text: console.error(message)
+        case .json: console.error(String(decoding: Self.jsonLine([("type", "note"), ("message", .string(message))]), as: UTF8.self))
+        }
+    }
+
+    private func logOutput(_ bytes: [UInt8], dropped: Int, stream: String, job: DeliveryJob) {
+        guard !bytes.isEmpty || dropped > 0 else { return }
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        let prefix = "[\(job.targetKey)] " + (stream == "stderr" ? "stderr: " : "")
+        var out: [UInt8] = []
+        for var line in lines {
+            if line.last == 0x0D { line = line.dropLast() }
+            let text = String(decoding: line, as: UTF8.self)
+            switch format {
+            case .text:
+                out.append(contentsOf: (prefix + text).utf8)
+                out.append(0x0A)
+            case .json:
+                out.append(contentsOf: Self.jsonLine([
+                    ("type", "output"), ("rule", .string(job.delivery.ruleName)), ("target", .string(job.delivery.targetID)),
+                    ("eventId", .string(job.delivery.eventID)), ("stream", .string(stream)), ("line", .string(text)),
+                ]))
+            }
+        }
+        if dropped > 0 {
+            let note = "(\(dropped) more bytes of \(stream) dropped)"
+            switch format {
+            case .text:
+                out.append(contentsOf: (prefix + note).utf8)
+                out.append(0x0A)
+            case .json:
+                out.append(contentsOf: Self.jsonLine([
+                    ("type", "output"), ("rule", .string(job.delivery.ruleName)), ("target", .string(job.delivery.targetID)),
+                    ("eventId", .string(job.delivery.eventID)), ("stream", .string(stream)),
+                    ("droppedBytes", .number(JSONNumber(dropped))),
+                ]))
+            }
+        }
+        console.output(bytes: out)
+    }
+
+    /// One compact JSON object with members in the given order, and a newline.
+    static func jsonLine(_ members: [(String, JSONValue)]) -> [UInt8] {
+        var out = JSONWriter.bytes(.object(JSONObject(members.map { JSONMember(key: $0.0, value: $0.1) })))
+        out.append(0x0A)
+        return out
+    }
+}

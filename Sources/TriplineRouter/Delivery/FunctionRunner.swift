@@ -1,0 +1,508 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// One run of a handler program: what to run, with what, and for how long.
+///
+/// The handler runs in Tripline's working directory (Swift's Glibc module does not export
+/// `posix_spawn_file_actions_addchdir_np`, and changing the whole process's directory is not an option).
+public struct FunctionInvocation: Sendable {
+    /// The program: a path, or a bare name looked up on the handler environment's `PATH`.
+    public var executable: String
+    /// Arguments after the program name. Event data never goes here: it goes on standard input.
+    public var arguments: [String]
+    /// The complete environment of the handler (see ``HandlerEnvironment``).
+    public var environment: [String: String]
+    /// Bytes written to the handler's standard input, which is then closed.
+    public var payload: [UInt8]
+    /// After this many seconds the handler's process group gets SIGTERM.
+    public var timeoutSeconds: Double
+    /// After SIGTERM, how long before SIGKILL.
+    public var killGraceSeconds: Double
+    /// Most bytes kept of each of standard output and standard error; the rest is counted and dropped.
+    public var outputCap: Int
+
+    public static let defaultKillGraceSeconds: Double = 2
+    public static let defaultOutputCap = 64 * 1024
+
+    public init(executable: String, arguments: [String] = [], environment: [String: String], payload: [UInt8],
+                timeoutSeconds: Double, killGraceSeconds: Double = FunctionInvocation.defaultKillGraceSeconds,
+                outputCap: Int = FunctionInvocation.defaultOutputCap) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.payload = payload
+        self.timeoutSeconds = timeoutSeconds
+        self.killGraceSeconds = killGraceSeconds
+        self.outputCap = outputCap
+    }
+}
+
+/// How a handler run ended and what it printed.
+public struct FunctionOutcome: Sendable, Equatable {
+    /// How the handler process ended.
+    public enum Termination: Sendable, Equatable, CustomStringConvertible {
+        case exited(Int32)
+        case signaled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let status): return "exit status \(status)"
+            case .signaled(let signal): return "killed by signal \(signal) (\(signalName(signal)))"
+            }
+        }
+    }
+
+    public var termination: Termination
+    /// The handler was still running at its timeout and was stopped (SIGTERM, then SIGKILL).
+    public var timedOut: Bool
+    public var durationSeconds: Double
+    /// Standard output, at most the invocation's `outputCap` bytes.
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    /// Bytes of standard output beyond the cap, read and dropped.
+    public var stdoutDroppedBytes: Int
+    public var stderrDroppedBytes: Int
+    /// How much of the payload the handler read before exiting or closing its standard input.
+    public var payloadBytesWritten: Int
+
+    /// The exit status, if the handler exited normally.
+    public var exitStatus: Int32? { if case .exited(let s) = termination { return s }; return nil }
+    /// The signal that ended the handler, if one did.
+    public var signal: Int32? { if case .signaled(let s) = termination { return s }; return nil }
+    /// Output bytes dropped over the cap, both streams together.
+    public var truncatedBytes: Int { stdoutDroppedBytes + stderrDroppedBytes }
+    /// Exit status 0 within the timeout: the delivery succeeded.
+    public var succeeded: Bool { !timedOut && termination == .exited(0) }
+
+    /// One line: `exit status 0 in 0.012s`, `timed out after 5s, killed by signal 15 (SIGTERM)`.
+    public var summary: String {
+        let time = formatSeconds(durationSeconds)
+        if timedOut { return "timed out, \(termination) after \(time)" }
+        return "\(termination) in \(time)"
+    }
+}
+
+/// Why a handler could not be started.
+public enum FunctionRunError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The program was not found, is not executable, or `posix_spawn` failed.
+    case cannotStart(executable: String, reason: String)
+    /// Setting up pipes or the spawn attributes failed.
+    case systemCallFailed(call: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotStart(let executable, let reason): return "cannot start handler \(executable): \(reason)"
+        case .systemCallFailed(let call, let reason): return "cannot run handler: \(call) failed: \(reason)"
+        }
+    }
+}
+
+/// The environment a handler gets: a few inherited variables, the target's own, then Tripline's.
+public enum HandlerEnvironment {
+    /// Inherited from Tripline's own environment when set; nothing else leaks through.
+    public static let inheritedNames = ["PATH", "HOME", "LANG", "TZ"]
+
+    /// What a handler is told about the delivery it is running for.
+    public struct Delivery: Sendable, Equatable {
+        public var ruleName: String
+        public var targetID: String
+        public var eventID: String
+        /// 1 for the first attempt; retries count up.
+        public var attempt: Int
+
+        public init(ruleName: String, targetID: String, eventID: String, attempt: Int = 1) {
+            self.ruleName = ruleName
+            self.targetID = targetID
+            self.eventID = eventID
+            self.attempt = attempt
+        }
+
+        /// `eventId:rule:target`: the same for every attempt of one delivery, unique across deliveries.
+        public var idempotencyKey: String { "\(eventID):\(ruleName):\(targetID)" }
+    }
+
+    /// `PATH`, `HOME`, `LANG`, `TZ` from `inherited` (default: this process), then `target` (the rule
+    /// target's `Env`), then the `TRIPLINE_*` variables, each layer overriding the one before.
+    public static func make(delivery: Delivery, target: [String: String],
+                            inherited: [String: String] = HandlerEnvironment.currentInherited()) -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in inheritedNames { if let value = inherited[name] { environment[name] = value } }
+        environment.merge(target) { _, new in new }
+        environment["TRIPLINE_RULE"] = delivery.ruleName
+        environment["TRIPLINE_TARGET"] = delivery.targetID
+        environment["TRIPLINE_EVENT_ID"] = delivery.eventID
+        environment["TRIPLINE_IDEMPOTENCY_KEY"] = delivery.idempotencyKey
+        environment["TRIPLINE_ATTEMPT"] = String(delivery.attempt)
+        return environment
+    }
+
+    /// This process's values of ``inheritedNames``.
+    public static func currentInherited() -> [String: String] {
+        var values: [String: String] = [:]
+        for name in inheritedNames { if let value = getenv(name) { values[name] = String(cString: value) } }
+        return values
+    }
+}
+
+/// Runs handler programs directly with `posix_spawn` (never through a shell), feeding the payload on
+/// standard input and capturing output, with a timeout.
+///
+/// One `poll(2)` loop drives the three non-blocking pipes, so a handler that never reads its input,
+/// floods its output, or both, cannot deadlock the run: input is written only when the pipe has room
+/// (EPIPE just ends it), output is always drained (past the cap it is counted and dropped). The
+/// handler runs in its own process group with default signal dispositions and an empty signal mask;
+/// at the timeout the group gets SIGTERM, and SIGKILL after the grace period. The run is over when the
+/// handler process has exited and the output it left in the pipes is read: background processes it
+/// started are not waited for. Thread-safe: one runner can serve many threads.
+public final class FunctionRunner: Sendable {
+    /// Serialises pipe creation and spawning, so no child inherits another delivery's pipe ends
+    /// between `pipe(2)` and setting close-on-exec (Glibc does not offer `pipe2` to Swift).
+    private static let spawnLock = NSLock()
+
+    public init() {
+        // A handler that exits without reading must not kill Tripline with SIGPIPE on write.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Runs `invocation` to completion; throws only when the handler could not be started.
+    public func run(_ invocation: FunctionInvocation) throws(FunctionRunError) -> FunctionOutcome {
+        let executable = try resolve(invocation.executable, path: invocation.environment["PATH"])
+        let start = monotonicSeconds()
+        var attempt = 0
+        var spawned: Child?
+        while spawned == nil {
+            do {
+                spawned = try spawn(executable: executable, invocation: invocation)
+            } catch {
+                switch error {
+                case .textFileBusy where attempt < 10:
+                    // The program file is open for writing somewhere, typically in a child that another
+                    // thread forked while the file was being written; that fd goes away at its exec.
+                    attempt += 1
+                    usleep(UInt32(attempt) * 20_000)
+                case .textFileBusy:
+                    throw .cannotStart(executable: executable, reason: String(cString: strerror(ETXTBSY)))
+                case .failed(let failure):
+                    throw failure
+                }
+            }
+        }
+        let child = spawned!
+        var session = Session(child: child, invocation: invocation, start: start)
+        return session.run()
+    }
+
+    /// `name` if it contains a slash (checked to be an executable file), else the first executable
+    /// match on `path`.
+    func resolve(_ name: String, path: String?) throws(FunctionRunError) -> String {
+        if name.isEmpty { throw .cannotStart(executable: name, reason: "empty program name") }
+        if name.contains("/") {
+            try checkExecutable(name)
+            return name
+        }
+        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        for directory in directories {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            var info = stat()
+            if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        throw .cannotStart(executable: name, reason: "not found on PATH")
+    }
+
+    private func checkExecutable(_ path: String) throws(FunctionRunError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .cannotStart(executable: path, reason: String(cString: strerror(errno))) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .cannotStart(executable: path, reason: "not a regular file") }
+        guard access(path, X_OK) == 0 else {
+            throw .cannotStart(executable: path, reason: "not executable (chmod +x \(path), and give scripts a #! line)")
+        }
+    }
+
+    /// The spawned process and the parent's ends of its pipes (non-blocking, close-on-exec).
+    struct Child {
+        var pid: pid_t
+        var stdin: Int32
+        var stdout: Int32
+        var stderr: Int32
+    }
+
+    /// Why one spawn attempt failed.
+    private enum SpawnFailure: Error {
+        /// `ETXTBSY`: worth retrying shortly.
+        case textFileBusy
+        case failed(FunctionRunError)
+    }
+
+    private func spawn(executable: String, invocation: FunctionInvocation) throws(SpawnFailure) -> Child {
+        let argv = CStringArray([executable] + invocation.arguments)
+        let envp = CStringArray(invocation.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        Self.spawnLock.lock()
+        defer { Self.spawnLock.unlock() }
+        var pipes: [(read: Int32, write: Int32)] = []
+        func closeAll() { for p in pipes { _ = Glibc.close(p.read); _ = Glibc.close(p.write) } }
+        for _ in 0..<3 {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else {
+                let reason = String(cString: strerror(errno))
+                closeAll()
+                throw .failed(.systemCallFailed(call: "pipe", reason: reason))
+            }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            pipes.append((fds[0], fds[1]))
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipes[0].read, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipes[1].write, 1)
+        posix_spawn_file_actions_adddup2(&actions, pipes[2].write, 2)
+
+        var pid: pid_t = 0
+        let rc = argv.withPointer { args in envp.withPointer { env in posix_spawn(&pid, executable, &actions, &attributes, args, env) } }
+        guard rc == 0 else {
+            closeAll()
+            if rc == ETXTBSY { throw .textFileBusy }
+            throw .failed(.cannotStart(executable: executable, reason: String(cString: strerror(rc))))
+        }
+        _ = Glibc.close(pipes[0].read)
+        _ = Glibc.close(pipes[1].write)
+        _ = Glibc.close(pipes[2].write)
+        let child = Child(pid: pid, stdin: pipes[0].write, stdout: pipes[1].read, stderr: pipes[2].read)
+        for fd in [child.stdin, child.stdout, child.stderr] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        return child
+    }
+}
+
+/// The poll loop of one run.
+private struct Session {
+    var child: FunctionRunner.Child
+    let invocation: FunctionInvocation
+    let start: Double
+    var stdinOpen = true
+    var stdoutOpen = true
+    var stderrOpen = true
+    var written = 0
+    var stdout = CappedBuffer()
+    var stderr = CappedBuffer()
+    var status: Int32?
+    var timedOut = false
+    var killAt: Double?
+    var killed = false
+    var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+    init(child: FunctionRunner.Child, invocation: FunctionInvocation, start: Double) {
+        self.child = child
+        self.invocation = invocation
+        self.start = start
+        stdout.cap = invocation.outputCap
+        stderr.cap = invocation.outputCap
+        if invocation.payload.isEmpty { closeStdin() }
+    }
+
+    mutating func run() -> FunctionOutcome {
+        let deadline = start + max(0, invocation.timeoutSeconds)
+        while true {
+            if status == nil { reap() }
+            if status != nil {
+                // Everything the handler wrote before exiting is in the pipes now: read it and stop.
+                drain(child.stdout, into: \.stdout, open: \.stdoutOpen, untilEmpty: true)
+                drain(child.stderr, into: \.stderr, open: \.stderrOpen, untilEmpty: true)
+                break
+            }
+            let now = monotonicSeconds()
+            if !timedOut, now >= deadline {
+                timedOut = true
+                signalGroup(SIGTERM)
+                killAt = now + max(0, invocation.killGraceSeconds)
+            }
+            if let killAt, !killed, now >= killAt {
+                killed = true
+                signalGroup(SIGKILL)
+            }
+            // Wake at least every 50 ms to notice the handler's exit even if a background process
+            // keeps its output pipes open.
+            var wait = 0.05
+            if !timedOut { wait = min(wait, deadline - now) }
+            if let killAt, !killed { wait = min(wait, killAt - now) }
+            pollOnce(timeoutMilliseconds: Int32(max(0, wait) * 1000) + 1)
+        }
+        closeStdin()
+        if stdoutOpen { _ = Glibc.close(child.stdout); stdoutOpen = false }
+        if stderrOpen { _ = Glibc.close(child.stderr); stderrOpen = false }
+        return FunctionOutcome(termination: decode(status ?? 0), timedOut: timedOut,
+                               durationSeconds: monotonicSeconds() - start,
+                               stdout: stdout.bytes, stderr: stderr.bytes,
+                               stdoutDroppedBytes: stdout.dropped, stderrDroppedBytes: stderr.dropped,
+                               payloadBytesWritten: written)
+    }
+
+    private mutating func pollOnce(timeoutMilliseconds: Int32) {
+        var fds: [pollfd] = []
+        if stdinOpen { fds.append(pollfd(fd: child.stdin, events: Int16(POLLOUT), revents: 0)) }
+        if stdoutOpen { fds.append(pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)) }
+        if stderrOpen { fds.append(pollfd(fd: child.stderr, events: Int16(POLLIN), revents: 0)) }
+        let n = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
+        guard n > 0 else { return }
+        for entry in fds where entry.revents != 0 {
+            if entry.fd == child.stdin {
+                if entry.revents & Int16(POLLOUT) != 0 { writePayload() } else { closeStdin() }
+            } else if entry.fd == child.stdout {
+                drain(child.stdout, into: \.stdout, open: \.stdoutOpen, untilEmpty: false)
+            } else if entry.fd == child.stderr {
+                drain(child.stderr, into: \.stderr, open: \.stderrOpen, untilEmpty: false)
+            }
+        }
+    }
+
+    private mutating func writePayload() {
+        let payload = invocation.payload
+        while written < payload.count {
+            let n = payload.withUnsafeBytes { raw in
+                write(child.stdin, raw.baseAddress! + written, min(raw.count - written, 64 * 1024))
+            }
+            if n > 0 { written += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            // EPIPE (the handler closed its input or exited) or another error: stop feeding it.
+            break
+        }
+        closeStdin()
+    }
+
+    private mutating func closeStdin() {
+        guard stdinOpen else { return }
+        _ = Glibc.close(child.stdin)
+        stdinOpen = false
+    }
+
+    /// Reads what is available (a few buffers' worth unless `untilEmpty`); closes the pipe at EOF.
+    private mutating func drain(_ fd: Int32, into buffer: WritableKeyPath<Session, CappedBuffer>,
+                                open: WritableKeyPath<Session, Bool>, untilEmpty: Bool) {
+        guard self[keyPath: open] else { return }
+        var rounds = 0
+        while untilEmpty || rounds < 4 {
+            rounds += 1
+            let n = readBuffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
+            if n > 0 {
+                readBuffer.withUnsafeBufferPointer { self[keyPath: buffer].append(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            _ = Glibc.close(fd)
+            self[keyPath: open] = false
+            return
+        }
+    }
+
+    private mutating func reap() {
+        var raw: Int32 = 0
+        while true {
+            let rc = waitpid(child.pid, &raw, WNOHANG)
+            if rc == child.pid { status = raw; return }
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 { status = raw; return }  // ECHILD: someone else reaped it; report what we have
+            return
+        }
+    }
+
+    private func signalGroup(_ signal: Int32) {
+        _ = kill(-child.pid, signal)
+        _ = kill(child.pid, signal)
+    }
+
+    private func decode(_ raw: Int32) -> FunctionOutcome.Termination {
+        let low = raw & 0x7F
+        if low == 0 { return .exited((raw >> 8) & 0xFF) }
+        return .signaled(low)
+    }
+}
+
+/// Keeps the first `cap` bytes and counts the rest.
+private struct CappedBuffer {
+    var cap = 0
+    var bytes: [UInt8] = []
+    var dropped = 0
+
+    mutating func append(_ chunk: UnsafeBufferPointer<UInt8>) {
+        let room = max(0, cap - bytes.count)
+        if room >= chunk.count {
+            bytes.append(contentsOf: chunk)
+        } else {
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<room]))
+            dropped += chunk.count - room
+        }
+    }
+}
+
+/// A NULL-terminated array of C strings that lives as long as the value.
+private final class CStringArray {
+    private var pointers: [UnsafeMutablePointer<CChar>?]
+
+    init(_ strings: [String]) {
+        pointers = strings.map { strdup($0) } + [nil]
+    }
+
+    deinit {
+        for pointer in pointers { free(pointer) }
+    }
+
+    func withPointer<R>(_ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1_000_000_000
+}
+
+/// `0.012s`, `1.5s`, `2m03s`.
+func formatSeconds(_ seconds: Double) -> String {
+    if seconds < 10 { return String(format: "%.3fs", seconds) }
+    if seconds < 120 { return String(format: "%.1fs", seconds) }
+    return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+}
+
+/// `SIGTERM` for 15, and so on for the signals a handler is likely to die of.
+func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGHUP: return "SIGHUP"
+    case SIGINT: return "SIGINT"
+    case SIGQUIT: return "SIGQUIT"
+    case SIGILL: return "SIGILL"
+    case SIGABRT: return "SIGABRT"
+    case SIGBUS: return "SIGBUS"
+    case SIGFPE: return "SIGFPE"
+    case SIGKILL: return "SIGKILL"
+    case SIGSEGV: return "SIGSEGV"
+    case SIGPIPE: return "SIGPIPE"
+    case SIGALRM: return "SIGALRM"
+    case SIGTERM: return "SIGTERM"
+    default: return "signal \(signal)"
+    }
+}

@@ -1,0 +1,268 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One event's bytes as read, not yet parsed, and where it came from.
+public struct RawEvent: Sendable, Equatable {
+    /// The JSON text of one record, line or document, exactly as in the input.
+    public var bytes: [UInt8]
+    public var origin: EventOrigin
+
+    public init(bytes: [UInt8], origin: EventOrigin) {
+        self.bytes = bytes
+        self.origin = origin
+    }
+}
+
+/// Yields the raw events of a sequence of input sources, in order, one at a time, in bounded memory.
+///
+/// How a file is read is decided by its content, never its name: a top-level object holding a
+/// `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file that is
+/// exactly one JSON object is one event; anything else is NDJSON, one event per line (blank lines are
+/// skipped). Standard input is always NDJSON. An event over `maxEventBytes` is reported and skipped; a
+/// file that cannot be read or is malformed is reported and the next source starts. Not thread-safe.
+public final class EventInputs {
+    /// A pretty-printed single-document file may be this many times `maxEventBytes` before compaction.
+    public static let singleDocumentSlack = 4
+
+    public let maxEventBytes: Int
+    /// Number of sources started so far (files and standard input).
+    public private(set) var sourcesStarted = 0
+    /// The source being read, if any.
+    public private(set) var currentSource: InputSource?
+
+    private let nextSource: () -> Result<InputSource, InputError>?
+    private let standardInput: Int32
+    private var current: Reader?
+
+    private enum Reader {
+        case records(CloudTrailRecordsReader)
+        case lines(ChunkLineReader)
+        case single(RawEvent?)
+    }
+
+    /// Events from the sources `nextSource` hands out until it returns nil (it may block, as when
+    /// following a directory).
+    public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
+                standardInput: Int32 = STDIN_FILENO,
+                sources nextSource: @escaping () -> Result<InputSource, InputError>?) {
+        self.maxEventBytes = maxEventBytes
+        self.standardInput = standardInput
+        self.nextSource = nextSource
+    }
+
+    /// Events from the command line's INPUT arguments (see ``SourceList``).
+    public convenience init(arguments: [String], maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
+                            standardInput: Int32 = STDIN_FILENO) {
+        let list = SourceList(arguments: arguments)
+        self.init(maxEventBytes: maxEventBytes, standardInput: standardInput, sources: list.next)
+    }
+
+    /// The next event, or the error for an event or file that was skipped, or nil when every source is done.
+    public func next() -> Result<RawEvent, InputError>? {
+        while true {
+            if current == nil {
+                guard let source = nextSource() else { return nil }
+                switch source {
+                case .failure(let error):
+                    return .failure(error)
+                case .success(let source):
+                    sourcesStarted += 1
+                    currentSource = source
+                    switch open(source) {
+                    case .success(let reader): current = reader
+                    case .failure(let error): return .failure(error)
+                    }
+                }
+            }
+            if let item = readFromCurrent() { return item }
+            close()
+        }
+    }
+
+    /// Stops reading the current source (the next call starts the next one).
+    public func close() {
+        switch current {
+        case .records(let reader): reader.close()
+        case .lines(let reader): reader.close()
+        case .single, nil: break
+        }
+        current = nil
+        currentSource = nil
+    }
+
+    // MARK: - Private
+
+    private func open(_ source: InputSource) -> Result<Reader, InputError> {
+        guard case .file(let path) = source else {
+            let input = DescriptorChunks(descriptor: standardInput, name: EventOrigin.standardInputName)
+            return .success(.lines(ChunkLineReader(name: EventOrigin.standardInputName, maxLineLength: maxEventBytes, next: input.next)))
+        }
+        do throws(InputError) {
+            let records = try CloudTrailRecordsReader(path: path, maxRecordBytes: maxEventBytes)
+            let layout = try records.detectLayout()
+            if layout == .recordsArray { return .success(.records(records)) }
+            // Start over: from what detection read (works for pipes too), else by reopening the file.
+            var chunks: [[UInt8]]
+            let rest: CompressedFileReader
+            if let input = records.takeInput() {
+                (chunks, rest) = input
+            } else {
+                records.close()
+                guard case .regularFile = FileKind.of(path) else {
+                    throw .eventTooLarge(origin: EventOrigin(source: path, position: .line(1)), limit: maxEventBytes)
+                }
+                do { rest = try CompressedFileReader(path: path) } catch { throw .file(error) }
+                chunks = []
+            }
+            let next: () throws(IngestionError) -> [UInt8]? = {
+                if !chunks.isEmpty { return chunks.removeFirst() }
+                return try rest.nextChunk()
+            }
+            if layout == .singleDocument {
+                defer { rest.close() }
+                return .success(.single(try readSingleDocument(path, next: next)))
+            }
+            return .success(.lines(ChunkLineReader(name: path, maxLineLength: maxEventBytes, next: next, close: rest.close)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func readSingleDocument(_ path: String, next: () throws(IngestionError) -> [UInt8]?) throws(InputError) -> RawEvent {
+        let origin = EventOrigin(source: path, position: .document)
+        let limit = maxEventBytes * Self.singleDocumentSlack
+        var bytes: [UInt8] = []
+        while true {
+            let chunk: [UInt8]?
+            do { chunk = try next() } catch { throw .file(error) }
+            guard let chunk else { break }
+            guard chunk.count <= limit - bytes.count else { throw .eventTooLarge(origin: origin, limit: limit) }
+            bytes.append(contentsOf: chunk)
+        }
+        // A one-line file is also a one-line NDJSON file: report it by line, as NDJSON is.
+        let content = bytes.lastIndex { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }.map { bytes[...$0] } ?? []
+        if !content.contains(0x0A) { return RawEvent(bytes: Array(content), origin: EventOrigin(source: path, position: .line(1))) }
+        return RawEvent(bytes: bytes, origin: origin)
+    }
+
+    /// The next item of the current reader, or nil when it is exhausted (or stopped on an error reported earlier).
+    private func readFromCurrent() -> Result<RawEvent, InputError>? {
+        switch current {
+        case .records(let reader):
+            do {
+                guard let item = try reader.nextRecord() else { return nil }
+                return item.map { RawEvent(bytes: $0.bytes, origin: EventOrigin(source: reader.path, position: .record($0.index))) }
+            } catch {
+                reader.close()
+                current = .single(nil)
+                return .failure(error)
+            }
+        case .lines(let reader):
+            while true {
+                let line: Result<LineSplitter.Line, IngestionError>?
+                do {
+                    line = try reader.nextLine()
+                } catch {
+                    reader.close()
+                    current = .single(nil)
+                    return .failure(.file(error))
+                }
+                guard let line else { return nil }
+                if let event = lineEvent(line, source: reader.name) { return event }
+            }
+        case .single(let event):
+            current = .single(nil)
+            return event.map { .success($0) }
+        case nil:
+            return nil
+        }
+    }
+
+    /// An event for a non-blank line, or the over-long-line error; nil for a blank line.
+    private func lineEvent(_ line: Result<LineSplitter.Line, IngestionError>, source: String) -> Result<RawEvent, InputError>? {
+        switch line {
+        case .success(let line):
+            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+            return .success(RawEvent(bytes: line.bytes, origin: EventOrigin(source: source, position: .line(line.number))))
+        case .failure(.lineTooLong(_, let number, let limit)):
+            return .failure(.eventTooLarge(origin: EventOrigin(source: source, position: .line(number)), limit: limit))
+        case .failure(let error):
+            return .failure(.file(error))
+        }
+    }
+}
+
+/// Splits a stream of chunks into lines with ``LineSplitter``'s length cap.
+///
+/// The chunks come from a closure: a file's reader (after replaying what layout detection read), or
+/// standard input.
+final class ChunkLineReader {
+    let name: String
+    private var splitter: LineSplitter
+    private var inputEnded = false
+    private let next: () throws(IngestionError) -> [UInt8]?
+    private let onClose: () -> Void
+
+    init(name: String, maxLineLength: Int, next: @escaping () throws(IngestionError) -> [UInt8]?, close: @escaping () -> Void = {}) {
+        self.name = name
+        splitter = LineSplitter(path: name, maxLineLength: maxLineLength)
+        self.next = next
+        onClose = close
+    }
+
+    /// The next line or over-long-line error, or nil at end of input.
+    func nextLine() throws(IngestionError) -> Result<LineSplitter.Line, IngestionError>? {
+        while true {
+            if let line = splitter.nextLine() { return line }
+            if inputEnded { return nil }
+            if let chunk = try next() {
+                splitter.append(chunk)
+            } else {
+                splitter.finish()
+                inputEnded = true
+            }
+        }
+    }
+
+    /// Releases the source (a file reader); safe to call more than once.
+    func close() {
+        inputEnded = true
+        onClose()
+    }
+}
+
+/// Chunks read from an already-open descriptor (standard input), which is not closed: it belongs to
+/// the caller.
+final class DescriptorChunks {
+    static let readSize = 256 * 1024
+
+    let descriptor: Int32
+    let name: String
+    private var buffer = [UInt8](repeating: 0, count: DescriptorChunks.readSize)
+    private var bytesRead: Int64 = 0
+
+    init(descriptor: Int32, name: String) {
+        self.descriptor = descriptor
+        self.name = name
+    }
+
+    /// The next chunk, or nil at end of input.
+    func next() throws(IngestionError) -> [UInt8]? {
+        let count = buffer.withUnsafeMutableBytes { raw -> Int in
+            while true {
+                let n = read(descriptor, raw.baseAddress!, raw.count)
+                if n < 0 && errno == EINTR { continue }
+                return n
+            }
+        }
+        if count < 0 { throw .readFailed(path: name, offset: bytesRead, reason: String(cString: strerror(errno))) }
+        if count == 0 { return nil }
+        bytesRead += Int64(count)
+        return Array(buffer[0..<count])
+    }
+}

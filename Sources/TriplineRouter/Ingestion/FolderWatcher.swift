@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `--follow DIR`: hands out the input files already in a directory tree, then each new one as it lands.
+///
+/// Uses inotify on the directory and every subdirectory (new subdirectories are watched as they
+/// appear): a file is ready when it is closed after writing (`IN_CLOSE_WRITE`) or moved in
+/// (`IN_MOVED_TO`), which is how CloudTrail-to-disk sync tools and `mv` deliver. Watches are set up
+/// before the existing files are listed, so nothing that arrives in between is missed; a file is handed
+/// out again only if it changed (inode, size or modification time). Names are filtered as in
+/// ``DirectoryWalker``. ``nextFile()`` blocks until a file is ready or the ``StopSignal`` fires.
+/// Not thread-safe: one consumer.
+public final class FolderWatcher {
+    /// The watched root as given.
+    public let root: String
+    private let stop: StopSignal
+    private let inotify: Int32
+    private var directories: [Int32: String] = [:]
+    private var ready: [String] = []
+    private var readyIndex = 0
+    /// What each handed-out file looked like, so a repeated event for an unchanged file is ignored.
+    private var seen: [String: FileStamp] = [:]
+    private var errors: [InputError] = []
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+    private struct FileStamp: Equatable {
+        var inode: UInt64
+        var size: Int64
+        var modifiedSeconds: Int
+        var modifiedNanoseconds: Int
+    }
+
+    private static let fileEvents = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)
+    private static let directoryEvents = UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)
+
+    /// Starts watching `directory`; the first calls to ``nextFile()`` return the files already there.
+    public init(directory: String, stop: StopSignal) throws(InputError) {
+        guard case .directory = FileKind.of(directory) else {
+            throw .notFound(path: directory, reason: "not a directory (--follow needs one)")
+        }
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else {
+            throw .file(.cannotOpen(path: directory, reason: "inotify_init1: " + String(cString: strerror(errno))))
+        }
+        root = directory
+        self.stop = stop
+        inotify = fd
+        watchTree(directory, listFiles: true)
+    }
+
+    deinit {
+        _ = Glibc.close(inotify)
+    }
+
+    /// Number of directories being watched.
+    public var watchedDirectories: Int { directories.count }
+
+    /// The next file to read, a problem worth reporting (an unreadable subdirectory), or nil once a stop
+    /// was requested.
+    public func nextFile() -> Result<String, InputError>? {
+        while true {
+            if stop.isRequested { return nil }
+            if !errors.isEmpty { return .failure(errors.removeFirst()) }
+            while readyIndex < ready.count {
+                let path = ready[readyIndex]
+                readyIndex += 1
+                if take(path) { return .success(path) }
+            }
+            ready.removeAll(keepingCapacity: true)
+            readyIndex = 0
+            waitForEvents()
+        }
+    }
+
+    // MARK: - Private
+
+    /// Blocks until inotify or the stop pipe is readable, then queues what inotify reported.
+    private func waitForEvents() {
+        var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
+        let n = poll(&fds, nfds_t(fds.count), -1)
+        if n < 0 { return }  // EINTR: the caller loops
+        guard (fds[0].revents & Int16(POLLIN)) != 0 else { return }
+        drainEvents()
+    }
+
+    private func drainEvents() {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { raw in read(inotify, raw.baseAddress!, raw.count) }
+            if count <= 0 { return }  // EAGAIN: drained
+            var offset = 0
+            let headerSize = 16  // wd, mask, cookie, len
+            while offset + headerSize <= count {
+                let (wd, mask, nameLength) = buffer.withUnsafeBytes { raw in
+                    (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
+                     raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                     Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                }
+                let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + nameLength)]
+                let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                offset += headerSize + nameLength
+                handle(wd: wd, mask: mask, name: name)
+            }
+        }
+    }
+
+    private func handle(wd: Int32, mask: UInt32, name: String) {
+        if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            // Events were lost: rescan everything; unchanged files are skipped by `take`.
+            watchTree(root, listFiles: true)
+            return
+        }
+        if mask & UInt32(IN_IGNORED) != 0 {
+            directories[wd] = nil
+            return
+        }
+        guard let directory = directories[wd], !name.isEmpty, !name.hasPrefix(".") else { return }
+        let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        if mask & UInt32(IN_ISDIR) != 0 {
+            if mask & Self.directoryEvents != 0 { watchTree(path, listFiles: true) }
+        } else if mask & Self.fileEvents != 0, DirectoryWalker.accepts(name: name) {
+            ready.append(path)
+        }
+    }
+
+    /// Watches `directory` and every subdirectory; with `listFiles`, queues the files already there
+    /// (sorted, as ``DirectoryWalker`` walks).
+    private func watchTree(_ directory: String, listFiles: Bool) {
+        let wd = inotify_add_watch(inotify, directory, Self.fileEvents | Self.directoryEvents | UInt32(IN_ONLYDIR))
+        if wd < 0 {
+            errors.append(.file(.cannotOpen(path: directory, reason: "cannot watch: " + String(cString: strerror(errno)))))
+            return
+        }
+        directories[wd] = directory
+        let walker = DirectoryWalker(root: directory)
+        // The walker visits subdirectories as it goes; watch each one it enters.
+        switch DirectoryWalker.list(directory) {
+        case .success(let names):
+            for name in names where !name.hasPrefix(".") {
+                let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+                if case .directory = FileKind.of(path, followLinks: false) { watchTree(path, listFiles: false) }
+            }
+        case .failure(let error):
+            errors.append(error)
+            return
+        }
+        guard listFiles else { return }
+        while let item = walker.next() {
+            switch item {
+            case .success(let path): ready.append(path)
+            case .failure(let error): errors.append(error)
+            }
+        }
+    }
+
+    /// Records `path` as handed out; false if it is unchanged since last time or no longer a regular file.
+    private func take(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        let stamp = FileStamp(inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                              modifiedSeconds: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
+        if seen[path] == stamp { return false }
+        seen[path] = stamp
+        return true
+    }
+}

@@ -1,0 +1,91 @@
+/// Where one event came from: a file (or standard input) and its position in it.
+///
+/// Every diagnostic about an event names its origin, so a bad record among thousands of files can be
+/// found again: `logs/x.json.gz Records[12]` (0-based index in the `Records` array, as a JSON path),
+/// `events.ndjson:34` (1-based line), or just the path for a file holding a single JSON document.
+public struct EventOrigin: Sendable, Hashable, CustomStringConvertible {
+    /// The position inside the source.
+    public enum Position: Sendable, Hashable {
+        /// Element `index` (0-based) of a CloudTrail log file's top-level `Records` array.
+        case record(Int)
+        /// Line `number` (1-based) of an NDJSON input.
+        case line(Int)
+        /// The whole source is one JSON document.
+        case document
+    }
+
+    /// The file path as given or found, or `stdin`.
+    public var source: String
+    public var position: Position
+
+    public init(source: String, position: Position) {
+        self.source = source
+        self.position = position
+    }
+
+    /// The name used for standard input.
+    public static let standardInputName = "stdin"
+
+    public var description: String {
+        switch position {
+        case .record(let index): return "\(source) Records[\(index)]"
+        case .line(let number): return "\(source):\(number)"
+        case .document: return source
+        }
+    }
+}
+
+/// Why an input, or one event in it, could not be read.
+///
+/// Errors that end a file (`file`, `malformedLog`, `noRecordsArray`) name the file and, where known, the
+/// record reached; errors about one event (`eventTooLarge`, `invalidEvent`) carry its ``EventOrigin`` and
+/// the run continues with the next event. `description` is one line: `origin: what went wrong`.
+public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Opening, reading or decompressing the file failed; the rest of the file is skipped.
+    case file(IngestionError)
+    /// A CloudTrail log file is not well-formed around `offset` (decompressed bytes); records before the
+    /// damage were read, the rest of the file is skipped. `record` is the index being read, if any.
+    case malformedLog(path: String, offset: Int64, record: Int?, detail: String)
+    /// The event is larger than `limit` bytes (EventBridge's event size limit); it was skipped unread.
+    case eventTooLarge(origin: EventOrigin, limit: Int)
+    /// The event is not valid JSON or not an event Tripline understands; it was skipped.
+    case invalidEvent(origin: EventOrigin, detail: String)
+    /// A path named on the command line does not exist or is not a file, directory or `-`.
+    case notFound(path: String, reason: String)
+
+    /// The file the error is about (`stdin` for standard input).
+    public var path: String {
+        switch self {
+        case .file(let error): return error.path
+        case .malformedLog(let path, _, _, _), .notFound(let path, _): return path
+        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _): return origin.source
+        }
+    }
+
+    /// The event the error is about, when it is about one event.
+    public var origin: EventOrigin? {
+        switch self {
+        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _): return origin
+        case .file, .malformedLog, .notFound: return nil
+        }
+    }
+
+    /// Whether reading of the file stopped here (otherwise only one event was skipped).
+    public var endsFile: Bool { origin == nil }
+
+    public var description: String {
+        switch self {
+        case .file(let error):
+            return error.description + "; the rest of the file is skipped"
+        case .malformedLog(let path, let offset, let record, let detail):
+            let place = record.map { " in Records[\($0)]" } ?? ""
+            return "\(path): malformed CloudTrail log at byte \(offset)\(place): \(detail); the rest of the file is skipped"
+        case .eventTooLarge(let origin, let limit):
+            return "\(origin): event is larger than \(limit) bytes; skipped"
+        case .invalidEvent(let origin, let detail):
+            return "\(origin): \(detail); skipped"
+        case .notFound(let path, let reason):
+            return "\(path): \(reason)"
+        }
+    }
+}

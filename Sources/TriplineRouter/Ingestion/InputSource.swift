@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One place events are read from: standard input or one file.
+public enum InputSource: Sendable, Hashable, CustomStringConvertible {
+    /// NDJSON on standard input.
+    case standardInput
+    /// A file: a CloudTrail log file, one JSON document, or NDJSON (plain or gzip; decided by content).
+    case file(String)
+
+    public var description: String {
+        switch self {
+        case .standardInput: return EventOrigin.standardInputName
+        case .file(let path): return path
+        }
+    }
+}
+
+/// Turns the command line's INPUT arguments into sources, lazily, in order.
+///
+/// `-` (or no argument at all) is standard input; a file is read whatever its name; a directory is
+/// walked recursively with ``DirectoryWalker`` (sorted by name, so an `AWSLogs/…/YYYY/MM/DD/` tree comes
+/// out in time order). A missing path is reported in its place and the rest still run.
+public final class SourceList {
+    private var pending: [String]
+    private var walker: DirectoryWalker?
+
+    /// Sources for `arguments`; an empty list means standard input.
+    public init(arguments: [String]) {
+        pending = arguments.isEmpty ? ["-"] : arguments
+    }
+
+    /// The next source, the error for an argument or directory entry that cannot be read, or nil at the end.
+    public func next() -> Result<InputSource, InputError>? {
+        while true {
+            if let walker {
+                if let item = walker.next() { return item.map(InputSource.file) }
+                self.walker = nil
+            }
+            guard !pending.isEmpty else { return nil }
+            let argument = pending.removeFirst()
+            if argument == "-" { return .success(.standardInput) }
+            switch FileKind.of(argument) {
+            case .directory:
+                walker = DirectoryWalker(root: argument)
+            case .regularFile, .other:
+                // Named explicitly: read it whatever its name (FIFOs and devices included).
+                return .success(.file(argument))
+            case .missing(let reason):
+                return .failure(.notFound(path: argument, reason: reason))
+            }
+        }
+    }
+}
+
+/// Walks a directory tree for input files: regular files only, sorted by name within each directory.
+///
+/// Skips hidden entries (names starting with `.`), CloudTrail digest files (names containing
+/// `CloudTrail-Digest`) and files whose names do not end in `.json`, `.json.gz`, `.ndjson`, `.jsonl`
+/// or `.gz`. Symbolic links to files are followed; symbolic links to directories are not (no loops).
+/// Lazy: holds one sorted listing per directory level, never the whole tree.
+public final class DirectoryWalker {
+    private struct Frame {
+        var directory: String
+        var names: [String]
+        var next = 0
+    }
+
+    private var stack: [Frame] = []
+    private var pendingRoot: String?
+
+    /// A walk of `root`, which is read on the first call to ``next()``.
+    public init(root: String) {
+        pendingRoot = root
+    }
+
+    /// Whether a directory entry with this name is read as input.
+    public static func accepts(name: String) -> Bool {
+        if name.hasPrefix(".") || name.contains("CloudTrail-Digest") { return false }
+        let lower = name.lowercased()
+        return [".json", ".json.gz", ".ndjson", ".jsonl", ".gz"].contains { lower.hasSuffix($0) }
+    }
+
+    /// The next file path, an error for a directory that could not be listed, or nil when done.
+    public func next() -> Result<String, InputError>? {
+        if let root = pendingRoot {
+            pendingRoot = nil
+            if let error = push(root) { return .failure(error) }
+        }
+        while !stack.isEmpty {
+            let top = stack.count - 1
+            guard stack[top].next < stack[top].names.count else {
+                stack.removeLast()
+                continue
+            }
+            let name = stack[top].names[stack[top].next]
+            stack[top].next += 1
+            let path = join(stack[top].directory, name)
+            switch FileKind.of(path, followLinks: false) {
+            case .directory:
+                if let error = push(path) { return .failure(error) }
+            case .regularFile:
+                if Self.accepts(name: name) { return .success(path) }
+            case .other, .missing:
+                continue
+            }
+        }
+        return nil
+    }
+
+    private func push(_ directory: String) -> InputError? {
+        switch Self.list(directory) {
+        case .success(let names):
+            stack.append(Frame(directory: directory, names: names.filter { !$0.hasPrefix(".") }))
+            return nil
+        case .failure(let error):
+            return error
+        }
+    }
+
+    /// The names in `directory` (without `.` and `..`), sorted by their UTF-8 bytes.
+    public static func list(_ directory: String) -> Result<[String], InputError> {
+        guard let handle = opendir(directory) else {
+            return .failure(.file(.cannotOpen(path: directory, reason: String(cString: strerror(errno)))))
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) {
+                    String(cString: $0)
+                }
+            }
+            if name == "." || name == ".." { continue }
+            names.append(name)
+        }
+        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return .success(names)
+    }
+
+    private func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+}
+
+/// What a path names, as far as input reading cares.
+enum FileKind {
+    case regularFile, directory, other
+    case missing(reason: String)
+
+    /// `stat`s the path; with `followLinks: false`, a symbolic link counts as the file it points to
+    /// only when that is a regular file (links to directories are reported as `.other`).
+    static func of(_ path: String, followLinks: Bool = true) -> FileKind {
+        var info = stat()
+        if followLinks {
+            guard stat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
+            return kind(info.st_mode)
+        }
+        guard lstat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
+        if (info.st_mode & S_IFMT) == S_IFLNK {
+            guard stat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
+            return (info.st_mode & S_IFMT) == S_IFREG ? .regularFile : .other
+        }
+        return kind(info.st_mode)
+    }
+
+    private static func kind(_ mode: mode_t) -> FileKind {
+        switch mode & S_IFMT {
+        case S_IFREG: return .regularFile
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+}

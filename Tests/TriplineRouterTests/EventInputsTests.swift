@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import TriplineJSON
+@testable import TriplineRouter
+
+@Suite("Event inputs: files, directories, NDJSON, standard input")
+struct EventInputsTests {
+    /// Every item of `inputs` as `origin` for events and `!description` for errors.
+    func collect(_ inputs: EventInputs) -> [String] {
+        var out: [String] = []
+        while let item = inputs.next() {
+            switch item {
+            case .success(let event): out.append(event.origin.description)
+            case .failure(let error): out.append("!" + error.description)
+            }
+        }
+        return out
+    }
+
+    @Test func directoriesAreWalkedInNameOrderWithFilters() throws {
+        try withRouterTempDirectory { dir in
+            let day = "AWSLogs/111/CloudTrail/us-east-1/2024/01"
+            try writeFile(#"{"Records":[{"a":2}]}"#, "\(day)/02/111_CloudTrail_us-east-1_20240102T0000Z_b.json", in: dir)
+            try writeFile(#"{"Records":[{"a":1},{"a":1.5}]}"#, "\(day)/01/111_CloudTrail_us-east-1_20240101T0005Z_a.json", in: dir)
+            _ = try gzipFile(try writeFile(#"{"Records":[{"a":0}]}"#, "\(day)/01/111_CloudTrail_us-east-1_20240101T0000Z_z.json", in: dir))
+            try writeFile(#"{"Records":[{"digest":1}]}"#, "\(day)/01/111_CloudTrail-Digest_us-east-1_20240101T0000Z.json", in: dir)
+            try writeFile(#"{"Records":[{"hidden":1}]}"#, "\(day)/01/.hidden.json", in: dir)
+            try writeFile(#"{"Records":[{"hidden":1}]}"#, ".git/objects.json", in: dir)
+            try writeFile("not an input", "\(day)/01/README.txt", in: dir)
+            try writeFile("{\"n\":1}\n{\"n\":2}\n", "extra.ndjson", in: dir)
+            try writeFile("{\"n\":3}\n", "extra.jsonl", in: dir)
+
+            let root = dir.path
+            let d = root + "/" + day
+            #expect(collect(EventInputs(arguments: [root])) == [
+                "\(d)/01/111_CloudTrail_us-east-1_20240101T0000Z_z.json.gz Records[0]",
+                "\(d)/01/111_CloudTrail_us-east-1_20240101T0005Z_a.json Records[0]",
+                "\(d)/01/111_CloudTrail_us-east-1_20240101T0005Z_a.json Records[1]",
+                "\(d)/02/111_CloudTrail_us-east-1_20240102T0000Z_b.json Records[0]",
+                "\(root)/extra.jsonl:1",
+                "\(root)/extra.ndjson:1",
+                "\(root)/extra.ndjson:2",
+            ])
+        }
+    }
+
+    @Test func explicitFilesAreReadWhateverTheirNameAndMissingOnesAreReported() throws {
+        try withRouterTempDirectory { dir in
+            let txt = try writeFile("{\"n\":1}\n", "events.txt", in: dir)
+            let missing = dir.path + "/missing.json"
+            let single = try writeFile("{\n  \"eventName\": \"A\"\n}\n", "one.json", in: dir)
+            let items = collect(EventInputs(arguments: [txt, missing, single]))
+            #expect(items.count == 3)
+            #expect(items[0] == "\(txt):1")
+            #expect(items[1].hasPrefix("!\(missing): "))
+            #expect(items[2] == single)
+        }
+    }
+
+    @Test func ndjsonSkipsBlankLinesAndReportsOverLongOnes() throws {
+        try withRouterTempDirectory { dir in
+            let long = "{\"p\":\"" + String(repeating: "x", count: 300) + "\"}"
+            let path = try writeFile("{\"n\":1}\n\n  \r\n\(long)\n{\"n\":2}", "e.ndjson", in: dir)
+            let items = collect(EventInputs(arguments: [path], maxEventBytes: 100))
+            #expect(items == ["\(path):1", "!\(path):4: event is larger than 100 bytes; skipped", "\(path):5"])
+        }
+    }
+
+    @Test func standardInputIsNDJSON() throws {
+        try withRouterTempDirectory { dir in
+            let path = try writeFile("{\"Records\":[{\"a\":1}]}\n{\"n\":2}\n", "stdin.txt", in: dir)
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            let inputs = EventInputs(arguments: ["-"], standardInput: fd)
+            var events: [RawEvent] = []
+            while let item = inputs.next() { events.append(try item.get()) }
+            #expect(events.map(\.origin.description) == ["stdin:1", "stdin:2"])
+            #expect(String(decoding: events[0].bytes, as: UTF8.self) == "{\"Records\":[{\"a\":1}]}")
+        }
+    }
+
+    @Test("a pipe (not re-openable) is sniffed and then read from what was already read", arguments: [
+        ("{\"n\":1}\n{\"n\":2}\n", ["FIFO:1", "FIFO:2"]),
+        ("{\n  \"eventName\": \"A\"\n}\n", ["FIFO"]),
+        ("{\"Records\":[{\"a\":1},{\"a\":2}]}", ["FIFO Records[0]", "FIFO Records[1]"]),
+    ])
+    func namedPipe(text: String, expected: [String]) throws {
+        try withRouterTempDirectory { dir in
+            let path = dir.appendingPathComponent("events.fifo").path
+            #expect(mkfifo(path, 0o600) == 0)
+            let writer = Thread {
+                let fd = open(path, O_WRONLY)
+                _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                close(fd)
+            }
+            writer.start()
+            #expect(collect(EventInputs(arguments: [path])) == expected.map { $0.replacingOccurrences(of: "FIFO", with: path) })
+        }
+    }
+
+    @Test func malformedLogIsReportedAndTheNextFileStillRuns() throws {
+        try withRouterTempDirectory { dir in
+            let bad = try writeFile(#"{"Records":[{"a":1},{"b":2}}"#, "a.json", in: dir)
+            let good = try writeFile(#"{"Records":[{"c":3}]}"#, "b.json", in: dir)
+            let items = collect(EventInputs(arguments: [dir.path]))
+            #expect(items.count == 4)
+            #expect(items[0] == "\(bad) Records[0]")
+            #expect(items[1] == "\(bad) Records[1]")
+            #expect(items[2].hasPrefix("!\(bad): malformed CloudTrail log at byte"))
+            #expect(items[3] == "\(good) Records[0]")
+        }
+    }
+
+    @Test func normalizerReportsWhyAnEventWasSkipped() {
+        let normalizer = EventNormalizer()
+        let origin = EventOrigin(source: "f.json.gz", position: .record(7))
+        func detail(_ text: String) -> String? {
+            if case .failure(let error) = normalizer.normalize(RawEvent(bytes: Array(text.utf8), origin: origin), ingestionTime: "2024-01-01T00:00:00Z") {
+                return error.description
+            }
+            return nil
+        }
+        #expect(detail(#"{"eventName":"A","eventSource":"s3.amazonaws.com"}"#) == nil)
+        #expect(detail(#"{"eventName":tru}"#)?.hasPrefix("f.json.gz Records[7]: invalid JSON: 1:14:") == true)
+        #expect(detail(#"{"a":1,"a":2}"#)?.contains("duplicate key") == true)
+        #expect(detail("[1]")?.contains("not a CloudTrail record or EventBridge event (an array") == true)
+        #expect(detail(#"{"hello":"world"}"#)?.contains(#"an object with keys "hello""#) == true)
+    }
+
+    @Test func normalizedEventCarriesTheEnvelopeAndItsId() throws {
+        let record = #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","eventTime":"2024-01-01T00:00:00Z"}"#
+        let event = try EventNormalizer().normalize(RawEvent(bytes: Array(record.utf8), origin: EventOrigin(source: "x", position: .line(1))),
+                                                    ingestionTime: "2024-02-02T00:00:00Z").get()
+        #expect(event.envelope["source"] == "aws.cloudtrail")
+        #expect(event.envelope["id"]?.stringValue == event.id)
+        #expect(try JSONParser.parse(event.bytes) == event.envelope)
+    }
+
+    @Test func ingestionClockFormatsUTC() {
+        #expect(IngestionClock.format(epochSeconds: 0) == "1970-01-01T00:00:00Z")
+        #expect(IngestionClock.format(epochSeconds: 1_700_000_000) == "2023-11-14T22:13:20Z")
+    }
+}

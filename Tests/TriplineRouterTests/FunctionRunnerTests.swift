@@ -1,0 +1,194 @@
+import Foundation
+import Testing
+@testable import TriplineRouter
+
+/// Writes an executable `#!/bin/sh` script; returns its path.
+func writeScript(_ body: String, _ name: String, in dir: URL) throws -> String {
+    let path = try writeFile("#!/bin/sh\n" + body + "\n", name, in: dir)
+    chmod(path, 0o755)
+    return path
+}
+
+@Suite("Running handlers: stdin, output, environment, timeouts, no deadlocks")
+struct FunctionRunnerTests {
+    let runner = FunctionRunner()
+
+    func invocation(_ executable: String, payload: [UInt8] = Array("{}".utf8), timeout: Double = 20, grace: Double = 2,
+                    environment: [String: String]? = nil, arguments: [String] = []) -> FunctionInvocation {
+        let delivery = HandlerEnvironment.Delivery(ruleName: "rule-1", targetID: "target-1", eventID: "evt-123", attempt: 1)
+        return FunctionInvocation(executable: executable, arguments: arguments,
+                                  environment: environment ?? HandlerEnvironment.make(delivery: delivery, target: ["CUSTOM": "yes", "PATH": "/usr/bin:/bin"]),
+                                  payload: payload, timeoutSeconds: timeout, killGraceSeconds: grace)
+    }
+
+    @Test func payloadArrivesOnStdinAndEnvironmentIsMinimal() throws {
+        try withRouterTempDirectory { dir in
+            let out = dir.appendingPathComponent("received").path
+            let script = try writeScript("cat > \"$1\"\n/usr/bin/env > \"$1.env\"", "echo.sh", in: dir)
+            let payload = Array(#"{"detail":{"eventName":"ConsoleLogin","note":"$(rm -rf /) `x` 'q'"}}"#.utf8)
+            let outcome = try runner.run(invocation(script, payload: payload, arguments: [out]))
+            #expect(outcome.termination == .exited(0))
+            #expect(outcome.succeeded && !outcome.timedOut)
+            #expect(outcome.payloadBytesWritten == payload.count)
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: out))) == payload)
+
+            let env = try String(contentsOfFile: out + ".env", encoding: .utf8)
+            var variables: [String: String] = [:]
+            for line in env.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                variables[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+            }
+            #expect(variables["TRIPLINE_RULE"] == "rule-1")
+            #expect(variables["TRIPLINE_TARGET"] == "target-1")
+            #expect(variables["TRIPLINE_EVENT_ID"] == "evt-123")
+            #expect(variables["TRIPLINE_IDEMPOTENCY_KEY"] == "evt-123:rule-1:target-1")
+            #expect(variables["TRIPLINE_ATTEMPT"] == "1")
+            #expect(variables["CUSTOM"] == "yes")
+            #expect(variables["PATH"] == "/usr/bin:/bin", "the target's Env overrides the inherited PATH")
+            // Nothing else leaks from the test process (the shell itself may add PWD and friends).
+            let allowed: Set<String> = ["PATH", "HOME", "LANG", "TZ", "CUSTOM", "PWD", "OLDPWD", "SHLVL", "_",
+                                        "TRIPLINE_RULE", "TRIPLINE_TARGET", "TRIPLINE_EVENT_ID", "TRIPLINE_IDEMPOTENCY_KEY", "TRIPLINE_ATTEMPT"]
+            #expect(Set(variables.keys).subtracting(allowed).isEmpty, "unexpected variables: \(Set(variables.keys).subtracting(allowed))")
+        }
+    }
+
+    @Test func exitStatusAndOutputAreReported() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("echo out line\necho err line >&2\nexit 3", "fail.sh", in: dir)
+            let outcome = try runner.run(invocation(script))
+            #expect(outcome.termination == .exited(3))
+            #expect(outcome.exitStatus == 3 && outcome.signal == nil)
+            #expect(!outcome.succeeded && !outcome.timedOut)
+            #expect(String(decoding: outcome.stdout, as: UTF8.self) == "out line\n")
+            #expect(String(decoding: outcome.stderr, as: UTF8.self) == "err line\n")
+            #expect(outcome.summary.hasPrefix("exit status 3 in "))
+        }
+    }
+
+    @Test func hangingHandlerIsTerminatedAtTheTimeout() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("echo started\nsleep 30", "hang.sh", in: dir)
+            let outcome = try runner.run(invocation(script, timeout: 0.5))
+            #expect(outcome.timedOut)
+            #expect(outcome.termination == .signaled(SIGTERM))
+            #expect(!outcome.succeeded)
+            #expect(outcome.durationSeconds >= 0.5 && outcome.durationSeconds < 5)
+            #expect(String(decoding: outcome.stdout, as: UTF8.self) == "started\n")
+        }
+    }
+
+    @Test func handlerIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("trap '' TERM\nwhile :; do sleep 1; done", "stubborn.sh", in: dir)
+            let outcome = try runner.run(invocation(script, timeout: 0.3, grace: 0.5))
+            #expect(outcome.timedOut)
+            #expect(outcome.termination == .signaled(SIGKILL))
+            #expect(outcome.durationSeconds >= 0.8 && outcome.durationSeconds < 5)
+        }
+    }
+
+    @Test func floodingStdoutWithoutReadingStdinDoesNotDeadlock() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("head -c 10485760 /dev/zero\necho tail >&2", "flood.sh", in: dir)
+            let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 1024 * 1024)
+            let outcome = try runner.run(invocation(script, payload: payload, timeout: 30))
+            #expect(outcome.termination == .exited(0))
+            #expect(!outcome.timedOut)
+            #expect(outcome.stdout.count == FunctionInvocation.defaultOutputCap)
+            #expect(outcome.stdoutDroppedBytes == 10_485_760 - FunctionInvocation.defaultOutputCap)
+            #expect(outcome.truncatedBytes == outcome.stdoutDroppedBytes)
+            #expect(String(decoding: outcome.stderr, as: UTF8.self) == "tail\n")
+            #expect(outcome.payloadBytesWritten < payload.count)
+        }
+    }
+
+    @Test func handlerThatNeverReadsStdinGetsA1MBPayloadWithoutDeadlock() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("sleep 0.2\necho ignored input", "ignore.sh", in: dir)
+            let payload = [UInt8](repeating: UInt8(ascii: "y"), count: 1024 * 1024)
+            let outcome = try runner.run(invocation(script, payload: payload, timeout: 30))
+            #expect(outcome.termination == .exited(0))
+            #expect(!outcome.timedOut)
+            #expect(outcome.durationSeconds < 10)
+            #expect(String(decoding: outcome.stdout, as: UTF8.self) == "ignored input\n")
+        }
+    }
+
+    @Test func largePayloadIsDeliveredWhole() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("wc -c", "count.sh", in: dir)
+            let outcome = try runner.run(invocation(script, payload: [UInt8](repeating: 0x41, count: 3 * 1024 * 1024 + 17)))
+            #expect(outcome.succeeded)
+            #expect(String(decoding: outcome.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "\(3 * 1024 * 1024 + 17)")
+        }
+    }
+
+    @Test func backgroundChildHoldingStdoutDoesNotDelayTheEnd() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("sleep 5 &\necho done", "bg.sh", in: dir)
+            let outcome = try runner.run(invocation(script))
+            #expect(outcome.succeeded)
+            #expect(outcome.durationSeconds < 3)
+            #expect(String(decoding: outcome.stdout, as: UTF8.self) == "done\n")
+        }
+    }
+
+    @Test func handlerKilledBySignalIsReported() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("kill -KILL $$", "suicide.sh", in: dir)
+            let outcome = try runner.run(invocation(script))
+            #expect(outcome.termination == .signaled(SIGKILL))
+            #expect(!outcome.timedOut && !outcome.succeeded)
+            #expect(outcome.summary.contains("SIGKILL"))
+        }
+    }
+
+    @Test func handlerCannotBeStarted() throws {
+        try withRouterTempDirectory { dir in
+            #expect(throws: FunctionRunError.self) { try runner.run(invocation(dir.path + "/missing.sh")) }
+            let plain = try writeFile("echo hi\n", "plain.sh", in: dir)
+            do {
+                _ = try runner.run(invocation(plain))
+                Issue.record("a non-executable handler started")
+            } catch {
+                #expect("\(error)".contains("not executable"))
+            }
+            #expect(throws: FunctionRunError.cannotStart(executable: "no-such-program-xyz", reason: "not found on PATH")) {
+                try runner.run(invocation("no-such-program-xyz"))
+            }
+        }
+    }
+
+    @Test func bareNamesAreLookedUpOnPATH() throws {
+        let outcome = try runner.run(invocation("echo", arguments: ["hello", "world"]))
+        #expect(outcome.succeeded)
+        #expect(String(decoding: outcome.stdout, as: UTF8.self) == "hello world\n")
+    }
+
+    @Test func argumentsArePassedVerbatimWithoutAShell() throws {
+        try withRouterTempDirectory { dir in
+            let script = try writeScript("for a in \"$@\"; do printf '<%s>\\n' \"$a\"; done", "args.sh", in: dir)
+            let outcome = try runner.run(invocation(script, arguments: ["a b", "$(id)", "*", ""]))
+            #expect(String(decoding: outcome.stdout, as: UTF8.self) == "<a b>\n<$(id)>\n<*>\n<>\n")
+        }
+    }
+
+    @Test func manyConcurrentRunsDoNotLeakPipesIntoEachOther() async throws {
+        try await withThrowingTaskGroup(of: FunctionOutcome.self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    // `cat` ends only when it sees end of input: a leaked write end would hang it.
+                    try FunctionRunner().run(FunctionInvocation(executable: "/bin/cat", environment: [:], payload: Array("payload \(i)".utf8),
+                                                                timeoutSeconds: 10))
+                }
+            }
+            var count = 0
+            for try await outcome in group {
+                count += 1
+                #expect(outcome.succeeded, "\(outcome.summary)")
+                #expect(String(decoding: outcome.stdout, as: UTF8.self).hasPrefix("payload "))
+            }
+            #expect(count == 16)
+        }
+    }
+}
