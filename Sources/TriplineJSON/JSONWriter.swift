@@ -54,21 +54,37 @@ public enum JSONWriter {
     }
 
     /// Appends the escaped body of a string (no quotes).
+    ///
+    /// Runs of bytes that need no escaping are copied in one go; most strings are one such run.
     public static func appendEscaped<C: Sequence>(_ utf8: C, into out: inout [UInt8]) where C.Element == UInt8 {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for c in utf8 {
-            switch c {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(c)
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(c)
-            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(c >> 4)])
-                out.append(hex[Int(c & 0xF)])
-            default: out.append(c)
+        let done: Void? = utf8.withContiguousStorageIfAvailable { bytes in
+            var runStart = 0
+            for i in 0..<bytes.count {
+                let c = bytes[i]
+                if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { continue }
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                appendEscape(for: c, into: &out)
+                runStart = i + 1
             }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+        }
+        if done != nil { return }
+        for c in utf8 {
+            if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { out.append(c) } else { appendEscape(for: c, into: &out) }
+        }
+    }
+
+    private static func appendEscape(for c: UInt8, into out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        switch c {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(c)
+        case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+        default:
+            out.append(contentsOf: "\\u00".utf8)
+            out.append(hex.utf8Start[Int(c >> 4)])
+            out.append(hex.utf8Start[Int(c & 0xF)])
         }
     }
 }
