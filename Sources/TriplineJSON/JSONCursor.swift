@@ -29,10 +29,10 @@ public struct JSONCursor {
 
     // MARK: Positions and errors
 
-    @inlinable
+    @inlinable @inline(never)
     public func location(_ offset: Int) -> JSONLocation { JSONLocation(offset: offset, in: bytes) }
 
-    @inlinable
+    @inlinable @inline(never)
     public func unexpected(expected: String) -> JSONError {
         if index >= bytes.count { return .unexpectedEnd(expected: expected, at: location(index)) }
         return .unexpectedByte(found: JSONCursor.describe(byte: bytes[index]), expected: expected, at: location(index))
@@ -167,7 +167,7 @@ public struct JSONCursor {
         index = i
     }
 
-    @usableFromInline
+    @usableFromInline @inline(never)
     mutating func scanEscape() throws(JSONError) {
         let escapeStart = index
         index += 1
@@ -223,7 +223,7 @@ public struct JSONCursor {
     }
 
     /// Validates one multi-byte UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF).
-    @usableFromInline
+    @usableFromInline @inline(never)
     mutating func scanMultibyte() throws(JSONError) {
         let c0 = bytes[index]
         let length: Int
@@ -378,7 +378,7 @@ public struct JSONCursor {
         return start..<index
     }
 
-    @usableFromInline
+    @usableFromInline @inline(never)
     func numberError(_ start: Int, _ reason: String) -> JSONError {
         var end = index
         while end < bytes.count, end - start < 40, !JSONCursor.isDelimiter(bytes[end]) { end += 1 }
@@ -401,7 +401,7 @@ public struct JSONCursor {
         index += n
     }
 
-    @usableFromInline
+    @usableFromInline @inline(never)
     func literalError(_ literal: StaticString) -> JSONError {
         .unexpectedByte(found: JSONCursor.describe(byte: bytes[index]), expected: "a JSON value (\(literal)?)", at: location(index))
     }
@@ -501,19 +501,28 @@ public struct JSONCursor {
     public mutating func checkDuplicate(_ key: JSONStringToken, since mark: Int, path: String = "") throws(JSONError) {
         var key = key
         let end = keyCount
-        if end - mark > 64 {
+        if end &- mark > 64 {
             return try checkDuplicateHashed(key, since: mark, path: path)
         }
         key.fingerprint = fingerprint(of: key)
         var k = mark
         while k < end {
             let other = keys[k]
-            if other.fingerprint == key.fingerprint || other.hasEscapes || key.hasEscapes {
-                if equal(other, key) { throw .duplicateKey(key: string(key), path: path, at: location(key.start - 1)) }
+            if (other.fingerprint == key.fingerprint || other.hasEscapes || key.hasEscapes) && keysEqual(other, key) {
+                throw duplicateKeyError(key, path: path)
             }
             k &+= 1
         }
         pushKey(key)
+    }
+
+    /// Full comparison, kept out of line so the common loop above stays small.
+    @usableFromInline @inline(never)
+    func keysEqual(_ a: JSONStringToken, _ b: JSONStringToken) -> Bool { equal(a, b) }
+
+    @usableFromInline @inline(never)
+    func duplicateKeyError(_ key: JSONStringToken, path: String) -> JSONError {
+        .duplicateKey(key: string(key), path: path, at: location(key.start - 1))
     }
 
     /// Length and first bytes of a key in one word: unequal fingerprints mean unequal keys (for
@@ -522,17 +531,17 @@ public struct JSONCursor {
     func fingerprint(of key: JSONStringToken) -> UInt64 {
         let length = key.end &- key.start
         var word: UInt64 = 0
-        if length >= 7 {
-            // The 7 bytes from the start; the first byte of a longer run is replaced by the length.
-            word = UnsafeRawPointer(bytes.baseAddress! + key.start).loadUnaligned(as: UInt64.self) << 8
+        if key.start &+ 8 <= bytes.count {
+            word = UnsafeRawPointer(bytes.baseAddress! + key.start).loadUnaligned(as: UInt64.self)
+            if length < 8 { word &= (UInt64(1) << UInt64(truncatingIfNeeded: length &* 8)) &- 1 }
         } else {
             var i = 0
-            while i < length {
-                word |= UInt64(bytes[key.start &+ i]) << UInt64(8 &* (i &+ 1))
+            while i < length && i < 8 {
+                word |= UInt64(bytes[key.start &+ i]) << UInt64(truncatingIfNeeded: 8 &* i)
                 i &+= 1
             }
         }
-        return word | UInt64(truncatingIfNeeded: min(length, 255))
+        return (word << 8) | UInt64(truncatingIfNeeded: min(length, 255))
     }
 
     @inlinable @inline(__always)
