@@ -32,7 +32,7 @@ out = []
 out.append("# Benchmark results\n")
 out.append(f"Written by `make bench` on {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC. "
            f"Machine: {os.cpu_count()} cores ({cpu_model()}); every figure is **one thread**, release build, "
-           "events held in memory, parse + match timed, best of 3 passes after a warm-up.\n")
+           "events held in memory, parse + match timed, best of the timed passes after a warm-up (3 by default).\n")
 out.append("Reference: aws/event-ruler on the same machine kind (figures from issue 2; ANYTHING-BUT variants 270–290k, "
            "the lower bound shown). Counts are checked against event-ruler's counts on the same generated file.\n")
 out.append("## Citylots groups\n")
