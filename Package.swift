@@ -22,13 +22,15 @@ let package = Package(
         .target(name: "EventPattern", dependencies: ["TriplineJSON"]),
         // Rules, ingestion, normalization, delivery: owns I/O, time and state.
         .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "CZlib"]),
+        // A seeded generator for reproducible random tests and benchmark inputs.
+        .target(name: "SeededRandom"),
         // Matcher and pipeline benchmarks behind `tripline bench`.
-        .target(name: "TriplineBench", dependencies: ["EventPattern", "TriplineJSON", "TriplineRouter"]),
+        .target(name: "TriplineBench", dependencies: ["EventPattern", "TriplineJSON", "TriplineRouter", "SeededRandom"]),
         // The command line: argument parsing and calls into the libraries.
         .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "EventPattern", "TriplineJSON", "TriplineBench"]),
 
-        .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON"]),
-        .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON"]),
+        .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON", "SeededRandom"]),
+        .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON", "SeededRandom"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TriplineJSON"]),
         .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineJSON"], exclude: ["Fixtures"]),
     ],

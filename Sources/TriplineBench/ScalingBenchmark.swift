@@ -1,6 +1,7 @@
 import Foundation
 import EventPattern
 import TriplineJSON
+import SeededRandom
 
 /// How matching cost changes with the number of rules: one fixed stream of CloudTrail-shaped events
 /// against 1, 10, 100, 1,000 and 10,000 generated rules of mixed kinds.
@@ -56,17 +57,11 @@ public struct ScalingBenchmark {
 
     /// Seeded generator of CloudTrail-shaped EventBridge events and of rules over their fields.
     struct Generator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
+        var random: SplitMix64
+        init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func next() -> UInt64 { random.next() }
+        mutating func below(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
         mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 
         static let services = ["iam", "s3", "ec2", "sts", "kms", "cloudtrail", "lambda", "rds", "dynamodb", "sns", "sqs", "logs",

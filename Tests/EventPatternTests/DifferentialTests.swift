@@ -1,24 +1,8 @@
 import EventPattern
 import Foundation
+import SeededRandom
 import Testing
 import TriplineJSON
-
-/// SplitMix64: a tiny seeded generator, so every random test reproduces from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self) < percent }
-    mutating func pick<T>(_ options: [T]) -> T { options[Int.random(in: 0..<options.count, using: &self)] }
-    mutating func below(_ n: Int) -> Int { Int.random(in: 0..<n, using: &self) }
-}
 
 /// Random valid patterns and random events over small alphabets, so that matches actually happen.
 ///

@@ -1,4 +1,5 @@
 import EventPattern
+import SeededRandom
 import Testing
 import TriplineJSON
 

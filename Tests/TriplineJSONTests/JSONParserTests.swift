@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SeededRandom
 import Testing
 import TriplineJSON
 
@@ -20,18 +21,6 @@ private func parseError(_ text: String, options: JSONParser.Options = .init()) -
     parseError(Array(text.utf8), options: options)
 }
 
-/// A seeded SplitMix64 generator, so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("JSON reader: valid documents")
 struct JSONParserValidDocumentTests {

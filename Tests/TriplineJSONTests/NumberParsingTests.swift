@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import Foundation
 import TriplineJSON
@@ -22,7 +23,7 @@ import TriplineJSON
     }
 
     @Test func randomNumbersAgreeWithStrtod() {
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         var mismatches: [String] = []
         for _ in 0..<200_000 {
             let digits = Int(rng.next() % 21) + 1
@@ -41,17 +42,5 @@ import TriplineJSON
             if ours.bitPattern != reference.bitPattern { mismatches.append(text) }
         }
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
