@@ -106,7 +106,12 @@ struct TreeBuilder {
                 let token = try cursor.scanString()
                 let key = cursor.string(token)
                 if options.duplicateKeys == .reject {
-                    try cursor.checkDuplicate(token, since: mark, path: path.isRoot ? "" : path.description)
+                    do {
+                        try cursor.checkDuplicate(token, since: mark)
+                    } catch .duplicateKey(let key, _, let at) {
+                        // The path is only rendered when there is an error to report.
+                        throw .duplicateKey(key: key, path: path.isRoot ? "" : path.description, at: at)
+                    }
                 }
                 try cursor.expect(UInt8(ascii: ":"), "':' after an object key")
                 path.components.append(.key(key))

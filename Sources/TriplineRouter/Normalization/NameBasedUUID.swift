@@ -94,31 +94,30 @@ struct SHA1 {
     }
 
     private mutating func compress(_ block: ArraySlice<UInt8>, _ w: UnsafeMutableBufferPointer<UInt32>) {
-        let base = block.startIndex
-        for t in 0..<16 {
-            let j = base + t * 4
-            w[t] = UInt32(block[j]) << 24 | UInt32(block[j + 1]) << 16 | UInt32(block[j + 2]) << 8 | UInt32(block[j + 3])
+        block.withUnsafeBufferPointer { bytes in
+            for t in 0..<16 {
+                let j = t &* 4
+                w[t] = UInt32(bytes[j]) << 24 | UInt32(bytes[j &+ 1]) << 16 | UInt32(bytes[j &+ 2]) << 8 | UInt32(bytes[j &+ 3])
+            }
         }
         for t in 16..<80 {
-            let x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]
+            let x = w[t &- 3] ^ w[t &- 8] ^ w[t &- 14] ^ w[t &- 16]
             w[t] = (x << 1) | (x >> 31)
         }
         var (a, b, c, d, e) = state
-        for t in 0..<80 {
-            let f: UInt32, k: UInt32
-            switch t {
-            case 0..<20: f = (b & c) | (~b & d); k = 0x5A827999
-            case 20..<40: f = b ^ c ^ d; k = 0x6ED9EBA1
-            case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC
-            default: f = b ^ c ^ d; k = 0xCA62C1D6
-            }
-            let temp = ((a << 5) | (a >> 27)) &+ f &+ e &+ k &+ w[t]
+        // The four rounds as separate loops: no per-step branch on the round.
+        @inline(__always) func step(_ f: UInt32, _ k: UInt32, _ word: UInt32) {
+            let temp = ((a << 5) | (a >> 27)) &+ f &+ e &+ k &+ word
             e = d
             d = c
             c = (b << 30) | (b >> 2)
             b = a
             a = temp
         }
+        for t in 0..<20 { step((b & c) | (~b & d), 0x5A827999, w[t]) }
+        for t in 20..<40 { step(b ^ c ^ d, 0x6ED9EBA1, w[t]) }
+        for t in 40..<60 { step((b & c) | (b & d) | (c & d), 0x8F1BBCDC, w[t]) }
+        for t in 60..<80 { step(b ^ c ^ d, 0xCA62C1D6, w[t]) }
         state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e)
     }
 }
