@@ -323,6 +323,9 @@ private struct Session {
 
     mutating func run() -> FunctionOutcome {
         let deadline = start + max(0, invocation.timeoutSeconds)
+        // With every pipe closed only the exit is awaited: poll briefly, backing off, instead of
+        // sleeping the full 50 ms (a handler usually exits right after closing its output).
+        var exitWait = 0.0005
         while true {
             if status == nil { reap() }
             if status != nil {
@@ -344,9 +347,13 @@ private struct Session {
             // Wake at least every 50 ms to notice the handler's exit even if a background process
             // keeps its output pipes open.
             var wait = 0.05
+            if !stdinOpen && !stdoutOpen && !stderrOpen {
+                wait = exitWait
+                exitWait = min(exitWait * 2, 0.05)
+            }
             if !timedOut { wait = min(wait, deadline - now) }
             if let killAt, !killed { wait = min(wait, killAt - now) }
-            pollOnce(timeoutMilliseconds: Int32(max(0, wait) * 1000) + 1)
+            pollOnce(timeoutMilliseconds: Int32(max(0, wait) * 1000) + (wait < 0.001 ? 0 : 1))
         }
         closeStdin()
         if stdoutOpen { _ = Glibc.close(child.stdout); stdoutOpen = false }
