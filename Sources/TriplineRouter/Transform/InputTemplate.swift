@@ -127,6 +127,18 @@ struct TemplateCompiler {
     }
 
     /// Splits `bytes[start..<end]` into text and placeholders (for strings and text templates).
+    /// The placeholder `<name>` spanning `open..<close` inside text or a string: a variable
+    /// segment, or nil (with the problem recorded) when it is unknown or a whole-event variable.
+    mutating func variableSegment(at open: Int, close: Int) -> TemplateSegment? {
+        let name = String(decoding: bytes[(open + 1)..<(close - 1)], as: UTF8.self)
+        guard let variable = resolve(name, at: open) else { return nil }
+        if variable == .event || variable == .eventJSON {
+            fail(.eventVariableOutsideJSONValue(name: name, position: characterOffset(open)))
+            return nil
+        }
+        return .variable(variable)
+    }
+
     mutating func textSegments(from start: Int, to end: Int) -> [TemplateSegment] {
         var segments: [TemplateSegment] = []
         var runStart = start
@@ -134,14 +146,7 @@ struct TemplateCompiler {
         while i < end {
             if bytes[i] == UInt8(ascii: "<"), let close = placeholderEnd(at: i), close <= end {
                 if runStart < i { segments.append(.text(String(decoding: bytes[runStart..<i], as: UTF8.self))) }
-                let name = String(decoding: bytes[(i + 1)..<(close - 1)], as: UTF8.self)
-                if let variable = resolve(name, at: i) {
-                    if variable == .event || variable == .eventJSON {
-                        fail(.eventVariableOutsideJSONValue(name: name, position: characterOffset(i)))
-                    } else {
-                        segments.append(.variable(variable))
-                    }
-                }
+                if let segment = variableSegment(at: i, close: close) { segments.append(segment) }
                 i = close
                 runStart = i
             } else {
@@ -275,14 +280,7 @@ struct TemplateCompiler {
             if c == UInt8(ascii: "<"), let close = placeholderEnd(at: i) {
                 guard let literal = decodeRun(runStart, i) else { return nil }
                 if !literal.isEmpty { segments.append(.text(literal)) }
-                let name = String(decoding: bytes[(i + 1)..<(close - 1)], as: UTF8.self)
-                if let variable = resolve(name, at: i) {
-                    if variable == .event || variable == .eventJSON {
-                        fail(.eventVariableOutsideJSONValue(name: name, position: characterOffset(i)))
-                    } else {
-                        segments.append(.variable(variable))
-                    }
-                }
+                if let segment = variableSegment(at: i, close: close) { segments.append(segment) }
                 i = close
                 runStart = i
                 continue
