@@ -15,24 +15,32 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL",
+                       providers: [.apt(["libssl-dev"])]),
 
         // Strict, fast JSON reading and writing for untrusted events and rule files.
         .target(name: "TriplineJSON"),
         // The EventBridge pattern language: parsing, validation, the compiled shared matcher. Pure: no I/O.
         .target(name: "EventPattern", dependencies: ["TriplineJSON"]),
+        // Durable state in one SQLite database: delivery queue, dead letters, checkpoints, blocklist.
+        .target(name: "TriplineState", dependencies: ["CSQLite", "TriplineJSON"]),
+        // What a delivery reaches: function handlers, webhooks (libcurl), topics, user blocking.
+        .target(name: "TriplineTargets", dependencies: ["EventPattern", "TriplineJSON", "CCurl", "COpenSSL"]),
         // Rules, ingestion, normalization, delivery: owns I/O, time and state.
-        .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "CZlib"]),
+        .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "TriplineTargets", "TriplineState", "CZlib"]),
         // A seeded generator for reproducible random tests and benchmark inputs.
         .target(name: "SeededRandom"),
         // Matcher and pipeline benchmarks behind `tripline bench`.
         .target(name: "TriplineBench", dependencies: ["EventPattern", "TriplineJSON", "TriplineRouter", "SeededRandom"]),
         // The command line: argument parsing and calls into the libraries.
-        .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "EventPattern", "TriplineJSON", "TriplineBench"]),
+        .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "EventPattern", "TriplineJSON", "TriplineBench"]),
 
         .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON", "SeededRandom"]),
         .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON", "SeededRandom"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TriplineJSON"]),
-        .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "TriplineJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "TriplineTargetsTests", dependencies: ["TriplineTargets", "TriplineJSON", "EventPattern"]),
+        .testTarget(name: "TriplineStateTests", dependencies: ["TriplineState", "TriplineJSON"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import EventPattern
 import TriplineJSON
+import TriplineTargets
 
 /// One input event, parsed, recognised and wrapped as EventBridge delivers it.
 public struct NormalizedEvent: Sendable {

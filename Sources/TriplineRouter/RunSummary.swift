@@ -1,4 +1,5 @@
 import Foundation
+import TriplineTargets
 import TriplineJSON
 
 /// What one `tripline run` did: events read and skipped, rule matches, delivery results.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TriplineRouter
+import TriplineTargets
 
 /// Collects reports from worker threads.
 final class ReportBox: @unchecked Sendable {
@@ -18,6 +19,13 @@ final class ReportBox: @unchecked Sendable {
         defer { lock.unlock() }
         return items
     }
+}
+
+/// Writes an executable `#!/bin/sh` script; returns its path.
+func writeScript(_ body: String, _ name: String, in dir: URL) throws -> String {
+    let path = try writeFile("#!/bin/sh\n" + body + "\n", name, in: dir)
+    chmod(path, 0o755)
+    return path
 }
 
 @Suite("Delivery pool: concurrency limits, backpressure, reports")

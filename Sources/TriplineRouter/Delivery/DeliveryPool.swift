@@ -1,4 +1,5 @@
 import Foundation
+import TriplineTargets
 
 /// One delivery of one event to one function target: everything a worker needs to run it.
 ///

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import TriplineJSON
 import TriplineRouter
+import TriplineTargets
 
 /// `tripline invoke`: runs one handler once with one event, as `run` would for a match.
 ///

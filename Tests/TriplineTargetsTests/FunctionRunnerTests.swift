@@ -1,13 +1,6 @@
 import Foundation
 import Testing
-@testable import TriplineRouter
-
-/// Writes an executable `#!/bin/sh` script; returns its path.
-func writeScript(_ body: String, _ name: String, in dir: URL) throws -> String {
-    let path = try writeFile("#!/bin/sh\n" + body + "\n", name, in: dir)
-    chmod(path, 0o755)
-    return path
-}
+@testable import TriplineTargets
 
 @Suite("Running handlers: stdin, output, environment, timeouts, no deadlocks")
 struct FunctionRunnerTests {
@@ -22,7 +15,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func payloadArrivesOnStdinAndEnvironmentIsMinimal() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let out = dir.appendingPathComponent("received").path
             let script = try writeScript("cat > \"$1\"\n/usr/bin/env > \"$1.env\"", "echo.sh", in: dir)
             let payload = Array(#"{"detail":{"eventName":"ConsoleLogin","note":"$(rm -rf /) `x` 'q'"}}"#.utf8)
@@ -53,7 +46,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func exitStatusAndOutputAreReported() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("echo out line\necho err line >&2\nexit 3", "fail.sh", in: dir)
             let outcome = try runner.run(invocation(script))
             #expect(outcome.termination == .exited(3))
@@ -66,7 +59,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func hangingHandlerIsTerminatedAtTheTimeout() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("echo started\nsleep 30", "hang.sh", in: dir)
             let outcome = try runner.run(invocation(script, timeout: 0.5))
             #expect(outcome.timedOut)
@@ -78,7 +71,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func handlerIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("trap '' TERM\nwhile :; do sleep 1; done", "stubborn.sh", in: dir)
             let outcome = try runner.run(invocation(script, timeout: 0.3, grace: 0.5))
             #expect(outcome.timedOut)
@@ -88,7 +81,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func floodingStdoutWithoutReadingStdinDoesNotDeadlock() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("head -c 10485760 /dev/zero\necho tail >&2", "flood.sh", in: dir)
             let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 1024 * 1024)
             let outcome = try runner.run(invocation(script, payload: payload, timeout: 30))
@@ -103,7 +96,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func handlerThatNeverReadsStdinGetsA1MBPayloadWithoutDeadlock() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("sleep 0.2\necho ignored input", "ignore.sh", in: dir)
             let payload = [UInt8](repeating: UInt8(ascii: "y"), count: 1024 * 1024)
             let outcome = try runner.run(invocation(script, payload: payload, timeout: 30))
@@ -115,7 +108,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func largePayloadIsDeliveredWhole() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("wc -c", "count.sh", in: dir)
             let outcome = try runner.run(invocation(script, payload: [UInt8](repeating: 0x41, count: 3 * 1024 * 1024 + 17)))
             #expect(outcome.succeeded)
@@ -124,7 +117,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func backgroundChildHoldingStdoutDoesNotDelayTheEnd() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("sleep 5 &\necho done", "bg.sh", in: dir)
             let outcome = try runner.run(invocation(script))
             #expect(outcome.succeeded)
@@ -134,7 +127,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func handlerKilledBySignalIsReported() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("kill -KILL $$", "suicide.sh", in: dir)
             let outcome = try runner.run(invocation(script))
             #expect(outcome.termination == .signaled(SIGKILL))
@@ -144,7 +137,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func handlerCannotBeStarted() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             #expect(throws: FunctionRunError.self) { try runner.run(invocation(dir.path + "/missing.sh")) }
             let plain = try writeFile("echo hi\n", "plain.sh", in: dir)
             do {
@@ -166,7 +159,7 @@ struct FunctionRunnerTests {
     }
 
     @Test func argumentsArePassedVerbatimWithoutAShell() throws {
-        try withRouterTempDirectory { dir in
+        try withTargetsTempDirectory { dir in
             let script = try writeScript("for a in \"$@\"; do printf '<%s>\\n' \"$a\"; done", "args.sh", in: dir)
             let outcome = try runner.run(invocation(script, arguments: ["a b", "$(id)", "*", ""]))
             #expect(String(decoding: outcome.stdout, as: UTF8.self) == "<a b>\n<$(id)>\n<*>\n<>\n")
