@@ -28,18 +28,20 @@ let package = Package(
         .target(name: "TriplineTargets", dependencies: ["EventPattern", "TriplineJSON", "CCurl", "COpenSSL"]),
         // Rules, ingestion, normalization, delivery: owns I/O, time and state.
         .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "TriplineTargets", "TriplineState", "CZlib"]),
+        // A small loopback HTTP server: the receiver for tests, benchmarks and the demo. Not used by `run`.
+        .target(name: "LoopbackHTTP"),
         // A seeded generator for reproducible random tests and benchmark inputs.
         .target(name: "SeededRandom"),
         // Matcher and pipeline benchmarks behind `tripline bench`.
-        .target(name: "TriplineBench", dependencies: ["EventPattern", "TriplineJSON", "TriplineRouter", "SeededRandom"]),
+        .target(name: "TriplineBench", dependencies: ["EventPattern", "TriplineJSON", "TriplineRouter", "TriplineTargets", "SeededRandom", "LoopbackHTTP"]),
         // The command line: argument parsing and calls into the libraries.
-        .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "EventPattern", "TriplineJSON", "TriplineBench"]),
+        .executableTarget(name: "tripline", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "EventPattern", "TriplineJSON", "TriplineBench", "LoopbackHTTP"]),
 
         .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON", "SeededRandom"]),
         .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON", "SeededRandom"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TriplineJSON"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TriplineJSON", "LoopbackHTTP"]),
         .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "TriplineJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "TriplineTargetsTests", dependencies: ["TriplineTargets", "TriplineJSON", "EventPattern"]),
+        .testTarget(name: "TriplineTargetsTests", dependencies: ["TriplineTargets", "TriplineJSON", "EventPattern", "LoopbackHTTP"]),
         .testTarget(name: "TriplineStateTests", dependencies: ["TriplineState", "TriplineJSON"]),
     ],
     swiftLanguageModes: [.v6]
