@@ -6,7 +6,9 @@ import Musl
 import Darwin
 #endif
 import EventPattern
+import Foundation
 import TriplineJSON
+import TriplineState
 import TriplineTargets
 
 /// One input event, parsed, recognised and wrapped as EventBridge delivers it.
@@ -90,48 +92,68 @@ public struct EventNormalizer: Sendable {
     }
 }
 
-/// The `tripline run` loop: inputs → normalize → match → render each target's input → deliver.
+/// The `tripline run` loop: inputs → normalize → match → journal → deliver.
 ///
-/// Reads events one at a time on the calling thread (so memory stays bounded by one event plus the
-/// delivery queue), matches each against all rules at once with one shared ``PatternMachine``, and
-/// hands deliveries to a ``DeliveryPool`` that runs handlers concurrently while reading goes on. Bad
-/// records and unreadable files are reported through the ``DeliveryLog`` and skipped; the run
-/// continues. Progress is drawn on the console (a terminal) twice a second.
+/// Reads events one at a time on the calling thread (memory stays bounded by one event plus the
+/// delivery window), matches each against all rules at once with one shared ``PatternMachine``, and
+/// commits each match's deliveries to the state database in batches, together with the input
+/// checkpoints they complete, before handing them to the ``DeliveryDispatcher``. Deliveries an earlier
+/// run left queued are resumed first. Bad records and unreadable files are reported through the
+/// ``DeliveryLog`` and skipped; the run continues. Progress is drawn on the console twice a second.
 public final class Router {
     /// Limits and settings of a run.
     public struct Options: Sendable {
         public var maxEventBytes: Int
-        public var pool: DeliveryPool.Configuration
+        public var dispatcher: DeliveryDispatcher.Configuration
         /// Seconds between progress updates.
         public var progressInterval: Double
+        /// At the end of the input, keep going while a retry is due within this many seconds.
+        public var linger: Double
+        /// After a stop request, how long running attempts may take before the run exits anyway.
+        public var shutdownTimeout: Double
+        /// Deliveries per journal transaction, at most.
+        public var acceptBatch: Int
+        /// A batch is committed at the latest this many seconds after its first delivery.
+        public var acceptInterval: Double
+        /// Ignore checkpoints: read every input file from its start.
+        public var fromStart: Bool
 
         public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
-                    pool: DeliveryPool.Configuration = DeliveryPool.Configuration(), progressInterval: Double = 0.5) {
+                    dispatcher: DeliveryDispatcher.Configuration = DeliveryDispatcher.Configuration(), progressInterval: Double = 0.5,
+                    linger: Double = 30, shutdownTimeout: Double = 10, acceptBatch: Int = 512, acceptInterval: Double = 0.05,
+                    fromStart: Bool = false) {
             self.maxEventBytes = maxEventBytes
-            self.pool = pool
+            self.dispatcher = dispatcher
             self.progressInterval = progressInterval
+            self.linger = linger
+            self.shutdownTimeout = shutdownTimeout
+            self.acceptBatch = max(1, acceptBatch)
+            self.acceptInterval = acceptInterval
+            self.fromStart = fromStart
         }
     }
 
     public let rules: RuleSet
     public let options: Options
     private let log: DeliveryLog
-    private let runner: FunctionRunner
+    private let store: StateStore
+    private let executor: TargetExecutor
     private let machine: PatternMachine
     private let normalizer: EventNormalizer
     private var clock = IngestionClock()
 
-    public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, runner: FunctionRunner = FunctionRunner()) {
+    public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, store: StateStore, runner: FunctionRunner = FunctionRunner()) {
         self.rules = rules
         self.options = options
         self.log = log
-        self.runner = runner
+        self.store = store
+        executor = TargetExecutor(rules: rules, runner: runner, stateDirectory: store.directory)
         machine = PatternMachine(rules.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
         normalizer = EventNormalizer(maxEventBytes: options.maxEventBytes)
     }
 
-    /// Routes every event of `inputs`; returns when they are exhausted (or `stop` fires) and every
-    /// delivery has finished.
+    /// Routes every event of `inputs`; returns when they are exhausted (or `stop` fires) and the
+    /// deliveries are done, dead-lettered, or waiting for a retry beyond ``Options/linger``.
     public func run(inputs: EventInputs, stop: StopSignal? = nil) -> RunSummary {
         let start = monotonicSeconds()
         var summary = RunSummary()
@@ -139,16 +161,59 @@ public final class Router {
         for name in summary.ruleOrder { summary.matchesPerRule[name] = 0 }
         let tally = DeliveryTally()
         let log = self.log
-        let pool = DeliveryPool(configuration: options.pool, runner: runner) { report in
-            tally.count(report)
-            log.record(report)
+        let executor = self.executor
+        let journal = DeliveryJournal(store: store)
+        let checkpoints = CheckpointStore(store: store)
+        let stateFailure = StateFailure()
+        let dispatcher = DeliveryDispatcher(
+            configuration: options.dispatcher, journal: journal,
+            settings: { executor.settings(rule: $0, target: $1) },
+            attempt: { executor.attempt($0, attempt: $1) },
+            onReport: { report in
+                tally.count(report)
+                log.record(report)
+            },
+            onStateError: { error in
+                if stateFailure.record(error) { log.note("tripline run: \(error)") }
+            })
+
+        // Deliveries an earlier run left queued go first.
+        do {
+            let total = try journal.count()
+            if total > 0 {
+                dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
+                summary.deliveriesResumed = total
+                log.note("tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run")
+            }
+            if options.fromStart { try checkpoints.reset() }
+        } catch {
+            stateFailure.record(error)
+            log.note("tripline run: \(error)")
         }
+
+        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch)
+        inputs.resumption = { path in
+            guard let identity = FileIdentity.of(path), let saved = try? checkpoints.checkpoint(for: path) else { return .read }
+            if saved.size == identity.size && saved.modificationTime == identity.modificationTime {
+                return saved.complete ? .skip : .resume(afterItems: saved.items)
+            }
+            // Grown since (an appended log): go on where we were; otherwise it was replaced.
+            return identity.size > saved.size ? .resume(afterItems: saved.items) : .read
+        }
+        inputs.onSourceEnd = { source, items in
+            if case .file(let path) = source { batch.checkpoint(path: path, items: items, complete: true) }
+        }
+        inputs.onIdle = { batch.commit(failure: stateFailure, log: log) }
+
         var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         var nextProgress = start + options.progressInterval
-
         while true {
             if let stop, stop.isRequested {
                 summary.stopped = true
+                inputs.close()
+                break
+            }
+            if stateFailure.failed {
                 inputs.close()
                 break
             }
@@ -169,31 +234,53 @@ public final class Router {
                 log.badInput(error)
             case .success(let raw):
                 summary.eventsRead += 1
-                route(raw, summary: &summary, scratch: &scratch, pool: pool, tally: tally)
+                route(raw, summary: &summary, scratch: &scratch, batch: batch)
             }
+            if case .file(let path)? = inputs.currentSource {
+                batch.checkpoint(path: path, items: inputs.itemsFromCurrentSource, complete: false)
+            }
+            if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
             let now = monotonicSeconds()
             if log.console.showsProgress, now >= nextProgress {
                 nextProgress = now + options.progressInterval
-                log.console.progress(progressLine(summary, tally: tally, pool: pool, source: inputs.currentSource))
+                log.console.progress(progressLine(summary, tally: tally, dispatcher: dispatcher, source: inputs.currentSource))
             }
         }
-        let load = pool.load
+        batch.commit(failure: stateFailure, log: log)
+        summary.filesSkipped = inputs.sourcesResumed
+
+        let load = dispatcher.load
         if summary.stopped {
-            log.note("tripline run: stop requested; finishing the \(load.queued + load.running) deliveries already queued (signal again to quit at once)")
-        } else if log.console.showsProgress {
-            log.console.progress("waiting for \(load.queued + load.running) deliveries to finish…")
+            log.note("tripline run: stop requested; waiting up to \(formatSeconds(options.shutdownTimeout)) for the \(load.running) running "
+                     + "deliver\(load.running == 1 ? "y" : "ies") (signal again to quit at once: nothing accepted is lost)")
+            dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
+        } else {
+            if log.console.showsProgress { log.console.progress("waiting for \(load.queued) deliveries to finish…") }
+            let log = self.log
+            let shutdownTimeout = options.shutdownTimeout
+            dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
+                {
+                    guard stop.isRequested else { return false }
+                    log.note("tripline run: stop requested; waiting up to \(formatSeconds(shutdownTimeout)) for running deliveries "
+                             + "(signal again to quit at once: nothing accepted is lost)")
+                    return true
+                }
+            }, shutdownTimeout: options.shutdownTimeout)
+            if let stop, stop.isRequested { summary.stopped = true }
         }
-        pool.finish()
         log.console.clearProgress()
         let counts = tally.counts
         summary.deliveriesSucceeded = counts.succeeded
-        summary.deliveriesFailed = counts.failed
+        summary.deliveriesFailed = counts.deadLettered
+        summary.failedAttempts = counts.failedAttempts
         summary.deliveriesTimedOut = counts.timedOut
+        summary.deliveriesLeftQueued = dispatcher.queuedCount
+        summary.stateError = stateFailure.first?.description
         summary.durationSeconds = monotonicSeconds() - start
         return summary
     }
 
-    private func route(_ raw: RawEvent, summary: inout RunSummary, scratch: inout MatchScratch, pool: DeliveryPool, tally: DeliveryTally) {
+    private func route(_ raw: RawEvent, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch) {
         let ingestionTime = clock.now()
         let event: NormalizedEvent
         switch normalizer.normalize(raw, ingestionTime: ingestionTime) {
@@ -215,41 +302,131 @@ public final class Router {
             return
         }
         var anyRule = false
+        let now = StateTime.now()
         for id in matched {
             let rule = rules.rules[id]
             guard rule.receives(event.envelope) else { continue }
             anyRule = true
             summary.matchesPerRule[rule.name, default: 0] += 1
             for target in rule.targets {
-                deliver(event, rule: rule, target: target, ingestionTime: ingestionTime, pool: pool, tally: tally)
+                batch.add(NewDelivery(rule: rule.name, target: target.id, eventID: event.id, origin: event.origin.description,
+                                      event: event.bytes, ingestionTime: ingestionTime, acceptedAt: now))
             }
         }
         if anyRule { summary.eventsMatched += 1 }
     }
 
-    private func deliver(_ event: NormalizedEvent, rule: Rule, target: Target, ingestionTime: String, pool: DeliveryPool, tally: DeliveryTally) {
-        guard case .function(let function) = target.kind else { return }
-        let payload: [UInt8]
-        do {
-            payload = try target.input.render(event: event.envelope, eventBytes: event.bytes, ruleName: rule.name, ingestionTime: ingestionTime)
-        } catch {
-            tally.countFailure()
-            log.note("[\(rule.name)/\(target.id)] delivery failed: cannot build the target input: \(error) (event \(event.id) from \(event.origin))")
-            return
-        }
-        let delivery = HandlerEnvironment.Delivery(ruleName: rule.name, targetID: target.id, eventID: event.id)
-        pool.submit(DeliveryJob(delivery: delivery, handler: function.handlerPath, arguments: function.args,
-                                environment: function.environment, timeoutSeconds: function.timeoutSeconds,
-                                maxConcurrency: function.maxConcurrency, payload: payload, origin: event.origin))
-    }
-
-    private func progressLine(_ summary: RunSummary, tally: DeliveryTally, pool: DeliveryPool, source: InputSource?) -> String {
+    private func progressLine(_ summary: RunSummary, tally: DeliveryTally, dispatcher: DeliveryDispatcher, source: InputSource?) -> String {
         let counts = tally.counts
-        let load = pool.load
+        let load = dispatcher.load
         var line = "\(summary.eventsRead) events (\(summary.badRecords) bad), \(summary.eventsMatched) matched; "
-            + "deliveries \(counts.succeeded) ok, \(counts.failed) failed, \(load.running) running, \(load.queued) queued"
+            + "deliveries \(counts.succeeded) ok, \(counts.deadLettered) dead-lettered, \(load.running) running, \(load.queued) queued"
+        if load.waitingForRetry > 0 { line += " (\(load.waitingForRetry) waiting to retry)" }
         if let source { line += " - " + (source.description.split(separator: "/").last.map(String.init) ?? source.description) }
         return line
+    }
+}
+
+/// Deliveries and checkpoints read since the last commit; committed together in one transaction.
+final class AcceptBatch {
+    private let journal: DeliveryJournal
+    private let dispatcher: DeliveryDispatcher
+    private let limit: Int
+    private var deliveries: [NewDelivery] = []
+    private var checkpoints: [String: Checkpoint] = [:]
+    private var since: Double?
+    private var identity: (path: String, identity: FileIdentity, checkedAt: Double)?
+
+    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int) {
+        self.journal = journal
+        self.dispatcher = dispatcher
+        self.limit = limit
+    }
+
+    func add(_ delivery: NewDelivery) {
+        if since == nil { since = monotonicSeconds() }
+        deliveries.append(delivery)
+    }
+
+    /// Records that the first `items` of `path` are handled (as of the deliveries added so far).
+    func checkpoint(path: String, items: Int, complete: Bool) {
+        // One stat per file and second is enough: files being read are not expected to change.
+        let now = monotonicSeconds()
+        if identity == nil || identity!.path != path || now - identity!.checkedAt > 1 || complete {
+            guard let found = FileIdentity.of(path) else { return }
+            identity = (path, found, now)
+        }
+        let identity = self.identity!.identity
+        if since == nil { since = monotonicSeconds() }
+        checkpoints[path] = Checkpoint(source: path, size: identity.size, modificationTime: identity.modificationTime, items: items,
+                                       complete: complete, updatedAt: StateTime.now())
+    }
+
+    /// Whether the batch is full or has waited long enough.
+    func isDue(interval: Double) -> Bool {
+        guard let since else { return false }
+        return deliveries.count >= limit || monotonicSeconds() - since >= (deliveries.isEmpty ? 1 : interval)
+    }
+
+    /// Commits the batch, then hands its new deliveries to the dispatcher. On a state error nothing
+    /// of the batch counts as accepted (its input is read again by the next run) and `failure` is set.
+    func commit(failure: StateFailure, log: DeliveryLog) {
+        guard since != nil, !failure.failed else { return }
+        let pending = deliveries
+        let marks = Array(checkpoints.values)
+        deliveries.removeAll(keepingCapacity: true)
+        checkpoints.removeAll(keepingCapacity: true)
+        since = nil
+        do {
+            let queued = try journal.accept(pending, checkpoints: marks)
+            dispatcher.enqueue(queued)
+        } catch {
+            if failure.record(error) {
+                log.note("tripline run: cannot accept \(pending.count) deliver\(pending.count == 1 ? "y" : "ies"): \(error); "
+                         + "stopping: the input from the last checkpoint on is read again by the next run")
+            }
+        }
+    }
+}
+
+/// The first state-database error of a run (later ones are usually the same cause).
+final class StateFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: StateError?
+
+    /// Keeps `error` if it is the first; returns whether it was.
+    @discardableResult
+    func record(_ error: StateError) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard self.error == nil else { return false }
+        self.error = error
+        return true
+    }
+
+    var failed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return error != nil
+    }
+
+    var first: StateError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return error
+    }
+}
+
+/// A file's size and modification time: enough to tell that it changed since a checkpoint.
+struct FileIdentity: Equatable {
+    var size: Int64
+    var modificationTime: Double
+
+    static func of(_ path: String) -> FileIdentity? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileIdentity(size: Int64(info.st_size),
+                            modificationTime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1_000_000_000)
     }
 }
 

@@ -23,10 +23,22 @@ public struct RunSummary: Sendable, Equatable {
     public var matchesPerRule: [String: Int] = [:]
     /// Loaded rule names, in load order (the order the summary lists them in).
     public var ruleOrder: [String] = []
+    /// Deliveries whose target succeeded during this run.
     public var deliveriesSucceeded = 0
+    /// Deliveries that failed for good: dead-lettered during this run.
     public var deliveriesFailed = 0
-    /// Failed deliveries that hit their timeout (counted in `deliveriesFailed` too).
+    /// Attempts that failed (a delivery retried twice and then delivered counts 2 here).
+    public var failedAttempts = 0
+    /// Failed attempts that hit their timeout (counted in `failedAttempts` too).
     public var deliveriesTimedOut = 0
+    /// Deliveries found queued from an earlier run and resumed.
+    public var deliveriesResumed = 0
+    /// Deliveries still queued when the run ended (waiting for a retry, or cut short by a stop).
+    public var deliveriesLeftQueued = 0
+    /// Input files skipped or resumed part-way because a checkpoint says they were read before.
+    public var filesSkipped = 0
+    /// The state database failed (disk full, unwritable): the run stopped accepting events.
+    public var stateError: String?
     /// The run stopped on SIGINT/SIGTERM before reading every input.
     public var stopped = false
     public var durationSeconds: Double = 0
@@ -36,8 +48,10 @@ public struct RunSummary: Sendable, Equatable {
     /// Events read per second of the whole run.
     public var eventsPerSecond: Double { durationSeconds > 0 ? Double(eventsRead) / durationSeconds : 0 }
 
-    /// Everything went well: no bad record, no file error, no failed delivery.
-    public var isClean: Bool { badRecords == 0 && fileErrors == 0 && deliveriesFailed == 0 }
+    /// Everything went well: no bad record, no file error, no dead letter, nothing left queued.
+    public var isClean: Bool {
+        badRecords == 0 && fileErrors == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || deliveriesLeftQueued == 0)
+    }
 
     /// The human-readable summary, several lines.
     public var text: String {
@@ -50,9 +64,17 @@ public struct RunSummary: Sendable, Equatable {
         for name in ruleOrder {
             lines.append("    " + name + String(repeating: " ", count: width - name.count) + "  \(matchesPerRule[name] ?? 0)")
         }
+        if filesSkipped > 0 { lines.insert("  files already read (checkpoints; --from-start to read them again): \(filesSkipped)", at: 2) }
         var deliveries = "  deliveries: \(deliveriesSucceeded) ok, \(deliveriesFailed) failed"
-        if deliveriesTimedOut > 0 { deliveries += " (\(deliveriesTimedOut) timed out)" }
+        if deliveriesFailed > 0 { deliveries += " (dead-lettered)" }
+        if failedAttempts > 0 {
+            deliveries += "; \(failedAttempts) failed attempt\(failedAttempts == 1 ? "" : "s")"
+            if deliveriesTimedOut > 0 { deliveries += " (\(deliveriesTimedOut) timed out)" }
+        }
+        if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from an earlier run" }
+        if deliveriesLeftQueued > 0 { deliveries += "; \(deliveriesLeftQueued) left queued for the next run" }
         lines.append(deliveries)
+        if let stateError { lines.append("  stopped early: \(stateError)") }
         return lines.joined(separator: "\n")
     }
 
@@ -70,8 +92,13 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "matchesPerRule", value: .object(JSONObject(rules))),
             JSONMember(key: "deliveriesSucceeded", value: .number(JSONNumber(deliveriesSucceeded))),
             JSONMember(key: "deliveriesFailed", value: .number(JSONNumber(deliveriesFailed))),
+            JSONMember(key: "failedAttempts", value: .number(JSONNumber(failedAttempts))),
             JSONMember(key: "deliveriesTimedOut", value: .number(JSONNumber(deliveriesTimedOut))),
+            JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
+            JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
+            JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
             JSONMember(key: "stopped", value: .bool(stopped)),
+            JSONMember(key: "stateError", value: stateError.map { .string($0) } ?? .null),
             JSONMember(key: "durationSeconds", value: .number(JSONNumber((durationSeconds * 1000).rounded() / 1000))),
             JSONMember(key: "eventsPerSecond", value: .number(JSONNumber(eventsPerSecond.rounded()))),
         ])
@@ -83,34 +110,28 @@ public struct RunSummary: Sendable, Equatable {
 public final class DeliveryTally: @unchecked Sendable {
     private let lock = NSLock()
     private var succeeded = 0
-    private var failed = 0
+    private var deadLettered = 0
+    private var failedAttempts = 0
     private var timedOut = 0
 
     public init() {}
 
-    /// Counts one finished delivery attempt.
+    /// Counts one attempt or dead letter.
     public func count(_ report: DeliveryReport) {
         lock.lock()
         defer { lock.unlock() }
-        if report.succeeded {
-            succeeded += 1
-        } else {
-            failed += 1
-            if report.outcome?.timedOut == true { timedOut += 1 }
+        if report.succeeded { succeeded += 1 }
+        if case .deadLettered = report.next { deadLettered += 1 }
+        if let attempt = report.attemptReport, !attempt.outcome.succeeded {
+            failedAttempts += 1
+            if attempt.function?.timedOut == true { timedOut += 1 }
         }
     }
 
-    /// Counts a delivery that failed before it could be submitted (its input could not be rendered).
-    public func countFailure() {
+    /// The counts so far.
+    public var counts: (succeeded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int) {
         lock.lock()
         defer { lock.unlock() }
-        failed += 1
-    }
-
-    /// The counts so far: succeeded, failed, timed out.
-    public var counts: (succeeded: Int, failed: Int, timedOut: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (succeeded, failed, timedOut)
+        return (succeeded, deadLettered, failedAttempts, timedOut)
     }
 }

@@ -80,7 +80,7 @@ private struct Project {
               {
                 "Name": "new-user",
                 "EventPattern": {"detail": {"eventName": ["CreateUser"]}},
-                "Targets": [{"Id": "failing", "Function": {"Handler": "handlers/fail.sh"}}]
+                "Targets": [{"Id": "failing", "Function": {"Handler": "handlers/fail.sh"}, "RetryPolicy": {"MaximumRetryAttempts": 0}}]
               }
             ]
             """, "Rules/rules.json")

@@ -7,6 +7,8 @@ import Darwin
 #endif
 import Foundation
 import TriplineJSON
+import TriplineState
+import TriplineTargets
 
 /// How the run's log is written: readable lines, or one JSON object per line for machines.
 public enum LogFormat: String, Sendable, CaseIterable {
@@ -114,32 +116,49 @@ public final class DeliveryLog: Sendable {
         self.console = console
     }
 
-    /// Logs what a delivery printed and, if it failed (or always, in JSON), how it ended.
+    /// Logs what an attempt printed and, if it failed (or always, in JSON), how it ended and what comes next.
     public func record(_ report: DeliveryReport) {
-        let job = report.job
-        if let outcome = report.outcome {
-            logOutput(outcome.stdout, dropped: outcome.stdoutDroppedBytes, stream: "stdout", job: job)
-            logOutput(outcome.stderr, dropped: outcome.stderrDroppedBytes, stream: "stderr", job: job)
+        if let outcome = report.attemptReport?.function {
+            logOutput(outcome.stdout, dropped: outcome.stdoutDroppedBytes, stream: "stdout", report: report)
+            logOutput(outcome.stderr, dropped: outcome.stderrDroppedBytes, stream: "stderr", report: report)
         }
         switch format {
         case .text:
             guard !report.succeeded else { return }
-            console.output("[\(job.targetKey)] delivery failed: \(report.summary) (event \(job.delivery.eventID) from \(job.origin))")
+            var line = "[\(report.targetKey)] delivery failed"
+            if let attempt = report.attempt, attempt > 1 { line += " (attempt \(attempt))" }
+            line += ": " + (report.attemptReport?.summary ?? "not attempted")
+            switch report.next {
+            case .retry(let at): line += "; retrying in \(formatSeconds(max(0, at - StateTime.now())))"
+            case .deadLettered(let reason, let file): line += "; dead-lettered: \(reason)" + (file.map { " (\($0))" } ?? "")
+            case .leftQueued: line += "; left queued for the next run"
+            case .done: break
+            }
+            console.output(line + " (event \(report.eventID) from \(report.origin))")
         case .json:
             var object: [(String, JSONValue)] = [
-                ("type", "delivery"), ("rule", .string(job.delivery.ruleName)), ("target", .string(job.delivery.targetID)),
-                ("eventId", .string(job.delivery.eventID)), ("origin", .string(job.origin.description)),
-                ("attempt", .number(JSONNumber(job.delivery.attempt))), ("ok", .bool(report.succeeded)),
+                ("type", "delivery"), ("rule", .string(report.rule)), ("target", .string(report.target)),
+                ("eventId", .string(report.eventID)), ("origin", .string(report.origin)),
+                ("attempt", report.attempt.map { .number(JSONNumber($0)) } ?? .null), ("ok", .bool(report.succeeded)),
             ]
-            switch report.result {
-            case .success(let outcome):
+            if let outcome = report.attemptReport?.function {
                 object.append(("exitStatus", outcome.exitStatus.map { .number(JSONNumber(Int($0))) } ?? .null))
                 object.append(("signal", outcome.signal.map { .number(JSONNumber(Int($0))) } ?? .null))
                 object.append(("timedOut", .bool(outcome.timedOut)))
                 object.append(("durationSeconds", .number(JSONNumber((outcome.durationSeconds * 1000).rounded() / 1000))))
                 object.append(("droppedOutputBytes", .number(JSONNumber(outcome.truncatedBytes))))
-            case .failure(let error):
-                object.append(("error", .string(error.description)))
+            }
+            if case .failed(let error, _, _)? = report.attemptReport?.outcome { object.append(("error", .string(error))) }
+            switch report.next {
+            case .done: object.append(("next", "done"))
+            case .retry(let at):
+                object.append(("next", "retry"))
+                object.append(("retryAt", .string(StateTime.iso8601(at))))
+            case .deadLettered(let reason, let file):
+                object.append(("next", "deadLetter"))
+                object.append(("reason", .string(reason)))
+                object.append(("deadLetterFile", file.map { .string($0) } ?? .null))
+            case .leftQueued: object.append(("next", "queued"))
             }
             console.output(bytes: Self.jsonLine(object))
         }
@@ -167,11 +186,11 @@ public final class DeliveryLog: Sendable {
         }
     }
 
-    private func logOutput(_ bytes: [UInt8], dropped: Int, stream: String, job: DeliveryJob) {
+    private func logOutput(_ bytes: [UInt8], dropped: Int, stream: String, report: DeliveryReport) {
         guard !bytes.isEmpty || dropped > 0 else { return }
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        let prefix = "[\(job.targetKey)] " + (stream == "stderr" ? "stderr: " : "")
+        let prefix = "[\(report.targetKey)] " + (stream == "stderr" ? "stderr: " : "")
         var out: [UInt8] = []
         for var line in lines {
             if line.last == 0x0D { line = line.dropLast() }
@@ -182,8 +201,8 @@ public final class DeliveryLog: Sendable {
                 out.append(0x0A)
             case .json:
                 out.append(contentsOf: Self.jsonLine([
-                    ("type", "output"), ("rule", .string(job.delivery.ruleName)), ("target", .string(job.delivery.targetID)),
-                    ("eventId", .string(job.delivery.eventID)), ("stream", .string(stream)), ("line", .string(text)),
+                    ("type", "output"), ("rule", .string(report.rule)), ("target", .string(report.target)),
+                    ("eventId", .string(report.eventID)), ("stream", .string(stream)), ("line", .string(text)),
                 ]))
             }
         }
@@ -195,8 +214,8 @@ public final class DeliveryLog: Sendable {
                 out.append(0x0A)
             case .json:
                 out.append(contentsOf: Self.jsonLine([
-                    ("type", "output"), ("rule", .string(job.delivery.ruleName)), ("target", .string(job.delivery.targetID)),
-                    ("eventId", .string(job.delivery.eventID)), ("stream", .string(stream)),
+                    ("type", "output"), ("rule", .string(report.rule)), ("target", .string(report.target)),
+                    ("eventId", .string(report.eventID)), ("stream", .string(stream)),
                     ("droppedBytes", .number(JSONNumber(dropped))),
                 ]))
             }

@@ -35,9 +35,22 @@ public final class EventInputs {
     /// The source being read, if any.
     public private(set) var currentSource: InputSource?
 
+    /// Consulted when a file is opened: read it, skip it, or skip its first items (checkpoints).
+    public var resumption: ((_ path: String) -> SourceResumption)?
+    /// Called when a source was read to its end, with how many items (events and per-event errors) it gave.
+    public var onSourceEnd: ((_ source: InputSource, _ items: Int) -> Void)?
+    /// Called before anything that may wait for input (standard input with no data ready, the next
+    /// source): the moment to commit what was read so far.
+    public var onIdle: (() -> Void)?
+    /// Items (events and per-event errors) given so far by the current source, skipped ones included.
+    public private(set) var itemsFromCurrentSource = 0
+    /// Files skipped or resumed part-way by ``resumption``.
+    public private(set) var sourcesResumed = 0
+
     private let nextSource: () -> Result<InputSource, InputError>?
     private let standardInput: Int32
     private var current: Reader?
+    private var itemsToSkip = 0
 
     private enum Reader {
         case records(CloudTrailRecordsReader)
@@ -66,11 +79,25 @@ public final class EventInputs {
     public func next() -> Result<RawEvent, InputError>? {
         while true {
             if current == nil {
+                onIdle?()
                 guard let source = nextSource() else { return nil }
                 switch source {
                 case .failure(let error):
                     return .failure(error)
                 case .success(let source):
+                    itemsFromCurrentSource = 0
+                    itemsToSkip = 0
+                    if case .file(let path) = source, let decision = resumption?(path) {
+                        switch decision {
+                        case .read: break
+                        case .skip:
+                            sourcesResumed += 1
+                            continue
+                        case .resume(let items):
+                            sourcesResumed += 1
+                            itemsToSkip = items
+                        }
+                    }
                     sourcesStarted += 1
                     currentSource = source
                     switch open(source) {
@@ -79,7 +106,15 @@ public final class EventInputs {
                     }
                 }
             }
-            if let item = readFromCurrent() { return item }
+            if let item = readFromCurrent() {
+                itemsFromCurrentSource += 1
+                if itemsToSkip > 0 {
+                    itemsToSkip -= 1
+                    continue
+                }
+                return item
+            }
+            if let source = currentSource { onSourceEnd?(source, itemsFromCurrentSource) }
             close()
         }
     }
@@ -99,7 +134,7 @@ public final class EventInputs {
 
     private func open(_ source: InputSource) -> Result<Reader, InputError> {
         guard case .file(let path) = source else {
-            let input = DescriptorChunks(descriptor: standardInput, name: EventOrigin.standardInputName)
+            let input = DescriptorChunks(descriptor: standardInput, name: EventOrigin.standardInputName) { [weak self] in self?.onIdle?() }
             return .success(.lines(ChunkLineReader(name: EventOrigin.standardInputName, maxLineLength: maxEventBytes, next: input.next)))
         }
         do throws(InputError) {
@@ -197,6 +232,16 @@ public final class EventInputs {
     }
 }
 
+/// What to do with an input file that a checkpoint says was read before.
+public enum SourceResumption: Sendable, Equatable {
+    /// Read it from the start.
+    case read
+    /// Skip it: every item was handled.
+    case skip
+    /// Skip its first `afterItems` items, then read on.
+    case resume(afterItems: Int)
+}
+
 /// Splits a stream of chunks into lines with ``LineSplitter``'s length cap.
 ///
 /// The chunks come from a closure: a file's reader (after replaying what layout detection read), or
@@ -245,14 +290,18 @@ final class DescriptorChunks {
     let name: String
     private var buffer = [UInt8](repeating: 0, count: DescriptorChunks.readSize)
     private var bytesRead: Int64 = 0
+    private let beforeWaiting: () -> Void
 
-    init(descriptor: Int32, name: String) {
+    init(descriptor: Int32, name: String, beforeWaiting: @escaping () -> Void = {}) {
         self.descriptor = descriptor
         self.name = name
+        self.beforeWaiting = beforeWaiting
     }
 
     /// The next chunk, or nil at end of input.
     func next() throws(IngestionError) -> [UInt8]? {
+        var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        if poll(&ready, 1, 0) == 0 { beforeWaiting() }
         let count = buffer.withUnsafeMutableBytes { raw -> Int in
             while true {
                 let n = read(descriptor, raw.baseAddress!, raw.count)

@@ -1,5 +1,6 @@
 import Foundation
 import TriplineRouter
+import TriplineState
 
 /// `tripline run`: reads CloudTrail events, matches them against the rules and runs the handlers.
 ///
@@ -11,10 +12,16 @@ enum RunCommand: Command {
     static let spec = CommandSpec(
         name: "run",
         summary: "Route CloudTrail events through the rules to their handlers",
-        synopses: ["run [--rules DIR] [--state-dir DIR] [--log-format text|json] [--follow DIR] [INPUT...]"],
+        synopses: ["run [--rules DIR] [--state-dir DIR | --ephemeral] [--from-start] [--log-format text|json] [--follow DIR] [INPUT...]"],
         options: [
             OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it) or one file (default: Rules)."),
-            OptionSpec(name: "state-dir", valueName: "DIR", help: "Where run state is kept (delivery bookkeeping); created if missing."),
+            OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory: delivery queue, dead letters, checkpoints (default: .tripline beside the rules)."),
+            OptionSpec(name: "ephemeral", valueName: nil, help: "Keep state in memory only: no checkpoints, nothing survives the run."),
+            OptionSpec(name: "from-start", valueName: nil, help: "Ignore checkpoints: read every input file from its start."),
+            OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM, how long running deliveries may finish (default 10)."),
+            OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
+            OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
+            OptionSpec(name: "synchronous", valueName: "full|normal", help: "SQLite durability: 'full' (default) survives power loss, 'normal' a process crash."),
             OptionSpec(name: "log-format", valueName: "FORMAT", help: "'text' (default) or 'json': one JSON object per log line."),
             OptionSpec(name: "follow", valueName: "DIR", help: "After the INPUTs, read the files in DIR, then each new one as it arrives, until SIGINT/SIGTERM."),
         ],
@@ -28,8 +35,20 @@ enum RunCommand: Command {
 
             Handler output is printed as [rule/target] LINE; failed deliveries, bad records and a summary
             are reported too. With --log-format json every log line is a JSON object with a "type".
-            Exit status: 0 when every event was read and every delivery succeeded, 1 when some records
-            were bad, a file could not be read or a delivery failed, 2 when the rules have errors.
+            Delivery is at-least-once: each match is committed to the state database before it counts
+            as accepted, and removed only after its target succeeded. Failed attempts are retried with
+            exponential backoff and full jitter within the target's RetryPolicy; a delivery that runs out
+            of retries (or fails permanently: handler exit status 65, a handler that cannot start) goes to
+            the dead letters ('tripline dlq'). Checkpoints remember how far each input file was read, so
+            reading the same files again delivers nothing twice. A stopped or crashed run resumes its
+            queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
+            deliveries finish within --shutdown-timeout; a second signal quits at once (nothing accepted
+            is lost: it is all in the database).
+
+            Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
+            by a signal), 1 when some records were bad, a file could not be read, a delivery was
+            dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
+            have errors or the state directory cannot be used (for instance, another run holds it).
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
@@ -45,16 +64,34 @@ enum RunCommand: Command {
         // Before any thread starts, so every thread inherits the blocked signals.
         let stop = StopSignal()
 
-        if let stateDirectory = arguments.value("state-dir") {
-            do {
-                try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-            } catch {
-                context.errors.line("tripline run: cannot create the state directory \(stateDirectory): \(error.localizedDescription)")
-                return ExitStatus.invalidInput
-            }
-        }
-
         let rulesPath = arguments.value("rules") ?? "Rules"
+        var options = Router.Options()
+        if arguments.has("ephemeral") && arguments.has("state-dir") {
+            return context.usageError("--ephemeral and --state-dir exclude each other", spec: spec)
+        }
+        for (name, apply) in [("shutdown-timeout", { (value: Double) in options.shutdownTimeout = value }),
+                              ("linger", { (value: Double) in options.linger = value })] as [(String, (Double) -> Void)] {
+            guard let text = arguments.value(name) else { continue }
+            guard let value = Double(text), value >= 0, value.isFinite else {
+                return context.usageError("--\(name) needs a number of seconds, got '\(text)'", spec: spec)
+            }
+            apply(value)
+        }
+        if let text = arguments.value("retry-delay") {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+            guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! >= 0 && $0!.isFinite }) else {
+                return context.usageError("--retry-delay needs BASE or BASE,MAX in seconds, got '\(text)'", spec: spec)
+            }
+            options.dispatcher.retry = RetrySchedule(baseDelay: parts[0]!, maxDelay: parts.count == 2 ? parts[1]! : 300)
+        }
+        var synchronous = StateStore.Synchronous.full
+        if let text = arguments.value("synchronous") {
+            guard let chosen = StateStore.Synchronous(rawValue: text.uppercased()) else {
+                return context.usageError("--synchronous is 'full' or 'normal', got '\(text)'", spec: spec)
+            }
+            synchronous = chosen
+        }
+        options.fromStart = arguments.has("from-start")
         guard FileManager.default.fileExists(atPath: rulesPath) else {
             context.errors.line("tripline run: no rules at '\(rulesPath)' (give a rules directory or file with --rules)")
             return ExitStatus.invalidInput
@@ -63,6 +100,19 @@ enum RunCommand: Command {
         if !ruleErrors.isEmpty {
             for error in ruleErrors { context.errors.line(error.description) }
             context.errors.line("tripline run: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was run")
+            return ExitStatus.invalidInput
+        }
+
+        let store: StateStore
+        do {
+            if arguments.has("ephemeral") {
+                store = try StateStore.inMemory()
+            } else {
+                store = try StateStore.open(directory: arguments.value("state-dir") ?? StateDirectory.defaultPath(rules: rulesPath),
+                                            synchronous: synchronous)
+            }
+        } catch {
+            context.errors.line("tripline run: \(error)")
             return ExitStatus.invalidInput
         }
 
@@ -89,7 +139,7 @@ enum RunCommand: Command {
         context.output.flush()
         context.errors.flush()
 
-        let router = Router(rules: rules, log: log)
+        let router = Router(rules: rules, options: options, log: log, store: store)
         let summary = router.run(inputs: inputs, stop: stop)
         switch format {
         case .text: console.output(summary.text)

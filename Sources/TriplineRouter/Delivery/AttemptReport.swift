@@ -1,0 +1,67 @@
+import TriplineState
+import TriplineTargets
+
+/// How one delivery attempt ended, as the target reports it.
+public enum AttemptOutcome: Sendable, Equatable {
+    /// The target accepted the event.
+    case delivered
+    /// The attempt failed. `retryable` false sends the delivery straight to the dead letters;
+    /// `retryAfter` (seconds) is the least wait the target asked for.
+    case failed(error: String, retryable: Bool, retryAfter: Double?)
+
+    public var succeeded: Bool { self == .delivered }
+}
+
+/// One attempt's outcome plus what the log shows of it.
+public struct AttemptReport: Sendable {
+    public var outcome: AttemptOutcome
+    /// A function target's result (its output is logged line by line).
+    public var function: FunctionOutcome?
+    /// One line for the log: `exit status 3 in 0.010s`, `HTTP 500 in 0.2s`.
+    public var summary: String
+
+    public init(outcome: AttemptOutcome, function: FunctionOutcome? = nil, summary: String) {
+        self.outcome = outcome
+        self.function = function
+        self.summary = summary
+    }
+}
+
+/// What happens to a delivery after an attempt.
+public enum DeliveryNextStep: Sendable, Equatable {
+    /// Delivered: removed from the queue.
+    case done
+    /// Failed; tried again at this Unix time.
+    case retry(at: Double)
+    /// Failed for good: in the dead letters (and the file, when there is one).
+    case deadLettered(reason: String, file: String?)
+    /// The run is stopping: the delivery stays queued for the next run.
+    case leftQueued
+}
+
+/// One attempt of one delivery, for the log and the summary.
+public struct DeliveryReport: Sendable {
+    public var rule: String
+    public var target: String
+    public var eventID: String
+    public var origin: String
+    /// 1 for the first attempt; nil when the delivery was dead-lettered without an attempt.
+    public var attempt: Int?
+    public var attemptReport: AttemptReport?
+    public var next: DeliveryNextStep
+
+    public init(rule: String, target: String, eventID: String, origin: String, attempt: Int?, attemptReport: AttemptReport?, next: DeliveryNextStep) {
+        self.rule = rule
+        self.target = target
+        self.eventID = eventID
+        self.origin = origin
+        self.attempt = attempt
+        self.attemptReport = attemptReport
+        self.next = next
+    }
+
+    /// `rule/target`.
+    public var targetKey: String { DeliveryKey.target(rule: rule, target: target) }
+
+    public var succeeded: Bool { next == .done }
+}

@@ -1,0 +1,477 @@
+import Foundation
+import TriplineState
+import TriplineTargets
+
+/// What the dispatcher needs to know about a target: its limits, retry policy and dead-letter file.
+public struct DeliveryTargetSettings: Sendable {
+    public var maxConcurrency: Int
+    public var retryPolicy: RetryPolicy
+    /// Where its dead letters are appended (besides the state database); nil for none.
+    public var deadLetterFile: String?
+
+    public init(maxConcurrency: Int, retryPolicy: RetryPolicy, deadLetterFile: String?) {
+        self.maxConcurrency = max(1, maxConcurrency)
+        self.retryPolicy = retryPolicy
+        self.deadLetterFile = deadLetterFile
+    }
+}
+
+/// Attempts queued deliveries on worker threads: per-target lanes, retries with backoff, dead
+/// letters, all bookkept in the ``DeliveryJournal``.
+///
+/// The journal is the queue; the dispatcher keeps a bounded in-memory window of it (ids and due
+/// times, never events). Each target has a FIFO lane of due deliveries and its own concurrency limit;
+/// `maxConcurrent` workers take from the lanes in turn, so a slow or failing target never holds up
+/// the others. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap, not a lane, so
+/// it does not block its target's fresh deliveries either. Past `windowCapacity` tracked deliveries,
+/// new ones stay in the journal only and are paged in as the window empties; past `maxQueued` queued
+/// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
+///
+/// Successes are removed from the journal by group commit (a crash can repeat at most the attempts
+/// that were running: at-least-once). ``drain(linger:)`` and ``stop(deadline:)`` end a run; call one of them before
+/// letting go of the dispatcher.
+public final class DeliveryDispatcher: @unchecked Sendable {
+    /// Limits of a dispatcher.
+    public struct Configuration: Sendable {
+        /// Worker threads: most attempts running at once, over all targets.
+        public var maxConcurrent: Int
+        /// Most deliveries tracked in memory; the rest wait in the journal.
+        public var windowCapacity: Int
+        /// Most deliveries queued in all before ``enqueue(_:)`` blocks.
+        public var maxQueued: Int
+        public var retry: RetrySchedule
+
+        public init(maxConcurrent: Int = 8, windowCapacity: Int = 50_000, maxQueued: Int = 1_000_000,
+                    retry: RetrySchedule = RetrySchedule()) {
+            self.maxConcurrent = max(1, maxConcurrent)
+            self.windowCapacity = max(1, windowCapacity)
+            self.maxQueued = max(1, maxQueued)
+            self.retry = retry
+        }
+    }
+
+    /// Runs one attempt of a delivery (on a worker thread).
+    public typealias Attempt = @Sendable (_ delivery: StoredDelivery, _ attempt: Int) -> AttemptReport
+
+    public let configuration: Configuration
+    private let journal: DeliveryJournal
+    private let settings: @Sendable (_ rule: String, _ target: String) -> DeliveryTargetSettings?
+    private let attempt: Attempt
+    private let onReport: @Sendable (DeliveryReport) -> Void
+    private let onStateError: @Sendable (StateError) -> Void
+
+    // Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var lanes: [String: Lane] = [:]
+    private var laneOrder: [String] = []
+    private var nextLane = 0
+    private var waiting = RetryHeap()
+    private var tracked = 0
+    private var queuedTotal = 0
+    /// The highest journal id tracked in memory; queued deliveries above it are in the journal only
+    /// while `spilled`.
+    private var highWater: Int64 = 0
+    private var spilled = false
+    private var runningTotal = 0
+    private var startsAllowed = true
+    private var closed = false
+    private var liveWorkers = 0
+    private var completed: [Int64] = []
+    private var flushingCompleted = false
+
+    private struct Lane {
+        var ready: [QueuedDelivery] = []
+        var head = 0
+        var running = 0
+        var limit = 1
+
+        var readyCount: Int { ready.count - head }
+
+        mutating func push(_ item: QueuedDelivery) { ready.append(item) }
+
+        mutating func pop() -> QueuedDelivery {
+            let item = ready[head]
+            head += 1
+            if head > 1024 && head * 2 > ready.count {
+                ready.removeFirst(head)
+                head = 0
+            }
+            return item
+        }
+    }
+
+    /// Starts the workers. `settings` resolves a delivery's target (nil: the rule or target no longer
+    /// exists, and the delivery is dead-lettered); `attempt` runs one attempt; `onReport` hears about
+    /// every attempt and dead letter (on worker threads); `onStateError` about journal failures.
+    public init(configuration: Configuration = Configuration(), journal: DeliveryJournal,
+                settings: @escaping @Sendable (_ rule: String, _ target: String) -> DeliveryTargetSettings?,
+                attempt: @escaping Attempt,
+                onReport: @escaping @Sendable (DeliveryReport) -> Void,
+                onStateError: @escaping @Sendable (StateError) -> Void) {
+        self.configuration = configuration
+        self.journal = journal
+        self.settings = settings
+        self.attempt = attempt
+        self.onReport = onReport
+        self.onStateError = onStateError
+        condition.lock()
+        liveWorkers = configuration.maxConcurrent
+        condition.unlock()
+        for index in 0..<configuration.maxConcurrent {
+            let thread = Thread { [self] in work() }
+            thread.name = "tripline-delivery-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Takes deliveries just committed to the journal (or found there at start); blocks while
+    /// `maxQueued` deliveries are queued.
+    public func enqueue(_ deliveries: [QueuedDelivery]) {
+        guard !deliveries.isEmpty else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        while queuedTotal >= configuration.maxQueued && !closed { condition.wait() }
+        // Each committed delivery is enqueued once, so each is counted here; it is tracked unless the
+        // window is full (then it is paged in later) or a page-in already found it in the journal.
+        for delivery in deliveries {
+            queuedTotal += 1
+            guard !spilled, delivery.id > highWater else { continue }
+            if tracked >= configuration.windowCapacity {
+                spilled = true
+            } else {
+                highWater = delivery.id
+                track(delivery)
+            }
+        }
+        condition.broadcast()
+    }
+
+    /// Takes the deliveries an earlier run left queued: `firstPage` (the oldest, read from the
+    /// journal) of `total`; the rest are paged in as the window empties.
+    public func resume(firstPage: [QueuedDelivery], total: Int) {
+        enqueue(firstPage)
+        condition.lock()
+        defer { condition.unlock() }
+        if total > firstPage.count {
+            queuedTotal += total - firstPage.count
+            spilled = true
+        }
+        condition.broadcast()
+    }
+
+    /// Deliveries queued (tracked or not), waiting for a retry, and running right now.
+    public var load: (queued: Int, waitingForRetry: Int, running: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (queuedTotal, waiting.count, runningTotal)
+    }
+
+    /// Waits until nothing is running, nothing is due, and every retry left is more than `linger`
+    /// seconds away; then stops the workers. Returns the deliveries left queued (for a later run).
+    ///
+    /// When `interrupt` returns true (checked a few times a second) the drain becomes a
+    /// ``stop(deadline:)`` with `shutdownTimeout`.
+    @discardableResult
+    public func drain(linger: Double, interrupt: (() -> Bool)? = nil, shutdownTimeout: Double = 10) -> Int {
+        condition.lock()
+        while true {
+            if let interrupt, interrupt() {
+                condition.unlock()
+                stop(deadline: StateTime.now() + shutdownTimeout)
+                return queuedCount
+            }
+            let now = StateTime.now()
+            let anyReady = lanes.values.contains { $0.readyCount > 0 }
+            let nextRetry = waiting.peek?.nextAttemptAt
+            if runningTotal == 0 && !anyReady && !spilled && (nextRetry.map { $0 > now + linger } ?? true) { break }
+            // Wake for the next retry (or a worker's broadcast), and to look at `interrupt`.
+            // Never a time already past: the wait would return at once and starve the workers of the lock.
+            let until = max(now + 0.005, nextRetry.map { min($0, now + 0.2) } ?? now + 0.2)
+            condition.wait(until: Date(timeIntervalSince1970: until))
+        }
+        let left = queuedTotal
+        closeLocked()
+        condition.unlock()
+        flushCompleted()
+        return left
+    }
+
+    /// Stops starting attempts and waits (until the Unix time `deadline`) for running ones to end.
+    /// Returns how many were still running at the deadline: they stay queued in the journal.
+    @discardableResult
+    public func stop(deadline: Double) -> Int {
+        condition.lock()
+        startsAllowed = false
+        condition.broadcast()
+        while runningTotal > 0 && StateTime.now() < deadline {
+            condition.wait(until: Date(timeIntervalSince1970: min(deadline, StateTime.now() + 0.2)))
+        }
+        let stillRunning = runningTotal
+        closeLocked()
+        condition.unlock()
+        flushCompleted()
+        return stillRunning
+    }
+
+    /// Deliveries still queued (including retries not yet due); valid after drain or stop.
+    public var queuedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedTotal
+    }
+
+    // MARK: - Workers
+
+    private func work() {
+        while let item = take() {
+            let next = run(item)
+            condition.lock()
+            lanes[item.targetKey]?.running -= 1
+            runningTotal -= 1
+            switch next {
+            case .retry(let at)?:
+                var again = item
+                again.nextAttemptAt = at
+                again.attempts += 1
+                waiting.push(again)
+            case .leftQueued?:
+                break
+            case .done?, .deadLettered?, nil:
+                tracked -= 1
+                queuedTotal -= 1
+            }
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// Runs one attempt of `item` and books the outcome; nil when the delivery was no longer queued.
+    private func run(_ item: QueuedDelivery) -> DeliveryNextStep? {
+        let stored: StoredDelivery
+        do {
+            guard let found = try journal.load(item.id) else { return nil }
+            stored = found
+        } catch {
+            onStateError(error)
+            return .leftQueued
+        }
+        let now = StateTime.now()
+        guard let target = settings(item.rule, item.target) else {
+            return deadLetter(stored, failure: nil, reason: "the rule '\(item.rule)' has no target '\(item.target)' any more", file: nil, attempt: nil, report: nil)
+        }
+        if RetrySchedule.isExpired(acceptedAt: stored.queued.acceptedAt, now: now, policy: target.retryPolicy) {
+            return deadLetter(stored, failure: nil, reason: "older than MaximumEventAgeInSeconds (\(target.retryPolicy.maximumEventAgeInSeconds)s) before it could be attempted",
+                              file: target.deadLetterFile, attempt: nil, report: nil)
+        }
+        let number = stored.queued.attempts + 1
+        let report = attempt(stored, number)
+        let ended = StateTime.now()
+        switch report.outcome {
+        case .delivered:
+            complete(item.id)
+            onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
+                                    attempt: number, attemptReport: report, next: .done))
+            return .done
+        case .failed(let error, let retryable, let retryAfter):
+            let failure = AttemptRecord(attempt: number, at: ended, error: error)
+            guard retryable else {
+                return deadLetter(stored, failure: failure, reason: "a permanent failure: \(error)", file: target.deadLetterFile,
+                                  attempt: number, report: report)
+            }
+            var generator = SystemRandomNumberGenerator()
+            switch configuration.retry.decision(afterFailedAttempt: number, policy: target.retryPolicy, acceptedAt: stored.queued.acceptedAt,
+                                                now: ended, retryAfter: retryAfter, random: &generator) {
+            case .giveUp(let reason):
+                return deadLetter(stored, failure: failure, reason: reason, file: target.deadLetterFile, attempt: number, report: report)
+            case .retry(let at):
+                do {
+                    try journal.reschedule(item.id, failure: failure, nextAttemptAt: at)
+                } catch {
+                    onStateError(error)
+                }
+                onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
+                                        attempt: number, attemptReport: report, next: .retry(at: at)))
+                return .retry(at: at)
+            }
+        }
+    }
+
+    private func deadLetter(_ stored: StoredDelivery, failure: AttemptRecord?, reason: String, file: String?, attempt: Int?,
+                            report: AttemptReport?) -> DeliveryNextStep {
+        let letter: DeadLetter?
+        do {
+            letter = try journal.deadLetter(stored.queued.id, failure: failure, reason: reason, file: file, at: StateTime.now())
+        } catch {
+            onStateError(error)
+            return .leftQueued
+        }
+        if let letter, let file {
+            DeadLetterFile.append(letter, to: file)
+        }
+        let next = DeliveryNextStep.deadLettered(reason: reason, file: file)
+        onReport(DeliveryReport(rule: stored.queued.rule, target: stored.queued.target, eventID: stored.eventID, origin: stored.origin,
+                                attempt: attempt, attemptReport: report, next: next))
+        return next
+    }
+
+    /// The next due delivery whose target has room, round-robin over targets; nil once closed.
+    private func take() -> QueuedDelivery? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if closed {
+                liveWorkers -= 1
+                condition.broadcast()
+                return nil
+            }
+            if startsAllowed {
+                promoteDue(now: StateTime.now())
+                pageIn()
+                if let item = popReady() {
+                    runningTotal += 1
+                    return item
+                }
+            }
+            let wake = waiting.peek.map { max($0.nextAttemptAt, StateTime.now() + 0.005) } ?? StateTime.now() + 1
+            condition.wait(until: Date(timeIntervalSince1970: min(wake, StateTime.now() + 1)))
+        }
+    }
+
+    private func popReady() -> QueuedDelivery? {
+        let count = laneOrder.count
+        guard count > 0 else { return nil }
+        for step in 0..<count {
+            let key = laneOrder[(nextLane + step) % count]
+            guard var lane = lanes[key], lane.readyCount > 0, lane.running < lane.limit else { continue }
+            let item = lane.pop()
+            lane.running += 1
+            lanes[key] = lane
+            nextLane = (nextLane + step + 1) % count
+            return item
+        }
+        return nil
+    }
+
+    private func promoteDue(now: Double) {
+        while let first = waiting.peek, first.nextAttemptAt <= now {
+            let item = waiting.pop()!
+            lanes[item.targetKey]?.push(item)
+        }
+    }
+
+    /// Tracks deliveries that were left in the journal while the window was full.
+    private func pageIn() {
+        guard spilled, tracked < configuration.windowCapacity / 2 else { return }
+        let room = configuration.windowCapacity - tracked
+        do {
+            let page = try journal.pending(afterID: highWater, limit: room)
+            for delivery in page {
+                highWater = delivery.id
+                track(delivery)
+            }
+            if page.count < room { spilled = false }
+        } catch {
+            onStateError(error)
+        }
+    }
+
+    private func track(_ delivery: QueuedDelivery) {
+        tracked += 1
+        let key = delivery.targetKey
+        if lanes[key] == nil {
+            let limit = settings(delivery.rule, delivery.target)?.maxConcurrency ?? 1
+            lanes[key] = Lane(limit: limit)
+            laneOrder.append(key)
+        }
+        if delivery.nextAttemptAt > StateTime.now() {
+            waiting.push(delivery)
+        } else {
+            lanes[key]!.push(delivery)
+        }
+    }
+
+    private func closeLocked() {
+        closed = true
+        condition.broadcast()
+        // Workers still running an attempt (stop's deadline passed) finish it on their own.
+        if runningTotal == 0 {
+            while liveWorkers > 0 { condition.wait() }
+        }
+    }
+
+    /// Group commit: the first worker to finish writes its success at once, together with every
+    /// success that arrives while a write is under way; the others just add theirs. Latency stays one
+    /// transaction, throughput batches itself, and a crash can repeat only the successes of the
+    /// write in progress (at most the attempts that were running).
+    private func complete(_ id: Int64) {
+        condition.lock()
+        completed.append(id)
+        guard !flushingCompleted else {
+            condition.unlock()
+            return
+        }
+        flushingCompleted = true
+        while !completed.isEmpty {
+            let batch = completed
+            completed.removeAll(keepingCapacity: true)
+            condition.unlock()
+            writeCompleted(batch)
+            condition.lock()
+        }
+        flushingCompleted = false
+        condition.unlock()
+    }
+
+    private func flushCompleted() {
+        condition.lock()
+        while flushingCompleted { condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
+        let batch = completed
+        completed.removeAll()
+        condition.unlock()
+        writeCompleted(batch)
+    }
+
+    private func writeCompleted(_ batch: [Int64]) {
+        do {
+            try journal.complete(batch)
+        } catch {
+            onStateError(error)
+        }
+    }
+}
+
+/// Deliveries waiting for a retry, earliest first (a binary min-heap on the due time).
+struct RetryHeap {
+    private var items: [QueuedDelivery] = []
+
+    var count: Int { items.count }
+    var peek: QueuedDelivery? { items.first }
+
+    mutating func push(_ item: QueuedDelivery) {
+        items.append(item)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].nextAttemptAt < items[parent].nextAttemptAt else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> QueuedDelivery? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left].nextAttemptAt < items[smallest].nextAttemptAt { smallest = left }
+            if right < items.count && items[right].nextAttemptAt < items[smallest].nextAttemptAt { smallest = right }
+            if smallest == parent { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
+    }
+}

@@ -1,0 +1,73 @@
+import TriplineJSON
+import TriplineState
+import TriplineTargets
+
+/// Runs one delivery attempt against the target the current rule set names.
+///
+/// Deliveries are stored with the event, not the rendered input, so an attempt (a retry, a resumed
+/// delivery, a redriven dead letter) renders the input with the target as it is now configured.
+public struct TargetExecutor: Sendable {
+    /// A handler exit status meaning "this event will never work": straight to the dead letters.
+    public static let permanentFailureExitStatus: Int32 = 65
+
+    private let targets: [String: (rule: Rule, target: Target)]
+    private let runner: FunctionRunner
+    private let stateDirectory: String?
+
+    public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), stateDirectory: String?) {
+        var targets: [String: (rule: Rule, target: Target)] = [:]
+        for rule in rules.rules {
+            for target in rule.targets { targets[DeliveryKey.target(rule: rule.name, target: target.id)] = (rule, target) }
+        }
+        self.targets = targets
+        self.runner = runner
+        self.stateDirectory = stateDirectory
+    }
+
+    /// The dispatcher's view of a target; nil when no loaded rule has it.
+    public func settings(rule: String, target: String) -> DeliveryTargetSettings? {
+        guard let (_, target) = targets[DeliveryKey.target(rule: rule, target: target)] else { return nil }
+        let file = target.deadLetterConfig?.path
+            ?? stateDirectory.map { DeadLetterFile.defaultPath(stateDirectory: $0, rule: rule, target: target.id) }
+        let concurrency: Int
+        switch target.kind {
+        case .function(let function): concurrency = function.maxConcurrency
+        }
+        return DeliveryTargetSettings(maxConcurrency: concurrency, retryPolicy: target.retryPolicy, deadLetterFile: file)
+    }
+
+    /// One attempt of `delivery`, numbered `attempt`.
+    public func attempt(_ delivery: StoredDelivery, attempt: Int) -> AttemptReport {
+        guard let (rule, target) = targets[delivery.queued.targetKey] else {
+            return AttemptReport(outcome: .failed(error: "no such target", retryable: false, retryAfter: nil), summary: "no such target")
+        }
+        let payload: [UInt8]
+        do {
+            let event = try JSONParser.parse(delivery.event)
+            payload = try target.input.render(event: event, eventBytes: delivery.event, ruleName: rule.name, ingestionTime: delivery.ingestionTime)
+        } catch {
+            let message = "cannot build the target input: \(error)"
+            return AttemptReport(outcome: .failed(error: message, retryable: false, retryAfter: nil), summary: message)
+        }
+        switch target.kind {
+        case .function(let function):
+            let environment = HandlerEnvironment.make(
+                delivery: HandlerEnvironment.Delivery(ruleName: rule.name, targetID: target.id, eventID: delivery.eventID, attempt: attempt),
+                target: function.environment)
+            let invocation = FunctionInvocation(executable: function.handlerPath, arguments: function.args, environment: environment,
+                                                payload: payload, timeoutSeconds: function.timeoutSeconds)
+            do {
+                let outcome = try runner.run(invocation)
+                if outcome.succeeded { return AttemptReport(outcome: .delivered, function: outcome, summary: outcome.summary) }
+                let permanent = outcome.exitStatus == Self.permanentFailureExitStatus
+                return AttemptReport(outcome: .failed(error: outcome.summary, retryable: !permanent, retryAfter: nil), function: outcome,
+                                     summary: outcome.summary)
+            } catch {
+                // A handler that cannot be started will not start on a retry either.
+                let retryable: Bool
+                if case .cannotStart = error { retryable = false } else { retryable = true }
+                return AttemptReport(outcome: .failed(error: error.description, retryable: retryable, retryAfter: nil), summary: error.description)
+            }
+        }
+    }
+}

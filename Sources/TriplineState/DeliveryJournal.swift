@@ -1,0 +1,257 @@
+import TriplineJSON
+
+/// A match accepted for delivery: one event for one rule's target.
+public struct NewDelivery: Sendable, Equatable {
+    public var rule: String
+    public var target: String
+    public var eventID: String
+    /// Where the event came from (`file Records[3]`), for logs and dead letters.
+    public var origin: String
+    /// The normalized event as compact JSON; the target's input is rendered from it at each attempt.
+    public var event: [UInt8]
+    /// The ISO 8601 time the event was ingested (`<aws.events.event.ingestion-time>`).
+    public var ingestionTime: String
+    /// Unix time of acceptance: `MaximumEventAgeInSeconds` counts from here.
+    public var acceptedAt: Double
+
+    public init(rule: String, target: String, eventID: String, origin: String, event: [UInt8], ingestionTime: String, acceptedAt: Double) {
+        self.rule = rule
+        self.target = target
+        self.eventID = eventID
+        self.origin = origin
+        self.event = event
+        self.ingestionTime = ingestionTime
+        self.acceptedAt = acceptedAt
+    }
+
+    /// `eventId:rule:target`: the same for every attempt of one delivery, unique across deliveries.
+    public var idempotencyKey: String { DeliveryKey.idempotencyKey(eventID: eventID, rule: rule, target: target) }
+}
+
+/// The key deliveries are counted and limited by, and the idempotency key's form.
+public enum DeliveryKey {
+    public static func idempotencyKey(eventID: String, rule: String, target: String) -> String { "\(eventID):\(rule):\(target)" }
+    /// `rule/target`.
+    public static func target(rule: String, target: String) -> String { rule + "/" + target }
+}
+
+/// A queued delivery as the scheduler tracks it: small, without the event.
+public struct QueuedDelivery: Sendable, Equatable {
+    public var id: Int64
+    public var rule: String
+    public var target: String
+    /// Attempts made so far.
+    public var attempts: Int
+    /// Unix time the next attempt is due.
+    public var nextAttemptAt: Double
+    public var acceptedAt: Double
+
+    public init(id: Int64, rule: String, target: String, attempts: Int, nextAttemptAt: Double, acceptedAt: Double) {
+        self.id = id
+        self.rule = rule
+        self.target = target
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.acceptedAt = acceptedAt
+    }
+
+    public var targetKey: String { DeliveryKey.target(rule: rule, target: target) }
+}
+
+/// One failed attempt, as kept in a delivery's history and its dead letter.
+public struct AttemptRecord: Sendable, Equatable {
+    /// 1 for the first attempt.
+    public var attempt: Int
+    /// Unix time the attempt ended.
+    public var at: Double
+    public var error: String
+
+    public init(attempt: Int, at: Double, error: String) {
+        self.attempt = attempt
+        self.at = at
+        self.error = error
+    }
+
+    var json: JSONValue {
+        ["attempt": .number(JSONNumber(attempt)), "at": .string(StateTime.iso8601(at)), "error": .string(error)]
+    }
+
+    init?(json: JSONValue) {
+        guard let attempt = json["attempt"]?.numberValue?.value, let at = json["at"]?.stringValue.flatMap(StateTime.parse),
+              let error = json["error"]?.stringValue else { return nil }
+        self.init(attempt: Int(attempt), at: at, error: error)
+    }
+
+    static func encode(_ records: [AttemptRecord]) -> String { JSONWriter.string(.array(records.map(\.json))) }
+
+    static func decode(_ text: String?) -> [AttemptRecord] {
+        guard let text, let value = try? JSONParser.parse(Array(text.utf8)), let items = value.arrayValue else { return [] }
+        return items.compactMap(AttemptRecord.init(json:))
+    }
+}
+
+/// A queued delivery with everything needed to attempt it.
+public struct StoredDelivery: Sendable, Equatable {
+    public var queued: QueuedDelivery
+    public var eventID: String
+    public var origin: String
+    public var event: [UInt8]
+    public var ingestionTime: String
+    /// Every failed attempt so far, oldest first.
+    public var history: [AttemptRecord]
+
+    public var idempotencyKey: String { DeliveryKey.idempotencyKey(eventID: eventID, rule: queued.rule, target: queued.target) }
+}
+
+/// The durable delivery queue: accepted matches wait here until their target succeeds.
+///
+/// A delivery is inserted (in a batch, with the input checkpoints it completes) before it counts as
+/// accepted, and deleted once its target succeeded; failed attempts move its next attempt time and
+/// append to its history; an exhausted delivery moves to ``DeadLetterStore`` in the same transaction.
+/// The idempotency key is unique: accepting a delivery that is already queued is a no-op.
+public struct DeliveryJournal: Sendable {
+    public let store: StateStore
+
+    public init(store: StateStore) { self.store = store }
+
+    /// Inserts `deliveries` and records `checkpoints` in one transaction; returns the deliveries that
+    /// were new (those already queued under the same idempotency key are skipped).
+    public func accept(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = []) throws(StateError) -> [QueuedDelivery] {
+        try store.withDatabase { (db) throws(StateError) in
+            try db.transaction { () throws(StateError) in
+                let insert = try store.statement("""
+                    INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, next_attempt_at)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                    """)
+                var queued: [QueuedDelivery] = []
+                queued.reserveCapacity(deliveries.count)
+                for delivery in deliveries {
+                    try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
+                                    .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt)).run()
+                    if db.changes == 1 {
+                        queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
+                                                     nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
+                    }
+                }
+                try CheckpointStore.save(checkpoints, store: store)
+                return queued
+            }
+        }
+    }
+
+    /// Queued deliveries with an id above `afterID`, oldest first, at most `limit`: what a restarted
+    /// run resumes, and how deliveries beyond the in-memory window are paged in.
+    public func pending(afterID: Int64 = 0, limit: Int = Int.max) throws(StateError) -> [QueuedDelivery] {
+        try store.withDatabase { (_) throws(StateError) in
+            try store.statement("SELECT id, rule, target, attempts, next_attempt_at, accepted_at FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .bind(.integer(afterID), .int(min(limit, Int(Int64.max)))).rows { row in
+                QueuedDelivery(id: row.integer(0), rule: row.text(1) ?? "", target: row.text(2) ?? "", attempts: row.int(3),
+                               nextAttemptAt: row.real(4), acceptedAt: row.real(5))
+            }
+        }
+    }
+
+    /// The queued delivery `id` with its event; nil when it is no longer queued.
+    public func load(_ id: Int64) throws(StateError) -> StoredDelivery? {
+        try store.withDatabase { (_) throws(StateError) in
+            let select = try store.statement("""
+                SELECT id, rule, target, attempts, next_attempt_at, accepted_at, event_id, origin, event, ingestion_time, history
+                FROM deliveries WHERE id = ?1
+                """)
+            try select.bind(.integer(id))
+            defer { _ = try? select.bind() }
+            guard try select.step() else { return nil }
+            return StoredDelivery(
+                queued: QueuedDelivery(id: select.integer(0), rule: select.text(1) ?? "", target: select.text(2) ?? "", attempts: select.int(3),
+                                       nextAttemptAt: select.real(4), acceptedAt: select.real(5)),
+                eventID: select.text(6) ?? "", origin: select.text(7) ?? "", event: select.blob(8), ingestionTime: select.text(9) ?? "",
+                history: AttemptRecord.decode(select.text(10)))
+        }
+    }
+
+    /// Removes deliveries whose target succeeded (one transaction for the lot).
+    public func complete(_ ids: [Int64]) throws(StateError) {
+        guard !ids.isEmpty else { return }
+        try store.withDatabase { (db) throws(StateError) in
+            try db.transaction { () throws(StateError) in
+                let delete = try store.statement("DELETE FROM deliveries WHERE id = ?1")
+                for id in ids { try delete.bind(.integer(id)).run() }
+            }
+        }
+    }
+
+    /// Records a failed attempt and when the next one is due.
+    public func reschedule(_ id: Int64, failure: AttemptRecord, nextAttemptAt: Double) throws(StateError) {
+        try store.withDatabase { (db) throws(StateError) in
+            try db.transaction { () throws(StateError) in
+                let history = try Self.history(id, store: store)
+                try store.statement("UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, history = ?5 WHERE id = ?1")
+                    .bind(.integer(id), .int(failure.attempt), .real(nextAttemptAt), .text(failure.error),
+                          .text(AttemptRecord.encode(history + [failure]))).run()
+            }
+        }
+    }
+
+    /// Moves a delivery to the dead letters, with its last failure and the reason it will not be
+    /// retried; returns the dead letter (nil when the delivery is no longer queued).
+    public func deadLetter(_ id: Int64, failure: AttemptRecord?, reason: String, file: String?, at now: Double) throws(StateError) -> DeadLetter? {
+        try store.withDatabase { (db) throws(StateError) in
+            try db.transaction { () throws(StateError) -> DeadLetter? in
+                let history = try Self.history(id, store: store) + (failure.map { [$0] } ?? [])
+                try store.statement("""
+                    INSERT INTO dead_letters(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, dead_at,
+                                             reason, attempts, history, file)
+                    SELECT idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, ?2, ?3, ?4, ?5, ?6
+                    FROM deliveries WHERE id = ?1
+                    """).bind(.integer(id), .real(now), .text(reason), .int(history.count), .text(AttemptRecord.encode(history)),
+                              .optionalText(file)).run()
+                guard db.changes == 1 else { return nil }
+                let letterID = db.lastInsertRowID
+                try store.statement("DELETE FROM deliveries WHERE id = ?1").bind(.integer(id)).run()
+                return try DeadLetterStore.fetch(letterID, store: store)
+            }
+        }
+    }
+
+    /// How many deliveries are queued.
+    public func count() throws(StateError) -> Int {
+        try store.withDatabase { (_) throws(StateError) in
+            let select = try store.statement("SELECT count(*) FROM deliveries")
+            try select.bind()
+            defer { _ = try? select.bind() }
+            return try select.step() ? select.int(0) : 0
+        }
+    }
+
+    /// Queued deliveries per `rule/target`: how many, how many have failed at least once, the next due time.
+    public func summary() throws(StateError) -> [QueueSummary] {
+        try store.withDatabase { (_) throws(StateError) in
+            try store.statement("""
+                SELECT rule, target, count(*), sum(attempts > 0), min(next_attempt_at), max(attempts)
+                FROM deliveries GROUP BY rule, target ORDER BY rule, target
+                """).bind().rows { row in
+                QueueSummary(rule: row.text(0) ?? "", target: row.text(1) ?? "", pending: row.int(2), retrying: row.int(3),
+                             nextAttemptAt: row.real(4), mostAttempts: row.int(5))
+            }
+        }
+    }
+
+    private static func history(_ id: Int64, store: StateStore) throws(StateError) -> [AttemptRecord] {
+        let select = try store.statement("SELECT history FROM deliveries WHERE id = ?1")
+        try select.bind(.integer(id))
+        defer { _ = try? select.bind() }
+        guard try select.step() else { return [] }
+        return AttemptRecord.decode(select.text(0))
+    }
+}
+
+/// Queued deliveries of one target, for `tripline status`.
+public struct QueueSummary: Sendable, Equatable {
+    public var rule: String
+    public var target: String
+    public var pending: Int
+    /// Deliveries that failed at least once and wait for a retry.
+    public var retrying: Int
+    public var nextAttemptAt: Double
+    public var mostAttempts: Int
+}

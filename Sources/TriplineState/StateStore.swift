@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The state directory: one SQLite database (`tripline.db`) holding everything durable, and the lock
+/// that keeps a second process out.
+///
+/// The database runs in WAL mode (readers such as `tripline status` or the `sqlite3` CLI never block
+/// the run) with `synchronous=FULL` by default: a committed transaction survives a process crash and a
+/// power loss. `NORMAL` keeps the process-crash guarantee and may lose the last transactions on power
+/// loss. One connection, used by one thread at a time: every access goes through ``withDatabase(_:)``,
+/// which serialises callers and caches prepared statements.
+public final class StateStore: @unchecked Sendable {
+    /// How hard SQLite works to make commits durable (`PRAGMA synchronous`).
+    public enum Synchronous: String, Sendable {
+        /// Every commit is on disk before it returns: survives power loss.
+        case full = "FULL"
+        /// Commits survive a crash of the process, not necessarily of the machine.
+        case normal = "NORMAL"
+    }
+
+    /// The file name of the database inside the state directory.
+    public static let databaseName = "tripline.db"
+    /// The lock file; holds the pid of the process using the directory.
+    public static let lockName = "lock"
+    /// The schema this build writes; older databases are upgraded, newer ones refused.
+    public static let schemaVersion = 1
+
+    /// The state directory, or nil for an in-memory store.
+    public let directory: String?
+    /// Where the database lives (`:memory:` for an in-memory store).
+    public var databasePath: String { database.path }
+
+    private let database: SQLiteDatabase
+    private let mutex = NSLock()
+    private var statements: [String: SQLiteStatement] = [:]
+    private let lockDescriptor: Int32
+
+    /// Opens (creating as needed) the state directory for a process that will change it.
+    ///
+    /// Refuses with ``StateError/locked(path:holder:)`` when another process holds the directory.
+    /// `readOnly` opens without the lock, for inspection (`status`, `dlq list`) next to a running process.
+    public static func open(directory: String, synchronous: Synchronous = .full, readOnly: Bool = false) throws(StateError) -> StateStore {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            if readOnly { throw .unusableDirectory(path: directory, reason: "it does not exist (nothing has run with it yet)") }
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw .unusableDirectory(path: directory, reason: "cannot create it: \((error as NSError).localizedDescription)")
+            }
+        } else if !isDirectory.boolValue {
+            throw .unusableDirectory(path: directory, reason: "it is not a directory")
+        }
+        let lockDescriptor = readOnly ? -1 : try Self.acquireLock(directory: directory)
+        do throws(StateError) {
+            let path = (directory as NSString).appendingPathComponent(databaseName)
+            if readOnly && !FileManager.default.fileExists(atPath: path) {
+                throw .unusableDirectory(path: directory, reason: "it holds no \(databaseName) (nothing has run with it yet)")
+            }
+            let database = try SQLiteDatabase(path: path, create: !readOnly, readOnly: false)
+            let store = StateStore(directory: directory, database: database, lockDescriptor: lockDescriptor)
+            try store.configure(synchronous: synchronous, readOnly: readOnly)
+            return store
+        } catch {
+            if lockDescriptor >= 0 { _ = Glibc.close(lockDescriptor) }
+            throw error
+        }
+    }
+
+    /// A store that lives in memory only: the same behaviour, nothing survives the process.
+    public static func inMemory() throws(StateError) -> StateStore {
+        let store = StateStore(directory: nil, database: try SQLiteDatabase(path: ":memory:"), lockDescriptor: -1)
+        try store.configure(synchronous: .normal, readOnly: false)
+        return store
+    }
+
+    private init(directory: String?, database: SQLiteDatabase, lockDescriptor: Int32) {
+        self.directory = directory
+        self.database = database
+        self.lockDescriptor = lockDescriptor
+    }
+
+    deinit {
+        statements.removeAll()
+        if lockDescriptor >= 0 { _ = Glibc.close(lockDescriptor) }
+    }
+
+    /// Runs `body` with exclusive use of the connection.
+    public func withDatabase<T>(_ body: (SQLiteDatabase) throws(StateError) -> T) throws(StateError) -> T {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return try body(database)
+    }
+
+    /// A cached prepared statement for `sql`; call only inside ``withDatabase(_:)``.
+    public func statement(_ sql: String) throws(StateError) -> SQLiteStatement {
+        if let cached = statements[sql] { return cached }
+        let statement = try database.prepare(sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// A path inside the state directory (for files that belong next to the database).
+    public func path(_ name: String) -> String? {
+        directory.map { ($0 as NSString).appendingPathComponent(name) }
+    }
+
+    // MARK: - Set-up
+
+    private func configure(synchronous: Synchronous, readOnly: Bool) throws(StateError) {
+        try withDatabase { (db) throws(StateError) in
+            if db.path != ":memory:" {
+                _ = try db.pragma("journal_mode=WAL")
+            }
+            try db.execute("PRAGMA synchronous=\(synchronous.rawValue)")
+            let version = Int(try db.pragma("user_version") ?? "0") ?? 0
+            if version > Self.schemaVersion {
+                throw .newerSchema(path: db.path, found: version, supported: Self.schemaVersion)
+            }
+            if version < Self.schemaVersion && !readOnly {
+                try db.transaction { () throws(StateError) in
+                    try db.execute(StateSchema.version1)
+                    try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
+                }
+            }
+            // Read the schema now: a file that is not a database fails here, not mid-run.
+            _ = try db.pragma("schema_version")
+        }
+    }
+
+    /// Takes an exclusive, non-blocking `flock` on the directory's lock file and writes our pid into it.
+    private static func acquireLock(directory: String) throws(StateError) -> Int32 {
+        let path = (directory as NSString).appendingPathComponent(lockName)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw .unusableDirectory(path: directory, reason: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            var holder: String?
+            if let text = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+                holder = "pid \(text)"
+            }
+            _ = Glibc.close(fd)
+            if code == EWOULDBLOCK { throw .locked(path: directory, holder: holder) }
+            throw .unusableDirectory(path: directory, reason: "cannot lock \(path): \(String(cString: strerror(code)))")
+        }
+        _ = ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+}
+
+/// The database schema, one statement list per version.
+enum StateSchema {
+    static let version1 = """
+        CREATE TABLE IF NOT EXISTS deliveries(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            rule TEXT NOT NULL,
+            target TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            event BLOB NOT NULL,
+            ingestion_time TEXT NOT NULL,
+            accepted_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            history TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX IF NOT EXISTS deliveries_by_target ON deliveries(rule, target);
+        CREATE TABLE IF NOT EXISTS dead_letters(
+            id INTEGER PRIMARY KEY,
+            idempotency_key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            target TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            event BLOB NOT NULL,
+            ingestion_time TEXT NOT NULL,
+            accepted_at REAL NOT NULL,
+            dead_at REAL NOT NULL,
+            reason TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            history TEXT NOT NULL,
+            file TEXT
+        );
+        CREATE INDEX IF NOT EXISTS dead_letters_by_target ON dead_letters(rule, target);
+        CREATE TABLE IF NOT EXISTS checkpoints(
+            source TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            items INTEGER NOT NULL,
+            complete INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+}

@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Unix times as stored in the state database (REAL seconds) and as shown (ISO 8601 UTC, milliseconds).
+public enum StateTime {
+    /// Seconds since 1970 on the wall clock.
+    public static func now() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1_000_000_000
+    }
+
+    /// `2024-05-01T12:00:00.250Z`.
+    public static func iso8601(_ time: Double) -> String {
+        var seconds = time_t(time.rounded(.down))
+        let millis = Int(((time - time.rounded(.down)) * 1000).rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ n: Int32, _ width: Int = 2) -> String {
+            let text = String(n)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):"
+            + "\(pad(parts.tm_sec)).\(pad(Int32(millis), 3))Z"
+    }
+
+    /// The Unix time of `YYYY-MM-DDTHH:MM:SS[.fff]Z`; nil for anything else.
+    public static func parse(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                guard index < bytes.count, (48...57).contains(bytes[index]) else { return nil }
+                value = value * 10 + Int(bytes[index] - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        var fraction = 0.0
+        if bytes[19] == UInt8(ascii: ".") {
+            var scale = 0.1
+            for index in 20..<(bytes.count - 1) {
+                guard (48...57).contains(bytes[index]) else { return nil }
+                fraction += Double(bytes[index] - 48) * scale
+                scale /= 10
+            }
+        }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        return Double(timegm(&parts)) + fraction
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import TriplineJSON
+import TriplineRouter
+import TriplineState
+
+/// `tripline dlq list|show|redrive|purge`: the dead letters of a state directory.
+///
+/// Listing and purging work next to a running `tripline run` (they do not take the directory's lock);
+/// redrive takes it, because it delivers the letters it sends back to the queue.
+enum DeadLetterCommand: Command {
+    static let spec = CommandSpec(
+        name: "dlq",
+        summary: "List, show, redrive or purge dead letters",
+        synopses: [
+            "dlq list [--rule NAME] [--target ID] [--older-than SECONDS] [--json] [--state-dir DIR]",
+            "dlq show ID... [--json] [--state-dir DIR]",
+            "dlq redrive [--rule NAME] [--target ID] [--older-than SECONDS] [ID...] [--rules DIR] [--queue-only] [--state-dir DIR]",
+            "dlq purge (--all | [--rule NAME] [--target ID] [--older-than SECONDS] [ID...]) [--state-dir DIR]",
+        ],
+        options: [
+            OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory (default: .tripline beside the rules)."),
+            OptionSpec(name: "rules", valueName: "DIR", help: "Rule files (default: Rules); redrive delivers with their current targets."),
+            OptionSpec(name: "rule", valueName: "NAME", help: "Only letters of this rule."),
+            OptionSpec(name: "target", valueName: "ID", help: "Only letters of this target."),
+            OptionSpec(name: "older-than", valueName: "SECONDS", help: "Only letters dead-lettered at least this long ago."),
+            OptionSpec(name: "all", valueName: nil, help: "purge: every dead letter (a filter or ids are needed otherwise)."),
+            OptionSpec(name: "queue-only", valueName: nil, help: "redrive: put the letters back in the queue without delivering now."),
+            OptionSpec(name: "json", valueName: nil, help: "One JSON object per letter (list, show), or a JSON result."),
+        ],
+        positionals: "ACTION [ID...]",
+        discussion: """
+            A delivery is dead-lettered when its retries run out, when it gets older than the target's
+            MaximumEventAgeInSeconds, or when it fails permanently. Each letter keeps the event, the
+            rule and target, and every attempt's time and error; it is also appended to the target's
+            dead-letter file (DeadLetterConfig.Path, default <state-dir>/dead-letters/<rule>.<target>.ndjson).
+
+            redrive sends letters back through their target as it is configured now: they are queued
+            as fresh deliveries (attempts and age start again, the idempotency key stays) and delivered
+            at once, with retries, like 'tripline run' does (other queued deliveries go along). With
+            --queue-only they wait for the next run. purge deletes letters from the database (the
+            dead-letter files are an append-only log and are left alone).
+            """)
+
+    static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
+        guard let action = arguments.positionals.first else {
+            return context.usageError("an action is needed: list, show, redrive or purge", spec: spec)
+        }
+        var ids: [Int64] = []
+        for text in arguments.positionals.dropFirst() {
+            guard let id = Int64(text), id > 0 else { return context.usageError("'\(text)' is not a dead-letter id (a positive number)", spec: spec) }
+            ids.append(id)
+        }
+        var filter = DeadLetterFilter(rule: arguments.value("rule"), target: arguments.value("target"), ids: ids)
+        if let text = arguments.value("older-than") {
+            guard let seconds = Double(text), seconds >= 0 else {
+                return context.usageError("--older-than needs a number of seconds, got '\(text)'", spec: spec)
+            }
+            filter.olderThanSeconds = seconds
+        }
+        let rulesPath = arguments.value("rules") ?? "Rules"
+        let directory = arguments.value("state-dir") ?? StateDirectory.defaultPath(rules: rulesPath)
+        let json = arguments.has("json")
+
+        switch action {
+        case "list", "show":
+            if action == "show" && ids.isEmpty { return context.usageError("show needs the id of a dead letter (see 'tripline dlq list')", spec: spec) }
+            return withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+                let letters = try DeadLetterStore(store: store).list(filter, now: StateTime.now())
+                if action == "show" {
+                    for id in ids where !letters.contains(where: { $0.id == id }) {
+                        context.errors.line("tripline dlq: no dead letter \(id) in \(directory)")
+                        return ExitStatus.negative
+                    }
+                }
+                for letter in letters {
+                    if json || action == "show" && json {
+                        context.output.line(JSONWriter.string(letter.json))
+                    } else if action == "show" {
+                        context.output.write(showText(letter))
+                    } else {
+                        context.output.line(listLine(letter))
+                    }
+                }
+                if !json && action == "list" {
+                    context.output.line("\(letters.count) dead letter\(letters.count == 1 ? "" : "s")")
+                }
+                return ExitStatus.success
+            }
+        case "purge":
+            if !arguments.has("all") && filter == DeadLetterFilter() {
+                return context.usageError("purge needs --all, a filter (--rule, --target, --older-than) or ids", spec: spec)
+            }
+            return withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+                let count = try DeadLetterStore(store: store).purge(filter, now: StateTime.now())
+                context.output.line(json ? "{\"purged\":\(count)}" : "purged \(count) dead letter\(count == 1 ? "" : "s")")
+                return ExitStatus.success
+            }
+        case "redrive":
+            return redrive(filter, directory: directory, rulesPath: rulesPath, queueOnly: arguments.has("queue-only"), json: json, context: context)
+        default:
+            return context.usageError("unknown action '\(action)'; expected list, show, redrive or purge", spec: spec)
+        }
+    }
+
+    private static func redrive(_ filter: DeadLetterFilter, directory: String, rulesPath: String, queueOnly: Bool, json: Bool,
+                                context: CommandContext) -> Int32 {
+        // Check the rules before touching anything: delivering needs them.
+        let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
+        if !queueOnly && !ruleErrors.isEmpty {
+            for error in ruleErrors { context.errors.line(error.description) }
+            context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
+            return ExitStatus.invalidInput
+        }
+        let stop = StopSignal()
+        return withStore(directory, readOnly: false, context: context) { (store) throws(StateError) -> Int32 in
+            let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
+            if queueOnly || queued.isEmpty {
+                context.output.line(json ? "{\"redriven\":\(queued.count)}"
+                                    : "redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")"
+                                      + (queued.isEmpty ? "" : "; the next 'tripline run' delivers them"))
+                return ExitStatus.success
+            }
+            context.output.line("redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s"); delivering…")
+            context.output.flush()
+            let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
+            let log = DeliveryLog(format: json ? .json : .text, console: console)
+            let router = Router(rules: rules, log: log, store: store)
+            let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
+            console.output(json ? summary.json : summary.text)
+            return summary.isClean ? ExitStatus.success : ExitStatus.negative
+        }
+    }
+
+    /// Opens the state directory and runs `body`; state errors become a message and exit status 2.
+    static func withStore(_ directory: String, readOnly: Bool, context: CommandContext,
+                          _ body: (StateStore) throws(StateError) -> Int32) -> Int32 {
+        do {
+            let store = try StateStore.open(directory: directory, readOnly: readOnly)
+            return try body(store)
+        } catch {
+            context.errors.line("tripline \(spec.name): \(error)")
+            return ExitStatus.invalidInput
+        }
+    }
+
+    static func listLine(_ letter: DeadLetter) -> String {
+        let last = letter.history.last.map { "; last error: \($0.error)" } ?? ""
+        return "\(letter.id)  \(StateTime.iso8601(letter.deadAt))  \(letter.rule)/\(letter.target)  event \(letter.eventID) "
+            + "(\(letter.origin)): \(letter.reason)\(last)"
+    }
+
+    static func showText(_ letter: DeadLetter) -> String {
+        var lines = [
+            "Dead letter \(letter.id)",
+            "  rule/target:     \(letter.rule)/\(letter.target)",
+            "  event:           \(letter.eventID) from \(letter.origin)",
+            "  idempotency key: \(letter.idempotencyKey)",
+            "  accepted:        \(StateTime.iso8601(letter.acceptedAt))",
+            "  dead-lettered:   \(StateTime.iso8601(letter.deadAt))",
+            "  reason:          \(letter.reason)",
+        ]
+        if let file = letter.file { lines.append("  file:            \(file)") }
+        lines.append("  attempts:        \(letter.history.count)")
+        for attempt in letter.history {
+            lines.append("    #\(attempt.attempt) at \(StateTime.iso8601(attempt.at)): \(attempt.error)")
+        }
+        lines.append("  event JSON:")
+        lines.append("    " + String(decoding: letter.event, as: UTF8.self))
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

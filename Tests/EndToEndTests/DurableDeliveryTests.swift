@@ -1,0 +1,295 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import TriplineJSON
+
+/// A `tripline` process started in the background, to be signalled or killed.
+final class BackgroundRun {
+    let process = Process()
+    let stdout: URL
+    let stderr: URL
+
+    init(_ binary: TriplineBinary, _ arguments: [String], in directory: URL, environment: [String: String]? = nil) throws {
+        stdout = directory.appendingPathComponent("bg-\(UUID().uuidString).out")
+        stderr = directory.appendingPathComponent("bg-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.executableURL = binary.url
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        if let environment { process.environment = environment }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        try process.run()
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the exit (at most `timeout` seconds, then SIGKILL); returns the status and output.
+    func wait(timeout: Double = 60) -> TriplineBinary.Result {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { signal(SIGKILL) }
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return TriplineBinary.Result(status: status, stdout: (try? String(contentsOf: stdout, encoding: .utf8)) ?? "",
+                                     stderr: (try? String(contentsOf: stderr, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A project whose handler appends each delivery's idempotency key to `out/deliveries.log`.
+private struct DeliveryProject {
+    let root: URL
+    var log: URL { root.appendingPathComponent("out/deliveries.log") }
+
+    init(root: URL, handler: String = "sleep 0.05", targets: Int = 2, maxConcurrency: Int = 2, retries: Int = 185) throws {
+        self.root = root
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("out"), withIntermediateDirectories: true)
+        try write("""
+            #!/bin/sh
+            cat > /dev/null
+            \(handler)
+            printf '%s %s\\n' "$TRIPLINE_IDEMPOTENCY_KEY" "$TRIPLINE_ATTEMPT" >> "\(log.path)"
+            """, "handlers/record.sh")
+        chmod(root.appendingPathComponent("handlers/record.sh").path, 0o755)
+        let targetList = (0..<targets).map {
+            #"{"Id": "t\#($0)", "Function": {"Handler": "handlers/record.sh", "MaxConcurrency": \#(maxConcurrency)}, "RetryPolicy": {"MaximumRetryAttempts": \#(retries)}}"#
+        }.joined(separator: ", ")
+        try write(#"{"Name": "all", "EventPattern": {"source": ["test"]}, "Targets": [\#(targetList)]}"#, "Rules/all.json")
+    }
+
+    func write(_ text: String, _ relative: String) throws {
+        let url = root.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    /// `files` NDJSON files of `perFile` events each, under `logs/`; returns the event ids.
+    func writeEvents(files: Int, perFile: Int) throws -> [String] {
+        var ids: [String] = []
+        for file in 0..<files {
+            var lines: [String] = []
+            for index in 0..<perFile {
+                let id = "evt-\(file)-\(index)"
+                ids.append(id)
+                lines.append(#"{"id": "\#(id)", "source": "test", "detail-type": "t", "account": "1", "region": "r", "time": "2024-01-01T00:00:00Z", "detail": {"n": \#(index)}}"#)
+            }
+            try write(lines.joined(separator: "\n") + "\n", String(format: "logs/part-%03d.ndjson", file))
+        }
+        return ids
+    }
+
+    /// Each delivered idempotency key with how many times it was delivered.
+    func delivered() -> [String: Int] {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        var counts: [String: Int] = [:]
+        for line in text.split(separator: "\n") { counts[String(line.split(separator: " ")[0]), default: 0] += 1 }
+        return counts
+    }
+
+    func expectedKeys(_ ids: [String], targets: Int = 2) -> Set<String> {
+        Set(ids.flatMap { id in (0..<targets).map { "\(id):all:t\($0)" } })
+    }
+}
+
+@Suite("Durable delivery: retries, checkpoints, signals, crashes, a full disk (end to end)", .serialized)
+struct DurableDeliveryTests {
+    @Test("a failing handler is retried with backoff until it succeeds; TRIPLINE_ATTEMPT counts up")
+    func retriesUntilSuccess() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: #"[ "$TRIPLINE_ATTEMPT" -ge 3 ] || { echo "not yet" >&2; exit 1; }"#, targets: 1)
+            let ids = try project.writeEvents(files: 1, perFile: 2)
+            let result = try tripline.run(["run", "--retry-delay", "0.05,0.1", "logs"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            let log = try String(contentsOf: project.log, encoding: .utf8)
+            #expect(Set(log.split(separator: "\n").map(String.init)) == Set(ids.map { "\($0):all:t0 3" }))
+            #expect(result.stdout.contains("delivery failed (attempt 2): exit status 1"), "\(result.stdout)")
+            #expect(result.stdout.contains("deliveries: 2 ok, 0 failed; 4 failed attempts"), "\(result.stdout)")
+        }
+    }
+
+    @Test("checkpoints: the same files read again deliver nothing; --from-start reads them again; new files are read")
+    func checkpointsPreventRedelivery() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "true")
+            let ids = try project.writeEvents(files: 3, perFile: 4)
+            let first = try tripline.run(["run", "logs"], in: dir)
+            #expect(first.status == 0 && project.delivered().count == 24, "\(first)")
+            let again = try tripline.run(["run", "logs"], in: dir)
+            #expect(again.status == 0 && again.stdout.contains("0 events read"), "\(again)")
+            #expect(again.stdout.contains("files already read (checkpoints; --from-start to read them again): 3"), "\(again.stdout)")
+            #expect(project.delivered().values.allSatisfy { $0 == 1 }, "nothing delivered twice")
+            // An appended line is read on its own; a new file is read whole.
+            let handle = try FileHandle(forWritingTo: dir.appendingPathComponent("logs/part-000.ndjson"))
+            handle.seekToEndOfFile()
+            handle.write(Data(#"{"id": "late", "source": "test", "detail-type": "t", "account": "1", "region": "r", "time": "2024-01-01T00:00:00Z", "detail": {}}"#.utf8 + [0x0A]))
+            try handle.close()
+            let grown = try tripline.run(["run", "logs"], in: dir)
+            #expect(grown.status == 0 && grown.stdout.contains("1 events read"), "\(grown)")
+            #expect(project.delivered().keys.contains("late:all:t0"))
+            let all = try tripline.run(["run", "--from-start", "logs"], in: dir)
+            #expect(all.status == 0 && all.stdout.contains("13 events read"), "\(all)")
+            #expect(project.delivered().filter { ids.contains(String($0.key.split(separator: ":")[0])) }.values.allSatisfy { $0 == 2 })
+        }
+    }
+
+    @Test("dead letters: exhausted deliveries are listed, shown, redriven once the handler is fixed, and purged")
+    func deadLettersAndRedrive() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: #"[ -f "$HOME/fixed" ] || { echo "broken" >&2; exit 4; }"#, targets: 1, retries: 1)
+            _ = try project.writeEvents(files: 1, perFile: 3)
+            var environment = ProcessInfo.processInfo.environment
+            environment["HOME"] = dir.path
+            let run = try BackgroundRun(tripline, ["run", "--retry-delay", "0.01", "logs"], in: dir, environment: environment).wait()
+            #expect(run.status == 1 && run.stdout.contains("deliveries: 0 ok, 3 failed (dead-lettered); 6 failed attempts"), "\(run)")
+            let list = try tripline.run(["dlq", "list", "--json"], in: dir)
+            let letters = try list.stdoutLines.map { try JSONParser.parse($0) }
+            #expect(letters.count == 3, "\(list)")
+            #expect(letters.allSatisfy { $0["attempts"]?.arrayValue?.count == 2 && $0["reason"]?.stringValue?.contains("retries exhausted") == true })
+            #expect(letters.first?["attempts"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix("exit status 4") == true)
+            let file = dir.appendingPathComponent(".tripline/dead-letters/all.t0.ndjson")
+            #expect(try String(contentsOf: file, encoding: .utf8).split(separator: "\n").count == 3)
+            let show = try tripline.run(["dlq", "show", "1"], in: dir)
+            #expect(show.status == 0 && show.stdout.contains("reason:          retries exhausted") && show.stdout.contains("#2 at "), "\(show)")
+            let status = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            #expect(status["deadLetters"] == 3 && status["pending"] == 0)
+
+            _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("fixed").path, contents: nil)
+            let redrive = try BackgroundRun(tripline, ["dlq", "redrive", "1", "2"], in: dir, environment: environment).wait()
+            #expect(redrive.status == 0 && redrive.stdout.contains("redrove 2 dead letters"), "\(redrive)")
+            #expect(project.delivered().count == 2)
+            let purge = try tripline.run(["dlq", "purge", "--all"], in: dir)
+            #expect(purge.stdout == "purged 1 dead letter\n", "\(purge)")
+            #expect(try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)["deadLetters"] == 0)
+        }
+    }
+
+    @Test("SIGINT stops reading, lets running deliveries finish, exits 0; the next run resumes what was left")
+    func interruptDrainsAndResumes() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "sleep 0.3", targets: 1, maxConcurrency: 1)
+            let ids = try project.writeEvents(files: 1, perFile: 12)
+            let run = try BackgroundRun(tripline, ["run", "logs"], in: dir)
+            // Wait for the first delivery, then interrupt.
+            let deadline = Date().addingTimeInterval(20)
+            while project.delivered().isEmpty && Date() < deadline { usleep(20_000) }
+            run.signal(SIGINT)
+            let stopped = run.wait()
+            #expect(stopped.status == 0, "\(stopped)")
+            #expect(stopped.stdout.contains("Summary (stopped early)") && stopped.stdout.contains("left queued for the next run"), "\(stopped)")
+            let firstRound = project.delivered().count
+            #expect(firstRound >= 1 && firstRound < 12, "\(firstRound)")
+            let status = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            #expect(status["pending"] == .number(JSONNumber(12 - firstRound)), "\(status)")
+            let resumed = try tripline.run(["run", "logs"], in: dir)
+            #expect(resumed.status == 0 && resumed.stdout.contains("\(12 - firstRound) resumed from an earlier run"), "\(resumed)")
+            #expect(Set(project.delivered().keys) == project.expectedKeys(ids, targets: 1))
+            #expect(project.delivered().values.allSatisfy { $0 == 1 }, "a clean stop delivers nothing twice")
+        }
+    }
+
+    @Test("a second run on the same state directory is refused with a clear message")
+    func secondProcessRefused() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            _ = try DeliveryProject(root: dir, handler: "true")
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("incoming"), withIntermediateDirectories: true)
+            let first = try BackgroundRun(tripline, ["run", "--follow", "incoming"], in: dir)
+            let lock = dir.appendingPathComponent(".tripline/lock")
+            let deadline = Date().addingTimeInterval(20)
+            while ((try? String(contentsOf: lock, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+            let second = try tripline.run(["run", "logs"], in: dir)
+            #expect(second.status == 2, "\(second)")
+            #expect(second.stderr.contains("is in use by another tripline process (pid \(first.process.processIdentifier))"), "\(second.stderr)")
+            let status = try tripline.run(["status"], in: dir)
+            #expect(status.status == 0 && status.stdout.contains("in use by a tripline run, pid \(first.process.processIdentifier)"), "\(status)")
+            first.signal(SIGTERM)
+            #expect(first.wait().status == 0)
+        }
+    }
+
+    @Test("kill -9 at random points, then restart until done: every delivery arrives, duplicates stay bounded by what was in flight")
+    func crashAndRestart() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "sleep 0.05")
+            let ids = try project.writeEvents(files: 6, perFile: 10)
+            var random = SplitMix(seed: 20_261_125)
+            var kills = 0
+            var finished = false
+            for _ in 0..<40 {
+                let run = try BackgroundRun(tripline, ["run", "--synchronous", "normal", "logs"], in: dir)
+                usleep(UInt32(100_000 + random.next() % 500_000))
+                if run.process.isRunning {
+                    run.signal(SIGKILL)
+                    kills += 1
+                    _ = run.wait()
+                    continue
+                }
+                let result = run.wait()
+                #expect(result.status == 0, "\(result)")
+                finished = true
+                break
+            }
+            #expect(finished, "the runs never finished")
+            #expect(kills >= 2, "the test should have crashed the run a few times (\(kills))")
+            let delivered = project.delivered()
+            let expected = project.expectedKeys(ids)
+            #expect(Set(delivered.keys) == expected, "missing: \(expected.subtracting(delivered.keys).sorted().prefix(5))")
+            let duplicates = delivered.values.reduce(0) { $0 + $1 - 1 }
+            // In flight at a kill: at most 4 running (2 targets × MaxConcurrency 2) plus successes not yet
+            // written (written within 50 ms): a handful per kill.
+            #expect(duplicates <= kills * 8, "\(duplicates) duplicates after \(kills) kills")
+            let status = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            #expect(status["pending"] == 0 && status["deadLetters"] == 0)
+            print("crash test: \(kills) kills, \(expected.count) deliveries, \(duplicates) duplicates")
+        }
+    }
+
+    @Test("a full disk stops the run with a clear message and loses nothing: a later run delivers everything")
+    func fullDiskLosesNothing() throws {
+        let tripline = try TriplineBinary.locate()
+        guard FileManager.default.isExecutableFile(atPath: "/bin/sh") else { return }
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "true", targets: 1)
+            var ids: [String] = []
+            // Events big enough that the database outgrows the file-size limit quickly.
+            var lines: [String] = []
+            let padding = String(repeating: "x", count: 4000)
+            for index in 0..<400 {
+                ids.append("big-\(index)")
+                lines.append(#"{"id": "big-\#(index)", "source": "test", "detail-type": "t", "account": "1", "region": "r", "time": "2024-01-01T00:00:00Z", "detail": {"pad": "\#(padding)"}}"#)
+            }
+            try project.write(lines.joined(separator: "\n") + "\n", "logs/big.ndjson")
+            // A 300 KB file-size limit stands in for a full disk (SIGXFSZ ignored: writes fail with EFBIG).
+            let limited = try BackgroundRun(TriplineBinary(url: URL(fileURLWithPath: "/bin/sh")),
+                                            ["-c", "trap '' XFSZ; ulimit -f 600; exec \"$0\" run logs", tripline.url.path], in: dir).wait()
+            #expect(limited.status == 1, "\(limited)")
+            #expect(limited.stderr.contains("state database") && limited.stderr.contains("tripline.db"), "\(limited.stderr)")
+            #expect(limited.stdout.contains("stopped early: state database"), "\(limited.stdout)")
+            let later = try tripline.run(["run", "logs"], in: dir)
+            #expect(later.status == 0, "\(later)")
+            #expect(Set(project.delivered().keys) == project.expectedKeys(ids, targets: 1))
+        }
+    }
+}
+
+/// SplitMix64, for seeded kill times.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt32 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt32(truncatingIfNeeded: z ^ (z >> 31))
+    }
+}

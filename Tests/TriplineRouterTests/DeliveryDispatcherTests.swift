@@ -1,0 +1,293 @@
+import Foundation
+import Testing
+@testable import TriplineRouter
+import TriplineState
+import TriplineTargets
+
+/// Collects reports from worker threads.
+final class ReportBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [DeliveryReport] = []
+
+    func add(_ report: DeliveryReport) {
+        lock.lock()
+        items.append(report)
+        lock.unlock()
+    }
+
+    var reports: [DeliveryReport] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
+}
+
+/// Writes an executable `#!/bin/sh` script; returns its path.
+func writeScript(_ body: String, _ name: String, in dir: URL) throws -> String {
+    let path = try writeFile("#!/bin/sh\n" + body + "\n", name, in: dir)
+    chmod(path, 0o755)
+    return path
+}
+
+/// Counts attempts running at once, per target and overall, and what each attempt saw.
+final class AttemptRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running: [String: Int] = [:]
+    private var runningTotal = 0
+    private(set) var peak: [String: Int] = [:]
+    private(set) var peakTotal = 0
+    private(set) var started: [(target: String, event: String, attempt: Int)] = []
+
+    func begin(_ delivery: StoredDelivery, attempt: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = delivery.queued.target
+        running[key, default: 0] += 1
+        runningTotal += 1
+        peak[key] = max(peak[key] ?? 0, running[key]!)
+        peakTotal = max(peakTotal, runningTotal)
+        started.append((key, delivery.eventID, attempt))
+    }
+
+    func end(_ delivery: StoredDelivery) {
+        lock.lock()
+        defer { lock.unlock() }
+        running[delivery.queued.target]! -= 1
+        runningTotal -= 1
+    }
+
+    var snapshot: (peak: [String: Int], peakTotal: Int, started: [(target: String, event: String, attempt: Int)]) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (peak, peakTotal, started)
+    }
+}
+
+/// A dispatcher over an in-memory journal, with attempts simulated by a closure.
+struct DispatcherHarness {
+    let store: StateStore
+    let journal: DeliveryJournal
+    let box = ReportBox()
+    let recorder = AttemptRecorder()
+
+    init() throws {
+        store = try StateStore.inMemory()
+        journal = DeliveryJournal(store: store)
+    }
+
+    func accept(target: String, events: [String], rule: String = "r") throws -> [QueuedDelivery] {
+        try journal.accept(events.map {
+            NewDelivery(rule: rule, target: target, eventID: $0, origin: "test:\($0)", event: Array(#"{"id":"\#($0)"}"#.utf8),
+                        ingestionTime: "2024-01-01T00:00:00Z", acceptedAt: StateTime.now())
+        })
+    }
+
+    func dispatcher(_ configuration: DeliveryDispatcher.Configuration = .init(retry: RetrySchedule(baseDelay: 0.05, maxDelay: 0.1)),
+                    settings: @escaping @Sendable (String, String) -> DeliveryTargetSettings? = { _, _ in
+                        DeliveryTargetSettings(maxConcurrency: 1, retryPolicy: RetryPolicy(), deadLetterFile: nil)
+                    },
+                    attempt: @escaping @Sendable (StoredDelivery, Int) -> AttemptOutcome) -> DeliveryDispatcher {
+        let recorder = self.recorder
+        let box = self.box
+        return DeliveryDispatcher(configuration: configuration, journal: journal, settings: settings,
+                                  attempt: { delivery, number in
+                                      recorder.begin(delivery, attempt: number)
+                                      defer { recorder.end(delivery) }
+                                      let outcome = attempt(delivery, number)
+                                      return AttemptReport(outcome: outcome, summary: outcome.succeeded ? "ok" : "failed")
+                                  },
+                                  onReport: { box.add($0) }, onStateError: { Issue.record("state error: \($0)") })
+    }
+}
+
+@Suite("Delivery dispatcher: limits, order, retries, dead letters, paging")
+struct DeliveryDispatcherTests {
+    @Test func perTargetMaxConcurrencyIsRespected() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(settings: { _, target in
+            DeliveryTargetSettings(maxConcurrency: target == "slow" ? 2 : 6, retryPolicy: RetryPolicy(), deadLetterFile: nil)
+        }) { _, _ in
+            usleep(100_000)
+            return .delivered
+        }
+        dispatcher.enqueue(try harness.accept(target: "slow", events: (0..<6).map { "s\($0)" }))
+        dispatcher.enqueue(try harness.accept(target: "wide", events: (0..<6).map { "w\($0)" }))
+        #expect(dispatcher.drain(linger: 0) == 0)
+        let seen = harness.recorder.snapshot
+        #expect(seen.peak["slow"] == 2)
+        #expect((seen.peak["wide"] ?? 0) >= 3, "the wide target should run several at once: \(seen.peak)")
+        #expect(seen.peakTotal <= 8)
+        #expect(harness.box.reports.filter(\.succeeded).count == 12)
+        #expect(try harness.journal.count() == 0, "delivered rows are removed")
+    }
+
+    @Test func globalLimitCapsAllTargets() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(.init(maxConcurrent: 2), settings: { _, _ in
+            DeliveryTargetSettings(maxConcurrency: 10, retryPolicy: RetryPolicy(), deadLetterFile: nil)
+        }) { _, _ in
+            usleep(50_000)
+            return .delivered
+        }
+        for i in 0..<6 { dispatcher.enqueue(try harness.accept(target: "t\(i)", events: ["e\(i)"])) }
+        dispatcher.drain(linger: 0)
+        #expect(harness.recorder.snapshot.peakTotal == 2)
+        #expect(harness.box.reports.count == 6)
+    }
+
+    @Test func oneTargetStartsInAcceptanceOrder() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher { _, _ in .delivered }
+        let events = (0..<40).map { "e\($0)" }
+        dispatcher.enqueue(try harness.accept(target: "t", events: events))
+        dispatcher.drain(linger: 0)
+        #expect(harness.recorder.snapshot.started.map(\.event) == events)
+    }
+
+    @Test func failedAttemptsAreRetriedUntilTheySucceed() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher { _, attempt in
+            attempt < 3 ? .failed(error: "boom \(attempt)", retryable: true, retryAfter: nil) : .delivered
+        }
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a"]))
+        dispatcher.drain(linger: 5)
+        let reports = harness.box.reports
+        #expect(reports.map(\.attempt) == [1, 2, 3])
+        #expect(reports.map(\.succeeded) == [false, false, true])
+        if case .retry = reports[0].next {} else { Issue.record("first failure should schedule a retry: \(reports[0].next)") }
+        #expect(try harness.journal.count() == 0)
+    }
+
+    @Test func retryAfterIsHonoured() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher { _, attempt in
+            attempt == 1 ? .failed(error: "429", retryable: true, retryAfter: 0.4) : .delivered
+        }
+        let start = Date()
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a"]))
+        dispatcher.drain(linger: 5)
+        #expect(Date().timeIntervalSince(start) >= 0.38)
+        #expect(harness.box.reports.last?.succeeded == true)
+    }
+
+    @Test func exhaustedRetriesGoToTheDeadLettersWithEveryAttempt() throws {
+        try withRouterTempDirectory { dir in
+            let harness = try DispatcherHarness()
+            let file = dir.appendingPathComponent("dlq/r.t.ndjson").path
+            let dispatcher = harness.dispatcher(settings: { _, _ in
+                DeliveryTargetSettings(maxConcurrency: 1, retryPolicy: RetryPolicy(maximumRetryAttempts: 2, maximumEventAgeInSeconds: 60),
+                                       deadLetterFile: file)
+            }) { _, attempt in .failed(error: "exit status \(attempt)", retryable: true, retryAfter: nil) }
+            dispatcher.enqueue(try harness.accept(target: "t", events: ["a"]))
+            dispatcher.drain(linger: 5)
+            let letters = try DeadLetterStore(store: harness.store).list(now: StateTime.now())
+            #expect(letters.count == 1)
+            #expect(letters[0].history.map(\.error) == ["exit status 1", "exit status 2", "exit status 3"])
+            #expect(letters[0].reason.contains("retries exhausted (3 attempts"))
+            #expect(letters[0].event == Array(#"{"id":"a"}"#.utf8))
+            let line = try String(contentsOfFile: file, encoding: .utf8)
+            #expect(line.hasPrefix(#"{"id":1,"rule":"r","target":"t","eventId":"a""#) && line.contains(#""event":{"id":"a"}"#))
+            #expect(try harness.journal.count() == 0)
+        }
+    }
+
+    @Test func permanentFailuresAndVanishedTargetsAreNotRetried() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(settings: { _, target in
+            target == "gone" ? nil : DeliveryTargetSettings(maxConcurrency: 1, retryPolicy: RetryPolicy(), deadLetterFile: nil)
+        }) { _, _ in .failed(error: "cannot start handler", retryable: false, retryAfter: nil) }
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a"]))
+        dispatcher.enqueue(try harness.accept(target: "gone", events: ["b"]))
+        dispatcher.drain(linger: 5)
+        let letters = try DeadLetterStore(store: harness.store).list(now: StateTime.now()).sorted { $0.eventID < $1.eventID }
+        #expect(letters.map(\.reason) == ["a permanent failure: cannot start handler", "the rule 'r' has no target 'gone' any more"])
+        #expect(harness.recorder.snapshot.started.count == 1, "the vanished target is never attempted")
+    }
+
+    @Test func aFailingTargetDoesNotHoldUpTheOthers() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(.init(maxConcurrent: 2, retry: RetrySchedule(baseDelay: 30, maxDelay: 30))) { delivery, _ in
+            delivery.queued.target == "down" ? .failed(error: "down", retryable: true, retryAfter: 30) : .delivered
+        }
+        dispatcher.enqueue(try harness.accept(target: "down", events: (0..<20).map { "d\($0)" }))
+        dispatcher.enqueue(try harness.accept(target: "up", events: (0..<20).map { "u\($0)" }))
+        let start = Date()
+        let left = dispatcher.drain(linger: 1)
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(left == 20, "the failing target's deliveries stay queued for a later run")
+        #expect(harness.box.reports.filter { $0.target == "up" && $0.succeeded }.count == 20)
+        let queued = try harness.journal.pending()
+        #expect(queued.count == 20 && queued.allSatisfy { $0.target == "down" && $0.attempts == 1 })
+    }
+
+    @Test func deliveriesBeyondTheWindowArePagedInFromTheJournal() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(.init(maxConcurrent: 2, windowCapacity: 4)) { _, _ in .delivered }
+        for i in 0..<10 { dispatcher.enqueue(try harness.accept(target: "t", events: (0..<10).map { "e\(i)-\($0)" })) }
+        dispatcher.drain(linger: 0)
+        #expect(harness.box.reports.filter(\.succeeded).count == 100)
+        #expect(Set(harness.recorder.snapshot.started.map(\.event)).count == 100)
+        #expect(try harness.journal.count() == 0)
+    }
+
+    @Test func resumedDeliveriesBeyondTheFirstPageAreDelivered() throws {
+        let harness = try DispatcherHarness()
+        _ = try harness.accept(target: "t", events: (0..<30).map { "e\($0)" })
+        let dispatcher = harness.dispatcher(.init(windowCapacity: 8)) { _, _ in .delivered }
+        dispatcher.resume(firstPage: try harness.journal.pending(limit: 8), total: try harness.journal.count())
+        dispatcher.drain(linger: 0)
+        #expect(harness.recorder.snapshot.started.map(\.event) == (0..<30).map { "e\($0)" })
+    }
+
+    @Test func stopLeavesUnstartedDeliveriesQueued() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher { _, _ in
+            usleep(200_000)
+            return .delivered
+        }
+        dispatcher.enqueue(try harness.accept(target: "t", events: (0..<10).map { "e\($0)" }))
+        usleep(50_000)
+        let stillRunning = dispatcher.stop(deadline: StateTime.now() + 5)
+        #expect(stillRunning == 0)
+        let delivered = harness.box.reports.filter(\.succeeded).count
+        #expect(delivered >= 1 && delivered < 10)
+        #expect(try harness.journal.count() == 10 - delivered, "what was not delivered is still queued")
+    }
+
+    @Test func logTagsHandlerOutputAndFailures() throws {
+        try withRouterTempDirectory { dir in
+            let outPath = dir.appendingPathComponent("out").path
+            let errPath = dir.appendingPathComponent("err").path
+            let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let script = try writeScript("printf 'one\\ntwo\\r\\n'\necho warn >&2\nexit 1", "talk.sh", in: dir)
+            let outcome = try FunctionRunner().run(FunctionInvocation(executable: script, arguments: [], environment: [:], payload: [],
+                                                                      timeoutSeconds: 10))
+            let report = DeliveryReport(rule: "rule-a", target: "tgt", eventID: "evt-1", origin: "test:1", attempt: 1,
+                                        attemptReport: AttemptReport(outcome: .failed(error: outcome.summary, retryable: true, retryAfter: nil),
+                                                                     function: outcome, summary: outcome.summary),
+                                        next: .retry(at: StateTime.now() + 2))
+            for format in LogFormat.allCases {
+                let log = DeliveryLog(format: format, console: RunConsole(output: out, errors: err, showProgress: false))
+                log.record(report)
+                log.badInput(.invalidEvent(origin: EventOrigin(source: "f.json", position: .record(3)), detail: "invalid JSON: x"))
+            }
+            close(out)
+            close(err)
+            let output = try String(contentsOfFile: outPath, encoding: .utf8).split(separator: "\n").map(String.init)
+            let errors = try String(contentsOfFile: errPath, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(Array(output.prefix(3)) == ["[rule-a/tgt] one", "[rule-a/tgt] two", "[rule-a/tgt] stderr: warn"])
+            #expect(output[3].hasPrefix("[rule-a/tgt] delivery failed: exit status 1 in ") && output[3].contains("; retrying in ")
+                    && output[3].hasSuffix("(event evt-1 from test:1)"), "\(output[3])")
+            #expect(errors[0] == "f.json Records[3]: invalid JSON: x; skipped")
+            // JSON: one object per line with a type.
+            let json = output.dropFirst(4)
+            #expect(json.count == 4)
+            #expect(json.allSatisfy { $0.hasPrefix("{\"type\":") })
+            #expect(json.contains(#"{"type":"output","rule":"rule-a","target":"tgt","eventId":"evt-1","stream":"stdout","line":"two"}"#))
+            #expect(json.last?.contains(#""type":"delivery""#) == true && json.last?.contains(#""ok":false,"exitStatus":1"#) == true
+                    && json.last?.contains(#""next":"retry","retryAt":"#) == true)
+            #expect(errors[1].hasPrefix(#"{"type":"badInput","file":"f.json","origin":"f.json Records[3]""#))
+        }
+    }
+}
