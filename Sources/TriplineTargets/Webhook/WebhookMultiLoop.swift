@@ -243,7 +243,11 @@ final class WebhookMultiLoop: @unchecked Sendable {
         set(tripline_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
         if let ca = request.caBundlePath { set(tripline_curl_easy_setopt_string(easy, CURLOPT_CAINFO, ca)) }
         _ = tripline_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
-        _ = tripline_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1)
+        // Over TLS, wait for ALPN to say whether a connection multiplexes (HTTP/2) rather than opening more.
+        // Never over plain HTTP: it is HTTP/1.1 there, and waiting would serialise on the first response.
+        if request.url.utf8.count >= 8, request.url.prefix(8).lowercased() == "https://" {
+            _ = tripline_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1)
+        }
         _ = tripline_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         let timeoutMs = max(1, Int((min(max(request.timeoutSeconds, 0.001), 86_400) * 1000).rounded()))
         set(tripline_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutMs))
