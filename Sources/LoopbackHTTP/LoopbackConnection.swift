@@ -101,6 +101,7 @@ struct LoopbackConnection {
                 scanFrom -= offset - start
             }
         }
+        guard headEnd! - start <= core.options.maxHeaderBytes else { reject(431); return nil }
         let head = String(decoding: buffer[start..<(headEnd! - 4)], as: UTF8.self)
         start = headEnd!
         var lines = head.components(separatedBy: "\r\n")
