@@ -12,6 +12,8 @@ struct LoopbackConnection {
     let core: LoopbackServerCore
     private var buffer: [UInt8] = []
     private var start = 0
+    /// recv() lands here first; allocated once per connection.
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(fd: Int32, id: Int, core: LoopbackServerCore) {
         self.fd = fd
@@ -58,7 +60,10 @@ struct LoopbackConnection {
 
     /// Reads more bytes into the buffer; false at end of stream, on error, or when the server stops.
     private mutating func fill() -> Bool {
-        if start > 0 && (start == buffer.count || start > 64 * 1024) {
+        if start > 0 && start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > 64 * 1024 {
             buffer.removeFirst(start)
             start = 0
         }
@@ -69,10 +74,9 @@ struct LoopbackConnection {
             if fds[1].revents != 0 { return false }
             break
         }
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return false }
-        buffer.append(contentsOf: chunk[0..<n])
+        buffer.append(contentsOf: scratch[0..<n])
         return true
     }
 

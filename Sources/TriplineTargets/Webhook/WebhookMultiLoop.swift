@@ -249,7 +249,9 @@ final class WebhookMultiLoop: @unchecked Sendable {
             _ = tripline_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1)
         }
         _ = tripline_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
-        let timeoutMs = max(1, Int((min(max(request.timeoutSeconds, 0.001), 86_400) * 1000).rounded()))
+        let seconds = request.timeoutSeconds.isFinite ? min(max(request.timeoutSeconds, 0.001), 86_400)
+                                                      : WebhookConfiguration.defaultTimeoutSeconds
+        let timeoutMs = max(1, Int((seconds * 1000).rounded()))
         set(tripline_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutMs))
         set(tripline_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list))
         set(tripline_curl_easy_setopt_writefunction(easy) { buffer, size, count, userdata in
