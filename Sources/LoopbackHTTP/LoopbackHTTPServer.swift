@@ -8,7 +8,7 @@ import Darwin
 
 /// A small HTTP/1.1 server on 127.0.0.1: the receiver for tests, benchmarks and `make demo`.
 ///
-/// Binds a free port (see ``port``), accepts on one thread and serves each connection on its own thread
+/// Binds a free port (see ``port``; or a fixed one, ``Options/port``), accepts on one thread and serves each connection on its own thread
 /// with blocking I/O: keep-alive, `Content-Length` and chunked request bodies, `Expect: 100-continue`.
 /// Every request is recorded (unless ``Options/recordRequests`` is off) and answered by the responder
 /// closure, which may run on many connection threads at once and should return quickly; a slow answer is
@@ -26,10 +26,13 @@ public final class LoopbackHTTPServer: Sendable {
         public var maxBodyBytes: Int
         /// listen() backlog.
         public var backlog: Int32
+        /// The port to bind on 127.0.0.1; 0 (the default) for any free port.
+        public var port: Int
 
         public init(recordRequests: Bool = true, maxHeaderBytes: Int = 64 * 1024, maxBodyBytes: Int = 64 * 1024 * 1024,
-                    backlog: Int32 = 1024) {
+                    backlog: Int32 = 1024, port: Int = 0) {
             self.recordRequests = recordRequests
+            self.port = port
             self.maxHeaderBytes = maxHeaderBytes
             self.maxBodyBytes = maxBodyBytes
             self.backlog = backlog
@@ -126,7 +129,7 @@ final class LoopbackServerCore: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(clamping: max(0, options.port)).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
