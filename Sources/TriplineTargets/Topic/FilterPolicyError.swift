@@ -45,6 +45,7 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
     case tooComplex(combinations: Int, limit: Int)
     case nestedInAttributeScope(found: String)
     case fieldNotArrayOrObject(found: String)
+    case fieldNotArray(found: String)
     case emptyArray
     case emptyObject
     case invalidMatchValue(found: String)
@@ -64,7 +65,7 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidJSON(let error):
-            return "filter policy is not valid JSON: \(error)"
+            return "filter policy is not valid JSON: \(error.message)"
         case .policyNotObject(let found):
             return "a filter policy must be a JSON object, got \(found)"
         case .policyTooLarge(let bytes, let limit):
@@ -77,6 +78,8 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
             return "filter policy scope MessageAttributes does not support nested policies; expected an array of values, got \(found)"
         case .fieldNotArrayOrObject(let found):
             return "expected an array of values to match (e.g. [\"x\"]) or a nested object, got \(found)"
+        case .fieldNotArray(let found):
+            return "expected an array of values to match (e.g. [\"x\"]), got \(found)"
         case .emptyArray:
             return "empty arrays are not allowed; list at least one value"
         case .emptyObject:

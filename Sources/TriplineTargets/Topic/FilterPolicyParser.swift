@@ -76,9 +76,7 @@ struct FilterPolicyParser {
                 }
                 node.fields.append(.init(key: member.key, content: .conditions(conditions)))
             default:
-                if scope == .messageAttributes {
-                    throw fail(memberPath, .nestedInAttributeScope(found: Self.describe(member.value)))
-                }
+                if scope == .messageAttributes { throw fail(memberPath, .fieldNotArray(found: Self.describe(member.value))) }
                 throw fail(memberPath, .fieldNotArrayOrObject(found: Self.describe(member.value)))
             }
         }
