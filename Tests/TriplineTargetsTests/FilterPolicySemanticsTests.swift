@@ -42,6 +42,8 @@ struct FilterPolicySemanticsTests {
         .attrs(#"{"a": [{"anything-but": {"prefix": "x"}}]}"#, ["a": SA(#"["ya", "yb"]"#)], true),
         // Strings compare byte for byte: no Unicode normalization (é precomposed vs combining).
         .attrs(#"{"a": ["\u00e9"]}"#, ["a": S("e\u{301}")], false),
+        // The docs' "double-escape" note is not emulated: decoded strings are compared.
+        .attrs(#"{"a": ["a\"b\\c"]}"#, ["a": S("a\"b\\c")], true),
         .attrs(#"{"a": [{"equals-ignore-case": "STRASSE"}]}"#, ["a": S("strasse")], true),
         .attrs(#"{"a": [{"cidr": "2001:db8::/32"}]}"#, ["a": S("2001:db8::1")], true),
         .attrs(#"{"a": [{"cidr": "10.0.0.0/8"}]}"#, ["a": S("::ffff:10.0.0.1")], false),
