@@ -13,6 +13,7 @@ public struct FilterPolicy: Sendable, Equatable {
     /// What the policy is matched against.
     public let scope: FilterPolicyScope
     let root: PolicyNode
+    let bodyPaths: FilterPolicyEvaluator.BodyPaths
     /// SNS's key count for this policy (at most ``FilterPolicyLimits/maxKeys``).
     public let keyCount: Int
     /// SNS's combination count for this policy (at most ``FilterPolicyLimits/maxCombinations``).
@@ -68,6 +69,7 @@ public struct FilterPolicy: Sendable, Equatable {
         }
         self.scope = scope
         self.root = root
+        self.bodyPaths = FilterPolicyEvaluator.BodyPaths(scope == .messageBody ? root : PolicyNode())
         self.keyCount = keys
         self.combinations = combinations
     }
@@ -92,7 +94,7 @@ public struct FilterPolicy: Sendable, Equatable {
         guard scope == .messageBody else { return false }
         if root.isEmpty { return true }
         guard case .object = body else { return false }
-        return FilterPolicyEvaluator.matches(root, body: body)
+        return FilterPolicyEvaluator.matches(root, body: body, paths: bodyPaths)
     }
 
     /// Whether a message whose body is this text is delivered (`MessageBody` scope).

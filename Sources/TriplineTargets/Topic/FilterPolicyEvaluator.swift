@@ -118,20 +118,27 @@ enum FilterPolicyEvaluator {
 
     // MARK: - Body
 
-    static func matches(_ root: PolicyNode, body: JSONValue) -> Bool {
+    /// The dotted paths a body policy reads, and every dotted prefix of them (computed once per policy).
+    struct BodyPaths: Sendable, Hashable {
         var paths: Set<String> = []
         var prefixes: Set<String> = []
-        collectPaths(root, prefix: nil, into: &paths)
-        for path in paths {
-            prefixes.insert(path)
-            var index = path.utf8.startIndex
-            while let dot = path.utf8[index...].firstIndex(of: UInt8(ascii: ".")) {
-                prefixes.insert(String(path[..<dot]))
-                index = path.utf8.index(after: dot)
+
+        init(_ root: PolicyNode) {
+            collectPaths(root, prefix: nil, into: &paths)
+            for path in paths {
+                prefixes.insert(path)
+                var index = path.utf8.startIndex
+                while let dot = path.utf8[index...].firstIndex(of: UInt8(ascii: ".")) {
+                    prefixes.insert(String(path[..<dot]))
+                    index = path.utf8.index(after: dot)
+                }
             }
         }
+    }
+
+    static func matches(_ root: PolicyNode, body: JSONValue, paths: BodyPaths) -> Bool {
         var found: [String: [Leaf]] = [:]
-        collectLeaves(body, path: nil, depth: 0, paths: paths, prefixes: prefixes, into: &found)
+        collectLeaves(body, path: nil, depth: 0, paths: paths.paths, prefixes: paths.prefixes, into: &found)
         return evaluate(root, prefix: nil, found: found)
     }
 
