@@ -13,15 +13,21 @@ import TriplineJSON
 /// them, so a receiver that verifies SNS signatures rejects local notifications rather than
 /// trusting a fake one.
 public struct SNSNotification: Sendable, Equatable {
+    /// A unique id for this message (SNS uses a UUID).
     public var messageId: String
+    /// The topic's ARN; see ``topicArn(name:)`` for Tripline's local form.
     public var topicArn: String
+    /// The `Subject` given at publish, if any; omitted from the envelope when nil.
     public var subject: String?
     /// The published message, as a string (a JSON body stays JSON text inside this string).
     public var message: String
     /// When the message was published; written as ISO 8601 UTC with milliseconds.
     public var timestamp: Date
+    /// The published attributes, written as `MessageAttributes` when not empty.
     public var messageAttributes: [String: MessageAttributeValue]
+    /// Written as `SignatureVersion`; `"1"` by default.
     public var signatureVersion: String
+    /// `Signature`, `SigningCertURL`, `UnsubscribeURL`: written only when supplied (Tripline does not sign).
     public var signature: String?
     public var signingCertURL: String?
     public var unsubscribeURL: String?
