@@ -39,8 +39,8 @@ public struct AlertGatePolicy: Sendable, Equatable {
     public func key(for event: JSONValue) -> String { key?.render(event) ?? "" }
 
     /// Parses a target's `Suppress` and `Threshold` values (either may be nil), collecting every problem.
-    public static func parse(suppress: JSONValue?, threshold: JSONValue?, paths: [String: String] = [:]) -> Result<AlertGatePolicy, AlertGatePolicyError> {
-        var problems: [AlertGatePolicyError.Problem] = []
+    public static func parse(suppress: JSONValue?, threshold: JSONValue?, paths: [String: String] = [:]) -> Result<AlertGatePolicy, TargetOptionError> {
+        var problems: [TargetOptionError.Problem] = []
         var policy = AlertGatePolicy()
         var suppressKey: AlertKey?
         var thresholdKey: AlertKey?
@@ -105,6 +105,6 @@ public struct AlertGatePolicy: Sendable, Equatable {
         }
         policy.key = suppressKey ?? thresholdKey
         if problems.isEmpty { return .success(policy) }
-        return .failure(AlertGatePolicyError(problems: problems))
+        return .failure(TargetOptionError(problems: problems))
     }
 }

@@ -1,8 +1,8 @@
-/// Everything wrong with a target's `Suppress` and `Threshold` options.
-public struct AlertGatePolicyError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Everything wrong with a target option (`Suppress`, `Threshold`, `BlockUser`), one problem per line.
+public struct TargetOptionError: Error, Sendable, Equatable, CustomStringConvertible {
     /// One problem: which option, which field, what is wrong.
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
-        /// `Suppress` or `Threshold`.
+        /// The option: `Suppress`, `Threshold` or `BlockUser`.
         public var option: String
         /// The field inside it, or nil for the option as a whole.
         public var field: String?
