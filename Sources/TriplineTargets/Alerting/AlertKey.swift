@@ -20,6 +20,8 @@ public struct AlertKey: Sendable, Equatable, CustomStringConvertible {
         case invalidPath(AlertValuePath.ParseError)
         case unknownName(String, declared: [String])
         case unclosedPlaceholder(position: Int)
+        /// Text without a path or placeholder: every event would share one key.
+        case noPlaceholder
 
         public var description: String {
             switch self {
@@ -29,6 +31,7 @@ public struct AlertKey: Sendable, Equatable, CustomStringConvertible {
                 let known = declared.isEmpty ? "no names are declared" : "declared: " + declared.sorted().joined(separator: ", ")
                 return "unknown placeholder <\(name)>: use a path such as <$.detail.eventName> or a declared name (\(known))"
             case .unclosedPlaceholder(let position): return "a \"<\" at character \(position + 1) has no closing \">\""
+            case .noPlaceholder: return "the key has no path or <placeholder>, so every event would share it; write a path such as \"$.detail.userIdentity.arn\" or a template such as \"<$.detail.userIdentity.arn>|<$.detail.eventName>\""
             }
         }
     }
@@ -81,6 +84,7 @@ public struct AlertKey: Sendable, Equatable, CustomStringConvertible {
             rest = rest[rest.index(after: close)...]
         }
         literal += rest
+        guard !segments.isEmpty else { throw .noPlaceholder }
         if !literal.isEmpty { segments.append(.text(literal)) }
         self.segments = segments
     }
