@@ -43,7 +43,8 @@ struct SlackMessageChatTemplatesTests {
         let transformer = try #require(target["InputTransformer"]?.objectValue)
         var paths: [String: String] = [:]
         for member in try #require(transformer["InputPathsMap"]?.objectValue) {
-            paths[member.key] = try #require(member.value.stringValue)
+            let path: String = try #require(member.value.stringValue, "\(member.key) must be a path string")
+            paths[member.key] = path
         }
         let template = try #require(transformer["InputTemplate"]?.stringValue)
         return (target, paths, template)

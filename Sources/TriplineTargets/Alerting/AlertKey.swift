@@ -4,7 +4,8 @@ import TriplineJSON
 ///
 /// `"$.detail.userIdentity.arn"` keys by one value. A template mixes text and `<…>` placeholders,
 /// each either a path (`<$.detail.eventName>`) or a name declared in `paths` (as in an
-/// `InputPathsMap`): `"<who>|<$.detail.eventName>"`. A value that is missing renders as nothing;
+/// `InputPathsMap`): `"<who>|<$.detail.eventName>"`. Text without any placeholder is rejected
+/// (every event would share the key). A value that is missing renders as nothing;
 /// one that is not a string renders as compact JSON. Rendered keys longer than ``maxKeyLength``
 /// bytes are cut and end with a hash of the whole key, so hostile events cannot grow state.
 public struct AlertKey: Sendable, Equatable, CustomStringConvertible {

@@ -32,18 +32,20 @@ public enum SlackText {
 
     /// `text` as inline code: escaped, with backticks (which would end the code span) replaced by `ˋ`.
     public static func code(_ text: String, limit: Int = maxFieldText) -> String {
-        var cleaned = ""
-        cleaned.unicodeScalars.reserveCapacity(min(text.unicodeScalars.count, limit + 8))
+        var cleaned = String.UnicodeScalarView()
+        var count = 0
         for scalar in text.unicodeScalars {
-            if cleaned.unicodeScalars.count > limit { break }
+            // One scalar past the limit is enough for `escaped` to see that it must cut.
+            if count > limit { break }
             switch scalar {
-            case "`": cleaned.unicodeScalars.append("\u{02CB}")
-            case "\n", "\r", "\t": cleaned.unicodeScalars.append(" ")
-            default: cleaned.unicodeScalars.append(scalar)
+            case "`": cleaned.append("\u{02CB}")
+            case "\n", "\r", "\t": cleaned.append(" ")
+            default: cleaned.append(scalar)
             }
+            count += 1
         }
         if cleaned.isEmpty { return "" }
-        return "`" + escaped(cleaned, limit: max(1, limit - 2)) + "`"
+        return "`" + escaped(String(cleaned), limit: max(1, limit - 2)) + "`"
     }
 
     /// The number of scalars Slack's limits are checked against.

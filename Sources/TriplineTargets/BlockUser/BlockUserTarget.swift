@@ -83,6 +83,8 @@ public struct BlockUserTarget: Sendable, Equatable {
     ///
     /// In order: the principal is resolved (root, AWS services and unknown types are refused), checked
     /// against `protected`, and only then counted by `breaker` (so refusals never use up the limit).
+    /// A `.circuitOpen` refusal while `breaker.isTripped` was false before the call is the one that
+    /// opened the breaker: alert loudly on that one.
     public func request(for event: JSONValue, rule: String, now: Double, protected: ProtectedPrincipals,
                         breaker: inout BlockCircuitBreaker) -> Result<BlockRequest, BlockRefusal> {
         let identity = principalPath.evaluate(in: event) ?? .null
