@@ -66,4 +66,9 @@ static inline CURLMcode tripline_curl_multi_setopt_long(CURLM *multi, CURLMoptio
     return curl_multi_setopt(multi, option, value);
 }
 
+/* curl_global_init with CURL_GLOBAL_DEFAULT (a composite macro Swift cannot import). */
+static inline CURLcode tripline_curl_global_init_default(void) {
+    return curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 #endif

@@ -1,0 +1,102 @@
+import TriplineJSON
+
+/// A rule target's `BlockUser` option, parsed, and the decision it makes for one matched event.
+///
+/// `{"Principal": "$.detail.userIdentity", "Reason": "…", "DurationSeconds": 3600,
+/// "Enforce": "Handlers/block-user.sh", "DryRun": false}`. `Principal` defaults to
+/// `$.detail.userIdentity`; `Reason` and `Enforce` are required; `DurationSeconds` (60 s to 90 days)
+/// is optional (no duration: the block stays until lifted by hand).
+public struct BlockUserTarget: Sendable, Equatable {
+    /// Where the CloudTrail `userIdentity` is in the delivered event.
+    public var principalPath: AlertValuePath
+    /// Why, shown to people and passed to the handler.
+    public var reason: String
+    /// How long a block lasts, or nil for until lifted.
+    public var durationSeconds: Double?
+    /// The enforcement handler (a `Function` handler path).
+    public var enforce: String
+    /// Only print what would be done.
+    public var dryRun: Bool
+
+    /// Shortest and longest `DurationSeconds`.
+    public static let durationRange: ClosedRange<Double> = 60...(90 * 86_400)
+    /// The fields a `BlockUser` object may have.
+    public static let fields = ["Principal", "Reason", "DurationSeconds", "Enforce", "DryRun"]
+
+    public init(principalPath: AlertValuePath, reason: String, durationSeconds: Double? = nil, enforce: String, dryRun: Bool = false) {
+        self.principalPath = principalPath
+        self.reason = reason
+        self.durationSeconds = durationSeconds
+        self.enforce = enforce
+        self.dryRun = dryRun
+    }
+
+    /// Parses the `BlockUser` value of a target; every problem is reported, one per line.
+    public static func parse(_ value: JSONValue) -> Result<BlockUserTarget, TargetOptionError> {
+        var problems: [TargetOptionError.Problem] = []
+        func problem(_ field: String?, _ message: String) {
+            problems.append(.init(option: "BlockUser", field: field, message: message))
+        }
+        guard let object = value.objectValue else {
+            problem(nil, "must be an object such as {\"Reason\": \"…\", \"Enforce\": \"Handlers/block-user.sh\"}")
+            return .failure(TargetOptionError(problems: problems))
+        }
+        for member in object.members where !fields.contains(member.key) {
+            problem(member.key, "is not a known field (expected one of \(fields.joined(separator: ", ")))")
+        }
+        var path: AlertValuePath?
+        switch object["Principal"] {
+        case nil: path = try? AlertValuePath(parsing: "$.detail.userIdentity")
+        case .string(let text)?:
+            do { path = try AlertValuePath(parsing: text) } catch { problem("Principal", error.description) }
+        default: problem("Principal", "must be a path string such as \"$.detail.userIdentity\"")
+        }
+        var reason: String?
+        switch object["Reason"] {
+        case .string(let text)? where !text.isEmpty: reason = text
+        case nil: problem("Reason", "is required: say why the principal is blocked")
+        default: problem("Reason", "must be a non-empty string")
+        }
+        var enforce: String?
+        switch object["Enforce"] {
+        case .string(let text)? where !text.isEmpty: enforce = text
+        case nil: problem("Enforce", "is required: the handler that applies the block, e.g. \"Handlers/block-user.sh\"")
+        default: problem("Enforce", "must be a non-empty handler path")
+        }
+        var duration: Double?
+        if let value = object["DurationSeconds"] {
+            if let n = value.numberValue?.value, durationRange.contains(n) {
+                duration = n
+            } else {
+                problem("DurationSeconds", "must be a number of seconds from \(Int(durationRange.lowerBound)) to \(Int(durationRange.upperBound)), got \(JSONWriter.string(value).prefix(40))")
+            }
+        }
+        var dryRun = false
+        if let value = object["DryRun"] {
+            if let b = value.boolValue { dryRun = b } else { problem("DryRun", "must be true or false") }
+        }
+        guard problems.isEmpty, let path, let reason, let enforce else { return .failure(TargetOptionError(problems: problems)) }
+        return .success(BlockUserTarget(principalPath: path, reason: reason, durationSeconds: duration, enforce: enforce, dryRun: dryRun))
+    }
+
+    /// The block request for `event`, or why there is none.
+    ///
+    /// In order: the principal is resolved (root, AWS services and unknown types are refused), checked
+    /// against `protected`, and only then counted by `breaker` (so refusals never use up the limit).
+    /// A `.circuitOpen` refusal while `breaker.isTripped` was false before the call is the one that
+    /// opened the breaker: alert loudly on that one.
+    public func request(for event: JSONValue, rule: String, now: Double, protected: ProtectedPrincipals,
+                        breaker: inout BlockCircuitBreaker) -> Result<BlockRequest, BlockRefusal> {
+        let identity = principalPath.evaluate(in: event) ?? .null
+        let principal: BlockPrincipal
+        switch PrincipalResolver.resolve(userIdentity: identity) {
+        case .success(let p): principal = p
+        case .failure(let refusal): return .failure(refusal)
+        }
+        if let refusal = protected.refusal(for: principal) { return .failure(refusal) }
+        if case .refuse(let refusal, _) = breaker.decide(now: now) { return .failure(refusal) }
+        let eventId = event["id"]?.stringValue ?? event["detail"]?["eventID"]?.stringValue ?? event["eventID"]?.stringValue
+        return .success(BlockRequest(action: .block, dryRun: dryRun, principal: principal, reason: reason, rule: rule,
+                                     eventId: eventId, requestedAt: now, expiresAt: durationSeconds.map { now + $0 }))
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import TriplineJSON
+
+/// The JSON envelope SNS wraps a message in when `RawMessageDelivery` is false (HTTP/S, SQS, Lambda-style deliveries).
+///
+/// Fields appear in the order AWS documents for HTTP/S and SQS deliveries
+/// (https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html): `Type`,
+/// `MessageId`, `TopicArn`, `Subject` (only when set), `Message`, `Timestamp`,
+/// `SignatureVersion`, `Signature`, `SigningCertURL`, `UnsubscribeURL`, `MessageAttributes` (only
+/// when there are any, as `{"name": {"Type": …, "Value": …}}`, sorted by name; Binary values
+/// base64-encoded). Tripline does not sign notifications: `SignatureVersion` is `"1"` and
+/// `Signature`, `SigningCertURL` and `UnsubscribeURL` are written only when the caller supplies
+/// them, so a receiver that verifies SNS signatures rejects local notifications rather than
+/// trusting a fake one.
+public struct SNSNotification: Sendable, Equatable {
+    /// A unique id for this message (SNS uses a UUID).
+    public var messageId: String
+    /// The topic's ARN; see ``topicArn(name:)`` for Tripline's local form.
+    public var topicArn: String
+    /// The `Subject` given at publish, if any; omitted from the envelope when nil.
+    public var subject: String?
+    /// The published message, as a string (a JSON body stays JSON text inside this string).
+    public var message: String
+    /// When the message was published; written as ISO 8601 UTC with milliseconds.
+    public var timestamp: Date
+    /// The published attributes, written as `MessageAttributes` when not empty.
+    public var messageAttributes: [String: MessageAttributeValue]
+    /// Written as `SignatureVersion`; `"1"` by default.
+    public var signatureVersion: String
+    /// `Signature`, `SigningCertURL`, `UnsubscribeURL`: written only when supplied (Tripline does not sign).
+    public var signature: String?
+    public var signingCertURL: String?
+    public var unsubscribeURL: String?
+
+    public init(messageId: String = UUID().uuidString.lowercased(), topicArn: String, subject: String? = nil, message: String,
+                timestamp: Date = Date(), messageAttributes: [String: MessageAttributeValue] = [:], signatureVersion: String = "1",
+                signature: String? = nil, signingCertURL: String? = nil, unsubscribeURL: String? = nil) {
+        self.messageId = messageId
+        self.topicArn = topicArn
+        self.subject = subject
+        self.message = message
+        self.timestamp = timestamp
+        self.messageAttributes = messageAttributes
+        self.signatureVersion = signatureVersion
+        self.signature = signature
+        self.signingCertURL = signingCertURL
+        self.unsubscribeURL = unsubscribeURL
+    }
+
+    /// The local ARN Tripline gives a topic: `arn:tripline:sns:local:000000000000:<name>`.
+    ///
+    /// Same shape as an AWS topic ARN (partition, service, region, account, name) so code that
+    /// splits ARNs keeps working, with a partition no AWS ARN uses so it is never mistaken for one.
+    public static func topicArn(name: String) -> String { "arn:tripline:sns:local:000000000000:" + name }
+
+    /// The envelope as a JSON value, members in AWS's order.
+    public var json: JSONValue {
+        var object = JSONObject()
+        func add(_ key: String, _ value: String?) { if let value { object.members.append(JSONMember(key: key, value: .string(value))) } }
+        add("Type", "Notification")
+        add("MessageId", messageId)
+        add("TopicArn", topicArn)
+        add("Subject", subject)
+        add("Message", message)
+        add("Timestamp", SNSNotification.timestampText(timestamp))
+        add("SignatureVersion", signatureVersion)
+        add("Signature", signature)
+        add("SigningCertURL", signingCertURL)
+        add("UnsubscribeURL", unsubscribeURL)
+        if !messageAttributes.isEmpty {
+            var attributes = JSONObject()
+            for name in messageAttributes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                let attribute = messageAttributes[name]!
+                let value: String
+                if attribute.kind == .ignored, let bytes = attribute.binaryValue {
+                    value = Data(bytes).base64EncodedString()
+                } else {
+                    value = attribute.stringValue ?? ""
+                }
+                attributes.members.append(JSONMember(key: name, value: ["Type": .string(attribute.dataType), "Value": .string(value)]))
+            }
+            object.members.append(JSONMember(key: "MessageAttributes", value: .object(attributes)))
+        }
+        return .object(object)
+    }
+
+    /// The envelope as compact UTF-8 JSON, ready to deliver.
+    public var bytes: [UInt8] { JSONWriter.bytes(json) }
+
+    /// `2019-11-03T23:28:01.631Z`: UTC, milliseconds (truncated), as SNS writes `Timestamp`.
+    public static func timestampText(_ date: Date) -> String {
+        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var days = totalMilliseconds / 86_400_000
+        var rest = totalMilliseconds % 86_400_000
+        if rest < 0 { rest += 86_400_000; days -= 1 }
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ n: Int64, _ width: Int) -> String {
+            let s = String(n)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        let hours = rest / 3_600_000, minutes = rest / 60_000 % 60, seconds = rest / 1000 % 60, millis = rest % 1000
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))Z"
+    }
+}

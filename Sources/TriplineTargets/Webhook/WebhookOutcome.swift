@@ -1,0 +1,81 @@
+import Foundation
+
+/// What to do after a webhook attempt: done, try again later, or give up (dead letter).
+public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
+    /// A 2xx response.
+    case delivered(status: Int)
+    /// 429, 5xx, 408, or a network failure: retry with backoff, waiting at least `retryAfterSeconds` when the server said so.
+    case retry(reason: String, retryAfterSeconds: Double?)
+    /// Any other response (other 4xx, 3xx, 1xx) or a request that can never work: straight to dead letters.
+    case permanent(reason: String)
+
+    /// Longest `Retry-After` honoured; a larger value is cut to this.
+    public static let defaultMaxRetryAfterSeconds: Double = 3600
+
+    /// Classifies `result`. Pure: the same result and `now` always give the same outcome.
+    ///
+    /// - A status line decides when one arrived, even if the transfer then failed (the server has answered):
+    ///   2xx delivered; 429, 408 and 5xx retry; anything else permanent.
+    /// - `Retry-After` (seconds or HTTP-date, measured from `now`) is honoured on 429 and 5xx, clamped to
+    ///   `0…maxRetryAfterSeconds`; an unparseable value is ignored.
+    /// - Without a status: transport errors retry, except a request that can never work (unsupported scheme,
+    ///   malformed URL), which is permanent.
+    /// - Reasons carry the status and the first part of the body (already redacted in the result).
+    public static func classify(_ result: WebhookResult, now: Date = Date(),
+                                maxRetryAfterSeconds: Double = WebhookOutcome.defaultMaxRetryAfterSeconds) -> WebhookOutcome {
+        let status = result.status
+        if status > 0 {
+            var reason = "HTTP \(status)"
+            if let phrase = reasonPhrase(status) { reason += " \(phrase)" }
+            if !result.bodyPrefix.isEmpty { reason += ": \(result.bodyPrefix)" }
+            switch status {
+            case 200...299: return .delivered(status: status)
+            case 429, 500...599:
+                let wait = result.retryAfter.flatMap {
+                    RetryAfter.seconds(from: $0, now: now.timeIntervalSince1970, maxSeconds: maxRetryAfterSeconds)
+                }
+                return .retry(reason: reason, retryAfterSeconds: wait)
+            case 408: return .retry(reason: reason, retryAfterSeconds: nil)
+            default: return .permanent(reason: reason)
+            }
+        }
+        guard let error = result.error else { return .retry(reason: "no response", retryAfterSeconds: nil) }
+        switch error.kind {
+        case .invalidRequest: return .permanent(reason: error.description)
+        default: return .retry(reason: error.description, retryAfterSeconds: nil)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .delivered(let status): return "delivered (HTTP \(status))"
+        case .retry(let reason, let after):
+            if let after { return "retry after \(formatSeconds(after)): \(reason)" }
+            return "retry: \(reason)"
+        case .permanent(let reason): return "failed permanently: \(reason)"
+        }
+    }
+
+    /// The outcome is a success.
+    public var isDelivered: Bool { if case .delivered = self { return true }; return false }
+
+    private static func reasonPhrase(_ status: Int) -> String? {
+        switch status {
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 410: return "Gone"
+        case 413: return "Content Too Large"
+        case 422: return "Unprocessable Content"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A webhook target ready to deliver to: its configuration with every secret filled in, plus the shared rate limiter.
+///
+/// Made by ``WebhookConfiguration/resolve(environment:clock:)``. Holds secrets: never print ``url`` or
+/// ``headers``; show ``displayURL`` and pass any text through ``redactor``.
+public final class WebhookTarget: Sendable {
+    public let configuration: WebhookConfiguration
+    /// The expanded URL. Secret.
+    public let url: String
+    /// The expanded headers, defaults included. Secret.
+    public let headers: [WebhookHeader]
+    /// Hides every value taken from the environment.
+    public let redactor: Redactor
+    public let signingSecret: StandardWebhookSignature.Secret?
+    /// Shared by every delivery to this target; nil without a rate limit.
+    public let rateLimiter: TokenBucket?
+
+    init(configuration: WebhookConfiguration, url: String, headers: [WebhookHeader], redactor: Redactor,
+         signingSecret: StandardWebhookSignature.Secret?, rateLimiter: TokenBucket?) {
+        self.configuration = configuration
+        self.url = url
+        self.headers = headers
+        self.redactor = redactor
+        self.signingSecret = signingSecret
+        self.rateLimiter = rateLimiter
+    }
+
+    /// The URL as configured, placeholders unexpanded: safe for logs.
+    public var displayURL: String { configuration.url }
+
+    /// A request delivering `body` to this target.
+    ///
+    /// `messageID` is the Standard Webhooks `webhook-id` when signing: keep it the same across retries of one
+    /// delivery (the idempotency key) so receivers can deduplicate. The timestamp is taken when the request starts.
+    public func request(body: [UInt8], messageID: String) -> WebhookRequest {
+        WebhookRequest(url: url, method: configuration.method, headers: headers, body: body,
+                       timeoutSeconds: configuration.timeoutSeconds, maxResponseBytes: configuration.maxResponseBytes,
+                       caBundlePath: configuration.caBundlePath,
+                       signing: signingSecret.map { WebhookRequest.Signing(messageID: messageID, secret: $0) },
+                       rateLimiter: rateLimiter, redactor: redactor)
+    }
+}
