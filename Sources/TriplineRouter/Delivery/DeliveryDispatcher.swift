@@ -187,7 +187,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             // Wake for the next retry (or a worker's broadcast), and to look at `interrupt`.
             // Never a time already past: the wait would return at once and starve the workers of the lock.
             let until = max(now + 0.005, nextRetry.map { min($0, now + 0.2) } ?? now + 0.2)
-            condition.wait(until: Date(timeIntervalSince1970: until))
+            _ = condition.wait(until: Date(timeIntervalSince1970: until))
         }
         let left = queuedTotal
         closeLocked()
@@ -204,7 +204,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         startsAllowed = false
         condition.broadcast()
         while runningTotal > 0 && StateTime.now() < deadline {
-            condition.wait(until: Date(timeIntervalSince1970: min(deadline, StateTime.now() + 0.2)))
+            _ = condition.wait(until: Date(timeIntervalSince1970: min(deadline, StateTime.now() + 0.2)))
         }
         let stillRunning = runningTotal
         closeLocked()
@@ -333,7 +333,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 }
             }
             let wake = waiting.peek.map { max($0.nextAttemptAt, StateTime.now() + 0.005) } ?? StateTime.now() + 1
-            condition.wait(until: Date(timeIntervalSince1970: min(wake, StateTime.now() + 1)))
+            _ = condition.wait(until: Date(timeIntervalSince1970: min(wake, StateTime.now() + 1)))
         }
     }
 
@@ -424,7 +424,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
 
     private func flushCompleted() {
         condition.lock()
-        while flushingCompleted { condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
+        while flushingCompleted { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
         let batch = completed
         completed.removeAll()
         condition.unlock()
