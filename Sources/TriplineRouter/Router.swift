@@ -142,12 +142,13 @@ public final class Router {
     private let normalizer: EventNormalizer
     private var clock = IngestionClock()
 
-    public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, store: StateStore, runner: FunctionRunner = FunctionRunner()) {
+    public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, store: StateStore, runner: FunctionRunner = FunctionRunner(),
+                webhooks: WebhookRegistry = .none) {
         self.rules = rules
         self.options = options
         self.log = log
         self.store = store
-        executor = TargetExecutor(rules: rules, runner: runner, stateDirectory: store.directory)
+        executor = TargetExecutor(rules: rules, runner: runner, webhooks: webhooks, stateDirectory: store.directory)
         machine = PatternMachine(rules.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
         normalizer = EventNormalizer(maxEventBytes: options.maxEventBytes)
     }
@@ -308,7 +309,7 @@ public final class Router {
             guard rule.receives(event.envelope) else { continue }
             anyRule = true
             summary.matchesPerRule[rule.name, default: 0] += 1
-            for target in rule.targets {
+            for target in rule.targets where executor.isEnabled(rule: rule.name, target: target.id) {
                 batch.add(NewDelivery(rule: rule.name, target: target.id, eventID: event.id, origin: event.origin.description,
                                       event: event.bytes, ingestionTime: ingestionTime, acceptedAt: now))
             }

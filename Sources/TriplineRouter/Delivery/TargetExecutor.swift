@@ -12,15 +12,17 @@ public struct TargetExecutor: Sendable {
 
     private let targets: [String: (rule: Rule, target: Target)]
     private let runner: FunctionRunner
+    private let webhooks: WebhookRegistry
     private let stateDirectory: String?
 
-    public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), stateDirectory: String?) {
+    public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), webhooks: WebhookRegistry = .none, stateDirectory: String?) {
         var targets: [String: (rule: Rule, target: Target)] = [:]
         for rule in rules.rules {
             for target in rule.targets { targets[DeliveryKey.target(rule: rule.name, target: target.id)] = (rule, target) }
         }
         self.targets = targets
         self.runner = runner
+        self.webhooks = webhooks
         self.stateDirectory = stateDirectory
     }
 
@@ -32,8 +34,14 @@ public struct TargetExecutor: Sendable {
         let concurrency: Int
         switch target.kind {
         case .function(let function): concurrency = function.maxConcurrency
+        case .webhook(let webhook): concurrency = webhook.maxConcurrency
         }
         return DeliveryTargetSettings(maxConcurrency: concurrency, retryPolicy: target.retryPolicy, deadLetterFile: file)
+    }
+
+    /// Whether deliveries to `rule/target` are made at all (an optional webhook whose variables are unset is off).
+    public func isEnabled(rule: String, target: String) -> Bool {
+        !webhooks.isDisabled(DeliveryKey.target(rule: rule, target: target))
     }
 
     /// One attempt of `delivery`, numbered `attempt`.
@@ -42,8 +50,9 @@ public struct TargetExecutor: Sendable {
             return AttemptReport(outcome: .failed(error: "no such target", retryable: false, retryAfter: nil), summary: "no such target")
         }
         let payload: [UInt8]
+        let event: JSONValue
         do {
-            let event = try JSONParser.parse(delivery.event)
+            event = try JSONParser.parse(delivery.event)
             payload = try target.input.render(event: event, eventBytes: delivery.event, ruleName: rule.name, ingestionTime: delivery.ingestionTime)
         } catch {
             let message = "cannot build the target input: \(error)"
@@ -68,6 +77,31 @@ public struct TargetExecutor: Sendable {
                 if case .cannotStart = error { retryable = false } else { retryable = true }
                 return AttemptReport(outcome: .failed(error: error.description, retryable: retryable, retryAfter: nil), summary: error.description)
             }
+        case .webhook(let spec):
+            return attemptWebhook(spec, rule: rule, delivery: delivery, event: event, payload: payload)
+        }
+    }
+
+    private func attemptWebhook(_ spec: WebhookTargetSpec, rule: Rule, delivery: StoredDelivery, event: JSONValue, payload: [UInt8]) -> AttemptReport {
+        guard let resolved = webhooks.target(delivery.queued.targetKey), let client = webhooks.client else {
+            let message = "the webhook is switched off (a variable it needs is unset)"
+            return AttemptReport(outcome: .failed(error: message, retryable: false, retryAfter: nil), summary: message)
+        }
+        var body = payload
+        if spec.format == .slack {
+            let alert = AlertContext(ruleName: rule.name, description: rule.description,
+                                     severity: rule.severity.flatMap { AlertSeverity(parsing: $0) })
+            body = JSONWriter.bytes(SlackMessage.render(event: event, alert: alert))
+        }
+        let result = client.sendAndWait(resolved.request(body: body, messageID: delivery.idempotencyKey))
+        let took = " in " + formatSeconds(result.durationSeconds)
+        switch WebhookOutcome.classify(result) {
+        case .delivered(let status):
+            return AttemptReport(outcome: .delivered, summary: "HTTP \(status)\(took)")
+        case .retry(let reason, let retryAfter):
+            return AttemptReport(outcome: .failed(error: reason + took, retryable: true, retryAfter: retryAfter), summary: reason + took)
+        case .permanent(let reason):
+            return AttemptReport(outcome: .failed(error: reason + took, retryable: false, retryAfter: nil), summary: reason + took)
         }
     }
 }

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import EventPattern
 import TriplineJSON
+import TriplineTargets
 
 /// Reads rule files: one rule object, or an array of them, with CloudFormation's field names.
 ///
@@ -40,6 +41,9 @@ public enum RuleFile {
     /// The fields of a target object (kind keys included).
     public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
         + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig"]
+    /// The fields of a `Webhook` object.
+    public static let webhookFields = ["Url", "Method", "Headers", "TimeoutSeconds", "RateLimitPerSecond", "RateLimitBurst",
+                                       "SigningSecretVariable", "CaBundle", "Format", "MaxConcurrency", "Optional"]
     /// The fields of a `Function` target.
     public static let functionFields = ["Handler", "Args", "Environment", "TimeoutSeconds", "MaxConcurrency"]
     /// The fields of an `InputTransformer`.
@@ -319,7 +323,9 @@ struct RuleFileReader {
         switch key {
         case .function:
             return readFunction(object[key.rawValue]!, at: kindPath).map(TargetKind.function)
-        case .webhook, .topic, .blockUser:
+        case .webhook:
+            return readWebhook(object[key.rawValue]!, at: kindPath).map(TargetKind.webhook)
+        case .topic, .blockUser:
             return nil
         }
     }
@@ -373,6 +379,90 @@ struct RuleFileReader {
         return FunctionTarget(handler: handler,
                               handlerPath: FunctionTarget.resolveHandler(handler, ruleFile: file, currentDirectory: currentDirectory),
                               args: args, environment: environment, timeoutSeconds: timeout, maxConcurrency: concurrency)
+    }
+
+    mutating func readWebhook(_ value: JSONValue, at path: JSONPath) -> WebhookTargetSpec? {
+        guard case .object(let object) = value else {
+            fail(path, .expected("an object such as {\"Url\": \"${SLACK_WEBHOOK_URL}\"}", found: RuleProblem.describe(value)))
+            return nil
+        }
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.webhookFields)
+        var url: String?
+        if let value = required(object, "Url", at: path, in: "a webhook") {
+            if case .string(let s) = value, !s.isEmpty {
+                url = s
+            } else {
+                fail(path.appending("Url"), .expected("an http(s) URL, usually \"${NAME}\" from the environment", found: RuleProblem.describe(value)))
+            }
+        }
+        var method = "POST"
+        if let value = object["Method"] {
+            if case .string(let s) = value, ["POST", "PUT", "PATCH"].contains(s.uppercased()) {
+                method = s.uppercased()
+            } else {
+                fail(path.appending("Method"), .expected("\"POST\", \"PUT\" or \"PATCH\"", found: RuleProblem.describe(value)))
+            }
+        }
+        var headers: [WebhookHeader] = []
+        if let value = object["Headers"] {
+            if case .object(let members) = value {
+                for member in members {
+                    if case .string(let s) = member.value {
+                        headers.append(WebhookHeader(name: member.key, value: s))
+                    } else {
+                        fail(path.appending("Headers").appending(member.key), .expected("a string", found: RuleProblem.describe(member.value)))
+                    }
+                }
+            } else {
+                fail(path.appending("Headers"), .expected("an object of header names to string values", found: RuleProblem.describe(value)))
+            }
+        }
+        let range = WebhookConfiguration.timeoutRange
+        let timeout = number(object, "TimeoutSeconds", at: path, expected: "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))",
+                             accept: { range.contains($0) }) ?? WebhookConfiguration.defaultTimeoutSeconds
+        let rate = number(object, "RateLimitPerSecond", at: path, expected: "a positive number of deliveries per second", accept: { $0 > 0 && $0 <= 100_000 })
+        let burst = number(object, "RateLimitBurst", at: path, expected: "a number of deliveries from 1 to 1000", accept: { $0 >= 1 && $0 <= 1000 }) ?? 1
+        var signing: String?
+        if let value = object["SigningSecretVariable"] {
+            if case .string(let s) = value, RuleFileReader.isEnvironmentName(s) {
+                signing = s
+            } else {
+                fail(path.appending("SigningSecretVariable"), .expected("the name of an environment variable holding the secret (whsec_…)", found: RuleProblem.describe(value)))
+            }
+        }
+        var caBundle: String?
+        if let value = object["CaBundle"] {
+            if case .string(let s) = value, !s.isEmpty {
+                caBundle = FunctionTarget.resolvePath(s, ruleFile: file, currentDirectory: currentDirectory)
+            } else {
+                fail(path.appending("CaBundle"), .expected("the path of a PEM file of CA certificates", found: RuleProblem.describe(value)))
+            }
+        }
+        var format = WebhookTargetSpec.Format.json
+        if let value = object["Format"] {
+            if case .string(let s) = value, let chosen = WebhookTargetSpec.Format(rawValue: s) {
+                format = chosen
+            } else {
+                fail(path.appending("Format"), .expected(WebhookTargetSpec.Format.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or "),
+                                                         found: RuleProblem.describe(value)))
+            }
+        }
+        var optional = false
+        if let value = object["Optional"] {
+            if case .bool(let b) = value { optional = b } else { fail(path.appending("Optional"), .expected("true or false", found: RuleProblem.describe(value))) }
+        }
+        let concurrency = integer(object, "MaxConcurrency", at: path, range: WebhookTargetSpec.maxConcurrencyRange) ?? WebhookTargetSpec.defaultMaxConcurrency
+        guard errors.count == before, let url else { return nil }
+        let configuration = WebhookConfiguration(url: url, method: method, headers: headers, timeoutSeconds: timeout, rateLimitPerSecond: rate,
+                                                 rateLimitBurst: burst, signingSecretVariable: signing, caBundlePath: caBundle)
+        do {
+            try configuration.validate()
+        } catch {
+            fail(path, .expected("a valid webhook", found: error.description))
+            return nil
+        }
+        return WebhookTargetSpec(configuration: configuration, format: format, maxConcurrency: concurrency, optional: optional)
     }
 
     static func isEnvironmentName(_ name: String) -> Bool {

@@ -31,6 +31,8 @@ public struct Target: Sendable, Equatable {
 public enum TargetKind: Sendable, Equatable {
     /// Runs a local program for each event.
     case function(FunctionTarget)
+    /// Posts each event to an HTTP endpoint (Slack, Teams, any webhook).
+    case webhook(WebhookTargetSpec)
 
     /// The key each kind is declared with in a rule file, and whether it is implemented yet.
     ///
@@ -43,13 +45,14 @@ public enum TargetKind: Sendable, Equatable {
         case blockUser = "BlockUser"
 
         /// False for kinds that are reserved but not implemented yet.
-        public var isAvailable: Bool { self == .function }
+        public var isAvailable: Bool { self == .function || self == .webhook }
     }
 
     /// The rule file key of this kind.
     public var key: Key {
         switch self {
         case .function: return .function
+        case .webhook: return .webhook
         }
     }
 }

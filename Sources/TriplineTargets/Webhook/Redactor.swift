@@ -21,7 +21,9 @@ public struct Redactor: Sendable, Equatable {
         var pairs: [String: String] = [:]
         for (name, value) in secrets where !value.isEmpty {
             let marker = "${\(name)}"
-            for form in Redactor.forms(of: value) where pairs[form] == nil { pairs[form] = marker }
+            for part in [value] + Redactor.urlParts(of: value) {
+                for form in Redactor.forms(of: part) where pairs[form] == nil { pairs[form] = marker }
+            }
         }
         replacements = pairs.sorted { $0.key.utf8.count != $1.key.utf8.count ? $0.key.utf8.count > $1.key.utf8.count : $0.key < $1.key }
             .map { ($0.key, $0.value) }
@@ -50,6 +52,25 @@ public struct Redactor: Sendable, Equatable {
         }
         return out
     }
+
+    /// For a secret that is a URL (a Slack webhook: the secret is its path), the parts a server or
+    /// proxy may echo on their own: path plus query, and each path segment or query value of
+    /// ``minimumPartLength`` characters or more (shorter ones, like `services`, are not secret).
+    static func urlParts(of value: String) -> [String] {
+        guard let components = URLComponents(string: value), components.scheme != nil, components.host != nil else { return [] }
+        var parts: [String] = []
+        let path = components.percentEncodedPath
+        let query = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        if path.utf8.count + query.utf8.count >= minimumPartLength { parts.append(path + query) }
+        for segment in path.split(separator: "/") where segment.utf8.count >= minimumPartLength { parts.append(String(segment)) }
+        for item in components.percentEncodedQueryItems ?? [] {
+            if let value = item.value, value.utf8.count >= minimumPartLength { parts.append(value) }
+        }
+        return parts
+    }
+
+    /// Shortest URL part hidden on its own.
+    static let minimumPartLength = 12
 
     /// The value as written, percent-encoded for a URL path or query, and fully percent-encoded (upper and lower case hex).
     private static func forms(of value: String) -> [String] {

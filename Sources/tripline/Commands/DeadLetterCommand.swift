@@ -111,6 +111,12 @@ enum DeadLetterCommand: Command {
             context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
             return ExitStatus.invalidInput
         }
+        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        if !queueOnly && !webhookErrors.isEmpty {
+            for error in webhookErrors { context.errors.line(error) }
+            context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
+            return ExitStatus.invalidInput
+        }
         let stop = StopSignal()
         return withStore(directory, readOnly: false, context: context) { (store) throws(StateError) -> Int32 in
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
@@ -124,7 +130,7 @@ enum DeadLetterCommand: Command {
             context.output.flush()
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
-            let router = Router(rules: rules, log: log, store: store)
+            let router = Router(rules: rules, log: log, store: store, webhooks: webhooks)
             let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
             console.output(json ? summary.json : summary.text)
             return summary.isClean ? ExitStatus.success : ExitStatus.negative

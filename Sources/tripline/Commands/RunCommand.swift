@@ -103,6 +103,14 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
 
+        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        if !webhookErrors.isEmpty {
+            for error in webhookErrors { context.errors.line(error) }
+            context.errors.line("tripline run: set the missing variables (or mark the target \"Optional\": true); nothing was run")
+            return ExitStatus.invalidInput
+        }
+        for (key, reason) in webhooks.disabled { context.errors.line("tripline run: webhook \(key) is off: \(reason)") }
+
         let store: StateStore
         do {
             if arguments.has("ephemeral") {
@@ -139,7 +147,7 @@ enum RunCommand: Command {
         context.output.flush()
         context.errors.flush()
 
-        let router = Router(rules: rules, options: options, log: log, store: store)
+        let router = Router(rules: rules, options: options, log: log, store: store, webhooks: webhooks)
         let summary = router.run(inputs: inputs, stop: stop)
         switch format {
         case .text: console.output(summary.text)

@@ -1,0 +1,62 @@
+import TriplineState
+import TriplineTargets
+
+/// The webhook targets of a rule set, resolved against the environment, and the one client they share.
+///
+/// Built when a run starts: a `${NAME}` a target needs that is unset is an error naming the rule,
+/// target and variable (never a value), unless the target is `Optional`, in which case it is switched
+/// off and listed in ``disabled``. The client (libcurl multi, connection reuse) exists only when
+/// some webhook target is in use.
+public final class WebhookRegistry {
+    public let client: WebhookClient?
+    private let targets: [String: WebhookTarget]
+    /// `rule/target` of optional targets switched off, with the reason.
+    public let disabled: [(key: String, reason: String)]
+
+    /// An empty registry (no webhook targets).
+    public static let none = WebhookRegistry(client: nil, targets: [:], disabled: [])
+
+    private init(client: WebhookClient?, targets: [String: WebhookTarget], disabled: [(key: String, reason: String)]) {
+        self.client = client
+        self.targets = targets
+        self.disabled = disabled
+    }
+
+    /// Resolves every webhook target of `rules`; returns the registry, or the problems (one line each).
+    public static func resolve(rules: RuleSet, environment: [String: String]) -> (registry: WebhookRegistry, errors: [String]) {
+        var targets: [String: WebhookTarget] = [:]
+        var disabled: [(key: String, reason: String)] = []
+        var errors: [String] = []
+        for rule in rules.rules {
+            for target in rule.targets {
+                guard case .webhook(let spec) = target.kind else { continue }
+                let key = DeliveryKey.target(rule: rule.name, target: target.id)
+                do {
+                    targets[key] = try spec.configuration.resolve(environment: environment)
+                } catch {
+                    if spec.optional {
+                        disabled.append((key, "\(error)"))
+                    } else {
+                        errors.append("\(rule.file): rule \(rule.name), target \(target.id): \(error)")
+                    }
+                }
+            }
+        }
+        guard errors.isEmpty else { return (.none, errors) }
+        if targets.isEmpty { return (WebhookRegistry(client: nil, targets: [:], disabled: disabled), []) }
+        do {
+            let client = try WebhookClient()
+            return (WebhookRegistry(client: client, targets: targets, disabled: disabled), [])
+        } catch {
+            return (.none, ["cannot start the webhook client: \(error)"])
+        }
+    }
+
+    /// The resolved target `rule/target`, nil when it is not a webhook or was switched off.
+    public func target(_ key: String) -> WebhookTarget? { targets[key] }
+
+    /// Whether `rule/target` was switched off because a variable it needs is unset.
+    public func isDisabled(_ key: String) -> Bool { disabled.contains { $0.key == key } }
+}
+
+extension WebhookRegistry: @unchecked Sendable {}

@@ -1,0 +1,142 @@
+import Foundation
+import LoopbackHTTP
+import Testing
+import TriplineJSON
+import TriplineTargets
+
+/// A project with one rule whose webhook target posts to `${HOOK_URL}`.
+private struct WebhookProject {
+    let root: URL
+
+    init(root: URL, webhook: String, retries: Int = 185) throws {
+        self.root = root
+        let rule = """
+            {"Name": "trail-tampering", "Description": "CloudTrail logging was stopped", "Severity": "critical",
+             "EventPattern": {"source": ["aws.cloudtrail"], "detail": {"eventName": ["StopLogging"]}},
+             "Targets": [{"Id": "alert", "Webhook": \(webhook), "RetryPolicy": {"MaximumRetryAttempts": \(retries)}}]}
+            """
+        try write(rule, "Rules/tampering.json")
+        let record = #"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory","accessKeyId":"AKIAEXAMPLE"},"eventTime":"2024-03-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15","readOnly":false,"eventID":"e-1","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#
+        try write(record + "\n", "events.ndjson")
+    }
+
+    func write(_ text: String, _ relative: String) throws {
+        let url = root.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    /// Runs `tripline run` with `environment` added to this process's.
+    func run(_ tripline: TriplineBinary, _ arguments: [String], environment: [String: String]) -> TriplineBinary.Result {
+        var all = ProcessInfo.processInfo.environment
+        all.merge(environment) { _, new in new }
+        all["NO_PROXY"] = "127.0.0.1"
+        return (try? BackgroundRun(tripline, ["run"] + arguments + ["events.ndjson"], in: root, environment: all).wait())
+            ?? TriplineBinary.Result(status: -1, stdout: "", stderr: "could not start")
+    }
+}
+
+@Suite("Webhook targets: Slack alerts, signing, retries, dead letters, secrets (end to end)", .serialized)
+struct WebhookTargetTests {
+    static let token = "T0KEN-s3cr3t-path"
+
+    @Test("a Slack-format alert arrives with text and blocks, signed, with the idempotency key as webhook-id")
+    func slackAlertArrivesSigned() throws {
+        let tripline = try TriplineBinary.locate()
+        let server = try LoopbackHTTPServer()
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "Format": "slack", "SigningSecretVariable": "HOOK_SECRET"}"#)
+            let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            let result = project.run(tripline, [], environment: ["HOOK_URL": server.url("/hook/\(Self.token)"), "HOOK_SECRET": secret])
+            #expect(result.status == 0, "\(result)")
+            let requests = server.requests
+            #expect(requests.count == 1)
+            let request = try #require(requests.first)
+            #expect(request.method == "POST" && request.path == "/hook/\(Self.token)")
+            let body = try JSONParser.parse(request.body)
+            let text = try #require(body["text"]?.stringValue)
+            #expect(text.contains("trail-tampering") && text.contains("mallory") && text.contains("StopLogging"), "\(text)")
+            #expect((body["blocks"]?.arrayValue?.count ?? 0) >= 2)
+            let id = try #require(request.header("webhook-id"))
+            #expect(id.hasSuffix(":trail-tampering:alert"), "the idempotency key: \(id)")
+            let verified = StandardWebhookSignature.verify(
+                id: id, timestamp: request.header("webhook-timestamp") ?? "", signatureHeader: request.header("webhook-signature") ?? "",
+                body: request.body, secret: try StandardWebhookSignature.Secret(parsing: secret), now: Int(Date().timeIntervalSince1970))
+            #expect(verified, "the signature must verify independently")
+            #expect(!result.stdout.contains(Self.token) && !result.stderr.contains(Self.token))
+        }
+    }
+
+    @Test("500s and 429 + Retry-After are retried (waiting as told) until delivered")
+    func serverErrorsAreRetried() throws {
+        let tripline = try TriplineBinary.locate()
+        let counter = Counter()
+        let server = try LoopbackHTTPServer { _ in
+            switch counter.next() {
+            case 1: return .text(500, "oops")
+            case 2: return .tooManyRequests(retryAfter: "1")
+            default: return .ok()
+            }
+        }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}"}"#)
+            let result = project.run(tripline, ["--retry-delay", "0.05,0.1"], environment: ["HOOK_URL": server.url("/in")])
+            #expect(result.status == 0, "\(result)")
+            let times = server.requests.map(\.receivedAt)
+            #expect(times.count == 3)
+            if times.count == 3 { #expect(times[2].timeIntervalSince(times[1]) >= 0.95, "Retry-After: 1 must be honoured") }
+            #expect(result.stdout.contains("delivery failed: HTTP 500"), "\(result.stdout)")
+            #expect(result.stdout.contains("deliveries: 1 ok, 0 failed; 2 failed attempts"), "\(result.stdout)")
+            // The body is the matched event by default.
+            #expect(try JSONParser.parse(server.requests[2].body)["detail"]?["eventName"] == "StopLogging")
+        }
+    }
+
+    @Test("a 400 goes straight to the dead letters with the status and body; the secret in the URL never shows")
+    func clientErrorIsDeadLettered() throws {
+        let tripline = try TriplineBinary.locate()
+        let server = try LoopbackHTTPServer { request in .text(400, "no such channel for \(request.path)") }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}"}"#)
+            let result = project.run(tripline, [], environment: ["HOOK_URL": server.url("/hook/\(Self.token)")])
+            #expect(result.status == 1, "\(result)")
+            #expect(server.requests.count == 1, "no retries for a 400")
+            #expect(result.stdout.contains("dead-lettered: a permanent failure: HTTP 400"), "\(result.stdout)")
+            let letters = try tripline.run(["dlq", "list", "--json"], in: dir)
+            #expect(letters.stdout.contains("HTTP 400") && letters.stdout.contains("no such channel"), "\(letters)")
+            let everything = result.stdout + result.stderr + letters.stdout
+                + ((try? String(contentsOf: dir.appendingPathComponent(".tripline/dead-letters/trail-tampering.alert.ndjson"), encoding: .utf8)) ?? "")
+            #expect(!everything.contains(Self.token), "the secret part of the URL is redacted everywhere")
+            #expect(everything.contains("${HOOK_URL}"))
+        }
+    }
+
+    @Test("a missing variable stops the run before it starts, naming it; an Optional target is switched off instead")
+    func missingVariables() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${UNSET_HOOK_URL_FOR_TEST}"}"#)
+            let refused = project.run(tripline, [], environment: [:])
+            #expect(refused.status == 2 && refused.stderr.contains("UNSET_HOOK_URL_FOR_TEST"), "\(refused)")
+            try project.write("""
+                {"Name": "trail-tampering", "EventPattern": {"source": ["aws.cloudtrail"]},
+                 "Targets": [{"Id": "alert", "Webhook": {"Url": "${UNSET_HOOK_URL_FOR_TEST}", "Optional": true}}]}
+                """, "Rules/tampering.json")
+            let optional = project.run(tripline, [], environment: [:])
+            #expect(optional.status == 0 && optional.stderr.contains("webhook trail-tampering/alert is off"), "\(optional)")
+        }
+    }
+}
+
+/// Counts calls from the server's threads.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
