@@ -192,7 +192,14 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
 
-        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch)
+        var gates: AlertGates?
+        do {
+            gates = try AlertGates(rules: rules, store: store)
+        } catch {
+            stateFailure.record(error)
+            log.note("tripline run: \(error)")
+        }
+        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates)
         inputs.resumption = { path in
             guard let identity = FileIdentity.of(path), let saved = try? checkpoints.checkpoint(for: path) else { return .read }
             if saved.size == identity.size && saved.modificationTime == identity.modificationTime {
@@ -235,7 +242,7 @@ public final class Router {
                 log.badInput(error)
             case .success(let raw):
                 summary.eventsRead += 1
-                route(raw, summary: &summary, scratch: &scratch, batch: batch)
+                route(raw, summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             }
             if case .file(let path)? = inputs.currentSource {
                 batch.checkpoint(path: path, items: inputs.itemsFromCurrentSource, complete: false)
@@ -281,7 +288,7 @@ public final class Router {
         return summary
     }
 
-    private func route(_ raw: RawEvent, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch) {
+    private func route(_ raw: RawEvent, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
         let ingestionTime = clock.now()
         let event: NormalizedEvent
         switch normalizer.normalize(raw, ingestionTime: ingestionTime) {
@@ -310,8 +317,18 @@ public final class Router {
             anyRule = true
             summary.matchesPerRule[rule.name, default: 0] += 1
             for target in rule.targets where executor.isEnabled(rule: rule.name, target: target.id) {
+                var suppressed = 0
+                if target.alertGate != nil,
+                   let decision = gates?.decide(targetKey: DeliveryKey.target(rule: rule.name, target: target.id), event: event.envelope, now: now) {
+                    guard case .send(let held) = decision else {
+                        summary.alertsHeldBack += 1
+                        batch.touch()
+                        continue
+                    }
+                    suppressed = held
+                }
                 batch.add(NewDelivery(rule: rule.name, target: target.id, eventID: event.id, origin: event.origin.description,
-                                      event: event.bytes, ingestionTime: ingestionTime, acceptedAt: now))
+                                      event: event.bytes, ingestionTime: ingestionTime, acceptedAt: now, suppressedCount: suppressed))
             }
         }
         if anyRule { summary.eventsMatched += 1 }
@@ -333,15 +350,22 @@ final class AcceptBatch {
     private let journal: DeliveryJournal
     private let dispatcher: DeliveryDispatcher
     private let limit: Int
+    private let gates: AlertGates?
     private var deliveries: [NewDelivery] = []
     private var checkpoints: [String: Checkpoint] = [:]
     private var since: Double?
     private var identity: (path: String, identity: FileIdentity, checkedAt: Double)?
 
-    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int) {
+    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?) {
         self.journal = journal
         self.dispatcher = dispatcher
         self.limit = limit
+        self.gates = gates
+    }
+
+    /// Marks the batch as holding a change (alert-gate state) even without deliveries.
+    func touch() {
+        if since == nil { since = monotonicSeconds() }
     }
 
     func add(_ delivery: NewDelivery) {
@@ -379,7 +403,12 @@ final class AcceptBatch {
         checkpoints.removeAll(keepingCapacity: true)
         since = nil
         do {
-            let queued = try journal.accept(pending, checkpoints: marks)
+            let queued: [QueuedDelivery]
+            if let gates {
+                queued = try journal.accept(pending, checkpoints: marks, alongside: gates.save)
+            } else {
+                queued = try journal.accept(pending, checkpoints: marks)
+            }
             dispatcher.enqueue(queued)
         } catch {
             if failure.record(error) {

@@ -35,6 +35,8 @@ public struct RunSummary: Sendable, Equatable {
     public var deliveriesResumed = 0
     /// Deliveries still queued when the run ended (waiting for a retry, or cut short by a stop).
     public var deliveriesLeftQueued = 0
+    /// Matches a target's `Suppress` or `Threshold` held back (no delivery made).
+    public var alertsHeldBack = 0
     /// Input files skipped or resumed part-way because a checkpoint says they were read before.
     public var filesSkipped = 0
     /// The state database failed (disk full, unwritable): the run stopped accepting events.
@@ -72,6 +74,7 @@ public struct RunSummary: Sendable, Equatable {
             if deliveriesTimedOut > 0 { deliveries += " (\(deliveriesTimedOut) timed out)" }
         }
         if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from an earlier run" }
+        if alertsHeldBack > 0 { deliveries += "; \(alertsHeldBack) held back by Suppress/Threshold" }
         if deliveriesLeftQueued > 0 { deliveries += "; \(deliveriesLeftQueued) left queued for the next run" }
         lines.append(deliveries)
         if let stateError { lines.append("  stopped early: \(stateError)") }
@@ -97,6 +100,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
             JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
             JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
+            JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),
             JSONMember(key: "stopped", value: .bool(stopped)),
             JSONMember(key: "stateError", value: stateError.map { .string($0) } ?? .null),
             JSONMember(key: "durationSeconds", value: .number(JSONNumber((durationSeconds * 1000).rounded() / 1000))),

@@ -13,8 +13,11 @@ public struct NewDelivery: Sendable, Equatable {
     public var ingestionTime: String
     /// Unix time of acceptance: `MaximumEventAgeInSeconds` counts from here.
     public var acceptedAt: Double
+    /// Matches of the same alert key held back (`Suppress`) since the last delivery: shown on this one.
+    public var suppressedCount: Int
 
-    public init(rule: String, target: String, eventID: String, origin: String, event: [UInt8], ingestionTime: String, acceptedAt: Double) {
+    public init(rule: String, target: String, eventID: String, origin: String, event: [UInt8], ingestionTime: String, acceptedAt: Double,
+                suppressedCount: Int = 0) {
         self.rule = rule
         self.target = target
         self.eventID = eventID
@@ -22,6 +25,7 @@ public struct NewDelivery: Sendable, Equatable {
         self.event = event
         self.ingestionTime = ingestionTime
         self.acceptedAt = acceptedAt
+        self.suppressedCount = suppressedCount
     }
 
     /// `eventId:rule:target`: the same for every attempt of one delivery, unique across deliveries.
@@ -99,6 +103,8 @@ public struct StoredDelivery: Sendable, Equatable {
     public var ingestionTime: String
     /// Every failed attempt so far, oldest first.
     public var history: [AttemptRecord]
+    /// Matches held back by `Suppress` since the previous delivery of the same alert key.
+    public var suppressedCount: Int = 0
 
     public var idempotencyKey: String { DeliveryKey.idempotencyKey(eventID: eventID, rule: queued.rule, target: queued.target) }
 }
@@ -116,24 +122,30 @@ public struct DeliveryJournal: Sendable {
 
     /// Inserts `deliveries` and records `checkpoints` in one transaction; returns the deliveries that
     /// were new (those already queued under the same idempotency key are skipped).
-    public func accept(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = []) throws(StateError) -> [QueuedDelivery] {
+    ///
+    /// `alongside` runs inside the same transaction (alert-gate state, which must agree with what was queued).
+    public func accept(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = [],
+                       alongside: ((StateStore) throws(StateError) -> Void)? = nil) throws(StateError) -> [QueuedDelivery] {
         try store.withDatabase { (db) throws(StateError) in
             try db.transaction { () throws(StateError) in
                 let insert = try store.statement("""
-                    INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, next_attempt_at)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                    INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at,
+                                                     next_attempt_at, suppressed)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
                     """)
                 var queued: [QueuedDelivery] = []
                 queued.reserveCapacity(deliveries.count)
                 for delivery in deliveries {
                     try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
-                                    .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt)).run()
+                                    .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt),
+                                    .int(delivery.suppressedCount)).run()
                     if db.changes == 1 {
                         queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
                                                      nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
                     }
                 }
                 try CheckpointStore.save(checkpoints, store: store)
+                try alongside?(store)
                 return queued
             }
         }
@@ -155,7 +167,7 @@ public struct DeliveryJournal: Sendable {
     public func load(_ id: Int64) throws(StateError) -> StoredDelivery? {
         try store.withDatabase { (_) throws(StateError) in
             let select = try store.statement("""
-                SELECT id, rule, target, attempts, next_attempt_at, accepted_at, event_id, origin, event, ingestion_time, history
+                SELECT id, rule, target, attempts, next_attempt_at, accepted_at, event_id, origin, event, ingestion_time, history, suppressed
                 FROM deliveries WHERE id = ?1
                 """)
             try select.bind(.integer(id))
@@ -165,7 +177,7 @@ public struct DeliveryJournal: Sendable {
                 queued: QueuedDelivery(id: select.integer(0), rule: select.text(1) ?? "", target: select.text(2) ?? "", attempts: select.int(3),
                                        nextAttemptAt: select.real(4), acceptedAt: select.real(5)),
                 eventID: select.text(6) ?? "", origin: select.text(7) ?? "", event: select.blob(8), ingestionTime: select.text(9) ?? "",
-                history: AttemptRecord.decode(select.text(10)))
+                history: AttemptRecord.decode(select.text(10)), suppressedCount: select.int(11))
         }
     }
 

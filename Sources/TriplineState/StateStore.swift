@@ -174,7 +174,8 @@ enum StateSchema {
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at REAL NOT NULL,
             last_error TEXT,
-            history TEXT NOT NULL DEFAULT '[]'
+            history TEXT NOT NULL DEFAULT '[]',
+            suppressed INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX IF NOT EXISTS deliveries_by_target ON deliveries(rule, target);
         CREATE TABLE IF NOT EXISTS dead_letters(
@@ -194,6 +195,15 @@ enum StateSchema {
             file TEXT
         );
         CREATE INDEX IF NOT EXISTS dead_letters_by_target ON dead_letters(rule, target);
+        CREATE TABLE IF NOT EXISTS alert_gates(
+            target TEXT NOT NULL,
+            key TEXT NOT NULL,
+            last_sent_at REAL,
+            held_back INTEGER NOT NULL,
+            recent TEXT NOT NULL,
+            last_seen_at REAL NOT NULL,
+            PRIMARY KEY(target, key)
+        );
         CREATE TABLE IF NOT EXISTS checkpoints(
             source TEXT PRIMARY KEY,
             size INTEGER NOT NULL,

@@ -89,8 +89,11 @@ public struct TargetExecutor: Sendable {
         }
         var body = payload
         if spec.format == .slack {
+            let target = targets[delivery.queued.targetKey]?.target
             let alert = AlertContext(ruleName: rule.name, description: rule.description,
-                                     severity: rule.severity.flatMap { AlertSeverity(parsing: $0) })
+                                     severity: rule.severity.flatMap { AlertSeverity(parsing: $0) },
+                                     suppressedCount: delivery.suppressedCount > 0 ? delivery.suppressedCount : nil,
+                                     suppressionWindowSeconds: target?.alertGate?.suppressWindowSeconds)
             body = JSONWriter.bytes(SlackMessage.render(event: event, alert: alert))
         }
         let result = client.sendAndWait(resolved.request(body: body, messageID: delivery.idempotencyKey))

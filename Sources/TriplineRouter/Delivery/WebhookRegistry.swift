@@ -27,12 +27,18 @@ public final class WebhookRegistry {
         var targets: [String: WebhookTarget] = [:]
         var disabled: [(key: String, reason: String)] = []
         var errors: [String] = []
+        var limiters: [String: TokenBucket] = [:]
         for rule in rules.rules {
             for target in rule.targets {
                 guard case .webhook(let spec) = target.kind else { continue }
                 let key = DeliveryKey.target(rule: rule.name, target: target.id)
                 do {
-                    targets[key] = try spec.configuration.resolve(environment: environment)
+                    var resolved = try spec.configuration.resolve(environment: environment)
+                    // One limit per URL: the first target's limiter is shared by the others.
+                    if let limiter = resolved.rateLimiter {
+                        if let shared = limiters[resolved.url] { resolved = resolved.sharingRateLimiter(shared) } else { limiters[resolved.url] = limiter }
+                    }
+                    targets[key] = resolved
                 } catch {
                     if spec.optional {
                         disabled.append((key, "\(error)"))

@@ -40,7 +40,7 @@ public enum RuleFile {
     public static let ruleFields = ["Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"]
     /// The fields of a target object (kind keys included).
     public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
-        + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig"]
+        + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold"]
     /// The fields of a `Webhook` object.
     public static let webhookFields = ["Url", "Method", "Headers", "TimeoutSeconds", "RateLimitPerSecond", "RateLimitBurst",
                                        "SigningSecretVariable", "CaBundle", "Format", "MaxConcurrency", "Optional"]
@@ -300,8 +300,20 @@ struct RuleFileReader {
         let input = readInput(object, at: path)
         let retryPolicy = readRetryPolicy(object, at: path)
         let deadLetter = readDeadLetter(object, at: path)
+        var gate: AlertGatePolicy?
+        if object["Suppress"] != nil || object["Threshold"] != nil {
+            switch AlertGatePolicy.parse(suppress: object["Suppress"], threshold: object["Threshold"]) {
+            case .success(let policy): gate = policy.isPassThrough ? nil : policy
+            case .failure(let error):
+                for problem in error.problems {
+                    var problemPath = path.appending(problem.option)
+                    if let field = problem.field { problemPath = problemPath.appending(field) }
+                    fail(problemPath, .expected(problem.message, found: RuleProblem.describe(object[problem.option] ?? .null)))
+                }
+            }
+        }
         guard errors.count == before, let id, let kind, let input else { return (id, nil) }
-        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter))
+        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter, alertGate: gate))
     }
 
     /// The one place that dispatches on a target's kind key.

@@ -1,3 +1,5 @@
+import TriplineTargets
+
 /// Where a rule sends the events it matches, and how.
 ///
 /// Mirrors an EventBridge target (`Id`, input settings, `RetryPolicy`, `DeadLetterConfig`), except
@@ -13,17 +15,20 @@ public struct Target: Sendable, Equatable {
     public var retryPolicy: RetryPolicy
     /// Where events go when every delivery attempt failed; nil to drop them.
     public var deadLetterConfig: DeadLetterConfig?
+    /// `Suppress` / `Threshold`: which matches become deliveries (alert noise control); nil for all.
+    public var alertGate: AlertGatePolicy?
 
     /// Longest target id (EventBridge: 64).
     public static let maxIdLength = 64
 
     public init(id: String, kind: TargetKind, input: InputSpec = .matchedEvent, retryPolicy: RetryPolicy = RetryPolicy(),
-                deadLetterConfig: DeadLetterConfig? = nil) {
+                deadLetterConfig: DeadLetterConfig? = nil, alertGate: AlertGatePolicy? = nil) {
         self.id = id
         self.kind = kind
         self.input = input
         self.retryPolicy = retryPolicy
         self.deadLetterConfig = deadLetterConfig
+        self.alertGate = alertGate
     }
 }
 

@@ -26,6 +26,13 @@ public final class WebhookTarget: Sendable {
         self.rateLimiter = rateLimiter
     }
 
+    /// This target with `limiter` as its rate limiter: targets posting to one URL (one Slack webhook
+    /// used by many rules) share one limit, as the receiving service counts per URL.
+    public func sharingRateLimiter(_ limiter: TokenBucket?) -> WebhookTarget {
+        WebhookTarget(configuration: configuration, url: url, headers: headers, redactor: redactor,
+                      signingSecret: signingSecret, rateLimiter: limiter)
+    }
+
     /// The URL as configured, placeholders unexpanded: safe for logs.
     public var displayURL: String { configuration.url }
 
