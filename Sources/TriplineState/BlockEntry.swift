@@ -29,9 +29,10 @@ public struct BlockEntry: Sendable, Equatable {
     public var arn: String?
     /// The access key of the call that triggered the block, when known.
     public var accessKeyId: String?
-    /// The account the principal belongs to.
+    /// The account of the triggering event (for a block by hand, the principal's): copied into the
+    /// events emitted about this block. The principal's own account is in ``principal``.
     public var accountId: String?
-    /// The region of the triggering event (copied into the events emitted about this block).
+    /// The region of the triggering event: copied into the events emitted about this block.
     public var region: String?
     /// Why, as the target's `Reason` or the `--reason` given.
     public var reason: String

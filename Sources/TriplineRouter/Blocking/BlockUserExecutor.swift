@@ -174,7 +174,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
                 entry = existing
             } else {
                 let new = BlockEntry(key: key, principal: principal.json, kind: principal.kind.rawValue, arn: principal.arn,
-                                     accessKeyId: principal.accessKeyId, accountId: principal.accountId ?? plan.account, region: plan.region,
+                                     accessKeyId: principal.accessKeyId, accountId: plan.account ?? principal.accountId, region: plan.region,
                                      reason: plan.reason, rule: plan.rule, targetID: plan.targetID, eventID: plan.eventID, addedAt: now,
                                      expiresAt: plan.durationSeconds.map { now + $0 }, addedBy: plan.addedBy, dryRun: plan.dryRun,
                                      enforce: plan.enforce, enforcement: plan.enforce == nil ? .recorded : .pending)
