@@ -1,0 +1,259 @@
+import Foundation
+import TriplineJSON
+import TriplineRouter
+import TriplineState
+import TriplineTargets
+
+/// `tripline blocklist list|add|remove|expire`: the principals a state directory has blocked.
+///
+/// Listing works next to a running `tripline run` (it does not take the directory's lock); adding,
+/// removing and expiring take it, because they run enforcement handlers that a run could run too.
+enum BlocklistCommand: Command {
+    static let spec = CommandSpec(
+        name: "blocklist",
+        summary: "List, add, remove or expire blocked principals",
+        synopses: [
+            "blocklist list [--active] [--json] [--state-dir DIR] [--rules DIR]",
+            "blocklist add (--arn ARN | --principal-json FILE) --reason TEXT [--duration SECONDS] [--enforce HANDLER] [--dry-run] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
+            "blocklist remove KEY [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
+            "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
+        ],
+        options: [
+            OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory (default: .tripline beside the rules)."),
+            OptionSpec(name: "rules", valueName: "DIR", help: "Where the rules are (only to find the default state directory)."),
+            OptionSpec(name: "json", valueName: nil, help: "list: one JSON object per entry; other actions: one JSON result."),
+            OptionSpec(name: "active", valueName: nil, help: "list: only blocks that have not expired."),
+            OptionSpec(name: "arn", valueName: "ARN", help: "add: the IAM user, role, assumed-role session or federated user to block."),
+            OptionSpec(name: "principal-json", valueName: "FILE", help: "add: a CloudTrail userIdentity, record or event naming the principal."),
+            OptionSpec(name: "reason", valueName: "TEXT", help: "add: why (required)."),
+            OptionSpec(name: "duration", valueName: "SECONDS", help: "add: lift the block after this long (default: never)."),
+            OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove: run its unblock path; expire: use it instead of the handler that applied each block."),
+            OptionSpec(name: "dry-run", valueName: nil, help: "add: the handler only prints what it would do (TRIPLINE_DRY_RUN=1)."),
+            OptionSpec(name: "env", valueName: "NAME=VALUE", help: "An environment variable for the handler (AWS_PROFILE=…); may be repeated.", repeatable: true),
+        ],
+        positionals: "ACTION [KEY]",
+        discussion: """
+            The blocklist holds one entry per principal key: the IAM user's ARN, the role's ARN for
+            an assumed role (blocking covers all its sessions), the federated user's ARN, or the
+            Identity Center user's identity-store path. Entries come from BlockUser rule targets and
+            from 'add'; each records the reason, the rule and event that caused it, when, until when,
+            who added it, whether it was a dry run, and whether the handler applied it.
+
+            add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
+            on standard input; without it the entry is only recorded. Adding a principal that is
+            already blocked changes nothing. Root users and AWS service principals are refused.
+            remove deletes an entry, running the unblock path of --enforce first when given. expire
+            runs the unblock path for every expired entry (with the handler that applied it, or
+            --enforce) and removes it; an applied block whose unblock fails stays for the next try.
+            tripline run does the same as blocks expire.
+            """)
+
+    static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
+        guard let action = arguments.positionals.first else {
+            return context.usageError("an action is needed: list, add, remove or expire", spec: spec)
+        }
+        let directory = arguments.value("state-dir") ?? StateDirectory.defaultPath(rules: arguments.value("rules") ?? "Rules")
+        let extra = action == "remove" ? 2 : 1
+        if arguments.positionals.count > extra {
+            return context.usageError("unexpected argument '\(arguments.positionals[extra])'", spec: spec)
+        }
+        let allowed: [String: Set<String>] = [
+            "list": ["active"],
+            "add": ["arn", "principal-json", "reason", "duration", "enforce", "dry-run", "env"],
+            "remove": ["enforce", "env"],
+            "expire": ["enforce", "env"],
+        ]
+        guard let options = allowed[action] else {
+            return context.usageError("unknown action '\(action)'; expected list, add, remove or expire", spec: spec)
+        }
+        for name in arguments.options.keys.sorted() where !options.contains(name) && !["state-dir", "rules", "json"].contains(name) {
+            return context.usageError("--\(name) does not apply to '\(action)'", spec: spec)
+        }
+        var environment: [String: String] = [:]
+        for assignment in arguments.values("env") {
+            guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                return context.usageError("--env needs NAME=VALUE, got '\(assignment)'", spec: spec)
+            }
+            environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+        }
+        let json = arguments.has("json")
+        let settings = BlockUserExecutor.Settings(environment: environment)
+
+        switch action {
+        case "list":
+            return list(directory: directory, activeOnly: arguments.has("active"), json: json, context: context)
+        case "add":
+            return add(arguments, directory: directory, settings: settings, json: json, context: context)
+        case "remove":
+            guard arguments.positionals.count == 2 else {
+                return context.usageError("remove needs the key of an entry (see 'tripline blocklist list')", spec: spec)
+            }
+            let key = arguments.positionals[1]
+            return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
+                guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), now: StateTime.now()) else {
+                    context.errors.line("tripline blocklist: \(key) is not on the blocklist in \(directory)")
+                    return ExitStatus.negative
+                }
+                report(outcome, json: json, context: context)
+                return outcome.removed ? ExitStatus.success : ExitStatus.negative
+            }
+        default:  // expire
+            return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
+                let outcomes = try executor.expire(now: StateTime.now(), enforce: arguments.value("enforce"))
+                for outcome in outcomes { report(outcome, json: json, context: context) }
+                if !json { context.output.line("\(outcomes.filter(\.removed).count) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted") }
+                return outcomes.allSatisfy(\.removed) ? ExitStatus.success : ExitStatus.negative
+            }
+        }
+    }
+
+    // MARK: - Actions
+
+    private static func list(directory: String, activeOnly: Bool, json: Bool, context: CommandContext) -> Int32 {
+        if !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(StateStore.databaseName)) {
+            if !json { context.output.line("0 blocked principals (nothing has run with \(directory) yet)") }
+            return ExitStatus.success
+        }
+        return DeadLetterCommand.withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+            let now = StateTime.now()
+            let entries = try Blocklist(store: store).list(includeExpired: !activeOnly, now: now)
+            for entry in entries {
+                context.output.line(json ? JSONWriter.string(entry.json) : listLine(entry, now: now))
+            }
+            if !json {
+                let expired = entries.filter { !$0.isActive(now: now) }.count
+                context.output.line("\(entries.count) blocked principal\(entries.count == 1 ? "" : "s")"
+                                    + (expired > 0 ? " (\(expired) expired, lifted by the next 'tripline blocklist expire' or run)" : ""))
+            }
+            return ExitStatus.success
+        }
+    }
+
+    private static func add(_ arguments: ParsedArguments, directory: String, settings: BlockUserExecutor.Settings, json: Bool,
+                            context: CommandContext) -> Int32 {
+        guard let reason = arguments.value("reason"), !reason.isEmpty else {
+            return context.usageError("add needs --reason: say why the principal is blocked", spec: spec)
+        }
+        var duration: Double?
+        if let text = arguments.value("duration") {
+            guard let seconds = Double(text), BlockUserTarget.durationRange.contains(seconds) else {
+                return context.usageError("--duration needs a number of seconds from \(Int(BlockUserTarget.durationRange.lowerBound)) to "
+                                          + "\(Int(BlockUserTarget.durationRange.upperBound)), got '\(text)'", spec: spec)
+            }
+            duration = seconds
+        }
+        let resolved: Result<BlockPrincipal, BlockRefusal>
+        switch (arguments.value("arn"), arguments.value("principal-json")) {
+        case (let arn?, nil):
+            guard let result = BlockPrincipalCoding.principal(arn: arn) else {
+                return context.usageError("--arn '\(arn)' is not the ARN of an IAM user (arn:aws:iam::ACCOUNT:user/NAME), a role "
+                                          + "(…:role/NAME), an assumed-role session (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) "
+                                          + "or a federated user (…:federated-user/NAME)", spec: spec)
+            }
+            resolved = result
+        case (nil, let path?):
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(try readWholeFile(path: path, limit: 1 << 20))
+            } catch {
+                context.errors.line("tripline blocklist: \(path): \(error)")
+                return ExitStatus.invalidInput
+            }
+            if let principal = BlockPrincipalCoding.principal(json: value) {
+                resolved = .success(principal)
+            } else {
+                let identity = value["detail"]?["userIdentity"] ?? value["userIdentity"] ?? value
+                resolved = PrincipalResolver.resolve(userIdentity: identity)
+            }
+        default:
+            return context.usageError("add needs exactly one of --arn and --principal-json", spec: spec)
+        }
+        let principal: BlockPrincipal
+        switch resolved {
+        case .success(let p): principal = p
+        case .failure(let refusal):
+            context.errors.line("tripline blocklist: not blocked: \(refusal)")
+            if json { context.output.line(JSONWriter.string(["result": "refused", "refusal": .string(refusal.description)])) }
+            return ExitStatus.negative
+        }
+        return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
+            let outcome = executor.block(principal: principal, reason: reason, durationSeconds: duration, enforce: arguments.value("enforce"),
+                                         dryRun: arguments.has("dry-run"), now: StateTime.now())
+            if let handler = outcome.handler {
+                context.output.write(bytes: handler.stdout)
+                context.errors.write(bytes: handler.stderr)
+            }
+            var result = JSONObject()
+            var entry: BlockEntry?
+            switch outcome.result {
+            case .blocked(let e): result["result"] = "blocked"; entry = e
+            case .alreadyBlocked(let e): result["result"] = "alreadyBlocked"; entry = e
+            case .refused(let refusal): result["result"] = "refused"; result["refusal"] = .string(refusal.description)
+            case .failed(let e, let error, _): result["result"] = "failed"; result["error"] = .string(error); entry = e
+            }
+            result["entry"] = entry?.json ?? .null
+            result["events"] = .array(outcome.events)
+            if json {
+                context.output.line(JSONWriter.string(.object(result)))
+            } else {
+                context.output.line(outcome.summary)
+            }
+            if case .failed(_, let error, _) = outcome.result {
+                context.errors.line("tripline blocklist: the block is recorded but not applied: \(error); run the same add again to retry")
+            }
+            return outcome.succeeded && !isRefused(outcome) ? ExitStatus.success : ExitStatus.negative
+        }
+    }
+
+    private static func isRefused(_ outcome: BlockOutcome) -> Bool {
+        if case .refused = outcome.result { return true }
+        return false
+    }
+
+    /// Prints one lifted (or not lifted) block.
+    private static func report(_ outcome: UnblockOutcome, json: Bool, context: CommandContext) {
+        if let handler = outcome.handler {
+            context.output.write(bytes: handler.stdout)
+            context.errors.write(bytes: handler.stderr)
+        }
+        if json {
+            context.output.line(JSONWriter.string(.object(JSONObject([
+                "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
+                "handler": outcome.handler.map { .string($0.summary) } ?? .null,
+                "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
+            ]))))
+        } else {
+            context.output.line(outcome.summary)
+        }
+    }
+
+    /// Opens the state directory with its lock and an executor over its blocklist, and runs `body`.
+    private static func withExecutor(_ directory: String, settings: BlockUserExecutor.Settings, context: CommandContext,
+                                     _ body: (BlockUserExecutor) throws(StateError) -> Int32) -> Int32 {
+        do {
+            let store = try StateStore.open(directory: directory)
+            let executor = try BlockUserExecutor(blocklist: try Blocklist(store: store), settings: settings)
+            return try body(executor)
+        } catch {
+            context.errors.line("tripline \(spec.name): \(error)")
+            return ExitStatus.invalidInput
+        }
+    }
+
+    static func listLine(_ entry: BlockEntry, now: Double) -> String {
+        var parts = [entry.key, entry.kind]
+        parts.append("added \(StateTime.iso8601(entry.addedAt)) by \(entry.addedBy)")
+        if let expiresAt = entry.expiresAt {
+            parts.append((expiresAt > now ? "expires " : "EXPIRED ") + StateTime.iso8601(expiresAt))
+        } else {
+            parts.append("no expiry")
+        }
+        var status = entry.enforcement.rawValue
+        if entry.dryRun { status += " (dry run)" }
+        if let error = entry.lastError { status += ": " + error }
+        parts.append(status)
+        parts.append("reason: " + entry.reason)
+        if let eventID = entry.eventID { parts.append("event " + eventID) }
+        return parts.joined(separator: "  ")
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+import TriplineJSON
+
+/// A project directory with a stub `aws` (first on PATH) that records its arguments, and the shipped
+/// Handlers/block-user.sh as the enforcement handler.
+private struct BlocklistProject {
+    let dir: URL
+    let tripline: TriplineBinary
+    var awsLog: String { dir.appendingPathComponent("aws.log").path }
+    var handler: String { TriplineBinary.packageRoot.appendingPathComponent("Handlers/block-user.sh").path }
+    var database: String { dir.appendingPathComponent(".tripline/tripline.db").path }
+
+    init(dir: URL) throws {
+        self.dir = dir
+        tripline = try TriplineBinary.locate()
+        let bin = dir.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let stub = """
+            #!/usr/bin/env python3
+            import json, os, sys
+            with open(os.environ["STUB_AWS_LOG"], "a") as f:
+                f.write(json.dumps(sys.argv[1:]) + "\\n")
+            if "list-access-keys" in sys.argv:
+                print(json.dumps({"AccessKeyMetadata": [
+                    {"UserName": "bert-jan", "AccessKeyId": "AKIATFQR7NSC8Q4X20BJ", "Status": "Active"}]}))
+            if "list-user-policies" in sys.argv:
+                print(json.dumps({"PolicyNames": ["ReadOnly", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ"]}))
+            """
+        try Data(stub.utf8).write(to: bin.appendingPathComponent("aws"))
+        chmod(bin.appendingPathComponent("aws").path, 0o755)
+    }
+
+    /// Runs `tripline blocklist …` in the project with the stub first on PATH.
+    func blocklist(_ arguments: [String]) throws -> TriplineBinary.Result {
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = dir.appendingPathComponent("bin").path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        var full = ["blocklist"] + arguments
+        if ["add", "remove", "expire"].contains(arguments.first ?? "") { full += ["--env", "STUB_AWS_LOG=" + awsLog] }
+        return try BackgroundRun(tripline, full, in: dir, environment: environment).wait()
+    }
+
+    /// The aws calls recorded since the last call of this method.
+    func takeAWSCalls() throws -> [[String]] {
+        guard let text = try? String(contentsOfFile: awsLog, encoding: .utf8) else { return [] }
+        try FileManager.default.removeItem(atPath: awsLog)
+        return try text.split(separator: "\n").map { try JSONParser.parse(String($0)).arrayValue?.compactMap(\.stringValue) ?? [] }
+    }
+
+    /// Moves every expiry into the past, as if the blocks' time had run out.
+    func expireEverything() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                             + "c.execute('UPDATE blocklist SET expires_at = 1 WHERE expires_at IS NOT NULL'); c.commit()", database]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}
+
+private let bertJan = "arn:aws:iam::123837392027:user/bert-jan"
+private let role = "arn:aws:iam::123456789012:role/MyAppRole"
+
+@Suite("tripline blocklist (end to end)", .serialized)
+struct BlocklistCommandTests {
+    @Test("add in a dry run: block-user.sh prints the aws commands, aws is never called; list shows the entry")
+    func dryRunAdd() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let add = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--duration", "3600",
+                                             "--enforce", project.handler, "--dry-run", "--json"])
+            #expect(add.status == 0, "\(add)")
+            let lines = add.stdoutLines
+            #expect(lines.first == "would run: aws iam list-access-keys --user-name bert-jan --output json")
+            #expect(lines.contains { $0.hasPrefix("dry run, nothing changed: blocked IAM user bert-jan") })
+            let result = try JSONParser.parse(try #require(lines.last))
+            #expect(result["result"] == "blocked" && result["entry"]?["dryRun"] == true && result["entry"]?["enforcement"] == "enforced")
+            #expect(result["events"]?.arrayValue?.first?["detail-type"] == "User Blocked")
+            #expect(try project.takeAWSCalls().isEmpty)
+
+            let list = try project.tripline.run(["blocklist", "list", "--json"], in: dir)
+            #expect(list.status == 0, "\(list)")
+            let entries = try list.stdoutLines.map { try JSONParser.parse($0) }
+            #expect(entries.count == 1)
+            #expect(entries.first?["key"] == .string(bertJan) && entries.first?["reason"] == "keys leaked" && entries.first?["addedBy"] == "cli")
+            #expect(entries.first?["expiresAt"] != .null && entries.first?["principal"]?["userName"] == "bert-jan")
+            let text = try project.tripline.run(["blocklist", "list"], in: dir)
+            #expect(text.stdout.contains("enforced (dry run)") && text.stdout.hasSuffix("1 blocked principal\n"), "\(text)")
+        }
+    }
+
+    @Test("real blocks call aws through block-user.sh; adding again is a no-op; remove and expire run the unblock path")
+    func realBlocks() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let user = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--duration", "600", "--enforce", project.handler])
+            #expect(user.status == 0 && user.stdout.contains("blocked IAM user bert-jan"), "\(user)")
+            #expect(try project.takeAWSCalls() == [
+                ["iam", "list-access-keys", "--user-name", "bert-jan", "--output", "json"],
+                ["iam", "put-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ", "--policy-document",
+                 #"{"Version":"2012-10-17","Statement":[{"Sid":"TriplineBlock","Effect":"Deny","Action":"*","Resource":"*"}]}"#],
+                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Inactive"],
+            ])
+
+            let roleBlock = try project.blocklist(["add", "--arn", role, "--reason", "odd calls", "--enforce", project.handler, "--json"])
+            #expect(roleBlock.status == 0, "\(roleBlock)")
+            #expect(try project.takeAWSCalls().map { Array($0.prefix(6)) } == [
+                ["iam", "put-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
+            let again = try project.blocklist(["add", "--arn", role, "--reason", "again", "--enforce", project.handler, "--json"])
+            let againResult = try JSONParser.parse(again.stdout)
+            #expect(again.status == 0 && againResult["result"] == "alreadyBlocked", "\(again)")
+            #expect(try project.takeAWSCalls().isEmpty, "re-blocking is a no-op")
+
+            let root = try project.blocklist(["add", "--arn", "arn:aws:iam::123456789012:root", "--reason", "x", "--enforce", project.handler])
+            #expect(root.status == 1 && root.stderr.contains("root user"), "\(root)")
+
+            let remove = try project.blocklist(["remove", role, "--enforce", project.handler])
+            #expect(remove.status == 0 && remove.stdout.contains("unblocked " + role), "\(remove)")
+            #expect(try project.takeAWSCalls() == [["iam", "delete-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
+            let missing = try project.blocklist(["remove", role])
+            #expect(missing.status == 1 && missing.stderr.contains("is not on the blocklist"), "\(missing)")
+
+            let early = try project.blocklist(["expire"])
+            #expect(early.status == 0 && early.stdout == "0 of 0 expired blocks lifted\n", "\(early)")
+            try project.expireEverything()
+            let listed = try project.tripline.run(["blocklist", "list"], in: dir)
+            #expect(listed.stdout.contains("EXPIRED") && listed.stdout.contains("1 expired"), "\(listed)")
+            let expire = try project.blocklist(["expire", "--json"])
+            #expect(expire.status == 0, "\(expire)")
+            let result = try JSONParser.parse(try #require(expire.stdoutLines.last))
+            #expect(result["removed"] == true && result["key"] == .string(bertJan))
+            let event = try #require(result["events"]?.arrayValue?.first)
+            #expect(event["detail-type"] == "User Unblocked" && event["source"] == "tripline" && event["detail"]?["unblockedBy"] == "expiry")
+            #expect(try project.takeAWSCalls() == [
+                ["iam", "list-user-policies", "--user-name", "bert-jan", "--output", "json"],
+                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Active"],
+                ["iam", "delete-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ"],
+            ], "the handler that applied the block lifts it")
+            let empty = try project.tripline.run(["blocklist", "list", "--json"], in: dir)
+            #expect(empty.status == 0 && empty.stdout.isEmpty, "\(empty)")
+        }
+    }
+
+    @Test("add from a CloudTrail record's userIdentity; mistakes are usage errors")
+    func principalJSONAndMistakes() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let record = #"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:i-0abc","arn":"arn:aws:sts::123456789012:assumed-role/MyAppRole/i-0abc","accountId":"123456789012","accessKeyId":"ASIAIOSFODNN7EXAMPLE","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::123456789012:role/MyAppRole","userName":"MyAppRole"}}},"eventName":"RunInstances"}"#
+            try Data(record.utf8).write(to: dir.appendingPathComponent("record.json"))
+            let add = try project.blocklist(["add", "--principal-json", "record.json", "--reason", "crypto mining", "--json"])
+            #expect(add.status == 0, "\(add)")
+            let result = try JSONParser.parse(add.stdout)
+            #expect(result["entry"]?["key"] == .string(role) && result["entry"]?["enforcement"] == "recorded")
+            #expect(result["entry"]?["principal"]?["sessionName"] == "i-0abc")
+
+            let noReason = try project.tripline.run(["blocklist", "add", "--arn", bertJan], in: dir)
+            #expect(noReason.status == 64 && noReason.stderr.contains("--reason"), "\(noReason)")
+            let badARN = try project.tripline.run(["blocklist", "add", "--arn", "arn:aws:s3:::bucket", "--reason", "x"], in: dir)
+            #expect(badARN.status == 64 && badARN.stderr.contains("is not the ARN of an IAM user"), "\(badARN)")
+            let wrongOption = try project.tripline.run(["blocklist", "list", "--reason", "x"], in: dir)
+            #expect(wrongOption.status == 64 && wrongOption.stderr.contains("--reason does not apply to 'list'"), "\(wrongOption)")
+            let shortDuration = try project.tripline.run(["blocklist", "add", "--arn", bertJan, "--reason", "x", "--duration", "5"], in: dir)
+            #expect(shortDuration.status == 64, "\(shortDuration)")
+        }
+    }
+}

@@ -1,0 +1,429 @@
+import Foundation
+import Testing
+import TriplineJSON
+import TriplineState
+@testable import TriplineRouter
+import TriplineTargets
+
+/// Real CloudTrail identities (invictus-ir/aws_dataset, the CloudTrail user guide) in EventBridge envelopes.
+private enum Identities {
+    static let iamUser = #"{"type":"IAMUser","principalId":"AIDATFQR7NSC5AU2ZV3IE","arn":"arn:aws:iam::123837392027:user/bert-jan","accountId":"123837392027","accessKeyId":"AKIATFQR7NSC8Q4X20BJ","userName":"bert-jan"}"#
+    static let assumedRole = #"{"accessKeyId":"ASIAIOSFODNN7EXAMPLE","accountId":"123456789012","arn":"arn:aws:sts::123456789012:assumed-role/MyAppRole/i-0abcdef1234567890","principalId":"AROAEXAMPLE:i-0abcdef1234567890","type":"AssumedRole","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::123456789012:role/MyAppRole","accountId":"123456789012","userName":"MyAppRole"},"attributes":{"creationDate":"2024-01-15T09:00:00Z","mfaAuthenticated":"false"}}}"#
+    static let otherSession = #"{"accessKeyId":"ASIAOTHERSESSION0001","accountId":"123456789012","arn":"arn:aws:sts::123456789012:assumed-role/MyAppRole/other-session","principalId":"AROAEXAMPLE:other-session","type":"AssumedRole","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::123456789012:role/MyAppRole","userName":"MyAppRole"}}}"#
+    static let federatedUser = #"{"type":"FederatedUser","principalId":"123456789012:federated-user","arn":"arn:aws:sts::123456789012:federated-user/federated-user","accountId":"123456789012","accessKeyId":"ASIA123456789EXAMPLE","sessionContext":{"sessionIssuer":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/admin","accountId":"123456789012","userName":"admin"}}}"#
+    static let identityCenterUser = #"{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{"userId":"544894e8-80c1-707f-60e3-3ba6510dfac1","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1234567890"},"credentialId":"EXAMPLEVHULjJdTUdPJfofVa1sufHDoj7aYcOYcxFVllWR_Whr1fEXAMPLE"}"#
+    static let root = #"{"type":"Root","principalId":"493859302102","arn":"arn:aws:iam::493859302102:root","accountId":"493859302102","accessKeyId":"ASIAXDBZJ7ZQF6PP2QWY","sessionContext":{"attributes":{"creationDate":"2023-07-10T11:50:34Z","mfaAuthenticated":"false"}}}"#
+    static let service = #"{"type":"AWSService","invokedBy":"cloudtrail.amazonaws.com"}"#
+
+    static func user(_ name: String) -> String {
+        #"{"type":"IAMUser","principalId":"AIDA\#(name.uppercased())","arn":"arn:aws:iam::123837392027:user/\#(name)","accountId":"123837392027","userName":"\#(name)"}"#
+    }
+
+    /// An API call by `identity` as EventBridge delivers it.
+    static func event(_ identity: String, id: String = "e-1", account: String = "123837392027", region: String = "eu-west-1") -> JSONValue {
+        let text = """
+            {"version":"0","id":"\(id)","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"\(account)",
+             "time":"2024-01-15T10:30:00Z","region":"\(region)","resources":[],
+             "detail":{"eventVersion":"1.08","userIdentity":\(identity),"eventTime":"2024-01-15T10:30:00Z","eventSource":"iam.amazonaws.com",
+                       "eventName":"CreateAccessKey","awsRegion":"\(region)","eventID":"\(id)","recipientAccountId":"\(account)"}}
+            """
+        do { return try JSONParser.parse(text) } catch { fatalError("fixture does not parse: \(error)") }
+    }
+}
+
+/// A stub enforcement handler that appends what it got to a log, and fails while a flag file exists.
+private struct StubHandler {
+    let dir: URL
+    let path: String
+    var log: String { dir.appendingPathComponent("calls.log").path }
+    var failFlag: String { dir.appendingPathComponent("fail").path }
+
+    struct Call {
+        var rule: String
+        var target: String
+        var attempt: String
+        var dryRunVariable: String
+        var eventID: String
+        var request: JSONValue
+    }
+
+    init(dir: URL) throws {
+        self.dir = dir
+        path = try writeScript("""
+            payload=$(cat)
+            printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$TRIPLINE_RULE" "$TRIPLINE_TARGET" "$TRIPLINE_ATTEMPT" "${TRIPLINE_DRY_RUN:-}" "$TRIPLINE_EVENT_ID" "$payload" >> "\(dir.path)/calls.log"
+            if [ -f "\(dir.path)/fail" ]; then echo "stub: told to fail" >&2; exit 3; fi
+            echo "stub: done"
+            """, "stub-enforce.sh", in: dir)
+    }
+
+    func calls() throws -> [Call] {
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            return Call(rule: fields[0], target: fields[1], attempt: fields[2], dryRunVariable: fields[3], eventID: fields[4],
+                        request: try JSONParser.parse(fields[5]))
+        }
+    }
+
+    func setFailing(_ failing: Bool) {
+        if failing { _ = FileManager.default.createFile(atPath: failFlag, contents: nil) } else { try? FileManager.default.removeItem(atPath: failFlag) }
+    }
+}
+
+private let start: Double = 1_764_064_800  // 2025-11-25T10:00:00Z
+
+private func target(_ handler: String, duration: Double? = 3600, dryRun: Bool = false) throws -> BlockUserTarget {
+    BlockUserTarget(principalPath: try AlertValuePath(parsing: "$.detail.userIdentity"), reason: "access key created outside change window",
+                    durationSeconds: duration, enforce: handler, dryRun: dryRun)
+}
+
+private func executor(_ store: StateStore, settings: BlockUserExecutor.Settings = BlockUserExecutor.Settings()) throws -> BlockUserExecutor {
+    try BlockUserExecutor(blocklist: try Blocklist(store: store), settings: settings)
+}
+
+private func delivery(_ identity: String, _ handler: String, id: String = "e-1", attempt: Int = 1, dryRun: Bool = false,
+                      duration: Double? = 3600) throws -> BlockUserExecutor.Delivery {
+    BlockUserExecutor.Delivery(rule: "key-outside-window", targetID: "block", target: try target(handler, duration: duration, dryRun: dryRun),
+                               event: Identities.event(identity, id: id), eventID: id, attempt: attempt)
+}
+
+@Suite("Blocking: BlockUserExecutor", .serialized)
+struct BlockUserExecutorTests {
+    struct IdentityCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var identity: String
+        var principal: JSONValue
+        var testDescription: String { name }
+    }
+
+    static let identityCases: [IdentityCase] = [
+        IdentityCase(name: "IAM user", identity: Identities.iamUser, principal: [
+            "kind": "iamUser", "key": "arn:aws:iam::123837392027:user/bert-jan", "arn": "arn:aws:iam::123837392027:user/bert-jan",
+            "accountId": "123837392027", "userName": "bert-jan", "accessKeyId": "AKIATFQR7NSC8Q4X20BJ"]),
+        IdentityCase(name: "assumed role", identity: Identities.assumedRole, principal: [
+            "kind": "assumedRole", "key": "arn:aws:iam::123456789012:role/MyAppRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/MyAppRole/i-0abcdef1234567890", "accountId": "123456789012",
+            "roleName": "MyAppRole", "roleArn": "arn:aws:iam::123456789012:role/MyAppRole", "sessionName": "i-0abcdef1234567890",
+            "accessKeyId": "ASIAIOSFODNN7EXAMPLE"]),
+        IdentityCase(name: "federated user", identity: Identities.federatedUser, principal: [
+            "kind": "federatedUser", "key": "arn:aws:sts::123456789012:federated-user/federated-user",
+            "arn": "arn:aws:sts::123456789012:federated-user/federated-user", "accountId": "123456789012", "userName": "federated-user",
+            "accessKeyId": "ASIA123456789EXAMPLE"]),
+        IdentityCase(name: "Identity Center user", identity: Identities.identityCenterUser, principal: [
+            "kind": "identityCenterUser",
+            "key": "arn:aws:identitystore::111122223333:identitystore/d-1234567890/user/544894e8-80c1-707f-60e3-3ba6510dfac1",
+            "arn": "arn:aws:identitystore::111122223333:identitystore/d-1234567890", "accountId": "111122223333",
+            "userName": "544894e8-80c1-707f-60e3-3ba6510dfac1"]),
+    ]
+
+    @Test("each identity type: the handler gets the block request for the right principal; User Blocked is emitted", arguments: identityCases)
+    func identityTypes(_ testCase: IdentityCase) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let outcome = try executor(store).block(try delivery(testCase.identity, stub.path, id: "evt-1", attempt: 1), now: start)
+            guard case .blocked(let entry) = outcome.result else { Issue.record("\(outcome.summary)"); return }
+            #expect(outcome.succeeded && entry.enforcement == .enforced && entry.enforcementAttempts == 1)
+            let calls = try stub.calls()
+            try #require(calls.count == 1)
+            let call = calls[0]
+            #expect(call.rule == "key-outside-window" && call.target == "block" && call.attempt == "1" && call.eventID == "evt-1")
+            #expect(call.dryRunVariable == "", "TRIPLINE_DRY_RUN is only set for a dry run")
+            #expect(call.request == .object(JSONObject([
+                "action": "block", "dryRun": false, "principal": testCase.principal, "reason": "access key created outside change window",
+                "rule": "key-outside-window", "eventId": "evt-1", "requestedAt": "2025-11-25T10:00:00Z", "expiresAt": "2025-11-25T11:00:00Z",
+            ])))
+
+            try #require(outcome.events.count == 1)
+            let event = outcome.events[0]
+            #expect(event["source"] == "tripline" && event["detail-type"] == "User Blocked" && event["version"] == "0")
+            #expect(event["account"] == "123837392027", "copied from the triggering event")
+            #expect(event["region"] == "eu-west-1" && event["time"] == "2025-11-25T10:00:00Z")
+            #expect(event["id"]?.stringValue?.count == 36)
+            #expect(event["resources"]?.arrayValue?.first == testCase.principal["key"])
+            let detail = try #require(event["detail"])
+            #expect(detail["principal"] == testCase.principal)
+            #expect(detail["reason"] == "access key created outside change window" && detail["rule"] == "key-outside-window")
+            #expect(detail["triggeringEventId"] == "evt-1" && detail["expiresAt"] == "2025-11-25T11:00:00Z" && detail["dryRun"] == false)
+            #expect(detail["addedBy"] == "rule key-outside-window")
+            #expect(detail["enforcement"]?["handler"] == .string(stub.path))
+
+            let stored = try #require(try Blocklist(store: store).entry(entry.key))
+            #expect(stored.principal == testCase.principal && stored.eventID == "evt-1" && stored.rule == "key-outside-window")
+            #expect(stored.expiresAt == start + 3600 && stored.addedBy == "rule key-outside-window" && stored.enforcement == .enforced)
+        }
+    }
+
+    @Test("root and AWS services are refused with a User Block Refused event; nothing runs or is recorded",
+          arguments: [(Identities.root, "root"), (Identities.service, "awsService")])
+    func refusals(_ identity: String, _ code: String) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let outcome = try executor(store).block(try delivery(identity, stub.path), now: start)
+            guard case .refused(let refusal) = outcome.result else { Issue.record("\(outcome.summary)"); return }
+            #expect(BlockEvent.code(refusal) == code)
+            #expect(outcome.succeeded, "a refusal is not retried")
+            #expect(try stub.calls().isEmpty)
+            #expect(try Blocklist(store: store).count() == 0)
+            let event = try #require(outcome.events.first)
+            #expect(event["detail-type"] == "User Block Refused" && event["source"] == "tripline" && event["account"] == "123837392027")
+            #expect(event["detail"]?["refusal"]?["code"] == .string(code))
+            #expect(event["detail"]?["refusal"]?["message"] == .string(refusal.description))
+            #expect(event["detail"]?["userIdentity"] == (try JSONParser.parse(identity)), "who it was, for the alert")
+            #expect(event["detail"]?["triggeringEventId"] == "e-1" && event["detail"]?["breakerOpened"] == false)
+        }
+    }
+
+    @Test("a protected principal is never blocked")
+    func protected() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let settings = BlockUserExecutor.Settings(protected: try ProtectedPrincipals(patterns: ["arn:aws:iam::*:role/MyApp*"]))
+            let outcome = try executor(store, settings: settings).block(try delivery(Identities.assumedRole, stub.path), now: start)
+            #expect(outcome.result == .refused(.protected(arn: "arn:aws:iam::123456789012:role/MyAppRole", pattern: "arn:aws:iam::*:role/MyApp*")))
+            #expect(outcome.events.first?["detail"]?["refusal"]?["code"] == "protected")
+            #expect(outcome.events.first?["detail"]?["principal"]?["roleName"] == "MyAppRole")
+            #expect(try stub.calls().isEmpty && (try Blocklist(store: store).count()) == 0)
+            #expect(try executor(store, settings: settings).circuitBreaker.blocksInWindow(now: start) == 0, "refusals do not count")
+        }
+    }
+
+    @Test("the circuit breaker opens after N blocks, alerts loudly once, survives a restart, and closes after the window")
+    func circuitBreaker() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let stateDir = dir.appendingPathComponent("state").path
+            let settings = BlockUserExecutor.Settings(maxBlocks: 2, windowSeconds: 600)
+            do {
+                let blocker = try executor(try StateStore.open(directory: stateDir), settings: settings)
+                for (i, name) in ["ann", "ben"].enumerated() {
+                    let outcome = blocker.block(try delivery(Identities.user(name), stub.path, id: "e-\(name)"), now: start + Double(i))
+                    #expect(outcome.events.first?["detail-type"] == "User Blocked", "\(outcome.summary)")
+                }
+                // Re-blocking an already blocked principal is a no-op and does not count.
+                let again = blocker.block(try delivery(Identities.user("ann"), stub.path, id: "e-ann-2"), now: start + 2)
+                #expect(again.result.isAlreadyBlocked && again.events.isEmpty)
+
+                let third = blocker.block(try delivery(Identities.user("cat"), stub.path, id: "e-cat"), now: start + 3)
+                #expect(third.breakerOpened && third.succeeded, "a refusal is not retried")
+                #expect(third.result == .refused(.circuitOpen(blocksInWindow: 2, limit: 2, windowSeconds: 600)))
+                #expect(third.summary.hasPrefix("CIRCUIT BREAKER OPEN"))
+                let loud = try #require(third.events.first)
+                #expect(loud["detail-type"] == "User Block Refused" && loud["detail"]?["breakerOpened"] == true)
+                #expect(loud["detail"]?["circuitBreaker"] == ["opened": true, "blocksInWindow": 2, "limit": 2, "windowSeconds": 600])
+                #expect(loud["detail"]?["principal"]?["userName"] == "cat")
+
+                let fourth = blocker.block(try delivery(Identities.user("dan"), stub.path, id: "e-dan"), now: start + 4)
+                #expect(!fourth.breakerOpened && fourth.events.first?["detail"]?["refusal"]?["code"] == "circuitOpen",
+                        "every refusal is emitted; only the first is the loud one")
+            }
+            #expect(try stub.calls().count == 2)
+            // A restart remembers the blocks in the window, and that the breaker already tripped.
+            let restarted = try executor(try StateStore.open(directory: stateDir), settings: settings)
+            let afterRestart = restarted.block(try delivery(Identities.user("eve"), stub.path, id: "e-eve"), now: start + 5)
+            #expect(afterRestart.result.isRefused && !afterRestart.breakerOpened)
+            // Once the window has passed, blocking resumes.
+            let later = restarted.block(try delivery(Identities.user("eve"), stub.path, id: "e-eve-2"), now: start + 601)
+            #expect(later.result.isBlocked, "\(later.summary)")
+            #expect(try stub.calls().count == 3)
+        }
+    }
+
+    @Test("dry run: TRIPLINE_DRY_RUN=1 and \"dryRun\": true, from the target or the settings; the entry and the event say so",
+          arguments: [(true, false), (false, true)])
+    func dryRun(_ fromTarget: Bool, _ fromSettings: Bool) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let blocker = try executor(store, settings: BlockUserExecutor.Settings(dryRun: fromSettings))
+            let outcome = blocker.block(try delivery(Identities.iamUser, stub.path, dryRun: fromTarget), now: start)
+            guard case .blocked(let entry) = outcome.result else { Issue.record("\(outcome.summary)"); return }
+            #expect(entry.dryRun && outcome.summary.hasPrefix("dry run: would block"))
+            let call = try #require(try stub.calls().first)
+            #expect(call.dryRunVariable == "1" && call.request["dryRun"] == true)
+            #expect(outcome.events.first?["detail"]?["dryRun"] == true)
+            #expect(try Blocklist(store: store).snapshot(now: start).isDryRun(entry.key))
+            // A real block of the same principal later replaces the dry-run entry and runs the handler for real.
+            let real = try executor(store).block(try delivery(Identities.iamUser, stub.path, id: "e-2"), now: start + 10)
+            #expect(real.result.isBlocked)
+            #expect(try stub.calls().last?.dryRunVariable == "" && (try stub.calls().last?.request["dryRun"]) == false)
+        }
+    }
+
+    @Test("idempotent: a retry after a handler failure runs the handler again; a duplicate after success does not")
+    func idempotentRetries() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let blocker = try executor(store, settings: BlockUserExecutor.Settings(maxBlocks: 1, windowSeconds: 3600))
+            stub.setFailing(true)
+            let first = blocker.block(try delivery(Identities.iamUser, stub.path, attempt: 1), now: start)
+            guard case .failed(let failedEntry, let error, let retryable) = first.result else { Issue.record("\(first.summary)"); return }
+            #expect(!first.succeeded && retryable && first.events.isEmpty)
+            #expect(error == "exit status 3 in " + formatSeconds(first.handler?.durationSeconds ?? 0) + ": stub: told to fail")
+            #expect(failedEntry?.enforcement == .failed)
+            let stored = try #require(try Blocklist(store: store).entry("arn:aws:iam::123837392027:user/bert-jan"))
+            #expect(stored.enforcement == .failed && stored.lastError == error && stored.enforcementAttempts == 1)
+
+            stub.setFailing(false)
+            let retry = blocker.block(try delivery(Identities.iamUser, stub.path, attempt: 2), now: start + 30)
+            guard case .blocked(let entry) = retry.result else { Issue.record("\(retry.summary)"); return }
+            #expect(entry.enforcementAttempts == 2 && entry.addedAt == start, "the block keeps its original time")
+            #expect(retry.events.first?["detail-type"] == "User Blocked", "the block is announced once it is applied")
+            #expect(try stub.calls().map(\.attempt) == ["1", "2"])
+            #expect(try stub.calls().last?.request["requestedAt"] == "2025-11-25T10:00:00Z")
+
+            let duplicate = blocker.block(try delivery(Identities.iamUser, stub.path, attempt: 1), now: start + 60)
+            #expect(duplicate.result.isAlreadyBlocked && duplicate.events.isEmpty && duplicate.handler == nil)
+            let otherRule = blocker.block(try delivery(Identities.iamUser, stub.path, id: "e-other"), now: start + 70)
+            #expect(otherRule.result.isAlreadyBlocked)
+            #expect(try stub.calls().count == 2)
+            #expect(blocker.circuitBreaker.blocksInWindow(now: start + 70) == 1, "the retry did not count as a second block")
+        }
+    }
+
+    @Test("a handler that cannot be started fails without retry; concurrent deliveries for one principal run the handler once")
+    func permanentFailureAndConcurrency() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let missing = try executor(try StateStore.inMemory()).block(try delivery(Identities.iamUser, dir.appendingPathComponent("nope.sh").path), now: start)
+            guard case .failed(_, let error, let retryable) = missing.result else { Issue.record("\(missing.summary)"); return }
+            #expect(!retryable && error.contains("cannot start handler"))
+
+            let blocker = try executor(try StateStore.inMemory())
+            let outcomes = ConcurrentResults()
+            DispatchQueue.concurrentPerform(iterations: 6) { i in
+                let outcome = blocker.block(try! delivery(Identities.assumedRole, stub.path, id: "e-\(i)"), now: start)
+                outcomes.append(outcome.result.isBlocked)
+            }
+            #expect(outcomes.values.filter { $0 }.count == 1)
+            #expect(try stub.calls().count == 1)
+        }
+    }
+
+    @Test("TTL expiry across a restart: the unblock path runs, the entry goes, User Unblocked is emitted")
+    func expiryAcrossRestart() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let stateDir = dir.appendingPathComponent("state").path
+            do {
+                let blocker = try executor(try StateStore.open(directory: stateDir))
+                #expect(blocker.block(try delivery(Identities.assumedRole, stub.path, id: "evt-role"), now: start).result.isBlocked)
+                #expect(blocker.block(try delivery(Identities.user("forever"), stub.path, id: "evt-forever", duration: nil), now: start).result.isBlocked)
+            }
+            let blocker = try executor(try StateStore.open(directory: stateDir))
+            #expect(try blocker.expire(now: start + 3599).isEmpty)
+            #expect(try blocker.blocklist.isBlocked("ASIAIOSFODNN7EXAMPLE", now: start + 3599))
+
+            stub.setFailing(true)
+            let failed = try blocker.expire(now: start + 3600)
+            #expect(failed.count == 1 && !failed[0].removed && failed[0].events.isEmpty, "an applied block whose unblock fails stays")
+            #expect(try blocker.blocklist.entry("arn:aws:iam::123456789012:role/MyAppRole")?.lastError?.hasPrefix("unblock failed: exit status 3") == true)
+
+            stub.setFailing(false)
+            let lifted = try blocker.expire(now: start + 3700)
+            try #require(lifted.count == 1)
+            #expect(lifted[0].removed && lifted[0].error == nil)
+            let call = try #require(try stub.calls().last)
+            #expect(call.request["action"] == "unblock" && call.request["principal"]?["roleName"] == "MyAppRole")
+            #expect(call.request["principal"]?["key"] == "arn:aws:iam::123456789012:role/MyAppRole")
+            #expect(call.request["expiresAt"] == "2025-11-25T11:00:00Z" && call.rule == "key-outside-window" && call.eventID == "evt-role")
+            let event = try #require(lifted[0].events.first)
+            #expect(event["detail-type"] == "User Unblocked" && event["source"] == "tripline" && event["region"] == "eu-west-1")
+            #expect(event["account"] == "123837392027" && event["resources"] == ["arn:aws:iam::123456789012:role/MyAppRole",
+                                                                                 "arn:aws:sts::123456789012:assumed-role/MyAppRole/i-0abcdef1234567890"])
+            #expect(event["detail"]?["unblockedBy"] == "expiry" && event["detail"]?["wasEnforced"] == true)
+            #expect(event["detail"]?["triggeringEventId"] == "evt-role" && event["detail"]?["reason"] == "access key created outside change window")
+            #expect(try blocker.blocklist.entry("arn:aws:iam::123456789012:role/MyAppRole") == nil)
+            #expect(try blocker.blocklist.list(now: start + 3700).map(\.key) == ["arn:aws:iam::123837392027:user/forever"], "no expiry: stays")
+            #expect(try blocker.expire(now: start + 10 * 86_400).isEmpty)
+        }
+    }
+
+    @Test("removal by hand runs the given unblock path; a block never applied is removed even when its unblock fails")
+    func removeByHand() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocker = try executor(try StateStore.inMemory())
+            let principal = try BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:user/alice")!.get()
+            let added = blocker.block(principal: principal, reason: "by hand", durationSeconds: nil, enforce: nil, dryRun: false, now: start)
+            guard case .blocked(let entry) = added.result else { Issue.record("\(added.summary)"); return }
+            #expect(entry.enforcement == .recorded && entry.addedBy == "cli" && added.handler == nil)
+            let removed = try #require(try blocker.unblock(key: principal.key, enforce: stub.path, now: start + 5))
+            #expect(removed.removed && removed.events.first?["detail"]?["unblockedBy"] == "cli")
+            #expect(try stub.calls().first?.request["action"] == "unblock")
+            #expect(try blocker.unblock(key: principal.key, enforce: nil, now: start + 6) == nil)
+
+            stub.setFailing(true)
+            let failing = blocker.block(principal: principal, reason: "by hand", durationSeconds: 60, enforce: stub.path, dryRun: false, now: start)
+            #expect(failing.result.isFailed)
+            let expired = try blocker.expire(now: start + 61)
+            #expect(expired.count == 1 && expired[0].removed && expired[0].error != nil && expired[0].events.first?["detail"]?["wasEnforced"] == false)
+        }
+    }
+
+    @Test("ARNs typed by hand resolve as CloudTrail identities would; root is refused; other ARNs are not principals")
+    func principalsFromARNs() throws {
+        #expect(try BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:role/Deploy")?.get().key == "arn:aws:iam::111122223333:role/Deploy")
+        #expect(try BlockPrincipalCoding.principal(arn: "arn:aws:sts::111122223333:assumed-role/Deploy/ci")?.get().sessionName == "ci")
+        #expect(try BlockPrincipalCoding.principal(arn: "arn:aws:sts::111122223333:federated-user/bob")?.get().kind == .federatedUser)
+        #expect(BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:root") == .failure(.root(accountId: "111122223333")))
+        #expect(BlockPrincipalCoding.principal(arn: "arn:aws:s3:::bucket") == nil)
+        #expect(BlockPrincipalCoding.principal(arn: "alice") == nil)
+        let principal = try BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:user/ops/alice")!.get()
+        #expect(BlockPrincipalCoding.principal(json: principal.json) == principal)
+    }
+
+    @Test("enrich adds tripline.blocked beside detail for blocked principals, by key, ARN or access key; forged marks go")
+    func enrich() throws {
+        let store = try StateStore.inMemory()
+        let blocklist = try Blocklist(store: store)
+        let blocker = try executor(store)
+        let role = try BlockPrincipalCoding.principal(arn: "arn:aws:iam::123456789012:role/MyAppRole")!.get()
+        _ = blocker.block(principal: role, reason: "r", durationSeconds: 3600, enforce: nil, dryRun: false, now: start)
+        var keyOnly = try BlockPrincipalCoding.principal(arn: "arn:aws:iam::123837392027:user/someone-else")!.get()
+        keyOnly.accessKeyId = "AKIATFQR7NSC8Q4X20BJ"
+        _ = blocker.block(principal: keyOnly, reason: "r", durationSeconds: nil, enforce: nil, dryRun: true, now: start)
+        let snapshot = try blocklist.snapshot(now: start)
+
+        // Another session of the blocked role: marked, right after detail.
+        let session = BlockUserExecutor.enrich(Identities.event(Identities.otherSession), with: snapshot, now: start + 1)
+        #expect(session["tripline"] == ["blocked": true])
+        #expect(session.objectValue?.keys == ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail", "tripline"])
+        // The access key of a (dry-run) block marks the IAM user that used it.
+        #expect(BlockUserExecutor.enrich(Identities.event(Identities.iamUser), with: snapshot, now: start)["tripline"] == ["blocked": true, "dryRun": true])
+        // Not blocked, expired, or nothing blocked at all: unchanged.
+        let other = Identities.event(Identities.user("nobody"))
+        #expect(BlockUserExecutor.enrich(other, with: snapshot, now: start) == other)
+        #expect(BlockUserExecutor.enrich(Identities.event(Identities.otherSession), with: snapshot, now: start + 3600)["tripline"] == nil)
+        #expect(BlockUserExecutor.enrich(other, with: .empty, now: start) == other)
+        // A forged mark is removed.
+        guard case .object(var forged) = other else { return }
+        forged["tripline"] = ["blocked": true]
+        #expect(BlockUserExecutor.enrich(.object(forged), with: .empty, now: start) == other)
+        #expect(BlockUserExecutor.enrich(.object(forged), with: snapshot, now: start) == other)
+        // Bytes: nil when unchanged, the marked event otherwise.
+        #expect(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(other), with: .empty, now: start) == nil)
+        #expect(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(other), with: snapshot, now: start) == nil)
+        let marked = try #require(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(Identities.event(Identities.assumedRole)), with: snapshot, now: start))
+        #expect(try JSONParser.parse(marked)["tripline"] == ["blocked": true])
+    }
+}
+
+/// Results appended from several threads.
+private final class ConcurrentResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Bool] = []
+    func append(_ value: Bool) { lock.lock(); items.append(value); lock.unlock() }
+    var values: [Bool] { lock.lock(); defer { lock.unlock() }; return items }
+}
+
+extension BlockOutcome.Result {
+    var isBlocked: Bool { if case .blocked = self { return true }; return false }
+    var isAlreadyBlocked: Bool { if case .alreadyBlocked = self { return true }; return false }
+    var isRefused: Bool { if case .refused = self { return true }; return false }
+    var isFailed: Bool { if case .failed = self { return true }; return false }
+}
