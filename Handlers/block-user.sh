@@ -19,7 +19,7 @@
 #                        sessions whose aws:TokenIssueTime is before requestedAt (what the console's
 #                        "Revoke active sessions" does). New sessions of the role still work.
 #   assumed role, unblock: deletes that policy.
-#   federated and Identity Center users: IAM policies cannot block them; exits 4 saying what to do.
+#   federated and Identity Center users: IAM policies cannot block them; exits 65 (permanent) saying what to do.
 #
 # Dry run ("dryRun": true, or TRIPLINE_DRY_RUN=1): prints every aws command it would run, prefixed
 # with "would run:", and changes nothing (it does not call aws at all, so it cannot read the current
@@ -45,12 +45,12 @@ fi
 request=$(cat)
 
 # Validates the request; prints action, dry run (0/1), kind, IAM name, access key id ("-" if none),
-# requestedAt, one per line. Exits 2 with a message on anything unexpected.
+# requestedAt, one per line. Exits 65 (permanent: a retry cannot fix the request) on anything unexpected.
 read_request='
 import json, re, sys, time
 def fail(message):
     sys.stderr.write("block-user.sh: bad request: " + message + "\n")
-    sys.exit(2)
+    sys.exit(65)
 try:
     request = json.loads(sys.stdin.read())
 except Exception as error:
@@ -94,7 +94,7 @@ elif not isinstance(at, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\
 print(action); print("1" if dry else "0"); print(kind); print(iam_name); print(key); print(at)
 '
 
-parsed=$(python3 -c "$read_request" <<<"$request") || exit 2
+parsed=$(python3 -c "$read_request" <<<"$request") || exit 65
 mapfile -t field <<<"$parsed"
 action=${field[0]}
 dry_run=${field[1]}
@@ -217,10 +217,10 @@ case "$kind/$action" in
         ;;
     federatedUser/*)
         echo "$prog: a federated user cannot be blocked with IAM policies; block the IAM user that called sts:GetFederationToken (its sessions inherit that user's deny)" >&2
-        exit 4
+        exit 65
         ;;
     identityCenterUser/*)
         echo "$prog: an IAM Identity Center user cannot be blocked with IAM policies; disable the user in IAM Identity Center, or revoke its permission-set role sessions" >&2
-        exit 4
+        exit 65
         ;;
 esac

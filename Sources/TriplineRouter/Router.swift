@@ -117,11 +117,13 @@ public final class Router {
         public var acceptInterval: Double
         /// Ignore checkpoints: read every input file from its start.
         public var fromStart: Bool
+        /// Safety rails of `BlockUser` targets: protected principals, circuit breaker, dry run.
+        public var blocking: BlockUserExecutor.Settings
 
         public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
                     dispatcher: DeliveryDispatcher.Configuration = DeliveryDispatcher.Configuration(), progressInterval: Double = 0.5,
                     linger: Double = 30, shutdownTimeout: Double = 10, acceptBatch: Int = 512, acceptInterval: Double = 0.05,
-                    fromStart: Bool = false) {
+                    fromStart: Bool = false, blocking: BlockUserExecutor.Settings = BlockUserExecutor.Settings()) {
             self.maxEventBytes = maxEventBytes
             self.dispatcher = dispatcher
             self.progressInterval = progressInterval
@@ -130,6 +132,7 @@ public final class Router {
             self.acceptBatch = max(1, acceptBatch)
             self.acceptInterval = acceptInterval
             self.fromStart = fromStart
+            self.blocking = blocking
         }
     }
 
@@ -141,6 +144,12 @@ public final class Router {
     private let machine: PatternMachine
     private let normalizer: EventNormalizer
     private var clock = IngestionClock()
+    private let blocklist: Blocklist?
+    private let blocking: BlockUserExecutor?
+    private let emitted = EmittedEvents()
+    private var blocked = BlockedKeys.empty
+    private var emittedCount = 0
+    private var setupError: StateError?
 
     public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, store: StateStore, runner: FunctionRunner = FunctionRunner(),
                 webhooks: WebhookRegistry = .none) {
@@ -148,7 +157,20 @@ public final class Router {
         self.options = options
         self.log = log
         self.store = store
-        executor = TargetExecutor(rules: rules, runner: runner, webhooks: webhooks, stateDirectory: store.directory)
+        var blocklist: Blocklist?
+        var blocking: BlockUserExecutor?
+        do {
+            let list = try Blocklist(store: store)
+            blocklist = list
+            blocking = try BlockUserExecutor(blocklist: list, runner: runner, settings: options.blocking)
+        } catch {
+            setupError = error
+        }
+        self.blocklist = blocklist
+        self.blocking = blocking
+        let emitted = self.emitted
+        executor = TargetExecutor(rules: rules, runner: runner, webhooks: webhooks, blocking: blocking, emit: { emitted.push($0) },
+                                  stateDirectory: store.directory)
         machine = PatternMachine(rules.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
         normalizer = EventNormalizer(maxEventBytes: options.maxEventBytes)
     }
@@ -192,6 +214,10 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
 
+        if let setupError, stateFailure.record(setupError) { log.note("tripline run: \(setupError)") }
+        expireBlocks()
+        refreshBlocked()
+
         var gates: AlertGates?
         do {
             gates = try AlertGates(rules: rules, store: store)
@@ -215,6 +241,7 @@ public final class Router {
 
         var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         var nextProgress = start + options.progressInterval
+        var nextExpiry = start + Self.expiryInterval
         while true {
             if let stop, stop.isRequested {
                 summary.stopped = true
@@ -247,6 +274,11 @@ public final class Router {
             if case .file(let path)? = inputs.currentSource {
                 batch.checkpoint(path: path, items: inputs.itemsFromCurrentSource, complete: false)
             }
+            routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+            if monotonicSeconds() >= nextExpiry {
+                nextExpiry = monotonicSeconds() + Self.expiryInterval
+                expireBlocks()
+            }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
             let now = monotonicSeconds()
             if log.console.showsProgress, now >= nextProgress {
@@ -264,16 +296,22 @@ public final class Router {
             dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
         } else {
             if log.console.showsProgress { log.console.progress("waiting for \(load.queued) deliveries to finish…") }
-            let log = self.log
             let shutdownTimeout = options.shutdownTimeout
-            dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
-                {
-                    guard stop.isRequested else { return false }
-                    log.note("tripline run: stop requested; waiting up to \(formatSeconds(shutdownTimeout)) for running deliveries "
-                             + "(signal again to quit at once: nothing accepted is lost)")
-                    return true
-                }
-            }, shutdownTimeout: options.shutdownTimeout)
+            let emitted = self.emitted
+            while true {
+                dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
+                    {
+                        guard stop.isRequested else { return false }
+                        log.note("tripline run: stop requested; waiting up to \(formatSeconds(shutdownTimeout)) for running deliveries "
+                                 + "(signal again to quit at once: nothing accepted is lost)")
+                        return true
+                    }
+                }, shutdownTimeout: options.shutdownTimeout, pause: { !emitted.isEmpty })
+                // Events the targets emitted (User Blocked, …) are routed like input, then the drain goes on.
+                guard !emitted.isEmpty, !(stop?.isRequested ?? false), !stateFailure.failed else { break }
+                routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+                batch.commit(failure: stateFailure, log: log)
+            }
             if let stop, stop.isRequested { summary.stopped = true }
         }
         log.console.clearProgress()
@@ -290,15 +328,21 @@ public final class Router {
 
     private func route(_ raw: RawEvent, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
         let ingestionTime = clock.now()
-        let event: NormalizedEvent
+        let normalized: NormalizedEvent
         switch normalizer.normalize(raw, ingestionTime: ingestionTime) {
-        case .success(let normalized): event = normalized
+        case .success(let found): normalized = found
         case .failure(let error):
             summary.badRecords += 1
             log.badInput(error)
             return
         }
         summary.eventsNormalized += 1
+        var event = normalized
+        if let enriched = BlockUserExecutor.enrich(eventBytes: event.bytes, with: blocked, now: StateTime.now()),
+           let envelope = try? JSONParser.parse(enriched) {
+            event.bytes = enriched
+            event.envelope = envelope
+        }
         let matched: [Int]
         do throws(JSONError) {
             matched = try event.bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> [Int] in
@@ -332,6 +376,42 @@ public final class Router {
             }
         }
         if anyRule { summary.eventsMatched += 1 }
+    }
+
+    /// How often expired blocks are lifted during a run.
+    static let expiryInterval: Double = 30
+
+    /// Routes the events targets put back on the bus, and refreshes the blocklist snapshot they imply.
+    private func routeEmitted(summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
+        let events = emitted.takeAll()
+        guard !events.isEmpty else { return }
+        refreshBlocked()
+        for event in events {
+            emittedCount += 1
+            summary.eventsEmitted += 1
+            route(RawEvent(bytes: JSONWriter.bytes(event), origin: EventOrigin(source: BlockEvent.source, position: .line(emittedCount))),
+                  summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+        }
+    }
+
+    /// Lifts expired blocks (running the enforcement handler's unblock path) and emits `User Unblocked`.
+    private func expireBlocks() {
+        guard let blocking else { return }
+        do {
+            let outcomes = try blocking.expire(now: StateTime.now())
+            for outcome in outcomes {
+                emitted.push(outcome.events)
+                log.note("tripline run: " + outcome.summary)
+            }
+            if !outcomes.isEmpty { refreshBlocked() }
+        } catch {
+            log.note("tripline run: cannot expire blocks: \(error)")
+        }
+    }
+
+    private func refreshBlocked() {
+        guard let blocklist, let snapshot = try? blocklist.snapshot(now: StateTime.now()) else { return }
+        blocked = snapshot
     }
 
     private func progressLine(_ summary: RunSummary, tally: DeliveryTally, dispatcher: DeliveryDispatcher, source: InputSource?) -> String {

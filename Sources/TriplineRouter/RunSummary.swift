@@ -35,6 +35,8 @@ public struct RunSummary: Sendable, Equatable {
     public var deliveriesResumed = 0
     /// Deliveries still queued when the run ended (waiting for a retry, or cut short by a stop).
     public var deliveriesLeftQueued = 0
+    /// Events Tripline emitted and routed itself (`User Blocked`, …).
+    public var eventsEmitted = 0
     /// Matches a target's `Suppress` or `Threshold` held back (no delivery made).
     public var alertsHeldBack = 0
     /// Input files skipped or resumed part-way because a checkpoint says they were read before.
@@ -61,7 +63,7 @@ public struct RunSummary: Sendable, Equatable {
         lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) events read from \(sources) source\(sources == 1 ? "" : "s") "
                      + "in \(formatSeconds(durationSeconds)) (\(Int(eventsPerSecond.rounded())) events/s)")
         lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)")
-        lines.append("  matched: \(eventsMatched) events")
+        lines.append("  matched: \(eventsMatched) events" + (eventsEmitted > 0 ? " (\(eventsEmitted) emitted by tripline itself included)" : ""))
         let width = ruleOrder.map(\.count).max() ?? 0
         for name in ruleOrder {
             lines.append("    " + name + String(repeating: " ", count: width - name.count) + "  \(matchesPerRule[name] ?? 0)")
@@ -101,6 +103,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
             JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
             JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),
+            JSONMember(key: "eventsEmitted", value: .number(JSONNumber(eventsEmitted))),
             JSONMember(key: "stopped", value: .bool(stopped)),
             JSONMember(key: "stateError", value: stateError.map { .string($0) } ?? .null),
             JSONMember(key: "durationSeconds", value: .number(JSONNumber((durationSeconds * 1000).rounded() / 1000))),

@@ -213,7 +213,7 @@ struct BlockUserHandlerTests {
             environment["HOME"] = dir.path
             let outcome = try FunctionRunner().run(FunctionInvocation(executable: BlockUserHarness.handler, environment: environment,
                                                                       payload: Array(text.utf8), timeoutSeconds: 30))
-            #expect(outcome.termination == .exited(2), "\(String(decoding: outcome.stderr, as: UTF8.self))")
+            #expect(outcome.termination == .exited(65), "\(String(decoding: outcome.stderr, as: UTF8.self))")
             #expect(String(decoding: outcome.stderr, as: UTF8.self).contains("bad request"))
             #expect(!FileManager.default.fileExists(atPath: harness.log), "aws was called")
         }
@@ -226,7 +226,7 @@ struct BlockUserHandlerTests {
     func unenforceable(_ principal: BlockPrincipal) throws {
         try withTargetsTempDirectory { dir in
             let run = try BlockUserHarness(dir: dir).run(request(.block, principal))
-            #expect(run.outcome.termination == .exited(4))
+            #expect(run.outcome.termination == .exited(65))
             #expect(run.stderr.contains("cannot be blocked with IAM policies"))
             #expect(run.awsCalls.isEmpty)
         }

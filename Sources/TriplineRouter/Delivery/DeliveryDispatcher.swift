@@ -172,9 +172,17 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// When `interrupt` returns true (checked a few times a second) the drain becomes a
     /// ``stop(deadline:)`` with `shutdownTimeout`.
     @discardableResult
-    public func drain(linger: Double, interrupt: (() -> Bool)? = nil, shutdownTimeout: Double = 10) -> Int {
+    ///
+    /// When `pause` returns true the drain returns without stopping (the workers go on), so the caller
+    /// can queue more (events targets emitted) and drain again.
+    public func drain(linger: Double, interrupt: (() -> Bool)? = nil, shutdownTimeout: Double = 10, pause: (() -> Bool)? = nil) -> Int {
         condition.lock()
         while true {
+            if let pause, pause() {
+                let left = queuedTotal
+                condition.unlock()
+                return left
+            }
             if let interrupt, interrupt() {
                 condition.unlock()
                 stop(deadline: StateTime.now() + shutdownTimeout)

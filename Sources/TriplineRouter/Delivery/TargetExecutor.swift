@@ -13,9 +13,14 @@ public struct TargetExecutor: Sendable {
     private let targets: [String: (rule: Rule, target: Target)]
     private let runner: FunctionRunner
     private let webhooks: WebhookRegistry
+    private let blocking: BlockUserExecutor?
+    private let emit: @Sendable ([JSONValue]) -> Void
     private let stateDirectory: String?
 
-    public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), webhooks: WebhookRegistry = .none, stateDirectory: String?) {
+    /// `blocking` runs `BlockUser` targets (nil: they fail permanently); `emit` receives the events
+    /// they put back on the bus.
+    public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), webhooks: WebhookRegistry = .none,
+                blocking: BlockUserExecutor? = nil, emit: @escaping @Sendable ([JSONValue]) -> Void = { _ in }, stateDirectory: String?) {
         var targets: [String: (rule: Rule, target: Target)] = [:]
         for rule in rules.rules {
             for target in rule.targets { targets[DeliveryKey.target(rule: rule.name, target: target.id)] = (rule, target) }
@@ -23,6 +28,8 @@ public struct TargetExecutor: Sendable {
         self.targets = targets
         self.runner = runner
         self.webhooks = webhooks
+        self.blocking = blocking
+        self.emit = emit
         self.stateDirectory = stateDirectory
     }
 
@@ -35,6 +42,7 @@ public struct TargetExecutor: Sendable {
         switch target.kind {
         case .function(let function): concurrency = function.maxConcurrency
         case .webhook(let webhook): concurrency = webhook.maxConcurrency
+        case .blockUser: concurrency = 1
         }
         return DeliveryTargetSettings(maxConcurrency: concurrency, retryPolicy: target.retryPolicy, deadLetterFile: file)
     }
@@ -79,7 +87,29 @@ public struct TargetExecutor: Sendable {
             }
         case .webhook(let spec):
             return attemptWebhook(spec, rule: rule, delivery: delivery, event: event, payload: payload)
+        case .blockUser(let block):
+            return attemptBlock(block, rule: rule, target: target, delivery: delivery, event: event, attempt: attempt)
         }
+    }
+
+    private func attemptBlock(_ block: BlockUserTarget, rule: Rule, target: Target, delivery: StoredDelivery, event: JSONValue,
+                              attempt: Int) -> AttemptReport {
+        // Tripline's own events (User Blocked, …) never block anyone: no loops.
+        if event["source"]?.stringValue == BlockEvent.source {
+            return AttemptReport(outcome: .delivered, summary: "skipped: events from source \"\(BlockEvent.source)\" never block")
+        }
+        guard let blocking else {
+            let message = "user blocking is not set up in this run"
+            return AttemptReport(outcome: .failed(error: message, retryable: false, retryAfter: nil), summary: message)
+        }
+        let outcome = blocking.block(BlockUserExecutor.Delivery(rule: rule.name, targetID: target.id, target: block, event: event,
+                                                                eventID: delivery.eventID, attempt: attempt), now: StateTime.now())
+        emit(outcome.events)
+        if outcome.succeeded { return AttemptReport(outcome: .delivered, function: outcome.handler, summary: outcome.summary) }
+        var retryable = true
+        if case .failed(entry: _, error: _, retryable: let canRetry) = outcome.result { retryable = canRetry }
+        return AttemptReport(outcome: .failed(error: outcome.summary, retryable: retryable, retryAfter: nil), function: outcome.handler,
+                             summary: outcome.summary)
     }
 
     private func attemptWebhook(_ spec: WebhookTargetSpec, rule: Rule, delivery: StoredDelivery, event: JSONValue, payload: [UInt8]) -> AttemptReport {

@@ -337,7 +337,19 @@ struct RuleFileReader {
             return readFunction(object[key.rawValue]!, at: kindPath).map(TargetKind.function)
         case .webhook:
             return readWebhook(object[key.rawValue]!, at: kindPath).map(TargetKind.webhook)
-        case .topic, .blockUser:
+        case .blockUser:
+            switch BlockUserTarget.parse(object[key.rawValue]!) {
+            case .success(var target):
+                target.enforce = FunctionTarget.resolveHandler(target.enforce, ruleFile: file, currentDirectory: currentDirectory)
+                return .blockUser(target)
+            case .failure(let error):
+                for problem in error.problems {
+                    fail(problem.field.map { kindPath.appending($0) } ?? kindPath, .expected(problem.message, found: RuleProblem.describe(
+                        problem.field.flatMap { object[key.rawValue]?[$0] } ?? object[key.rawValue]!)))
+                }
+                return nil
+            }
+        case .topic:
             return nil
         }
     }

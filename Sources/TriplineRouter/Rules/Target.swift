@@ -38,6 +38,8 @@ public enum TargetKind: Sendable, Equatable {
     case function(FunctionTarget)
     /// Posts each event to an HTTP endpoint (Slack, Teams, any webhook).
     case webhook(WebhookTargetSpec)
+    /// Blocks the event's principal (durable blocklist, safety rails) through an enforcement handler.
+    case blockUser(BlockUserTarget)
 
     /// The key each kind is declared with in a rule file, and whether it is implemented yet.
     ///
@@ -50,7 +52,7 @@ public enum TargetKind: Sendable, Equatable {
         case blockUser = "BlockUser"
 
         /// False for kinds that are reserved but not implemented yet.
-        public var isAvailable: Bool { self == .function || self == .webhook }
+        public var isAvailable: Bool { self != .topic }
     }
 
     /// The rule file key of this kind.
@@ -58,6 +60,7 @@ public enum TargetKind: Sendable, Equatable {
         switch self {
         case .function: return .function
         case .webhook: return .webhook
+        case .blockUser: return .blockUser
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TriplineRouter
 import TriplineState
+import TriplineTargets
 
 /// `tripline run`: reads CloudTrail events, matches them against the rules and runs the handlers.
 ///
@@ -21,6 +22,10 @@ enum RunCommand: Command {
             OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM, how long running deliveries may finish (default 10)."),
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
+            OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable).", repeatable: true),
+            OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10)."),
+            OptionSpec(name: "block-window", valueName: "SECONDS", help: "The circuit breaker's window (default 3600)."),
+            OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only."),
             OptionSpec(name: "synchronous", valueName: "full|normal", help: "SQLite durability: 'full' (default) survives power loss, 'normal' a process crash."),
             OptionSpec(name: "log-format", valueName: "FORMAT", help: "'text' (default) or 'json': one JSON object per log line."),
             OptionSpec(name: "follow", valueName: "DIR", help: "After the INPUTs, read the files in DIR, then each new one as it arrives, until SIGINT/SIGTERM."),
@@ -92,6 +97,20 @@ enum RunCommand: Command {
             synchronous = chosen
         }
         options.fromStart = arguments.has("from-start")
+        do {
+            options.blocking.protected = try ProtectedPrincipals(patterns: arguments.values("protect"))
+        } catch {
+            return context.usageError("--protect: \(error)", spec: spec)
+        }
+        if let text = arguments.value("max-blocks") {
+            guard let count = Int(text), count >= 0 else { return context.usageError("--max-blocks needs a number, got '\(text)'", spec: spec) }
+            options.blocking.maxBlocks = count
+        }
+        if let text = arguments.value("block-window") {
+            guard let seconds = Double(text), seconds > 0 else { return context.usageError("--block-window needs seconds, got '\(text)'", spec: spec) }
+            options.blocking.windowSeconds = seconds
+        }
+        options.blocking.dryRun = arguments.has("dry-run-blocks")
         guard FileManager.default.fileExists(atPath: rulesPath) else {
             context.errors.line("tripline run: no rules at '\(rulesPath)' (give a rules directory or file with --rules)")
             return ExitStatus.invalidInput

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import TriplineJSON
+
+@Suite("BlockUser targets in a run: block, emitted events, enrichment, safety rails (end to end)", .serialized)
+struct BlockUserTargetTests {
+    /// Rules: block whoever stops CloudTrail (the shipped enforcement handler, dry run); record every
+    /// event Tripline emits; record continued activity of blocked principals.
+    static func project(in dir: URL, protect: Bool = false) throws {
+        let handler = TriplineBinary.packageRoot.appendingPathComponent("Handlers/block-user.sh").path
+        let recorder = """
+            #!/bin/sh
+            cat >> "\(dir.path)/out/$TRIPLINE_RULE.ndjson"
+            echo >> "\(dir.path)/out/$TRIPLINE_RULE.ndjson"
+            """
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("out"), withIntermediateDirectories: true)
+        try Data(recorder.utf8).write(to: dir.appendingPathComponent("record.sh"))
+        chmod(dir.appendingPathComponent("record.sh").path, 0o755)
+        let rules = """
+            [
+              {"Name": "block-tampering", "EventPattern": {"source": ["aws.cloudtrail"], "detail": {"eventName": ["StopLogging", "DeleteTrail"]}},
+               "Targets": [{"Id": "block", "BlockUser": {"Reason": "CloudTrail tampering", "DurationSeconds": 3600, "Enforce": "\(handler)", "DryRun": true}}]},
+              {"Name": "tripline-events", "EventPattern": {"source": ["tripline"]},
+               "Targets": [{"Id": "rec", "Function": {"Handler": "\(dir.path)/record.sh"}}]},
+              {"Name": "blocked-activity", "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "EventPattern": {"tripline": {"blocked": [true]}},
+               "Targets": [{"Id": "rec", "Function": {"Handler": "\(dir.path)/record.sh"}}]}
+            ]
+            """
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)
+        try Data(rules.utf8).write(to: dir.appendingPathComponent("Rules/rules.json"))
+    }
+
+    static func record(_ name: String, id: String, identity: String = #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory","accessKeyId":"AKIAIOSFODNN7EXAMPLE"}"#) -> String {
+        #"{"eventVersion":"1.08","userIdentity":\#(identity),"eventTime":"2024-03-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"\#(name)","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.7","readOnly":false,"eventID":"\#(id)","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#
+    }
+
+    static func lines(_ url: URL) -> [JSONValue] {
+        ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+    }
+
+    @Test("StopLogging blocks its caller (dry run), User Blocked is routed to rules, and later activity is marked blocked")
+    func blocksAndEmits() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Self.project(in: dir)
+            try Data((Self.record("StopLogging", id: "s-1") + "\n").utf8).write(to: dir.appendingPathComponent("first.ndjson"))
+            let first = try tripline.run(["run", "first.ndjson"], in: dir)
+            #expect(first.status == 0, "\(first)")
+            let emitted = Self.lines(dir.appendingPathComponent("out/tripline-events.ndjson"))
+            #expect(emitted.count == 1, "\(emitted)")
+            #expect(emitted.first?["detail-type"] == "User Blocked" && emitted.first?["source"] == "tripline")
+            #expect(emitted.first?["detail"]?["principal"]?["arn"] == "arn:aws:iam::111122223333:user/mallory", "\(emitted)")
+            let list = try tripline.run(["blocklist", "list", "--json"], in: dir)
+            #expect(list.stdout.contains("arn:aws:iam::111122223333:user/mallory") && list.stdout.contains("CloudTrail tampering"), "\(list)")
+
+            // The same principal keeps going: its events carry tripline.blocked, and re-blocking is a no-op.
+            try Data((Self.record("DescribeTrails", id: "s-2") + "\n" + Self.record("DeleteTrail", id: "s-3") + "\n").utf8)
+                .write(to: dir.appendingPathComponent("second.ndjson"))
+            let second = try tripline.run(["run", "second.ndjson"], in: dir)
+            #expect(second.status == 0, "\(second)")
+            let activity = Self.lines(dir.appendingPathComponent("out/blocked-activity.ndjson"))
+            #expect(activity.count == 2 && activity.allSatisfy { $0["tripline"]?["blocked"] == true }, "\(activity)")
+            #expect(Self.lines(dir.appendingPathComponent("out/tripline-events.ndjson")).count == 1, "already blocked: no second User Blocked")
+        }
+    }
+
+    @Test("root and protected principals are refused, with a User Block Refused event")
+    func refusals() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Self.project(in: dir)
+            let root = Self.record("StopLogging", id: "r-1", identity: #"{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#)
+            let breakGlass = Self.record("DeleteTrail", id: "r-2", identity: #"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/break-glass/alice","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/break-glass","userName":"break-glass","accountId":"111122223333"}}}"#)
+            try Data((root + "\n" + breakGlass + "\n").utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+            let result = try tripline.run(["run", "--protect", "arn:aws:iam::*:role/break-glass", "events.ndjson"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            let emitted = Self.lines(dir.appendingPathComponent("out/tripline-events.ndjson"))
+            #expect(emitted.count == 2 && emitted.allSatisfy { $0["detail-type"] == "User Block Refused" }, "\(emitted)")
+            let list = try tripline.run(["blocklist", "list", "--json"], in: dir)
+            #expect(!list.stdout.contains("break-glass") && !list.stdout.contains(":root"), "\(list)")
+        }
+    }
+}
