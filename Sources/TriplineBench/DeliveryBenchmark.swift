@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import Foundation
 import TriplineJSON
 import TriplineRouter
@@ -28,6 +29,10 @@ import TriplineTargets
 /// attempt), and complete them in groups of `completeBatch` (the dispatcher's group commit, which gathers
 /// at most the attempts running at once). Rows per second here is the ceiling the database alone puts on
 /// delivery throughput.
+///
+/// **Spawn only.** The handler run `deliveries` times by ``FunctionRunner`` from `concurrency` threads, with
+/// the payload and environment a delivery gives it, and nothing else: the ceiling process creation alone
+/// puts on function deliveries on this machine.
 ///
 /// Passes are interleaved (every kind once, then again) and the best pass of each kind is kept, so drift
 /// in the machine's load hits every kind alike. Every pass starts from an empty state directory.
@@ -126,6 +131,27 @@ public enum DeliveryBenchmark {
         }
     }
 
+    /// The best pass of running the handler alone.
+    public struct SpawnResult: Sendable {
+        public var runs: Int
+        public var seconds: Double
+        public var failures: Int
+        public var runsPerSecond: Double { Double(runs) / seconds }
+
+        public func jsonLine(options: Options) -> String {
+            var members = [
+                JSONMember(key: "group", value: .string("delivery-spawn")),
+                JSONMember(key: "handler", value: .string(options.handler)),
+                JSONMember(key: "concurrency", value: .number(JSONNumber(options.concurrency))),
+                JSONMember(key: "runs", value: .number(JSONNumber(runs))),
+                JSONMember(key: "seconds", value: .number(JSONNumber(text: String(format: "%.4f", seconds)))),
+                JSONMember(key: "runsPerSecond", value: .number(JSONNumber(Int(runsPerSecond.rounded())))),
+            ]
+            if failures > 0 { members.append(JSONMember(key: "failures", value: .number(JSONNumber(failures)))) }
+            return JSONWriter.string(.object(JSONObject(members)))
+        }
+    }
+
     public enum BenchmarkError: Error, CustomStringConvertible {
         case setup(String)
         case state(StateError)
@@ -161,15 +187,19 @@ public enum DeliveryBenchmark {
             // Warm up: page cache, the handler's binary, the dispatcher's threads.
             _ = try runPipeline(kind: .memory, rules: rules, events: warmUp, work: work, pass: 0, options: options)
             var best: [StateKind: Result] = [:]
+            var fastestSpawn: SpawnResult?
             for pass in 1...max(1, options.passes) {
                 for kind in kinds {
                     let result = try runPipeline(kind: kind, rules: rules, events: events, work: work, pass: pass, options: options)
                     if best[kind].map({ result.seconds < $0.seconds }) ?? true { best[kind] = result }
                 }
+                let spawn = spawnOnly(options: options)
+                if fastestSpawn.map({ spawn.seconds < $0.seconds }) ?? true { fastestSpawn = spawn }
             }
             pipeline = kinds.compactMap { best[$0] }
             let memory = best[.memory]
             for result in pipeline { report(result.jsonLine(options: options, memory: memory)) }
+            if let fastestSpawn { report(fastestSpawn.jsonLine(options: options)) }
         }
 
         var journal: [JournalResult] = []
@@ -251,6 +281,57 @@ public enum DeliveryBenchmark {
         #"{"version":"0","id":"\#(idPrefix)-\#(index)","detail-type":"Bench Delivery","source":"bench.delivery","#
             + #""account":"123456789012","time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"#
             + #""detail":{"sequence":\#(index),"user":"user-\#(index % 97)","action":"Invoke","pad":"0123456789abcdef0123456789abcdef"}}"#
+    }
+
+    // MARK: - Spawn only
+
+    private static func spawnOnly(options: Options) -> SpawnResult {
+        let runner = FunctionRunner()
+        let payload = Array(event(0).utf8)
+        let environment = HandlerEnvironment.make(
+            delivery: HandlerEnvironment.Delivery(ruleName: "bench-delivery", targetID: "noop", eventID: "bench-0"), target: [:])
+        let invocation = FunctionInvocation(executable: options.handler, environment: environment, payload: payload,
+                                            timeoutSeconds: FunctionTarget.defaultTimeoutSeconds)
+        let work = SpawnWork(total: options.deliveries)
+        let group = DispatchGroup()
+        let started = monotonicSeconds()
+        for index in 0..<max(1, options.concurrency) {
+            group.enter()
+            let thread = Thread {
+                while work.take() {
+                    let ok = (try? runner.run(invocation))?.succeeded ?? false
+                    if !ok { work.fail() }
+                }
+                group.leave()
+            }
+            thread.name = "tripline-bench-spawn-\(index)"
+            thread.start()
+        }
+        group.wait()
+        return SpawnResult(runs: options.deliveries, seconds: monotonicSeconds() - started, failures: work.failures)
+    }
+
+    /// Hands out `total` runs to the spawning threads.
+    private final class SpawnWork: @unchecked Sendable {
+        private let lock = NSLock()
+        private var left: Int
+        private(set) var failures = 0
+
+        init(total: Int) { left = total }
+
+        func take() -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+
+        func fail() {
+            lock.lock()
+            failures += 1
+            lock.unlock()
+        }
     }
 
     // MARK: - Journal only
