@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the matcher benchmarks (citylots groups, rule-count scaling) on a release build,
-# written to Benchmarks/RESULTS.md next to the reference figures. Needs python3 (for the event
-# generator and the report) and ../shared/ (skipped with a note when absent).
+# make bench: the matcher benchmarks (citylots groups, rule-count scaling), the end-to-end pipeline,
+# durable delivery and webhooks on a release build, written to Benchmarks/RESULTS.md next to the
+# reference figures (report.py --update refreshes just the delivery and webhook sections). Needs
+# python3 (for the event generator and the report) and ../shared/ (skipped with a note when absent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=.build/release/tripline
@@ -28,5 +29,12 @@ echo "bench: rule-count scaling"
 echo "bench: end-to-end pipeline (gzipped CloudTrail, 50 rules, no-op function target)"
 bash Benchmarks/pipeline.sh "$SHARED" "$OUT" 10 | tee "$OUT/pipeline.ndjson"
 
-python3 Benchmarks/report.py "$OUT/match.ndjson" "$OUT/scaling.ndjson" "$SHARED/bench/citylots-synth-counts.json" "$OUT/pipeline.ndjson" > Benchmarks/RESULTS.md
+echo "bench: durable delivery (5,000 events to a no-op function: state FULL, NORMAL, in memory; the journal alone)"
+"$BIN" bench delivery --work-dir "$OUT" | tee "$OUT/delivery.ndjson"
+
+echo "bench: webhooks (loopback server, 1 and 64 connections)"
+"$BIN" bench webhook | tee "$OUT/webhook.ndjson"
+
+python3 Benchmarks/report.py "$OUT/match.ndjson" "$OUT/scaling.ndjson" "$SHARED/bench/citylots-synth-counts.json" "$OUT/pipeline.ndjson" \
+  "$OUT/delivery.ndjson" "$OUT/webhook.ndjson" > Benchmarks/RESULTS.md
 echo "bench: wrote Benchmarks/RESULTS.md"

@@ -58,19 +58,22 @@ public final class StateStore: @unchecked Sendable {
             throw .unusableDirectory(path: directory, reason: "it is not a directory")
         }
         let lockDescriptor = readOnly ? -1 : try Self.acquireLock(directory: directory)
+        let database: SQLiteDatabase
         do throws(StateError) {
             let path = (directory as NSString).appendingPathComponent(databaseName)
             if readOnly && !FileManager.default.fileExists(atPath: path) {
                 throw .unusableDirectory(path: directory, reason: "it holds no \(databaseName) (nothing has run with it yet)")
             }
-            let database = try SQLiteDatabase(path: path, create: !readOnly, readOnly: false)
-            let store = StateStore(directory: directory, database: database, lockDescriptor: lockDescriptor)
-            try store.configure(synchronous: synchronous, readOnly: readOnly)
-            return store
+            database = try SQLiteDatabase(path: path, create: !readOnly, readOnly: false)
         } catch {
             if lockDescriptor >= 0 { _ = Glibc.close(lockDescriptor) }
             throw error
         }
+        // From here the store owns the lock: its deinit closes it, also when configure fails (closing it
+        // here as well would close the descriptor twice, possibly another thread's file by then).
+        let store = StateStore(directory: directory, database: database, lockDescriptor: lockDescriptor)
+        try store.configure(synchronous: synchronous, readOnly: readOnly)
+        return store
     }
 
     /// A store that lives in memory only: the same behaviour, nothing survives the process.

@@ -15,10 +15,14 @@ public enum StateTime {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1_000_000_000
     }
 
-    /// `2024-05-01T12:00:00.250Z`.
+    /// `2024-05-01T12:00:00.250Z`, to the nearest millisecond.
+    ///
+    /// Rounded, not truncated: the double nearest a time written with milliseconds (what ``parse(_:)``
+    /// returns) is often just below it, and truncating would show the millisecond before.
     public static func iso8601(_ time: Double) -> String {
-        var seconds = time_t(time.rounded(.down))
-        let millis = Int(((time - time.rounded(.down)) * 1000).rounded(.down))
+        let totalMillis = (time * 1000).rounded()
+        var seconds = time_t((totalMillis / 1000).rounded(.down))
+        let millis = Int(totalMillis - Double(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ n: Int32, _ width: Int = 2) -> String {

@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Testing
+@testable import TriplineState
+
+@Suite("State: store directory, lock, schema version, journal mode")
+struct StateStoreTests {
+    @Test func aSecondOpenOfTheDirectoryIsRefusedNamingTheHoldersPid() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let first = try StateStore.open(directory: dir.path)
+        try withExtendedLifetime(first) {
+            let error = stateError { () throws(StateError) in try StateStore.open(directory: dir.path) }
+            #expect(error == .locked(path: dir.path, holder: "pid \(getpid())"))
+            #expect(error?.description.contains("pid \(getpid())") == true)
+            #expect(error?.description.contains("in use by another tripline process") == true)
+            // The lock file holds our pid for anyone to read.
+            let text = try String(contentsOfFile: dir.appending(StateStore.lockName), encoding: .utf8)
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "\(getpid())")
+        }
+    }
+
+    @Test func theLockIsReleasedWhenTheStoreGoesAway() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let first = try StateStore.open(directory: dir.path)
+            _ = try DeliveryJournal(store: first).accept([newDelivery("e1")])
+        }
+        let second = try StateStore.open(directory: dir.path)
+        #expect(try DeliveryJournal(store: second).count() == 1)
+    }
+
+    @Test func aReadOnlyOpenWorksNextToTheLockHolderAndSeesItsCommits() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try StateStore.open(directory: dir.path)
+        let journal = DeliveryJournal(store: writer)
+        _ = try journal.accept([newDelivery("e1"), newDelivery("e2")])
+        let reader = try StateStore.open(directory: dir.path, readOnly: true)
+        #expect(try DeliveryJournal(store: reader).count() == 2)
+        // Later commits of the writer are visible to the reader (WAL: no blocking either way).
+        _ = try journal.accept([newDelivery("e3")])
+        #expect(try DeliveryJournal(store: reader).count() == 3)
+        #expect(try DeliveryJournal(store: reader).summary().map(\.pending) == [3])
+        withExtendedLifetime(writer) {}
+    }
+
+    @Test func aReadOnlyOpenOfADirectoryNothingRanWithIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let missing = dir.appending("never-used")
+        for path in [missing, dir.path] {
+            let error = stateError { () throws(StateError) in try StateStore.open(directory: path, readOnly: true) }
+            guard case .unusableDirectory(let reported, _)? = error else {
+                Issue.record("expected unusableDirectory for \(path), got \(String(describing: error))")
+                continue
+            }
+            #expect(reported == path)
+        }
+        // A read-only open creates nothing.
+        #expect(!FileManager.default.fileExists(atPath: missing))
+        #expect(!FileManager.default.fileExists(atPath: dir.appending(StateStore.databaseName)))
+    }
+
+    @Test func aDatabaseWithANewerSchemaIsRefusedAndTheLockReleased() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let store = try StateStore.open(directory: dir.path)
+            try store.withDatabase { (db) throws(StateError) in try db.execute("PRAGMA user_version=\(StateStore.schemaVersion + 1)") }
+        }
+        let databasePath = dir.appending(StateStore.databaseName)
+        for readOnly in [false, true] {
+            let error = stateError { () throws(StateError) in try StateStore.open(directory: dir.path, readOnly: readOnly) }
+            #expect(error == .newerSchema(path: databasePath, found: StateStore.schemaVersion + 1, supported: StateStore.schemaVersion))
+            #expect(error?.description.contains("newer") == true)
+        }
+        #expect(lockIsFree(dir))
+    }
+
+    @Test func aFileThatIsNotADatabaseIsReportedAsDamaged() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Data(String(repeating: "this is not a SQLite database. ", count: 64).utf8).write(to: URL(fileURLWithPath: dir.appending(StateStore.databaseName)))
+        for readOnly in [false, true] {
+            let error = stateError { () throws(StateError) in try StateStore.open(directory: dir.path, readOnly: readOnly) }
+            #expect(error?.description.contains("damaged") == true, "\(String(describing: error))")
+            #expect(error?.description.contains(dir.appending(StateStore.databaseName)) == true)
+        }
+        #expect(lockIsFree(dir))
+    }
+
+    @Test(arguments: [
+        ("a regular file", "state", "not a directory"),
+        ("a path below a regular file", "state/inner", "cannot create it"),
+    ])
+    func anUnusableDirectoryIsRefused(_ situation: String, _ relative: String, _ reason: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir.appending("state")))
+        let path = dir.appending(relative)
+        let error = stateError { () throws(StateError) in try StateStore.open(directory: path) }
+        guard case .unusableDirectory(let reported, let why)? = error else {
+            Issue.record("\(situation): expected unusableDirectory, got \(String(describing: error))")
+            return
+        }
+        #expect(reported == path)
+        #expect(why.contains(reason), "\(situation): \(why)")
+        #expect(error?.description.hasPrefix("state directory \(path) cannot be used") == true)
+    }
+
+    @Test(arguments: [(StateStore.Synchronous.full, "2"), (.normal, "1")])
+    func aDirectoryStoreRunsInWALModeWithTheChosenSynchronous(_ synchronous: StateStore.Synchronous, _ expected: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore.open(directory: dir.path, synchronous: synchronous)
+        #expect(store.directory == dir.path)
+        #expect(store.databasePath == dir.appending(StateStore.databaseName))
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("journal_mode") } == "wal")
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("synchronous") } == expected)
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
+    }
+
+    @Test func anInMemoryStoreHasTheSchemaAndNoDirectory() throws {
+        let store = try StateStore.inMemory()
+        #expect(store.directory == nil)
+        #expect(store.path("x") == nil)
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
+        for table in ["deliveries", "dead_letters", "checkpoints"] { #expect(try rowCount(store, table) == 0) }
+    }
+
+    @Test func reopeningKeepsEverything() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let store = try StateStore.open(directory: dir.path)
+            let queued = try DeliveryJournal(store: store).accept([newDelivery("a"), newDelivery("b")],
+                                                                   checkpoints: [Checkpoint(source: "/logs/1.json", size: 10, modificationTime: 5,
+                                                                                            items: 3, complete: true, updatedAt: baseTime)])
+            _ = try DeliveryJournal(store: store).deadLetter(queued[0].id, failure: nil, reason: "gone", file: nil, at: baseTime + 1)
+        }
+        let store = try StateStore.open(directory: dir.path)
+        #expect(try DeliveryJournal(store: store).count() == 1)
+        #expect(try DeadLetterStore(store: store).list(now: baseTime + 2).map(\.eventID) == ["a"])
+        #expect(try CheckpointStore(store: store).checkpoint(for: "/logs/1.json")?.items == 3)
+    }
+
+    /// Whether another open file description can take the directory's lock right now.
+    private func lockIsFree(_ dir: TemporaryDirectory) -> Bool {
+        let fd = open(dir.appending(StateStore.lockName), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_EX | LOCK_NB) == 0
+    }
+}
