@@ -204,6 +204,15 @@ struct PantherComparison {
     }
 }
 
+extension RulePack {
+    /// Whether `rule` matches only events Tripline emits itself (`source: ["tripline"]`).
+    static func isOnTriplineEvents(_ rule: Rule) -> Bool {
+        rule.pattern.branches.allSatisfy { branch in
+            branch.contains { $0.path == "source" && $0.matchers == [.exactString("tripline")] }
+        }
+    }
+}
+
 @Suite("The shipped rule pack (Rules/)")
 struct RulePackTests {
     @Test("Rules/ loads without errors, every rule has a description, a severity, a notify target and tests")
@@ -243,7 +252,8 @@ struct RulePackTests {
         }
         let rules = try RulePack.load().rules
         let table = HitTable.count(rules)
-        for rule in rules {
+        // Rules on Tripline's own events (source "tripline") cannot fire on CloudTrail logs.
+        for rule in rules where !RulePack.isOnTriplineEvents(rule) {
             #expect(table.total(rule.name) > 0, "\(rule.name) fires on none of the shared datasets")
         }
         // The invictus-ir logs are real S3 deliveries of an attack simulation: they must all be read.

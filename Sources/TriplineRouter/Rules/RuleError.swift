@@ -49,6 +49,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case notRuleList(found: String)
     /// A value of the wrong type or outside its range: "expected …, got …".
     case expected(String, found: String)
+    /// A target option's own explanation of what is wrong (`is required: …`, `must be …`).
+    case invalidOption(String)
     /// A required field is absent.
     case missingField(String, in: String)
     /// A field this object does not have.
@@ -94,6 +96,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return "a rule file holds one rule object or an array of rule objects, got \(found)"
         case .expected(let expected, let found):
             return "expected \(expected), got \(found)"
+        case .invalidOption(let message):
+            return message
         case .missingField(let field, let object):
             return "\(object) needs \(JSONWriter.quoted(field))"
         case .unknownField(let field, let allowed, let suggestion, let hint):

@@ -308,7 +308,7 @@ struct RuleFileReader {
                 for problem in error.problems {
                     var problemPath = path.appending(problem.option)
                     if let field = problem.field { problemPath = problemPath.appending(field) }
-                    fail(problemPath, .expected(problem.message, found: RuleProblem.describe(object[problem.option] ?? .null)))
+                    fail(problemPath, .invalidOption(problem.message))
                 }
             }
         }
@@ -344,8 +344,7 @@ struct RuleFileReader {
                 return .blockUser(target)
             case .failure(let error):
                 for problem in error.problems {
-                    fail(problem.field.map { kindPath.appending($0) } ?? kindPath, .expected(problem.message, found: RuleProblem.describe(
-                        problem.field.flatMap { object[key.rawValue]?[$0] } ?? object[key.rawValue]!)))
+                    fail(problem.field.map { kindPath.appending($0) } ?? kindPath, .invalidOption(problem.message))
                 }
                 return nil
             }
