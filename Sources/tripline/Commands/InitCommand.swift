@@ -1,0 +1,169 @@
+import Foundation
+import TriplineJSON
+import TriplineRouter
+
+/// `tripline init --from-event record.json`: a new rule, handler and test event from one CloudTrail record.
+///
+/// The quickest way from "this API call should alert" to a tested rule: the pattern matches the
+/// record on `source`, `detail-type`, `eventSource` and `eventName` (as EventBridge delivers it),
+/// the rule's `Tests` hold the record itself and a near miss, and the handler starts as a copy of
+/// `Handlers/template.sh`. Existing files are never overwritten.
+enum InitCommand: Command {
+    static let spec = CommandSpec(
+        name: "init",
+        summary: "Scaffold a rule, a handler and a test event from a CloudTrail record",
+        synopses: ["init --from-event FILE [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]"],
+        options: [
+            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record or EventBridge event (JSON; '-' for standard input)."),
+            OptionSpec(name: "name", valueName: "NAME", help: "The rule's name (default: from eventName, e.g. stop-logging)."),
+            OptionSpec(name: "rules", valueName: "DIR", help: "Where the rule file goes (default: Rules)."),
+            OptionSpec(name: "handlers", valueName: "DIR", help: "Where the handler goes (default: Handlers)."),
+            OptionSpec(name: "events", valueName: "DIR", help: "Where the test event goes (default: Examples/events)."),
+        ],
+        positionals: nil,
+        discussion: """
+            Writes <rules>/<name>.json, <handlers>/<name>.sh and <events>/<name>.json, then prints what to
+            run next (tripline test). Edit the pattern to widen or narrow it, the Description and
+            Severity, and the handler.
+            """)
+
+    static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
+        guard let input = arguments.value("from-event") else {
+            return context.usageError("--from-event is required: a CloudTrail record to start from", spec: spec)
+        }
+        let bytes: [UInt8]
+        if input == "-" {
+            bytes = Array(FileHandle(fileDescriptor: context.inputDescriptor).readDataToEndOfFile())
+        } else {
+            guard let data = FileManager.default.contents(atPath: input) else {
+                context.errors.line("tripline init: cannot read \(input)")
+                return ExitStatus.invalidInput
+            }
+            bytes = Array(data)
+        }
+        let normalized: NormalizedEvent
+        switch EventNormalizer().normalize(RawEvent(bytes: bytes, origin: EventOrigin(source: input, position: .document)),
+                                           ingestionTime: IngestionClock.format(epochSeconds: Int(Date().timeIntervalSince1970))) {
+        case .success(let event): normalized = event
+        case .failure(let error):
+            context.errors.line("tripline init: \(error)")
+            return ExitStatus.invalidInput
+        }
+        let envelope = normalized.envelope
+        let detail = envelope["detail"]
+        guard let source = envelope["source"]?.stringValue, let detailType = envelope["detail-type"]?.stringValue else {
+            context.errors.line("tripline init: \(input) has no source and detail-type once wrapped; give a CloudTrail record or an EventBridge event")
+            return ExitStatus.invalidInput
+        }
+        let eventName = detail?["eventName"]?.stringValue
+        let eventSource = detail?["eventSource"]?.stringValue
+        let name = arguments.value("name") ?? kebab(eventName ?? detailType)
+        guard Rule.isValidName(name) else {
+            return context.usageError("'\(name)' is not a valid rule name (1 to 64 of letters, digits, '.', '-', '_'); give one with --name", spec: spec)
+        }
+        let rulesDirectory = arguments.value("rules") ?? "Rules"
+        let handlersDirectory = arguments.value("handlers") ?? "Handlers"
+        let eventsDirectory = arguments.value("events") ?? "Examples/events"
+        let rulePath = (rulesDirectory as NSString).appendingPathComponent(name + ".json")
+        let handlerPath = (handlersDirectory as NSString).appendingPathComponent(name + ".sh")
+        let eventPath = (eventsDirectory as NSString).appendingPathComponent(name + ".json")
+        for path in [rulePath, handlerPath, eventPath] where FileManager.default.fileExists(atPath: path) {
+            context.errors.line("tripline init: \(path) exists; choose another --name (nothing was written)")
+            return ExitStatus.invalidInput
+        }
+
+        var detailPattern: [JSONMember] = []
+        if let eventSource { detailPattern.append(JSONMember(key: "eventSource", value: [.string(eventSource)])) }
+        if let eventName { detailPattern.append(JSONMember(key: "eventName", value: [.string(eventName)])) }
+        var pattern: [JSONMember] = [JSONMember(key: "source", value: [.string(source)]), JSONMember(key: "detail-type", value: [.string(detailType)])]
+        if !detailPattern.isEmpty { pattern.append(JSONMember(key: "detail", value: .object(JSONObject(detailPattern)))) }
+
+        // The near miss: the input itself with another eventName (or detail-type).
+        var nearMiss = (try? JSONParser.parse(bytes)) ?? envelope
+        var nearMissName = "near miss: another eventName"
+        if case .object(var object) = nearMiss {
+            if object["eventName"] != nil {
+                object["eventName"] = .string((eventName ?? "") + "Other")
+            } else if case .object(var inner)? = object["detail"], inner["eventName"] != nil {
+                inner["eventName"] = .string((eventName ?? "") + "Other")
+                object["detail"] = .object(inner)
+            } else {
+                object["detail-type"] = .string(detailType + " (other)")
+                nearMissName = "near miss: another detail-type"
+            }
+            nearMiss = .object(object)
+        }
+        let readOnly = CloudTrailNormalizer.isReadOnlyManagementEvent(envelope)
+        let rule = JSONValue.object(JSONObject([
+            JSONMember(key: "Name", value: .string(name)),
+            JSONMember(key: "Description", value: .string("\(eventName ?? detailType) on \(eventSource ?? source) (scaffolded by tripline init from \(input); edit me)")),
+            JSONMember(key: "State", value: .string(readOnly ? "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" : "ENABLED")),
+            JSONMember(key: "Severity", value: "medium"),
+            JSONMember(key: "EventPattern", value: .object(JSONObject(pattern))),
+            JSONMember(key: "Targets", value: [.object(JSONObject([
+                JSONMember(key: "Id", value: "handler"),
+                JSONMember(key: "Function", value: .object(JSONObject([JSONMember(key: "Handler", value: .string(handlerPath))]))),
+            ]))]),
+            JSONMember(key: "Tests", value: [
+                .object(JSONObject([JSONMember(key: "Name", value: "the record it was made from"), JSONMember(key: "EventFile", value: .string(eventPath)),
+                                    JSONMember(key: "Matches", value: true)])),
+                .object(JSONObject([JSONMember(key: "Name", value: .string(nearMissName)), JSONMember(key: "Event", value: nearMiss),
+                                    JSONMember(key: "Matches", value: false)])),
+            ]),
+        ]))
+
+        let handler = (try? String(contentsOfFile: (handlersDirectory as NSString).appendingPathComponent("template.sh"), encoding: .utf8))
+            ?? "#!/usr/bin/env bash\n# Handler for \(name): the event JSON is on standard input; exit 0 means delivered.\nset -euo pipefail\nevent=$(cat)\necho \"[$TRIPLINE_RULE] $TRIPLINE_EVENT_ID\"\n"
+        do {
+            for directory in [rulesDirectory, handlersDirectory, eventsDirectory] {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            try Data((JSONPretty.text(rule) + "\n").utf8).write(to: URL(fileURLWithPath: rulePath))
+            try Data(handler.utf8).write(to: URL(fileURLWithPath: handlerPath))
+            chmod(handlerPath, 0o755)
+            try Data(bytes).write(to: URL(fileURLWithPath: eventPath))
+        } catch {
+            context.errors.line("tripline init: cannot write the files: \(error.localizedDescription)")
+            return ExitStatus.invalidInput
+        }
+        context.output.line("wrote \(rulePath) (pattern on source, detail-type" + (eventSource != nil ? ", eventSource, eventName" : "") + ")")
+        context.output.line("wrote \(handlerPath) (from the template; make it do something)")
+        context.output.line("wrote \(eventPath) (the rule's positive test)")
+        context.output.line("next: tripline test --rule \(name) \(rulesDirectory)")
+        return ExitStatus.success
+    }
+
+    /// `StopLogging` → `stop-logging`; `AWS API Call via CloudTrail` → `aws-api-call-via-cloudtrail`.
+    static func kebab(_ text: String) -> String {
+        var out = ""
+        var previousLower = false
+        for character in text {
+            if character.isUppercase && previousLower { out.append("-") }
+            if character.isLetter || character.isNumber {
+                out.append(Character(character.lowercased()))
+            } else if !out.hasSuffix("-") && !out.isEmpty {
+                out.append("-")
+            }
+            previousLower = character.isLowercase || character.isNumber
+        }
+        while out.hasSuffix("-") { out.removeLast() }
+        return String(out.prefix(64))
+    }
+}
+
+/// Indented JSON for files people edit (two spaces, one member per line, short arrays inline).
+enum JSONPretty {
+    static func text(_ value: JSONValue, indent: String = "") -> String {
+        switch value {
+        case .object(let object) where !object.isEmpty:
+            let inner = indent + "  "
+            let members = object.members.map { inner + JSONWriter.quoted($0.key) + ": " + text($0.value, indent: inner) }
+            return "{\n" + members.joined(separator: ",\n") + "\n" + indent + "}"
+        case .array(let items) where items.contains(where: { if case .object = $0 { return true }; return false }):
+            let inner = indent + "  "
+            return "[\n" + items.map { inner + text($0, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        default:
+            return JSONWriter.string(value)
+        }
+    }
+}
