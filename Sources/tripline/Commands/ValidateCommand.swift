@@ -54,6 +54,18 @@ enum ValidateCommand: Command {
             for path in rulePaths where !files.contains(path) && !files.contains(where: { $0.hasPrefix(path.hasSuffix("/") ? path : path + "/") }) {
                 context.output.line("\(path): ok")
             }
+            // Variables webhook targets need: not errors here (the machine that runs may set them), but worth a note.
+            let environment = ProcessInfo.processInfo.environment
+            for rule in ruleSet.rules {
+                for target in rule.targets {
+                    guard case .webhook(let spec) = target.kind else { continue }
+                    let missing = spec.configuration.requiredVariables.filter { (environment[$0] ?? "").isEmpty }
+                    guard !missing.isEmpty, !spec.optional else { continue }
+                    context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id) needs "
+                                        + missing.map { "${\($0)}" }.joined(separator: ", ") + ", not set here"
+                                        + " ('run' refuses to start without it)")
+                }
+            }
             context.output.line("\(ruleSet.rules.count) rule\(ruleSet.rules.count == 1 ? "" : "s") valid, \(errors.count) error\(errors.count == 1 ? "" : "s")")
         }
         for path in patternPaths {
