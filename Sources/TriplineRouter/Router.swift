@@ -242,6 +242,16 @@ public final class Router {
         var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         var nextProgress = start + options.progressInterval
         var nextExpiry = start + Self.expiryInterval
+        // While a watched folder is quiet: route what targets emitted, lift expired blocks, commit.
+        inputs.onWaiting = { [unowned self] in
+            routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+            if monotonicSeconds() >= nextExpiry {
+                nextExpiry = monotonicSeconds() + Self.expiryInterval
+                expireBlocks()
+            }
+            batch.commit(failure: stateFailure, log: log)
+        }
+        defer { inputs.onWaiting = nil }
         while true {
             if let stop, stop.isRequested {
                 summary.stopped = true

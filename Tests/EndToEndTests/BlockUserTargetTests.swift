@@ -80,4 +80,22 @@ struct BlockUserTargetTests {
             #expect(!list.stdout.contains("break-glass") && !list.stdout.contains(":root"), "\(list)")
         }
     }
+
+    @Test("with --follow, emitted events are routed while the folder is quiet, not only when the next file arrives")
+    func emittedWhileFollowing() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Self.project(in: dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("incoming"), withIntermediateDirectories: true)
+            let run = try BackgroundRun(tripline, ["run", "--follow", "incoming"], in: dir)
+            usleep(300_000)
+            try Data((Self.record("StopLogging", id: "f-1") + "\n").utf8).write(to: dir.appendingPathComponent("incoming/a.ndjson"))
+            let deadline = Date().addingTimeInterval(15)
+            while Self.lines(dir.appendingPathComponent("out/tripline-events.ndjson")).isEmpty && Date() < deadline { usleep(50_000) }
+            run.signal(SIGTERM)
+            let result = run.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(Self.lines(dir.appendingPathComponent("out/tripline-events.ndjson")).first?["detail-type"] == "User Blocked", "\(result)")
+        }
+    }
 }

@@ -42,6 +42,8 @@ public final class EventInputs {
     /// Called before anything that may wait for input (standard input with no data ready, the next
     /// source): the moment to commit what was read so far.
     public var onIdle: (() -> Void)?
+    /// Called by a source that waits a long time (a watched folder), about once a second while it waits.
+    public var onWaiting: (() -> Void)?
     /// Items (events and per-event errors) given so far by the current source, skipped ones included.
     public private(set) var itemsFromCurrentSource = 0
     /// Files skipped or resumed part-way by ``resumption``.

@@ -57,6 +57,11 @@ public final class FolderWatcher {
         _ = Glibc.close(inotify)
     }
 
+    /// Called about once a second while waiting for new files (the run's housekeeping: events its
+    /// targets emitted, expired blocks, committing what was accepted).
+    public var onWait: (() -> Void)?
+    static let waitTickMilliseconds = 1000
+
     /// Number of directories being watched.
     public var watchedDirectories: Int { directories.count }
 
@@ -83,7 +88,11 @@ public final class FolderWatcher {
     private func waitForEvents() {
         var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
-        let n = poll(&fds, nfds_t(fds.count), -1)
+        let n = poll(&fds, nfds_t(fds.count), onWait == nil ? -1 : Int32(Self.waitTickMilliseconds))
+        if n == 0 {
+            onWait?()
+            return
+        }
         if n < 0 { return }  // EINTR: the caller loops
         guard (fds[0].revents & Int16(POLLIN)) != 0 else { return }
         drainEvents()

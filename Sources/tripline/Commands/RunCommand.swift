@@ -157,6 +157,7 @@ enum RunCommand: Command {
             if let item = list?.next() { return item }
             return watcher?.nextFile().map { $0.map(InputSource.file) }
         }
+        watcher?.onWait = { [weak inputs] in inputs?.onWaiting?() }
 
         let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
         let log = DeliveryLog(format: format, console: console)
