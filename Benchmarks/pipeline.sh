@@ -47,8 +47,10 @@ PY
 fi
 compressed=$(du -cb "$WORK"/AWSLogs/*/*/*/*/*/*/*.json.gz | tail -1 | cut -f1)
 uncompressed=$(for f in "$WORK"/AWSLogs/*/*/*/*/*/*/*.json.gz; do gzip -dc "$f"; done | wc -c)
+# A fresh state directory each time: checkpoints would otherwise skip every file already read.
+rm -rf "$WORK/state"
 start=$(date +%s.%N)
-summary=$("$BIN" run --rules "$WORK/Rules" --log-format json "$WORK/AWSLogs" 2>/dev/null | tail -1)
+summary=$("$BIN" run --rules "$WORK/Rules" --state-dir "$WORK/state" --log-format json "$WORK/AWSLogs" 2>/dev/null | tail -1)
 end=$(date +%s.%N)
 python3 - "$summary" "$start" "$end" "$compressed" "$uncompressed" <<'PY'
 import json, sys
