@@ -572,10 +572,6 @@ public struct IngestionClock: Sendable {
 
     /// ISO 8601 UTC for a Unix time.
     public static func format(epochSeconds: Int) -> String {
-        var time = time_t(epochSeconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        UTCTime.iso8601(Double(epochSeconds))
     }
 }

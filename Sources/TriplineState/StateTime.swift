@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TriplineJSON
 
 /// Unix times as stored in the state database (REAL seconds) and as shown (ISO 8601 UTC, milliseconds).
 public enum StateTime {
@@ -20,17 +21,7 @@ public enum StateTime {
     /// Rounded, not truncated: the double nearest a time written with milliseconds (what ``parse(_:)``
     /// returns) is often just below it, and truncating would show the millisecond before.
     public static func iso8601(_ time: Double) -> String {
-        let totalMillis = (time * 1000).rounded()
-        var seconds = time_t((totalMillis / 1000).rounded(.down))
-        let millis = Int(totalMillis - Double(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ n: Int32, _ width: Int = 2) -> String {
-            let text = String(n)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):"
-            + "\(pad(parts.tm_sec)).\(pad(Int32(millis), 3))Z"
+        UTCTime.iso8601(time, milliseconds: true)
     }
 
     /// The Unix time of `YYYY-MM-DDTHH:MM:SS[.fff]Z`; nil for anything else.

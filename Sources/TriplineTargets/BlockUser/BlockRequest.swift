@@ -59,26 +59,6 @@ public struct BlockRequest: Sendable, Equatable {
 
     /// `seconds` since 1970 as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds rounded down); clamped to years 0001–9999.
     public static func iso8601(_ seconds: Double) -> String {
-        let lowest = -62_135_596_800.0, highest = 253_402_300_799.0
-        let clamped = seconds.isNaN ? 0 : min(max(seconds, lowest), highest)
-        let whole = Int64(clamped.rounded(.down))
-        var days = whole / 86_400
-        var rest = whole % 86_400
-        if rest < 0 { rest += 86_400; days -= 1 }
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ n: Int64, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rest / 3600, 2)):\(pad(rest % 3600 / 60, 2)):\(pad(rest % 60, 2))Z"
+        UTCTime.iso8601(seconds)
     }
 }

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SeededRandom
+import Testing
+import TriplineJSON
+
+@Suite("UTC timestamps: ISO 8601 text for Unix times")
+struct UTCTimeTests {
+    @Test("known times, with and without milliseconds", arguments: [
+        (0.0, false, "1970-01-01T00:00:00Z"), (0.0, true, "1970-01-01T00:00:00.000Z"),
+        (951_782_400.0, false, "2000-02-29T00:00:00Z"), (1_709_287_200.25, true, "2024-03-01T10:00:00.250Z"),
+        (1_709_287_200.9996, true, "2024-03-01T10:00:01.000Z"), (1_709_287_200.9996, false, "2024-03-01T10:00:00Z"),
+        (-1.0, false, "1969-12-31T23:59:59Z"), (-0.5, true, "1969-12-31T23:59:59.500Z"),
+        (1e15, false, "9999-12-31T23:59:59Z"), (-1e15, false, "0001-01-01T00:00:00Z"), (Double.nan, false, "1970-01-01T00:00:00Z"),
+    ])
+    func knownTimes(seconds: Double, milliseconds: Bool, expected: String) {
+        #expect(UTCTime.iso8601(seconds, milliseconds: milliseconds) == expected)
+    }
+
+    @Test("agrees with the C library's gmtime on 20,000 random times from 1900 to 2200")
+    func agreesWithGmtime() {
+        var random = SplitMix64(seed: 8601)
+        for _ in 0..<20_000 {
+            let seconds = Int(random.next() % 9_467_280_000) - 2_208_988_800
+            var time = time_t(seconds)
+            var parts = tm()
+            gmtime_r(&time, &parts)
+            func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+            let expected = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+            #expect(UTCTime.iso8601(Double(seconds)) == expected, "\(seconds)")
+        }
+    }
+}
