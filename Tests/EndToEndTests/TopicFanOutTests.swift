@@ -133,4 +133,34 @@ struct TopicFanOutTests {
             #expect((project.read("out/alerts.ndjson") ?? "").split(separator: "\n").count == 1)
         }
     }
+
+    @Test("a Topic subscription forwards into another topic, filtered by its own policy; the rule's Input shapes the message")
+    func forwarding() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try TopicProject(root: dir)
+            try project.write("""
+                [{"Topic": {"Name": "security-alerts", "Subscriptions": [
+                   {"Id": "to-archive", "Topic": "archive", "FilterPolicy": {"severity": ["critical"]}},
+                   {"Id": "to-nowhere", "Topic": "archive-2", "FilterPolicy": {"severity": ["low"]}}]}},
+                 {"Topic": {"Name": "archive", "Subscriptions": [{"Id": "file", "File": {"Path": "out/archive.ndjson"}}]}},
+                 {"Topic": {"Name": "archive-2", "Subscriptions": [{"Id": "file", "File": {"Path": "out/archive-2.ndjson"}}]}}]
+                """, "Rules/topics.json")
+            try project.write("""
+                {"Name": "trail-tampering", "Severity": "critical",
+                 "EventPattern": {"source": ["aws.cloudtrail"], "detail": {"eventName": ["StopLogging"]}},
+                 "Targets": [{"Id": "alerts", "Topic": "security-alerts", "InputPath": "$.detail.userIdentity"}]}
+                """, "Rules/tampering.json")
+            let result = project.run(tripline, environment: [:])
+            #expect(result.status == 0, "\(result)")
+            let lines = (project.read("out/archive.ndjson") ?? "").split(separator: "\n")
+            #expect(lines.count == 1, "\(result)")
+            let envelope = try JSONParser.parse(Array((lines.first.map(String.init) ?? "").utf8))
+            #expect(envelope["TopicArn"] == "arn:tripline:sns:local:000000000000:archive")
+            #expect(envelope["MessageAttributes"]?["rule"]?["Value"] == "trail-tampering")
+            let message = try JSONParser.parse(Array((envelope["Message"]?.stringValue ?? "").utf8))
+            #expect(message["userName"] == "mallory", "the message is the InputPath result")
+            #expect(project.read("out/archive-2.ndjson") == nil)
+        }
+    }
 }
