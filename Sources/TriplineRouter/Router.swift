@@ -209,7 +209,7 @@ public final class Router {
             defer { acceptLock.unlock() }
             do throws(StateError) {
                 let queued = try journal.accept(deliveries)
-                dispatcher.enqueue(queued)
+                dispatcher.enqueue(queued, waitingForRoom: false)
                 return .success(queued.count)
             } catch {
                 return .failure(error)
@@ -500,6 +500,9 @@ final class AcceptBatch {
         deliveries.removeAll(keepingCapacity: true)
         checkpoints.removeAll(keepingCapacity: true)
         since = nil
+        // Wait for room before taking the lock: a topic publish on a worker needs the lock to finish,
+        // and the workers are what make room.
+        dispatcher.waitForRoom()
         lock.lock()
         defer { lock.unlock() }
         do {
@@ -509,7 +512,7 @@ final class AcceptBatch {
             } else {
                 queued = try journal.accept(pending, checkpoints: marks)
             }
-            dispatcher.enqueue(queued)
+            dispatcher.enqueue(queued, waitingForRoom: false)
         } catch {
             if failure.record(error) {
                 log.note("tripline run: cannot accept \(pending.count) deliver\(pending.count == 1 ? "y" : "ies"): \(error); "
