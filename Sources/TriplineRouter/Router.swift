@@ -150,6 +150,10 @@ public final class Router {
     private var blocked = BlockedKeys.empty
     private var emittedCount = 0
     private var setupError: StateError?
+    private let publisher = TopicPublisher()
+    /// Held from a journal commit until its deliveries are handed to the dispatcher, so the dispatcher
+    /// sees deliveries in journal order whether the input loop or a topic publish (on a worker) commits them.
+    private let acceptLock = NSLock()
 
     public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, store: StateStore, runner: FunctionRunner = FunctionRunner(),
                 webhooks: WebhookRegistry = .none) {
@@ -170,7 +174,7 @@ public final class Router {
         self.blocking = blocking
         let emitted = self.emitted
         executor = TargetExecutor(rules: rules, runner: runner, webhooks: webhooks, blocking: blocking, emit: { emitted.push($0) },
-                                  stateDirectory: store.directory)
+                                  stateDirectory: store.directory, publisher: publisher)
         machine = PatternMachine(rules.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
         normalizer = EventNormalizer(maxEventBytes: options.maxEventBytes)
     }
@@ -199,6 +203,18 @@ public final class Router {
             onStateError: { error in
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }
             })
+        let acceptLock = self.acceptLock
+        publisher.connect { [dispatcher] deliveries in
+            acceptLock.lock()
+            defer { acceptLock.unlock() }
+            do throws(StateError) {
+                let queued = try journal.accept(deliveries)
+                dispatcher.enqueue(queued, waitingForRoom: false)
+                return .success(queued.count)
+            } catch {
+                return .failure(error)
+            }
+        }
 
         // Deliveries an earlier run left queued go first.
         do {
@@ -225,7 +241,7 @@ public final class Router {
             stateFailure.record(error)
             log.note("tripline run: \(error)")
         }
-        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates)
+        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock)
         inputs.resumption = { path in
             guard let identity = FileIdentity.of(path), let saved = try? checkpoints.checkpoint(for: path) else { return .read }
             if saved.size == identity.size && saved.modificationTime == identity.modificationTime {
@@ -441,12 +457,14 @@ final class AcceptBatch {
     private let dispatcher: DeliveryDispatcher
     private let limit: Int
     private let gates: AlertGates?
+    private let lock: NSLock
     private var deliveries: [NewDelivery] = []
     private var checkpoints: [String: Checkpoint] = [:]
     private var since: Double?
     private var identity: (path: String, identity: FileIdentity, checkedAt: Double)?
 
-    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?) {
+    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?, lock: NSLock = NSLock()) {
+        self.lock = lock
         self.journal = journal
         self.dispatcher = dispatcher
         self.limit = limit
@@ -492,6 +510,11 @@ final class AcceptBatch {
         deliveries.removeAll(keepingCapacity: true)
         checkpoints.removeAll(keepingCapacity: true)
         since = nil
+        // Wait for room before taking the lock: a topic publish on a worker needs the lock to finish,
+        // and the workers are what make room.
+        dispatcher.waitForRoom()
+        lock.lock()
+        defer { lock.unlock() }
         do {
             let queued: [QueuedDelivery]
             if let gates {
@@ -499,7 +522,7 @@ final class AcceptBatch {
             } else {
                 queued = try journal.accept(pending, checkpoints: marks)
             }
-            dispatcher.enqueue(queued)
+            dispatcher.enqueue(queued, waitingForRoom: false)
         } catch {
             if failure.record(error) {
                 log.note("tripline run: cannot accept \(pending.count) deliver\(pending.count == 1 ? "y" : "ies"): \(error); "

@@ -182,8 +182,7 @@ struct RuleFileTests {
             #"6:57: [0].EventPattern.detail.eventName[1].prefix: "prefix" needs a string or {"equals-ignore-case": string}, got 5"#,
             #"9:70: [0].Targets[0].Function.TimeoutSeconds: expected a number from 1 to 900, got "abc""#,
             #"10:14: [0].Targets[1].Id: target Id "t1" is already used in this rule; Ids must be unique within a rule"#,
-            #"10:29: [0].Targets[1].Topic: target kind "Topic" is not available yet"#,
-            #"13:13: [1].Topic: topic declarations are not available yet"#,
+            #"13:13: [1].Topic: a topic needs "Subscriptions""#,
         ])
     }
 
@@ -218,11 +217,11 @@ struct RuleFileTests {
         (rule(#""Targets": {}"#), "1:68: Targets: expected an array of targets, got {}"),
         (ruleWithTarget(#""Function": {"Handler": "h"}"#), #"1:69: Targets[0]: a target needs "Id""#),
         (ruleWithTarget(#""Id": "a b", "Function": {"Handler": "h"}"#), #"1:76: Targets[0].Id: a target Id must be 1 to 64 letters, digits, '.', '-' or '_', got "a b""#),
-        (ruleWithTarget(#""Id": "t""#), #"1:69: Targets[0]: a target needs exactly one kind: "Function" or "Webhook" or "BlockUser" (e.g. "Function": {"Handler": "handlers/notify.sh"})"#),
+        (ruleWithTarget(#""Id": "t""#), #"1:69: Targets[0]: a target needs exactly one kind: "Function" or "Webhook" or "Topic" or "BlockUser" (e.g. "Function": {"Handler": "handlers/notify.sh"})"#),
         (ruleWithTarget(#""Id": "t", "Webhook": {}"#), #"1:92: Targets[0].Webhook: a webhook needs "Url""#),
-        (ruleWithTarget(#""Id": "t", "Topic": "alerts""#), #"1:90: Targets[0].Topic: target kind "Topic" is not available yet"#),
+        (ruleWithTarget(#""Id": "t", "Topic": 5"#), #"1:90: Targets[0].Topic: expected the name of a topic declared as {"Topic": {"Name": …}}, got 5"#),
         (ruleWithTarget(#""Id": "t", "Webhook": {"Url": "${X}", "Format": "teams"}"#), #"1:118: Targets[0].Webhook.Format: expected "json" or "slack", got "teams""#),
-        (ruleWithTarget(#""Id": "t", "Topic": "alerts""#), #"1:90: Targets[0].Topic: target kind "Topic" is not available yet"#),
+        (ruleWithTarget(#""Id": "t", "Topic": "a b""#), #"1:90: Targets[0].Topic: expected the name of a topic declared as {"Topic": {"Name": …}}, got "a b""#),
         (ruleWithTarget(#""Id": "t", "BlockUser": {"Enforce": "h.sh"}"#), #"1:94: Targets[0].BlockUser.Reason: is required: say why the principal is blocked"#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Webhook": {}"#), #"1:122: Targets[0].Webhook: a target has exactly one kind, got "Function" and "Webhook"; declare each as its own target"#),
         (ruleWithTarget(#""Id": "t", "Arn": "arn:aws:lambda:x", "Function": {"Handler": "h"}"#), #"1:88: Targets[0].Arn: unknown field "Arn" (targets are declared by kind, e.g. "Function": {"Handler": "handlers/x.sh"}, not by ARN); allowed: "Id", "Function", "Webhook", "Topic", "BlockUser", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold""#),

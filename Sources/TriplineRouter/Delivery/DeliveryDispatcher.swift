@@ -126,11 +126,15 @@ public final class DeliveryDispatcher: @unchecked Sendable {
 
     /// Takes deliveries just committed to the journal (or found there at start); blocks while
     /// `maxQueued` deliveries are queued.
-    public func enqueue(_ deliveries: [QueuedDelivery]) {
+    ///
+    /// With `waitingForRoom` false it never blocks (the bound is then kept by the caller, with
+    /// ``waitForRoom()`` before it commits): how a topic publish on a worker thread hands over the
+    /// deliveries it fans out to without waiting on the workers.
+    public func enqueue(_ deliveries: [QueuedDelivery], waitingForRoom: Bool = true) {
         guard !deliveries.isEmpty else { return }
         condition.lock()
         defer { condition.unlock() }
-        while queuedTotal >= configuration.maxQueued && !closed { condition.wait() }
+        while waitingForRoom && queuedTotal >= configuration.maxQueued && !closed { condition.wait() }
         // Each committed delivery is enqueued once, so each is counted here; it is tracked unless the
         // window is full (then it is paged in later) or a page-in already found it in the journal.
         for delivery in deliveries {
@@ -144,6 +148,13 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             }
         }
         condition.broadcast()
+    }
+
+    /// Blocks while `maxQueued` deliveries are queued.
+    public func waitForRoom() {
+        condition.lock()
+        defer { condition.unlock() }
+        while queuedTotal >= configuration.maxQueued && !closed { condition.wait() }
     }
 
     /// Takes the deliveries an earlier run left queued: `firstPage` (the oldest, read from the

@@ -1,3 +1,4 @@
+import Foundation
 import TriplineJSON
 import TriplineState
 import TriplineTargets
@@ -11,8 +12,12 @@ public struct TargetExecutor: Sendable {
     public static let permanentFailureExitStatus: Int32 = 65
 
     private let targets: [String: (rule: Rule, target: Target)]
+    let topics: [String: Topic]
+    /// Subscriptions by `topic:<name>/<id>`.
+    let subscriptions: [String: (topic: Topic, subscription: TopicSubscription)]
+    let publisher: TopicPublisher
     private let runner: FunctionRunner
-    private let webhooks: WebhookRegistry
+    let webhooks: WebhookRegistry
     private let blocking: BlockUserExecutor?
     private let emit: @Sendable ([JSONValue]) -> Void
     private let stateDirectory: String?
@@ -20,12 +25,24 @@ public struct TargetExecutor: Sendable {
     /// `blocking` runs `BlockUser` targets (nil: they fail permanently); `emit` receives the events
     /// they put back on the bus.
     public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), webhooks: WebhookRegistry = .none,
-                blocking: BlockUserExecutor? = nil, emit: @escaping @Sendable ([JSONValue]) -> Void = { _ in }, stateDirectory: String?) {
+                blocking: BlockUserExecutor? = nil, emit: @escaping @Sendable ([JSONValue]) -> Void = { _ in }, stateDirectory: String?,
+                publisher: TopicPublisher = TopicPublisher()) {
         var targets: [String: (rule: Rule, target: Target)] = [:]
         for rule in rules.rules {
             for target in rule.targets { targets[DeliveryKey.target(rule: rule.name, target: target.id)] = (rule, target) }
         }
         self.targets = targets
+        var topics: [String: Topic] = [:]
+        var subscriptions: [String: (topic: Topic, subscription: TopicSubscription)] = [:]
+        for topic in rules.topics {
+            topics[topic.name] = topic
+            for subscription in topic.subscriptions {
+                subscriptions[DeliveryKey.target(rule: topic.deliveryRule, target: subscription.id)] = (topic, subscription)
+            }
+        }
+        self.topics = topics
+        self.subscriptions = subscriptions
+        self.publisher = publisher
         self.runner = runner
         self.webhooks = webhooks
         self.blocking = blocking
@@ -35,6 +52,11 @@ public struct TargetExecutor: Sendable {
 
     /// The dispatcher's view of a target; nil when no loaded rule has it.
     public func settings(rule: String, target: String) -> DeliveryTargetSettings? {
+        if let (_, subscription) = subscriptions[DeliveryKey.target(rule: rule, target: target)] {
+            let file = subscription.deadLetterConfig?.path
+                ?? stateDirectory.map { DeadLetterFile.defaultPath(stateDirectory: $0, rule: rule, target: subscription.id) }
+            return DeliveryTargetSettings(maxConcurrency: subscription.maxConcurrency, retryPolicy: subscription.retryPolicy, deadLetterFile: file)
+        }
         guard let (_, target) = targets[DeliveryKey.target(rule: rule, target: target)] else { return nil }
         let file = target.deadLetterConfig?.path
             ?? stateDirectory.map { DeadLetterFile.defaultPath(stateDirectory: $0, rule: rule, target: target.id) }
@@ -43,6 +65,7 @@ public struct TargetExecutor: Sendable {
         case .function(let function): concurrency = function.maxConcurrency
         case .webhook(let webhook): concurrency = webhook.maxConcurrency
         case .blockUser: concurrency = 1
+        case .topic: concurrency = TargetExecutor.publishConcurrency
         }
         return DeliveryTargetSettings(maxConcurrency: concurrency, retryPolicy: target.retryPolicy, deadLetterFile: file)
     }
@@ -54,6 +77,9 @@ public struct TargetExecutor: Sendable {
 
     /// One attempt of `delivery`, numbered `attempt`.
     public func attempt(_ delivery: StoredDelivery, attempt: Int) -> AttemptReport {
+        if let (topic, subscription) = subscriptions[delivery.queued.targetKey] {
+            return attemptSubscription(subscription, of: topic, delivery: delivery, attempt: attempt)
+        }
         guard let (rule, target) = targets[delivery.queued.targetKey] else {
             return AttemptReport(outcome: .failed(error: "no such target", retryable: false, retryAfter: nil), summary: "no such target")
         }
@@ -68,27 +94,39 @@ public struct TargetExecutor: Sendable {
         }
         switch target.kind {
         case .function(let function):
-            let environment = HandlerEnvironment.make(
-                delivery: HandlerEnvironment.Delivery(ruleName: rule.name, targetID: target.id, eventID: delivery.eventID, attempt: attempt),
-                target: function.environment)
-            let invocation = FunctionInvocation(executable: function.handlerPath, arguments: function.args, environment: environment,
-                                                payload: payload, timeoutSeconds: function.timeoutSeconds)
-            do {
-                let outcome = try runner.run(invocation)
-                if outcome.succeeded { return AttemptReport(outcome: .delivered, function: outcome, summary: outcome.summary) }
-                let permanent = outcome.exitStatus == Self.permanentFailureExitStatus
-                return AttemptReport(outcome: .failed(error: outcome.summary, retryable: !permanent, retryAfter: nil), function: outcome,
-                                     summary: outcome.summary)
-            } catch {
-                // A handler that cannot be started will not start on a retry either.
-                let retryable: Bool
-                if case .cannotStart = error { retryable = false } else { retryable = true }
-                return AttemptReport(outcome: .failed(error: error.description, retryable: retryable, retryAfter: nil), summary: error.description)
-            }
+            return runFunction(function, rule: rule.name, target: target.id, delivery: delivery, attempt: attempt, payload: payload)
         case .webhook(let spec):
-            return attemptWebhook(spec, rule: rule, delivery: delivery, event: event, payload: payload)
+            let alert = {
+                AlertContext(ruleName: rule.name, description: rule.description, severity: rule.severity.flatMap { AlertSeverity(parsing: $0) },
+                             suppressedCount: delivery.suppressedCount > 0 ? delivery.suppressedCount : nil,
+                             suppressionWindowSeconds: target.alertGate?.suppressWindowSeconds)
+            }
+            return attemptWebhook(spec, delivery: delivery, event: event, payload: payload, alert: { alert() })
         case .blockUser(let block):
             return attemptBlock(block, rule: rule, target: target, delivery: delivery, event: event, attempt: attempt)
+        case .topic(let name):
+            return publish(payload, to: name, rule: rule, event: event, delivery: delivery)
+        }
+    }
+
+    func runFunction(_ function: FunctionTarget, rule: String, target: String, delivery: StoredDelivery, attempt: Int,
+                     payload: [UInt8]) -> AttemptReport {
+        let environment = HandlerEnvironment.make(
+            delivery: HandlerEnvironment.Delivery(ruleName: rule, targetID: target, eventID: delivery.eventID, attempt: attempt),
+            target: function.environment)
+        let invocation = FunctionInvocation(executable: function.handlerPath, arguments: function.args, environment: environment,
+                                            payload: payload, timeoutSeconds: function.timeoutSeconds)
+        do {
+            let outcome = try runner.run(invocation)
+            if outcome.succeeded { return AttemptReport(outcome: .delivered, function: outcome, summary: outcome.summary) }
+            let permanent = outcome.exitStatus == Self.permanentFailureExitStatus
+            return AttemptReport(outcome: .failed(error: outcome.summary, retryable: !permanent, retryAfter: nil), function: outcome,
+                                 summary: outcome.summary)
+        } catch {
+            // A handler that cannot be started will not start on a retry either.
+            let retryable: Bool
+            if case .cannotStart = error { retryable = false } else { retryable = true }
+            return AttemptReport(outcome: .failed(error: error.description, retryable: retryable, retryAfter: nil), summary: error.description)
         }
     }
 
@@ -112,19 +150,15 @@ public struct TargetExecutor: Sendable {
                              summary: outcome.summary)
     }
 
-    private func attemptWebhook(_ spec: WebhookTargetSpec, rule: Rule, delivery: StoredDelivery, event: JSONValue, payload: [UInt8]) -> AttemptReport {
+    func attemptWebhook(_ spec: WebhookTargetSpec, delivery: StoredDelivery, event: @autoclosure () -> JSONValue?, payload: [UInt8],
+                        alert: () -> AlertContext) -> AttemptReport {
         guard let resolved = webhooks.target(delivery.queued.targetKey), let client = webhooks.client else {
             let message = "the webhook is switched off (a variable it needs is unset)"
             return AttemptReport(outcome: .failed(error: message, retryable: false, retryAfter: nil), summary: message)
         }
         var body = payload
         if spec.format == .slack {
-            let target = targets[delivery.queued.targetKey]?.target
-            let alert = AlertContext(ruleName: rule.name, description: rule.description,
-                                     severity: rule.severity.flatMap { AlertSeverity(parsing: $0) },
-                                     suppressedCount: delivery.suppressedCount > 0 ? delivery.suppressedCount : nil,
-                                     suppressionWindowSeconds: target?.alertGate?.suppressWindowSeconds)
-            body = JSONWriter.bytes(SlackMessage.render(event: event, alert: alert))
+            body = JSONWriter.bytes(SlackMessage.render(event: event() ?? .string(String(decoding: payload, as: UTF8.self)), alert: alert()))
         }
         let result = client.sendAndWait(resolved.request(body: body, messageID: delivery.idempotencyKey))
         let took = " in " + formatSeconds(result.durationSeconds)

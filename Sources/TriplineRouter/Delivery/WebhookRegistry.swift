@@ -28,23 +28,33 @@ public final class WebhookRegistry {
         var disabled: [(key: String, reason: String)] = []
         var errors: [String] = []
         var limiters: [String: TokenBucket] = [:]
+        var specs: [(key: String, spec: WebhookTargetSpec, owner: String)] = []
         for rule in rules.rules {
             for target in rule.targets {
                 guard case .webhook(let spec) = target.kind else { continue }
-                let key = DeliveryKey.target(rule: rule.name, target: target.id)
-                do {
-                    var resolved = try spec.configuration.resolve(environment: environment)
-                    // One limit per URL: the first target's limiter is shared by the others.
-                    if let limiter = resolved.rateLimiter {
-                        if let shared = limiters[resolved.url] { resolved = resolved.sharingRateLimiter(shared) } else { limiters[resolved.url] = limiter }
-                    }
-                    targets[key] = resolved
-                } catch {
-                    if spec.optional {
-                        disabled.append((key, "\(error)"))
-                    } else {
-                        errors.append("\(rule.file): rule \(rule.name), target \(target.id): \(error)")
-                    }
+                specs.append((DeliveryKey.target(rule: rule.name, target: target.id), spec, "\(rule.file): rule \(rule.name), target \(target.id)"))
+            }
+        }
+        for topic in rules.topics {
+            for subscription in topic.subscriptions {
+                guard case .webhook(let spec) = subscription.kind else { continue }
+                specs.append((DeliveryKey.target(rule: topic.deliveryRule, target: subscription.id), spec,
+                              "\(topic.file): topic \(topic.name), subscription \(subscription.id)"))
+            }
+        }
+        for (key, spec, owner) in specs {
+            do {
+                var resolved = try spec.configuration.resolve(environment: environment)
+                // One limit per URL: the first target's limiter is shared by the others.
+                if let limiter = resolved.rateLimiter {
+                    if let shared = limiters[resolved.url] { resolved = resolved.sharingRateLimiter(shared) } else { limiters[resolved.url] = limiter }
+                }
+                targets[key] = resolved
+            } catch {
+                if spec.optional {
+                    disabled.append((key, "\(error)"))
+                } else {
+                    errors.append("\(owner): \(error)")
                 }
             }
         }

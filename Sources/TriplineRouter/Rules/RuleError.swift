@@ -1,5 +1,6 @@
 import EventPattern
 import TriplineJSON
+import TriplineTargets
 
 /// A problem in a rule file, with where it is: file, line:column and JSON path.
 ///
@@ -69,8 +70,16 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case multipleTargetKinds([String])
     /// A kind reserved for later (`Webhook`, `Topic`, `BlockUser`).
     case targetKindUnavailable(String)
-    /// A `Topic` declaration file entry; topics come later.
-    case topicDeclarationUnavailable
+    /// A topic name already declared, in this file or another.
+    case duplicateTopicName(String, firstFile: String, firstLocation: JSONLocation?)
+    /// A subscription `Id` already used in the same topic.
+    case duplicateSubscriptionID(String)
+    /// A `Topic` target or subscription naming a topic no rule file declares.
+    case unknownTopic(String, known: [String])
+    /// Topic subscriptions that forward in a circle (`a → b → a`).
+    case topicCycle([String])
+    /// A problem in a subscription's `FilterPolicy`, as the SNS policy validator reports it.
+    case filterPolicy(FilterPolicyProblem)
     /// More than one of `Input`, `InputPath`, `InputTransformer` in a target.
     case conflictingInputs([String])
     /// `Input` given as a string that is not JSON text.
@@ -123,8 +132,21 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
                 + "; declare each as its own target"
         case .targetKindUnavailable(let kind):
             return "target kind \(JSONWriter.quoted(kind)) is not available yet"
-        case .topicDeclarationUnavailable:
-            return "topic declarations are not available yet"
+        case .duplicateTopicName(let name, let firstFile, let firstLocation):
+            var place = firstFile
+            if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }
+            return "topic name \(JSONWriter.quoted(name)) is already declared at \(place); topic names must be unique across all rule files"
+        case .duplicateSubscriptionID(let id):
+            return "subscription Id \(JSONWriter.quoted(id)) is already used in this topic; Ids must be unique within a topic"
+        case .unknownTopic(let name, let known):
+            let list = known.isEmpty ? "no topics are declared" : "declared topics: " + known.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+            var text = "no topic named \(JSONWriter.quoted(name)) is declared (\(list))"
+            if let suggestion = Suggestion.closest(to: name, among: known) { text += "; did you mean \(JSONWriter.quoted(suggestion))?" }
+            return text + "; declare it in a rule file as {\"Topic\": {\"Name\": \(JSONWriter.quoted(name)), \"Subscriptions\": [...]}}"
+        case .topicCycle(let names):
+            return "topic subscriptions form a cycle: " + names.joined(separator: " → ") + "; a message would be published forever"
+        case .filterPolicy(let problem):
+            return problem.description
         case .conflictingInputs(let fields):
             return "use only one of " + fields.map { JSONWriter.quoted($0) }.joined(separator: ", ")
                 + " (as on EventBridge, a target takes the matched event, a constant, a path or a transformer)"

@@ -24,11 +24,13 @@ import TriplineTargets
 /// Rule fields: `Name` (required, unique), `Description`, `State` (default `ENABLED`),
 /// `EventPattern` (required; an object or a string holding one), `Targets` (at most 5),
 /// `Severity` (`informational`, `low`, `medium`, `high`, `critical`), `Tests` (kept, not run).
-/// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`; `Webhook`,
-/// `Topic` and `BlockUser` are reserved), at most one of `Input` (JSON text, or a JSON value),
+/// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`, `Webhook`,
+/// `Topic` (a topic name) or `BlockUser`), at most one of `Input` (JSON text, or a JSON value),
 /// `InputPath` and `InputTransformer` (`InputPathsMap`, `InputTemplate`), `RetryPolicy`
 /// (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`) and `DeadLetterConfig` (`Path`).
 /// `Function` fields: `Handler` (required), `Args`, `Environment`, `TimeoutSeconds`, `MaxConcurrency`.
+///
+/// A file entry `{"Topic": {"Name": …, "Subscriptions": […]}}` declares a topic (see ``Topic``).
 ///
 /// Every problem is reported, each with its file, line:column and JSON path; a rule with any
 /// problem is left out of the result. Unknown fields are errors (with a "did you mean" for near
@@ -71,10 +73,18 @@ public enum RuleFile {
     /// handler paths (see ``FunctionTarget/projectRoot(ruleFile:currentDirectory:)``); a relative
     /// `file` is taken from `currentDirectory`, the process's working directory by default.
     public static func parse(bytes: [UInt8], file: String, currentDirectory: String? = nil) -> (rules: [Rule], errors: [RuleError]) {
+        let parsed = parseWithTopics(bytes: bytes, file: file, currentDirectory: currentDirectory)
+        return (parsed.rules, parsed.errors)
+    }
+
+    /// Parses one rule file's bytes, topics included. Topic references are checked against the
+    /// topics of this file only when `checkReferences` (a file alone may use topics declared elsewhere).
+    public static func parseWithTopics(bytes: [UInt8], file: String, currentDirectory: String? = nil,
+                                       checkReferences: Bool = false) -> (rules: [Rule], topics: [Topic], errors: [RuleError]) {
         let result = parseEntries(bytes: bytes, file: file, currentDirectory: currentDirectory ?? RuleFile.workingDirectory())
         var errors = result.errors
         var seen: [String: RuleEntry] = [:]
-        var rules: [Rule] = []
+        var kept: [RuleEntry] = []
         for entry in result.entries {
             guard let name = entry.name else { continue }
             if let first = seen[name] {
@@ -83,9 +93,11 @@ public enum RuleFile {
                 continue
             }
             seen[name] = entry
-            if let rule = entry.rule { rules.append(rule) }
+            kept.append(entry)
         }
-        return (rules, errors.sorted(by: RuleFile.documentOrder))
+        let linked = TopicLinker.link(rules: kept, topics: result.topics, checkReferences: checkReferences)
+        errors += linked.errors
+        return (linked.rules, linked.topics, errors.sorted(by: RuleFile.documentOrder))
     }
 
     /// One rule object of a file: its name (for uniqueness checks) and the rule when it had no problem.
@@ -95,15 +107,18 @@ public enum RuleFile {
         var namePath: JSONPath
         var nameLocation: JSONLocation?
         var rule: Rule?
+        /// The topics its `Topic` targets publish to, checked against the declared topics by ``TopicLinker``.
+        var topicReferences: [TopicReference] = []
     }
 
     /// Parses a file into entries without checking names across entries.
-    static func parseEntries(bytes: [UInt8], file: String, currentDirectory: String) -> (entries: [RuleEntry], errors: [RuleError]) {
+    static func parseEntries(bytes: [UInt8], file: String, currentDirectory: String)
+        -> (entries: [RuleEntry], topics: [TopicEntry], errors: [RuleError]) {
         let document: JSONParser.Document
         do {
             document = try JSONParser.parseDocument(bytes, options: .init(maxBytes: maxFileBytes, duplicateKeys: .reject, recordLocations: true))
         } catch {
-            return ([], [RuleError(file: file, location: error.location, problem: .invalidJSON(error))])
+            return ([], [], [RuleError(file: file, location: error.location, problem: .invalidJSON(error))])
         }
         var reader = RuleFileReader(file: file, locations: document.locations, currentDirectory: currentDirectory)
         var entries: [RuleEntry] = []
@@ -122,7 +137,7 @@ public enum RuleFile {
         default:
             reader.fail(.root, .notRuleList(found: RuleProblem.describe(document.value)))
         }
-        return (entries, reader.errors)
+        return (entries, reader.topics, reader.errors)
     }
 
     /// Orders errors by position in the file; file-level errors first.
@@ -143,6 +158,10 @@ struct RuleFileReader {
     let locations: JSONSourceMap
     let currentDirectory: String
     var errors: [RuleError] = []
+    /// Topic declarations read so far.
+    var topics: [TopicEntry] = []
+    /// `Topic` target references of the rule being read.
+    var topicReferences: [TopicReference] = []
 
     init(file: String, locations: JSONSourceMap, currentDirectory: String) {
         self.file = file
@@ -158,10 +177,11 @@ struct RuleFileReader {
 
     mutating func readRule(_ object: JSONObject, at path: JSONPath) -> RuleFile.RuleEntry? {
         if object["Topic"] != nil, object["Name"] == nil {
-            fail(path.appending("Topic"), .topicDeclarationUnavailable)
+            readTopicDeclaration(object, at: path)
             return nil
         }
         let before = errors.count
+        topicReferences = []
         checkFields(object, at: path, allowed: RuleFile.ruleFields)
 
         let namePath = path.appending("Name")
@@ -194,7 +214,8 @@ struct RuleFileReader {
             rule = Rule(name: name, description: description, state: state, pattern: pattern, targets: targets,
                         file: file, location: locations.location(of: path), severity: severity, tests: tests)
         }
-        return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule)
+        return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule,
+                                  topicReferences: topicReferences)
     }
 
     mutating func readState(_ object: JSONObject, at path: JSONPath) -> RuleState {
@@ -349,7 +370,9 @@ struct RuleFileReader {
                 return nil
             }
         case .topic:
-            return nil
+            guard let name = readTopicName(object[key.rawValue]!, at: kindPath) else { return nil }
+            topicReferences.append(TopicReference(name: name, file: file, path: kindPath, location: locations.location(of: kindPath)))
+            return .topic(name)
         }
     }
 

@@ -8,11 +8,18 @@ import TriplineJSON
 public struct RuleSet: Sendable {
     /// The rules without problems, in file order then document order.
     public var rules: [Rule]
+    /// The topics declared (`{"Topic": {…}}` entries) without problems.
+    public var topics: [Topic]
 
-    public init(rules: [Rule] = []) { self.rules = rules }
+    public init(rules: [Rule] = [], topics: [Topic] = []) {
+        self.rules = rules
+        self.topics = topics
+    }
 
     /// The rule named `name`.
     public func rule(named name: String) -> Rule? { rules.first { $0.name == name } }
+    /// The topic named `name`.
+    public func topic(named name: String) -> Topic? { topics.first { $0.name == name } }
 
     /// Loads rule files and directories.
     ///
@@ -40,6 +47,7 @@ public struct RuleSet: Sendable {
 
         var seenFiles: Set<String> = []
         var entries: [RuleFile.RuleEntry] = []
+        var topicEntries: [TopicEntry] = []
         for file in files.sorted() {
             let key = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL.path
             guard seenFiles.insert(key).inserted else { continue }
@@ -53,11 +61,12 @@ public struct RuleSet: Sendable {
             }
             let parsed = RuleFile.parseEntries(bytes: [UInt8](data), file: file, currentDirectory: currentDirectory)
             entries.append(contentsOf: parsed.entries)
+            topicEntries.append(contentsOf: parsed.topics)
             errors.append(contentsOf: parsed.errors)
         }
 
         var firstByName: [String: RuleFile.RuleEntry] = [:]
-        var rules: [Rule] = []
+        var kept: [RuleFile.RuleEntry] = []
         for entry in entries {
             guard let name = entry.name else { continue }
             if let first = firstByName[name] {
@@ -66,9 +75,11 @@ public struct RuleSet: Sendable {
                 continue
             }
             firstByName[name] = entry
-            if let rule = entry.rule { rules.append(rule) }
+            kept.append(entry)
         }
-        return (RuleSet(rules: rules), sortedByFile(errors))
+        let linked = TopicLinker.link(rules: kept, topics: topicEntries, checkReferences: true)
+        errors += linked.errors
+        return (RuleSet(rules: linked.rules, topics: linked.topics), sortedByFile(errors))
     }
 
     /// Every `*.json` file below `directory`, skipping hidden files and directories.

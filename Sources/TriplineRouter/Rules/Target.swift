@@ -40,6 +40,8 @@ public enum TargetKind: Sendable, Equatable {
     case webhook(WebhookTargetSpec)
     /// Blocks the event's principal (durable blocklist, safety rails) through an enforcement handler.
     case blockUser(BlockUserTarget)
+    /// Publishes the target input to the named ``Topic``, which fans it out to its subscriptions.
+    case topic(String)
 
     /// The key each kind is declared with in a rule file, and whether it is implemented yet.
     ///
@@ -51,8 +53,8 @@ public enum TargetKind: Sendable, Equatable {
         case topic = "Topic"
         case blockUser = "BlockUser"
 
-        /// False for kinds that are reserved but not implemented yet.
-        public var isAvailable: Bool { self != .topic }
+        /// False for kinds that are reserved but not implemented yet (none at present).
+        public var isAvailable: Bool { true }
     }
 
     /// The rule file key of this kind.
@@ -61,6 +63,7 @@ public enum TargetKind: Sendable, Equatable {
         case .function: return .function
         case .webhook: return .webhook
         case .blockUser: return .blockUser
+        case .topic: return .topic
         }
     }
 }

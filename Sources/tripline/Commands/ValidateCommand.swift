@@ -102,7 +102,7 @@ enum ValidatedFileKind: String, CaseIterable {
         switch value {
         case .array: return .rule
         case .object(let object):
-            return object.keys.contains { ["Name", "EventPattern", "Targets", "State"].contains($0) } ? .rule : .pattern
+            return object.keys.contains { ["Name", "EventPattern", "Targets", "State", "Topic"].contains($0) } ? .rule : .pattern
         default: return .pattern
         }
     }

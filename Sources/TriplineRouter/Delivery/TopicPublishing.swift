@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import TriplineJSON
+import TriplineState
+import TriplineTargets
+
+/// Where a topic publish commits the deliveries it fans out to: set by the ``Router`` once its
+/// journal and dispatcher exist (the journal commit and the hand-over to the dispatcher happen under
+/// the router's accept lock, so deliveries reach the dispatcher in journal order).
+public final class TopicPublisher: @unchecked Sendable {
+    /// Commits deliveries and hands them to the dispatcher; returns how many were new.
+    public typealias Sink = @Sendable ([NewDelivery]) -> Result<Int, StateError>
+
+    private let lock = NSLock()
+    private var sink: Sink?
+
+    public init() {}
+
+    /// Connects the publisher to a run's journal and dispatcher.
+    public func connect(_ sink: @escaping Sink) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.sink = sink
+    }
+
+    /// Commits `deliveries`; nil when no run is connected.
+    func accept(_ deliveries: [NewDelivery]) -> Result<Int, StateError>? {
+        lock.lock()
+        let sink = self.sink
+        lock.unlock()
+        return sink?(deliveries)
+    }
+}
+
+extension TargetExecutor {
+    /// Deliveries in flight at once for a rule's `Topic` target (publishing is quick: one commit).
+    static let publishConcurrency = 4
+
+    /// The message attributes a rule's publish carries, for `MessageAttributes`-scope filter policies:
+    /// `rule` (the rule name); `severity` (the rule's `Severity`, when set); and for CloudTrail events
+    /// (`detail.eventName` / `detail.eventSource` strings) `eventName` and `eventSource`. All are `String`.
+    public static func messageAttributes(ruleName: String, severity: String?, event: JSONValue?) -> [String: MessageAttributeValue] {
+        var attributes: [String: MessageAttributeValue] = ["rule": .string(ruleName)]
+        if let severity { attributes["severity"] = .string(severity) }
+        if let detail = event?["detail"] {
+            if let name = detail["eventName"]?.stringValue { attributes["eventName"] = .string(name) }
+            if let source = detail["eventSource"]?.stringValue { attributes["eventSource"] = .string(source) }
+        }
+        return attributes
+    }
+
+    /// Publishes `message` (the rule target's rendered input) to topic `name`: one new journal delivery
+    /// per subscription whose filter policy accepts it, following `Topic` subscriptions into other
+    /// topics. Succeeds once those deliveries are committed; their idempotency keys
+    /// (`<event id>:topic:<name>:<subscription>`) make a repeated publish add nothing.
+    func publish(_ message: [UInt8], to name: String, rule: Rule, event: JSONValue, delivery: StoredDelivery) -> AttemptReport {
+        guard let topic = topics[name] else {
+            let text = "no topic named \(JSONWriter.quoted(name)) is loaded"
+            return AttemptReport(outcome: .failed(error: text, retryable: false, retryAfter: nil), summary: text)
+        }
+        let attributes = Self.messageAttributes(ruleName: rule.name, severity: rule.severity, event: event)
+        let messageText = String(decoding: message, as: UTF8.self)
+        let now = Date()
+        var rows: [NewDelivery] = []
+        var delivered: [String] = []
+        var filtered: [String] = []
+        var visited: Set<String> = []
+
+        func fanOut(_ topic: Topic) {
+            guard visited.insert(topic.name).inserted else { return }
+            for subscription in topic.subscriptions {
+                let key = DeliveryKey.target(rule: topic.deliveryRule, target: subscription.id)
+                if let policy = subscription.filterPolicy {
+                    let accepted = policy.scope == .messageAttributes ? policy.matches(attributes: attributes) : policy.matches(bodyText: message)
+                    guard accepted else {
+                        filtered.append(key)
+                        continue
+                    }
+                }
+                if case .topic(let next) = subscription.kind {
+                    if let nextTopic = topics[next] { fanOut(nextTopic) }
+                    continue
+                }
+                if webhooks.isDisabled(key) { continue }
+                let body: [UInt8]
+                if subscription.rawMessageDelivery {
+                    body = message
+                } else {
+                    body = SNSNotification(topicArn: topic.arn, message: messageText, timestamp: now, messageAttributes: attributes).bytes
+                }
+                rows.append(NewDelivery(rule: topic.deliveryRule, target: subscription.id, eventID: delivery.eventID, origin: delivery.origin,
+                                        event: body, ingestionTime: delivery.ingestionTime, acceptedAt: now.timeIntervalSince1970))
+                delivered.append(key)
+            }
+        }
+        fanOut(topic)
+
+        var summary = "published to topic \(name): \(delivered.count) subscription\(delivered.count == 1 ? "" : "s")"
+        if !delivered.isEmpty { summary += " (" + delivered.joined(separator: ", ") + ")" }
+        if !filtered.isEmpty { summary += "; filtered out: " + filtered.joined(separator: ", ") }
+        guard !rows.isEmpty else { return AttemptReport(outcome: .delivered, summary: summary) }
+        switch publisher.accept(rows) {
+        case nil:
+            let text = "topics cannot be published to outside a run"
+            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
+        case .failure(let error):
+            let text = "cannot queue the topic's deliveries: \(error)"
+            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
+        case .success:
+            return AttemptReport(outcome: .delivered, summary: summary)
+        }
+    }
+
+    /// One attempt of a subscription delivery; the stored event is the message as the subscription receives it.
+    func attemptSubscription(_ subscription: TopicSubscription, of topic: Topic, delivery: StoredDelivery, attempt: Int) -> AttemptReport {
+        switch subscription.kind {
+        case .function(let function):
+            return runFunction(function, rule: topic.deliveryRule, target: subscription.id, delivery: delivery, attempt: attempt,
+                               payload: delivery.event)
+        case .webhook(let spec):
+            let parsed = try? JSONParser.parse(delivery.event)
+            return attemptWebhook(spec, delivery: delivery, event: Self.unwrapped(parsed), payload: delivery.event,
+                                  alert: { AlertContext(ruleName: "topic \(topic.name)") })
+        case .file(let file):
+            return append(delivery.event, to: file)
+        case .topic:
+            let text = "a \"Topic\" subscription is forwarded when its topic is published to, not delivered"
+            return AttemptReport(outcome: .failed(error: text, retryable: false, retryAfter: nil), summary: text)
+        }
+    }
+
+    /// The message inside an SNS envelope (parsed when it is JSON), or `value` itself.
+    static func unwrapped(_ value: JSONValue?) -> JSONValue? {
+        guard let value, value["Type"]?.stringValue == "Notification", let text = value["Message"]?.stringValue else { return value }
+        return (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
+    }
+
+    /// Appends `message` to the file as one JSON line (JSON text compacted; anything else as a JSON string).
+    func append(_ message: [UInt8], to file: FileSubscription) -> AttemptReport {
+        var line = (try? JSONParser.parse(message)).map { JSONWriter.bytes($0) } ?? JSONWriter.bytes(.string(String(decoding: message, as: UTF8.self)))
+        line.append(0x0A)
+        let directory = (file.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let fd = open(file.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let text = "cannot open \(file.pathAsWritten): \(String(cString: strerror(errno)))"
+            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
+        }
+        defer { close(fd) }
+        // One write per line: appends from concurrent writers do not interleave within a line.
+        var failure: String?
+        line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += n
+            }
+        }
+        if let failure {
+            let text = "cannot append to \(file.pathAsWritten): \(failure)"
+            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
+        }
+        return AttemptReport(outcome: .delivered, summary: "appended to \(file.pathAsWritten)")
+    }
+}

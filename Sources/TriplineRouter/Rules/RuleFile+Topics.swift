@@ -1,0 +1,252 @@
+import TriplineJSON
+import TriplineTargets
+
+extension RuleFile {
+    /// The fields of a topic declaration entry and of its `Topic` object.
+    public static let topicEntryFields = ["Topic"]
+    public static let topicFields = ["Name", "Subscriptions"]
+    /// The fields of a subscription (kind keys included).
+    public static let subscriptionFields = ["Id", "Function", "Webhook", "File", "Topic", "FilterPolicy", "FilterPolicyScope",
+                                            "RawMessageDelivery", "RetryPolicy", "DeadLetterConfig"]
+    public static let subscriptionKinds = ["Function", "Webhook", "File", "Topic"]
+    /// The fields of a `File` subscription.
+    public static let fileSubscriptionFields = ["Path"]
+}
+
+/// A `Topic` name written in a rule target or a subscription, and where.
+struct TopicReference {
+    var name: String
+    var file: String
+    var path: JSONPath
+    var location: JSONLocation?
+}
+
+/// One topic declaration of a file: its name (for uniqueness checks) and the topic when it had no problem.
+struct TopicEntry {
+    var file: String
+    var name: String?
+    var namePath: JSONPath
+    var nameLocation: JSONLocation?
+    var topic: Topic?
+    /// Its subscriptions that forward to other topics.
+    var forwards: [TopicReference] = []
+}
+
+extension RuleFileReader {
+    mutating func readTopicDeclaration(_ entry: JSONObject, at entryPath: JSONPath) {
+        checkFields(entry, at: entryPath, allowed: RuleFile.topicEntryFields)
+        let path = entryPath.appending("Topic")
+        guard case .object(let object) = entry["Topic"]! else {
+            fail(path, .expected("a topic object such as {\"Name\": \"security-alerts\", \"Subscriptions\": [...]}",
+                                 found: RuleProblem.describe(entry["Topic"]!)))
+            return
+        }
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.topicFields)
+        let namePath = path.appending("Name")
+        var name: String?
+        if let value = required(object, "Name", at: path, in: "a topic") {
+            if case .string(let s) = value, Rule.isValidName(s) {
+                name = s
+            } else {
+                fail(namePath, .invalidName(kind: "a topic name", found: RuleProblem.describe(value), maxLength: Rule.maxNameLength))
+            }
+        }
+        var subscriptions: [TopicSubscription] = []
+        var forwards: [TopicReference] = []
+        let subscriptionsPath = path.appending("Subscriptions")
+        if let value = required(object, "Subscriptions", at: path, in: "a topic") {
+            if case .array(let elements) = value {
+                if elements.count > Topic.maxSubscriptions {
+                    fail(subscriptionsPath, .expected("at most \(Topic.maxSubscriptions) subscriptions", found: "\(elements.count)"))
+                }
+                var ids: Set<String> = []
+                for (i, element) in elements.enumerated() {
+                    let subscriptionPath = subscriptionsPath.appending(index: i)
+                    guard case .object(let subscription) = element else {
+                        fail(subscriptionPath, .expected("a subscription object", found: RuleProblem.describe(element)))
+                        continue
+                    }
+                    let parsed = readSubscription(subscription, at: subscriptionPath)
+                    if let id = parsed.id, !ids.insert(id).inserted { fail(subscriptionPath.appending("Id"), .duplicateSubscriptionID(id)) }
+                    if let found = parsed.subscription {
+                        subscriptions.append(found)
+                        if case .topic(let target) = found.kind {
+                            let kindPath = subscriptionPath.appending("Topic")
+                            forwards.append(TopicReference(name: target, file: file, path: kindPath, location: locations.location(of: kindPath)))
+                        }
+                    }
+                }
+            } else {
+                fail(subscriptionsPath, .expected("an array of subscriptions", found: RuleProblem.describe(value)))
+            }
+        }
+        var topic: Topic?
+        if errors.count == before, let name {
+            topic = Topic(name: name, subscriptions: subscriptions, file: file, location: locations.location(of: path))
+        }
+        topics.append(TopicEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), topic: topic,
+                                 forwards: forwards))
+    }
+
+    /// A topic name: a string with a rule name's characters.
+    mutating func readTopicName(_ value: JSONValue, at path: JSONPath) -> String? {
+        guard case .string(let s) = value, Rule.isValidName(s) else {
+            fail(path, .expected("the name of a topic declared as {\"Topic\": {\"Name\": …}}", found: RuleProblem.describe(value)))
+            return nil
+        }
+        return s
+    }
+
+    mutating func readSubscription(_ object: JSONObject, at path: JSONPath) -> (id: String?, subscription: TopicSubscription?) {
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.subscriptionFields)
+        var id: String?
+        if let value = required(object, "Id", at: path, in: "a subscription") {
+            if case .string(let s) = value, Rule.isValidName(s) {
+                id = s
+            } else {
+                fail(path.appending("Id"), .invalidName(kind: "a subscription Id", found: RuleProblem.describe(value), maxLength: Target.maxIdLength))
+            }
+        }
+        var kind: TopicSubscription.Kind?
+        let present = RuleFile.subscriptionKinds.filter { object[$0] != nil }
+        if present.isEmpty {
+            fail(path, .missingTargetKind(available: RuleFile.subscriptionKinds))
+        } else if present.count > 1 {
+            fail(path.appending(present[1]), .multipleTargetKinds(present))
+        } else {
+            let key = present[0], kindPath = path.appending(key), value = object[key]!
+            switch key {
+            case "Function": kind = readFunction(value, at: kindPath).map(TopicSubscription.Kind.function)
+            case "Webhook": kind = readWebhook(value, at: kindPath).map(TopicSubscription.Kind.webhook)
+            case "File": kind = readFileSubscription(value, at: kindPath).map(TopicSubscription.Kind.file)
+            default:
+                kind = readTopicName(value, at: kindPath).map(TopicSubscription.Kind.topic)
+                for field in ["RawMessageDelivery", "RetryPolicy", "DeadLetterConfig"] where object[field] != nil {
+                    fail(path.appending(field), .invalidOption("does not apply to a \"Topic\" subscription: it forwards the message "
+                                                               + "within the publish, and the other topic's subscriptions deliver it"))
+                }
+            }
+        }
+        var scope = FilterPolicyScope.messageAttributes
+        if let value = object["FilterPolicyScope"] {
+            if case .string(let s) = value, let chosen = FilterPolicyScope(rawValue: s) {
+                scope = chosen
+            } else {
+                fail(path.appending("FilterPolicyScope"), .expected("\"MessageAttributes\" or \"MessageBody\"", found: RuleProblem.describe(value)))
+            }
+        }
+        var policy: FilterPolicy?
+        if let value = object["FilterPolicy"] {
+            let policyPath = path.appending("FilterPolicy")
+            do {
+                policy = try FilterPolicy(json: value, scope: scope, source: file, locations: locations, basePath: policyPath)
+            } catch {
+                errors.append(RuleError(file: file, location: error.location ?? locations.location(of: error.path), path: error.path,
+                                        problem: .filterPolicy(error.problem)))
+            }
+        }
+        var raw = false
+        if let value = object["RawMessageDelivery"] {
+            if case .bool(let b) = value { raw = b } else {
+                fail(path.appending("RawMessageDelivery"), .expected("true or false", found: RuleProblem.describe(value)))
+            }
+        }
+        let retryPolicy = readRetryPolicy(object, at: path)
+        let deadLetter = readDeadLetter(object, at: path)
+        guard errors.count == before, let id, let kind else { return (id, nil) }
+        return (id, TopicSubscription(id: id, kind: kind, filterPolicy: policy, rawMessageDelivery: raw, retryPolicy: retryPolicy,
+                                      deadLetterConfig: deadLetter))
+    }
+
+    mutating func readFileSubscription(_ value: JSONValue, at path: JSONPath) -> FileSubscription? {
+        guard case .object(let object) = value else {
+            fail(path, .expected("an object such as {\"Path\": \"alerts.ndjson\"}", found: RuleProblem.describe(value)))
+            return nil
+        }
+        let before = errors.count
+        checkFields(object, at: path, allowed: RuleFile.fileSubscriptionFields)
+        guard let pathValue = required(object, "Path", at: path, in: "a file subscription") else { return nil }
+        guard case .string(let written) = pathValue, !written.isEmpty, !written.contains("\0") else {
+            fail(path.appending("Path"), .expected("a file path", found: RuleProblem.describe(pathValue)))
+            return nil
+        }
+        guard errors.count == before else { return nil }
+        return FileSubscription(path: FunctionTarget.resolvePath(written, ruleFile: file, currentDirectory: currentDirectory), pathAsWritten: written)
+    }
+}
+
+/// Checks topics against each other and the rules that publish to them: unique names, known
+/// topics, no forwarding cycles. Rules and topics with a problem are left out.
+enum TopicLinker {
+    static func link(rules entries: [RuleFile.RuleEntry], topics topicEntries: [TopicEntry], checkReferences: Bool)
+        -> (rules: [Rule], topics: [Topic], errors: [RuleError]) {
+        var errors: [RuleError] = []
+        var firstByName: [String: TopicEntry] = [:]
+        var declared: [TopicEntry] = []
+        for entry in topicEntries {
+            guard let name = entry.name else { continue }
+            if let first = firstByName[name] {
+                errors.append(RuleError(file: entry.file, location: entry.nameLocation, path: entry.namePath,
+                                        problem: .duplicateTopicName(name, firstFile: first.file, firstLocation: first.nameLocation)))
+                continue
+            }
+            firstByName[name] = entry
+            declared.append(entry)
+        }
+        let known = firstByName.keys.sorted()
+
+        var rules: [Rule] = []
+        for entry in entries {
+            guard let rule = entry.rule else { continue }
+            var ok = true
+            if checkReferences {
+                for reference in entry.topicReferences where firstByName[reference.name] == nil {
+                    errors.append(RuleError(file: reference.file, location: reference.location, path: reference.path,
+                                            problem: .unknownTopic(reference.name, known: known)))
+                    ok = false
+                }
+            }
+            if ok { rules.append(rule) }
+        }
+
+        var bad: Set<String> = []
+        for entry in declared where entry.topic != nil {
+            for reference in entry.forwards where firstByName[reference.name] == nil {
+                if checkReferences {
+                    errors.append(RuleError(file: reference.file, location: reference.location, path: reference.path,
+                                            problem: .unknownTopic(reference.name, known: known)))
+                    bad.insert(entry.name!)
+                }
+            }
+        }
+
+        // Forwarding cycles: depth-first search, reporting each back edge at the subscription that closes it.
+        var state: [String: Int] = [:]  // 1 on the stack, 2 done
+        var stack: [String] = []
+        func visit(_ name: String) {
+            state[name] = 1
+            stack.append(name)
+            for reference in firstByName[name]?.forwards ?? [] where firstByName[reference.name]?.topic != nil {
+                switch state[reference.name] {
+                case 1:
+                    let start = stack.lastIndex(of: reference.name)!
+                    let cycle = Array(stack[start...]) + [reference.name]
+                    errors.append(RuleError(file: reference.file, location: reference.location, path: reference.path, problem: .topicCycle(cycle)))
+                    bad.formUnion(cycle)
+                case nil:
+                    visit(reference.name)
+                default:
+                    break
+                }
+            }
+            stack.removeLast()
+            state[name] = 2
+        }
+        for entry in declared where entry.topic != nil && state[entry.name!] == nil { visit(entry.name!) }
+
+        let topics = declared.compactMap(\.topic).filter { !bad.contains($0.name) }
+        return (rules, topics, errors)
+    }
+}
