@@ -10,8 +10,8 @@ struct BlockUserTargetTests {
         let handler = TriplineBinary.packageRoot.appendingPathComponent("Handlers/block-user.sh").path
         let recorder = """
             #!/bin/sh
-            cat >> "\(dir.path)/out/$TRIPLINE_RULE.ndjson"
-            echo >> "\(dir.path)/out/$TRIPLINE_RULE.ndjson"
+            line=$(cat)
+            printf '%s\n' "$line" >> "\(dir.path)/out/$TRIPLINE_RULE.ndjson"
             """
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("out"), withIntermediateDirectories: true)
         try Data(recorder.utf8).write(to: dir.appendingPathComponent("record.sh"))
@@ -21,9 +21,9 @@ struct BlockUserTargetTests {
               {"Name": "block-tampering", "EventPattern": {"source": ["aws.cloudtrail"], "detail": {"eventName": ["StopLogging", "DeleteTrail"]}},
                "Targets": [{"Id": "block", "BlockUser": {"Reason": "CloudTrail tampering", "DurationSeconds": 3600, "Enforce": "\(handler)", "DryRun": true}}]},
               {"Name": "tripline-events", "EventPattern": {"source": ["tripline"]},
-               "Targets": [{"Id": "rec", "Function": {"Handler": "\(dir.path)/record.sh"}}]},
+               "Targets": [{"Id": "rec", "Function": {"Handler": "\(dir.path)/record.sh", "MaxConcurrency": 1}}]},
               {"Name": "blocked-activity", "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "EventPattern": {"tripline": {"blocked": [true]}},
-               "Targets": [{"Id": "rec", "Function": {"Handler": "\(dir.path)/record.sh"}}]}
+               "Targets": [{"Id": "rec", "Function": {"Handler": "\(dir.path)/record.sh", "MaxConcurrency": 1}}]}
             ]
             """
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)

@@ -202,7 +202,16 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             let now = StateTime.now()
             let anyReady = lanes.values.contains { $0.readyCount > 0 }
             let nextRetry = waiting.peek?.nextAttemptAt
-            if runningTotal == 0 && !anyReady && !spilled && (nextRetry.map { $0 > now + linger } ?? true) { break }
+            if runningTotal == 0 && !anyReady && !spilled && (nextRetry.map { $0 > now + linger } ?? true) {
+                // A worker emits before it stops counting as running: look once more, so nothing it
+                // emitted is left behind a closed dispatcher.
+                if let pause, pause() {
+                    let left = queuedTotal
+                    condition.unlock()
+                    return left
+                }
+                break
+            }
             // Wake for the next retry (or a worker's broadcast), and to look at `interrupt`.
             // Never a time already past: the wait would return at once and starve the workers of the lock.
             let until = max(now + 0.005, nextRetry.map { min($0, now + 0.2) } ?? now + 0.2)
