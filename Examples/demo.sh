@@ -29,7 +29,7 @@ TEXT
 
 # A local webhook receiver stands in for Slack: the shipped rules alert to ${SLACK_WEBHOOK_URL}.
 state=.build/demo-state
-rm -rf "$state"
+rm -rf "$state" .tripline/security-alerts.ndjson
 mkdir -p "$state"
 receiver_log="$state/receiver.log"
 "$tripline" receive --port 0 > "$receiver_log" 2>&1 &
@@ -47,6 +47,9 @@ status=0
 "$tripline" run --rules Rules --state-dir "$state" Examples/cloudtrail || status=$?
 echo
 sleep 0.3
+echo "== The security-alerts topic fanned each alert out to a log file and to Slack ================="
+echo "$(wc -l < .tripline/security-alerts.ndjson 2>/dev/null || echo 0) alerts in .tripline/security-alerts.ndjson (the topic's file subscription)"
+echo
 echo "== What the local Slack receiver got (one line per alert: the message's text) =============="
 grep -v "^listening on" "$receiver_log" || echo "(nothing)"
 echo

@@ -45,9 +45,10 @@ extension TargetExecutor {
     /// The message attributes a rule's publish carries, for `MessageAttributes`-scope filter policies:
     /// `rule` (the rule name); `severity` (the rule's `Severity`, when set); and for CloudTrail events
     /// (`detail.eventName` / `detail.eventSource` strings) `eventName` and `eventSource`. All are `String`.
-    public static func messageAttributes(ruleName: String, severity: String?, event: JSONValue?) -> [String: MessageAttributeValue] {
+    public static func messageAttributes(ruleName: String, severity: String?, event: JSONValue?, description: String? = nil) -> [String: MessageAttributeValue] {
         var attributes: [String: MessageAttributeValue] = ["rule": .string(ruleName)]
         if let severity { attributes["severity"] = .string(severity) }
+        if let description { attributes["description"] = .string(description) }
         if let detail = event?["detail"] {
             if let name = detail["eventName"]?.stringValue { attributes["eventName"] = .string(name) }
             if let source = detail["eventSource"]?.stringValue { attributes["eventSource"] = .string(source) }
@@ -64,7 +65,7 @@ extension TargetExecutor {
             let text = "no topic named \(JSONWriter.quoted(name)) is loaded"
             return AttemptReport(outcome: .failed(error: text, retryable: false, retryAfter: nil), summary: text)
         }
-        let attributes = Self.messageAttributes(ruleName: rule.name, severity: rule.severity, event: event)
+        let attributes = Self.messageAttributes(ruleName: rule.name, severity: rule.severity, event: event, description: rule.description)
         let messageText = String(decoding: message, as: UTF8.self)
         let now = Date()
         var rows: [NewDelivery] = []
@@ -125,8 +126,11 @@ extension TargetExecutor {
                                payload: delivery.event)
         case .webhook(let spec):
             let parsed = try? JSONParser.parse(delivery.event)
+            // A Slack message names the rule that published (from the envelope's attributes) when it can.
+            let attribute = { (name: String) in parsed?["MessageAttributes"]?[name]?["Value"]?.stringValue }
             return attemptWebhook(spec, delivery: delivery, event: Self.unwrapped(parsed), payload: delivery.event,
-                                  alert: { AlertContext(ruleName: "topic \(topic.name)") })
+                                  alert: { AlertContext(ruleName: attribute("rule") ?? "topic \(topic.name)", description: attribute("description"),
+                                                        severity: attribute("severity").flatMap { AlertSeverity(parsing: $0) }) })
         case .file(let file):
             return append(delivery.event, to: file)
         case .topic:
