@@ -9,13 +9,14 @@ public enum UTCTime {
 
     /// `seconds` since 1970 as ISO 8601 UTC. Without milliseconds the time is rounded down to the
     /// second; with them, to the nearest millisecond (the double nearest a time written with
-    /// milliseconds is often just below it: truncating would show the millisecond before).
-    public static func iso8601(_ seconds: Double, milliseconds: Bool = false) -> String {
+    /// milliseconds is often just below it: truncating would show the millisecond before), or down
+    /// when `truncating` (as SNS writes `Timestamp`).
+    public static func iso8601(_ seconds: Double, milliseconds: Bool = false, truncating: Bool = false) -> String {
         let clamped = seconds.isNaN ? 0 : min(max(seconds, lowest), highest)
         let whole: Int64
         var millis: Int64 = 0
         if milliseconds {
-            let total = Int64((clamped * 1000).rounded())
+            let total = Int64((clamped * 1000).rounded(truncating ? .down : .toNearestOrAwayFromZero))
             whole = total >= 0 ? total / 1000 : (total - 999) / 1000
             millis = total - whole * 1000
         } else {

@@ -68,8 +68,6 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case missingTargetKind(available: [String])
     /// A target with more than one kind key.
     case multipleTargetKinds([String])
-    /// A kind reserved for later (`Webhook`, `Topic`, `BlockUser`).
-    case targetKindUnavailable(String)
     /// A topic name already declared, in this file or another.
     case duplicateTopicName(String, firstFile: String, firstLocation: JSONLocation?)
     /// A subscription `Id` already used in the same topic.
@@ -130,8 +128,6 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .multipleTargetKinds(let kinds):
             return "a target has exactly one kind, got " + kinds.map { JSONWriter.quoted($0) }.joined(separator: " and ")
                 + "; declare each as its own target"
-        case .targetKindUnavailable(let kind):
-            return "target kind \(JSONWriter.quoted(kind)) is not available yet"
         case .duplicateTopicName(let name, let firstFile, let firstLocation):
             var place = firstFile
             if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }

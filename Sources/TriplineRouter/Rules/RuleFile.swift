@@ -341,7 +341,7 @@ struct RuleFileReader {
     mutating func readKind(_ object: JSONObject, at path: JSONPath) -> TargetKind? {
         let present = TargetKind.Key.allCases.filter { object[$0.rawValue] != nil }
         guard let key = present.first else {
-            fail(path, .missingTargetKind(available: TargetKind.Key.allCases.filter(\.isAvailable).map(\.rawValue)))
+            fail(path, .missingTargetKind(available: TargetKind.Key.allCases.map(\.rawValue)))
             return nil
         }
         guard present.count == 1 else {
@@ -349,10 +349,6 @@ struct RuleFileReader {
             return nil
         }
         let kindPath = path.appending(key.rawValue)
-        guard key.isAvailable else {
-            fail(kindPath, .targetKindUnavailable(key.rawValue))
-            return nil
-        }
         switch key {
         case .function:
             return readFunction(object[key.rawValue]!, at: kindPath).map(TargetKind.function)

@@ -43,7 +43,7 @@ public enum TargetKind: Sendable, Equatable {
     /// Publishes the target input to the named ``Topic``, which fans it out to its subscriptions.
     case topic(String)
 
-    /// The key each kind is declared with in a rule file, and whether it is implemented yet.
+    /// The key each kind is declared with in a rule file.
     ///
     /// The rule file parser dispatches on this list only; adding a kind means adding a case here
     /// and its parser in `RuleFile`.
@@ -52,9 +52,6 @@ public enum TargetKind: Sendable, Equatable {
         case webhook = "Webhook"
         case topic = "Topic"
         case blockUser = "BlockUser"
-
-        /// False for kinds that are reserved but not implemented yet (none at present).
-        public var isAvailable: Bool { true }
     }
 
     /// The rule file key of this kind.
