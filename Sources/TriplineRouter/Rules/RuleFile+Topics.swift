@@ -101,14 +101,7 @@ extension RuleFileReader {
     mutating func readSubscription(_ object: JSONObject, at path: JSONPath) -> (id: String?, subscription: TopicSubscription?) {
         let before = errors.count
         checkFields(object, at: path, allowed: RuleFile.subscriptionFields)
-        var id: String?
-        if let value = required(object, "Id", at: path, in: "a subscription") {
-            if case .string(let s) = value, Rule.isValidName(s) {
-                id = s
-            } else {
-                fail(path.appending("Id"), .invalidName(kind: "a subscription Id", found: RuleProblem.describe(value), maxLength: Target.maxIdLength))
-            }
-        }
+        let id = readID(object, at: path, of: "a subscription")
         var kind: TopicSubscription.Kind?
         let present = RuleFile.subscriptionKinds.filter { object[$0] != nil }
         if present.isEmpty {

@@ -309,14 +309,7 @@ struct RuleFileReader {
     mutating func readTarget(_ object: JSONObject, at path: JSONPath) -> (id: String?, target: Target?) {
         let before = errors.count
         checkFields(object, at: path, allowed: RuleFile.targetFields)
-        var id: String?
-        if let value = required(object, "Id", at: path, in: "a target") {
-            if case .string(let s) = value, Rule.isValidName(s) {
-                id = s
-            } else {
-                fail(path.appending("Id"), .invalidName(kind: "a target Id", found: RuleProblem.describe(value), maxLength: Target.maxIdLength))
-            }
-        }
+        let id = readID(object, at: path, of: "a target")
         let kind = readKind(object, at: path)
         let input = readInput(object, at: path)
         let retryPolicy = readRetryPolicy(object, at: path)
@@ -335,6 +328,14 @@ struct RuleFileReader {
         }
         guard errors.count == before, let id, let kind, let input else { return (id, nil) }
         return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter, alertGate: gate))
+    }
+
+    /// The required `Id` of a target or subscription (`of`: "a target"): `[.\-_A-Za-z0-9]{1,64}`.
+    mutating func readID(_ object: JSONObject, at path: JSONPath, of what: String) -> String? {
+        guard let value = required(object, "Id", at: path, in: what) else { return nil }
+        if case .string(let s) = value, Rule.isValidName(s) { return s }
+        fail(path.appending("Id"), .invalidName(kind: what + " Id", found: RuleProblem.describe(value), maxLength: Target.maxIdLength))
+        return nil
     }
 
     /// The one place that dispatches on a target's kind key.
