@@ -2,27 +2,32 @@
 /// field, and the predicates and sub-rules (flat `$or` branches) that connect them to pattern ids.
 ///
 /// A *predicate* is one field condition (path + value list), shared by every sub-rule that has the
-/// same condition. Its matchers are *selective* (exact, prefix, numeric…: reported by the field
-/// matcher when a value satisfies them), *broad* (`anything-but`, `exists: true`: they match nearly
-/// every value, so they are only checked on demand) or *absence* (`exists: false`). A *sub-rule* is
-/// one flat branch of one pattern. Each sub-rule has one *trigger*: its most selective purely
-/// selective predicate. Only sub-rules whose trigger fired are examined for an event, so the work
-/// per event follows what the event actually matches, not how many rules exist.
+/// same condition. A *sub-rule* is one flat branch of one pattern. Each sub-rule has one *trigger*:
+/// its most selective purely selective predicate (exact, prefix, numeric…, no `anything-but`,
+/// `exists` or absence). Trigger predicates are *eager*: every value of their field runs through the
+/// field's shared matcher, which reports the triggers it satisfies. Every other predicate is *lazy*:
+/// its field's values are only recorded, and the predicate is tested against them when a sub-rule
+/// that needs it becomes a candidate. Only sub-rules whose trigger fired are examined, so the work
+/// per event follows what the event actually matches, not how many rules exist or how many
+/// non-trigger conditions its values happen to satisfy.
 struct CompiledMachine: Sendable {
     // Path trie: node 0 is the event's root object.
     var edges = ByteStringTable(capacity: 64)
     var nodeField: [Int32] = [-1]
     var nodeHasChildren: [Bool] = [false]
 
+    /// Per field, the shared matcher of its trigger predicates.
     var fields: [FieldMatcher] = []
-    /// Fields some broad or absence predicate names: all their values are kept for on-demand checks.
+    /// Fields some lazy predicate names: all their values are recorded for on-demand tests.
     var fieldTracksOccurrences: [Bool] = []
-    /// Per anything-but group (machine-wide id): whether its exclusions are numbers.
-    var groupIsNumeric: [Bool] = []
 
     var predField: [Int32] = []
     var predHasAbsence: [Bool] = []
-    /// Broad matchers per predicate: -1 for `exists: true`, else an anything-but group id.
+    /// Lazy predicates: tested on demand (trigger predicates are reported by their field's matcher).
+    var predIsLazy: [Bool] = []
+    /// Per lazy predicate, its own matcher over its positive value tests (nil when it has none).
+    var predTester: [FieldMatcher?] = []
+    /// Broad matchers per predicate: -1 for `exists: true`, else a group id local to its tester.
     var predBroadStart: [Int32] = [0]
     var predBroad: [Int32] = []
     var predTriggerStart: [Int32] = [0]
@@ -41,7 +46,6 @@ struct CompiledMachine: Sendable {
         var predConditions: [FieldCondition] = []
         var fieldIDs: [String: Int32] = [:]
         var fieldPaths: [String] = []
-        var fieldEntries: [[(matcher: ValueMatcher, pred: Int32)]] = []
         var subRuleLists: [[Int32]] = []
 
         for id in patterns.keys.sorted() {
@@ -64,15 +68,11 @@ struct CompiledMachine: Sendable {
                         if let f = fieldIDs[condition.path] {
                             field = f
                         } else {
-                            field = Int32(fieldEntries.count)
+                            field = Int32(fieldPaths.count)
                             fieldIDs[condition.path] = field
                             fieldPaths.append(condition.path)
-                            fieldEntries.append([])
                         }
                         predField.append(field)
-                        for matcher in Set(condition.matchers) where matcher != .exists(false) {
-                            fieldEntries[Int(field)].append((matcher, pred))
-                        }
                     }
                     if !preds.contains(pred) { preds.append(pred) }
                 }
@@ -81,40 +81,29 @@ struct CompiledMachine: Sendable {
             }
         }
 
-        var groupBase = 0
-        for (field, path) in fieldPaths.enumerated() {
-            let matcher = FieldMatcher(entries: fieldEntries[field], groupBase: groupBase)
-            groupBase += matcher.groupCount
-            groupIsNumeric.append(contentsOf: matcher.groupIsNumeric)
-            fields.append(matcher)
-            insertPath(path, field: Int32(field))
-        }
-
         // Classify each predicate's matchers.
-        fieldTracksOccurrences = Array(repeating: false, count: fieldPaths.count)
         var purelySelective: [Bool] = []
         var rank: [Int] = []
-        for (p, condition) in predConditions.enumerated() {
-            let field = Int(predField[p])
-            var broad: [Int32] = []
+        var distinctMatchers: [[ValueMatcher]] = []
+        for condition in predConditions {
             var selectiveRank = -1
             var absence = false
-            for matcher in Set(condition.matchers) {
+            var broad = false
+            var seen = Set<ValueMatcher>()
+            let matchers = condition.matchers.filter { seen.insert($0).inserted }
+            for matcher in matchers {
                 switch matcher {
                 case .exists(false): absence = true
-                case .exists(true): if !broad.contains(-1) { broad.append(-1) }
-                case .anythingBut(let exclusion): broad.append(fields[field].groupID(for: exclusion))
+                case .exists(true), .anythingBut: broad = true
                 case .exactString, .exactNumber, .exactBool, .exactNull, .equalsIgnoreCase: selectiveRank = max(selectiveRank, 0)
                 case .prefix, .suffix, .wildcard, .cidr: selectiveRank = max(selectiveRank, 1)
                 case .numeric: selectiveRank = max(selectiveRank, 2)
                 }
             }
             predHasAbsence.append(absence)
-            predBroad.append(contentsOf: broad)
-            predBroadStart.append(Int32(predBroad.count))
-            if absence || !broad.isEmpty { fieldTracksOccurrences[field] = true }
-            purelySelective.append(!absence && broad.isEmpty && selectiveRank >= 0)
+            purelySelective.append(!absence && !broad && selectiveRank >= 0)
             rank.append(selectiveRank)
+            distinctMatchers.append(matchers)
         }
 
         // Pick each sub-rule's trigger: the purely selective predicate of lowest rank, then the
@@ -133,6 +122,37 @@ struct CompiledMachine: Sendable {
         for list in triggered {
             predTriggers.append(contentsOf: list)
             predTriggerStart.append(Int32(predTriggers.count))
+        }
+
+        // Trigger predicates go into their field's shared matcher; the others get their own tester.
+        var fieldEntries: [[(matcher: ValueMatcher, pred: Int32)]] = Array(repeating: [], count: fieldPaths.count)
+        fieldTracksOccurrences = Array(repeating: false, count: fieldPaths.count)
+        for p in predConditions.indices {
+            let field = Int(predField[p])
+            let matchers = distinctMatchers[p]
+            if !triggered[p].isEmpty {
+                predIsLazy.append(false)
+                predTester.append(nil)
+                for matcher in matchers { fieldEntries[field].append((matcher, Int32(p))) }
+            } else {
+                predIsLazy.append(true)
+                fieldTracksOccurrences[field] = true
+                let positive = matchers.filter { $0 != .exists(false) && $0 != .exists(true) }
+                let tester = positive.isEmpty ? nil : FieldMatcher(entries: positive.map { ($0, Int32(p)) }, groupBase: 0)
+                predTester.append(tester)
+                for matcher in matchers {
+                    switch matcher {
+                    case .exists(true): predBroad.append(-1)
+                    case .anythingBut(let exclusion): predBroad.append(tester!.groupID(for: exclusion))
+                    default: break
+                    }
+                }
+            }
+            predBroadStart.append(Int32(predBroad.count))
+        }
+        for (field, path) in fieldPaths.enumerated() {
+            fields.append(FieldMatcher(entries: fieldEntries[field], groupBase: 0))
+            insertPath(path, field: Int32(field))
         }
     }
 
@@ -178,5 +198,68 @@ struct CompiledMachine: Sendable {
 /// retaining every table.
 final class CompiledMachineReference: Sendable {
     let tables: CompiledMachine
-    init(_ tables: CompiledMachine) { self.tables = tables }
+    /// Pointer copies of the tables read for every event; freed with the reference.
+    let flat: FlatTables
+
+    init(_ tables: CompiledMachine) {
+        self.tables = tables
+        flat = FlatTables(tables)
+    }
+
+    deinit { flat.deallocate() }
+}
+
+/// Unmanaged, immutable copies of the integer tables the walker reads per event, so reading them
+/// costs no reference counting and no bounds checks. Owned by a ``CompiledMachineReference``,
+/// which outlives every walker using them.
+struct FlatTables: @unchecked Sendable {
+    let nodeField: UnsafeBufferPointer<Int32>
+    let nodeHasChildren: UnsafeBufferPointer<Bool>
+    let fieldTracksOccurrences: UnsafeBufferPointer<Bool>
+    let predField: UnsafeBufferPointer<Int32>
+    let predHasAbsence: UnsafeBufferPointer<Bool>
+    let predIsLazy: UnsafeBufferPointer<Bool>
+    let predBroadStart: UnsafeBufferPointer<Int32>
+    let predBroad: UnsafeBufferPointer<Int32>
+    let predTriggerStart: UnsafeBufferPointer<Int32>
+    let predTriggers: UnsafeBufferPointer<Int32>
+    let subRulePattern: UnsafeBufferPointer<Int32>
+    let subRulePredStart: UnsafeBufferPointer<Int32>
+    let subRulePreds: UnsafeBufferPointer<Int32>
+    let unconditionalSubRules: UnsafeBufferPointer<Int32>
+
+    init(_ t: CompiledMachine) {
+        nodeField = FlatTables.copy(t.nodeField)
+        nodeHasChildren = FlatTables.copy(t.nodeHasChildren)
+        fieldTracksOccurrences = FlatTables.copy(t.fieldTracksOccurrences)
+        predField = FlatTables.copy(t.predField)
+        predHasAbsence = FlatTables.copy(t.predHasAbsence)
+        predIsLazy = FlatTables.copy(t.predIsLazy)
+        predBroadStart = FlatTables.copy(t.predBroadStart)
+        predBroad = FlatTables.copy(t.predBroad)
+        predTriggerStart = FlatTables.copy(t.predTriggerStart)
+        predTriggers = FlatTables.copy(t.predTriggers)
+        subRulePattern = FlatTables.copy(t.subRulePattern)
+        subRulePredStart = FlatTables.copy(t.subRulePredStart)
+        subRulePreds = FlatTables.copy(t.subRulePreds)
+        unconditionalSubRules = FlatTables.copy(t.unconditionalSubRules)
+    }
+
+    private static func copy<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
+        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
+        _ = buffer.initialize(from: array)
+        return UnsafeBufferPointer(rebasing: buffer[0..<array.count])
+    }
+
+    func deallocate() {
+        for pointer in [UnsafeRawPointer(nodeField.baseAddress), UnsafeRawPointer(nodeHasChildren.baseAddress),
+                        UnsafeRawPointer(fieldTracksOccurrences.baseAddress), UnsafeRawPointer(predField.baseAddress),
+                        UnsafeRawPointer(predHasAbsence.baseAddress), UnsafeRawPointer(predIsLazy.baseAddress),
+                        UnsafeRawPointer(predBroadStart.baseAddress), UnsafeRawPointer(predBroad.baseAddress),
+                        UnsafeRawPointer(predTriggerStart.baseAddress), UnsafeRawPointer(predTriggers.baseAddress),
+                        UnsafeRawPointer(subRulePattern.baseAddress), UnsafeRawPointer(subRulePredStart.baseAddress),
+                        UnsafeRawPointer(subRulePreds.baseAddress), UnsafeRawPointer(unconditionalSubRules.baseAddress)] {
+            pointer?.deallocate()
+        }
+    }
 }

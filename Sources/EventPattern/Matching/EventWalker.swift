@@ -10,11 +10,13 @@ import TriplineJSON
 /// of objects must come from the same element) and for `exists: false`.
 struct EventWalker {
     let reference: CompiledMachineReference
+    let flat: FlatTables
     var cursor: JSONCursor
     var state = WalkState()
 
     init(machine: CompiledMachineReference, cursor: JSONCursor) {
         self.reference = machine
+        self.flat = machine.flat
         self.cursor = cursor
     }
 
@@ -81,10 +83,10 @@ struct EventWalker {
     private mutating func walkValue(node: Int32, depth: Int) throws(JSONError) {
         cursor.skipWhitespace()
         guard cursor.index < cursor.bytes.count else { throw cursor.unexpected(expected: "a JSON value") }
-        let field = reference.tables.nodeField[Int(node)]
+        let field = flat.nodeField[Int(node)]
         switch cursor.bytes[cursor.index] {
         case UInt8(ascii: "{"):
-            if reference.tables.nodeHasChildren[Int(node)] {
+            if flat.nodeHasChildren[Int(node)] {
                 try walkObject(node: node, depth: depth)
             } else {
                 try cursor.skipValue(depth: depth)
@@ -95,20 +97,21 @@ struct EventWalker {
             let token = try cursor.scanString()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            state.field.exclusions.removeAll(keepingCapacity: true)
-            let matcher = reference.tables.fields[Int(field)]
             if token.hasEscapes {
                 state.decodeBuffer.removeAll(keepingCapacity: true)
                 cursor.decode(token, into: &state.decodeBuffer)
                 let decoded = state.decodeBuffer
-                decoded.withUnsafeBufferPointer { matcher.evaluateString($0, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer) }
+                decoded.withUnsafeBufferPointer {
+                    reference.tables.fields[Int(field)].evaluateString($0, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                }
             } else {
-                matcher.evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end]),
-                                       cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                reference.tables.fields[Int(field)].evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end]),
+                                                                   cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
             }
-            record(field: field, kind: .string)
+            record(field: field, kind: token.hasEscapes ? .escapedString : .string, start: token.start, end: token.end)
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
-            let literal: LiteralKind
+            let start = cursor.index
+            let literal: ValueKind
             switch cursor.bytes[cursor.index] {
             case UInt8(ascii: "t"): try cursor.scanLiteral("true"); literal = .true
             case UInt8(ascii: "f"): try cursor.scanLiteral("false"); literal = .false
@@ -116,33 +119,32 @@ struct EventWalker {
             }
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            state.field.exclusions.removeAll(keepingCapacity: true)
             reference.tables.fields[Int(field)].evaluateLiteral(literal, into: &state.predBuffer)
-            record(field: field, kind: .literal)
+            record(field: field, kind: literal, start: start, end: cursor.index)
         default:
             let range = try cursor.scanNumber()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            state.field.exclusions.removeAll(keepingCapacity: true)
-            let matcher = reference.tables.fields[Int(field)]
-            let value = matcher.needsNumberValue ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
-            matcher.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
-            record(field: field, kind: .number)
+            if reference.tables.fields[Int(field)].needsNumberValue {
+                let value = JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range]))
+                reference.tables.fields[Int(field)].evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
+            }
+            record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound)
         }
     }
 
-    /// Notes a leaf at `field`: the predicates it satisfied (`state.predBuffer`) and, for fields
-    /// with broad or absence conditions, the value itself (its kind and anything-but exclusions).
+    /// Notes a leaf at `field`: the trigger predicates it satisfied (`state.predBuffer`) and, for
+    /// fields some lazy predicate names, the value itself (kind and bytes) for testing later.
     @inline(__always)
-    private mutating func record(field: Int32, kind: ValueKind) {
-        let tracks = reference.tables.fieldTracksOccurrences[Int(field)]
+    private mutating func record(field: Int32, kind: ValueKind, start: Int, end: Int) {
+        let tracks = flat.fieldTracksOccurrences[Int(field)]
         if state.predBuffer.isEmpty && !tracks { return }
         let occ = Int32(state.occMemberStart.count)
         state.occMemberStart.append(Int32(state.memberArena.count))
         state.occMemberCount.append(Int32(state.arrayStack.count / 2))
         state.occKind.append(kind)
-        state.occExclusionStart.append(Int32(state.exclusionArena.count))
-        state.exclusionArena.append(contentsOf: state.field.exclusions)
+        state.occStart.append(Int32(truncatingIfNeeded: start))
+        state.occEnd.append(Int32(truncatingIfNeeded: end))
         if !state.arrayStack.isEmpty {
             state.memberArena.append(contentsOf: state.arrayStack)
             state.hasMembership = true
@@ -159,17 +161,20 @@ struct EventWalker {
         } else {
             state.occNextInField.append(-1)
         }
-        for p in state.predBuffer {
-            let pi = Int(p)
-            if state.predStamp[pi] != epoch {
-                state.predStamp[pi] = epoch
-                state.predHead[pi] = -1
-                state.touched.append(p)
-            }
-            state.pairOcc.append(occ)
-            state.pairNext.append(state.predHead[pi])
-            state.predHead[pi] = Int32(state.pairOcc.count - 1)
+        for p in state.predBuffer { addPair(pred: Int(p), occurrence: occ) }
+    }
+
+    /// Lists `occurrence` among the values satisfying predicate `p`.
+    @inline(__always)
+    private mutating func addPair(pred p: Int, occurrence occ: Int32) {
+        if state.predStamp[p] != state.epoch {
+            state.predStamp[p] = state.epoch
+            state.predHead[p] = -1
+            state.touched.append(Int32(p))
         }
+        state.pairOcc.append(occ)
+        state.pairNext.append(state.predHead[p])
+        state.predHead[p] = Int32(state.pairOcc.count - 1)
     }
 
     // MARK: Deciding
@@ -177,22 +182,21 @@ struct EventWalker {
     /// Dense indices of the matched patterns (unsorted).
     mutating func matchedPatterns() -> [Int32] {
         let epoch = state.epoch
-        let tables = reference.tables
-        for p in state.touched {
+        for p in state.touched where !flat.predIsLazy[Int(p)] {
             let pi = Int(p)
-            var k = Int(tables.predTriggerStart[pi])
-            let end = Int(tables.predTriggerStart[pi + 1])
+            var k = Int(flat.predTriggerStart[pi])
+            let end = Int(flat.predTriggerStart[pi + 1])
             while k < end {
-                state.candidates.append(tables.predTriggers[k])
+                state.candidates.append(flat.predTriggers[k])
                 k += 1
             }
         }
-        state.candidates.append(contentsOf: tables.unconditionalSubRules)
+        state.candidates.append(contentsOf: flat.unconditionalSubRules)
         var k = 0
         while k < state.candidates.count {
             let s = Int(state.candidates[k])
             k += 1
-            let pattern = Int(tables.subRulePattern[s])
+            let pattern = Int(flat.subRulePattern[s])
             if state.patternStamp[pattern] == epoch { continue }
             if confirm(subRule: s) {
                 state.patternStamp[pattern] = epoch
@@ -204,12 +208,17 @@ struct EventWalker {
 
     /// Whether a candidate sub-rule really matches: every condition, with array consistency.
     private mutating func confirm(subRule s: Int) -> Bool {
-        let tables = reference.tables
-        let start = Int(tables.subRulePredStart[s])
-        let end = Int(tables.subRulePredStart[s + 1])
+        let start = Int(flat.subRulePredStart[s])
+        let end = Int(flat.subRulePredStart[s + 1])
+        // Cheap rejection first: every condition must have a satisfying value (or be an absence).
+        for k in start..<end {
+            let p = Int(flat.subRulePreds[k])
+            if flat.predIsLazy[p] { evaluate(pred: p) }
+            if state.predStamp[p] != state.epoch && !flat.predHasAbsence[p] { return false }
+        }
         if !state.hasMembership {
             // Without arrays every value is consistent with every other: check each condition alone.
-            for k in start..<end where !satisfiedWithoutArrays(pred: Int(tables.subRulePreds[k])) { return false }
+            for k in start..<end where !satisfiedWithoutArrays(pred: Int(flat.subRulePreds[k])) { return false }
             return true
         }
         state.chosen.removeAll(keepingCapacity: true)
@@ -219,34 +228,59 @@ struct EventWalker {
     }
 
     private func satisfiedWithoutArrays(pred p: Int) -> Bool {
-        let tables = reference.tables
         if state.predStamp[p] == state.epoch { return true }
-        let f = Int(tables.predField[p])
-        let present = state.fieldStamp[f] == state.epoch
-        if tables.predHasAbsence[p] && !present { return true }
-        guard present, tables.predBroadStart[p] != tables.predBroadStart[p + 1] else { return false }
-        var occ = state.fieldOccHead[f]
-        while occ >= 0 {
-            if broadSatisfied(pred: p, occurrence: Int(occ)) { return true }
-            occ = state.occNextInField[Int(occ)]
-        }
-        return false
+        // An absence condition: satisfied when the field has no value at all.
+        return flat.predHasAbsence[p] && state.fieldStamp[Int(flat.predField[p])] != state.epoch
     }
 
-    /// Whether the value at `occurrence` satisfies one of the predicate's broad matchers.
-    private func broadSatisfied(pred p: Int, occurrence occ: Int) -> Bool {
-        let tables = reference.tables
-        for k in Int(tables.predBroadStart[p])..<Int(tables.predBroadStart[p + 1]) {
-            let group = tables.predBroad[k]
+    /// Tests lazy predicate `p` against every recorded value of its field, once per event.
+    private mutating func evaluate(pred p: Int) {
+        let epoch = state.epoch
+        if state.evalStamp[p] == epoch { return }
+        state.evalStamp[p] = epoch
+        let f = Int(flat.predField[p])
+        guard state.fieldStamp[f] == epoch else { return }
+        guard flat.predBroadStart[p] != flat.predBroadStart[p + 1] || reference.tables.predTester[p] != nil else { return }
+        var occ = state.fieldOccHead[f]
+        while occ >= 0 {
+            if satisfies(pred: p, occurrence: Int(occ)) { addPair(pred: p, occurrence: occ) }
+            occ = state.occNextInField[Int(occ)]
+        }
+    }
+
+    /// Whether the value at `occurrence` satisfies one of lazy predicate `p`'s matchers.
+    private mutating func satisfies(pred p: Int, occurrence occ: Int) -> Bool {
+        let kind = state.occKind[occ]
+        state.predBuffer.removeAll(keepingCapacity: true)
+        state.field.exclusions.removeAll(keepingCapacity: true)
+        if let tester = reference.tables.predTester[p] {
+            let start = Int(state.occStart[occ]), end = Int(state.occEnd[occ])
+            switch kind {
+            case .string:
+                tester.evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[start..<end]), cache: &state.predAutomata[p],
+                                      scratch: &state.field, into: &state.predBuffer)
+            case .escapedString:
+                state.decodeBuffer.removeAll(keepingCapacity: true)
+                cursor.decode(JSONStringToken(start: start, end: end, hasEscapes: true), into: &state.decodeBuffer)
+                let decoded = state.decodeBuffer
+                decoded.withUnsafeBufferPointer {
+                    tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+                }
+            case .number:
+                let value = tester.needsNumberValue ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[start..<end])) : .nan
+                tester.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
+            case .true, .false, .null:
+                tester.evaluateLiteral(kind, into: &state.predBuffer)
+            }
+            if !state.predBuffer.isEmpty { return true }
+        }
+        for k in Int(flat.predBroadStart[p])..<Int(flat.predBroadStart[p + 1]) {
+            let group = flat.predBroad[k]
             if group < 0 { return true }   // exists: true
-            let kind = state.occKind[occ]
-            let sameType = tables.groupIsNumeric[Int(group)] ? kind == .number : kind == .string
+            let sameType = reference.tables.predTester[p]!.groupIsNumeric[Int(group)]
+                ? kind == .number : (kind == .string || kind == .escapedString)
             if !sameType { return true }   // anything-but never excludes a value of another type
-            let start = Int(state.occExclusionStart[occ])
-            let end = occ + 1 < state.occExclusionStart.count ? Int(state.occExclusionStart[occ + 1]) : state.exclusionArena.count
-            var excluded = false
-            for e in start..<end where state.exclusionArena[e] == group { excluded = true; break }
-            if !excluded { return true }
+            if !state.field.exclusions.contains(group) { return true }
         }
         return false
     }
@@ -261,14 +295,12 @@ struct EventWalker {
             memoKey = [Int32(k)] + state.chosen
             if state.failedStates.contains(memoKey) { return false }
         }
-        let tables = reference.tables
-        let p = Int(tables.subRulePreds[k])
-        let f = Int(tables.predField[p])
+        let p = Int(flat.subRulePreds[k])
+        let f = Int(flat.predField[p])
         let epoch = state.epoch
-        let present = state.fieldStamp[f] == epoch
-        if tables.predHasAbsence[p] {
+        if flat.predHasAbsence[p] {
             var consistentValue = false
-            if present {
+            if state.fieldStamp[f] == epoch {
                 var occ = state.fieldOccHead[f]
                 while occ >= 0 {
                     if consistent(occurrence: Int(occ)) { consistentValue = true; break }
@@ -283,14 +315,6 @@ struct EventWalker {
                 let occ = Int(state.pairOcc[Int(pair)])
                 if consistent(occurrence: occ) && tryChoosing(occurrence: occ, next: k + 1, end: end) { return true }
                 pair = state.pairNext[Int(pair)]
-            }
-        }
-        if present && tables.predBroadStart[p] != tables.predBroadStart[p + 1] {
-            var occ = state.fieldOccHead[f]
-            while occ >= 0 {
-                let o = Int(occ)
-                if broadSatisfied(pred: p, occurrence: o) && consistent(occurrence: o) && tryChoosing(occurrence: o, next: k + 1, end: end) { return true }
-                occ = state.occNextInField[o]
             }
         }
         if memoize { state.failedStates.insert(memoKey) }

@@ -167,16 +167,15 @@ final class FieldMatcher: Sendable {
 
     /// Appends the predicates `true`, `false` or `null` satisfies.
     @inline(__always)
-    func evaluateLiteral(_ literal: LiteralKind, into out: inout [Int32]) {
+    func evaluateLiteral(_ literal: ValueKind, into out: inout [Int32]) {
         switch literal {
         case .true: out.append(contentsOf: truePreds)
         case .false: out.append(contentsOf: falsePreds)
         case .null: out.append(contentsOf: nullPreds)
+        case .string, .escapedString, .number: break
         }
     }
 }
-
-enum LiteralKind { case `true`, `false`, null }
 
 /// Per-thread working memory for field evaluation.
 struct FieldScratch {

@@ -28,9 +28,9 @@ struct WalkState {
     var occMemberCount: [Int32] = []
     var occNextInField: [Int32] = []
     var occKind: [ValueKind] = []
-    /// Anything-but groups each occurrence is excluded from: `occExclusionStart[o]` into the arena.
-    var occExclusionStart: [Int32] = []
-    var exclusionArena: [Int32] = []
+    /// The value's bytes in the event (between the quotes for strings), for lazy predicates.
+    var occStart: [Int32] = []
+    var occEnd: [Int32] = []
     /// Array memberships, flattened as (array id, element index) pairs.
     var memberArena: [Int32] = []
     var hasMembership = false
@@ -39,8 +39,11 @@ struct WalkState {
     var pairOcc: [Int32] = []
     var pairNext: [Int32] = []
 
+    /// `predStamp[p] == epoch`: predicate `p` has at least one satisfying occurrence, listed from `predHead[p]`.
     var predStamp: [UInt32] = []
     var predHead: [Int32] = []
+    /// `evalStamp[p] == epoch`: lazy predicate `p` has been tested against this event's values.
+    var evalStamp: [UInt32] = []
     var touched: [Int32] = []
 
     var fieldStamp: [UInt32] = []
@@ -57,6 +60,8 @@ struct WalkState {
     var field = FieldScratch()
     /// Lazily built string automata, one per field, for the machine last matched.
     var automata: [LazyDFA] = []
+    /// The same for the testers of lazy predicates, one per predicate.
+    var predAutomata: [LazyDFA] = []
     /// The machine the automata belong to (held, so its identity cannot be reused by another).
     var automataOwner: CompiledMachineReference? = nil
 
@@ -70,11 +75,13 @@ struct WalkState {
             // Another machine (or a recompiled one): its automata differ, start their caches afresh.
             automataOwner = reference
             automata = Array(repeating: LazyDFA(), count: reference.tables.fields.count)
+            predAutomata = Array(repeating: LazyDFA(), count: reference.tables.predField.count)
         }
         let machine = reference.tables
         let preds = machine.predField.count
         if predStamp.count < preds {
             predStamp = Array(repeating: 0, count: preds)
+            evalStamp = Array(repeating: 0, count: preds)
             predHead = Array(repeating: -1, count: preds)
         }
         let fields = machine.fields.count
@@ -87,7 +94,7 @@ struct WalkState {
         epoch &+= 1
         if epoch == 0 {
             // Wrapped: clear the stamps so stale ones cannot collide.
-            for i in predStamp.indices { predStamp[i] = 0 }
+            for i in predStamp.indices { predStamp[i] = 0; evalStamp[i] = 0 }
             for i in fieldStamp.indices { fieldStamp[i] = 0 }
             for i in patternStamp.indices { patternStamp[i] = 0 }
             epoch = 1
@@ -98,8 +105,8 @@ struct WalkState {
             occMemberCount.removeAll(keepingCapacity: true)
             occNextInField.removeAll(keepingCapacity: true)
             occKind.removeAll(keepingCapacity: true)
-            occExclusionStart.removeAll(keepingCapacity: true)
-            exclusionArena.removeAll(keepingCapacity: true)
+            occStart.removeAll(keepingCapacity: true)
+            occEnd.removeAll(keepingCapacity: true)
             memberArena.removeAll(keepingCapacity: true)
             pairOcc.removeAll(keepingCapacity: true)
             pairNext.removeAll(keepingCapacity: true)
@@ -113,5 +120,7 @@ struct WalkState {
     }
 }
 
-/// The JSON type of a leaf value, as broad matchers need it.
-enum ValueKind: UInt8 { case string, number, literal }
+/// The JSON type of a leaf value, as lazy predicates need it to test the value again.
+enum ValueKind: UInt8 {
+    case string, escapedString, number, `true`, `false`, null
+}

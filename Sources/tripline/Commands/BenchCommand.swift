@@ -13,7 +13,7 @@ enum BenchCommand: Command {
         name: "bench",
         summary: "Measure speed (match: citylots groups; scaling: 1 to 10,000 rules; delivery: durable deliveries; webhook: HTTP deliveries)",
         synopses: ["bench match --rules RULES.json --events EVENTS.json[.gz] [--group NAME]... [--limit N] [--passes N]",
-                   "bench scaling [--events N] [--passes N]",
+                   "bench scaling [--events N] [--rule-count N]... [--passes N]",
                    "bench delivery [--deliveries N] [--concurrency N] [--handler PATH] [--state KIND]... [--journal-rows N] [--work-dir DIR] [--passes N]",
                    "bench webhook [--deliveries N] [--connections N]... [--body-bytes N]"],
         options: [
@@ -21,6 +21,7 @@ enum BenchCommand: Command {
             OptionSpec(name: "events", valueName: "EVENTS", help: "match: NDJSON event file, plain or gzipped; scaling: number of events (default 20000)."),
             OptionSpec(name: "group", valueName: "NAME", help: "Run only these groups (default: all).", repeatable: true),
             OptionSpec(name: "limit", valueName: "N", help: "Read at most N events."),
+            OptionSpec(name: "rule-count", valueName: "N", help: "scaling: measure only these rule counts (default 1, 10, 100, 1000, 10000; the first is the baseline).", repeatable: true),
             OptionSpec(name: "passes", valueName: "N", help: "Timed passes after the warm-up; the best counts (default 3; webhook: 1)."),
             OptionSpec(name: "deliveries", valueName: "N", help: "delivery: events routed per pass (default 5000); webhook: POSTs per connection count (default 20000)."),
             OptionSpec(name: "concurrency", valueName: "N", help: "delivery: the target's MaxConcurrency and worker threads (default 8)."),
@@ -70,7 +71,11 @@ enum BenchCommand: Command {
             case "scaling":
                 let count = Int(arguments.value("events") ?? "20000") ?? 0
                 guard count > 0 else { return context.usageError("--events needs a positive number for scaling", spec: spec) }
-                let results = try ScalingBenchmark.run(eventCount: count, passes: passes)
+                let ruleCounts = arguments.values("rule-count").compactMap { Int($0) }.filter { $0 > 0 }
+                guard ruleCounts.count == arguments.values("rule-count").count else {
+                    return context.usageError("--rule-count needs a positive number", spec: spec)
+                }
+                let results = try ScalingBenchmark.run(eventCount: count, ruleCounts: ruleCounts.isEmpty ? ScalingBenchmark.ruleCounts : ruleCounts, passes: passes)
                 let baseline = results.first?.nanosecondsPerEvent ?? 1
                 for result in results { context.output.line(result.jsonLine(baseline: baseline)) }
             case "delivery":
