@@ -235,6 +235,48 @@ struct NumericOperatorTests {
     @Test(arguments: rows) func numeric(_ row: MatchRow) { checkBothMatchers(row) }
 }
 
+/// Conditions that are not a sub-rule's trigger are tested on demand, through compact tests for
+/// single numbers, ranges, exact strings and prefixes, and through their own matcher otherwise.
+/// Each row pairs the condition under test (on `a`) with an exact trigger on `t`.
+@Suite("Operators: conditions tested on demand")
+struct OnDemandConditionTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"A":["x"],"a":[{"numeric":[">",300]}]}"#, #"{"A":"x","a":1e400}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"numeric":["<",300]}]}"#, #"{"A":"x","a":-1e400}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"numeric":[">",0,"<",10]}]}"#, #"{"A":"x","a":10}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"numeric":[">=",0,"<=",10]}]}"#, #"{"A":"x","a":10}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"numeric":[">",0,"<=",10]}]}"#, #"{"A":"x","a":0}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"numeric":[">=",0,"<",10]}]}"#, #"{"A":"x","a":0}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"numeric":[">",0]}]}"#, #"{"A":"x","a":"5"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[300]}"#, #"{"A":"x","a":3e2}"#, true),
+        MatchRow(#"{"A":["x"],"a":[300]}"#, #"{"A":"x","a":"300"}"#, false),
+        MatchRow(#"{"A":["x"],"a":["300"]}"#, #"{"A":"x","a":300}"#, false),
+        MatchRow(#"{"A":["x"],"a":["caf\u00e9"]}"#, #"{"A":"x","a":"café"}"#, true),
+        MatchRow(#"{"A":["x"],"a":["café"]}"#, #"{"A":"x","a":"caf\u00e9"}"#, true),
+        MatchRow(#"{"A":["x"],"a":["ab"]}"#, #"{"A":"x","a":"abc"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"prefix":"ab"}]}"#, #"{"A":"x","a":"abc"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"prefix":"ab"}]}"#, #"{"A":"x","a":"a"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"prefix":"a\"b"}]}"#, #"{"A":"x","a":"a\"bc"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"prefix":""}]}"#, #"{"A":"x","a":""}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"prefix":"ab"}]}"#, #"{"A":"x","a":["zz","abz"]}"#, true),
+        MatchRow(#"{"A":["x"],"a":[true]}"#, #"{"A":"x","a":true}"#, true),
+        MatchRow(#"{"A":["x"],"a":[null]}"#, #"{"A":"x","a":false}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"anything-but":"y"}]}"#, #"{"A":"x","a":"y"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"anything-but":"y"}]}"#, #"{"A":"x","a":5}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"anything-but":"y"}, 5]}"#, #"{"A":"x","a":"y"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"anything-but":{"prefix":"y"}}]}"#, #"{"A":"x","a":"yes"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"exists":true}]}"#, #"{"A":"x","a":null}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"exists":false}]}"#, #"{"A":"x"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"exists":false}, "q"]}"#, #"{"A":"x","a":"q"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"suffix":"z"}]}"#, #"{"A":"x","a":"buzz"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"equals-ignore-case":"ABC"}]}"#, #"{"A":"x","a":"aBc"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"A":"x","a":"10.1.2.3"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"wildcard":"a*c"}]}"#, #"{"A":"x","a":"abbc"}"#, true),
+    ]
+
+    @Test(arguments: rows) func onDemand(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
 @Suite("Operators: exists")
 struct ExistsOperatorTests {
     static let rows: [MatchRow] = [

@@ -25,8 +25,19 @@ struct CompiledMachine: Sendable {
     var predHasAbsence: [Bool] = []
     /// Lazy predicates: tested on demand (trigger predicates are reported by their field's matcher).
     var predIsLazy: [Bool] = []
-    /// Per lazy predicate, its own matcher over its positive value tests (nil when it has none).
+    /// Per lazy predicate, its own matcher over its positive value tests (nil when it has none or
+    /// when a compact test below covers it).
     var predTester: [FieldMatcher?] = []
+    /// How a lazy predicate's positive part is tested: compact forms for the common single-value
+    /// cases keep the test to one cache line; ``LazyTest/general`` runs `predTester`.
+    var predTest: [LazyTest] = []
+    /// `numeric` and single exact numbers: the interval (open ends are infinities).
+    var predLower: [Double] = []
+    var predUpper: [Double] = []
+    /// Exact strings and case-sensitive prefixes: the bytes, in `predText`.
+    var predTextStart: [Int32] = []
+    var predTextEnd: [Int32] = []
+    var predText: [UInt8] = []
     /// Broad matchers per predicate: -1 for `exists: true`, else a group id local to its tester.
     var predBroadStart: [Int32] = [0]
     var predBroad: [Int32] = []
@@ -130,6 +141,16 @@ struct CompiledMachine: Sendable {
         for p in predConditions.indices {
             let field = Int(predField[p])
             let matchers = distinctMatchers[p]
+            var test = LazyTest.none
+            var lower = -Double.infinity, upper = Double.infinity
+            let textStart = Int32(predText.count)
+            defer {
+                predTest.append(test)
+                predLower.append(lower)
+                predUpper.append(upper)
+                predTextStart.append(textStart)
+                predTextEnd.append(Int32(predText.count))
+            }
             if !triggered[p].isEmpty {
                 predIsLazy.append(false)
                 predTester.append(nil)
@@ -138,7 +159,36 @@ struct CompiledMachine: Sendable {
                 predIsLazy.append(true)
                 fieldTracksOccurrences[field] = true
                 let positive = matchers.filter { $0 != .exists(false) && $0 != .exists(true) }
-                let tester = positive.isEmpty ? nil : FieldMatcher(entries: positive.map { ($0, Int32(p)) }, groupBase: 0)
+                let hasBroad = matchers.contains { if case .anythingBut = $0 { return true }; return $0 == .exists(true) }
+                var tester: FieldMatcher? = nil
+                switch (hasBroad, positive.first, positive.count) {
+                case (false, .numeric(let range)?, 1):
+                    // A missing bound is an inclusive infinity, so infinite values (1e400) still match it.
+                    let lowerClosed = range.lower == nil || range.lowerInclusive
+                    let upperClosed = range.upper == nil || range.upperInclusive
+                    test = lowerClosed && upperClosed ? .closedRange
+                        : lowerClosed ? .rangeClosedOpen : upperClosed ? .rangeOpenClosed : .openRange
+                    lower = range.lower ?? -.infinity
+                    upper = range.upper ?? .infinity
+                case (false, .exactNumber(let x)?, 1):
+                    test = .closedRange
+                    lower = x
+                    upper = x
+                case (false, .exactString(let text)?, 1):
+                    test = .exactString
+                    predText.append(contentsOf: text.utf8)
+                case (false, .prefix(let text, ignoreCase: false)?, 1):
+                    test = .prefix
+                    predText.append(contentsOf: text.utf8)
+                case (_, _, 0):
+                    test = .none
+                default:
+                    test = .general
+                    tester = FieldMatcher(entries: positive.map { ($0, Int32(p)) }, groupBase: 0)
+                }
+                if hasBroad && tester == nil {
+                    tester = FieldMatcher(entries: [], groupBase: 0)
+                }
                 predTester.append(tester)
                 for matcher in matchers {
                     switch matcher {
@@ -194,6 +244,18 @@ struct CompiledMachine: Sendable {
     }
 }
 
+/// How a lazy predicate's positive value tests are checked on demand.
+enum LazyTest: UInt8 {
+    /// No positive test (only `exists` or broad matchers).
+    case none
+    /// Through the predicate's own ``FieldMatcher``.
+    case general
+    /// One number or interval, by its bounds: [a, b], [a, b), (a, b], (a, b).
+    case closedRange, rangeClosedOpen, rangeOpenClosed, openRange
+    /// One exact string, or one case-sensitive prefix.
+    case exactString, prefix
+}
+
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
 /// retaining every table.
 final class CompiledMachineReference: Sendable {
@@ -227,6 +289,12 @@ struct FlatTables: @unchecked Sendable {
     let subRulePredStart: UnsafeBufferPointer<Int32>
     let subRulePreds: UnsafeBufferPointer<Int32>
     let unconditionalSubRules: UnsafeBufferPointer<Int32>
+    let predTest: UnsafeBufferPointer<LazyTest>
+    let predLower: UnsafeBufferPointer<Double>
+    let predUpper: UnsafeBufferPointer<Double>
+    let predTextStart: UnsafeBufferPointer<Int32>
+    let predTextEnd: UnsafeBufferPointer<Int32>
+    let predText: UnsafeBufferPointer<UInt8>
 
     init(_ t: CompiledMachine) {
         nodeField = FlatTables.copy(t.nodeField)
@@ -243,6 +311,12 @@ struct FlatTables: @unchecked Sendable {
         subRulePredStart = FlatTables.copy(t.subRulePredStart)
         subRulePreds = FlatTables.copy(t.subRulePreds)
         unconditionalSubRules = FlatTables.copy(t.unconditionalSubRules)
+        predTest = FlatTables.copy(t.predTest)
+        predLower = FlatTables.copy(t.predLower)
+        predUpper = FlatTables.copy(t.predUpper)
+        predTextStart = FlatTables.copy(t.predTextStart)
+        predTextEnd = FlatTables.copy(t.predTextEnd)
+        predText = FlatTables.copy(t.predText)
     }
 
     private static func copy<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
@@ -252,14 +326,11 @@ struct FlatTables: @unchecked Sendable {
     }
 
     func deallocate() {
-        for pointer in [UnsafeRawPointer(nodeField.baseAddress), UnsafeRawPointer(nodeHasChildren.baseAddress),
-                        UnsafeRawPointer(fieldTracksOccurrences.baseAddress), UnsafeRawPointer(predField.baseAddress),
-                        UnsafeRawPointer(predHasAbsence.baseAddress), UnsafeRawPointer(predIsLazy.baseAddress),
-                        UnsafeRawPointer(predBroadStart.baseAddress), UnsafeRawPointer(predBroad.baseAddress),
-                        UnsafeRawPointer(predTriggerStart.baseAddress), UnsafeRawPointer(predTriggers.baseAddress),
-                        UnsafeRawPointer(subRulePattern.baseAddress), UnsafeRawPointer(subRulePredStart.baseAddress),
-                        UnsafeRawPointer(subRulePreds.baseAddress), UnsafeRawPointer(unconditionalSubRules.baseAddress)] {
-            pointer?.deallocate()
-        }
+        nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate()
+        predField.deallocate(); predHasAbsence.deallocate(); predIsLazy.deallocate()
+        predBroadStart.deallocate(); predBroad.deallocate(); predTriggerStart.deallocate(); predTriggers.deallocate()
+        subRulePattern.deallocate(); subRulePredStart.deallocate(); subRulePreds.deallocate(); unconditionalSubRules.deallocate()
+        predTest.deallocate(); predLower.deallocate(); predUpper.deallocate()
+        predTextStart.deallocate(); predTextEnd.deallocate(); predText.deallocate()
     }
 }

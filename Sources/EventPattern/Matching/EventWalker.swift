@@ -125,18 +125,20 @@ struct EventWalker {
             let range = try cursor.scanNumber()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            if reference.tables.fields[Int(field)].needsNumberValue {
-                let value = JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range]))
+            let needed = reference.tables.fields[Int(field)].needsNumberValue
+            let value = needed || flat.fieldTracksOccurrences[Int(field)]
+                ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
+            if needed {
                 reference.tables.fields[Int(field)].evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
             }
-            record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound)
+            record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound, number: value)
         }
     }
 
     /// Notes a leaf at `field`: the trigger predicates it satisfied (`state.predBuffer`) and, for
     /// fields some lazy predicate names, the value itself (kind and bytes) for testing later.
     @inline(__always)
-    private mutating func record(field: Int32, kind: ValueKind, start: Int, end: Int) {
+    private mutating func record(field: Int32, kind: ValueKind, start: Int, end: Int, number: Double = .nan) {
         let tracks = flat.fieldTracksOccurrences[Int(field)]
         if state.predBuffer.isEmpty && !tracks { return }
         let occ = Int32(state.occMemberStart.count)
@@ -145,6 +147,7 @@ struct EventWalker {
         state.occKind.append(kind)
         state.occStart.append(Int32(truncatingIfNeeded: start))
         state.occEnd.append(Int32(truncatingIfNeeded: end))
+        state.occNumber.append(number)
         if !state.arrayStack.isEmpty {
             state.memberArena.append(contentsOf: state.arrayStack)
             state.hasMembership = true
@@ -240,7 +243,7 @@ struct EventWalker {
         state.evalStamp[p] = epoch
         let f = Int(flat.predField[p])
         guard state.fieldStamp[f] == epoch else { return }
-        guard flat.predBroadStart[p] != flat.predBroadStart[p + 1] || reference.tables.predTester[p] != nil else { return }
+        guard flat.predTest[p] != .none || flat.predBroadStart[p] != flat.predBroadStart[p + 1] else { return }
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
             if satisfies(pred: p, occurrence: Int(occ)) { addPair(pred: p, occurrence: occ) }
@@ -251,30 +254,37 @@ struct EventWalker {
     /// Whether the value at `occurrence` satisfies one of lazy predicate `p`'s matchers.
     private mutating func satisfies(pred p: Int, occurrence occ: Int) -> Bool {
         let kind = state.occKind[occ]
-        state.predBuffer.removeAll(keepingCapacity: true)
-        state.field.exclusions.removeAll(keepingCapacity: true)
-        if let tester = reference.tables.predTester[p] {
-            let start = Int(state.occStart[occ]), end = Int(state.occEnd[occ])
-            switch kind {
-            case .string:
-                tester.evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[start..<end]), cache: &state.predAutomata[p],
-                                      scratch: &state.field, into: &state.predBuffer)
-            case .escapedString:
-                state.decodeBuffer.removeAll(keepingCapacity: true)
-                cursor.decode(JSONStringToken(start: start, end: end, hasEscapes: true), into: &state.decodeBuffer)
-                let decoded = state.decodeBuffer
-                decoded.withUnsafeBufferPointer {
-                    tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+        let x = state.occNumber[occ]
+        switch flat.predTest[p] {
+        case .none: break
+        case .closedRange: if x >= flat.predLower[p] && x <= flat.predUpper[p] { return true }
+        case .rangeClosedOpen: if x >= flat.predLower[p] && x < flat.predUpper[p] { return true }
+        case .rangeOpenClosed: if x > flat.predLower[p] && x <= flat.predUpper[p] { return true }
+        case .openRange: if x > flat.predLower[p] && x < flat.predUpper[p] { return true }
+        case .exactString, .prefix:
+            if kind == .string || kind == .escapedString {
+                let text = UnsafeBufferPointer(rebasing: flat.predText[Int(flat.predTextStart[p])..<Int(flat.predTextEnd[p])])
+                let prefixOnly = flat.predTest[p] == .prefix
+                if kind == .string {
+                    let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occStart[occ])..<Int(state.occEnd[occ])])
+                    if EventWalker.bytes(value, match: text, prefixOnly: prefixOnly) { return true }
+                } else {
+                    decode(occurrence: occ)
+                    let decoded = state.decodeBuffer
+                    if decoded.withUnsafeBufferPointer({ EventWalker.bytes($0, match: text, prefixOnly: prefixOnly) }) { return true }
                 }
-            case .number:
-                let value = tester.needsNumberValue ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[start..<end])) : .nan
-                tester.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
-            case .true, .false, .null:
-                tester.evaluateLiteral(kind, into: &state.predBuffer)
             }
-            if !state.predBuffer.isEmpty { return true }
+        case .general:
+            if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
         }
-        for k in Int(flat.predBroadStart[p])..<Int(flat.predBroadStart[p + 1]) {
+        let broadStart = Int(flat.predBroadStart[p]), broadEnd = Int(flat.predBroadStart[p + 1])
+        if broadStart == broadEnd { return false }
+        if flat.predTest[p] != .general {
+            // The exclusions come from the tester's run; a compact test did not run it.
+            state.field.exclusions.removeAll(keepingCapacity: true)
+            _ = generalSatisfies(pred: p, occurrence: occ, kind: kind)
+        }
+        for k in broadStart..<broadEnd {
             let group = flat.predBroad[k]
             if group < 0 { return true }   // exists: true
             let sameType = reference.tables.predTester[p]!.groupIsNumeric[Int(group)]
@@ -283,6 +293,48 @@ struct EventWalker {
             if !state.field.exclusions.contains(group) { return true }
         }
         return false
+    }
+
+    /// Runs predicate `p`'s own matcher on the value; true when a positive test matched. Leaves
+    /// the anything-but groups the value is excluded from in `state.field.exclusions`.
+    private mutating func generalSatisfies(pred p: Int, occurrence occ: Int, kind: ValueKind) -> Bool {
+        state.predBuffer.removeAll(keepingCapacity: true)
+        state.field.exclusions.removeAll(keepingCapacity: true)
+        guard let tester = reference.tables.predTester[p] else { return false }
+        switch kind {
+        case .string:
+            let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occStart[occ])..<Int(state.occEnd[occ])])
+            tester.evaluateString(value, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+        case .escapedString:
+            decode(occurrence: occ)
+            let decoded = state.decodeBuffer
+            decoded.withUnsafeBufferPointer {
+                tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+            }
+        case .number:
+            tester.evaluateNumber(state.occNumber[occ], scratch: &state.field, into: &state.predBuffer)
+        case .true, .false, .null:
+            tester.evaluateLiteral(kind, into: &state.predBuffer)
+        }
+        return !state.predBuffer.isEmpty
+    }
+
+    /// The unescaped bytes of a string occurrence, into `state.decodeBuffer`.
+    private mutating func decode(occurrence occ: Int) {
+        state.decodeBuffer.removeAll(keepingCapacity: true)
+        cursor.decode(JSONStringToken(start: Int(state.occStart[occ]), end: Int(state.occEnd[occ]), hasEscapes: true), into: &state.decodeBuffer)
+    }
+
+    @inline(__always)
+    static func bytes(_ value: UnsafeBufferPointer<UInt8>, match text: UnsafeBufferPointer<UInt8>, prefixOnly: Bool) -> Bool {
+        let n = text.count
+        if prefixOnly ? value.count < n : value.count != n { return false }
+        var i = 0
+        while i < n {
+            if value[i] != text[i] { return false }
+            i &+= 1
+        }
+        return true
     }
 
     /// Depth-first choice of one value per condition, in path order, keeping array memberships consistent.

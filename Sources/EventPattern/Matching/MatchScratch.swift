@@ -31,6 +31,8 @@ struct WalkState {
     /// The value's bytes in the event (between the quotes for strings), for lazy predicates.
     var occStart: [Int32] = []
     var occEnd: [Int32] = []
+    /// Numbers' values (NaN for other kinds, and for numbers no predicate needs).
+    var occNumber: [Double] = []
     /// Array memberships, flattened as (array id, element index) pairs.
     var memberArena: [Int32] = []
     var hasMembership = false
@@ -107,6 +109,7 @@ struct WalkState {
             occKind.removeAll(keepingCapacity: true)
             occStart.removeAll(keepingCapacity: true)
             occEnd.removeAll(keepingCapacity: true)
+            occNumber.removeAll(keepingCapacity: true)
             memberArena.removeAll(keepingCapacity: true)
             pairOcc.removeAll(keepingCapacity: true)
             pairNext.removeAll(keepingCapacity: true)
