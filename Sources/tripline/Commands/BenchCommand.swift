@@ -13,7 +13,7 @@ enum BenchCommand: Command {
         name: "bench",
         summary: "Measure speed (match: citylots groups; scaling: 1 to 10,000 rules; delivery: durable deliveries; webhook: HTTP deliveries)",
         synopses: ["bench match --rules RULES.json --events EVENTS.json[.gz] [--group NAME]... [--limit N] [--passes N]",
-                   "bench scaling [--events N] [--rule-count N]... [--passes N]",
+                   "bench scaling [--events N] [--rule-count N]... [--mix selective|broad]... [--passes N]",
                    "bench delivery [--deliveries N] [--concurrency N] [--handler PATH] [--state KIND]... [--journal-rows N] [--work-dir DIR] [--passes N]",
                    "bench webhook [--deliveries N] [--connections N]... [--body-bytes N]"],
         options: [
@@ -21,6 +21,7 @@ enum BenchCommand: Command {
             OptionSpec(name: "events", valueName: "EVENTS", help: "match: NDJSON event file, plain or gzipped; scaling: number of events (default 20000)."),
             OptionSpec(name: "group", valueName: "NAME", help: "Run only these groups (default: all).", repeatable: true),
             OptionSpec(name: "limit", valueName: "N", help: "Read at most N events."),
+            OptionSpec(name: "mix", valueName: "MIX", help: "scaling: selective (rules pinned to one API call, as real ones) and/or broad (matches grow with the rules); default both.", repeatable: true),
             OptionSpec(name: "rule-count", valueName: "N", help: "scaling: measure only these rule counts (default 1, 10, 100, 1000, 10000; the first is the baseline).", repeatable: true),
             OptionSpec(name: "passes", valueName: "N", help: "Timed passes after the warm-up; the best counts (default 3; webhook: 1)."),
             OptionSpec(name: "deliveries", valueName: "N", help: "delivery: events routed per pass (default 5000); webhook: POSTs per connection count (default 20000)."),
@@ -36,7 +37,8 @@ enum BenchCommand: Command {
         discussion: """
             match and scaling: one thread, events held in memory, parse + match timed, best of the passes after a warm-up.
             match prints {"group","events","seconds","eventsPerSecond","matches":{rule: count}} per group;
-            scaling prints {"rules","events","nsPerEvent","eventsPerSecond","matchesPerEvent","relativeToOneRule"}.
+            scaling prints {"mix","rules","events","nsPerEvent","eventsPerSecond","matchesPerEvent","relativeToOneRule"}
+            per mix and rule count (passes interleaved across rule counts).
             delivery routes N NDJSON events through `run`'s whole path (journal, dispatcher, one handler process per
             delivery) per state kind and prints {"group":"delivery","state","deliveries","seconds","deliveriesPerSecond",
             "overheadVsMemoryPercent"} per kind, then the journal alone (accept in batches of 512, load, complete in
@@ -75,9 +77,19 @@ enum BenchCommand: Command {
                 guard ruleCounts.count == arguments.values("rule-count").count else {
                     return context.usageError("--rule-count needs a positive number", spec: spec)
                 }
-                let results = try ScalingBenchmark.run(eventCount: count, ruleCounts: ruleCounts.isEmpty ? ScalingBenchmark.ruleCounts : ruleCounts, passes: passes)
-                let baseline = results.first?.nanosecondsPerEvent ?? 1
-                for result in results { context.output.line(result.jsonLine(baseline: baseline)) }
+                var mixes: [ScalingBenchmark.Mix] = []
+                for name in arguments.values("mix") {
+                    guard let mix = ScalingBenchmark.Mix(rawValue: name) else {
+                        return context.usageError("--mix needs 'selective' or 'broad', got '\(name)'", spec: spec)
+                    }
+                    mixes.append(mix)
+                }
+                for mix in mixes.isEmpty ? ScalingBenchmark.Mix.allCases : mixes {
+                    let results = try ScalingBenchmark.run(mix: mix, eventCount: count,
+                                                           ruleCounts: ruleCounts.isEmpty ? ScalingBenchmark.ruleCounts : ruleCounts, passes: passes)
+                    let baseline = results.first?.nanosecondsPerEvent ?? 1
+                    for result in results { context.output.line(result.jsonLine(baseline: baseline)) }
+                }
             case "delivery":
                 var options = DeliveryBenchmark.Options(passes: passes)
                 guard let deliveries = count(arguments, "deliveries", default: options.deliveries, minimum: 0),
