@@ -272,6 +272,18 @@ struct OnDemandConditionTests {
         MatchRow(#"{"A":["x"],"a":[{"equals-ignore-case":"ABC"}]}"#, #"{"A":"x","a":"aBc"}"#, true),
         MatchRow(#"{"A":["x"],"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"A":"x","a":"10.1.2.3"}"#, true),
         MatchRow(#"{"A":["x"],"a":[{"wildcard":"a*c"}]}"#, #"{"A":"x","a":"abbc"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"wildcard":"a*c"}]}"#, #"{"A":"x","a":"ac"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"wildcard":"a*c"}]}"#, #"{"A":"x","a":"abcd"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"wildcard":"*b*d*"}]}"#, #"{"A":"x","a":"abcde"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"wildcard":"a*b*b"}]}"#, #"{"A":"x","a":"ab"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"wildcard":"a\\*b"}]}"#, #"{"A":"x","a":"a*b"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"suffix":"z"}]}"#, #"{"A":"x","a":"zb"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"suffix":"é"}]}"#, #"{"A":"x","a":"caf\u00e9"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"A":"x","a":"11.1.2.3"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"A":"x","a":["11.1.2.3","10.9.9.9"]}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"A":"x","a":"2001:db8::1"}"#, true),
+        MatchRow(#"{"A":["x"],"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"A":"x","a":"10.0.0.1"}"#, false),
+        MatchRow(#"{"A":["x"],"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"A":"x","a":"not an address"}"#, false),
     ]
 
     @Test(arguments: rows) func onDemand(_ row: MatchRow) { checkBothMatchers(row) }

@@ -1,27 +1,33 @@
 /// An open-addressing hash table from (context, byte string) to an integer, without per-lookup allocation.
 ///
-/// Used for the path trie's edges (context = parent node, key = field name) and for exact-value
-/// lookups; keys live in one byte arena so a lookup hashes and compares bytes in place.
+/// Used for the path trie's edges (context = parent node, key = field name). Keys live in one byte
+/// arena; each slot holds the whole entry (hash, context, key position, value), so a lookup reads
+/// one slot and the key's bytes.
 struct ByteStringTable: Sendable {
-    private var slots: [Int32]          // entry index + 1, 0 = empty
-    private var entryContext: [Int32] = []
-    private var entryStart: [Int32] = []
-    private var entryLength: [Int32] = []
-    private var entryHash: [UInt64] = []
-    private(set) var values: [Int32] = []
+    struct Entry: Sendable {
+        var hash: UInt64
+        var context: Int32
+        var start: Int32
+        var length: Int32
+        var value: Int32
+    }
+
+    /// `length < 0` marks an empty slot.
+    private var slots: [Entry]
     private var arena: [UInt8] = []
     private var mask: Int
+    private(set) var count = 0
+
+    private static let empty = Entry(hash: 0, context: 0, start: 0, length: -1, value: 0)
 
     init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = Array(repeating: 0, count: size)
+        slots = Array(repeating: ByteStringTable.empty, count: size)
         mask = size - 1
     }
 
-    var count: Int { values.count }
-
-    /// Eight bytes at a time, multiply-and-rotate mixing; the tail byte by byte (keys are short).
+    /// Eight bytes at a time, multiply-and-rotate mixing; the tail in one partial word (keys are short).
     @inline(__always)
     static func hash(context: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ (UInt64(UInt32(bitPattern: context)) &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(bytes.count)
@@ -50,27 +56,30 @@ struct ByteStringTable: Sendable {
     @inline(__always)
     func lookup(context: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Int32? {
         let h = ByteStringTable.hash(context: context, bytes)
-        var i = Int(truncatingIfNeeded: h) & mask
-        return slots.withUnsafeBufferPointer { slotsPointer -> Int32? in
-            while true {
-                let slot = slotsPointer[i]
-                if slot == 0 { return nil }
-                let e = Int(slot - 1)
-                if entryHash[e] == h && entryContext[e] == context && Int(entryLength[e]) == bytes.count {
-                    let start = Int(entryStart[e])
-                    let equal = arena.withUnsafeBufferPointer { a -> Bool in
-                        var k = 0
-                        while k < bytes.count {
-                            if a[start + k] != bytes[k] { return false }
-                            k += 1
-                        }
-                        return true
+        return slots.withUnsafeBufferPointer { slots -> Int32? in
+            arena.withUnsafeBufferPointer { arena -> Int32? in
+                var i = Int(truncatingIfNeeded: h) & mask
+                while true {
+                    let entry = slots[i]
+                    if entry.length < 0 { return nil }
+                    if entry.hash == h && entry.context == context && Int(entry.length) == bytes.count
+                        && ByteStringTable.equal(arena, Int(entry.start), bytes) {
+                        return entry.value
                     }
-                    if equal { return values[e] }
+                    i = (i &+ 1) & mask
                 }
-                i = (i + 1) & mask
             }
         }
+    }
+
+    @inline(__always)
+    private static func equal(_ arena: UnsafeBufferPointer<UInt8>, _ start: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var k = 0
+        while k < bytes.count {
+            if arena[start &+ k] != bytes[k] { return false }
+            k &+= 1
+        }
+        return true
     }
 
     func lookup(context: Int32, _ bytes: [UInt8]) -> Int32? {
@@ -79,45 +88,34 @@ struct ByteStringTable: Sendable {
 
     /// Inserts or replaces the value for `bytes` under `context`.
     mutating func insert(context: Int32, _ bytes: [UInt8], value: Int32) {
-        if let existing = indexOf(context: context, bytes) {
-            values[existing] = value
-            return
-        }
-        if (values.count + 1) * 2 > slots.count { grow() }
-        let h = bytes.withUnsafeBufferPointer { ByteStringTable.hash(context: context, $0) }
-        entryContext.append(context)
-        entryStart.append(Int32(arena.count))
-        entryLength.append(Int32(bytes.count))
-        entryHash.append(h)
-        values.append(value)
-        arena.append(contentsOf: bytes)
-        place(entry: values.count - 1, hash: h)
-    }
-
-    private func indexOf(context: Int32, _ bytes: [UInt8]) -> Int? {
         let h = bytes.withUnsafeBufferPointer { ByteStringTable.hash(context: context, $0) }
         var i = Int(truncatingIfNeeded: h) & mask
-        while slots[i] != 0 {
-            let e = Int(slots[i] - 1)
-            if entryHash[e] == h && entryContext[e] == context && Int(entryLength[e]) == bytes.count {
-                let start = Int(entryStart[e])
-                if arena[start..<(start + bytes.count)].elementsEqual(bytes) { return e }
+        while slots[i].length >= 0 {
+            let entry = slots[i]
+            if entry.hash == h && entry.context == context && Int(entry.length) == bytes.count
+                && arena[Int(entry.start)..<(Int(entry.start) + bytes.count)].elementsEqual(bytes) {
+                slots[i].value = value
+                return
             }
             i = (i + 1) & mask
         }
-        return nil
-    }
-
-    private mutating func place(entry: Int, hash: UInt64) {
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while slots[i] != 0 { i = (i + 1) & mask }
-        slots[i] = Int32(entry + 1)
+        if (count + 1) * 2 > slots.count {
+            grow()
+            return insert(context: context, bytes, value: value)
+        }
+        slots[i] = Entry(hash: h, context: context, start: Int32(arena.count), length: Int32(bytes.count), value: value)
+        arena.append(contentsOf: bytes)
+        count += 1
     }
 
     private mutating func grow() {
-        let size = slots.count * 2
-        slots = Array(repeating: 0, count: size)
-        mask = size - 1
-        for e in 0..<values.count { place(entry: e, hash: entryHash[e]) }
+        let old = slots
+        slots = Array(repeating: ByteStringTable.empty, count: old.count * 2)
+        mask = slots.count - 1
+        for entry in old where entry.length >= 0 {
+            var i = Int(truncatingIfNeeded: entry.hash) & mask
+            while slots[i].length >= 0 { i = (i + 1) & mask }
+            slots[i] = entry
+        }
     }
 }

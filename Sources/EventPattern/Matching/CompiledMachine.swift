@@ -38,6 +38,9 @@ struct CompiledMachine: Sendable {
     var predTextStart: [Int32] = []
     var predTextEnd: [Int32] = []
     var predText: [UInt8] = []
+    /// Wildcards: the lengths of their pieces, `predPieceStart[p]..<predPieceStart[p + 1]`.
+    var predPieceStart: [Int32] = [0]
+    var pieceLength: [Int32] = []
     /// Broad matchers per predicate: -1 for `exists: true`, else a group id local to its tester.
     var predBroadStart: [Int32] = [0]
     var predBroad: [Int32] = []
@@ -150,6 +153,7 @@ struct CompiledMachine: Sendable {
                 predUpper.append(upper)
                 predTextStart.append(textStart)
                 predTextEnd.append(Int32(predText.count))
+                predPieceStart.append(Int32(pieceLength.count))
             }
             if !triggered[p].isEmpty {
                 predIsLazy.append(false)
@@ -180,6 +184,19 @@ struct CompiledMachine: Sendable {
                 case (false, .prefix(let text, ignoreCase: false)?, 1):
                     test = .prefix
                     predText.append(contentsOf: text.utf8)
+                case (false, .suffix(let text, ignoreCase: false)?, 1):
+                    test = .suffix
+                    predText.append(contentsOf: text.utf8)
+                case (false, .wildcard(let wildcard)?, 1):
+                    test = .wildcard
+                    for piece in wildcard.pieces {
+                        predText.append(contentsOf: piece)
+                        pieceLength.append(Int32(piece.count))
+                    }
+                case (false, .cidr(let block)?, 1):
+                    test = .cidr
+                    predText.append(contentsOf: block.network)
+                    lower = Double(block.prefixLength)
                 case (_, _, 0):
                     test = .none
                 default:
@@ -228,6 +245,7 @@ struct CompiledMachine: Sendable {
     /// The trie node reached from `node` by an event key (which may itself contain dots), or -1.
     @inline(__always)
     func child(of node: Int32, key: UnsafeBufferPointer<UInt8>) -> Int32 {
+        if !CompiledMachine.containsDot(key) { return edges.lookup(context: node, key) ?? -1 }
         var start = 0
         var current = node
         var i = 0
@@ -242,6 +260,25 @@ struct CompiledMachine: Sendable {
         }
         return edges.lookup(context: current, UnsafeBufferPointer(rebasing: key[start..<n])) ?? -1
     }
+
+    /// Whether `key` holds a `.`, eight bytes at a time.
+    @inline(__always)
+    static func containsDot(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = key.baseAddress else { return false }
+        let n = key.count
+        var i = 0
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        while i &+ 8 <= n {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) ^ (ones &* 0x2E)
+            if (word &- ones) & ~word & (ones &* 0x80) != 0 { return true }
+            i &+= 8
+        }
+        while i < n {
+            if base[i] == UInt8(ascii: ".") { return true }
+            i &+= 1
+        }
+        return false
+    }
 }
 
 /// How a lazy predicate's positive value tests are checked on demand.
@@ -252,8 +289,12 @@ enum LazyTest: UInt8 {
     case general
     /// One number or interval, by its bounds: [a, b], [a, b), (a, b], (a, b).
     case closedRange, rangeClosedOpen, rangeOpenClosed, openRange
-    /// One exact string, or one case-sensitive prefix.
-    case exactString, prefix
+    /// One exact string, or one case-sensitive prefix or suffix.
+    case exactString, prefix, suffix
+    /// One wildcard: its pieces' bytes in the text, their lengths in the piece table.
+    case wildcard
+    /// One CIDR block: the network bytes in the text, the prefix length in the lower bound.
+    case cidr
 }
 
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
@@ -295,6 +336,8 @@ struct FlatTables: @unchecked Sendable {
     let predTextStart: UnsafeBufferPointer<Int32>
     let predTextEnd: UnsafeBufferPointer<Int32>
     let predText: UnsafeBufferPointer<UInt8>
+    let predPieceStart: UnsafeBufferPointer<Int32>
+    let pieceLength: UnsafeBufferPointer<Int32>
 
     init(_ t: CompiledMachine) {
         nodeField = FlatTables.copy(t.nodeField)
@@ -317,6 +360,8 @@ struct FlatTables: @unchecked Sendable {
         predTextStart = FlatTables.copy(t.predTextStart)
         predTextEnd = FlatTables.copy(t.predTextEnd)
         predText = FlatTables.copy(t.predText)
+        predPieceStart = FlatTables.copy(t.predPieceStart)
+        pieceLength = FlatTables.copy(t.pieceLength)
     }
 
     private static func copy<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
@@ -332,5 +377,6 @@ struct FlatTables: @unchecked Sendable {
         subRulePattern.deallocate(); subRulePredStart.deallocate(); subRulePreds.deallocate(); unconditionalSubRules.deallocate()
         predTest.deallocate(); predLower.deallocate(); predUpper.deallocate()
         predTextStart.deallocate(); predTextEnd.deallocate(); predText.deallocate()
+        predPieceStart.deallocate(); pieceLength.deallocate()
     }
 }

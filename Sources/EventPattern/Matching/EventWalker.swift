@@ -141,17 +141,14 @@ struct EventWalker {
     private mutating func record(field: Int32, kind: ValueKind, start: Int, end: Int, number: Double = .nan) {
         let tracks = flat.fieldTracksOccurrences[Int(field)]
         if state.predBuffer.isEmpty && !tracks { return }
-        let occ = Int32(state.occMemberStart.count)
-        state.occMemberStart.append(Int32(state.memberArena.count))
-        state.occMemberCount.append(Int32(state.arrayStack.count / 2))
-        state.occKind.append(kind)
-        state.occStart.append(Int32(truncatingIfNeeded: start))
-        state.occEnd.append(Int32(truncatingIfNeeded: end))
-        state.occNumber.append(number)
-        if !state.arrayStack.isEmpty {
+        let occ = Int32(state.occurrences.count)
+        let memberCount = Int32(state.arrayStack.count / 2)
+        let memberStart = Int32(state.memberArena.count)
+        if memberCount > 0 {
             state.memberArena.append(contentsOf: state.arrayStack)
             state.hasMembership = true
         }
+        var next: Int32 = -1
         let epoch = state.epoch
         if tracks {
             let f = Int(field)
@@ -159,11 +156,11 @@ struct EventWalker {
                 state.fieldStamp[f] = epoch
                 state.fieldOccHead[f] = -1
             }
-            state.occNextInField.append(state.fieldOccHead[f])
+            next = state.fieldOccHead[f]
             state.fieldOccHead[f] = occ
-        } else {
-            state.occNextInField.append(-1)
         }
+        state.occurrences.append(Occurrence(memberStart: memberStart, memberCount: memberCount, nextInField: next, kind: kind,
+                                            start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end), number: number))
         for p in state.predBuffer { addPair(pred: Int(p), occurrence: occ) }
     }
 
@@ -175,9 +172,8 @@ struct EventWalker {
             state.predHead[p] = -1
             state.touched.append(Int32(p))
         }
-        state.pairOcc.append(occ)
-        state.pairNext.append(state.predHead[p])
-        state.predHead[p] = Int32(state.pairOcc.count - 1)
+        state.pairs.append(PredicatePair(occurrence: occ, next: state.predHead[p]))
+        state.predHead[p] = Int32(state.pairs.count - 1)
     }
 
     // MARK: Deciding
@@ -247,32 +243,31 @@ struct EventWalker {
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
             if satisfies(pred: p, occurrence: Int(occ)) { addPair(pred: p, occurrence: occ) }
-            occ = state.occNextInField[Int(occ)]
+            occ = state.occurrences[Int(occ)].nextInField
         }
     }
 
     /// Whether the value at `occurrence` satisfies one of lazy predicate `p`'s matchers.
     private mutating func satisfies(pred p: Int, occurrence occ: Int) -> Bool {
-        let kind = state.occKind[occ]
-        let x = state.occNumber[occ]
+        let kind = state.occurrences[occ].kind
+        let x = state.occurrences[occ].number
         switch flat.predTest[p] {
         case .none: break
         case .closedRange: if x >= flat.predLower[p] && x <= flat.predUpper[p] { return true }
         case .rangeClosedOpen: if x >= flat.predLower[p] && x < flat.predUpper[p] { return true }
         case .rangeOpenClosed: if x > flat.predLower[p] && x <= flat.predUpper[p] { return true }
         case .openRange: if x > flat.predLower[p] && x < flat.predUpper[p] { return true }
-        case .exactString, .prefix:
+        case .exactString, .prefix, .suffix, .wildcard, .cidr:
             if kind == .string || kind == .escapedString {
-                let text = UnsafeBufferPointer(rebasing: flat.predText[Int(flat.predTextStart[p])..<Int(flat.predTextEnd[p])])
-                let prefixOnly = flat.predTest[p] == .prefix
-                if kind == .string {
-                    let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occStart[occ])..<Int(state.occEnd[occ])])
-                    if EventWalker.bytes(value, match: text, prefixOnly: prefixOnly) { return true }
-                } else {
-                    decode(occurrence: occ)
-                    let decoded = state.decodeBuffer
-                    if decoded.withUnsafeBufferPointer({ EventWalker.bytes($0, match: text, prefixOnly: prefixOnly) }) { return true }
+                if kind == .escapedString { decode(occurrence: occ) }
+                let decoded = state.decodeBuffer
+                let matched = decoded.withUnsafeBufferPointer { buffer -> Bool in
+                    let value = kind == .string
+                        ? UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
+                        : buffer
+                    return compactStringTest(pred: p, value: value, occurrence: occ)
                 }
+                if matched { return true }
             }
         case .general:
             if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
@@ -303,7 +298,7 @@ struct EventWalker {
         guard let tester = reference.tables.predTester[p] else { return false }
         switch kind {
         case .string:
-            let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occStart[occ])..<Int(state.occEnd[occ])])
+            let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
             tester.evaluateString(value, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
         case .escapedString:
             decode(occurrence: occ)
@@ -312,7 +307,7 @@ struct EventWalker {
                 tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
             }
         case .number:
-            tester.evaluateNumber(state.occNumber[occ], scratch: &state.field, into: &state.predBuffer)
+            tester.evaluateNumber(state.occurrences[occ].number, scratch: &state.field, into: &state.predBuffer)
         case .true, .false, .null:
             tester.evaluateLiteral(kind, into: &state.predBuffer)
         }
@@ -322,19 +317,73 @@ struct EventWalker {
     /// The unescaped bytes of a string occurrence, into `state.decodeBuffer`.
     private mutating func decode(occurrence occ: Int) {
         state.decodeBuffer.removeAll(keepingCapacity: true)
-        cursor.decode(JSONStringToken(start: Int(state.occStart[occ]), end: Int(state.occEnd[occ]), hasEscapes: true), into: &state.decodeBuffer)
+        cursor.decode(JSONStringToken(start: Int(state.occurrences[occ].start), end: Int(state.occurrences[occ].end), hasEscapes: true), into: &state.decodeBuffer)
     }
 
+    /// A compact string test of lazy predicate `p` on a (decoded) string value.
+    private mutating func compactStringTest(pred p: Int, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
+        let text = UnsafeBufferPointer(rebasing: flat.predText[Int(flat.predTextStart[p])..<Int(flat.predTextEnd[p])])
+        switch flat.predTest[p] {
+        case .exactString: return value.count == text.count && EventWalker.equal(value, at: 0, text)
+        case .prefix: return value.count >= text.count && EventWalker.equal(value, at: 0, text)
+        case .suffix: return value.count >= text.count && EventWalker.equal(value, at: value.count - text.count, text)
+        case .wildcard:
+            return EventWalker.wildcard(value, text: text,
+                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(flat.predPieceStart[p])..<Int(flat.predPieceStart[p + 1])]))
+        case .cidr:
+            if state.addressOccurrence != occ {
+                state.addressOccurrence = occ
+                state.address = IPAddress.parse(value)
+            }
+            guard let address = state.address, address.bytes.count == text.count else { return false }
+            let length = Int(flat.predLower[p])
+            var bit = 0
+            while bit < length {
+                let mask = UInt8(0x80) >> UInt8(bit & 7)
+                if address.bytes[bit >> 3] & mask != text[bit >> 3] & mask { return false }
+                bit &+= 1
+            }
+            return true
+        default: return false
+        }
+    }
+
+    /// Whether `value` holds `text` at `offset` (the caller checked that it fits).
     @inline(__always)
-    static func bytes(_ value: UnsafeBufferPointer<UInt8>, match text: UnsafeBufferPointer<UInt8>, prefixOnly: Bool) -> Bool {
-        let n = text.count
-        if prefixOnly ? value.count < n : value.count != n { return false }
+    static func equal(_ value: UnsafeBufferPointer<UInt8>, at offset: Int, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
-        while i < n {
-            if value[i] != text[i] { return false }
+        while i < text.count {
+            if value[offset &+ i] != text[i] { return false }
             i &+= 1
         }
         return true
+    }
+
+    /// Glob matching of `value` against pieces (their bytes concatenated in `text`) separated by `*`:
+    /// the first piece is a prefix, the last a suffix, the middle ones found leftmost in order.
+    static func wildcard(_ value: UnsafeBufferPointer<UInt8>, text: UnsafeBufferPointer<UInt8>, pieces: UnsafeBufferPointer<Int32>) -> Bool {
+        let first = Int(pieces[0])
+        if pieces.count == 1 { return value.count == first && equal(value, at: 0, text) }
+        let last = Int(pieces[pieces.count - 1])
+        guard value.count >= first + last, equal(value, at: 0, UnsafeBufferPointer(rebasing: text[0..<first])),
+              equal(value, at: value.count - last, UnsafeBufferPointer(rebasing: text[(text.count - last)...])) else { return false }
+        var position = first
+        let end = value.count - last
+        var textOffset = first
+        for k in 1..<(pieces.count - 1) {
+            let length = Int(pieces[k])
+            let piece = UnsafeBufferPointer(rebasing: text[textOffset..<(textOffset + length)])
+            textOffset += length
+            var found = -1
+            var i = position
+            while i + length <= end {
+                if equal(value, at: i, piece) { found = i; break }
+                i += 1
+            }
+            if found < 0 { return false }
+            position = found + length
+        }
+        return position <= end
     }
 
     /// Depth-first choice of one value per condition, in path order, keeping array memberships consistent.
@@ -356,7 +405,7 @@ struct EventWalker {
                 var occ = state.fieldOccHead[f]
                 while occ >= 0 {
                     if consistent(occurrence: Int(occ)) { consistentValue = true; break }
-                    occ = state.occNextInField[Int(occ)]
+                    occ = state.occurrences[Int(occ)].nextInField
                 }
             }
             if !consistentValue && search(from: k + 1, end: end) { return true }
@@ -364,9 +413,9 @@ struct EventWalker {
         if state.predStamp[p] == epoch {
             var pair = state.predHead[p]
             while pair >= 0 {
-                let occ = Int(state.pairOcc[Int(pair)])
+                let occ = Int(state.pairs[Int(pair)].occurrence)
                 if consistent(occurrence: occ) && tryChoosing(occurrence: occ, next: k + 1, end: end) { return true }
-                pair = state.pairNext[Int(pair)]
+                pair = state.pairs[Int(pair)].next
             }
         }
         if memoize { state.failedStates.insert(memoKey) }
@@ -384,8 +433,8 @@ struct EventWalker {
     /// True when the occurrence's array memberships agree with those chosen so far.
     @inline(__always)
     private func consistent(occurrence occ: Int) -> Bool {
-        let start = Int(state.occMemberStart[occ])
-        let count = Int(state.occMemberCount[occ])
+        let start = Int(state.occurrences[occ].memberStart)
+        let count = Int(state.occurrences[occ].memberCount)
         if count == 0 || state.chosen.isEmpty { return true }
         for m in 0..<count {
             let array = state.memberArena[start + 2 * m]
@@ -403,8 +452,8 @@ struct EventWalker {
     }
 
     private mutating func choose(occurrence occ: Int) {
-        let start = Int(state.occMemberStart[occ])
-        let count = Int(state.occMemberCount[occ])
+        let start = Int(state.occurrences[occ].memberStart)
+        let count = Int(state.occurrences[occ].memberCount)
         for m in 0..<count {
             let array = state.memberArena[start + 2 * m]
             var known = false

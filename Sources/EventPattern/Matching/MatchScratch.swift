@@ -24,22 +24,15 @@ struct WalkState {
     var epoch: UInt32 = 0
 
     // Occurrences: leaf values that matched something or that absence checks must see.
-    var occMemberStart: [Int32] = []
-    var occMemberCount: [Int32] = []
-    var occNextInField: [Int32] = []
-    var occKind: [ValueKind] = []
-    /// The value's bytes in the event (between the quotes for strings), for lazy predicates.
-    var occStart: [Int32] = []
-    var occEnd: [Int32] = []
-    /// Numbers' values (NaN for other kinds, and for numbers no predicate needs).
-    var occNumber: [Double] = []
-    /// Array memberships, flattened as (array id, element index) pairs.
+    var occurrences: [Occurrence] = []
     var memberArena: [Int32] = []
     var hasMembership = false
 
     // (predicate, occurrence) pairs, linked per predicate.
-    var pairOcc: [Int32] = []
-    var pairNext: [Int32] = []
+    var pairs: [PredicatePair] = []
+    /// The occurrence whose IP address was parsed last (-1: none this event), and that address.
+    var addressOccurrence = -1
+    var address: IPAddress? = nil
 
     /// `predStamp[p] == epoch`: predicate `p` has at least one satisfying occurrence, listed from `predHead[p]`.
     var predStamp: [UInt32] = []
@@ -102,25 +95,41 @@ struct WalkState {
             epoch = 1
         }
         // Most events record nothing: clear only what the last walk wrote.
-        if !occMemberStart.isEmpty {
-            occMemberStart.removeAll(keepingCapacity: true)
-            occMemberCount.removeAll(keepingCapacity: true)
-            occNextInField.removeAll(keepingCapacity: true)
-            occKind.removeAll(keepingCapacity: true)
-            occStart.removeAll(keepingCapacity: true)
-            occEnd.removeAll(keepingCapacity: true)
-            occNumber.removeAll(keepingCapacity: true)
+        if !occurrences.isEmpty {
+            occurrences.removeAll(keepingCapacity: true)
             memberArena.removeAll(keepingCapacity: true)
-            pairOcc.removeAll(keepingCapacity: true)
-            pairNext.removeAll(keepingCapacity: true)
+            pairs.removeAll(keepingCapacity: true)
             touched.removeAll(keepingCapacity: true)
         }
         hasMembership = false
+        addressOccurrence = -1
         if !candidates.isEmpty { candidates.removeAll(keepingCapacity: true) }
         if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
         if !arrayStack.isEmpty { arrayStack.removeAll(keepingCapacity: true) }
         nextArrayID = 0
     }
+}
+
+/// A leaf value recorded during a walk: because it satisfied a trigger, or because lazy predicates
+/// on its field may need to test it.
+struct Occurrence {
+    /// Its array memberships: `memberCount` (array id, index) pairs from `memberStart` in the arena.
+    var memberStart: Int32
+    var memberCount: Int32
+    /// The previous recorded value of the same field (-1: none), for tracked fields.
+    var nextInField: Int32
+    var kind: ValueKind
+    /// The value's bytes in the event (between the quotes for strings).
+    var start: Int32
+    var end: Int32
+    /// A number's value (NaN for other kinds, and for numbers no predicate needs).
+    var number: Double
+}
+
+/// One value satisfying one predicate, linked to the predicate's previous one.
+struct PredicatePair {
+    var occurrence: Int32
+    var next: Int32
 }
 
 /// The JSON type of a leaf value, as lazy predicates need it to test the value again.
