@@ -135,6 +135,11 @@ struct EqualsIgnoreCaseOperatorTests {
         MatchRow(#"{"a":[{"equals-ignore-case":"é"}]}"#, #"{"a":"É"}"#, true),
         MatchRow(#"{"a":[{"equals-ignore-case":"İ"}]}"#, #"{"a":"İ"}"#, true),
         MatchRow(#"{"a":[{"equals-ignore-case":"İ"}]}"#, #"{"a":"I"}"#, false),
+        // ASCII texts are looked up folded: a value with any non-ASCII byte cannot equal them.
+        MatchRow(#"{"a":[{"equals-ignore-case":"k"}]}"#, #"{"a":"\u212A"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"abc-1_Z"}]}"#, #"{"a":"ABC-1_z"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"a@b"}]}"#, #"{"a":"A`B"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"Abc"}, "x"]}"#, #"{"a":["q","aBC"]}"#, true),
     ]
 
     @Test(arguments: rows) func equalsIgnoreCase(_ row: MatchRow) { checkBothMatchers(row) }

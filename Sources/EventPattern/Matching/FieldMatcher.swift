@@ -6,6 +6,14 @@
 /// matchers (`anything-but`, `exists: true`) are not expanded here: they would match nearly every
 /// value, so they are checked only for the few sub-rules that get that far.
 final class FieldMatcher: Sendable {
+    /// Exact strings (context 0) and ASCII equals-ignore-case texts folded to lower case (context 1),
+    /// each to an entry of `tablePredStart`: one hash lookup instead of a walk through the automaton,
+    /// whose table grows with every value and costs a cache miss per byte once it is large.
+    private let table: ByteStringTable
+    private let tablePredStart: [Int32]
+    private let tablePreds: [Int32]
+    private let hasExact: Bool
+    private let hasFolded: Bool
     private let automaton: StringAutomaton
     private let testPredStart: [Int32]
     private let testPreds: [Int32]
@@ -45,6 +53,16 @@ final class FieldMatcher: Sendable {
             tests.append(tokens); preds.append([]); exclusions.append([])
             return tests.count - 1
         }
+        var tableIDs: [[UInt8]: Int] = [:]
+        var tableKeys: [(context: Int32, bytes: [UInt8])] = []
+        var tableLists: [[Int32]] = []
+        func tableEntry(_ context: Int32, _ bytes: [UInt8]) -> Int {
+            let key = [UInt8(context)] + bytes
+            if let id = tableIDs[key] { return id }
+            tableIDs[key] = tableKeys.count
+            tableKeys.append((context, bytes)); tableLists.append([])
+            return tableKeys.count - 1
+        }
         var rangeEntries: [(range: NumericRange, item: Int32)] = []
         var cidrEntries: [(block: CIDRBlock, item: Int32)] = []
         var groupIDs: [AnythingBut: Int32] = [:]
@@ -52,10 +70,15 @@ final class FieldMatcher: Sendable {
 
         for (matcher, pred) in entries {
             switch matcher {
-            case .exactString(let s): preds[test(StringToken.literal(Array(s.utf8)))].append(pred)
+            case .exactString(let s): tableLists[tableEntry(0, Array(s.utf8))].append(pred)
             case .prefix(let s, let ignoreCase): preds[test(FieldMatcher.tokens(s, ignoreCase) + [.star])].append(pred)
             case .suffix(let s, let ignoreCase): preds[test([.star] + FieldMatcher.tokens(s, ignoreCase))].append(pred)
-            case .equalsIgnoreCase(let s): preds[test(FieldMatcher.tokens(s, true))].append(pred)
+            case .equalsIgnoreCase(let s):
+                if s.utf8.allSatisfy({ $0 < 0x80 }) {
+                    tableLists[tableEntry(1, s.utf8.map(FieldMatcher.asciiLower))].append(pred)
+                } else {
+                    preds[test(FieldMatcher.tokens(s, true))].append(pred)
+                }
             case .wildcard(let w): preds[test(FieldMatcher.tokens(w))].append(pred)
             case .exactNumber(let x):
                 numberTargets[x + 0.0, default: ([], [])].preds.append(pred)
@@ -94,6 +117,17 @@ final class FieldMatcher: Sendable {
                 }
             }
         }
+        var table = ByteStringTable(capacity: max(tableKeys.count, 8))
+        var tablePredStart: [Int32] = [0], tablePreds: [Int32] = []
+        for (k, key) in tableKeys.enumerated() {
+            table.insert(context: key.context, key.bytes, value: Int32(k))
+            tablePreds.append(contentsOf: tableLists[k]); tablePredStart.append(Int32(tablePreds.count))
+        }
+        self.table = table
+        self.tablePredStart = tablePredStart
+        self.tablePreds = tablePreds
+        hasExact = tableKeys.contains { $0.context == 0 }
+        hasFolded = tableKeys.contains { $0.context == 1 }
         automaton = StringAutomaton(tests: tests)
         hasStringTests = !tests.isEmpty
         for k in tests.indices {
@@ -141,6 +175,8 @@ final class FieldMatcher: Sendable {
     /// Appends the predicates a string value satisfies, and the groups it is excluded from.
     @inline(__always)
     func evaluateString(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, scratch: inout FieldScratch, into out: inout [Int32]) {
+        if hasExact, let k = table.lookup(context: 0, value) { appendTablePreds(Int(k), into: &out) }
+        if hasFolded { evaluateFolded(value, scratch: &scratch, into: &out) }
         if hasStringTests {
             scratch.tests.removeAll(keepingCapacity: true)
             automaton.match(value, cache: &cache, into: &scratch.tests)
@@ -153,6 +189,29 @@ final class FieldMatcher: Sendable {
             }
         }
         if needsIPAddress, let address = IPAddress.parse(value) { cidrs.lookup(address, into: &out) }
+    }
+
+    @inline(__always)
+    private func appendTablePreds(_ k: Int, into out: inout [Int32]) {
+        var i = Int(tablePredStart[k])
+        let end = Int(tablePredStart[k + 1])
+        while i < end { out.append(tablePreds[i]); i += 1 }
+    }
+
+    /// ASCII equals-ignore-case: only an all-ASCII value can equal an ASCII text ignoring case.
+    private func evaluateFolded(_ value: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
+        scratch.folded.removeAll(keepingCapacity: true)
+        for byte in value {
+            if byte >= 0x80 { return }
+            scratch.folded.append(FieldMatcher.asciiLower(byte))
+        }
+        let found = scratch.folded.withUnsafeBufferPointer { table.lookup(context: 1, $0) }
+        if let k = found { appendTablePreds(Int(k), into: &out) }
+    }
+
+    @inline(__always)
+    static func asciiLower(_ byte: UInt8) -> UInt8 {
+        byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
     }
 
     /// Appends the predicates a number value satisfies, and the groups it is excluded from.
@@ -182,4 +241,6 @@ struct FieldScratch {
     var tests: [Int32] = []
     /// Anything-but groups the current value is excluded from.
     var exclusions: [Int32] = []
+    /// The value folded to lower case, for ASCII equals-ignore-case lookups.
+    var folded: [UInt8] = []
 }
