@@ -495,7 +495,8 @@ public struct JSONCursor {
     }
 
     /// Records `key` among the keys of the object whose keys start at `mark`, failing if it is
-    /// already there. Objects of up to 64 keys are compared directly, larger ones through a hash
+    /// already there. Objects of up to 64 keys are compared by fingerprint (one word per key, read
+    /// from their own array) and fully only when fingerprints agree; larger ones through a hash
     /// set. `path` names the object in the error.
     @inlinable @inline(__always)
     public mutating func checkDuplicate(_ key: JSONStringToken, since mark: Int, path: String = "") throws(JSONError) {
@@ -504,11 +505,11 @@ public struct JSONCursor {
         if end &- mark > 64 {
             return try checkDuplicateHashed(key, since: mark, path: path)
         }
-        key.fingerprint = fingerprint(of: key)
+        key.fingerprint = key.hasEscapes ? decodedFingerprint(of: key) : fingerprint(of: key)
+        let fingerprints = keyStack.fingerprints
         var k = mark
         while k < end {
-            let other = keys[k]
-            if (other.fingerprint == key.fingerprint || other.hasEscapes || key.hasEscapes) && keysEqual(other, key) {
+            if fingerprints[k] == key.fingerprint && keysEqual(keys[k], key) {
                 throw duplicateKeyError(key, path: path)
             }
             k &+= 1
@@ -544,6 +545,16 @@ public struct JSONCursor {
         return (word << 8) | UInt64(truncatingIfNeeded: min(length, 255))
     }
 
+    /// The fingerprint of an escaped key's decoded text, so it compares with unescaped spellings.
+    @usableFromInline @inline(never)
+    func decodedFingerprint(of key: JSONStringToken) -> UInt64 {
+        var decoded: [UInt8] = []
+        decode(key, into: &decoded)
+        return decoded.withUnsafeBufferPointer { buffer in
+            JSONCursor(bytes: buffer, keyStack: keyStack).fingerprint(of: JSONStringToken(start: 0, end: buffer.count, hasEscapes: false))
+        }
+    }
+
     @inlinable @inline(__always)
     mutating func pushKey(_ key: JSONStringToken) {
         if keyCount == keyCapacity {
@@ -552,6 +563,7 @@ public struct JSONCursor {
             keyCapacity = keyStack.capacity
         }
         keys[keyCount] = key
+        keyStack.fingerprints[keyCount] = key.fingerprint
         keyCount &+= 1
     }
 
@@ -620,11 +632,14 @@ public enum JSONLimits {
 /// Not thread-safe: one per reading thread.
 public final class JSONKeyStack {
     @usableFromInline var storage: UnsafeMutablePointer<JSONStringToken>
+    /// Each key's fingerprint again, packed, for the duplicate scan.
+    @usableFromInline var fingerprints: UnsafeMutablePointer<UInt64>
     @usableFromInline var capacity: Int
 
     public init(capacity: Int = 64) {
         self.capacity = capacity
         storage = UnsafeMutablePointer<JSONStringToken>.allocate(capacity: capacity)
+        fingerprints = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
     }
 
     /// Doubles the capacity, keeping the first `count` keys.
@@ -634,8 +649,15 @@ public final class JSONKeyStack {
         bigger.update(from: storage, count: count)
         storage.deallocate()
         storage = bigger
+        let biggerFingerprints = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity * 2)
+        biggerFingerprints.update(from: fingerprints, count: count)
+        fingerprints.deallocate()
+        fingerprints = biggerFingerprints
         capacity *= 2
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        fingerprints.deallocate()
+    }
 }
