@@ -338,6 +338,9 @@ struct FlatTables: @unchecked Sendable {
     let predText: UnsafeBufferPointer<UInt8>
     let predPieceStart: UnsafeBufferPointer<Int32>
     let pieceLength: UnsafeBufferPointer<Int32>
+    /// The field matchers and lazy testers, unretained (the tables keep them alive).
+    let fieldMatchers: UnsafeBufferPointer<Unmanaged<FieldMatcher>>
+    let predTesters: UnsafeBufferPointer<Unmanaged<FieldMatcher>?>
 
     init(_ t: CompiledMachine) {
         nodeField = FlatTables.copy(t.nodeField)
@@ -362,6 +365,8 @@ struct FlatTables: @unchecked Sendable {
         predText = FlatTables.copy(t.predText)
         predPieceStart = FlatTables.copy(t.predPieceStart)
         pieceLength = FlatTables.copy(t.pieceLength)
+        fieldMatchers = FlatTables.copy(t.fields.map { Unmanaged.passUnretained($0) })
+        predTesters = FlatTables.copy(t.predTester.map { $0.map { Unmanaged.passUnretained($0) } })
     }
 
     private static func copy<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
@@ -378,5 +383,6 @@ struct FlatTables: @unchecked Sendable {
         predTest.deallocate(); predLower.deallocate(); predUpper.deallocate()
         predTextStart.deallocate(); predTextEnd.deallocate(); predText.deallocate()
         predPieceStart.deallocate(); pieceLength.deallocate()
+        fieldMatchers.deallocate(); predTesters.deallocate()
     }
 }

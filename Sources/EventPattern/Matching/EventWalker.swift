@@ -101,12 +101,16 @@ struct EventWalker {
                 state.decodeBuffer.removeAll(keepingCapacity: true)
                 cursor.decode(token, into: &state.decodeBuffer)
                 let decoded = state.decodeBuffer
-                decoded.withUnsafeBufferPointer {
-                    reference.tables.fields[Int(field)].evaluateString($0, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                decoded.withUnsafeBufferPointer { buffer in
+                    flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef {
+                        $0.evaluateString(buffer, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                    }
                 }
             } else {
-                reference.tables.fields[Int(field)].evaluateString(UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end]),
-                                                                   cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                let value = UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end])
+                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef {
+                    $0.evaluateString(value, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                }
             }
             record(field: field, kind: token.hasEscapes ? .escapedString : .string, start: token.start, end: token.end)
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
@@ -119,17 +123,17 @@ struct EventWalker {
             }
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            reference.tables.fields[Int(field)].evaluateLiteral(literal, into: &state.predBuffer)
+            flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateLiteral(literal, into: &state.predBuffer) }
             record(field: field, kind: literal, start: start, end: cursor.index)
         default:
             let range = try cursor.scanNumber()
             guard field >= 0 else { return }
             state.predBuffer.removeAll(keepingCapacity: true)
-            let needed = reference.tables.fields[Int(field)].needsNumberValue
+            let needed = flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.needsNumberValue }
             let value = needed || flat.fieldTracksOccurrences[Int(field)]
                 ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
             if needed {
-                reference.tables.fields[Int(field)].evaluateNumber(value, scratch: &state.field, into: &state.predBuffer)
+                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer) }
             }
             record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound, number: value)
         }
@@ -178,8 +182,8 @@ struct EventWalker {
 
     // MARK: Deciding
 
-    /// Dense indices of the matched patterns (unsorted).
-    mutating func matchedPatterns() -> [Int32] {
+    /// Leaves the dense indices of the matched patterns in `state.matched` (unsorted).
+    mutating func decide() {
         let epoch = state.epoch
         for p in state.touched where !flat.predIsLazy[Int(p)] {
             let pi = Int(p)
@@ -202,7 +206,6 @@ struct EventWalker {
                 state.matched.append(Int32(pattern))
             }
         }
-        return state.matched
     }
 
     /// Whether a candidate sub-rule really matches: every condition, with array consistency.
@@ -282,7 +285,7 @@ struct EventWalker {
         for k in broadStart..<broadEnd {
             let group = flat.predBroad[k]
             if group < 0 { return true }   // exists: true
-            let sameType = reference.tables.predTester[p]!.groupIsNumeric[Int(group)]
+            let sameType = flat.predTesters[p]!._withUnsafeGuaranteedRef { $0.groupIsNumeric[Int(group)] }
                 ? kind == .number : (kind == .string || kind == .escapedString)
             if !sameType { return true }   // anything-but never excludes a value of another type
             if !state.field.exclusions.contains(group) { return true }
@@ -295,21 +298,23 @@ struct EventWalker {
     private mutating func generalSatisfies(pred p: Int, occurrence occ: Int, kind: ValueKind) -> Bool {
         state.predBuffer.removeAll(keepingCapacity: true)
         state.field.exclusions.removeAll(keepingCapacity: true)
-        guard let tester = reference.tables.predTester[p] else { return false }
-        switch kind {
-        case .string:
-            let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
-            tester.evaluateString(value, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
-        case .escapedString:
-            decode(occurrence: occ)
-            let decoded = state.decodeBuffer
-            decoded.withUnsafeBufferPointer {
-                tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+        guard let unmanaged = flat.predTesters[p] else { return false }
+        unmanaged._withUnsafeGuaranteedRef { tester in
+            switch kind {
+            case .string:
+                let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
+                tester.evaluateString(value, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+            case .escapedString:
+                decode(occurrence: occ)
+                let decoded = state.decodeBuffer
+                decoded.withUnsafeBufferPointer {
+                    tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+                }
+            case .number:
+                tester.evaluateNumber(state.occurrences[occ].number, scratch: &state.field, into: &state.predBuffer)
+            case .true, .false, .null:
+                tester.evaluateLiteral(kind, into: &state.predBuffer)
             }
-        case .number:
-            tester.evaluateNumber(state.occurrences[occ].number, scratch: &state.field, into: &state.predBuffer)
-        case .true, .false, .null:
-            tester.evaluateLiteral(kind, into: &state.predBuffer)
         }
         return !state.predBuffer.isEmpty
     }

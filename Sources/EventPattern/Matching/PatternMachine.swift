@@ -64,10 +64,10 @@ public struct PatternMachine: Sendable {
         walker.state.prepare(for: compiled)
         defer { swap(&walker.state, &scratch.state) }
         try walker.walkEvent()
-        var dense = walker.matchedPatterns()
-        if dense.isEmpty { return [] }
-        dense.sort()
-        return dense.map { patternIDs[Int($0)] }
+        walker.decide()
+        if walker.state.matched.isEmpty { return [] }
+        walker.state.matched.sort()
+        return walker.state.matched.map { patternIDs[Int($0)] }
     }
 
     /// Convenience for one-off matching of event bytes.
