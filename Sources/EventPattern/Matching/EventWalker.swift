@@ -261,16 +261,13 @@ struct EventWalker {
         case .rangeOpenClosed: if x > flat.predLower[p] && x <= flat.predUpper[p] { return true }
         case .openRange: if x > flat.predLower[p] && x < flat.predUpper[p] { return true }
         case .exactString, .prefix, .suffix, .wildcard, .cidr:
-            if kind == .string || kind == .escapedString {
-                if kind == .escapedString { decode(occurrence: occ) }
+            if kind == .string {
+                let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
+                if compactStringTest(pred: p, value: value, occurrence: occ) { return true }
+            } else if kind == .escapedString {
+                decode(occurrence: occ)
                 let decoded = state.decodeBuffer
-                let matched = decoded.withUnsafeBufferPointer { buffer -> Bool in
-                    let value = kind == .string
-                        ? UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
-                        : buffer
-                    return compactStringTest(pred: p, value: value, occurrence: occ)
-                }
-                if matched { return true }
+                if decoded.withUnsafeBufferPointer({ compactStringTest(pred: p, value: $0, occurrence: occ) }) { return true }
             }
         case .general:
             if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
