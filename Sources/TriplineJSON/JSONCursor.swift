@@ -11,6 +11,9 @@ public struct JSONCursor {
     public let maxDepth: Int
     /// Keys of the objects currently open, for duplicate detection; owned by `keyStack`.
     @usableFromInline var keys: UnsafeMutablePointer<JSONStringToken>
+    /// The keys' fingerprints, packed; owned by `keyStack` (cached here: reading a class's stored
+    /// property costs a dynamic exclusivity check).
+    @usableFromInline var fingerprints: UnsafeMutablePointer<UInt64>
     @usableFromInline var keyCount = 0
     @usableFromInline var keyCapacity: Int
     @usableFromInline let keyStack: JSONKeyStack
@@ -24,6 +27,7 @@ public struct JSONCursor {
         self.maxDepth = maxDepth
         self.keyStack = keyStack
         self.keys = keyStack.storage
+        self.fingerprints = keyStack.fingerprints
         self.keyCapacity = keyStack.capacity
     }
 
@@ -506,7 +510,6 @@ public struct JSONCursor {
             return try checkDuplicateHashed(key, since: mark, path: path)
         }
         key.fingerprint = key.hasEscapes ? decodedFingerprint(of: key) : fingerprint(of: key)
-        let fingerprints = keyStack.fingerprints
         var k = mark
         while k < end {
             if fingerprints[k] == key.fingerprint && keysEqual(keys[k], key) {
@@ -560,10 +563,11 @@ public struct JSONCursor {
         if keyCount == keyCapacity {
             keyStack.grow(keeping: keyCount)
             keys = keyStack.storage
+            fingerprints = keyStack.fingerprints
             keyCapacity = keyStack.capacity
         }
         keys[keyCount] = key
-        keyStack.fingerprints[keyCount] = key.fingerprint
+        fingerprints[keyCount] = key.fingerprint
         keyCount &+= 1
     }
 
