@@ -15,6 +15,16 @@ struct CompiledMachine: Sendable {
     var edges = ByteStringTable(capacity: 64)
     var nodeField: [Int32] = [-1]
     var nodeHasChildren: [Bool] = [false]
+    /// Nodes with at most ``smallNodeLimit`` children list them (`nodeChildStart[n]..<nodeChildStart[n + 1]`
+    /// into `childNode`/`childKeyStart`/`childKeyLength`, names in `childKeyText`): comparing a key
+    /// with a few names by length and bytes is cheaper than hashing it. Larger nodes use `edges`.
+    var nodeChildStart: [Int32] = [0]
+    var nodeListsChildren: [Bool] = []
+    var childNode: [Int32] = []
+    var childKeyStart: [Int32] = []
+    var childKeyLength: [Int32] = []
+    var childKeyText: [UInt8] = []
+    static let smallNodeLimit = 4
 
     /// Per field, the shared matcher of its trigger predicates.
     var fields: [FieldMatcher] = []
@@ -217,14 +227,28 @@ struct CompiledMachine: Sendable {
             }
             predBroadStart.append(Int32(predBroad.count))
         }
+        var children: [[(name: [UInt8], node: Int32)]] = [[]]
         for (field, path) in fieldPaths.enumerated() {
             fields.append(FieldMatcher(entries: fieldEntries[field], groupBase: 0))
-            insertPath(path, field: Int32(field))
+            insertPath(path, field: Int32(field), children: &children)
+        }
+        for list in children {
+            let small = list.count <= CompiledMachine.smallNodeLimit
+            nodeListsChildren.append(small)
+            if small {
+                for (name, node) in list {
+                    childNode.append(node)
+                    childKeyStart.append(Int32(childKeyText.count))
+                    childKeyLength.append(Int32(name.count))
+                    childKeyText.append(contentsOf: name)
+                }
+            }
+            nodeChildStart.append(Int32(childNode.count))
         }
     }
 
     /// Adds `path` to the trie, one node per dot-separated segment, the last marked with `field`.
-    private mutating func insertPath(_ path: String, field: Int32) {
+    private mutating func insertPath(_ path: String, field: Int32, children: inout [[(name: [UInt8], node: Int32)]]) {
         var node: Int32 = 0
         for segment in path.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
             let bytes = Array(segment)
@@ -236,6 +260,8 @@ struct CompiledMachine: Sendable {
                 nodeHasChildren.append(false)
                 nodeHasChildren[Int(node)] = true
                 edges.insert(context: node, bytes, value: child)
+                children[Int(node)].append((bytes, child))
+                children.append([])
                 node = child
             }
         }
@@ -245,20 +271,27 @@ struct CompiledMachine: Sendable {
     /// The trie node reached from `node` by an event key (which may itself contain dots), or -1.
     @inline(__always)
     func child(of node: Int32, key: UnsafeBufferPointer<UInt8>) -> Int32 {
-        if !CompiledMachine.containsDot(key) { return edges.lookup(context: node, key) ?? -1 }
+        if !CompiledMachine.containsDot(key) { return segmentChild(of: node, key) }
         var start = 0
         var current = node
         var i = 0
         let n = key.count
         while i < n {
             if key[i] == UInt8(ascii: ".") {
-                guard let next = edges.lookup(context: current, UnsafeBufferPointer(rebasing: key[start..<i])) else { return -1 }
+                let next = segmentChild(of: current, UnsafeBufferPointer(rebasing: key[start..<i]))
+                guard next >= 0 else { return -1 }
                 current = next
                 start = i + 1
             }
             i += 1
         }
-        return edges.lookup(context: current, UnsafeBufferPointer(rebasing: key[start..<n])) ?? -1
+        return segmentChild(of: current, UnsafeBufferPointer(rebasing: key[start..<n]))
+    }
+
+    /// The child of `node` named by one dot-free segment, or -1.
+    @inline(__always)
+    func segmentChild(of node: Int32, _ name: UnsafeBufferPointer<UInt8>) -> Int32 {
+        edges.lookup(context: node, name) ?? -1
     }
 
     /// Whether `key` holds a `.`, eight bytes at a time.
@@ -339,6 +372,12 @@ struct FlatTables: @unchecked Sendable {
     let predPieceStart: UnsafeBufferPointer<Int32>
     let pieceLength: UnsafeBufferPointer<Int32>
     /// The field matchers and lazy testers, unretained (the tables keep them alive).
+    let nodeChildStart: UnsafeBufferPointer<Int32>
+    let nodeListsChildren: UnsafeBufferPointer<Bool>
+    let childNode: UnsafeBufferPointer<Int32>
+    let childKeyStart: UnsafeBufferPointer<Int32>
+    let childKeyLength: UnsafeBufferPointer<Int32>
+    let childKeyText: UnsafeBufferPointer<UInt8>
     let fieldMatchers: UnsafeBufferPointer<Unmanaged<FieldMatcher>>
     let predTesters: UnsafeBufferPointer<Unmanaged<FieldMatcher>?>
 
@@ -365,6 +404,12 @@ struct FlatTables: @unchecked Sendable {
         predText = FlatTables.copy(t.predText)
         predPieceStart = FlatTables.copy(t.predPieceStart)
         pieceLength = FlatTables.copy(t.pieceLength)
+        nodeChildStart = FlatTables.copy(t.nodeChildStart)
+        nodeListsChildren = FlatTables.copy(t.nodeListsChildren)
+        childNode = FlatTables.copy(t.childNode)
+        childKeyStart = FlatTables.copy(t.childKeyStart)
+        childKeyLength = FlatTables.copy(t.childKeyLength)
+        childKeyText = FlatTables.copy(t.childKeyText)
         fieldMatchers = FlatTables.copy(t.fields.map { Unmanaged.passUnretained($0) })
         predTesters = FlatTables.copy(t.predTester.map { $0.map { Unmanaged.passUnretained($0) } })
     }
@@ -384,5 +429,7 @@ struct FlatTables: @unchecked Sendable {
         predTextStart.deallocate(); predTextEnd.deallocate(); predText.deallocate()
         predPieceStart.deallocate(); pieceLength.deallocate()
         fieldMatchers.deallocate(); predTesters.deallocate()
+        nodeChildStart.deallocate(); nodeListsChildren.deallocate(); childNode.deallocate()
+        childKeyStart.deallocate(); childKeyLength.deallocate(); childKeyText.deallocate()
     }
 }

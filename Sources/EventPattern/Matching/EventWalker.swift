@@ -55,7 +55,23 @@ struct EventWalker {
     @inline(__always)
     private mutating func lookup(node: Int32, key: JSONStringToken) -> Int32 {
         if !key.hasEscapes {
-            return reference.tables.child(of: node, key: UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end]))
+            let name = UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end])
+            if flat.nodeListsChildren[Int(node)] && !CompiledMachine.containsDot(name) {
+                // A few children: compare lengths, then bytes.
+                var k = Int(flat.nodeChildStart[Int(node)])
+                let end = Int(flat.nodeChildStart[Int(node) + 1])
+                while k < end {
+                    if Int(flat.childKeyLength[k]) == name.count {
+                        let start = Int(flat.childKeyStart[k])
+                        if EventWalker.equal(name, at: 0, UnsafeBufferPointer(rebasing: flat.childKeyText[start..<(start + name.count)])) {
+                            return flat.childNode[k]
+                        }
+                    }
+                    k &+= 1
+                }
+                return -1
+            }
+            return reference.tables.child(of: node, key: name)
         }
         state.decodeBuffer.removeAll(keepingCapacity: true)
         cursor.decode(key, into: &state.decodeBuffer)
