@@ -54,6 +54,8 @@ public struct JSONCursor {
     public mutating func skipWhitespace() {
         var i = index
         let count = bytes.count
+        // Minified JSON has none: one comparison decides the common case.
+        if i < count && bytes[i] > 0x20 { return }
         while i < count {
             let c = bytes[i]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
