@@ -166,7 +166,7 @@ struct EventWalker {
         let memberStart = Int32(state.memberArena.count)
         if memberCount > 0 {
             state.memberArena.append(contentsOf: state.arrayStack)
-            state.hasMembership = true
+            state.fieldArrayStamp[Int(field)] = state.epoch
         }
         var next: Int32 = -1
         let epoch = state.epoch
@@ -229,13 +229,16 @@ struct EventWalker {
         let start = Int(flat.subRulePredStart[s])
         let end = Int(flat.subRulePredStart[s + 1])
         // Cheap rejection first: every condition must have a satisfying value (or be an absence).
+        var conditionsOnArrays = 0
         for k in start..<end {
             let p = Int(flat.subRulePreds[k])
             if flat.predIsLazy[p] { evaluate(pred: p) }
             if state.predStamp[p] != state.epoch && !flat.predHasAbsence[p] { return false }
+            if state.fieldArrayStamp[Int(flat.predField[p])] == state.epoch { conditionsOnArrays &+= 1 }
         }
-        if !state.hasMembership {
-            // Without arrays every value is consistent with every other: check each condition alone.
+        if conditionsOnArrays <= 1 {
+            // Consistency can only fail between two conditions whose values sit in arrays: with
+            // at most one, every choice is consistent, so check each condition alone.
             for k in start..<end where !satisfiedWithoutArrays(pred: Int(flat.subRulePreds[k])) { return false }
             return true
         }

@@ -26,7 +26,6 @@ struct WalkState {
     // Occurrences: leaf values that matched something or that absence checks must see.
     var occurrences: [Occurrence] = []
     var memberArena: [Int32] = []
-    var hasMembership = false
 
     // (predicate, occurrence) pairs, linked per predicate.
     var pairs: [PredicatePair] = []
@@ -42,6 +41,8 @@ struct WalkState {
     var touched: [Int32] = []
 
     var fieldStamp: [UInt32] = []
+    /// `fieldArrayStamp[f] == epoch`: some value recorded for field `f` sits inside an array.
+    var fieldArrayStamp: [UInt32] = []
     var fieldOccHead: [Int32] = []
 
     var candidates: [Int32] = []
@@ -82,6 +83,7 @@ struct WalkState {
         let fields = machine.fields.count
         if fieldStamp.count < fields {
             fieldStamp = Array(repeating: 0, count: fields)
+            fieldArrayStamp = Array(repeating: 0, count: fields)
             fieldOccHead = Array(repeating: -1, count: fields)
         }
         let subRules = machine.subRulePattern.count
@@ -90,7 +92,7 @@ struct WalkState {
         if epoch == 0 {
             // Wrapped: clear the stamps so stale ones cannot collide.
             for i in predStamp.indices { predStamp[i] = 0; evalStamp[i] = 0 }
-            for i in fieldStamp.indices { fieldStamp[i] = 0 }
+            for i in fieldStamp.indices { fieldStamp[i] = 0; fieldArrayStamp[i] = 0 }
             for i in patternStamp.indices { patternStamp[i] = 0 }
             epoch = 1
         }
@@ -101,7 +103,6 @@ struct WalkState {
             pairs.removeAll(keepingCapacity: true)
             touched.removeAll(keepingCapacity: true)
         }
-        hasMembership = false
         addressOccurrence = -1
         if !candidates.isEmpty { candidates.removeAll(keepingCapacity: true) }
         if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
