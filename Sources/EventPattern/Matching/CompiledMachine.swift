@@ -330,6 +330,34 @@ enum LazyTest: UInt8 {
     case cidr
 }
 
+/// Everything the walker reads about one predicate, in one cache line.
+struct PredicateInfo {
+    var lower: Double
+    var upper: Double
+    var field: Int32
+    var broadStart: Int32
+    var broadEnd: Int32
+    var triggerStart: Int32
+    var triggerEnd: Int32
+    var textStart: Int32
+    var textEnd: Int32
+    var pieceStart: Int32
+    var pieceEnd: Int32
+    var isLazy: Bool
+    var hasAbsence: Bool
+    var test: LazyTest
+}
+
+/// Everything the walker reads about one sub-rule; copied into the trigger lists, so a candidate
+/// is read from memory next to its trigger's other candidates.
+struct SubRuleInfo {
+    var pattern: Int32
+    var predStart: Int32
+    var predEnd: Int32
+    /// The pattern has no other sub-rule, so it cannot be matched twice in one event.
+    var onlyBranch: Bool
+}
+
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
 /// retaining every table.
 final class CompiledMachineReference: Sendable {
@@ -352,58 +380,52 @@ struct FlatTables: @unchecked Sendable {
     let nodeField: UnsafeBufferPointer<Int32>
     let nodeHasChildren: UnsafeBufferPointer<Bool>
     let fieldTracksOccurrences: UnsafeBufferPointer<Bool>
-    let predField: UnsafeBufferPointer<Int32>
-    let predHasAbsence: UnsafeBufferPointer<Bool>
-    let predIsLazy: UnsafeBufferPointer<Bool>
-    let predBroadStart: UnsafeBufferPointer<Int32>
     let predBroad: UnsafeBufferPointer<Int32>
-    let predTriggerStart: UnsafeBufferPointer<Int32>
-    let predTriggers: UnsafeBufferPointer<Int32>
-    let subRulePattern: UnsafeBufferPointer<Int32>
-    let subRulePredStart: UnsafeBufferPointer<Int32>
     let subRulePreds: UnsafeBufferPointer<Int32>
-    let unconditionalSubRules: UnsafeBufferPointer<Int32>
-    let predTest: UnsafeBufferPointer<LazyTest>
-    let predLower: UnsafeBufferPointer<Double>
-    let predUpper: UnsafeBufferPointer<Double>
-    let predTextStart: UnsafeBufferPointer<Int32>
-    let predTextEnd: UnsafeBufferPointer<Int32>
     let predText: UnsafeBufferPointer<UInt8>
-    let predPieceStart: UnsafeBufferPointer<Int32>
     let pieceLength: UnsafeBufferPointer<Int32>
-    /// The field matchers and lazy testers, unretained (the tables keep them alive).
+    /// The path trie's small nodes (see ``CompiledMachine/nodeChildStart``).
     let nodeChildStart: UnsafeBufferPointer<Int32>
     let nodeListsChildren: UnsafeBufferPointer<Bool>
     let childNode: UnsafeBufferPointer<Int32>
     let childKeyStart: UnsafeBufferPointer<Int32>
     let childKeyLength: UnsafeBufferPointer<Int32>
     let childKeyText: UnsafeBufferPointer<UInt8>
+    /// The field matchers and lazy testers, unretained (the tables keep them alive).
     let fieldMatchers: UnsafeBufferPointer<Unmanaged<FieldMatcher>>
+    /// The per-predicate tables, gathered per predicate: a candidate touches one line per
+    /// predicate instead of one per table.
+    let pred: UnsafeBufferPointer<PredicateInfo>
+    /// Each trigger's sub-rules (`pred[p].triggerStart..<triggerEnd`), and the sub-rules without a
+    /// trigger, as records.
+    let triggerRules: UnsafeBufferPointer<SubRuleInfo>
+    let unconditionalRules: UnsafeBufferPointer<SubRuleInfo>
     let predTesters: UnsafeBufferPointer<Unmanaged<FieldMatcher>?>
 
     init(_ t: CompiledMachine) {
         nodeField = FlatTables.copy(t.nodeField)
         nodeHasChildren = FlatTables.copy(t.nodeHasChildren)
         fieldTracksOccurrences = FlatTables.copy(t.fieldTracksOccurrences)
-        predField = FlatTables.copy(t.predField)
-        predHasAbsence = FlatTables.copy(t.predHasAbsence)
-        predIsLazy = FlatTables.copy(t.predIsLazy)
-        predBroadStart = FlatTables.copy(t.predBroadStart)
         predBroad = FlatTables.copy(t.predBroad)
-        predTriggerStart = FlatTables.copy(t.predTriggerStart)
-        predTriggers = FlatTables.copy(t.predTriggers)
-        subRulePattern = FlatTables.copy(t.subRulePattern)
-        subRulePredStart = FlatTables.copy(t.subRulePredStart)
         subRulePreds = FlatTables.copy(t.subRulePreds)
-        unconditionalSubRules = FlatTables.copy(t.unconditionalSubRules)
-        predTest = FlatTables.copy(t.predTest)
-        predLower = FlatTables.copy(t.predLower)
-        predUpper = FlatTables.copy(t.predUpper)
-        predTextStart = FlatTables.copy(t.predTextStart)
-        predTextEnd = FlatTables.copy(t.predTextEnd)
         predText = FlatTables.copy(t.predText)
-        predPieceStart = FlatTables.copy(t.predPieceStart)
         pieceLength = FlatTables.copy(t.pieceLength)
+        pred = FlatTables.copy(t.predField.indices.map { p in
+            PredicateInfo(lower: t.predLower[p], upper: t.predUpper[p], field: t.predField[p],
+                          broadStart: t.predBroadStart[p], broadEnd: t.predBroadStart[p + 1],
+                          triggerStart: t.predTriggerStart[p], triggerEnd: t.predTriggerStart[p + 1],
+                          textStart: t.predTextStart[p], textEnd: t.predTextEnd[p],
+                          pieceStart: t.predPieceStart[p], pieceEnd: t.predPieceStart[p + 1],
+                          isLazy: t.predIsLazy[p], hasAbsence: t.predHasAbsence[p], test: t.predTest[p])
+        })
+        var branches: [Int32: Int] = [:]
+        for pattern in t.subRulePattern { branches[pattern, default: 0] += 1 }
+        let rules = t.subRulePattern.indices.map { s in
+            SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
+                        onlyBranch: branches[t.subRulePattern[s]] == 1)
+        }
+        triggerRules = FlatTables.copy(t.predTriggers.map { rules[Int($0)] })
+        unconditionalRules = FlatTables.copy(t.unconditionalSubRules.map { rules[Int($0)] })
         nodeChildStart = FlatTables.copy(t.nodeChildStart)
         nodeListsChildren = FlatTables.copy(t.nodeListsChildren)
         childNode = FlatTables.copy(t.childNode)
@@ -422,13 +444,9 @@ struct FlatTables: @unchecked Sendable {
 
     func deallocate() {
         nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate()
-        predField.deallocate(); predHasAbsence.deallocate(); predIsLazy.deallocate()
-        predBroadStart.deallocate(); predBroad.deallocate(); predTriggerStart.deallocate(); predTriggers.deallocate()
-        subRulePattern.deallocate(); subRulePredStart.deallocate(); subRulePreds.deallocate(); unconditionalSubRules.deallocate()
-        predTest.deallocate(); predLower.deallocate(); predUpper.deallocate()
-        predTextStart.deallocate(); predTextEnd.deallocate(); predText.deallocate()
-        predPieceStart.deallocate(); pieceLength.deallocate()
-        fieldMatchers.deallocate(); predTesters.deallocate()
+        predBroad.deallocate(); subRulePreds.deallocate(); predText.deallocate(); pieceLength.deallocate()
+        fieldMatchers.deallocate(); predTesters.deallocate(); pred.deallocate()
+        triggerRules.deallocate(); unconditionalRules.deallocate()
         nodeChildStart.deallocate(); nodeListsChildren.deallocate(); childNode.deallocate()
         childKeyStart.deallocate(); childKeyLength.deallocate(); childKeyText.deallocate()
     }

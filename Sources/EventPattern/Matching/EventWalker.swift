@@ -201,40 +201,36 @@ struct EventWalker {
     /// Leaves the dense indices of the matched patterns in `state.matched` (unsorted).
     mutating func decide() {
         let epoch = state.epoch
-        for p in state.touched where !flat.predIsLazy[Int(p)] {
-            let pi = Int(p)
-            var k = Int(flat.predTriggerStart[pi])
-            let end = Int(flat.predTriggerStart[pi + 1])
-            while k < end {
-                state.candidates.append(flat.predTriggers[k])
-                k += 1
-            }
+        // Only trigger predicates are touched while reading.
+        for p in state.touched {
+            let info = flat.pred[Int(p)]
+            state.candidates.append(contentsOf: UnsafeBufferPointer(rebasing: flat.triggerRules[Int(info.triggerStart)..<Int(info.triggerEnd)]))
         }
-        state.candidates.append(contentsOf: flat.unconditionalSubRules)
+        state.candidates.append(contentsOf: flat.unconditionalRules)
         var k = 0
         while k < state.candidates.count {
-            let s = Int(state.candidates[k])
+            let rule = state.candidates[k]
             k += 1
-            let pattern = Int(flat.subRulePattern[s])
-            if state.patternStamp[pattern] == epoch { continue }
-            if confirm(subRule: s) {
-                state.patternStamp[pattern] = epoch
+            let pattern = Int(rule.pattern)
+            if !rule.onlyBranch && state.patternStamp[pattern] == epoch { continue }
+            if confirm(rule) {
+                if !rule.onlyBranch { state.patternStamp[pattern] = epoch }
                 state.matched.append(Int32(pattern))
             }
         }
     }
 
     /// Whether a candidate sub-rule really matches: every condition, with array consistency.
-    private mutating func confirm(subRule s: Int) -> Bool {
-        let start = Int(flat.subRulePredStart[s])
-        let end = Int(flat.subRulePredStart[s + 1])
+    private mutating func confirm(_ rule: SubRuleInfo) -> Bool {
+        let start = Int(rule.predStart)
+        let end = Int(rule.predEnd)
         // Cheap rejection first: every condition must have a satisfying value (or be an absence).
         var conditionsOnArrays = 0
         for k in start..<end {
             let p = Int(flat.subRulePreds[k])
-            if flat.predIsLazy[p] { evaluate(pred: p) }
-            if state.predStamp[p] != state.epoch && !flat.predHasAbsence[p] { return false }
-            if state.fieldArrayStamp[Int(flat.predField[p])] == state.epoch { conditionsOnArrays &+= 1 }
+            if flat.pred[p].isLazy { evaluate(pred: p) }
+            if state.predStamp[p] != state.epoch && !flat.pred[p].hasAbsence { return false }
+            if state.fieldArrayStamp[Int(flat.pred[p].field)] == state.epoch { conditionsOnArrays &+= 1 }
         }
         if conditionsOnArrays <= 1 {
             // Consistency can only fail between two conditions whose values sit in arrays: with
@@ -251,7 +247,7 @@ struct EventWalker {
     private func satisfiedWithoutArrays(pred p: Int) -> Bool {
         if state.predStamp[p] == state.epoch { return true }
         // An absence condition: satisfied when the field has no value at all.
-        return flat.predHasAbsence[p] && state.fieldStamp[Int(flat.predField[p])] != state.epoch
+        return flat.pred[p].hasAbsence && state.fieldStamp[Int(flat.pred[p].field)] != state.epoch
     }
 
     /// Tests lazy predicate `p` against every recorded value of its field, once per event.
@@ -259,9 +255,9 @@ struct EventWalker {
         let epoch = state.epoch
         if state.evalStamp[p] == epoch { return }
         state.evalStamp[p] = epoch
-        let f = Int(flat.predField[p])
+        let f = Int(flat.pred[p].field)
         guard state.fieldStamp[f] == epoch else { return }
-        guard flat.predTest[p] != .none || flat.predBroadStart[p] != flat.predBroadStart[p + 1] else { return }
+        guard flat.pred[p].test != .none || flat.pred[p].broadStart != flat.pred[p].broadEnd else { return }
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
             if satisfies(pred: p, occurrence: Int(occ)) { addPair(pred: p, occurrence: occ) }
@@ -273,12 +269,12 @@ struct EventWalker {
     private mutating func satisfies(pred p: Int, occurrence occ: Int) -> Bool {
         let kind = state.occurrences[occ].kind
         let x = state.occurrences[occ].number
-        switch flat.predTest[p] {
+        switch flat.pred[p].test {
         case .none: break
-        case .closedRange: if x >= flat.predLower[p] && x <= flat.predUpper[p] { return true }
-        case .rangeClosedOpen: if x >= flat.predLower[p] && x < flat.predUpper[p] { return true }
-        case .rangeOpenClosed: if x > flat.predLower[p] && x <= flat.predUpper[p] { return true }
-        case .openRange: if x > flat.predLower[p] && x < flat.predUpper[p] { return true }
+        case .closedRange: if x >= flat.pred[p].lower && x <= flat.pred[p].upper { return true }
+        case .rangeClosedOpen: if x >= flat.pred[p].lower && x < flat.pred[p].upper { return true }
+        case .rangeOpenClosed: if x > flat.pred[p].lower && x <= flat.pred[p].upper { return true }
+        case .openRange: if x > flat.pred[p].lower && x < flat.pred[p].upper { return true }
         case .exactString, .prefix, .suffix, .wildcard, .cidr:
             if kind == .string {
                 let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
@@ -291,9 +287,9 @@ struct EventWalker {
         case .general:
             if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
         }
-        let broadStart = Int(flat.predBroadStart[p]), broadEnd = Int(flat.predBroadStart[p + 1])
+        let broadStart = Int(flat.pred[p].broadStart), broadEnd = Int(flat.pred[p].broadEnd)
         if broadStart == broadEnd { return false }
-        if flat.predTest[p] != .general {
+        if flat.pred[p].test != .general {
             // The exclusions come from the tester's run; a compact test did not run it.
             state.field.exclusions.removeAll(keepingCapacity: true)
             _ = generalSatisfies(pred: p, occurrence: occ, kind: kind)
@@ -343,21 +339,21 @@ struct EventWalker {
 
     /// A compact string test of lazy predicate `p` on a (decoded) string value.
     private mutating func compactStringTest(pred p: Int, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
-        let text = UnsafeBufferPointer(rebasing: flat.predText[Int(flat.predTextStart[p])..<Int(flat.predTextEnd[p])])
-        switch flat.predTest[p] {
+        let text = UnsafeBufferPointer(rebasing: flat.predText[Int(flat.pred[p].textStart)..<Int(flat.pred[p].textEnd)])
+        switch flat.pred[p].test {
         case .exactString: return value.count == text.count && EventWalker.equal(value, at: 0, text)
         case .prefix: return value.count >= text.count && EventWalker.equal(value, at: 0, text)
         case .suffix: return value.count >= text.count && EventWalker.equal(value, at: value.count - text.count, text)
         case .wildcard:
             return EventWalker.wildcard(value, text: text,
-                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(flat.predPieceStart[p])..<Int(flat.predPieceStart[p + 1])]))
+                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(flat.pred[p].pieceStart)..<Int(flat.pred[p].pieceEnd)]))
         case .cidr:
             if state.addressOccurrence != occ {
                 state.addressOccurrence = occ
                 state.address = IPAddress.parse(value)
             }
             guard let address = state.address, address.bytes.count == text.count else { return false }
-            let length = Int(flat.predLower[p])
+            let length = Int(flat.pred[p].lower)
             var bit = 0
             while bit < length {
                 let mask = UInt8(0x80) >> UInt8(bit & 7)
@@ -418,9 +414,9 @@ struct EventWalker {
             if state.failedStates.contains(memoKey) { return false }
         }
         let p = Int(flat.subRulePreds[k])
-        let f = Int(flat.predField[p])
+        let f = Int(flat.pred[p].field)
         let epoch = state.epoch
-        if flat.predHasAbsence[p] {
+        if flat.pred[p].hasAbsence {
             var consistentValue = false
             if state.fieldStamp[f] == epoch {
                 var occ = state.fieldOccHead[f]

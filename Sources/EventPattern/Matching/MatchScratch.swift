@@ -45,7 +45,7 @@ struct WalkState {
     var fieldArrayStamp: [UInt32] = []
     var fieldOccHead: [Int32] = []
 
-    var candidates: [Int32] = []
+    var candidates: [SubRuleInfo] = []
     var patternStamp: [UInt32] = []
     var matched: [Int32] = []
 
