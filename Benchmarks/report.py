@@ -136,7 +136,7 @@ def full_report(match_path, scaling_path, counts_path, pipeline_path, delivery_p
     out.append("# Benchmark results\n")
     out.append(f"Written by `make bench` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
                f"Machine: {os.cpu_count()} cores ({cpu_model()}); every matcher figure is **one thread**, release build, "
-               "events held in memory, parse + match timed, best of the timed passes after a warm-up (3 by default).\n")
+               "events held in memory, parse + match timed, best of 7 timed passes after a warm-up, taken in rounds over the groups (or rule counts) so that a slow spell of this noisy VM, where single passes vary by up to 2×, slows them alike.\n")
     match = lines(match_path)
     if match:
         out.append("Reference: aws/event-ruler on the same machine kind (figures from issue 2; ANYTHING-BUT variants 270–290k, "

@@ -98,29 +98,41 @@ public struct MatchBenchmark {
         return events
     }
 
-    /// Times one group; `passes` timed passes after one warm-up, keeping the fastest.
-    public static func run(group: Group, events: [[UInt8]], passes: Int = 3) throws -> Result {
+    /// Times each group: one warm-up pass per group (which also counts the matches), then
+    /// `passes` rounds, each timing every group once, keeping each group's fastest pass.
+    ///
+    /// Rounds rather than one group after another: on a noisy machine a slow minute then slows
+    /// every group a little instead of one group a lot.
+    public static func run(groups: [Group], events: [[UInt8]], passes: Int = 3) throws -> [Result] {
         precondition(passes >= 1)
-        let machine = PatternMachine(group.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
+        let machines = groups.map { group in
+            PatternMachine(group.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
+        }
         var scratch = MatchScratch(maxEventBytes: 16 * 1024 * 1024)
-        var counts = [Int](repeating: 0, count: group.rules.count)
-        // Warm-up pass, which also collects the match counts.
-        for event in events {
-            let matched = try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }
-            for id in matched { counts[id] += 1 }
-        }
-        var best = Double.infinity
-        for _ in 0..<passes {
-            var total = 0
-            let start = DispatchTime.now().uptimeNanoseconds
+        var counts: [[Int]] = []
+        for (g, machine) in machines.enumerated() {
+            var groupCounts = [Int](repeating: 0, count: groups[g].rules.count)
             for event in events {
-                total &+= try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }.count
+                let matched = try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }
+                for id in matched { groupCounts[id] += 1 }
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = min(best, seconds)
-            precondition(total >= 0)
+            counts.append(groupCounts)
         }
-        return Result(group: group.name, events: events.count, seconds: best,
-                      matches: zip(group.rules, counts).map { ($0.name, $1) })
+        var best = Array(repeating: Double.infinity, count: groups.count)
+        for _ in 0..<passes {
+            for (g, machine) in machines.enumerated() {
+                var total = 0
+                let start = DispatchTime.now().uptimeNanoseconds
+                for event in events {
+                    total &+= try event.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }.count
+                }
+                best[g] = min(best[g], Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                precondition(total == counts[g].reduce(0, +))
+            }
+        }
+        return groups.indices.map { g in
+            Result(group: groups[g].name, events: events.count, seconds: best[g],
+                   matches: zip(groups[g].rules, counts[g]).map { ($0.name, $1) })
+        }
     }
 }

@@ -35,7 +35,8 @@ enum BenchCommand: Command {
         ],
         positionals: "match|scaling|delivery|webhook",
         discussion: """
-            match and scaling: one thread, events held in memory, parse + match timed, best of the passes after a warm-up.
+            match and scaling: one thread, events held in memory, parse + match timed, best of the passes after a warm-up;
+            passes run in rounds over all groups (match) or rule counts (scaling), so machine noise hits them alike.
             match prints {"group","events","seconds","eventsPerSecond","matches":{rule: count}} per group;
             scaling prints {"mix","rules","events","nsPerEvent","eventsPerSecond","matchesPerEvent","relativeToOneRule"}
             per mix and rule count (passes interleaved across rule counts).
@@ -66,9 +67,9 @@ enum BenchCommand: Command {
                 let unknown = wanted.filter { name in !groups.contains { $0.name == name } && !skipped.contains { $0.group == name } }
                 guard unknown.isEmpty else { return context.usageError("unknown group(s): \(unknown.joined(separator: ", "))", spec: spec) }
                 let loaded = try MatchBenchmark.loadEvents(path: events, limit: limit)
-                for group in groups where wanted.isEmpty || wanted.contains(group.name) {
-                    context.output.line(try MatchBenchmark.run(group: group, events: loaded, passes: passes).jsonLine)
-                    context.output.flush()
+                let chosen = groups.filter { wanted.isEmpty || wanted.contains($0.name) }
+                for result in try MatchBenchmark.run(groups: chosen, events: loaded, passes: passes) {
+                    context.output.line(result.jsonLine)
                 }
             case "scaling":
                 let count = Int(arguments.value("events") ?? "20000") ?? 0
