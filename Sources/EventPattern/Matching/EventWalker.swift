@@ -73,7 +73,7 @@ struct EventWalker {
             }
             return reference.tables.child(of: node, key: name)
         }
-        state.decodeBuffer.removeAll(keepingCapacity: true)
+        state.decodeBuffer.clear()
         cursor.decode(key, into: &state.decodeBuffer)
         return state.decodeBuffer.withUnsafeBufferPointer { reference.tables.child(of: node, key: $0) }
     }
@@ -112,9 +112,9 @@ struct EventWalker {
         case UInt8(ascii: "\""):
             let token = try cursor.scanString()
             guard field >= 0 else { return }
-            state.predBuffer.removeAll(keepingCapacity: true)
+            state.predBuffer.clear()
             if token.hasEscapes {
-                state.decodeBuffer.removeAll(keepingCapacity: true)
+                state.decodeBuffer.clear()
                 cursor.decode(token, into: &state.decodeBuffer)
                 let decoded = state.decodeBuffer
                 decoded.withUnsafeBufferPointer { buffer in
@@ -138,13 +138,13 @@ struct EventWalker {
             default: try cursor.scanLiteral("null"); literal = .null
             }
             guard field >= 0 else { return }
-            state.predBuffer.removeAll(keepingCapacity: true)
+            state.predBuffer.clear()
             flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateLiteral(literal, into: &state.predBuffer) }
             record(field: field, kind: literal, start: start, end: cursor.index)
         default:
             let range = try cursor.scanNumber()
             guard field >= 0 else { return }
-            state.predBuffer.removeAll(keepingCapacity: true)
+            state.predBuffer.clear()
             let needed = flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.needsNumberValue }
             let value = needed || flat.fieldTracksOccurrences[Int(field)]
                 ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
@@ -238,7 +238,7 @@ struct EventWalker {
             for k in start..<end where !satisfiedWithoutArrays(pred: Int(flat.subRulePreds[k])) { return false }
             return true
         }
-        state.chosen.removeAll(keepingCapacity: true)
+        state.chosen.clear()
         state.searchSteps = 0
         state.failedStates.removeAll(keepingCapacity: true)
         return search(from: start, end: end)
@@ -291,7 +291,7 @@ struct EventWalker {
         if broadStart == broadEnd { return false }
         if flat.pred[p].test != .general {
             // The exclusions come from the tester's run; a compact test did not run it.
-            state.field.exclusions.removeAll(keepingCapacity: true)
+            state.field.exclusions.clear()
             _ = generalSatisfies(pred: p, occurrence: occ, kind: kind)
         }
         for k in broadStart..<broadEnd {
@@ -308,8 +308,8 @@ struct EventWalker {
     /// Runs predicate `p`'s own matcher on the value; true when a positive test matched. Leaves
     /// the anything-but groups the value is excluded from in `state.field.exclusions`.
     private mutating func generalSatisfies(pred p: Int, occurrence occ: Int, kind: ValueKind) -> Bool {
-        state.predBuffer.removeAll(keepingCapacity: true)
-        state.field.exclusions.removeAll(keepingCapacity: true)
+        state.predBuffer.clear()
+        state.field.exclusions.clear()
         guard let unmanaged = flat.predTesters[p] else { return false }
         unmanaged._withUnsafeGuaranteedRef { tester in
             switch kind {
@@ -333,7 +333,7 @@ struct EventWalker {
 
     /// The unescaped bytes of a string occurrence, into `state.decodeBuffer`.
     private mutating func decode(occurrence occ: Int) {
-        state.decodeBuffer.removeAll(keepingCapacity: true)
+        state.decodeBuffer.clear()
         cursor.decode(JSONStringToken(start: Int(state.occurrences[occ].start), end: Int(state.occurrences[occ].end), hasEscapes: true), into: &state.decodeBuffer)
     }
 

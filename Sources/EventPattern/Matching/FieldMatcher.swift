@@ -178,7 +178,7 @@ final class FieldMatcher: Sendable {
         if hasExact, let k = table.lookup(context: 0, value) { appendTablePreds(Int(k), into: &out) }
         if hasFolded { evaluateFolded(value, scratch: &scratch, into: &out) }
         if hasStringTests {
-            scratch.tests.removeAll(keepingCapacity: true)
+            scratch.tests.clear()
             automaton.match(value, cache: &cache, into: &scratch.tests)
             for t in scratch.tests {
                 let ti = Int(t)
@@ -200,7 +200,7 @@ final class FieldMatcher: Sendable {
 
     /// ASCII equals-ignore-case: only an all-ASCII value can equal an ASCII text ignoring case.
     private func evaluateFolded(_ value: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
-        scratch.folded.removeAll(keepingCapacity: true)
+        scratch.folded.clear()
         for byte in value {
             if byte >= 0x80 { return }
             scratch.folded.append(FieldMatcher.asciiLower(byte))

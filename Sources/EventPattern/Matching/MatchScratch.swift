@@ -137,3 +137,12 @@ struct PredicatePair {
 enum ValueKind: UInt8 {
     case string, escapedString, number, `true`, `false`, null
 }
+
+extension Array {
+    /// Empties a scratch buffer, keeping its storage; free when it is already empty (the common
+    /// case for per-value buffers), where `removeAll(keepingCapacity:)` still makes a call.
+    @inline(__always)
+    mutating func clear() {
+        if !isEmpty { removeAll(keepingCapacity: true) }
+    }
+}
