@@ -58,7 +58,9 @@ public struct PatternMachine: Sendable {
     ///
     /// Throws when the event is not a strict, valid JSON object within the limits in `scratch`.
     public func matches(event: UnsafeBufferPointer<UInt8>, scratch: inout MatchScratch) throws(JSONError) -> [Int] {
-        guard event.count <= scratch.maxEventBytes else { throw .tooLarge(size: event.count, limit: scratch.maxEventBytes) }
+        // Positions inside an event are kept as 32-bit offsets: 2 GiB is the hard ceiling.
+        let limit = min(scratch.maxEventBytes, Int(Int32.max))
+        guard event.count <= limit else { throw .tooLarge(size: event.count, limit: limit) }
         var walker = EventWalker(machine: compiled, cursor: JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack))
         swap(&walker.state, &scratch.state)
         walker.state.prepare(for: compiled)
