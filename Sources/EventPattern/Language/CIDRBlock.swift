@@ -37,8 +37,13 @@ public struct CIDRBlock: Sendable, Hashable, CustomStringConvertible {
 
     public func contains(_ address: IPAddress) -> Bool {
         guard address.isIPv6 == isIPv6 else { return false }
+        return network.withUnsafeBufferPointer { CIDRBlock.prefix(of: address, matches: $0, length: prefixLength) }
+    }
+
+    /// Whether the first `length` bits of `address` equal those of `network` (same family).
+    static func prefix(of address: IPAddress, matches network: UnsafeBufferPointer<UInt8>, length: Int) -> Bool {
         var bit = 0
-        while bit < prefixLength {
+        while bit < length {
             let mask = UInt8(0x80) >> UInt8(bit % 8)
             if address.bytes[bit / 8] & mask != network[bit / 8] & mask { return false }
             bit += 1

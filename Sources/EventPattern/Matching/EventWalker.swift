@@ -352,15 +352,9 @@ struct EventWalker {
                 state.addressOccurrence = occ
                 state.address = IPAddress.parse(value)
             }
+            // The text holds the network bytes: 4 for IPv4, 16 for IPv6, as the address's own.
             guard let address = state.address, address.bytes.count == text.count else { return false }
-            let length = Int(flat.pred[p].lower)
-            var bit = 0
-            while bit < length {
-                let mask = UInt8(0x80) >> UInt8(bit & 7)
-                if address.bytes[bit >> 3] & mask != text[bit >> 3] & mask { return false }
-                bit &+= 1
-            }
-            return true
+            return CIDRBlock.prefix(of: address, matches: text, length: Int(flat.pred[p].lower))
         default: return false
         }
     }
