@@ -213,9 +213,6 @@ struct CompiledMachine: Sendable {
                     test = .general
                     tester = FieldMatcher(entries: positive.map { ($0, Int32(p)) }, groupBase: 0)
                 }
-                if hasBroad && tester == nil {
-                    tester = FieldMatcher(entries: [], groupBase: 0)
-                }
                 predTester.append(tester)
                 for matcher in matchers {
                     switch matcher {

@@ -276,25 +276,16 @@ struct EventWalker {
         case .rangeOpenClosed: if x > flat.pred[p].lower && x <= flat.pred[p].upper { return true }
         case .openRange: if x > flat.pred[p].lower && x < flat.pred[p].upper { return true }
         case .exactString, .prefix, .suffix, .wildcard, .cidr:
-            if kind == .string {
-                let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
-                if compactStringTest(pred: p, value: value, occurrence: occ) { return true }
-            } else if kind == .escapedString {
-                decode(occurrence: occ)
-                let decoded = state.decodeBuffer
-                if decoded.withUnsafeBufferPointer({ compactStringTest(pred: p, value: $0, occurrence: occ) }) { return true }
+            if (kind == .string || kind == .escapedString)
+                && withString(occurrence: occ, { walker, value in walker.compactStringTest(pred: p, value: value, occurrence: occ) }) {
+                return true
             }
         case .general:
             if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
         }
-        let broadStart = Int(flat.pred[p].broadStart), broadEnd = Int(flat.pred[p].broadEnd)
-        if broadStart == broadEnd { return false }
-        if flat.pred[p].test != .general {
-            // The exclusions come from the tester's run; a compact test did not run it.
-            state.field.exclusions.clear()
-            _ = generalSatisfies(pred: p, occurrence: occ, kind: kind)
-        }
-        for k in broadStart..<broadEnd {
+        // Broad matchers: `exists: true` (any value), or anything-but, whose exclusions the general
+        // test above left in `state.field.exclusions` (compact tests never carry broad matchers).
+        for k in Int(flat.pred[p].broadStart)..<Int(flat.pred[p].broadEnd) {
             let group = flat.predBroad[k]
             if group < 0 { return true }   // exists: true
             let sameType = flat.predTesters[p]!._withUnsafeGuaranteedRef { $0.groupIsNumeric[Int(group)] }
@@ -313,14 +304,9 @@ struct EventWalker {
         guard let unmanaged = flat.predTesters[p] else { return false }
         unmanaged._withUnsafeGuaranteedRef { tester in
             switch kind {
-            case .string:
-                let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(state.occurrences[occ].start)..<Int(state.occurrences[occ].end)])
-                tester.evaluateString(value, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
-            case .escapedString:
-                decode(occurrence: occ)
-                let decoded = state.decodeBuffer
-                decoded.withUnsafeBufferPointer {
-                    tester.evaluateString($0, cache: &state.predAutomata[p], scratch: &state.field, into: &state.predBuffer)
+            case .string, .escapedString:
+                withString(occurrence: occ) { walker, value in
+                    tester.evaluateString(value, cache: &walker.state.predAutomata[p], scratch: &walker.state.field, into: &walker.state.predBuffer)
                 }
             case .number:
                 tester.evaluateNumber(state.occurrences[occ].number, scratch: &state.field, into: &state.predBuffer)
@@ -331,10 +317,16 @@ struct EventWalker {
         return !state.predBuffer.isEmpty
     }
 
-    /// The unescaped bytes of a string occurrence, into `state.decodeBuffer`.
-    private mutating func decode(occurrence occ: Int) {
+    /// Calls `body` with the unescaped bytes of string occurrence `occ`: in place in the event,
+    /// or decoded into the scratch buffer when the string has escapes.
+    @inline(__always)
+    private mutating func withString<R>(occurrence occ: Int, _ body: (inout EventWalker, UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let o = state.occurrences[occ]
+        if o.kind == .string { return body(&self, UnsafeBufferPointer(rebasing: cursor.bytes[Int(o.start)..<Int(o.end)])) }
         state.decodeBuffer.clear()
-        cursor.decode(JSONStringToken(start: Int(state.occurrences[occ].start), end: Int(state.occurrences[occ].end), hasEscapes: true), into: &state.decodeBuffer)
+        cursor.decode(JSONStringToken(start: Int(o.start), end: Int(o.end), hasEscapes: true), into: &state.decodeBuffer)
+        let decoded = state.decodeBuffer
+        return decoded.withUnsafeBufferPointer { body(&self, $0) }
     }
 
     /// A compact string test of lazy predicate `p` on a (decoded) string value.
