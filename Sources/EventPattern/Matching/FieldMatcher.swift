@@ -7,7 +7,8 @@
 /// value, so they are checked only for the few sub-rules that get that far.
 final class FieldMatcher: Sendable {
     /// Exact strings (context 0) and ASCII equals-ignore-case texts folded to lower case (context 1),
-    /// each to an entry of `tablePredStart`: one hash lookup instead of a walk through the automaton,
+    /// each to its only predicate as -(pred + 1), or to an entry of `tablePredStart` when several
+    /// share the text: one hash lookup instead of a walk through the automaton,
     /// whose table grows with every value and costs a cache miss per byte once it is large.
     private let table: ByteStringTable
     private let tablePredStart: [Int32]
@@ -120,7 +121,9 @@ final class FieldMatcher: Sendable {
         var table = ByteStringTable(capacity: max(tableKeys.count, 8))
         var tablePredStart: [Int32] = [0], tablePreds: [Int32] = []
         for (k, key) in tableKeys.enumerated() {
-            table.insert(context: key.context, key.bytes, value: Int32(k))
+            // A key with one predicate (the common case) holds it directly, as -(pred + 1).
+            let only = tableLists[k].count == 1 ? tableLists[k][0] : nil
+            table.insert(context: key.context, key.bytes, value: only.map { -($0 + 1) } ?? Int32(k))
             tablePreds.append(contentsOf: tableLists[k]); tablePredStart.append(Int32(tablePreds.count))
         }
         self.table = table
@@ -175,7 +178,7 @@ final class FieldMatcher: Sendable {
     /// Appends the predicates a string value satisfies, and the groups it is excluded from.
     @inline(__always)
     func evaluateString(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, scratch: inout FieldScratch, into out: inout [Int32]) {
-        if hasExact, let k = table.lookup(context: 0, value) { appendTablePreds(Int(k), into: &out) }
+        if hasExact, let found = table.lookup(context: 0, value) { appendTablePreds(found, into: &out) }
         if hasFolded { evaluateFolded(value, scratch: &scratch, into: &out) }
         if hasStringTests {
             scratch.tests.clear()
@@ -192,7 +195,9 @@ final class FieldMatcher: Sendable {
     }
 
     @inline(__always)
-    private func appendTablePreds(_ k: Int, into out: inout [Int32]) {
+    private func appendTablePreds(_ value: Int32, into out: inout [Int32]) {
+        if value < 0 { out.append(-value - 1); return }
+        let k = Int(value)
         var i = Int(tablePredStart[k])
         let end = Int(tablePredStart[k + 1])
         while i < end { out.append(tablePreds[i]); i += 1 }
@@ -206,7 +211,7 @@ final class FieldMatcher: Sendable {
             scratch.folded.append(FieldMatcher.asciiLower(byte))
         }
         let found = scratch.folded.withUnsafeBufferPointer { table.lookup(context: 1, $0) }
-        if let k = found { appendTablePreds(Int(k), into: &out) }
+        if let found { appendTablePreds(found, into: &out) }
     }
 
     @inline(__always)
