@@ -419,6 +419,13 @@ public struct JSONCursor {
     /// Iterative, with its own small stack of open containers, so skipping a large subtree is one
     /// tight loop rather than a call per value.
     public mutating func skipValue(depth: Int) throws(JSONError) {
+        // Scalars, most skipped values, need no stack of open containers.
+        skipWhitespace()
+        if index < bytes.count {
+            let c = bytes[index]
+            if c == UInt8(ascii: "\"") { _ = try scanString(); return }
+            if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") { _ = try scanNumber(); return }
+        }
         let room = maxDepth - depth
         try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(room, 1) + 1) { (open) throws(JSONError) in
             try skipValue(depth: depth, open: open.baseAddress!, room: room)
