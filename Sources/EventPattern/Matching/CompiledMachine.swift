@@ -33,8 +33,6 @@ struct CompiledMachine: Sendable {
 
     var predField: [Int32] = []
     var predHasAbsence: [Bool] = []
-    /// Lazy predicates: tested on demand (trigger predicates are reported by their field's matcher).
-    var predIsLazy: [Bool] = []
     /// Per lazy predicate, its own matcher over its positive value tests (nil when it has none or
     /// when a compact test below covers it).
     var predTester: [FieldMatcher?] = []
@@ -44,7 +42,8 @@ struct CompiledMachine: Sendable {
     /// `numeric` and single exact numbers: the interval (open ends are infinities).
     var predLower: [Double] = []
     var predUpper: [Double] = []
-    /// Exact strings and case-sensitive prefixes: the bytes, in `predText`.
+    /// Exact strings, case-sensitive prefixes and suffixes, wildcard pieces and CIDR network bytes,
+    /// in `predText`.
     var predTextStart: [Int32] = []
     var predTextEnd: [Int32] = []
     var predText: [UInt8] = []
@@ -166,11 +165,9 @@ struct CompiledMachine: Sendable {
                 predPieceStart.append(Int32(pieceLength.count))
             }
             if !triggered[p].isEmpty {
-                predIsLazy.append(false)
                 predTester.append(nil)
                 for matcher in matchers { fieldEntries[field].append((matcher, Int32(p))) }
             } else {
-                predIsLazy.append(true)
                 fieldTracksOccurrences[field] = true
                 let positive = matchers.filter { $0 != .exists(false) && $0 != .exists(true) }
                 let hasBroad = matchers.contains { if case .anythingBut = $0 { return true }; return $0 == .exists(true) }
@@ -211,7 +208,7 @@ struct CompiledMachine: Sendable {
                     test = .none
                 default:
                     test = .general
-                    tester = FieldMatcher(entries: positive.map { ($0, Int32(p)) }, groupBase: 0)
+                    tester = FieldMatcher(entries: positive.map { ($0, Int32(p)) })
                 }
                 predTester.append(tester)
                 for matcher in matchers {
@@ -226,7 +223,7 @@ struct CompiledMachine: Sendable {
         }
         var children: [[(name: [UInt8], node: Int32)]] = [[]]
         for (field, path) in fieldPaths.enumerated() {
-            fields.append(FieldMatcher(entries: fieldEntries[field], groupBase: 0))
+            fields.append(FieldMatcher(entries: fieldEntries[field]))
             insertPath(path, field: Int32(field), children: &children)
         }
         for list in children {
@@ -413,7 +410,7 @@ struct FlatTables: @unchecked Sendable {
                           triggerStart: t.predTriggerStart[p], triggerEnd: t.predTriggerStart[p + 1],
                           textStart: t.predTextStart[p], textEnd: t.predTextEnd[p],
                           pieceStart: t.predPieceStart[p], pieceEnd: t.predPieceStart[p + 1],
-                          isLazy: t.predIsLazy[p], hasAbsence: t.predHasAbsence[p], test: t.predTest[p])
+                          isLazy: t.predTriggerStart[p] == t.predTriggerStart[p + 1], hasAbsence: t.predHasAbsence[p], test: t.predTest[p])
         })
         var branches: [Int32: Int] = [:]
         for pattern in t.subRulePattern { branches[pattern, default: 0] += 1 }

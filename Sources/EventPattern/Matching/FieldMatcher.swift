@@ -27,18 +27,16 @@ final class FieldMatcher: Sendable {
     private let truePreds: [Int32]
     private let falsePreds: [Int32]
     private let nullPreds: [Int32]
-    /// Anything-but groups (distinct exclusion sets) by value, numbered from `groupBase` machine-wide.
+    /// Anything-but groups (distinct exclusion sets) by value, numbered from 0.
     private let groupIDs: [AnythingBut: Int32]
     /// Whether each group's exclusions are numbers (else strings), in local order.
     let groupIsNumeric: [Bool]
-    let groupBase: Int
 
     let needsNumberValue: Bool
     let needsIPAddress: Bool
     let hasStringTests: Bool
 
-    init(entries: [(matcher: ValueMatcher, pred: Int32)], groupBase: Int) {
-        self.groupBase = groupBase
+    init(entries: [(matcher: ValueMatcher, pred: Int32)]) {
         var testPredStart: [Int32] = [0], testPreds: [Int32] = []
         var testExclusionStart: [Int32] = [0], testExclusions: [Int32] = []
         var numberTargets: [Double: (preds: [Int32], exclusions: [Int32])] = [:]
@@ -93,28 +91,28 @@ final class FieldMatcher: Sendable {
             case .cidr(let block): cidrEntries.append((block, pred))
             case .anythingBut(let exclusion):
                 if groupIDs[exclusion] != nil { continue }
-                let global = Int32(groupBase + groupIsNumeric.count)
-                groupIDs[exclusion] = global
+                let group = Int32(groupIsNumeric.count)
+                groupIDs[exclusion] = group
                 switch exclusion {
                 case .numbers(let values):
                     groupIsNumeric.append(true)
                     needsNumber = true
-                    for v in Set(values.map { $0 + 0.0 }) { numberTargets[v, default: ([], [])].exclusions.append(global) }
+                    for v in Set(values.map { $0 + 0.0 }) { numberTargets[v, default: ([], [])].exclusions.append(group) }
                 case .strings(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)))].append(global) }
+                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)))].append(group) }
                 case .prefixes(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)) + [.star])].append(global) }
+                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)) + [.star])].append(group) }
                 case .suffixes(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test([.star] + StringToken.literal(Array(v.utf8)))].append(global) }
+                    for v in Set(values) { exclusions[test([.star] + StringToken.literal(Array(v.utf8)))].append(group) }
                 case .equalsIgnoreCase(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v, true))].append(global) }
+                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v, true))].append(group) }
                 case .wildcards(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v))].append(global) }
+                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v))].append(group) }
                 }
             }
         }
@@ -155,7 +153,7 @@ final class FieldMatcher: Sendable {
 
     var groupCount: Int { groupIsNumeric.count }
 
-    /// The machine-wide id of the group for these exclusions (it exists for every anything-but
+    /// The id of the group for these exclusions (it exists for every anything-but
     /// matcher this field was built with).
     func groupID(for exclusion: AnythingBut) -> Int32 { groupIDs[exclusion] ?? -1 }
 
