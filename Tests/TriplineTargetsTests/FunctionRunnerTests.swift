@@ -166,6 +166,20 @@ struct FunctionRunnerTests {
         }
     }
 
+    @Test("descriptors Tripline opened without close-on-exec do not reach the handler")
+    func parentDescriptorsAreNotInherited() throws {
+        try withTargetsTempDirectory { dir in
+            // As Foundation's Data.write opens its file: no O_CLOEXEC. Inherited, it would keep a script
+            // being written "busy" (ETXTBSY) for as long as the handler runs.
+            let fd = open(dir.appendingPathComponent("held-open").path, O_WRONLY | O_CREAT, 0o644)
+            #expect(fd > 2)
+            defer { close(fd) }
+            let script = try writeScript("if [ -e /proc/self/fd/$1 ]; then echo inherited; else echo closed; fi", "fds.sh", in: dir)
+            let outcome = try runner.run(invocation(script, arguments: [String(fd)]))
+            #expect(String(decoding: outcome.stdout, as: UTF8.self) == "closed\n")
+        }
+    }
+
     @Test func manyConcurrentRunsDoNotLeakPipesIntoEachOther() async throws {
         try await withThrowingTaskGroup(of: FunctionOutcome.self) { group in
             for i in 0..<16 {

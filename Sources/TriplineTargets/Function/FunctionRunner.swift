@@ -278,6 +278,7 @@ public final class FunctionRunner: Sendable {
         posix_spawn_file_actions_adddup2(&actions, pipes[0].read, 0)
         posix_spawn_file_actions_adddup2(&actions, pipes[1].write, 1)
         posix_spawn_file_actions_adddup2(&actions, pipes[2].write, 2)
+        InheritedDescriptors.closeAbove2(in: &actions)
 
         var pid: pid_t = 0
         let rc = argv.withPointer { args in envp.withPointer { env in posix_spawn(&pid, executable, &actions, &attributes, args, env) } }
@@ -292,6 +293,37 @@ public final class FunctionRunner: Sendable {
         let child = Child(pid: pid, stdin: pipes[0].write, stdout: pipes[1].read, stderr: pipes[2].read)
         for fd in [child.stdin, child.stdout, child.stderr] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         return child
+    }
+}
+
+/// Keeps Tripline's own descriptors (the state database, webhook sockets, files other threads are
+/// writing) out of handlers.
+///
+/// Descriptors opened without close-on-exec, as Foundation's `Data.write` does, would otherwise live
+/// on in every handler spawned meanwhile: a script written at that moment then cannot be executed
+/// (`ETXTBSY`) for as long as that handler runs, and a handler could write into Tripline's files.
+private enum InheritedDescriptors {
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc module
+    /// does not import; looked up once.
+    private static let closeFrom: CloseFrom? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: CloseFrom.self)
+    }()
+
+    /// Adds an action closing every descriptor above standard error in the child, after the dup2s.
+    static func closeAbove2(in actions: inout posix_spawn_file_actions_t) {
+        if let closeFrom, closeFrom(&actions, 3) == 0 { return }
+        // Older C libraries: close what is open now (a descriptor opened by another thread in the
+        // meantime may still slip through).
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd > 2, fd != own { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
     }
 }
 
