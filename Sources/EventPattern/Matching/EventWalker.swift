@@ -12,12 +12,21 @@ struct EventWalker {
     let reference: CompiledMachineReference
     let flat: FlatTables
     var cursor: JSONCursor
-    var state = WalkState()
+    /// The caller's scratch state, addressed in place: building, swapping and destroying a
+    /// `WalkState` per event cost a tenth of skipping a whole event.
+    private let statePointer: UnsafeMutablePointer<WalkState>
 
-    init(machine: CompiledMachineReference, cursor: JSONCursor) {
+    var state: WalkState {
+        unsafeAddress { UnsafePointer(statePointer) }
+        nonmutating unsafeMutableAddress { statePointer }
+    }
+
+    /// A walker over `cursor` using `state`, which must stay valid while the walker is used.
+    init(machine: CompiledMachineReference, cursor: JSONCursor, state: UnsafeMutablePointer<WalkState>) {
         self.reference = machine
         self.flat = machine.flat
         self.cursor = cursor
+        self.statePointer = state
     }
 
 
@@ -206,7 +215,7 @@ struct EventWalker {
             let info = flat.pred[Int(p)]
             state.candidates.append(contentsOf: UnsafeBufferPointer(rebasing: flat.triggerRules[Int(info.triggerStart)..<Int(info.triggerEnd)]))
         }
-        state.candidates.append(contentsOf: flat.unconditionalRules)
+        if !flat.unconditionalRules.isEmpty { state.candidates.append(contentsOf: flat.unconditionalRules) }
         var k = 0
         while k < state.candidates.count {
             let rule = state.candidates[k]

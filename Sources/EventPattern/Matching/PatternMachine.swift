@@ -61,15 +61,17 @@ public struct PatternMachine: Sendable {
         // Positions inside an event are kept as 32-bit offsets: 2 GiB is the hard ceiling.
         let limit = min(scratch.maxEventBytes, Int(Int32.max))
         guard event.count <= limit else { throw .tooLarge(size: event.count, limit: limit) }
-        var walker = EventWalker(machine: compiled, cursor: JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack))
-        swap(&walker.state, &scratch.state)
-        walker.state.prepare(for: compiled)
-        defer { swap(&walker.state, &scratch.state) }
-        try walker.walkEvent()
-        walker.decide()
-        if walker.state.matched.isEmpty { return [] }
-        walker.state.matched.sort()
-        return walker.state.matched.map { patternIDs[Int($0)] }
+        let cursor = JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack)
+        let compiled = compiled
+        return try withUnsafeMutablePointer(to: &scratch.state) { (state) throws(JSONError) -> [Int] in
+            var walker = EventWalker(machine: compiled, cursor: cursor, state: state)
+            walker.state.prepare(for: compiled)
+            try walker.walkEvent()
+            walker.decide()
+            if walker.state.matched.isEmpty { return [] }
+            walker.state.matched.sort()
+            return walker.state.matched.map { patternIDs[Int($0)] }
+        }
     }
 
     /// Convenience for one-off matching of event bytes.
