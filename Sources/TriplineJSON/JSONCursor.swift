@@ -417,7 +417,8 @@ public struct JSONCursor {
     /// Reads and discards one value, validating it completely (including duplicate keys).
     ///
     /// Iterative, with its own small stack of open containers, so skipping a large subtree is one
-    /// tight loop rather than a call per value.
+    /// tight loop rather than a call per value. Containers go through `skipValueFast` first; this
+    /// careful loop runs only when that one declines, and produces the located error.
     public mutating func skipValue(depth: Int) throws(JSONError) {
         // Scalars, most skipped values, need no stack of open containers.
         skipWhitespace()
@@ -428,6 +429,7 @@ public struct JSONCursor {
         }
         let room = maxDepth - depth
         try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(room, 1) + 1) { (open) throws(JSONError) in
+            if skipValueFast(depth: depth, open: open.baseAddress!, room: room) { return }
             try skipValue(depth: depth, open: open.baseAddress!, room: room)
         }
     }

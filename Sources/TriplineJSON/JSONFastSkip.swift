@@ -1,0 +1,315 @@
+/// The fast path of `JSONCursor.skipValue`: validates and skips one value with everything in locals.
+///
+/// Skipping is most of the cost of matching (an event is mostly fields no pattern names), and the
+/// careful skipper pays for its error reporting on every token: the position lives in the cursor,
+/// every token is a call that can throw with a located message. This one only answers whether the
+/// value is valid; when it is not, or it meets something rare (an escaped key, an object of more
+/// than 64 keys), it says so and the careful skipper runs over the same value, producing the error
+/// or accepting it. It accepts exactly what the careful skipper accepts, never more: RFC 8259, the
+/// depth limit, unique keys.
+extension JSONCursor {
+    /// Skips one value starting at `index` (whitespace allowed first); false leaves `index` and the
+    /// key stack as they were, for the careful skipper to redo.
+    @usableFromInline
+    mutating func skipValueFast(depth: Int, open: UnsafeMutablePointer<Int>, room: Int) -> Bool {
+        let count = bytes.count
+        guard count > 0, let base = bytes.baseAddress else { return false }
+        let entryIndex = index
+        let entryKeys = keyCount
+        var i = index
+        var level = 0
+        // Whether a key comes next (in an object, after `{` or `,`): one place reads keys, so the
+        // key reader is inlined.
+        var keyNext = false
+
+        while true {
+            if keyNext {
+                i = skipKey(base, count, from: i, objectKeys: open[level &- 1])
+                if i < 0 { break }
+                keyNext = false
+            }
+            // A value.
+            i = JSONCursor.skipSpace(base, count, from: i)
+            guard i < count else { break }
+            let c = base[i]
+            if c == UInt8(ascii: "\"") {
+                i = JSONCursor.skipStringBody(base, count, from: i &+ 1)
+                if i < 0 { break }
+            } else if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") {
+                // A number, per the RFC 8259 grammar.
+                if c == UInt8(ascii: "-") {
+                    i &+= 1
+                    guard i < count else { break }
+                }
+                let first = base[i]
+                if first == UInt8(ascii: "0") {
+                    i &+= 1
+                    if i < count && base[i] &- UInt8(ascii: "0") < 10 { break }
+                } else if first &- UInt8(ascii: "1") < 9 {
+                    i = JSONCursor.skipDigitRun(base, count, from: i &+ 1)
+                } else {
+                    break
+                }
+                if i < count && base[i] == UInt8(ascii: ".") {
+                    let digits = i &+ 1
+                    i = JSONCursor.skipDigitRun(base, count, from: digits)
+                    if i == digits { break }
+                }
+                if i < count && (base[i] | 0x20) == UInt8(ascii: "e") {
+                    i &+= 1
+                    if i < count && (base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-")) { i &+= 1 }
+                    let digits = i
+                    i = JSONCursor.skipDigitRun(base, count, from: digits)
+                    if i == digits { break }
+                }
+            } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                guard level < room else { break }
+                i = JSONCursor.skipSpace(base, count, from: i &+ 1)
+                guard i < count else { break }
+                if c == UInt8(ascii: "[") {
+                    if base[i] != UInt8(ascii: "]") {
+                        open[level] = -1
+                        level &+= 1
+                        continue
+                    }
+                    i &+= 1
+                } else if base[i] != UInt8(ascii: "}") {
+                    open[level] = keyCount
+                    level &+= 1
+                    keyNext = true
+                    continue
+                } else {
+                    i &+= 1
+                }
+            } else if c == UInt8(ascii: "t") || c == UInt8(ascii: "n") {
+                guard i &+ 4 <= count,
+                      UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self) == (c == UInt8(ascii: "t") ? JSONCursor.trueWord : JSONCursor.nullWord)
+                else { break }
+                i &+= 4
+            } else if c == UInt8(ascii: "f") {
+                guard i &+ 5 <= count, UnsafeRawPointer(base + i + 1).loadUnaligned(as: UInt32.self) == JSONCursor.alseWord else { break }
+                i &+= 5
+            } else {
+                break
+            }
+
+            // After a value: close containers until one continues.
+            var next = false
+            while level > 0 {
+                i = JSONCursor.skipSpace(base, count, from: i)
+                guard i < count else { break }
+                let c = base[i]
+                let mark = open[level &- 1]
+                i &+= 1
+                if c == UInt8(ascii: ",") {
+                    keyNext = mark >= 0
+                    next = true
+                    break
+                } else if c == UInt8(ascii: "}") && mark >= 0 {
+                    keyCount = mark
+                    level &-= 1
+                } else if c == UInt8(ascii: "]") && mark < 0 {
+                    level &-= 1
+                } else {
+                    break
+                }
+            }
+            if next { continue }
+            if level == 0 {
+                index = i
+                return true
+            }
+            break
+        }
+        // Invalid, or something for the careful path: leave everything as it was.
+        index = entryIndex
+        keyCount = entryKeys
+        return false
+    }
+
+    @usableFromInline static var trueWord: UInt32 { UInt32(0x65_75_72_74) }   // "true"
+    @usableFromInline static var nullWord: UInt32 { UInt32(0x6C_6C_75_6E) }   // "null"
+    @usableFromInline static var alseWord: UInt32 { UInt32(0x65_73_6C_61) }   // "alse"
+
+    /// Skips whitespace, a key unique among those recorded since `objectKeys`, whitespace and the
+    /// colon; records the key. Returns the index after the colon, or -1 for the careful path.
+    @inline(__always)
+    private mutating func skipKey(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int, objectKeys: Int) -> Int {
+        var i = JSONCursor.skipSpace(base, count, from: start)
+        guard i < count, base[i] == UInt8(ascii: "\"") else { return -1 }
+        let keyStart = i &+ 1
+        // A key with escapes goes the careful way (its fingerprint is taken on the decoded text), so
+        // every key recorded here compares bytewise.
+        i = JSONCursor.skipStringBody(base, count, from: keyStart, allowEscapes: false)
+        if i < 0 { return -1 }
+        let key = JSONStringToken(start: keyStart, end: i &- 1, hasEscapes: false)
+        // Duplicate check, as `checkDuplicate` does it for objects of up to 64 keys.
+        let end = keyCount
+        guard end &- objectKeys < 64 else { return -1 }
+        let fingerprint = self.fingerprint(of: key)
+        let fingerprints = self.fingerprints
+        var k = objectKeys
+        while k < end {
+            if fingerprints[k] == fingerprint && JSONCursor.sameBytes(base, keys[k], key) { return -1 }
+            k &+= 1
+        }
+        var recorded = key
+        recorded.fingerprint = fingerprint
+        pushKey(recorded)
+        i = JSONCursor.skipSpace(base, count, from: i)
+        guard i < count, base[i] == UInt8(ascii: ":") else { return -1 }
+        return i &+ 1
+    }
+
+    /// The index of the first byte at or after `start` that is not JSON whitespace.
+    @inline(__always)
+    static func skipSpace(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int) -> Int {
+        var i = start
+        while i < count {
+            let c = base[i]
+            if c > 0x20 || !(c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09) { break }
+            i &+= 1
+        }
+        return i
+    }
+
+    /// Whether two unescaped keys have the same bytes.
+    @inline(never)
+    static func sameBytes(_ base: UnsafePointer<UInt8>, _ a: JSONStringToken, _ b: JSONStringToken) -> Bool {
+        let length = a.end &- a.start
+        guard length == b.end &- b.start else { return false }
+        var k = 0
+        while k < length {
+            if base[a.start &+ k] != base[b.start &+ k] { return false }
+            k &+= 1
+        }
+        return true
+    }
+
+    /// Skips a string's body from just after its opening quote; returns the index after the closing
+    /// quote, or -1 when it is invalid, unterminated, or has an escape that `allowEscapes` refuses.
+    @inline(__always)
+    static func skipStringBody(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int, allowEscapes: Bool = true) -> Int {
+        var i = start
+        while true {
+            var c: UInt8
+            if i &+ 8 <= count {
+                let special = specialStringBytes(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                if special == 0 { i &+= 8; continue }
+                i &+= special.littleEndian.trailingZeroBitCount >> 3
+                c = base[i]
+            } else {
+                while i < count {
+                    c = base[i]
+                    if c &- 0x20 >= 0x60 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
+                    i &+= 1
+                }
+                guard i < count else { return -1 }
+                c = base[i]
+            }
+            if c == UInt8(ascii: "\"") { return i &+ 1 }
+            if c == UInt8(ascii: "\\") {
+                guard allowEscapes else { return -1 }
+                i = skipEscape(base, count, at: i)
+            } else if c >= 0x80 {
+                i = skipMultibyte(base, count, at: i)
+            } else {
+                return -1   // a control character
+            }
+            if i < 0 { return -1 }
+        }
+    }
+
+    /// The bytes of `word` that are `"`, `\\`, below 0x20 or above 0x7F, as their high bits. Exact
+    /// up to the first such byte (borrows may mark bytes after it), which is all callers use.
+    @inline(__always)
+    static func specialStringBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote
+        let hasBackslash = (backslash &- ones) & ~backslash
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl | word) & highs
+    }
+
+    /// Skips the escape at `at` (a backslash), as `scanEscape` accepts them; -1 when invalid.
+    @inline(never)
+    static func skipEscape(_ base: UnsafePointer<UInt8>, _ count: Int, at start: Int) -> Int {
+        var i = start &+ 1
+        guard i < count else { return -1 }
+        switch base[i] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return i &+ 1
+        case UInt8(ascii: "u"):
+            i &+= 1
+            guard let unit = hex4(base, count, at: i) else { return -1 }
+            i &+= 4
+            if unit >= 0xD800 && unit <= 0xDBFF {
+                guard i &+ 1 < count, base[i] == UInt8(ascii: "\\"), base[i &+ 1] == UInt8(ascii: "u"),
+                      let low = hex4(base, count, at: i &+ 2), low >= 0xDC00 && low <= 0xDFFF else { return -1 }
+                return i &+ 6
+            }
+            return unit >= 0xDC00 && unit <= 0xDFFF ? -1 : i
+        default:
+            return -1
+        }
+    }
+
+    /// The value of four hex digits at `at`, or nil.
+    static func hex4(_ base: UnsafePointer<UInt8>, _ count: Int, at start: Int) -> UInt32? {
+        guard start &+ 4 <= count else { return nil }
+        var value: UInt32 = 0
+        for k in 0..<4 {
+            guard let digit = hexValue(base[start &+ k]) else { return nil }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    /// Skips the multi-byte UTF-8 sequence at `at`, as `scanMultibyte` accepts them; -1 when invalid.
+    @inline(never)
+    static func skipMultibyte(_ base: UnsafePointer<UInt8>, _ count: Int, at start: Int) -> Int {
+        let c0 = base[start]
+        let length: Int
+        var lowerBound: UInt8 = 0x80
+        var upperBound: UInt8 = 0xBF
+        switch c0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lowerBound = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upperBound = 0x9F
+        case 0xF0: length = 4; lowerBound = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upperBound = 0x8F
+        default: return -1
+        }
+        guard start &+ length <= count else { return -1 }
+        let c1 = base[start &+ 1]
+        guard c1 >= lowerBound && c1 <= upperBound else { return -1 }
+        var k = 2
+        while k < length {
+            guard base[start &+ k] & 0xC0 == 0x80 else { return -1 }
+            k &+= 1
+        }
+        return start &+ length
+    }
+
+    /// The index of the first non-digit at or after `start`, eight bytes at a time where possible.
+    @inline(__always)
+    static func skipDigitRun(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int) -> Int {
+        var i = start
+        while i &+ 8 <= count {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let nibbles: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
+            let threes: UInt64 = 0x3030_3030_3030_3030
+            let notDigit = ((word & nibbles) ^ threes) | (((word &+ 0x0606_0606_0606_0606) & nibbles) ^ threes)
+            if notDigit != 0 { return i &+ (notDigit.littleEndian.trailingZeroBitCount >> 3) }
+            i &+= 8
+        }
+        while i < count && base[i] &- UInt8(ascii: "0") < 10 { i &+= 1 }
+        return i
+    }
+}
