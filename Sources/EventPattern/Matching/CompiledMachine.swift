@@ -354,17 +354,26 @@ struct SubRuleInfo {
 
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
 /// retaining every table.
-final class CompiledMachineReference: Sendable {
+///
+/// `@unchecked Sendable`: everything it holds is written once in `init` and only read afterwards.
+final class CompiledMachineReference: @unchecked Sendable {
     let tables: CompiledMachine
-    /// Pointer copies of the tables read for every event; freed with the reference.
-    let flat: FlatTables
+    /// Pointer copies of the tables read for every event, in one allocation walkers point into;
+    /// freed with the reference.
+    let flatPointer: UnsafeMutablePointer<FlatTables>
+    var flat: FlatTables { flatPointer.pointee }
 
     init(_ tables: CompiledMachine) {
         self.tables = tables
-        flat = FlatTables(tables)
+        flatPointer = .allocate(capacity: 1)
+        flatPointer.initialize(to: FlatTables(tables))
     }
 
-    deinit { flat.deallocate() }
+    deinit {
+        flatPointer.pointee.deallocate()
+        flatPointer.deinitialize(count: 1)
+        flatPointer.deallocate()
+    }
 }
 
 /// Unmanaged, immutable copies of the integer tables the walker reads per event, so reading them

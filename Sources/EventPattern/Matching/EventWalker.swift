@@ -10,7 +10,9 @@ import TriplineJSON
 /// of objects must come from the same element) and for `exists: false`.
 struct EventWalker {
     let reference: CompiledMachineReference
-    let flat: FlatTables
+    /// The reference's flat tables, addressed in place (a copy is hundreds of bytes).
+    private let flatPointer: UnsafePointer<FlatTables>
+    var flat: FlatTables { unsafeAddress { flatPointer } }
     var cursor: JSONCursor
     /// The caller's scratch state, addressed in place: building, swapping and destroying a
     /// `WalkState` per event cost a tenth of skipping a whole event.
@@ -24,7 +26,7 @@ struct EventWalker {
     /// A walker over `cursor` using `state`, which must stay valid while the walker is used.
     init(machine: CompiledMachineReference, cursor: JSONCursor, state: UnsafeMutablePointer<WalkState>) {
         self.reference = machine
-        self.flat = machine.flat
+        self.flatPointer = UnsafePointer(machine.flatPointer)
         self.cursor = cursor
         self.statePointer = state
     }
@@ -126,15 +128,17 @@ struct EventWalker {
                 state.decodeBuffer.clear()
                 cursor.decode(token, into: &state.decodeBuffer)
                 let decoded = state.decodeBuffer
+                let s = statePointer   // the closures capture the pointer, not a copy of the walker
                 decoded.withUnsafeBufferPointer { buffer in
                     flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef {
-                        $0.evaluateString(buffer, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                        $0.evaluateString(buffer, cache: &s.pointee.automata[Int(field)], scratch: &s.pointee.field, into: &s.pointee.predBuffer)
                     }
                 }
             } else {
                 let value = UnsafeBufferPointer(rebasing: cursor.bytes[token.start..<token.end])
+                let s = statePointer
                 flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef {
-                    $0.evaluateString(value, cache: &state.automata[Int(field)], scratch: &state.field, into: &state.predBuffer)
+                    $0.evaluateString(value, cache: &s.pointee.automata[Int(field)], scratch: &s.pointee.field, into: &s.pointee.predBuffer)
                 }
             }
             record(field: field, kind: token.hasEscapes ? .escapedString : .string, start: token.start, end: token.end)
@@ -148,7 +152,8 @@ struct EventWalker {
             }
             guard field >= 0 else { return }
             state.predBuffer.clear()
-            flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateLiteral(literal, into: &state.predBuffer) }
+            let s = statePointer
+            flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateLiteral(literal, into: &s.pointee.predBuffer) }
             record(field: field, kind: literal, start: start, end: cursor.index)
         default:
             let range = try cursor.scanNumber()
@@ -158,7 +163,8 @@ struct EventWalker {
             let value = needed || flat.fieldTracksOccurrences[Int(field)]
                 ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
             if needed {
-                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateNumber(value, scratch: &state.field, into: &state.predBuffer) }
+                let s = statePointer
+                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateNumber(value, scratch: &s.pointee.field, into: &s.pointee.predBuffer) }
             }
             record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound, number: value)
         }
