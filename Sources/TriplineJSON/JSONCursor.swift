@@ -259,6 +259,12 @@ public struct JSONCursor {
     /// The unescaped UTF-8 bytes of a scanned string, appended to `out`.
     @inlinable
     public func decode(_ token: JSONStringToken, into out: inout [UInt8]) {
+        JSONCursor.decode(token, in: bytes, into: &out)
+    }
+
+    /// The unescaped UTF-8 bytes of a string scanned from `bytes`, appended to `out`.
+    @inlinable
+    static func decode(_ token: JSONStringToken, in bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         if !token.hasEscapes {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]))
             return
@@ -523,7 +529,7 @@ public struct JSONCursor {
         key.fingerprint = key.hasEscapes ? decodedFingerprint(of: key) : fingerprint(of: key)
         var k = mark
         while k < end {
-            if fingerprints[k] == key.fingerprint && keysEqual(keys[k], key) {
+            if fingerprints[k] == key.fingerprint && JSONCursor.keysEqual(keys[k], key, in: bytes) {
                 throw duplicateKeyError(key, path: path)
             }
             k &+= 1
@@ -531,9 +537,21 @@ public struct JSONCursor {
         pushKey(key)
     }
 
-    /// Full comparison, kept out of line so the common loop above stays small.
+    /// Full comparison, kept out of line so the common loop above stays small. Static: passing the
+    /// cursor itself would copy it on every call site's path.
     @usableFromInline @inline(never)
-    func keysEqual(_ a: JSONStringToken, _ b: JSONStringToken) -> Bool { equal(a, b) }
+    static func keysEqual(_ a: JSONStringToken, _ b: JSONStringToken, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        if !a.hasEscapes && !b.hasEscapes {
+            let n = a.end - a.start
+            guard n == b.end - b.start else { return false }
+            for k in 0..<n where bytes[a.start + k] != bytes[b.start + k] { return false }
+            return true
+        }
+        var x: [UInt8] = [], y: [UInt8] = []
+        decode(a, in: bytes, into: &x)
+        decode(b, in: bytes, into: &y)
+        return x == y
+    }
 
     @usableFromInline @inline(never)
     func duplicateKeyError(_ key: JSONStringToken, path: String) -> JSONError {

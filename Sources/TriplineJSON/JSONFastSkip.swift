@@ -24,8 +24,31 @@ extension JSONCursor {
 
         while true {
             if keyNext {
-                i = skipKey(base, count, from: i, objectKeys: open[level &- 1])
+                // A key, unique among those recorded since the object opened, then the colon.
+                i = JSONCursor.skipSpace(base, count, from: i)
+                guard i < count, base[i] == UInt8(ascii: "\"") else { break }
+                let keyStart = i &+ 1
+                // A key with escapes goes the careful way (its fingerprint is taken on the decoded
+                // text), so every key recorded here compares bytewise.
+                i = JSONCursor.skipStringBody(base, count, from: keyStart, allowEscapes: false)
                 if i < 0 { break }
+                var key = JSONStringToken(start: keyStart, end: i &- 1, hasEscapes: false)
+                // Duplicate check, as `checkDuplicate` does it for objects of up to 64 keys.
+                let objectKeys = open[level &- 1]
+                let end = keyCount
+                guard end &- objectKeys < 64 else { break }
+                key.fingerprint = fingerprint(of: key)
+                var k = objectKeys
+                var duplicate = false
+                while k < end {
+                    if fingerprints[k] == key.fingerprint && JSONCursor.sameBytes(base, keys[k], key) { duplicate = true; break }
+                    k &+= 1
+                }
+                if duplicate { break }
+                pushKey(key)
+                i = JSONCursor.skipSpace(base, count, from: i)
+                guard i < count, base[i] == UInt8(ascii: ":") else { break }
+                i &+= 1
                 keyNext = false
             }
             // A value.
@@ -130,36 +153,6 @@ extension JSONCursor {
     @usableFromInline static var trueWord: UInt32 { UInt32(0x65_75_72_74) }   // "true"
     @usableFromInline static var nullWord: UInt32 { UInt32(0x6C_6C_75_6E) }   // "null"
     @usableFromInline static var alseWord: UInt32 { UInt32(0x65_73_6C_61) }   // "alse"
-
-    /// Skips whitespace, a key unique among those recorded since `objectKeys`, whitespace and the
-    /// colon; records the key. Returns the index after the colon, or -1 for the careful path.
-    @inline(__always)
-    private mutating func skipKey(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int, objectKeys: Int) -> Int {
-        var i = JSONCursor.skipSpace(base, count, from: start)
-        guard i < count, base[i] == UInt8(ascii: "\"") else { return -1 }
-        let keyStart = i &+ 1
-        // A key with escapes goes the careful way (its fingerprint is taken on the decoded text), so
-        // every key recorded here compares bytewise.
-        i = JSONCursor.skipStringBody(base, count, from: keyStart, allowEscapes: false)
-        if i < 0 { return -1 }
-        let key = JSONStringToken(start: keyStart, end: i &- 1, hasEscapes: false)
-        // Duplicate check, as `checkDuplicate` does it for objects of up to 64 keys.
-        let end = keyCount
-        guard end &- objectKeys < 64 else { return -1 }
-        let fingerprint = self.fingerprint(of: key)
-        let fingerprints = self.fingerprints
-        var k = objectKeys
-        while k < end {
-            if fingerprints[k] == fingerprint && JSONCursor.sameBytes(base, keys[k], key) { return -1 }
-            k &+= 1
-        }
-        var recorded = key
-        recorded.fingerprint = fingerprint
-        pushKey(recorded)
-        i = JSONCursor.skipSpace(base, count, from: i)
-        guard i < count, base[i] == UInt8(ascii: ":") else { return -1 }
-        return i &+ 1
-    }
 
     /// The index of the first byte at or after `start` that is not JSON whitespace.
     @inline(__always)
