@@ -428,10 +428,18 @@ public struct JSONCursor {
     public mutating func skipValue(depth: Int) throws(JSONError) {
         // Scalars, most skipped values, need no stack of open containers.
         skipWhitespace()
-        if index < bytes.count {
-            let c = bytes[index]
-            if c == UInt8(ascii: "\"") { _ = try scanString(); return }
-            if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") { _ = try scanNumber(); return }
+        if index < bytes.count, let base = bytes.baseAddress {
+            let c = base[index]
+            if c == UInt8(ascii: "\"") {
+                let end = JSONCursor.skipStringBody(base, bytes.count, from: index &+ 1)
+                if end >= 0 { index = end } else { _ = try scanString() }
+                return
+            }
+            if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") {
+                let end = JSONCursor.skipNumber(base, bytes.count, from: index)
+                if end >= 0 { index = end } else { _ = try scanNumber() }
+                return
+            }
         }
         let room = maxDepth - depth
         try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(room, 1) + 1) { (open) throws(JSONError) in

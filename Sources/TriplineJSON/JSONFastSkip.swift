@@ -59,32 +59,8 @@ extension JSONCursor {
                 i = JSONCursor.skipStringBody(base, count, from: i &+ 1)
                 if i < 0 { break }
             } else if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") {
-                // A number, per the RFC 8259 grammar.
-                if c == UInt8(ascii: "-") {
-                    i &+= 1
-                    guard i < count else { break }
-                }
-                let first = base[i]
-                if first == UInt8(ascii: "0") {
-                    i &+= 1
-                    if i < count && base[i] &- UInt8(ascii: "0") < 10 { break }
-                } else if first &- UInt8(ascii: "1") < 9 {
-                    i = JSONCursor.skipDigitRun(base, count, from: i &+ 1)
-                } else {
-                    break
-                }
-                if i < count && base[i] == UInt8(ascii: ".") {
-                    let digits = i &+ 1
-                    i = JSONCursor.skipDigitRun(base, count, from: digits)
-                    if i == digits { break }
-                }
-                if i < count && (base[i] | 0x20) == UInt8(ascii: "e") {
-                    i &+= 1
-                    if i < count && (base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-")) { i &+= 1 }
-                    let digits = i
-                    i = JSONCursor.skipDigitRun(base, count, from: digits)
-                    if i == digits { break }
-                }
+                i = JSONCursor.skipNumber(base, count, from: i)
+                if i < 0 { break }
             } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
                 guard level < room else { break }
                 i = JSONCursor.skipSpace(base, count, from: i &+ 1)
@@ -288,6 +264,38 @@ extension JSONCursor {
             k &+= 1
         }
         return start &+ length
+    }
+
+    /// Skips a number per the RFC 8259 grammar; returns the index after it, or -1.
+    @inline(__always)
+    static func skipNumber(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int) -> Int {
+        var i = start
+        if base[i] == UInt8(ascii: "-") {
+            i &+= 1
+            guard i < count else { return -1 }
+        }
+        let first = base[i]
+        if first == UInt8(ascii: "0") {
+            i &+= 1
+            if i < count && base[i] &- UInt8(ascii: "0") < 10 { return -1 }
+        } else if first &- UInt8(ascii: "1") < 9 {
+            i = skipDigitRun(base, count, from: i &+ 1)
+        } else {
+            return -1
+        }
+        if i < count && base[i] == UInt8(ascii: ".") {
+            let digits = i &+ 1
+            i = skipDigitRun(base, count, from: digits)
+            if i == digits { return -1 }
+        }
+        if i < count && (base[i] | 0x20) == UInt8(ascii: "e") {
+            i &+= 1
+            if i < count && (base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-")) { i &+= 1 }
+            let digits = i
+            i = skipDigitRun(base, count, from: digits)
+            if i == digits { return -1 }
+        }
+        return i
     }
 
     /// The index of the first non-digit at or after `start`, eight bytes at a time where possible.

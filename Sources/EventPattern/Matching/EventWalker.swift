@@ -317,17 +317,28 @@ struct EventWalker {
         state.predBuffer.clear()
         state.field.exclusions.clear()
         guard let unmanaged = flat.predTesters[p] else { return false }
-        unmanaged._withUnsafeGuaranteedRef { tester in
-            switch kind {
-            case .string, .escapedString:
-                withString(occurrence: occ) { walker, value in
-                    tester.evaluateString(value, cache: &walker.state.predAutomata[p], scratch: &walker.state.field, into: &walker.state.predBuffer)
-                }
-            case .number:
-                tester.evaluateNumber(state.occurrences[occ].number, scratch: &state.field, into: &state.predBuffer)
-            case .true, .false, .null:
-                tester.evaluateLiteral(kind, into: &state.predBuffer)
+        // The closures capture the state pointer and the bytes, never the walker (that would copy it).
+        let s = statePointer
+        let o = state.occurrences[occ]
+        switch kind {
+        case .string:
+            let value = UnsafeBufferPointer(rebasing: cursor.bytes[Int(o.start)..<Int(o.end)])
+            unmanaged._withUnsafeGuaranteedRef {
+                $0.evaluateString(value, cache: &s.pointee.predAutomata[p], scratch: &s.pointee.field, into: &s.pointee.predBuffer)
             }
+        case .escapedString:
+            state.decodeBuffer.clear()
+            cursor.decode(JSONStringToken(start: Int(o.start), end: Int(o.end), hasEscapes: true), into: &state.decodeBuffer)
+            let decoded = state.decodeBuffer
+            decoded.withUnsafeBufferPointer { value in
+                unmanaged._withUnsafeGuaranteedRef {
+                    $0.evaluateString(value, cache: &s.pointee.predAutomata[p], scratch: &s.pointee.field, into: &s.pointee.predBuffer)
+                }
+            }
+        case .number:
+            unmanaged._withUnsafeGuaranteedRef { $0.evaluateNumber(o.number, scratch: &s.pointee.field, into: &s.pointee.predBuffer) }
+        case .true, .false, .null:
+            unmanaged._withUnsafeGuaranteedRef { $0.evaluateLiteral(kind, into: &s.pointee.predBuffer) }
         }
         return !state.predBuffer.isEmpty
     }
