@@ -70,7 +70,7 @@ public struct JSONCursor {
         return index < bytes.count ? bytes[index] : nil
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { throw unexpected(expected: what) }
@@ -78,7 +78,7 @@ public struct JSONCursor {
     }
 
     /// After a value inside an object or array: consumes `,` and returns true, or consumes `close` and returns false.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func nextMember(close: UInt8) throws(JSONError) -> Bool {
         skipWhitespace()
         if index < bytes.count {
@@ -86,7 +86,12 @@ public struct JSONCursor {
             if c == UInt8(ascii: ",") { index += 1; return true }
             if c == close { index += 1; return false }
         }
-        throw unexpected(expected: close == UInt8(ascii: "}") ? "',' or '}'" : "',' or ']'")
+        throw memberError(close: close)
+    }
+
+    @inlinable @inline(never)
+    func memberError(close: UInt8) -> JSONError {
+        unexpected(expected: close == UInt8(ascii: "}") ? "',' or '}'" : "',' or ']'")
     }
 
     /// Fails unless only whitespace remains.
