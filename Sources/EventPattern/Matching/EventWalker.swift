@@ -215,23 +215,27 @@ struct EventWalker {
 
     /// Leaves the dense indices of the matched patterns in `state.matched` (unsorted).
     mutating func decide() {
-        let epoch = state.epoch
-        // Only trigger predicates are touched while reading.
-        for p in state.touched {
-            let info = flat.pred[Int(p)]
-            state.candidates.append(contentsOf: UnsafeBufferPointer(rebasing: flat.triggerRules[Int(info.triggerStart)..<Int(info.triggerEnd)]))
+        // Only trigger predicates are touched while reading; their sub-rule lists are read in
+        // place (flat tables outlive the walk), then the rules without a trigger.
+        // (Lazy predicates tested meanwhile are appended to `touched` too; they trigger nothing.)
+        let triggered = state.touched.count
+        var t = 0
+        while t < triggered {
+            let info = flat.pred[Int(state.touched[t])]
+            t &+= 1
+            for k in Int(info.triggerStart)..<Int(info.triggerEnd) { consider(flat.triggerRules[k]) }
         }
-        if !flat.unconditionalRules.isEmpty { state.candidates.append(contentsOf: flat.unconditionalRules) }
-        var k = 0
-        while k < state.candidates.count {
-            let rule = state.candidates[k]
-            k += 1
-            let pattern = Int(rule.pattern)
-            if !rule.onlyBranch && state.patternStamp[pattern] == epoch { continue }
-            if confirm(rule) {
-                if !rule.onlyBranch { state.patternStamp[pattern] = epoch }
-                state.matched.append(Int32(pattern))
-            }
+        for rule in flat.unconditionalRules { consider(rule) }
+    }
+
+    /// Confirms candidate `rule` unless its pattern already matched; records a match.
+    @inline(__always)
+    private mutating func consider(_ rule: SubRuleInfo) {
+        let pattern = Int(rule.pattern)
+        if !rule.onlyBranch && state.patternStamp[pattern] == state.epoch { return }
+        if confirm(rule) {
+            if !rule.onlyBranch { state.patternStamp[pattern] = state.epoch }
+            state.matched.append(Int32(pattern))
         }
     }
 

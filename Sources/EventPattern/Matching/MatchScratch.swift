@@ -45,7 +45,6 @@ struct WalkState {
     var fieldArrayStamp: [UInt32] = []
     var fieldOccHead: [Int32] = []
 
-    var candidates: [SubRuleInfo] = []
     var patternStamp: [UInt32] = []
     var matched: [Int32] = []
 
@@ -104,7 +103,6 @@ struct WalkState {
             touched.removeAll(keepingCapacity: true)
         }
         addressOccurrence = -1
-        if !candidates.isEmpty { candidates.removeAll(keepingCapacity: true) }
         if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
         if !arrayStack.isEmpty { arrayStack.removeAll(keepingCapacity: true) }
         nextArrayID = 0
