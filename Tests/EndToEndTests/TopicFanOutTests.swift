@@ -103,6 +103,7 @@ struct TopicFanOutTests {
             #expect(server.requests.count == 1)
             let posted = try JSONParser.parse(try #require(server.requests.first).body)
             #expect(posted["Type"] == "Notification" && posted["TopicArn"] == envelope["TopicArn"])
+            #expect(posted["MessageId"] != nil && posted["MessageId"] == envelope["MessageId"], "one publish, one MessageId for every subscriber, as on SNS")
 
             // Filter policies: the attribute policy excluded one subscriber, the body policy let one through.
             #expect(project.read("out/deletes-only.msg") == nil, "FilterPolicy eventName [DeleteTrail] must exclude StopLogging")
@@ -161,6 +162,28 @@ struct TopicFanOutTests {
             let message = try JSONParser.parse(Array((envelope["Message"]?.stringValue ?? "").utf8))
             #expect(message["userName"] == "mallory", "the message is the InputPath result")
             #expect(project.read("out/archive-2.ndjson") == nil)
+        }
+    }
+
+    @Test("a message over SNS's 256 KiB publish limit (body and attributes) is dead-lettered with the reason, not delivered")
+    func oversizedPublishIsRefused() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try TopicProject(root: dir)
+            try project.write("""
+                {"Topic": {"Name": "security-alerts", "Subscriptions": [{"Id": "file", "File": {"Path": "out/alerts.ndjson"}}]}}
+                """, "Rules/topics.json")
+            // An event just under the 256 KiB event limit: accepted and matched, but with the
+            // publish's attributes (rule, severity, eventName) the message is over SNS's limit.
+            let prefix = #"{"source":"aws.cloudtrail","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","padding":""#
+            let suffix = #""}}"#
+            let padding = String(repeating: "x", count: 262_144 - 8 - prefix.utf8.count - suffix.utf8.count)
+            try project.write(prefix + padding + suffix + "\n", "events.ndjson")
+            let result = project.run(tripline, environment: [:])
+            #expect(result.status == 1, "the publish was dead-lettered: \(result)")
+            #expect(project.read("out/alerts.ndjson") == nil)
+            let letters = project.read(".tripline/dead-letters/trail-tampering.alerts.ndjson") ?? ""
+            #expect(letters.contains("SNS's limit is 262144"), "\(letters.prefix(300)) \(result)")
         }
     }
 }

@@ -142,4 +142,13 @@ struct TopicRuleFileTests {
                                "eventSource": .string("cloudtrail.amazonaws.com")])
         #expect(TargetExecutor.messageAttributes(ruleName: "r", severity: nil, event: .object(JSONObject())) == ["rule": .string("r")])
     }
+
+    @Test("a publish's size counts the message and every attribute's name, type and value, as SNS does")
+    func publishSize() {
+        let attributes: [String: MessageAttributeValue] = ["rule": .string("r1"), "blob": MessageAttributeValue(dataType: "Binary", binaryValue: [1, 2, 3])]
+        #expect(TargetExecutor.publishSize(message: Array("hello".utf8), attributes: attributes) == 5 + (4 + 6 + 2) + (4 + 6 + 3))
+        #expect(TargetExecutor.publishSize(message: [], attributes: [:]) == 0)
+        #expect(TargetExecutor.maximumPublishBytes == 256 * 1024)
+    }
 }
+

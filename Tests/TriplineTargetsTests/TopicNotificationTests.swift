@@ -30,6 +30,18 @@ struct TopicNotificationTests {
                                                    "Signature", "SigningCertURL", "UnsubscribeURL"])
     }
 
+    @Test("a publish's MessageId is derived: the same publish gives the same id, another publish another, UUID-shaped (version 8)")
+    func messageIdIsDerivedFromThePublish() {
+        let id = SNSNotification.messageId(for: "evt-1:trail-tampering:alerts:security-alerts")
+        #expect(id == SNSNotification.messageId(for: "evt-1:trail-tampering:alerts:security-alerts"))
+        #expect(id != SNSNotification.messageId(for: "evt-2:trail-tampering:alerts:security-alerts"))
+        let groups = id.split(separator: "-").map(\.count)
+        #expect(groups == [8, 4, 4, 4, 12])
+        #expect(id.allSatisfy { $0.isHexDigit && !$0.isUppercase || $0 == "-" })
+        #expect(Array(id)[14] == "8", "version nibble")
+        #expect("89ab".contains(Array(id)[19]), "RFC 9562 variant")
+    }
+
     @Test("timestamps are UTC with milliseconds", arguments: [
         (0.0, "1970-01-01T00:00:00.000Z"),
         (951_782_400.5, "2000-02-29T00:00:00.500Z"),

@@ -42,6 +42,18 @@ extension TargetExecutor {
     /// Deliveries in flight at once for a rule's `Topic` target (publishing is quick: one commit).
     static let publishConcurrency = 4
 
+    /// SNS's limit on one publish: message body and message attributes together.
+    public static let maximumPublishBytes = 262_144
+
+    /// The bytes a publish counts against ``maximumPublishBytes``: the message, and each attribute's
+    /// name, data type and value, as SNS counts them.
+    public static func publishSize(message: [UInt8], attributes: [String: MessageAttributeValue]) -> Int {
+        attributes.reduce(message.count) { total, attribute in
+            total + attribute.key.utf8.count + attribute.value.dataType.utf8.count
+                + (attribute.value.stringValue?.utf8.count ?? 0) + (attribute.value.binaryValue?.count ?? 0)
+        }
+    }
+
     /// The message attributes a rule's publish carries, for `MessageAttributes`-scope filter policies:
     /// `rule` (the rule name); `severity` (the rule's `Severity`, when set); and for CloudTrail events
     /// (`detail.eventName` / `detail.eventSource` strings) `eventName` and `eventSource`. All are `String`.
@@ -66,6 +78,12 @@ extension TargetExecutor {
             return AttemptReport(outcome: .failed(error: text, retryable: false, retryAfter: nil), summary: text)
         }
         let attributes = Self.messageAttributes(ruleName: rule.name, severity: rule.severity, event: event, description: rule.description)
+        let size = Self.publishSize(message: message, attributes: attributes)
+        guard size <= Self.maximumPublishBytes else {
+            // SNS refuses such a publish outright; retrying cannot help, so it goes to the dead letters.
+            let text = "the message to topic \(JSONWriter.quoted(name)) is \(size) bytes with its attributes; SNS's limit is \(Self.maximumPublishBytes) (256 KiB): shape a smaller message with the target's Input or InputTransformer"
+            return AttemptReport(outcome: .failed(error: text, retryable: false, retryAfter: nil), summary: text)
+        }
         let messageText = String(decoding: message, as: UTF8.self)
         let now = Date()
         var rows: [NewDelivery] = []
@@ -75,6 +93,8 @@ extension TargetExecutor {
 
         func fanOut(_ topic: Topic) {
             guard visited.insert(topic.name).inserted else { return }
+            // One id per publish to this topic, shared by its subscribers and stable across re-publishes.
+            let messageId = SNSNotification.messageId(for: delivery.idempotencyKey + ":" + topic.name)
             for subscription in topic.subscriptions {
                 let key = DeliveryKey.target(rule: topic.deliveryRule, target: subscription.id)
                 if let policy = subscription.filterPolicy {
@@ -93,7 +113,7 @@ extension TargetExecutor {
                 if subscription.rawMessageDelivery {
                     body = message
                 } else {
-                    body = SNSNotification(topicArn: topic.arn, message: messageText, timestamp: now, messageAttributes: attributes).bytes
+                    body = SNSNotification(messageId: messageId, topicArn: topic.arn, message: messageText, timestamp: now, messageAttributes: attributes).bytes
                 }
                 rows.append(NewDelivery(rule: topic.deliveryRule, target: subscription.id, eventID: delivery.eventID, origin: delivery.origin,
                                         event: body, ingestionTime: delivery.ingestionTime, acceptedAt: now.timeIntervalSince1970))

@@ -47,6 +47,21 @@ public struct SNSNotification: Sendable, Equatable {
         self.unsubscribeURL = unsubscribeURL
     }
 
+    /// The `MessageId` of one publish, derived from what identifies it (for Tripline, the publishing
+    /// delivery's idempotency key and the topic).
+    ///
+    /// As on SNS, every subscriber of one publish sees the same id, so receivers can deduplicate;
+    /// being derived rather than random, a publish repeated after a crash gives the same id again.
+    /// UUID-shaped (version 8: name-based, from HMAC-SHA256).
+    public static func messageId(for publish: String) -> String {
+        var bytes = Array(StandardWebhookSignature.hmacSHA256(key: Array("tripline-sns-message-id".utf8), message: Array(publish.utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+
     /// The local ARN Tripline gives a topic: `arn:tripline:sns:local:000000000000:<name>`.
     ///
     /// Same shape as an AWS topic ARN (partition, service, region, account, name) so code that
