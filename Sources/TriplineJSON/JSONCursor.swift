@@ -233,32 +233,13 @@ public struct JSONCursor {
         }
     }
 
-    /// Validates one multi-byte UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF).
+    /// Validates one multi-byte UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF);
+    /// the rules live in `skipMultibyte`, which the fast skipper shares.
     @usableFromInline @inline(never)
     mutating func scanMultibyte() throws(JSONError) {
-        let c0 = bytes[index]
-        let length: Int
-        var lowerBound: UInt8 = 0x80
-        var upperBound: UInt8 = 0xBF
-        switch c0 {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lowerBound = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; upperBound = 0x9F
-        case 0xF0: length = 4; lowerBound = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; upperBound = 0x8F
-        default: throw .invalidUTF8(at: location(index))
-        }
-        guard index + length <= bytes.count else { throw .invalidUTF8(at: location(index)) }
-        let c1 = bytes[index + 1]
-        guard c1 >= lowerBound && c1 <= upperBound else { throw .invalidUTF8(at: location(index)) }
-        var k = 2
-        while k < length {
-            guard bytes[index + k] & 0xC0 == 0x80 else { throw .invalidUTF8(at: location(index)) }
-            k += 1
-        }
-        index += length
+        let end = JSONCursor.skipMultibyte(bytes.baseAddress!, bytes.count, at: index)
+        guard end >= 0 else { throw .invalidUTF8(at: location(index)) }
+        index = end
     }
 
     /// The unescaped UTF-8 bytes of a scanned string, appended to `out`.

@@ -238,7 +238,8 @@ extension JSONCursor {
         return value
     }
 
-    /// Skips the multi-byte UTF-8 sequence at `at`, as `scanMultibyte` accepts them; -1 when invalid.
+    /// Skips the multi-byte UTF-8 sequence at `at` (no overlongs, no surrogates, at most U+10FFFF);
+    /// -1 when invalid. `scanMultibyte` is this with the error.
     @inline(never)
     static func skipMultibyte(_ base: UnsafePointer<UInt8>, _ count: Int, at start: Int) -> Int {
         let c0 = base[start]
