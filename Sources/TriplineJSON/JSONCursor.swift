@@ -146,36 +146,12 @@ public struct JSONCursor {
 
     /// Whether any byte of `word` is `"`, `\\`, below 0x20 or above 0x7F.
     @inlinable @inline(__always)
-    static func hasSpecialStringByte(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let quote = word ^ (ones &* 0x22)
-        let backslash = word ^ (ones &* 0x5C)
-        let hasQuote = (quote &- ones) & ~quote & highs
-        let hasBackslash = (backslash &- ones) & ~backslash & highs
-        let hasControl = (word &- ones &* 0x20) & ~word & highs
-        return (hasQuote | hasBackslash | hasControl | (word & highs)) != 0
-    }
+    static func hasSpecialStringByte(_ word: UInt64) -> Bool { specialStringBytes(word) != 0 }
 
     /// Advances past a run of ASCII digits, eight at a time where possible.
     @inlinable @inline(__always)
     mutating func skipDigits() {
-        let count = bytes.count
-        let base = bytes.baseAddress!
-        var i = index
-        while i &+ 8 <= count {
-            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let nibbles: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
-            let threes: UInt64 = 0x3030_3030_3030_3030
-            let notDigit = ((word & nibbles) ^ threes) | (((word &+ 0x0606_0606_0606_0606) & nibbles) ^ threes)
-            if notDigit != 0 {
-                index = i &+ (notDigit.littleEndian.trailingZeroBitCount >> 3)
-                return
-            }
-            i &+= 8
-        }
-        while i < count && base[i] &- UInt8(ascii: "0") < 10 { i &+= 1 }
-        index = i
+        index = JSONCursor.skipDigitRun(bytes.baseAddress!, bytes.count, from: index)
     }
 
     @usableFromInline @inline(never)

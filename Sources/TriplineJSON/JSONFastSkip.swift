@@ -191,7 +191,7 @@ extension JSONCursor {
 
     /// The bytes of `word` that are `"`, `\\`, below 0x20 or above 0x7F, as their high bits. Exact
     /// up to the first such byte (borrows may mark bytes after it), which is all callers use.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func specialStringBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
@@ -300,7 +300,7 @@ extension JSONCursor {
     }
 
     /// The index of the first non-digit at or after `start`, eight bytes at a time where possible.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func skipDigitRun(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int) -> Int {
         var i = start
         while i &+ 8 <= count {
