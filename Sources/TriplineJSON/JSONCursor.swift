@@ -14,6 +14,9 @@ public struct JSONCursor {
     /// The keys' fingerprints, packed; owned by `keyStack` (cached here: reading a class's stored
     /// property costs a dynamic exclusivity check).
     @usableFromInline var fingerprints: UnsafeMutablePointer<UInt64>
+    /// Per open object, at its mark: one bit per key recorded (a hash of its fingerprint), so a
+    /// new key whose bit is clear is known to be new without comparing it with the others.
+    @usableFromInline var keyFilters: UnsafeMutablePointer<UInt64>
     @usableFromInline var keyCount = 0
     @usableFromInline var keyCapacity: Int
     @usableFromInline let keyStack: JSONKeyStack
@@ -28,6 +31,7 @@ public struct JSONCursor {
         self.keyStack = keyStack
         self.keys = keyStack.storage
         self.fingerprints = keyStack.fingerprints
+        self.keyFilters = keyStack.filters
         self.keyCapacity = keyStack.capacity
     }
 
@@ -497,14 +501,27 @@ public struct JSONCursor {
             return try checkDuplicateHashed(key, since: mark, path: path)
         }
         key.fingerprint = key.hasEscapes ? decodedFingerprint(of: key) : fingerprint(of: key)
-        var k = mark
-        while k < end {
-            if fingerprints[k] == key.fingerprint && JSONCursor.keysEqual(keys[k], key, in: bytes) {
-                throw duplicateKeyError(key, path: path)
+        let bit = JSONCursor.filterBit(key.fingerprint)
+        let filter = end == mark ? 0 : keyFilters[mark]
+        if filter & bit != 0 {
+            var k = mark
+            while k < end {
+                if fingerprints[k] == key.fingerprint && JSONCursor.keysEqual(keys[k], key, in: bytes) {
+                    throw duplicateKeyError(key, path: path)
+                }
+                k &+= 1
             }
-            k &+= 1
         }
         pushKey(key)
+        keyFilters[mark] = filter | bit
+    }
+
+    /// A key's bit in its object's filter: one of 64, from a hash of the fingerprint. Equal keys
+    /// have equal fingerprints, so a clear bit means no earlier key of the object equals it; an
+    /// object of 20 keys compares a new key in full about one time in seven.
+    @inlinable @inline(__always)
+    static func filterBit(_ fingerprint: UInt64) -> UInt64 {
+        1 &<< ((fingerprint &* 0x9E37_79B9_7F4A_7C15) >> 58)
     }
 
     /// Full comparison, kept out of line so the common loop above stays small. Static: passing the
@@ -563,6 +580,7 @@ public struct JSONCursor {
             keyStack.grow(keeping: keyCount)
             keys = keyStack.storage
             fingerprints = keyStack.fingerprints
+            keyFilters = keyStack.filters
             keyCapacity = keyStack.capacity
         }
         keys[keyCount] = key
@@ -637,12 +655,15 @@ public final class JSONKeyStack {
     @usableFromInline var storage: UnsafeMutablePointer<JSONStringToken>
     /// Each key's fingerprint again, packed, for the duplicate scan.
     @usableFromInline var fingerprints: UnsafeMutablePointer<UInt64>
+    /// The open objects' key filters, each at its object's mark.
+    @usableFromInline var filters: UnsafeMutablePointer<UInt64>
     @usableFromInline var capacity: Int
 
     public init(capacity: Int = 64) {
         self.capacity = capacity
         storage = UnsafeMutablePointer<JSONStringToken>.allocate(capacity: capacity)
         fingerprints = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+        filters = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
     }
 
     /// Doubles the capacity, keeping the first `count` keys.
@@ -656,11 +677,16 @@ public final class JSONKeyStack {
         biggerFingerprints.update(from: fingerprints, count: count)
         fingerprints.deallocate()
         fingerprints = biggerFingerprints
+        let biggerFilters = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity * 2)
+        biggerFilters.update(from: filters, count: count)
+        filters.deallocate()
+        filters = biggerFilters
         capacity *= 2
     }
 
     deinit {
         storage.deallocate()
         fingerprints.deallocate()
+        filters.deallocate()
     }
 }

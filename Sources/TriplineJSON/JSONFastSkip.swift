@@ -38,14 +38,19 @@ extension JSONCursor {
                 let end = keyCount
                 guard end &- objectKeys < 64 else { break }
                 key.fingerprint = fingerprint(of: key)
-                var k = objectKeys
-                var duplicate = false
-                while k < end {
-                    if fingerprints[k] == key.fingerprint && JSONCursor.sameBytes(base, keys[k], key) { duplicate = true; break }
-                    k &+= 1
+                let bit = JSONCursor.filterBit(key.fingerprint)
+                let filter = end == objectKeys ? 0 : keyFilters[objectKeys]
+                if filter & bit != 0 {
+                    var k = objectKeys
+                    var duplicate = false
+                    while k < end {
+                        if fingerprints[k] == key.fingerprint && JSONCursor.sameBytes(base, keys[k], key) { duplicate = true; break }
+                        k &+= 1
+                    }
+                    if duplicate { break }
                 }
-                if duplicate { break }
                 pushKey(key)
+                keyFilters[objectKeys] = filter | bit
                 i = JSONCursor.skipSpace(base, count, from: i)
                 guard i < count, base[i] == UInt8(ascii: ":") else { break }
                 i &+= 1

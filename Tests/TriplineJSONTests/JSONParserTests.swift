@@ -174,6 +174,8 @@ struct JSONParserErrorTests {
         ErrorRow(#"{"a":1,"\u0061":2}"#, .duplicateKey, 1, 8),
         ErrorRow(#"{"abcdefghijk":1,"abcdefghijl":2,"abcdefghijk":3}"#, .duplicateKey, 1, 34),
         ErrorRow(#"{"abcdefgh\u0069jk":1,"abcdefghijk":3}"#, .duplicateKey, 1, 23),
+        // The object's own keys are remembered across the nested objects between them.
+        ErrorRow(#"{"a":1,"n":{"x":1,"a":2},"b":{"c":{"a":1}},"a":3}"#, .duplicateKey, 1, 44),
         ErrorRow("{} x", .trailingContent, 1, 4),
         ErrorRow("[1]]", .trailingContent, 1, 4),
         ErrorRow("1 2", .trailingContent, 1, 3),
