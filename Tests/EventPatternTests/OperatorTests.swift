@@ -78,6 +78,13 @@ struct ExactOperatorTests {
         MatchRow(#"{"b":["x"]}"#, #"{"":{"b":"x"}}"#, false),
         MatchRow(#"{"a":{"":["x"]}}"#, #"{"a":{"":"x"}}"#, true),
         MatchRow(#"{"a":{"":["x"]}}"#, #"{"a":"x"}"#, false),
+        // Field names are compared whole: past their first eight bytes, escaped, dotted and escaped.
+        MatchRow(#"{"requestParameters":["x"]}"#, #"{"requestParametersX":"x","requestParameterz":"x"}"#, false),
+        MatchRow(#"{"requestParameters":["x"]}"#, #"{"requestParameterz":"y","requestParameters":"x"}"#, true),
+        MatchRow(#"{"eventName":["x"]}"#, #"{"event\u004eame":"x"}"#, true),
+        MatchRow(#"{"a":{"b":["x"]}}"#, #"{"a\u002eb":"x"}"#, true),
+        MatchRow(#"{"abcdefgh":{"b":["x"]}}"#, #"{"abcdefgh.b":"x","abcdefg":{"b":"x"}}"#, true),
+        MatchRow(#"{"abcdefgh":{"b":["x"]}}"#, #"{"abcdefgi.b":"x","abcdefg":{"b":"x"}}"#, false),
         // The last of duplicate pattern keys counts.
         MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"y"}"#, true),
         MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"x"}"#, false),

@@ -15,16 +15,8 @@ struct CompiledMachine: Sendable {
     var edges = ByteStringTable(capacity: 64)
     var nodeField: [Int32] = [-1]
     var nodeHasChildren: [Bool] = [false]
-    /// Nodes with at most ``smallNodeLimit`` children list them (`nodeChildStart[n]..<nodeChildStart[n + 1]`
-    /// into `childNode`/`childKeyStart`/`childKeyLength`, names in `childKeyText`): comparing a key
-    /// with a few names by length and bytes is cheaper than hashing it. Larger nodes use `edges`.
-    var nodeChildStart: [Int32] = [0]
-    var nodeListsChildren: [Bool] = []
-    var childNode: [Int32] = []
-    var childKeyStart: [Int32] = []
-    var childKeyLength: [Int32] = []
-    var childKeyText: [UInt8] = []
-    static let smallNodeLimit = 4
+    /// Every trie edge, for the walker's ``PathEdgeTable``.
+    var trieEdges: [(node: Int32, name: [UInt8], child: Int32)] = []
 
     /// Per field, the shared matcher of its trigger predicates.
     var fields: [FieldMatcher] = []
@@ -61,6 +53,8 @@ struct CompiledMachine: Sendable {
     var subRulePreds: [Int32] = []
     /// Sub-rules without a purely selective predicate: examined for every event.
     var unconditionalSubRules: [Int32] = []
+    /// Each sub-rule's trigger predicate (-1: unconditional).
+    var subRuleTrigger: [Int32] = []
 
     init() {}
 
@@ -139,6 +133,7 @@ struct CompiledMachine: Sendable {
                 (rank[Int(a)], users[Int(a)]) < (rank[Int(b)], users[Int(b)])
             }
             if let trigger { triggered[Int(trigger)].append(Int32(s)) } else { unconditionalSubRules.append(Int32(s)) }
+            subRuleTrigger.append(trigger ?? -1)
             subRulePreds.append(contentsOf: preds)
             subRulePredStart.append(Int32(subRulePreds.count))
         }
@@ -221,28 +216,14 @@ struct CompiledMachine: Sendable {
             }
             predBroadStart.append(Int32(predBroad.count))
         }
-        var children: [[(name: [UInt8], node: Int32)]] = [[]]
         for (field, path) in fieldPaths.enumerated() {
             fields.append(FieldMatcher(entries: fieldEntries[field]))
-            insertPath(path, field: Int32(field), children: &children)
-        }
-        for list in children {
-            let small = list.count <= CompiledMachine.smallNodeLimit
-            nodeListsChildren.append(small)
-            if small {
-                for (name, node) in list {
-                    childNode.append(node)
-                    childKeyStart.append(Int32(childKeyText.count))
-                    childKeyLength.append(Int32(name.count))
-                    childKeyText.append(contentsOf: name)
-                }
-            }
-            nodeChildStart.append(Int32(childNode.count))
+            insertPath(path, field: Int32(field))
         }
     }
 
     /// Adds `path` to the trie, one node per dot-separated segment, the last marked with `field`.
-    private mutating func insertPath(_ path: String, field: Int32, children: inout [[(name: [UInt8], node: Int32)]]) {
+    private mutating func insertPath(_ path: String, field: Int32) {
         var node: Int32 = 0
         for segment in path.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
             let bytes = Array(segment)
@@ -254,58 +235,13 @@ struct CompiledMachine: Sendable {
                 nodeHasChildren.append(false)
                 nodeHasChildren[Int(node)] = true
                 edges.insert(context: node, bytes, value: child)
-                children[Int(node)].append((bytes, child))
-                children.append([])
+                trieEdges.append((node, bytes, child))
                 node = child
             }
         }
         nodeField[Int(node)] = field
     }
 
-    /// The trie node reached from `node` by an event key (which may itself contain dots), or -1.
-    @inline(__always)
-    func child(of node: Int32, key: UnsafeBufferPointer<UInt8>) -> Int32 {
-        if !CompiledMachine.containsDot(key) { return segmentChild(of: node, key) }
-        var start = 0
-        var current = node
-        var i = 0
-        let n = key.count
-        while i < n {
-            if key[i] == UInt8(ascii: ".") {
-                let next = segmentChild(of: current, UnsafeBufferPointer(rebasing: key[start..<i]))
-                guard next >= 0 else { return -1 }
-                current = next
-                start = i + 1
-            }
-            i += 1
-        }
-        return segmentChild(of: current, UnsafeBufferPointer(rebasing: key[start..<n]))
-    }
-
-    /// The child of `node` named by one dot-free segment, or -1.
-    @inline(__always)
-    func segmentChild(of node: Int32, _ name: UnsafeBufferPointer<UInt8>) -> Int32 {
-        edges.lookup(context: node, name) ?? -1
-    }
-
-    /// Whether `key` holds a `.`, eight bytes at a time.
-    @inline(__always)
-    static func containsDot(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let base = key.baseAddress else { return false }
-        let n = key.count
-        var i = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        while i &+ 8 <= n {
-            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) ^ (ones &* 0x2E)
-            if (word &- ones) & ~word & (ones &* 0x80) != 0 { return true }
-            i &+= 8
-        }
-        while i < n {
-            if base[i] == UInt8(ascii: ".") { return true }
-            i &+= 1
-        }
-        return false
-    }
 }
 
 /// How a lazy predicate's positive value tests are checked on demand.
@@ -348,8 +284,33 @@ struct SubRuleInfo {
     var pattern: Int32
     var predStart: Int32
     var predEnd: Int32
+    /// Its conditions as ``CandidateCondition`` records, `conditionStart..<conditionEnd`.
+    var conditionStart: Int32
+    var conditionEnd: Int32
     /// The pattern has no other sub-rule, so it cannot be matched twice in one event.
     var onlyBranch: Bool
+}
+
+/// How a candidate's condition is decided.
+enum ConditionMode: UInt8 {
+    /// The candidate's own trigger: satisfied, or the candidate would not be examined.
+    case trigger
+    /// Another sub-rule's trigger, so its field's matcher already ran: satisfied when stamped.
+    case eager
+    /// A lazy predicate with a compact test: its field's values are tested in place, from the
+    /// record itself.
+    case compact
+    /// A lazy predicate with a general or broad test: evaluated once per event and stamped.
+    case memoized
+}
+
+/// One condition of a sub-rule, with everything needed to decide it, stored next to the
+/// conditions of the other sub-rules of the same trigger: examining a trigger's candidates reads
+/// memory in order instead of one predicate table line per condition.
+struct CandidateCondition {
+    var info: PredicateInfo
+    var pred: Int32
+    var mode: ConditionMode
 }
 
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
@@ -387,13 +348,8 @@ struct FlatTables: @unchecked Sendable {
     let subRulePreds: UnsafeBufferPointer<Int32>
     let predText: UnsafeBufferPointer<UInt8>
     let pieceLength: UnsafeBufferPointer<Int32>
-    /// The path trie's small nodes (see ``CompiledMachine/nodeChildStart``).
-    let nodeChildStart: UnsafeBufferPointer<Int32>
-    let nodeListsChildren: UnsafeBufferPointer<Bool>
-    let childNode: UnsafeBufferPointer<Int32>
-    let childKeyStart: UnsafeBufferPointer<Int32>
-    let childKeyLength: UnsafeBufferPointer<Int32>
-    let childKeyText: UnsafeBufferPointer<UInt8>
+    /// The path trie's edges.
+    let edges: PathEdgeTable
     /// The field matchers and lazy testers, unretained (the tables keep them alive).
     let fieldMatchers: UnsafeBufferPointer<Unmanaged<FieldMatcher>>
     /// The per-predicate tables, gathered per predicate: a candidate touches one line per
@@ -403,6 +359,10 @@ struct FlatTables: @unchecked Sendable {
     /// trigger, as records.
     let triggerRules: UnsafeBufferPointer<SubRuleInfo>
     let unconditionalRules: UnsafeBufferPointer<SubRuleInfo>
+    /// Per predicate, where its triggered sub-rules start in `triggerRules` (one more entry at the end).
+    let triggerStart: UnsafeBufferPointer<Int32>
+    /// The candidates' conditions, in the order of `triggerRules` then `unconditionalRules`.
+    let conditions: UnsafeBufferPointer<CandidateCondition>
     let predTesters: UnsafeBufferPointer<Unmanaged<FieldMatcher>?>
 
     init(_ t: CompiledMachine) {
@@ -413,28 +373,45 @@ struct FlatTables: @unchecked Sendable {
         subRulePreds = FlatTables.copy(t.subRulePreds)
         predText = FlatTables.copy(t.predText)
         pieceLength = FlatTables.copy(t.pieceLength)
-        pred = FlatTables.copy(t.predField.indices.map { p in
+        let pred = t.predField.indices.map { p in
             PredicateInfo(lower: t.predLower[p], upper: t.predUpper[p], field: t.predField[p],
                           broadStart: t.predBroadStart[p], broadEnd: t.predBroadStart[p + 1],
                           triggerStart: t.predTriggerStart[p], triggerEnd: t.predTriggerStart[p + 1],
                           textStart: t.predTextStart[p], textEnd: t.predTextEnd[p],
                           pieceStart: t.predPieceStart[p], pieceEnd: t.predPieceStart[p + 1],
                           isLazy: t.predTriggerStart[p] == t.predTriggerStart[p + 1], hasAbsence: t.predHasAbsence[p], test: t.predTest[p])
-        })
+        }
+        self.pred = FlatTables.copy(pred)
         var branches: [Int32: Int] = [:]
         for pattern in t.subRulePattern { branches[pattern, default: 0] += 1 }
-        let rules = t.subRulePattern.indices.map { s in
-            SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
-                        onlyBranch: branches[t.subRulePattern[s]] == 1)
+        var conditions: [CandidateCondition] = []
+        func rule(_ s: Int) -> SubRuleInfo {
+            let start = Int32(conditions.count)
+            for k in Int(t.subRulePredStart[s])..<Int(t.subRulePredStart[s + 1]) {
+                let p = Int(t.subRulePreds[k])
+                let info = pred[p]
+                let mode: ConditionMode
+                if p == t.subRuleTrigger[s] {
+                    mode = .trigger
+                } else if !info.isLazy {
+                    mode = .eager
+                } else {
+                    switch info.test {
+                    case .none, .general: mode = .memoized
+                    default: mode = .compact
+                    }
+                }
+                conditions.append(CandidateCondition(info: info, pred: Int32(p), mode: mode))
+            }
+            return SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
+                               conditionStart: start, conditionEnd: Int32(conditions.count),
+                               onlyBranch: branches[t.subRulePattern[s]] == 1)
         }
-        triggerRules = FlatTables.copy(t.predTriggers.map { rules[Int($0)] })
-        unconditionalRules = FlatTables.copy(t.unconditionalSubRules.map { rules[Int($0)] })
-        nodeChildStart = FlatTables.copy(t.nodeChildStart)
-        nodeListsChildren = FlatTables.copy(t.nodeListsChildren)
-        childNode = FlatTables.copy(t.childNode)
-        childKeyStart = FlatTables.copy(t.childKeyStart)
-        childKeyLength = FlatTables.copy(t.childKeyLength)
-        childKeyText = FlatTables.copy(t.childKeyText)
+        triggerRules = FlatTables.copy(t.predTriggers.map { rule(Int($0)) })
+        unconditionalRules = FlatTables.copy(t.unconditionalSubRules.map { rule(Int($0)) })
+        triggerStart = FlatTables.copy(t.predTriggerStart)
+        self.conditions = FlatTables.copy(conditions)
+        edges = PathEdgeTable(edges: t.trieEdges, nodeCount: t.nodeField.count)
         fieldMatchers = FlatTables.copy(t.fields.map { Unmanaged.passUnretained($0) })
         predTesters = FlatTables.copy(t.predTester.map { $0.map { Unmanaged.passUnretained($0) } })
     }
@@ -449,8 +426,7 @@ struct FlatTables: @unchecked Sendable {
         nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate()
         predBroad.deallocate(); subRulePreds.deallocate(); predText.deallocate(); pieceLength.deallocate()
         fieldMatchers.deallocate(); predTesters.deallocate(); pred.deallocate()
-        triggerRules.deallocate(); unconditionalRules.deallocate()
-        nodeChildStart.deallocate(); nodeListsChildren.deallocate(); childNode.deallocate()
-        childKeyStart.deallocate(); childKeyLength.deallocate(); childKeyText.deallocate()
+        triggerRules.deallocate(); unconditionalRules.deallocate(); triggerStart.deallocate(); conditions.deallocate()
+        edges.deallocate()
     }
 }

@@ -66,27 +66,15 @@ struct EventWalker {
     @inline(__always)
     private mutating func lookup(node: Int32, key: JSONStringToken) -> Int32 {
         if !key.hasEscapes {
-            let name = UnsafeBufferPointer(rebasing: cursor.bytes[key.start..<key.end])
-            if flat.nodeListsChildren[Int(node)] && !CompiledMachine.containsDot(name) {
-                // A few children: compare lengths, then bytes.
-                var k = Int(flat.nodeChildStart[Int(node)])
-                let end = Int(flat.nodeChildStart[Int(node) + 1])
-                while k < end {
-                    if Int(flat.childKeyLength[k]) == name.count {
-                        let start = Int(flat.childKeyStart[k])
-                        if EventWalker.equal(name, at: 0, UnsafeBufferPointer(rebasing: flat.childKeyText[start..<(start + name.count)])) {
-                            return flat.childNode[k]
-                        }
-                    }
-                    k &+= 1
-                }
-                return -1
-            }
-            return reference.tables.child(of: node, key: name)
+            return flat.edges.child(of: node, cursor.bytes.baseAddress!, key.start, key.end &- key.start, cursor.bytes.count)
         }
         state.decodeBuffer.clear()
         cursor.decode(key, into: &state.decodeBuffer)
-        return state.decodeBuffer.withUnsafeBufferPointer { reference.tables.child(of: node, key: $0) }
+        state.decodeBuffer.append(0)   // a readable byte even for an empty key
+        let edges = flat.edges
+        return state.decodeBuffer.withUnsafeBufferPointer { decoded in
+            edges.child(of: node, decoded.baseAddress!, 0, decoded.count - 1, decoded.count - 1)
+        }
     }
 
     private mutating func walkArray(node: Int32, depth: Int) throws(JSONError) {
@@ -218,12 +206,13 @@ struct EventWalker {
         // Only trigger predicates are touched while reading; their sub-rule lists are read in
         // place (flat tables outlive the walk), then the rules without a trigger.
         // (Lazy predicates tested meanwhile are appended to `touched` too; they trigger nothing.)
-        let triggered = state.touched.count
         var t = 0
-        while t < triggered {
-            let info = flat.pred[Int(state.touched[t])]
+        while t < state.touched.count {
+            let p = Int(state.touched[t])
             t &+= 1
-            for k in Int(info.triggerStart)..<Int(info.triggerEnd) { consider(flat.triggerRules[k]) }
+            var k = Int(flat.triggerStart[p])
+            let end = Int(flat.triggerStart[p &+ 1])
+            while k < end { consider(flat.triggerRules[k]); k &+= 1 }
         }
         for rule in flat.unconditionalRules { consider(rule) }
     }
@@ -240,10 +229,58 @@ struct EventWalker {
     }
 
     /// Whether a candidate sub-rule really matches: every condition, with array consistency.
+    ///
+    /// Decided from the rule's condition records alone when at most one condition has values
+    /// inside arrays (then every choice of values is consistent and each condition stands alone);
+    /// otherwise by ``confirmAcrossArrays(_:)``.
     private mutating func confirm(_ rule: SubRuleInfo) -> Bool {
+        let epoch = state.epoch
+        var conditionsOnArrays = 0
+        var eachAloneHolds = true
+        var k = Int(rule.conditionStart)
+        let end = Int(rule.conditionEnd)
+        while k < end {
+            let condition = flat.conditions.baseAddress! + k
+            k &+= 1
+            let f = Int(condition.pointee.info.field)
+            if state.fieldArrayStamp[f] == epoch { conditionsOnArrays &+= 1 }
+            let p = Int(condition.pointee.pred)
+            let positive: Bool
+            switch condition.pointee.mode {
+            case .trigger: positive = true
+            case .eager: positive = state.predStamp[p] == epoch
+            case .compact: positive = someValue(ofField: f, satisfies: condition)
+            case .memoized:
+                evaluate(pred: p)
+                positive = state.predStamp[p] == epoch
+            }
+            if !positive {
+                // Only an absence condition can hold without a satisfying value: when the field has none.
+                if !condition.pointee.info.hasAbsence { return false }
+                if state.fieldStamp[f] == epoch { eachAloneHolds = false }
+            }
+        }
+        if conditionsOnArrays <= 1 { return eachAloneHolds }
+        return confirmAcrossArrays(rule)
+    }
+
+    /// Whether some recorded value of field `f` passes the compact test of `condition`.
+    @inline(__always)
+    private mutating func someValue(ofField f: Int, satisfies condition: UnsafePointer<CandidateCondition>) -> Bool {
+        guard state.fieldStamp[f] == state.epoch else { return false }
+        var occ = state.fieldOccHead[f]
+        while occ >= 0 {
+            if compactSatisfies(condition.pointee.info, occurrence: Int(occ)) { return true }
+            occ = state.occurrences[Int(occ)].nextInField
+        }
+        return false
+    }
+
+    /// The full decision for a candidate with several conditions on values inside arrays: every
+    /// lazy predicate's satisfying values listed, then a search for one consistent choice.
+    private mutating func confirmAcrossArrays(_ rule: SubRuleInfo) -> Bool {
         let start = Int(rule.predStart)
         let end = Int(rule.predEnd)
-        // Cheap rejection first: every condition must have a satisfying value (or be an absence).
         var conditionsOnArrays = 0
         for k in start..<end {
             let p = Int(flat.subRulePreds[k])
@@ -252,8 +289,6 @@ struct EventWalker {
             if state.fieldArrayStamp[Int(flat.pred[p].field)] == state.epoch { conditionsOnArrays &+= 1 }
         }
         if conditionsOnArrays <= 1 {
-            // Consistency can only fail between two conditions whose values sit in arrays: with
-            // at most one, every choice is consistent, so check each condition alone.
             for k in start..<end where !satisfiedWithoutArrays(pred: Int(flat.subRulePreds[k])) { return false }
             return true
         }
@@ -287,20 +322,13 @@ struct EventWalker {
     /// Whether the value at `occurrence` satisfies one of lazy predicate `p`'s matchers.
     private mutating func satisfies(pred p: Int, occurrence occ: Int) -> Bool {
         let kind = state.occurrences[occ].kind
-        let x = state.occurrences[occ].number
         switch flat.pred[p].test {
         case .none: break
-        case .closedRange: if x >= flat.pred[p].lower && x <= flat.pred[p].upper { return true }
-        case .rangeClosedOpen: if x >= flat.pred[p].lower && x < flat.pred[p].upper { return true }
-        case .rangeOpenClosed: if x > flat.pred[p].lower && x <= flat.pred[p].upper { return true }
-        case .openRange: if x > flat.pred[p].lower && x < flat.pred[p].upper { return true }
-        case .exactString, .prefix, .suffix, .wildcard, .cidr:
-            if (kind == .string || kind == .escapedString)
-                && withString(occurrence: occ, { walker, value in walker.compactStringTest(pred: p, value: value, occurrence: occ) }) {
-                return true
-            }
         case .general:
             if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
+        default:
+            // Compact tests never carry broad matchers.
+            return compactSatisfies(flat.pred[p], occurrence: occ)
         }
         // Broad matchers: `exists: true` (any value), or anything-but, whose exclusions the general
         // test above left in `state.field.exclusions` (compact tests never carry broad matchers).
@@ -313,6 +341,23 @@ struct EventWalker {
             if !state.field.exclusions.contains(group) { return true }
         }
         return false
+    }
+
+    /// Whether the value at `occurrence` passes a lazy predicate's compact test (`info.test` is
+    /// neither `.none` nor `.general`).
+    private mutating func compactSatisfies(_ info: PredicateInfo, occurrence occ: Int) -> Bool {
+        let x = state.occurrences[occ].number
+        switch info.test {
+        case .closedRange: return x >= info.lower && x <= info.upper
+        case .rangeClosedOpen: return x >= info.lower && x < info.upper
+        case .rangeOpenClosed: return x > info.lower && x <= info.upper
+        case .openRange: return x > info.lower && x < info.upper
+        case .exactString, .prefix, .suffix, .wildcard, .cidr:
+            let kind = state.occurrences[occ].kind
+            return (kind == .string || kind == .escapedString)
+                && withString(occurrence: occ, { walker, value in walker.compactStringTest(info, value: value, occurrence: occ) })
+        case .none, .general: return false
+        }
     }
 
     /// Runs predicate `p`'s own matcher on the value; true when a positive test matched. Leaves
@@ -360,15 +405,15 @@ struct EventWalker {
     }
 
     /// A compact string test of lazy predicate `p` on a (decoded) string value.
-    private mutating func compactStringTest(pred p: Int, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
-        let text = UnsafeBufferPointer(rebasing: flat.predText[Int(flat.pred[p].textStart)..<Int(flat.pred[p].textEnd)])
-        switch flat.pred[p].test {
+    private mutating func compactStringTest(_ info: PredicateInfo, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
+        let text = UnsafeBufferPointer(rebasing: flat.predText[Int(info.textStart)..<Int(info.textEnd)])
+        switch info.test {
         case .exactString: return value.count == text.count && EventWalker.equal(value, at: 0, text)
         case .prefix: return value.count >= text.count && EventWalker.equal(value, at: 0, text)
         case .suffix: return value.count >= text.count && EventWalker.equal(value, at: value.count - text.count, text)
         case .wildcard:
             return EventWalker.wildcard(value, text: text,
-                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(flat.pred[p].pieceStart)..<Int(flat.pred[p].pieceEnd)]))
+                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(info.pieceStart)..<Int(info.pieceEnd)]))
         case .cidr:
             if state.addressOccurrence != occ {
                 state.addressOccurrence = occ
@@ -376,7 +421,7 @@ struct EventWalker {
             }
             // The text holds the network bytes: 4 for IPv4, 16 for IPv6, as the address's own.
             guard let address = state.address, address.bytes.count == text.count else { return false }
-            return CIDRBlock.prefix(of: address, matches: text, length: Int(flat.pred[p].lower))
+            return CIDRBlock.prefix(of: address, matches: text, length: Int(info.lower))
         default: return false
         }
     }
