@@ -130,6 +130,12 @@ struct EqualsIgnoreCaseOperatorTests {
         MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"alice"}"#, true),
         MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"ALICE"}"#, true),
         MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"aLiCe"}"#, true),
+        // Only A-Z fold: the bytes just outside the range ('@' '[' '`' '{') differ from their
+        // neighbours by the case bit but are not letters, in a value's first eight bytes and after.
+        MatchRow(#"{"a":[{"equals-ignore-case":"@AZ[`az{@AZ[`az{"}]}"#, #"{"a":"@az[`AZ{@Az[`aZ{"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"@AZ[`az{@AZ[`az{"}]}"#, #"{"a":"`az[`az{@az[`az{"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"@AZ[`az{@AZ[`az{"}]}"#, #"{"a":"@az[`az{@az{`az{"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"@AZ[`az{@AZ[`az{"}]}"#, #"{"a":"@az[`az{@az[`az["}"#, false),
         MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"alic"}"#, false),
         MatchRow(#"{"a":[{"equals-ignore-case":"Alice"}]}"#, #"{"a":"alice "}"#, false),
         MatchRow(#"{"a":[{"equals-ignore-case":"5"}]}"#, #"{"a":5}"#, false),
@@ -214,6 +220,38 @@ struct AnythingButOperatorTests {
     ]
 
     @Test(arguments: rows) func anythingBut(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+/// Conditions checked only for candidates (a rule's other conditions once its most selective one
+/// matched), in their compact forms: lists of strings and anything-but lists, by comparison.
+@Suite("Operators: a rule's conditions beyond its trigger")
+struct CandidateConditionTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"t":["x"],"a":["p","q","r"]}"#, #"{"t":"x","a":"q"}"#, true),
+        MatchRow(#"{"t":["x"],"a":["p","q","r"]}"#, #"{"t":"x","a":"s"}"#, false),
+        MatchRow(#"{"t":["x"],"a":["p","q","r"]}"#, #"{"t":"x","a":["s","r"]}"#, true),
+        MatchRow(#"{"t":["x"],"a":["p","q","r"]}"#, #"{"t":"x","a":"\u0071"}"#, true),
+        MatchRow(#"{"t":["x"],"a":["p","q","r"]}"#, #"{"t":"x","a":"qq"}"#, false),
+        MatchRow(#"{"t":["x"],"a":["p","q","r"]}"#, #"{"t":"x","a":1}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":"q"}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":"z"}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":"\u0070"}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":5}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":null}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":true}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x"}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":["q","z"]}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p","q"]}]}"#, #"{"t":"x","a":["q","p"]}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p"]},{"exists":false}]}"#, #"{"t":"x"}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p"]},{"exists":false}]}"#, #"{"t":"x","a":"p"}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":"p"}]}"#, #"{"t":"x","a":"p"}"#, false),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":"p"}]}"#, #"{"t":"x","a":"pp"}"#, true),
+        MatchRow(#"{"t":["x"],"a":[{"anything-but":["p"]}, {"exists":true}]}"#, #"{"t":"x","a":"p"}"#, true),
+        MatchRow(#"{"t":["x"],"o":{"a":[{"anything-but":["p"]}],"b":["u","v"]}}"#, #"{"t":"x","o":[{"a":"p","b":"u"},{"a":"q","b":"w"}]}"#, false),
+        MatchRow(#"{"t":["x"],"o":{"a":[{"anything-but":["p"]}],"b":["u","v"]}}"#, #"{"t":"x","o":[{"a":"p","b":"u"},{"a":"q","b":"v"}]}"#, true),
+    ]
+
+    @Test(arguments: rows) func candidateCondition(_ row: MatchRow) { checkBothMatchers(row) }
 }
 
 @Suite("Operators: numeric")

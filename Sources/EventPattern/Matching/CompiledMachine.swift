@@ -51,6 +51,10 @@ struct CompiledMachine: Sendable {
     var subRulePattern: [Int32] = []
     var subRulePredStart: [Int32] = [0]
     var subRulePreds: [Int32] = []
+    /// Lists of up to this many strings are tested by comparing with each: cheaper than running a
+    /// value through an automaton of their own, and with nothing to build or cache per predicate.
+    static let compactListLimit = 16
+
     /// Sub-rules without a purely selective predicate: examined for every event.
     var unconditionalSubRules: [Int32] = []
     /// Each sub-rule's trigger predicate (-1: unconditional).
@@ -199,6 +203,20 @@ struct CompiledMachine: Sendable {
                     test = .cidr
                     predText.append(contentsOf: block.network)
                     lower = Double(block.prefixLength)
+                case (false, .exactString?, 2...CompiledMachine.compactListLimit)
+                    where positive.allSatisfy({ if case .exactString = $0 { return true }; return false }):
+                    test = .oneOfStrings
+                    for case .exactString(let text) in positive {
+                        predText.append(contentsOf: text.utf8)
+                        pieceLength.append(Int32(text.utf8.count))
+                    }
+                case (true, .anythingBut(.strings(let values))?, 1)
+                    where values.count <= CompiledMachine.compactListLimit && !matchers.contains(.exists(true)):
+                    test = .noneOfStrings
+                    for text in values {
+                        predText.append(contentsOf: text.utf8)
+                        pieceLength.append(Int32(text.utf8.count))
+                    }
                 case (_, _, 0):
                     test = .none
                 default:
@@ -206,7 +224,8 @@ struct CompiledMachine: Sendable {
                     tester = FieldMatcher(entries: positive.map { ($0, Int32(p)) })
                 }
                 predTester.append(tester)
-                for matcher in matchers {
+                // A compact test decides its broad matchers itself.
+                for matcher in matchers where tester != nil || test == .none {
                     switch matcher {
                     case .exists(true): predBroad.append(-1)
                     case .anythingBut(let exclusion): predBroad.append(tester!.groupID(for: exclusion))
@@ -258,6 +277,9 @@ enum LazyTest: UInt8 {
     case wildcard
     /// One CIDR block: the network bytes in the text, the prefix length in the lower bound.
     case cidr
+    /// Equal to one of a few strings, or (`anything-but`) a string equal to none of them, or not
+    /// a string: the strings are pieces, as a wildcard's.
+    case oneOfStrings, noneOfStrings
 }
 
 /// Everything the walker reads about one predicate, in one cache line.
@@ -284,33 +306,34 @@ struct SubRuleInfo {
     var pattern: Int32
     var predStart: Int32
     var predEnd: Int32
-    /// Its conditions as ``CandidateCondition`` records, `conditionStart..<conditionEnd`.
+    /// Its conditions but the trigger, as ``CandidateCondition`` records, `conditionStart..<conditionEnd`.
     var conditionStart: Int32
     var conditionEnd: Int32
+    /// The trigger's field (-1: none), which counts towards the conditions on values in arrays.
+    var triggerField: Int32
     /// The pattern has no other sub-rule, so it cannot be matched twice in one event.
     var onlyBranch: Bool
 }
 
 /// How a candidate's condition is decided.
 enum ConditionMode: UInt8 {
-    /// The candidate's own trigger: satisfied, or the candidate would not be examined.
-    case trigger
     /// Another sub-rule's trigger, so its field's matcher already ran: satisfied when stamped.
     case eager
-    /// A lazy predicate with a compact test: its field's values are tested in place, from the
-    /// record itself.
+    /// A lazy predicate with a compact test: its field's values are tested in place.
     case compact
     /// A lazy predicate with a general or broad test: evaluated once per event and stamped.
     case memoized
 }
 
-/// One condition of a sub-rule, with everything needed to decide it, stored next to the
-/// conditions of the other sub-rules of the same trigger: examining a trigger's candidates reads
-/// memory in order instead of one predicate table line per condition.
+/// One condition of a candidate sub-rule other than its trigger, stored next to the conditions of
+/// the other sub-rules of the same trigger: examining a trigger's candidates reads a few bytes per
+/// condition in order, instead of a predicate-table line each (the table is megabytes at 10,000
+/// rules, and every line read was a cache miss).
 struct CandidateCondition {
-    var info: PredicateInfo
     var pred: Int32
+    var field: Int32
     var mode: ConditionMode
+    var hasAbsence: Bool
 }
 
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
@@ -389,11 +412,10 @@ struct FlatTables: @unchecked Sendable {
             let start = Int32(conditions.count)
             for k in Int(t.subRulePredStart[s])..<Int(t.subRulePredStart[s + 1]) {
                 let p = Int(t.subRulePreds[k])
+                if p == t.subRuleTrigger[s] { continue }
                 let info = pred[p]
                 let mode: ConditionMode
-                if p == t.subRuleTrigger[s] {
-                    mode = .trigger
-                } else if !info.isLazy {
+                if !info.isLazy {
                     mode = .eager
                 } else {
                     switch info.test {
@@ -401,10 +423,12 @@ struct FlatTables: @unchecked Sendable {
                     default: mode = .compact
                     }
                 }
-                conditions.append(CandidateCondition(info: info, pred: Int32(p), mode: mode))
+                conditions.append(CandidateCondition(pred: Int32(p), field: info.field, mode: mode, hasAbsence: info.hasAbsence))
             }
+            let trigger = t.subRuleTrigger[s]
             return SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
                                conditionStart: start, conditionEnd: Int32(conditions.count),
+                               triggerField: trigger >= 0 ? t.predField[Int(trigger)] : -1,
                                onlyBranch: branches[t.subRulePattern[s]] == 1)
         }
         triggerRules = FlatTables.copy(t.predTriggers.map { rule(Int($0)) })

@@ -236,27 +236,27 @@ struct EventWalker {
     private mutating func confirm(_ rule: SubRuleInfo) -> Bool {
         let epoch = state.epoch
         var conditionsOnArrays = 0
+        if rule.triggerField >= 0 && state.fieldArrayStamp[Int(rule.triggerField)] == epoch { conditionsOnArrays = 1 }
         var eachAloneHolds = true
         var k = Int(rule.conditionStart)
         let end = Int(rule.conditionEnd)
         while k < end {
-            let condition = flat.conditions.baseAddress! + k
+            let condition = flat.conditions[k]
             k &+= 1
-            let f = Int(condition.pointee.info.field)
+            let f = Int(condition.field)
             if state.fieldArrayStamp[f] == epoch { conditionsOnArrays &+= 1 }
-            let p = Int(condition.pointee.pred)
+            let p = Int(condition.pred)
             let positive: Bool
-            switch condition.pointee.mode {
-            case .trigger: positive = true
+            switch condition.mode {
             case .eager: positive = state.predStamp[p] == epoch
-            case .compact: positive = someValue(ofField: f, satisfies: condition)
+            case .compact: positive = someValue(ofField: f, satisfies: p)
             case .memoized:
                 evaluate(pred: p)
                 positive = state.predStamp[p] == epoch
             }
             if !positive {
                 // Only an absence condition can hold without a satisfying value: when the field has none.
-                if !condition.pointee.info.hasAbsence { return false }
+                if !condition.hasAbsence { return false }
                 if state.fieldStamp[f] == epoch { eachAloneHolds = false }
             }
         }
@@ -264,13 +264,14 @@ struct EventWalker {
         return confirmAcrossArrays(rule)
     }
 
-    /// Whether some recorded value of field `f` passes the compact test of `condition`.
+    /// Whether some recorded value of field `f` passes the compact test of lazy predicate `p`.
     @inline(__always)
-    private mutating func someValue(ofField f: Int, satisfies condition: UnsafePointer<CandidateCondition>) -> Bool {
+    private mutating func someValue(ofField f: Int, satisfies p: Int) -> Bool {
         guard state.fieldStamp[f] == state.epoch else { return false }
+        let info = flat.pred[p]
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
-            if compactSatisfies(condition.pointee.info, occurrence: Int(occ)) { return true }
+            if compactSatisfies(info, occurrence: Int(occ)) { return true }
             occ = state.occurrences[Int(occ)].nextInField
         }
         return false
@@ -352,10 +353,15 @@ struct EventWalker {
         case .rangeClosedOpen: return x >= info.lower && x < info.upper
         case .rangeOpenClosed: return x > info.lower && x <= info.upper
         case .openRange: return x > info.lower && x < info.upper
-        case .exactString, .prefix, .suffix, .wildcard, .cidr:
+        case .exactString, .prefix, .suffix, .wildcard, .cidr, .oneOfStrings:
             let kind = state.occurrences[occ].kind
             return (kind == .string || kind == .escapedString)
                 && withString(occurrence: occ, { walker, value in walker.compactStringTest(info, value: value, occurrence: occ) })
+        case .noneOfStrings:
+            // anything-but never excludes a value of another type.
+            let kind = state.occurrences[occ].kind
+            return !(kind == .string || kind == .escapedString)
+                || !withString(occurrence: occ, { walker, value in walker.compactStringTest(info, value: value, occurrence: occ) })
         case .none, .general: return false
         }
     }
@@ -414,6 +420,15 @@ struct EventWalker {
         case .wildcard:
             return EventWalker.wildcard(value, text: text,
                                         pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(info.pieceStart)..<Int(info.pieceEnd)]))
+        case .oneOfStrings, .noneOfStrings:
+            // Whether the value is one of the strings.
+            var offset = 0
+            for length in UnsafeBufferPointer(rebasing: flat.pieceLength[Int(info.pieceStart)..<Int(info.pieceEnd)]) {
+                let n = Int(length)
+                if n == value.count && EventWalker.equal(value, at: 0, UnsafeBufferPointer(rebasing: text[offset..<(offset + n)])) { return true }
+                offset += n
+            }
+            return false
         case .cidr:
             if state.addressOccurrence != occ {
                 state.addressOccurrence = occ

@@ -203,13 +203,39 @@ final class FieldMatcher: Sendable {
 
     /// ASCII equals-ignore-case: only an all-ASCII value can equal an ASCII text ignoring case.
     private func evaluateFolded(_ value: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
-        scratch.folded.clear()
-        for byte in value {
-            if byte >= 0x80 { return }
-            scratch.folded.append(FieldMatcher.asciiLower(byte))
+        let n = value.count
+        if scratch.folded.count < n { scratch.folded = Array(repeating: 0, count: max(n, 2 * scratch.folded.count, 64)) }
+        let found = scratch.folded.withUnsafeMutableBufferPointer { folded -> Int32? in
+            guard FieldMatcher.asciiLowercase(value, into: folded.baseAddress!) else { return nil }
+            return table.lookup(context: 1, UnsafeBufferPointer(rebasing: folded[0..<n]))
         }
-        let found = scratch.folded.withUnsafeBufferPointer { table.lookup(context: 1, $0) }
         if let found { appendTablePreds(found, into: &out) }
+    }
+
+    /// Writes `value` in ASCII lower case to `out`, eight bytes at a time; false (and `out`
+    /// partly written) when a byte is not ASCII.
+    @inline(__always)
+    static func asciiLowercase(_ value: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Bool {
+        let n = value.count
+        guard n > 0, let source = value.baseAddress else { return true }
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i &+ 8 <= n {
+            let word = UnsafeRawPointer(source + i).loadUnaligned(as: UInt64.self)
+            if word & highs != 0 { return false }
+            // Bytes below 0x80: adding 0x3F sets a byte's high bit from 'A' up, adding 0x25 from
+            // past 'Z' up, without carries between bytes.
+            let upper = (word &+ 0x3F3F_3F3F_3F3F_3F3F) & ~(word &+ 0x2525_2525_2525_2525) & highs
+            UnsafeMutableRawPointer(out + i).storeBytes(of: word | (upper >> 2), as: UInt64.self)
+            i &+= 8
+        }
+        while i < n {
+            let byte = source[i]
+            if byte >= 0x80 { return false }
+            out[i] = asciiLower(byte)
+            i &+= 1
+        }
+        return true
     }
 
     @inline(__always)
