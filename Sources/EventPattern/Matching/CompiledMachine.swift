@@ -330,10 +330,48 @@ enum ConditionMode: UInt8 {
 /// condition in order, instead of a predicate-table line each (the table is megabytes at 10,000
 /// rules, and every line read was a cache miss).
 struct CandidateCondition {
+    /// The test itself for ``ConditionMode/compact`` conditions (so deciding one reads nothing else).
+    var compact: CompactTest
     var pred: Int32
     var field: Int32
     var mode: ConditionMode
     var hasAbsence: Bool
+}
+
+/// A lazy predicate's compact test with its operands packed in two words, small enough to travel
+/// in a ``CandidateCondition``: a range's bounds, or where a string test's text and pieces are (a
+/// CIDR block's prefix length in place of the pieces).
+struct CompactTest {
+    private var first: UInt64
+    private var second: UInt64
+    var test: LazyTest
+
+    init(_ info: PredicateInfo) {
+        test = info.test
+        switch info.test {
+        case .closedRange, .rangeClosedOpen, .rangeOpenClosed, .openRange:
+            first = info.lower.bitPattern
+            second = info.upper.bitPattern
+        case .cidr:
+            first = CompactTest.pack(info.textStart, info.textEnd)
+            second = UInt64(info.lower)
+        default:
+            first = CompactTest.pack(info.textStart, info.textEnd)
+            second = CompactTest.pack(info.pieceStart, info.pieceEnd)
+        }
+    }
+
+    private static func pack(_ low: Int32, _ high: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: low)) | UInt64(UInt32(bitPattern: high)) << 32
+    }
+
+    var lower: Double { Double(bitPattern: first) }
+    var upper: Double { Double(bitPattern: second) }
+    var textStart: Int { Int(UInt32(truncatingIfNeeded: first)) }
+    var textEnd: Int { Int(first >> 32) }
+    var pieceStart: Int { Int(UInt32(truncatingIfNeeded: second)) }
+    var pieceEnd: Int { Int(second >> 32) }
+    var prefixLength: Int { Int(second) }
 }
 
 /// The compiled tables behind a reference: the walker holds one pointer per event instead of
@@ -423,7 +461,7 @@ struct FlatTables: @unchecked Sendable {
                     default: mode = .compact
                     }
                 }
-                conditions.append(CandidateCondition(pred: Int32(p), field: info.field, mode: mode, hasAbsence: info.hasAbsence))
+                conditions.append(CandidateCondition(compact: CompactTest(info), pred: Int32(p), field: info.field, mode: mode, hasAbsence: info.hasAbsence))
             }
             let trigger = t.subRuleTrigger[s]
             return SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],

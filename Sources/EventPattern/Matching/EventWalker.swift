@@ -249,7 +249,7 @@ struct EventWalker {
             let positive: Bool
             switch condition.mode {
             case .eager: positive = state.predStamp[p] == epoch
-            case .compact: positive = someValue(ofField: f, satisfies: p)
+            case .compact: positive = someValue(ofField: f, satisfies: condition.compact)
             case .memoized:
                 evaluate(pred: p)
                 positive = state.predStamp[p] == epoch
@@ -264,14 +264,13 @@ struct EventWalker {
         return confirmAcrossArrays(rule)
     }
 
-    /// Whether some recorded value of field `f` passes the compact test of lazy predicate `p`.
+    /// Whether some recorded value of field `f` passes `test`.
     @inline(__always)
-    private mutating func someValue(ofField f: Int, satisfies p: Int) -> Bool {
+    private mutating func someValue(ofField f: Int, satisfies test: CompactTest) -> Bool {
         guard state.fieldStamp[f] == state.epoch else { return false }
-        let info = flat.pred[p]
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
-            if compactSatisfies(info, occurrence: Int(occ)) { return true }
+            if compactSatisfies(test, occurrence: Int(occ)) { return true }
             occ = state.occurrences[Int(occ)].nextInField
         }
         return false
@@ -329,7 +328,7 @@ struct EventWalker {
             if generalSatisfies(pred: p, occurrence: occ, kind: kind) { return true }
         default:
             // Compact tests never carry broad matchers.
-            return compactSatisfies(flat.pred[p], occurrence: occ)
+            return compactSatisfies(CompactTest(flat.pred[p]), occurrence: occ)
         }
         // Broad matchers: `exists: true` (any value), or anything-but, whose exclusions the general
         // test above left in `state.field.exclusions` (compact tests never carry broad matchers).
@@ -346,7 +345,7 @@ struct EventWalker {
 
     /// Whether the value at `occurrence` passes a lazy predicate's compact test (`info.test` is
     /// neither `.none` nor `.general`).
-    private mutating func compactSatisfies(_ info: PredicateInfo, occurrence occ: Int) -> Bool {
+    private mutating func compactSatisfies(_ info: CompactTest, occurrence occ: Int) -> Bool {
         let x = state.occurrences[occ].number
         switch info.test {
         case .closedRange: return x >= info.lower && x <= info.upper
@@ -411,19 +410,19 @@ struct EventWalker {
     }
 
     /// A compact string test of lazy predicate `p` on a (decoded) string value.
-    private mutating func compactStringTest(_ info: PredicateInfo, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
-        let text = UnsafeBufferPointer(rebasing: flat.predText[Int(info.textStart)..<Int(info.textEnd)])
+    private mutating func compactStringTest(_ info: CompactTest, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
+        let text = UnsafeBufferPointer(rebasing: flat.predText[info.textStart..<info.textEnd])
         switch info.test {
         case .exactString: return value.count == text.count && EventWalker.equal(value, at: 0, text)
         case .prefix: return value.count >= text.count && EventWalker.equal(value, at: 0, text)
         case .suffix: return value.count >= text.count && EventWalker.equal(value, at: value.count - text.count, text)
         case .wildcard:
             return EventWalker.wildcard(value, text: text,
-                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[Int(info.pieceStart)..<Int(info.pieceEnd)]))
+                                        pieces: UnsafeBufferPointer(rebasing: flat.pieceLength[info.pieceStart..<info.pieceEnd]))
         case .oneOfStrings, .noneOfStrings:
             // Whether the value is one of the strings.
             var offset = 0
-            for length in UnsafeBufferPointer(rebasing: flat.pieceLength[Int(info.pieceStart)..<Int(info.pieceEnd)]) {
+            for length in UnsafeBufferPointer(rebasing: flat.pieceLength[info.pieceStart..<info.pieceEnd]) {
                 let n = Int(length)
                 if n == value.count && EventWalker.equal(value, at: 0, UnsafeBufferPointer(rebasing: text[offset..<(offset + n)])) { return true }
                 offset += n
@@ -436,7 +435,7 @@ struct EventWalker {
             }
             // The text holds the network bytes: 4 for IPv4, 16 for IPv6, as the address's own.
             guard let address = state.address, address.bytes.count == text.count else { return false }
-            return CIDRBlock.prefix(of: address, matches: text, length: Int(info.lower))
+            return CIDRBlock.prefix(of: address, matches: text, length: info.prefixLength)
         default: return false
         }
     }
