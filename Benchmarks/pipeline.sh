@@ -23,6 +23,8 @@ rules = []
 for name in sorted(os.listdir(shipped)):
     if name.endswith(".json"):
         rule = json.load(open(os.path.join(shipped, name)))
+        if "EventPattern" not in rule:
+            continue   # a topic file: every target here is the no-op function
         rule["Targets"] = noop
         rule.pop("Tests", None)
         rules.append(rule)
