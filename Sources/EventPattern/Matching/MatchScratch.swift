@@ -21,6 +21,7 @@ public struct MatchScratch {
 
 /// The buffers of one event walk; sized to the machine, cleared by epoch stamps rather than by writes.
 struct WalkState {
+    /// This walk's stamp (from `tables`, shared with copies of this state).
     var epoch: UInt32 = 0
 
     // Occurrences: leaf values that matched something or that absence checks must see.
@@ -33,19 +34,25 @@ struct WalkState {
     var addressOccurrence = -1
     var address: IPAddress? = nil
 
+    /// The per-predicate, per-field and per-pattern tables below, owned here and addressed
+    /// through the buffers: a write through a buffer is a store, where a write into an array
+    /// reached through the walker's pointer first calls the runtime to check it is not shared.
+    let tables = WalkTables()
+    /// The `generation` of `tables` the buffers below were read at (-1: never).
+    var tablesGeneration = -1
     /// `predStamp[p] == epoch`: predicate `p` has at least one satisfying occurrence, listed from `predHead[p]`.
-    var predStamp: [UInt32] = []
-    var predHead: [Int32] = []
+    var predStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+    var predHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
     /// `evalStamp[p] == epoch`: lazy predicate `p` has been tested against this event's values.
-    var evalStamp: [UInt32] = []
+    var evalStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     var touched: [Int32] = []
 
-    var fieldStamp: [UInt32] = []
+    var fieldStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     /// `fieldArrayStamp[f] == epoch`: some value recorded for field `f` sits inside an array.
-    var fieldArrayStamp: [UInt32] = []
-    var fieldOccHead: [Int32] = []
+    var fieldArrayStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+    var fieldOccHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
 
-    var patternStamp: [UInt32] = []
+    var patternStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     var matched: [Int32] = []
 
     var arrayStack: [Int32] = []      // (array id, index) pairs
@@ -73,28 +80,20 @@ struct WalkState {
             predAutomata = Array(repeating: LazyDFA(), count: reference.tables.predField.count)
         }
         let machine = reference.tables
-        let preds = machine.predField.count
-        if predStamp.count < preds {
-            predStamp = Array(repeating: 0, count: preds)
-            evalStamp = Array(repeating: 0, count: preds)
-            predHead = Array(repeating: -1, count: preds)
+        let storage = tables.storage
+        storage.pointee.reserve(predicates: machine.predField.count, fields: machine.fields.count, patterns: machine.subRulePattern.count)
+        if tablesGeneration != storage.pointee.generation {
+            // Grown, here or through a copy of this state: reload their addresses.
+            tablesGeneration = storage.pointee.generation
+            predStamp = storage.pointee.predStamp
+            predHead = storage.pointee.predHead
+            evalStamp = storage.pointee.evalStamp
+            fieldStamp = storage.pointee.fieldStamp
+            fieldArrayStamp = storage.pointee.fieldArrayStamp
+            fieldOccHead = storage.pointee.fieldOccHead
+            patternStamp = storage.pointee.patternStamp
         }
-        let fields = machine.fields.count
-        if fieldStamp.count < fields {
-            fieldStamp = Array(repeating: 0, count: fields)
-            fieldArrayStamp = Array(repeating: 0, count: fields)
-            fieldOccHead = Array(repeating: -1, count: fields)
-        }
-        let subRules = machine.subRulePattern.count
-        if patternStamp.count < subRules { patternStamp = Array(repeating: 0, count: subRules) }
-        epoch &+= 1
-        if epoch == 0 {
-            // Wrapped: clear the stamps so stale ones cannot collide.
-            for i in predStamp.indices { predStamp[i] = 0; evalStamp[i] = 0 }
-            for i in fieldStamp.indices { fieldStamp[i] = 0; fieldArrayStamp[i] = 0 }
-            for i in patternStamp.indices { patternStamp[i] = 0 }
-            epoch = 1
-        }
+        epoch = storage.pointee.nextEpoch()
         // Most events record nothing: clear only what the last walk wrote.
         if !occurrences.isEmpty {
             occurrences.removeAll(keepingCapacity: true)
@@ -142,5 +141,82 @@ extension Array {
     @inline(__always)
     mutating func clear() {
         if !isEmpty { removeAll(keepingCapacity: true) }
+    }
+}
+
+/// The fixed-size tables of a walk (sized to the largest machine matched so far), cleared by
+/// epoch stamps rather than by writes. Shared by the copies of the ``WalkState`` that owns it, as
+/// the key stack is by copies of a ``MatchScratch`` (one scratch per thread); the epoch is shared
+/// with them, so a copy never takes another's stamps for its own.
+final class WalkTables {
+    /// Addressed through a pointer: the class's own stored properties would be checked for
+    /// exclusive access on every use.
+    let storage: UnsafeMutablePointer<WalkTableStorage>
+
+    init() {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: WalkTableStorage())
+    }
+
+    deinit {
+        storage.pointee.deallocate()
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
+}
+
+struct WalkTableStorage {
+    var epoch: UInt32 = 0
+    /// Bumped whenever the tables are reallocated, so holders of their addresses reload them.
+    var generation = 0
+    var predStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+    var predHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    var evalStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+    var fieldStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+    var fieldArrayStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+    var fieldOccHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    var patternStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
+
+    /// Grows the tables to hold at least these counts; new entries are stamped 0 (never current)
+    /// and head -1.
+    mutating func reserve(predicates: Int, fields: Int, patterns: Int) {
+        if predStamp.count < predicates {
+            WalkTableStorage.replace(&predStamp, count: predicates, with: 0)
+            WalkTableStorage.replace(&predHead, count: predicates, with: -1)
+            WalkTableStorage.replace(&evalStamp, count: predicates, with: 0)
+            generation += 1
+        }
+        if fieldStamp.count < fields {
+            WalkTableStorage.replace(&fieldStamp, count: fields, with: 0)
+            WalkTableStorage.replace(&fieldArrayStamp, count: fields, with: 0)
+            WalkTableStorage.replace(&fieldOccHead, count: fields, with: -1)
+            generation += 1
+        }
+        if patternStamp.count < patterns {
+            WalkTableStorage.replace(&patternStamp, count: patterns, with: 0)
+            generation += 1
+        }
+    }
+
+    /// The next epoch; when the counter wraps, every stamp is cleared so stale ones cannot collide.
+    mutating func nextEpoch() -> UInt32 {
+        epoch &+= 1
+        if epoch == 0 {
+            for table in [predStamp, evalStamp, fieldStamp, fieldArrayStamp, patternStamp] { table.update(repeating: 0) }
+            epoch = 1
+        }
+        return epoch
+    }
+
+    private static func replace<T>(_ table: inout UnsafeMutableBufferPointer<T>, count: Int, with value: T) {
+        table.deallocate()
+        table = .allocate(capacity: count)
+        table.initialize(repeating: value)
+    }
+
+    func deallocate() {
+        predStamp.deallocate(); predHead.deallocate(); evalStamp.deallocate()
+        fieldStamp.deallocate(); fieldArrayStamp.deallocate(); fieldOccHead.deallocate()
+        patternStamp.deallocate()
     }
 }
