@@ -116,18 +116,20 @@ public struct JSONCursor {
         let base = bytes.baseAddress!
         var i = start
         while true {
-            // Plain ASCII runs, eight bytes at a time, then byte by byte; all in a local index.
-            while i &+ 8 <= count {
-                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                if JSONCursor.hasSpecialStringByte(word) { break }
-                i &+= 8
+            // Plain ASCII runs eight bytes at a time, straight to the first special byte (the
+            // closing quote, usually); byte by byte only near the end of the buffer.
+            if i &+ 8 <= count {
+                let special = JSONCursor.specialStringBytes(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                if special == 0 { i &+= 8; continue }
+                i &+= special.littleEndian.trailingZeroBitCount >> 3
+            } else {
+                while i < count {
+                    let c = base[i]
+                    if c &- 0x20 >= 0x60 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
+                    i &+= 1
+                }
+                guard i < count else { break }
             }
-            while i < count {
-                let c = base[i]
-                if c &- 0x20 >= 0x60 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
-                i &+= 1
-            }
-            guard i < count else { break }
             let c = base[i]
             if c == UInt8(ascii: "\"") {
                 index = i &+ 1
@@ -147,10 +149,6 @@ public struct JSONCursor {
         index = i
         throw .unexpectedEnd(expected: "'\"' to close the string", at: location(index))
     }
-
-    /// Whether any byte of `word` is `"`, `\\`, below 0x20 or above 0x7F.
-    @inlinable @inline(__always)
-    static func hasSpecialStringByte(_ word: UInt64) -> Bool { specialStringBytes(word) != 0 }
 
     /// Advances past a run of ASCII digits, eight at a time where possible.
     @inlinable @inline(__always)
