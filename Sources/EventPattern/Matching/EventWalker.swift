@@ -206,8 +206,9 @@ struct EventWalker {
         // Only trigger predicates are touched while reading; their sub-rule lists are read in
         // place (flat tables outlive the walk), then the rules without a trigger.
         // (Lazy predicates tested meanwhile are appended to `touched` too; they trigger nothing.)
+        let triggered = state.touched.count
         var t = 0
-        while t < state.touched.count {
+        while t < triggered {
             let p = Int(state.touched[t])
             t &+= 1
             var k = Int(flat.triggerStart[p])
@@ -281,6 +282,7 @@ struct EventWalker {
     private mutating func confirmAcrossArrays(_ rule: SubRuleInfo) -> Bool {
         let start = Int(rule.predStart)
         let end = Int(rule.predEnd)
+        // Cheap rejection first: every condition must have a satisfying value (or be an absence).
         var conditionsOnArrays = 0
         for k in start..<end {
             let p = Int(flat.subRulePreds[k])
@@ -289,6 +291,8 @@ struct EventWalker {
             if state.fieldArrayStamp[Int(flat.pred[p].field)] == state.epoch { conditionsOnArrays &+= 1 }
         }
         if conditionsOnArrays <= 1 {
+            // Consistency can only fail between two conditions whose values sit in arrays: with
+            // at most one, every choice is consistent, so check each condition alone.
             for k in start..<end where !satisfiedWithoutArrays(pred: Int(flat.subRulePreds[k])) { return false }
             return true
         }
@@ -409,7 +413,7 @@ struct EventWalker {
         return decoded.withUnsafeBufferPointer { body(&self, $0) }
     }
 
-    /// A compact string test of lazy predicate `p` on a (decoded) string value.
+    /// A compact string test on a (decoded) string value of string occurrence `occ`.
     private mutating func compactStringTest(_ info: CompactTest, value: UnsafeBufferPointer<UInt8>, occurrence occ: Int) -> Bool {
         let text = UnsafeBufferPointer(rebasing: flat.predText[info.textStart..<info.textEnd])
         switch info.test {
