@@ -88,6 +88,18 @@ struct ExactOperatorTests {
         // The last of duplicate pattern keys counts.
         MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"y"}"#, true),
         MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"x"}"#, false),
+        // Exact values are looked up by their first and last eight bytes and length, then the
+        // bytes between: keys of every length class, differing only where each class looks.
+        MatchRow(#"{"a":["ab"]}"#, #"{"a":"ab"}"#, true),
+        MatchRow(#"{"a":["ab"]}"#, #"{"a":"ac"}"#, false),
+        MatchRow(#"{"a":["abcde"]}"#, #"{"a":"abXde"}"#, false),
+        MatchRow(#"{"a":["abcdefghij"]}"#, #"{"a":"abcdefghij"}"#, true),
+        MatchRow(#"{"a":["abcdefghij"]}"#, #"{"a":"abcdXfghij"}"#, false),
+        MatchRow(#"{"a":["abcdefgh12345678X"]}"#, #"{"a":"abcdefgh12345678X"}"#, true),
+        MatchRow(#"{"a":["abcdefgh12345678X"]}"#, #"{"a":"abcdefghY2345678X"}"#, false),
+        MatchRow(#"{"a":["abcdefgh-middle-12345678"]}"#, #"{"a":"abcdefgh-middlE-12345678"}"#, false),
+        MatchRow(#"{"a":[{"equals-ignore-case":"ABCDEFGH-middle-12345678"}]}"#, #"{"a":"abcdefgh-MIDDLE-12345678"}"#, true),
+        MatchRow(#"{"a":[{"equals-ignore-case":"ABCDEFGH-middle-12345678"}]}"#, #"{"a":"abcdefgh-MIDDLX-12345678"}"#, false),
     ]
 
     @Test(arguments: rows) func exact(_ row: MatchRow) { checkBothMatchers(row) }
