@@ -8,10 +8,39 @@
 /// or accepting it. It accepts exactly what the careful skipper accepts, never more: RFC 8259, the
 /// depth limit, unique keys.
 extension JSONCursor {
+    /// Skips the members left in an object whose keys start at `mark` in the key stack, from just
+    /// after one of its values through its closing `}`, validating them and checking their keys
+    /// against all the object's keys; `depth` is the object's own. False when the careful path
+    /// must do it (an error to report, an escaped key, over 64 keys): then nothing was consumed.
+    ///
+    /// For readers that have found everything they look for in an object: the rest of it is only
+    /// validated.
+    public mutating func skipRestOfObject(since mark: Int, depth: Int) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { return false }
+        if bytes[index] == UInt8(ascii: "}") {
+            index &+= 1
+            releaseKeys(to: mark)
+            return true
+        }
+        guard bytes[index] == UInt8(ascii: ",") else { return false }
+        let comma = index
+        index &+= 1
+        // The object is the skipper's first open container, so its values nest as deep as a
+        // value skipped at `depth + 1` would.
+        let room = maxDepth - depth
+        let done = withUnsafeTemporaryAllocation(of: Int.self, capacity: max(room, 1) + 1) { open in
+            skipValueFast(depth: depth, open: open.baseAddress!, room: room, objectMark: mark)
+        }
+        if !done { index = comma }
+        return done
+    }
+
     /// Skips one value starting at `index` (whitespace allowed first); false leaves `index` and the
-    /// key stack as they were, for the careful skipper to redo.
+    /// key stack as they were, for the careful skipper to redo. With `objectMark` (≥ 0), starts
+    /// instead inside an object whose keys start there, at a key (see ``skipRestOfObject(since:depth:)``).
     @usableFromInline
-    mutating func skipValueFast(depth: Int, open: UnsafeMutablePointer<Int>, room: Int) -> Bool {
+    mutating func skipValueFast(depth: Int, open: UnsafeMutablePointer<Int>, room: Int, objectMark: Int = -1) -> Bool {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return false }
         let entryIndex = index
@@ -21,6 +50,11 @@ extension JSONCursor {
         // Whether a key comes next (in an object, after `{` or `,`): one place reads keys, so the
         // key reader is inlined.
         var keyNext = false
+        if objectMark >= 0 {
+            open[0] = objectMark
+            level = 1
+            keyNext = true
+        }
 
         while true {
             if keyNext {

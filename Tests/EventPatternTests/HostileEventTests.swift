@@ -101,6 +101,13 @@ struct HostileEventTests {
                    #"{"b": {"c": "p", "n": {"c": 1}, "zzz": {"y": {"c": 2}}, "c": "q"}}"#, "duplicateKey"),
         HostileRow("duplicate key after nested objects inside a skipped subtree",
                    #"{"zzz": {"q": 1, "n": {"q": 1, "m": {"q": 2}}, "r": 0, "q": 2}}"#, "duplicateKey"),
+        // Once the last key a pattern names in an object is read, the rest of the object is only
+        // validated (pattern 2 names one key in "b"): it must fail as the careful reader does.
+        HostileRow("invalid literal after an object's last named key", #"{"b": {"c": "p", "x": tru}}"#, "unexpectedByte"),
+        HostileRow("unterminated object after an object's last named key", #"{"b": {"c": "p", "x": 1"#, "unexpectedEnd"),
+        HostileRow("missing colon after an object's last named key", #"{"b": {"c": "p", "x" 1}}"#, "unexpectedByte"),
+        HostileRow("arrays nested 10,000 deep after an object's last named key",
+                   #"{"b": {"c": "p", "x": "# + deep(10_000, open: "[", close: "]") + "}}", "tooDeep"),
         HostileRow("arrays nested 10,000 deep in a skipped field", #"{"zzz": "# + deep(10_000, open: "[", close: "]") + "}", "tooDeep"),
         HostileRow("objects nested 10,000 deep in a named field", #"{"b": "# + deep(10_000, open: #"{"c": "#, close: "}") + "}", "tooDeep"),
         HostileRow("unterminated nesting 10,000 deep", #"{"a": "# + String(repeating: "[", count: 10_000), "tooDeep"),
@@ -173,6 +180,9 @@ struct HostileEventTests {
         }
         #expect(try run(#"{"zzz": [[[1]]]}"#) == [3])
         #expect(throws: JSONError.self) { try run(#"{"zzz": [[[[[[[1]]]]]]]}"#) }
+        // The same limit for what follows the last key a pattern names in an object.
+        #expect(try run(#"{"b": {"c": "pz", "zzz": [[[1]]]}}"#) == [2, 3])
+        #expect(throws: JSONError.self) { try run(#"{"b": {"c": "pz", "zzz": [[[[1]]]]}}"#) }
         // The scratch is still usable after an error.
         #expect(try run(#"{"a": "x"}"#) == [1, 3])
     }

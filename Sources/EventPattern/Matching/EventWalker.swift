@@ -48,6 +48,8 @@ struct EventWalker {
         cursor.index += 1
         if cursor.peekToken() == UInt8(ascii: "}") { cursor.index += 1; return }
         let mark = cursor.keyMark
+        // When every child is a leaf, the keys still to find; at 0 the rest is only validated.
+        var unseen = flat.edges.leafChildCount(of: node)
         repeat {
             cursor.skipWhitespace()
             let key = try cursor.scanString()
@@ -58,6 +60,8 @@ struct EventWalker {
                 try cursor.skipValue(depth: depth + 1)
             } else {
                 try walkValue(node: child, depth: depth + 1)
+                unseen &-= 1
+                if unseen == 0 && cursor.skipRestOfObject(since: mark, depth: depth) { return }
             }
         } while try cursor.nextMember(close: UInt8(ascii: "}"))
         cursor.releaseKeys(to: mark)

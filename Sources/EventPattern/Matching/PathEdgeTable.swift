@@ -25,6 +25,10 @@ struct PathEdgeTable {
     /// Nodes with grandchildren: only below those can a key holding a `.` (`"a.b"`, which names
     /// the same field as `"a": {"b"}`) reach a node.
     private let reachesDeeper: UnsafeMutableBufferPointer<Bool>
+    /// Per node, its number of children when they are all leaves, else -1: once a walker has seen
+    /// that many of its keys (each named child, keys being unique), nothing else in the object can
+    /// matter.
+    private let leafChildren: UnsafeMutableBufferPointer<Int32>
 
     init(edges: [(node: Int32, name: [UInt8], child: Int32)], nodeCount: Int) {
         var bits: UInt64 = 4
@@ -52,12 +56,21 @@ struct PathEdgeTable {
         _ = tails.initialize(from: tailBytes)
         reachesDeeper = .allocate(capacity: max(nodeCount, 1))
         _ = reachesDeeper.initialize(from: deeper)
+        var childCount = Array(repeating: Int32(0), count: nodeCount)
+        for edge in edges { childCount[Int(edge.node)] += 1 }
+        leafChildren = .allocate(capacity: max(nodeCount, 1))
+        _ = leafChildren.initialize(from: (0..<nodeCount).map { deeper[$0] ? -1 : childCount[$0] })
     }
+
+    /// The number of children of `node` when all are leaves, else -1 (see `leafChildren`).
+    @inline(__always)
+    func leafChildCount(of node: Int32) -> Int32 { leafChildren[Int(node)] }
 
     func deallocate() {
         slots.deallocate()
         tails.deallocate()
         reachesDeeper.deallocate()
+        leafChildren.deallocate()
     }
 
     /// The first eight bytes of `base[start..<start + length]` as a little-endian word, zero-padded;
