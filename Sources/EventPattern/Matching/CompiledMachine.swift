@@ -289,8 +289,6 @@ struct PredicateInfo {
     var field: Int32
     var broadStart: Int32
     var broadEnd: Int32
-    var triggerStart: Int32
-    var triggerEnd: Int32
     var textStart: Int32
     var textEnd: Int32
     var pieceStart: Int32
@@ -416,7 +414,7 @@ struct FlatTables: @unchecked Sendable {
     /// The per-predicate tables, gathered per predicate: a candidate touches one line per
     /// predicate instead of one per table.
     let pred: UnsafeBufferPointer<PredicateInfo>
-    /// Each trigger's sub-rules (`pred[p].triggerStart..<triggerEnd`), and the sub-rules without a
+    /// Each trigger's sub-rules (`triggerStart[p]..<triggerStart[p + 1]`), and the sub-rules without a
     /// trigger, as records.
     let triggerRules: UnsafeBufferPointer<SubRuleInfo>
     let unconditionalRules: UnsafeBufferPointer<SubRuleInfo>
@@ -437,7 +435,6 @@ struct FlatTables: @unchecked Sendable {
         let pred = t.predField.indices.map { p in
             PredicateInfo(lower: t.predLower[p], upper: t.predUpper[p], field: t.predField[p],
                           broadStart: t.predBroadStart[p], broadEnd: t.predBroadStart[p + 1],
-                          triggerStart: t.predTriggerStart[p], triggerEnd: t.predTriggerStart[p + 1],
                           textStart: t.predTextStart[p], textEnd: t.predTextEnd[p],
                           pieceStart: t.predPieceStart[p], pieceEnd: t.predPieceStart[p + 1],
                           isLazy: t.predTriggerStart[p] == t.predTriggerStart[p + 1], hasAbsence: t.predHasAbsence[p], test: t.predTest[p])

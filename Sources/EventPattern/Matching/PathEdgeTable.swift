@@ -39,10 +39,10 @@ struct PathEdgeTable {
         slots = .allocate(capacity: size)
         slots.initialize(repeating: Slot(head: 0, node: -1, length: 0, child: -1, tailStart: 0))
         var tailBytes: [UInt8] = []
-        var hasChildren = Array(repeating: false, count: nodeCount)
-        for edge in edges { hasChildren[Int(edge.node)] = true }
+        var childCount = Array(repeating: Int32(0), count: nodeCount)
+        for edge in edges { childCount[Int(edge.node)] += 1 }
         var deeper = Array(repeating: false, count: nodeCount)
-        for edge in edges where hasChildren[Int(edge.child)] { deeper[Int(edge.node)] = true }
+        for edge in edges where childCount[Int(edge.child)] > 0 { deeper[Int(edge.node)] = true }
         for edge in edges {
             let head = edge.name.withUnsafeBufferPointer { name in
                 PathEdgeTable.head(name.baseAddress ?? UnsafePointer(bitPattern: 1)!, 0, name.count, name.count)
@@ -56,8 +56,6 @@ struct PathEdgeTable {
         _ = tails.initialize(from: tailBytes)
         reachesDeeper = .allocate(capacity: max(nodeCount, 1))
         _ = reachesDeeper.initialize(from: deeper)
-        var childCount = Array(repeating: Int32(0), count: nodeCount)
-        for edge in edges { childCount[Int(edge.node)] += 1 }
         leafChildren = .allocate(capacity: max(nodeCount, 1))
         _ = leafChildren.initialize(from: (0..<nodeCount).map { deeper[$0] ? -1 : childCount[$0] })
     }
@@ -97,13 +95,8 @@ struct PathEdgeTable {
     }
 
     /// The child of `node` named by the segment `base[start..<start + length]` (`count` bytes of
-    /// `base` readable), or -1. The segment is compared whole: a `.` in it is just a byte.
-    @inline(__always)
-    func segmentChild(of node: Int32, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
-        PathEdgeTable.segmentChild(slots.baseAddress!, tails.baseAddress!, shift, mask, node, base, start, length, count)
-    }
-
-    /// ``segmentChild(of:_:_:_:_:)`` on the table's parts, so that no caller copies the table.
+    /// `base` readable), or -1. The segment is compared whole: a `.` in it is just a byte. Takes
+    /// the table's parts, so that no caller copies the table.
     @inline(__always)
     private static func segmentChild(_ slots: UnsafeMutablePointer<Slot>, _ tails: UnsafeMutablePointer<UInt8>, _ shift: UInt64, _ mask: Int,
                                      _ node: Int32, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
