@@ -298,19 +298,67 @@ struct PredicateInfo {
     var test: LazyTest
 }
 
-/// Everything the walker reads about one sub-rule; copied into the trigger lists, so a candidate
-/// is read from memory next to its trigger's other candidates.
+/// Everything the walker reads about one sub-rule: the header of its record in ``CandidateRecords``,
+/// where its conditions follow it.
 struct SubRuleInfo {
     var pattern: Int32
     var predStart: Int32
     var predEnd: Int32
-    /// Its conditions but the trigger, as ``CandidateCondition`` records, `conditionStart..<conditionEnd`.
-    var conditionStart: Int32
-    var conditionEnd: Int32
+    /// How many ``CandidateCondition`` slots follow (its conditions but the trigger).
+    var conditionCount: Int32
     /// The trigger's field (-1: none), which counts towards the conditions on values in arrays.
     var triggerField: Int32
     /// The pattern has no other sub-rule, so it cannot be matched twice in one event.
     var onlyBranch: Bool
+}
+
+/// Candidate sub-rules as records of 32-byte slots: a ``SubRuleInfo`` header, then one
+/// ``CandidateCondition`` per condition, the records of one trigger next to each other.
+///
+/// Examining a trigger's candidates then reads one run of memory in order, where separate header
+/// and condition tables cost a cache miss in each (the tables are megabytes at 10,000 rules).
+struct CandidateRecords {
+    static let slotSize = 32
+    private let base: UnsafeMutableRawPointer
+    let slotCount: Int
+
+    /// Lays out `records`, in order; returns the slot where each starts (and one past the last).
+    init(_ records: [(header: SubRuleInfo, conditions: [CandidateCondition])], starts: inout [Int32]) {
+        precondition(MemoryLayout<SubRuleInfo>.size <= CandidateRecords.slotSize
+                     && MemoryLayout<CandidateCondition>.size <= CandidateRecords.slotSize)
+        slotCount = records.reduce(0) { $0 + 1 + $1.conditions.count }
+        base = .allocate(byteCount: max(slotCount, 1) * CandidateRecords.slotSize, alignment: 64)
+        var slot = 0
+        starts = []
+        for record in records {
+            starts.append(Int32(slot))
+            base.storeBytes(of: record.header, toByteOffset: slot * CandidateRecords.slotSize, as: SubRuleInfo.self)
+            slot += 1
+            for condition in record.conditions {
+                base.storeBytes(of: condition, toByteOffset: slot * CandidateRecords.slotSize, as: CandidateCondition.self)
+                slot += 1
+            }
+        }
+        starts.append(Int32(slot))
+    }
+
+    @inline(__always)
+    func header(at slot: Int) -> SubRuleInfo {
+        base.load(fromByteOffset: slot &* CandidateRecords.slotSize, as: SubRuleInfo.self)
+    }
+
+    @inline(__always)
+    func condition(at slot: Int) -> CandidateCondition {
+        base.load(fromByteOffset: slot &* CandidateRecords.slotSize, as: CandidateCondition.self)
+    }
+
+    /// One word of the slot, read only so that the line is on its way before it is needed.
+    @inline(__always)
+    func touch(_ slot: Int) -> Int32 {
+        base.load(fromByteOffset: slot &* CandidateRecords.slotSize, as: Int32.self)
+    }
+
+    func deallocate() { base.deallocate() }
 }
 
 /// How a candidate's condition is decided.
@@ -414,14 +462,12 @@ struct FlatTables: @unchecked Sendable {
     /// The per-predicate tables, gathered per predicate: a candidate touches one line per
     /// predicate instead of one per table.
     let pred: UnsafeBufferPointer<PredicateInfo>
-    /// Each trigger's sub-rules (`triggerStart[p]..<triggerStart[p + 1]`), and the sub-rules without a
-    /// trigger, as records.
-    let triggerRules: UnsafeBufferPointer<SubRuleInfo>
-    let unconditionalRules: UnsafeBufferPointer<SubRuleInfo>
-    /// Per predicate, where its triggered sub-rules start in `triggerRules` (one more entry at the end).
+    /// The candidate sub-rules: each trigger's from slot `triggerStart[p]` to `triggerStart[p + 1]`,
+    /// then the sub-rules without a trigger, up to `candidates.slotCount`.
+    let candidates: CandidateRecords
+    /// Per predicate, where its triggered sub-rules start in `candidates` (one more entry at the
+    /// end, where the unconditional ones start).
     let triggerStart: UnsafeBufferPointer<Int32>
-    /// The candidates' conditions, in the order of `triggerRules` then `unconditionalRules`.
-    let conditions: UnsafeBufferPointer<CandidateCondition>
     let predTesters: UnsafeBufferPointer<Unmanaged<FieldMatcher>?>
 
     init(_ t: CompiledMachine) {
@@ -442,9 +488,8 @@ struct FlatTables: @unchecked Sendable {
         self.pred = FlatTables.copy(pred)
         var branches: [Int32: Int] = [:]
         for pattern in t.subRulePattern { branches[pattern, default: 0] += 1 }
-        var conditions: [CandidateCondition] = []
-        func rule(_ s: Int) -> SubRuleInfo {
-            let start = Int32(conditions.count)
+        func rule(_ s: Int) -> (header: SubRuleInfo, conditions: [CandidateCondition]) {
+            var conditions: [CandidateCondition] = []
             for k in Int(t.subRulePredStart[s])..<Int(t.subRulePredStart[s + 1]) {
                 let p = Int(t.subRulePreds[k])
                 if p == t.subRuleTrigger[s] { continue }
@@ -461,15 +506,17 @@ struct FlatTables: @unchecked Sendable {
                 conditions.append(CandidateCondition(compact: CompactTest(info), pred: Int32(p), field: info.field, mode: mode, hasAbsence: info.hasAbsence))
             }
             let trigger = t.subRuleTrigger[s]
-            return SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
-                               conditionStart: start, conditionEnd: Int32(conditions.count),
-                               triggerField: trigger >= 0 ? t.predField[Int(trigger)] : -1,
-                               onlyBranch: branches[t.subRulePattern[s]] == 1)
+            let header = SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
+                                     conditionCount: Int32(conditions.count),
+                                     triggerField: trigger >= 0 ? t.predField[Int(trigger)] : -1,
+                                     onlyBranch: branches[t.subRulePattern[s]] == 1)
+            return (header, conditions)
         }
-        triggerRules = FlatTables.copy(t.predTriggers.map { rule(Int($0)) })
-        unconditionalRules = FlatTables.copy(t.unconditionalSubRules.map { rule(Int($0)) })
-        triggerStart = FlatTables.copy(t.predTriggerStart)
-        self.conditions = FlatTables.copy(conditions)
+        // Records in trigger order, then the unconditional ones; a trigger's first slot is the
+        // start of its first record.
+        var recordStarts: [Int32] = []
+        candidates = CandidateRecords(t.predTriggers.map { rule(Int($0)) } + t.unconditionalSubRules.map { rule(Int($0)) }, starts: &recordStarts)
+        triggerStart = FlatTables.copy(t.predTriggerStart.map { recordStarts[Int($0)] })
         edges = PathEdgeTable(edges: t.trieEdges, nodeCount: t.nodeField.count)
         fieldMatchers = FlatTables.copy(t.fields.map { Unmanaged.passUnretained($0) })
         predTesters = FlatTables.copy(t.predTester.map { $0.map { Unmanaged.passUnretained($0) } })
@@ -485,7 +532,7 @@ struct FlatTables: @unchecked Sendable {
         nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate()
         predBroad.deallocate(); subRulePreds.deallocate(); predText.deallocate(); pieceLength.deallocate()
         fieldMatchers.deallocate(); predTesters.deallocate(); pred.deallocate()
-        triggerRules.deallocate(); unconditionalRules.deallocate(); triggerStart.deallocate(); conditions.deallocate()
+        candidates.deallocate(); triggerStart.deallocate()
         edges.deallocate()
     }
 }

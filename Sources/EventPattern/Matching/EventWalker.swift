@@ -207,46 +207,62 @@ struct EventWalker {
 
     /// Leaves the dense indices of the matched patterns in `state.matched` (unsorted).
     mutating func decide() {
-        // Only trigger predicates are touched while reading; their sub-rule lists are read in
-        // place (flat tables outlive the walk), then the rules without a trigger.
+        // Only trigger predicates are touched while reading; their candidates are read in place
+        // (flat tables outlive the walk), then the rules without a trigger.
         // (Lazy predicates tested meanwhile are appended to `touched` too; they trigger nothing.)
         let triggered = state.touched.count
+        let candidates = flat.candidates
+        if triggered > 1 {
+            // Every trigger's first record, and the line after it, requested before any is read:
+            // at 10,000 rules each is a cache miss, and misses issued together overlap.
+            var sink: Int32 = 0
+            for t in 0..<triggered {
+                let slot = Int(flat.triggerStart[Int(state.touched[t])])
+                sink &+= candidates.touch(slot) &+ candidates.touch(min(slot &+ 2, candidates.slotCount &- 1))
+            }
+            state.sink = sink
+        }
         var t = 0
         while t < triggered {
             let p = Int(state.touched[t])
             t &+= 1
-            var k = Int(flat.triggerStart[p])
+            var slot = Int(flat.triggerStart[p])
             let end = Int(flat.triggerStart[p &+ 1])
-            while k < end { consider(flat.triggerRules[k]); k &+= 1 }
+            while slot < end { slot = consider(at: slot) }
         }
-        for rule in flat.unconditionalRules { consider(rule) }
+        var slot = Int(flat.triggerStart[flat.triggerStart.count &- 1])
+        while slot < candidates.slotCount { slot = consider(at: slot) }
     }
 
-    /// Confirms candidate `rule` unless its pattern already matched; records a match.
+    /// Confirms the candidate whose record starts at `slot` unless its pattern already matched;
+    /// records a match. Returns where the next record starts.
     @inline(__always)
-    private mutating func consider(_ rule: SubRuleInfo) {
+    private mutating func consider(at slot: Int) -> Int {
+        let rule = flat.candidates.header(at: slot)
+        let next = slot &+ 1 &+ Int(rule.conditionCount)
         let pattern = Int(rule.pattern)
-        if !rule.onlyBranch && state.patternStamp[pattern] == state.epoch { return }
-        if confirm(rule) {
+        if !rule.onlyBranch && state.patternStamp[pattern] == state.epoch { return next }
+        if confirm(rule, conditions: slot &+ 1) {
             if !rule.onlyBranch { state.patternStamp[pattern] = state.epoch }
             state.matched.append(Int32(pattern))
         }
+        return next
     }
 
     /// Whether a candidate sub-rule really matches: every condition, with array consistency.
     ///
-    /// Decided from the rule's condition records alone when at most one condition has values
-    /// inside arrays (then every choice of values is consistent and each condition stands alone);
-    /// otherwise by ``confirmAcrossArrays(_:)``.
-    private mutating func confirm(_ rule: SubRuleInfo) -> Bool {
+    /// Decided from the rule's condition records (from slot `first`) alone when at most one
+    /// condition has values inside arrays (then every choice of values is consistent and each
+    /// condition stands alone); otherwise by ``confirmAcrossArrays(_:)``.
+    private mutating func confirm(_ rule: SubRuleInfo, conditions first: Int) -> Bool {
         let epoch = state.epoch
         var conditionsOnArrays = 0
         if rule.triggerField >= 0 && state.fieldArrayStamp[Int(rule.triggerField)] == epoch { conditionsOnArrays = 1 }
         var eachAloneHolds = true
-        var k = Int(rule.conditionStart)
-        let end = Int(rule.conditionEnd)
+        var k = first
+        let end = first &+ Int(rule.conditionCount)
         while k < end {
-            let condition = flat.conditions[k]
+            let condition = flat.candidates.condition(at: k)
             k &+= 1
             let f = Int(condition.field)
             if state.fieldArrayStamp[f] == epoch { conditionsOnArrays &+= 1 }

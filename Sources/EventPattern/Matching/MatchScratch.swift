@@ -70,6 +70,8 @@ struct WalkState {
     // Consistency search.
     var chosen: [Int32] = []          // (array id, index) pairs
     var searchSteps = 0
+    /// Where the decision's early reads of candidate records go (kept, so they are not optimized away).
+    var sink: Int32 = 0
     var failedStates: Set<[Int32]> = []
 
     mutating func prepare(for reference: CompiledMachineReference) {
