@@ -547,15 +547,22 @@ public struct JSONCursor {
     /// keys without escapes), so most comparisons are one integer compare.
     @inlinable @inline(__always)
     func fingerprint(of key: JSONStringToken) -> UInt64 {
-        let length = key.end &- key.start
+        JSONCursor.fingerprint(bytes.baseAddress!, bytes.count, start: key.start, length: key.end &- key.start)
+    }
+
+    /// The fingerprint of the `length` bytes from `start` (`count` bytes of `base` readable): the
+    /// first seven bytes, zero-padded, over the length (saturated at 255) in the low byte. Also
+    /// how readers of keys look them up in their own tables, so a key read once is hashed once.
+    @inlinable @inline(__always)
+    public static func fingerprint(_ base: UnsafePointer<UInt8>, _ count: Int, start: Int, length: Int) -> UInt64 {
         var word: UInt64 = 0
-        if key.start &+ 8 <= bytes.count {
-            word = UnsafeRawPointer(bytes.baseAddress! + key.start).loadUnaligned(as: UInt64.self)
+        if start &+ 8 <= count {
+            word = UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self)
             if length < 8 { word &= (UInt64(1) << UInt64(truncatingIfNeeded: length &* 8)) &- 1 }
         } else {
             var i = 0
             while i < length && i < 8 {
-                word |= UInt64(bytes[key.start &+ i]) << UInt64(truncatingIfNeeded: 8 &* i)
+                word |= UInt64(base[start &+ i]) << UInt64(truncatingIfNeeded: 8 &* i)
                 i &+= 1
             }
         }
@@ -623,8 +630,9 @@ public struct JSONStringToken: Sendable, Equatable {
     public var start: Int
     public var end: Int
     public var hasEscapes: Bool
-    /// Set while the key sits in the duplicate-detection stack.
-    @usableFromInline var fingerprint: UInt64 = 0
+    /// `JSONCursor.fingerprint` of the key's text, set by the key readers (decoded text for keys
+    /// with escapes); 0 until then.
+    public var fingerprint: UInt64 = 0
 
     @inlinable
     public init(start: Int, end: Int, hasEscapes: Bool) {

@@ -36,6 +36,50 @@ extension JSONCursor {
         return done
     }
 
+    /// Reads an object member's key and its colon, from `index` (whitespace allowed first), and
+    /// records the key among those of the object whose keys start at `mark`, as `scanString`,
+    /// `checkDuplicate` and `expect(":")` would. Nil when the careful path must do it (an error to
+    /// report, an escaped key, over 64 keys): then nothing was consumed.
+    ///
+    /// For readers that look every key of an object up: the returned key carries its fingerprint.
+    @inlinable @inline(__always)
+    public mutating func readKey(since mark: Int) -> JSONStringToken? {
+        let count = bytes.count
+        let base = bytes.baseAddress!
+        var i = index
+        if i < count && base[i] <= 0x20 { i = JSONCursor.skipSpace(base, count, from: i) }
+        guard i < count, base[i] == UInt8(ascii: "\"") else { return nil }
+        let keyStart = i &+ 1
+        let end = JSONCursor.skipStringBody(base, count, from: keyStart, allowEscapes: false)
+        guard end >= 0 else { return nil }
+        let recorded = keyCount
+        guard recorded &- mark < 64 else { return nil }
+        var key = JSONStringToken(start: keyStart, end: end &- 1, hasEscapes: false)
+        key.fingerprint = JSONCursor.fingerprint(base, count, start: keyStart, length: end &- 1 &- keyStart)
+        let bit = JSONCursor.filterBit(key.fingerprint)
+        let filter = recorded == mark ? 0 : keyFilters[mark]
+        if filter & bit != 0 && JSONCursor.isRecorded(key, base, fingerprints, keys, from: mark, to: recorded) { return nil }
+        var colon = end
+        if colon < count && base[colon] != UInt8(ascii: ":") { colon = JSONCursor.skipSpace(base, count, from: colon) }
+        guard colon < count, base[colon] == UInt8(ascii: ":") else { return nil }
+        pushKey(key)
+        keyFilters[mark] = filter | bit
+        index = colon &+ 1
+        return key
+    }
+
+    /// Whether an unescaped key equal to `key` is among keys `from..<to` (all unescaped).
+    @usableFromInline @inline(never)
+    static func isRecorded(_ key: JSONStringToken, _ base: UnsafePointer<UInt8>, _ fingerprints: UnsafeMutablePointer<UInt64>,
+                           _ keys: UnsafeMutablePointer<JSONStringToken>, from: Int, to: Int) -> Bool {
+        var k = from
+        while k < to {
+            if fingerprints[k] == key.fingerprint && (keys[k].hasEscapes || sameBytes(base, keys[k], key)) { return true }
+            k &+= 1
+        }
+        return false
+    }
+
     /// Skips one value starting at `index` (whitespace allowed first); false leaves `index` and the
     /// key stack as they were, for the careful skipper to redo. With `objectMark` (≥ 0), starts
     /// instead inside an object whose keys start there, at a key (see ``skipRestOfObject(since:depth:)``).
@@ -74,15 +118,9 @@ extension JSONCursor {
                 key.fingerprint = fingerprint(of: key)
                 let bit = JSONCursor.filterBit(key.fingerprint)
                 let filter = end == objectKeys ? 0 : keyFilters[objectKeys]
-                if filter & bit != 0 {
-                    var k = objectKeys
-                    var duplicate = false
-                    while k < end {
-                        if fingerprints[k] == key.fingerprint && JSONCursor.sameBytes(base, keys[k], key) { duplicate = true; break }
-                        k &+= 1
-                    }
-                    if duplicate { break }
-                }
+                // (An earlier key with escapes, read by a careful reader, may equal it too: the
+                // careful path decides those.)
+                if filter & bit != 0 && JSONCursor.isRecorded(key, base, fingerprints, keys, from: objectKeys, to: end) { break }
                 pushKey(key)
                 keyFilters[objectKeys] = filter | bit
                 i = JSONCursor.skipSpace(base, count, from: i)
@@ -170,7 +208,7 @@ extension JSONCursor {
     @usableFromInline static var alseWord: UInt32 { UInt32(0x65_73_6C_61) }   // "alse"
 
     /// The index of the first byte at or after `start` that is not JSON whitespace.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func skipSpace(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int) -> Int {
         var i = start
         while i < count {
@@ -182,7 +220,7 @@ extension JSONCursor {
     }
 
     /// Whether two unescaped keys have the same bytes.
-    @inline(never)
+    @usableFromInline @inline(never)
     static func sameBytes(_ base: UnsafePointer<UInt8>, _ a: JSONStringToken, _ b: JSONStringToken) -> Bool {
         let length = a.end &- a.start
         guard length == b.end &- b.start else { return false }
@@ -196,7 +234,7 @@ extension JSONCursor {
 
     /// Skips a string's body from just after its opening quote; returns the index after the closing
     /// quote, or -1 when it is invalid, unterminated, or has an escape that `allowEscapes` refuses.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func skipStringBody(_ base: UnsafePointer<UInt8>, _ count: Int, from start: Int, allowEscapes: Bool = true) -> Int {
         var i = start
         while true {
@@ -243,7 +281,7 @@ extension JSONCursor {
     }
 
     /// Skips the escape at `at` (a backslash), as `scanEscape` accepts them; -1 when invalid.
-    @inline(never)
+    @usableFromInline @inline(never)
     static func skipEscape(_ base: UnsafePointer<UInt8>, _ count: Int, at start: Int) -> Int {
         var i = start &+ 1
         guard i < count else { return -1 }
@@ -279,7 +317,7 @@ extension JSONCursor {
 
     /// Skips the multi-byte UTF-8 sequence at `at` (no overlongs, no surrogates, at most U+10FFFF);
     /// -1 when invalid. `scanMultibyte` is this with the error.
-    @inline(never)
+    @usableFromInline @inline(never)
     static func skipMultibyte(_ base: UnsafePointer<UInt8>, _ count: Int, at start: Int) -> Int {
         let c0 = base[start]
         let length: Int

@@ -106,6 +106,13 @@ struct HostileEventTests {
         HostileRow("invalid literal after an object's last named key", #"{"b": {"c": "p", "x": tru}}"#, "unexpectedByte"),
         HostileRow("unterminated object after an object's last named key", #"{"b": {"c": "p", "x": 1"#, "unexpectedEnd"),
         HostileRow("missing colon after an object's last named key", #"{"b": {"c": "p", "x" 1}}"#, "unexpectedByte"),
+        // The validator of the rest compares its keys with those read before, escaped ones included.
+        HostileRow("a key equal to an escaped one read before an object's last named key",
+                   #"{"b": {"\u0078": 1, "c": "p", "x": 2}}"#, "duplicateKey"),
+        HostileRow("an escaped key, then the same key after an object's last named key",
+                   #"{"b": {"c\u0063": 1, "c": "p", "cc": 2}}"#, "duplicateKey"),
+        HostileRow("a named key spelled with an escape after the same key unescaped",
+                   #"{"b": {"zz": 1, "c": "p"}, "a": "x", "\u0061": "y"}"#, "duplicateKey"),
         HostileRow("arrays nested 10,000 deep after an object's last named key",
                    #"{"b": {"c": "p", "x": "# + deep(10_000, open: "[", close: "]") + "}}", "tooDeep"),
         HostileRow("arrays nested 10,000 deep in a skipped field", #"{"zzz": "# + deep(10_000, open: "[", close: "]") + "}", "tooDeep"),

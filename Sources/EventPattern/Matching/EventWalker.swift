@@ -51,11 +51,17 @@ struct EventWalker {
         // When every child is a leaf, the keys still to find; at 0 the rest is only validated.
         var unseen = flat.edges.leafChildCount(of: node)
         repeat {
-            cursor.skipWhitespace()
-            let key = try cursor.scanString()
-            try cursor.checkDuplicate(key, since: mark)
-            try cursor.expect(UInt8(ascii: ":"), "':' after an object key")
-            let child = lookup(node: node, key: key)
+            let child: Int32
+            if let key = cursor.readKey(since: mark) {
+                child = flat.edges.child(of: node, fingerprint: key.fingerprint, cursor.bytes.baseAddress!, key.start, key.end &- key.start, cursor.bytes.count)
+            } else {
+                // Escapes, a large object, or an error to report.
+                cursor.skipWhitespace()
+                let key = try cursor.scanString()
+                try cursor.checkDuplicate(key, since: mark)
+                try cursor.expect(UInt8(ascii: ":"), "':' after an object key")
+                child = lookup(node: node, key: key)
+            }
             if child < 0 {
                 try cursor.skipValue(depth: depth + 1)
             } else {
@@ -67,17 +73,22 @@ struct EventWalker {
         cursor.releaseKeys(to: mark)
     }
 
-    @inline(__always)
+    /// The child of `node` named by a key the careful reader read (escapes decoded first).
     private mutating func lookup(node: Int32, key: JSONStringToken) -> Int32 {
+        let base = cursor.bytes.baseAddress!
         if !key.hasEscapes {
-            return flat.edges.child(of: node, cursor.bytes.baseAddress!, key.start, key.end &- key.start, cursor.bytes.count)
+            let length = key.end &- key.start
+            return flat.edges.child(of: node, fingerprint: JSONCursor.fingerprint(base, cursor.bytes.count, start: key.start, length: length),
+                                    base, key.start, length, cursor.bytes.count)
         }
         state.decodeBuffer.clear()
         cursor.decode(key, into: &state.decodeBuffer)
         state.decodeBuffer.append(0)   // a readable byte even for an empty key
         let edges = flat.edges
         return state.decodeBuffer.withUnsafeBufferPointer { decoded in
-            edges.child(of: node, decoded.baseAddress!, 0, decoded.count - 1, decoded.count - 1)
+            let length = decoded.count - 1
+            return edges.child(of: node, fingerprint: JSONCursor.fingerprint(decoded.baseAddress!, length, start: 0, length: length),
+                               decoded.baseAddress!, 0, length, length)
         }
     }
 

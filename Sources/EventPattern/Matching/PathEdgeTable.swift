@@ -1,20 +1,23 @@
+import TriplineJSON
+
 /// The path trie's edges, (parent node, one field-name segment) → child node, in one small
 /// open-addressing table read straight from an event's bytes.
 ///
 /// Every key of every object the walker enters is looked up here, most of them to learn that no
 /// pattern names them, so a lookup must cost about as little as skipping the key. A slot holds the
-/// name's first eight bytes as one word next to its length: a name of up to eight bytes is
+/// name's fingerprint (`JSONCursor.fingerprint`: its first seven bytes and its length in one word,
+/// which the key reader has already taken for the duplicate check): a name of up to seven bytes is
 /// compared in one instruction, a longer one adds its tail from `tails`, and a key is placed by one
 /// multiply. Rule sets name a few hundred fields at most, so the table stays within a few cache
 /// lines. Owned by ``FlatTables``, which frees it.
 struct PathEdgeTable {
     struct Slot {
-        var head: UInt64
+        var fingerprint: UInt64
         /// The parent node; -1 marks an empty slot.
         var node: Int32
         var length: Int32
         var child: Int32
-        /// Bytes 8 and on of the name, in `tails`.
+        /// Bytes 7 and on of the name, in `tails`.
         var tailStart: Int32
     }
 
@@ -37,20 +40,20 @@ struct PathEdgeTable {
         shift = 64 - bits
         mask = size - 1
         slots = .allocate(capacity: size)
-        slots.initialize(repeating: Slot(head: 0, node: -1, length: 0, child: -1, tailStart: 0))
+        slots.initialize(repeating: Slot(fingerprint: 0, node: -1, length: 0, child: -1, tailStart: 0))
         var tailBytes: [UInt8] = []
         var childCount = Array(repeating: Int32(0), count: nodeCount)
         for edge in edges { childCount[Int(edge.node)] += 1 }
         var deeper = Array(repeating: false, count: nodeCount)
         for edge in edges where childCount[Int(edge.child)] > 0 { deeper[Int(edge.node)] = true }
         for edge in edges {
-            let head = edge.name.withUnsafeBufferPointer { name in
-                PathEdgeTable.head(name.baseAddress ?? UnsafePointer(bitPattern: 1)!, 0, name.count, name.count)
+            let fingerprint = edge.name.withUnsafeBufferPointer { name in
+                JSONCursor.fingerprint(name.baseAddress ?? UnsafePointer(bitPattern: 1)!, name.count, start: 0, length: name.count)
             }
-            var i = PathEdgeTable.slot(node: edge.node, head: head, length: edge.name.count, shift: shift)
+            var i = PathEdgeTable.slot(node: edge.node, fingerprint: fingerprint, shift: shift)
             while slots[i].node >= 0 { i = (i &+ 1) & mask }
-            slots[i] = Slot(head: head, node: edge.node, length: Int32(edge.name.count), child: edge.child, tailStart: Int32(tailBytes.count))
-            if edge.name.count > 8 { tailBytes.append(contentsOf: edge.name[8...]) }
+            slots[i] = Slot(fingerprint: fingerprint, node: edge.node, length: Int32(edge.name.count), child: edge.child, tailStart: Int32(tailBytes.count))
+            if edge.name.count > PathEdgeTable.headLength { tailBytes.append(contentsOf: edge.name[PathEdgeTable.headLength...]) }
         }
         tails = .allocate(capacity: max(tailBytes.count, 1))
         _ = tails.initialize(from: tailBytes)
@@ -71,42 +74,27 @@ struct PathEdgeTable {
         leafChildren.deallocate()
     }
 
-    /// The first eight bytes of `base[start..<start + length]` as a little-endian word, zero-padded;
-    /// `count` bytes of `base` are readable.
-    @inline(__always)
-    static func head(_ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> UInt64 {
-        if start &+ 8 <= count {
-            let word = UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self)
-            return length >= 8 ? word : word & ((1 << UInt64(truncatingIfNeeded: length &* 8)) &- 1)
-        }
-        var word: UInt64 = 0
-        var i = 0
-        while i < length && i < 8 {
-            word |= UInt64(base[start &+ i]) << UInt64(truncatingIfNeeded: 8 &* i)
-            i &+= 1
-        }
-        return word
-    }
+    /// How many of a name's first bytes its fingerprint holds; the rest is compared from `tails`.
+    static let headLength = 7
 
     @inline(__always)
-    private static func slot(node: Int32, head: UInt64, length: Int, shift: UInt64) -> Int {
-        let key = head &+ (UInt64(UInt32(bitPattern: node)) << 32 | UInt64(truncatingIfNeeded: length)) &* 0xC2B2_AE3D_27D4_EB4F
+    private static func slot(node: Int32, fingerprint: UInt64, shift: UInt64) -> Int {
+        let key = fingerprint &+ UInt64(UInt32(bitPattern: node)) &* 0xC2B2_AE3D_27D4_EB4F
         return Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
-    /// The child of `node` named by the segment `base[start..<start + length]` (`count` bytes of
-    /// `base` readable), or -1. The segment is compared whole: a `.` in it is just a byte. Takes
-    /// the table's parts, so that no caller copies the table.
+    /// The child of `node` named by the segment `base[start..<start + length]` whose fingerprint is
+    /// `fingerprint`, or -1. The segment is compared whole: a `.` in it is just a byte. Takes the
+    /// table's parts, so that no caller copies the table.
     @inline(__always)
     private static func segmentChild(_ slots: UnsafeMutablePointer<Slot>, _ tails: UnsafeMutablePointer<UInt8>, _ shift: UInt64, _ mask: Int,
-                                     _ node: Int32, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
-        let head = PathEdgeTable.head(base, start, length, count)
-        var i = PathEdgeTable.slot(node: node, head: head, length: length, shift: shift)
+                                     _ node: Int32, _ fingerprint: UInt64, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int) -> Int32 {
+        var i = PathEdgeTable.slot(node: node, fingerprint: fingerprint, shift: shift)
         while true {
             let slot = slots[i]
             if slot.node < 0 { return -1 }
-            if slot.head == head && slot.node == node && Int(slot.length) == length
-                && (length <= 8 || tailMatches(tails + Int(slot.tailStart), base + start + 8, length &- 8)) {
+            if slot.fingerprint == fingerprint && slot.node == node && Int(slot.length) == length
+                && (length <= headLength || tailMatches(tails + Int(slot.tailStart), base + start + headLength, length &- headLength)) {
                 return slot.child
             }
             i = (i &+ 1) & mask
@@ -124,11 +112,13 @@ struct PathEdgeTable {
     }
 
     /// The node an event key at `node` leads to, or -1: the key whole, or, when it holds dots,
-    /// dot-separated segment by segment (`"a.b"` reaches what `"a": {"b"}` does).
+    /// dot-separated segment by segment (`"a.b"` reaches what `"a": {"b"}` does). The key is
+    /// `base[start..<start + length]` (`count` bytes of `base` readable) and `fingerprint` its
+    /// `JSONCursor.fingerprint`.
     @inline(__always)
-    func child(of node: Int32, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
+    func child(of node: Int32, fingerprint: UInt64, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
         let slots = self.slots.baseAddress!, tails = self.tails.baseAddress!
-        let direct = PathEdgeTable.segmentChild(slots, tails, shift, mask, node, base, start, length, count)
+        let direct = PathEdgeTable.segmentChild(slots, tails, shift, mask, node, fingerprint, base, start, length)
         if direct >= 0 || !reachesDeeper[Int(node)] || !PathEdgeTable.containsDot(base + start, length) { return direct }
         return PathEdgeTable.dottedChild(slots, tails, shift, mask, node, base, start, length, count)
     }
@@ -160,12 +150,16 @@ struct PathEdgeTable {
         let end = start + length
         while i < end {
             if base[i] == UInt8(ascii: ".") {
-                current = segmentChild(slots, tails, shift, mask, current, base, segmentStart, i - segmentStart, count)
+                current = segment(current, segmentStart, i - segmentStart)
                 if current < 0 { return -1 }
                 segmentStart = i + 1
             }
             i += 1
         }
-        return segmentChild(slots, tails, shift, mask, current, base, segmentStart, end - segmentStart, count)
+        return segment(current, segmentStart, end - segmentStart)
+
+        func segment(_ node: Int32, _ start: Int, _ length: Int) -> Int32 {
+            segmentChild(slots, tails, shift, mask, node, JSONCursor.fingerprint(base, count, start: start, length: length), base, start, length)
+        }
     }
 }
