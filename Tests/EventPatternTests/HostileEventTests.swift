@@ -199,7 +199,25 @@ struct HostileEventTests {
         let interesting: [UInt8] = Array(#"{}[]":,\ -.0123456789eEtfnu"#.utf8) + [0x00, 0x01, 0x1F, 0x7F, 0x80, 0xBF, 0xC0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF]
         guard !bytes.isEmpty else { bytes.append(rng.pick(interesting)); return }
         let i = rng.below(bytes.count)
-        switch rng.below(9) {
+        switch rng.below(11) {
+        case 9:
+            // A letter spelled as a \u escape: the same string when inside one (a key may then
+            // equal another key only once decoded).
+            guard let letter = bytes.indices.filter({ (bytes[$0] | 0x20) >= 0x61 && (bytes[$0] | 0x20) <= 0x7A }).randomElement(using: &rng) else { return }
+            let hex = String(bytes[letter], radix: 16, uppercase: rng.below(2) == 0)
+            bytes.replaceSubrange(letter...letter, with: Array("\\u00\(hex)".utf8))
+        case 10:
+            // A copy of some key with a new value, after a `{` or `,`: often a duplicate key.
+            let keyEnds = bytes.indices.dropLast().filter { bytes[$0] == UInt8(ascii: "\"") && bytes[$0 + 1] == UInt8(ascii: ":") }
+            let places = bytes.indices.filter { bytes[$0] == UInt8(ascii: "{") || bytes[$0] == UInt8(ascii: ",") }
+            guard let end = keyEnds.randomElement(using: &rng), let place = places.randomElement(using: &rng),
+                  let start = bytes[..<end].lastIndex(of: UInt8(ascii: "\"")) else { return }
+            var copy = Array(bytes[start...end])
+            if rng.below(2) == 0, let letter = copy.indices.filter({ (copy[$0] | 0x20) >= 0x61 && (copy[$0] | 0x20) <= 0x7A }).randomElement(using: &rng) {
+                // Spelled differently: equal only once decoded.
+                copy.replaceSubrange(letter...letter, with: Array("\\u00\(String(copy[letter], radix: 16))".utf8))
+            }
+            bytes.insert(contentsOf: copy + Array(":1,".utf8), at: place + 1)
         case 0: bytes[i] = rng.pick(interesting)
         case 7, 8:
             // Mild: a letter or digit for a letter or digit, which often keeps the event valid.
@@ -229,7 +247,7 @@ struct HostileEventTests {
         var rng = SplitMix64(seed: seed)
         var scratch = MatchScratch()
         var accepted = 0, rejected = 0, problems = 0
-        for iteration in 0..<4_000 {
+        for iteration in 0..<8_000 {
             var bytes = Array(JSONWriter.string(corpus.event()).utf8)
             for _ in 0..<rng.pick([1, 1, 1, 1, 2, 2, 3, 4]) { Self.mutate(&bytes, &rng) }
             let machineResult: Result<[Int], JSONError> = bytes.withUnsafeBufferPointer { buffer in
