@@ -244,6 +244,36 @@ struct DifferentialTests {
         #expect(matchedPairs > events.count * 50, "too few matches for the test to mean much: \(matchedPairs)")
     }
 
+    @Test("one scratch, and copies of it, serve machines of different sizes in turn with the results of a fresh one")
+    func scratchReuse() throws {
+        var corpus = RandomCorpus(seed: Self.seed ^ 0x5C5C)
+        let all = Self.patterns(600, corpus: &corpus)
+        let small = PatternMachine(all.prefix(8).map { ($0.id, $0.pattern) })
+        let large = PatternMachine(all.map { ($0.id, $0.pattern) })
+        let events = Self.events(150, corpus: &corpus).map { Array($0.text.utf8) }
+        var scratch = MatchScratch()
+        var differences = 0
+        var largeMatches = 0
+        for event in events {
+            let expectedSmall = try small.matches(event: event)
+            let expectedLarge = try large.matches(event: event)
+            largeMatches += expectedLarge.count
+            try event.withUnsafeBufferPointer { buffer in
+                // Small, then large (the tables grow), then a copy on the large one, then small again.
+                var results = [try small.matches(event: buffer, scratch: &scratch), try large.matches(event: buffer, scratch: &scratch)]
+                var copy = scratch
+                results.append(try large.matches(event: buffer, scratch: &copy))
+                results.append(try small.matches(event: buffer, scratch: &scratch))
+                if results != [expectedSmall, expectedLarge, expectedLarge, expectedSmall] {
+                    differences += 1
+                    if differences <= 5 { Issue.record("reused scratch \(results), fresh \([expectedSmall, expectedLarge])") }
+                }
+            }
+        }
+        #expect(differences == 0)
+        #expect(largeMatches > events.count, "too few matches for the test to mean much: \(largeMatches)")
+    }
+
     @Test("each pattern alone in a machine agrees with the reference")
     func singlePatternMachines() throws {
         var corpus = RandomCorpus(seed: Self.seed ^ 0xA5A5)

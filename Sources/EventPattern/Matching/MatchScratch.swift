@@ -9,7 +9,8 @@ public struct MatchScratch {
     public var maxEventBytes: Int
     /// Deepest nesting accepted in an event.
     public var maxDepth: Int
-    var state = WalkState()
+    /// The walk's buffers, shared by copies of this scratch as the key stack is.
+    let walk = WalkStateBox()
     let keyStack = JSONKeyStack()
 
     public init(maxEventBytes: Int = JSONLimits.defaultMaxEventBytes, maxDepth: Int = JSONLimits.defaultMaxDepth) {
@@ -19,33 +20,47 @@ public struct MatchScratch {
 
 }
 
+/// Owns the ``WalkState`` a scratch's walks use, in one place that walkers address through a
+/// pointer (never copied, so its buffers need no reference counting).
+final class WalkStateBox {
+    let pointer: UnsafeMutablePointer<WalkState>
+
+    init() {
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: WalkState())
+    }
+
+    deinit {
+        pointer.pointee.deallocateBuffers()
+        pointer.deinitialize(count: 1)
+        pointer.deallocate()
+    }
+}
+
 /// The buffers of one event walk; sized to the machine, cleared by epoch stamps rather than by writes.
 struct WalkState {
-    /// This walk's stamp (from `tables`, shared with copies of this state).
+    /// This walk's stamp: an entry of the tables below is current when it carries it.
     var epoch: UInt32 = 0
 
     // Occurrences: leaf values that matched something or that absence checks must see.
-    var occurrences: [Occurrence] = []
-    var memberArena: [Int32] = []
+    var occurrences = GrowableBuffer<Occurrence>()
+    var memberArena = GrowableBuffer<Int32>()
 
     // (predicate, occurrence) pairs, linked per predicate.
-    var pairs: [PredicatePair] = []
+    var pairs = GrowableBuffer<PredicatePair>()
     /// The occurrence whose IP address was parsed last (-1: none this event), and that address.
     var addressOccurrence = -1
     var address: IPAddress? = nil
 
-    /// The per-predicate, per-field and per-pattern tables below, owned here and addressed
-    /// through the buffers: a write through a buffer is a store, where a write into an array
-    /// reached through the walker's pointer first calls the runtime to check it is not shared.
-    let tables = WalkTables()
-    /// The `generation` of `tables` the buffers below were read at (-1: never).
-    var tablesGeneration = -1
+    // The per-predicate, per-field and per-pattern tables, sized to the largest machine matched so
+    // far: a write through a buffer is a store, where a write into an array reached through the
+    // walker's pointer first calls the runtime to check it is not shared.
     /// `predStamp[p] == epoch`: predicate `p` has at least one satisfying occurrence, listed from `predHead[p]`.
     var predStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     var predHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
     /// `evalStamp[p] == epoch`: lazy predicate `p` has been tested against this event's values.
     var evalStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-    var touched: [Int32] = []
+    var touched = GrowableBuffer<Int32>()
 
     var fieldStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     /// `fieldArrayStamp[f] == epoch`: some value recorded for field `f` sits inside an array.
@@ -55,7 +70,7 @@ struct WalkState {
     var patternStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     var matched: [Int32] = []
 
-    var arrayStack: [Int32] = []      // (array id, index) pairs
+    var arrayStack = GrowableBuffer<Int32>()      // (array id, index) pairs
     var nextArrayID: Int32 = 0
     var predBuffer: [Int32] = []
     var decodeBuffer: [UInt8] = []
@@ -82,31 +97,57 @@ struct WalkState {
             predAutomata = Array(repeating: LazyDFA(), count: reference.tables.predField.count)
         }
         let machine = reference.tables
-        let storage = tables.storage
-        storage.pointee.reserve(predicates: machine.predField.count, fields: machine.fields.count, patterns: machine.subRulePattern.count)
-        if tablesGeneration != storage.pointee.generation {
-            // Grown, here or through a copy of this state: reload their addresses.
-            tablesGeneration = storage.pointee.generation
-            predStamp = storage.pointee.predStamp
-            predHead = storage.pointee.predHead
-            evalStamp = storage.pointee.evalStamp
-            fieldStamp = storage.pointee.fieldStamp
-            fieldArrayStamp = storage.pointee.fieldArrayStamp
-            fieldOccHead = storage.pointee.fieldOccHead
-            patternStamp = storage.pointee.patternStamp
+        reserve(predicates: machine.predField.count, fields: machine.fields.count, patterns: machine.subRulePattern.count)
+        epoch &+= 1
+        if epoch == 0 {
+            // The counter wrapped: clear every stamp so stale ones cannot collide.
+            for table in [predStamp, evalStamp, fieldStamp, fieldArrayStamp, patternStamp] { table.update(repeating: 0) }
+            epoch = 1
         }
-        epoch = storage.pointee.nextEpoch()
         // Most events record nothing: clear only what the last walk wrote.
-        if !occurrences.isEmpty {
-            occurrences.removeAll(keepingCapacity: true)
-            memberArena.removeAll(keepingCapacity: true)
-            pairs.removeAll(keepingCapacity: true)
-            touched.removeAll(keepingCapacity: true)
-        }
+        occurrences.removeAll()
+        memberArena.removeAll()
+        pairs.removeAll()
+        touched.removeAll()
         addressOccurrence = -1
         if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
-        if !arrayStack.isEmpty { arrayStack.removeAll(keepingCapacity: true) }
+        arrayStack.removeAll()
         nextArrayID = 0
+    }
+
+    /// Grows the tables to hold at least these counts; new entries are stamped 0 (never current)
+    /// and head -1.
+    private mutating func reserve(predicates: Int, fields: Int, patterns: Int) {
+        if predStamp.count < predicates {
+            WalkState.replace(&predStamp, count: predicates, with: 0)
+            WalkState.replace(&predHead, count: predicates, with: -1)
+            WalkState.replace(&evalStamp, count: predicates, with: 0)
+        }
+        if fieldStamp.count < fields {
+            WalkState.replace(&fieldStamp, count: fields, with: 0)
+            WalkState.replace(&fieldArrayStamp, count: fields, with: 0)
+            WalkState.replace(&fieldOccHead, count: fields, with: -1)
+        }
+        if patternStamp.count < patterns {
+            WalkState.replace(&patternStamp, count: patterns, with: 0)
+        }
+    }
+
+    private static func replace<T>(_ table: inout UnsafeMutableBufferPointer<T>, count: Int, with value: T) {
+        table.deallocate()
+        table = .allocate(capacity: count)
+        table.initialize(repeating: value)
+    }
+
+    func deallocateBuffers() {
+        occurrences.deallocate()
+        memberArena.deallocate()
+        pairs.deallocate()
+        touched.deallocate()
+        arrayStack.deallocate()
+        predStamp.deallocate(); predHead.deallocate(); evalStamp.deallocate()
+        fieldStamp.deallocate(); fieldArrayStamp.deallocate(); fieldOccHead.deallocate()
+        patternStamp.deallocate()
     }
 }
 
@@ -143,82 +184,5 @@ extension Array {
     @inline(__always)
     mutating func clear() {
         if !isEmpty { removeAll(keepingCapacity: true) }
-    }
-}
-
-/// The fixed-size tables of a walk (sized to the largest machine matched so far), cleared by
-/// epoch stamps rather than by writes. Shared by the copies of the ``WalkState`` that owns it, as
-/// the key stack is by copies of a ``MatchScratch`` (one scratch per thread); the epoch is shared
-/// with them, so a copy never takes another's stamps for its own.
-final class WalkTables {
-    /// Addressed through a pointer: the class's own stored properties would be checked for
-    /// exclusive access on every use.
-    let storage: UnsafeMutablePointer<WalkTableStorage>
-
-    init() {
-        storage = .allocate(capacity: 1)
-        storage.initialize(to: WalkTableStorage())
-    }
-
-    deinit {
-        storage.pointee.deallocate()
-        storage.deinitialize(count: 1)
-        storage.deallocate()
-    }
-}
-
-struct WalkTableStorage {
-    var epoch: UInt32 = 0
-    /// Bumped whenever the tables are reallocated, so holders of their addresses reload them.
-    var generation = 0
-    var predStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-    var predHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
-    var evalStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-    var fieldStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-    var fieldArrayStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-    var fieldOccHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
-    var patternStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-
-    /// Grows the tables to hold at least these counts; new entries are stamped 0 (never current)
-    /// and head -1.
-    mutating func reserve(predicates: Int, fields: Int, patterns: Int) {
-        if predStamp.count < predicates {
-            WalkTableStorage.replace(&predStamp, count: predicates, with: 0)
-            WalkTableStorage.replace(&predHead, count: predicates, with: -1)
-            WalkTableStorage.replace(&evalStamp, count: predicates, with: 0)
-            generation += 1
-        }
-        if fieldStamp.count < fields {
-            WalkTableStorage.replace(&fieldStamp, count: fields, with: 0)
-            WalkTableStorage.replace(&fieldArrayStamp, count: fields, with: 0)
-            WalkTableStorage.replace(&fieldOccHead, count: fields, with: -1)
-            generation += 1
-        }
-        if patternStamp.count < patterns {
-            WalkTableStorage.replace(&patternStamp, count: patterns, with: 0)
-            generation += 1
-        }
-    }
-
-    /// The next epoch; when the counter wraps, every stamp is cleared so stale ones cannot collide.
-    mutating func nextEpoch() -> UInt32 {
-        epoch &+= 1
-        if epoch == 0 {
-            for table in [predStamp, evalStamp, fieldStamp, fieldArrayStamp, patternStamp] { table.update(repeating: 0) }
-            epoch = 1
-        }
-        return epoch
-    }
-
-    private static func replace<T>(_ table: inout UnsafeMutableBufferPointer<T>, count: Int, with value: T) {
-        table.deallocate()
-        table = .allocate(capacity: count)
-        table.initialize(repeating: value)
-    }
-
-    func deallocate() {
-        predStamp.deallocate(); predHead.deallocate(); evalStamp.deallocate()
-        fieldStamp.deallocate(); fieldArrayStamp.deallocate(); fieldOccHead.deallocate()
-        patternStamp.deallocate()
     }
 }

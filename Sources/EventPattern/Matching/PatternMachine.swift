@@ -63,15 +63,13 @@ public struct PatternMachine: Sendable {
         guard event.count <= limit else { throw .tooLarge(size: event.count, limit: limit) }
         let cursor = JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack)
         let compiled = compiled
-        return try withUnsafeMutablePointer(to: &scratch.state) { (state) throws(JSONError) -> [Int] in
-            var walker = EventWalker(machine: compiled, cursor: cursor, state: state)
-            walker.state.prepare(for: compiled)
-            try walker.walkEvent()
-            walker.decide()
-            if walker.state.matched.isEmpty { return [] }
-            walker.state.matched.sort()
-            return walker.state.matched.map { patternIDs[Int($0)] }
-        }
+        var walker = EventWalker(machine: compiled, cursor: cursor, state: scratch.walk.pointer)
+        walker.state.prepare(for: compiled)
+        try walker.walkEvent()
+        walker.decide()
+        if walker.state.matched.isEmpty { return [] }
+        walker.state.matched.sort()
+        return walker.state.matched.map { patternIDs[Int($0)] }
     }
 
     /// Convenience for one-off matching of event bytes.
