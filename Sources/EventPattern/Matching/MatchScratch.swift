@@ -2,7 +2,8 @@ import TriplineJSON
 
 /// Per-thread working memory for matching, reused across events so matching does not allocate.
 ///
-/// Holds the event limits too: events over `maxEventBytes` or nested deeper than `maxDepth` are
+/// Copies share the memory (a copy is the same scratch, which is why it is not `Sendable`):
+/// create one per thread. Holds the event limits too: events over `maxEventBytes` or nested deeper than `maxDepth` are
 /// rejected with an error.
 public struct MatchScratch {
     /// Largest event accepted, in bytes (EventBridge: 256 KB).
