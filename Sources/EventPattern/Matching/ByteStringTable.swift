@@ -55,8 +55,26 @@ struct ByteStringTable: Sendable {
     /// The value stored for `bytes` under `context`, or nil.
     @inline(__always)
     func lookup(context: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Int32? {
-        let h = ByteStringTable.hash(context: context, bytes)
-        return slots.withUnsafeBufferPointer { slots -> Int32? in
+        lookup(context: context, bytes, hash: ByteStringTable.hash(context: context, bytes))
+    }
+
+    /// One word of the slot where a lookup of `hash` starts and of the key bytes it holds, read
+    /// only so that both lines are on their way: touching the slots of two lookups before doing
+    /// either overlaps their cache misses.
+    @inline(__always)
+    func touch(hash h: UInt64) -> Int32 {
+        slots.withUnsafeBufferPointer { slots in
+            arena.withUnsafeBufferPointer { arena in
+                let entry = slots[Int(truncatingIfNeeded: h) & mask]
+                return entry.length > 0 ? entry.start &+ Int32(arena[Int(entry.start)]) : entry.length
+            }
+        }
+    }
+
+    /// ``lookup(context:_:)`` with the key's `hash(context:_:)` already taken.
+    @inline(__always)
+    func lookup(context: Int32, _ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Int32? {
+        slots.withUnsafeBufferPointer { slots -> Int32? in
             arena.withUnsafeBufferPointer { arena -> Int32? in
                 var i = Int(truncatingIfNeeded: h) & mask
                 while true {

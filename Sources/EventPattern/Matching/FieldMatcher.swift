@@ -176,8 +176,13 @@ final class FieldMatcher: Sendable {
     /// Appends the predicates a string value satisfies, and the groups it is excluded from.
     @inline(__always)
     func evaluateString(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, scratch: inout FieldScratch, into out: inout [Int32]) {
-        if hasExact, let found = table.lookup(context: 0, value) { appendTablePreds(found, into: &out) }
-        if hasFolded { evaluateFolded(value, scratch: &scratch, into: &out) }
+        if hasExact && hasFolded {
+            evaluateExactAndFolded(value, scratch: &scratch, into: &out)
+        } else if hasExact {
+            if let found = table.lookup(context: 0, value) { appendTablePreds(found, into: &out) }
+        } else if hasFolded {
+            evaluateFolded(value, scratch: &scratch, into: &out)
+        }
         if hasStringTests {
             scratch.tests.clear()
             automaton.match(value, cache: &cache, into: &scratch.tests)
@@ -199,6 +204,28 @@ final class FieldMatcher: Sendable {
         var i = Int(tablePredStart[k])
         let end = Int(tablePredStart[k + 1])
         while i < end { out.append(tablePreds[i]); i += 1 }
+    }
+
+    /// Both table lookups, their slots and keys requested before either is compared: on a large
+    /// table each is a cache miss or two, and misses issued together overlap.
+    private func evaluateExactAndFolded(_ value: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
+        let n = value.count
+        if scratch.folded.count < n { scratch.folded = Array(repeating: 0, count: max(n, 2 * scratch.folded.count, 64)) }
+        let table = self.table
+        var sink: Int32 = 0
+        let (exact, folded) = scratch.folded.withUnsafeMutableBufferPointer { buffer -> (Int32?, Int32?) in
+            let exactHash = ByteStringTable.hash(context: 0, value)
+            guard FieldMatcher.asciiLowercase(value, into: buffer.baseAddress!) else {
+                return (table.lookup(context: 0, value, hash: exactHash), nil)
+            }
+            let lowered = UnsafeBufferPointer(rebasing: buffer[0..<n])
+            let foldedHash = ByteStringTable.hash(context: 1, lowered)
+            sink = table.touch(hash: exactHash) &+ table.touch(hash: foldedHash)
+            return (table.lookup(context: 0, value, hash: exactHash), table.lookup(context: 1, lowered, hash: foldedHash))
+        }
+        scratch.sink = sink
+        if let exact { appendTablePreds(exact, into: &out) }
+        if let folded { appendTablePreds(folded, into: &out) }
     }
 
     /// ASCII equals-ignore-case: only an all-ASCII value can equal an ASCII text ignoring case.
@@ -272,4 +299,6 @@ struct FieldScratch {
     var exclusions: [Int32] = []
     /// The value folded to lower case, for ASCII equals-ignore-case lookups.
     var folded: [UInt8] = []
+    /// Where early reads of table lines go (kept, so they are not optimized away).
+    var sink: Int32 = 0
 }
