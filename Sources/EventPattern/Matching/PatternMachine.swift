@@ -58,18 +58,26 @@ public struct PatternMachine: Sendable {
     ///
     /// Throws when the event is not a strict, valid JSON object within the limits in `scratch`.
     public func matches(event: UnsafeBufferPointer<UInt8>, scratch: inout MatchScratch) throws(JSONError) -> [Int] {
+        var ids: [Int] = []
+        try matches(event: event, scratch: &scratch, into: &ids)
+        return ids
+    }
+
+    /// ``matches(event:scratch:)`` writing the ids over `ids`, whose storage is reused: a loop
+    /// that keeps one array allocates nothing per event.
+    public func matches(event: UnsafeBufferPointer<UInt8>, scratch: inout MatchScratch, into ids: inout [Int]) throws(JSONError) {
+        ids.removeAll(keepingCapacity: true)
         // Positions inside an event are kept as 32-bit offsets: 2 GiB is the hard ceiling.
         let limit = min(scratch.maxEventBytes, Int(Int32.max))
         guard event.count <= limit else { throw .tooLarge(size: event.count, limit: limit) }
         let cursor = JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack)
-        let compiled = compiled
         var walker = EventWalker(machine: compiled, cursor: cursor, state: scratch.walk.pointer)
         walker.state.prepare(for: compiled)
         try walker.walkEvent()
         walker.decide()
-        if walker.state.matched.isEmpty { return [] }
+        if walker.state.matched.isEmpty { return }
         walker.state.matched.sort()
-        return walker.state.matched.map { patternIDs[Int($0)] }
+        for dense in walker.state.matched { ids.append(patternIDs[Int(dense)]) }
     }
 
     /// Convenience for one-off matching of event bytes.
