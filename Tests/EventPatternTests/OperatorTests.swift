@@ -564,3 +564,55 @@ struct ValidationMessageTests {
         }
     }
 }
+
+/// Subtrees whose fields only non-trigger conditions name are skipped (validated) while reading
+/// and walked only when a candidate needs one of their fields: every row has a trigger outside
+/// the subtree (`t`, or `o.k`) and conditions inside it.
+@Suite("Operators: conditions inside subtrees read on demand")
+struct DeferredSubtreeTests {
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":{"b":"uu"}}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"y","r":{"b":"uu"}}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":{"b":"vu"}}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"r":{"b":"uu"},"t":"x"}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":{"zz":{"b":"u"},"b":"u1"}}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":{"zz":{"b":"u"},"b":"w"}}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r.b":"u"}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":{"b":"v"},"r.b":"u"}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":"uu"}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":[{"b":"v"},{"b":"u2"}]}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":[[{"b":"v"}],[[{"b":"u2"}]]]}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"exists":false}]}}"#, #"{"t":"x","r":{"c":1}}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"exists":false}]}}"#, #"{"t":"x","r":{"b":1}}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"exists":false}]}}"#, #"{"t":"x"}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"exists":false}]}}"#, #"{"t":"x","r":[{"c":1},{"b":null}]}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"s":{"b":[{"suffix":"u"}]},"c":[{"numeric":[">",1]}]}}"#, #"{"t":"x","r":{"c":2,"s":{"b":"au"}}}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"s":{"b":[{"suffix":"u"}]},"c":[{"numeric":[">",1]}]}}"#, #"{"t":"x","r":{"c":1,"s":{"b":"au"}}}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"s":{"b":[{"suffix":"u"}]},"c":[{"numeric":[">",1]}]}}"#, #"{"t":"x","r":{"c":2,"s":{"b":"ua"}}}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"a":[{"prefix":"p"}],"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":[{"a":"p","b":"w"},{"a":"q","b":"u"}]}"#, false),
+        MatchRow(#"{"t":["x"],"r":{"a":[{"prefix":"p"}],"b":[{"prefix":"u"}]}}"#, #"{"t":"x","r":[{"a":"q"},{"a":"p","b":"u"}]}"#, true),
+        MatchRow(#"{"o":{"k":["1"],"r":{"b":[{"prefix":"u"}]}}}"#, #"{"o":[{"k":"1","r":{"b":"w"}},{"k":"2","r":{"b":"u"}}]}"#, false),
+        MatchRow(#"{"o":{"k":["1"],"r":{"b":[{"prefix":"u"}]}}}"#, #"{"o":[{"k":"2","r":{"b":"w"}},{"k":"1","r":{"b":"u"}}]}"#, true),
+        MatchRow(#"{"o":{"k":["1"],"r":{"b":[{"prefix":"u"}]}}}"#, #"{"o":[{"k":"1","r":[{"b":"w"},{"b":"u"}]}]}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]},"q":{"c":[{"exists":true}]}}"#, #"{"t":"x","q":{"c":1},"r":{"b":"u"}}"#, true),
+        MatchRow(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]},"q":{"c":[{"exists":true}]}}"#, #"{"t":"x","q":{"d":1},"r":{"b":"u"}}"#, false),
+    ]
+
+    @Test(arguments: rows) func deferredSubtree(_ row: MatchRow) { checkBothMatchers(row) }
+
+    @Test("a skipped subtree is still validated: errors in it fail the event whether or not a rule needs it", arguments: [
+        #"{"t":"x","r":{"b":"u","b":"v"}}"#,
+        #"{"t":"y","r":{"b":"u","b":"v"}}"#,
+        #"{"t":"x","r":{"c":[1,2,]}}"#,
+        #"{"t":"x","r":{"c":"\ud800"}}"#,
+        #"{"t":"x","r":{"c":[[[[[[[[[[[[1]]]]]]]]]]]]}}"#,
+    ])
+    func skippedSubtreeErrors(_ event: String) throws {
+        let machine = PatternMachine([(1, try EventPattern.parse(#"{"t":["x"],"r":{"b":[{"prefix":"u"}]}}"#))])
+        var scratch = MatchScratch(maxDepth: 8)
+        let bytes = Array(event.utf8)
+        #expect(throws: JSONError.self) {
+            try bytes.withUnsafeBufferPointer { try machine.matches(event: $0, scratch: &scratch) }
+        }
+    }
+}

@@ -450,6 +450,17 @@ final class CompiledMachineReference: @unchecked Sendable {
 struct FlatTables: @unchecked Sendable {
     let nodeField: UnsafeBufferPointer<Int32>
     let nodeHasChildren: UnsafeBufferPointer<Bool>
+    /// Per trie node: whether an object or array there is only validated while reading, and walked
+    /// when a candidate first needs a field below it. True where every field at or below the node
+    /// is lazy and not needed by every event (no trigger, no unconditional sub-rule), so most
+    /// events never read the subtree (CloudTrail's `requestParameters` under rules triggered by
+    /// `eventName`). Never the root.
+    let nodeDeferrable: UnsafeBufferPointer<Bool>
+    /// Per trie node, its parent (-1 for the root).
+    let nodeParent: UnsafeBufferPointer<Int32>
+    /// Per field, its trie node when a deferrable node is at or above it, else -1 (its values
+    /// are all read while walking).
+    let fieldDeferredNode: UnsafeBufferPointer<Int32>
     let fieldTracksOccurrences: UnsafeBufferPointer<Bool>
     let predBroad: UnsafeBufferPointer<Int32>
     let subRulePreds: UnsafeBufferPointer<Int32>
@@ -473,6 +484,10 @@ struct FlatTables: @unchecked Sendable {
     init(_ t: CompiledMachine) {
         nodeField = FlatTables.copy(t.nodeField)
         nodeHasChildren = FlatTables.copy(t.nodeHasChildren)
+        let deferral = FlatTables.deferral(t)
+        nodeDeferrable = FlatTables.copy(deferral.deferrable)
+        nodeParent = FlatTables.copy(deferral.parent)
+        fieldDeferredNode = FlatTables.copy(deferral.fieldNode)
         fieldTracksOccurrences = FlatTables.copy(t.fieldTracksOccurrences)
         predBroad = FlatTables.copy(t.predBroad)
         subRulePreds = FlatTables.copy(t.subRulePreds)
@@ -522,6 +537,38 @@ struct FlatTables: @unchecked Sendable {
         predTesters = FlatTables.copy(t.predTester.map { $0.map { Unmanaged.passUnretained($0) } })
     }
 
+    /// Which nodes' subtrees can wait (see `nodeDeferrable`).
+    private static func deferral(_ t: CompiledMachine) -> (deferrable: [Bool], parent: [Int32], fieldNode: [Int32]) {
+        let nodeCount = t.nodeField.count
+        var parent = Array(repeating: Int32(-1), count: nodeCount)
+        for edge in t.trieEdges { parent[Int(edge.child)] = edge.node }
+        // Fields every event needs: those with triggers, and those of sub-rules without one.
+        var needed = Array(repeating: false, count: t.fields.count)
+        for p in t.predField.indices where t.predTriggerStart[p] != t.predTriggerStart[p + 1] { needed[Int(t.predField[p])] = true }
+        for s in t.unconditionalSubRules {
+            for k in Int(t.subRulePredStart[Int(s)])..<Int(t.subRulePredStart[Int(s) + 1]) { needed[Int(t.predField[Int(t.subRulePreds[k])])] = true }
+        }
+        var holdsField = Array(repeating: false, count: nodeCount)
+        var holdsNeeded = Array(repeating: false, count: nodeCount)
+        for node in 0..<nodeCount where t.nodeField[node] >= 0 {
+            let isNeeded = needed[Int(t.nodeField[node])]
+            var n = node
+            while n >= 0 {
+                holdsField[n] = true
+                if isNeeded { holdsNeeded[n] = true }
+                n = Int(parent[n])
+            }
+        }
+        let deferrable = (0..<nodeCount).map { $0 != 0 && holdsField[$0] && !holdsNeeded[$0] }
+        var fieldNode = Array(repeating: Int32(-1), count: t.fields.count)
+        for node in 0..<nodeCount where t.nodeField[node] >= 0 {
+            var n = node
+            while n >= 0 && !deferrable[n] { n = Int(parent[n]) }
+            if n >= 0 { fieldNode[Int(t.nodeField[node])] = Int32(node) }
+        }
+        return (deferrable, parent, fieldNode)
+    }
+
     private static func copy<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
         let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
         _ = buffer.initialize(from: array)
@@ -530,6 +577,7 @@ struct FlatTables: @unchecked Sendable {
 
     func deallocate() {
         nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate()
+        nodeDeferrable.deallocate(); nodeParent.deallocate(); fieldDeferredNode.deallocate()
         predBroad.deallocate(); subRulePreds.deallocate(); predText.deallocate(); pieceLength.deallocate()
         fieldMatchers.deallocate(); predTesters.deallocate(); pred.deallocate()
         candidates.deallocate(); triggerStart.deallocate()

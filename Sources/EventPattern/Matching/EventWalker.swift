@@ -116,13 +116,19 @@ struct EventWalker {
         let field = flat.nodeField[Int(node)]
         switch cursor.bytes[cursor.index] {
         case UInt8(ascii: "{"):
-            if flat.nodeHasChildren[Int(node)] {
+            if flat.nodeDeferrable[Int(node)] {
+                try deferSubtree(node: node, depth: depth)
+            } else if flat.nodeHasChildren[Int(node)] {
                 try walkObject(node: node, depth: depth)
             } else {
                 try cursor.skipValue(depth: depth)
             }
         case UInt8(ascii: "["):
-            try walkArray(node: node, depth: depth)
+            if flat.nodeDeferrable[Int(node)] {
+                try deferSubtree(node: node, depth: depth)
+            } else {
+                try walkArray(node: node, depth: depth)
+            }
         case UInt8(ascii: "\""):
             let token = try cursor.scanString()
             guard field >= 0 else { return }
@@ -171,6 +177,72 @@ struct EventWalker {
             }
             record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound, number: value)
         }
+    }
+
+    /// Validates and skips the container at the cursor (at a deferrable node), noting where it is
+    /// so that ``expandDeferred(forField:)`` can walk it if a candidate needs a field below it.
+    private mutating func deferSubtree(node: Int32, depth: Int) throws(JSONError) {
+        let start = cursor.index
+        try cursor.skipValue(depth: depth)
+        state.deferred.append(DeferredSubtree(node: node, start: Int32(truncatingIfNeeded: start), depth: Int32(truncatingIfNeeded: depth),
+                                              stackStart: Int32(truncatingIfNeeded: state.deferredStacks.count),
+                                              stackCount: Int32(truncatingIfNeeded: state.arrayStack.count), walked: false))
+        state.deferredStacks.append(contentsOf: state.arrayStack)
+        state.deferredPending &+= 1
+    }
+
+    /// Walks the skipped subtrees that may hold values of lazy field `f`, so that its values are
+    /// all recorded before anything reads them. Deciding only (the walk is over).
+    @inline(__always)
+    private mutating func expandDeferred(forField f: Int) {
+        guard state.deferredPending > 0 else { return }
+        let fieldNode = flat.fieldDeferredNode[f]
+        if fieldNode >= 0 { expandDeferred(above: fieldNode) }
+    }
+
+    /// Walks every skipped subtree at `fieldNode` or one of its ancestors.
+    private mutating func expandDeferred(above fieldNode: Int32) {
+        var i = 0
+        while i < state.deferred.count {
+            let subtree = state.deferred[i]
+            if !subtree.walked && isAncestorOrSelf(subtree.node, of: fieldNode) {
+                state.deferred[i].walked = true
+                state.deferredPending &-= 1
+                walk(subtree)
+            }
+            i &+= 1
+        }
+    }
+
+    private func isAncestorOrSelf(_ ancestor: Int32, of node: Int32) -> Bool {
+        var n = node
+        while n >= 0 {
+            if n == ancestor { return true }
+            n = flat.nodeParent[Int(n)]
+        }
+        return false
+    }
+
+    /// Walks a skipped subtree as reading would have, inside the same arrays.
+    private mutating func walk(_ subtree: DeferredSubtree) {
+        let resume = cursor.index
+        cursor.index = Int(subtree.start)
+        state.arrayStack.removeAll()
+        for k in 0..<Int(subtree.stackCount) { state.arrayStack.append(state.deferredStacks[Int(subtree.stackStart) &+ k]) }
+        do {
+            // (Not through `walkValue`, which would skip it again; subtrees below it that can
+            // wait are skipped and noted, and walked by the caller's loop if they are needed.)
+            if cursor.bytes[cursor.index] == UInt8(ascii: "[") {
+                try walkArray(node: subtree.node, depth: Int(subtree.depth))
+            } else if flat.nodeHasChildren[Int(subtree.node)] {
+                try walkObject(node: subtree.node, depth: Int(subtree.depth))
+            }
+        } catch {
+            // Unreachable: the subtree was validated by the same rules when it was skipped.
+            assertionFailure("a validated subtree failed to walk: \(error)")
+        }
+        state.arrayStack.removeAll()
+        cursor.index = resume
     }
 
     /// Notes a leaf at `field`: the trigger predicates it satisfied (`state.predBuffer`) and, for
@@ -276,6 +348,7 @@ struct EventWalker {
             let condition = flat.candidates.condition(at: k)
             k &+= 1
             let f = Int(condition.field)
+            if condition.mode != .eager { expandDeferred(forField: f) }
             if state.fieldArrayStamp[f] == epoch { conditionsOnArrays &+= 1 }
             let p = Int(condition.pred)
             let positive: Bool
@@ -345,6 +418,7 @@ struct EventWalker {
         if state.evalStamp[p] == epoch { return }
         state.evalStamp[p] = epoch
         let f = Int(flat.pred[p].field)
+        expandDeferred(forField: f)
         guard state.fieldStamp[f] == epoch else { return }
         guard flat.pred[p].test != .none || flat.pred[p].broadStart != flat.pred[p].broadEnd else { return }
         var occ = state.fieldOccHead[f]

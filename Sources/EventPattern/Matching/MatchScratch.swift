@@ -72,6 +72,12 @@ struct WalkState {
     var matched: [Int32] = []
 
     var arrayStack = GrowableBuffer<Int32>()      // (array id, index) pairs
+    /// Subtrees skipped while reading, to walk if a candidate needs a field below them; their
+    /// array memberships (`arrayStack` at the time) in `deferredStacks`.
+    var deferred = GrowableBuffer<DeferredSubtree>()
+    var deferredStacks = GrowableBuffer<Int32>()
+    /// How many of `deferred` are still unwalked.
+    var deferredPending = 0
     var nextArrayID: Int32 = 0
     var predBuffer: [Int32] = []
     var decodeBuffer: [UInt8] = []
@@ -114,6 +120,11 @@ struct WalkState {
         if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
         arrayStack.removeAll()
         nextArrayID = 0
+        if !deferred.isEmpty {
+            deferred.removeAll()
+            deferredStacks.removeAll()
+            deferredPending = 0
+        }
     }
 
     /// Grows the tables to hold at least these counts; new entries are stamped 0 (never current)
@@ -146,6 +157,8 @@ struct WalkState {
         pairs.deallocate()
         touched.deallocate()
         arrayStack.deallocate()
+        deferred.deallocate()
+        deferredStacks.deallocate()
         predStamp.deallocate(); predHead.deallocate(); evalStamp.deallocate()
         fieldStamp.deallocate(); fieldArrayStamp.deallocate(); fieldOccHead.deallocate()
         patternStamp.deallocate()
@@ -166,6 +179,18 @@ struct Occurrence {
     var end: Int32
     /// A number's value (NaN for other kinds, and for numbers no predicate needs).
     var number: Double
+}
+
+/// An object or array at a deferrable trie node, validated and skipped while reading.
+struct DeferredSubtree {
+    var node: Int32
+    /// Where the value starts in the event, and its depth there.
+    var start: Int32
+    var depth: Int32
+    /// Its array memberships: `stackCount` entries of `deferredStacks` from `stackStart`.
+    var stackStart: Int32
+    var stackCount: Int32
+    var walked: Bool
 }
 
 /// One value satisfying one predicate, linked to the predicate's previous one.
