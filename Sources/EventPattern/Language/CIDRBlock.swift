@@ -45,7 +45,7 @@ public struct CIDRBlock: Sendable, Hashable, CustomStringConvertible {
         var bit = 0
         while bit < length {
             let mask = UInt8(0x80) >> UInt8(bit % 8)
-            if address.bytes[bit / 8] & mask != network[bit / 8] & mask { return false }
+            if address.byte(bit / 8) & mask != network[bit / 8] & mask { return false }
             bit += 1
         }
         return true
@@ -78,40 +78,72 @@ public enum CIDRProblem: Error, Sendable, Equatable, CustomStringConvertible {
 /// An IP address parsed from text: dotted-quad IPv4 or RFC 4291 IPv6 (with `::` and a trailing IPv4).
 public struct IPAddress: Sendable, Hashable {
     public let isIPv6: Bool
-    public let bytes: [UInt8]
+    /// The address's bytes in network order, packed: the first eight in `high` (byte 0 in its top
+    /// bits), the rest in `low`; an IPv4 address uses the top four bytes of `high`. Inline, so
+    /// parsing the address of every event allocates nothing.
+    private let high: UInt64
+    private let low: UInt64
 
-    public static func parse<C: Collection>(_ text: C) -> IPAddress? where C.Element == UInt8 {
-        let t = Array(text)
-        if t.contains(UInt8(ascii: ":")) {
-            guard let bytes = parseIPv6(t) else { return nil }
-            return IPAddress(isIPv6: true, bytes: bytes)
-        }
-        guard let bytes = parseIPv4(t[...]) else { return nil }
-        return IPAddress(isIPv6: false, bytes: bytes)
+    /// 4 for IPv4, 16 for IPv6.
+    public var byteCount: Int { isIPv6 ? 16 : 4 }
+
+    /// Byte `i` (below `byteCount`) in network order.
+    @inline(__always)
+    public func byte(_ i: Int) -> UInt8 {
+        let word = i < 8 ? high : low
+        return UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (i & 7)))
     }
 
-    static func parseIPv4(_ t: ArraySlice<UInt8>) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(4)
-        var value = 0
+    public var bytes: [UInt8] { (0..<byteCount).map { byte($0) } }
+
+    init(isIPv6: Bool, bytes: [UInt8]) {
+        self.isIPv6 = isIPv6
+        var high: UInt64 = 0, low: UInt64 = 0
+        for (i, b) in bytes.enumerated() {
+            if i < 8 { high |= UInt64(b) << UInt64(56 - 8 * i) } else { low |= UInt64(b) << UInt64(56 - 8 * (i - 8)) }
+        }
+        self.high = high
+        self.low = low
+    }
+
+    private init(ipv4: UInt32) {
+        isIPv6 = false
+        high = UInt64(ipv4) << 32
+        low = 0
+    }
+
+    public static func parse<C: Collection>(_ text: C) -> IPAddress? where C.Element == UInt8 {
+        if text.contains(UInt8(ascii: ":")) {
+            guard let bytes = parseIPv6(Array(text)) else { return nil }
+            return IPAddress(isIPv6: true, bytes: bytes)
+        }
+        guard let address = parseIPv4(text) else { return nil }
+        return IPAddress(ipv4: address)
+    }
+
+    /// A dotted quad as one number (first byte in the top bits), or nil.
+    static func parseIPv4<C: Collection>(_ t: C) -> UInt32? where C.Element == UInt8 {
+        var out: UInt32 = 0
+        var parts = 0
+        var value: UInt32 = 0
         var digits = 0
         for c in t {
             if c == UInt8(ascii: ".") {
-                guard digits > 0, out.count < 3 else { return nil }
-                out.append(UInt8(value))
+                guard digits > 0, parts < 3 else { return nil }
+                out = out << 8 | value
+                parts += 1
                 value = 0
                 digits = 0
             } else if c >= 48 && c <= 57 {
-                value = value * 10 + Int(c - 48)
+                value = value * 10 + UInt32(c - 48)
                 digits += 1
                 guard digits <= 3, value <= 255 else { return nil }
             } else {
                 return nil
             }
         }
-        guard digits > 0, out.count == 3 else { return nil }
-        out.append(UInt8(value))
-        return out
+        guard digits > 0, parts == 3 else { return nil }
+        return out << 8 | value
     }
 
     static func parseIPv6(_ t: [UInt8]) -> [UInt8]? {
@@ -132,7 +164,7 @@ public struct IPAddress: Sendable, Hashable {
             while j < t.count, j - i < 5, let h = hex(t[j]) { value = value << 4 | UInt32(h); j += 1 }
             if j < t.count, t[j] == UInt8(ascii: ".") {
                 guard let v4 = parseIPv4(t[i...]) else { return nil }
-                ipv4Tail = v4
+                ipv4Tail = [UInt8(v4 >> 24), UInt8(v4 >> 16 & 0xFF), UInt8(v4 >> 8 & 0xFF), UInt8(v4 & 0xFF)]
                 i = t.count
                 break
             }

@@ -543,7 +543,7 @@ struct EventWalker {
                 state.address = IPAddress.parse(value)
             }
             // The text holds the network bytes: 4 for IPv4, 16 for IPv6, as the address's own.
-            guard let address = state.address, address.bytes.count == text.count else { return false }
+            guard let address = state.address, address.byteCount == text.count else { return false }
             return CIDRBlock.prefix(of: address, matches: text, length: info.prefixLength)
         default: return false
         }

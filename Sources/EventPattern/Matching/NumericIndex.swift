@@ -100,12 +100,12 @@ struct CIDRIndex: Sendable {
 
     func lookup(_ address: IPAddress, into out: inout [Int32]) {
         var node = address.isIPv6 ? 1 : 0
-        let bits = address.bytes.count * 8
+        let bits = address.byteCount * 8
         var bit = 0
         while true {
             out.append(contentsOf: items[node])
             guard bit < bits else { return }
-            let one = address.bytes[bit / 8] & (UInt8(0x80) >> UInt8(bit % 8)) != 0
+            let one = address.byte(bit / 8) & (UInt8(0x80) >> UInt8(bit % 8)) != 0
             let next = one ? children[node].1 : children[node].0
             guard next >= 0 else { return }
             node = Int(next)
