@@ -402,7 +402,7 @@ struct EventWalker {
         }
         state.chosen.clear()
         state.searchSteps = 0
-        state.failedStates.removeAll(keepingCapacity: true)
+        if !state.failedStates.isEmpty { state.failedStates.removeAll(keepingCapacity: true) }
         return search(from: start, end: end)
     }
 

@@ -69,7 +69,7 @@ struct WalkState {
     var fieldOccHead = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
 
     var patternStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
-    var matched: [Int32] = []
+    var matched = GrowableBuffer<Int32>()
 
     var arrayStack = GrowableBuffer<Int32>()      // (array id, index) pairs
     /// Subtrees skipped while reading, to walk if a candidate needs a field below them; their
@@ -117,7 +117,7 @@ struct WalkState {
         pairs.removeAll()
         touched.removeAll()
         addressOccurrence = -1
-        if !matched.isEmpty { matched.removeAll(keepingCapacity: true) }
+        matched.removeAll()
         arrayStack.removeAll()
         nextArrayID = 0
         if !deferred.isEmpty {
@@ -156,6 +156,7 @@ struct WalkState {
         memberArena.deallocate()
         pairs.deallocate()
         touched.deallocate()
+        matched.deallocate()
         arrayStack.deallocate()
         deferred.deallocate()
         deferredStacks.deallocate()

@@ -66,7 +66,7 @@ public struct PatternMachine: Sendable {
     /// ``matches(event:scratch:)`` writing the ids over `ids`, whose storage is reused: a loop
     /// that keeps one array allocates nothing per event.
     public func matches(event: UnsafeBufferPointer<UInt8>, scratch: inout MatchScratch, into ids: inout [Int]) throws(JSONError) {
-        ids.removeAll(keepingCapacity: true)
+        ids.clear()
         // Positions inside an event are kept as 32-bit offsets: 2 GiB is the hard ceiling.
         let limit = min(scratch.maxEventBytes, Int(Int32.max))
         guard event.count <= limit else { throw .tooLarge(size: event.count, limit: limit) }
@@ -75,9 +75,11 @@ public struct PatternMachine: Sendable {
         walker.state.prepare(for: compiled)
         try walker.walkEvent()
         walker.decide()
-        if walker.state.matched.isEmpty { return }
-        walker.state.matched.sort()
-        for dense in walker.state.matched { ids.append(patternIDs[Int(dense)]) }
+        let matched = walker.state.matched
+        if matched.isEmpty { return }
+        var dense = UnsafeMutableBufferPointer(start: matched.base, count: matched.count)
+        dense.sort()
+        for index in dense { ids.append(patternIDs[Int(index)]) }
     }
 
     /// Convenience for one-off matching of event bytes.
