@@ -120,11 +120,9 @@ struct WalkState {
         matched.removeAll()
         arrayStack.removeAll()
         nextArrayID = 0
-        if !deferred.isEmpty {
-            deferred.removeAll()
-            deferredStacks.removeAll()
-            deferredPending = 0
-        }
+        deferred.removeAll()
+        deferredStacks.removeAll()
+        deferredPending = 0
     }
 
     /// Grows the tables to hold at least these counts; new entries are stamped 0 (never current)
