@@ -68,7 +68,9 @@ extension JSONCursor {
         return key
     }
 
-    /// Whether an unescaped key equal to `key` is among keys `from..<to` (all unescaped).
+    /// Whether a key equal to the unescaped `key` is among keys `from..<to`, or may be: an escaped
+    /// key with the same fingerprint counts too (a careful reader recorded it; the careful path
+    /// decides).
     @usableFromInline @inline(never)
     static func isRecorded(_ key: JSONStringToken, _ base: UnsafePointer<UInt8>, _ fingerprints: UnsafeMutablePointer<UInt64>,
                            _ keys: UnsafeMutablePointer<JSONStringToken>, from: Int, to: Int) -> Bool {
