@@ -73,6 +73,9 @@ struct TreeBuilder {
     var cursor: JSONCursor
     let options: JSONParser.Options
     var locations = JSONSourceMap()
+    /// How far lines have been counted: values are visited in document order, so each recorded
+    /// location continues the count instead of rescanning from the start (quadratic in the text).
+    private var lineCount = (offset: 0, line: 1, lineStart: 0)
 
     init(cursor: JSONCursor, options: JSONParser.Options) {
         self.cursor = cursor
@@ -86,10 +89,24 @@ struct TreeBuilder {
         return 0
     }
 
+    /// The location of the cursor, counting lines on from the previous call.
+    private mutating func locationHere() -> JSONLocation {
+        let offset = cursor.index
+        guard offset >= lineCount.offset else { return cursor.location(offset) }
+        let bytes = cursor.bytes
+        var (i, line, lineStart) = lineCount
+        while i < offset {
+            if bytes[i] == 0x0A { line += 1; lineStart = i + 1 }
+            i += 1
+        }
+        lineCount = (offset, line, lineStart)
+        return JSONLocation(offset: offset, line: line, column: offset - lineStart + 1)
+    }
+
     mutating func readValue(depth: Int, path: inout JSONPath) throws(JSONError) -> JSONValue {
         cursor.skipWhitespace()
         guard cursor.index < cursor.bytes.count else { throw cursor.unexpected(expected: "a JSON value") }
-        if options.recordLocations { locations.byPath[path] = cursor.location(cursor.index) }
+        if options.recordLocations { locations.byPath[path] = locationHere() }
         switch cursor.bytes[cursor.index] {
         case UInt8(ascii: "\""):
             let token = try cursor.scanString()

@@ -249,6 +249,19 @@ struct JSONParserErrorTests {
         #expect(b.description == "a[1].b")
         #expect(JSONPath([.key("a.b"), .key("c")]).description == #"["a.b"].c"#)
     }
+
+    @Test("every recorded location agrees with counting lines from the start")
+    func locationsCountedOnward() throws {
+        let text = "\u{FEFF}{\"a\": [1,\n\n  {\"b\": \"x\"}, \"\\n\"],\r\n \"c\":\n{\"d\": [[],\n{}], \"e\": true}}"
+        let bytes = Array(text.utf8)
+        let document = try JSONParser.parseDocument(bytes, options: .init(recordLocations: true))
+        #expect(document.locations.byPath.count == 11)
+        for (path, location) in document.locations.byPath {
+            let counted = bytes.withUnsafeBufferPointer { JSONLocation(offset: location.offset, in: $0) }
+            #expect(location == counted, "\(path)")
+        }
+        #expect(document.locations.location(of: JSONPath([.key("c"), .key("d"), .index(1)]))?.description == "6:1")
+    }
 }
 
 @Suite("JSON reader: numbers")

@@ -14,15 +14,23 @@ extension EventPattern {
 
     /// Parses and validates pattern text, reporting every problem found.
     public static func validate(text: [UInt8], file: String? = nil) -> Result<EventPattern, PatternErrors> {
+        // Locations only matter for errors: a valid pattern is read without them, and an invalid
+        // one is read again with them (recording a location per value is most of the reading).
+        let valid = validate(text: text, file: file, recordLocations: false)
+        if case .success = valid { return valid }
+        return validate(text: text, file: file, recordLocations: true)
+    }
+
+    private static func validate(text: [UInt8], file: String?, recordLocations: Bool) -> Result<EventPattern, PatternErrors> {
         let document: JSONParser.Document
         do {
             document = try JSONParser.parseDocument(
                 text, options: .init(maxDepth: PatternLimits.maxDepth * 2, maxBytes: 16 * 1024 * 1024,
-                                     duplicateKeys: .lastWins, recordLocations: true))
+                                     duplicateKeys: .lastWins, recordLocations: recordLocations))
         } catch {
             return .failure(PatternErrors([PatternError(path: .root, problem: .invalidJSON(error), location: error.location, file: file)]))
         }
-        return validate(json: document.value, locations: document.locations, file: file)
+        return validate(json: document.value, locations: recordLocations ? document.locations : nil, file: file)
     }
 
     /// Validates a pattern already parsed as JSON, reporting every problem found.
