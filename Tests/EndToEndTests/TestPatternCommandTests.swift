@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TriplineJSON
 
@@ -202,6 +205,52 @@ struct TestPatternCommandTests {
                 #expect(value["error"]?.stringValue?.isEmpty == false, "line \(i + 1): \(input[i]) → \(line)")
             }
         }
+    }
+
+    @Test("--batch answers each line before the next one is written (a harness may wait for it)")
+    func batchInteractive() throws {
+        let tripline = try TriplineBinary.locate()
+        let process = Process()
+        process.executableURL = tripline.url
+        process.arguments = ["test-pattern", "--batch"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let lines = [(#"{"pattern": {"a": ["x"]}, "event": {"a": "x"}}"#, #"{"matches":true}"#),
+                     (#"{"pattern": {"a": ["x"]}, "event": {"a": "y"}}"#, #"{"matches":false}"#),
+                     ("not json", nil)]
+        for (line, expected) in lines {
+            input.fileHandleForWriting.write(Data((line + "\n").utf8))
+            let answer = try readLine(from: output.fileHandleForReading.fileDescriptor, within: 10)
+            if let expected {
+                #expect(answer == expected, "\(line)")
+            } else {
+                #expect(answer.hasPrefix(#"{"error":"#), "\(line) → \(answer)")
+            }
+        }
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    /// One line from `descriptor`, failing if it does not arrive within `seconds`.
+    private func readLine(from descriptor: Int32, within seconds: Double) throws -> String {
+        struct NoAnswer: Error, CustomStringConvertible {
+            var description: String { "no answer line within the time limit: output is held back" }
+        }
+        let deadline = Date().addingTimeInterval(seconds)
+        var bytes: [UInt8] = []
+        while bytes.last != 0x0A {
+            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard left > 0, poll(&poller, 1, left) > 0 else { throw NoAnswer() }
+            var byte: UInt8 = 0
+            guard read(descriptor, &byte, 1) == 1 else { throw NoAnswer() }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes.dropLast(), as: UTF8.self)
     }
 
     @Test("--batch: no trailing newline, CRLF line ends, and an empty input")

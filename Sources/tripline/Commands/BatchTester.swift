@@ -54,6 +54,9 @@ struct BatchTester {
                 }
             }
             if count == 0 { break }
+            // The next read may block: a harness that writes a line and waits for its answer
+            // must get it now, not when the buffer fills or the input ends.
+            context.output.flush()
         }
         return ExitStatus.success
     }
