@@ -254,6 +254,17 @@ struct RunCommandTests {
         }
     }
 
+    @Test("normalize on standard input prints each envelope before it waits for the next line")
+    func normalizeStreams() throws {
+        let tripline = try InteractiveTripline(try TriplineBinary.locate(), ["normalize"])
+        for (name, id) in [("StopLogging", "s-1"), ("CreateUser", "s-2")] {
+            tripline.send(record(name, id: id))
+            let envelope = try JSONParser.parse(try tripline.readLine(within: 10))
+            #expect(envelope["detail"]?["eventName"]?.stringValue == name)
+        }
+        #expect(try tripline.finish() == 0)
+    }
+
     @Test("invoke runs one handler with the event and passes on its exit status")
     func invoke() throws {
         let tripline = try TriplineBinary.locate()

@@ -84,6 +84,54 @@ func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
     return try body(dir)
 }
 
+/// The binary running on pipes, for tests that write a line and wait for what it prints.
+final class InteractiveTripline {
+    struct NoAnswer: Error, CustomStringConvertible {
+        var description: String { "no complete output line within the time limit: output is held back" }
+    }
+
+    private let process = Process()
+    private let input = Pipe(), output = Pipe()
+
+    init(_ binary: TriplineBinary, _ arguments: [String], in directory: URL? = nil) throws {
+        process.executableURL = binary.url
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+
+    func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// The next output line (without its newline); throws if it is not complete within `seconds`.
+    func readLine(within seconds: Double) throws -> String {
+        let descriptor = output.fileHandleForReading.fileDescriptor
+        let deadline = Date().addingTimeInterval(seconds)
+        var bytes: [UInt8] = []
+        while bytes.last != 0x0A {
+            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard left > 0, poll(&poller, 1, left) > 0 else { throw NoAnswer() }
+            var byte: UInt8 = 0
+            guard read(descriptor, &byte, 1) == 1 else { throw NoAnswer() }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes.dropLast(), as: UTF8.self)
+    }
+
+    /// Closes standard input and waits for the exit status.
+    func finish() throws -> Int32 {
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
 @Suite("tripline test-pattern (end to end)")
 struct TestPatternCommandTests {
     @Test("match prints \"match\" and exits 0; no match prints \"no match\" and exits 1")
@@ -209,48 +257,20 @@ struct TestPatternCommandTests {
 
     @Test("--batch answers each line before the next one is written (a harness may wait for it)")
     func batchInteractive() throws {
-        let tripline = try TriplineBinary.locate()
-        let process = Process()
-        process.executableURL = tripline.url
-        process.arguments = ["test-pattern", "--batch"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
+        let tripline = try InteractiveTripline(try TriplineBinary.locate(), ["test-pattern", "--batch"])
         let lines = [(#"{"pattern": {"a": ["x"]}, "event": {"a": "x"}}"#, #"{"matches":true}"#),
                      (#"{"pattern": {"a": ["x"]}, "event": {"a": "y"}}"#, #"{"matches":false}"#),
                      ("not json", nil)]
         for (line, expected) in lines {
-            input.fileHandleForWriting.write(Data((line + "\n").utf8))
-            let answer = try readLine(from: output.fileHandleForReading.fileDescriptor, within: 10)
+            tripline.send(line)
+            let answer = try tripline.readLine(within: 10)
             if let expected {
                 #expect(answer == expected, "\(line)")
             } else {
                 #expect(answer.hasPrefix(#"{"error":"#), "\(line) → \(answer)")
             }
         }
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-    }
-
-    /// One line from `descriptor`, failing if it does not arrive within `seconds`.
-    private func readLine(from descriptor: Int32, within seconds: Double) throws -> String {
-        struct NoAnswer: Error, CustomStringConvertible {
-            var description: String { "no answer line within the time limit: output is held back" }
-        }
-        let deadline = Date().addingTimeInterval(seconds)
-        var bytes: [UInt8] = []
-        while bytes.last != 0x0A {
-            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard left > 0, poll(&poller, 1, left) > 0 else { throw NoAnswer() }
-            var byte: UInt8 = 0
-            guard read(descriptor, &byte, 1) == 1 else { throw NoAnswer() }
-            bytes.append(byte)
-        }
-        return String(decoding: bytes.dropLast(), as: UTF8.self)
+        #expect(try tripline.finish() == 0)
     }
 
     @Test("--batch: no trailing newline, CRLF line ends, and an empty input")

@@ -19,6 +19,8 @@ enum NormalizeCommand: Command {
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         let inputs = EventInputs(arguments: arguments.positionals, standardInput: context.inputDescriptor)
+        // Before waiting for more input, print what is done: `tail -f … | tripline normalize` streams.
+        inputs.onIdle = { context.output.flush() }
         let normalizer = EventNormalizer()
         var clock = IngestionClock()
         var skipped = 0
