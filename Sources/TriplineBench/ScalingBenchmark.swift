@@ -87,6 +87,17 @@ public struct ScalingBenchmark {
         }
     }
 
+    /// The events and the largest rule set of `mix` as NDJSON texts (one event or pattern per line),
+    /// exactly as ``run(mix:eventCount:ruleCounts:passes:)`` generates them: other matchers can be
+    /// measured on the same work.
+    public static func generated(mix: Mix, eventCount: Int, ruleCount: Int) -> (events: [UInt8], rules: [UInt8]) {
+        var generator = Generator(seed: 20261125)
+        var events: [UInt8] = [], rules: [UInt8] = []
+        for _ in 0..<eventCount { events += generator.event() + [0x0A] }
+        for index in 0..<ruleCount { rules += JSONWriter.bytes(generator.ruleJSON(index: index, pinned: mix == .selective)) + [0x0A] }
+        return (events, rules)
+    }
+
     /// Seeded generator of CloudTrail-shaped EventBridge events and of rules over their fields.
     struct Generator {
         var random: SplitMix64
@@ -147,6 +158,12 @@ public struct ScalingBenchmark {
         /// Rule `index`: one of ten kinds, on fields the events carry, with values that sometimes
         /// match; `pinned` adds the API call (or user) the rule is about.
         mutating func rule(index: Int, pinned: Bool) -> EventPattern {
+            // Generated rules are valid by construction; a failure here is a bug in the generator.
+            try! EventPattern(json: ruleJSON(index: index, pinned: pinned))
+        }
+
+        /// The pattern JSON of ``rule(index:pinned:)``.
+        mutating func ruleJSON(index: Int, pinned: Bool) -> JSONValue {
             var detail: [JSONMember] = []
             var top: [JSONMember] = []
             switch index % 10 {
@@ -176,8 +193,7 @@ public struct ScalingBenchmark {
                 }
             }
             if !detail.isEmpty { top.append(JSONMember(key: "detail", value: .object(JSONObject(detail)))) }
-            // Generated rules are valid by construction; a failure here is a bug in the generator.
-            return try! EventPattern(json: .object(JSONObject(top)))
+            return .object(JSONObject(top))
         }
     }
 }

@@ -13,7 +13,7 @@ enum BenchCommand: Command {
         name: "bench",
         summary: "Measure speed (match: citylots groups; scaling: 1 to 10,000 rules; delivery: durable deliveries; webhook: HTTP deliveries)",
         synopses: ["bench match --rules RULES.json --events EVENTS.json[.gz] [--group NAME]... [--limit N] [--passes N]",
-                   "bench scaling [--events N] [--rule-count N]... [--mix selective|broad]... [--passes N]",
+                   "bench scaling [--events N] [--rule-count N]... [--mix selective|broad]... [--passes N] [--write-inputs DIR]",
                    "bench delivery [--deliveries N] [--concurrency N] [--handler PATH] [--state KIND]... [--journal-rows N] [--work-dir DIR] [--passes N]",
                    "bench webhook [--deliveries N] [--connections N]... [--body-bytes N]"],
         options: [
@@ -23,6 +23,7 @@ enum BenchCommand: Command {
             OptionSpec(name: "limit", valueName: "N", help: "Read at most N events."),
             OptionSpec(name: "mix", valueName: "MIX", help: "scaling: selective (rules pinned to one API call, as real ones) and/or broad (matches grow with the rules); default both.", repeatable: true),
             OptionSpec(name: "rule-count", valueName: "N", help: "scaling: measure only these rule counts (default 1, 10, 100, 1000, 10000; the first is the baseline).", repeatable: true),
+            OptionSpec(name: "write-inputs", valueName: "DIR", help: "scaling: write the generated events and rules (largest count) as NDJSON files into DIR instead of measuring, to run other matchers on them."),
             OptionSpec(name: "passes", valueName: "N", help: "Timed passes after the warm-up; the best counts (default 3; webhook: 1)."),
             OptionSpec(name: "deliveries", valueName: "N", help: "delivery: events routed per pass (default 5000); webhook: POSTs per connection count (default 20000)."),
             OptionSpec(name: "concurrency", valueName: "N", help: "delivery: the target's MaxConcurrency and worker threads (default 8)."),
@@ -84,6 +85,18 @@ enum BenchCommand: Command {
                         return context.usageError("--mix needs 'selective' or 'broad', got '\(name)'", spec: spec)
                     }
                     mixes.append(mix)
+                }
+                if let directory = arguments.value("write-inputs") {
+                    let largest = ruleCounts.max() ?? ScalingBenchmark.ruleCounts.max() ?? 1
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    for mix in mixes.isEmpty ? ScalingBenchmark.Mix.allCases : mixes {
+                        let inputs = ScalingBenchmark.generated(mix: mix, eventCount: count, ruleCount: largest)
+                        try Data(inputs.events).write(to: URL(fileURLWithPath: directory).appendingPathComponent("events.ndjson"))
+                        let rulesFile = URL(fileURLWithPath: directory).appendingPathComponent("rules-\(mix.rawValue).ndjson")
+                        try Data(inputs.rules).write(to: rulesFile)
+                        context.output.line("wrote \(count) events and \(largest) \(mix.rawValue) rules to \(directory)")
+                    }
+                    return ExitStatus.success
                 }
                 for mix in mixes.isEmpty ? ScalingBenchmark.Mix.allCases : mixes {
                     let results = try ScalingBenchmark.run(mix: mix, eventCount: count,
