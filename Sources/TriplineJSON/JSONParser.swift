@@ -6,8 +6,10 @@ public struct JSONParser {
     public enum DuplicateKeys: Sendable {
         /// Reject the document (events: a duplicate key is ambiguous input).
         case reject
-        /// Keep the last value (EventBridge patterns: "only the last one counts").
+        /// Keep the last value, at the first one's position.
         case lastWins
+        /// Keep every member in document order (event patterns, whose meaning depends on it).
+        case keepAll
     }
 
     public struct Options: Sendable {

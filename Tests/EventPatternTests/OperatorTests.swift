@@ -402,9 +402,54 @@ struct CIDROperatorTests {
         MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db9::1"}"#, false),
         MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"10.0.0.1"}"#, false),
         MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"2001:db8::1"}"#, false),
+        // Addresses are read as event-ruler (Java's InetAddress) reads them.
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"0010.0.0.1"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"010.000.000.001"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"0010.000.000.001"}"#, false),   // over 15 characters
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"10.0.0.256"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"::ffff:a00:1"}"#, true),        // IPv4-mapped: the IPv4 address
+        MatchRow(#"{"a":[{"cidr":"10.0.0.0/8"}]}"#, #"{"a":"::ffff:10.0.0.1"}"#, false),    // a dotted tail is not an address
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"::ffff:10.0.0.1"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db8:0:0:0:0:0:00001"}"#, true),  // a group is its value
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db8:0:0:0:0:0:10000"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db8::1::2"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db8:1:"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":":1::2"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"::"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"1:2:3:4:5:6:7::"}"#, true),
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"1:2:3:4:5:6:7:8::"}"#, false),
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"1:2:3:4:5:6:7"}"#, false),
     ]
 
     @Test(arguments: rows) func cidr(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: exact strings that are IP addresses")
+struct ExactAddressTests {
+    /// An exact string that reads as an IP address matches every spelling of that address, as
+    /// event-ruler compiles it (to a one-address range); other strings match only themselves.
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":["10.0.0.1"]}"#, #"{"a":"10.0.0.1"}"#, true),
+        MatchRow(#"{"a":["10.0.0.1"]}"#, #"{"a":"010.0.0.001"}"#, true),
+        MatchRow(#"{"a":["0010.0.0.1"]}"#, #"{"a":"10.0.0.1"}"#, true),
+        MatchRow(#"{"a":["10.0.0.1"]}"#, #"{"a":"10.0.0.2"}"#, false),
+        MatchRow(#"{"a":["10.0.0.1"]}"#, #"{"a":["x","10.00.0.1"]}"#, true),
+        MatchRow(#"{"a":["10.0.0.1"]}"#, #"{"a":10}"#, false),
+        MatchRow(#"{"a":["2001:db8::ff"]}"#, #"{"a":"2001:DB8:0:0::FF"}"#, true),
+        MatchRow(#"{"a":["::"]}"#, #"{"a":"0:0::0"}"#, true),
+        MatchRow(#"{"a":["::ffff:a00:1"]}"#, #"{"a":"10.0.0.1"}"#, true),
+        MatchRow(#"{"a":["10.0.0.1", "x"]}"#, #"{"a":"x"}"#, true),
+        // Not addresses: compared as text.
+        MatchRow(#"{"a":["300.0.0.1"]}"#, #"{"a":"300.0.0.1"}"#, true),
+        MatchRow(#"{"a":["::ffff:10.0.0.1"]}"#, #"{"a":"::ffff:10.0.0.1"}"#, true),
+        MatchRow(#"{"a":["::ffff:10.0.0.1"]}"#, #"{"a":"::FFFF:10.0.0.1"}"#, false),
+        MatchRow(#"{"a":["1::2::3"]}"#, #"{"a":"1::2::3"}"#, true),
+        // Only exact values: anything-but and prefix compare text.
+        MatchRow(#"{"a":[{"anything-but":"10.0.0.1"}]}"#, #"{"a":"010.0.0.1"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"10.0.0.1"}]}"#, #"{"a":"010.0.0.1"}"#, false),
+    ]
+
+    @Test(arguments: rows) func exactAddress(_ row: MatchRow) { checkBothMatchers(row) }
 }
 
 @Suite("Operators: $or")
@@ -427,6 +472,36 @@ struct OrOperatorTests {
     ]
 
     @Test(arguments: rows) func or(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
+@Suite("Operators: a field named twice (document order decides)")
+struct RepeatedFieldTests {
+    /// As event-ruler compiles a pattern: each leaf writes its condition to its dotted path, a later
+    /// write replaces an earlier one, and `$or` copies what came before it into every alternative.
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"c":["x"],"$or":[{"c":["y"]},{"d":["z"]}]}"#, #"{"c":"y"}"#, true),
+        MatchRow(#"{"c":["x"],"$or":[{"c":["y"]},{"d":["z"]}]}"#, #"{"c":"x","d":"z"}"#, true),
+        MatchRow(#"{"c":["x"],"$or":[{"c":["y"]},{"d":["z"]}]}"#, #"{"c":"x"}"#, false),
+        MatchRow(#"{"c":["x"],"$or":[{"c":["y"]},{"d":["z"]}]}"#, #"{"c":["x","y"]}"#, true),
+        MatchRow(#"{"$or":[{"c":["y"]},{"d":["z"]}],"c":["x"]}"#, #"{"c":"y"}"#, false),
+        MatchRow(#"{"$or":[{"c":["y"]},{"d":["z"]}],"c":["x"]}"#, #"{"c":"x"}"#, true),
+        MatchRow(#"{"a":{"c":["x"]},"$or":[{"a":{"c":["y"]}},{"d":["z"]}]}"#, #"{"a":{"c":"y"}}"#, true),
+        MatchRow(#"{"a":{"c":["x"]},"$or":[{"a":{"b":["y"]}},{"d":["z"]}]}"#, #"{"a":{"b":"y"}}"#, false),
+        MatchRow(#"{"a":{"c":["x"],"$or":[{"c":["y"]},{"d":["z"]}]}}"#, #"{"a":{"c":"y"}}"#, true),
+        // Dotted keys name the same path as nesting.
+        MatchRow(#"{"a":{"b":["x"]},"a.b":["y"]}"#, #"{"a":{"b":"y"}}"#, true),
+        MatchRow(#"{"a.b":["y"],"a":{"b":["x"]}}"#, #"{"a":{"b":"y"}}"#, false),
+        // Repeated keys: leaves replace, objects merge, `$or` groups multiply.
+        MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"y"}"#, true),
+        MatchRow(#"{"a":["x"],"a":["y"]}"#, #"{"a":"x"}"#, false),
+        MatchRow(#"{"a":{"b":["x"]},"a":{"c":["y"]}}"#, #"{"a":{"c":"y"}}"#, false),
+        MatchRow(#"{"a":{"b":["x"]},"a":{"c":["y"]}}"#, #"{"a":{"b":"x","c":"y"}}"#, true),
+        MatchRow(#"{"a":["x"],"a":{"b":["y"]}}"#, #"{"a":{"b":"y"}}"#, false),
+        MatchRow(#"{"$or":[{"a":["1"]},{"b":["1"]}],"$or":[{"c":["1"]},{"d":["1"]}]}"#, #"{"c":"1"}"#, false),
+        MatchRow(#"{"$or":[{"a":["1"]},{"b":["1"]}],"$or":[{"c":["1"]},{"d":["1"]}]}"#, #"{"b":"1","c":"1"}"#, true),
+    ]
+
+    @Test(arguments: rows) func repeatedField(_ row: MatchRow) { checkBothMatchers(row) }
 }
 
 @Suite("Operators: arrays")
@@ -485,6 +560,10 @@ struct ValidationMessageTests {
         ValidationRow(#"{"a": [{"contains": "x"}]}"#, path: "a[0].contains", #"unknown operator "contains""#),
         ValidationRow(#"{"a": [{"Prefix": "x"}]}"#, path: "a[0].Prefix", #"unknown operator "Prefix""#),
         ValidationRow(#"{"a": [{"prefix": "x", "suffix": "y"}]}"#, path: "a[0]", "exactly one operator"),
+        ValidationRow(#"{"a": [{"prefix": "x", "prefix": "y"}]}"#, path: "a[0]", "exactly one operator"),
+        ValidationRow(#"{"a": [{"prefix": {"equals-ignore-case": "x", "equals-ignore-case": "y"}}]}"#, path: "a[0].prefix", "exactly one operator"),
+        ValidationRow(#"{"a": [{"cidr": "::ffff:0:0/96"}]}"#, path: "a[0].cidr", "prefix length from 0 to 32"),
+        ValidationRow(#"{"a": [{"cidr": "::ffff:10.0.0.0/104"}]}"#, path: "a[0].cidr", "valid IPv4 or IPv6 address"),
         ValidationRow(#"{"a": [{}]}"#, path: "a[0]", "needs exactly one operator"),
         ValidationRow(#"{"a": [{"numeric": [">", 5, "<", 1]}]}"#, path: "a[0].numeric", "must be less than the upper bound"),
         ValidationRow(#"{"a": [{"numeric": ["=", "5"]}]}"#, path: "a[0].numeric[1]", "must be followed by a number"),

@@ -318,9 +318,9 @@ enum ExplainText {
             return "is present, but exists: false requires it to be absent"
         case .cidr(let block):
             guard let text = value.stringValue, IPAddress.parse(Array(text.utf8)) != nil else {
-                return "is not an IP address (cidr " + JSONWriter.quoted(block.text) + ")"
+                return "is not an IP address (" + describe(only) + ")"
             }
-            return "is not in cidr " + JSONWriter.quoted(block.text)
+            return block.isAddress ? "is another IP address than " + JSONWriter.quoted(block.text) : "is not in cidr " + JSONWriter.quoted(block.text)
         }
     }
 
@@ -337,7 +337,7 @@ enum ExplainText {
         case .wildcard(let w): return "wildcard " + JSONWriter.quoted(w.text)
         case .numeric(let range): return "numeric " + rangeText(range)
         case .exists(let present): return "exists: " + (present ? "true" : "false")
-        case .cidr(let block): return "cidr " + JSONWriter.quoted(block.text)
+        case .cidr(let block): return block.isAddress ? JSONWriter.quoted(block.text) + " (as an IP address)" : "cidr " + JSONWriter.quoted(block.text)
         case .anythingBut(let exclusion):
             switch exclusion {
             case .strings(let list): return "anything-but " + quotedList(list)

@@ -35,6 +35,17 @@ public struct CIDRBlock: Sendable, Hashable, CustomStringConvertible {
         return .success(CIDRBlock(text: text, isIPv6: address.isIPv6, network: network, prefixLength: length))
     }
 
+    /// A pattern's exact string that reads as an IP address: the one-address block that matches
+    /// every spelling of it (`"10.0.0.1"` matches `"010.0.0.1"`, `"2001:db8::ff"` matches
+    /// `"2001:DB8:0::FF"`), as event-ruler compiles such strings; nil for any other text.
+    public static func address(_ text: String) -> CIDRBlock? {
+        guard let address = IPAddress.parse(Array(text.utf8)) else { return nil }
+        return CIDRBlock(text: text, isIPv6: address.isIPv6, network: address.bytes, prefixLength: address.byteCount * 8)
+    }
+
+    /// Whether this block came from an exact IP address string rather than CIDR notation.
+    public var isAddress: Bool { !text.contains("/") }
+
     public func contains(_ address: IPAddress) -> Bool {
         guard address.isIPv6 == isIPv6 else { return false }
         return network.withUnsafeBufferPointer { CIDRBlock.prefix(of: address, matches: $0, length: prefixLength) }
@@ -75,7 +86,11 @@ public enum CIDRProblem: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// An IP address parsed from text: dotted-quad IPv4 or RFC 4291 IPv6 (with `::` and a trailing IPv4).
+/// An IP address parsed from text, read the way EventBridge's matcher (event-ruler) reads one: a
+/// dotted quad (`10.0.0.1`; octets may have leading zeros, at most 15 characters in all) or IPv6 in
+/// hex groups and colons (`2001:db8::1`). IPv6 text with a dotted IPv4 tail is not an address, and an
+/// IPv4-mapped address (`::ffff:a00:1`) is the IPv4 address (`10.0.0.1`), as Java's `InetAddress`
+/// returns it.
 public struct IPAddress: Sendable, Hashable {
     public let isIPv6: Bool
     /// The address's bytes in network order, packed: the first eight in `high` (byte 0 in its top
@@ -106,6 +121,12 @@ public struct IPAddress: Sendable, Hashable {
         self.low = low
     }
 
+    private init(high: UInt64, low: UInt64) {
+        isIPv6 = true
+        self.high = high
+        self.low = low
+    }
+
     private init(ipv4: UInt32) {
         isIPv6 = false
         high = UInt64(ipv4) << 32
@@ -114,20 +135,26 @@ public struct IPAddress: Sendable, Hashable {
 
     public static func parse<C: Collection>(_ text: C) -> IPAddress? where C.Element == UInt8 {
         if text.contains(UInt8(ascii: ":")) {
-            guard let bytes = parseIPv6(Array(text)) else { return nil }
-            return IPAddress(isIPv6: true, bytes: bytes)
+            guard let (high, low) = parseIPv6(text) else { return nil }
+            // IPv4-mapped (::ffff:a.b.c.d, in hex groups): the IPv4 address.
+            if high == 0, low >> 32 == 0xFFFF { return IPAddress(ipv4: UInt32(truncatingIfNeeded: low)) }
+            return IPAddress(high: high, low: low)
         }
         guard let address = parseIPv4(text) else { return nil }
         return IPAddress(ipv4: address)
     }
 
-    /// A dotted quad as one number (first byte in the top bits), or nil.
+    /// A dotted quad as one number (first byte in the top bits), or nil: four decimal octets of
+    /// any length up to 255 each, 15 characters at most.
     static func parseIPv4<C: Collection>(_ t: C) -> UInt32? where C.Element == UInt8 {
         var out: UInt32 = 0
         var parts = 0
         var value: UInt32 = 0
         var digits = 0
+        var length = 0
         for c in t {
+            length += 1
+            guard length <= 15 else { return nil }
             if c == UInt8(ascii: ".") {
                 guard digits > 0, parts < 3 else { return nil }
                 out = out << 8 | value
@@ -137,7 +164,7 @@ public struct IPAddress: Sendable, Hashable {
             } else if c >= 48 && c <= 57 {
                 value = value * 10 + UInt32(c - 48)
                 digits += 1
-                guard digits <= 3, value <= 255 else { return nil }
+                guard value <= 255 else { return nil }
             } else {
                 return nil
             }
@@ -146,60 +173,70 @@ public struct IPAddress: Sendable, Hashable {
         return out << 8 | value
     }
 
-    static func parseIPv6(_ t: [UInt8]) -> [UInt8]? {
-        guard t.count >= 2, t.count <= 45 else { return nil }
-        var head: [UInt16] = []
-        var tail: [UInt16] = []
-        var sawDoubleColon = false
-        var i = 0
-        if t[0] == UInt8(ascii: ":") {
-            guard t[1] == UInt8(ascii: ":") else { return nil }
-            sawDoubleColon = true
-            i = 2
+    /// IPv6 in hex groups and colons (RFC 4291 text form without a dotted tail) as two words, or nil.
+    /// A group may have leading zeros as long as its value fits 16 bits; `::` stands for one or more
+    /// zero groups and may appear once.
+    static func parseIPv6<C: Collection>(_ t: C) -> (high: UInt64, low: UInt64)? where C.Element == UInt8 {
+        var groups: (UInt64, UInt64) = (0, 0)   // up to 8 groups, packed as they come
+        var count = 0                           // groups seen
+        var gapAt = -1                          // group index where `::` stands
+        var value: UInt32 = 0
+        var sawDigit = false
+        var previous: UInt8 = 0
+        var index = 0
+        let total = t.count
+        guard total >= 2 else { return nil }
+        func push(_ v: UInt32) -> Bool {
+            guard count < 8 else { return false }
+            if count < 4 { groups.0 |= UInt64(v) << UInt64(48 - 16 * count) } else { groups.1 |= UInt64(v) << UInt64(48 - 16 * (count - 4)) }
+            count += 1
+            return true
         }
-        var ipv4Tail: [UInt8]? = nil
-        while i < t.count {
-            var j = i
-            var value: UInt32 = 0
-            while j < t.count, j - i < 5, let h = hex(t[j]) { value = value << 4 | UInt32(h); j += 1 }
-            if j < t.count, t[j] == UInt8(ascii: ".") {
-                guard let v4 = parseIPv4(t[i...]) else { return nil }
-                ipv4Tail = [UInt8(v4 >> 24), UInt8(v4 >> 16 & 0xFF), UInt8(v4 >> 8 & 0xFF), UInt8(v4 & 0xFF)]
-                i = t.count
-                break
-            }
-            guard j > i, j - i <= 4 else { return nil }
-            if sawDoubleColon { tail.append(UInt16(value)) } else { head.append(UInt16(value)) }
-            i = j
-            if i == t.count { break }
-            guard t[i] == UInt8(ascii: ":") else { return nil }
-            i += 1
-            if i < t.count, t[i] == UInt8(ascii: ":") {
-                guard !sawDoubleColon else { return nil }
-                sawDoubleColon = true
-                i += 1
-                if i == t.count { break }
-            } else if i == t.count {
+        let leadingColon = t.first == UInt8(ascii: ":")
+        for c in t {
+            index += 1
+            // A leading colon must start `::`.
+            if leadingColon, index == 2, c != UInt8(ascii: ":") { return nil }
+            if let h = hex(c) {
+                value = value << 4 | UInt32(h)
+                guard value <= 0xFFFF else { return nil }
+                sawDigit = true
+            } else if c == UInt8(ascii: ":") {
+                if index == 1 {
+                    previous = c
+                    continue
+                }
+                if sawDigit {
+                    guard index < total, push(value) else { return nil }   // no single trailing colon
+                    value = 0
+                    sawDigit = false
+                } else {
+                    // An empty group: `::` (once), including the leading one.
+                    guard gapAt < 0, previous == UInt8(ascii: ":") else { return nil }
+                    gapAt = count
+                }
+            } else {
                 return nil
             }
+            previous = c
         }
-        var groups = head.count + tail.count + (ipv4Tail == nil ? 0 : 2)
-        if sawDoubleColon {
-            guard groups < 8 else { return nil }
-            groups = 8
+        if sawDigit { guard push(value) else { return nil } }
+        if gapAt >= 0 {
+            guard count < 8 else { return nil }
+            // Move the groups after the gap to the end.
+            var words = [UInt16](repeating: 0, count: 8)
+            for g in 0..<count {
+                let word = g < 4 ? groups.0 >> UInt64(48 - 16 * g) : groups.1 >> UInt64(48 - 16 * (g - 4))
+                let target = g < gapAt ? g : g + (8 - count)
+                words[target] = UInt16(truncatingIfNeeded: word)
+            }
+            var high: UInt64 = 0, low: UInt64 = 0
+            for g in 0..<4 { high |= UInt64(words[g]) << UInt64(48 - 16 * g) }
+            for g in 4..<8 { low |= UInt64(words[g]) << UInt64(48 - 16 * (g - 4)) }
+            return (high, low)
         }
-        guard groups == 8 else { return nil }
-        var words = head
-        if sawDoubleColon {
-            let fill = 8 - head.count - tail.count - (ipv4Tail == nil ? 0 : 2)
-            words.append(contentsOf: repeatElement(0, count: fill))
-        }
-        words.append(contentsOf: tail)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        for w in words { bytes.append(UInt8(w >> 8)); bytes.append(UInt8(w & 0xFF)) }
-        if let ipv4Tail { bytes.append(contentsOf: ipv4Tail) }
-        return bytes.count == 16 ? bytes : nil
+        guard count == 8 else { return nil }
+        return groups
     }
 
     static func hex(_ c: UInt8) -> UInt8? {

@@ -19,48 +19,84 @@ public struct EventPattern: Sendable, Equatable {
 }
 
 /// One level of a pattern: named fields and `$or` groups, all of which must match.
+///
+/// Members keep their document order, duplicates included, because order decides what a pattern
+/// means when it names one field twice: as in event-ruler (EventBridge's matcher), each leaf writes
+/// its condition to its dotted path, a later write to the same path replaces the earlier one, and an
+/// `$or` copies what was written before it into each alternative. So `{"a": ["x"], "$or": [{"a":
+/// ["y"]}, {"b": ["z"]}]}` means `a = y` or (`a = x` and `b = z`), and duplicate keys holding objects
+/// merge (`{"a": {"b": …}, "a": {"c": …}}` tests both `a.b` and `a.c`).
 public struct PatternObject: Sendable, Equatable {
-    public var fields: [PatternField]
-    /// Each group is a list of alternative sub-objects; one alternative per group must match.
-    public var orGroups: [[PatternObject]]
+    public var members: [PatternMember]
 
+    public init(members: [PatternMember]) { self.members = members }
+
+    /// Fields first, then `$or` groups.
     public init(fields: [PatternField] = [], orGroups: [[PatternObject]] = []) {
-        self.fields = fields
-        self.orGroups = orGroups
+        members = fields.map(PatternMember.field) + orGroups.map(PatternMember.anyOf)
+    }
+
+    /// The named fields, in document order.
+    public var fields: [PatternField] {
+        members.compactMap { if case .field(let field) = $0 { field } else { nil } }
+    }
+
+    /// Each group is a list of alternative sub-objects; one alternative per group must match.
+    public var orGroups: [[PatternObject]] {
+        members.compactMap { if case .anyOf(let alternatives) = $0 { alternatives } else { nil } }
     }
 
     /// `prefix` is the dotted path of this object, nil at the top level (an empty key is a real
     /// path segment: `{"": {"b": …}}` names `.b`, as event-ruler joins it).
     func expand(prefix: String?) -> [[FieldCondition]] {
-        var result: [[FieldCondition]] = [[]]
-        for field in fields {
-            let path = prefix.map { $0 + "." + field.key } ?? field.key
-            switch field.content {
-            case .values(let matchers):
-                for i in result.indices { result[i].append(FieldCondition(path: path, matchers: matchers)) }
-            case .object(let object):
-                let inner = object.expand(prefix: path)
-                result = PatternObject.product(result, inner)
+        var branches: [[FieldCondition]] = [[]]
+        write(into: &branches, prefix: prefix)
+        return branches
+    }
+
+    /// Writes this object's members, in order, into every branch built so far.
+    private func write(into branches: inout [[FieldCondition]], prefix: String?) {
+        for member in members {
+            switch member {
+            case .field(let field):
+                let path = prefix.map { $0 + "." + field.key } ?? field.key
+                switch field.content {
+                case .values(let matchers):
+                    let condition = FieldCondition(path: path, matchers: matchers)
+                    for i in branches.indices {
+                        if let j = branches[i].firstIndex(where: { $0.path == path }) {
+                            branches[i][j] = condition
+                        } else {
+                            branches[i].append(condition)
+                        }
+                    }
+                case .object(let object):
+                    object.write(into: &branches, prefix: path)
+                }
+            case .anyOf(let alternatives):
+                let before = branches
+                branches = []
+                for alternative in alternatives {
+                    var copy = before
+                    alternative.write(into: &copy, prefix: prefix)
+                    branches.append(contentsOf: copy)
+                }
             }
         }
-        for group in orGroups {
-            var alternatives: [[FieldCondition]] = []
-            for branch in group { alternatives.append(contentsOf: branch.expand(prefix: prefix)) }
-            result = PatternObject.product(result, alternatives)
-        }
-        return result
     }
 
     /// How many flat branches ``expand`` would produce, without building them.
     func combinationCount() -> Int {
         var total = 1
-        for field in fields {
-            if case .object(let object) = field.content { total = PatternObject.saturatingMultiply(total, object.combinationCount()) }
-        }
-        for group in orGroups {
-            var sum = 0
-            for branch in group { sum = min(sum + branch.combinationCount(), Int.max / 2) }
-            total = PatternObject.saturatingMultiply(total, sum)
+        for member in members {
+            switch member {
+            case .field(let field):
+                if case .object(let object) = field.content { total = PatternObject.saturatingMultiply(total, object.combinationCount()) }
+            case .anyOf(let alternatives):
+                var sum = 0
+                for branch in alternatives { sum = min(sum + branch.combinationCount(), Int.max / 2) }
+                total = PatternObject.saturatingMultiply(total, sum)
+            }
         }
         return total
     }
@@ -69,13 +105,14 @@ public struct PatternObject: Sendable, Equatable {
         let (r, overflow) = a.multipliedReportingOverflow(by: b)
         return overflow ? Int.max / 2 : min(r, Int.max / 2)
     }
+}
 
-    static func product(_ lhs: [[FieldCondition]], _ rhs: [[FieldCondition]]) -> [[FieldCondition]] {
-        var out: [[FieldCondition]] = []
-        out.reserveCapacity(lhs.count * rhs.count)
-        for l in lhs { for r in rhs { out.append(l + r) } }
-        return out
-    }
+/// One member of a pattern object, in document order.
+public enum PatternMember: Sendable, Equatable {
+    /// A named field: a leaf or a nested object.
+    case field(PatternField)
+    /// An `$or` group: one of these alternatives must match.
+    case anyOf([PatternObject])
 }
 
 /// A named member of a pattern object.

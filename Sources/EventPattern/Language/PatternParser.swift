@@ -26,7 +26,7 @@ extension EventPattern {
         do {
             document = try JSONParser.parseDocument(
                 text, options: .init(maxDepth: PatternLimits.maxDepth * 2, maxBytes: 16 * 1024 * 1024,
-                                     duplicateKeys: .lastWins, recordLocations: recordLocations))
+                                     duplicateKeys: .keepAll, recordLocations: recordLocations))
         } catch {
             return .failure(PatternErrors([PatternError(path: .root, problem: .invalidJSON(error), location: error.location, file: file)]))
         }
@@ -107,21 +107,21 @@ struct PatternParser {
             return nil
         }
         let errorCount = errors.count
-        var result = PatternObject()
-        for member in PatternParser.lastWins(object) {
+        var result = PatternObject(members: [])
+        for member in object.members {
             let memberPath = path.appending(member.key)
             switch member.value {
             case .array(let elements):
                 if member.key == "$or", !elements.isEmpty, elements.allSatisfy({ $0.objectValue != nil }) || elements.contains(where: { $0.objectValue != nil }) {
-                    if let group = parseOr(elements, at: memberPath, depth: depth) { result.orGroups.append(group) }
+                    if let group = parseOr(elements, at: memberPath, depth: depth) { result.members.append(.anyOf(group)) }
                     continue
                 }
                 if let matchers = parseValueList(elements, at: memberPath) {
-                    result.fields.append(PatternField(key: member.key, content: .values(matchers)))
+                    result.members.append(.field(PatternField(key: member.key, content: .values(matchers))))
                 }
             case .object(let nested):
                 if let inner = parseObject(nested, at: memberPath, depth: depth + 1) {
-                    result.fields.append(PatternField(key: member.key, content: .object(inner)))
+                    result.members.append(.field(PatternField(key: member.key, content: .object(inner))))
                 }
             default:
                 fail(memberPath, .fieldNotArrayOrObject(found: PatternParser.describe(member.value)))
@@ -157,7 +157,9 @@ struct PatternParser {
         for (i, element) in elements.enumerated() {
             let elementPath = path.appending(index: i)
             switch element {
-            case .string(let s): matchers.append(.exactString(s))
+            case .string(let s):
+                // An IP address matches every spelling of itself, as event-ruler compiles it.
+                if let address = CIDRBlock.address(s) { matchers.append(.cidr(address)) } else { matchers.append(.exactString(s)) }
             case .number(let n):
                 guard n.value.isFinite else {
                     fail(elementPath, .operand(operator: "exact match", expected: "a finite number", found: n.text))
@@ -176,7 +178,8 @@ struct PatternParser {
 
     /// `{"operator": operand}`: exactly one operator per object.
     mutating func parseOperator(_ object: JSONObject, at path: JSONPath) -> ValueMatcher? {
-        let members = PatternParser.lastWins(object)
+        // One operator per object; a repeated key is two operators, as event-ruler reads it.
+        let members = object.members
         guard let member = members.first else {
             fail(path, .operatorObjectEmpty)
             return nil
@@ -192,7 +195,7 @@ struct PatternParser {
             let isPrefix = member.key == "prefix"
             if case .string(let s) = operand { return isPrefix ? .prefix(s, ignoreCase: false) : .suffix(s, ignoreCase: false) }
             if case .object(let inner) = operand {
-                let innerMembers = PatternParser.lastWins(inner)
+                let innerMembers = inner.members
                 guard innerMembers.count == 1, let only = innerMembers.first else {
                     if innerMembers.isEmpty { fail(operandPath, .operatorObjectEmpty) } else { fail(operandPath, .multipleOperators(innerMembers.map(\.key))) }
                     return nil
@@ -297,7 +300,7 @@ struct PatternParser {
             }
             return strings.isEmpty ? .numbers(numbers) : .strings(strings)
         case .object(let object):
-            let members = PatternParser.lastWins(object)
+            let members = object.members
             guard let member = members.first else {
                 fail(path, .operatorObjectEmpty)
                 return nil
@@ -406,14 +409,6 @@ struct PatternParser {
             return nil
         }
         return NumericRange(lower: low, lowerInclusive: lowOp == ">=", upper: high, upperInclusive: highOp == "<=")
-    }
-
-    /// The object's members with duplicate keys resolved the EventBridge way: the last one counts.
-    static func lastWins(_ object: JSONObject) -> [JSONMember] {
-        var seen = Set<String>()
-        var out: [JSONMember] = []
-        for member in object.members.reversed() where seen.insert(member.key).inserted { out.append(member) }
-        return out.reversed()
     }
 
     /// A short description of a JSON value for error messages: its text when short, else its kind.

@@ -174,13 +174,23 @@ struct BatchPair {
                     cursor.skipWhitespace()
                     let start = cursor.index
                     let part: Part
+                    let isPattern = BatchPair.equals(cursor, key, "pattern")
                     if start < line.count, line[start] == UInt8(ascii: "\"") {
                         part = .text(try cursor.scanString())
+                    } else if isPattern, start < line.count, line[start] == UInt8(ascii: "{") || line[start] == UInt8(ascii: "[") {
+                        // A pattern may repeat a key (it has a meaning there), so the line's reader only
+                        // finds where it ends; the pattern parser reads it strictly.
+                        guard let end = BatchPair.endOfContainer(in: line, from: start) else {
+                            cursor.index = line.count
+                            throw cursor.unexpected(expected: "the end of the pattern (or it nests too deeply)")
+                        }
+                        cursor.index = end
+                        part = .raw(start..<end)
                     } else {
                         try cursor.skipValue(depth: 1)
                         part = .raw(start..<cursor.index)
                     }
-                    if BatchPair.equals(cursor, key, "pattern") {
+                    if isPattern {
                         pattern = part
                     } else if BatchPair.equals(cursor, key, "event") {
                         event = part
@@ -199,6 +209,31 @@ struct BatchPair {
 }
 
 extension BatchPair {
+    /// The index after the object or array starting at `start`, found by matching brackets outside
+    /// strings (nothing else is checked), or nil when it does not end within the line or nests deeper
+    /// than the JSON limit.
+    static func endOfContainer(in line: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        var depth = 0
+        var i = start
+        var inString = false
+        while i < line.count {
+            let c = line[i]
+            if inString {
+                if c == UInt8(ascii: "\\") { i += 1 } else if c == UInt8(ascii: "\"") { inString = false }
+            } else if c == UInt8(ascii: "\"") {
+                inString = true
+            } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                depth += 1
+                if depth > JSONLimits.defaultMaxDepth { return nil }
+            } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// Whether a scanned key spells `name` (keys without escapes are compared in place).
     static func equals(_ cursor: JSONCursor, _ key: JSONStringToken, _ name: StaticString) -> Bool {
         if key.hasEscapes { return cursor.string(key) == name.description }
