@@ -19,6 +19,52 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         self.value = value
     }
 
+    /// Whether the text says exactly what its double holds: the same decimal value as the shortest
+    /// text that reads back as that double (`0.1`, `3e2` and `300.000` yes; `9007199254740993` and
+    /// `0.10000000000000001` no). Any text with at most 15 significant digits qualifies. This is
+    /// event-ruler's test for a number it can compare (`BigDecimal.valueOf(d).compareTo(text)`).
+    public var isExact: Bool {
+        guard value.isFinite else { return false }
+        guard let written = JSONNumber.decimal(text) else { return false }
+        if written.digits.count <= 15 && !value.isSubnormal { return true }
+        guard let shortest = JSONNumber.decimal(value.magnitude.description) else { return false }
+        return written.digits == shortest.digits && (written.digits.isEmpty || written.exponent == shortest.exponent)
+    }
+
+    /// A decimal text (`-12.50e3`, `1.25e+4`) as its significant digits, without leading or trailing
+    /// zeros, and the power of ten of the first of them; nil for text that is not a decimal number.
+    static func decimal(_ text: String) -> (digits: [UInt8], exponent: Int)? {
+        var digits: [UInt8] = []
+        var pointAt: Int? = nil
+        var exponent = 0
+        var bytes = Array(text.utf8)[...]
+        if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        var sawDigit = false
+        while let c = bytes.first, c != UInt8(ascii: "e"), c != UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if c == UInt8(ascii: ".") {
+                guard pointAt == nil else { return nil }
+                pointAt = digits.count
+            } else if c >= 48 && c <= 57 {
+                digits.append(c)
+                sawDigit = true
+            } else {
+                return nil
+            }
+        }
+        guard sawDigit else { return nil }
+        if !bytes.isEmpty {
+            bytes = bytes.dropFirst()
+            guard let e = Int(String(decoding: bytes, as: UTF8.self)) else { return nil }
+            exponent = e
+        }
+        // Value = 0.d1d2… × 10^(point + exponent); the first digit's power is point + exponent - 1.
+        var power = (pointAt ?? digits.count) + exponent - 1
+        while let first = digits.first, first == UInt8(ascii: "0") { digits.removeFirst(); power -= 1 }
+        while let last = digits.last, last == UInt8(ascii: "0") { digits.removeLast() }
+        return (digits, digits.isEmpty ? 0 : power)
+    }
+
     /// Builds a number from a validated JSON number text.
     public init(text: String) {
         self.text = text

@@ -226,6 +226,11 @@ struct TestPatternCommandTests {
             (#"{"a": ["x"]}"#, #"{"a": "x", "a": "y"}"#, nil),
             (#"{"a": ["x"]}"#, #""{\"a\": \"x\"}""#, true),
             (#""{\"a\": ["#, #"{"a": 1}"#, nil),
+            // A raw pattern may repeat a key (the last leaf counts); strings may hold brackets.
+            (#"{"a": ["x"], "a": ["y"]}"#, #"{"a": "y"}"#, true),
+            (#"{"a": ["x"], "a": ["y"]}"#, #"{"a": "x"}"#, false),
+            (#"{"a": ["}\"]"], "b": [{"prefix": "\\"}]}"#, #"{"a": "}\"]", "b": "\\z"}"#, true),
+            (#"{"a": ["x"]"#, #"{"a": "x"}"#, nil),
         ]
         let garbage = ["", "garbage", "{", #"{"pattern": {"a": ["x"]}}"#, #"{"event": {}}"#, "[]", "\u{1}", #"{"pattern": {"a": ["x"]}, "event": {"a": "x"}} trailing"#]
         var rng = SystemRandomNumberGenerator()

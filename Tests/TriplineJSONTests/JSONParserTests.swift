@@ -266,6 +266,17 @@ struct JSONParserErrorTests {
 
 @Suite("JSON reader: numbers")
 struct JSONNumberTests {
+    @Test("isExact: the text says what its double holds", arguments: [
+        ("0", true), ("-0.0", true), ("0e10", true), ("300", true), ("3e2", true), ("300.000", true), ("0.1", true),
+        ("1e-7", true), ("123456789.123456", true), ("1.7976931348623157e308", true), ("100e-2", true),
+        ("9007199254740992", true), ("123456789012345", true), ("1234567890123456789e-3", false),
+        ("9007199254740993", false), ("0.10000000000000001", false), ("4999999999.9999999", false),
+        ("12345678901234567890", false), ("1e400", false), ("0.30000000000000004", true), ("0.3000000000000000444", false),
+    ])
+    func isExact(_ text: String, _ expected: Bool) {
+        #expect(JSONNumber(text: text).isExact == expected, "\(text)")
+    }
+
     /// What the C library makes of `text`: the correctly rounded double.
     static func strtodValue(_ text: String) -> Double {
         text.withCString { strtod($0, nil) }

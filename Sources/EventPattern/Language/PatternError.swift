@@ -47,6 +47,8 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
     case numericUnknownComparison(String)
     case numericEmptyRange(lower: String, upper: String)
     case numericOutOfRange(String)
+    /// A number with more precision than a double keeps, where numbers are compared by value.
+    case numberNotExact(operator: String, String)
     case wildcard(WildcardPattern.Problem, text: String)
     case wildcardTooComplex(text: String, stars: Int, limit: Int)
     case cidr(CIDRProblem, text: String)
@@ -90,6 +92,8 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
             return "\"numeric\": the lower bound \(lower) must be less than the upper bound \(upper)"
         case .numericOutOfRange(let n):
             return "\"numeric\": \(n) is outside the supported range -5.0e9 to 5.0e9"
+        case .numberNotExact(let op, let n):
+            return "\"\(op)\" compares numbers by value, and \(n) has more precision than that keeps (15 significant digits are always safe)"
         case .wildcard(let problem, let text):
             switch problem {
             case .consecutiveStars(let p):

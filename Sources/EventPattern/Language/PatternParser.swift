@@ -277,6 +277,10 @@ struct PatternParser {
                 fail(path, .operand(operator: "anything-but", expected: "a finite number", found: n.text))
                 return nil
             }
+            guard n.isExact else {
+                fail(path, .numberNotExact(operator: "anything-but", n.text))
+                return nil
+            }
             return .numbers([n.value])
         case .array(let elements):
             guard !elements.isEmpty else {
@@ -288,7 +292,8 @@ struct PatternParser {
             for (i, element) in elements.enumerated() {
                 switch element {
                 case .string(let s): strings.append(s)
-                case .number(let n) where n.value.isFinite: numbers.append(n.value)
+                case .number(let n) where n.value.isFinite:
+                    if n.isExact { numbers.append(n.value) } else { fail(path.appending(index: i), .numberNotExact(operator: "anything-but", n.text)) }
                 default:
                     fail(path.appending(index: i), .operand(operator: "anything-but", expected: "a string or a number in its list", found: PatternParser.describe(element)))
                 }
@@ -380,6 +385,10 @@ struct PatternParser {
             }
             guard n.value.isFinite, abs(n.value) <= PatternLimits.numericMagnitude else {
                 fail(path.appending(index: k + 1), .numericOutOfRange(n.text))
+                return nil
+            }
+            guard n.isExact else {
+                fail(path.appending(index: k + 1), .numberNotExact(operator: "numeric", n.text))
                 return nil
             }
             pairs.append((op, n.value, n.text))
