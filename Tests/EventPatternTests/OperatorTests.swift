@@ -474,6 +474,27 @@ struct OrOperatorTests {
     @Test(arguments: rows) func or(_ row: MatchRow) { checkBothMatchers(row) }
 }
 
+@Suite("Operators: canonically equivalent text stays distinct")
+struct CanonicalEquivalenceTests {
+    /// Matching compares bytes; Swift's String equality would call these pairs equal (the Kelvin
+    /// sign and "K", precomposed and decomposed "é") and merge the conditions that name them.
+    static let rows: [MatchRow] = [
+        MatchRow(#"{"a":["K","\u212a"]}"#, #"{"a":"\u212a"}"#, true),
+        MatchRow(#"{"a":["\u212a","K"]}"#, #"{"a":"K"}"#, true),
+        MatchRow(#"{"a":["\u212a"]}"#, #"{"a":"K"}"#, false),
+        MatchRow(#"{"a":["\u00e9","e\u0301"]}"#, #"{"a":"e\u0301"}"#, true),
+        MatchRow(#"{"a":["\u00e9"]}"#, #"{"a":"e\u0301"}"#, false),
+        MatchRow(#"{"\u00e9":["x"],"e\u0301":["y"]}"#, #"{"e\u0301":"y","\u00e9":"x"}"#, true),
+        MatchRow(#"{"\u00e9":["x"],"e\u0301":["y"]}"#, #"{"e\u0301":"x"}"#, false),
+        MatchRow(#"{"\u00e9":["x"]}"#, #"{"e\u0301":"x"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":["K"]}],"b":[{"anything-but":["\u212a"]}]}"#, #"{"a":"\u212a","b":"K"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"K"},{"prefix":"\u212a"}]}"#, #"{"a":"\u212ax"}"#, true),
+        MatchRow(#"{"\u00e9":["x"],"$or":[{"e\u0301":["y"]},{"b":["x"]}]}"#, #"{"e\u0301":"y","\u00e9":"x"}"#, true),
+    ]
+
+    @Test(arguments: rows) func canonicallyEquivalent(_ row: MatchRow) { checkBothMatchers(row) }
+}
+
 @Suite("Operators: a field named twice (document order decides)")
 struct RepeatedFieldTests {
     /// As event-ruler compiles a pattern: each leaf writes its condition to its dotted path, a later

@@ -407,7 +407,8 @@ struct FlattenedEvent {
     }
 
     /// Leaves grouped by path, each group in document order.
-    var byPath: [String: [Leaf]] = [:]
+    /// Keyed by the path's bytes: String equality would merge canonically equivalent keys.
+    var byPath: [[UInt8]: [Leaf]] = [:]
     /// Each array's location as a reader writes it (`detail.items`, `detail.items[0].tags`), by number.
     var arrayNames: [String] = []
 
@@ -433,7 +434,7 @@ struct FlattenedEvent {
             }
         case .string, .number, .bool, .null:
             // A leaf at the root is not a field: events are objects.
-            if let path { byPath[path, default: []].append(Leaf(path: path, value: value, membership: membership)) }
+            if let path { byPath[Array(path.utf8), default: []].append(Leaf(path: path, value: value, membership: membership)) }
         }
     }
 
@@ -479,7 +480,7 @@ struct ExplainEvaluator {
         let state = SearchState(branch: branch, index: index, accumulated: accumulated)
         if failed.contains(state) { return false }
         let condition = conditions[index]
-        let candidates = (event.byPath[condition.path] ?? []).filter { Self.consistent($0.membership, accumulated) }
+        let candidates = (event.byPath[Array(condition.path.utf8)] ?? []).filter { Self.consistent($0.membership, accumulated) }
         if condition.matchers.contains(.exists(false)), candidates.isEmpty {
             chosen.append(MatchedCondition(path: condition.path, value: nil, matcher: .exists(false)))
             if search(conditions, branch: branch, from: index + 1, accumulated: accumulated, chosen: &chosen) { return true }
@@ -532,7 +533,7 @@ struct ExplainEvaluator {
     }
 
     private mutating func explainField(_ condition: FieldCondition) -> FieldExplanation {
-        let leaves = event.byPath[condition.path] ?? []
+        let leaves = event.byPath[Array(condition.path.utf8)] ?? []
         let values = leaves.map { leaf in
             ValueCheck(value: leaf.value, matchedBy: Self.firstMatcher(condition.matchers, leaf.value), element: event.elementName(leaf))
         }
@@ -561,7 +562,7 @@ struct ExplainEvaluator {
     }
 
     private func side(for condition: FieldCondition) -> ArrayConflict.Side {
-        let leaves = event.byPath[condition.path] ?? []
+        let leaves = event.byPath[Array(condition.path.utf8)] ?? []
         let positive = condition.matchers.filter { $0 != .exists(false) }
         var elements: [String] = []
         for leaf in leaves where positive.isEmpty || Self.firstMatcher(positive, leaf.value) != nil {

@@ -64,7 +64,7 @@ public struct PatternObject: Sendable, Equatable {
                 case .values(let matchers):
                     let condition = FieldCondition(path: path, matchers: matchers)
                     for i in branches.indices {
-                        if let j = branches[i].firstIndex(where: { $0.path == path }) {
+                        if let j = branches[i].firstIndex(where: { sameBytes($0.path, path) }) {
                             branches[i][j] = condition
                         } else {
                             branches[i].append(condition)
@@ -137,6 +137,16 @@ public struct PatternField: Sendable, Equatable {
 public struct FieldCondition: Sendable, Hashable {
     public var path: String
     public var matchers: [ValueMatcher]
+
+    /// Paths compare byte for byte, as event keys are matched (see ``ValueMatcher``).
+    public static func == (a: FieldCondition, b: FieldCondition) -> Bool {
+        sameBytes(a.path, b.path) && a.matchers == b.matchers
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hashBytes(path, &hasher)
+        hasher.combine(matchers)
+    }
 
     public init(path: String, matchers: [ValueMatcher]) {
         self.path = path

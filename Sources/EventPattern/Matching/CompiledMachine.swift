@@ -65,7 +65,7 @@ struct CompiledMachine: Sendable {
     init(patterns: [Int: EventPattern]) {
         var predIDs: [FieldCondition: Int32] = [:]
         var predConditions: [FieldCondition] = []
-        var fieldIDs: [String: Int32] = [:]
+        var fieldIDs: [[UInt8]: Int32] = [:]   // by bytes: String equality merges canonically equivalent keys
         var fieldPaths: [String] = []
         var subRuleLists: [[Int32]] = []
 
@@ -86,11 +86,11 @@ struct CompiledMachine: Sendable {
                         predIDs[condition] = pred
                         predConditions.append(condition)
                         let field: Int32
-                        if let f = fieldIDs[condition.path] {
+                        if let f = fieldIDs[Array(condition.path.utf8)] {
                             field = f
                         } else {
                             field = Int32(fieldPaths.count)
-                            fieldIDs[condition.path] = field
+                            fieldIDs[Array(condition.path.utf8)] = field
                             fieldPaths.append(condition.path)
                         }
                         predField.append(field)

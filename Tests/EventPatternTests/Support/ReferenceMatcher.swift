@@ -28,14 +28,15 @@ enum ReferenceMatcher {
     struct FlatEvent {
         var fields: [Field]
         /// Fields grouped by path, each group in document order.
-        var byPath: [String: [Field]]
+        /// Keyed by the path's bytes: String equality would merge canonically equivalent keys.
+        var byPath: [[UInt8]: [Field]]
 
         init(_ event: JSONValue) {
             var fields: [Field] = []
             var nextArrayID = 0
             ReferenceMatcher.flatten(event, path: nil, membership: [], into: &fields, nextArrayID: &nextArrayID)
             self.fields = fields
-            self.byPath = Dictionary(grouping: fields, by: \.path)
+            self.byPath = Dictionary(grouping: fields, by: { Array($0.path.utf8) })
         }
     }
 
@@ -106,7 +107,7 @@ enum ReferenceMatcher {
     static func search(_ conditions: ArraySlice<FieldCondition>, _ event: FlatEvent, accumulated: [ArrayPosition]) -> Bool {
         guard let condition = conditions.first else { return true }
         let rest = conditions.dropFirst()
-        let candidates = (event.byPath[condition.path] ?? []).filter { consistent($0.membership, accumulated) }
+        let candidates = (event.byPath[Array(condition.path.utf8)] ?? []).filter { consistent($0.membership, accumulated) }
         if condition.matchers.contains(.exists(false)), candidates.isEmpty {
             if search(rest, event, accumulated: accumulated) { return true }
         }
