@@ -1,7 +1,7 @@
 SWIFT ?= swift
 
 .DEFAULT_GOAL := build
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench differential clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,6 +20,10 @@ demo: deps build
 bench: deps build
 	@if [ ! -f Benchmarks/run.sh ]; then echo "bench: Benchmarks/run.sh not found"; exit 1; fi
 	bash Benchmarks/run.sh
+
+# ORACLE="command" compares the matcher with a reference on random pairs (scripts/differential).
+differential: deps build
+	bash scripts/differential/run.sh $(SEED) $(COUNT)
 
 clean:
 	rm -rf .build

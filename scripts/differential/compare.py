@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Compares two result files of `test-pattern --batch` shape, line by line.
+
+    compare.py PAIRS.ndjson OURS.ndjson REFERENCE.ndjson
+
+Prints the disagreements grouped by kind (our verdict, theirs, the start of each error), with the
+first line numbers of each group, and exits 1 when there are any. Kinds that README.md documents
+as deliberate differences and that the reference reports as errors are counted separately (KNOWN).
+"""
+import collections, json, sys
+
+# Documented choices (README, "Semantics decided where ..."), recognised by the reference's error.
+KNOWN = {
+    "cidr /32 and /128 accepted": lambda ref: "mask bits must be <" in ref.get("error", ""),
+    "numbers a double does not hold exactly": lambda ref: "Cannot compare number" in ref.get("error", ""),
+}
+
+def verdict(result):
+    return "error" if "error" in result else result.get("matches")
+
+def main(pairs_path, ours_path, theirs_path):
+    pairs = open(pairs_path, encoding="utf-8").read().splitlines()
+    ours = [json.loads(l) for l in open(ours_path, encoding="utf-8")]
+    theirs = [json.loads(l) for l in open(theirs_path, encoding="utf-8")]
+    if not (len(pairs) == len(ours) == len(theirs)):
+        sys.exit(f"line counts differ: {len(pairs)} pairs, {len(ours)} ours, {len(theirs)} reference")
+    groups, known = collections.defaultdict(list), collections.Counter()
+    for number, (pair, a, b) in enumerate(zip(pairs, ours, theirs), start=1):
+        if verdict(a) == verdict(b):
+            continue
+        reason = next((name for name, test in KNOWN.items() if test(b)), None)
+        if reason:
+            known[reason] += 1
+            continue
+        key = (verdict(a), verdict(b), a.get("error", "")[:50], b.get("error", "")[:60])
+        groups[key].append(number)
+    print(f"{len(pairs)} pairs; documented differences: {dict(known) or 'none'}")
+    for key, lines in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        print(f"{len(lines):6}  ours={key[0]!s:5} reference={key[1]!s:5} {key[2]!r} {key[3]!r}  lines {lines[:8]}")
+    return 1 if groups else 0
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    sys.exit(main(*sys.argv[1:]))
