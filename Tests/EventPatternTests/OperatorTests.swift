@@ -489,6 +489,11 @@ struct CanonicalEquivalenceTests {
         MatchRow(#"{"\u00e9":["x"]}"#, #"{"e\u0301":"x"}"#, false),
         MatchRow(#"{"a":[{"anything-but":["K"]}],"b":[{"anything-but":["\u212a"]}]}"#, #"{"a":"\u212a","b":"K"}"#, true),
         MatchRow(#"{"a":[{"prefix":"K"},{"prefix":"\u212a"}]}"#, #"{"a":"\u212ax"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":["K","\u212a"]}]}"#, #"{"a":"\u212a"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":["K","\u212a"]},{"prefix":"zz"}]}"#, #"{"a":"\u212a"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":["\u212a","K"]},{"prefix":"zz"}]}"#, #"{"a":"K"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":["K","\u212a"]}},{"prefix":"zz"}]}"#, #"{"a":"\u212ax"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"equals-ignore-case":["\u00e9","e\u0301"]}},{"prefix":"zz"}]}"#, #"{"a":"E\u0301"}"#, false),
         MatchRow(#"{"\u00e9":["x"],"$or":[{"e\u0301":["y"]},{"b":["x"]}]}"#, #"{"e\u0301":"y","\u00e9":"x"}"#, true),
     ]
 

@@ -62,6 +62,11 @@ final class FieldMatcher: Sendable {
             tableKeys.append((context, bytes)); tableLists.append([])
             return tableKeys.count - 1
         }
+        // Tests are deduplicated by their bytes (``test(_:)``), never with `Set<String>`, whose
+        // canonical equivalence would drop "\u{212A}" beside "K".
+        func exclude(_ test: Int, _ group: Int32) {
+            if !exclusions[test].contains(group) { exclusions[test].append(group) }
+        }
         var rangeEntries: [(range: NumericRange, item: Int32)] = []
         var cidrEntries: [(block: CIDRBlock, item: Int32)] = []
         var groupIDs: [AnythingBut: Int32] = [:]
@@ -100,19 +105,19 @@ final class FieldMatcher: Sendable {
                     for v in Set(values.map { $0 + 0.0 }) { numberTargets[v, default: ([], [])].exclusions.append(group) }
                 case .strings(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)))].append(group) }
+                    for v in values { exclude(test(StringToken.literal(Array(v.utf8))), group) }
                 case .prefixes(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(StringToken.literal(Array(v.utf8)) + [.star])].append(group) }
+                    for v in values { exclude(test(StringToken.literal(Array(v.utf8)) + [.star]), group) }
                 case .suffixes(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test([.star] + StringToken.literal(Array(v.utf8)))].append(group) }
+                    for v in values { exclude(test([.star] + StringToken.literal(Array(v.utf8))), group) }
                 case .equalsIgnoreCase(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v, true))].append(group) }
+                    for v in values { exclude(test(FieldMatcher.tokens(v, true)), group) }
                 case .wildcards(let values):
                     groupIsNumeric.append(false)
-                    for v in Set(values) { exclusions[test(FieldMatcher.tokens(v))].append(group) }
+                    for v in values { exclude(test(FieldMatcher.tokens(v)), group) }
                 }
             }
         }
@@ -129,7 +134,7 @@ final class FieldMatcher: Sendable {
         self.tablePreds = tablePreds
         hasExact = tableKeys.contains { $0.context == 0 }
         hasFolded = tableKeys.contains { $0.context == 1 }
-        automaton = StringAutomaton(tests: tests)
+        automaton = tests.isEmpty ? StringAutomaton.empty : StringAutomaton(tests: tests)
         hasStringTests = !tests.isEmpty
         for k in tests.indices {
             testPreds.append(contentsOf: preds[k]); testPredStart.append(Int32(testPreds.count))

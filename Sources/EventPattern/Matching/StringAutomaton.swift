@@ -37,6 +37,9 @@ struct StringAutomaton: Sendable {
     /// True when no test can ever match after the current state empties (no leading-star tests).
     private(set) var baseIsEmpty = true
 
+    /// The automaton of no tests, built once (fields with only exact values need none).
+    static let empty = StringAutomaton(tests: [])
+
     init(tests: [[StringToken]]) {
         buildNFA(tests)
         prepare()
