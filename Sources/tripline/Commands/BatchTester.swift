@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import EventPattern
 import TriplineJSON
 import TriplineRouter
@@ -14,18 +15,18 @@ import TriplineRouter
 /// Built for harnesses that push tens of thousands of pairs through: standard input is read in 1 MB
 /// chunks, each line is scanned once to find the byte ranges of its pattern and event (no tree is
 /// built for the event), a run of lines with the same pattern text reuses one compiled machine, and
-/// results go through a buffered writer.
+/// results go through a buffered writer. A chunk of many lines is split between two threads (each
+/// with its own ``BatchEvaluator``) and the answers are written in input order; what was read is
+/// answered and flushed before the next read, so a harness may also send one line at a time.
 struct BatchTester {
     /// Longest accepted input line; longer lines get an error result.
     static let maxLineLength = 1024 * 1024
     static let readSize = 1024 * 1024
+    /// Lines read together from which the work is shared between two threads.
+    static let parallelThreshold = 256
 
     let context: CommandContext
-    private var scratch = MatchScratch()
-    /// The last pattern text seen and what it compiled to.
-    private var cachedPatternText: [UInt8]?
-    private var cachedPattern: Result<PatternMachine, BatchLineError> = .failure(BatchLineError("no pattern"))
-    private var decodeBuffer: [UInt8] = []
+    private var evaluators = [BatchEvaluator(), BatchEvaluator()]
 
     init(context: CommandContext) {
         self.context = context
@@ -47,12 +48,9 @@ struct BatchTester {
             } else {
                 splitter.append(Array(chunk[0..<count]))
             }
-            while let line = splitter.nextLine() {
-                switch line {
-                case .success(let line): process(line.bytes)
-                case .failure: writeError(BatchLineError("line is longer than \(Self.maxLineLength) bytes"))
-                }
-            }
+            var lines: [Result<LineSplitter.Line, IngestionError>] = []
+            while let line = splitter.nextLine() { lines.append(line) }
+            answer(lines)
             if count == 0 { break }
             // The next read may block: a harness that writes a line and waits for its answer
             // must get it now, not when the buffer fills or the input ends.
@@ -61,13 +59,57 @@ struct BatchTester {
         return ExitStatus.success
     }
 
-    /// Handles one line, always writing exactly one result line.
-    mutating func process(_ line: [UInt8]) {
-        let result = line.withUnsafeBufferPointer { buffer in evaluate(line: buffer) }
+    /// Writes the answers to `lines`, in order; many lines are shared between two threads.
+    private mutating func answer(_ lines: [Result<LineSplitter.Line, IngestionError>]) {
+        guard lines.count >= Self.parallelThreshold else {
+            var out: [UInt8] = []
+            for line in lines { evaluators[0].answer(line, into: &out) }
+            context.output.write(bytes: out)
+            return
+        }
+        let halves = [lines[..<(lines.count / 2)], lines[(lines.count / 2)...]]
+        var outputs: [[UInt8]] = [[], []]
+        evaluators.withUnsafeMutableBufferPointer { evaluators in
+            outputs.withUnsafeMutableBufferPointer { outputs in
+                let shared = PerThread(evaluators: evaluators, outputs: outputs)
+                DispatchQueue.concurrentPerform(iterations: 2) { k in
+                    for line in halves[k] { shared.evaluators[k].answer(line, into: &shared.outputs[k]) }
+                }
+            }
+        }
+        context.output.write(bytes: outputs[0])
+        context.output.write(bytes: outputs[1])
+    }
+
+    /// Each thread's evaluator and output, slot `k` touched only by iteration `k`.
+    private struct PerThread: @unchecked Sendable {
+        let evaluators: UnsafeMutableBufferPointer<BatchEvaluator>
+        let outputs: UnsafeMutableBufferPointer<[UInt8]>
+    }
+}
+
+/// Answers batch lines on one thread: its own match scratch, decode buffer and compiled-pattern cache.
+struct BatchEvaluator {
+    private var scratch = MatchScratch()
+    /// The last pattern text seen and what it compiled to.
+    private var cachedPatternText: [UInt8]?
+    private var cachedPattern: Result<PatternMachine, BatchLineError> = .failure(BatchLineError("no pattern"))
+    private var decodeBuffer: [UInt8] = []
+
+    /// Appends exactly one result line for `line` to `out`.
+    mutating func answer(_ line: Result<LineSplitter.Line, IngestionError>, into out: inout [UInt8]) {
+        let result: Result<Bool, BatchLineError>
+        switch line {
+        case .success(let line): result = line.bytes.withUnsafeBufferPointer { evaluate(line: $0) }
+        case .failure: result = .failure(BatchLineError("line is longer than \(BatchTester.maxLineLength) bytes"))
+        }
         switch result {
-        case .success(true): context.output.write(bytes: #"{"matches":true}"#.utf8 + [0x0A])
-        case .success(false): context.output.write(bytes: #"{"matches":false}"#.utf8 + [0x0A])
-        case .failure(let error): writeError(error)
+        case .success(true): out.append(contentsOf: #"{"matches":true}"#.utf8 + [0x0A])
+        case .success(false): out.append(contentsOf: #"{"matches":false}"#.utf8 + [0x0A])
+        case .failure(let error):
+            out.append(contentsOf: #"{"error":"#.utf8)
+            JSONWriter.writeString(error.message, into: &out)
+            out.append(contentsOf: "}\n".utf8)
         }
     }
 
@@ -112,13 +154,6 @@ struct BatchTester {
             cachedPattern = .failure(BatchLineError(message))
         }
         return cachedPattern
-    }
-
-    private func writeError(_ error: BatchLineError) {
-        var out: [UInt8] = Array(#"{"error":"#.utf8)
-        JSONWriter.writeString(error.message, into: &out)
-        out.append(contentsOf: "}\n".utf8)
-        context.output.write(bytes: out)
     }
 }
 
