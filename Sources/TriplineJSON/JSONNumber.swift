@@ -24,20 +24,54 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// `0.10000000000000001` no). Any text with at most 15 significant digits qualifies. This is
     /// event-ruler's test for a number it can compare (`BigDecimal.valueOf(d).compareTo(text)`).
     public var isExact: Bool {
+        var utf8 = text
+        return utf8.withUTF8 { JSONNumber.isExact($0, value: value) }
+    }
+
+    /// The value to compare with: the double, or NaN (equal to nothing, inside no range) when the
+    /// text is beyond what a double holds: it overflows (`1e400`) or a nonzero text underflows to
+    /// zero (`1e-400`). event-ruler does not compare those either.
+    public var comparableValue: Double {
+        var utf8 = text
+        return utf8.withUTF8 { JSONNumber.comparable(value, text: $0) }
+    }
+
+    /// ``comparableValue`` of a number token read in place.
+    @inlinable
+    public static func comparableValue(buffer text: UnsafeBufferPointer<UInt8>) -> Double {
+        comparable(parseDouble(buffer: text), text: text)
+    }
+
+    @inlinable
+    static func comparable(_ value: Double, text: UnsafeBufferPointer<UInt8>) -> Double {
+        if value.isNormal { return value }
+        if value == 0 {
+            // Zero only when every digit before the exponent is.
+            for byte in text {
+                if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { break }
+                if byte >= UInt8(ascii: "1") && byte <= UInt8(ascii: "9") { return .nan }
+            }
+            return value
+        }
+        return value.isFinite ? value : .nan
+    }
+
+    /// ``isExact`` for the text `text` whose double is `value`.
+    public static func isExact(_ text: UnsafeBufferPointer<UInt8>, value: Double) -> Bool {
         guard value.isFinite else { return false }
-        guard let written = JSONNumber.decimal(text) else { return false }
-        if written.digits.count <= 15 && !value.isSubnormal { return true }
-        guard let shortest = JSONNumber.decimal(value.magnitude.description) else { return false }
+        guard let written = decimal(text) else { return false }
+        if value == 0 { return written.digits.isEmpty }   // not exact when a nonzero text underflowed
+        if written.digits.count <= 15 && value.isNormal { return true }
+        guard let shortest = decimal(Array(value.magnitude.description.utf8)) else { return false }
         return written.digits == shortest.digits && (written.digits.isEmpty || written.exponent == shortest.exponent)
     }
 
     /// A decimal text (`-12.50e3`, `1.25e+4`) as its significant digits, without leading or trailing
     /// zeros, and the power of ten of the first of them; nil for text that is not a decimal number.
-    static func decimal(_ text: String) -> (digits: [UInt8], exponent: Int)? {
+    static func decimal<C: Collection>(_ text: C) -> (digits: [UInt8], exponent: Int)? where C.Element == UInt8 {
         var digits: [UInt8] = []
         var pointAt: Int? = nil
-        var exponent = 0
-        var bytes = Array(text.utf8)[...]
+        var bytes = text[...]
         if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
         var sawDigit = false
         while let c = bytes.first, c != UInt8(ascii: "e"), c != UInt8(ascii: "E") {
@@ -53,9 +87,9 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard sawDigit else { return nil }
+        var exponent = 0
         if !bytes.isEmpty {
-            bytes = bytes.dropFirst()
-            guard let e = Int(String(decoding: bytes, as: UTF8.self)) else { return nil }
+            guard let e = Int(String(decoding: bytes.dropFirst(), as: UTF8.self)) else { return nil }
             exponent = e
         }
         // Value = 0.d1d2… × 10^(point + exponent); the first digit's power is point + exponent - 1.

@@ -609,7 +609,7 @@ struct ExplainEvaluator {
             return Array(v.utf8) == Array(s.utf8)
         case .exactNumber(let x):
             guard case .number(let n) = value else { return false }
-            return n.value == x
+            return n.comparableValue == x
         case .exactBool(let b):
             return value == .bool(b)
         case .exactNull:
@@ -628,7 +628,7 @@ struct ExplainEvaluator {
             return w.matches(Array(v.utf8))
         case .numeric(let range):
             guard case .number(let n) = value else { return false }
-            return range.contains(n.value)
+            return range.contains(n.comparableValue)
         case .exists(let present):
             // A leaf exists; `exists: false` is judged by the search, not per value.
             return present
@@ -643,7 +643,7 @@ struct ExplainEvaluator {
     /// Values of another type than the exclusion list (and null) are never excluded.
     static func isExcluded(_ value: JSONValue, by exclusion: AnythingBut) -> Bool {
         if case .number(let n) = value {
-            if case .numbers(let list) = exclusion { return list.contains(n.value) }
+            if case .numbers(let list) = exclusion { return list.contains(n.comparableValue) }
             return false
         }
         guard case .string(let v) = value else { return false }

@@ -170,7 +170,7 @@ struct EventWalker {
             state.predBuffer.clear()
             let needed = flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.needsNumberValue }
             let value = needed || flat.fieldTracksOccurrences[Int(field)]
-                ? JSONNumber.parseDouble(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
+                ? JSONNumber.comparableValue(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
             if needed {
                 let s = statePointer
                 flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateNumber(value, scratch: &s.pointee.field, into: &s.pointee.predBuffer) }

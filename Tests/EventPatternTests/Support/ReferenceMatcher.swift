@@ -142,7 +142,7 @@ enum ReferenceMatcher {
             return Array(v.utf8) == Array(s.utf8)
         case .exactNumber(let x):
             guard case .number(let n) = value else { return false }
-            return n.value == x
+            return n.comparableValue == x
         case .exactBool(let b):
             return value == .bool(b)
         case .exactNull:
@@ -161,7 +161,7 @@ enum ReferenceMatcher {
             return w.matches(Array(v.utf8))
         case .numeric(let range):
             guard case .number(let n) = value else { return false }
-            return range.contains(n.value)
+            return range.contains(n.comparableValue)
         case .exists(let present):
             // A leaf exists; `exists: false` is handled by the search, not per value.
             return present
@@ -176,7 +176,7 @@ enum ReferenceMatcher {
     /// Values of another type than the exclusion list (and null) are never excluded.
     static func isExcluded(_ value: JSONValue, by exclusion: AnythingBut) -> Bool {
         if case .number(let n) = value {
-            if case .numbers(let list) = exclusion { return list.contains(n.value) }
+            if case .numbers(let list) = exclusion { return list.contains(n.comparableValue) }
             return false
         }
         guard case .string(let v) = value else { return false }
