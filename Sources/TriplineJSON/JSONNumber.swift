@@ -63,7 +63,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         if value == 0 { return written.digits.isEmpty }   // not exact when a nonzero text underflowed
         if written.digits.count <= 15 && value.isNormal { return true }
         guard let shortest = decimal(Array(value.magnitude.description.utf8)) else { return false }
-        return written.digits == shortest.digits && (written.digits.isEmpty || written.exponent == shortest.exponent)
+        return written.digits == shortest.digits && written.exponent == shortest.exponent
     }
 
     /// A decimal text (`-12.50e3`, `1.25e+4`) as its significant digits, without leading or trailing

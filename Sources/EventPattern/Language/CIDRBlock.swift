@@ -223,16 +223,14 @@ public struct IPAddress: Sendable, Hashable {
         if sawDigit { guard push(value) else { return nil } }
         if gapAt >= 0 {
             guard count < 8 else { return nil }
-            // Move the groups after the gap to the end.
-            var words = [UInt16](repeating: 0, count: 8)
-            for g in 0..<count {
-                let word = g < 4 ? groups.0 >> UInt64(48 - 16 * g) : groups.1 >> UInt64(48 - 16 * (g - 4))
-                let target = g < gapAt ? g : g + (8 - count)
-                words[target] = UInt16(truncatingIfNeeded: word)
-            }
+            // The groups after the gap move to the end; the gap's groups are zero.
+            let shift = 8 - count
             var high: UInt64 = 0, low: UInt64 = 0
-            for g in 0..<4 { high |= UInt64(words[g]) << UInt64(48 - 16 * g) }
-            for g in 4..<8 { low |= UInt64(words[g]) << UInt64(48 - 16 * (g - 4)) }
+            for g in 0..<count {
+                let word = g < 4 ? groups.0 >> UInt64(48 - 16 * g) & 0xFFFF : groups.1 >> UInt64(48 - 16 * (g - 4)) & 0xFFFF
+                let target = g < gapAt ? g : g + shift
+                if target < 4 { high |= word << UInt64(48 - 16 * target) } else { low |= word << UInt64(48 - 16 * (target - 4)) }
+            }
             return (high, low)
         }
         guard count == 8 else { return nil }
