@@ -135,6 +135,28 @@ struct DeliveryDispatcherTests {
         #expect(harness.box.reports.count == 6)
     }
 
+    @Test func hungTargetsDoNotStarveAnother() throws {
+        // Three targets whose attempts hang fill their limits (4 each: 12 attempts, more than a
+        // fixed pool of 8 workers); a fourth target must still be served while they hang.
+        let harness = try DispatcherHarness()
+        let release = DispatchSemaphore(value: 0)
+        let dispatcher = harness.dispatcher(settings: { _, _ in
+            DeliveryTargetSettings(maxConcurrency: 4, retryPolicy: RetryPolicy(), deadLetterFile: nil)
+        }) { delivery, _ in
+            if delivery.queued.target.hasPrefix("hung") { release.wait() }
+            return .delivered
+        }
+        for t in 0..<3 { dispatcher.enqueue(try harness.accept(target: "hung\(t)", events: (0..<4).map { "h\(t)-\($0)" })) }
+        let deadline = Date().addingTimeInterval(5)
+        while harness.recorder.snapshot.peakTotal < 12 && Date() < deadline { usleep(2_000) }
+        dispatcher.enqueue(try harness.accept(target: "fast", events: ["f"]))
+        while !harness.box.reports.contains(where: { $0.target == "fast" }) && Date() < deadline { usleep(2_000) }
+        #expect(harness.box.reports.contains { $0.target == "fast" && $0.succeeded }, "the fast target waited behind hung ones")
+        for _ in 0..<12 { release.signal() }
+        #expect(dispatcher.drain(linger: 0) == 0)
+        #expect(harness.box.reports.filter(\.succeeded).count == 13)
+    }
+
     @Test func oneTargetStartsInAcceptanceOrder() throws {
         let harness = try DispatcherHarness()
         let dispatcher = harness.dispatcher { _, _ in .delivered }

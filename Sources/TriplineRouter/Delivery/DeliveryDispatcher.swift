@@ -21,8 +21,8 @@ public struct DeliveryTargetSettings: Sendable {
 ///
 /// The journal is the queue; the dispatcher keeps a bounded in-memory window of it (ids and due
 /// times, never events). Each target has a FIFO lane of due deliveries and its own concurrency limit;
-/// `maxConcurrent` workers take from the lanes in turn, so a slow or failing target never holds up
-/// the others. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap, not a lane, so
+/// workers take from the lanes in turn, and there are as many as the targets' limits add up to (up
+/// to `maxConcurrent`), so a slow or failing target never holds up the others. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap, not a lane, so
 /// it does not block its target's fresh deliveries either. Past `windowCapacity` tracked deliveries,
 /// new ones stay in the journal only and are paged in as the window empties; past `maxQueued` queued
 /// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
@@ -33,7 +33,9 @@ public struct DeliveryTargetSettings: Sendable {
 public final class DeliveryDispatcher: @unchecked Sendable {
     /// Limits of a dispatcher.
     public struct Configuration: Sendable {
-        /// Worker threads: most attempts running at once, over all targets.
+        /// Most attempts running at once, over all targets. Worker threads are started as targets
+        /// appear, as many as their `MaxConcurrency` limits add up to, up to this: a target whose
+        /// attempts all hang holds only its own workers, never another target's.
         public var maxConcurrent: Int
         /// Most deliveries tracked in memory; the rest wait in the journal.
         public var windowCapacity: Int
@@ -41,7 +43,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         public var maxQueued: Int
         public var retry: RetrySchedule
 
-        public init(maxConcurrent: Int = 8, windowCapacity: Int = 50_000, maxQueued: Int = 1_000_000,
+        public init(maxConcurrent: Int = 64, windowCapacity: Int = 50_000, maxQueued: Int = 1_000_000,
                     retry: RetrySchedule = RetrySchedule()) {
             self.maxConcurrent = max(1, maxConcurrent)
             self.windowCapacity = max(1, windowCapacity)
@@ -76,6 +78,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private var startsAllowed = true
     private var closed = false
     private var liveWorkers = 0
+    private var startedWorkers = 0
+    /// The sum of the lanes' concurrency limits: how many workers the targets seen so far can use.
+    private var laneLimitTotal = 0
     private var completed: [Int64] = []
     private var flushingCompleted = false
 
@@ -114,12 +119,17 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         self.attempt = attempt
         self.onReport = onReport
         self.onStateError = onStateError
-        condition.lock()
-        liveWorkers = configuration.maxConcurrent
-        condition.unlock()
-        for index in 0..<configuration.maxConcurrent {
+    }
+
+    /// Starts workers until there are as many as the lanes' limits add up to (at most
+    /// `maxConcurrent`). Called with the lock held.
+    private func startWorkersLocked() {
+        let wanted = min(configuration.maxConcurrent, laneLimitTotal)
+        while startedWorkers < wanted && !closed {
             let thread = Thread { [self] in work() }
-            thread.name = "tripline-delivery-\(index)"
+            thread.name = "tripline-delivery-\(startedWorkers)"
+            startedWorkers += 1
+            liveWorkers += 1
             thread.start()
         }
     }
@@ -410,6 +420,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             let limit = settings(delivery.rule, delivery.target)?.maxConcurrency ?? 1
             lanes[key] = Lane(limit: limit)
             laneOrder.append(key)
+            laneLimitTotal += max(1, limit)
+            startWorkersLocked()
         }
         if delivery.nextAttemptAt > StateTime.now() {
             waiting.push(delivery)
