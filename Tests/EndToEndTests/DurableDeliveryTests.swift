@@ -212,6 +212,10 @@ struct DurableDeliveryTests {
             #expect(status.status == 0 && status.stdout.contains("in use by a tripline run, pid \(first.process.processIdentifier)"), "\(status)")
             first.signal(SIGTERM)
             #expect(first.wait().status == 0)
+            // A directory nothing has run with: the error names the command that was asked.
+            let missing = try tripline.run(["status", "--state-dir", "never-used"], in: dir)
+            #expect(missing.status == 2 && missing.stderr.hasPrefix("tripline status: state directory never-used cannot be used"), "\(missing)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("never-used").path), "status must not create it")
         }
     }
 

@@ -114,7 +114,7 @@ enum BlocklistCommand: Command {
             if !json { context.output.line("0 blocked principals (nothing has run with \(directory) yet)") }
             return ExitStatus.success
         }
-        return DeadLetterCommand.withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+        return DeadLetterCommand.withStore(directory, readOnly: true, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
             let now = StateTime.now()
             let entries = try Blocklist(store: store).list(includeExpired: !activeOnly, now: now)
             for entry in entries {

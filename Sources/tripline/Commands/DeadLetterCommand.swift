@@ -138,13 +138,13 @@ enum DeadLetterCommand: Command {
     }
 
     /// Opens the state directory and runs `body`; state errors become a message and exit status 2.
-    static func withStore(_ directory: String, readOnly: Bool, context: CommandContext,
+    static func withStore(_ directory: String, readOnly: Bool, command: String = spec.name, context: CommandContext,
                           _ body: (StateStore) throws(StateError) -> Int32) -> Int32 {
         do {
             let store = try StateStore.open(directory: directory, readOnly: readOnly)
             return try body(store)
         } catch {
-            context.errors.line("tripline \(spec.name): \(error)")
+            context.errors.line("tripline \(command): \(error)")
             return ExitStatus.invalidInput
         }
     }
