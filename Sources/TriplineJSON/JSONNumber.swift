@@ -29,8 +29,10 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The value to compare with: the double, or NaN (equal to nothing, inside no range) when the
-    /// text is beyond what a double holds: it overflows (`1e400`) or a nonzero text underflows to
-    /// zero (`1e-400`). event-ruler does not compare those either.
+    /// text says more than its double holds (``isExact``): it overflows (`1e400`), a nonzero text
+    /// underflows to zero (`1e-400`), or it has more significant digits than the double keeps
+    /// (`9007199254740993`, `0.30000000000000005`, any text of 18 or more digits). Exactly the
+    /// numbers event-ruler refuses to compare (`ComparableNumber.generate`).
     public var comparableValue: Double {
         var utf8 = text
         return utf8.withUTF8 { JSONNumber.comparable(value, text: $0) }
@@ -44,7 +46,14 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
 
     @inlinable
     static func comparable(_ value: Double, text: UnsafeBufferPointer<UInt8>) -> Double {
-        if value.isNormal { return value }
+        // Up to 15 characters hold at most 15 significant digits: exact for a normal double.
+        if value.isNormal && text.count <= 15 { return value }
+        return comparableSlowly(value, text: text)
+    }
+
+    @usableFromInline
+    static func comparableSlowly(_ value: Double, text: UnsafeBufferPointer<UInt8>) -> Double {
+        if value.isNormal { return isExact(text, value: value) ? value : .nan }
         if value == 0 {
             // Zero only when every digit before the exponent is.
             for byte in text {
@@ -53,17 +62,163 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
             }
             return value
         }
-        return value.isFinite ? value : .nan
+        // A subnormal value holds fewer digits than a normal one; infinity none.
+        return value.isFinite && isExact(text, value: value) ? value : .nan
     }
 
     /// ``isExact`` for the text `text` whose double is `value`.
+    ///
+    /// Without formatting or allocating for all but rare cases: at most 15 significant digits are
+    /// always exact (for a normal double), 18 or more never (a shortest text needs at most 17), and
+    /// 16 or 17 are decided by ``isShortest(mantissa:exponent:value:)``.
     public static func isExact(_ text: UnsafeBufferPointer<UInt8>, value: Double) -> Bool {
         guard value.isFinite else { return false }
-        guard let written = decimal(text) else { return false }
-        if value == 0 { return written.digits.isEmpty }   // not exact when a nonzero text underflowed
-        if written.digits.count <= 15 && value.isNormal { return true }
-        guard let shortest = decimal(Array(value.magnitude.description.utf8)) else { return false }
+        let written = significand(text)
+        if value == 0 { return written.digits == 0 }   // not exact when a nonzero text underflowed
+        if written.digits <= 15 && value.isNormal { return true }
+        if written.digits >= 18 { return false }
+        if value.isNormal, let shortest = isShortest(mantissa: written.mantissa, exponent: written.exponent, value: value.magnitude) {
+            return shortest
+        }
+        return formattedIsExact(text, value: value)
+    }
+
+    /// The significant digits of a decimal text: how many (without leading and trailing zeros) and,
+    /// when at most 19, as an integer with the power of ten of its last digit.
+    @usableFromInline
+    static func significand(_ text: UnsafeBufferPointer<UInt8>) -> (digits: Int, mantissa: UInt64, exponent: Int) {
+        var digits = 0, zeros = 0, exponent = 0
+        var mantissa: UInt64 = 0
+        var i = 0
+        let n = text.count
+        if i < n && (text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+")) { i += 1 }
+        var afterPoint = false
+        while i < n {
+            let c = text[i]
+            if c == UInt8(ascii: ".") { afterPoint = true; i += 1; continue }
+            let d = c &- UInt8(ascii: "0")
+            guard d < 10 else { break }
+            if afterPoint { exponent -= 1 }
+            if d == 0 {
+                // Leading zeros count for nothing; inner and trailing ones wait for a nonzero digit.
+                if digits > 0 { zeros += 1 }
+            } else {
+                for _ in 0..<zeros { if digits < 19 { mantissa = mantissa &* 10 }; digits += 1 }
+                zeros = 0
+                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(d) }
+                digits += 1
+            }
+            i += 1
+        }
+        // Trailing zeros are not significant: the last kept digit sits `zeros` places higher.
+        exponent += zeros
+        if i < n && (text[i] == UInt8(ascii: "e") || text[i] == UInt8(ascii: "E")) {
+            i += 1
+            var negative = false
+            if i < n && (text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+")) { negative = text[i] == UInt8(ascii: "-"); i += 1 }
+            var e = 0
+            while i < n, text[i] &- UInt8(ascii: "0") < 10 {
+                if e < 100_000 { e = e * 10 + Int(text[i] &- UInt8(ascii: "0")) }
+                i += 1
+            }
+            exponent += negative ? -e : e
+        }
+        return (digits, mantissa, exponent)
+    }
+
+    /// Whether `mantissa × 10^exponent` (16 or 17 digits, the last nonzero), which reads as the
+    /// positive normal double `value`, is the shortest decimal that reads as `value` (the nearest to it
+    /// among the shortest), as Java's `Double.toString` and Swift's `description` choose it; nil
+    /// when the integer arithmetic cannot decide (exponents far from zero).
+    ///
+    /// No shorter decimal reads as `value` when neither decimal one digit shorter beside the text
+    /// does; then the text is the shortest unless a neighbour of the same length also reads as
+    /// `value` and lies nearer to it, which an exact comparison with the midpoint settles.
+    @usableFromInline
+    static func isShortest(mantissa m: UInt64, exponent e: Int, value: Double) -> Bool? {
+        let shorter = m / 10
+        for candidate in [shorter, shorter + 1] {
+            guard let read = exactDouble(mantissa: candidate, exponent: e + 1) else { return nil }
+            if read == value { return false }
+        }
+        guard let below = exactDouble(mantissa: m - 1, exponent: e), let above = exactDouble(mantissa: m + 1, exponent: e) else { return nil }
+        // A neighbour that also reads as `value`: the text must be nearer, i.e. `value` on its side of the midpoint.
+        if below == value {
+            guard let side = compare(m * 10 - 5, power: e - 1, with: value) else { return nil }
+            if side > 0 || (side == 0 && m % 2 == 1) { return false }
+        }
+        if above == value {
+            guard let side = compare(m * 10 + 5, power: e - 1, with: value) else { return nil }
+            if side < 0 || (side == 0 && m % 2 == 1) { return false }
+        }
+        return true
+    }
+
+    /// The sign of `decimal × 10^power − value` (a positive normal double), computed exactly in
+    /// 128-bit integers; nil when `|power|` is beyond 27 (5^power no longer fits 64 bits).
+    @usableFromInline
+    static func compare(_ decimal: UInt64, power f: Int, with value: Double) -> Int? {
+        guard f >= -27 && f <= 27 else { return nil }
+        let significand = value.significandBitPattern | (1 << 52)
+        let k = Int(value.exponent) - 52   // value = significand × 2^k
+        if f >= 0 {
+            // decimal × 5^f × 2^f against significand × 2^k.
+            let a = decimal.multipliedFullWidth(by: powersOfFive[f])
+            return compareShifted(a.high, a.low, shift: f - k, 0, significand)
+        }
+        // decimal × 2^f × 5^f against significand × 2^k, both times 5^-f: decimal against significand × 5^-f × 2^(k - f).
+        let b = significand.multipliedFullWidth(by: powersOfFive[-f])
+        return -compareShifted(b.high, b.low, shift: k - f, 0, decimal)
+    }
+
+    /// The sign of `(aHigh:aLow) × 2^shift − (bHigh:bLow)`.
+    @usableFromInline
+    static func compareShifted(_ aHigh: UInt64, _ aLow: UInt64, shift: Int, _ bHigh: UInt64, _ bLow: UInt64) -> Int {
+        func bits(_ high: UInt64, _ low: UInt64) -> Int { high != 0 ? 128 - high.leadingZeroBitCount : 64 - low.leadingZeroBitCount }
+        func shifted(_ high: UInt64, _ low: UInt64, by s: Int) -> (UInt64, UInt64) {
+            if s == 0 { return (high, low) }
+            if s >= 64 { return (low << UInt64(s - 64), 0) }
+            return ((high << UInt64(s)) | (low >> UInt64(64 - s)), low << UInt64(s))
+        }
+        var a = (aHigh, aLow), b = (bHigh, bLow)
+        if shift >= 0 {
+            if bits(aHigh, aLow) + shift > 128 { return 1 }
+            a = shifted(aHigh, aLow, by: shift)
+        } else {
+            if bits(bHigh, bLow) - shift > 128 { return -1 }
+            b = shifted(bHigh, bLow, by: -shift)
+        }
+        if a.0 != b.0 { return a.0 < b.0 ? -1 : 1 }
+        if a.1 != b.1 { return a.1 < b.1 ? -1 : 1 }
+        return 0
+    }
+
+    @usableFromInline
+    static let powersOfFive: [UInt64] = {
+        var out: [UInt64] = [1]
+        for _ in 1...27 { out.append(out[out.count - 1] * 5) }
+        return out
+    }()
+
+    /// ``isExact`` by formatting the double's shortest text and comparing decimal values: for the
+    /// cases the integer test leaves (subnormal values, exponents far from zero).
+    ///
+    /// Java renders a double whose shortest text has one digit with two (the nearest two-digit
+    /// decimal), which differs in value only for subnormal numbers: `5e-324` reads as the double Java
+    /// writes `4.9E-324`, so it is not exact there.
+    static func formattedIsExact(_ text: UnsafeBufferPointer<UInt8>, value: Double) -> Bool {
+        guard let written = decimal(text), var shortest = decimal(Array(value.magnitude.description.utf8)) else { return false }
+        if shortest.digits.count == 1, let twoDigits = decimal(twoDigitText(value.magnitude)) {
+            shortest = twoDigits
+        }
         return written.digits == shortest.digits && written.exponent == shortest.exponent
+    }
+
+    /// `value` correctly rounded to two significant digits (`%.1e`).
+    static func twoDigitText(_ value: Double) -> [UInt8] {
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.1e", $0) }
+        return buffer.prefix(max(0, min(Int(count), buffer.count - 1))).map { UInt8(bitPattern: $0) }
     }
 
     /// A decimal text (`-12.50e3`, `1.25e+4`) as its significant digits, without leading or trailing

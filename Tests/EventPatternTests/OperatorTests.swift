@@ -292,11 +292,36 @@ struct NumericOperatorTests {
         MatchRow(#"{"a":[{"numeric":[">",0.5,"<",0.75]}]}"#, #"{"a":0.625}"#, true),
         MatchRow(#"{"a":[{"numeric":[">",0]},{"numeric":["<",-10]}]}"#, #"{"a":-11}"#, true),
         MatchRow(#"{"a":[{"numeric":[">",0]},{"numeric":["<",-10]}]}"#, #"{"a":-1}"#, false),
-        // Event numbers compare by their double, however many digits they are written with
-        // (event-ruler compares those beyond a double's precision as text: a documented choice).
-        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":9007199254740993}"#, true),
-        MatchRow(#"{"a":[5]}"#, #"{"a":5.00000000000000000001}"#, true),
+        // An event number is compared only when its text says exactly what its double holds (the
+        // double's shortest text, by value), as event-ruler decides: more digits than that are not a
+        // number it can compare, so no range and no exact number matches them.
+        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":9007199254740993}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":9007199254740992}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":12345678901234567890}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":1234567890123456.7}"#, false),
+        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":123456789012345.67}"#, true),
+        MatchRow(#"{"a":[{"numeric":["<",0]}]}"#, #"{"a":-122.41907965460651}"#, false),
+        MatchRow(#"{"a":[{"numeric":["<",0]}]}"#, #"{"a":-122.4190796546065}"#, true),
+        MatchRow(#"{"a":[{"numeric":[">",5]}]}"#, #"{"a":100000000000000000000}"#, true),
+        MatchRow(#"{"a":[5]}"#, #"{"a":5.00000000000000000001}"#, false),
+        MatchRow(#"{"a":[5]}"#, #"{"a":5.000000000000000000000}"#, true),
+        MatchRow(#"{"a":[{"anything-but":[9007199254740992]}]}"#, #"{"a":9007199254740993}"#, true),
         MatchRow(#"{"a":[{"numeric":["<",1]}]}"#, #"{"a":0.30000000000000004}"#, true),
+        MatchRow(#"{"a":[{"numeric":["<",1]}]}"#, #"{"a":0.30000000000000005}"#, false),
+        // An exact number in a pattern that says more than its double holds matches only event
+        // numbers written the same way (event-ruler's text comparison), never by value.
+        MatchRow(#"{"a":[9007199254740993]}"#, #"{"a":9007199254740993}"#, true),
+        MatchRow(#"{"a":[9007199254740993]}"#, #"{"a":9007199254740992}"#, false),
+        MatchRow(#"{"a":[9007199254740993]}"#, #"{"a":9007199254740993.0}"#, false),
+        MatchRow(#"{"a":[9007199254740993]}"#, #"{"a":"9007199254740993"}"#, false),
+        MatchRow(#"{"a":[1.0000000000000001]}"#, #"{"a":1}"#, false),
+        MatchRow(#"{"a":[1.0000000000000001]}"#, #"{"a":[2, 1.0000000000000001]}"#, true),
+        MatchRow(#"{"a":[12345678901234567890]}"#, #"{"a":12345678901234567000}"#, false),
+        MatchRow(#"{"a":[1e400]}"#, #"{"a":1e400}"#, true),
+        MatchRow(#"{"a":[1e400]}"#, #"{"a":1E400}"#, false),
+        MatchRow(#"{"a":[9007199254740992]}"#, #"{"a":9007199254740992.0}"#, true),
+        MatchRow(#"{"a":[9007199254740993], "b":["x"]}"#, #"{"a":9007199254740993, "b":"x"}"#, true),
+        MatchRow(#"{"b":["x"], "a":[9007199254740993, 5]}"#, #"{"a":5.0, "b":"x"}"#, true),
         MatchRow(#"{"a":[{"numeric":[">",0]}]}"#, #"{"a":1e-300}"#, true),
     ]
 

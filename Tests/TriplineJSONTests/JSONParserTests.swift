@@ -272,9 +272,64 @@ struct JSONNumberTests {
         ("9007199254740992", true), ("123456789012345", true), ("1234567890123456789e-3", false),
         ("9007199254740993", false), ("0.10000000000000001", false), ("4999999999.9999999", false),
         ("12345678901234567890", false), ("1e400", false), ("0.30000000000000004", true), ("0.3000000000000000444", false),
+        // Decided against event-ruler: 16 and 17 digits are exact only as the double's shortest text.
+        ("123456789012345.67", true), ("1234567890123456.7", false), ("-122.41907965460651", false), ("-122.4190796546065", true),
+        ("0.30000000000000005", false), ("100000000000000000000", true), ("1.00000000000000000000e20", true),
+        ("12345678901234567000", true), ("1.2345678901234567e-300", false), ("1.2345678901234568e-300", true),
+        ("2.2250738585072014e-308", true), ("4.9e-324", true), ("5e-324", false), ("4.94e-324", false), ("1.0000000000000001", false), ("0.1000000000000000055511151231257827", false),
     ])
     func isExact(_ text: String, _ expected: Bool) {
         #expect(JSONNumber(text: text).isExact == expected, "\(text)")
+        #expect(JSONNumber(text: text).comparableValue.isNaN == !expected, "\(text)")
+    }
+
+    /// A decimal text's significant digits and the power of ten of the first, for comparing values.
+    static func decimalValue(_ text: String) -> (digits: String, power: Int) {
+        let lower = text.lowercased()
+        let parts = lower.split(separator: "e", maxSplits: 1)
+        var mantissa = String(parts[0])
+        if mantissa.hasPrefix("-") { mantissa.removeFirst() }
+        let exponent = parts.count > 1 ? Int(parts[1])! : 0
+        let point = mantissa.firstIndex(of: ".").map { mantissa.distance(from: mantissa.startIndex, to: $0) } ?? mantissa.count
+        var digits = mantissa.replacingOccurrences(of: ".", with: "")
+        var power = point + exponent - 1
+        while digits.hasPrefix("0") { digits.removeFirst(); power -= 1 }
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return (digits, digits.isEmpty ? 0 : power)
+    }
+
+    @Test("isExact agrees with formatting the double's shortest text, on seeded random numbers of 15 to 19 digits")
+    func isExactAgreesWithShortestText() {
+        var random = SplitMix64(seed: 20_261_126)
+        var checked = 0, exact = 0
+        for _ in 0..<20_000 {
+            // A double spread over many magnitudes, its shortest text, then that text nudged or extended.
+            let x = Double(sign: .plus, exponent: random.below(160) - 80, significand: 1 + Double(random.next() >> 11) / Double(1 << 53))
+            let shortest = x.description
+            var text = shortest
+            let digits = Self.decimalValue(shortest)
+            switch random.below(4) {
+            case 0: break
+            case 1, 2:
+                // The same value written with one digit more or less, or its last digit moved by one.
+                var d = Array(digits.digits.utf8)
+                if random.chance(50) && d.count < 19 { d.append(UInt8(ascii: "0") + UInt8(random.below(10))) }
+                else { let i = d.count - 1; d[i] = d[i] == UInt8(ascii: "9") ? UInt8(ascii: "8") : d[i] + 1 }
+                text = "0." + String(decoding: d, as: UTF8.self) + "e\(digits.power + 1)"
+            default:
+                // A 16- or 17-digit integer-looking text near 2^53.
+                text = String(9_007_199_254_740_000 + UInt64(random.below(2_000)) * (random.chance(50) ? 1 : 10))
+            }
+            let number = JSONNumber(text: text)
+            guard number.value.isFinite, number.value != 0 else { continue }
+            let reference = Self.decimalValue(number.value.magnitude.description)
+            let expected = Self.decimalValue(text) == reference
+            #expect(number.isExact == expected, "\(text) reads as \(number.value)")
+            checked += 1
+            if expected { exact += 1 }
+        }
+        // Both answers must be well represented, or the test proves little.
+        #expect(checked > 15_000 && exact > 3_000 && checked - exact > 3_000, "checked \(checked), exact \(exact)")
     }
 
     /// What the C library makes of `text`: the correctly rounded double.

@@ -291,6 +291,9 @@ enum ExplainText {
             return value.stringValue != nil ? "is not " + JSONWriter.quoted(s) : "is \(kind), not the string " + JSONWriter.quoted(s)
         case .exactNumber(let x):
             return value.numberValue != nil ? "is not " + number(x) : "is \(kind), not the number " + number(x)
+        case .exactNumberText(let t):
+            return value.numberValue != nil ? "is not written " + t + " (a number with more digits than a double keeps matches only its own text)"
+                : "is \(kind), not the number " + t
         case .exactBool(let b):
             return "is not " + (b ? "true" : "false")
         case .exactNull:
@@ -329,6 +332,7 @@ enum ExplainText {
         switch matcher {
         case .exactString(let s): return JSONWriter.quoted(s)
         case .exactNumber(let x): return number(x)
+        case .exactNumberText(let t): return t
         case .exactBool(let b): return b ? "true" : "false"
         case .exactNull: return "null"
         case .prefix(let p, let ignoreCase): return (ignoreCase ? "prefix (ignoring case) " : "prefix ") + JSONWriter.quoted(p)
@@ -610,6 +614,9 @@ struct ExplainEvaluator {
         case .exactNumber(let x):
             guard case .number(let n) = value else { return false }
             return n.comparableValue == x
+        case .exactNumberText(let t):
+            guard case .number(let n) = value else { return false }
+            return Array(n.text.utf8) == Array(t.utf8)
         case .exactBool(let b):
             return value == .bool(b)
         case .exactNull:

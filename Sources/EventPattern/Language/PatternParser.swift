@@ -161,11 +161,9 @@ struct PatternParser {
                 // An IP address matches every spelling of itself, as event-ruler compiles it.
                 if let address = CIDRBlock.address(s) { matchers.append(.cidr(address)) } else { matchers.append(.exactString(s)) }
             case .number(let n):
-                guard n.value.isFinite else {
-                    fail(elementPath, .operand(operator: "exact match", expected: "a finite number", found: n.text))
-                    continue
-                }
-                matchers.append(.exactNumber(n.value))
+                // A number compares by value when its text is what its double holds; otherwise
+                // (more digits than a double keeps, or beyond its range) by its text, as event-ruler does.
+                matchers.append(n.isExact ? .exactNumber(n.value) : .exactNumberText(n.text))
             case .bool(let b): matchers.append(.exactBool(b))
             case .null: matchers.append(.exactNull)
             case .array: fail(elementPath, .nestedArray)

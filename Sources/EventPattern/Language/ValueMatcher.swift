@@ -7,6 +7,10 @@ public enum ValueMatcher: Sendable, Hashable {
     case exactString(String)
     /// Numbers compare by value: `300`, `300.0` and `3e2` are equal.
     case exactNumber(Double)
+    /// A number whose text says more than its double holds (`9007199254740993`, `1e400`): matches
+    /// event numbers written with exactly this text, as event-ruler compares numbers it cannot
+    /// compare by value.
+    case exactNumberText(String)
     case exactBool(Bool)
     case exactNull
     case prefix(String, ignoreCase: Bool)
@@ -23,6 +27,7 @@ public enum ValueMatcher: Sendable, Hashable {
         switch (a, b) {
         case (.exactString(let x), .exactString(let y)): return sameBytes(x, y)
         case (.exactNumber(let x), .exactNumber(let y)): return x == y
+        case (.exactNumberText(let x), .exactNumberText(let y)): return sameBytes(x, y)
         case (.exactBool(let x), .exactBool(let y)): return x == y
         case (.exactNull, .exactNull): return true
         case (.prefix(let x, let i), .prefix(let y, let j)), (.suffix(let x, let i), .suffix(let y, let j)): return i == j && sameBytes(x, y)
@@ -50,6 +55,7 @@ public enum ValueMatcher: Sendable, Hashable {
         case .numeric(let r): hasher.combine(9); hasher.combine(r)
         case .exists(let b): hasher.combine(10); hasher.combine(b)
         case .cidr(let c): hasher.combine(11); hasher.combine(c)
+        case .exactNumberText(let s): hasher.combine(12); hashBytes(s, &hasher)
         }
     }
 

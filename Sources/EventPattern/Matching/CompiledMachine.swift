@@ -116,7 +116,7 @@ struct CompiledMachine: Sendable {
                 switch matcher {
                 case .exists(false): absence = true
                 case .exists(true), .anythingBut: broad = true
-                case .exactString, .exactNumber, .exactBool, .exactNull, .equalsIgnoreCase: selectiveRank = max(selectiveRank, 0)
+                case .exactString, .exactNumber, .exactNumberText, .exactBool, .exactNull, .equalsIgnoreCase: selectiveRank = max(selectiveRank, 0)
                 case .prefix, .suffix, .wildcard, .cidr: selectiveRank = max(selectiveRank, 1)
                 case .numeric: selectiveRank = max(selectiveRank, 2)
                 }

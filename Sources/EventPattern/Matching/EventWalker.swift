@@ -173,7 +173,10 @@ struct EventWalker {
                 ? JSONNumber.comparableValue(buffer: UnsafeBufferPointer(rebasing: cursor.bytes[range])) : .nan
             if needed {
                 let s = statePointer
-                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateNumber(value, scratch: &s.pointee.field, into: &s.pointee.predBuffer) }
+                let text = UnsafeBufferPointer(rebasing: cursor.bytes[range])
+                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef {
+                    $0.evaluateNumber(value, text: text, scratch: &s.pointee.field, into: &s.pointee.predBuffer)
+                }
             }
             record(field: field, kind: .number, start: range.lowerBound, end: range.upperBound, number: value)
         }
@@ -499,7 +502,8 @@ struct EventWalker {
                 }
             }
         case .number:
-            unmanaged._withUnsafeGuaranteedRef { $0.evaluateNumber(o.number, scratch: &s.pointee.field, into: &s.pointee.predBuffer) }
+            let text = UnsafeBufferPointer(rebasing: cursor.bytes[Int(o.start)..<Int(o.end)])
+            unmanaged._withUnsafeGuaranteedRef { $0.evaluateNumber(o.number, text: text, scratch: &s.pointee.field, into: &s.pointee.predBuffer) }
         case .true, .false, .null:
             unmanaged._withUnsafeGuaranteedRef { $0.evaluateLiteral(kind, into: &s.pointee.predBuffer) }
         }

@@ -6,7 +6,8 @@
 /// matchers (`anything-but`, `exists: true`) are not expanded here: they would match nearly every
 /// value, so they are checked only for the few sub-rules that get that far.
 final class FieldMatcher: Sendable {
-    /// Exact strings (context 0) and ASCII equals-ignore-case texts folded to lower case (context 1),
+    /// Exact strings (context 0), ASCII equals-ignore-case texts folded to lower case (context 1) and
+    /// the texts of exact numbers that cannot be compared by value (context 2),
     /// each to its only predicate as -(pred + 1), or to an entry of `tablePredStart` when several
     /// share the text: one hash lookup instead of a walk through the automaton,
     /// whose table grows with every value and costs a cache miss per byte once it is large.
@@ -15,6 +16,7 @@ final class FieldMatcher: Sendable {
     private let tablePreds: [Int32]
     private let hasExact: Bool
     private let hasFolded: Bool
+    private let hasNumberTexts: Bool
     private let automaton: StringAutomaton
     private let testPredStart: [Int32]
     private let testPreds: [Int32]
@@ -87,6 +89,10 @@ final class FieldMatcher: Sendable {
             case .exactNumber(let x):
                 numberTargets[x + 0.0, default: ([], [])].preds.append(pred)
                 needsNumber = true
+            case .exactNumberText(let s):
+                // Looked up only for event numbers that cannot be compared by value.
+                tableLists[tableEntry(2, Array(s.utf8))].append(pred)
+                needsNumber = true
             case .numeric(let r):
                 rangeEntries.append((r, pred))
                 needsNumber = true
@@ -134,6 +140,7 @@ final class FieldMatcher: Sendable {
         self.tablePreds = tablePreds
         hasExact = tableKeys.contains { $0.context == 0 }
         hasFolded = tableKeys.contains { $0.context == 1 }
+        hasNumberTexts = tableKeys.contains { $0.context == 2 }
         automaton = tests.isEmpty ? StringAutomaton.empty : StringAutomaton(tests: tests)
         hasStringTests = !tests.isEmpty
         for k in tests.indices {
@@ -277,7 +284,12 @@ final class FieldMatcher: Sendable {
 
     /// Appends the predicates a number value satisfies, and the groups it is excluded from.
     @inline(__always)
-    func evaluateNumber(_ value: Double, scratch: inout FieldScratch, into out: inout [Int32]) {
+    func evaluateNumber(_ value: Double, text: UnsafeBufferPointer<UInt8>, scratch: inout FieldScratch, into out: inout [Int32]) {
+        if value.isNaN {
+            // Not comparable by value (``JSONNumber/comparableValue``): only its text can match.
+            if hasNumberTexts, let found = table.lookup(context: 2, text) { appendTablePreds(found, into: &out) }
+            return
+        }
         if let targets = numberTargets[value + 0.0] {
             out.append(contentsOf: targets.preds)
             scratch.exclusions.append(contentsOf: targets.exclusions)

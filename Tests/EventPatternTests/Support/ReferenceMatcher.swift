@@ -143,6 +143,9 @@ enum ReferenceMatcher {
         case .exactNumber(let x):
             guard case .number(let n) = value else { return false }
             return n.comparableValue == x
+        case .exactNumberText(let t):
+            guard case .number(let n) = value else { return false }
+            return Array(n.text.utf8) == Array(t.utf8)
         case .exactBool(let b):
             return value == .bool(b)
         case .exactNull:
