@@ -41,19 +41,22 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// ``comparableValue`` of a number token read in place.
     @inlinable
     public static func comparableValue(buffer text: UnsafeBufferPointer<UInt8>) -> Double {
-        comparable(parseDouble(buffer: text), text: text)
+        let parts = scan(text)
+        let value = double(of: parts, text: text)
+        // Up to 15 characters hold at most 15 significant digits: exact for a normal double.
+        if value.isNormal && text.count <= 15 { return value }
+        return comparableSlowly(value, parts: parts, text: text)
     }
 
     @inlinable
     static func comparable(_ value: Double, text: UnsafeBufferPointer<UInt8>) -> Double {
-        // Up to 15 characters hold at most 15 significant digits: exact for a normal double.
         if value.isNormal && text.count <= 15 { return value }
-        return comparableSlowly(value, text: text)
+        return comparableSlowly(value, parts: scan(text), text: text)
     }
 
     @usableFromInline
-    static func comparableSlowly(_ value: Double, text: UnsafeBufferPointer<UInt8>) -> Double {
-        if value.isNormal { return isExact(text, value: value) ? value : .nan }
+    static func comparableSlowly(_ value: Double, parts: DecimalParts, text: UnsafeBufferPointer<UInt8>) -> Double {
+        if value.isNormal { return isExact(parts, text: text, value: value) ? value : .nan }
         if value == 0 {
             // Zero only when every digit before the exponent is.
             for byte in text {
@@ -63,94 +66,63 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
             return value
         }
         // A subnormal value holds fewer digits than a normal one; infinity none.
-        return value.isFinite && isExact(text, value: value) ? value : .nan
+        return value.isFinite && isExact(parts, text: text, value: value) ? value : .nan
     }
 
     /// ``isExact`` for the text `text` whose double is `value`.
-    ///
-    /// Without formatting or allocating for all but rare cases: at most 15 significant digits are
-    /// always exact (for a normal double), 18 or more never (a shortest text needs at most 17), and
-    /// 16 or 17 are decided by ``isShortest(mantissa:exponent:value:)``.
     public static func isExact(_ text: UnsafeBufferPointer<UInt8>, value: Double) -> Bool {
+        isExact(scan(text), text: text, value: value)
+    }
+
+    /// ``isExact`` from the scanned parts of `text`, without formatting or allocating in all but
+    /// rare cases: at most 15 significant digits are always exact (for a normal double), 18 or more
+    /// never (a shortest text needs at most 17), and 16 or 17 are decided by
+    /// ``isShortest(mantissa:exponent:value:)``.
+    @usableFromInline
+    static func isExact(_ parts: DecimalParts, text: UnsafeBufferPointer<UInt8>, value: Double) -> Bool {
         guard value.isFinite else { return false }
-        let written = significand(text)
-        if value == 0 { return written.digits == 0 }   // not exact when a nonzero text underflowed
-        if written.digits <= 15 && value.isNormal { return true }
-        if written.digits >= 18 { return false }
-        if value.isNormal, let shortest = isShortest(mantissa: written.mantissa, exponent: written.exponent, value: value.magnitude) {
+        if parts.truncated { return false }   // a nonzero digit beyond the 19th
+        // Past the 19th digit all are zeros here (not truncated), already counted in the exponent.
+        var mantissa = parts.mantissa, digits = min(parts.significant, 19), exponent = parts.exponent
+        if mantissa == 0 { return value == 0 }
+        if value == 0 { return false }   // a nonzero text underflowed
+        while mantissa % 10 == 0 { mantissa /= 10; digits -= 1; exponent += 1 }
+        if digits <= 15 && value.isNormal { return true }
+        if digits >= 18 { return false }
+        if value.isNormal, let shortest = isShortest(mantissa: mantissa, exponent: exponent, value: value.magnitude) {
             return shortest
         }
         return formattedIsExact(text, value: value)
     }
 
-    /// The significant digits of a decimal text: how many (without leading and trailing zeros) and,
-    /// when at most 19, as an integer with the power of ten of its last digit.
-    @usableFromInline
-    static func significand(_ text: UnsafeBufferPointer<UInt8>) -> (digits: Int, mantissa: UInt64, exponent: Int) {
-        var digits = 0, zeros = 0, exponent = 0
-        var mantissa: UInt64 = 0
-        var i = 0
-        let n = text.count
-        if i < n && (text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+")) { i += 1 }
-        var afterPoint = false
-        while i < n {
-            let c = text[i]
-            if c == UInt8(ascii: ".") { afterPoint = true; i += 1; continue }
-            let d = c &- UInt8(ascii: "0")
-            guard d < 10 else { break }
-            if afterPoint { exponent -= 1 }
-            if d == 0 {
-                // Leading zeros count for nothing; inner and trailing ones wait for a nonzero digit.
-                if digits > 0 { zeros += 1 }
-            } else {
-                for _ in 0..<zeros { if digits < 19 { mantissa = mantissa &* 10 }; digits += 1 }
-                zeros = 0
-                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(d) }
-                digits += 1
-            }
-            i += 1
-        }
-        // Trailing zeros are not significant: the last kept digit sits `zeros` places higher.
-        exponent += zeros
-        if i < n && (text[i] == UInt8(ascii: "e") || text[i] == UInt8(ascii: "E")) {
-            i += 1
-            var negative = false
-            if i < n && (text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+")) { negative = text[i] == UInt8(ascii: "-"); i += 1 }
-            var e = 0
-            while i < n, text[i] &- UInt8(ascii: "0") < 10 {
-                if e < 100_000 { e = e * 10 + Int(text[i] &- UInt8(ascii: "0")) }
-                i += 1
-            }
-            exponent += negative ? -e : e
-        }
-        return (digits, mantissa, exponent)
-    }
-
     /// Whether `mantissa × 10^exponent` (16 or 17 digits, the last nonzero), which reads as the
     /// positive normal double `value`, is the shortest decimal that reads as `value` (the nearest to it
     /// among the shortest), as Java's `Double.toString` and Swift's `description` choose it; nil
-    /// when the integer arithmetic cannot decide (exponents far from zero).
+    /// when the integer arithmetic cannot decide (exponents far from zero, a power of two).
     ///
     /// No shorter decimal reads as `value` when neither decimal one digit shorter beside the text
-    /// does; then the text is the shortest unless a neighbour of the same length also reads as
-    /// `value` and lies nearer to it, which an exact comparison with the midpoint settles.
+    /// does (the values that read as `value` form an interval holding the text). Then the shortest
+    /// has the text's length, and it is the text when the text is the nearest decimal of that
+    /// length to `value`: `value` lies between the midpoints to its two neighbours.
     @usableFromInline
     static func isShortest(mantissa m: UInt64, exponent e: Int, value: Double) -> Bool? {
+        // At a power of two the interval is lopsided: the nearest decimal may lie outside it.
+        guard value.significandBitPattern != 0 else { return nil }
+        // The values reading as `value` lie strictly between the midpoints to its neighbours (or on
+        // one, when its significand is even); the text is inside, so the shorter decimal below it
+        // reads as `value` when it is above the lower midpoint, the one above when below the upper.
+        let significand = value.significandBitPattern | (1 << 52)
+        let k = Int(value.exponent) - 52
+        let evenValue = significand % 2 == 0
         let shorter = m / 10
-        for candidate in [shorter, shorter + 1] {
-            guard let read = exactDouble(mantissa: candidate, exponent: e + 1) else { return nil }
-            if read == value { return false }
-        }
-        guard let below = exactDouble(mantissa: m - 1, exponent: e), let above = exactDouble(mantissa: m + 1, exponent: e) else { return nil }
-        // A neighbour that also reads as `value`: the text must be nearer, i.e. `value` on its side of the midpoint.
-        if below == value {
-            guard let side = compare(m * 10 - 5, power: e - 1, with: value) else { return nil }
-            if side > 0 || (side == 0 && m % 2 == 1) { return false }
-        }
-        if above == value {
-            guard let side = compare(m * 10 + 5, power: e - 1, with: value) else { return nil }
-            if side < 0 || (side == 0 && m % 2 == 1) { return false }
-        }
+        guard let below = compare(shorter, power: e + 1, withBinary: 2 * significand - 1, exponent: k - 1),
+              let above = compare(shorter + 1, power: e + 1, withBinary: 2 * significand + 1, exponent: k - 1) else { return nil }
+        if below > 0 || (below == 0 && evenValue) || above < 0 || (above == 0 && evenValue) { return false }
+        // Ties (value exactly at a midpoint) go to the even last digit.
+        guard let low = compare(m * 10 - 5, power: e - 1, with: value),
+              let high = compare(m * 10 + 5, power: e - 1, with: value) else { return nil }
+        if low > 0 || high < 0 { return false }
+        if (low == 0 || high == 0) && m % 2 == 1 { return false }
         return true
     }
 
@@ -158,17 +130,33 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// 128-bit integers; nil when `|power|` is beyond 27 (5^power no longer fits 64 bits).
     @usableFromInline
     static func compare(_ decimal: UInt64, power f: Int, with value: Double) -> Int? {
+        compare(decimal, power: f, withBinary: value.significandBitPattern | (1 << 52), exponent: Int(value.exponent) - 52)
+    }
+
+    /// The sign of `decimal × 10^power − binary × 2^exponent`, exactly; nil when `|power| > 27`.
+    @usableFromInline
+    static func compare(_ decimal: UInt64, power f: Int, withBinary binary: UInt64, exponent k: Int) -> Int? {
         guard f >= -27 && f <= 27 else { return nil }
-        let significand = value.significandBitPattern | (1 << 52)
-        let k = Int(value.exponent) - 52   // value = significand × 2^k
         if f >= 0 {
-            // decimal × 5^f × 2^f against significand × 2^k.
-            let a = decimal.multipliedFullWidth(by: powersOfFive[f])
-            return compareShifted(a.high, a.low, shift: f - k, 0, significand)
+            // decimal × 5^f × 2^f against binary × 2^k.
+            let a = decimal.multipliedFullWidth(by: powerOfFive(f))
+            return compareShifted(a.high, a.low, shift: f - k, 0, binary)
         }
-        // decimal × 2^f × 5^f against significand × 2^k, both times 5^-f: decimal against significand × 5^-f × 2^(k - f).
-        let b = significand.multipliedFullWidth(by: powersOfFive[-f])
+        // Both times 10^-f: decimal against binary × 5^-f × 2^(k - f).
+        let b = binary.multipliedFullWidth(by: powerOfFive(-f))
         return -compareShifted(b.high, b.low, shift: k - f, 0, decimal)
+    }
+
+    /// 5^n for n ≤ 27, by squaring (a table would cost a lazy-initialisation check per call).
+    @usableFromInline @inline(__always)
+    static func powerOfFive(_ n: Int) -> UInt64 {
+        var result: UInt64 = 1, base: UInt64 = 5, n = n
+        while n > 0 {
+            if n & 1 == 1 { result &*= base }
+            base &*= base
+            n >>= 1
+        }
+        return result
     }
 
     /// The sign of `(aHigh:aLow) × 2^shift − (bHigh:bLow)`.
@@ -192,13 +180,6 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         if a.1 != b.1 { return a.1 < b.1 ? -1 : 1 }
         return 0
     }
-
-    @usableFromInline
-    static let powersOfFive: [UInt64] = {
-        var out: [UInt64] = [1]
-        for _ in 1...27 { out.append(out[out.count - 1] * 5) }
-        return out
-    }()
 
     /// ``isExact`` by formatting the double's shortest text and comparing decimal values: for the
     /// cases the integer test leaves (subnormal values, exponents far from zero).
@@ -296,10 +277,28 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
 
     @inlinable
     public static func parseDouble(buffer text: UnsafeBufferPointer<UInt8>) -> Double {
+        double(of: scan(text), text: text)
+    }
+
+    /// A number text's decimal parts: its first 19 significant digits as an integer, how many digits
+    /// there are from the first nonzero one (trailing zeros included), the power of ten of the last
+    /// digit kept, and whether a nonzero digit beyond the 19th was dropped.
+    @usableFromInline
+    struct DecimalParts {
+        @usableFromInline var mantissa: UInt64 = 0
+        @usableFromInline var significant = 0
+        @usableFromInline var exponent = 0
+        @usableFromInline var truncated = false
+        @usableFromInline var negative = false
+        @inlinable init() {}
+    }
+
+    @inlinable
+    static func scan(_ text: UnsafeBufferPointer<UInt8>) -> DecimalParts {
         let n = text.count
         var i = 0
-        var negative = false
-        if i < n && text[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        var parts = DecimalParts()
+        if i < n && text[i] == UInt8(ascii: "-") { parts.negative = true; i += 1 }
         var mantissa: UInt64 = 0
         var significant = 0
         var exponent = 0
@@ -314,6 +313,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
                 significant += 1
             } else {
                 exponent += 1
+                significant += 1
                 if d != 0 { truncated = true }
             }
             i += 1
@@ -329,8 +329,9 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
                     mantissa = mantissa &* 10 &+ UInt64(d)
                     significant += 1
                     exponent -= 1
-                } else if d != 0 {
-                    truncated = true
+                } else {
+                    significant += 1
+                    if d != 0 { truncated = true }
                 }
                 i += 1
             }
@@ -348,9 +349,19 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
             }
             exponent += expNegative ? -value : value
         }
-        if mantissa == 0 && !truncated { return negative ? -0.0 : 0.0 }
-        if !truncated, let exact = exactDouble(mantissa: mantissa, exponent: exponent) {
-            return negative ? -exact : exact
+        parts.mantissa = mantissa
+        parts.significant = significant
+        parts.exponent = exponent
+        parts.truncated = truncated
+        return parts
+    }
+
+    /// The correctly rounded double of a scanned number text.
+    @inlinable
+    static func double(of parts: DecimalParts, text: UnsafeBufferPointer<UInt8>) -> Double {
+        if parts.mantissa == 0 && !parts.truncated { return parts.negative ? -0.0 : 0.0 }
+        if !parts.truncated, let exact = exactDouble(mantissa: parts.mantissa, exponent: parts.exponent) {
+            return parts.negative ? -exact : exact
         }
         return slowParse(text)
     }
