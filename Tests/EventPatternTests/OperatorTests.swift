@@ -71,6 +71,12 @@ struct ExactOperatorTests {
         MatchRow(#"{"a":{"b":{"c":["x"]}}}"#, #"{"a":{"b":{"c":"x"}},"z":1}"#, true),
         // Keys are joined with "." when the event is flattened, as event-ruler does.
         MatchRow(#"{"a":{"b":["x"]}}"#, #"{"a.b":"x"}"#, true),
+        // Once every named child of an object was read, the rest is skipped, but for a key with a
+        // dot, which may name a field below a child; a dotted key is not a child itself.
+        MatchRow(#"{"a":{"b":["x"]},"c":["y"]}"#, #"{"c":"y","a":{"b":"z"},"a.b":"x"}"#, true),
+        MatchRow(#"{"a":{"b":["x"],"e":["q"]},"c":["y"]}"#, #"{"a.b":"x","c":"y","a":{"e":"q"}}"#, true),
+        MatchRow(#"{"a":{"b":["x"]},"c":["y"]}"#, #"{"c":"y","a":{"b":"x"},"z.q":"x","w":[1,{"v.u":2}]}"#, true),
+        MatchRow(#"{"a":{"b":["x"]},"c":["y"]}"#, #"{"c":"y","a":{"b":"z"},"a.b":"z"}"#, false),
         // An empty key is a path segment of its own: {"": {"b": …}} is ".b", not "b".
         MatchRow(#"{"":["x"]}"#, #"{"":"x"}"#, true),
         MatchRow(#"{"":{"b":["x"]}}"#, #"{"":{"b":"x"}}"#, true),
