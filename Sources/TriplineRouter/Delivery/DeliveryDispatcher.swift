@@ -22,8 +22,9 @@ public struct DeliveryTargetSettings: Sendable {
 /// The journal is the queue; the dispatcher keeps a bounded in-memory window of it (ids and due
 /// times, never events). Each target has a FIFO lane of due deliveries and its own concurrency limit;
 /// workers take from the lanes in turn, and there are as many as the targets' limits add up to (up
-/// to `maxConcurrent`), so a slow or failing target never holds up the others. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap, not a lane, so
-/// it does not block its target's fresh deliveries either. Past `windowCapacity` tracked deliveries,
+/// to `maxConcurrent`), so a slow or failing target never holds up the others while the limits add
+/// up to no more than that. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap,
+/// not a lane, so it does not block its target's fresh deliveries either. Past `windowCapacity` tracked deliveries,
 /// new ones stay in the journal only and are paged in as the window empties; past `maxQueued` queued
 /// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
 ///
@@ -34,8 +35,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// Limits of a dispatcher.
     public struct Configuration: Sendable {
         /// Most attempts running at once, over all targets. Worker threads are started as targets
-        /// appear, as many as their `MaxConcurrency` limits add up to, up to this: a target whose
-        /// attempts all hang holds only its own workers, never another target's.
+        /// appear, as many as their `MaxConcurrency` limits add up to, up to this: while the limits
+        /// add up to no more, a target whose attempts all hang holds only its own workers.
         public var maxConcurrent: Int
         /// Most deliveries tracked in memory; the rest wait in the journal.
         public var windowCapacity: Int
