@@ -35,7 +35,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// numbers event-ruler refuses to compare (`ComparableNumber.generate`).
     public var comparableValue: Double {
         var utf8 = text
-        return utf8.withUTF8 { JSONNumber.comparable(value, text: $0) }
+        return utf8.withUTF8 { JSONNumber.comparableValue(buffer: $0) }
     }
 
     /// ``comparableValue`` of a number token read in place.
@@ -46,12 +46,6 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         // Up to 15 characters hold at most 15 significant digits: exact for a normal double.
         if value.isNormal && text.count <= 15 { return value }
         return comparableSlowly(value, parts: parts, text: text)
-    }
-
-    @inlinable
-    static func comparable(_ value: Double, text: UnsafeBufferPointer<UInt8>) -> Double {
-        if value.isNormal && text.count <= 15 { return value }
-        return comparableSlowly(value, parts: scan(text), text: text)
     }
 
     @usableFromInline
