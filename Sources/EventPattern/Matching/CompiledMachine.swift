@@ -1,3 +1,4 @@
+import Foundation
 /// The matcher's compiled form: a trie of the field paths patterns name, one ``FieldMatcher`` per
 /// field, and the predicates and sub-rules (flat `$or` branches) that connect them to pattern ids.
 ///
@@ -127,14 +128,20 @@ struct CompiledMachine: Sendable {
             distinctMatchers.append(matchers)
         }
 
-        // Pick each sub-rule's trigger: the purely selective predicate of lowest rank, then the
-        // one fewest sub-rules share (a value many rules test is likely a common one).
+        // Pick each sub-rule's trigger: the purely selective predicate of lowest rank; then the one
+        // on the field that rules test with the most distinct values (a field with a thousand
+        // tested values, such as `eventName`, rarely holds any one of them, where one with six,
+        // such as a region, often does); then the one fewest sub-rules share (a value many rules
+        // test is likely a common one).
         var users = Array(repeating: 0, count: predConditions.count)
         for preds in subRuleLists { for p in preds { users[Int(p)] += 1 } }
+        var fieldValues = Array(repeating: 0, count: fieldPaths.count)
+        for p in predConditions.indices where purelySelective[p] { fieldValues[Int(predField[p])] += 1 }
         var triggered: [[Int32]] = Array(repeating: [], count: predConditions.count)
         for (s, preds) in subRuleLists.enumerated() {
             let trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
-                (rank[Int(a)], users[Int(a)]) < (rank[Int(b)], users[Int(b)])
+                (rank[Int(a)], -fieldValues[Int(predField[Int(a)])], users[Int(a)])
+                    < (rank[Int(b)], -fieldValues[Int(predField[Int(b)])], users[Int(b)])
             }
             if let trigger { triggered[Int(trigger)].append(Int32(s)) } else { unconditionalSubRules.append(Int32(s)) }
             subRuleTrigger.append(trigger ?? -1)
@@ -566,6 +573,7 @@ struct FlatTables: @unchecked Sendable {
             while n >= 0 && !deferrable[n] { n = Int(parent[n]) }
             if n >= 0 { fieldNode[Int(t.nodeField[node])] = Int32(node) }
         }
+        if getenv("TRIPLINE_DEBUG_DEFER") != nil { for e in t.trieEdges { FileHandle.standardError.write("edge \(e.node)->\(e.child) \(String(decoding: e.name, as: UTF8.self)) field=\(t.nodeField[Int(e.child)]) deferrable=\(deferrable[Int(e.child)]) needed=\(t.nodeField[Int(e.child)] >= 0 ? needed[Int(t.nodeField[Int(e.child)])] : false)\n".data(using: .utf8)!) } }
         return (deferrable, parent, fieldNode)
     }
 
