@@ -116,7 +116,7 @@ struct EventWalker {
         let field = flat.nodeField[Int(node)]
         switch cursor.bytes[cursor.index] {
         case UInt8(ascii: "{"):
-            if flat.nodeDeferrable[Int(node)] {
+            if flat.nodeDeferrable[Int(node)] && state.deferral[Int(node)].shouldDefer() {
                 try deferSubtree(node: node, depth: depth)
             } else if flat.nodeHasChildren[Int(node)] {
                 try walkObject(node: node, depth: depth)
@@ -124,7 +124,7 @@ struct EventWalker {
                 try cursor.skipValue(depth: depth)
             }
         case UInt8(ascii: "["):
-            if flat.nodeDeferrable[Int(node)] {
+            if flat.nodeDeferrable[Int(node)] && state.deferral[Int(node)].shouldDefer() {
                 try deferSubtree(node: node, depth: depth)
             } else {
                 try walkArray(node: node, depth: depth)
@@ -318,6 +318,10 @@ struct EventWalker {
         }
         var slot = Int(flat.triggerStart[flat.triggerStart.count &- 1])
         while slot < candidates.slotCount { slot = consider(at: slot) }
+        for k in 0..<state.deferred.count {
+            let subtree = state.deferred[k]
+            state.deferral[Int(subtree.node)].observe(wasNeeded: subtree.walked)
+        }
     }
 
     /// Confirms the candidate whose record starts at `slot` unless its pattern already matched;
