@@ -457,6 +457,10 @@ struct CIDROperatorTests {
         MatchRow(#"{"a":[{"cidr":"2001:db8::/32"}]}"#, #"{"a":"2001:db8:1:"}"#, false),
         MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":":1::2"}"#, false),
         MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"::"}"#, true),
+        // A block takes addresses of its own family only, never numbers (event-ruler's /0 blocks take both).
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":300}"#, false),
+        MatchRow(#"{"a":[{"cidr":"0.0.0.0/0"}]}"#, #"{"a":123456789.123456}"#, false),
+        MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"192.168.4.4"}"#, false),
         MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"1:2:3:4:5:6:7::"}"#, true),
         MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"1:2:3:4:5:6:7:8::"}"#, false),
         MatchRow(#"{"a":[{"cidr":"::/0"}]}"#, #"{"a":"1:2:3:4:5:6:7"}"#, false),
