@@ -73,3 +73,4 @@ struct AdaptiveDeferralTests {
         #expect(scratch.walk.pointer.pointee.deferral.allSatisfy { $0.eagerLeft == 0 })
     }
 }
+

@@ -1,4 +1,3 @@
-import Foundation
 /// The matcher's compiled form: a trie of the field paths patterns name, one ``FieldMatcher`` per
 /// field, and the predicates and sub-rules (flat `$or` branches) that connect them to pattern ids.
 ///
@@ -573,7 +572,6 @@ struct FlatTables: @unchecked Sendable {
             while n >= 0 && !deferrable[n] { n = Int(parent[n]) }
             if n >= 0 { fieldNode[Int(t.nodeField[node])] = Int32(node) }
         }
-        if getenv("TRIPLINE_DEBUG_DEFER") != nil { for e in t.trieEdges { FileHandle.standardError.write("edge \(e.node)->\(e.child) \(String(decoding: e.name, as: UTF8.self)) field=\(t.nodeField[Int(e.child)]) deferrable=\(deferrable[Int(e.child)]) needed=\(t.nodeField[Int(e.child)] >= 0 ? needed[Int(t.nodeField[Int(e.child)])] : false)\n".data(using: .utf8)!) } }
         return (deferrable, parent, fieldNode)
     }
 
