@@ -234,6 +234,22 @@ extension JSONCursor {
         return true
     }
 
+    /// Skips the value at `index` (whitespace allowed first) when it is a valid string, the most
+    /// common value a reader passes over, without a call; false, with nothing consumed, for any
+    /// other value (then `skipValue(depth:)` skips it or reports the error).
+    @inlinable @inline(__always)
+    public mutating func skipStringValue() -> Bool {
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return false }
+        var i = index
+        if i < count && base[i] <= 0x20 { i = JSONCursor.skipSpace(base, count, from: i) }
+        guard i < count, base[i] == UInt8(ascii: "\"") else { return false }
+        let end = JSONCursor.skipStringBody(base, count, from: i &+ 1)
+        guard end >= 0 else { return false }
+        index = end
+        return true
+    }
+
     /// Skips a string's body from just after its opening quote; returns the index after the closing
     /// quote, or -1 when it is invalid, unterminated, or has an escape that `allowEscapes` refuses.
     @inlinable @inline(__always)

@@ -63,7 +63,7 @@ struct EventWalker {
                 child = lookup(node: node, key: key)
             }
             if child < 0 {
-                try cursor.skipValue(depth: depth + 1)
+                if !cursor.skipStringValue() { try cursor.skipValue(depth: depth + 1) }
             } else {
                 try walkValue(node: child, depth: depth + 1)
                 unseen &-= 1
