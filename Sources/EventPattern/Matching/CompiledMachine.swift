@@ -468,6 +468,9 @@ struct FlatTables: @unchecked Sendable {
     /// are all read while walking).
     let fieldDeferredNode: UnsafeBufferPointer<Int32>
     let fieldTracksOccurrences: UnsafeBufferPointer<Bool>
+    /// Per field, whether its shared matcher tests anything (some trigger predicate is on it):
+    /// values of the other fields are only recorded.
+    let fieldEvaluates: UnsafeBufferPointer<Bool>
     let predBroad: UnsafeBufferPointer<Int32>
     let subRulePreds: UnsafeBufferPointer<Int32>
     let predText: UnsafeBufferPointer<UInt8>
@@ -495,6 +498,7 @@ struct FlatTables: @unchecked Sendable {
         nodeParent = FlatTables.copy(deferral.parent)
         fieldDeferredNode = FlatTables.copy(deferral.fieldNode)
         fieldTracksOccurrences = FlatTables.copy(t.fieldTracksOccurrences)
+        fieldEvaluates = FlatTables.copy(t.fields.map { !$0.isEmpty })
         predBroad = FlatTables.copy(t.predBroad)
         subRulePreds = FlatTables.copy(t.subRulePreds)
         predText = FlatTables.copy(t.predText)
@@ -582,7 +586,7 @@ struct FlatTables: @unchecked Sendable {
     }
 
     func deallocate() {
-        nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate()
+        nodeField.deallocate(); nodeHasChildren.deallocate(); fieldTracksOccurrences.deallocate(); fieldEvaluates.deallocate()
         nodeDeferrable.deallocate(); nodeParent.deallocate(); fieldDeferredNode.deallocate()
         predBroad.deallocate(); subRulePreds.deallocate(); predText.deallocate(); pieceLength.deallocate()
         fieldMatchers.deallocate(); predTesters.deallocate(); pred.deallocate()

@@ -133,7 +133,9 @@ struct EventWalker {
             let token = try cursor.scanString()
             guard field >= 0 else { return }
             state.predBuffer.clear()
-            if token.hasEscapes {
+            if !flat.fieldEvaluates[Int(field)] {
+                // Only lazy predicates name the field: the value is recorded for them.
+            } else if token.hasEscapes {
                 state.decodeBuffer.clear()
                 cursor.decode(token, into: &state.decodeBuffer)
                 let decoded = state.decodeBuffer
@@ -161,8 +163,10 @@ struct EventWalker {
             }
             guard field >= 0 else { return }
             state.predBuffer.clear()
-            let s = statePointer
-            flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateLiteral(literal, into: &s.pointee.predBuffer) }
+            if flat.fieldEvaluates[Int(field)] {
+                let s = statePointer
+                flat.fieldMatchers[Int(field)]._withUnsafeGuaranteedRef { $0.evaluateLiteral(literal, into: &s.pointee.predBuffer) }
+            }
             record(field: field, kind: literal, start: start, end: cursor.index)
         default:
             let range = try cursor.scanNumber()

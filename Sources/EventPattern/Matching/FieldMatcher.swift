@@ -37,6 +37,8 @@ final class FieldMatcher: Sendable {
     let needsNumberValue: Bool
     let needsIPAddress: Bool
     let hasStringTests: Bool
+    /// No tests at all (a field only lazy predicates name): nothing to evaluate.
+    let isEmpty: Bool
 
     init(entries: [(matcher: ValueMatcher, pred: Int32)]) {
         var testPredStart: [Int32] = [0], testPreds: [Int32] = []
@@ -160,6 +162,7 @@ final class FieldMatcher: Sendable {
         ranges = NumericIndex(rangeEntries)
         cidrs = CIDRIndex(cidrEntries)
         needsNumberValue = needsNumber
+        isEmpty = entries.isEmpty
         needsIPAddress = !cidrEntries.isEmpty
     }
 
