@@ -657,13 +657,17 @@ public enum JSONLimits {
 /// Storage for the keys of open objects, kept between cursors so reading many events does not allocate.
 ///
 /// Not thread-safe: one per reading thread.
+///
+/// Its storage is read once per cursor; `@exclusivity(unchecked)` spares each read the runtime's
+/// dynamic exclusivity check (four calls per event otherwise), which guards nothing here: one
+/// thread uses a stack, and only `grow` writes it.
 public final class JSONKeyStack {
-    @usableFromInline var storage: UnsafeMutablePointer<JSONStringToken>
+    @exclusivity(unchecked) @usableFromInline var storage: UnsafeMutablePointer<JSONStringToken>
     /// Each key's fingerprint again, packed, for the duplicate scan.
-    @usableFromInline var fingerprints: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) @usableFromInline var fingerprints: UnsafeMutablePointer<UInt64>
     /// The open objects' key filters, each at its object's mark.
-    @usableFromInline var filters: UnsafeMutablePointer<UInt64>
-    @usableFromInline var capacity: Int
+    @exclusivity(unchecked) @usableFromInline var filters: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) @usableFromInline var capacity: Int
 
     public init(capacity: Int = 64) {
         self.capacity = capacity

@@ -77,6 +77,18 @@ struct ExactOperatorTests {
         MatchRow(#"{"a":{"b":["x"],"e":["q"]},"c":["y"]}"#, #"{"a.b":"x","c":"y","a":{"e":"q"}}"#, true),
         MatchRow(#"{"a":{"b":["x"]},"c":["y"]}"#, #"{"c":"y","a":{"b":"x"},"z.q":"x","w":[1,{"v.u":2}]}"#, true),
         MatchRow(#"{"a":{"b":["x"]},"c":["y"]}"#, #"{"c":"y","a":{"b":"z"},"a.b":"z"}"#, false),
+        // A dotted key is looked at where a name with children would end: first segments of other
+        // lengths, earlier dots, names of 63 bytes and more, several levels, the empty name.
+        MatchRow(#"{"ab":{"c":["x"]},"abc":{"d":["y"]}}"#, #"{"abc.d":"y","ab.c":"x"}"#, true),
+        MatchRow(#"{"ab":{"c":["x"]}}"#, #"{"a.b.c":"x"}"#, false),
+        MatchRow(#"{"ab":{"c":["x"]}}"#, #"{"abc":{"c":"x"},"ab.c.d":"x"}"#, false),
+        MatchRow(#"{"ab":{"c":{"d":["x"]}}}"#, #"{"ab.c.d":"x"}"#, true),
+        MatchRow(#"{"ab":{"c":{"d":["x"]}}}"#, #"{"ab.c":{"d":"x"}}"#, true),
+        MatchRow(#"{"ab":{"c":{"d":["x"]}}}"#, #"{"ab":{"c.d":"x"}}"#, true),
+        MatchRow(#"{"":{"b":["x"]}}"#, #"{".b":"x"}"#, true),
+        MatchRow(#"{"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL":{"b":["x"]}}"#, #"{"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL.b":"x"}"#, true),
+        MatchRow(#"{"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL":{"b":["x"]}}"#, #"{"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLM.b":"x"}"#, false),
+        MatchRow(#"{"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLM":{"b":["x"]},"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL":{"c":["y"]}}"#, #"{"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL.c":"y","LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLM.b":"x"}"#, true),
         // An empty key is a path segment of its own: {"": {"b": …}} is ".b", not "b".
         MatchRow(#"{"":["x"]}"#, #"{"":"x"}"#, true),
         MatchRow(#"{"":{"b":["x"]}}"#, #"{"":{"b":"x"}}"#, true),

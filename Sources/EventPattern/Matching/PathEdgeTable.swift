@@ -25,9 +25,12 @@ struct PathEdgeTable {
     private let tails: UnsafeMutableBufferPointer<UInt8>
     private let shift: UInt64
     private let mask: Int
-    /// Nodes with grandchildren: only below those can a key holding a `.` (`"a.b"`, which names
-    /// the same field as `"a": {"b"}`) reach a node.
-    private let reachesDeeper: UnsafeMutableBufferPointer<Bool>
+    /// Per node, the lengths of its children's names that have children of their own, as bits
+    /// (bit `n`: such a name of `n` bytes; bit 63 also stands for every length of 63 and more).
+    /// A key holding a `.` (`"a.b"` names what `"a": {"b"}` does) can only lead somewhere when its
+    /// first segment is such a name, so its `.` sits at one of these lengths: a key is looked at
+    /// there, not scanned for dots. Zero for nodes without grandchildren.
+    private let dottedHeads: UnsafeMutableBufferPointer<UInt64>
     /// Per node, its number of children when they are all leaves, else -1: once a walker has seen
     /// that many of its keys (each named child, keys being unique), nothing else in the object can
     /// matter.
@@ -45,7 +48,11 @@ struct PathEdgeTable {
         var childCount = Array(repeating: Int32(0), count: nodeCount)
         for edge in edges { childCount[Int(edge.node)] += 1 }
         var deeper = Array(repeating: false, count: nodeCount)
-        for edge in edges where childCount[Int(edge.child)] > 0 { deeper[Int(edge.node)] = true }
+        var heads = Array(repeating: UInt64(0), count: nodeCount)
+        for edge in edges where childCount[Int(edge.child)] > 0 {
+            deeper[Int(edge.node)] = true
+            heads[Int(edge.node)] |= 1 << UInt64(min(edge.name.count, 63))
+        }
         for edge in edges {
             let fingerprint = edge.name.withUnsafeBufferPointer { name in
                 JSONCursor.fingerprint(name.baseAddress ?? UnsafePointer(bitPattern: 1)!, name.count, start: 0, length: name.count)
@@ -57,8 +64,8 @@ struct PathEdgeTable {
         }
         tails = .allocate(capacity: max(tailBytes.count, 1))
         _ = tails.initialize(from: tailBytes)
-        reachesDeeper = .allocate(capacity: max(nodeCount, 1))
-        _ = reachesDeeper.initialize(from: deeper)
+        dottedHeads = .allocate(capacity: max(nodeCount, 1))
+        _ = dottedHeads.initialize(from: heads)
         leafChildren = .allocate(capacity: max(nodeCount, 1))
         _ = leafChildren.initialize(from: (0..<nodeCount).map { deeper[$0] ? -1 : childCount[$0] })
     }
@@ -70,7 +77,7 @@ struct PathEdgeTable {
     func deallocate() {
         slots.deallocate()
         tails.deallocate()
-        reachesDeeper.deallocate()
+        dottedHeads.deallocate()
         leafChildren.deallocate()
     }
 
@@ -104,6 +111,10 @@ struct PathEdgeTable {
     @inline(__always)
     private static func tailMatches(_ tail: UnsafePointer<UInt8>, _ bytes: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var k = 0
+        while k &+ 8 <= n {
+            if UnsafeRawPointer(tail + k).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(bytes + k).loadUnaligned(as: UInt64.self) { return false }
+            k &+= 8
+        }
         while k < n {
             if tail[k] != bytes[k] { return false }
             k &+= 1
@@ -119,23 +130,27 @@ struct PathEdgeTable {
     func child(of node: Int32, fingerprint: UInt64, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
         let slots = self.slots.baseAddress!, tails = self.tails.baseAddress!
         let direct = PathEdgeTable.segmentChild(slots, tails, shift, mask, node, fingerprint, base, start, length)
-        if direct >= 0 || !reachesDeeper[Int(node)] || !PathEdgeTable.containsDot(base + start, length) { return direct }
+        if direct >= 0 || !PathEdgeTable.mayLeadDeeper(base + start, length, heads: dottedHeads[Int(node)]) { return direct }
         return PathEdgeTable.dottedChild(slots, tails, shift, mask, node, base, start, length, count)
     }
 
-    /// Whether `length` bytes from `bytes` hold a `.`, eight at a time.
+    /// Whether a key of `length` bytes at `bytes` has a `.` right after a first segment as long as
+    /// one of `heads` (see `dottedHeads`); for names of 63 bytes and more, anywhere from there on.
     @inline(__always)
-    static func containsDot(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
-        var i = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        while i &+ 8 <= length {
-            let word = UnsafeRawPointer(bytes + i).loadUnaligned(as: UInt64.self) ^ (ones &* 0x2E)
-            if (word &- ones) & ~word & (ones &* 0x80) != 0 { return true }
-            i &+= 8
-        }
-        while i < length {
-            if bytes[i] == UInt8(ascii: ".") { return true }
-            i &+= 1
+    static func mayLeadDeeper(_ bytes: UnsafePointer<UInt8>, _ length: Int, heads: UInt64) -> Bool {
+        var candidates = length > 63 ? heads : heads & ((1 << UInt64(length)) &- 1)
+        while candidates != 0 {
+            let at = candidates.trailingZeroBitCount
+            if at == 63 {
+                var i = 63
+                while i < length {
+                    if bytes[i] == UInt8(ascii: ".") { return true }
+                    i &+= 1
+                }
+                return false
+            }
+            if bytes[at] == UInt8(ascii: ".") { return true }
+            candidates &= candidates &- 1
         }
         return false
     }
