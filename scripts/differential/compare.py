@@ -11,6 +11,8 @@ import collections, json, re, sys
 
 ZERO_BLOCK = re.compile(r'"cidr":\s*"(0\.0\.0\.0|::)/0"')
 
+OPERATORS = {"prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr"}
+
 def wildcard_beside_ignore_case(pair):
     """Whether one field's value list holds a `wildcard` and a case-insensitive operator
     (`equals-ignore-case`, also inside `anything-but`): event-ruler's automaton for that
@@ -40,8 +42,6 @@ def wildcard_beside_ignore_case(pair):
         if "wildcard" in found and ("equals-ignore-case" in found or "anything-but equals-ignore-case" in found):
             return True
     return False
-
-OPERATORS = {"prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr"}
 
 # Documented choices (README, "Semantics decided where ..."), recognised by the reference's error,
 # or by the pattern and the two verdicts: (pair line, ours, reference) -> bool.
