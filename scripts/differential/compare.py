@@ -39,9 +39,29 @@ def wildcard_beside_ignore_case(pair):
         return False
     for leaf in leaves(pattern):
         found = {op for member in leaf for op in operators(member)}
-        if "wildcard" in found and ("equals-ignore-case" in found or "anything-but equals-ignore-case" in found):
+        wildcard = "wildcard" in found or "anything-but wildcard" in found
+        if wildcard and ("equals-ignore-case" in found or "anything-but equals-ignore-case" in found):
             return True
     return False
+
+def ignore_case_beyond_bmp(pair):
+    """Whether an `equals-ignore-case` operand (alone, or inside `prefix`, `suffix` or
+    `anything-but`) holds a character outside the Basic Multilingual Plane, which event-ruler
+    folds one UTF-16 half at a time (README, "Semantics")."""
+    def operands(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "equals-ignore-case":
+                    yield from (value if isinstance(value, list) else [value])
+                yield from operands(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from operands(value)
+    try:
+        pattern = json.loads(pair)["pattern"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return any(isinstance(text, str) and any(ord(c) > 0xFFFF for c in text) for text in operands(pattern))
 
 # Documented choices (README, "Semantics decided where ..."), recognised by the reference's error,
 # or by the pattern and the two verdicts: (pair line, ours, reference) -> bool.
@@ -53,9 +73,12 @@ KNOWN = {
     "a /0 block matching another family or a number": lambda pair, ours, ref:
         ours.get("matches") is False and ref.get("matches") is True and ZERO_BLOCK.search(pair) is not None,
     # event-ruler matches some non-ASCII values it should not, and misses values a leading-`*`
-    # wildcard's neighbour `anything-but` + `equals-ignore-case` lets through.
+    # wildcard's neighbour `anything-but` + `equals-ignore-case` lets through (or lets through what
+    # an `anything-but` wildcard excludes).
     "a wildcard beside a case-insensitive operator": lambda pair, ours, ref:
         "matches" in ours and "matches" in ref and wildcard_beside_ignore_case(pair),
+    "equals-ignore-case beyond the Basic Multilingual Plane": lambda pair, ours, ref:
+        "matches" in ours and "matches" in ref and ignore_case_beyond_bmp(pair),
 }
 
 def verdict(result):
