@@ -216,6 +216,9 @@ struct WildcardOperatorTests {
         MatchRow(#"{"a":[{"wildcard":"*a"},{"anything-but":{"equals-ignore-case":["b"]}}]}"#, #"{"a":"ba"}"#, true),
         MatchRow(#"{"a":[{"wildcard":"*x*"},{"equals-ignore-case":"é"}]}"#, #"{"a":"ǆ"}"#, false),
         MatchRow(#"{"a":[{"wildcard":"*x*"},{"equals-ignore-case":"é"}]}"#, #"{"a":"É"}"#, true),
+        MatchRow(#"{"a":["xé",{"numeric":["<=",300]},{"equals-ignore-case":"ab"}]}"#, #"{"a":"xé"}"#, true),
+        MatchRow(#"{"a":["xé",{"numeric":["<=",300]},{"equals-ignore-case":"ab"}]}"#, #"{"a":"AB"}"#, true),
+        MatchRow(#"{"a":["xé",{"numeric":["<=",300]},{"equals-ignore-case":"ab"}]}"#, #"{"a":"XÉ"}"#, false),
     ]
 
     @Test(arguments: rows) func wildcard(_ row: MatchRow) { checkBothMatchers(row) }
