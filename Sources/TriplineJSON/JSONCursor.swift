@@ -391,12 +391,12 @@ public struct JSONCursor {
     /// careful loop runs only when that one declines, and produces the located error.
     public mutating func skipValue(depth: Int) throws(JSONError) {
         // Scalars, most skipped values, need no stack of open containers.
+        if skipStringValue() { return }
         skipWhitespace()
         if index < bytes.count, let base = bytes.baseAddress {
             let c = base[index]
             if c == UInt8(ascii: "\"") {
-                let end = JSONCursor.skipStringBody(base, bytes.count, from: index &+ 1)
-                if end >= 0 { index = end } else { _ = try scanString() }
+                _ = try scanString()   // invalid: the careful reader reports where
                 return
             }
             if c &- UInt8(ascii: "0") < 10 || c == UInt8(ascii: "-") {
