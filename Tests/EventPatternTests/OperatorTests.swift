@@ -219,6 +219,13 @@ struct WildcardOperatorTests {
         MatchRow(#"{"a":["xé",{"numeric":["<=",300]},{"equals-ignore-case":"ab"}]}"#, #"{"a":"xé"}"#, true),
         MatchRow(#"{"a":["xé",{"numeric":["<=",300]},{"equals-ignore-case":"ab"}]}"#, #"{"a":"AB"}"#, true),
         MatchRow(#"{"a":["xé",{"numeric":["<=",300]},{"equals-ignore-case":"ab"}]}"#, #"{"a":"XÉ"}"#, false),
+        MatchRow(#"{"a":[{"wildcard":"*x*"},{"equals-ignore-case":"b"}]}"#, #"{"a":"a"}"#, false),
+        MatchRow(#"{"$or":[{"a":[{"wildcard":"*\\**"}]},{"a":[{"equals-ignore-case":"I"}]}]}"#, #"{"a":"a\\c"}"#, false),
+        MatchRow(#"{"$or":[{"a":[{"wildcard":"*\\**"}]},{"a":[{"equals-ignore-case":"I"}]}]}"#, #"{"a":"i"}"#, true),
+        MatchRow(#"{"a":["abc",{"numeric":["<=",300]},{"suffix":"zz"}]}"#, #"{"a":"abc"}"#, true),
+        MatchRow(#"{"a":["abc",{"numeric":["<=",300]},{"suffix":"zz"}]}"#, #"{"a":"xzz"}"#, true),
+        MatchRow(#"{"a":["true",{"numeric":[">",-1,"<=",300]},{"prefix":"ab"}]}"#, #"{"a":"true"}"#, true),
+        MatchRow(#"{"a":["true",{"numeric":[">",-1,"<=",300]},{"prefix":"ab"}]}"#, #"{"a":true}"#, false),
     ]
 
     @Test(arguments: rows) func wildcard(_ row: MatchRow) { checkBothMatchers(row) }
