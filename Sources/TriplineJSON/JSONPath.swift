@@ -11,8 +11,16 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
 
     public static let root = JSONPath()
 
-    public func appending(_ key: String) -> JSONPath { JSONPath(components + [.key(key)]) }
-    public func appending(index: Int) -> JSONPath { JSONPath(components + [.index(index)]) }
+    public func appending(_ key: String) -> JSONPath { appending(component: .key(key)) }
+    public func appending(index: Int) -> JSONPath { appending(component: .index(index)) }
+
+    private func appending(component: Component) -> JSONPath {
+        var path = JSONPath()
+        path.components.reserveCapacity(components.count + 1)
+        path.components.append(contentsOf: components)
+        path.components.append(component)
+        return path
+    }
 
     public var isRoot: Bool { components.isEmpty }
 

@@ -40,6 +40,38 @@ public enum JSONWriter {
         }
     }
 
+    /// How many bytes ``write(_:into:)`` would write for `value`, without writing them: a size
+    /// limit is checked without building the text.
+    public static func byteCount(_ value: JSONValue) -> Int {
+        switch value {
+        case .null: return 4
+        case .bool(let b): return b ? 4 : 5
+        case .number(let n): return n.text.utf8.count
+        case .string(let s): return stringByteCount(s)
+        case .array(let elements):
+            var count = 2 + max(elements.count - 1, 0)
+            for element in elements { count += byteCount(element) }
+            return count
+        case .object(let object):
+            var count = 2 + max(object.members.count - 1, 0)
+            for member in object.members { count += stringByteCount(member.key) + 1 + byteCount(member.value) }
+            return count
+        }
+    }
+
+    /// The bytes of `s` as a JSON string literal, quotes included (see ``appendEscape(for:into:)``).
+    static func stringByteCount(_ s: String) -> Int {
+        var count = 2
+        for c in s.utf8 {
+            if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { count += 1; continue }
+            switch c {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: count += 2
+            default: count += 6
+            }
+        }
+        return count
+    }
+
     /// A JSON string literal (with quotes) for `s`.
     public static func quoted(_ s: String) -> String {
         var out: [UInt8] = []

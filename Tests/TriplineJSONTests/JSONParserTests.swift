@@ -38,6 +38,7 @@ struct JSONParserValidDocumentTests {
     func compactRoundTrip(_ text: String) throws {
         let value = try JSONParser.parse(text)
         #expect(JSONWriter.string(value) == text)
+        #expect(JSONWriter.byteCount(value) == text.utf8.count)
         #expect(try JSONParser.parse(JSONWriter.bytes(value)) == value)
     }
 
@@ -76,6 +77,7 @@ struct JSONParserValidDocumentTests {
             let value = Self.randomValue(depth: 0, rng: &rng)
             let bytes = JSONWriter.bytes(value)
             #expect(try JSONParser.parse(bytes) == value, "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(JSONWriter.byteCount(value) == bytes.count)
         }
     }
 

@@ -83,7 +83,7 @@ struct PatternParser {
             fail(path, .rootNotObject(found: PatternParser.describe(json)))
             return nil
         }
-        let compactSize = JSONWriter.bytes(json).count
+        let compactSize = JSONWriter.byteCount(json)
         if compactSize > PatternLimits.maxPatternBytes {
             fail(path, .patternTooLong(bytes: compactSize, limit: PatternLimits.maxPatternBytes))
             return nil

@@ -73,10 +73,11 @@ struct CompiledMachine: Sendable {
             let pattern = patterns[id]!
             for branch in pattern.branches {
                 var preds: [Int32] = []
-                let ordered = branch.enumerated().sorted { a, b in
-                    let x = Array(a.element.path.utf16), y = Array(b.element.path.utf16)
-                    return x == y ? a.offset < b.offset : x.lexicographicallyPrecedes(y)
-                }.map(\.element)
+                // Fields in UTF-16 order of their paths (each path converted once, not per comparison).
+                let keys = branch.map { Array($0.path.utf16) }
+                let ordered = branch.indices.sorted { a, b in
+                    keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b])
+                }.map { branch[$0] }
                 for condition in ordered {
                     let pred: Int32
                     if let existing = predIDs[condition] {
@@ -86,11 +87,12 @@ struct CompiledMachine: Sendable {
                         predIDs[condition] = pred
                         predConditions.append(condition)
                         let field: Int32
-                        if let f = fieldIDs[Array(condition.path.utf8)] {
+                        let pathBytes = Array(condition.path.utf8)
+                        if let f = fieldIDs[pathBytes] {
                             field = f
                         } else {
                             field = Int32(fieldPaths.count)
-                            fieldIDs[Array(condition.path.utf8)] = field
+                            fieldIDs[pathBytes] = field
                             fieldPaths.append(condition.path)
                         }
                         predField.append(field)
@@ -431,6 +433,9 @@ struct CompactTest {
 ///
 /// `@unchecked Sendable`: everything it holds is written once in `init` and only read afterwards.
 final class CompiledMachineReference: @unchecked Sendable {
+    /// The machine of no patterns, shared by every new ``PatternMachine`` (most get patterns at once).
+    static let empty = CompiledMachineReference(CompiledMachine())
+
     let tables: CompiledMachine
     /// Pointer copies of the tables read for every event, in one allocation walkers point into;
     /// freed with the reference.

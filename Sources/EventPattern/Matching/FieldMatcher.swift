@@ -56,11 +56,11 @@ final class FieldMatcher: Sendable {
             tests.append(tokens); preds.append([]); exclusions.append([])
             return tests.count - 1
         }
-        var tableIDs: [[UInt8]: Int] = [:]
+        var tableIDs: [TableKey: Int] = [:]
         var tableKeys: [(context: Int32, bytes: [UInt8])] = []
         var tableLists: [[Int32]] = []
         func tableEntry(_ context: Int32, _ bytes: [UInt8]) -> Int {
-            let key = [UInt8(context)] + bytes
+            let key = TableKey(context: context, bytes: bytes)
             if let id = tableIDs[key] { return id }
             tableIDs[key] = tableKeys.count
             tableKeys.append((context, bytes)); tableLists.append([])
@@ -310,6 +310,12 @@ final class FieldMatcher: Sendable {
         case .string, .escapedString, .number: break
         }
     }
+}
+
+/// A string of the exact-value table while it is built: the table it belongs to and its bytes.
+private struct TableKey: Hashable {
+    var context: Int32
+    var bytes: [UInt8]
 }
 
 /// Per-thread working memory for field evaluation.

@@ -10,7 +10,7 @@ import TriplineJSON
 /// each with its own ``MatchScratch``.
 public struct PatternMachine: Sendable {
     private var patterns: [Int: EventPattern] = [:]
-    private(set) var compiled = CompiledMachineReference(CompiledMachine())
+    private(set) var compiled = CompiledMachineReference.empty
     private var patternIDs: [Int] = []
 
     public init() {}

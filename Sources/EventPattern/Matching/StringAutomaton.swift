@@ -80,32 +80,35 @@ struct StringAutomaton: Sendable {
     // MARK: Construction
 
     private mutating func buildNFA(_ tests: [[StringToken]]) {
-        var edges: [[(UInt8, Int32)]] = [[]]
-        var epsilons: [[Int32]] = [[]]
+        // Edges and epsilons are collected as flat pairs, then laid out per state: one allocation
+        // per table instead of two per state (a one-pattern machine builds a few automata per line
+        // of `test-pattern --batch`, where small allocations were most of the cost).
+        var edgeFrom: [Int32] = [], bytes: [UInt8] = [], edgeTo: [Int32] = []
+        var epsilonFrom: [Int32] = [], epsilonTo: [Int32] = []
         var loopFlags: [Bool] = [false]
         var accepts: [Int32] = [-1]
         func newState() -> Int32 {
-            edges.append([]); epsilons.append([]); loopFlags.append(false); accepts.append(-1)
-            return Int32(edges.count - 1)
+            loopFlags.append(false); accepts.append(-1)
+            return Int32(loopFlags.count - 1)
         }
         for (testID, tokens) in tests.enumerated() {
             var current = newState()
-            epsilons[0].append(current)
+            epsilonFrom.append(0); epsilonTo.append(current)
             for token in tokens {
                 switch token {
                 case .star:
                     let q = newState()
                     loopFlags[Int(q)] = true
-                    epsilons[Int(current)].append(q)
+                    epsilonFrom.append(current); epsilonTo.append(q)
                     current = q
                 case .spellings(let options):
                     let join = newState()
                     for option in options {
-                        if option.isEmpty { epsilons[Int(current)].append(join); continue }
+                        if option.isEmpty { epsilonFrom.append(current); epsilonTo.append(join); continue }
                         var from = current
                         for (k, byte) in option.enumerated() {
                             let to = k == option.count - 1 ? join : newState()
-                            edges[Int(from)].append((byte, to))
+                            edgeFrom.append(from); bytes.append(byte); edgeTo.append(to)
                             from = to
                         }
                     }
@@ -114,23 +117,41 @@ struct StringAutomaton: Sendable {
             }
             accepts[Int(current)] = Int32(testID)
         }
-        edgeStart = [0]; epsilonStart = [0]
-        for s in 0..<edges.count {
-            for (b, t) in edges[s] { edgeByte.append(b); edgeTarget.append(t) }
-            edgeStart.append(Int32(edgeByte.count))
-            epsilonTarget.append(contentsOf: epsilons[s])
-            epsilonStart.append(Int32(epsilonTarget.count))
+        let stateCount = loopFlags.count
+        // Counting sort by source state, keeping each state's edges in insertion order.
+        func layout(_ from: [Int32], into start: inout [Int32]) -> [Int] {
+            var count = Array(repeating: Int32(0), count: stateCount + 1)
+            for f in from { count[Int(f) + 1] += 1 }
+            for s in 0..<stateCount { count[s + 1] += count[s] }
+            start = count
+            var next = count
+            var order = Array(repeating: 0, count: from.count)
+            for (k, f) in from.enumerated() {
+                order[Int(next[Int(f)])] = k
+                next[Int(f)] += 1
+            }
+            return order
         }
+        let edgeOrder = layout(edgeFrom, into: &edgeStart)
+        edgeByte = edgeOrder.map { bytes[$0] }
+        edgeTarget = edgeOrder.map { edgeTo[$0] }
+        epsilonTarget = layout(epsilonFrom, into: &epsilonStart).map { epsilonTo[$0] }
         loops = loopFlags
         acceptTest = accepts
     }
 
+    /// `seeds` and every state reachable from them by epsilon moves, each once.
     func closure(_ seeds: [Int32]) -> [Int32] {
-        var seen = Set<Int32>()
         var out: [Int32] = []
         var stack = seeds
+        // Small sets (nearly all of them) are checked by scanning; a set only past that size.
+        var seen: Set<Int32>? = nil
         while let s = stack.popLast() {
-            guard seen.insert(s).inserted else { continue }
+            if seen == nil {
+                if out.contains(s) { continue }
+                if out.count == 32 { seen = Set(out) }
+            }
+            if seen != nil, !seen!.insert(s).inserted { continue }
             out.append(s)
             for k in Int(epsilonStart[Int(s)])..<Int(epsilonStart[Int(s) + 1]) { stack.append(epsilonTarget[k]) }
         }
@@ -153,16 +174,20 @@ struct StringAutomaton: Sendable {
         for s in base { baseMember[Int(s)] = true }
         baseIsEmpty = base.isEmpty
         baseAccepts = base.compactMap { acceptTest[Int($0)] >= 0 ? acceptTest[Int($0)] : nil }
-        for b in Set(edgeByte).sorted() {
-            classOf[Int(b)] = UInt8(truncatingIfNeeded: representatives.count)
-            representatives.append(b)
+        var used = Array(repeating: false, count: 256)
+        for b in edgeByte { used[Int(b)] = true }
+        for b in 0..<256 where used[b] {
+            classOf[b] = UInt8(truncatingIfNeeded: representatives.count)
+            representatives.append(UInt8(b))
         }
         if representatives.count > 255 {
             representatives = (0...255).map { UInt8($0) }
             for b in 0...255 { classOf[b] = UInt8(b) }
         }
         classCount = representatives.count
+        baseStep.reserveCapacity(classCount)
         for cls in 0..<classCount {
+            if base.isEmpty { baseStep.append([]); continue }
             var raw: [Int32] = []
             step(base, byte: representatives[cls], into: &raw)
             baseStep.append(explicitPart(closure(raw)))
@@ -170,7 +195,18 @@ struct StringAutomaton: Sendable {
         startSet = explicitPart(start)
     }
 
-    private func explicitPart(_ set: [Int32]) -> [Int32] { Array(Set(set.filter { !baseMember[Int($0)] })).sorted() }
+    /// The states of `set` outside the base set, sorted, each once: a DFA state's identity.
+    private func explicitPart(_ set: [Int32]) -> [Int32] {
+        var out = set.filter { !baseMember[Int($0)] }
+        out.sort()
+        var kept = 0
+        for k in out.indices where k == 0 || out[k] != out[k - 1] {
+            out[kept] = out[k]
+            kept += 1
+        }
+        out.removeLast(out.count - kept)
+        return out
+    }
 
     /// The explicit state set reached from `set` on byte class `cls`.
     func transition(from set: [Int32], class cls: Int) -> [Int32] {

@@ -123,12 +123,9 @@ struct BatchEvaluator {
         // Move the reusable buffers out of `self` (not copy: a shared copy would be copied on write).
         var buffer: [UInt8] = []
         swap(&buffer, &decodeBuffer)
-        var scratch = MatchScratch()
-        swap(&scratch, &self.scratch)
-        defer {
-            swap(&buffer, &decodeBuffer)
-            swap(&scratch, &self.scratch)
-        }
+        // A copy of a scratch shares its memory: nothing is allocated per line.
+        var scratch = self.scratch
+        defer { swap(&buffer, &decodeBuffer) }
         let compiled = pair.pattern.withBytes(in: line, decodeBuffer: &buffer) { compiledPattern($0) }
         guard case .success(let machine) = compiled else { return compiled.map { _ in false } }
         return pair.event.withBytes(in: line, decodeBuffer: &buffer) { event in
