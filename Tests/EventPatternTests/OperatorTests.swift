@@ -226,6 +226,9 @@ struct WildcardOperatorTests {
         MatchRow(#"{"a":["abc",{"numeric":["<=",300]},{"suffix":"zz"}]}"#, #"{"a":"xzz"}"#, true),
         MatchRow(#"{"a":["true",{"numeric":[">",-1,"<=",300]},{"prefix":"ab"}]}"#, #"{"a":"true"}"#, true),
         MatchRow(#"{"a":["true",{"numeric":[">",-1,"<=",300]},{"prefix":"ab"}]}"#, #"{"a":true}"#, false),
+        MatchRow(#"{"a":["ı",{"numeric":["<",0.3]},"*"]}"#, #"{"a":"ı"}"#, true),
+        MatchRow(#"{"a":["ı",{"numeric":["<",0.3]},"*"]}"#, #"{"a":0.2}"#, true),
+        MatchRow(#"{"a":["ı",{"numeric":["<",0.3]},"*"]}"#, #"{"a":"x"}"#, false),
     ]
 
     @Test(arguments: rows) func wildcard(_ row: MatchRow) { checkBothMatchers(row) }
