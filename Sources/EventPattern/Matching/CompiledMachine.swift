@@ -244,7 +244,7 @@ struct CompiledMachine: Sendable {
             predBroadStart.append(Int32(predBroad.count))
         }
         for (field, path) in fieldPaths.enumerated() {
-            fields.append(FieldMatcher(entries: fieldEntries[field]))
+            fields.append(fieldEntries[field].isEmpty ? FieldMatcher.empty : FieldMatcher(entries: fieldEntries[field]))
             insertPath(path, field: Int32(field))
         }
     }

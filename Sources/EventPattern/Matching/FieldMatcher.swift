@@ -40,6 +40,9 @@ final class FieldMatcher: Sendable {
     /// No tests at all (a field only lazy predicates name): nothing to evaluate.
     let isEmpty: Bool
 
+    /// The matcher of no tests, shared by every field that only lazy predicates name.
+    static let empty = FieldMatcher(entries: [])
+
     init(entries: [(matcher: ValueMatcher, pred: Int32)]) {
         var testPredStart: [Int32] = [0], testPreds: [Int32] = []
         var testExclusionStart: [Int32] = [0], testExclusions: [Int32] = []

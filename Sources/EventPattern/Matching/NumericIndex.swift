@@ -5,11 +5,13 @@
 struct NumericIndex: Sendable {
     private var bounds: [Double] = []
     private var leafBase = 1
-    private var nodeStart: [Int32] = [0]
+    private var nodeStart: [Int32] = []
     private var nodeItems: [Int32] = []
 
     init(_ entries: [(range: NumericRange, item: Int32)]) {
+        // Empty (most fields have no ranges): nothing allocated, and `lookup` returns at once.
         guard !entries.isEmpty else { return }
+        nodeStart = [0]
         var points = Set<Double>()
         for (range, _) in entries {
             if let l = range.lower { points.insert(l) }
@@ -73,10 +75,15 @@ struct NumericIndex: Sendable {
 
 /// CIDR blocks on one field as a binary trie over address bits: lookup walks at most 32 or 128 bits.
 struct CIDRIndex: Sendable {
-    private var children: [(Int32, Int32)] = [(-1, -1), (-1, -1)]   // node 0: IPv4 root, node 1: IPv6 root
-    private var items: [[Int32]] = [[], []]
+    private var children: [(Int32, Int32)] = []   // node 0: IPv4 root, node 1: IPv6 root
+    private var items: [[Int32]] = []
 
     init(_ entries: [(block: CIDRBlock, item: Int32)]) {
+        isEmpty = entries.isEmpty
+        // Empty (most fields have no blocks): nothing allocated; `lookup` is never called.
+        if isEmpty { return }
+        children = [(-1, -1), (-1, -1)]
+        items = [[], []]
         for (block, item) in entries {
             var node = block.isIPv6 ? 1 : 0
             for bit in 0..<block.prefixLength {
@@ -93,12 +100,12 @@ struct CIDRIndex: Sendable {
             }
             items[node].append(item)
         }
-        isEmpty = entries.isEmpty
     }
 
     let isEmpty: Bool
 
     func lookup(_ address: IPAddress, into out: inout [Int32]) {
+        guard !isEmpty else { return }
         var node = address.isIPv6 ? 1 : 0
         let bits = address.byteCount * 8
         var bit = 0
