@@ -61,15 +61,18 @@ public enum JSONWriter {
 
     /// The bytes of `s` as a JSON string literal, quotes included (see ``appendEscape(for:into:)``).
     static func stringByteCount(_ s: String) -> Int {
-        var count = 2
-        for c in s.utf8 {
-            if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { count += 1; continue }
-            switch c {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: count += 2
-            default: count += 6
+        func escapedCount<C: Sequence>(_ bytes: C) -> Int where C.Element == UInt8 {
+            var count = 0
+            for c in bytes where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
+                switch c {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: count += 1
+                default: count += 5
+                }
             }
+            return count
         }
-        return count
+        let extra = s.utf8.withContiguousStorageIfAvailable { escapedCount($0) } ?? escapedCount(s.utf8)
+        return 2 + s.utf8.count + extra
     }
 
     /// A JSON string literal (with quotes) for `s`.
