@@ -260,6 +260,33 @@ struct TestPatternCommandTests {
         }
     }
 
+    @Test("--batch: interleaved patterns, more than its cache of recent ones holds, each answered by its own machine")
+    func batchInterleavedPatterns() throws {
+        let tripline = try TriplineBinary.locate()
+        // Ten patterns come back every other line, between them 600 patterns seen once: the ten
+        // are found among the recent ones, then dropped as the others push them out, then
+        // compiled again. A mix-up (another line's machine) would answer for the wrong field.
+        var input: [String] = []
+        var expected: [Bool] = []
+        for i in 0..<1_200 {
+            let wanted = (i / 2) % 3 != 0
+            if i % 2 == 0 {
+                let k = (i / 2) % 10
+                input.append(#"{"pattern": {"a": ["h\#(k)"]}, "event": {"a": "h\#(wanted ? k : k + 1)", "c": "x\#(i)"}}"#)
+            } else {
+                input.append(#"{"pattern": {"c": ["x\#(i)"]}, "event": {"c": "x\#(wanted ? i : i + 1)", "a": "h0"}}"#)
+            }
+            expected.append(wanted)
+        }
+        let result = try tripline.run(["test-pattern", "--batch"], stdin: input.joined(separator: "\n") + "\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdoutLines
+        try #require(lines.count == input.count)
+        for (i, line) in lines.enumerated() {
+            #expect(try JSONParser.parse(line) == ["matches": .bool(expected[i])], "line \(i + 1): \(input[i]) → \(line)")
+        }
+    }
+
     @Test("--batch answers each line before the next one is written (a harness may wait for it)")
     func batchInteractive() throws {
         let tripline = try InteractiveTripline(try TriplineBinary.locate(), ["test-pattern", "--batch"])

@@ -14,7 +14,7 @@ import TriplineRouter
 ///
 /// Built for harnesses that push tens of thousands of pairs through: standard input is read in 1 MB
 /// chunks, each line is scanned once to find the byte ranges of its pattern and event (no tree is
-/// built for the event), a run of lines with the same pattern text reuses one compiled machine, and
+/// built for the event), the last 64 distinct pattern texts keep their compiled machines, and
 /// results go through a buffered writer. A chunk of many lines is split between two threads (each
 /// with its own ``BatchEvaluator``) and the answers are written in input order; what was read is
 /// answered and flushed before the next read, so a harness may also send one line at a time.
@@ -94,6 +94,12 @@ struct BatchEvaluator {
     /// The last pattern text seen and what it compiled to.
     private var cachedPatternText: [UInt8]?
     private var cachedPattern: Result<PatternMachine, BatchLineError> = .failure(BatchLineError("no pattern"))
+    /// Recently compiled pattern texts (at most ``recentLimit``, the oldest dropped first): a
+    /// harness that interleaves a few patterns' lines compiles each once, not once per line.
+    private var recent: [[UInt8]: Result<PatternMachine, BatchLineError>] = [:]
+    private var recentOrder: [[UInt8]] = []
+    private var recentOldest = 0
+    static let recentLimit = 64
     private var decodeBuffer: [UInt8] = []
 
     /// Appends exactly one result line for `line` to `out`.
@@ -137,11 +143,16 @@ struct BatchEvaluator {
         }
     }
 
-    /// The machine for this pattern text, compiled once per run of identical texts.
+    /// The machine for this pattern text: the last line's, a recent one's, or compiled now.
     private mutating func compiledPattern(_ text: UnsafeBufferPointer<UInt8>) -> Result<PatternMachine, BatchLineError> {
         if let cachedPatternText, cachedPatternText.elementsEqual(text) { return cachedPattern }
-        cachedPatternText = Array(text)
-        switch EventPattern.validate(text: Array(text)) {
+        let key = Array(text)
+        cachedPatternText = key
+        if let found = recent[key] {
+            cachedPattern = found
+            return found
+        }
+        switch EventPattern.validate(text: key) {
         case .success(let pattern):
             var machine = PatternMachine()
             machine.add(pattern, id: 0)
@@ -150,6 +161,14 @@ struct BatchEvaluator {
             let message = errors.errors.map { "invalid pattern: " + Diagnostics.describe($0) }.joined(separator: "; ")
             cachedPattern = .failure(BatchLineError(message))
         }
+        if recentOrder.count < Self.recentLimit {
+            recentOrder.append(key)
+        } else {
+            recent[recentOrder[recentOldest]] = nil
+            recentOrder[recentOldest] = key
+            recentOldest = (recentOldest + 1) % Self.recentLimit
+        }
+        recent[key] = cachedPattern
         return cachedPattern
     }
 }
