@@ -15,21 +15,27 @@ import TriplineRouter
 /// Built for harnesses that push tens of thousands of pairs through: standard input is read in 1 MB
 /// chunks, each line is scanned once to find the byte ranges of its pattern and event (no tree is
 /// built for the event), the last 64 distinct pattern texts keep their compiled machines, and
-/// results go through a buffered writer. A chunk of many lines is split between two threads (each
-/// with its own ``BatchEvaluator``) and the answers are written in input order; what was read is
-/// answered and flushed before the next read, so a harness may also send one line at a time.
+/// results go through a buffered writer. A chunk of many lines is split between threads, one per
+/// core up to eight (each with its own ``BatchEvaluator``), and the answers are written in input
+/// order; what was read is answered and flushed before the next read, so a harness may also send
+/// one line at a time.
 struct BatchTester {
     /// Longest accepted input line; longer lines get an error result.
     static let maxLineLength = 1024 * 1024
     static let readSize = 1024 * 1024
-    /// Lines read together from which the work is shared between two threads.
+    /// Lines read together from which the work is shared between threads.
     static let parallelThreshold = 256
+    /// At most this many threads share a chunk (one per core up to it).
+    static let maxThreads = 8
 
     let context: CommandContext
-    private var evaluators = [BatchEvaluator(), BatchEvaluator()]
+    private var evaluators: [BatchEvaluator]
 
     init(context: CommandContext) {
         self.context = context
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        // One evaluator each, built apart: copies of one would share its match scratch.
+        evaluators = (0..<min(max(cores, 1), Self.maxThreads)).map { _ in BatchEvaluator() }
     }
 
     /// Processes all of standard input; returns the exit status.
@@ -59,26 +65,27 @@ struct BatchTester {
         return ExitStatus.success
     }
 
-    /// Writes the answers to `lines`, in order; many lines are shared between two threads.
+    /// Writes the answers to `lines`, in order; many lines are shared between the threads, one
+    /// contiguous slice each.
     private mutating func answer(_ lines: [Result<LineSplitter.Line, IngestionError>]) {
-        guard lines.count >= Self.parallelThreshold else {
+        let threads = evaluators.count
+        guard threads > 1, lines.count >= Self.parallelThreshold else {
             var out: [UInt8] = []
             for line in lines { evaluators[0].answer(line, into: &out) }
             context.output.write(bytes: out)
             return
         }
-        let halves = [lines[..<(lines.count / 2)], lines[(lines.count / 2)...]]
-        var outputs: [[UInt8]] = [[], []]
+        let slices = (0..<threads).map { k in lines[(lines.count * k / threads)..<(lines.count * (k + 1) / threads)] }
+        var outputs = [[UInt8]](repeating: [], count: threads)
         evaluators.withUnsafeMutableBufferPointer { evaluators in
             outputs.withUnsafeMutableBufferPointer { outputs in
                 let shared = PerThread(evaluators: evaluators, outputs: outputs)
-                DispatchQueue.concurrentPerform(iterations: 2) { k in
-                    for line in halves[k] { shared.evaluators[k].answer(line, into: &shared.outputs[k]) }
+                DispatchQueue.concurrentPerform(iterations: threads) { k in
+                    for line in slices[k] { shared.evaluators[k].answer(line, into: &shared.outputs[k]) }
                 }
             }
         }
-        context.output.write(bytes: outputs[0])
-        context.output.write(bytes: outputs[1])
+        for output in outputs { context.output.write(bytes: output) }
     }
 
     /// Each thread's evaluator and output, slot `k` touched only by iteration `k`.
