@@ -103,8 +103,8 @@ struct BatchEvaluator {
     private var cachedPattern: Result<PatternMachine, BatchLineError> = .failure(BatchLineError("no pattern"))
     /// Recently compiled pattern texts (at most ``recentLimit``, the oldest dropped first): a
     /// harness that interleaves a few patterns' lines compiles each once, not once per line.
-    private var recent: [[UInt8]: Result<PatternMachine, BatchLineError>] = [:]
-    private var recentOrder: [[UInt8]] = []
+    private var recent: [PatternText: Result<PatternMachine, BatchLineError>] = [:]
+    private var recentOrder: [PatternText] = []
     private var recentOldest = 0
     static let recentLimit = 64
     private var decodeBuffer: [UInt8] = []
@@ -153,13 +153,13 @@ struct BatchEvaluator {
     /// The machine for this pattern text: the last line's, a recent one's, or compiled now.
     private mutating func compiledPattern(_ text: UnsafeBufferPointer<UInt8>) -> Result<PatternMachine, BatchLineError> {
         if let cachedPatternText, cachedPatternText.elementsEqual(text) { return cachedPattern }
-        let key = Array(text)
-        cachedPatternText = key
+        let key = PatternText(bytes: Array(text))
+        cachedPatternText = key.bytes
         if let found = recent[key] {
             cachedPattern = found
             return found
         }
-        switch EventPattern.validate(text: key) {
+        switch EventPattern.validate(text: key.bytes) {
         case .success(let pattern):
             var machine = PatternMachine()
             machine.add(pattern, id: 0)
@@ -177,6 +177,16 @@ struct BatchEvaluator {
         }
         recent[key] = cachedPattern
         return cachedPattern
+    }
+}
+
+/// A pattern's text as a dictionary key, hashed in one pass over its bytes (an array of bytes
+/// feeds the hasher one element at a time).
+private struct PatternText: Hashable {
+    let bytes: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }
 
