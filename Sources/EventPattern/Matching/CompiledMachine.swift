@@ -60,9 +60,16 @@ struct CompiledMachine: Sendable {
     /// Each sub-rule's trigger predicate (-1: unconditional).
     var subRuleTrigger: [Int32] = []
 
+    /// Each pattern's id as the caller knows it, by dense index: matches are reported by these
+    /// straight from the candidate records, with no table to look them up in.
+    var patternID: [Int] = []
+
     init() {}
 
-    init(patterns: [Int: EventPattern]) {
+    /// Compiles `patterns`, keyed by dense index (0, 1, …); `ids` gives each one's own id, in the
+    /// same ascending order (the dense index itself when nil).
+    init(patterns: [Int: EventPattern], ids: [Int]? = nil) {
+        patternID = ids ?? Array(0..<((patterns.keys.max() ?? -1) + 1))
         var predIDs: [FieldCondition: Int32] = [:]
         var predConditions: [FieldCondition] = []
         var fieldIDs: [[UInt8]: Int32] = [:]   // by bytes: String equality merges canonically equivalent keys
@@ -309,6 +316,7 @@ struct PredicateInfo {
 /// Everything the walker reads about one sub-rule: the header of its record in ``CandidateRecords``,
 /// where its conditions follow it.
 struct SubRuleInfo {
+    /// The pattern's dense index, and its own id (what a match reports).
     var pattern: Int32
     var predStart: Int32
     var predEnd: Int32
@@ -318,6 +326,7 @@ struct SubRuleInfo {
     var triggerField: Int32
     /// The pattern has no other sub-rule, so it cannot be matched twice in one event.
     var onlyBranch: Bool
+    var id: Int
 }
 
 /// Candidate sub-rules as records of 32-byte slots: a ``SubRuleInfo`` header, then one
@@ -539,7 +548,7 @@ struct FlatTables: @unchecked Sendable {
             let header = SubRuleInfo(pattern: t.subRulePattern[s], predStart: t.subRulePredStart[s], predEnd: t.subRulePredStart[s + 1],
                                      conditionCount: Int32(conditions.count),
                                      triggerField: trigger >= 0 ? t.predField[Int(trigger)] : -1,
-                                     onlyBranch: branches[t.subRulePattern[s]] == 1)
+                                     onlyBranch: branches[t.subRulePattern[s]] == 1, id: t.patternID[Int(t.subRulePattern[s])])
             return (header, conditions)
         }
         // Records in trigger order, then the unconditional ones; a trigger's first slot is the

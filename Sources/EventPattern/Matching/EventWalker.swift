@@ -284,18 +284,18 @@ struct EventWalker {
     /// Lists `occurrence` among the values satisfying predicate `p`.
     @inline(__always)
     private mutating func addPair(pred p: Int, occurrence occ: Int32) {
-        if state.predStamp[p] != state.epoch {
-            state.predStamp[p] = state.epoch
-            state.predHead[p] = -1
+        if state.preds[p].stamp != state.epoch {
+            state.preds[p].stamp = state.epoch
+            state.preds[p].head = -1
             state.touched.append(Int32(p))
         }
-        state.pairs.append(PredicatePair(occurrence: occ, next: state.predHead[p]))
-        state.predHead[p] = Int32(state.pairs.count - 1)
+        state.pairs.append(PredicatePair(occurrence: occ, next: state.preds[p].head))
+        state.preds[p].head = Int32(state.pairs.count - 1)
     }
 
     // MARK: Deciding
 
-    /// Leaves the dense indices of the matched patterns in `state.matched` (unsorted).
+    /// Leaves the ids of the matched patterns in `state.matched` (unsorted).
     mutating func decide() {
         // Only trigger predicates are touched while reading; their candidates are read in place
         // (flat tables outlive the walk), then the rules without a trigger.
@@ -338,7 +338,7 @@ struct EventWalker {
         if !rule.onlyBranch && state.patternStamp[pattern] == state.epoch { return next }
         if confirm(rule, conditions: slot &+ 1) {
             if !rule.onlyBranch { state.patternStamp[pattern] = state.epoch }
-            state.matched.append(Int32(pattern))
+            state.matched.append(rule.id)
         }
         return next
     }
@@ -364,11 +364,11 @@ struct EventWalker {
             let p = Int(condition.pred)
             let positive: Bool
             switch condition.mode {
-            case .eager: positive = state.predStamp[p] == epoch
+            case .eager: positive = state.preds[p].stamp == epoch
             case .compact: positive = someValue(ofField: f, satisfies: condition.compact)
             case .memoized:
                 evaluate(pred: p)
-                positive = state.predStamp[p] == epoch
+                positive = state.preds[p].stamp == epoch
             }
             if !positive {
                 // Only an absence condition can hold without a satisfying value: when the field has none.
@@ -402,7 +402,7 @@ struct EventWalker {
         for k in start..<end {
             let p = Int(flat.subRulePreds[k])
             if flat.pred[p].isLazy { evaluate(pred: p) }
-            if state.predStamp[p] != state.epoch && !flat.pred[p].hasAbsence { return false }
+            if state.preds[p].stamp != state.epoch && !flat.pred[p].hasAbsence { return false }
             if state.fieldArrayStamp[Int(flat.pred[p].field)] == state.epoch { conditionsOnArrays &+= 1 }
         }
         if conditionsOnArrays <= 1 {
@@ -418,7 +418,7 @@ struct EventWalker {
     }
 
     private func satisfiedWithoutArrays(pred p: Int) -> Bool {
-        if state.predStamp[p] == state.epoch { return true }
+        if state.preds[p].stamp == state.epoch { return true }
         // An absence condition: satisfied when the field has no value at all.
         return flat.pred[p].hasAbsence && state.fieldStamp[Int(flat.pred[p].field)] != state.epoch
     }
@@ -426,8 +426,8 @@ struct EventWalker {
     /// Tests lazy predicate `p` against every recorded value of its field, once per event.
     private mutating func evaluate(pred p: Int) {
         let epoch = state.epoch
-        if state.evalStamp[p] == epoch { return }
-        state.evalStamp[p] = epoch
+        if state.preds[p].evalStamp == epoch { return }
+        state.preds[p].evalStamp = epoch
         let f = Int(flat.pred[p].field)
         expandDeferred(forField: f)
         guard state.fieldStamp[f] == epoch else { return }
@@ -623,8 +623,8 @@ struct EventWalker {
             }
             if !consistentValue && search(from: k + 1, end: end) { return true }
         }
-        if state.predStamp[p] == epoch {
-            var pair = state.predHead[p]
+        if state.preds[p].stamp == epoch {
+            var pair = state.preds[p].head
             while pair >= 0 {
                 let occ = Int(state.pairs[Int(pair)].occurrence)
                 if consistent(occurrence: occ) && tryChoosing(occurrence: occ, next: k + 1, end: end) { return true }

@@ -11,7 +11,6 @@ import TriplineJSON
 public struct PatternMachine: Sendable {
     private var patterns: [Int: EventPattern] = [:]
     private(set) var compiled = CompiledMachineReference.empty
-    private var patternIDs: [Int] = []
 
     public init() {}
 
@@ -48,10 +47,10 @@ public struct PatternMachine: Sendable {
     public func pattern(id: Int) -> EventPattern? { patterns[id] }
 
     private mutating func recompile() {
-        patternIDs = patterns.keys.sorted()
+        let ids = patterns.keys.sorted()
         var dense: [Int: EventPattern] = [:]
-        for (i, id) in patternIDs.enumerated() { dense[i] = patterns[id] }
-        compiled = CompiledMachineReference(CompiledMachine(patterns: dense))
+        for (i, id) in ids.enumerated() { dense[i] = patterns[id] }
+        compiled = CompiledMachineReference(CompiledMachine(patterns: dense, ids: ids))
     }
 
     /// The ids of the patterns the event matches, in ascending order.
@@ -77,9 +76,9 @@ public struct PatternMachine: Sendable {
         walker.decide()
         let matched = walker.state.matched
         if matched.isEmpty { return }
-        var dense = UnsafeMutableBufferPointer(start: matched.base, count: matched.count)
-        dense.sort()
-        for index in dense { ids.append(patternIDs[Int(index)]) }
+        var found = UnsafeMutableBufferPointer(start: matched.base, count: matched.count)
+        found.sort()
+        ids.append(contentsOf: found)
     }
 
     /// Convenience for one-off matching of event bytes.
