@@ -263,12 +263,12 @@ struct TestPatternCommandTests {
     @Test("--batch: interleaved patterns, more than its cache of recent ones holds, each answered by its own machine")
     func batchInterleavedPatterns() throws {
         let tripline = try TriplineBinary.locate()
-        // Ten patterns come back every other line, between them 600 patterns seen once: the ten
+        // Ten patterns come back every other line, between them 350 patterns seen once: the ten
         // are found among the recent ones, then dropped as the others push them out, then
         // compiled again. A mix-up (another line's machine) would answer for the wrong field.
         var input: [String] = []
         var expected: [Bool] = []
-        for i in 0..<1_200 {
+        for i in 0..<700 {
             let wanted = (i / 2) % 3 != 0
             if i % 2 == 0 {
                 let k = (i / 2) % 10
