@@ -316,7 +316,7 @@ struct PredicateInfo {
 /// Everything the walker reads about one sub-rule: the header of its record in ``CandidateRecords``,
 /// where its conditions follow it.
 struct SubRuleInfo {
-    /// The pattern's dense index, and its own id (what a match reports).
+    /// The pattern's dense index (for the per-pattern stamps).
     var pattern: Int32
     var predStart: Int32
     var predEnd: Int32
@@ -326,6 +326,8 @@ struct SubRuleInfo {
     var triggerField: Int32
     /// The pattern has no other sub-rule, so it cannot be matched twice in one event.
     var onlyBranch: Bool
+    /// The pattern's own id, which a match reports (in the header's last word, so that a match
+    /// reads no other table).
     var id: Int
 }
 
