@@ -168,8 +168,8 @@ struct WalkState {
 }
 
 /// One predicate's state in a walk, its stamps and list head side by side: deciding a candidate
-/// reads one line per predicate instead of one per table (the tables are megabytes at 10,000
-/// rules, and each line read was a cache miss).
+/// reads one line per predicate instead of one per table (read at random, the tables outgrow the
+/// first-level cache long before 10,000 rules).
 struct PredicateState {
     /// `stamp == epoch`: the predicate has at least one satisfying occurrence, listed from `head`.
     var stamp: UInt32

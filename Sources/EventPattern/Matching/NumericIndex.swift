@@ -80,7 +80,7 @@ struct CIDRIndex: Sendable {
 
     init(_ entries: [(block: CIDRBlock, item: Int32)]) {
         isEmpty = entries.isEmpty
-        // Empty (most fields have no blocks): nothing allocated; `lookup` is never called.
+        // Empty (most fields have no blocks): nothing allocated, and `lookup` returns at once.
         if isEmpty { return }
         children = [(-1, -1), (-1, -1)]
         items = [[], []]
