@@ -27,7 +27,7 @@ let package = Package(
         // What a delivery reaches: function handlers, webhooks (libcurl), topics, user blocking.
         .target(name: "TriplineTargets", dependencies: ["EventPattern", "TriplineJSON", "CCurl", "COpenSSL"]),
         // Rules, ingestion, normalization, delivery: owns I/O, time and state.
-        .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "TriplineTargets", "TriplineState", "CZlib"]),
+        .target(name: "TriplineRouter", dependencies: ["EventPattern", "TriplineJSON", "TriplineTargets", "TriplineState", "CZlib", "COpenSSL"]),
         // A small loopback HTTP server: the receiver for tests, benchmarks and the demo. Not used by `run`.
         .target(name: "LoopbackHTTP"),
         // A seeded generator for reproducible random tests and benchmark inputs.

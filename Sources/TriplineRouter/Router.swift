@@ -44,11 +44,14 @@ public struct EventNormalizer: Sendable {
             return .failure(.invalidEvent(origin: raw.origin, detail: "invalid JSON: " + error.description))
         }
         let envelope: JSONValue
+        let wrapped: Bool
         switch CloudTrailNormalizer.classify(value) {
         case .cloudTrailRecord:
             envelope = CloudTrailNormalizer.envelope(for: value, ingestionTime: ingestionTime)
+            wrapped = true
         case .envelope:
             envelope = value
+            wrapped = false
         case .unknown:
             var what = value.kindDescription
             if let object = value.objectValue {
@@ -58,7 +61,7 @@ public struct EventNormalizer: Sendable {
             return .failure(.invalidEvent(origin: raw.origin, detail: "not a CloudTrail record or EventBridge event (\(what); "
                                           + "expected eventSource or eventName, or detail-type, source and detail)"))
         }
-        let bytes = Self.serialize(envelope, raw: raw.bytes, wrapped: envelope != value)
+        let bytes = Self.serialize(envelope, raw: raw.bytes, wrapped: wrapped)
         guard bytes.count <= maxEventBytes else { return .failure(.eventTooLarge(origin: raw.origin, limit: maxEventBytes)) }
         let id = envelope["id"]?.stringValue ?? CloudTrailNormalizer.eventID(for: envelope)
         return .success(NormalizedEvent(envelope: envelope, bytes: bytes, id: id, origin: raw.origin))
