@@ -120,13 +120,17 @@ public final class Router {
         public var acceptInterval: Double
         /// Ignore checkpoints: read every input file from its start.
         public var fromStart: Bool
+        /// Seconds a delivered or dead-lettered match keeps later copies of it (same event id, rule
+        /// and target) out of the queue; 0: only copies of a still-queued one are folded into it.
+        public var deduplicationWindow: Double
         /// Safety rails of `BlockUser` targets: protected principals, circuit breaker, dry run.
         public var blocking: BlockUserExecutor.Settings
 
         public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
                     dispatcher: DeliveryDispatcher.Configuration = DeliveryDispatcher.Configuration(), progressInterval: Double = 0.5,
                     linger: Double = 30, shutdownTimeout: Double = 10, acceptBatch: Int = 512, acceptInterval: Double = 0.05,
-                    fromStart: Bool = false, blocking: BlockUserExecutor.Settings = BlockUserExecutor.Settings()) {
+                    fromStart: Bool = false, blocking: BlockUserExecutor.Settings = BlockUserExecutor.Settings(),
+                    deduplicationWindow: Double = DeliveryJournal.defaultDeduplicationWindow) {
             self.maxEventBytes = maxEventBytes
             self.dispatcher = dispatcher
             self.progressInterval = progressInterval
@@ -135,6 +139,7 @@ public final class Router {
             self.acceptBatch = max(1, acceptBatch)
             self.acceptInterval = acceptInterval
             self.fromStart = fromStart
+            self.deduplicationWindow = deduplicationWindow
             self.blocking = blocking
         }
     }
@@ -192,7 +197,7 @@ public final class Router {
         let tally = DeliveryTally()
         let log = self.log
         let executor = self.executor
-        let journal = DeliveryJournal(store: store)
+        let journal = DeliveryJournal(store: store, deduplicationWindow: options.deduplicationWindow)
         let checkpoints = CheckpointStore(store: store)
         let stateFailure = StateFailure()
         let dispatcher = DeliveryDispatcher(
@@ -212,6 +217,7 @@ public final class Router {
             defer { acceptLock.unlock() }
             do throws(StateError) {
                 let queued = try journal.accept(deliveries)
+                tally.countDuplicates(deliveries.count - queued.count)
                 dispatcher.enqueue(queued, waitingForRoom: false)
                 return .success(queued.count)
             } catch {
@@ -221,6 +227,7 @@ public final class Router {
 
         // Deliveries an earlier run left queued go first.
         do {
+            try journal.pruneSettled()
             let total = try journal.count()
             if total > 0 {
                 dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
@@ -244,7 +251,7 @@ public final class Router {
             stateFailure.record(error)
             log.note("tripline run: \(error)")
         }
-        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock)
+        let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock, tally: tally)
         inputs.resumption = { path in
             guard let identity = FileIdentity.of(path), let saved = try? checkpoints.checkpoint(for: path) else { return .read }
             if saved.size == identity.size && saved.modificationTime == identity.modificationTime {
@@ -267,6 +274,7 @@ public final class Router {
             if monotonicSeconds() >= nextExpiry {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
+                do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
             }
             batch.commit(failure: stateFailure, log: log)
         }
@@ -307,6 +315,7 @@ public final class Router {
             if monotonicSeconds() >= nextExpiry {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
+                do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
             }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
             let now = monotonicSeconds()
@@ -349,6 +358,7 @@ public final class Router {
         summary.deliveriesFailed = counts.deadLettered
         summary.failedAttempts = counts.failedAttempts
         summary.deliveriesTimedOut = counts.timedOut
+        summary.duplicatesSkipped = counts.duplicates
         summary.deliveriesLeftQueued = dispatcher.queuedCount
         summary.stateError = stateFailure.first?.description
         summary.durationSeconds = monotonicSeconds() - start
@@ -461,13 +471,16 @@ final class AcceptBatch {
     private let limit: Int
     private let gates: AlertGates?
     private let lock: NSLock
+    private let tally: DeliveryTally?
     private var deliveries: [NewDelivery] = []
     private var checkpoints: [String: Checkpoint] = [:]
     private var since: Double?
     private var identity: (path: String, identity: FileIdentity, checkedAt: Double)?
 
-    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?, lock: NSLock = NSLock()) {
+    init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?, lock: NSLock = NSLock(),
+         tally: DeliveryTally? = nil) {
         self.lock = lock
+        self.tally = tally
         self.journal = journal
         self.dispatcher = dispatcher
         self.limit = limit
@@ -525,6 +538,7 @@ final class AcceptBatch {
             } else {
                 queued = try journal.accept(pending, checkpoints: marks)
             }
+            tally?.countDuplicates(pending.count - queued.count)
             dispatcher.enqueue(queued, waitingForRoom: false)
         } catch {
             if failure.record(error) {

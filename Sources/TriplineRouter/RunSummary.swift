@@ -39,6 +39,9 @@ public struct RunSummary: Sendable, Equatable {
     public var eventsEmitted = 0
     /// Matches a target's `Suppress` or `Threshold` held back (no delivery made).
     public var alertsHeldBack = 0
+    /// Matches not queued again: the same event for the same target was already queued, or was
+    /// delivered or dead-lettered within the de-duplication window.
+    public var duplicatesSkipped = 0
     /// Input files skipped or resumed part-way because a checkpoint says they were read before.
     public var filesSkipped = 0
     /// The state database failed (disk full, unwritable): the run stopped accepting events.
@@ -77,6 +80,9 @@ public struct RunSummary: Sendable, Equatable {
         }
         if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from an earlier run" }
         if alertsHeldBack > 0 { deliveries += "; \(alertsHeldBack) held back by Suppress/Threshold" }
+        if duplicatesSkipped > 0 {
+            deliveries += "; \(duplicatesSkipped) duplicate\(duplicatesSkipped == 1 ? "" : "s") skipped (same event and target already queued or done)"
+        }
         if deliveriesLeftQueued > 0 { deliveries += "; \(deliveriesLeftQueued) left queued for the next run" }
         lines.append(deliveries)
         if let stateError { lines.append("  stopped early: \(stateError)") }
@@ -103,6 +109,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
             JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
             JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),
+            JSONMember(key: "duplicatesSkipped", value: .number(JSONNumber(duplicatesSkipped))),
             JSONMember(key: "eventsEmitted", value: .number(JSONNumber(eventsEmitted))),
             JSONMember(key: "stopped", value: .bool(stopped)),
             JSONMember(key: "stateError", value: stateError.map { .string($0) } ?? .null),
@@ -120,8 +127,17 @@ public final class DeliveryTally: @unchecked Sendable {
     private var deadLettered = 0
     private var failedAttempts = 0
     private var timedOut = 0
+    private var duplicates = 0
 
     public init() {}
+
+    /// Counts matches the journal did not queue because their delivery was already queued or settled.
+    public func countDuplicates(_ n: Int) {
+        guard n > 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        duplicates += n
+    }
 
     /// Counts one attempt or dead letter.
     public func count(_ report: DeliveryReport) {
@@ -136,9 +152,9 @@ public final class DeliveryTally: @unchecked Sendable {
     }
 
     /// The counts so far.
-    public var counts: (succeeded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int) {
+    public var counts: (succeeded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int, duplicates: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return (succeeded, deadLettered, failedAttempts, timedOut)
+        return (succeeded, deadLettered, failedAttempts, timedOut, duplicates)
     }
 }

@@ -114,14 +114,28 @@ public struct StoredDelivery: Sendable, Equatable {
 /// A delivery is inserted (in a batch, with the input checkpoints it completes) before it counts as
 /// accepted, and deleted once its target succeeded; failed attempts move its next attempt time and
 /// append to its history; an exhausted delivery moves to ``DeadLetterStore`` in the same transaction.
-/// The idempotency key is unique: accepting a delivery that is already queued is a no-op.
+/// The idempotency key is unique: accepting a delivery that is already queued is a no-op, and so is
+/// accepting one whose key was settled (delivered or dead-lettered) within ``deduplicationWindow``:
+/// the same record read twice (a duplicate in CloudTrail's output, the same file under two names)
+/// is delivered once, whether or not its first copy is still queued.
 public struct DeliveryJournal: Sendable {
     public let store: StateStore
+    /// How long a settled key keeps later copies out, in seconds; 0 turns de-duplication of settled
+    /// deliveries off (copies of a still-queued delivery are always folded into it).
+    public let deduplicationWindow: Double
 
-    public init(store: StateStore) { self.store = store }
+    /// A day: CloudTrail's own duplicates arrive within minutes, and a re-read of old files is
+    /// already stopped by checkpoints.
+    public static let defaultDeduplicationWindow: Double = 86_400
+
+    public init(store: StateStore, deduplicationWindow: Double = DeliveryJournal.defaultDeduplicationWindow) {
+        self.store = store
+        self.deduplicationWindow = max(0, deduplicationWindow)
+    }
 
     /// Inserts `deliveries` and records `checkpoints` in one transaction; returns the deliveries that
-    /// were new (those already queued under the same idempotency key are skipped).
+    /// were new (those already queued under the same idempotency key, or settled within the
+    /// de-duplication window, are skipped).
     ///
     /// `alongside` runs inside the same transaction (alert-gate state, which must agree with what was queued).
     public func accept(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = [],
@@ -131,14 +145,17 @@ public struct DeliveryJournal: Sendable {
                 let insert = try store.statement("""
                     INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at,
                                                      next_attempt_at, suppressed)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+                    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9
+                    WHERE NOT EXISTS (SELECT 1 FROM settled WHERE idempotency_key = ?1 AND settled_at >= ?10)
                     """)
+                // Nothing is settled in the future: a zero window lets every key through.
+                let settledSince = deduplicationWindow > 0 ? StateTime.now() - deduplicationWindow : Double.infinity
                 var queued: [QueuedDelivery] = []
                 queued.reserveCapacity(deliveries.count)
                 for delivery in deliveries {
                     try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
                                     .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt),
-                                    .int(delivery.suppressedCount)).run()
+                                    .int(delivery.suppressedCount), .real(settledSince)).run()
                     if db.changes == 1 {
                         queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
                                                      nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
@@ -181,16 +198,43 @@ public struct DeliveryJournal: Sendable {
         }
     }
 
-    /// Removes deliveries whose target succeeded (one transaction for the lot).
+    /// Removes deliveries whose target succeeded (one transaction for the lot), settling their keys.
     public func complete(_ ids: [Int64]) throws(StateError) {
         guard !ids.isEmpty else { return }
+        let now = StateTime.now()
         try store.withDatabase { (db) throws(StateError) in
             try db.transaction { () throws(StateError) in
+                let settle = try store.statement(Self.settleSQL)
                 let delete = try store.statement("DELETE FROM deliveries WHERE id = ?1")
-                for id in ids { try delete.bind(.integer(id)).run() }
+                for id in ids {
+                    try settle.bind(.integer(id), .real(now)).run()
+                    try delete.bind(.integer(id)).run()
+                }
             }
         }
     }
+
+    /// Forgets settled keys older than the de-duplication window; returns how many.
+    @discardableResult
+    public func pruneSettled(now: Double = StateTime.now()) throws(StateError) -> Int {
+        try store.withDatabase { (db) throws(StateError) in
+            try store.statement("DELETE FROM settled WHERE settled_at < ?1").bind(.real(now - deduplicationWindow)).run()
+            return db.changes
+        }
+    }
+
+    /// How many keys are settled (delivered or dead-lettered within the window, or not yet pruned).
+    public func settledCount() throws(StateError) -> Int {
+        try store.withDatabase { (_) throws(StateError) in
+            let select = try store.statement("SELECT count(*) FROM settled")
+            try select.bind()
+            defer { _ = try? select.bind() }
+            return try select.step() ? select.int(0) : 0
+        }
+    }
+
+    /// Records the key of queued delivery ?1 as settled at ?2.
+    private static let settleSQL = "INSERT OR REPLACE INTO settled(idempotency_key, settled_at) SELECT idempotency_key, ?2 FROM deliveries WHERE id = ?1"
 
     /// Records a failed attempt and when the next one is due.
     public func reschedule(_ id: Int64, failure: AttemptRecord, nextAttemptAt: Double) throws(StateError) {
@@ -219,6 +263,7 @@ public struct DeliveryJournal: Sendable {
                               .optionalText(file)).run()
                 guard db.changes == 1 else { return nil }
                 let letterID = db.lastInsertRowID
+                try store.statement(Self.settleSQL).bind(.integer(id), .real(now)).run()
                 try store.statement("DELETE FROM deliveries WHERE id = ?1").bind(.integer(id)).run()
                 return try DeadLetterStore.fetch(letterID, store: store)
             }

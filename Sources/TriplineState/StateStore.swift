@@ -29,7 +29,7 @@ public final class StateStore: @unchecked Sendable {
     /// The lock file; holds the pid of the process using the directory.
     public static let lockName = "lock"
     /// The schema this build writes; older databases are upgraded, newer ones refused.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// The state directory, or nil for an in-memory store.
     public let directory: String?
@@ -128,7 +128,9 @@ public final class StateStore: @unchecked Sendable {
             }
             if version < Self.schemaVersion && !readOnly {
                 try db.transaction { () throws(StateError) in
-                    try db.execute(StateSchema.version1)
+                    for (number, statements) in StateSchema.upgrades where number > version {
+                        try db.execute(statements)
+                    }
                     try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
                 }
             }
@@ -163,6 +165,19 @@ public final class StateStore: @unchecked Sendable {
 
 /// The database schema, one statement list per version.
 enum StateSchema {
+    /// What takes a database from the version before to each version, oldest first.
+    static let upgrades: [(version: Int, statements: String)] = [(1, version1), (2, version2)]
+
+    /// Deliveries done with (delivered or dead-lettered), by idempotency key: a match seen again
+    /// within the de-duplication window is not queued a second time.
+    static let version2 = """
+        CREATE TABLE IF NOT EXISTS settled(
+            idempotency_key TEXT PRIMARY KEY,
+            settled_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS settled_by_time ON settled(settled_at);
+        """
+
     static let version1 = """
         CREATE TABLE IF NOT EXISTS deliveries(
             id INTEGER PRIMARY KEY AUTOINCREMENT,

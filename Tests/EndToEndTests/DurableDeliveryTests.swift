@@ -132,9 +132,32 @@ struct DurableDeliveryTests {
             let grown = try tripline.run(["run", "logs"], in: dir)
             #expect(grown.status == 0 && grown.stdout.contains("1 events read"), "\(grown)")
             #expect(project.delivered().keys.contains("late:all:t0"))
-            let all = try tripline.run(["run", "--from-start", "logs"], in: dir)
+            // --from-start reads everything again, but what was delivered within the
+            // de-duplication window is not delivered again, unless the window is 0.
+            let reread = try tripline.run(["run", "--from-start", "logs"], in: dir)
+            #expect(reread.status == 0 && reread.stdout.contains("13 events read"), "\(reread)")
+            #expect(reread.stdout.contains("deliveries: 0 ok, 0 failed; 26 duplicates skipped"), "\(reread.stdout)")
+            #expect(project.delivered().values.allSatisfy { $0 == 1 }, "nothing delivered twice")
+            let all = try tripline.run(["run", "--from-start", "--dedupe-window", "0", "logs"], in: dir)
             #expect(all.status == 0 && all.stdout.contains("13 events read"), "\(all)")
             #expect(project.delivered().filter { ids.contains(String($0.key.split(separator: ":")[0])) }.values.allSatisfy { $0 == 2 })
+        }
+    }
+
+    @Test("the same records in several files are delivered once per target, every time, and the summary counts the rest")
+    func duplicateRecordsAreDeliveredOnce() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            // A slow handler and a fast one: copies arrive both while the first is queued and after it is done.
+            let project = try DeliveryProject(root: dir, handler: #"[ "$TRIPLINE_TARGET" = t0 ] && sleep 0.2; true"#, maxConcurrency: 1)
+            let line = { (id: String) in #"{"id": "\#(id)", "source": "test", "detail-type": "t", "account": "1", "region": "r", "time": "2024-01-01T00:00:00Z", "detail": {}}"# }
+            for file in 0..<6 { try project.write(["a", "b", "c"].map(line).joined(separator: "\n") + "\n", "logs/copy-\(file).ndjson") }
+            let result = try tripline.run(["run", "--log-format", "json", "logs"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == Dictionary(uniqueKeysWithValues: project.expectedKeys(["a", "b", "c"]).map { ($0, 1) }))
+            let summary = try #require(result.stdout.split(separator: "\n").last.map { try JSONParser.parse(Array($0.utf8)) })
+            #expect(summary["deliveriesSucceeded"]?.numberValue?.value == 6, "\(result.stdout)")
+            #expect(summary["duplicatesSkipped"]?.numberValue?.value == 30, "\(result.stdout)")
         }
     }
 

@@ -189,8 +189,50 @@ struct DeliveryJournalTests {
         // Completing twice is harmless (a repeated success after a crash).
         try journal.complete([queued[1].id])
         #expect(try journal.count() == 3)
-        // A completed delivery can be accepted again only as a new delivery (it is no longer queued).
-        #expect(try journal.accept([newDelivery("e1")]).count == 1)
+        // A completed delivery is settled: a later copy is not queued again within the window.
+        #expect(try journal.accept([newDelivery("e1")]).isEmpty)
+        #expect(try journal.count() == 3)
+    }
+
+    /// Whether a copy of a delivery is queued again after the first was delivered or dead-lettered.
+    @Test(arguments: [
+        (86_400.0, true, false), (86_400.0, false, false),
+        (0.0, true, true), (0.0, false, true),
+    ])
+    func settledDeliveriesKeepLaterCopiesOutWithinTheWindow(_ window: Double, _ delivered: Bool, _ queuedAgain: Bool) throws {
+        let journal = DeliveryJournal(store: try StateStore.inMemory(), deduplicationWindow: window)
+        let first = try journal.accept([newDelivery("e"), newDelivery("other")])
+        if delivered {
+            try journal.complete([first[0].id])
+        } else {
+            #expect(try journal.deadLetter(first[0].id, failure: nil, reason: "gone", file: nil, at: StateTime.now()) != nil)
+        }
+        let again = try journal.accept([newDelivery("e"), newDelivery("e", target: "another"), newDelivery("other")])
+        // Another target's delivery of the same event is its own; a still-queued copy is always folded.
+        #expect(try again.map { try journal.load($0.id)!.idempotencyKey } == (queuedAgain ? ["e:r:t", "e:r:another"] : ["e:r:another"]))
+    }
+
+    @Test func pruningForgetsOnlySettledKeysOlderThanTheWindow() throws {
+        let journal = DeliveryJournal(store: try StateStore.inMemory(), deduplicationWindow: 60)
+        let queued = try journal.accept([newDelivery("a"), newDelivery("b")])
+        try journal.complete(queued.map(\.id))
+        #expect(try journal.settledCount() == 2)
+        #expect(try journal.pruneSettled(now: StateTime.now() + 30) == 0)
+        #expect(try journal.accept([newDelivery("a")]).isEmpty)
+        #expect(try journal.pruneSettled(now: StateTime.now() + 61) == 2)
+        #expect(try journal.settledCount() == 0)
+        #expect(try journal.accept([newDelivery("a")]).count == 1)
+    }
+
+    @Test func redrivingADeadLetterBypassesTheSettledKey() throws {
+        let store = try StateStore.inMemory()
+        let journal = DeliveryJournal(store: store)
+        let queued = try journal.accept([newDelivery("a")])
+        _ = try journal.deadLetter(queued[0].id, failure: nil, reason: "broken handler", file: nil, at: StateTime.now())
+        #expect(try journal.accept([newDelivery("a")]).isEmpty)
+        let redriven = try DeadLetterStore(store: store).redrive(DeadLetterFilter(), now: StateTime.now())
+        #expect(redriven.count == 1)
+        #expect(try journal.load(redriven[0].id)?.idempotencyKey == "a:r:t")
     }
 
     @Test func summaryCountsPendingAndRetryingPerTarget() throws {

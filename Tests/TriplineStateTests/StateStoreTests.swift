@@ -131,7 +131,23 @@ struct StateStoreTests {
         #expect(store.directory == nil)
         #expect(store.path("x") == nil)
         #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
-        for table in ["deliveries", "dead_letters", "checkpoints"] { #expect(try rowCount(store, table) == 0) }
+        for table in ["deliveries", "dead_letters", "checkpoints", "settled"] { #expect(try rowCount(store, table) == 0) }
+    }
+
+    @Test func aVersion1DatabaseIsUpgradedKeepingItsRows() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending(StateStore.databaseName)
+        do {
+            let old = try SQLiteDatabase(path: path, create: true, readOnly: false)
+            try old.execute(StateSchema.version1)
+            try old.execute("PRAGMA user_version=1")
+            try old.execute(#"INSERT INTO checkpoints VALUES ('a.json', 10, 1.5, 3, 1, 2.5)"#)
+        }
+        let store = try StateStore.open(directory: dir.path)
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
+        #expect(try rowCount(store, "checkpoints") == 1)
+        #expect(try rowCount(store, "settled") == 0)
     }
 
     @Test func reopeningKeepsEverything() throws {

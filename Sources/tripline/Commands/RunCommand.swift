@@ -13,12 +13,13 @@ enum RunCommand: Command {
     static let spec = CommandSpec(
         name: "run",
         summary: "Route CloudTrail events through the rules to their handlers",
-        synopses: ["run [--rules DIR] [--state-dir DIR | --ephemeral] [--from-start] [--log-format text|json] [--follow DIR] [INPUT...]"],
+        synopses: ["run [--rules DIR] [--state-dir DIR | --ephemeral] [--from-start] [--dedupe-window SECONDS] [--log-format text|json] [--follow DIR] [INPUT...]"],
         options: [
             OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it) or one file (default: Rules)."),
             OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory: delivery queue, dead letters, checkpoints (default: .tripline beside the rules)."),
             OptionSpec(name: "ephemeral", valueName: nil, help: "Keep state in memory only: no checkpoints, nothing survives the run."),
             OptionSpec(name: "from-start", valueName: nil, help: "Ignore checkpoints: read every input file from its start."),
+            OptionSpec(name: "dedupe-window", valueName: "SECONDS", help: "A match already delivered or dead-lettered this recently (same event id, rule and target) is not delivered again (default 86400; 0: off)."),
             OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM, how long running deliveries may finish (default 10)."),
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
@@ -45,7 +46,10 @@ enum RunCommand: Command {
             exponential backoff and full jitter within the target's RetryPolicy; a delivery that runs out
             of retries (or fails permanently: handler exit status 65, a handler that cannot start) goes to
             the dead letters ('tripline dlq'). Checkpoints remember how far each input file was read, so
-            reading the same files again delivers nothing twice. A stopped or crashed run resumes its
+            reading the same files again delivers nothing twice; and a match whose event id, rule and
+            target were already delivered or dead-lettered within --dedupe-window is not queued again
+            (event ids of CloudTrail records are derived from their content, so a record read twice is
+            one event). A stopped or crashed run resumes its
             queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
             deliveries finish within --shutdown-timeout; a second signal quits at once (nothing accepted
             is lost: it is all in the database).
@@ -97,6 +101,12 @@ enum RunCommand: Command {
             synchronous = chosen
         }
         options.fromStart = arguments.has("from-start")
+        if let text = arguments.value("dedupe-window") {
+            guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                return context.usageError("--dedupe-window needs seconds (0 or more), got '\(text)'", spec: spec)
+            }
+            options.deduplicationWindow = seconds
+        }
         do {
             options.blocking.protected = try ProtectedPrincipals(patterns: arguments.values("protect"))
         } catch {
