@@ -159,6 +159,7 @@ public final class Router {
     private var emittedCount = 0
     private var setupError: StateError?
     private let publisher = TopicPublisher()
+    private let runner: FunctionRunner
     /// Held from a journal commit until its deliveries are handed to the dispatcher, so the dispatcher
     /// sees deliveries in journal order whether the input loop or a topic publish (on a worker) commits them.
     private let acceptLock = NSLock()
@@ -169,6 +170,7 @@ public final class Router {
         self.options = options
         self.log = log
         self.store = store
+        self.runner = runner
         var blocklist: Blocklist?
         var blocking: BlockUserExecutor?
         do {
@@ -210,7 +212,8 @@ public final class Router {
             },
             onStateError: { error in
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }
-            })
+            },
+            interruptRunning: { [runner] in runner.interruptRunning() })
         let acceptLock = self.acceptLock
         publisher.connect { [dispatcher] deliveries in
             acceptLock.lock()

@@ -218,6 +218,41 @@ struct DurableDeliveryTests {
         }
     }
 
+    @Test("handlers still running when the shutdown timeout ends are stopped with the run, and the next run retries them as attempt 2")
+    func shutdownStopsHandlersThatOutliveTheTimeout() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "true", targets: 1)
+            // Records each start with its pid, then hangs on the first attempt only.
+            try project.write("""
+                #!/bin/sh
+                cat > /dev/null
+                printf '%s %s %s\\n' "$TRIPLINE_IDEMPOTENCY_KEY" "$TRIPLINE_ATTEMPT" "$$" >> "\(dir.path)/out/starts.log"
+                [ "$TRIPLINE_ATTEMPT" = 1 ] && exec sleep 60
+                printf '%s %s\\n' "$TRIPLINE_IDEMPOTENCY_KEY" "$TRIPLINE_ATTEMPT" >> "\(project.log.path)"
+                """, "handlers/record.sh")
+            let ids = try project.writeEvents(files: 1, perFile: 2)
+            let starts = dir.appendingPathComponent("out/starts.log")
+            let startLines = { ((try? String(contentsOf: starts, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ") } }
+            let run = try BackgroundRun(tripline, ["run", "--shutdown-timeout", "0.5", "logs"], in: dir)
+            let deadline = Date().addingTimeInterval(20)
+            while startLines().count < 2 && Date() < deadline { usleep(20_000) }
+            run.signal(SIGTERM)
+            let stopped = run.wait()
+            #expect(stopped.status == 0, "\(stopped)")
+            #expect(stopped.stdout.contains("interrupted (tripline was stopping)"), "\(stopped.stdout)")
+            #expect(stopped.stdout.contains("2 left queued for the next run"), "\(stopped.stdout)")
+            // The hung handlers are gone: their process groups were signalled before the run exited.
+            let pids = startLines().compactMap { pid_t(String($0[2])) }
+            #expect(pids.count == 2)
+            for pid in pids { #expect(kill(pid, 0) != 0, "handler \(pid) outlived the run") }
+            let resumed = try tripline.run(["run", "logs"], in: dir)
+            #expect(resumed.status == 0, "\(resumed)")
+            #expect(project.delivered() == Dictionary(uniqueKeysWithValues: project.expectedKeys(ids, targets: 1).map { ($0, 1) }))
+            #expect(Set(startLines().filter { $0[1] == "2" }.map { String($0[0]) }) == project.expectedKeys(ids, targets: 1))
+        }
+    }
+
     @Test("a second run on the same state directory is refused with a clear message")
     func secondProcessRefused() throws {
         let tripline = try TriplineBinary.locate()

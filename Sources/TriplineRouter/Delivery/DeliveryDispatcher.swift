@@ -62,6 +62,11 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private let attempt: Attempt
     private let onReport: @Sendable (DeliveryReport) -> Void
     private let onStateError: @Sendable (StateError) -> Void
+    private let interruptRunning: (@Sendable () -> Void)?
+
+    /// After ``stop(deadline:)`` interrupts the attempts still running, how long it waits for them
+    /// to end and be booked (a handler gets SIGTERM, and SIGKILL two seconds later).
+    public static let interruptionWait: Double = 5
 
     // Everything below is guarded by `condition`.
     private let condition = NSCondition()
@@ -113,7 +118,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 settings: @escaping @Sendable (_ rule: String, _ target: String) -> DeliveryTargetSettings?,
                 attempt: @escaping Attempt,
                 onReport: @escaping @Sendable (DeliveryReport) -> Void,
-                onStateError: @escaping @Sendable (StateError) -> Void) {
+                onStateError: @escaping @Sendable (StateError) -> Void,
+                interruptRunning: (@Sendable () -> Void)? = nil) {
+        self.interruptRunning = interruptRunning
         self.configuration = configuration
         self.journal = journal
         self.settings = settings
@@ -235,8 +242,10 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         return left
     }
 
-    /// Stops starting attempts and waits (until the Unix time `deadline`) for running ones to end.
-    /// Returns how many were still running at the deadline: they stay queued in the journal.
+    /// Stops starting attempts and waits (until the Unix time `deadline`) for running ones to end;
+    /// then interrupts those still running (`interruptRunning`) and waits up to
+    /// ``interruptionWait`` for them to end and be booked as failed attempts. Returns how many were
+    /// still running after that: they stay queued in the journal.
     @discardableResult
     public func stop(deadline: Double) -> Int {
         condition.lock()
@@ -244,6 +253,13 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         condition.broadcast()
         while runningTotal > 0 && StateTime.now() < deadline {
             _ = condition.wait(until: Date(timeIntervalSince1970: min(deadline, StateTime.now() + 0.2)))
+        }
+        if runningTotal > 0, let interruptRunning {
+            interruptRunning()
+            let until = StateTime.now() + Self.interruptionWait
+            while runningTotal > 0 && StateTime.now() < until {
+                _ = condition.wait(until: Date(timeIntervalSince1970: min(until, StateTime.now() + 0.2)))
+            }
         }
         let stillRunning = runningTotal
         closeLocked()

@@ -24,8 +24,9 @@ public final class StopSignal: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
     private let queue: DispatchQueue
 
-    /// Listens for `signals` (default SIGINT and SIGTERM).
-    public init(signals: [Int32] = [SIGINT, SIGTERM]) {
+    /// Listens for `signals` (default SIGINT and SIGTERM); `beforeQuitting` runs (on a Dispatch queue,
+    /// not in a signal handler) when a second signal ends the process at once.
+    public init(signals: [Int32] = [SIGINT, SIGTERM], beforeQuitting: (@Sendable () -> Void)? = nil) {
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) != 0 { fds = [-1, -1] }
         for fd in fds where fd >= 0 {
@@ -46,6 +47,7 @@ public final class StopSignal: @unchecked Sendable {
             source.setEventHandler {
                 if StopSignal.isReadable(readEnd) {
                     // Second request: the user insists.
+                    beforeQuitting?()
                     _exit(128 + signal)
                 }
                 var byte: UInt8 = UInt8(truncatingIfNeeded: signal)

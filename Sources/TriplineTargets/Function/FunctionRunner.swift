@@ -61,6 +61,8 @@ public struct FunctionOutcome: Sendable, Equatable {
     public var termination: Termination
     /// The handler was still running at its timeout and was stopped (SIGTERM, then SIGKILL).
     public var timedOut: Bool
+    /// The handler was stopped because Tripline was shutting down (``FunctionRunner/interruptRunning()``).
+    public var interrupted = false
     public var durationSeconds: Double
     /// Standard output, at most the invocation's `outputCap` bytes.
     public var stdout: [UInt8]
@@ -77,12 +79,13 @@ public struct FunctionOutcome: Sendable, Equatable {
     public var signal: Int32? { if case .signaled(let s) = termination { return s }; return nil }
     /// Output bytes dropped over the cap, both streams together.
     public var truncatedBytes: Int { stdoutDroppedBytes + stderrDroppedBytes }
-    /// Exit status 0 within the timeout: the delivery succeeded.
-    public var succeeded: Bool { !timedOut && termination == .exited(0) }
+    /// Exit status 0 within the timeout, not interrupted: the delivery succeeded.
+    public var succeeded: Bool { !timedOut && !interrupted && termination == .exited(0) }
 
     /// One line: `exit status 0 in 0.012s`, `timed out after 5s, killed by signal 15 (SIGTERM)`.
     public var summary: String {
         let time = formatSeconds(durationSeconds)
+        if interrupted { return "interrupted (tripline was stopping), \(termination) after \(time)" }
         if timedOut { return "timed out, \(termination) after \(time)" }
         return "\(termination) in \(time)"
     }
@@ -164,6 +167,8 @@ public final class FunctionRunner: Sendable {
     /// Serialises pipe creation and spawning, so no child inherits another delivery's pipe ends
     /// between `pipe(2)` and setting close-on-exec (Glibc does not offer `pipe2` to Swift).
     private static let spawnLock = NSLock()
+    /// The handlers running now, and whether ``interruptRunning()`` was called.
+    private let running = RunningHandlers()
 
     public init() {
         // A handler that exits without reading must not kill Tripline with SIGPIPE on write.
@@ -194,8 +199,28 @@ public final class FunctionRunner: Sendable {
             }
         }
         let child = spawned!
-        var session = Session(child: child, invocation: invocation, start: start)
+        running.insert(child.pid)
+        defer { running.remove(child.pid) }
+        var session = Session(child: child, invocation: invocation, start: start, interruption: running)
         return session.run()
+    }
+
+    /// Stops every handler running now or started later as a timeout does (SIGTERM to its process
+    /// group, SIGKILL after its grace period); their outcomes say `interrupted`.
+    ///
+    /// For shutdown: a handler must not outlive the run that started it, or the next run would start
+    /// the same delivery while the first copy still runs.
+    public func interruptRunning() { running.interrupt() }
+
+    /// Sends SIGKILL to the process group of every handler running now, without waiting.
+    ///
+    /// For a process about to exit at once (a second Ctrl-C): handlers run in their own process
+    /// groups, so the terminal's signal does not reach them, and they would outlive Tripline.
+    public func killRunning() {
+        for pid in running.pids {
+            _ = kill(-pid, SIGKILL)
+            _ = kill(pid, SIGKILL)
+        }
     }
 
     /// `name` if it contains a slash (checked to be an executable file), else the first executable
@@ -342,12 +367,15 @@ private struct Session {
     var timedOut = false
     var killAt: Double?
     var killed = false
+    var interrupted = false
+    let interruption: RunningHandlers
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
-    init(child: FunctionRunner.Child, invocation: FunctionInvocation, start: Double) {
+    init(child: FunctionRunner.Child, invocation: FunctionInvocation, start: Double, interruption: RunningHandlers) {
         self.child = child
         self.invocation = invocation
         self.start = start
+        self.interruption = interruption
         stdout.cap = invocation.outputCap
         stderr.cap = invocation.outputCap
         if invocation.payload.isEmpty { closeStdin() }
@@ -367,7 +395,12 @@ private struct Session {
                 break
             }
             let now = monotonicSeconds()
-            if !timedOut, now >= deadline {
+            if !timedOut && !interrupted && interruption.isInterrupted {
+                interrupted = true
+                signalGroup(SIGTERM)
+                killAt = now + max(0, invocation.killGraceSeconds)
+            }
+            if !timedOut && !interrupted, now >= deadline {
                 timedOut = true
                 signalGroup(SIGTERM)
                 killAt = now + max(0, invocation.killGraceSeconds)
@@ -383,14 +416,14 @@ private struct Session {
                 wait = exitWait
                 exitWait = min(exitWait * 2, 0.05)
             }
-            if !timedOut { wait = min(wait, deadline - now) }
+            if !timedOut && !interrupted { wait = min(wait, deadline - now) }
             if let killAt, !killed { wait = min(wait, killAt - now) }
             pollOnce(timeoutMilliseconds: Int32(max(0, wait) * 1000) + (wait < 0.001 ? 0 : 1))
         }
         closeStdin()
         if stdoutOpen { _ = Glibc.close(child.stdout); stdoutOpen = false }
         if stderrOpen { _ = Glibc.close(child.stderr); stderrOpen = false }
-        return FunctionOutcome(termination: decode(status ?? 0), timedOut: timedOut,
+        return FunctionOutcome(termination: decode(status ?? 0), timedOut: timedOut, interrupted: interrupted,
                                durationSeconds: monotonicSeconds() - start,
                                stdout: stdout.bytes, stderr: stderr.bytes,
                                stdoutDroppedBytes: stdout.dropped, stderrDroppedBytes: stderr.dropped,
@@ -476,6 +509,43 @@ private struct Session {
         let low = raw & 0x7F
         if low == 0 { return .exited((raw >> 8) & 0xFF) }
         return .signaled(low)
+    }
+}
+
+/// The pids of the handlers running now, and a flag set once to interrupt them; shared by threads.
+final class RunningHandlers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set: Set<pid_t> = []
+    private var interrupted = false
+
+    func insert(_ pid: pid_t) {
+        lock.lock()
+        set.insert(pid)
+        lock.unlock()
+    }
+
+    func remove(_ pid: pid_t) {
+        lock.lock()
+        set.remove(pid)
+        lock.unlock()
+    }
+
+    var pids: [pid_t] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(set)
+    }
+
+    func interrupt() {
+        lock.lock()
+        interrupted = true
+        lock.unlock()
+    }
+
+    var isInterrupted: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return interrupted
     }
 }
 

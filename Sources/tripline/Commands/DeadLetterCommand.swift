@@ -2,6 +2,7 @@ import Foundation
 import TriplineJSON
 import TriplineRouter
 import TriplineState
+import TriplineTargets
 
 /// `tripline dlq list|show|redrive|purge`: the dead letters of a state directory.
 ///
@@ -117,7 +118,8 @@ enum DeadLetterCommand: Command {
             context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
             return ExitStatus.invalidInput
         }
-        let stop = StopSignal()
+        let runner = FunctionRunner()
+        let stop = StopSignal(beforeQuitting: { runner.killRunning() })
         return withStore(directory, readOnly: false, context: context) { (store) throws(StateError) -> Int32 in
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
             if queueOnly || queued.isEmpty {
@@ -130,7 +132,7 @@ enum DeadLetterCommand: Command {
             context.output.flush()
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
-            let router = Router(rules: rules, log: log, store: store, webhooks: webhooks)
+            let router = Router(rules: rules, log: log, store: store, runner: runner, webhooks: webhooks)
             let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
             console.output(json ? summary.json : summary.text)
             return summary.isClean ? ExitStatus.success : ExitStatus.negative

@@ -70,8 +70,10 @@ enum RunCommand: Command {
             }
             format = chosen
         }
-        // Before any thread starts, so every thread inherits the blocked signals.
-        let stop = StopSignal()
+        // Before any thread starts, so every thread inherits the blocked signals. A second signal
+        // quits at once: the handlers, in their own process groups, must not outlive the run.
+        let runner = FunctionRunner()
+        let stop = StopSignal(beforeQuitting: { runner.killRunning() })
 
         let rulesPath = arguments.value("rules") ?? "Rules"
         var options = Router.Options()
@@ -177,7 +179,7 @@ enum RunCommand: Command {
         context.output.flush()
         context.errors.flush()
 
-        let router = Router(rules: rules, options: options, log: log, store: store, webhooks: webhooks)
+        let router = Router(rules: rules, options: options, log: log, store: store, runner: runner, webhooks: webhooks)
         let summary = router.run(inputs: inputs, stop: stop)
         switch format {
         case .text: console.output(summary.text)
