@@ -64,6 +64,11 @@ public struct EventNormalizer: Sendable {
         let bytes = Self.serialize(envelope, raw: raw.bytes, wrapped: wrapped)
         guard bytes.count <= maxEventBytes else { return .failure(.eventTooLarge(origin: raw.origin, limit: maxEventBytes)) }
         let id = envelope["id"]?.stringValue ?? CloudTrailNormalizer.eventID(for: envelope)
+        if let control = id.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+            // The id reaches handlers' environments, idempotency keys and log lines.
+            return .failure(.invalidEvent(origin: raw.origin, detail: "its \"id\" holds a control character (U+"
+                                          + String(format: "%04X", control.value) + "); an event id is printable text"))
+        }
         return .success(NormalizedEvent(envelope: envelope, bytes: bytes, id: id, origin: raw.origin))
     }
 
@@ -431,8 +436,10 @@ public final class Router {
         for event in events {
             emittedCount += 1
             summary.eventsEmitted += 1
+            let matchedBefore = summary.eventsMatched
             route(RawEvent(bytes: JSONWriter.bytes(event), origin: EventOrigin(source: BlockEvent.source, position: .line(emittedCount))),
                   summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+            summary.emittedEventsMatched += summary.eventsMatched - matchedBefore
         }
     }
 

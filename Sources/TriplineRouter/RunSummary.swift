@@ -37,6 +37,8 @@ public struct RunSummary: Sendable, Equatable {
     public var deliveriesLeftQueued = 0
     /// Events Tripline emitted and routed itself (`User Blocked`, …).
     public var eventsEmitted = 0
+    /// Of ``eventsMatched``, those Tripline emitted itself.
+    public var emittedEventsMatched = 0
     /// Matches a target's `Suppress` or `Threshold` held back (no delivery made).
     public var alertsHeldBack = 0
     /// Matches not queued again: the same event for the same target was already queued, or was
@@ -66,7 +68,10 @@ public struct RunSummary: Sendable, Equatable {
         lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) events read from \(sources) source\(sources == 1 ? "" : "s") "
                      + "in \(formatSeconds(durationSeconds)) (\(Int(eventsPerSecond.rounded())) events/s)")
         lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)")
-        lines.append("  matched: \(eventsMatched) events" + (eventsEmitted > 0 ? " (\(eventsEmitted) emitted by tripline itself included)" : ""))
+        lines.append("  matched: \(eventsMatched) events" + (emittedEventsMatched > 0 ? " (\(emittedEventsMatched) emitted by tripline itself included)" : ""))
+        if eventsEmitted > 0 {
+            lines.append("  emitted by tripline: \(eventsEmitted) event\(eventsEmitted == 1 ? "" : "s") (User Blocked, User Block Refused, User Unblocked)")
+        }
         let width = ruleOrder.map(\.count).max() ?? 0
         for name in ruleOrder {
             lines.append("    " + name + String(repeating: " ", count: width - name.count) + "  \(matchesPerRule[name] ?? 0)")
@@ -111,6 +116,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),
             JSONMember(key: "duplicatesSkipped", value: .number(JSONNumber(duplicatesSkipped))),
             JSONMember(key: "eventsEmitted", value: .number(JSONNumber(eventsEmitted))),
+            JSONMember(key: "emittedEventsMatched", value: .number(JSONNumber(emittedEventsMatched))),
             JSONMember(key: "stopped", value: .bool(stopped)),
             JSONMember(key: "stateError", value: stateError.map { .string($0) } ?? .null),
             JSONMember(key: "durationSeconds", value: .number(JSONNumber((durationSeconds * 1000).rounded() / 1000))),

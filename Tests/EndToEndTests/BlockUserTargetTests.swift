@@ -78,6 +78,31 @@ struct BlockUserTargetTests {
             #expect(emitted.count == 2 && emitted.allSatisfy { $0["detail-type"] == "User Block Refused" }, "\(emitted)")
             let list = try tripline.run(["blocklist", "list", "--json"], in: dir)
             #expect(!list.stdout.contains("break-glass") && !list.stdout.contains(":root"), "\(list)")
+            // The refusals are in the run's own log too, not only on the bus.
+            #expect(result.stdout.contains("[block-tampering/block] refused: "), "\(result.stdout)")
+            #expect(result.stdout.contains("emitted by tripline: 2 events"), "\(result.stdout)")
+            #expect(result.stdout.contains("matched: 4 events (2 emitted by tripline itself included)"), "\(result.stdout)")
+        }
+    }
+
+    @Test("past --max-blocks the circuit breaker's refusal is logged, and emitted events no rule matches are not counted as matched")
+    func circuitBreakerRefusalIsLogged() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Self.project(in: dir)
+            // Only the blocking rule: nothing matches what Tripline emits.
+            var rules = try String(contentsOf: dir.appendingPathComponent("Rules/rules.json"), encoding: .utf8)
+            rules = rules.replacingOccurrences(of: #""source": ["tripline"]"#, with: #""source": ["nobody"]"#)
+            try Data(rules.utf8).write(to: dir.appendingPathComponent("Rules/rules.json"))
+            let users = ["ann", "bob", "cy"].enumerated().map { index, user in
+                Self.record("StopLogging", id: "c-\(index)", identity: #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/\#(user)","accountId":"111122223333","userName":"\#(user)"}"#)
+            }
+            try Data((users.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+            let result = try tripline.run(["run", "--max-blocks", "1", "events.ndjson"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("CIRCUIT BREAKER OPEN"), "\(result.stdout)")
+            #expect(result.stdout.contains("  matched: 3 events\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("emitted by tripline: 3 events"), "\(result.stdout)")
         }
     }
 

@@ -125,6 +125,10 @@ struct EventInputsTests {
         #expect(detail(#"{"a":1,"a":2}"#)?.contains("duplicate key") == true)
         #expect(detail("[1]")?.contains("not a CloudTrail record or EventBridge event (an array") == true)
         #expect(detail(#"{"hello":"world"}"#)?.contains(#"an object with keys "hello""#) == true)
+        // An id reaches handler environments and idempotency keys: no control characters.
+        let envelope = #"{"id":"a\nb","source":"s","detail-type":"t","detail":{}}"#
+        #expect(detail(envelope)?.contains(#"its "id" holds a control character (U+000A)"#) == true, "\(detail(envelope) ?? "accepted")")
+        #expect(detail(#"{"id":"a-b","source":"s","detail-type":"t","detail":{}}"#) == nil)
     }
 
     @Test func normalizedEventCarriesTheEnvelopeAndItsId() throws {

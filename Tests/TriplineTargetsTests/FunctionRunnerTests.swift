@@ -55,6 +55,39 @@ struct FunctionRunnerTests {
             #expect(String(decoding: outcome.stdout, as: UTF8.self) == "out line\n")
             #expect(String(decoding: outcome.stderr, as: UTF8.self) == "err line\n")
             #expect(outcome.summary.hasPrefix("exit status 3 in "))
+            #expect(outcome.failureDescription == outcome.summary + ": err line", "a dead letter says why")
+        }
+    }
+
+    @Test(arguments: [
+        ("plain text", "plain text"),
+        ("tab\there", "tab\there"),
+        ("\u{1B}]0;TITLE\u{07}\u{1B}[2J", "\\x1b]0;TITLE\\x07\\x1b[2J"),
+        ("cr\rlf", "cr\\x0dlf"),
+        ("del\u{7F} csi\u{9B}1m é", "del\\x7f csi\\u009b1m é"),
+    ])
+    func controlCharactersArePrintedAsEscapes(_ text: String, _ printable: String) {
+        #expect(PrintableText.escapingControls(text) == printable)
+    }
+
+    @Test func theLastStderrLineIsTheOneThatExplains() {
+        #expect(PrintableText.lastLine(of: Array("first\nsecond  \n\n".utf8)) == "second")
+        #expect(PrintableText.lastLine(of: Array("\n \n".utf8)) == nil)
+        #expect(PrintableText.lastLine(of: Array(String(repeating: "x", count: 300).utf8), limit: 10) == "xxxxxxxxxx…")
+        #expect(PrintableText.lastLine(of: Array("bad \u{1B}[2J".utf8)) == "bad \\x1b[2J")
+    }
+
+    @Test func interruptingStopsRunningHandlersLikeATimeout() throws {
+        try withTargetsTempDirectory { dir in
+            let script = try writeScript("sleep 30", "hang.sh", in: dir)
+            let runner = FunctionRunner()
+            let interrupter = Thread { usleep(300_000); runner.interruptRunning() }
+            interrupter.start()
+            let outcome = try runner.run(invocation(script, grace: 0.5))
+            #expect(outcome.interrupted && !outcome.timedOut && !outcome.succeeded)
+            #expect(outcome.termination == .signaled(SIGTERM))
+            #expect(outcome.durationSeconds < 5)
+            #expect(outcome.summary.hasPrefix("interrupted (tripline was stopping)"))
         }
     }
 

@@ -19,11 +19,15 @@ public struct AttemptReport: Sendable {
     public var function: FunctionOutcome?
     /// One line for the log: `exit status 3 in 0.010s`, `HTTP 500 in 0.2s`.
     public var summary: String
+    /// Something the log must show although the attempt succeeded (a block refused by the circuit
+    /// breaker or a protection rule): the delivery is done, the outcome is not what the rule asked.
+    public var notice: String?
 
-    public init(outcome: AttemptOutcome, function: FunctionOutcome? = nil, summary: String) {
+    public init(outcome: AttemptOutcome, function: FunctionOutcome? = nil, summary: String, notice: String? = nil) {
         self.outcome = outcome
         self.function = function
         self.summary = summary
+        self.notice = notice
     }
 }
 

@@ -124,10 +124,13 @@ public final class DeliveryLog: Sendable {
         }
         switch format {
         case .text:
+            if report.succeeded, let notice = report.attemptReport?.notice {
+                console.output("[\(report.targetKey)] " + PrintableText.escapingControls(notice) + " (event \(report.eventID) from \(report.origin))")
+            }
             guard !report.succeeded else { return }
             var line = "[\(report.targetKey)] delivery failed"
             if let attempt = report.attempt, attempt > 1 { line += " (attempt \(attempt))" }
-            line += ": " + (report.attemptReport?.summary ?? "not attempted")
+            line += ": " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not attempted")
             switch report.next {
             case .retry(let at): line += "; retrying in \(formatSeconds(max(0, at - StateTime.now())))"
             case .deadLettered(let reason, let file): line += "; dead-lettered: \(reason)" + (file.map { " (\($0))" } ?? "")
@@ -149,6 +152,7 @@ public final class DeliveryLog: Sendable {
                 object.append(("droppedOutputBytes", .number(JSONNumber(outcome.truncatedBytes))))
             }
             if case .failed(let error, _, _)? = report.attemptReport?.outcome { object.append(("error", .string(error))) }
+            if let notice = report.attemptReport?.notice { object.append(("notice", .string(notice))) }
             switch report.next {
             case .done: object.append(("next", "done"))
             case .retry(let at):
@@ -197,7 +201,7 @@ public final class DeliveryLog: Sendable {
             let text = String(decoding: line, as: UTF8.self)
             switch format {
             case .text:
-                out.append(contentsOf: (prefix + text).utf8)
+                out.append(contentsOf: (prefix + PrintableText.escapingControls(text)).utf8)
                 out.append(0x0A)
             case .json:
                 out.append(contentsOf: Self.jsonLine([

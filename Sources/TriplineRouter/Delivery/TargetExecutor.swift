@@ -120,7 +120,7 @@ public struct TargetExecutor: Sendable {
             let outcome = try runner.run(invocation)
             if outcome.succeeded { return AttemptReport(outcome: .delivered, function: outcome, summary: outcome.summary) }
             let permanent = outcome.exitStatus == Self.permanentFailureExitStatus
-            return AttemptReport(outcome: .failed(error: outcome.summary, retryable: !permanent, retryAfter: nil), function: outcome,
+            return AttemptReport(outcome: .failed(error: outcome.failureDescription, retryable: !permanent, retryAfter: nil), function: outcome,
                                  summary: outcome.summary)
         } catch {
             // A handler that cannot be started will not start on a retry either.
@@ -143,7 +143,11 @@ public struct TargetExecutor: Sendable {
         let outcome = blocking.block(BlockUserExecutor.Delivery(rule: rule.name, targetID: target.id, target: block, event: event,
                                                                 eventID: delivery.eventID, attempt: attempt), now: StateTime.now())
         emit(outcome.events)
-        if outcome.succeeded { return AttemptReport(outcome: .delivered, function: outcome.handler, summary: outcome.summary) }
+        if outcome.succeeded {
+            var notice: String?
+            if case .refused = outcome.result { notice = outcome.summary }
+            return AttemptReport(outcome: .delivered, function: outcome.handler, summary: outcome.summary, notice: notice)
+        }
         var retryable = true
         if case .failed(entry: _, error: _, retryable: let canRetry) = outcome.result { retryable = canRetry }
         return AttemptReport(outcome: .failed(error: outcome.summary, retryable: retryable, retryAfter: nil), function: outcome.handler,

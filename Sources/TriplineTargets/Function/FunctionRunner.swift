@@ -82,6 +82,13 @@ public struct FunctionOutcome: Sendable, Equatable {
     /// Exit status 0 within the timeout, not interrupted: the delivery succeeded.
     public var succeeded: Bool { !timedOut && !interrupted && termination == .exited(0) }
 
+    /// ``summary`` and, when the handler failed and wrote to standard error, its last line there:
+    /// what a failed attempt's history and dead letter say about it.
+    public var failureDescription: String {
+        guard !succeeded, let line = PrintableText.lastLine(of: stderr) else { return summary }
+        return summary + ": " + line
+    }
+
     /// One line: `exit status 0 in 0.012s`, `timed out after 5s, killed by signal 15 (SIGTERM)`.
     public var summary: String {
         let time = formatSeconds(durationSeconds)

@@ -1,0 +1,41 @@
+/// Text from handlers and events made safe to print on a terminal.
+///
+/// A handler's output, or an event value it echoes, may hold escape sequences (ESC, CSI, OSC) that
+/// would clear the screen, retitle the terminal or hide lines of the log; each control character
+/// is shown as a visible escape instead (`\x1b`, `\u009b`). Tabs stay.
+public enum PrintableText {
+    /// `text` with every C0 control except tab, DEL and every C1 control written as an escape.
+    public static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else { out.append(scalar); continue }
+            let hex = String(scalar.value, radix: 16)
+            let escape = scalar.value < 0x80 ? "\\x" + (hex.count == 1 ? "0" : "") + hex : "\\u00" + hex
+            out.append(contentsOf: escape.unicodeScalars)
+        }
+        return String(out)
+    }
+
+    /// The last non-empty line of `bytes` (decoded leniently, controls escaped), cut to `limit`
+    /// characters; nil when there is none.
+    public static func lastLine(of bytes: [UInt8], limit: Int = 200) -> String? {
+        let lines = bytes.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self).trimmingWhitespace() }
+        guard let line = lines.last(where: { !$0.isEmpty }) else { return nil }
+        let printable = escapingControls(line)
+        return printable.count > limit ? String(printable.prefix(limit)) + "…" : printable
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar.value != 0x09) || (0x7F...0x9F).contains(scalar.value)
+    }
+}
+
+private extension String {
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self).unicodeScalars
+        while let first = scalars.first, first == " " || first == "\t" || first == "\r" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" || last == "\r" { scalars.removeLast() }
+        return String(scalars)
+    }
+}
