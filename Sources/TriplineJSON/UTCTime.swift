@@ -41,6 +41,82 @@ public enum UTCTime {
         return text + "Z"
     }
 
+    /// The Unix time (seconds) of an ISO 8601 / RFC 3339 date-time; nil for anything else.
+    ///
+    /// Accepts `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `T`, `t` or a space between date and time,
+    /// then `Z`, `z`, `±HH:MM`, `±HHMM`, `±HH` or nothing (read as UTC). Fields are range-checked
+    /// (a leap second, `:60`, counts as the next second's start).
+    public static func parse(_ text: String) -> Double? {
+        let b = Array(text.utf8)
+        var i = 0
+        func digits(_ count: Int) -> Int? {
+            guard i + count <= b.count else { return nil }
+            var value = 0
+            for k in i..<(i + count) {
+                guard (48...57).contains(b[k]) else { return nil }
+                value = value * 10 + Int(b[k] - 48)
+            }
+            i += count
+            return value
+        }
+        func expect(_ byte: UInt8) -> Bool {
+            guard i < b.count, b[i] == byte else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect(UInt8(ascii: "-")), let month = digits(2), expect(UInt8(ascii: "-")), let day = digits(2),
+              i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") else { return nil }
+        i += 1
+        guard let hour = digits(2), expect(UInt8(ascii: ":")), let minute = digits(2) else { return nil }
+        var second = 0
+        var fraction = 0.0
+        if expect(UInt8(ascii: ":")) {
+            guard let s = digits(2) else { return nil }
+            second = s
+            if i < b.count, b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",") {
+                i += 1
+                var scale = 0.1
+                let start = i
+                while i < b.count, (48...57).contains(b[i]) {
+                    fraction += Double(b[i] - 48) * scale
+                    scale /= 10
+                    i += 1
+                }
+                guard i > start else { return nil }
+            }
+        }
+        var offset = 0
+        if i < b.count {
+            if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+                i += 1
+            } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+                i += 1
+                guard let hours = digits(2), hours <= 23 else { return nil }
+                var minutes = 0
+                if i < b.count {
+                    _ = expect(UInt8(ascii: ":"))
+                    guard let m = digits(2), m <= 59 else { return nil }
+                    minutes = m
+                }
+                offset = sign * (hours * 3600 + minutes * 60)
+            }
+        }
+        guard i == b.count, (1...12).contains(month), hour <= 23, minute <= 59, second <= 60 else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...monthDays[month - 1]).contains(day) else { return nil }
+        // Days since 1970-01-01 from the civil date (Howard Hinnant's algorithm).
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64(month > 2 ? month - 3 : month + 9)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Double(days * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)) + fraction
+    }
+
     private static func pad(_ n: Int64, _ width: Int) -> String {
         let s = String(n)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s

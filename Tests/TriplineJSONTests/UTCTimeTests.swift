@@ -31,4 +31,33 @@ struct UTCTimeTests {
             #expect(UTCTime.iso8601(Double(seconds)) == expected, "\(seconds)")
         }
     }
+
+    @Test("parses ISO 8601 date-times in the forms logs use", arguments: [
+        ("2024-03-01T10:00:00Z", 1_709_287_200.0), ("2024-03-01t10:00:00z", 1_709_287_200.0),
+        ("2024-03-01T10:00:00.250Z", 1_709_287_200.25), ("2024-03-01 10:00:00", 1_709_287_200.0),
+        ("2024-03-01T12:00:00+02:00", 1_709_287_200.0), ("2024-03-01T05:30:00-0430", 1_709_287_200.0),
+        ("2024-03-01T11:00:00+01", 1_709_287_200.0), ("2024-03-01T10:00Z", 1_709_287_200.0),
+        ("2000-02-29T00:00:00Z", 951_782_400.0), ("1969-12-31T23:59:59Z", -1.0), ("2016-12-31T23:59:60Z", 1_483_228_800.0),
+    ] as [(String, Double)])
+    func parsesDateTimes(_ text: String, _ seconds: Double) {
+        #expect(UTCTime.parse(text) == seconds)
+    }
+
+    @Test("rejects what is not a date-time", arguments: [
+        "", "...", "redacted", "2024-03-01", "2024-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2024-03-01T24:00:00Z",
+        "2024-03-01T10:60:00Z", "2024-03-01T10:00:00.Z", "2024-03-01T10:00:00+25:00", "2024-03-01T10:00:00Zjunk", "12345",
+        "２０２４-03-01T10:00:00Z",
+    ])
+    func rejectsOtherText(_ text: String) {
+        #expect(UTCTime.parse(text) == nil)
+    }
+
+    @Test("parse inverts iso8601 on 20,000 random times")
+    func parseInvertsWriting() {
+        var random = SplitMix64(seed: 3339)
+        for _ in 0..<20_000 {
+            let seconds = Double(Int(random.next() % 9_467_280_000) - 2_208_988_800)
+            #expect(UTCTime.parse(UTCTime.iso8601(seconds)) == seconds)
+        }
+    }
 }

@@ -22,7 +22,8 @@ private enum CloudTrailFixtures {
 }
 
 /// What AWS's envelope for each fixture line must hold (computed independently with Python's
-/// json and uuid modules; "INGEST" marks records without `eventTime`).
+/// json and uuid modules; "INGEST" marks records without `eventTime`; a space-separated
+/// `eventTime` comes out in EventBridge's `T…Z` form).
 struct ExpectedEnvelope: Sendable, CustomTestStringConvertible {
     var line: Int
     var detailType: String
@@ -49,7 +50,7 @@ private let expectedEnvelopes: [ExpectedEnvelope] = [
     .init(line: 7, detailType: "AWS API Call via CloudTrail", source: "aws.sts", account: "123837392027", time: "2023-07-10T11:55:22Z", region: "us-east-1", resources: ["arn:aws:iam::123837392027:role/stratus-red-team-ec2-steal-credentials-role"], id: "69edb5fd-dd6e-5df6-952e-7ad2dc9d9b24", readOnlyManagement: true),
     .init(line: 8, detailType: "AWS API Call via CloudTrail", source: "aws.sts", account: "123837392027", time: "2023-07-10T11:54:42Z", region: "us-east-1", resources: [], id: "abac5082-7daa-53db-9bb8-d8b009964018", readOnlyManagement: true),
     .init(line: 9, detailType: "AWS Service Event via CloudTrail", source: "aws.ec2", account: "123837392027", time: "2023-07-10T11:55:23Z", region: "us-east-1", resources: [], id: "42a27a03-89d1-5473-8cbd-8e2beca15f54", readOnlyManagement: false),
-    .init(line: 10, detailType: "AWS Console Action via CloudTrail", source: "aws.billingconsole", account: "123456789123", time: "2022-11-23 21:06:45", region: "us-east-1", resources: [], id: "9748e20b-8f32-5b06-ab4a-fd62f2a5c241", readOnlyManagement: true),
+    .init(line: 10, detailType: "AWS Console Action via CloudTrail", source: "aws.billingconsole", account: "123456789123", time: "2022-11-23T21:06:45Z", region: "us-east-1", resources: [], id: "9748e20b-8f32-5b06-ab4a-fd62f2a5c241", readOnlyManagement: true),
     .init(line: 11, detailType: "AWS API Call via CloudTrail", source: "aws.s3", account: "012345678901", time: "2023-01-01T12:00:00Z", region: "", resources: ["arn:aws:s3:::sensitive-data-bucket/confidential/file.pdf"], id: "3699904c-6c4a-5071-8fc8-cd2a64525817", readOnlyManagement: false),
     .init(line: 12, detailType: "AWS API Call via CloudTrail", source: "aws.s3", account: "123456789123", time: "INGEST", region: "us-east-1", resources: ["arn:aws:s3:::mordors3stack-s3bucket-llp2yingx64a"], id: "ac85240b-b029-5575-bbd9-bdab128d4c7a", readOnlyManagement: false),
     .init(line: 13, detailType: "AWS API Call via CloudTrail", source: "aws.cloudtrail", account: "123456789012", time: "2019-01-01T00:00:00Z", region: "us-west-2", resources: [], id: "1bea20ed-5d65-5419-80f3-660b663ea461", readOnlyManagement: false),

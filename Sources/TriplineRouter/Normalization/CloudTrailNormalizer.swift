@@ -63,7 +63,8 @@ public enum CloudTrailNormalizer {
     /// - `detail-type`: from `eventType` (see ``detailTypes``).
     /// - `source`: `aws.` + `eventSource` without `.amazonaws.com` (`iam.amazonaws.com` → `aws.iam`).
     /// - `account`: `recipientAccountId`, else `userIdentity.accountId`, else empty.
-    /// - `time`: `eventTime`, else `ingestionTime`. `region`: `awsRegion`, else empty.
+    /// - `time`: `eventTime` in EventBridge's form (``time(forEventTime:)``), else `ingestionTime`.
+    ///   `region`: `awsRegion`, else empty.
     /// - `resources`: the `ARN` of each entry of the record's `resources`, else empty.
     public static func envelope(for record: JSONValue, ingestionTime: String) -> JSONValue {
         let fields = record.objectValue ?? JSONObject()
@@ -78,11 +79,19 @@ public enum CloudTrailNormalizer {
             JSONMember(key: "detail-type", value: .string(detailType(forEventType: fields["eventType"]?.stringValue))),
             JSONMember(key: "source", value: .string(source(forEventSource: fields["eventSource"]?.stringValue))),
             JSONMember(key: "account", value: .string(account)),
-            JSONMember(key: "time", value: .string(fields["eventTime"]?.stringValue ?? ingestionTime)),
+            JSONMember(key: "time", value: .string(time(forEventTime: fields["eventTime"]?.stringValue) ?? ingestionTime)),
             JSONMember(key: "region", value: .string(fields["awsRegion"]?.stringValue ?? "")),
             JSONMember(key: "resources", value: .array(resources)),
             JSONMember(key: "detail", value: record),
         ]))
+    }
+
+    /// The envelope `time` for a record's `eventTime`: UTC, whole seconds, `YYYY-MM-DDTHH:MM:SSZ` as
+    /// EventBridge writes it (CloudTrail's own form passes unchanged; an offset is converted, a
+    /// fraction dropped); nil when it is not a date-time.
+    public static func time(forEventTime eventTime: String?) -> String? {
+        guard let eventTime, let seconds = UTCTime.parse(eventTime) else { return nil }
+        return UTCTime.iso8601(seconds)
     }
 
     /// An envelope for a record, the value itself for an envelope, nil for anything else.
