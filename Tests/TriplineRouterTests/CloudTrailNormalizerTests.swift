@@ -196,6 +196,11 @@ struct CloudTrailNormalizerTests {
         (#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":{"readOnly":true,"managementEvent":false}}"#, false),
         (#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":{"readOnly":"true"}}"#, false),
         (#"{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{"readOnly":true}}"#, false),
+        // STS: AssumeRole is read-only; GetSessionToken and GetFederationToken are change events on EventBridge.
+        (#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.sts","detail":{"readOnly":true,"eventSource":"sts.amazonaws.com","eventName":"AssumeRole"}}"#, true),
+        (#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.sts","detail":{"readOnly":true,"eventSource":"sts.amazonaws.com","eventName":"GetSessionToken"}}"#, false),
+        (#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.sts","detail":{"readOnly":true,"eventSource":"sts.amazonaws.com","eventName":"GetFederationToken"}}"#, false),
+        (#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.iam","detail":{"readOnly":true,"eventSource":"iam.amazonaws.com","eventName":"GetSessionToken"}}"#, true),
     ] as [(String, Bool)])
     func readOnlyManagement(_ text: String, _ readOnly: Bool) throws {
         #expect(CloudTrailNormalizer.isReadOnlyManagementEvent(try JSONParser.parse(text)) == readOnly)

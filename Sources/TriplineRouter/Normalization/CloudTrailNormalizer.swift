@@ -137,13 +137,23 @@ public enum CloudTrailNormalizer {
     /// That is an envelope whose `detail-type` ends in " via CloudTrail" and whose `detail` has
     /// `readOnly: true`, an `eventCategory` of `Management` or none (older records), and no
     /// `managementEvent: false`
-    /// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html).
+    /// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html),
+    /// except the STS calls that page names as change events although CloudTrail logs them as
+    /// read-only (``stsChangeEvents``).
     public static func isReadOnlyManagementEvent(_ envelope: JSONValue) -> Bool {
         guard let detailType = envelope["detail-type"]?.stringValue, detailType.hasSuffix(detailTypeSuffix),
               let detail = envelope["detail"]?.objectValue,
               detail["readOnly"] == .bool(true) else { return false }
         if let category = detail["eventCategory"], category != .string("Management") { return false }
         if detail["managementEvent"] == .bool(false) { return false }
+        if detail["eventSource"]?.stringValue == "sts.amazonaws.com", let name = detail["eventName"]?.stringValue,
+           stsChangeEvents.contains(name) {
+            return false
+        }
         return true
     }
+
+    /// STS calls EventBridge delivers to `ENABLED` rules as change events, "even though they
+    /// start with the verb Get" (the read-only management events page above).
+    public static let stsChangeEvents: Set<String> = ["GetFederationToken", "GetSessionToken"]
 }
