@@ -245,16 +245,17 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
         let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock)
-        inputs.resumption = { path in
-            guard let identity = FileIdentity.of(path), let saved = try? checkpoints.checkpoint(for: path) else { return .read }
-            if saved.size == identity.size && saved.modificationTime == identity.modificationTime {
-                return saved.complete ? .skip : .resume(afterItems: saved.items)
+        inputs.resumption = { file in
+            guard file.isCheckpointable, let saved = try? checkpoints.checkpoint(for: file.path), let status = file.status() else { return .read }
+            let decision = SourceResumption.judging(saved, size: status.size, modificationTime: status.modificationTime,
+                                                    fingerprint: file.fingerprint(extent:))
+            if case .replaced(let reason) = decision {
+                log.note("tripline run: \(file.path): new content (\(reason)); reading it from the start")
             }
-            // Grown since (an appended log): go on where we were; otherwise it was replaced.
-            return identity.size > saved.size ? .resume(afterItems: saved.items) : .read
+            return decision
         }
-        inputs.onSourceEnd = { source, items in
-            if case .file(let path) = source { batch.checkpoint(path: path, items: items, complete: true) }
+        inputs.onSourceEnd = { file, items, end in
+            if file.isCheckpointable { batch.checkpoint(file: file, items: items, complete: true, wholeFile: end == .stopped) }
         }
         inputs.onIdle = { batch.commit(failure: stateFailure, log: log) }
 
@@ -300,8 +301,8 @@ public final class Router {
                 summary.eventsRead += 1
                 route(raw, summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             }
-            if case .file(let path)? = inputs.currentSource {
-                batch.checkpoint(path: path, items: inputs.itemsFromCurrentSource, complete: false)
+            if let file = inputs.currentFile, file.isCheckpointable {
+                batch.checkpoint(file: file, items: inputs.itemsFromCurrentSource, complete: false)
             }
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             if monotonicSeconds() >= nextExpiry {
@@ -464,7 +465,8 @@ final class AcceptBatch {
     private var deliveries: [NewDelivery] = []
     private var checkpoints: [String: Checkpoint] = [:]
     private var since: Double?
-    private var identity: (path: String, identity: FileIdentity, checkedAt: Double)?
+    /// The file last checkpointed, as last looked at (refreshed at most once a second while it is read).
+    private var identity: (file: SourceFile, extent: Int64, modificationTime: Double, fingerprint: FileFingerprint, checkedAt: Double)?
 
     init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?, lock: NSLock = NSLock()) {
         self.lock = lock
@@ -484,18 +486,33 @@ final class AcceptBatch {
         deliveries.append(delivery)
     }
 
-    /// Records that the first `items` of `path` are handled (as of the deliveries added so far).
-    func checkpoint(path: String, items: Int, complete: Bool) {
-        // One stat per file and second is enough: files being read are not expected to change.
+    /// Records that the first `items` of `file` are handled (as of the deliveries added so far).
+    ///
+    /// The checkpoint's extent is what the readers took from the open file (its whole size with
+    /// `wholeFile`, for a file an error stopped early), with that extent's fingerprint: a later run
+    /// resumes only while the file still starts with those bytes. Looked at again at most once a
+    /// second while a file is read (one `fstat`, and at most 128 KiB read when the extent moved), and
+    /// always at its end.
+    func checkpoint(file: SourceFile, items: Int, complete: Bool, wholeFile: Bool = false) {
         let now = monotonicSeconds()
-        if identity == nil || identity!.path != path || now - identity!.checkedAt > 1 || complete {
-            guard let found = FileIdentity.of(path) else { return }
-            identity = (path, found, now)
+        if identity == nil || identity!.file !== file || now - identity!.checkedAt > 1 || complete {
+            guard let status = file.status() else { return }
+            let extent = wholeFile ? status.size : min(status.size, file.bytesRead)
+            let fingerprint: FileFingerprint
+            if let known = identity, known.file === file, known.extent == extent {
+                fingerprint = known.fingerprint
+            } else {
+                guard let found = file.fingerprint(extent: extent) else { return }
+                fingerprint = found
+            }
+            identity = (file, extent, status.modificationTime, fingerprint, now)
         }
-        let identity = self.identity!.identity
+        let identity = self.identity!
+        // A finished file is not looked at again: do not hold it open.
+        if complete { self.identity = nil }
         if since == nil { since = monotonicSeconds() }
-        checkpoints[path] = Checkpoint(source: path, size: identity.size, modificationTime: identity.modificationTime, items: items,
-                                       complete: complete, updatedAt: StateTime.now())
+        checkpoints[file.path] = Checkpoint(source: file.path, size: identity.extent, modificationTime: identity.modificationTime,
+                                            fingerprint: identity.fingerprint.hex, items: items, complete: complete, updatedAt: StateTime.now())
     }
 
     /// Whether the batch is full or has waited long enough.
@@ -560,19 +577,6 @@ final class StateFailure: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return error
-    }
-}
-
-/// A file's size and modification time: enough to tell that it changed since a checkpoint.
-struct FileIdentity: Equatable {
-    var size: Int64
-    var modificationTime: Double
-
-    static func of(_ path: String) -> FileIdentity? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return FileIdentity(size: Int64(info.st_size),
-                            modificationTime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1_000_000_000)
     }
 }
 

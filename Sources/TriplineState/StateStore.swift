@@ -29,7 +29,7 @@ public final class StateStore: @unchecked Sendable {
     /// The lock file; holds the pid of the process using the directory.
     public static let lockName = "lock"
     /// The schema this build writes; older databases are upgraded, newer ones refused.
-    public static let schemaVersion = 1
+    public static let schemaVersion = StateSchema.upgrades.count
 
     /// The state directory, or nil for an in-memory store.
     public let directory: String?
@@ -128,7 +128,7 @@ public final class StateStore: @unchecked Sendable {
             }
             if version < Self.schemaVersion && !readOnly {
                 try db.transaction { () throws(StateError) in
-                    try db.execute(StateSchema.version1)
+                    for upgrade in StateSchema.upgrades[version...] { try db.execute(upgrade) }
                     try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
                 }
             }
@@ -163,6 +163,9 @@ public final class StateStore: @unchecked Sendable {
 
 /// The database schema, one statement list per version.
 enum StateSchema {
+    /// `upgrades[n]` takes a database from version n to n + 1; a new database runs them all.
+    static let upgrades = [version1, version2]
+
     static let version1 = """
         CREATE TABLE IF NOT EXISTS deliveries(
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -215,5 +218,11 @@ enum StateSchema {
             complete INTEGER NOT NULL,
             updated_at REAL NOT NULL
         );
+        """
+
+    /// Checkpoints keep a fingerprint of the bytes read, so a file replaced by other content is told
+    /// from one that grew ('' for checkpoints written before: judged by size and time as they were).
+    static let version2 = """
+        ALTER TABLE checkpoints ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
         """
 }

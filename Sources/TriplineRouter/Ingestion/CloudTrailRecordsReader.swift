@@ -80,16 +80,23 @@ public final class CloudTrailRecordsReader {
     }
 
     /// Opens `path` (plain or gzip).
-    public init(path: String, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
-                chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(InputError) {
-        precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
+    public convenience init(path: String, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
+                            chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(InputError) {
+        let reader: CompressedFileReader
         do {
             reader = try CompressedFileReader(path: path, chunkSize: chunkSize)
         } catch {
             throw .file(error)
         }
+        self.init(reader: reader, maxRecordBytes: maxRecordBytes)
+    }
+
+    /// Reads what `reader` yields (an open file's content); `reader` is closed with this reader.
+    public init(reader: CompressedFileReader, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) {
+        precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
+        self.reader = reader
         self.maxRecordBytes = maxRecordBytes
-        replayLimit = maxRecordBytes * 4 + chunkSize
+        replayLimit = maxRecordBytes * 4 + reader.chunkSize
     }
 
     /// After ``detectLayout()`` returned `.singleDocument` or `.other`: the chunks it read and the

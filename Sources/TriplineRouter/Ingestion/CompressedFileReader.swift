@@ -45,10 +45,16 @@ public final class CompressedFileReader {
     /// Opens `path` and sniffs whether it is gzip-compressed.
     ///
     /// Throws `.cannotOpen` if the file is missing, unreadable or a directory.
-    public init(path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) {
-        precondition(chunkSize >= 2, "chunkSize must be at least 2 bytes")
+    public convenience init(path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: lastErrorDescription()) }
+        try self.init(descriptor: fd, path: path, chunkSize: chunkSize)
+    }
+
+    /// Reads the open `descriptor` from its current offset and sniffs whether it is gzip-compressed;
+    /// takes ownership of it (closed by ``close()``, or at once if this throws). `path` names it in errors.
+    public init(descriptor fd: Int32, path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) {
+        precondition(chunkSize >= 2, "chunkSize must be at least 2 bytes")
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let reason = lastErrorDescription()

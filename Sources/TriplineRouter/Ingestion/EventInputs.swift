@@ -34,11 +34,13 @@ public final class EventInputs {
     public private(set) var sourcesStarted = 0
     /// The source being read, if any.
     public private(set) var currentSource: InputSource?
+    /// The file being read, held open (nil for standard input): what its checkpoint describes.
+    public private(set) var currentFile: SourceFile?
 
-    /// Consulted when a file is opened: read it, skip it, or skip its first items (checkpoints).
-    public var resumption: ((_ path: String) -> SourceResumption)?
-    /// Called when a source was read to its end, with how many items (events and per-event errors) it gave.
-    public var onSourceEnd: ((_ source: InputSource, _ items: Int) -> Void)?
+    /// Consulted when a file is opened, before it is read: read it, skip it, or skip its first items (checkpoints).
+    public var resumption: ((_ file: SourceFile) -> SourceResumption)?
+    /// Called when a file was read as far as it goes, with how many items (events and per-event errors) it gave.
+    public var onSourceEnd: ((_ file: SourceFile, _ items: Int, _ end: SourceEnd) -> Void)?
     /// Called before anything that may wait for input (standard input with no data ready, the next
     /// source): the moment to commit what was read so far.
     public var onIdle: (() -> Void)?
@@ -53,6 +55,8 @@ public final class EventInputs {
     private let standardInput: Int32
     private var current: Reader?
     private var itemsToSkip = 0
+    /// The current source stopped on an error that ends it, before its end.
+    private var stoppedByError = false
 
     private enum Reader {
         case records(CloudTrailRecordsReader)
@@ -89,9 +93,21 @@ public final class EventInputs {
                 case .success(let source):
                     itemsFromCurrentSource = 0
                     itemsToSkip = 0
-                    if case .file(let path) = source, let decision = resumption?(path) {
+                    stoppedByError = false
+                    currentFile = nil
+                    var file: SourceFile?
+                    if case .file = source {
+                        do {
+                            file = try SourceFile(source)
+                        } catch {
+                            sourcesStarted += 1
+                            currentSource = source
+                            return .failure(.file(error))
+                        }
+                    }
+                    if let file, let decision = resumption?(file) {
                         switch decision {
-                        case .read: break
+                        case .read, .replaced: break
                         case .skip:
                             sourcesResumed += 1
                             continue
@@ -102,7 +118,8 @@ public final class EventInputs {
                     }
                     sourcesStarted += 1
                     currentSource = source
-                    switch open(source) {
+                    currentFile = file
+                    switch open(source, file: file) {
                     case .success(let reader): current = reader
                     case .failure(let error): return .failure(error)
                     }
@@ -110,13 +127,14 @@ public final class EventInputs {
             }
             if let item = readFromCurrent() {
                 itemsFromCurrentSource += 1
+                if case .failure(let error) = item, error.endsFile { stoppedByError = true }
                 if itemsToSkip > 0 {
                     itemsToSkip -= 1
                     continue
                 }
                 return item
             }
-            if let source = currentSource { onSourceEnd?(source, itemsFromCurrentSource) }
+            if let file = currentFile { onSourceEnd?(file, itemsFromCurrentSource, stoppedByError ? .stopped : .endOfInput) }
             close()
         }
     }
@@ -130,17 +148,21 @@ public final class EventInputs {
         }
         current = nil
         currentSource = nil
+        currentFile = nil
     }
 
     // MARK: - Private
 
-    private func open(_ source: InputSource) -> Result<Reader, InputError> {
-        guard case .file(let path) = source else {
+    private func open(_ source: InputSource, file: SourceFile?) -> Result<Reader, InputError> {
+        guard let file else {
             let input = DescriptorChunks(descriptor: standardInput, name: EventOrigin.standardInputName) { [weak self] in self?.onIdle?() }
             return .success(.lines(ChunkLineReader(name: EventOrigin.standardInputName, maxLineLength: maxEventBytes, next: input.next)))
         }
+        let path = file.path
         do throws(InputError) {
-            let records = try CloudTrailRecordsReader(path: path, maxRecordBytes: maxEventBytes)
+            let first: CompressedFileReader
+            do { first = try file.reader() } catch { throw .file(error) }
+            let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: maxEventBytes)
             let layout = try records.detectLayout()
             if layout == .recordsArray { return .success(.records(records)) }
             // Start over: from what detection read (works for pipes too), else by reopening the file.
@@ -150,10 +172,10 @@ public final class EventInputs {
                 (chunks, rest) = input
             } else {
                 records.close()
-                guard case .regularFile = FileKind.of(path) else {
+                guard file.isRegularFile else {
                     throw .eventTooLarge(origin: EventOrigin(source: path, position: .line(1)), limit: maxEventBytes)
                 }
-                do { rest = try CompressedFileReader(path: path) } catch { throw .file(error) }
+                do { rest = try file.reader(rewind: true) } catch { throw .file(error) }
                 chunks = []
             }
             let next: () throws(IngestionError) -> [UInt8]? = {
@@ -232,16 +254,6 @@ public final class EventInputs {
             return .failure(.file(error))
         }
     }
-}
-
-/// What to do with an input file that a checkpoint says was read before.
-public enum SourceResumption: Sendable, Equatable {
-    /// Read it from the start.
-    case read
-    /// Skip it: every item was handled.
-    case skip
-    /// Skip its first `afterItems` items, then read on.
-    case resume(afterItems: Int)
 }
 
 /// Splits a stream of chunks into lines with ``LineSplitter``'s length cap.
