@@ -317,7 +317,8 @@ public final class Router {
             }
         }
         batch.commit(failure: stateFailure, log: log)
-        summary.filesSkipped = inputs.sourcesResumed
+        summary.filesSkipped = inputs.sourcesSkipped
+        summary.filesResumed = inputs.sourcesResumed
 
         let load = dispatcher.load
         if summary.stopped {

@@ -39,8 +39,11 @@ public struct RunSummary: Sendable, Equatable {
     public var eventsEmitted = 0
     /// Matches a target's `Suppress` or `Threshold` held back (no delivery made).
     public var alertsHeldBack = 0
-    /// Input files skipped or resumed part-way because a checkpoint says they were read before.
+    /// Input files skipped because a checkpoint says they were read whole before (and are unchanged).
     public var filesSkipped = 0
+    /// Input files read from part-way: a checkpoint says their first items were handled before (they
+    /// grew, or an earlier run stopped in them). Counted in `sources` too.
+    public var filesResumed = 0
     /// The state database failed (disk full, unwritable): the run stopped accepting events.
     public var stateError: String?
     /// The run stopped on SIGINT/SIGTERM before reading every input.
@@ -68,6 +71,7 @@ public struct RunSummary: Sendable, Equatable {
         for name in ruleOrder {
             lines.append("    " + name + String(repeating: " ", count: width - name.count) + "  \(matchesPerRule[name] ?? 0)")
         }
+        if filesResumed > 0 { lines.insert("  files resumed part-way (checkpoints: items handled before were skipped): \(filesResumed)", at: 2) }
         if filesSkipped > 0 { lines.insert("  files already read (checkpoints; --from-start to read them again): \(filesSkipped)", at: 2) }
         var deliveries = "  deliveries: \(deliveriesSucceeded) ok, \(deliveriesFailed) failed"
         if deliveriesFailed > 0 { deliveries += " (dead-lettered)" }
@@ -102,6 +106,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
             JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
             JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
+            JSONMember(key: "filesResumed", value: .number(JSONNumber(filesResumed))),
             JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),
             JSONMember(key: "eventsEmitted", value: .number(JSONNumber(eventsEmitted))),
             JSONMember(key: "stopped", value: .bool(stopped)),

@@ -48,7 +48,9 @@ public final class EventInputs {
     public var onWaiting: (() -> Void)?
     /// Items (events and per-event errors) given so far by the current source, skipped ones included.
     public private(set) var itemsFromCurrentSource = 0
-    /// Files skipped or resumed part-way by ``resumption``.
+    /// Files skipped whole by ``resumption``: already read.
+    public private(set) var sourcesSkipped = 0
+    /// Files ``resumption`` had read from part-way: their first items were handled before.
     public private(set) var sourcesResumed = 0
 
     private let nextSource: () -> Result<InputSource, InputError>?
@@ -109,7 +111,7 @@ public final class EventInputs {
                         switch decision {
                         case .read, .replaced: break
                         case .skip:
-                            sourcesResumed += 1
+                            sourcesSkipped += 1
                             continue
                         case .resume(let items):
                             sourcesResumed += 1
