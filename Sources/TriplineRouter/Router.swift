@@ -122,11 +122,16 @@ public final class Router {
         public var fromStart: Bool
         /// Safety rails of `BlockUser` targets: protected principals, circuit breaker, dry run.
         public var blocking: BlockUserExecutor.Settings
+        /// An input file found incomplete at its end is reported once it has been quiet this many
+        /// seconds, or when the run ends (`--follow`: files are written while they are read); nil
+        /// reports it at once.
+        public var incompleteGrace: Double?
 
         public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
                     dispatcher: DeliveryDispatcher.Configuration = DeliveryDispatcher.Configuration(), progressInterval: Double = 0.5,
                     linger: Double = 30, shutdownTimeout: Double = 10, acceptBatch: Int = 512, acceptInterval: Double = 0.05,
-                    fromStart: Bool = false, blocking: BlockUserExecutor.Settings = BlockUserExecutor.Settings()) {
+                    fromStart: Bool = false, blocking: BlockUserExecutor.Settings = BlockUserExecutor.Settings(),
+                    incompleteGrace: Double? = nil) {
             self.maxEventBytes = maxEventBytes
             self.dispatcher = dispatcher
             self.progressInterval = progressInterval
@@ -136,6 +141,7 @@ public final class Router {
             self.acceptInterval = acceptInterval
             self.fromStart = fromStart
             self.blocking = blocking
+            self.incompleteGrace = incompleteGrace
         }
     }
 
@@ -254,8 +260,17 @@ public final class Router {
             }
             return decision
         }
+        var incomplete = IncompleteInputs(grace: options.incompleteGrace)
         inputs.onSourceEnd = { file, items, end in
-            if file.isCheckpointable { batch.checkpoint(file: file, items: items, complete: true, wholeFile: end == .stopped) }
+            if file.isCheckpointable { batch.checkpoint(file: file, items: items, complete: end != .incomplete, wholeFile: end == .stopped) }
+            if end != .incomplete { incomplete.resolved(path: file.path) }
+        }
+        // Reports the incomplete ends of files that stayed quiet long enough (all of them with `all`).
+        func reportIncomplete(all: Bool = false) {
+            for error in all ? incomplete.takeAll() : incomplete.due(now: StateTime.now()) {
+                summary.incompleteInputs += 1
+                log.badInput(error)
+            }
         }
         inputs.onIdle = { batch.commit(failure: stateFailure, log: log) }
 
@@ -270,6 +285,7 @@ public final class Router {
                 expireBlocks()
             }
             batch.commit(failure: stateFailure, log: log)
+            reportIncomplete()
         }
         defer { inputs.onWaiting = nil }
         while true {
@@ -289,6 +305,11 @@ public final class Router {
             }
             summary.sources = inputs.sourcesStarted
             switch item {
+            case .failure(let error) where error.isIncomplete:
+                if let now = incomplete.found(error, now: StateTime.now()) {
+                    summary.incompleteInputs += 1
+                    log.badInput(now)
+                }
             case .failure(let error):
                 if error.endsFile {
                     summary.fileErrors += 1
@@ -310,6 +331,7 @@ public final class Router {
                 expireBlocks()
             }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
+            if !incomplete.isEmpty { reportIncomplete() }
             let now = monotonicSeconds()
             if log.console.showsProgress, now >= nextProgress {
                 nextProgress = now + options.progressInterval
@@ -317,6 +339,7 @@ public final class Router {
             }
         }
         batch.commit(failure: stateFailure, log: log)
+        reportIncomplete(all: true)
         summary.filesSkipped = inputs.sourcesSkipped
         summary.filesResumed = inputs.sourcesResumed
 

@@ -17,6 +17,9 @@ public struct RunSummary: Sendable, Equatable {
     public var badRecords = 0
     /// Files that stopped early (unreadable, corrupt gzip, malformed CloudTrail log) or could not be opened.
     public var fileErrors = 0
+    /// Inputs reported as ending inside an item (a file still being written, or cut short): the item
+    /// is read again from there if the file grows.
+    public var incompleteInputs = 0
     /// Events matched by at least one rule that receives them.
     public var eventsMatched = 0
     /// Matches per rule name, for every loaded rule (0 included).
@@ -57,7 +60,7 @@ public struct RunSummary: Sendable, Equatable {
 
     /// Everything went well: no bad record, no file error, no dead letter, nothing left queued.
     public var isClean: Bool {
-        badRecords == 0 && fileErrors == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || deliveriesLeftQueued == 0)
+        badRecords == 0 && fileErrors == 0 && incompleteInputs == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || deliveriesLeftQueued == 0)
     }
 
     /// The human-readable summary, several lines.
@@ -65,7 +68,8 @@ public struct RunSummary: Sendable, Equatable {
         var lines: [String] = []
         lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) events read from \(sources) source\(sources == 1 ? "" : "s") "
                      + "in \(formatSeconds(durationSeconds)) (\(Int(eventsPerSecond.rounded())) events/s)")
-        lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)")
+        lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)"
+                     + (incompleteInputs > 0 ? ", incomplete at the end: \(incompleteInputs) (read again when they grow)" : ""))
         lines.append("  matched: \(eventsMatched) events" + (eventsEmitted > 0 ? " (\(eventsEmitted) emitted by tripline itself included)" : ""))
         let width = ruleOrder.map(\.count).max() ?? 0
         for name in ruleOrder {
@@ -97,6 +101,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "eventsNormalized", value: .number(JSONNumber(eventsNormalized))),
             JSONMember(key: "badRecords", value: .number(JSONNumber(badRecords))),
             JSONMember(key: "fileErrors", value: .number(JSONNumber(fileErrors))),
+            JSONMember(key: "incompleteInputs", value: .number(JSONNumber(incompleteInputs))),
             JSONMember(key: "eventsMatched", value: .number(JSONNumber(eventsMatched))),
             JSONMember(key: "matchesPerRule", value: .object(JSONObject(rules))),
             JSONMember(key: "deliveriesSucceeded", value: .number(JSONNumber(deliveriesSucceeded))),

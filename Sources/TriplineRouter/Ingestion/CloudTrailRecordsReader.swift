@@ -38,6 +38,10 @@ public final class CloudTrailRecordsReader {
         case singleDocument
         /// Anything else (NDJSON, empty, or not JSON at all): read it line by line.
         case other
+        /// The input ends inside its first top-level object, which runs over more than one line, before
+        /// any `Records` key: a document still being written (or cut short). Nothing in it can be read
+        /// yet. (A first line that ends with its newline is a complete NDJSON line, however invalid.)
+        case unfinishedDocument
     }
 
     /// EventBridge's event size limit, the default cap on one record (256 KiB).
@@ -49,6 +53,9 @@ public final class CloudTrailRecordsReader {
     public var path: String { reader.path }
     /// Records larger than this many bytes are reported and skipped.
     public let maxRecordBytes: Int
+    /// Whether the last error thrown came from the input ending inside a value (a structural error at
+    /// the end of the input, or a gzip stream ending early): the file may still be being written.
+    public private(set) var endedInsideValue = false
 
     private let reader: CompressedFileReader
     private var chunk: [UInt8] = []
@@ -63,7 +70,8 @@ public final class CloudTrailRecordsReader {
     private var currentKeyIsRecords = false
     private var key = KeyCollector()
     private var value = ValueScanner(maxDepth: CloudTrailRecordsReader.maxScanDepth)
-    private var nextIndex = 0
+    /// The index the next record will have (how many records were read so far).
+    public private(set) var nextIndex = 0
     private var record: [UInt8] = []
     private var recordTooLarge = false
     private var layout: Layout?
@@ -73,6 +81,8 @@ public final class CloudTrailRecordsReader {
     private var recorded: [[UInt8]]? = []
     private var recordedBytes = 0
     private let replayLimit: Int
+    /// Decompressed offset of the first top-level object's `{`, while detecting.
+    private var firstDocumentStart: Int64 = 0
 
     private enum Phase {
         case beforeDocument, beforeFirstKey, beforeKey, inKey, afterKey, beforeMemberValue, inMemberValue,
@@ -113,8 +123,11 @@ public final class CloudTrailRecordsReader {
     ///
     /// Stops at the top-level `Records` key (`.recordsArray`, reading can go on with ``nextRecord()``),
     /// or after the first top-level value and the whitespace behind it (`.singleDocument` or `.other`).
-    /// A structural error before that point means `.other`; I/O and gzip errors are thrown. Call at most
-    /// once, before ``nextRecord()``; for `.singleDocument` and `.other` re-read the file another way.
+    /// A structural error before that point (a line break inside a string included: JSON text has
+    /// none, so the value cannot be one document) means `.other`; the input ending inside a first
+    /// object already past its first line means `.unfinishedDocument`; I/O and gzip errors are
+    /// thrown. Call at most once, before ``nextRecord()``; for the other layouts re-read the file
+    /// another way.
     public func detectLayout() throws(InputError) -> Layout {
         if let layout { return layout }
         let decided: Layout
@@ -122,6 +135,7 @@ public final class CloudTrailRecordsReader {
             decided = try run(detecting: true).layout ?? .other
         } catch {
             if case .file = error { throw error }
+            endedInsideValue = false
             decided = .other
         }
         layout = decided
@@ -186,6 +200,7 @@ public final class CloudTrailRecordsReader {
         do {
             next = try reader.nextChunk()
         } catch {
+            if case .truncated = error { endedInsideValue = true }
             throw .file(error)
         }
         guard let next else {
@@ -215,8 +230,11 @@ public final class CloudTrailRecordsReader {
             if detecting { return Step(layout: sawRecordsAnywhere ? .recordsArray : (documents == 1 ? .singleDocument : .other)) }
             return Step()
         case .inRecord, .beforeRecord, .beforeFirstRecord, .afterRecord:
+            endedInsideValue = true
             throw malformed("the file ends inside the Records array", record: nextIndex)
         default:
+            if detecting { return Step(layout: firstDocumentHasSecondLine() ? .unfinishedDocument : .other) }
+            endedInsideValue = true
             throw malformed("the file ends inside the top-level object")
         }
     }
@@ -224,6 +242,7 @@ public final class CloudTrailRecordsReader {
     /// Scans `buffer` from `position`. Returns a step when there is something to report.
     private func scan(_ buffer: UnsafeBufferPointer<UInt8>, detecting: Bool) throws(InputError) -> Step? {
         let count = buffer.count
+        value.rejectsLineBreaksInStrings = detecting
         while position < count {
             switch phase {
             case .beforeDocument, .afterDocument:
@@ -235,6 +254,7 @@ public final class CloudTrailRecordsReader {
                                     at: i)
                 }
                 if phase == .afterDocument, detecting, !sawRecordsAnywhere { return Step(layout: .other) }
+                if documents == 0 { firstDocumentStart = chunkOffset + Int64(i) }
                 documents += 1
                 sawRecordsInDocument = false
                 position = i + 1
@@ -262,6 +282,7 @@ public final class CloudTrailRecordsReader {
                 } else {
                     position = count
                 }
+                if detecting, key.sawLineBreak { throw malformed("a line break inside a key") }
 
             case .afterKey:
                 guard let i = skipWhitespace(buffer) else { return nil }
@@ -359,6 +380,22 @@ public final class CloudTrailRecordsReader {
         return Step(layout: .other)
     }
 
+    /// Whether the first top-level object, as far as it was read, goes on past a line break (true when
+    /// the bytes were too many to keep: no single line is that long).
+    private func firstDocumentHasSecondLine() -> Bool {
+        guard let recorded else { return true }
+        var offset: Int64 = 0
+        var afterLineBreak = false
+        for piece in recorded {
+            for (i, byte) in piece.enumerated() where offset + Int64(i) >= firstDocumentStart {
+                if afterLineBreak, byte != 0x20, byte != 0x09, byte != 0x0A, byte != 0x0D { return true }
+                if byte == 0x0A { afterLineBreak = true }
+            }
+            offset += Int64(piece.count)
+        }
+        return false
+    }
+
     /// Runs the value scanner over the rest of the chunk; the value's end index, or nil if it goes on.
     private func scanValue(_ buffer: UnsafeBufferPointer<UInt8>) throws(InputError) -> Int? {
         do {
@@ -433,6 +470,8 @@ private struct KeyCollector {
     private var escaped = false
     private var hasEscapes = false
     private var overflow = false
+    /// A raw line break was part of the key (JSON text never has one there).
+    private(set) var sawLineBreak = false
     private static let records = Array("Records".utf8)
 
     mutating func reset() {
@@ -440,6 +479,7 @@ private struct KeyCollector {
         escaped = false
         hasEscapes = false
         overflow = false
+        sawLineBreak = false
     }
 
     /// Consumes key bytes; returns the index after the closing quote, or nil if the key goes on.
@@ -455,6 +495,8 @@ private struct KeyCollector {
                 hasEscapes = true
             } else if byte == UInt8(ascii: "\"") {
                 return i
+            } else if byte == 0x0A {
+                sawLineBreak = true
             }
             if bytes.count < 64 { bytes.append(byte) } else { overflow = true }
         }
@@ -482,6 +524,9 @@ struct ValueScanner {
     }
 
     let maxDepth: Int
+    /// A raw line break inside a string is an error (JSON text has none): set while telling one
+    /// document from NDJSON, where a string running on past its line means the line was cut.
+    var rejectsLineBreaksInStrings = false
     private var closers: [UInt8] = []
     private var started = false
     private var inString = false
@@ -515,6 +560,8 @@ struct ValueScanner {
                         escaped = true
                     } else if byte == UInt8(ascii: "\"") {
                         break
+                    } else if byte == 0x0A, rejectsLineBreaksInStrings {
+                        throw Problem(message: "a line break inside a string", index: i)
                     }
                     i += 1
                 }

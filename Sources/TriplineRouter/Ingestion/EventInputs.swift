@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TriplineJSON
 
 /// One event's bytes as read, not yet parsed, and where it came from.
 public struct RawEvent: Sendable, Equatable {
@@ -24,7 +25,12 @@ public struct RawEvent: Sendable, Equatable {
 /// `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file that is
 /// exactly one JSON object is one event; anything else is NDJSON, one event per line (blank lines are
 /// skipped). Standard input is always NDJSON. An event over `maxEventBytes` is reported and skipped; a
-/// file that cannot be read or is malformed is reported and the next source starts. Not thread-safe.
+/// file that cannot be read or is malformed is reported and the next source starts.
+///
+/// An input that ends inside an item (a last line without a newline that is not JSON yet, a file
+/// ending inside its `Records` array or its only object, a gzip stream ending early) gives an
+/// ``InputError/incomplete(origin:reason:)`` item that is not counted among the source's items: the
+/// file is checkpointed before it, so it is read again from there once it grew. Not thread-safe.
 public final class EventInputs {
     /// A pretty-printed single-document file may be this many times `maxEventBytes` before compaction.
     public static let singleDocumentSlack = 4
@@ -59,6 +65,8 @@ public final class EventInputs {
     private var itemsToSkip = 0
     /// The current source stopped on an error that ends it, before its end.
     private var stoppedByError = false
+    /// The current source ended inside an item (reported as `incomplete`, not counted).
+    private var endedIncomplete = false
 
     private enum Reader {
         case records(CloudTrailRecordsReader)
@@ -96,6 +104,7 @@ public final class EventInputs {
                     itemsFromCurrentSource = 0
                     itemsToSkip = 0
                     stoppedByError = false
+                    endedIncomplete = false
                     currentFile = nil
                     var file: SourceFile?
                     if case .file = source {
@@ -128,6 +137,11 @@ public final class EventInputs {
                 }
             }
             if let item = readFromCurrent() {
+                if case .failure(let error) = item, error.isIncomplete {
+                    // Not counted, and reported even while skipping: the file is read again from here when it grows.
+                    endedIncomplete = true
+                    return item
+                }
                 itemsFromCurrentSource += 1
                 if case .failure(let error) = item, error.endsFile { stoppedByError = true }
                 if itemsToSkip > 0 {
@@ -136,7 +150,9 @@ public final class EventInputs {
                 }
                 return item
             }
-            if let file = currentFile { onSourceEnd?(file, itemsFromCurrentSource, stoppedByError ? .stopped : .endOfInput) }
+            if let file = currentFile {
+                onSourceEnd?(file, itemsFromCurrentSource, endedIncomplete ? .incomplete : stoppedByError ? .stopped : .endOfInput)
+            }
             close()
         }
     }
@@ -165,8 +181,17 @@ public final class EventInputs {
             let first: CompressedFileReader
             do { first = try file.reader() } catch { throw .file(error) }
             let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: maxEventBytes)
-            let layout = try records.detectLayout()
+            let layout: CloudTrailRecordsReader.Layout
+            do {
+                layout = try records.detectLayout()
+            } catch {
+                throw Self.incompleteIfCut(error, origin: EventOrigin(source: path, position: .document))
+            }
             if layout == .recordsArray { return .success(.records(records)) }
+            if layout == .unfinishedDocument {
+                records.close()
+                throw .incomplete(origin: EventOrigin(source: path, position: .document), reason: "the file ends inside its first JSON object")
+            }
             // Start over: from what detection read (works for pipes too), else by reopening the file.
             var chunks: [[UInt8]]
             let rest: CompressedFileReader
@@ -200,7 +225,7 @@ public final class EventInputs {
         var bytes: [UInt8] = []
         while true {
             let chunk: [UInt8]?
-            do { chunk = try next() } catch { throw .file(error) }
+            do { chunk = try next() } catch { throw Self.incompleteIfCut(.file(error), origin: origin) }
             guard let chunk else { break }
             guard chunk.count <= limit - bytes.count else { throw .eventTooLarge(origin: origin, limit: limit) }
             bytes.append(contentsOf: chunk)
@@ -221,7 +246,14 @@ public final class EventInputs {
             } catch {
                 reader.close()
                 current = .single(nil)
-                return .failure(error)
+                guard reader.endedInsideValue else { return .failure(error) }
+                var reason = "the gzip stream ends early"
+                var position = EventOrigin.Position.record(reader.nextIndex)
+                if case .malformedLog(_, _, let record, let detail) = error {
+                    reason = detail
+                    position = record.map(EventOrigin.Position.record) ?? .document
+                }
+                return .failure(.incomplete(origin: EventOrigin(source: reader.path, position: position), reason: reason))
             }
         case .lines(let reader):
             while true {
@@ -231,9 +263,12 @@ public final class EventInputs {
                 } catch {
                     reader.close()
                     current = .single(nil)
-                    return .failure(.file(error))
+                    return .failure(Self.incompleteIfCut(.file(error), origin: EventOrigin(source: reader.name, position: .line(reader.nextLineNumber))))
                 }
                 guard let line else { return nil }
+                if reader.lastLineUnterminated, case .success(let last) = line, let reason = Self.unfinishedJSON(last.bytes) {
+                    return .failure(.incomplete(origin: EventOrigin(source: reader.name, position: .line(last.number)), reason: reason))
+                }
                 if let event = lineEvent(line, source: reader.name) { return event }
             }
         case .single(let event):
@@ -242,6 +277,37 @@ public final class EventInputs {
         case nil:
             return nil
         }
+    }
+
+    /// `error` as ``InputError/incomplete(origin:reason:)`` at `origin` when it is a gzip stream ending early.
+    private static func incompleteIfCut(_ error: InputError, origin: EventOrigin) -> InputError {
+        guard case .file(.truncated) = error else { return error }
+        return .incomplete(origin: origin, reason: "the gzip stream ends early")
+    }
+
+    /// Why a last line without a newline is JSON cut short, or nil when it is not: it does not parse,
+    /// and the parser ran out of input or its first value is still open at the end (a string, object or
+    /// array not closed, a word like `tru`). A line whose value closed yet is invalid cannot become
+    /// valid by growing: it is an ordinary bad record.
+    static func unfinishedJSON(_ bytes: [UInt8]) -> String? {
+        guard let start = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return nil }
+        let error: JSONError
+        do {
+            _ = try JSONParser.parse(bytes, options: JSONParser.Options(maxBytes: Int.max))
+            return nil
+        } catch let found {
+            error = found
+        }
+        var open = false
+        if case .unexpectedEnd = error {
+            open = true
+        } else {
+            var scanner = ValueScanner(maxDepth: CloudTrailRecordsReader.maxScanDepth)
+            open = bytes.withUnsafeBufferPointer { buffer in
+                do { return try scanner.scan(buffer, from: start) == nil } catch { return false }
+            }
+        }
+        return open ? "the last line has no newline and is not complete JSON yet: \(error)" : nil
     }
 
     /// An event for a non-blank line, or the over-long-line error; nil for a blank line.
@@ -275,6 +341,11 @@ final class ChunkLineReader {
         self.next = next
         onClose = close
     }
+
+    /// Whether the line last returned was the input's last and had no newline.
+    var lastLineUnterminated: Bool { splitter.lastLineUnterminated }
+    /// The number the next line will have.
+    var nextLineNumber: Int { splitter.nextLineNumber }
 
     /// The next line or over-long-line error, or nil at end of input.
     func nextLine() throws(IngestionError) -> Result<LineSplitter.Line, IngestionError>? {

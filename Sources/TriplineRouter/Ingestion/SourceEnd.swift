@@ -5,4 +5,7 @@ public enum SourceEnd: Sendable, Equatable {
     /// An error that ends the file (a malformed log, corrupt gzip) stopped reading before the end; it
     /// was reported, and the file as it is now holds nothing more to read.
     case stopped
+    /// The file ends inside an item (reported as ``InputError/incomplete(origin:reason:)``, not
+    /// counted): the checkpoint is not complete, so the item is read again once the file grew.
+    case incomplete
 }

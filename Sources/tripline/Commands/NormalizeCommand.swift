@@ -32,7 +32,7 @@ enum NormalizeCommand: Command {
             case .failure(let error):
                 skipped += 1
                 context.output.flush()
-                context.errors.line(error.description)
+                context.errors.line(error.descriptionWithoutCheckpoints)
                 context.errors.flush()
             }
         }

@@ -56,6 +56,9 @@ enum RunCommand: Command {
             have errors or the state directory cannot be used (for instance, another run holds it).
             """)
 
+    /// With `--follow`, seconds a file must stay quiet before its unfinished end is reported.
+    static let incompleteGrace: Double = 10
+
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         let format: LogFormat
         switch arguments.value("log-format") {
@@ -152,6 +155,9 @@ enum RunCommand: Command {
                 return ExitStatus.invalidInput
             }
         }
+        // Files in a watched folder may be read while still being written: an unfinished end is
+        // reported only if it stays so (it is read again when the file grows).
+        if watcher != nil { options.incompleteGrace = Self.incompleteGrace }
         let list: SourceList? = watcher != nil && arguments.positionals.isEmpty ? nil : SourceList(arguments: arguments.positionals)
         let inputs = EventInputs(standardInput: context.inputDescriptor) {
             if let item = list?.next() { return item }
