@@ -44,6 +44,22 @@ struct EventInputsTests {
         }
     }
 
+    @Test("a dangling symbolic link with an input's name in a tree is reported; links to files are read")
+    func danglingLinksInATreeAreReported() throws {
+        try withRouterTempDirectory { dir in
+            let target = try writeFile(#"{"Records":[{"a":1}]}"#, "elsewhere/real.json", in: dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("tree"), withIntermediateDirectories: true)
+            let tree = dir.path + "/tree"
+            #expect(symlink(target, tree + "/a.json") == 0)
+            #expect(symlink(dir.path + "/elsewhere/gone.json.gz", tree + "/b.json.gz") == 0)
+            #expect(symlink(dir.path + "/elsewhere/gone.txt", tree + "/notes.txt") == 0)
+            #expect(collect(EventInputs(arguments: [tree])) == [
+                "\(tree)/a.json Records[0]",
+                "!\(tree)/b.json.gz: dangling symbolic link to '\(dir.path)/elsewhere/gone.json.gz' (No such file or directory); skipped",
+            ])
+        }
+    }
+
     @Test func explicitFilesAreReadWhateverTheirNameAndMissingOnesAreReported() throws {
         try withRouterTempDirectory { dir in
             let txt = try writeFile("{\"n\":1}\n", "events.txt", in: dir)
