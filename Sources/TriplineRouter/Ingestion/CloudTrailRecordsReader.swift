@@ -81,8 +81,12 @@ public final class CloudTrailRecordsReader {
     private var recorded: [[UInt8]]? = []
     private var recordedBytes = 0
     private let replayLimit: Int
+    /// The input cannot be read again (a pipe): detection keeps every byte it reads and stops at `replayLimit`.
+    private let mustReplay: Bool
     /// Decompressed offset of the first top-level object's `{`, while detecting.
     private var firstDocumentStart: Int64 = 0
+    /// The first top-level object closed without a line break inside it (so a line break after it means NDJSON).
+    private var firstDocumentIsOneLine = false
 
     private enum Phase {
         case beforeDocument, beforeFirstKey, beforeKey, inKey, afterKey, beforeMemberValue, inMemberValue,
@@ -101,11 +105,15 @@ public final class CloudTrailRecordsReader {
         self.init(reader: reader, maxRecordBytes: maxRecordBytes)
     }
 
-    /// Reads what `reader` yields (an open file's content); `reader` is closed with this reader.
-    public init(reader: CompressedFileReader, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) {
+    /// Reads what `reader` yields (it is closed with this reader). With `mustReplay` (the input is a
+    /// pipe that cannot be opened again), ``detectLayout()`` reads at most four times `maxRecordBytes`
+    /// plus a chunk and keeps it all for ``takeInput()``: if it cannot decide by then, it says `.other`.
+    public init(reader: CompressedFileReader, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
+                mustReplay: Bool = false) {
         precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
         self.reader = reader
         self.maxRecordBytes = maxRecordBytes
+        self.mustReplay = mustReplay
         replayLimit = maxRecordBytes * 4 + reader.chunkSize
     }
 
@@ -122,7 +130,9 @@ public final class CloudTrailRecordsReader {
     /// Reads just far enough to tell whether this is a CloudTrail log file.
     ///
     /// Stops at the top-level `Records` key (`.recordsArray`, reading can go on with ``nextRecord()``),
-    /// or after the first top-level value and the whitespace behind it (`.singleDocument` or `.other`).
+    /// after a one-line first object and the line break behind it (`.other`: NDJSON, decided without
+    /// waiting for more of a stream), or after the first top-level value and the whitespace behind it
+    /// (`.singleDocument` or `.other`).
     /// A structural error before that point (a line break inside a string included: JSON text has
     /// none, so the value cannot be one document) means `.other`; the input ending inside a first
     /// object already past its first line means `.unfinishedDocument`; I/O and gzip errors are
@@ -179,6 +189,8 @@ public final class CloudTrailRecordsReader {
             while true {
                 if position >= chunk.count {
                     if try !refill() { return try endOfInput(detecting: detecting) }
+                    // A pipe keeps what detection read; past the limit, it is read line by line.
+                    if detecting, mustReplay, recordedBytes > replayLimit { return Step(layout: .other) }
                 }
                 let step = try chunk.withUnsafeBufferPointer { (buffer) throws(InputError) -> Step? in
                     try scan(buffer, detecting: detecting)
@@ -211,7 +223,7 @@ public final class CloudTrailRecordsReader {
         }
         if layout == nil, recorded != nil {
             recordedBytes += next.count
-            if recordedBytes > replayLimit { recorded = nil } else { recorded?.append(next) }
+            if recordedBytes > replayLimit && !mustReplay { recorded = nil } else { recorded?.append(next) }
         }
         // A UTF-8 byte-order mark at the very start is skipped, as the JSON parser does.
         let skip = chunkOffset == 0 && next.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
@@ -246,6 +258,9 @@ public final class CloudTrailRecordsReader {
         while position < count {
             switch phase {
             case .beforeDocument, .afterDocument:
+                if detecting, phase == .afterDocument, firstDocumentIsOneLine, lineBreakBeforeContent(buffer) {
+                    return Step(layout: .other)
+                }
                 guard let i = skipWhitespace(buffer) else { return nil }
                 guard buffer[i] == UInt8(ascii: "{") else {
                     if detecting { return Step(layout: .other) }
@@ -376,8 +391,42 @@ public final class CloudTrailRecordsReader {
 
     /// After a top-level object closes: while detecting, a document without `Records` may be the whole file.
     private func documentEnded(detecting: Bool) -> Step? {
-        guard detecting, !sawRecordsAnywhere, documents > 1 else { return nil }
+        guard detecting, !sawRecordsAnywhere else { return nil }
+        if documents == 1 {
+            let end = chunkOffset + Int64(position)
+            firstDocumentIsOneLine = recordedBytes(from: firstDocumentStart, to: end).map { !$0.contains(0x0A) } ?? false
+        }
+        guard documents > 1 else { return nil }
         return Step(layout: .other)
+    }
+
+    /// Whether a line break comes before the next non-whitespace byte in `buffer` (from `position`).
+    private func lineBreakBeforeContent(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = position
+        while i < buffer.count {
+            switch buffer[i] {
+            case 0x0A: return true
+            case 0x20, 0x09, 0x0D: i += 1
+            default: return false
+            }
+        }
+        return false
+    }
+
+    /// The decompressed bytes `start..<end` that detection kept, or nil when they were not kept.
+    private func recordedBytes(from start: Int64, to end: Int64) -> [UInt8]? {
+        guard let recorded else { return nil }
+        var bytes: [UInt8] = []
+        var offset: Int64 = 0
+        for piece in recorded {
+            let pieceEnd = offset + Int64(piece.count)
+            if pieceEnd > start && offset < end {
+                let lower = Int(max(start, offset) - offset), upper = Int(min(end, pieceEnd) - offset)
+                bytes.append(contentsOf: piece[lower..<upper])
+            }
+            offset = pieceEnd
+        }
+        return offset >= end ? bytes : nil
     }
 
     /// Whether the first top-level object, as far as it was read, goes on past a line break (true when

@@ -21,11 +21,13 @@ public struct RawEvent: Sendable, Equatable {
 
 /// Yields the raw events of a sequence of input sources, in order, one at a time, in bounded memory.
 ///
-/// How a file is read is decided by its content, never its name: a top-level object holding a
-/// `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file that is
-/// exactly one JSON object is one event; anything else is NDJSON, one event per line (blank lines are
-/// skipped). Standard input is always NDJSON. An event over `maxEventBytes` is reported and skipped; a
-/// file that cannot be read or is malformed is reported and the next source starts.
+/// How a file is read is decided by its content, never its name: gzip is inflated; a top-level object
+/// holding a `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file
+/// that is exactly one JSON object is one event; anything else is NDJSON, one event per line (blank
+/// lines are skipped). Standard input and pipes are read the same way, as they arrive: what detection
+/// read is replayed rather than read again, and a one-line first object followed by a newline is
+/// NDJSON at once, so a stream of lines is not held back. An event over `maxEventBytes` is reported
+/// and skipped; a file that cannot be read or is malformed is reported and the next source starts.
 ///
 /// An input that ends inside an item (a last line without a newline that is not JSON yet, a file
 /// ending inside its `Records` array or its only object, a gzip stream ending early) gives an
@@ -40,7 +42,7 @@ public final class EventInputs {
     public private(set) var sourcesStarted = 0
     /// The source being read, if any.
     public private(set) var currentSource: InputSource?
-    /// The file being read, held open (nil for standard input): what its checkpoint describes.
+    /// The file (or standard input) being read, held open: what its checkpoint describes.
     public private(set) var currentFile: SourceFile?
 
     /// Consulted when a file is opened, before it is read: read it, skip it, or skip its first items (checkpoints).
@@ -106,17 +108,15 @@ public final class EventInputs {
                     stoppedByError = false
                     endedIncomplete = false
                     currentFile = nil
-                    var file: SourceFile?
-                    if case .file = source {
-                        do {
-                            file = try SourceFile(source)
-                        } catch {
-                            sourcesStarted += 1
-                            currentSource = source
-                            return .failure(.file(error))
-                        }
+                    let file: SourceFile
+                    do {
+                        file = try SourceFile(source, standardInput: standardInput)
+                    } catch {
+                        sourcesStarted += 1
+                        currentSource = source
+                        return .failure(.file(error))
                     }
-                    if let file, let decision = resumption?(file) {
+                    if file.isCheckpointable, let decision = resumption?(file) {
                         switch decision {
                         case .read, .replaced: break
                         case .skip:
@@ -130,7 +130,7 @@ public final class EventInputs {
                     sourcesStarted += 1
                     currentSource = source
                     currentFile = file
-                    switch open(source, file: file) {
+                    switch open(file) {
                     case .success(let reader): current = reader
                     case .failure(let error): return .failure(error)
                     }
@@ -171,16 +171,13 @@ public final class EventInputs {
 
     // MARK: - Private
 
-    private func open(_ source: InputSource, file: SourceFile?) -> Result<Reader, InputError> {
-        guard let file else {
-            let input = DescriptorChunks(descriptor: standardInput, name: EventOrigin.standardInputName) { [weak self] in self?.onIdle?() }
-            return .success(.lines(ChunkLineReader(name: EventOrigin.standardInputName, maxLineLength: maxEventBytes, next: input.next)))
-        }
+    private func open(_ file: SourceFile) -> Result<Reader, InputError> {
         let path = file.path
         do throws(InputError) {
             let first: CompressedFileReader
-            do { first = try file.reader() } catch { throw .file(error) }
-            let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: maxEventBytes)
+            // Before waiting on a pipe or terminal: the moment to commit what was read (onIdle).
+            do { first = try file.reader { [weak self] in self?.onIdle?() } } catch { throw .file(error) }
+            let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: maxEventBytes, mustReplay: !file.isRegularFile)
             let layout: CloudTrailRecordsReader.Layout
             do {
                 layout = try records.detectLayout()
@@ -326,8 +323,8 @@ public final class EventInputs {
 
 /// Splits a stream of chunks into lines with ``LineSplitter``'s length cap.
 ///
-/// The chunks come from a closure: a file's reader (after replaying what layout detection read), or
-/// standard input.
+/// The chunks come from a closure: a file's (or standard input's) reader, after replaying what
+/// layout detection read.
 final class ChunkLineReader {
     let name: String
     private var splitter: LineSplitter
@@ -365,40 +362,5 @@ final class ChunkLineReader {
     func close() {
         inputEnded = true
         onClose()
-    }
-}
-
-/// Chunks read from an already-open descriptor (standard input), which is not closed: it belongs to
-/// the caller.
-final class DescriptorChunks {
-    static let readSize = 256 * 1024
-
-    let descriptor: Int32
-    let name: String
-    private var buffer = [UInt8](repeating: 0, count: DescriptorChunks.readSize)
-    private var bytesRead: Int64 = 0
-    private let beforeWaiting: () -> Void
-
-    init(descriptor: Int32, name: String, beforeWaiting: @escaping () -> Void = {}) {
-        self.descriptor = descriptor
-        self.name = name
-        self.beforeWaiting = beforeWaiting
-    }
-
-    /// The next chunk, or nil at end of input.
-    func next() throws(IngestionError) -> [UInt8]? {
-        var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        if poll(&ready, 1, 0) == 0 { beforeWaiting() }
-        let count = buffer.withUnsafeMutableBytes { raw -> Int in
-            while true {
-                let n = read(descriptor, raw.baseAddress!, raw.count)
-                if n < 0 && errno == EINTR { continue }
-                return n
-            }
-        }
-        if count < 0 { throw .readFailed(path: name, offset: bytesRead, reason: String(cString: strerror(errno))) }
-        if count == 0 { return nil }
-        bytesRead += Int64(count)
-        return Array(buffer[0..<count])
     }
 }

@@ -8,7 +8,7 @@ import Darwin
 
 /// One place events are read from: standard input or one file.
 public enum InputSource: Sendable, Hashable, CustomStringConvertible {
-    /// NDJSON on standard input.
+    /// Standard input, read like a file (its content decides how) as it arrives.
     case standardInput
     /// A file: a CloudTrail log file, one JSON document, or NDJSON (plain or gzip; decided by content).
     case file(String)

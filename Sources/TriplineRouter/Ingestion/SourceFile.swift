@@ -94,14 +94,16 @@ public final class SourceFile {
     }
 
     /// A reader of the content (`rewind` moves a regular file back to where reading started first;
-    /// without it, reading goes on from the shared offset).
-    func reader(rewind: Bool = false, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) -> CompressedFileReader {
+    /// without it, reading goes on from the shared offset). For a pipe or terminal, `beforeWaiting`
+    /// runs before each read that would block.
+    func reader(rewind: Bool = false, chunkSize: Int = CompressedFileReader.defaultChunkSize,
+                beforeWaiting: (() -> Void)? = nil) throws(IngestionError) -> CompressedFileReader {
         if rewind, isRegularFile, lseek(descriptor, off_t(startOffset), SEEK_SET) < 0 {
             throw .readFailed(path: path, offset: 0, reason: "cannot go back to the start: " + String(cString: strerror(errno)))
         }
         let copy = dup(descriptor)
         guard copy >= 0 else { throw .cannotOpen(path: path, reason: "dup: " + String(cString: strerror(errno))) }
         _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
-        return try CompressedFileReader(descriptor: copy, path: path, chunkSize: chunkSize)
+        return try CompressedFileReader(descriptor: copy, path: path, chunkSize: chunkSize, beforeWaiting: beforeWaiting)
     }
 }

@@ -35,7 +35,8 @@ enum RunCommand: Command {
             INPUT is a CloudTrail log file ({"Records":[...]}, plain or .gz), an NDJSON file (one event
             per line), a file holding one JSON event, a directory (read recursively in name order, which
             for AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ is time order; digest and hidden files
-            are skipped), or '-' for NDJSON on standard input (also the default without INPUT and --follow).
+            are skipped), or '-' for standard input, read like a file as it arrives (gzip, a CloudTrail log,
+            one event or NDJSON; also the default without INPUT and --follow).
             Events may be bare CloudTrail records (wrapped as EventBridge delivers them) or EventBridge events.
 
             Handler output is printed as [rule/target] LINE; failed deliveries, bad records and a summary
