@@ -262,7 +262,7 @@ public final class Router {
         }
         var incomplete = IncompleteInputs(grace: options.incompleteGrace)
         inputs.onSourceEnd = { file, items, end in
-            if file.isCheckpointable { batch.checkpoint(file: file, items: items, complete: end != .incomplete, wholeFile: end == .stopped) }
+            if file.isCheckpointable { batch.checkpoint(file: file, items: items, ending: end) }
             if end != .incomplete { incomplete.resolved(path: file.path) }
         }
         // Reports the incomplete ends of files that stayed quiet long enough (all of them with `all`).
@@ -277,6 +277,7 @@ public final class Router {
         var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         var nextProgress = start + options.progressInterval
         var nextExpiry = start + Self.expiryInterval
+        var nextIncompleteCheck = start
         // While a watched folder is quiet: route what targets emitted, lift expired blocks, commit.
         inputs.onWaiting = { [unowned self] in
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
@@ -323,7 +324,7 @@ public final class Router {
                 route(raw, summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             }
             if let file = inputs.currentFile, file.isCheckpointable {
-                batch.checkpoint(file: file, items: inputs.itemsFromCurrentSource, complete: false)
+                batch.checkpoint(file: file, items: inputs.itemsFromCurrentSource)
             }
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             if monotonicSeconds() >= nextExpiry {
@@ -331,7 +332,10 @@ public final class Router {
                 expireBlocks()
             }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
-            if !incomplete.isEmpty { reportIncomplete() }
+            if !incomplete.isEmpty, monotonicSeconds() >= nextIncompleteCheck {
+                nextIncompleteCheck = monotonicSeconds() + 1
+                reportIncomplete()
+            }
             let now = monotonicSeconds()
             if log.console.showsProgress, now >= nextProgress {
                 nextProgress = now + options.progressInterval
@@ -510,18 +514,19 @@ final class AcceptBatch {
         deliveries.append(delivery)
     }
 
-    /// Records that the first `items` of `file` are handled (as of the deliveries added so far).
+    /// Records that the first `items` of `file` are handled (as of the deliveries added so far), and
+    /// with `ending` how reading it ended (nil while it is being read).
     ///
-    /// The checkpoint's extent is what the readers took from the open file (its whole size with
-    /// `wholeFile`, for a file an error stopped early), with that extent's fingerprint: a later run
-    /// resumes only while the file still starts with those bytes. Looked at again at most once a
-    /// second while a file is read (one `fstat`, and at most 128 KiB read when the extent moved), and
-    /// always at its end.
-    func checkpoint(file: SourceFile, items: Int, complete: Bool, wholeFile: Bool = false) {
+    /// The checkpoint's extent is what the readers took from the open file (its whole size for a file
+    /// an error stopped early), with that extent's fingerprint: a later run resumes only while the file
+    /// still starts with those bytes. It is complete once the file was read to its end without an
+    /// incomplete item there. Looked at again at most once a second while a file is read (one `fstat`,
+    /// and at most 128 KiB read when the extent moved), and always at its end.
+    func checkpoint(file: SourceFile, items: Int, ending: SourceEnd? = nil) {
         let now = monotonicSeconds()
-        if identity == nil || identity!.file !== file || now - identity!.checkedAt > 1 || complete {
+        if identity == nil || identity!.file !== file || now - identity!.checkedAt > 1 || ending != nil {
             guard let status = file.status() else { return }
-            let extent = wholeFile ? status.size : min(status.size, file.bytesRead)
+            let extent = ending == .stopped ? status.size : min(status.size, file.bytesRead)
             let fingerprint: FileFingerprint
             if let known = identity, known.file === file, known.extent == extent {
                 fingerprint = known.fingerprint
@@ -532,9 +537,10 @@ final class AcceptBatch {
             identity = (file, extent, status.modificationTime, fingerprint, now)
         }
         let identity = self.identity!
-        // A finished file is not looked at again: do not hold it open.
-        if complete { self.identity = nil }
+        // A file read as far as it goes is not looked at again: do not hold it open.
+        if ending != nil { self.identity = nil }
         if since == nil { since = monotonicSeconds() }
+        let complete = ending != nil && ending != .incomplete
         checkpoints[file.path] = Checkpoint(source: file.path, size: identity.extent, modificationTime: identity.modificationTime,
                                             fingerprint: identity.fingerprint.hex, items: items, complete: complete, updatedAt: StateTime.now())
     }

@@ -30,9 +30,10 @@ public struct RawEvent: Sendable, Equatable {
 /// and skipped; a file that cannot be read or is malformed is reported and the next source starts.
 ///
 /// An input that ends inside an item (a last line without a newline that is not JSON yet, a file
-/// ending inside its `Records` array or its only object, a gzip stream ending early) gives an
-/// ``InputError/incomplete(origin:reason:)`` item that is not counted among the source's items: the
-/// file is checkpointed before it, so it is read again from there once it grew. Not thread-safe.
+/// ending inside its `Records` array or inside its first object past its first line, a gzip stream
+/// ending early) gives an ``InputError/incomplete(origin:reason:)`` item that is not counted among
+/// the source's items: the file is checkpointed before it, so it is read again from there once it
+/// grew. Not thread-safe.
 public final class EventInputs {
     /// A pretty-printed single-document file may be this many times `maxEventBytes` before compaction.
     public static let singleDocumentSlack = 4
