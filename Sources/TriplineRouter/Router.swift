@@ -130,12 +130,16 @@ public final class Router {
         public var deduplicationWindow: Double
         /// Safety rails of `BlockUser` targets: protected principals, circuit breaker, dry run.
         public var blocking: BlockUserExecutor.Settings
+        /// An input file found incomplete at its end is reported once it has been quiet this many
+        /// seconds, or when the run ends (`--follow`: files are written while they are read); nil
+        /// reports it at once.
+        public var incompleteGrace: Double?
 
         public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
                     dispatcher: DeliveryDispatcher.Configuration = DeliveryDispatcher.Configuration(), progressInterval: Double = 0.5,
                     linger: Double = 30, shutdownTimeout: Double = 10, acceptBatch: Int = 512, acceptInterval: Double = 0.05,
                     fromStart: Bool = false, blocking: BlockUserExecutor.Settings = BlockUserExecutor.Settings(),
-                    deduplicationWindow: Double = DeliveryJournal.defaultDeduplicationWindow) {
+                    deduplicationWindow: Double = DeliveryJournal.defaultDeduplicationWindow, incompleteGrace: Double? = nil) {
             self.maxEventBytes = maxEventBytes
             self.dispatcher = dispatcher
             self.progressInterval = progressInterval
@@ -146,6 +150,7 @@ public final class Router {
             self.fromStart = fromStart
             self.deduplicationWindow = deduplicationWindow
             self.blocking = blocking
+            self.incompleteGrace = incompleteGrace
         }
     }
 
@@ -260,22 +265,33 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
         let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock, tally: tally)
-        inputs.resumption = { path in
-            guard let identity = FileIdentity.of(path), let saved = try? checkpoints.checkpoint(for: path) else { return .read }
-            if saved.size == identity.size && saved.modificationTime == identity.modificationTime {
-                return saved.complete ? .skip : .resume(afterItems: saved.items)
+        inputs.resumption = { file in
+            guard file.isCheckpointable, let saved = try? checkpoints.checkpoint(for: file.path), let status = file.status() else { return .read }
+            let decision = SourceResumption.judging(saved, size: status.size, modificationTime: status.modificationTime,
+                                                    fingerprint: file.fingerprint(extent:))
+            if case .replaced(let reason) = decision {
+                log.note("tripline run: \(file.path): new content (\(reason)); reading it from the start")
             }
-            // Grown since (an appended log): go on where we were; otherwise it was replaced.
-            return identity.size > saved.size ? .resume(afterItems: saved.items) : .read
+            return decision
         }
-        inputs.onSourceEnd = { source, items in
-            if case .file(let path) = source { batch.checkpoint(path: path, items: items, complete: true) }
+        var incomplete = IncompleteInputs(grace: options.incompleteGrace)
+        inputs.onSourceEnd = { file, items, end in
+            if file.isCheckpointable { batch.checkpoint(file: file, items: items, ending: end) }
+            if end != .incomplete { incomplete.resolved(path: file.path) }
+        }
+        // Reports the incomplete ends of files that stayed quiet long enough (all of them with `all`).
+        func reportIncomplete(all: Bool = false) {
+            for error in all ? incomplete.takeAll() : incomplete.due(now: StateTime.now()) {
+                summary.incompleteInputs += 1
+                log.badInput(error)
+            }
         }
         inputs.onIdle = { batch.commit(failure: stateFailure, log: log) }
 
         var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         var nextProgress = start + options.progressInterval
         var nextExpiry = start + Self.expiryInterval
+        var nextIncompleteCheck = start
         // While a watched folder is quiet: route what targets emitted, lift expired blocks, commit.
         inputs.onWaiting = { [unowned self] in
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
@@ -285,6 +301,7 @@ public final class Router {
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
             }
             batch.commit(failure: stateFailure, log: log)
+            reportIncomplete()
         }
         defer { inputs.onWaiting = nil }
         while true {
@@ -304,6 +321,11 @@ public final class Router {
             }
             summary.sources = inputs.sourcesStarted
             switch item {
+            case .failure(let error) where error.isIncomplete:
+                if let now = incomplete.found(error, now: StateTime.now()) {
+                    summary.incompleteInputs += 1
+                    log.badInput(now)
+                }
             case .failure(let error):
                 if error.endsFile {
                     summary.fileErrors += 1
@@ -316,8 +338,8 @@ public final class Router {
                 summary.eventsRead += 1
                 route(raw, summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             }
-            if case .file(let path)? = inputs.currentSource {
-                batch.checkpoint(path: path, items: inputs.itemsFromCurrentSource, complete: false)
+            if let file = inputs.currentFile, file.isCheckpointable {
+                batch.checkpoint(file: file, items: inputs.itemsFromCurrentSource)
             }
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             if monotonicSeconds() >= nextExpiry {
@@ -326,6 +348,10 @@ public final class Router {
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
             }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
+            if !incomplete.isEmpty, monotonicSeconds() >= nextIncompleteCheck {
+                nextIncompleteCheck = monotonicSeconds() + 1
+                reportIncomplete()
+            }
             let now = monotonicSeconds()
             if log.console.showsProgress, now >= nextProgress {
                 nextProgress = now + options.progressInterval
@@ -333,7 +359,9 @@ public final class Router {
             }
         }
         batch.commit(failure: stateFailure, log: log)
-        summary.filesSkipped = inputs.sourcesResumed
+        reportIncomplete(all: true)
+        summary.filesSkipped = inputs.sourcesSkipped
+        summary.filesResumed = inputs.sourcesResumed
 
         let load = dispatcher.load
         if summary.stopped {
@@ -485,7 +513,8 @@ final class AcceptBatch {
     private var deliveries: [NewDelivery] = []
     private var checkpoints: [String: Checkpoint] = [:]
     private var since: Double?
-    private var identity: (path: String, identity: FileIdentity, checkedAt: Double)?
+    /// The file last checkpointed, as last looked at (refreshed at most once a second while it is read).
+    private var identity: (file: SourceFile, extent: Int64, modificationTime: Double, fingerprint: FileFingerprint, checkedAt: Double)?
 
     init(journal: DeliveryJournal, dispatcher: DeliveryDispatcher, limit: Int, gates: AlertGates?, lock: NSLock = NSLock(),
          tally: DeliveryTally? = nil) {
@@ -507,18 +536,35 @@ final class AcceptBatch {
         deliveries.append(delivery)
     }
 
-    /// Records that the first `items` of `path` are handled (as of the deliveries added so far).
-    func checkpoint(path: String, items: Int, complete: Bool) {
-        // One stat per file and second is enough: files being read are not expected to change.
+    /// Records that the first `items` of `file` are handled (as of the deliveries added so far), and
+    /// with `ending` how reading it ended (nil while it is being read).
+    ///
+    /// The checkpoint's extent is what the readers took from the open file (its whole size for a file
+    /// an error stopped early), with that extent's fingerprint: a later run resumes only while the file
+    /// still starts with those bytes. It is complete once the file was read to its end without an
+    /// incomplete item there. Looked at again at most once a second while a file is read (one `fstat`,
+    /// and at most 128 KiB read when the extent moved), and always at its end.
+    func checkpoint(file: SourceFile, items: Int, ending: SourceEnd? = nil) {
         let now = monotonicSeconds()
-        if identity == nil || identity!.path != path || now - identity!.checkedAt > 1 || complete {
-            guard let found = FileIdentity.of(path) else { return }
-            identity = (path, found, now)
+        if identity == nil || identity!.file !== file || now - identity!.checkedAt > 1 || ending != nil {
+            guard let status = file.status() else { return }
+            let extent = ending == .stopped ? status.size : min(status.size, file.bytesRead)
+            let fingerprint: FileFingerprint
+            if let known = identity, known.file === file, known.extent == extent {
+                fingerprint = known.fingerprint
+            } else {
+                guard let found = file.fingerprint(extent: extent) else { return }
+                fingerprint = found
+            }
+            identity = (file, extent, status.modificationTime, fingerprint, now)
         }
-        let identity = self.identity!.identity
+        let identity = self.identity!
+        // A file read as far as it goes is not looked at again: do not hold it open.
+        if ending != nil { self.identity = nil }
         if since == nil { since = monotonicSeconds() }
-        checkpoints[path] = Checkpoint(source: path, size: identity.size, modificationTime: identity.modificationTime, items: items,
-                                       complete: complete, updatedAt: StateTime.now())
+        let complete = ending != nil && ending != .incomplete
+        checkpoints[file.path] = Checkpoint(source: file.path, size: identity.extent, modificationTime: identity.modificationTime,
+                                            fingerprint: identity.fingerprint.hex, items: items, complete: complete, updatedAt: StateTime.now())
     }
 
     /// Whether the batch is full or has waited long enough.
@@ -584,19 +630,6 @@ final class StateFailure: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return error
-    }
-}
-
-/// A file's size and modification time: enough to tell that it changed since a checkpoint.
-struct FileIdentity: Equatable {
-    var size: Int64
-    var modificationTime: Double
-
-    static func of(_ path: String) -> FileIdentity? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return FileIdentity(size: Int64(info.st_size),
-                            modificationTime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1_000_000_000)
     }
 }
 

@@ -17,6 +17,9 @@ public struct RunSummary: Sendable, Equatable {
     public var badRecords = 0
     /// Files that stopped early (unreadable, corrupt gzip, malformed CloudTrail log) or could not be opened.
     public var fileErrors = 0
+    /// Inputs reported as ending inside an item (a file still being written, or cut short): the item
+    /// is read again from there if the file grows.
+    public var incompleteInputs = 0
     /// Events matched by at least one rule that receives them.
     public var eventsMatched = 0
     /// Matches per rule name, for every loaded rule (0 included).
@@ -44,8 +47,11 @@ public struct RunSummary: Sendable, Equatable {
     /// Matches not queued again: the same event for the same target was already queued, or was
     /// delivered or dead-lettered within the de-duplication window.
     public var duplicatesSkipped = 0
-    /// Input files skipped or resumed part-way because a checkpoint says they were read before.
+    /// Input files skipped because a checkpoint says they were read whole before (and are unchanged).
     public var filesSkipped = 0
+    /// Input files read from part-way: a checkpoint says their first items were handled before (they
+    /// grew, or an earlier run stopped in them). Counted in `sources` too.
+    public var filesResumed = 0
     /// The state database failed (disk full, unwritable): the run stopped accepting events.
     public var stateError: String?
     /// The run stopped on SIGINT/SIGTERM before reading every input.
@@ -59,7 +65,7 @@ public struct RunSummary: Sendable, Equatable {
 
     /// Everything went well: no bad record, no file error, no dead letter, nothing left queued.
     public var isClean: Bool {
-        badRecords == 0 && fileErrors == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || deliveriesLeftQueued == 0)
+        badRecords == 0 && fileErrors == 0 && incompleteInputs == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || deliveriesLeftQueued == 0)
     }
 
     /// The human-readable summary, several lines.
@@ -67,7 +73,8 @@ public struct RunSummary: Sendable, Equatable {
         var lines: [String] = []
         lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) events read from \(sources) source\(sources == 1 ? "" : "s") "
                      + "in \(formatSeconds(durationSeconds)) (\(Int(eventsPerSecond.rounded())) events/s)")
-        lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)")
+        lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)"
+                     + (incompleteInputs > 0 ? ", incomplete at the end: \(incompleteInputs) (read again when they grow)" : ""))
         lines.append("  matched: \(eventsMatched) events" + (emittedEventsMatched > 0 ? " (\(emittedEventsMatched) emitted by tripline itself included)" : ""))
         if eventsEmitted > 0 {
             lines.append("  emitted by tripline: \(eventsEmitted) event\(eventsEmitted == 1 ? "" : "s") (User Blocked, User Block Refused, User Unblocked)")
@@ -76,6 +83,7 @@ public struct RunSummary: Sendable, Equatable {
         for name in ruleOrder {
             lines.append("    " + name + String(repeating: " ", count: width - name.count) + "  \(matchesPerRule[name] ?? 0)")
         }
+        if filesResumed > 0 { lines.insert("  files resumed part-way (checkpoints: items handled before were skipped): \(filesResumed)", at: 2) }
         if filesSkipped > 0 { lines.insert("  files already read (checkpoints; --from-start to read them again): \(filesSkipped)", at: 2) }
         var deliveries = "  deliveries: \(deliveriesSucceeded) ok, \(deliveriesFailed) failed"
         if deliveriesFailed > 0 { deliveries += " (dead-lettered)" }
@@ -104,6 +112,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "eventsNormalized", value: .number(JSONNumber(eventsNormalized))),
             JSONMember(key: "badRecords", value: .number(JSONNumber(badRecords))),
             JSONMember(key: "fileErrors", value: .number(JSONNumber(fileErrors))),
+            JSONMember(key: "incompleteInputs", value: .number(JSONNumber(incompleteInputs))),
             JSONMember(key: "eventsMatched", value: .number(JSONNumber(eventsMatched))),
             JSONMember(key: "matchesPerRule", value: .object(JSONObject(rules))),
             JSONMember(key: "deliveriesSucceeded", value: .number(JSONNumber(deliveriesSucceeded))),
@@ -113,6 +122,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
             JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
             JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
+            JSONMember(key: "filesResumed", value: .number(JSONNumber(filesResumed))),
             JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),
             JSONMember(key: "duplicatesSkipped", value: .number(JSONNumber(duplicatesSkipped))),
             JSONMember(key: "eventsEmitted", value: .number(JSONNumber(eventsEmitted))),

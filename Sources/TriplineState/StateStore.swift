@@ -29,7 +29,7 @@ public final class StateStore: @unchecked Sendable {
     /// The lock file; holds the pid of the process using the directory.
     public static let lockName = "lock"
     /// The schema this build writes; older databases are upgraded, newer ones refused.
-    public static let schemaVersion = 2
+    public static let schemaVersion = StateSchema.upgrades.count
 
     /// The state directory, or nil for an in-memory store.
     public let directory: String?
@@ -128,9 +128,7 @@ public final class StateStore: @unchecked Sendable {
             }
             if version < Self.schemaVersion && !readOnly {
                 try db.transaction { () throws(StateError) in
-                    for (number, statements) in StateSchema.upgrades where number > version {
-                        try db.execute(statements)
-                    }
+                    for upgrade in StateSchema.upgrades[version...] { try db.execute(upgrade) }
                     try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
                 }
             }
@@ -165,8 +163,8 @@ public final class StateStore: @unchecked Sendable {
 
 /// The database schema, one statement list per version.
 enum StateSchema {
-    /// What takes a database from the version before to each version, oldest first.
-    static let upgrades: [(version: Int, statements: String)] = [(1, version1), (2, version2)]
+    /// `upgrades[n]` takes a database from version n to n + 1; a new database runs them all.
+    static let upgrades = [version1, version2, version3]
 
     /// Deliveries done with (delivered or dead-lettered), by idempotency key: a match seen again
     /// within the de-duplication window is not queued a second time.
@@ -230,5 +228,11 @@ enum StateSchema {
             complete INTEGER NOT NULL,
             updated_at REAL NOT NULL
         );
+        """
+
+    /// Checkpoints keep a fingerprint of the bytes read, so a file replaced by other content is told
+    /// from one that grew ('' for checkpoints written before: judged by size and time as they were).
+    static let version3 = """
+        ALTER TABLE checkpoints ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
         """
 }

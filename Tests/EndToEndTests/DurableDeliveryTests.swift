@@ -131,6 +131,12 @@ struct DurableDeliveryTests {
             try handle.close()
             let grown = try tripline.run(["run", "logs"], in: dir)
             #expect(grown.status == 0 && grown.stdout.contains("1 events read"), "\(grown)")
+            // The grown file was read again (its first items skipped): counted apart from those skipped whole.
+            #expect(grown.stdout.contains("files already read (checkpoints; --from-start to read them again): 2"), "\(grown.stdout)")
+            #expect(grown.stdout.contains("files resumed part-way (checkpoints: items handled before were skipped): 1"), "\(grown.stdout)")
+            let grownJSON = try tripline.run(["run", "--log-format", "json", "logs"], in: dir)
+            let summary = try JSONParser.parse(try #require(grownJSON.stdoutLines.last))
+            #expect(summary["filesSkipped"] == 3 && summary["filesResumed"] == 0, "\(summary)")
             #expect(project.delivered().keys.contains("late:all:t0"))
             // --from-start reads everything again, but what was delivered within the
             // de-duplication window is not delivered again, unless the window is 0.

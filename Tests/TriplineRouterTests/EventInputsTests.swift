@@ -44,6 +44,22 @@ struct EventInputsTests {
         }
     }
 
+    @Test("a dangling symbolic link with an input's name in a tree is reported; links to files are read")
+    func danglingLinksInATreeAreReported() throws {
+        try withRouterTempDirectory { dir in
+            let target = try writeFile(#"{"Records":[{"a":1}]}"#, "elsewhere/real.json", in: dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("tree"), withIntermediateDirectories: true)
+            let tree = dir.path + "/tree"
+            #expect(symlink(target, tree + "/a.json") == 0)
+            #expect(symlink(dir.path + "/elsewhere/gone.json.gz", tree + "/b.json.gz") == 0)
+            #expect(symlink(dir.path + "/elsewhere/gone.txt", tree + "/notes.txt") == 0)
+            #expect(collect(EventInputs(arguments: [tree])) == [
+                "\(tree)/a.json Records[0]",
+                "!\(tree)/b.json.gz: dangling symbolic link to '\(dir.path)/elsewhere/gone.json.gz' (No such file or directory); skipped",
+            ])
+        }
+    }
+
     @Test func explicitFilesAreReadWhateverTheirNameAndMissingOnesAreReported() throws {
         try withRouterTempDirectory { dir in
             let txt = try writeFile("{\"n\":1}\n", "events.txt", in: dir)
@@ -66,17 +82,82 @@ struct EventInputsTests {
         }
     }
 
-    @Test func standardInputIsNDJSON() throws {
+    @Test("standard input is read like a file: a CloudTrail log on it is a log, NDJSON is lines")
+    func standardInputIsDetectedLikeAFile() throws {
         try withRouterTempDirectory { dir in
-            let path = try writeFile("{\"Records\":[{\"a\":1}]}\n{\"n\":2}\n", "stdin.txt", in: dir)
-            let fd = open(path, O_RDONLY)
-            defer { close(fd) }
-            let inputs = EventInputs(arguments: ["-"], standardInput: fd)
-            var events: [RawEvent] = []
-            while let item = inputs.next() { events.append(try item.get()) }
-            #expect(events.map(\.origin.description) == ["stdin:1", "stdin:2"])
-            #expect(String(decoding: events[0].bytes, as: UTF8.self) == "{\"Records\":[{\"a\":1}]}")
+            for (text, expected) in [("{\"Records\":[{\"a\":1},{\"a\":2}]}\n", ["stdin Records[0]", "stdin Records[1]"]),
+                                     ("{\"n\":1}\n{\"n\":2}\n", ["stdin:1", "stdin:2"])] {
+                let path = try writeFile(text, "stdin.txt", in: dir)
+                let fd = open(path, O_RDONLY)
+                defer { close(fd) }
+                #expect(collect(EventInputs(arguments: ["-"], standardInput: fd)) == expected)
+                #expect(fcntl(fd, F_GETFD) >= 0, "standard input is borrowed, not closed")
+            }
         }
+    }
+
+    /// Items of `inputs` reading standard input from a pipe that `bytes` are written into by another thread.
+    private func collectPiped(_ bytes: [UInt8], maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) -> [String] {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        let writer = Thread {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress!, $0.count) }
+                if n <= 0 { break }
+                offset += n
+            }
+            close(writeEnd)
+        }
+        writer.start()
+        defer { close(readEnd) }
+        return collect(EventInputs(arguments: ["-"], maxEventBytes: maxEventBytes, standardInput: readEnd))
+    }
+
+    @Test("piped standard input goes through content detection: gzip, a CloudTrail log, one document, NDJSON")
+    func pipedStandardInputIsDetected() throws {
+        try withRouterTempDirectory { dir in
+            let log = #"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#
+            let gz = try Array(Data(contentsOf: URL(fileURLWithPath: try gzipFile(try writeFile(log, "log.json", in: dir)))))
+            #expect(collectPiped(gz) == ["stdin Records[0]", "stdin Records[1]"], "zcat-less: gzip data piped in")
+            #expect(collectPiped(Array(log.utf8)) == ["stdin Records[0]", "stdin Records[1]"], "zcat x.json.gz | tripline")
+            #expect(collectPiped(Array("{\n  \"eventName\": \"A\"\n}\n".utf8)) == ["stdin"])
+            #expect(collectPiped(Array("{\"n\":1}\n\n{\"n\":2}".utf8)) == ["stdin:1", "stdin:3"])
+        }
+    }
+
+    @Test("piped NDJSON whose first line is too long to hold for detection is still read line by line after it")
+    func pipedHugeFirstLine() {
+        let long = "{\"p\":\"" + String(repeating: "x", count: CompressedFileReader.defaultChunkSize + 1_000) + "\"}"
+        #expect(collectPiped(Array((long + "\n{\"n\":2}\n").utf8), maxEventBytes: 100)
+                == ["!stdin:1: event is larger than 100 bytes; skipped", "stdin:2"])
+    }
+
+    @Test("a stream of lines on standard input: each event is handed out before the next line is written")
+    func standardInputStreams() throws {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        defer { close(readEnd) }
+        let firstRead = DispatchSemaphore(value: 0)
+        let writer = Thread {
+            _ = Array("{\"n\":1}\n".utf8).withUnsafeBytes { write(writeEnd, $0.baseAddress!, $0.count) }
+            // The next line is written only once the first event was read: a reader that waits for it deadlocks.
+            _ = firstRead.wait(timeout: .now() + 10)
+            _ = Array("{\"n\":2}\n".utf8).withUnsafeBytes { write(writeEnd, $0.baseAddress!, $0.count) }
+            close(writeEnd)
+        }
+        writer.start()
+        let inputs = EventInputs(arguments: ["-"], standardInput: readEnd)
+        var idled = 0
+        inputs.onIdle = { idled += 1 }
+        let first = inputs.next()
+        firstRead.signal()
+        #expect(try first?.get().origin.description == "stdin:1")
+        #expect(idled > 0, "told before it waited for input")
+        #expect(try inputs.next()?.get().origin.description == "stdin:2")
+        #expect(inputs.next() == nil)
     }
 
     @Test("a pipe (not re-openable) is sniffed and then read from what was already read", arguments: [

@@ -5,7 +5,8 @@ import Testing
 @Suite("State: input checkpoints")
 struct CheckpointStoreTests {
     private func mark(_ source: String, items: Int, complete: Bool, size: Int64 = 1_000) -> Checkpoint {
-        Checkpoint(source: source, size: size, modificationTime: 1_699_999_000.5, items: items, complete: complete, updatedAt: baseTime)
+        Checkpoint(source: source, size: size, modificationTime: 1_699_999_000.5, fingerprint: "f" + source, items: items, complete: complete,
+                   updatedAt: baseTime)
     }
 
     @Test func savedCheckpointsAreLoadedBackAndReplaced() throws {
@@ -20,7 +21,8 @@ struct CheckpointStoreTests {
         #expect(try checkpoints.checkpoint(for: b.source) == b)
         #expect(try checkpoints.checkpoint(for: "/logs/c.json") == nil)
         // A later checkpoint of the same file replaces the earlier one (file grew, more items read).
-        let later = Checkpoint(source: a.source, size: 2_000, modificationTime: 1_699_999_100.25, items: 25, complete: true, updatedAt: baseTime + 9)
+        let later = Checkpoint(source: a.source, size: 2_000, modificationTime: 1_699_999_100.25, fingerprint: "other", items: 25, complete: true,
+                               updatedAt: baseTime + 9)
         _ = try journal.accept([newDelivery("x")], checkpoints: [later])
         #expect(try checkpoints.checkpoint(for: a.source) == later)
         #expect(try rowCount(store, "checkpoints") == 2)
@@ -53,5 +55,25 @@ struct CheckpointStoreTests {
         // Checkpoints are written again after a reset.
         _ = try journal.accept([], checkpoints: [mark("/1", items: 4, complete: false)])
         #expect(try checkpoints.checkpoint(for: "/1")?.items == 4)
+    }
+
+    @Test("a version 1 database is upgraded: its checkpoints are kept, without a fingerprint, and new ones store theirs")
+    func version1CheckpointsSurviveTheUpgrade() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let old = try SQLiteDatabase(path: dir.appending(StateStore.databaseName))
+            try old.execute(StateSchema.version1)
+            try old.execute("INSERT INTO checkpoints(source, size, mtime, items, complete, updated_at) VALUES ('/logs/a.json', 10, 5.5, 3, 1, 7)")
+            try old.execute("PRAGMA user_version=1")
+        }
+        let store = try StateStore.open(directory: dir.path)
+        let checkpoints = CheckpointStore(store: store)
+        #expect(try checkpoints.checkpoint(for: "/logs/a.json")
+                == Checkpoint(source: "/logs/a.json", size: 10, modificationTime: 5.5, fingerprint: "", items: 3, complete: true, updatedAt: 7))
+        let b = mark("/logs/b.json", items: 2, complete: false)
+        _ = try DeliveryJournal(store: store).accept([], checkpoints: [b])
+        #expect(try checkpoints.checkpoint(for: b.source)?.fingerprint == "f/logs/b.json")
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
     }
 }

@@ -178,6 +178,7 @@ public final class DeliveryLog: Sendable {
             if let origin = error.origin { object.append(("origin", .string(origin.description))) }
             object.append(("error", .string(error.description)))
             object.append(("endsFile", .bool(error.endsFile)))
+            if error.isIncomplete { object.append(("incomplete", .bool(true))) }
             console.error(String(decoding: Self.jsonLine(object), as: UTF8.self))
         }
     }

@@ -38,6 +38,10 @@ public final class CloudTrailRecordsReader {
         case singleDocument
         /// Anything else (NDJSON, empty, or not JSON at all): read it line by line.
         case other
+        /// The input ends inside its first top-level object, which runs over more than one line, before
+        /// any `Records` key: a document still being written (or cut short). Nothing in it can be read
+        /// yet. (A first line that ends with its newline is a complete NDJSON line, however invalid.)
+        case unfinishedDocument
     }
 
     /// EventBridge's event size limit, the default cap on one record (256 KiB).
@@ -49,6 +53,9 @@ public final class CloudTrailRecordsReader {
     public var path: String { reader.path }
     /// Records larger than this many bytes are reported and skipped.
     public let maxRecordBytes: Int
+    /// Whether the last error thrown came from the input ending inside a value (a structural error at
+    /// the end of the input, or a gzip stream ending early): the file may still be being written.
+    public private(set) var endedInsideValue = false
 
     private let reader: CompressedFileReader
     private var chunk: [UInt8] = []
@@ -63,7 +70,8 @@ public final class CloudTrailRecordsReader {
     private var currentKeyIsRecords = false
     private var key = KeyCollector()
     private var value = ValueScanner(maxDepth: CloudTrailRecordsReader.maxScanDepth)
-    private var nextIndex = 0
+    /// The index the next record will have (how many records were read so far).
+    public private(set) var nextIndex = 0
     private var record: [UInt8] = []
     private var recordTooLarge = false
     private var layout: Layout?
@@ -73,6 +81,12 @@ public final class CloudTrailRecordsReader {
     private var recorded: [[UInt8]]? = []
     private var recordedBytes = 0
     private let replayLimit: Int
+    /// The input cannot be read again (a pipe): detection keeps every byte it reads and stops at `replayLimit`.
+    private let mustReplay: Bool
+    /// Decompressed offset of the first top-level object's `{`, while detecting.
+    private var firstDocumentStart: Int64 = 0
+    /// The first top-level object closed without a line break inside it (so a line break after it means NDJSON).
+    private var firstDocumentIsOneLine = false
 
     private enum Phase {
         case beforeDocument, beforeFirstKey, beforeKey, inKey, afterKey, beforeMemberValue, inMemberValue,
@@ -80,16 +94,27 @@ public final class CloudTrailRecordsReader {
     }
 
     /// Opens `path` (plain or gzip).
-    public init(path: String, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
-                chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(InputError) {
-        precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
+    public convenience init(path: String, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
+                            chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(InputError) {
+        let reader: CompressedFileReader
         do {
             reader = try CompressedFileReader(path: path, chunkSize: chunkSize)
         } catch {
             throw .file(error)
         }
+        self.init(reader: reader, maxRecordBytes: maxRecordBytes)
+    }
+
+    /// Reads what `reader` yields (it is closed with this reader). With `mustReplay` (the input is a
+    /// pipe that cannot be opened again), ``detectLayout()`` reads at most four times `maxRecordBytes`
+    /// plus a chunk and keeps it all for ``takeInput()``: if it cannot decide by then, it says `.other`.
+    public init(reader: CompressedFileReader, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
+                mustReplay: Bool = false) {
+        precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
+        self.reader = reader
         self.maxRecordBytes = maxRecordBytes
-        replayLimit = maxRecordBytes * 4 + chunkSize
+        self.mustReplay = mustReplay
+        replayLimit = maxRecordBytes * 4 + reader.chunkSize
     }
 
     /// After ``detectLayout()`` returned `.singleDocument` or `.other`: the chunks it read and the
@@ -105,9 +130,14 @@ public final class CloudTrailRecordsReader {
     /// Reads just far enough to tell whether this is a CloudTrail log file.
     ///
     /// Stops at the top-level `Records` key (`.recordsArray`, reading can go on with ``nextRecord()``),
-    /// or after the first top-level value and the whitespace behind it (`.singleDocument` or `.other`).
-    /// A structural error before that point means `.other`; I/O and gzip errors are thrown. Call at most
-    /// once, before ``nextRecord()``; for `.singleDocument` and `.other` re-read the file another way.
+    /// after a one-line first object and the line break behind it (`.other`: NDJSON, decided without
+    /// waiting for more of a stream), or after the first top-level value and the whitespace behind it
+    /// (`.singleDocument` or `.other`).
+    /// A structural error before that point (a line break inside a string included: JSON text has
+    /// none, so the value cannot be one document) means `.other`; the input ending inside a first
+    /// object already past its first line means `.unfinishedDocument`; I/O and gzip errors are
+    /// thrown. Call at most once, before ``nextRecord()``; for the other layouts re-read the file
+    /// another way.
     public func detectLayout() throws(InputError) -> Layout {
         if let layout { return layout }
         let decided: Layout
@@ -115,6 +145,7 @@ public final class CloudTrailRecordsReader {
             decided = try run(detecting: true).layout ?? .other
         } catch {
             if case .file = error { throw error }
+            endedInsideValue = false
             decided = .other
         }
         layout = decided
@@ -158,6 +189,8 @@ public final class CloudTrailRecordsReader {
             while true {
                 if position >= chunk.count {
                     if try !refill() { return try endOfInput(detecting: detecting) }
+                    // A pipe keeps what detection read; past the limit, it is read line by line.
+                    if detecting, mustReplay, recordedBytes > replayLimit { return Step(layout: .other) }
                 }
                 let step = try chunk.withUnsafeBufferPointer { (buffer) throws(InputError) -> Step? in
                     try scan(buffer, detecting: detecting)
@@ -179,6 +212,7 @@ public final class CloudTrailRecordsReader {
         do {
             next = try reader.nextChunk()
         } catch {
+            if case .truncated = error { endedInsideValue = true }
             throw .file(error)
         }
         guard let next else {
@@ -189,7 +223,7 @@ public final class CloudTrailRecordsReader {
         }
         if layout == nil, recorded != nil {
             recordedBytes += next.count
-            if recordedBytes > replayLimit { recorded = nil } else { recorded?.append(next) }
+            if recordedBytes > replayLimit && !mustReplay { recorded = nil } else { recorded?.append(next) }
         }
         // A UTF-8 byte-order mark at the very start is skipped, as the JSON parser does.
         let skip = chunkOffset == 0 && next.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
@@ -208,8 +242,11 @@ public final class CloudTrailRecordsReader {
             if detecting { return Step(layout: sawRecordsAnywhere ? .recordsArray : (documents == 1 ? .singleDocument : .other)) }
             return Step()
         case .inRecord, .beforeRecord, .beforeFirstRecord, .afterRecord:
+            endedInsideValue = true
             throw malformed("the file ends inside the Records array", record: nextIndex)
         default:
+            if detecting { return Step(layout: firstDocumentHasSecondLine() ? .unfinishedDocument : .other) }
+            endedInsideValue = true
             throw malformed("the file ends inside the top-level object")
         }
     }
@@ -217,9 +254,13 @@ public final class CloudTrailRecordsReader {
     /// Scans `buffer` from `position`. Returns a step when there is something to report.
     private func scan(_ buffer: UnsafeBufferPointer<UInt8>, detecting: Bool) throws(InputError) -> Step? {
         let count = buffer.count
+        value.rejectsLineBreaksInStrings = detecting
         while position < count {
             switch phase {
             case .beforeDocument, .afterDocument:
+                if detecting, phase == .afterDocument, firstDocumentIsOneLine, lineBreakBeforeContent(buffer) {
+                    return Step(layout: .other)
+                }
                 guard let i = skipWhitespace(buffer) else { return nil }
                 guard buffer[i] == UInt8(ascii: "{") else {
                     if detecting { return Step(layout: .other) }
@@ -228,6 +269,7 @@ public final class CloudTrailRecordsReader {
                                     at: i)
                 }
                 if phase == .afterDocument, detecting, !sawRecordsAnywhere { return Step(layout: .other) }
+                if documents == 0 { firstDocumentStart = chunkOffset + Int64(i) }
                 documents += 1
                 sawRecordsInDocument = false
                 position = i + 1
@@ -255,6 +297,7 @@ public final class CloudTrailRecordsReader {
                 } else {
                     position = count
                 }
+                if detecting, key.sawLineBreak { throw malformed("a line break inside a key") }
 
             case .afterKey:
                 guard let i = skipWhitespace(buffer) else { return nil }
@@ -348,8 +391,58 @@ public final class CloudTrailRecordsReader {
 
     /// After a top-level object closes: while detecting, a document without `Records` may be the whole file.
     private func documentEnded(detecting: Bool) -> Step? {
-        guard detecting, !sawRecordsAnywhere, documents > 1 else { return nil }
+        guard detecting, !sawRecordsAnywhere else { return nil }
+        if documents == 1 {
+            let end = chunkOffset + Int64(position)
+            firstDocumentIsOneLine = recordedBytes(from: firstDocumentStart, to: end).map { !$0.contains(0x0A) } ?? false
+        }
+        guard documents > 1 else { return nil }
         return Step(layout: .other)
+    }
+
+    /// Whether a line break comes before the next non-whitespace byte in `buffer` (from `position`).
+    private func lineBreakBeforeContent(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = position
+        while i < buffer.count {
+            switch buffer[i] {
+            case 0x0A: return true
+            case 0x20, 0x09, 0x0D: i += 1
+            default: return false
+            }
+        }
+        return false
+    }
+
+    /// The decompressed bytes `start..<end` that detection kept, or nil when they were not kept.
+    private func recordedBytes(from start: Int64, to end: Int64) -> [UInt8]? {
+        guard let recorded else { return nil }
+        var bytes: [UInt8] = []
+        var offset: Int64 = 0
+        for piece in recorded {
+            let pieceEnd = offset + Int64(piece.count)
+            if pieceEnd > start && offset < end {
+                let lower = Int(max(start, offset) - offset), upper = Int(min(end, pieceEnd) - offset)
+                bytes.append(contentsOf: piece[lower..<upper])
+            }
+            offset = pieceEnd
+        }
+        return offset >= end ? bytes : nil
+    }
+
+    /// Whether the first top-level object, as far as it was read, goes on past a line break (true when
+    /// the bytes were too many to keep: no single line is that long).
+    private func firstDocumentHasSecondLine() -> Bool {
+        guard let recorded else { return true }
+        var offset: Int64 = 0
+        var afterLineBreak = false
+        for piece in recorded {
+            for (i, byte) in piece.enumerated() where offset + Int64(i) >= firstDocumentStart {
+                if afterLineBreak, byte != 0x20, byte != 0x09, byte != 0x0A, byte != 0x0D { return true }
+                if byte == 0x0A { afterLineBreak = true }
+            }
+            offset += Int64(piece.count)
+        }
+        return false
     }
 
     /// Runs the value scanner over the rest of the chunk; the value's end index, or nil if it goes on.
@@ -426,6 +519,8 @@ private struct KeyCollector {
     private var escaped = false
     private var hasEscapes = false
     private var overflow = false
+    /// A raw line break was part of the key (JSON text never has one there).
+    private(set) var sawLineBreak = false
     private static let records = Array("Records".utf8)
 
     mutating func reset() {
@@ -433,6 +528,7 @@ private struct KeyCollector {
         escaped = false
         hasEscapes = false
         overflow = false
+        sawLineBreak = false
     }
 
     /// Consumes key bytes; returns the index after the closing quote, or nil if the key goes on.
@@ -448,6 +544,8 @@ private struct KeyCollector {
                 hasEscapes = true
             } else if byte == UInt8(ascii: "\"") {
                 return i
+            } else if byte == 0x0A {
+                sawLineBreak = true
             }
             if bytes.count < 64 { bytes.append(byte) } else { overflow = true }
         }
@@ -475,6 +573,9 @@ struct ValueScanner {
     }
 
     let maxDepth: Int
+    /// A raw line break inside a string is an error (JSON text has none): set while telling one
+    /// document from NDJSON, where a string running on past its line means the line was cut.
+    var rejectsLineBreaksInStrings = false
     private var closers: [UInt8] = []
     private var started = false
     private var inString = false
@@ -508,6 +609,8 @@ struct ValueScanner {
                         escaped = true
                     } else if byte == UInt8(ascii: "\"") {
                         break
+                    } else if byte == 0x0A, rejectsLineBreaksInStrings {
+                        throw Problem(message: "a line break inside a string", index: i)
                     }
                     i += 1
                 }

@@ -41,14 +41,29 @@ public final class CompressedFileReader {
     private var finished = false
     /// An error found after some output was produced; thrown on the following call.
     private var deferredError: IngestionError?
+    /// Not a regular file: hand out output before blocking for more input.
+    private let isStream: Bool
+    /// Streams only: called before a read that would block.
+    private let beforeWaiting: (() -> Void)?
 
     /// Opens `path` and sniffs whether it is gzip-compressed.
     ///
     /// Throws `.cannotOpen` if the file is missing, unreadable or a directory.
-    public init(path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) {
-        precondition(chunkSize >= 2, "chunkSize must be at least 2 bytes")
+    public convenience init(path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: lastErrorDescription()) }
+        try self.init(descriptor: fd, path: path, chunkSize: chunkSize)
+    }
+
+    /// Reads the open `descriptor` from its current offset and sniffs whether it is gzip-compressed;
+    /// takes ownership of it (closed by ``close()``, or at once if this throws). `path` names it in errors.
+    ///
+    /// For a descriptor that is not a regular file (a pipe, standard input), `beforeWaiting` runs
+    /// before each read that would block, and inflated output is handed out as soon as the input
+    /// available so far is used up, so a stream is processed as it arrives.
+    public init(descriptor fd: Int32, path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize,
+                beforeWaiting: (() -> Void)? = nil) throws(IngestionError) {
+        precondition(chunkSize >= 2, "chunkSize must be at least 2 bytes")
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let reason = lastErrorDescription()
@@ -59,12 +74,15 @@ public final class CompressedFileReader {
             closeDescriptor(fd)
             throw .cannotOpen(path: path, reason: "is a directory")
         }
+        let isStream = (info.st_mode & S_IFMT) != S_IFREG
+        let waitHook = isStream ? beforeWaiting : nil
 
         let input = UnsafeMutablePointer<UInt8>.allocate(capacity: chunkSize)
         // Read until the two magic bytes are available (short reads are possible on pipes) or EOF.
         var probed = 0
         var probeHitEOF = false
         while probed < 2 {
+            if let waitHook, !isReadable(fd) { waitHook() }
             let n = readRetryingInterrupts(fd, input + probed, chunkSize - probed)
             if n < 0 {
                 let reason = lastErrorDescription()
@@ -106,6 +124,8 @@ public final class CompressedFileReader {
         self.isCompressed = isGzip
         self.bytesRead = Int64(probed)
         self.reachedEOF = probeHitEOF
+        self.isStream = isStream
+        self.beforeWaiting = waitHook
     }
 
     deinit {
@@ -168,6 +188,8 @@ public final class CompressedFileReader {
         do throws(IngestionError) {
             while stream.pointee.avail_out > 0 {
                 if stream.pointee.avail_in == 0 {
+                    // A stream hands out what it has before waiting for more input.
+                    if isStream, stream.pointee.avail_out < UInt32(chunkSize), !isReadable(fd) { break }
                     let n = try fillInput()
                     if n == 0 {
                         if inMember { throw .truncated(path: path) }
@@ -232,6 +254,7 @@ public final class CompressedFileReader {
     /// Reads up to `chunkSize` bytes into `input`; returns 0 at end of file.
     private func fillInput() throws(IngestionError) -> Int {
         if reachedEOF { return 0 }
+        if let beforeWaiting, !isReadable(fd) { beforeWaiting() }
         let n = readRetryingInterrupts(fd, input, chunkSize)
         guard n >= 0 else {
             throw .readFailed(path: path, offset: bytesRead, reason: lastErrorDescription())
@@ -270,6 +293,12 @@ private func readRetryingInterrupts(_ fd: Int32, _ buffer: UnsafeMutablePointer<
         if n < 0 && errno == EINTR { continue }
         return n
     }
+}
+
+/// Whether a read of `fd` would return at once (data or end of input).
+private func isReadable(_ fd: Int32) -> Bool {
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    return poll(&entry, 1, 0) > 0
 }
 
 private func closeDescriptor(_ fd: Int32) {

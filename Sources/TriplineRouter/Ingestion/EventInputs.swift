@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TriplineJSON
 
 /// One event's bytes as read, not yet parsed, and where it came from.
 public struct RawEvent: Sendable, Equatable {
@@ -20,11 +21,19 @@ public struct RawEvent: Sendable, Equatable {
 
 /// Yields the raw events of a sequence of input sources, in order, one at a time, in bounded memory.
 ///
-/// How a file is read is decided by its content, never its name: a top-level object holding a
-/// `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file that is
-/// exactly one JSON object is one event; anything else is NDJSON, one event per line (blank lines are
-/// skipped). Standard input is always NDJSON. An event over `maxEventBytes` is reported and skipped; a
-/// file that cannot be read or is malformed is reported and the next source starts. Not thread-safe.
+/// How a file is read is decided by its content, never its name: gzip is inflated; a top-level object
+/// holding a `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file
+/// that is exactly one JSON object is one event; anything else is NDJSON, one event per line (blank
+/// lines are skipped). Standard input and pipes are read the same way, as they arrive: what detection
+/// read is replayed rather than read again, and a one-line first object followed by a newline is
+/// NDJSON at once, so a stream of lines is not held back. An event over `maxEventBytes` is reported
+/// and skipped; a file that cannot be read or is malformed is reported and the next source starts.
+///
+/// An input that ends inside an item (a last line without a newline that is not JSON yet, a file
+/// ending inside its `Records` array or inside its first object past its first line, a gzip stream
+/// ending early) gives an ``InputError/incomplete(origin:reason:)`` item that is not counted among
+/// the source's items: the file is checkpointed before it, so it is read again from there once it
+/// grew. Not thread-safe.
 public final class EventInputs {
     /// A pretty-printed single-document file may be this many times `maxEventBytes` before compaction.
     public static let singleDocumentSlack = 4
@@ -34,11 +43,13 @@ public final class EventInputs {
     public private(set) var sourcesStarted = 0
     /// The source being read, if any.
     public private(set) var currentSource: InputSource?
+    /// The file (or standard input) being read, held open: what its checkpoint describes.
+    public private(set) var currentFile: SourceFile?
 
-    /// Consulted when a file is opened: read it, skip it, or skip its first items (checkpoints).
-    public var resumption: ((_ path: String) -> SourceResumption)?
-    /// Called when a source was read to its end, with how many items (events and per-event errors) it gave.
-    public var onSourceEnd: ((_ source: InputSource, _ items: Int) -> Void)?
+    /// Consulted when a file is opened, before it is read: read it, skip it, or skip its first items (checkpoints).
+    public var resumption: ((_ file: SourceFile) -> SourceResumption)?
+    /// Called when a file was read as far as it goes, with how many items (events and per-event errors) it gave.
+    public var onSourceEnd: ((_ file: SourceFile, _ items: Int, _ end: SourceEnd) -> Void)?
     /// Called before anything that may wait for input (standard input with no data ready, the next
     /// source): the moment to commit what was read so far.
     public var onIdle: (() -> Void)?
@@ -46,13 +57,19 @@ public final class EventInputs {
     public var onWaiting: (() -> Void)?
     /// Items (events and per-event errors) given so far by the current source, skipped ones included.
     public private(set) var itemsFromCurrentSource = 0
-    /// Files skipped or resumed part-way by ``resumption``.
+    /// Files skipped whole by ``resumption``: already read.
+    public private(set) var sourcesSkipped = 0
+    /// Files ``resumption`` had read from part-way: their first items were handled before.
     public private(set) var sourcesResumed = 0
 
     private let nextSource: () -> Result<InputSource, InputError>?
     private let standardInput: Int32
     private var current: Reader?
     private var itemsToSkip = 0
+    /// The current source stopped on an error that ends it, before its end.
+    private var stoppedByError = false
+    /// The current source ended inside an item (reported as `incomplete`, not counted).
+    private var endedIncomplete = false
 
     private enum Reader {
         case records(CloudTrailRecordsReader)
@@ -89,11 +106,22 @@ public final class EventInputs {
                 case .success(let source):
                     itemsFromCurrentSource = 0
                     itemsToSkip = 0
-                    if case .file(let path) = source, let decision = resumption?(path) {
+                    stoppedByError = false
+                    endedIncomplete = false
+                    currentFile = nil
+                    let file: SourceFile
+                    do {
+                        file = try SourceFile(source, standardInput: standardInput)
+                    } catch {
+                        sourcesStarted += 1
+                        currentSource = source
+                        return .failure(.file(error))
+                    }
+                    if file.isCheckpointable, let decision = resumption?(file) {
                         switch decision {
-                        case .read: break
+                        case .read, .replaced: break
                         case .skip:
-                            sourcesResumed += 1
+                            sourcesSkipped += 1
                             continue
                         case .resume(let items):
                             sourcesResumed += 1
@@ -102,21 +130,30 @@ public final class EventInputs {
                     }
                     sourcesStarted += 1
                     currentSource = source
-                    switch open(source) {
+                    currentFile = file
+                    switch open(file) {
                     case .success(let reader): current = reader
                     case .failure(let error): return .failure(error)
                     }
                 }
             }
             if let item = readFromCurrent() {
+                if case .failure(let error) = item, error.isIncomplete {
+                    // Not counted, and reported even while skipping: the file is read again from here when it grows.
+                    endedIncomplete = true
+                    return item
+                }
                 itemsFromCurrentSource += 1
+                if case .failure(let error) = item, error.endsFile { stoppedByError = true }
                 if itemsToSkip > 0 {
                     itemsToSkip -= 1
                     continue
                 }
                 return item
             }
-            if let source = currentSource { onSourceEnd?(source, itemsFromCurrentSource) }
+            if let file = currentFile {
+                onSourceEnd?(file, itemsFromCurrentSource, endedIncomplete ? .incomplete : stoppedByError ? .stopped : .endOfInput)
+            }
             close()
         }
     }
@@ -130,19 +167,29 @@ public final class EventInputs {
         }
         current = nil
         currentSource = nil
+        currentFile = nil
     }
 
     // MARK: - Private
 
-    private func open(_ source: InputSource) -> Result<Reader, InputError> {
-        guard case .file(let path) = source else {
-            let input = DescriptorChunks(descriptor: standardInput, name: EventOrigin.standardInputName) { [weak self] in self?.onIdle?() }
-            return .success(.lines(ChunkLineReader(name: EventOrigin.standardInputName, maxLineLength: maxEventBytes, next: input.next)))
-        }
+    private func open(_ file: SourceFile) -> Result<Reader, InputError> {
+        let path = file.path
         do throws(InputError) {
-            let records = try CloudTrailRecordsReader(path: path, maxRecordBytes: maxEventBytes)
-            let layout = try records.detectLayout()
+            let first: CompressedFileReader
+            // Before waiting on a pipe or terminal: the moment to commit what was read (onIdle).
+            do { first = try file.reader { [weak self] in self?.onIdle?() } } catch { throw .file(error) }
+            let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: maxEventBytes, mustReplay: !file.isRegularFile)
+            let layout: CloudTrailRecordsReader.Layout
+            do {
+                layout = try records.detectLayout()
+            } catch {
+                throw Self.incompleteIfCut(error, origin: EventOrigin(source: path, position: .document))
+            }
             if layout == .recordsArray { return .success(.records(records)) }
+            if layout == .unfinishedDocument {
+                records.close()
+                throw .incomplete(origin: EventOrigin(source: path, position: .document), reason: "the file ends inside its first JSON object")
+            }
             // Start over: from what detection read (works for pipes too), else by reopening the file.
             var chunks: [[UInt8]]
             let rest: CompressedFileReader
@@ -150,10 +197,10 @@ public final class EventInputs {
                 (chunks, rest) = input
             } else {
                 records.close()
-                guard case .regularFile = FileKind.of(path) else {
+                guard file.isRegularFile else {
                     throw .eventTooLarge(origin: EventOrigin(source: path, position: .line(1)), limit: maxEventBytes)
                 }
-                do { rest = try CompressedFileReader(path: path) } catch { throw .file(error) }
+                do { rest = try file.reader(rewind: true) } catch { throw .file(error) }
                 chunks = []
             }
             let next: () throws(IngestionError) -> [UInt8]? = {
@@ -176,7 +223,7 @@ public final class EventInputs {
         var bytes: [UInt8] = []
         while true {
             let chunk: [UInt8]?
-            do { chunk = try next() } catch { throw .file(error) }
+            do { chunk = try next() } catch { throw Self.incompleteIfCut(.file(error), origin: origin) }
             guard let chunk else { break }
             guard chunk.count <= limit - bytes.count else { throw .eventTooLarge(origin: origin, limit: limit) }
             bytes.append(contentsOf: chunk)
@@ -197,7 +244,14 @@ public final class EventInputs {
             } catch {
                 reader.close()
                 current = .single(nil)
-                return .failure(error)
+                guard reader.endedInsideValue else { return .failure(error) }
+                var reason = "the gzip stream ends early"
+                var position = EventOrigin.Position.record(reader.nextIndex)
+                if case .malformedLog(_, _, let record, let detail) = error {
+                    reason = detail
+                    position = record.map(EventOrigin.Position.record) ?? .document
+                }
+                return .failure(.incomplete(origin: EventOrigin(source: reader.path, position: position), reason: reason))
             }
         case .lines(let reader):
             while true {
@@ -207,9 +261,12 @@ public final class EventInputs {
                 } catch {
                     reader.close()
                     current = .single(nil)
-                    return .failure(.file(error))
+                    return .failure(Self.incompleteIfCut(.file(error), origin: EventOrigin(source: reader.name, position: .line(reader.nextLineNumber))))
                 }
                 guard let line else { return nil }
+                if reader.lastLineUnterminated, case .success(let last) = line, let reason = Self.unfinishedJSON(last.bytes) {
+                    return .failure(.incomplete(origin: EventOrigin(source: reader.name, position: .line(last.number)), reason: reason))
+                }
                 if let event = lineEvent(line, source: reader.name) { return event }
             }
         case .single(let event):
@@ -218,6 +275,37 @@ public final class EventInputs {
         case nil:
             return nil
         }
+    }
+
+    /// `error` as ``InputError/incomplete(origin:reason:)`` at `origin` when it is a gzip stream ending early.
+    private static func incompleteIfCut(_ error: InputError, origin: EventOrigin) -> InputError {
+        guard case .file(.truncated) = error else { return error }
+        return .incomplete(origin: origin, reason: "the gzip stream ends early")
+    }
+
+    /// Why a last line without a newline is JSON cut short, or nil when it is not: it does not parse,
+    /// and the parser ran out of input or its first value is still open at the end (a string, object or
+    /// array not closed, a word like `tru`). A line whose value closed yet is invalid cannot become
+    /// valid by growing: it is an ordinary bad record.
+    static func unfinishedJSON(_ bytes: [UInt8]) -> String? {
+        guard let start = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return nil }
+        let error: JSONError
+        do {
+            _ = try JSONParser.parse(bytes, options: JSONParser.Options(maxBytes: Int.max))
+            return nil
+        } catch let found {
+            error = found
+        }
+        var open = false
+        if case .unexpectedEnd = error {
+            open = true
+        } else {
+            var scanner = ValueScanner(maxDepth: CloudTrailRecordsReader.maxScanDepth)
+            open = bytes.withUnsafeBufferPointer { buffer in
+                do { return try scanner.scan(buffer, from: start) == nil } catch { return false }
+            }
+        }
+        return open ? "the last line has no newline and is not complete JSON yet: \(error)" : nil
     }
 
     /// An event for a non-blank line, or the over-long-line error; nil for a blank line.
@@ -234,20 +322,10 @@ public final class EventInputs {
     }
 }
 
-/// What to do with an input file that a checkpoint says was read before.
-public enum SourceResumption: Sendable, Equatable {
-    /// Read it from the start.
-    case read
-    /// Skip it: every item was handled.
-    case skip
-    /// Skip its first `afterItems` items, then read on.
-    case resume(afterItems: Int)
-}
-
 /// Splits a stream of chunks into lines with ``LineSplitter``'s length cap.
 ///
-/// The chunks come from a closure: a file's reader (after replaying what layout detection read), or
-/// standard input.
+/// The chunks come from a closure: a file's (or standard input's) reader, after replaying what
+/// layout detection read.
 final class ChunkLineReader {
     let name: String
     private var splitter: LineSplitter
@@ -261,6 +339,11 @@ final class ChunkLineReader {
         self.next = next
         onClose = close
     }
+
+    /// Whether the line last returned was the input's last and had no newline.
+    var lastLineUnterminated: Bool { splitter.lastLineUnterminated }
+    /// The number the next line will have.
+    var nextLineNumber: Int { splitter.nextLineNumber }
 
     /// The next line or over-long-line error, or nil at end of input.
     func nextLine() throws(IngestionError) -> Result<LineSplitter.Line, IngestionError>? {
@@ -280,40 +363,5 @@ final class ChunkLineReader {
     func close() {
         inputEnded = true
         onClose()
-    }
-}
-
-/// Chunks read from an already-open descriptor (standard input), which is not closed: it belongs to
-/// the caller.
-final class DescriptorChunks {
-    static let readSize = 256 * 1024
-
-    let descriptor: Int32
-    let name: String
-    private var buffer = [UInt8](repeating: 0, count: DescriptorChunks.readSize)
-    private var bytesRead: Int64 = 0
-    private let beforeWaiting: () -> Void
-
-    init(descriptor: Int32, name: String, beforeWaiting: @escaping () -> Void = {}) {
-        self.descriptor = descriptor
-        self.name = name
-        self.beforeWaiting = beforeWaiting
-    }
-
-    /// The next chunk, or nil at end of input.
-    func next() throws(IngestionError) -> [UInt8]? {
-        var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        if poll(&ready, 1, 0) == 0 { beforeWaiting() }
-        let count = buffer.withUnsafeMutableBytes { raw -> Int in
-            while true {
-                let n = read(descriptor, raw.baseAddress!, raw.count)
-                if n < 0 && errno == EINTR { continue }
-                return n
-            }
-        }
-        if count < 0 { throw .readFailed(path: name, offset: bytesRead, reason: String(cString: strerror(errno))) }
-        if count == 0 { return nil }
-        bytesRead += Int64(count)
-        return Array(buffer[0..<count])
     }
 }

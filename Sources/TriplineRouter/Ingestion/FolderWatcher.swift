@@ -10,7 +10,9 @@ import Darwin
 ///
 /// Uses inotify on the directory and every subdirectory (new subdirectories are watched as they
 /// appear): a file is ready when it is closed after writing (`IN_CLOSE_WRITE`) or moved in
-/// (`IN_MOVED_TO`), which is how CloudTrail-to-disk sync tools and `mv` deliver. Watches are set up
+/// (`IN_MOVED_TO`), which is how CloudTrail-to-disk sync tools and `mv` deliver, and a symbolic link
+/// to a file or a hard link to an existing file (a regular file with more than one link) is ready as
+/// soon as it is created (`IN_CREATE`: no write follows); a dangling link is reported. Watches are set up
 /// before the existing files are listed, so nothing that arrives in between is missed; a file is handed
 /// out again only if it changed (inode, size or modification time). Names are filtered as in
 /// ``DirectoryWalker``. ``nextFile()`` blocks until a file is ready or the ``StopSignal`` fires.
@@ -132,8 +134,31 @@ public final class FolderWatcher {
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         if mask & UInt32(IN_ISDIR) != 0 {
             if mask & Self.directoryEvents != 0 { watchTree(path, listFiles: true) }
-        } else if mask & Self.fileEvents != 0, DirectoryWalker.accepts(name: name) {
+        } else if DirectoryWalker.accepts(name: name) {
+            if mask & Self.fileEvents != 0 {
+                ready.append(path)
+            } else if mask & UInt32(IN_CREATE) != 0 {
+                created(path)
+            }
+        }
+    }
+
+    /// A new directory entry that is not a directory: a link is ready now (nothing will write it
+    /// here), a regular file with one link is being written (ready when closed).
+    private func created(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }  // gone already
+        switch info.st_mode & S_IFMT {
+        case S_IFLNK:
+            switch FileKind.of(path, followLinks: false) {
+            case .regularFile: ready.append(path)
+            case .danglingLink(let reason): errors.append(.notFound(path: path, reason: reason))
+            case .directory, .other, .missing: break  // links to directories are not followed, as in a walk
+            }
+        case S_IFREG where info.st_nlink > 1:
             ready.append(path)
+        default:
+            break
         }
     }
 

@@ -37,7 +37,7 @@ public struct EventOrigin: Sendable, Hashable, CustomStringConvertible {
 
 /// Why an input, or one event in it, could not be read.
 ///
-/// Errors that end a file (`file`, `malformedLog`, `noRecordsArray`) name the file and, where known, the
+/// Errors that end a file (`file`, `malformedLog`, `incomplete`) name the file and, where known, the
 /// record reached; errors about one event (`eventTooLarge`, `invalidEvent`) carry its ``EventOrigin`` and
 /// the run continues with the next event. `description` is one line: `origin: what went wrong`.
 public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -52,26 +52,48 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidEvent(origin: EventOrigin, detail: String)
     /// A path named on the command line does not exist or is not a file, directory or `-`.
     case notFound(path: String, reason: String)
+    /// The input ends inside the item at `origin` (a last line without a newline that is not JSON yet,
+    /// a file ending inside its `Records` array, a gzip stream ending early): a file still being
+    /// written, or cut short. It is not counted as read, so it is read again from here when the file grows.
+    case incomplete(origin: EventOrigin, reason: String)
 
     /// The file the error is about (`stdin` for standard input).
     public var path: String {
         switch self {
         case .file(let error): return error.path
         case .malformedLog(let path, _, _, _), .notFound(let path, _): return path
-        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _): return origin.source
+        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _): return origin.source
         }
     }
 
-    /// The event the error is about, when it is about one event.
+    /// The event (or, for `incomplete`, the unfinished item) the error is about.
     public var origin: EventOrigin? {
         switch self {
-        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _): return origin
+        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _): return origin
         case .file, .malformedLog, .notFound: return nil
         }
     }
 
     /// Whether reading of the file stopped here (otherwise only one event was skipped).
-    public var endsFile: Bool { origin == nil }
+    public var endsFile: Bool {
+        switch self {
+        case .eventTooLarge, .invalidEvent: return false
+        case .file, .malformedLog, .notFound, .incomplete: return true
+        }
+    }
+
+    /// ``description`` for a reader that keeps no checkpoints (`tripline normalize`): there, an
+    /// incomplete end is only skipped, never read again.
+    public var descriptionWithoutCheckpoints: String {
+        guard case .incomplete(let origin, let reason) = self else { return description }
+        return "\(origin): incomplete at end of \(origin.source == EventOrigin.standardInputName ? "input" : "file") (\(reason)); skipped"
+    }
+
+    /// Whether this is the unfinished end of an input (``incomplete(origin:reason:)``).
+    public var isIncomplete: Bool {
+        if case .incomplete = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -86,6 +108,10 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(origin): \(detail); skipped"
         case .notFound(let path, let reason):
             return "\(path): \(reason)"
+        case .incomplete(let origin, let reason) where origin.source == EventOrigin.standardInputName:
+            return "\(origin): incomplete at end of input (\(reason)); skipped"
+        case .incomplete(let origin, let reason):
+            return "\(origin): incomplete at end of file (\(reason)); it is read again from here if the file grows"
         }
     }
 }

@@ -8,7 +8,7 @@ import Darwin
 
 /// One place events are read from: standard input or one file.
 public enum InputSource: Sendable, Hashable, CustomStringConvertible {
-    /// NDJSON on standard input.
+    /// Standard input, read like a file (its content decides how) as it arrives.
     case standardInput
     /// A file: a CloudTrail log file, one JSON document, or NDJSON (plain or gzip; decided by content).
     case file(String)
@@ -51,7 +51,7 @@ public final class SourceList {
             case .regularFile, .other:
                 // Named explicitly: read it whatever its name (FIFOs and devices included).
                 return .success(.file(argument))
-            case .missing(let reason):
+            case .missing(let reason), .danglingLink(let reason):
                 return .failure(.notFound(path: argument, reason: reason))
             }
         }
@@ -62,7 +62,8 @@ public final class SourceList {
 ///
 /// Skips hidden entries (names starting with `.`), CloudTrail digest files (names containing
 /// `CloudTrail-Digest`) and files whose names do not end in `.json`, `.json.gz`, `.ndjson`, `.jsonl`
-/// or `.gz`. Symbolic links to files are followed; symbolic links to directories are not (no loops).
+/// or `.gz`. Symbolic links to files are followed; symbolic links to directories are not (no loops);
+/// a dangling symbolic link with an input's name is reported, not skipped in silence.
 /// Lazy: holds one sorted listing per directory level, never the whole tree.
 public final class DirectoryWalker {
     private struct Frame {
@@ -86,7 +87,7 @@ public final class DirectoryWalker {
         return [".json", ".json.gz", ".ndjson", ".jsonl", ".gz"].contains { lower.hasSuffix($0) }
     }
 
-    /// The next file path, an error for a directory that could not be listed, or nil when done.
+    /// The next file path, an error for a directory that could not be listed or a dangling link, or nil when done.
     public func next() -> Result<String, InputError>? {
         if let root = pendingRoot {
             pendingRoot = nil
@@ -106,6 +107,8 @@ public final class DirectoryWalker {
                 if let error = push(path) { return .failure(error) }
             case .regularFile:
                 if Self.accepts(name: name) { return .success(path) }
+            case .danglingLink(let reason):
+                if Self.accepts(name: name) { return .failure(.notFound(path: path, reason: reason)) }
             case .other, .missing:
                 continue
             }
@@ -152,6 +155,8 @@ public final class DirectoryWalker {
 enum FileKind {
     case regularFile, directory, other
     case missing(reason: String)
+    /// A symbolic link whose target cannot be reached; `reason` names the target and why.
+    case danglingLink(reason: String)
 
     /// `stat`s the path; with `followLinks: false`, a symbolic link counts as the file it points to
     /// only when that is a regular file (links to directories are reported as `.other`).
@@ -163,10 +168,21 @@ enum FileKind {
         }
         guard lstat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
         if (info.st_mode & S_IFMT) == S_IFLNK {
-            guard stat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
+            guard stat(path, &info) == 0 else {
+                let reason = String(cString: strerror(errno))
+                return .danglingLink(reason: "dangling symbolic link to '\(linkTarget(path) ?? "?")' (\(reason)); skipped")
+            }
             return (info.st_mode & S_IFMT) == S_IFREG ? .regularFile : .other
         }
         return kind(info.st_mode)
+    }
+
+    /// Where the symbolic link `path` points, as written in the link.
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func kind(_ mode: mode_t) -> FileKind {

@@ -33,6 +33,11 @@ public struct LineSplitter: Sendable {
     public let path: String
     /// Longest accepted line, in bytes, excluding the terminator.
     public let maxLineLength: Int
+    /// Whether the line last returned ended at the end of the input instead of at a `\n` (the input's
+    /// last line had no newline: complete, or still being written).
+    public private(set) var lastLineUnterminated = false
+    /// The 1-based number the next line will have.
+    public var nextLineNumber: Int { lineNumber }
 
     private var chunk: [UInt8] = []
     private var cursor = 0
@@ -83,6 +88,7 @@ public struct LineSplitter: Sendable {
         guard inputFinished, !finalLineDone else { return nil }
         finalLineDone = true
         guard skipping || !partial.isEmpty else { return nil }
+        lastLineUnterminated = true
         return completeLine(currentChunkPart: chunk.count..<chunk.count)
     }
 

@@ -13,7 +13,8 @@ enum NormalizeCommand: Command {
         positionals: "INPUT...",
         discussion: """
             INPUT is read as by 'tripline run': CloudTrail log files (plain or .gz), NDJSON files,
-            single-event files, directories, or '-' (standard input, the default).
+            single-event files, directories, or '-' (standard input, the default, read like a file:
+            gzip, a CloudTrail log, one event or NDJSON).
             Exit status: 0 when every event was normalized, 1 when some were skipped.
             """)
 
@@ -32,7 +33,7 @@ enum NormalizeCommand: Command {
             case .failure(let error):
                 skipped += 1
                 context.output.flush()
-                context.errors.line(error.description)
+                context.errors.line(error.descriptionWithoutCheckpoints)
                 context.errors.flush()
             }
         }

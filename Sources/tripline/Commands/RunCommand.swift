@@ -36,7 +36,8 @@ enum RunCommand: Command {
             INPUT is a CloudTrail log file ({"Records":[...]}, plain or .gz), an NDJSON file (one event
             per line), a file holding one JSON event, a directory (read recursively in name order, which
             for AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ is time order; digest and hidden files
-            are skipped), or '-' for NDJSON on standard input (also the default without INPUT and --follow).
+            are skipped), or '-' for standard input, read like a file as it arrives (gzip, a CloudTrail log,
+            one event or NDJSON; also the default without INPUT and --follow).
             Events may be bare CloudTrail records (wrapped as EventBridge delivers them) or EventBridge events.
 
             Handler output is printed as [rule/target] LINE; failed deliveries, bad records and a summary
@@ -59,6 +60,9 @@ enum RunCommand: Command {
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
             have errors or the state directory cannot be used (for instance, another run holds it).
             """)
+
+    /// With `--follow`, seconds a file must stay quiet before its unfinished end is reported.
+    static let incompleteGrace: Double = 10
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         let format: LogFormat
@@ -164,6 +168,9 @@ enum RunCommand: Command {
                 return ExitStatus.invalidInput
             }
         }
+        // Files in a watched folder may be read while still being written: an unfinished end is
+        // reported only if it stays so (it is read again when the file grows).
+        if watcher != nil { options.incompleteGrace = Self.incompleteGrace }
         let list: SourceList? = watcher != nil && arguments.positionals.isEmpty ? nil : SourceList(arguments: arguments.positionals)
         let inputs = EventInputs(standardInput: context.inputDescriptor) {
             if let item = list?.next() { return item }
