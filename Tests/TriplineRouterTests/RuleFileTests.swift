@@ -170,6 +170,17 @@ struct RuleFileTests {
         #expect(errors.first?.path?.description == "Targets[0].Function.TimeoutSeconds")
     }
 
+    @Test("columns count characters, not bytes; lone CR and CRLF end lines as LF does")
+    func columnsAndLineEndings() {
+        let pattern = #""EventPattern": {"source": "x"}"#
+        let message = #": EventPattern.source: expected an array of values to match (e.g. ["x"]) or a nested object, got "x""#
+        #expect(messages(#"{"Description": "一二三四五六", "Name": "r", \#(pattern)}"#) == ["1:67" + message])
+        for newline in ["\n", "\r\n", "\r"] {
+            let text = ["{", #"  "Name": "r","#, "  " + pattern, "}"].joined(separator: newline)
+            #expect(messages(text) == ["3:30" + message], "\(newline.debugDescription)")
+        }
+    }
+
     @Test("every mistake in a file is reported, in document order")
     func everyMistake() throws {
         let file = RuleFixtures.root + "/invalid/mistakes.json"

@@ -20,10 +20,7 @@ public struct PatternError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String {
-        var prefix = ""
-        if let file { prefix = file + ":" }
-        if let location { prefix += "\(location.line):\(location.column):" }
-        if !prefix.isEmpty { prefix += " " }
+        let prefix = JSONLocation.prefix(file: file, location: location)
         if case .invalidJSON = problem { return prefix + problem.description }
         return prefix + "\(path): \(problem)"
     }

@@ -76,9 +76,7 @@ public struct RuleTestError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String {
-        var text = file + ":"
-        if let location { text += "\(location.line):\(location.column):" }
-        return text + " \(path): " + problem.description
+        JSONLocation.prefix(file: file, location: location) + "\(path): " + problem.description
     }
 }
 

@@ -26,15 +26,13 @@ public struct RuleError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// 1-based line of ``location``.
     public var line: Int? { location?.line }
-    /// 1-based column (in bytes) of ``location``.
+    /// 1-based column (in characters) of ``location``.
     public var column: Int? { location?.column }
     /// The message without file, location or path.
     public var message: String { problem.description }
 
     public var description: String {
-        var text = file + ":"
-        if let location { text += "\(location.line):\(location.column):" }
-        text += " "
+        var text = JSONLocation.prefix(file: file, location: location)
         if let path { text += "\(path): " }
         return text + message
     }
@@ -116,7 +114,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return "\(kind) must be 1 to \(maxLength) letters, digits, '.', '-' or '_', got \(found)"
         case .duplicateRuleName(let name, let firstFile, let firstLocation):
             var place = firstFile
-            if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }
+            if let firstLocation { place += ":\(firstLocation)" }
             return "rule name \(JSONWriter.quoted(name)) is already used at \(place); names must be unique across all rule files"
         case .duplicateTargetID(let id):
             return "target Id \(JSONWriter.quoted(id)) is already used in this rule; Ids must be unique within a rule"
@@ -130,7 +128,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
                 + "; declare each as its own target"
         case .duplicateTopicName(let name, let firstFile, let firstLocation):
             var place = firstFile
-            if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }
+            if let firstLocation { place += ":\(firstLocation)" }
             return "topic name \(JSONWriter.quoted(name)) is already declared at \(place); topic names must be unique across all rule files"
         case .duplicateSubscriptionID(let id):
             return "subscription Id \(JSONWriter.quoted(id)) is already used in this topic; Ids must be unique within a topic"
