@@ -275,6 +275,10 @@ struct PatternParser {
                 fail(path, .operand(operator: "anything-but", expected: "a finite number", found: n.text))
                 return nil
             }
+            guard !n.underflows else {
+                fail(path, .numberUnderflows(operator: "anything-but", n.text))
+                return nil
+            }
             guard n.isExact else {
                 fail(path, .numberNotExact(operator: "anything-but", n.text))
                 return nil
@@ -291,7 +295,13 @@ struct PatternParser {
                 switch element {
                 case .string(let s): strings.append(s)
                 case .number(let n) where n.value.isFinite:
-                    if n.isExact { numbers.append(n.value) } else { fail(path.appending(index: i), .numberNotExact(operator: "anything-but", n.text)) }
+                    if n.underflows {
+                        fail(path.appending(index: i), .numberUnderflows(operator: "anything-but", n.text))
+                    } else if n.isExact {
+                        numbers.append(n.value)
+                    } else {
+                        fail(path.appending(index: i), .numberNotExact(operator: "anything-but", n.text))
+                    }
                 default:
                     fail(path.appending(index: i), .operand(operator: "anything-but", expected: "a string or a number in its list", found: PatternParser.describe(element)))
                 }
@@ -385,6 +395,10 @@ struct PatternParser {
                 fail(path.appending(index: k + 1), .numericOutOfRange(n.text))
                 return nil
             }
+            guard !n.underflows else {
+                fail(path.appending(index: k + 1), .numberUnderflows(operator: "numeric", n.text))
+                return nil
+            }
             guard n.isExact else {
                 fail(path.appending(index: k + 1), .numberNotExact(operator: "numeric", n.text))
                 return nil
@@ -403,6 +417,10 @@ struct PatternParser {
         }
         let (lowOp, low, lowText) = pairs[0]
         let (highOp, high, highText) = pairs[1]
+        if lowOp == "=" || highOp == "=" {
+            fail(path, .numericEqualsInRange(found: PatternParser.describe(operand)))
+            return nil
+        }
         guard lowOp == ">" || lowOp == ">=" else {
             fail(path.appending(index: 0), .numericMalformed(detail: "a range starts with \">\" or \">=\"", found: "\"\(lowOp)\""))
             return nil
