@@ -48,6 +48,8 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
     case numericEqualsInRange(found: String)
     /// A nonzero number too close to zero for a double (`1e-400`), which would read as 0.
     case numberUnderflows(operator: String, String)
+    /// `anything-but` with an empty `prefix` or `suffix`, which would exclude every string.
+    case anythingButEmptyAffix(String)
     /// A number with more precision than a double keeps, where numbers are compared by value.
     case numberNotExact(operator: String, String)
     case wildcard(WildcardPattern.Problem, text: String)
@@ -98,6 +100,9 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
                 + "allowed are [op, number] with op one of \"=\", \"<\", \"<=\", \">\", \">=\", and the range [\">\" or \">=\", low, \"<\" or \"<=\", high]"
         case .numberUnderflows(let op, let n):
             return "\"\(op)\": \(n) is outside the range EventBridge accepts: it is nonzero but too close to 0 for a double, which would read it as 0"
+        case .anythingButEmptyAffix(let op):
+            let verb = op == "prefix" ? "starts" : "ends"
+            return "\"anything-but\" \"\(op)\" cannot be empty: every string \(verb) with \"\", so nothing would match (EventBridge rejects it)"
         case .numberNotExact(let op, let n):
             return "\"\(op)\" compares numbers by value, and \(n) has more precision than that keeps (15 significant digits are always safe)"
         case .wildcard(let problem, let text):

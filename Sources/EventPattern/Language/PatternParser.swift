@@ -329,6 +329,14 @@ struct PatternParser {
                 return nil
             }
             guard let strings = stringOrStringList(member.value, operatorName: "anything-but \(member.key)", at: innerPath) else { return nil }
+            if member.key == "prefix" || member.key == "suffix" {
+                // event-ruler refuses these ("Null prefix/suffix not allowed"): every string would be excluded.
+                let empty = strings.indices.filter { strings[$0].isEmpty }
+                for i in empty {
+                    fail(member.value.arrayValue == nil ? innerPath : innerPath.appending(index: i), .anythingButEmptyAffix(member.key))
+                }
+                if !empty.isEmpty { return nil }
+            }
             switch member.key {
             case "prefix": return .prefixes(strings)
             case "suffix": return .suffixes(strings)
