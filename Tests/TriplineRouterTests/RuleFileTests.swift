@@ -224,6 +224,9 @@ struct RuleFileTests {
         ("[1]", "1:2: [0]: expected a rule object, got 1"),
         ("\"rules\"", #"1:1: (top level): a rule file holds one rule object or an array of rule objects, got "rules""#),
         (#"{"Name": "r", "Name": "s", "EventPattern": {}}"#, #"1:15: not valid JSON: duplicate key "Name""#),
+        (#"{"Name": "r", "EventPattern": {"detail": {"a": ["x"], "a": ["y"]}}}"#, #"1:55: not valid JSON: duplicate key "a" in object at EventPattern.detail"#),
+        (#"{"Name": "r", "EventPattern": "{\"detail\": {\"a\": [\"x\"], \"a\": [\"y\"]}}"}"#, #"1:31: not valid JSON: duplicate key "a" in object at EventPattern.detail"#),
+        (#"[{"Name": "r", "EventPattern": "{\"source\": [\"x\"], \"source\": [\"y\"]}"}]"#, #"1:32: not valid JSON: duplicate key "source" in object at [0].EventPattern"#),
         // Targets
         (rule(#""Targets": {}"#), "1:68: Targets: expected an array of targets, got {}"),
         (ruleWithTarget(#""Function": {"Handler": "h"}"#), #"1:69: Targets[0]: a target needs "Id""#),

@@ -13,20 +13,25 @@ extension EventPattern {
     }
 
     /// Parses and validates pattern text, reporting every problem found.
-    public static func validate(text: [UInt8], file: String? = nil) -> Result<EventPattern, PatternErrors> {
+    ///
+    /// `duplicateKeys` is `.keepAll` for EventBridge's "the last one counts" (see ``parse(_:file:)``);
+    /// `.reject` makes a duplicate key an `invalidJSON` error, as a rule file wants it.
+    public static func validate(text: [UInt8], file: String? = nil,
+                                duplicateKeys: JSONParser.DuplicateKeys = .keepAll) -> Result<EventPattern, PatternErrors> {
         // Locations only matter for errors: a valid pattern is read without them, and an invalid
         // one is read again with them (recording a location per value is most of the reading).
-        let valid = validate(text: text, file: file, recordLocations: false)
+        let valid = validate(text: text, file: file, duplicateKeys: duplicateKeys, recordLocations: false)
         if case .success = valid { return valid }
-        return validate(text: text, file: file, recordLocations: true)
+        return validate(text: text, file: file, duplicateKeys: duplicateKeys, recordLocations: true)
     }
 
-    private static func validate(text: [UInt8], file: String?, recordLocations: Bool) -> Result<EventPattern, PatternErrors> {
+    private static func validate(text: [UInt8], file: String?, duplicateKeys: JSONParser.DuplicateKeys,
+                                 recordLocations: Bool) -> Result<EventPattern, PatternErrors> {
         let document: JSONParser.Document
         do {
             document = try JSONParser.parseDocument(
                 text, options: .init(maxDepth: PatternLimits.maxDepth * 2, maxBytes: 16 * 1024 * 1024,
-                                     duplicateKeys: .keepAll, recordLocations: recordLocations))
+                                     duplicateKeys: duplicateKeys, recordLocations: recordLocations))
         } catch {
             return .failure(PatternErrors([PatternError(path: .root, problem: .invalidJSON(error), location: error.location, file: file)]))
         }

@@ -246,7 +246,8 @@ struct RuleFileReader {
     }
 
     /// `EventPattern` as an object, or as a string holding pattern JSON (CloudFormation accepts
-    /// both). Errors in the string form point at the string, with the pattern's own path.
+    /// both). Errors in the string form point at the string, with the pattern's own path. A
+    /// duplicate key is an error in both forms, reported alike, as everywhere in a rule file.
     mutating func readPattern(_ object: JSONObject, at path: JSONPath) -> EventPattern? {
         let patternPath = path.appending("EventPattern")
         guard let value = required(object, "EventPattern", at: path, in: "a rule") else { return nil }
@@ -261,11 +262,19 @@ struct RuleFileReader {
                 return nil
             }
         case .string(let text):
-            switch EventPattern.validate(text: Array(text.utf8)) {
+            switch EventPattern.validate(text: Array(text.utf8), duplicateKeys: .reject) {
             case .success(let pattern): return pattern
             case .failure(let problems):
                 let stringLocation = locations.location(of: patternPath)
                 for problem in problems.errors {
+                    if case .invalidJSON(.duplicateKey(let key, let innerPath, _)) = problem.problem {
+                        // The message of a duplicate key in the object form, with the path in the file.
+                        let path = innerPath.isEmpty ? patternPath.description
+                            : patternPath.description + (innerPath.hasPrefix("[") ? "" : ".") + innerPath
+                        let at = stringLocation ?? JSONLocation(offset: 0, line: 1, column: 1)
+                        errors.append(RuleError(file: file, location: stringLocation, problem: .invalidJSON(.duplicateKey(key: key, path: path, at: at))))
+                        continue
+                    }
                     errors.append(RuleError(file: file, location: stringLocation,
                                             path: JSONPath(patternPath.components + problem.path.components), problem: .pattern(problem.problem)))
                 }
