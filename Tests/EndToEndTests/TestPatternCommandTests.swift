@@ -315,30 +315,3 @@ struct TestPatternCommandTests {
         #expect(empty.status == 0 && empty.stdout.isEmpty)
     }
 }
-
-@Suite("tripline validate (end to end)")
-struct ValidateCommandTests {
-    @Test("good files print FILE: ok and exit 0; bad files print every error with file:line:col and exit 1")
-    func validateFiles() throws {
-        let tripline = try TriplineBinary.locate()
-        try withTemporaryDirectory { dir in
-            try Data(#"{"source": ["aws.ec2"], "detail": {"state": [{"prefix": "run"}]}}"#.utf8).write(to: dir.appendingPathComponent("good.json"))
-            try Data(#"{"a": [{"exists": true}]}"#.utf8).write(to: dir.appendingPathComponent("also-good.json"))
-            try Data("{\n  \"detail\": {\"eventName\": [\"a\", {\"numeric\": \"x\"}]},\n  \"source\": \"aws.ec2\"\n}\n".utf8).write(to: dir.appendingPathComponent("bad.json"))
-            try Data(#"{"a": ["x""#.utf8).write(to: dir.appendingPathComponent("broken.json"))
-
-            let good = try tripline.run(["validate", "good.json", "also-good.json"], in: dir)
-            #expect(good.status == 0 && good.stdoutLines == ["good.json: ok", "also-good.json: ok"], "\(good)")
-
-            let mixed = try tripline.run(["validate", "good.json", "bad.json", "broken.json", "missing.json"], in: dir)
-            #expect(mixed.status == 1, "\(mixed)")
-            let lines = mixed.stdoutLines
-            #expect(lines.first == "good.json: ok")
-            #expect(lines.contains { $0.hasPrefix("bad.json:2:45: detail.eventName[1].numeric: \"numeric\" needs an array") }, "\(lines)")
-            #expect(lines.contains { $0.hasPrefix("bad.json:3:13: source: ") }, "every error is reported: \(lines)")
-            #expect(lines.contains { $0.hasPrefix("broken.json:1:11: ") }, "\(lines)")
-            #expect(lines.contains { $0.hasPrefix("missing.json: ") }, "\(lines)")
-            #expect(!lines.contains("bad.json: ok"))
-        }
-    }
-}

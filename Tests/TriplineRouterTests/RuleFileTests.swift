@@ -112,6 +112,17 @@ struct RuleFileTests {
         #expect(parse(rule()).rules.first?.targets.isEmpty == true, "Targets may be omitted")
     }
 
+    @Test("a rule copied from AWS loads: EventBusName, RoleArn, Arn and CreatedBy are accepted and ignored")
+    func copiedFromAWS() throws {
+        let text = #"{"Name": "x", "Arn": "arn:aws:events:us-east-1:111122223333:rule/x", "EventBusName": "default", "# +
+            #""RoleArn": "arn:aws:iam::111122223333:role/r", "CreatedBy": "111122223333", "EventPattern": {"source": ["aws.iam"]}}"#
+        let (rules, errors) = parse(text)
+        #expect(errors.isEmpty, "\(errors)")
+        let loaded = try #require(rules.first)
+        #expect(loaded.ignoredFields == ["EventBusName", "RoleArn", "Arn", "CreatedBy"])
+        #expect(parse(rule()).rules.first?.ignoredFields == [])
+    }
+
     @Test("Input holds JSON text or a JSON value")
     func constantInput() throws {
         let fromText = parse(ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "{\"a\": [1, 2]}""#))
@@ -207,7 +218,8 @@ struct RuleFileTests {
     @Test("each mistake gets a message that names the problem", arguments: [
         // Rule fields
         (rule(#""Nmae": "x""#), #"1:65: Nmae: unknown field "Nmae"; did you mean "Name"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
-        (rule(#""EventBusName": "default""#), #"1:73: EventBusName: unknown field "EventBusName" (Tripline has a single event bus); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
+        (rule(#""ScheduleExpression": "rate(5 minutes)""#), #"1:79: ScheduleExpression: scheduled rules are not supported: Tripline rules match events ("EventPattern"); remove "ScheduleExpression""#),
+        (rule(#""ManagedBy": "x""#), #"1:70: ManagedBy: unknown field "ManagedBy" (a rule an AWS service manages for you has no local counterpart); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
         (#"{"EventPattern": {"source": ["aws.iam"]}}"#, #"1:1: (top level): a rule needs "Name""#),
         (#"{"Name": "r"}"#, #"1:1: (top level): a rule needs "EventPattern""#),
         (#"{"Name": 7, "EventPattern": {"source": ["x"]}}"#, "1:10: Name: expected a string, got 7"),

@@ -86,6 +86,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case inputTransformer(InputTransformerError)
     /// A problem in `EventPattern`, as the pattern validator reports it.
     case pattern(PatternProblem)
+    /// `ScheduleExpression`: rules here match events; nothing runs on a schedule.
+    case scheduleUnsupported
     /// `DeadLetterConfig.Arn`: there are no SQS queues locally.
     case deadLetterArnUnsupported
     /// `DeadLetterConfig` with both `Path` and `Arn`, or neither.
@@ -153,6 +155,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return error.description
         case .pattern(let problem):
             return problem.description
+        case .scheduleUnsupported:
+            return "scheduled rules are not supported: Tripline rules match events (\"EventPattern\"); remove \"ScheduleExpression\""
         case .deadLetterArnUnsupported:
             return "\"Arn\" (an SQS queue) is not supported locally; use \"Path\" to name a file that receives the events that could not be delivered"
         case .deadLetterNeedsPath:

@@ -24,6 +24,8 @@ import TriplineTargets
 /// Rule fields: `Name` (required, unique), `Description`, `State` (default `ENABLED`),
 /// `EventPattern` (required; an object or a string holding one), `Targets` (at most 5),
 /// `Severity` (`informational`, `low`, `medium`, `high`, `critical`), `Tests` (kept, not run).
+/// `EventBusName`, `RoleArn`, `Arn` and `CreatedBy` (from a template or `aws events describe-rule`)
+/// are accepted and ignored, so a rule copied from AWS loads; `ScheduleExpression` is an error.
 /// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`, `Webhook`,
 /// `Topic` (a topic name) or `BlockUser`), at most one of `Input` (JSON text, or a JSON value),
 /// `InputPath` and `InputTransformer` (`InputPathsMap`, `InputTemplate`), `RetryPolicy`
@@ -40,6 +42,9 @@ import TriplineTargets
 public enum RuleFile {
     /// The fields of a rule object.
     public static let ruleFields = ["Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"]
+    /// Rule fields of CloudFormation's `AWS::Events::Rule` and of `describe-rule` output that mean
+    /// nothing locally (one bus, no IAM, no ARNs): accepted so a copied rule loads, and ignored.
+    public static let ignoredRuleFields = ["EventBusName", "RoleArn", "Arn", "CreatedBy"]
     /// The fields of a target object (kind keys included).
     public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
         + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold"]
@@ -57,9 +62,8 @@ public enum RuleFile {
 
     /// Explanations for EventBridge or CloudFormation fields that have no meaning locally.
     static let hints: [String: String] = [
-        "EventBusName": "Tripline has a single event bus",
-        "ScheduleExpression": "scheduled rules are not supported; rules match events",
         "RoleArn": "IAM roles do not apply locally",
+        "ManagedBy": "a rule an AWS service manages for you has no local counterpart",
         "Arn": "targets are declared by kind, e.g. \"Function\": {\"Handler\": \"handlers/x.sh\"}, not by ARN",
         "Id": "\"Id\" belongs to targets",
     ]
@@ -182,7 +186,9 @@ struct RuleFileReader {
         }
         let before = errors.count
         topicReferences = []
-        checkFields(object, at: path, allowed: RuleFile.ruleFields)
+        checkFields(object, at: path, allowed: RuleFile.ruleFields, alsoAccepted: RuleFile.ignoredRuleFields + ["ScheduleExpression"])
+        if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
+        let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
 
         let namePath = path.appending("Name")
         var name: String?
@@ -212,7 +218,7 @@ struct RuleFileReader {
         var rule: Rule?
         if errors.count == before, let name, let pattern {
             rule = Rule(name: name, description: description, state: state, pattern: pattern, targets: targets,
-                        file: file, location: locations.location(of: path), severity: severity, tests: tests)
+                        file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored)
         }
         return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule,
                                   topicReferences: topicReferences)
@@ -654,9 +660,10 @@ struct RuleFileReader {
 
     // MARK: - Field helpers
 
-    /// Reports every member of `object` not in `allowed`.
-    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String]) {
-        for member in object where !allowed.contains(member.key) {
+    /// Reports every member of `object` not in `allowed` (the fields the message lists) nor in
+    /// `alsoAccepted` (fields checked or ignored elsewhere, not worth suggesting).
+    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String], alsoAccepted: [String] = []) {
+        for member in object where !allowed.contains(member.key) && !alsoAccepted.contains(member.key) {
             let suggestion = Suggestion.closest(to: member.key, among: allowed)
             let hint = suggestion == nil ? RuleFile.hints[member.key] : nil
             fail(path.appending(member.key), .unknownField(member.key, allowed: allowed, suggestion: suggestion, hint: hint))

@@ -56,6 +56,10 @@ enum ValidateCommand: Command {
             }
             // Variables webhook targets need: not errors here (the machine that runs may set them), but worth a note.
             let environment = ProcessInfo.processInfo.environment
+            for rule in ruleSet.rules where !rule.ignoredFields.isEmpty {
+                context.output.line("note: \(rule.file): rule \(rule.name): " + rule.ignoredFields.joined(separator: ", ")
+                                    + " \(rule.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored)")
+            }
             for rule in ruleSet.rules {
                 for target in rule.targets {
                     guard case .webhook(let spec) = target.kind else { continue }
