@@ -168,6 +168,18 @@ struct TestCommandTests {
         }
     }
 
+    @Test("a shipped rule file given alone validates, tests and explains: its topic is declared in another file of Rules/")
+    func shippedRuleFileAlone() throws {
+        let tripline = try TriplineBinary.locate()
+        let root = TriplineBinary.packageRoot
+        let validate = try tripline.run(["validate", "Rules/vpc-changes.json"], in: root)
+        #expect(validate.status == 0 && validate.stdoutLines.first == "Rules/vpc-changes.json: ok", "\(validate)")
+        let test = try tripline.run(["test", "Rules/vpc-changes.json"], in: root)
+        #expect(test.status == 0 && test.stdoutLines.last?.hasSuffix(" passed, 0 failed") == true, "\(test)")
+        let explain = try tripline.run(["explain", "--rule", "Rules/cloudtrail-tampering.json", "--event", record("StopLogging")], in: root)
+        #expect(explain.status == 0 && explain.stdoutLines.dropFirst().first == "match", "\(explain)")
+    }
+
     @Test("the shipped rule pack passes its own tests")
     func shippedRules() throws {
         let tripline = try TriplineBinary.locate()

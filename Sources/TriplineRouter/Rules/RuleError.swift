@@ -72,6 +72,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case duplicateSubscriptionID(String)
     /// A `Topic` target or subscription naming a topic no rule file declares.
     case unknownTopic(String, known: [String])
+    /// A topic declared in another file of the folder that has problems of its own, so it is not loaded.
+    case unusableTopic(String, file: String)
     /// Topic subscriptions that forward in a circle (`a → b → a`).
     case topicCycle([String])
     /// A problem in a subscription's `FilterPolicy`, as the SNS policy validator reports it.
@@ -139,6 +141,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             var text = "no topic named \(JSONWriter.quoted(name)) is declared (\(list))"
             if let suggestion = Suggestion.closest(to: name, among: known) { text += "; did you mean \(JSONWriter.quoted(suggestion))?" }
             return text + "; declare it in a rule file as {\"Topic\": {\"Name\": \(JSONWriter.quoted(name)), \"Subscriptions\": [...]}}"
+        case .unusableTopic(let name, let file):
+            return "topic \(JSONWriter.quoted(name)) is declared in \(file), which has errors, so it cannot be used here; run 'tripline validate \(file)'"
         case .topicCycle(let names):
             return "topic subscriptions form a cycle: " + names.joined(separator: " → ") + "; a message would be published forever"
         case .filterPolicy(let problem):

@@ -172,13 +172,18 @@ extension RuleFileReader {
 
 /// Checks topics against each other and the rules that publish to them: unique names, known
 /// topics, no forwarding cycles. Rules and topics with a problem are left out.
+///
+/// `context` holds the topics of files read only for them (the other files in the folder of a
+/// rule file given on its own): they count as declared, but their own problems are not reported,
+/// and only those the rules and topics publish to, directly or by forwarding, are returned. A
+/// reference that needs a context topic which failed to load is an error where it is written.
 enum TopicLinker {
-    static func link(rules entries: [RuleFile.RuleEntry], topics topicEntries: [TopicEntry], checkReferences: Bool)
-        -> (rules: [Rule], topics: [Topic], errors: [RuleError]) {
+    static func link(rules entries: [RuleFile.RuleEntry], topics topicEntries: [TopicEntry], context: [TopicEntry] = [],
+                     checkReferences: Bool) -> (rules: [Rule], topics: [Topic], errors: [RuleError]) {
         var errors: [RuleError] = []
         var firstByName: [String: TopicEntry] = [:]
         var declared: [TopicEntry] = []
-        for entry in topicEntries {
+        for entry in topicEntries + context {
             guard let name = entry.name else { continue }
             if let first = firstByName[name] {
                 errors.append(RuleError(file: entry.file, location: entry.nameLocation, path: entry.namePath,
@@ -239,7 +244,50 @@ enum TopicLinker {
         }
         for entry in declared where entry.topic != nil && state[entry.name!] == nil { visit(entry.name!) }
 
-        let topics = declared.compactMap(\.topic).filter { !bad.contains($0.name) }
+        var topics = declared.compactMap(\.topic).filter { !bad.contains($0.name) }
+        guard !context.isEmpty else { return (rules, topics, errors) }
+
+        // Context topics: drop their files' problems, flag references to those that failed, keep the used ones.
+        let contextFiles = Set(context.map(\.file))
+        errors.removeAll { contextFiles.contains($0.file) }
+        let loaded = Set(topics.map(\.name))
+        let failed = Set(declared.filter { contextFiles.contains($0.file) && !loaded.contains($0.name!) }.map { $0.name! })
+        func unusable(_ reference: TopicReference) -> RuleError? {
+            guard let name = reachable(from: [reference], through: declared).sorted().first(where: failed.contains) else { return nil }
+            return RuleError(file: reference.file, location: reference.location, path: reference.path,
+                             problem: .unusableTopic(name, file: firstByName[name]!.file))
+        }
+        var unusableRules: Set<String> = []
+        for entry in entries where entry.rule != nil {
+            for error in entry.topicReferences.compactMap(unusable) {
+                errors.append(error)
+                unusableRules.insert(entry.name!)
+            }
+        }
+        for entry in topicEntries where entry.topic != nil {
+            for error in entry.forwards.compactMap(unusable) {
+                errors.append(error)
+                bad.insert(entry.name!)
+            }
+        }
+        rules.removeAll { unusableRules.contains($0.name) }
+        let used = reachable(from: entries.flatMap(\.topicReferences) + topicEntries.flatMap(\.forwards), through: declared)
+        topics.removeAll { bad.contains($0.name) || (contextFiles.contains($0.file) && !used.contains($0.name)) }
         return (rules, topics, errors)
+    }
+
+    /// The names of the topics `references` publish to, and of those these forward to, transitively.
+    static func reachable(from references: [TopicReference], through entries: [TopicEntry]) -> Set<String> {
+        var forwards: [String: [TopicReference]] = [:]
+        for entry in entries {
+            if let name = entry.name, forwards[name] == nil { forwards[name] = entry.forwards }
+        }
+        var found: Set<String> = []
+        var pending = references.map(\.name)
+        while let name = pending.popLast() {
+            guard found.insert(name).inserted else { continue }
+            pending += (forwards[name] ?? []).map(\.name)
+        }
+        return found
     }
 }

@@ -27,11 +27,18 @@ public struct RuleSet: Sendable {
     /// a file is read whatever its name. Files are read in sorted path order, each at most once.
     /// Every problem in every file is returned, not just the first; rules with problems are left
     /// out of the set.
+    ///
+    /// A file given on its own is usually one of a folder of rule files, whose topics may be
+    /// declared in another file of that folder (`Rules/security-alerts.json`). So the topics of
+    /// the other `*.json` files of its folder are known too: references to them resolve, and the
+    /// set holds those its rules publish to. Those files' rules and problems are not the caller's
+    /// concern and are left out; a topic declared nowhere is still an error.
     public static func load(paths: [String]) -> (RuleSet, [RuleError]) {
         let fileManager = FileManager.default
         let currentDirectory = fileManager.currentDirectoryPath
         var errors: [RuleError] = []
         var files: [String] = []
+        var folders: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -42,27 +49,39 @@ public struct RuleSet: Sendable {
                 files.append(contentsOf: jsonFiles(under: path, fileManager: fileManager))
             } else {
                 files.append(path)
+                let folder = (path as NSString).deletingLastPathComponent
+                folders.append(folder.isEmpty ? "." : folder)
             }
         }
 
+        func key(_ file: String) -> String {
+            URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL.path
+        }
         var seenFiles: Set<String> = []
         var entries: [RuleFile.RuleEntry] = []
         var topicEntries: [TopicEntry] = []
         for file in files.sorted() {
-            let key = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL.path
-            guard seenFiles.insert(key).inserted else { continue }
-            guard let data = fileManager.contents(atPath: file) else {
-                errors.append(RuleError(file: file, problem: .unreadable(reason: "permission denied or not a regular file")))
+            guard seenFiles.insert(key(file)).inserted else { continue }
+            let bytes: [UInt8]
+            do {
+                bytes = try readRuleFile(file, fileManager: fileManager)
+            } catch {
+                errors.append(error)
                 continue
             }
-            if data.count > RuleFile.maxFileBytes {
-                errors.append(RuleError(file: file, problem: .unreadable(reason: "larger than \(RuleFile.maxFileBytes) bytes")))
-                continue
-            }
-            let parsed = RuleFile.parseEntries(bytes: [UInt8](data), file: file, currentDirectory: currentDirectory)
+            let parsed = RuleFile.parseEntries(bytes: bytes, file: file, currentDirectory: currentDirectory)
             entries.append(contentsOf: parsed.entries)
             topicEntries.append(contentsOf: parsed.topics)
             errors.append(contentsOf: parsed.errors)
+        }
+
+        // The topics of the other files in the folders of files given on their own.
+        var contextTopics: [TopicEntry] = []
+        for folder in Set(folders).sorted() {
+            for file in jsonFiles(in: folder, fileManager: fileManager) where seenFiles.insert(key(file)).inserted {
+                guard let bytes = try? readRuleFile(file, fileManager: fileManager) else { continue }
+                contextTopics.append(contentsOf: RuleFile.parseEntries(bytes: bytes, file: file, currentDirectory: currentDirectory).topics)
+            }
         }
 
         var firstByName: [String: RuleFile.RuleEntry] = [:]
@@ -77,9 +96,30 @@ public struct RuleSet: Sendable {
             firstByName[name] = entry
             kept.append(entry)
         }
-        let linked = TopicLinker.link(rules: kept, topics: topicEntries, checkReferences: true)
+        let linked = TopicLinker.link(rules: kept, topics: topicEntries, context: contextTopics, checkReferences: true)
         errors += linked.errors
         return (RuleSet(rules: linked.rules, topics: linked.topics), sortedByFile(errors))
+    }
+
+    /// The bytes of a rule file; throws why they cannot be read.
+    static func readRuleFile(_ file: String, fileManager: FileManager) throws(RuleError) -> [UInt8] {
+        guard let data = fileManager.contents(atPath: file) else {
+            throw RuleError(file: file, problem: .unreadable(reason: "permission denied or not a regular file"))
+        }
+        if data.count > RuleFile.maxFileBytes {
+            throw RuleError(file: file, problem: .unreadable(reason: "larger than \(RuleFile.maxFileBytes) bytes"))
+        }
+        return [UInt8](data)
+    }
+
+    /// The `*.json` files directly in `folder` (not below it), hidden ones skipped, sorted.
+    static func jsonFiles(in folder: String, fileManager: FileManager) -> [String] {
+        let names = (try? fileManager.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.sorted().compactMap { name in
+            let full = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+            var isDirectory: ObjCBool = false
+            return fileManager.fileExists(atPath: full, isDirectory: &isDirectory) && !isDirectory.boolValue ? full : nil
+        }
     }
 
     /// Every `*.json` file below `directory`, skipping hidden files and directories.
