@@ -88,6 +88,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case inputTransformer(InputTransformerError)
     /// A problem in `EventPattern`, as the pattern validator reports it.
     case pattern(PatternProblem)
+    /// A handler that cannot be started (missing, a directory, not executable, not on `PATH`).
+    case handlerCannotStart(owner: String, written: String, FunctionRunError)
     /// `ScheduleExpression`: rules here match events; nothing runs on a schedule.
     case scheduleUnsupported
     /// `DeadLetterConfig.Arn`: there are no SQS queues locally.
@@ -159,6 +161,12 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return error.description
         case .pattern(let problem):
             return problem.description
+        case .handlerCannotStart(let owner, let written, let error):
+            var text = "\(owner): \(error)"
+            if written.contains("/") && !written.hasPrefix("/") {
+                text += " (a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder)"
+            }
+            return text + "; every delivery to it would fail"
         case .scheduleUnsupported:
             return "scheduled rules are not supported: Tripline rules match events (\"EventPattern\"); remove \"ScheduleExpression\""
         case .deadLetterArnUnsupported:

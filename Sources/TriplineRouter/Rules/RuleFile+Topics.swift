@@ -30,6 +30,8 @@ struct TopicEntry {
     var topic: Topic?
     /// Its subscriptions that forward to other topics.
     var forwards: [TopicReference] = []
+    /// The programs its subscriptions run.
+    var handlerReferences: [HandlerReference] = []
 }
 
 extension RuleFileReader {
@@ -42,6 +44,7 @@ extension RuleFileReader {
             return
         }
         let before = errors.count
+        handlerReferences = []
         checkFields(object, at: path, allowed: RuleFile.topicFields)
         let namePath = path.appending("Name")
         var name: String?
@@ -67,7 +70,7 @@ extension RuleFileReader {
                         fail(subscriptionPath, .expected("a subscription object", found: RuleProblem.describe(element)))
                         continue
                     }
-                    let parsed = readSubscription(subscription, at: subscriptionPath)
+                    let parsed = readSubscription(subscription, at: subscriptionPath, topic: name)
                     if let id = parsed.id, !ids.insert(id).inserted { fail(subscriptionPath.appending("Id"), .duplicateSubscriptionID(id)) }
                     if let found = parsed.subscription {
                         subscriptions.append(found)
@@ -86,7 +89,7 @@ extension RuleFileReader {
             topic = Topic(name: name, subscriptions: subscriptions, file: file, location: locations.location(of: path))
         }
         topics.append(TopicEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), topic: topic,
-                                 forwards: forwards))
+                                 forwards: forwards, handlerReferences: handlerReferences))
     }
 
     /// A topic name: a string with a rule name's characters.
@@ -98,7 +101,8 @@ extension RuleFileReader {
         return s
     }
 
-    mutating func readSubscription(_ object: JSONObject, at path: JSONPath) -> (id: String?, subscription: TopicSubscription?) {
+    /// One subscription; `topic` is the topic's name, when valid, to name the owner of its handler.
+    mutating func readSubscription(_ object: JSONObject, at path: JSONPath, topic: String?) -> (id: String?, subscription: TopicSubscription?) {
         let before = errors.count
         checkFields(object, at: path, allowed: RuleFile.subscriptionFields)
         let id = readID(object, at: path, of: "a subscription")
@@ -111,7 +115,10 @@ extension RuleFileReader {
         } else {
             let key = present[0], kindPath = path.appending(key), value = object[key]!
             switch key {
-            case "Function": kind = readFunction(value, at: kindPath).map(TopicSubscription.Kind.function)
+            case "Function":
+                let function = readFunction(value, at: kindPath)
+                if let function, let topic, let id { recordHandler(function, at: kindPath, owner: .subscription(topic: topic, subscription: id)) }
+                kind = function.map(TopicSubscription.Kind.function)
             case "Webhook": kind = readWebhook(value, at: kindPath).map(TopicSubscription.Kind.webhook)
             case "File": kind = readFileSubscription(value, at: kindPath).map(TopicSubscription.Kind.file)
             default:

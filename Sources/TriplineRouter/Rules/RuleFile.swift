@@ -113,6 +113,8 @@ public enum RuleFile {
         var rule: Rule?
         /// The topics its `Topic` targets publish to, checked against the declared topics by ``TopicLinker``.
         var topicReferences: [TopicReference] = []
+        /// The programs its targets run, checked by ``RuleSet/checkingHandlers(inheritedPath:)``.
+        var handlerReferences: [HandlerReference] = []
     }
 
     /// Parses a file into entries without checking names across entries.
@@ -166,6 +168,8 @@ struct RuleFileReader {
     var topics: [TopicEntry] = []
     /// `Topic` target references of the rule being read.
     var topicReferences: [TopicReference] = []
+    /// The handlers of the rule or topic being read.
+    var handlerReferences: [HandlerReference] = []
 
     init(file: String, locations: JSONSourceMap, currentDirectory: String) {
         self.file = file
@@ -186,6 +190,7 @@ struct RuleFileReader {
         }
         let before = errors.count
         topicReferences = []
+        handlerReferences = []
         checkFields(object, at: path, allowed: RuleFile.ruleFields, alsoAccepted: RuleFile.ignoredRuleFields + ["ScheduleExpression"])
         if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
         let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
@@ -206,7 +211,7 @@ struct RuleFileReader {
         let description = optionalString(object, "Description", at: path, maxLength: Rule.maxDescriptionLength)
         let state = readState(object, at: path)
         let pattern = readPattern(object, at: path)
-        let targets = readTargets(object, at: path)
+        let targets = readTargets(object, at: path, rule: name)
         let severity = readSeverity(object, at: path)
         var tests: [JSONValue] = []
         if let value = object["Tests"] {
@@ -221,7 +226,7 @@ struct RuleFileReader {
                         file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored)
         }
         return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule,
-                                  topicReferences: topicReferences)
+                                  topicReferences: topicReferences, handlerReferences: handlerReferences)
     }
 
     mutating func readState(_ object: JSONObject, at path: JSONPath) -> RuleState {
@@ -294,7 +299,8 @@ struct RuleFileReader {
 
     // MARK: - Targets
 
-    mutating func readTargets(_ object: JSONObject, at path: JSONPath) -> [Target] {
+    /// The rule's `Targets`; `rule` is its name, when valid, to name the owner of their handlers.
+    mutating func readTargets(_ object: JSONObject, at path: JSONPath, rule: String?) -> [Target] {
         let targetsPath = path.appending("Targets")
         guard let value = object["Targets"] else { return [] }
         guard case .array(let elements) = value else {
@@ -312,7 +318,7 @@ struct RuleFileReader {
                 fail(targetPath, .expected("a target object", found: RuleProblem.describe(element)))
                 continue
             }
-            let parsed = readTarget(target, at: targetPath)
+            let parsed = readTarget(target, at: targetPath, rule: rule)
             if let id = parsed.id {
                 if !ids.insert(id).inserted { fail(targetPath.appending("Id"), .duplicateTargetID(id)) }
             }
@@ -321,11 +327,24 @@ struct RuleFileReader {
         return targets
     }
 
-    mutating func readTarget(_ object: JSONObject, at path: JSONPath) -> (id: String?, target: Target?) {
+    mutating func readTarget(_ object: JSONObject, at path: JSONPath, rule: String?) -> (id: String?, target: Target?) {
         let before = errors.count
         checkFields(object, at: path, allowed: RuleFile.targetFields)
         let id = readID(object, at: path, of: "a target")
         let kind = readKind(object, at: path)
+        if let rule, let id {
+            switch kind {
+            case .function(let function)?:
+                recordHandler(function, at: path.appending(TargetKind.Key.function.rawValue), owner: .target(rule: rule, target: id))
+            case .blockUser(let block)?:
+                let enforcePath = path.appending(TargetKind.Key.blockUser.rawValue).appending("Enforce")
+                handlerReferences.append(HandlerReference(written: object[TargetKind.Key.blockUser.rawValue]?["Enforce"]?.stringValue ?? block.enforce,
+                                                          program: block.enforce, searchPath: nil, owner: .target(rule: rule, target: id),
+                                                          file: file, path: enforcePath, location: locations.location(of: enforcePath)))
+            default:
+                break
+            }
+        }
         let input = readInput(object, at: path)
         let retryPolicy = readRetryPolicy(object, at: path)
         let deadLetter = readDeadLetter(object, at: path)
@@ -386,6 +405,13 @@ struct RuleFileReader {
             topicReferences.append(TopicReference(name: name, file: file, path: kindPath, location: locations.location(of: kindPath)))
             return .topic(name)
         }
+    }
+
+    /// Records the handler of the `Function` object at `path` for the start-up check.
+    mutating func recordHandler(_ function: FunctionTarget, at path: JSONPath, owner: HandlerReference.Owner) {
+        let handlerPath = path.appending("Handler")
+        handlerReferences.append(HandlerReference(written: function.handler, program: function.handlerPath, searchPath: function.environment["PATH"],
+                                                  owner: owner, file: file, path: handlerPath, location: locations.location(of: handlerPath)))
     }
 
     mutating func readFunction(_ value: JSONValue, at path: JSONPath) -> FunctionTarget? {

@@ -1,5 +1,6 @@
 import Foundation
 import TriplineJSON
+import TriplineTargets
 
 /// Every rule loaded from a set of files and directories.
 ///
@@ -10,10 +11,13 @@ public struct RuleSet: Sendable {
     public var rules: [Rule]
     /// The topics declared (`{"Topic": {…}}` entries) without problems.
     public var topics: [Topic]
+    /// The programs the rules' targets and the topics' subscriptions run, where they are written.
+    public var handlers: [HandlerReference]
 
-    public init(rules: [Rule] = [], topics: [Topic] = []) {
+    public init(rules: [Rule] = [], topics: [Topic] = [], handlers: [HandlerReference] = []) {
         self.rules = rules
         self.topics = topics
+        self.handlers = handlers
     }
 
     /// The rule named `name`.
@@ -98,7 +102,11 @@ public struct RuleSet: Sendable {
         }
         let linked = TopicLinker.link(rules: kept, topics: topicEntries, context: contextTopics, checkReferences: true)
         errors += linked.errors
-        return (RuleSet(rules: linked.rules, topics: linked.topics), sortedByFile(errors))
+        let ruleNames = Set(linked.rules.map(\.name))
+        let handlers = kept.filter { ruleNames.contains($0.name ?? "") }.flatMap(\.handlerReferences)
+            + (topicEntries + contextTopics).filter { entry in linked.topics.contains { $0.name == entry.name && $0.file == entry.file } }
+                .flatMap(\.handlerReferences)
+        return (RuleSet(rules: linked.rules, topics: linked.topics, handlers: handlers), sortedByFile(errors))
     }
 
     /// The bytes of a rule file; throws why they cannot be read.
@@ -122,6 +130,33 @@ public struct RuleSet: Sendable {
         }
     }
 
+    /// The set without the rules and topics whose handlers cannot be started, and those problems.
+    ///
+    /// What `validate` reports and what stops `run` before it starts: each handler is looked up as
+    /// a delivery would look it up (``HandlerReference/problem(inheritedPath:)``), `inheritedPath`
+    /// being the `PATH` handlers inherit (this process's by default).
+    public func checkingHandlers(inheritedPath: String? = HandlerEnvironment.currentInherited()["PATH"]) -> (RuleSet, [RuleError]) {
+        var errors: [RuleError] = []
+        var failed: [HandlerReference.Owner] = []
+        for handler in handlers {
+            guard let error = handler.problem(inheritedPath: inheritedPath) else { continue }
+            errors.append(error)
+            failed.append(handler.owner)
+        }
+        guard !errors.isEmpty else { return (self, []) }
+        var checked = self
+        checked.rules.removeAll { rule in failed.contains { if case .target(rule.name, _) = $0 { return true }; return false } }
+        checked.topics.removeAll { topic in failed.contains { if case .subscription(topic.name, _) = $0 { return true }; return false } }
+        let names = Set(checked.rules.map(\.name)), topicNames = Set(checked.topics.map(\.name))
+        checked.handlers.removeAll { handler in
+            switch handler.owner {
+            case .target(let rule, _): return !names.contains(rule)
+            case .subscription(let topic, _): return !topicNames.contains(topic)
+            }
+        }
+        return (checked, RuleSet.sortedByFile(errors))
+    }
+
     /// Every `*.json` file below `directory`, skipping hidden files and directories.
     static func jsonFiles(under directory: String, fileManager: FileManager) -> [String] {
         guard let enumerator = fileManager.enumerator(atPath: directory) else { return [] }
@@ -143,7 +178,7 @@ public struct RuleSet: Sendable {
     }
 
     /// Errors grouped by file (in sorted file order), each file's in document order.
-    static func sortedByFile(_ errors: [RuleError]) -> [RuleError] {
+    public static func sortedByFile(_ errors: [RuleError]) -> [RuleError] {
         errors.enumerated().sorted { a, b in
             if a.element.file != b.element.file { return a.element.file < b.element.file }
             let x = a.element.location?.offset ?? -1, y = b.element.location?.offset ?? -1

@@ -22,6 +22,9 @@ enum ValidateCommand: Command {
             folder is read as rule files (every *.json below it), checked together so duplicate
             names across files are found. A pattern file holds one event pattern: a JSON object.
             Without --kind, folders and files that look like rules are rules, others patterns.
+            Rule checks include what 'run' checks before it starts: each Function handler (and
+            BlockUser Enforce handler) must be an executable file, found as a delivery finds it
+            (relative paths from the folder holding Rules/, bare names on PATH).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
             1 when any has errors or cannot be read.
@@ -47,7 +50,10 @@ enum ValidateCommand: Command {
             if chosen == .rule { rulePaths.append(path) } else { patternPaths.append(path) }
         }
         if !rulePaths.isEmpty {
-            let (ruleSet, errors) = RuleSet.load(paths: rulePaths)
+            let (loaded, loadErrors) = RuleSet.load(paths: rulePaths)
+            // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
+            let (ruleSet, handlerErrors) = loaded.checkingHandlers()
+            let errors = RuleSet.sortedByFile(loadErrors + handlerErrors)
             for error in errors { context.output.line(error.description) }
             anyErrors = anyErrors || !errors.isEmpty
             let files = Set(errors.map(\.file))
