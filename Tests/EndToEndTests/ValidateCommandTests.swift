@@ -40,4 +40,38 @@ struct ValidateCommandTests {
                                            "1 rule valid, 0 errors"], "\(result)")
         }
     }
+
+    @Test("malformed Tests entries are reported with the messages and positions 'tripline test' gives them")
+    func malformedTests() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let event = #"{"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket", "eventType": "AwsApiCall", "awsRegion": "us-east-1", "eventTime": "2024-01-01T00:00:00Z", "recipientAccountId": "1"}"#
+            let tests = [
+                #"{"Name": "five", "Event": 5, "Matches": true}"#,
+                #"{"Name": "yes", "Event": \#(event), "Matches": "yes"}"#,
+                #"{"Name": "no event", "Matches": true}"#,
+                #"{"Name": "both", "Event": \#(event), "EventFile": "events/e.json", "Matches": true}"#,
+                #"{"Name": "missing file", "EventFile": "events/none.json", "Matches": true}"#,
+                #"{"Name": "misspelt", "Evnt": {}, "Event": \#(event), "Matches": true}"#,
+                "5",
+                #"{"Name": "fine", "Event": \#(event), "Matches": true}"#,
+            ]
+            let rule = #"{"Name": "r", "EventPattern": {"source": ["aws.s3"]}, "Tests": [\#n  "# + tests.joined(separator: ",\n  ") + "\n]}"
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)
+            try Data(rule.utf8).write(to: dir.appendingPathComponent("Rules/r.json"))
+            let test = try tripline.run(["test", "Rules"], in: dir)
+            #expect(test.status == 1 && test.stdoutLines.last == "1 passed, 7 failed", "\(test)")
+            // What `test` says about each malformed entry: the error after "FAIL r: name: ", and any further ones.
+            let reported = test.stdoutLines.compactMap { line -> String? in
+                if line.hasPrefix("    ") { return String(line.dropFirst(4)) }
+                guard line.hasPrefix("FAIL "), let start = line.range(of: "Rules/r.json:") else { return nil }
+                return String(line[start.lowerBound...])
+            }
+            #expect(reported.count == 7, "\(reported)")
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 1, "\(validate)")
+            #expect(Set(validate.stdoutLines.filter { $0.hasPrefix("Rules/r.json:") }) == Set(reported), "\(validate)")
+            #expect(validate.stdoutLines.last == "1 rule valid, 7 errors", "\(validate)")
+        }
+    }
 }

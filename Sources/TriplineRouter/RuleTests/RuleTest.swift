@@ -80,6 +80,13 @@ public struct RuleTestError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
+extension RuleError {
+    /// A rule test's problem as a rule file error, printed the same: how `validate` reports it.
+    public init(_ error: RuleTestError) {
+        self.init(file: error.file, location: error.location, path: error.path, problem: .ruleTest(error.problem))
+    }
+}
+
 /// What is wrong with a rule test.
 public enum RuleTestProblem: Error, Sendable, Equatable, CustomStringConvertible {
     /// A `Tests` entry that is not an object.

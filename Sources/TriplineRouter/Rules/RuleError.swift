@@ -88,6 +88,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case inputTransformer(InputTransformerError)
     /// A problem in `EventPattern`, as the pattern validator reports it.
     case pattern(PatternProblem)
+    /// A malformed entry of a rule's `Tests`, as `tripline test` reports it.
+    case ruleTest(RuleTestProblem)
     /// A handler that cannot be started (missing, a directory, not executable, not on `PATH`).
     case handlerCannotStart(owner: String, written: String, FunctionRunError)
     /// `ScheduleExpression`: rules here match events; nothing runs on a schedule.
@@ -160,6 +162,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .inputTransformer(let error):
             return error.description
         case .pattern(let problem):
+            return problem.description
+        case .ruleTest(let problem):
             return problem.description
         case .handlerCannotStart(let owner, let written, let error):
             var text = "\(owner): \(error)"

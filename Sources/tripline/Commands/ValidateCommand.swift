@@ -24,7 +24,8 @@ enum ValidateCommand: Command {
             Without --kind, folders and files that look like rules are rules, others patterns.
             Rule checks include what 'run' checks before it starts: each Function handler (and
             BlockUser Enforce handler) must be an executable file, found as a delivery finds it
-            (relative paths from the folder holding Rules/, bare names on PATH).
+            (relative paths from the folder holding Rules/, bare names on PATH). The entries of each
+            rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
             1 when any has errors or cannot be read.
@@ -53,7 +54,9 @@ enum ValidateCommand: Command {
             let (loaded, loadErrors) = RuleSet.load(paths: rulePaths)
             // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
             let (ruleSet, handlerErrors) = loaded.checkingHandlers()
-            let errors = RuleSet.sortedByFile(loadErrors + handlerErrors)
+            // Rules' Tests entries, checked by the code 'tripline test' uses, without running them.
+            let testErrors = RuleTestRunner().problems(in: ruleSet.rules).map(RuleError.init)
+            let errors = RuleSet.sortedByFile(loadErrors + handlerErrors + testErrors)
             for error in errors { context.output.line(error.description) }
             anyErrors = anyErrors || !errors.isEmpty
             let files = Set(errors.map(\.file))
