@@ -252,6 +252,23 @@ struct ExplainCommandTests {
         #expect(arrays.status == 1 && arrays.stdoutLines.contains { $0.contains("array consistency: detail.items.a matches only in detail.items[0]; detail.items.b matches only in detail.items[1]") }, "\(arrays)")
     }
 
+    @Test("a rule is explained when another file of --rules has an error (even the one declaring its topic), with that error noted")
+    func otherFileBroken() throws {
+        let tripline = try TriplineBinary.locate()
+        try withProject { project in
+            let rule = ruleFile(tests: []).replacingOccurrences(of: #"{"Id": "notify", "Function": {"Handler": "Handlers/notify.sh"}}"#,
+                                                                with: #"{"Id": "alerts", "Topic": "security-alerts"}"#)
+            try project.write(rule, to: "Rules/trail-stopped.json")
+            try project.write(#"{"Topic": {"Name": "security-alerts", "Subscriptions": [}}"#, to: "Rules/security-alerts.json")
+            let result = try tripline.run(["explain", "--rule", "trail-stopped", "--rules", "Rules", "--event", record("StopLogging")], in: project.root)
+            #expect(result.status == 0 && result.stdoutLines.dropFirst().first == "match", "\(result)")
+            #expect(result.stderr.contains("note: explaining rule trail-stopped, but Rules has 1 problem that 'tripline run' would refuse to start with:")
+                    && result.stderr.contains("note: Rules/security-alerts.json:1:"), "\(result)")
+            let broken = try tripline.run(["explain", "--rule", "nope", "--rules", "Rules", "--event", record("StopLogging")], in: project.root)
+            #expect(broken.status == 2 && broken.stderr.contains("no valid rule named 'nope' in Rules"), "\(broken)")
+        }
+    }
+
     @Test("mistakes: unknown rule, log file of many records, invalid pattern, missing options")
     func mistakes() throws {
         let tripline = try TriplineBinary.locate()

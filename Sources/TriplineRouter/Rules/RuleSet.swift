@@ -37,7 +37,10 @@ public struct RuleSet: Sendable {
     /// the other `*.json` files of its folder are known too: references to them resolve, and the
     /// set holds those its rules publish to. Those files' rules and problems are not the caller's
     /// concern and are left out; a topic declared nowhere is still an error.
-    public static func load(paths: [String]) -> (RuleSet, [RuleError]) {
+    ///
+    /// `checkTopicReferences: false` keeps rules whose `Topic` targets name no loaded topic, for
+    /// commands that only match (`explain`): a broken topic file elsewhere does not hide them.
+    public static func load(paths: [String], checkTopicReferences: Bool = true) -> (RuleSet, [RuleError]) {
         let fileManager = FileManager.default
         let currentDirectory = fileManager.currentDirectoryPath
         var errors: [RuleError] = []
@@ -100,7 +103,7 @@ public struct RuleSet: Sendable {
             firstByName[name] = entry
             kept.append(entry)
         }
-        let linked = TopicLinker.link(rules: kept, topics: topicEntries, context: contextTopics, checkReferences: true)
+        let linked = TopicLinker.link(rules: kept, topics: topicEntries, context: contextTopics, checkReferences: checkTopicReferences)
         errors += linked.errors
         let ruleNames = Set(linked.rules.map(\.name))
         let handlers = kept.filter { ruleNames.contains($0.name ?? "") }.flatMap(\.handlerReferences)
