@@ -340,6 +340,15 @@ struct RuleFileTests {
         }
     }
 
+    @Test("a FIFO or other special file is refused as not a regular file, without waiting on it")
+    func specialFiles() throws {
+        try withTemporaryDirectory { directory in
+            #expect(mkfifo(directory + "/fifo.json", 0o644) == 0)
+            let (_, errors) = RuleSet.load(paths: [directory + "/fifo.json", "/dev/null"])
+            #expect(errors.map(\.description) == ["/dev/null: cannot read: not a regular file", directory + "/fifo.json: cannot read: not a regular file"])
+        }
+    }
+
     @Test("a rule file given by name is read whatever its extension")
     func explicitFile() throws {
         try withTemporaryDirectory { directory in

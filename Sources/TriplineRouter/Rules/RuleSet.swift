@@ -113,13 +113,19 @@ public struct RuleSet: Sendable {
     }
 
     /// The bytes of a rule file; throws why they cannot be read.
+    ///
+    /// Only regular files are read: a FIFO or device is refused before it is opened (opening a
+    /// FIFO would wait for a writer).
     static func readRuleFile(_ file: String, fileManager: FileManager) throws(RuleError) -> [UInt8] {
+        func unreadable(_ reason: String) -> RuleError { RuleError(file: file, problem: .unreadable(reason: reason)) }
+        var info = stat()
+        guard stat(file, &info) == 0 else { throw unreadable(String(cString: strerror(errno))) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw unreadable("not a regular file") }
+        guard Int(info.st_size) <= RuleFile.maxFileBytes else { throw unreadable("larger than \(RuleFile.maxFileBytes) bytes") }
         guard let data = fileManager.contents(atPath: file) else {
-            throw RuleError(file: file, problem: .unreadable(reason: "permission denied or not a regular file"))
+            throw unreadable(access(file, R_OK) != 0 ? String(cString: strerror(errno)) : "reading failed")
         }
-        if data.count > RuleFile.maxFileBytes {
-            throw RuleError(file: file, problem: .unreadable(reason: "larger than \(RuleFile.maxFileBytes) bytes"))
-        }
+        if data.count > RuleFile.maxFileBytes { throw unreadable("larger than \(RuleFile.maxFileBytes) bytes") }
         return [UInt8](data)
     }
 
