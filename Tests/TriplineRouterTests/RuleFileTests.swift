@@ -147,6 +147,22 @@ struct RuleFileTests {
         #expect(FunctionTarget.resolveHandler(handler, ruleFile: ruleFile, currentDirectory: "/work") == resolved)
     }
 
+    @Test("a path is written in a rule file so that it resolves back to the same file", arguments: [
+        ("Rules/x.json", "Handlers/h.sh", "Handlers/h.sh"),
+        ("Rules/deep/x.json", "Handlers/h.sh", "Handlers/h.sh"),
+        ("myrules/x.json", "Handlers/h.sh", "../Handlers/h.sh"),
+        ("conf/rules/x.json", "hooks/h.sh", "../../hooks/h.sh"),
+        ("conf/rules/x.json", "conf/rules/h.sh", "./h.sh"),
+        ("conf/Rules/x.json", "conf/Examples/events/e.json", "Examples/events/e.json"),
+        ("x.json", "/opt/h.sh", "/opt/h.sh"),
+        ("/elsewhere/Rules/x.json", "Handlers/h.sh", "/work/Handlers/h.sh"),
+    ] as [(String, String, String)])
+    func writtenPaths(_ ruleFile: String, _ path: String, _ written: String) {
+        #expect(FunctionTarget.writtenPath(for: path, ruleFile: ruleFile, currentDirectory: "/work") == written)
+        let target = path.hasPrefix("/") ? path : "/work/" + path
+        #expect(FunctionTarget.resolveHandler(written, ruleFile: ruleFile, currentDirectory: "/work") == target)
+    }
+
     @Test("fixture rules in nested folders resolve handlers from the project root")
     func nestedFixture() throws {
         let (set, errors) = RuleSet.load(paths: [RuleFixtures.root + "/Rules"])
