@@ -146,6 +146,31 @@ struct TestPatternCommandTests {
         #expect(spaced.status == 0, "inline JSON may start with blanks: \(spaced)")
     }
 
+    @Test("a raw CloudTrail record is matched literally; a pattern on envelope fields gets a one-line hint, exit codes unchanged", arguments: [
+        (#"{"detail": {"eventName": ["StopLogging"]}}"#, 1, true),
+        (#"{"source": ["aws.cloudtrail"]}"#, 1, true),
+        (#"{"$or": [{"detail-type": ["AWS API Call via CloudTrail"]}, {"x": ["y"]}]}"#, 1, true),
+        (#"{"eventName": ["StopLogging"]}"#, 0, false),
+        (#"{"eventName": ["Other"]}"#, 1, false),
+    ] as [(String, Int32, Bool)])
+    func rawRecordHint(_ pattern: String, _ status: Int32, _ hinted: Bool) throws {
+        let tripline = try TriplineBinary.locate()
+        let record = #"{"eventVersion": "1.08", "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "eventType": "AwsApiCall"}"#
+        let result = try tripline.run(["test-pattern", "--pattern", pattern, "--event", record])
+        #expect(result.status == status && result.stdout == (status == 0 ? "match\n" : "no match\n"), "\(result)")
+        if hinted {
+            #expect(result.stderr.hasPrefix("hint: the event looks like a raw CloudTrail record") && result.stderr.contains("tripline explain --pattern")
+                    && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        } else {
+            #expect(result.stderr.isEmpty, "\(result)")
+        }
+        let envelope = #"{"source": "aws.cloudtrail", "detail-type": "AWS API Call via CloudTrail", "detail": \#(record)}"#
+        let wrapped = try tripline.run(["test-pattern", "--pattern", pattern, "--event", envelope])
+        #expect(wrapped.stderr.isEmpty, "no hint for an envelope: \(wrapped)")
+        let help = try tripline.run(["test-pattern", "--help"])
+        #expect(help.stdout.contains("matched literally") && help.stdout.contains("tripline explain --pattern"), "\(help)")
+    }
+
     @Test("pattern and event read from files")
     func fromFiles() throws {
         let tripline = try TriplineBinary.locate()
