@@ -20,7 +20,8 @@ enum ValidateCommand: Command {
         discussion: """
             A rule file holds one rule object (Name, EventPattern, Targets, …) or a list of them; a
             folder is read as rule files (every *.json below it), checked together so duplicate
-            names across files are found. A pattern file holds one event pattern: a JSON object.
+            names across files are found; a rule file given alone sees the topics declared in the
+            other files of its folder. A pattern file holds one event pattern: a JSON object.
             Without --kind, folders and files that look like rules are rules, others patterns.
             Rule checks include what 'run' checks before it starts: each Function handler (and
             BlockUser Enforce handler) must be an executable file, found as a delivery finds it
