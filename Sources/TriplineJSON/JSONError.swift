@@ -62,7 +62,10 @@ public enum JSONError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A position in a JSON text: 0-based byte offset, 1-based line and column (column counts bytes).
+/// A position in a JSON text: 0-based byte offset, 1-based line and column.
+///
+/// Lines and columns are as ``JSONLineCounter`` counts them: lines end at LF, CRLF or CR, and
+/// columns count characters, not bytes.
 public struct JSONLocation: Sendable, Hashable, CustomStringConvertible {
     public var offset: Int
     public var line: Int
@@ -74,18 +77,19 @@ public struct JSONLocation: Sendable, Hashable, CustomStringConvertible {
         self.column = column
     }
 
-    /// Computes line and column by scanning `bytes` up to `offset`; used only when reporting.
+    /// Computes line and column by counting `bytes` up to `offset`; used only when reporting.
     public init(offset: Int, in bytes: UnsafeBufferPointer<UInt8>) {
-        var line = 1
-        var lineStart = 0
-        let end = min(offset, bytes.count)
-        var i = 0
-        while i < end {
-            if bytes[i] == 0x0A { line += 1; lineStart = i + 1 }
-            i += 1
-        }
-        self.init(offset: offset, line: line, column: offset - lineStart + 1)
+        var counter = JSONLineCounter()
+        self = counter.location(of: offset, in: bytes)
     }
 
     public var description: String { "\(line):\(column)" }
+
+    /// `file:line:column: `, or as much of it as is known (`file: `, `line:column: `, or nothing):
+    /// the one prefix every message about a place in a file starts with.
+    public static func prefix(file: String?, location: JSONLocation?) -> String {
+        var prefix = file.map { $0 + ":" } ?? ""
+        if let location { prefix += "\(location):" }
+        return prefix.isEmpty ? "" : prefix + " "
+    }
 }

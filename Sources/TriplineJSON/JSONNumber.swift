@@ -28,6 +28,14 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         return utf8.withUTF8 { JSONNumber.isExact($0, value: value) }
     }
 
+    /// Whether the text is a nonzero number too close to zero for a double (`1e-400`), whose
+    /// ``value`` is therefore 0.
+    public var underflows: Bool {
+        guard value == 0 else { return false }
+        var utf8 = text
+        return utf8.withUTF8 { JSONNumber.hasNonzeroDigit($0) }
+    }
+
     /// The value to compare with: the double, or NaN (equal to nothing, inside no range) when the
     /// text says more than its double holds (``isExact``): it overflows (`1e400`), a nonzero text
     /// underflows to zero (`1e-400`), or it has more significant digits than the double keeps
@@ -51,16 +59,18 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     @usableFromInline
     static func comparableSlowly(_ value: Double, parts: DecimalParts, text: UnsafeBufferPointer<UInt8>) -> Double {
         if value.isNormal { return isExact(parts, text: text, value: value) ? value : .nan }
-        if value == 0 {
-            // Zero only when every digit before the exponent is.
-            for byte in text {
-                if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { break }
-                if byte >= UInt8(ascii: "1") && byte <= UInt8(ascii: "9") { return .nan }
-            }
-            return value
-        }
+        if value == 0 { return hasNonzeroDigit(text) ? .nan : value }
         // A subnormal value holds fewer digits than a normal one; infinity none.
         return value.isFinite && isExact(parts, text: text, value: value) ? value : .nan
+    }
+
+    /// Whether a digit before the exponent of the number text `text` is nonzero: the text is not zero.
+    static func hasNonzeroDigit(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in text {
+            if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { break }
+            if byte >= UInt8(ascii: "1") && byte <= UInt8(ascii: "9") { return true }
+        }
+        return false
     }
 
     /// ``isExact`` for the text `text` whose double is `value`.

@@ -75,9 +75,9 @@ struct TreeBuilder {
     var cursor: JSONCursor
     let options: JSONParser.Options
     var locations = JSONSourceMap()
-    /// How far lines have been counted: values are visited in document order, so each recorded
-    /// location continues the count instead of rescanning from the start (quadratic in the text).
-    private var lineCount = (offset: 0, line: 1, lineStart: 0)
+    /// Values are visited in document order, so each recorded location continues the count
+    /// instead of rescanning from the start (quadratic in the text).
+    private var lines = JSONLineCounter()
 
     init(cursor: JSONCursor, options: JSONParser.Options) {
         self.cursor = cursor
@@ -93,16 +93,7 @@ struct TreeBuilder {
 
     /// The location of the cursor, counting lines on from the previous call.
     private mutating func locationHere() -> JSONLocation {
-        let offset = cursor.index
-        guard offset >= lineCount.offset else { return cursor.location(offset) }
-        let bytes = cursor.bytes
-        var (i, line, lineStart) = lineCount
-        while i < offset {
-            if bytes[i] == 0x0A { line += 1; lineStart = i + 1 }
-            i += 1
-        }
-        lineCount = (offset, line, lineStart)
-        return JSONLocation(offset: offset, line: line, column: offset - lineStart + 1)
+        lines.location(of: cursor.index, in: cursor.bytes)
     }
 
     mutating func readValue(depth: Int, path: inout JSONPath) throws(JSONError) -> JSONValue {

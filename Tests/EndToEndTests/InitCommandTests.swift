@@ -22,4 +22,39 @@ struct InitCommandTests {
             #expect(again.status == 2 && again.stderr.contains("exists"), "\(again)")
         }
     }
+
+    /// A record, an envelope, or either without `eventName`, for the scaffolding cases.
+    static let record = #"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DisableKey","awsRegion":"eu-west-1","readOnly":false,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#
+    static let withoutEventName = #"{"eventSource":"s3.amazonaws.com","eventType":"AwsApiCall"}"#
+    static let envelopeWithoutEventName = #"{"version":"0","id":"1","detail-type":"Object Created","source":"aws.s3","account":"1","time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{"bucket":{"name":"b"}}}"#
+
+    @Test("the rule init writes resolves its handler and test event, and the 'next' command it prints passes", arguments: [
+        (record, "rec.json", ["--rules", "myrules"], "source, detail-type, eventSource, eventName"),
+        (record, "rec.json", ["--rules", "conf/rules", "--handlers", "hooks", "--events", "conf/events"], "source, detail-type, eventSource, eventName"),
+        (record, "rec.json.gz", ["--rules", "Rules/kms"], "source, detail-type, eventSource, eventName"),
+        (withoutEventName, "rec.json", [], "source, detail-type, eventSource"),
+        (envelopeWithoutEventName, "rec.json", ["--name", "object-created"], "source, detail-type"),
+    ] as [(String, String, [String], String)])
+    func scaffoldsWhereverAsked(_ event: String, _ file: String, _ options: [String], _ patterned: String) throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(event.utf8).write(to: dir.appendingPathComponent("rec.json"))
+            if file.hasSuffix(".gz") {
+                let gzip = Process()
+                gzip.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip") ? "/usr/bin/gzip" : "/bin/gzip")
+                gzip.arguments = [dir.appendingPathComponent("rec.json").path]
+                try gzip.run()
+                gzip.waitUntilExit()
+            }
+            let result = try tripline.run(["init", "--from-event", file] + options, in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutLines.first?.hasSuffix("(pattern on \(patterned))") == true, "\(result)")
+            let next = try #require(result.stdoutLines.last.flatMap { $0.hasPrefix("next: tripline ") ? $0.dropFirst("next: tripline ".count) : nil })
+            let test = try tripline.run(next.split(separator: " ").map(String.init), in: dir)
+            #expect(test.status == 0 && test.stdoutLines.last == "2 passed, 0 failed", "\(test)")
+            let rules = options.firstIndex(of: "--rules").map { options[$0 + 1] } ?? "Rules"
+            let validate = try tripline.run(["validate", rules], in: dir)
+            #expect(validate.status == 0, "the handler resolves: \(validate)")
+        }
+    }
 }

@@ -191,6 +191,24 @@ struct RunCommandTests {
         }
     }
 
+    @Test("a handler that cannot start stops the run before it starts, with validate's error naming the rule and target")
+    func handlerCannotStart() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            try project.write(#"{"Name": "paging", "EventPattern": {"source": ["aws.cloudtrail"]}, "Targets": [{"Id": "page", "Function": {"Handler": "handlers/page.sh"}}]}"#,
+                              "Rules/paging.json")
+            let expected = "Rules/paging.json:1:119: Targets[0].Function.Handler: rule paging, target page: cannot start handler "
+                + dir.appendingPathComponent("handlers/page.sh").path + ": No such file or directory"
+            let refused = try tripline.run(["run", "--rules", "Rules"], stdin: record("DeleteTrail", id: "h-1") + "\n", in: dir)
+            #expect(refused.status == 2 && refused.stdout.isEmpty, "\(refused)")
+            #expect(refused.stderr.hasPrefix(expected) && refused.stderr.contains("1 handler cannot be started; nothing was run"), "\(refused)")
+            #expect(try project.received().isEmpty)
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 1 && validate.stdoutLines.contains { $0.hasPrefix(expected) }, "\(validate)")
+        }
+    }
+
     @Test("run --follow reads new files as they arrive and stops cleanly on SIGTERM")
     func follow() throws {
         let tripline = try TriplineBinary.locate()

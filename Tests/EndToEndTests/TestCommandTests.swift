@@ -168,6 +168,18 @@ struct TestCommandTests {
         }
     }
 
+    @Test("a shipped rule file given alone validates, tests and explains: its topic is declared in another file of Rules/")
+    func shippedRuleFileAlone() throws {
+        let tripline = try TriplineBinary.locate()
+        let root = TriplineBinary.packageRoot
+        let validate = try tripline.run(["validate", "Rules/vpc-changes.json"], in: root)
+        #expect(validate.status == 0 && validate.stdoutLines.first == "Rules/vpc-changes.json: ok", "\(validate)")
+        let test = try tripline.run(["test", "Rules/vpc-changes.json"], in: root)
+        #expect(test.status == 0 && test.stdoutLines.last?.hasSuffix(" passed, 0 failed") == true, "\(test)")
+        let explain = try tripline.run(["explain", "--rule", "Rules/cloudtrail-tampering.json", "--event", record("StopLogging")], in: root)
+        #expect(explain.status == 0 && explain.stdoutLines.dropFirst().first == "match", "\(explain)")
+    }
+
     @Test("the shipped rule pack passes its own tests")
     func shippedRules() throws {
         let tripline = try TriplineBinary.locate()
@@ -238,6 +250,23 @@ struct ExplainCommandTests {
         let arrays = try tripline.run(["explain", "--pattern", #"{"detail": {"items": {"a": [1], "b": [2]}}}"#,
                                        "--event", #"{"detail-type": "x", "source": "y", "detail": {"items": [{"a": 1, "b": 3}, {"a": 2, "b": 2}]}}"#])
         #expect(arrays.status == 1 && arrays.stdoutLines.contains { $0.contains("array consistency: detail.items.a matches only in detail.items[0]; detail.items.b matches only in detail.items[1]") }, "\(arrays)")
+    }
+
+    @Test("a rule is explained when another file of --rules has an error (even the one declaring its topic), with that error noted")
+    func otherFileBroken() throws {
+        let tripline = try TriplineBinary.locate()
+        try withProject { project in
+            let rule = ruleFile(tests: []).replacingOccurrences(of: #"{"Id": "notify", "Function": {"Handler": "Handlers/notify.sh"}}"#,
+                                                                with: #"{"Id": "alerts", "Topic": "security-alerts"}"#)
+            try project.write(rule, to: "Rules/trail-stopped.json")
+            try project.write(#"{"Topic": {"Name": "security-alerts", "Subscriptions": [}}"#, to: "Rules/security-alerts.json")
+            let result = try tripline.run(["explain", "--rule", "trail-stopped", "--rules", "Rules", "--event", record("StopLogging")], in: project.root)
+            #expect(result.status == 0 && result.stdoutLines.dropFirst().first == "match", "\(result)")
+            #expect(result.stderr.contains("note: explaining rule trail-stopped, but Rules has 1 problem that 'tripline run' would refuse to start with:")
+                    && result.stderr.contains("note: Rules/security-alerts.json:1:"), "\(result)")
+            let broken = try tripline.run(["explain", "--rule", "nope", "--rules", "Rules", "--event", record("StopLogging")], in: project.root)
+            #expect(broken.status == 2 && broken.stderr.contains("no valid rule named 'nope' in Rules"), "\(broken)")
+        }
     }
 
     @Test("mistakes: unknown rule, log file of many records, invalid pattern, missing options")

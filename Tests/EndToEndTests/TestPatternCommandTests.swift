@@ -146,6 +146,31 @@ struct TestPatternCommandTests {
         #expect(spaced.status == 0, "inline JSON may start with blanks: \(spaced)")
     }
 
+    @Test("a raw CloudTrail record is matched literally; a pattern on envelope fields gets a one-line hint, exit codes unchanged", arguments: [
+        (#"{"detail": {"eventName": ["StopLogging"]}}"#, 1, true),
+        (#"{"source": ["aws.cloudtrail"]}"#, 1, true),
+        (#"{"$or": [{"detail-type": ["AWS API Call via CloudTrail"]}, {"x": ["y"]}]}"#, 1, true),
+        (#"{"eventName": ["StopLogging"]}"#, 0, false),
+        (#"{"eventName": ["Other"]}"#, 1, false),
+    ] as [(String, Int32, Bool)])
+    func rawRecordHint(_ pattern: String, _ status: Int32, _ hinted: Bool) throws {
+        let tripline = try TriplineBinary.locate()
+        let record = #"{"eventVersion": "1.08", "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "eventType": "AwsApiCall"}"#
+        let result = try tripline.run(["test-pattern", "--pattern", pattern, "--event", record])
+        #expect(result.status == status && result.stdout == (status == 0 ? "match\n" : "no match\n"), "\(result)")
+        if hinted {
+            #expect(result.stderr.hasPrefix("hint: the event looks like a raw CloudTrail record") && result.stderr.contains("tripline explain --pattern")
+                    && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        } else {
+            #expect(result.stderr.isEmpty, "\(result)")
+        }
+        let envelope = #"{"source": "aws.cloudtrail", "detail-type": "AWS API Call via CloudTrail", "detail": \#(record)}"#
+        let wrapped = try tripline.run(["test-pattern", "--pattern", pattern, "--event", envelope])
+        #expect(wrapped.stderr.isEmpty, "no hint for an envelope: \(wrapped)")
+        let help = try tripline.run(["test-pattern", "--help"])
+        #expect(help.stdout.contains("matched literally") && help.stdout.contains("tripline explain --pattern"), "\(help)")
+    }
+
     @Test("pattern and event read from files")
     func fromFiles() throws {
         let tripline = try TriplineBinary.locate()
@@ -313,32 +338,5 @@ struct TestPatternCommandTests {
         #expect(try tripline.run(["test-pattern", "--batch"], stdin: line + "\r\n" + line + "\r\n").stdoutLines == [#"{"matches":true}"#, #"{"matches":true}"#])
         let empty = try tripline.run(["test-pattern", "--batch"], stdin: "")
         #expect(empty.status == 0 && empty.stdout.isEmpty)
-    }
-}
-
-@Suite("tripline validate (end to end)")
-struct ValidateCommandTests {
-    @Test("good files print FILE: ok and exit 0; bad files print every error with file:line:col and exit 1")
-    func validateFiles() throws {
-        let tripline = try TriplineBinary.locate()
-        try withTemporaryDirectory { dir in
-            try Data(#"{"source": ["aws.ec2"], "detail": {"state": [{"prefix": "run"}]}}"#.utf8).write(to: dir.appendingPathComponent("good.json"))
-            try Data(#"{"a": [{"exists": true}]}"#.utf8).write(to: dir.appendingPathComponent("also-good.json"))
-            try Data("{\n  \"detail\": {\"eventName\": [\"a\", {\"numeric\": \"x\"}]},\n  \"source\": \"aws.ec2\"\n}\n".utf8).write(to: dir.appendingPathComponent("bad.json"))
-            try Data(#"{"a": ["x""#.utf8).write(to: dir.appendingPathComponent("broken.json"))
-
-            let good = try tripline.run(["validate", "good.json", "also-good.json"], in: dir)
-            #expect(good.status == 0 && good.stdoutLines == ["good.json: ok", "also-good.json: ok"], "\(good)")
-
-            let mixed = try tripline.run(["validate", "good.json", "bad.json", "broken.json", "missing.json"], in: dir)
-            #expect(mixed.status == 1, "\(mixed)")
-            let lines = mixed.stdoutLines
-            #expect(lines.first == "good.json: ok")
-            #expect(lines.contains { $0.hasPrefix("bad.json:2:45: detail.eventName[1].numeric: \"numeric\" needs an array") }, "\(lines)")
-            #expect(lines.contains { $0.hasPrefix("bad.json:3:13: source: ") }, "every error is reported: \(lines)")
-            #expect(lines.contains { $0.hasPrefix("broken.json:1:11: ") }, "\(lines)")
-            #expect(lines.contains { $0.hasPrefix("missing.json: ") }, "\(lines)")
-            #expect(!lines.contains("bad.json: ok"))
-        }
     }
 }

@@ -112,6 +112,17 @@ struct RuleFileTests {
         #expect(parse(rule()).rules.first?.targets.isEmpty == true, "Targets may be omitted")
     }
 
+    @Test("a rule copied from AWS loads: EventBusName, RoleArn, Arn and CreatedBy are accepted and ignored")
+    func copiedFromAWS() throws {
+        let text = #"{"Name": "x", "Arn": "arn:aws:events:us-east-1:111122223333:rule/x", "EventBusName": "default", "# +
+            #""RoleArn": "arn:aws:iam::111122223333:role/r", "CreatedBy": "111122223333", "EventPattern": {"source": ["aws.iam"]}}"#
+        let (rules, errors) = parse(text)
+        #expect(errors.isEmpty, "\(errors)")
+        let loaded = try #require(rules.first)
+        #expect(loaded.ignoredFields == ["EventBusName", "RoleArn", "Arn", "CreatedBy"])
+        #expect(parse(rule()).rules.first?.ignoredFields == [])
+    }
+
     @Test("Input holds JSON text or a JSON value")
     func constantInput() throws {
         let fromText = parse(ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "{\"a\": [1, 2]}""#))
@@ -134,6 +145,22 @@ struct RuleFileTests {
     ] as [(String, String, String)])
     func handlerPaths(_ ruleFile: String, _ handler: String, _ resolved: String) {
         #expect(FunctionTarget.resolveHandler(handler, ruleFile: ruleFile, currentDirectory: "/work") == resolved)
+    }
+
+    @Test("a path is written in a rule file so that it resolves back to the same file", arguments: [
+        ("Rules/x.json", "Handlers/h.sh", "Handlers/h.sh"),
+        ("Rules/deep/x.json", "Handlers/h.sh", "Handlers/h.sh"),
+        ("myrules/x.json", "Handlers/h.sh", "../Handlers/h.sh"),
+        ("conf/rules/x.json", "hooks/h.sh", "../../hooks/h.sh"),
+        ("conf/rules/x.json", "conf/rules/h.sh", "./h.sh"),
+        ("conf/Rules/x.json", "conf/Examples/events/e.json", "Examples/events/e.json"),
+        ("x.json", "/opt/h.sh", "/opt/h.sh"),
+        ("/elsewhere/Rules/x.json", "Handlers/h.sh", "/work/Handlers/h.sh"),
+    ] as [(String, String, String)])
+    func writtenPaths(_ ruleFile: String, _ path: String, _ written: String) {
+        #expect(FunctionTarget.writtenPath(for: path, ruleFile: ruleFile, currentDirectory: "/work") == written)
+        let target = path.hasPrefix("/") ? path : "/work/" + path
+        #expect(FunctionTarget.resolveHandler(written, ruleFile: ruleFile, currentDirectory: "/work") == target)
     }
 
     @Test("fixture rules in nested folders resolve handlers from the project root")
@@ -170,6 +197,17 @@ struct RuleFileTests {
         #expect(errors.first?.path?.description == "Targets[0].Function.TimeoutSeconds")
     }
 
+    @Test("columns count characters, not bytes; lone CR and CRLF end lines as LF does")
+    func columnsAndLineEndings() {
+        let pattern = #""EventPattern": {"source": "x"}"#
+        let message = #": EventPattern.source: expected an array of values to match (e.g. ["x"]) or a nested object, got "x""#
+        #expect(messages(#"{"Description": "一二三四五六", "Name": "r", \#(pattern)}"#) == ["1:67" + message])
+        for newline in ["\n", "\r\n", "\r"] {
+            let text = ["{", #"  "Name": "r","#, "  " + pattern, "}"].joined(separator: newline)
+            #expect(messages(text) == ["3:30" + message], "\(newline.debugDescription)")
+        }
+    }
+
     @Test("every mistake in a file is reported, in document order")
     func everyMistake() throws {
         let file = RuleFixtures.root + "/invalid/mistakes.json"
@@ -196,7 +234,8 @@ struct RuleFileTests {
     @Test("each mistake gets a message that names the problem", arguments: [
         // Rule fields
         (rule(#""Nmae": "x""#), #"1:65: Nmae: unknown field "Nmae"; did you mean "Name"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
-        (rule(#""EventBusName": "default""#), #"1:73: EventBusName: unknown field "EventBusName" (Tripline has a single event bus); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
+        (rule(#""ScheduleExpression": "rate(5 minutes)""#), #"1:79: ScheduleExpression: scheduled rules are not supported: Tripline rules match events ("EventPattern"); remove "ScheduleExpression""#),
+        (rule(#""ManagedBy": "x""#), #"1:70: ManagedBy: unknown field "ManagedBy" (a rule an AWS service manages for you has no local counterpart); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
         (#"{"EventPattern": {"source": ["aws.iam"]}}"#, #"1:1: (top level): a rule needs "Name""#),
         (#"{"Name": "r"}"#, #"1:1: (top level): a rule needs "EventPattern""#),
         (#"{"Name": 7, "EventPattern": {"source": ["x"]}}"#, "1:10: Name: expected a string, got 7"),
@@ -213,6 +252,9 @@ struct RuleFileTests {
         ("[1]", "1:2: [0]: expected a rule object, got 1"),
         ("\"rules\"", #"1:1: (top level): a rule file holds one rule object or an array of rule objects, got "rules""#),
         (#"{"Name": "r", "Name": "s", "EventPattern": {}}"#, #"1:15: not valid JSON: duplicate key "Name""#),
+        (#"{"Name": "r", "EventPattern": {"detail": {"a": ["x"], "a": ["y"]}}}"#, #"1:55: not valid JSON: duplicate key "a" in object at EventPattern.detail"#),
+        (#"{"Name": "r", "EventPattern": "{\"detail\": {\"a\": [\"x\"], \"a\": [\"y\"]}}"}"#, #"1:31: not valid JSON: duplicate key "a" in object at EventPattern.detail"#),
+        (#"[{"Name": "r", "EventPattern": "{\"source\": [\"x\"], \"source\": [\"y\"]}"}]"#, #"1:32: not valid JSON: duplicate key "source" in object at [0].EventPattern"#),
         // Targets
         (rule(#""Targets": {}"#), "1:68: Targets: expected an array of targets, got {}"),
         (ruleWithTarget(#""Function": {"Handler": "h"}"#), #"1:69: Targets[0]: a target needs "Id""#),
@@ -311,6 +353,15 @@ struct RuleFileTests {
                 directory + "/c.json:1:2: not valid JSON: unexpected end of input, expected a string",
                 directory + "/missing.json: cannot read: no such file or directory",
             ])
+        }
+    }
+
+    @Test("a FIFO or other special file is refused as not a regular file, without waiting on it")
+    func specialFiles() throws {
+        try withTemporaryDirectory { directory in
+            #expect(mkfifo(directory + "/fifo.json", 0o644) == 0)
+            let (_, errors) = RuleSet.load(paths: [directory + "/fifo.json", "/dev/null"])
+            #expect(errors.map(\.description) == ["/dev/null: cannot read: not a regular file", directory + "/fifo.json: cannot read: not a regular file"])
         }
     }
 

@@ -4,8 +4,9 @@ import TriplineJSON
 import TriplineTargets
 @testable import TriplineRouter
 
-/// Writes `files` (relative path → text) under a fresh `Rules/` directory and loads them as a rule set.
-private func load(_ files: [String: String]) throws -> (set: RuleSet, errors: [String]) {
+/// Writes `files` (relative path → text) under a fresh `Rules/` directory and loads them as a rule
+/// set: the whole directory, or only the files `only` names (relative to `Rules/`).
+private func load(_ files: [String: String], only: [String]? = nil) throws -> (set: RuleSet, errors: [String]) {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("tripline-topics-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: root) }
     for (relative, text) in files {
@@ -13,7 +14,7 @@ private func load(_ files: [String: String]) throws -> (set: RuleSet, errors: [S
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
-    let (set, errors) = RuleSet.load(paths: [root + "/Rules"])
+    let (set, errors) = RuleSet.load(paths: only.map { $0.map { root + "/Rules/" + $0 } } ?? [root + "/Rules"])
     return (set, errors.map { $0.description.replacingOccurrences(of: root + "/", with: "") })
 }
 
@@ -132,6 +133,39 @@ struct TopicRuleFileTests {
     func singleFile() {
         let result = RuleFile.parse(bytes: Array(publishingRule.utf8), file: "/p/Rules/r.json", currentDirectory: "/")
         #expect(result.errors.isEmpty && result.rules.count == 1)
+    }
+
+    @Test("a file given alone finds the topics declared in the other files of its folder, and only their topics")
+    func topicsOfTheFolder() throws {
+        let files = [
+            "alerts.json": #"[{"Topic": {"Name": "security-alerts", "Subscriptions": [{"Id": "f", "Topic": "archive"}]}}, "# +
+                #"{"Topic": {"Name": "archive", "Subscriptions": [{"Id": "a", "File": {"Path": "a.ndjson"}}]}}, "# +
+                #"{"Topic": {"Name": "unused", "Subscriptions": [{"Id": "u", "File": {"Path": "u.ndjson"}}]}}]"#,
+            "other.json": #"[{"Name": "other", "EventPattern": {"source": ["x"]}}, {"Name": "broken", "EventPattern": {}}]"#,
+            "sub/deeper.json": #"{"Topic": {"Name": "deeper", "Subscriptions": []}}"#,
+            "r.json": publishingRule,
+        ]
+        let (set, errors) = try load(files, only: ["r.json"])
+        #expect(errors == [], "the other files' problems are theirs")
+        #expect(set.rules.map(\.name) == ["r"])
+        #expect(set.topics.map(\.name) == ["security-alerts", "archive"], "the topics it publishes to, forwarding included")
+        let (_, all) = try load(files)
+        #expect(all.count == 1 && all[0].contains("Rules/other.json"), "\(all)")
+    }
+
+    @Test("a file given alone: a topic declared nowhere is an error; one whose file has errors cannot be used")
+    func topicsOfTheFolderMissingOrBroken() throws {
+        let undeclared = #"{"Name": "r", "EventPattern": {"source": ["x"]}, "Targets": [{"Id": "t", "Topic": "nowhere"}]}"#
+        let (set, errors) = try load(["alerts.json": #"{"Topic": {"Name": "security-alerts", "Subscriptions": []}}"#, "r.json": undeclared],
+                                     only: ["r.json"])
+        #expect(set.rules.isEmpty)
+        #expect(errors == [#"Rules/r.json:1:83: Targets[0].Topic: no topic named "nowhere" is declared (declared topics: "security-alerts"); "#
+                           + #"declare it in a rule file as {"Topic": {"Name": "nowhere", "Subscriptions": [...]}}"#])
+        let broken = #"{"Topic": {"Name": "security-alerts", "Subscriptions": [{"Id": "x"}]}}"#
+        let (brokenSet, brokenErrors) = try load(["alerts.json": broken, "r.json": publishingRule], only: ["r.json"])
+        #expect(brokenSet.rules.isEmpty && brokenSet.topics.isEmpty)
+        #expect(brokenErrors.count == 1 && brokenErrors[0].hasPrefix("Rules/r.json:1:89: Targets[0].Topic: topic \"security-alerts\" is declared in ")
+                && brokenErrors[0].contains("Rules/alerts.json, which has errors, so it cannot be used here"), "\(brokenErrors)")
     }
 
     @Test("message attributes: rule, severity, and CloudTrail eventName/eventSource")

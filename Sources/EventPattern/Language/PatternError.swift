@@ -20,10 +20,7 @@ public struct PatternError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String {
-        var prefix = ""
-        if let file { prefix = file + ":" }
-        if let location { prefix += "\(location.line):\(location.column):" }
-        if !prefix.isEmpty { prefix += " " }
+        let prefix = JSONLocation.prefix(file: file, location: location)
         if case .invalidJSON = problem { return prefix + problem.description }
         return prefix + "\(path): \(problem)"
     }
@@ -47,6 +44,12 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
     case numericUnknownComparison(String)
     case numericEmptyRange(lower: String, upper: String)
     case numericOutOfRange(String)
+    /// Four `numeric` elements with `=` among the comparisons: `=` takes one number and makes no range.
+    case numericEqualsInRange(found: String)
+    /// A nonzero number too close to zero for a double (`1e-400`), which would read as 0.
+    case numberUnderflows(operator: String, String)
+    /// `anything-but` with an empty `prefix` or `suffix`, which would exclude every string.
+    case anythingButEmptyAffix(String)
     /// A number with more precision than a double keeps, where numbers are compared by value.
     case numberNotExact(operator: String, String)
     case wildcard(WildcardPattern.Problem, text: String)
@@ -92,6 +95,14 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
             return "\"numeric\": the lower bound \(lower) must be less than the upper bound \(upper)"
         case .numericOutOfRange(let n):
             return "\"numeric\": \(n) is outside the supported range -5.0e9 to 5.0e9"
+        case .numericEqualsInRange(let found):
+            return "\"numeric\": \"=\" compares with one number ([\"=\", 5]) and cannot be part of a range, so \(found) has too many elements; "
+                + "allowed are [op, number] with op one of \"=\", \"<\", \"<=\", \">\", \">=\", and the range [\">\" or \">=\", low, \"<\" or \"<=\", high]"
+        case .numberUnderflows(let op, let n):
+            return "\"\(op)\": \(n) is outside the range EventBridge accepts: it is nonzero but too close to 0 for a double, which would read it as 0"
+        case .anythingButEmptyAffix(let op):
+            let verb = op == "prefix" ? "starts" : "ends"
+            return "\"anything-but\" \"\(op)\" cannot be empty: every string \(verb) with \"\", so nothing would match (EventBridge rejects it)"
         case .numberNotExact(let op, let n):
             return "\"\(op)\" compares numbers by value, and \(n) has more precision than that keeps (15 significant digits are always safe)"
         case .wildcard(let problem, let text):

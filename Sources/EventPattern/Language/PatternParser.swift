@@ -13,20 +13,25 @@ extension EventPattern {
     }
 
     /// Parses and validates pattern text, reporting every problem found.
-    public static func validate(text: [UInt8], file: String? = nil) -> Result<EventPattern, PatternErrors> {
+    ///
+    /// `duplicateKeys` is `.keepAll` for EventBridge's "the last one counts" (see ``parse(_:file:)``);
+    /// `.reject` makes a duplicate key an `invalidJSON` error, as a rule file wants it.
+    public static func validate(text: [UInt8], file: String? = nil,
+                                duplicateKeys: JSONParser.DuplicateKeys = .keepAll) -> Result<EventPattern, PatternErrors> {
         // Locations only matter for errors: a valid pattern is read without them, and an invalid
         // one is read again with them (recording a location per value is most of the reading).
-        let valid = validate(text: text, file: file, recordLocations: false)
+        let valid = validate(text: text, file: file, duplicateKeys: duplicateKeys, recordLocations: false)
         if case .success = valid { return valid }
-        return validate(text: text, file: file, recordLocations: true)
+        return validate(text: text, file: file, duplicateKeys: duplicateKeys, recordLocations: true)
     }
 
-    private static func validate(text: [UInt8], file: String?, recordLocations: Bool) -> Result<EventPattern, PatternErrors> {
+    private static func validate(text: [UInt8], file: String?, duplicateKeys: JSONParser.DuplicateKeys,
+                                 recordLocations: Bool) -> Result<EventPattern, PatternErrors> {
         let document: JSONParser.Document
         do {
             document = try JSONParser.parseDocument(
                 text, options: .init(maxDepth: PatternLimits.maxDepth * 2, maxBytes: 16 * 1024 * 1024,
-                                     duplicateKeys: .keepAll, recordLocations: recordLocations))
+                                     duplicateKeys: duplicateKeys, recordLocations: recordLocations))
         } catch {
             return .failure(PatternErrors([PatternError(path: .root, problem: .invalidJSON(error), location: error.location, file: file)]))
         }
@@ -275,6 +280,10 @@ struct PatternParser {
                 fail(path, .operand(operator: "anything-but", expected: "a finite number", found: n.text))
                 return nil
             }
+            guard !n.underflows else {
+                fail(path, .numberUnderflows(operator: "anything-but", n.text))
+                return nil
+            }
             guard n.isExact else {
                 fail(path, .numberNotExact(operator: "anything-but", n.text))
                 return nil
@@ -291,7 +300,13 @@ struct PatternParser {
                 switch element {
                 case .string(let s): strings.append(s)
                 case .number(let n) where n.value.isFinite:
-                    if n.isExact { numbers.append(n.value) } else { fail(path.appending(index: i), .numberNotExact(operator: "anything-but", n.text)) }
+                    if n.underflows {
+                        fail(path.appending(index: i), .numberUnderflows(operator: "anything-but", n.text))
+                    } else if n.isExact {
+                        numbers.append(n.value)
+                    } else {
+                        fail(path.appending(index: i), .numberNotExact(operator: "anything-but", n.text))
+                    }
                 default:
                     fail(path.appending(index: i), .operand(operator: "anything-but", expected: "a string or a number in its list", found: PatternParser.describe(element)))
                 }
@@ -319,6 +334,14 @@ struct PatternParser {
                 return nil
             }
             guard let strings = stringOrStringList(member.value, operatorName: "anything-but \(member.key)", at: innerPath) else { return nil }
+            if member.key == "prefix" || member.key == "suffix" {
+                // event-ruler refuses these ("Null prefix/suffix not allowed"): every string would be excluded.
+                let empty = strings.indices.filter { strings[$0].isEmpty }
+                for i in empty {
+                    fail(member.value.arrayValue == nil ? innerPath : innerPath.appending(index: i), .anythingButEmptyAffix(member.key))
+                }
+                if !empty.isEmpty { return nil }
+            }
             switch member.key {
             case "prefix": return .prefixes(strings)
             case "suffix": return .suffixes(strings)
@@ -385,6 +408,10 @@ struct PatternParser {
                 fail(path.appending(index: k + 1), .numericOutOfRange(n.text))
                 return nil
             }
+            guard !n.underflows else {
+                fail(path.appending(index: k + 1), .numberUnderflows(operator: "numeric", n.text))
+                return nil
+            }
             guard n.isExact else {
                 fail(path.appending(index: k + 1), .numberNotExact(operator: "numeric", n.text))
                 return nil
@@ -403,6 +430,10 @@ struct PatternParser {
         }
         let (lowOp, low, lowText) = pairs[0]
         let (highOp, high, highText) = pairs[1]
+        if lowOp == "=" || highOp == "=" {
+            fail(path, .numericEqualsInRange(found: PatternParser.describe(operand)))
+            return nil
+        }
         guard lowOp == ">" || lowOp == ">=" else {
             fail(path.appending(index: 0), .numericMalformed(detail: "a range starts with \">\" or \">=\"", found: "\"\(lowOp)\""))
             return nil

@@ -76,9 +76,14 @@ public struct RuleTestError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String {
-        var text = file + ":"
-        if let location { text += "\(location.line):\(location.column):" }
-        return text + " \(path): " + problem.description
+        JSONLocation.prefix(file: file, location: location) + "\(path): " + problem.description
+    }
+}
+
+extension RuleError {
+    /// A rule test's problem as a rule file error, printed the same: how `validate` reports it.
+    public init(_ error: RuleTestError) {
+        self.init(file: error.file, location: error.location, path: error.path, problem: .ruleTest(error.problem))
     }
 }
 

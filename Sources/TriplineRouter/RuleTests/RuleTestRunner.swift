@@ -31,22 +31,8 @@ public struct RuleTestRunner: Sendable {
     /// Runs every test of every rule, in rule order and then test order.
     public func run(_ rules: [Rule]) -> RuleTestReport {
         var report = RuleTestReport()
-        // Each rule file is read once more for line and column; nil when it cannot be.
-        var sourceMaps: [String: JSONSourceMap?] = [:]
-        for rule in rules {
-            if rule.tests.isEmpty {
-                report.rulesWithoutTests.append(rule.name)
-                continue
-            }
-            let locations: JSONSourceMap?
-            if let cached = sourceMaps[rule.file] {
-                locations = cached
-            } else {
-                locations = Self.sourceMap(of: rule.file)
-                sourceMaps[rule.file] = .some(locations)
-            }
-            let parsed = RuleTest.parse(rule, rulePath: Self.path(of: rule, in: locations), locations: locations,
-                                        currentDirectory: currentDirectory)
+        report.rulesWithoutTests = rules.filter(\.tests.isEmpty).map(\.name)
+        for (rule, parsed) in parsedTests(of: rules) {
             var results: [(index: Int, result: RuleTestResult)] = []
             var problems: [Int: [RuleTestError]] = [:]
             for error in parsed.errors { problems[Self.testIndex(error.path), default: []].append(error) }
@@ -63,6 +49,38 @@ public struct RuleTestRunner: Sendable {
             report.results.append(contentsOf: results.sorted { $0.index < $1.index }.map(\.result))
         }
         return report
+    }
+
+    /// Every problem that makes a test of `rules` malformed, as ``run(_:)`` reports it (same
+    /// message, same position), without judging any test: a bad entry, an `EventFile` that cannot
+    /// be read, an event that is neither a CloudTrail record nor an EventBridge event. For `validate`.
+    public func problems(in rules: [Rule]) -> [RuleTestError] {
+        var errors: [RuleTestError] = []
+        for (_, parsed) in parsedTests(of: rules) {
+            errors += parsed.errors
+            for test in parsed.tests {
+                if case .failure(let problem) = loadEvent(test).flatMap({ normalize($0, origin: origin(of: test)) }) {
+                    errors.append(RuleTestError(file: test.file, location: test.location, path: test.path, problem: problem, testName: test.name))
+                }
+            }
+        }
+        return errors
+    }
+
+    /// The `Tests` of each rule that has some, read with the line and column of their file.
+    func parsedTests(of rules: [Rule]) -> [(rule: Rule, parsed: (tests: [RuleTest], errors: [RuleTestError]))] {
+        // Each rule file is read once more for line and column; nil when it cannot be.
+        var sourceMaps: [String: JSONSourceMap?] = [:]
+        return rules.filter { !$0.tests.isEmpty }.map { rule in
+            let locations: JSONSourceMap?
+            if let cached = sourceMaps[rule.file] {
+                locations = cached
+            } else {
+                locations = Self.sourceMap(of: rule.file)
+                sourceMaps[rule.file] = .some(locations)
+            }
+            return (rule, RuleTest.parse(rule, rulePath: Self.path(of: rule, in: locations), locations: locations, currentDirectory: currentDirectory))
+        }
     }
 
     /// Runs one test of `rule`.
@@ -95,11 +113,10 @@ public struct RuleTestRunner: Sendable {
     }
 
     func judge(_ event: JSONValue, rule: Rule, machine: PatternMachine, origin: EventOrigin) -> Result<RuleVerdict, RuleTestProblem> {
-        let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
         let normalized: NormalizedEvent
-        switch normalizer.normalize(RawEvent(bytes: JSONWriter.bytes(event), origin: origin), ingestionTime: ingestionTime) {
+        switch normalize(event, origin: origin) {
         case .success(let n): normalized = n
-        case .failure(let error): return .failure(.invalidEvent(error.description))
+        case .failure(let problem): return .failure(problem)
         }
         let patternMatches: Bool
         do {
@@ -110,6 +127,13 @@ public struct RuleTestRunner: Sendable {
         let explanation = PatternExplainer.explain(rule.pattern, event: normalized.envelope)
         return .success(RuleVerdict(envelope: normalized.envelope, patternMatches: patternMatches,
                                     stateAllows: rule.receives(normalized.envelope), state: rule.state, explanation: explanation))
+    }
+
+    /// `event` as `tripline run` would see it (a record wrapped in its envelope), or why it cannot be.
+    func normalize(_ event: JSONValue, origin: EventOrigin) -> Result<NormalizedEvent, RuleTestProblem> {
+        let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
+        return normalizer.normalize(RawEvent(bytes: JSONWriter.bytes(event), origin: origin), ingestionTime: ingestionTime)
+            .mapError { .invalidEvent($0.description) }
     }
 
     /// The test's event: inline, or read from its `EventFile`.

@@ -53,6 +53,19 @@ public struct FunctionTarget: Sendable, Equatable {
         return "/" + absoluteComponents(path, currentDirectory: base).joined(separator: "/")
     }
 
+    /// How to write `path` (relative to `currentDirectory`, or absolute) in `ruleFile` so that
+    /// ``resolvePath(_:ruleFile:currentDirectory:)`` and ``resolveHandler(_:ruleFile:currentDirectory:)``
+    /// take it back to the same file: relative to the project root (`../Handlers/x.sh` when the
+    /// rules are in `myrules/`), with a `/` always in it so it is never taken for a command name.
+    public static func writtenPath(for path: String, ruleFile: String, currentDirectory: String) -> String {
+        let root = absoluteComponents(projectRoot(ruleFile: ruleFile, currentDirectory: currentDirectory), currentDirectory: "/")
+        let target = absoluteComponents(path, currentDirectory: currentDirectory)
+        let common = zip(root, target).prefix { $0 == $1 }.count
+        if common == 0 && !root.isEmpty { return "/" + target.joined(separator: "/") }
+        let relative = Array(repeating: "..", count: root.count - common) + target[common...]
+        return relative.count == 1 ? "./" + relative[0] : relative.joined(separator: "/")
+    }
+
     /// Resolves `Handler`: a bare command name without `/` (`python3`) stays as it is, to be looked
     /// up on `PATH` like a shell does; any other path goes through ``resolvePath(_:ruleFile:currentDirectory:)``.
     public static func resolveHandler(_ handler: String, ruleFile: String, currentDirectory: String) -> String {

@@ -24,6 +24,8 @@ public struct Rule: Sendable, Equatable {
     public var severity: String?
     /// `Tests`, kept as written; reserved for rule tests.
     public var tests: [JSONValue]
+    /// The fields of ``RuleFile/ignoredRuleFields`` the rule has, which have no effect here.
+    public var ignoredFields: [String]
 
     /// EventBridge's limit of targets per rule.
     public static let maxTargets = 5
@@ -35,7 +37,8 @@ public struct Rule: Sendable, Equatable {
     public static let severities = ["informational", "low", "medium", "high", "critical"]
 
     public init(name: String, description: String? = nil, state: RuleState = .enabled, pattern: EventPattern,
-                targets: [Target] = [], file: String, location: JSONLocation? = nil, severity: String? = nil, tests: [JSONValue] = []) {
+                targets: [Target] = [], file: String, location: JSONLocation? = nil, severity: String? = nil, tests: [JSONValue] = [],
+                ignoredFields: [String] = []) {
         self.name = name
         self.description = description
         self.state = state
@@ -45,6 +48,7 @@ public struct Rule: Sendable, Equatable {
         self.location = location
         self.severity = severity
         self.tests = tests
+        self.ignoredFields = ignoredFields
     }
 }
 

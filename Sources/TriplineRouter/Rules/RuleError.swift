@@ -26,15 +26,13 @@ public struct RuleError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// 1-based line of ``location``.
     public var line: Int? { location?.line }
-    /// 1-based column (in bytes) of ``location``.
+    /// 1-based column (in characters) of ``location``.
     public var column: Int? { location?.column }
     /// The message without file, location or path.
     public var message: String { problem.description }
 
     public var description: String {
-        var text = file + ":"
-        if let location { text += "\(location.line):\(location.column):" }
-        text += " "
+        var text = JSONLocation.prefix(file: file, location: location)
         if let path { text += "\(path): " }
         return text + message
     }
@@ -74,6 +72,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case duplicateSubscriptionID(String)
     /// A `Topic` target or subscription naming a topic no rule file declares.
     case unknownTopic(String, known: [String])
+    /// A topic declared in another file of the folder that has problems of its own, so it is not loaded.
+    case unusableTopic(String, file: String)
     /// Topic subscriptions that forward in a circle (`a → b → a`).
     case topicCycle([String])
     /// A problem in a subscription's `FilterPolicy`, as the SNS policy validator reports it.
@@ -88,6 +88,12 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case inputTransformer(InputTransformerError)
     /// A problem in `EventPattern`, as the pattern validator reports it.
     case pattern(PatternProblem)
+    /// A malformed entry of a rule's `Tests`, as `tripline test` reports it.
+    case ruleTest(RuleTestProblem)
+    /// A handler that cannot be started (missing, a directory, not executable, not on `PATH`).
+    case handlerCannotStart(owner: String, written: String, FunctionRunError)
+    /// `ScheduleExpression`: rules here match events; nothing runs on a schedule.
+    case scheduleUnsupported
     /// `DeadLetterConfig.Arn`: there are no SQS queues locally.
     case deadLetterArnUnsupported
     /// `DeadLetterConfig` with both `Path` and `Arn`, or neither.
@@ -116,7 +122,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return "\(kind) must be 1 to \(maxLength) letters, digits, '.', '-' or '_', got \(found)"
         case .duplicateRuleName(let name, let firstFile, let firstLocation):
             var place = firstFile
-            if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }
+            if let firstLocation { place += ":\(firstLocation)" }
             return "rule name \(JSONWriter.quoted(name)) is already used at \(place); names must be unique across all rule files"
         case .duplicateTargetID(let id):
             return "target Id \(JSONWriter.quoted(id)) is already used in this rule; Ids must be unique within a rule"
@@ -130,7 +136,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
                 + "; declare each as its own target"
         case .duplicateTopicName(let name, let firstFile, let firstLocation):
             var place = firstFile
-            if let firstLocation { place += ":\(firstLocation.line):\(firstLocation.column)" }
+            if let firstLocation { place += ":\(firstLocation)" }
             return "topic name \(JSONWriter.quoted(name)) is already declared at \(place); topic names must be unique across all rule files"
         case .duplicateSubscriptionID(let id):
             return "subscription Id \(JSONWriter.quoted(id)) is already used in this topic; Ids must be unique within a topic"
@@ -139,6 +145,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             var text = "no topic named \(JSONWriter.quoted(name)) is declared (\(list))"
             if let suggestion = Suggestion.closest(to: name, among: known) { text += "; did you mean \(JSONWriter.quoted(suggestion))?" }
             return text + "; declare it in a rule file as {\"Topic\": {\"Name\": \(JSONWriter.quoted(name)), \"Subscriptions\": [...]}}"
+        case .unusableTopic(let name, let file):
+            return "topic \(JSONWriter.quoted(name)) is declared in \(file), which has errors, so it cannot be used here; run 'tripline validate \(file)'"
         case .topicCycle(let names):
             return "topic subscriptions form a cycle: " + names.joined(separator: " → ") + "; a message would be published forever"
         case .filterPolicy(let problem):
@@ -155,6 +163,16 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return error.description
         case .pattern(let problem):
             return problem.description
+        case .ruleTest(let problem):
+            return problem.description
+        case .handlerCannotStart(let owner, let written, let error):
+            var text = "\(owner): \(error)"
+            if written.contains("/") && !written.hasPrefix("/") {
+                text += " (a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder)"
+            }
+            return text + "; every delivery to it would fail"
+        case .scheduleUnsupported:
+            return "scheduled rules are not supported: Tripline rules match events (\"EventPattern\"); remove \"ScheduleExpression\""
         case .deadLetterArnUnsupported:
             return "\"Arn\" (an SQS queue) is not supported locally; use \"Path\" to name a file that receives the events that could not be delivered"
         case .deadLetterNeedsPath:

@@ -30,6 +30,8 @@ struct TopicEntry {
     var topic: Topic?
     /// Its subscriptions that forward to other topics.
     var forwards: [TopicReference] = []
+    /// The programs its subscriptions run.
+    var handlerReferences: [HandlerReference] = []
 }
 
 extension RuleFileReader {
@@ -42,6 +44,7 @@ extension RuleFileReader {
             return
         }
         let before = errors.count
+        handlerReferences = []
         checkFields(object, at: path, allowed: RuleFile.topicFields)
         let namePath = path.appending("Name")
         var name: String?
@@ -67,7 +70,7 @@ extension RuleFileReader {
                         fail(subscriptionPath, .expected("a subscription object", found: RuleProblem.describe(element)))
                         continue
                     }
-                    let parsed = readSubscription(subscription, at: subscriptionPath)
+                    let parsed = readSubscription(subscription, at: subscriptionPath, topic: name)
                     if let id = parsed.id, !ids.insert(id).inserted { fail(subscriptionPath.appending("Id"), .duplicateSubscriptionID(id)) }
                     if let found = parsed.subscription {
                         subscriptions.append(found)
@@ -86,7 +89,7 @@ extension RuleFileReader {
             topic = Topic(name: name, subscriptions: subscriptions, file: file, location: locations.location(of: path))
         }
         topics.append(TopicEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), topic: topic,
-                                 forwards: forwards))
+                                 forwards: forwards, handlerReferences: handlerReferences))
     }
 
     /// A topic name: a string with a rule name's characters.
@@ -98,7 +101,8 @@ extension RuleFileReader {
         return s
     }
 
-    mutating func readSubscription(_ object: JSONObject, at path: JSONPath) -> (id: String?, subscription: TopicSubscription?) {
+    /// One subscription; `topic` is the topic's name, when valid, to name the owner of its handler.
+    mutating func readSubscription(_ object: JSONObject, at path: JSONPath, topic: String?) -> (id: String?, subscription: TopicSubscription?) {
         let before = errors.count
         checkFields(object, at: path, allowed: RuleFile.subscriptionFields)
         let id = readID(object, at: path, of: "a subscription")
@@ -111,7 +115,10 @@ extension RuleFileReader {
         } else {
             let key = present[0], kindPath = path.appending(key), value = object[key]!
             switch key {
-            case "Function": kind = readFunction(value, at: kindPath).map(TopicSubscription.Kind.function)
+            case "Function":
+                let function = readFunction(value, at: kindPath)
+                if let function, let topic, let id { recordHandler(function, at: kindPath, owner: .subscription(topic: topic, subscription: id)) }
+                kind = function.map(TopicSubscription.Kind.function)
             case "Webhook": kind = readWebhook(value, at: kindPath).map(TopicSubscription.Kind.webhook)
             case "File": kind = readFileSubscription(value, at: kindPath).map(TopicSubscription.Kind.file)
             default:
@@ -172,13 +179,18 @@ extension RuleFileReader {
 
 /// Checks topics against each other and the rules that publish to them: unique names, known
 /// topics, no forwarding cycles. Rules and topics with a problem are left out.
+///
+/// `context` holds the topics of files read only for them (the other files in the folder of a
+/// rule file given on its own): they count as declared, but their own problems are not reported,
+/// and only those the rules and topics publish to, directly or by forwarding, are returned. A
+/// reference that needs a context topic which failed to load is an error where it is written.
 enum TopicLinker {
-    static func link(rules entries: [RuleFile.RuleEntry], topics topicEntries: [TopicEntry], checkReferences: Bool)
-        -> (rules: [Rule], topics: [Topic], errors: [RuleError]) {
+    static func link(rules entries: [RuleFile.RuleEntry], topics topicEntries: [TopicEntry], context: [TopicEntry] = [],
+                     checkReferences: Bool) -> (rules: [Rule], topics: [Topic], errors: [RuleError]) {
         var errors: [RuleError] = []
         var firstByName: [String: TopicEntry] = [:]
         var declared: [TopicEntry] = []
-        for entry in topicEntries {
+        for entry in topicEntries + context {
             guard let name = entry.name else { continue }
             if let first = firstByName[name] {
                 errors.append(RuleError(file: entry.file, location: entry.nameLocation, path: entry.namePath,
@@ -239,7 +251,50 @@ enum TopicLinker {
         }
         for entry in declared where entry.topic != nil && state[entry.name!] == nil { visit(entry.name!) }
 
-        let topics = declared.compactMap(\.topic).filter { !bad.contains($0.name) }
+        var topics = declared.compactMap(\.topic).filter { !bad.contains($0.name) }
+        guard !context.isEmpty else { return (rules, topics, errors) }
+
+        // Context topics: drop their files' problems, flag references to those that failed, keep the used ones.
+        let contextFiles = Set(context.map(\.file))
+        errors.removeAll { contextFiles.contains($0.file) }
+        let loaded = Set(topics.map(\.name))
+        let failed = Set(declared.filter { contextFiles.contains($0.file) && !loaded.contains($0.name!) }.map { $0.name! })
+        func unusable(_ reference: TopicReference) -> RuleError? {
+            guard let name = reachable(from: [reference], through: declared).sorted().first(where: failed.contains) else { return nil }
+            return RuleError(file: reference.file, location: reference.location, path: reference.path,
+                             problem: .unusableTopic(name, file: firstByName[name]!.file))
+        }
+        var unusableRules: Set<String> = []
+        for entry in entries where entry.rule != nil {
+            for error in entry.topicReferences.compactMap(unusable) {
+                errors.append(error)
+                unusableRules.insert(entry.name!)
+            }
+        }
+        for entry in topicEntries where entry.topic != nil {
+            for error in entry.forwards.compactMap(unusable) {
+                errors.append(error)
+                bad.insert(entry.name!)
+            }
+        }
+        rules.removeAll { unusableRules.contains($0.name) }
+        let used = reachable(from: entries.flatMap(\.topicReferences) + topicEntries.flatMap(\.forwards), through: declared)
+        topics.removeAll { bad.contains($0.name) || (contextFiles.contains($0.file) && !used.contains($0.name)) }
         return (rules, topics, errors)
+    }
+
+    /// The names of the topics `references` publish to, and of those these forward to, transitively.
+    static func reachable(from references: [TopicReference], through entries: [TopicEntry]) -> Set<String> {
+        var forwards: [String: [TopicReference]] = [:]
+        for entry in entries {
+            if let name = entry.name, forwards[name] == nil { forwards[name] = entry.forwards }
+        }
+        var found: Set<String> = []
+        var pending = references.map(\.name)
+        while let name = pending.popLast() {
+            guard found.insert(name).inserted else { continue }
+            pending += (forwards[name] ?? []).map(\.name)
+        }
+        return found
     }
 }

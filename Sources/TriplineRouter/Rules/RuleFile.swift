@@ -24,6 +24,8 @@ import TriplineTargets
 /// Rule fields: `Name` (required, unique), `Description`, `State` (default `ENABLED`),
 /// `EventPattern` (required; an object or a string holding one), `Targets` (at most 5),
 /// `Severity` (`informational`, `low`, `medium`, `high`, `critical`), `Tests` (kept, not run).
+/// `EventBusName`, `RoleArn`, `Arn` and `CreatedBy` (from a template or `aws events describe-rule`)
+/// are accepted and ignored, so a rule copied from AWS loads; `ScheduleExpression` is an error.
 /// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`, `Webhook`,
 /// `Topic` (a topic name) or `BlockUser`), at most one of `Input` (JSON text, or a JSON value),
 /// `InputPath` and `InputTransformer` (`InputPathsMap`, `InputTemplate`), `RetryPolicy`
@@ -40,6 +42,9 @@ import TriplineTargets
 public enum RuleFile {
     /// The fields of a rule object.
     public static let ruleFields = ["Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"]
+    /// Rule fields of CloudFormation's `AWS::Events::Rule` and of `describe-rule` output that mean
+    /// nothing locally (one bus, no IAM, no ARNs): accepted so a copied rule loads, and ignored.
+    public static let ignoredRuleFields = ["EventBusName", "RoleArn", "Arn", "CreatedBy"]
     /// The fields of a target object (kind keys included).
     public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
         + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold"]
@@ -57,9 +62,8 @@ public enum RuleFile {
 
     /// Explanations for EventBridge or CloudFormation fields that have no meaning locally.
     static let hints: [String: String] = [
-        "EventBusName": "Tripline has a single event bus",
-        "ScheduleExpression": "scheduled rules are not supported; rules match events",
         "RoleArn": "IAM roles do not apply locally",
+        "ManagedBy": "a rule an AWS service manages for you has no local counterpart",
         "Arn": "targets are declared by kind, e.g. \"Function\": {\"Handler\": \"handlers/x.sh\"}, not by ARN",
         "Id": "\"Id\" belongs to targets",
     ]
@@ -109,6 +113,8 @@ public enum RuleFile {
         var rule: Rule?
         /// The topics its `Topic` targets publish to, checked against the declared topics by ``TopicLinker``.
         var topicReferences: [TopicReference] = []
+        /// The programs its targets run, checked by ``RuleSet/checkingHandlers(inheritedPath:)``.
+        var handlerReferences: [HandlerReference] = []
     }
 
     /// Parses a file into entries without checking names across entries.
@@ -162,6 +168,8 @@ struct RuleFileReader {
     var topics: [TopicEntry] = []
     /// `Topic` target references of the rule being read.
     var topicReferences: [TopicReference] = []
+    /// The handlers of the rule or topic being read.
+    var handlerReferences: [HandlerReference] = []
 
     init(file: String, locations: JSONSourceMap, currentDirectory: String) {
         self.file = file
@@ -182,7 +190,10 @@ struct RuleFileReader {
         }
         let before = errors.count
         topicReferences = []
-        checkFields(object, at: path, allowed: RuleFile.ruleFields)
+        handlerReferences = []
+        checkFields(object, at: path, allowed: RuleFile.ruleFields, alsoAccepted: RuleFile.ignoredRuleFields + ["ScheduleExpression"])
+        if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
+        let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
 
         let namePath = path.appending("Name")
         var name: String?
@@ -200,7 +211,7 @@ struct RuleFileReader {
         let description = optionalString(object, "Description", at: path, maxLength: Rule.maxDescriptionLength)
         let state = readState(object, at: path)
         let pattern = readPattern(object, at: path)
-        let targets = readTargets(object, at: path)
+        let targets = readTargets(object, at: path, rule: name)
         let severity = readSeverity(object, at: path)
         var tests: [JSONValue] = []
         if let value = object["Tests"] {
@@ -212,10 +223,10 @@ struct RuleFileReader {
         var rule: Rule?
         if errors.count == before, let name, let pattern {
             rule = Rule(name: name, description: description, state: state, pattern: pattern, targets: targets,
-                        file: file, location: locations.location(of: path), severity: severity, tests: tests)
+                        file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored)
         }
         return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule,
-                                  topicReferences: topicReferences)
+                                  topicReferences: topicReferences, handlerReferences: handlerReferences)
     }
 
     mutating func readState(_ object: JSONObject, at path: JSONPath) -> RuleState {
@@ -246,7 +257,8 @@ struct RuleFileReader {
     }
 
     /// `EventPattern` as an object, or as a string holding pattern JSON (CloudFormation accepts
-    /// both). Errors in the string form point at the string, with the pattern's own path.
+    /// both). Errors in the string form point at the string, with the pattern's own path. A
+    /// duplicate key is an error in both forms, reported alike, as everywhere in a rule file.
     mutating func readPattern(_ object: JSONObject, at path: JSONPath) -> EventPattern? {
         let patternPath = path.appending("EventPattern")
         guard let value = required(object, "EventPattern", at: path, in: "a rule") else { return nil }
@@ -261,11 +273,19 @@ struct RuleFileReader {
                 return nil
             }
         case .string(let text):
-            switch EventPattern.validate(text: Array(text.utf8)) {
+            switch EventPattern.validate(text: Array(text.utf8), duplicateKeys: .reject) {
             case .success(let pattern): return pattern
             case .failure(let problems):
                 let stringLocation = locations.location(of: patternPath)
                 for problem in problems.errors {
+                    if case .invalidJSON(.duplicateKey(let key, let innerPath, _)) = problem.problem {
+                        // The message of a duplicate key in the object form, with the path in the file.
+                        let path = innerPath.isEmpty ? patternPath.description
+                            : patternPath.description + (innerPath.hasPrefix("[") ? "" : ".") + innerPath
+                        let at = stringLocation ?? JSONLocation(offset: 0, line: 1, column: 1)
+                        errors.append(RuleError(file: file, location: stringLocation, problem: .invalidJSON(.duplicateKey(key: key, path: path, at: at))))
+                        continue
+                    }
                     errors.append(RuleError(file: file, location: stringLocation,
                                             path: JSONPath(patternPath.components + problem.path.components), problem: .pattern(problem.problem)))
                 }
@@ -279,7 +299,8 @@ struct RuleFileReader {
 
     // MARK: - Targets
 
-    mutating func readTargets(_ object: JSONObject, at path: JSONPath) -> [Target] {
+    /// The rule's `Targets`; `rule` is its name, when valid, to name the owner of their handlers.
+    mutating func readTargets(_ object: JSONObject, at path: JSONPath, rule: String?) -> [Target] {
         let targetsPath = path.appending("Targets")
         guard let value = object["Targets"] else { return [] }
         guard case .array(let elements) = value else {
@@ -297,7 +318,7 @@ struct RuleFileReader {
                 fail(targetPath, .expected("a target object", found: RuleProblem.describe(element)))
                 continue
             }
-            let parsed = readTarget(target, at: targetPath)
+            let parsed = readTarget(target, at: targetPath, rule: rule)
             if let id = parsed.id {
                 if !ids.insert(id).inserted { fail(targetPath.appending("Id"), .duplicateTargetID(id)) }
             }
@@ -306,11 +327,24 @@ struct RuleFileReader {
         return targets
     }
 
-    mutating func readTarget(_ object: JSONObject, at path: JSONPath) -> (id: String?, target: Target?) {
+    mutating func readTarget(_ object: JSONObject, at path: JSONPath, rule: String?) -> (id: String?, target: Target?) {
         let before = errors.count
         checkFields(object, at: path, allowed: RuleFile.targetFields)
         let id = readID(object, at: path, of: "a target")
         let kind = readKind(object, at: path)
+        if let rule, let id {
+            switch kind {
+            case .function(let function)?:
+                recordHandler(function, at: path.appending(TargetKind.Key.function.rawValue), owner: .target(rule: rule, target: id))
+            case .blockUser(let block)?:
+                let enforcePath = path.appending(TargetKind.Key.blockUser.rawValue).appending("Enforce")
+                handlerReferences.append(HandlerReference(written: object[TargetKind.Key.blockUser.rawValue]?["Enforce"]?.stringValue ?? block.enforce,
+                                                          program: block.enforce, searchPath: nil, owner: .target(rule: rule, target: id),
+                                                          file: file, path: enforcePath, location: locations.location(of: enforcePath)))
+            default:
+                break
+            }
+        }
         let input = readInput(object, at: path)
         let retryPolicy = readRetryPolicy(object, at: path)
         let deadLetter = readDeadLetter(object, at: path)
@@ -371,6 +405,13 @@ struct RuleFileReader {
             topicReferences.append(TopicReference(name: name, file: file, path: kindPath, location: locations.location(of: kindPath)))
             return .topic(name)
         }
+    }
+
+    /// Records the handler of the `Function` object at `path` for the start-up check.
+    mutating func recordHandler(_ function: FunctionTarget, at path: JSONPath, owner: HandlerReference.Owner) {
+        let handlerPath = path.appending("Handler")
+        handlerReferences.append(HandlerReference(written: function.handler, program: function.handlerPath, searchPath: function.environment["PATH"],
+                                                  owner: owner, file: file, path: handlerPath, location: locations.location(of: handlerPath)))
     }
 
     mutating func readFunction(_ value: JSONValue, at path: JSONPath) -> FunctionTarget? {
@@ -645,9 +686,10 @@ struct RuleFileReader {
 
     // MARK: - Field helpers
 
-    /// Reports every member of `object` not in `allowed`.
-    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String]) {
-        for member in object where !allowed.contains(member.key) {
+    /// Reports every member of `object` not in `allowed` (the fields the message lists) nor in
+    /// `alsoAccepted` (fields checked or ignored elsewhere, not worth suggesting).
+    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String], alsoAccepted: [String] = []) {
+        for member in object where !allowed.contains(member.key) && !alsoAccepted.contains(member.key) {
             let suggestion = Suggestion.closest(to: member.key, among: allowed)
             let hint = suggestion == nil ? RuleFile.hints[member.key] : nil
             fail(path.appending(member.key), .unknownField(member.key, allowed: allowed, suggestion: suggestion, hint: hint))

@@ -1,5 +1,6 @@
 import Foundation
 import TriplineJSON
+import TriplineTargets
 
 /// Every rule loaded from a set of files and directories.
 ///
@@ -10,10 +11,13 @@ public struct RuleSet: Sendable {
     public var rules: [Rule]
     /// The topics declared (`{"Topic": {…}}` entries) without problems.
     public var topics: [Topic]
+    /// The programs the rules' targets and the topics' subscriptions run, where they are written.
+    public var handlers: [HandlerReference]
 
-    public init(rules: [Rule] = [], topics: [Topic] = []) {
+    public init(rules: [Rule] = [], topics: [Topic] = [], handlers: [HandlerReference] = []) {
         self.rules = rules
         self.topics = topics
+        self.handlers = handlers
     }
 
     /// The rule named `name`.
@@ -27,11 +31,21 @@ public struct RuleSet: Sendable {
     /// a file is read whatever its name. Files are read in sorted path order, each at most once.
     /// Every problem in every file is returned, not just the first; rules with problems are left
     /// out of the set.
-    public static func load(paths: [String]) -> (RuleSet, [RuleError]) {
+    ///
+    /// A file given on its own is usually one of a folder of rule files, whose topics may be
+    /// declared in another file of that folder (`Rules/security-alerts.json`). So the topics of
+    /// the other `*.json` files of its folder are known too: references to them resolve, and the
+    /// set holds those its rules publish to. Those files' rules and problems are not the caller's
+    /// concern and are left out; a topic declared nowhere is still an error.
+    ///
+    /// `checkTopicReferences: false` keeps rules whose `Topic` targets name no loaded topic, for
+    /// commands that only match (`explain`): a broken topic file elsewhere does not hide them.
+    public static func load(paths: [String], checkTopicReferences: Bool = true) -> (RuleSet, [RuleError]) {
         let fileManager = FileManager.default
         let currentDirectory = fileManager.currentDirectoryPath
         var errors: [RuleError] = []
         var files: [String] = []
+        var folders: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -42,27 +56,39 @@ public struct RuleSet: Sendable {
                 files.append(contentsOf: jsonFiles(under: path, fileManager: fileManager))
             } else {
                 files.append(path)
+                let folder = (path as NSString).deletingLastPathComponent
+                folders.append(folder.isEmpty ? "." : folder)
             }
         }
 
+        func key(_ file: String) -> String {
+            URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL.path
+        }
         var seenFiles: Set<String> = []
         var entries: [RuleFile.RuleEntry] = []
         var topicEntries: [TopicEntry] = []
         for file in files.sorted() {
-            let key = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL.path
-            guard seenFiles.insert(key).inserted else { continue }
-            guard let data = fileManager.contents(atPath: file) else {
-                errors.append(RuleError(file: file, problem: .unreadable(reason: "permission denied or not a regular file")))
+            guard seenFiles.insert(key(file)).inserted else { continue }
+            let bytes: [UInt8]
+            do {
+                bytes = try readRuleFile(file, fileManager: fileManager)
+            } catch {
+                errors.append(error)
                 continue
             }
-            if data.count > RuleFile.maxFileBytes {
-                errors.append(RuleError(file: file, problem: .unreadable(reason: "larger than \(RuleFile.maxFileBytes) bytes")))
-                continue
-            }
-            let parsed = RuleFile.parseEntries(bytes: [UInt8](data), file: file, currentDirectory: currentDirectory)
+            let parsed = RuleFile.parseEntries(bytes: bytes, file: file, currentDirectory: currentDirectory)
             entries.append(contentsOf: parsed.entries)
             topicEntries.append(contentsOf: parsed.topics)
             errors.append(contentsOf: parsed.errors)
+        }
+
+        // The topics of the other files in the folders of files given on their own.
+        var contextTopics: [TopicEntry] = []
+        for folder in Set(folders).sorted() {
+            for file in jsonFiles(in: folder, fileManager: fileManager) where seenFiles.insert(key(file)).inserted {
+                guard let bytes = try? readRuleFile(file, fileManager: fileManager) else { continue }
+                contextTopics.append(contentsOf: RuleFile.parseEntries(bytes: bytes, file: file, currentDirectory: currentDirectory).topics)
+            }
         }
 
         var firstByName: [String: RuleFile.RuleEntry] = [:]
@@ -77,9 +103,67 @@ public struct RuleSet: Sendable {
             firstByName[name] = entry
             kept.append(entry)
         }
-        let linked = TopicLinker.link(rules: kept, topics: topicEntries, checkReferences: true)
+        let linked = TopicLinker.link(rules: kept, topics: topicEntries, context: contextTopics, checkReferences: checkTopicReferences)
         errors += linked.errors
-        return (RuleSet(rules: linked.rules, topics: linked.topics), sortedByFile(errors))
+        let ruleNames = Set(linked.rules.map(\.name))
+        let handlers = kept.filter { ruleNames.contains($0.name ?? "") }.flatMap(\.handlerReferences)
+            + (topicEntries + contextTopics).filter { entry in linked.topics.contains { $0.name == entry.name && $0.file == entry.file } }
+                .flatMap(\.handlerReferences)
+        return (RuleSet(rules: linked.rules, topics: linked.topics, handlers: handlers), sortedByFile(errors))
+    }
+
+    /// The bytes of a rule file; throws why they cannot be read.
+    ///
+    /// Only regular files are read: a FIFO or device is refused before it is opened (opening a
+    /// FIFO would wait for a writer).
+    static func readRuleFile(_ file: String, fileManager: FileManager) throws(RuleError) -> [UInt8] {
+        func unreadable(_ reason: String) -> RuleError { RuleError(file: file, problem: .unreadable(reason: reason)) }
+        var info = stat()
+        guard stat(file, &info) == 0 else { throw unreadable(String(cString: strerror(errno))) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw unreadable("not a regular file") }
+        guard Int(info.st_size) <= RuleFile.maxFileBytes else { throw unreadable("larger than \(RuleFile.maxFileBytes) bytes") }
+        guard let data = fileManager.contents(atPath: file) else {
+            throw unreadable(access(file, R_OK) != 0 ? String(cString: strerror(errno)) : "reading failed")
+        }
+        if data.count > RuleFile.maxFileBytes { throw unreadable("larger than \(RuleFile.maxFileBytes) bytes") }
+        return [UInt8](data)
+    }
+
+    /// The `*.json` files directly in `folder` (not below it), hidden ones skipped, sorted.
+    static func jsonFiles(in folder: String, fileManager: FileManager) -> [String] {
+        let names = (try? fileManager.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.sorted().compactMap { name in
+            let full = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+            var isDirectory: ObjCBool = false
+            return fileManager.fileExists(atPath: full, isDirectory: &isDirectory) && !isDirectory.boolValue ? full : nil
+        }
+    }
+
+    /// The set without the rules and topics whose handlers cannot be started, and those problems.
+    ///
+    /// What `validate` reports and what stops `run` before it starts: each handler is looked up as
+    /// a delivery would look it up (``HandlerReference/problem(inheritedPath:)``), `inheritedPath`
+    /// being the `PATH` handlers inherit (this process's by default).
+    public func checkingHandlers(inheritedPath: String? = HandlerEnvironment.currentInherited()["PATH"]) -> (RuleSet, [RuleError]) {
+        var errors: [RuleError] = []
+        var failed: [HandlerReference.Owner] = []
+        for handler in handlers {
+            guard let error = handler.problem(inheritedPath: inheritedPath) else { continue }
+            errors.append(error)
+            failed.append(handler.owner)
+        }
+        guard !errors.isEmpty else { return (self, []) }
+        var checked = self
+        checked.rules.removeAll { rule in failed.contains { if case .target(rule.name, _) = $0 { return true }; return false } }
+        checked.topics.removeAll { topic in failed.contains { if case .subscription(topic.name, _) = $0 { return true }; return false } }
+        let names = Set(checked.rules.map(\.name)), topicNames = Set(checked.topics.map(\.name))
+        checked.handlers.removeAll { handler in
+            switch handler.owner {
+            case .target(let rule, _): return !names.contains(rule)
+            case .subscription(let topic, _): return !topicNames.contains(topic)
+            }
+        }
+        return (checked, RuleSet.sortedByFile(errors))
     }
 
     /// Every `*.json` file below `directory`, skipping hidden files and directories.
@@ -103,7 +187,7 @@ public struct RuleSet: Sendable {
     }
 
     /// Errors grouped by file (in sorted file order), each file's in document order.
-    static func sortedByFile(_ errors: [RuleError]) -> [RuleError] {
+    public static func sortedByFile(_ errors: [RuleError]) -> [RuleError] {
         errors.enumerated().sorted { a, b in
             if a.element.file != b.element.file { return a.element.file < b.element.file }
             let x = a.element.location?.offset ?? -1, y = b.element.location?.offset ?? -1

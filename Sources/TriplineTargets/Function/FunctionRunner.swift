@@ -184,7 +184,7 @@ public final class FunctionRunner: Sendable {
 
     /// Runs `invocation` to completion; throws only when the handler could not be started.
     public func run(_ invocation: FunctionInvocation) throws(FunctionRunError) -> FunctionOutcome {
-        let executable = try resolve(invocation.executable, path: invocation.environment["PATH"])
+        let executable = try Self.resolveExecutable(invocation.executable, searchPath: invocation.environment["PATH"])
         let start = monotonicSeconds()
         var attempt = 0
         var spawned: Child?
@@ -230,9 +230,10 @@ public final class FunctionRunner: Sendable {
         }
     }
 
-    /// `name` if it contains a slash (checked to be an executable file), else the first executable
-    /// match on `path`.
-    func resolve(_ name: String, path: String?) throws(FunctionRunError) -> String {
+    /// The program a run of `name` starts: `name` itself if it contains a slash (checked to be an
+    /// executable regular file), else the first executable match on `searchPath` (the handler
+    /// environment's `PATH`; a default when nil). Public so rule checks find what a run would.
+    public static func resolveExecutable(_ name: String, searchPath path: String?) throws(FunctionRunError) -> String {
         if name.isEmpty { throw .cannotStart(executable: name, reason: "empty program name") }
         if name.contains("/") {
             try checkExecutable(name)
@@ -249,7 +250,7 @@ public final class FunctionRunner: Sendable {
         throw .cannotStart(executable: name, reason: "not found on PATH")
     }
 
-    private func checkExecutable(_ path: String) throws(FunctionRunError) {
+    private static func checkExecutable(_ path: String) throws(FunctionRunError) {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .cannotStart(executable: path, reason: String(cString: strerror(errno))) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .cannotStart(executable: path, reason: "not a regular file") }

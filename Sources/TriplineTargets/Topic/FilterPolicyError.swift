@@ -24,10 +24,7 @@ public struct FilterPolicyError: Error, Sendable, Equatable, CustomStringConvert
     }
 
     public var description: String {
-        var prefix = ""
-        if let source { prefix = source + ":" }
-        if let location { prefix += "\(location.line):\(location.column):" }
-        if !prefix.isEmpty { prefix += " " }
+        let prefix = JSONLocation.prefix(file: source, location: location)
         if case .invalidJSON = problem { return prefix + problem.description }
         return prefix + "\(path): \(problem)"
     }

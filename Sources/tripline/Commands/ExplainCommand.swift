@@ -131,23 +131,31 @@ enum ExplainCommand: Command {
             context.errors.line("tripline explain: '\(argument)' is not a rule file, and there is no \(source) to look the rule name up in (give --rules PATH)")
             return .failure(Stop(code: ExitStatus.invalidInput))
         }
-        let (rules, errors) = RuleSet.load(paths: [source])
-        if isFile {
-            guard errors.isEmpty, rules.rules.count == 1 else {
-                for error in errors { context.errors.line(error.description) }
-                if errors.isEmpty {
-                    let names = rules.rules.map(\.name)
-                    context.errors.line("tripline explain: \(argument) holds \(names.count) rules (\(names.joined(separator: ", "))); "
-                                        + "name one with --rule NAME --rules \(argument)")
-                }
-                return .failure(Stop(code: ExitStatus.invalidInput))
+        // Explaining only matches: a rule whose topic cannot be loaded (its file is broken) is still explained.
+        let (rules, errors) = RuleSet.load(paths: [source], checkTopicReferences: false)
+        let found = isFile ? (rules.rules.count == 1 ? rules.rules.first : nil) : rules.rule(named: argument)
+        if let found {
+            // Problems elsewhere (another file of the folder, another rule of the file) do not stop the
+            // explanation, but they are said: they would stop 'tripline run'.
+            if !errors.isEmpty {
+                context.errors.line("note: explaining rule \(found.name), but \(source) has \(errors.count) problem\(errors.count == 1 ? "" : "s") "
+                                    + "that 'tripline run' would refuse to start with:")
+                for error in errors { context.errors.line("note: " + error.description) }
             }
-            return .success(rules.rules[0])
+            return .success(found)
         }
-        if let rule = rules.rule(named: argument) { return .success(rule) }
         for error in errors { context.errors.line(error.description) }
+        if isFile {
+            if errors.isEmpty || rules.rules.count > 1 {
+                let names = rules.rules.map(\.name)
+                context.errors.line("tripline explain: \(argument) holds \(names.count) rules (\(names.joined(separator: ", "))); "
+                                    + "name one with --rule NAME --rules \(argument)")
+            }
+            return .failure(Stop(code: ExitStatus.invalidInput))
+        }
         let names = rules.rules.map(\.name)
-        var message = "tripline explain: no rule named '\(argument)' in \(source)"
+        var message = errors.isEmpty ? "tripline explain: no rule named '\(argument)' in \(source)"
+            : "tripline explain: no valid rule named '\(argument)' in \(source) (a rule with a problem above is left out)"
         if let close = names.first(where: { $0.lowercased() == argument.lowercased() }) ?? names.first(where: { $0.contains(argument) }) {
             message += "; did you mean '\(close)'?"
         } else if !names.isEmpty, names.count <= 30 {

@@ -14,7 +14,7 @@ enum InitCommand: Command {
         summary: "Scaffold a rule, a handler and a test event from a CloudTrail record",
         synopses: ["init --from-event FILE [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]"],
         options: [
-            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record or EventBridge event (JSON; '-' for standard input)."),
+            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record or EventBridge event (JSON, plain or gzipped; '-' for standard input)."),
             OptionSpec(name: "name", valueName: "NAME", help: "The rule's name (default: from eventName, e.g. stop-logging)."),
             OptionSpec(name: "rules", valueName: "DIR", help: "Where the rule file goes (default: Rules)."),
             OptionSpec(name: "handlers", valueName: "DIR", help: "Where the handler goes (default: Handlers)."),
@@ -23,9 +23,14 @@ enum InitCommand: Command {
         positionals: nil,
         discussion: """
             Writes <rules>/<name>.json, <handlers>/<name>.sh and <events>/<name>.json, then prints what to
-            run next (tripline test). Edit the pattern to widen or narrow it, the Description and
-            Severity, and the handler.
+            run next (tripline test). The rule names the handler and the test event by paths relative
+            to the project root (the folder holding Rules/, else the rules folder), as 'run' and
+            'test' resolve them, whatever the folders chosen. Edit the pattern to widen or narrow it,
+            the Description and Severity, and the handler.
             """)
+
+    /// Largest event read.
+    static let maxInputBytes = 16 * 1024 * 1024
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         guard let input = arguments.value("from-event") else {
@@ -35,11 +40,13 @@ enum InitCommand: Command {
         if input == "-" {
             bytes = Array(FileHandle(fileDescriptor: context.inputDescriptor).readDataToEndOfFile())
         } else {
-            guard let data = FileManager.default.contents(atPath: input) else {
-                context.errors.line("tripline init: cannot read \(input)")
+            // The reader explain and test-pattern use: plain or gzipped.
+            do {
+                bytes = try readWholeFile(path: input, limit: maxInputBytes)
+            } catch {
+                context.errors.line("tripline init: \(error)")
                 return ExitStatus.invalidInput
             }
-            bytes = Array(data)
         }
         let normalized: NormalizedEvent
         switch EventNormalizer().normalize(RawEvent(bytes: bytes, origin: EventOrigin(source: input, position: .document)),
@@ -72,27 +79,18 @@ enum InitCommand: Command {
             return ExitStatus.invalidInput
         }
 
+        // Paths as the rule file must write them: from the project root, where 'run' and 'test' resolve them.
+        let currentDirectory = FileManager.default.currentDirectoryPath
+        let handlerInRule = FunctionTarget.writtenPath(for: handlerPath, ruleFile: rulePath, currentDirectory: currentDirectory)
+        let eventInRule = FunctionTarget.writtenPath(for: eventPath, ruleFile: rulePath, currentDirectory: currentDirectory)
+
         var detailPattern: [JSONMember] = []
         if let eventSource { detailPattern.append(JSONMember(key: "eventSource", value: [.string(eventSource)])) }
         if let eventName { detailPattern.append(JSONMember(key: "eventName", value: [.string(eventName)])) }
         var pattern: [JSONMember] = [JSONMember(key: "source", value: [.string(source)]), JSONMember(key: "detail-type", value: [.string(detailType)])]
         if !detailPattern.isEmpty { pattern.append(JSONMember(key: "detail", value: .object(JSONObject(detailPattern)))) }
 
-        // The near miss: the input itself with another eventName (or detail-type).
-        var nearMiss = (try? JSONParser.parse(bytes)) ?? envelope
-        var nearMissName = "near miss: another eventName"
-        if case .object(var object) = nearMiss {
-            if object["eventName"] != nil {
-                object["eventName"] = .string((eventName ?? "") + "Other")
-            } else if case .object(var inner)? = object["detail"], inner["eventName"] != nil {
-                inner["eventName"] = .string((eventName ?? "") + "Other")
-                object["detail"] = .object(inner)
-            } else {
-                object["detail-type"] = .string(detailType + " (other)")
-                nearMissName = "near miss: another detail-type"
-            }
-            nearMiss = .object(object)
-        }
+        let (nearMiss, nearMissName) = self.nearMiss(of: (try? JSONParser.parse(bytes)) ?? envelope, eventName: eventName, detailType: detailType)
         let readOnly = CloudTrailNormalizer.isReadOnlyManagementEvent(envelope)
         let rule = JSONValue.object(JSONObject([
             JSONMember(key: "Name", value: .string(name)),
@@ -102,10 +100,10 @@ enum InitCommand: Command {
             JSONMember(key: "EventPattern", value: .object(JSONObject(pattern))),
             JSONMember(key: "Targets", value: [.object(JSONObject([
                 JSONMember(key: "Id", value: "handler"),
-                JSONMember(key: "Function", value: .object(JSONObject([JSONMember(key: "Handler", value: .string(handlerPath))]))),
+                JSONMember(key: "Function", value: .object(JSONObject([JSONMember(key: "Handler", value: .string(handlerInRule))]))),
             ]))]),
             JSONMember(key: "Tests", value: [
-                .object(JSONObject([JSONMember(key: "Name", value: "the record it was made from"), JSONMember(key: "EventFile", value: .string(eventPath)),
+                .object(JSONObject([JSONMember(key: "Name", value: "the record it was made from"), JSONMember(key: "EventFile", value: .string(eventInRule)),
                                     JSONMember(key: "Matches", value: true)])),
                 .object(JSONObject([JSONMember(key: "Name", value: .string(nearMissName)), JSONMember(key: "Event", value: nearMiss),
                                     JSONMember(key: "Matches", value: false)])),
@@ -126,11 +124,39 @@ enum InitCommand: Command {
             context.errors.line("tripline init: cannot write the files: \(error.localizedDescription)")
             return ExitStatus.invalidInput
         }
-        context.output.line("wrote \(rulePath) (pattern on source, detail-type" + (eventSource != nil ? ", eventSource, eventName" : "") + ")")
+        let patterned = ["source", "detail-type"] + detailPattern.map(\.key)
+        context.output.line("wrote \(rulePath) (pattern on " + patterned.joined(separator: ", ") + ")")
         context.output.line("wrote \(handlerPath) (from the template; make it do something)")
         context.output.line("wrote \(eventPath) (the rule's positive test)")
         context.output.line("next: tripline test --rule \(name) \(rulesDirectory)")
         return ExitStatus.success
+    }
+
+    /// The event of the near-miss test, and the test's name: `event` (the input, a CloudTrail record
+    /// or an EventBridge event) changed in a field the pattern tests, so that it does not match.
+    ///
+    /// The field is `eventName` when there is one; else, for a record, `eventSource` (which the
+    /// envelope's `source` follows: a record's own top-level `detail-type` would be ignored when it
+    /// is wrapped), and for an event, `detail-type`.
+    static func nearMiss(of event: JSONValue, eventName: String?, detailType: String) -> (event: JSONValue, name: String) {
+        guard case .object(var object) = event else { return (event, "near miss") }
+        let isRecord = CloudTrailNormalizer.classify(event) == .cloudTrailRecord
+        if let eventName {
+            if isRecord {
+                object["eventName"] = .string(eventName + "Other")
+            } else if case .object(var detail)? = object["detail"] {
+                detail["eventName"] = .string(eventName + "Other")
+                object["detail"] = .object(detail)
+            }
+            return (.object(object), "near miss: another eventName")
+        }
+        if isRecord {
+            let eventSource = object["eventSource"]?.stringValue
+            object["eventSource"] = .string(eventSource.map { "not-" + $0 } ?? "other.amazonaws.com")
+            return (.object(object), "near miss: another eventSource")
+        }
+        object["detail-type"] = .string(detailType + " (other)")
+        return (.object(object), "near miss: another detail-type")
     }
 
     /// `StopLogging` → `stop-logging`; `AWS API Call via CloudTrail` → `aws-api-call-via-cloudtrail`.

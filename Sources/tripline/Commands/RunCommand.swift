@@ -58,7 +58,8 @@ enum RunCommand: Command {
             Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
             by a signal), 1 when some records were bad, a file could not be read, a delivery was
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
-            have errors or the state directory cannot be used (for instance, another run holds it).
+            have errors, a handler cannot be started (missing, not executable, not on PATH), a webhook
+            variable is unset, or the state directory cannot be used (for instance, another run holds it).
             """)
 
     /// With `--follow`, seconds a file must stay quiet before its unfinished end is reported.
@@ -135,6 +136,13 @@ enum RunCommand: Command {
         if !ruleErrors.isEmpty {
             for error in ruleErrors { context.errors.line(error.description) }
             context.errors.line("tripline run: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was run")
+            return ExitStatus.invalidInput
+        }
+        // A handler that cannot start would dead-letter every delivery to it: refuse now instead.
+        let handlerErrors = rules.checkingHandlers().1
+        if !handlerErrors.isEmpty {
+            for error in handlerErrors { context.errors.line(error.description) }
+            context.errors.line("tripline run: \(handlerErrors.count) handler\(handlerErrors.count == 1 ? "" : "s") cannot be started; nothing was run")
             return ExitStatus.invalidInput
         }
 

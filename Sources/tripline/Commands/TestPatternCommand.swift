@@ -23,6 +23,13 @@ enum TestPatternCommand: Command {
             Prints "match" (exit 0) or "no match" (exit 1). An invalid pattern or event is
             reported on standard error with exit 2.
 
+            The event is matched literally, as written: a raw CloudTrail record is not wrapped in
+            its EventBridge envelope (the conformance corpus and --batch rely on this), so it has no
+            source, detail-type or detail. To match a record as 'tripline run' sees it, use
+            'tripline explain --pattern PATTERN --event RECORD'; 'tripline normalize RECORD' prints
+            the envelope. When the event looks like a raw record and the pattern names source,
+            detail-type or detail, a hint says so on standard error.
+
             With --batch, each input line is {"pattern": P, "event": E}, where P is a pattern
             object or a string holding pattern text (E likewise). Each line gets exactly one
             output line, in order: {"matches":true}, {"matches":false} or {"error":"..."}.
@@ -69,11 +76,30 @@ enum TestPatternCommand: Command {
         do {
             let matched = try machine.matches(event: eventInput.bytes)
             context.output.line(matched.isEmpty ? "no match" : "match")
+            if namesEnvelopeFields(pattern), isRawCloudTrailRecord(eventInput.bytes) {
+                context.errors.line("hint: the event looks like a raw CloudTrail record, matched as it is (no EventBridge envelope: no source, "
+                                    + "detail-type or detail); 'tripline explain --pattern … --event …' wraps it as 'tripline run' does")
+            }
             return matched.isEmpty ? ExitStatus.negative : ExitStatus.success
         } catch {
             context.errors.line(Diagnostics.describe(error, file: eventInput.name, label: "invalid event"))
             return ExitStatus.invalidInput
         }
+    }
+}
+
+extension TestPatternCommand {
+    /// Whether `pattern` tests a field only an EventBridge envelope has: `source`, `detail-type`, `detail.…`.
+    static func namesEnvelopeFields(_ pattern: EventPattern) -> Bool {
+        pattern.branches.contains { branch in
+            branch.contains { $0.path == "source" || $0.path == "detail-type" || $0.path.hasPrefix("detail.") }
+        }
+    }
+
+    /// Whether `event` is a CloudTrail record, not an envelope (as `tripline run` tells them apart).
+    static func isRawCloudTrailRecord(_ event: [UInt8]) -> Bool {
+        guard let value = try? JSONParser.parse(event) else { return false }
+        return CloudTrailNormalizer.classify(value) == .cloudTrailRecord
     }
 }
 

@@ -20,8 +20,13 @@ enum ValidateCommand: Command {
         discussion: """
             A rule file holds one rule object (Name, EventPattern, Targets, …) or a list of them; a
             folder is read as rule files (every *.json below it), checked together so duplicate
-            names across files are found. A pattern file holds one event pattern: a JSON object.
+            names across files are found; a rule file given alone sees the topics declared in the
+            other files of its folder. A pattern file holds one event pattern: a JSON object.
             Without --kind, folders and files that look like rules are rules, others patterns.
+            Rule checks include what 'run' checks before it starts: each Function handler (and
+            BlockUser Enforce handler) must be an executable file, found as a delivery finds it
+            (relative paths from the folder holding Rules/, bare names on PATH). The entries of each
+            rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
             1 when any has errors or cannot be read.
@@ -47,7 +52,12 @@ enum ValidateCommand: Command {
             if chosen == .rule { rulePaths.append(path) } else { patternPaths.append(path) }
         }
         if !rulePaths.isEmpty {
-            let (ruleSet, errors) = RuleSet.load(paths: rulePaths)
+            let (loaded, loadErrors) = RuleSet.load(paths: rulePaths)
+            // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
+            let (ruleSet, handlerErrors) = loaded.checkingHandlers()
+            // Rules' Tests entries, checked by the code 'tripline test' uses, without running them.
+            let testErrors = RuleTestRunner().problems(in: ruleSet.rules).map(RuleError.init)
+            let errors = RuleSet.sortedByFile(loadErrors + handlerErrors + testErrors)
             for error in errors { context.output.line(error.description) }
             anyErrors = anyErrors || !errors.isEmpty
             let files = Set(errors.map(\.file))
@@ -56,6 +66,10 @@ enum ValidateCommand: Command {
             }
             // Variables webhook targets need: not errors here (the machine that runs may set them), but worth a note.
             let environment = ProcessInfo.processInfo.environment
+            for rule in ruleSet.rules where !rule.ignoredFields.isEmpty {
+                context.output.line("note: \(rule.file): rule \(rule.name): " + rule.ignoredFields.joined(separator: ", ")
+                                    + " \(rule.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored)")
+            }
             for rule in ruleSet.rules {
                 for target in rule.targets {
                     guard case .webhook(let spec) = target.kind else { continue }

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+@Suite("tripline validate (end to end)")
+struct ValidateCommandTests {
+    @Test("good files print FILE: ok and exit 0; bad files print every error with file:line:col and exit 1")
+    func validateFiles() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(#"{"source": ["aws.ec2"], "detail": {"state": [{"prefix": "run"}]}}"#.utf8).write(to: dir.appendingPathComponent("good.json"))
+            try Data(#"{"a": [{"exists": true}]}"#.utf8).write(to: dir.appendingPathComponent("also-good.json"))
+            try Data("{\n  \"detail\": {\"eventName\": [\"a\", {\"numeric\": \"x\"}]},\n  \"source\": \"aws.ec2\"\n}\n".utf8).write(to: dir.appendingPathComponent("bad.json"))
+            try Data(#"{"a": ["x""#.utf8).write(to: dir.appendingPathComponent("broken.json"))
+
+            let good = try tripline.run(["validate", "good.json", "also-good.json"], in: dir)
+            #expect(good.status == 0 && good.stdoutLines == ["good.json: ok", "also-good.json: ok"], "\(good)")
+
+            let mixed = try tripline.run(["validate", "good.json", "bad.json", "broken.json", "missing.json"], in: dir)
+            #expect(mixed.status == 1, "\(mixed)")
+            let lines = mixed.stdoutLines
+            #expect(lines.first == "good.json: ok")
+            #expect(lines.contains { $0.hasPrefix("bad.json:2:45: detail.eventName[1].numeric: \"numeric\" needs an array") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("bad.json:3:13: source: ") }, "every error is reported: \(lines)")
+            #expect(lines.contains { $0.hasPrefix("broken.json:1:11: ") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("missing.json: ") }, "\(lines)")
+            #expect(!lines.contains("bad.json: ok"))
+        }
+    }
+
+    @Test("a rule copied from AWS validates, with a note on the fields that have no effect locally")
+    func copiedRule() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let rule = #"{"Name": "x", "Arn": "arn:aws:events:us-east-1:111122223333:rule/x", "EventBusName": "default", "# +
+                #""RoleArn": "arn:aws:iam::111122223333:role/r", "EventPattern": {"source": ["aws.iam"]}}"#
+            try Data(rule.utf8).write(to: dir.appendingPathComponent("x.json"))
+            let result = try tripline.run(["validate", "x.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutLines == ["x.json: ok", "note: x.json: rule x: EventBusName, RoleArn, Arn have no effect locally (ignored)",
+                                           "1 rule valid, 0 errors"], "\(result)")
+        }
+    }
+
+    @Test("malformed Tests entries are reported with the messages and positions 'tripline test' gives them")
+    func malformedTests() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let event = #"{"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket", "eventType": "AwsApiCall", "awsRegion": "us-east-1", "eventTime": "2024-01-01T00:00:00Z", "recipientAccountId": "1"}"#
+            let tests = [
+                #"{"Name": "five", "Event": 5, "Matches": true}"#,
+                #"{"Name": "yes", "Event": \#(event), "Matches": "yes"}"#,
+                #"{"Name": "no event", "Matches": true}"#,
+                #"{"Name": "both", "Event": \#(event), "EventFile": "events/e.json", "Matches": true}"#,
+                #"{"Name": "missing file", "EventFile": "events/none.json", "Matches": true}"#,
+                #"{"Name": "misspelt", "Evnt": {}, "Event": \#(event), "Matches": true}"#,
+                "5",
+                #"{"Name": "fine", "Event": \#(event), "Matches": true}"#,
+            ]
+            let rule = #"{"Name": "r", "EventPattern": {"source": ["aws.s3"]}, "Tests": [\#n  "# + tests.joined(separator: ",\n  ") + "\n]}"
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)
+            try Data(rule.utf8).write(to: dir.appendingPathComponent("Rules/r.json"))
+            let test = try tripline.run(["test", "Rules"], in: dir)
+            #expect(test.status == 1 && test.stdoutLines.last == "1 passed, 7 failed", "\(test)")
+            // What `test` says about each malformed entry: the error after "FAIL r: name: ", and any further ones.
+            let reported = test.stdoutLines.compactMap { line -> String? in
+                if line.hasPrefix("    ") { return String(line.dropFirst(4)) }
+                guard line.hasPrefix("FAIL "), let start = line.range(of: "Rules/r.json:") else { return nil }
+                return String(line[start.lowerBound...])
+            }
+            #expect(reported.count == 7, "\(reported)")
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 1, "\(validate)")
+            #expect(Set(validate.stdoutLines.filter { $0.hasPrefix("Rules/r.json:") }) == Set(reported), "\(validate)")
+            #expect(validate.stdoutLines.last == "1 rule valid, 7 errors", "\(validate)")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import TriplineRouter
+
+/// Loads and checks a project folder (`/p` in messages) whose `Rules/r.json` holds `rule`, with
+/// `HANDLERS` in it standing for the folder's `Handlers/`, which holds `ok.sh` (executable),
+/// `plain.sh` (not executable) and `a-directory/`.
+private func check(_ rule: String, inheritedPath: String? = "/usr/bin:/bin") throws -> (rules: [String], errors: [String]) {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("tripline-handlers-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try FileManager.default.createDirectory(atPath: root + "/Rules", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: root + "/Handlers/a-directory", withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: root + "/Handlers/ok.sh", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+    FileManager.default.createFile(atPath: root + "/Handlers/plain.sh", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644])
+    try Data(rule.replacingOccurrences(of: "HANDLERS", with: root + "/Handlers").utf8).write(to: URL(fileURLWithPath: root + "/Rules/r.json"))
+    let (loaded, loadErrors) = RuleSet.load(paths: [root + "/Rules"])
+    #expect(loadErrors.isEmpty, "\(loadErrors)")
+    let (checked, errors) = loaded.checkingHandlers(inheritedPath: inheritedPath)
+    return (checked.rules.map(\.name), errors.map { $0.description.replacingOccurrences(of: root, with: "/p") })
+}
+
+private func functionRule(_ function: String) -> String {
+    #"{"Name": "r", "EventPattern": {"source": ["x"]}, "Targets": [{"Id": "t", "Function": \#(function)}]}"#
+}
+
+@Suite("Handler checks before a run")
+struct HandlerCheckTests {
+    @Test("a handler that cannot start is reported at its Handler, with the rule, the target and why", arguments: [
+        (#"{"Handler": "Handlers/missing.sh"}"#, "/p/Handlers/missing.sh: No such file or directory"),
+        (#"{"Handler": "Handlers/a-directory"}"#, "/p/Handlers/a-directory: not a regular file"),
+        (#"{"Handler": "Handlers/plain.sh"}"#, "/p/Handlers/plain.sh: not executable (chmod +x /p/Handlers/plain.sh, and give scripts a #! line)"),
+        (#"{"Handler": "no-such-command-tripline"}"#, "no-such-command-tripline: not found on PATH"),
+        (#"{"Handler": "sh", "Environment": {"PATH": "/nonexistent"}}"#, "sh: not found on PATH"),
+        (#"{"Handler": "/p-absent/h.sh"}"#, "/p-absent/h.sh: No such file or directory"),
+    ] as [(String, String)])
+    func cannotStart(_ function: String, _ why: String) throws {
+        let (rules, errors) = try check(functionRule(function))
+        #expect(rules.isEmpty, "a rule whose handler cannot start is left out")
+        #expect(errors.count == 1 && errors[0].hasPrefix("/p/Rules/r.json:1:98: Targets[0].Function.Handler: rule r, target t: cannot start handler " + why),
+                "\(errors)")
+    }
+
+    @Test("handlers that can start pass: a relative path from the project root, a name on PATH or on the target's own PATH", arguments: [
+        #"{"Handler": "Handlers/ok.sh"}"#, #"{"Handler": "./Handlers/../Handlers/ok.sh"}"#, #"{"Handler": "sh"}"#,
+        #"{"Handler": "ok.sh", "Environment": {"PATH": "/nonexistent:HANDLERS"}}"#,
+    ])
+    func canStart(_ function: String) throws {
+        let (rules, errors) = try check(functionRule(function))
+        #expect(errors.isEmpty && rules == ["r"], "\(errors)")
+    }
+
+    @Test("a relative path that is missing says where relative paths are taken from")
+    func relativeHint() throws {
+        let (_, errors) = try check(functionRule(#"{"Handler": "handlers/x.sh"}"#))
+        #expect(errors.first?.hasSuffix("(a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder); every delivery to it would fail") == true, "\(errors)")
+    }
+
+    @Test("topic Function subscriptions and BlockUser enforcement handlers are checked too")
+    func subscriptionsAndBlockUser() throws {
+        let text = #"[{"Topic": {"Name": "alerts", "Subscriptions": [{"Id": "s", "Function": {"Handler": "Handlers/gone.sh"}}]}},"# + "\n"
+            + #"{"Name": "r", "EventPattern": {"source": ["x"]}, "Targets": [{"Id": "b", "BlockUser": {"Reason": "x", "Enforce": "Handlers/gone.sh"}}]}]"#
+        let (rules, errors) = try check(text)
+        #expect(rules.isEmpty)
+        #expect(errors.count == 2)
+        #expect(errors.first?.hasPrefix("/p/Rules/r.json:1:85: [0].Topic.Subscriptions[0].Function.Handler: topic alerts, subscription s: cannot start handler /p/Handlers/gone.sh") == true, "\(errors)")
+        #expect(errors.last?.hasPrefix("/p/Rules/r.json:2:114: [1].Targets[0].BlockUser.Enforce: rule r, target b: cannot start handler /p/Handlers/gone.sh") == true, "\(errors)")
+    }
+}
