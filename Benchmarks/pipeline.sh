@@ -8,12 +8,23 @@ BIN=.build/release/tripline
 SRC="$SHARED/data/cloudtrail/invictus-ir-aws_dataset"
 [ -d "$SRC" ] || { echo "pipeline: $SRC not found; skipping" >&2; exit 0; }
 WORK="$OUT/pipeline"
-if [ ! -f "$WORK/.ready-$COPIES" ]; then
+if [ ! -f "$WORK/.ready-distinct-$COPIES" ]; then
   rm -rf "$WORK"; mkdir -p "$WORK/Rules"
-  for c in $(seq -w 1 "$COPIES"); do
-    d="$WORK/AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/$c"
-    mkdir -p "$d"; cp "$SRC"/*.json.gz "$d/"
-  done
+  # Each copy's records get their own eventID: identical records would be one event (delivered once,
+  # the rest skipped as duplicates), and the benchmark would no longer deliver every match.
+  python3 - "$SRC" "$WORK/AWSLogs/218007301253/CloudTrail/us-east-1/2023/07" "$COPIES" <<'PY'
+import gzip, os, sys
+src, out, copies = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = sorted(n for n in os.listdir(src) if n.endswith(".json.gz"))
+for c in range(1, copies + 1):
+    day = os.path.join(out, f"{c:0{len(str(copies))}d}")
+    os.makedirs(day, exist_ok=True)
+    for name in names:
+        data = gzip.open(os.path.join(src, name)).read()
+        data = data.replace(b'"eventID":"', f'"eventID":"copy{c}-'.encode()).replace(b'"eventID": "', f'"eventID": "copy{c}-'.encode())
+        with gzip.open(os.path.join(day, name), "wb") as f:
+            f.write(data)
+PY
   # The shipped rules with their targets replaced by a no-op function, plus generated ones to 50.
   python3 - "$WORK/Rules" Rules <<'PY'
 import json, os, sys
@@ -45,7 +56,7 @@ while len(rules) < 50:
 for k, rule in enumerate(rules):
     json.dump(rule, open(os.path.join(out, f"{k:02d}-{rule['Name']}.json"), "w"))
 PY
-  touch "$WORK/.ready-$COPIES"
+  touch "$WORK/.ready-distinct-$COPIES"
 fi
 compressed=$(du -cb "$WORK"/AWSLogs/*/*/*/*/*/*/*.json.gz | tail -1 | cut -f1)
 uncompressed=$(for f in "$WORK"/AWSLogs/*/*/*/*/*/*/*.json.gz; do gzip -dc "$f"; done | wc -c)
