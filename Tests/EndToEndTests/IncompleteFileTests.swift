@@ -8,18 +8,6 @@ import Testing
 struct IncompleteFileTests {
     private let run = ["run", "--rules", "rules", "--state-dir", "s1", "in"]
 
-    /// The gzip of `text`, made by the system gzip.
-    private func gzipped(_ text: String, in dir: URL) throws -> [UInt8] {
-        let url = dir.appendingPathComponent("gzip-\(UUID().uuidString)")
-        try Data(text.utf8).write(to: url)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip") ? "/usr/bin/gzip" : "/bin/gzip")
-        process.arguments = ["-f", url.path]
-        try process.run()
-        process.waitUntilExit()
-        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: url.path + ".gz")))
-    }
-
     @Test("a file cut short (NDJSON mid-line, a log mid-record, a gzip stream) is reported; once complete, every record is delivered once",
           arguments: ["ndjson", "log", "gzip"])
     func cutThenCompleted(kind: String) throws {
@@ -31,7 +19,7 @@ struct IncompleteFileTests {
             switch kind {
             case "ndjson": full = Array(ids.map(cloudTrailRecord).joined(separator: "\n").utf8)  // the last line has no newline
             case "log": full = Array(cloudTrailLog(ids).utf8)
-            default: full = try gzipped(cloudTrailLog(ids), in: dir)
+            default: full = try systemGzipped(cloudTrailLog(ids), in: dir)
             }
             let name = kind == "gzip" ? "in/log.json.gz" : "in/events.json"
             try project.write(Array(full.prefix(kind == "gzip" ? full.count / 2 : full.count - 40)), name)

@@ -26,11 +26,7 @@ private struct Project {
 
     /// Gzips a file of the project in place.
     func gzip(_ relative: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip") ? "/usr/bin/gzip" : "/bin/gzip")
-        process.arguments = ["-f", root.appendingPathComponent(relative).path]
-        try process.run()
-        process.waitUntilExit()
+        try systemGzip(root.appendingPathComponent(relative).path)
     }
 
     /// What the recording handler saved: one entry per delivery, keyed `target/eventId`.

@@ -28,25 +28,13 @@ extension TriplineBinary {
 
 @Suite("Standard input is read like a file: gzip, CloudTrail logs, NDJSON (end to end)")
 struct StandardInputTests {
-    /// The gzip of `text`, made by the system gzip.
-    private func gzipped(_ text: String, in dir: URL) throws -> [UInt8] {
-        let url = dir.appendingPathComponent("gzip-\(UUID().uuidString)")
-        try Data(text.utf8).write(to: url)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip") ? "/usr/bin/gzip" : "/bin/gzip")
-        process.arguments = ["-f", url.path]
-        try process.run()
-        process.waitUntilExit()
-        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: url.path + ".gz")))
-    }
-
     @Test("zcat x.json.gz | tripline normalize, and the gzip itself piped in, print every record's envelope")
     func normalizePipedLog() throws {
         let tripline = try TriplineBinary.locate()
         try withTemporaryDirectory { dir in
             let ids = ["p-1", "p-2", "p-3"]
             let log = cloudTrailLog(ids)
-            for stdin in [Array(log.utf8), try gzipped(log, in: dir)] {
+            for stdin in [Array(log.utf8), try systemGzipped(log, in: dir)] {
                 let result = try tripline.runPiped(["normalize"], stdin: stdin, in: dir)
                 #expect(result.status == 0 && result.stderr.isEmpty, "\(result)")
                 let envelopes = try result.stdoutLines.map { try JSONParser.parse($0) }
@@ -62,7 +50,7 @@ struct StandardInputTests {
         try withTemporaryDirectory { dir in
             let project = try CatchAllProject(root: dir)
             let ids = (1...6).map { "g-\($0)" }
-            let result = try tripline.runPiped(["run", "--rules", "rules", "--state-dir", "s1"], stdin: try gzipped(cloudTrailLog(ids), in: dir), in: dir)
+            let result = try tripline.runPiped(["run", "--rules", "rules", "--state-dir", "s1"], stdin: try systemGzipped(cloudTrailLog(ids), in: dir), in: dir)
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("normalized: 6, bad records: 0"), "\(result.stdout)")
             #expect(project.delivered() == ids)
