@@ -17,6 +17,8 @@ struct IncompleteInputs {
     /// Seconds a file must stay quiet before its incomplete end is reported; nil: report at once.
     let grace: Double?
     private var waiting: [(error: InputError, since: Double)] = []
+    /// Files whose incomplete end was reported after the grace period and not completed since.
+    private var reported: Set<String> = []
 
     init(grace: Double?) {
         self.grace = grace
@@ -33,9 +35,12 @@ struct IncompleteInputs {
         return nil
     }
 
-    /// `path` was read to its end: its earlier incomplete end was completed (or replaced).
-    mutating func resolved(path: String) {
+    /// `path` was read to its end: its earlier incomplete end was completed (or replaced). Returns
+    /// true when that end had already been reported (after the grace period): the report no
+    /// longer holds, and the caller takes it back.
+    mutating func resolved(path: String) -> Bool {
         waiting.removeAll { $0.error.path == path }
+        return reported.remove(path) != nil
     }
 
     /// The reports whose files have been quiet for the grace period at `now`, in the order found.
@@ -46,6 +51,7 @@ struct IncompleteInputs {
             let quietSince = max(entry.since, Self.modificationTime(entry.error.path) ?? 0)
             guard now - quietSince >= grace else { return false }
             due.append(entry.error)
+            reported.insert(entry.error.path)
             return true
         }
         return due

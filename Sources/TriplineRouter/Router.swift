@@ -277,7 +277,11 @@ public final class Router {
         var incomplete = IncompleteInputs(grace: options.incompleteGrace)
         inputs.onSourceEnd = { file, items, end in
             if file.isCheckpointable { batch.checkpoint(file: file, items: items, ending: end) }
-            if end != .incomplete { incomplete.resolved(path: file.path) }
+            if end != .incomplete, incomplete.resolved(path: file.path) {
+                // Reported as incomplete after a quiet spell, then finished after all: nothing is left out.
+                summary.incompleteInputs -= 1
+                log.note("tripline run: \(file.path): complete now; its end was read")
+            }
         }
         // Reports the incomplete ends of files that stayed quiet long enough (all of them with `all`).
         func reportIncomplete(all: Bool = false) {

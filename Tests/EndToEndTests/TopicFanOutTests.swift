@@ -92,7 +92,7 @@ struct TopicFanOutTests {
             #expect(envelope["MessageAttributes"]?["eventName"]?["Value"] == "StopLogging")
             #expect(envelope["MessageAttributes"]?["eventSource"]?["Value"] == "cloudtrail.amazonaws.com")
             let key = project.read("out/ops.key")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            #expect(key.hasSuffix(":topic:security-alerts:ops"), "idempotency key <event id>:topic:<name>:<id>: \(key)")
+            #expect(key == (envelope["MessageId"]?.stringValue ?? "?") + ":topic:security-alerts:ops", "idempotency key <message id>:topic:<name>:<id>: \(key)")
 
             // The file got the raw message, one JSON line.
             let lines = (project.read("out/alerts.ndjson") ?? "").split(separator: "\n")
@@ -162,6 +162,26 @@ struct TopicFanOutTests {
             let message = try JSONParser.parse(Array((envelope["Message"]?.stringValue ?? "").utf8))
             #expect(message["userName"] == "mallory", "the message is the InputPath result")
             #expect(project.read("out/archive-2.ndjson") == nil)
+        }
+    }
+
+    @Test("two rules publishing the same event to one topic are two messages: every subscription gets both")
+    func twoPublishesOfOneEvent() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try TopicProject(root: dir)
+            try project.write("""
+                {"Topic": {"Name": "alerts", "Subscriptions": [{"Id": "log", "File": {"Path": "out/alerts.ndjson"}, "RawMessageDelivery": true}]}}
+                """, "Rules/topics.json")
+            try project.write("""
+                [{"Name": "low", "EventPattern": {"source": ["aws.cloudtrail"]}, "Targets": [{"Id": "t", "Topic": "alerts", "Input": "{\\"from\\": \\"low\\"}"}]},
+                 {"Name": "critical", "EventPattern": {"source": ["aws.cloudtrail"]}, "Targets": [{"Id": "t", "Topic": "alerts", "Input": "{\\"from\\": \\"critical\\"}"}]}]
+                """, "Rules/tampering.json")
+            let result = try tripline.run(["run", "events.ndjson"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            let lines = (project.read("out/alerts.ndjson") ?? "").split(separator: "\n").map(String.init)
+            #expect(Set(lines.compactMap { try? JSONParser.parse($0)["from"]?.stringValue }) == ["low", "critical"], "\(lines)")
+            #expect(lines.count == 2, "\(lines)")
         }
     }
 

@@ -134,8 +134,13 @@ struct IncompleteInputTests {
         #expect(held.due(now: 105).isEmpty)
         #expect(held.found(a, now: 106) == nil, "found again (the file was read again): quiet from then on")
         #expect(held.due(now: 111) == [b])
-        held.resolved(path: "/no/such/a.json")
+        let aTakenBack = held.resolved(path: "/no/such/a.json")
+        #expect(!aTakenBack, "completed before it was reported: nothing to take back")
         #expect(held.due(now: 200).isEmpty && held.isEmpty, "read to its end: nothing to report")
+        let bTakenBack = held.resolved(path: "/no/such/b.json")
+        #expect(bTakenBack, "completed after it was reported: the report is taken back")
+        let bAgain = held.resolved(path: "/no/such/b.json")
+        #expect(!bAgain, "taken back once")
         #expect(held.found(a, now: 300) == nil && held.takeAll() == [a] && held.isEmpty)
     }
 }

@@ -77,6 +77,24 @@ struct FunctionRunnerTests {
         #expect(PrintableText.lastLine(of: Array("bad \u{1B}[2J".utf8)) == "bad \\x1b[2J")
     }
 
+    @Test func aTimedOutHandlersBackgroundChildIgnoringSIGTERMIsKilledAfterTheGrace() throws {
+        try withTargetsTempDirectory { dir in
+            let pidFile = dir.appendingPathComponent("child.pid").path
+            let script = try writeScript("( trap '' TERM; exec sleep 60 ) &\necho $! > \"\(pidFile)\"\nsleep 30", "spawner.sh", in: dir)
+            let outcome = try runner.run(invocation(script, timeout: 0.3, grace: 0.5))
+            #expect(outcome.timedOut && outcome.termination == .signaled(SIGTERM), "the handler itself ends on SIGTERM")
+            let child = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            // Reaped by init once killed; give it a moment.
+            var alive = true
+            for _ in 0..<100 where alive {
+                alive = kill(child, 0) == 0
+                if alive { usleep(20_000) }
+            }
+            #expect(!alive, "the background child that ignored SIGTERM outlived its handler")
+            #expect(outcome.durationSeconds >= 0.7 && outcome.durationSeconds < 5)
+        }
+    }
+
     @Test func interruptingStopsRunningHandlersLikeATimeout() throws {
         try withTargetsTempDirectory { dir in
             let script = try writeScript("sleep 30", "hang.sh", in: dir)

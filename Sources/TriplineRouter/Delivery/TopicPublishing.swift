@@ -71,7 +71,8 @@ extension TargetExecutor {
     /// Publishes `message` (the rule target's rendered input) to topic `name`: one new journal delivery
     /// per subscription whose filter policy accepts it, following `Topic` subscriptions into other
     /// topics. Succeeds once those deliveries are committed; their idempotency keys
-    /// (`<event id>:topic:<name>:<subscription>`) make a repeated publish add nothing.
+    /// (`<message id>:topic:<name>:<subscription>`, the MessageId derived from the publishing
+    /// delivery's own key) make a repeated publish of the same delivery add nothing.
     func publish(_ message: [UInt8], to name: String, rule: Rule, event: JSONValue, delivery: StoredDelivery) -> AttemptReport {
         guard let topic = topics[name] else {
             let text = "no topic named \(JSONWriter.quoted(name)) is loaded"
@@ -115,7 +116,9 @@ extension TargetExecutor {
                 } else {
                     body = SNSNotification(messageId: messageId, topicArn: topic.arn, message: messageText, timestamp: now, messageAttributes: attributes).bytes
                 }
-                rows.append(NewDelivery(rule: topic.deliveryRule, target: subscription.id, eventID: delivery.eventID, origin: delivery.origin,
+                // Keyed by the publish's MessageId, not the event's id: two rules (or targets) publishing
+                // the same event are two messages, and each subscription gets both, as on SNS.
+                rows.append(NewDelivery(rule: topic.deliveryRule, target: subscription.id, eventID: messageId, origin: delivery.origin,
                                         event: body, ingestionTime: delivery.ingestionTime, acceptedAt: now.timeIntervalSince1970))
                 delivered.append(key)
             }

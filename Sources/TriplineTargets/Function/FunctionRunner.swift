@@ -400,6 +400,7 @@ private struct Session {
                 // Everything the handler wrote before exiting is in the pipes now: read it and stop.
                 drain(child.stdout, into: \.stdout, open: \.stdoutOpen, untilEmpty: true)
                 drain(child.stderr, into: \.stderr, open: \.stderrOpen, untilEmpty: true)
+                if (timedOut || interrupted) && !killed { finishGroup() }
                 break
             }
             let now = monotonicSeconds()
@@ -506,6 +507,16 @@ private struct Session {
             if rc < 0 { status = raw; return }  // ECHILD: someone else reaped it; report what we have
             return
         }
+    }
+
+    /// After a stopped handler's own exit: what else its group still runs (background children
+    /// that ignored SIGTERM) gets SIGKILL at the end of the grace period, so nothing of a timed-out
+    /// or interrupted handler outlives it. The group id cannot be reused while members remain.
+    private mutating func finishGroup() {
+        guard let killAt else { return }
+        while kill(-child.pid, 0) == 0 && monotonicSeconds() < killAt { usleep(20_000) }
+        if kill(-child.pid, 0) == 0 { _ = kill(-child.pid, SIGKILL) }
+        killed = true
     }
 
     private func signalGroup(_ signal: Int32) {
