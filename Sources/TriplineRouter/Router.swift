@@ -544,15 +544,17 @@ final class AcceptBatch {
     /// with `ending` how reading it ended (nil while it is being read).
     ///
     /// The checkpoint's extent is what the readers took from the open file (its whole size for a file
-    /// an error stopped early), with that extent's fingerprint: a later run resumes only while the file
-    /// still starts with those bytes. It is complete once the file was read to its end without an
+    /// an error stopped early), with the fingerprint of the bytes they took: a later run resumes only
+    /// while the file still starts with those bytes. It is complete once the file was read to its end without an
     /// incomplete item there. Looked at again at most once a second while a file is read (one `fstat`,
     /// and at most 128 KiB read when the extent moved), and always at its end.
     func checkpoint(file: SourceFile, items: Int, ending: SourceEnd? = nil) {
         let now = monotonicSeconds()
         if identity == nil || identity!.file !== file || now - identity!.checkedAt > 1 || ending != nil {
             guard let status = file.status() else { return }
-            let extent = ending == .stopped ? status.size : min(status.size, file.bytesRead)
+            // How far the readers read, even past the end of a file cut shorter meanwhile (a `cp` over
+            // it): the fingerprint of those bytes then matches nothing, and the next read starts over.
+            let extent = ending == .stopped ? status.size : file.bytesRead
             let fingerprint: FileFingerprint
             if let known = identity, known.file === file, known.extent == extent {
                 fingerprint = known.fingerprint

@@ -91,4 +91,28 @@ struct CheckpointFingerprintTests {
             #expect(file.isCheckpointable)
         }
     }
+
+    @Test("a file rewritten in place while it is read: the fingerprint is of the bytes that were read, not of the new content",
+          arguments: [100, 200_000, 400_000])
+    func fingerprintIsOfTheBytesRead(lines: Int) throws {
+        try withRouterTempDirectory { dir in
+            let line = { (n: Int) in Array("{\"n\":\(n),\"pad\":\"\(String(repeating: "x", count: 20))\"}\n".utf8) }
+            let first = (0..<lines).flatMap(line)
+            let path = try writeFile(first, "events.ndjson", in: dir)
+            let inputs = EventInputs(arguments: [path])
+            #expect(try inputs.next()?.get().bytes == Array(line(0).dropLast()))
+            let file = try #require(inputs.currentFile)
+            let read = file.bytesRead
+            #expect(read > 0)
+            // `cp other events.ndjson`: the same inode, truncated and written again with other lines.
+            let other = (lines..<(2 * lines + 7)).flatMap(line)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data(other))
+            try handle.close()
+            let fingerprint = try #require(file.fingerprint(extent: read))
+            #expect(fingerprint == FileFingerprint.of(bytes: Array(first.prefix(Int(read)))), "the bytes that were parsed")
+            #expect(fingerprint != FileFingerprint.of(bytes: Array(other.prefix(Int(read)))), "not what the path holds now")
+        }
+    }
 }

@@ -33,6 +33,8 @@ public final class CompressedFileReader {
     private let output: UnsafeMutablePointer<UInt8>?
     /// Total bytes read from the file so far.
     private var bytesRead: Int64
+    /// The file offset of the next raw read (regular files with `onRead` only).
+    private var readOffset: Int64
     private var reachedEOF = false
     /// True while inflate has been fed bytes of a gzip member whose end it has not yet seen.
     private var inMember = false
@@ -45,6 +47,8 @@ public final class CompressedFileReader {
     private let isStream: Bool
     /// Streams only: called before a read that would block.
     private let beforeWaiting: (() -> Void)?
+    /// Hears every raw read of a regular file: its offset in the file and the bytes.
+    private let onRead: ((Int64, UnsafeBufferPointer<UInt8>) -> Void)?
 
     /// Opens `path` and sniffs whether it is gzip-compressed.
     ///
@@ -61,8 +65,12 @@ public final class CompressedFileReader {
     /// For a descriptor that is not a regular file (a pipe, standard input), `beforeWaiting` runs
     /// before each read that would block, and inflated output is handed out as soon as the input
     /// available so far is used up, so a stream is processed as it arrives.
+    ///
+    /// `onRead` hears each raw read of a regular file with its offset (what ``SourceFile`` samples
+    /// for checkpoint fingerprints: the bytes actually parsed, not what the path holds later).
     public init(descriptor fd: Int32, path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize,
-                beforeWaiting: (() -> Void)? = nil) throws(IngestionError) {
+                beforeWaiting: (() -> Void)? = nil,
+                onRead: ((Int64, UnsafeBufferPointer<UInt8>) -> Void)? = nil) throws(IngestionError) {
         precondition(chunkSize >= 2, "chunkSize must be at least 2 bytes")
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -76,6 +84,8 @@ public final class CompressedFileReader {
         }
         let isStream = (info.st_mode & S_IFMT) != S_IFREG
         let waitHook = isStream ? beforeWaiting : nil
+        let readHook = isStream ? nil : onRead
+        let startOffset = readHook == nil ? 0 : Int64(max(0, lseek(fd, 0, SEEK_CUR)))
 
         let input = UnsafeMutablePointer<UInt8>.allocate(capacity: chunkSize)
         // Read until the two magic bytes are available (short reads are possible on pipes) or EOF.
@@ -91,6 +101,7 @@ public final class CompressedFileReader {
                 throw .readFailed(path: path, offset: Int64(probed), reason: reason)
             }
             if n == 0 { probeHitEOF = true; break }
+            readHook?(startOffset + Int64(probed), UnsafeBufferPointer(start: input + probed, count: n))
             probed += n
         }
         let isGzip = probed >= 2 && input[0] == 0x1f && input[1] == 0x8b
@@ -126,6 +137,8 @@ public final class CompressedFileReader {
         self.reachedEOF = probeHitEOF
         self.isStream = isStream
         self.beforeWaiting = waitHook
+        self.onRead = readHook
+        self.readOffset = startOffset + Int64(probed)
     }
 
     deinit {
@@ -260,6 +273,10 @@ public final class CompressedFileReader {
             throw .readFailed(path: path, offset: bytesRead, reason: lastErrorDescription())
         }
         if n == 0 { reachedEOF = true }
+        if n > 0, let onRead {
+            onRead(readOffset, UnsafeBufferPointer(start: input, count: n))
+            readOffset += Int64(n)
+        }
         bytesRead += Int64(n)
         return n
     }

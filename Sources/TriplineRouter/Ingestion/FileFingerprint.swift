@@ -65,6 +65,22 @@ public struct FileFingerprint: Sendable, Hashable, CustomStringConvertible {
         return digest(extent: Int64(extent), samples: samples)
     }
 
+    /// The fingerprint of an extent whose samples are at hand: `head` holds the extent's first
+    /// bytes (at least `min(extent, sampleBytes)`), `tail` the bytes that end at `extent` (at least
+    /// those from `max(sampleBytes, extent - sampleBytes)`); nil when they do not cover that much.
+    /// The same value ``of(descriptor:extent:)`` gives for a file holding those bytes.
+    static func of(extent: Int64, head: [UInt8], tail: [UInt8]) -> FileFingerprint? {
+        let sample = Int64(sampleBytes)
+        guard extent >= 0, Int64(head.count) >= min(extent, sample) else { return nil }
+        var samples = Array(head.prefix(Int(min(extent, sample))))
+        if extent > sample {
+            let wanted = Int(extent - max(sample, extent - sample))
+            guard tail.count >= wanted else { return nil }
+            samples += tail.suffix(wanted)
+        }
+        return digest(extent: extent, samples: samples)
+    }
+
     private static func digest(extent: Int64, samples: [UInt8]) -> FileFingerprint {
         var input = withUnsafeBytes(of: UInt64(extent).littleEndian) { Array($0) }
         input += samples

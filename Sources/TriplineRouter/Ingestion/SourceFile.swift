@@ -38,6 +38,13 @@ public final class SourceFile {
     private let owned: Bool
     /// Where reading starts: 0 for a file opened here, the inherited offset for standard input.
     private let startOffset: Int64
+    /// The raw bytes the readers took, as a fingerprint samples them: the first ones from where
+    /// reading starts, and the last ones before `readEnd` (offsets relative to `startOffset`).
+    /// A checkpoint's fingerprint comes from these, so it describes what was parsed even when the
+    /// file is rewritten in place (`cp` over it) while it is read.
+    private var readHead: [UInt8] = []
+    private var readTail: [UInt8] = []
+    private var readEnd: Int64 = 0
 
     /// Opens `source`: a file by its path, or standard input (`standardInput`, borrowed).
     public init(_ source: InputSource, standardInput: Int32 = STDIN_FILENO) throws(IngestionError) {
@@ -86,11 +93,29 @@ public final class SourceFile {
         return max(0, Int64(lseek(descriptor, 0, SEEK_CUR)) - startOffset)
     }
 
-    /// The fingerprint of the file's first `extent` bytes (from where reading starts); nil for a file
-    /// that is not regular or is shorter than that now.
+    /// The fingerprint of the file's first `extent` bytes (from where reading starts): of the bytes
+    /// the readers took when `extent` is how far they read, else of what the file holds now; nil for
+    /// a file that is not regular or is shorter than that now.
     public func fingerprint(extent: Int64) -> FileFingerprint? {
         guard isRegularFile, startOffset == 0 else { return nil }
+        if extent == readEnd, let read = FileFingerprint.of(extent: extent, head: readHead, tail: readTail) { return read }
         return FileFingerprint.of(descriptor: descriptor, extent: extent)
+    }
+
+    /// Samples one raw read at absolute `offset`.
+    private func recordRead(offset: Int64, bytes: UnsafeBufferPointer<UInt8>) {
+        let sample = FileFingerprint.sampleBytes
+        let start = offset - startOffset
+        guard start >= 0 else { return }
+        if start < Int64(sample), start <= Int64(readHead.count) {
+            // Sequential, or read again from an earlier point (a rewind): what was read last counts.
+            readHead.removeSubrange(Int(start)...)
+            readHead.append(contentsOf: bytes.prefix(sample - Int(start)))
+        }
+        if start != readEnd { readTail.removeAll(keepingCapacity: true) }
+        readTail.append(contentsOf: bytes.suffix(sample))
+        if readTail.count > sample { readTail.removeFirst(readTail.count - sample) }
+        readEnd = start + Int64(bytes.count)
     }
 
     /// A reader of the content (`rewind` moves a regular file back to where reading started first;
@@ -104,6 +129,7 @@ public final class SourceFile {
         let copy = dup(descriptor)
         guard copy >= 0 else { throw .cannotOpen(path: path, reason: "dup: " + String(cString: strerror(errno))) }
         _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
-        return try CompressedFileReader(descriptor: copy, path: path, chunkSize: chunkSize, beforeWaiting: beforeWaiting)
+        return try CompressedFileReader(descriptor: copy, path: path, chunkSize: chunkSize, beforeWaiting: beforeWaiting,
+                                        onRead: isCheckpointable ? { [weak self] in self?.recordRead(offset: $0, bytes: $1) } : nil)
     }
 }
