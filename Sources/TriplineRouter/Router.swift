@@ -364,6 +364,9 @@ public final class Router {
         }
         batch.commit(failure: stateFailure, log: log)
         reportIncomplete(all: true)
+        // Sources that gave no item (an empty file, one resumed with nothing new) count too: the loop
+        // only looks at the count when an item arrives.
+        summary.sources = inputs.sourcesStarted
         summary.filesSkipped = inputs.sourcesSkipped
         summary.filesResumed = inputs.sourcesResumed
 

@@ -205,6 +205,19 @@ struct RunCommandTests {
         }
     }
 
+    @Test("the summary counts a last source that gave no event")
+    func summaryCountsSourceWithoutEvents() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            try project.write(record("DescribeTrails", id: "e-1") + "\n", "a.ndjson")
+            try project.write("", "b.ndjson")
+            let result = try tripline.run(["run", "--rules", "Rules", "--ephemeral", "a.ndjson", "b.ndjson"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("Summary: 1 events read from 2 sources"), "\(result.stdout)")
+        }
+    }
+
     @Test("run --follow reads new files as they arrive and stops cleanly on SIGTERM")
     func follow() throws {
         let tripline = try TriplineBinary.locate()

@@ -14,7 +14,8 @@ import Darwin
 /// to a file or a hard link to an existing file (a regular file with more than one link) is ready as
 /// soon as it is created (`IN_CREATE`: no write follows); a dangling link is reported. Watches are set up
 /// before the existing files are listed, so nothing that arrives in between is missed; a file is handed
-/// out again only if it changed (inode, size or modification time). Names are filtered as in
+/// out again only if it changed (inode, size or modification time), and an empty file not at all
+/// (nothing to read yet: a file being created is empty until its first write). Names are filtered as in
 /// ``DirectoryWalker``. ``nextFile()`` blocks until a file is ready or the ``StopSignal`` fires.
 /// Not thread-safe: one consumer.
 public final class FolderWatcher {
@@ -192,10 +193,16 @@ public final class FolderWatcher {
         }
     }
 
-    /// Records `path` as handed out; false if it is unchanged since last time or no longer a regular file.
+    /// Records `path` as handed out; false if it is unchanged since last time, no longer a regular
+    /// file, or empty.
+    ///
+    /// An empty file has nothing to read, and is what a file just created looks like before its first
+    /// write: the listing of a new directory can find it between the writer's `open` and `write`. It is
+    /// not recorded, so the `IN_CLOSE_WRITE` that follows (the directory is watched before it is listed)
+    /// hands it out once, written, instead of it being read empty and then read again.
     private func take(_ path: String) -> Bool {
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
         let stamp = FileStamp(inode: UInt64(info.st_ino), size: Int64(info.st_size),
                               modifiedSeconds: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
         if seen[path] == stamp { return false }
