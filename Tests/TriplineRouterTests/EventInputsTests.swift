@@ -192,6 +192,29 @@ struct EventInputsTests {
         }
     }
 
+    @Test("sources are counted once each: a file read again as it grows is one source, not one resumed by a checkpoint")
+    func sourcesAreCountedOnceEach() throws {
+        try withRouterTempDirectory { dir in
+            let grown = try writeFile("{\"n\":1}\n{\"n\":2}\n", "grown.ndjson", in: dir)
+            let old = try writeFile("{\"n\":3}\n{\"n\":4}\n", "old.ndjson", in: dir)
+            let read = try writeFile("{\"n\":5}\n", "read.ndjson", in: dir)
+            // As a watched folder hands them out: grown.ndjson twice (it grew), then a file an earlier
+            // run read half of, then one it read whole, twice.
+            var queue = [grown, grown, old, read, read]
+            let inputs = EventInputs(sources: { queue.isEmpty ? nil : .success(.file(queue.removeFirst())) })
+            var seen: Set<String> = []
+            inputs.resumption = { file in
+                if file.path == read { return .skip }
+                if file.path == old { return .resume(afterItems: 1) }
+                return seen.insert(file.path).inserted ? .read : .resume(afterItems: 2)
+            }
+            #expect(collect(inputs) == ["\(grown):1", "\(grown):2", "\(old):2"])
+            #expect(inputs.sourcesStarted == 2)
+            #expect(inputs.sourcesResumed == 1, "only the file an earlier run had read part of")
+            #expect(inputs.sourcesSkipped == 1)
+        }
+    }
+
     @Test func normalizerReportsWhyAnEventWasSkipped() {
         let normalizer = EventNormalizer()
         let origin = EventOrigin(source: "f.json.gz", position: .record(7))

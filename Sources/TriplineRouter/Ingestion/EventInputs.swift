@@ -39,8 +39,10 @@ public final class EventInputs {
     public static let singleDocumentSlack = 4
 
     public let maxEventBytes: Int
-    /// Number of sources started so far (files and standard input).
-    public private(set) var sourcesStarted = 0
+    /// Distinct sources started so far (files and standard input; a file read again as it grows,
+    /// in `--follow`, counts once).
+    public var sourcesStarted: Int { startedSources.count }
+    private var startedSources: Set<String> = []
     /// The source being read, if any.
     public private(set) var currentSource: InputSource?
     /// The file (or standard input) being read, held open: what its checkpoint describes.
@@ -57,10 +59,13 @@ public final class EventInputs {
     public var onWaiting: (() -> Void)?
     /// Items (events and per-event errors) given so far by the current source, skipped ones included.
     public private(set) var itemsFromCurrentSource = 0
-    /// Files skipped whole by ``resumption``: already read.
-    public private(set) var sourcesSkipped = 0
-    /// Files ``resumption`` had read from part-way: their first items were handled before.
-    public private(set) var sourcesResumed = 0
+    /// Distinct files skipped whole by ``resumption`` that this run had not read: already read before.
+    public var sourcesSkipped: Int { skippedSources.subtracting(startedSources).count }
+    /// Distinct files ``resumption`` had read from part-way that this run had not read from their
+    /// start: their first items were handled by an earlier run.
+    public var sourcesResumed: Int { resumedSources.count }
+    private var skippedSources: Set<String> = []
+    private var resumedSources: Set<String> = []
 
     private let nextSource: () -> Result<InputSource, InputError>?
     private let standardInput: Int32
@@ -113,7 +118,7 @@ public final class EventInputs {
                     do {
                         file = try SourceFile(source, standardInput: standardInput)
                     } catch {
-                        sourcesStarted += 1
+                        startedSources.insert(source.description)
                         currentSource = source
                         return .failure(.file(error))
                     }
@@ -121,14 +126,14 @@ public final class EventInputs {
                         switch decision {
                         case .read, .replaced: break
                         case .skip:
-                            sourcesSkipped += 1
+                            skippedSources.insert(source.description)
                             continue
                         case .resume(let items):
-                            sourcesResumed += 1
+                            if !startedSources.contains(source.description) { resumedSources.insert(source.description) }
                             itemsToSkip = items
                         }
                     }
-                    sourcesStarted += 1
+                    startedSources.insert(source.description)
                     currentSource = source
                     currentFile = file
                     switch open(file) {
