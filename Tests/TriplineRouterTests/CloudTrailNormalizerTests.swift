@@ -228,16 +228,12 @@ struct CloudTrailNormalizerTests {
         ((0..<768).map { UInt8($0 % 256) }, "ac2a264c8ec1f4232a40854e8239bc3a697ab1d2"),
     ] as [([UInt8], String)])
     func sha1(_ input: [UInt8], _ hex: String) {
-        #expect(Self.hex(NameBasedUUID.sha1(input)) == hex)
+        #expect(Digest.hex(Digest.sha1(input)) == hex)
     }
 
     @Test("name-based UUIDs match RFC 4122 version 5")
     func uuidVersion5() {
         #expect(NameBasedUUID.v5(namespace: NameBasedUUID.urlNamespace, name: "https://www.example.com/") == "3d3ed9d2-aa3d-5fa6-90e8-ed662e90f559")
         #expect(NameBasedUUID.v5(namespace: NameBasedUUID.urlNamespace, name: "tripline") == "af2caf89-683c-58d3-a7a6-135577832fcf")
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

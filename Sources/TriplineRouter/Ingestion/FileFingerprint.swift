@@ -5,7 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import COpenSSL
 
 /// A digest of a file's first bytes, kept in its checkpoint: tells a file that grew from one replaced.
 ///
@@ -82,20 +81,8 @@ public struct FileFingerprint: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func digest(extent: Int64, samples: [UInt8]) -> FileFingerprint {
-        var input = withUnsafeBytes(of: UInt64(extent).littleEndian) { Array($0) }
-        input += samples
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = EVP_Digest(input, input.count, &digest, &length, EVP_sha256(), nil) == 1
-        precondition(ok && length == 32, "SHA-256 failed in libcrypto")
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in digest.prefix(32) {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return FileFingerprint(hex: String(decoding: out, as: UTF8.self))
+        let input = withUnsafeBytes(of: UInt64(extent).littleEndian) { Array($0) } + samples
+        return FileFingerprint(hex: Digest.hex(Digest.sha256(input)))
     }
 
     private init(hex: String) {

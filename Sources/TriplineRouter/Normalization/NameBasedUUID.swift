@@ -1,5 +1,3 @@
-import COpenSSL
-
 /// RFC 4122 name-based UUIDs (version 5, SHA-1), so the same name always yields the same id.
 ///
 /// Used for envelope ids: a CloudTrail record normalised twice (a re-run, a duplicate delivery)
@@ -17,21 +15,10 @@ enum NameBasedUUID {
 
     /// The version 5 UUID of the UTF-8 bytes `name` in `namespace`.
     static func v5(namespace: [UInt8], name: [UInt8]) -> String {
-        var bytes = Array(sha1(namespace + name).prefix(16))
+        var bytes = Array(Digest.sha1(namespace + name).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         return format(bytes)
-    }
-
-    /// SHA-1 of `bytes` through libcrypto (20 bytes).
-    static func sha1(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        // An empty input still needs a valid pointer; the length passed is the real one.
-        let input = bytes.isEmpty ? [UInt8(0)] : bytes
-        let ok = EVP_Digest(input, bytes.count, &digest, &length, EVP_sha1(), nil) == 1
-        precondition(ok && length == 20, "SHA-1 failed in libcrypto")
-        return Array(digest.prefix(20))
     }
 
     /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` for 16 bytes.
