@@ -190,7 +190,7 @@ def full_report(match_path, scaling_path, counts_path, pipeline_path, delivery_p
         p = pipeline[0]
         out.append("## End-to-end pipeline\n")
         out.append(f"`tripline run` over {p['files']} gzipped CloudTrail log files ({p['events']:,} records, the invictus-ir "
-                   f"dataset copied 10 times) with 50 rules (the shipped pack plus selective generated ones), every match "
+                   f"dataset copied 10 times, each copy with its own event ids so that no record is a duplicate of another) with 50 rules (the shipped pack plus selective generated ones), every match "
                    f"delivered to a no-op function (`/bin/true`, one process per delivery):\n")
         out.append("| events | matched | seconds | events/s | MB/s gzipped | MB/s uncompressed |")
         out.append("|---:|---:|---:|---:|---:|---:|")
