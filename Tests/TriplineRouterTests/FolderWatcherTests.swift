@@ -50,4 +50,34 @@ struct FolderWatcherTests {
             #expect(handedOut.map(\.size) == [content.count], "\(handedOut)")
         }
     }
+
+    @Test("a dangling link is reported, then read once its target (outside the watched tree) appears")
+    func danglingLinkIsReadWhenItsTargetAppears() throws {
+        try withRouterTempDirectory { dir in
+            let watched = dir.appendingPathComponent("drop"), outside = dir.appendingPathComponent("elsewhere")
+            try FileManager.default.createDirectory(at: watched, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+            let target = outside.appendingPathComponent("later.ndjson").path
+            let link = watched.appendingPathComponent("link.ndjson").path
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
+            #expect(symlink(target, link) == 0)
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                if ticks == 1 { FileManager.default.createFile(atPath: target, contents: Data("{}\n".utf8)) }
+                if ticks > 5 { stop.request() }
+            }
+            var items: [String] = []
+            while let item = watcher.nextFile() {
+                switch item {
+                case .success(let path):
+                    items.append("read " + path)
+                    stop.request()
+                case .failure(let error): items.append("error " + error.path)
+                }
+            }
+            #expect(items == ["error " + link, "read " + link], "\(items)")
+        }
+    }
 }

@@ -12,7 +12,8 @@ import Darwin
 /// appear): a file is ready when it is closed after writing (`IN_CLOSE_WRITE`) or moved in
 /// (`IN_MOVED_TO`), which is how CloudTrail-to-disk sync tools and `mv` deliver, and a symbolic link
 /// to a file or a hard link to an existing file (a regular file with more than one link) is ready as
-/// soon as it is created (`IN_CREATE`: no write follows); a dangling link is reported. Watches are set up
+/// soon as it is created (`IN_CREATE`: no write follows); a dangling link is reported, and read once
+/// its target is a file (looked at each second, as a target elsewhere raises no event). Watches are set up
 /// before the existing files are listed, so nothing that arrives in between is missed; a file is handed
 /// out again only if it changed (inode, size or modification time), and an empty file not at all
 /// (nothing to read yet: a file being created is empty until its first write). Names are filtered as in
@@ -29,6 +30,9 @@ public final class FolderWatcher {
     /// What each handed-out file looked like, so a repeated event for an unchanged file is ignored.
     private var seen: [String: FileStamp] = [:]
     private var errors: [InputError] = []
+    /// Links reported dangling: looked at again each second, and read once their target is a file
+    /// (a target outside the watched tree raises no event when it appears).
+    private var dangling: Set<String> = []
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     private struct FileStamp: Equatable {
@@ -91,8 +95,9 @@ public final class FolderWatcher {
     private func waitForEvents() {
         var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
-        let n = poll(&fds, nfds_t(fds.count), onWait == nil ? -1 : Int32(Self.waitTickMilliseconds))
+        let n = poll(&fds, nfds_t(fds.count), onWait == nil && dangling.isEmpty ? -1 : Int32(Self.waitTickMilliseconds))
         if n == 0 {
+            recheckDangling()
             onWait?()
             return
         }
@@ -153,7 +158,9 @@ public final class FolderWatcher {
         case S_IFLNK:
             switch FileKind.of(path, followLinks: false) {
             case .regularFile: ready.append(path)
-            case .danglingLink(let reason): errors.append(.notFound(path: path, reason: reason))
+            case .danglingLink(let reason):
+                errors.append(.notFound(path: path, reason: reason))
+                dangling.insert(path)
             case .directory, .other, .missing: break  // links to directories are not followed, as in a walk
             }
         case S_IFREG where info.st_nlink > 1:
@@ -188,7 +195,24 @@ public final class FolderWatcher {
         while let item = walker.next() {
             switch item {
             case .success(let path): ready.append(path)
-            case .failure(let error): errors.append(error)
+            case .failure(let error):
+                errors.append(error)
+                if case .danglingLink = FileKind.of(error.path, followLinks: false) { dangling.insert(error.path) }
+            }
+        }
+    }
+
+    /// Queues the dangling links whose target is a file now; forgets those that are gone.
+    private func recheckDangling() {
+        for path in dangling {
+            switch FileKind.of(path, followLinks: false) {
+            case .regularFile:
+                dangling.remove(path)
+                ready.append(path)
+            case .danglingLink:
+                continue
+            case .directory, .other, .missing:
+                dangling.remove(path)
             }
         }
     }
