@@ -552,6 +552,9 @@ struct OrOperatorTests {
         MatchRow(#"{"$or":[{"a":["1"],"b":["2"]},{"c":["3"]}]}"#, #"{"a":"1","b":"2"}"#, true),
         // A field literally named "$or" whose list holds no objects is an ordinary field.
         MatchRow(#"{"$or":["x"]}"#, #"{"$or":"x"}"#, true),
+        // Operator names are field names outside "$or" alternatives (inside them, refused).
+        MatchRow(#"{"prefix":["abc"],"$or":[{"a":["1"]},{"b":["2"]}]}"#, #"{"prefix":"abc","b":"2"}"#, true),
+        MatchRow(#"{"prefix":["abc"],"$or":[{"a":["1"]},{"b":["2"]}]}"#, #"{"prefix":"abd","b":"2"}"#, false),
     ]
 
     @Test(arguments: rows) func or(_ row: MatchRow) { checkBothMatchers(row) }
@@ -669,12 +672,15 @@ struct ValidationMessageTests {
         ValidationRow(#"{"a": [{"contains": "x"}]}"#, path: "a[0].contains", #"unknown operator "contains""#),
         ValidationRow(#"{"a": [{"Prefix": "x"}]}"#, path: "a[0].Prefix", #"unknown operator "Prefix""#),
         ValidationRow(#"{"a": [{"prefix": "x", "suffix": "y"}]}"#, path: "a[0]", "exactly one operator"),
-        ValidationRow(#"{"a": [{"prefix": "x", "prefix": "y"}]}"#, path: "a[0]", "exactly one operator"),
+        ValidationRow(#"{"a": [{"prefix": "x", "prefix": "y"}]}"#, path: "a[0].prefix", #"duplicate key "prefix""#),
+        ValidationRow(#"{"a": [{"exists": false, "x": 1}]}"#, path: "a[0].x", #"unknown operator "x""#),
+        ValidationRow(#"{"a": [{"anything-but": {"prefix": "a"}, "x": 1}]}"#, path: "a[0].x", #"unknown operator "x""#),
         ValidationRow(#"{"a": [{"numeric": ["<", 0.10000000000000001]}]}"#, path: "a[0].numeric[1]", "more precision than that keeps"),
         ValidationRow(#"{"a": [{"anything-but": [1, 9007199254740993]}]}"#, path: "a[0].anything-but[1]", "more precision than that keeps"),
         ValidationRow(#"{"a": [{"anything-but": 9007199254740993}]}"#, path: "a[0].anything-but", "more precision than that keeps"),
-        ValidationRow(#"{"a": [{"prefix": {"equals-ignore-case": "x", "equals-ignore-case": "y"}}]}"#, path: "a[0].prefix", "exactly one operator"),
-        ValidationRow(#"{"a": [{"cidr": "::ffff:0:0/96"}]}"#, path: "a[0].cidr", "prefix length from 0 to 32"),
+        ValidationRow(#"{"a": [{"prefix": {"equals-ignore-case": "x", "equals-ignore-case": "y"}}]}"#, path: "a[0].prefix.equals-ignore-case",
+                      #"duplicate key "equals-ignore-case""#),
+        ValidationRow(#"{"a": [{"cidr": "::ffff:0:0/96"}]}"#, path: "a[0].cidr", "is an IPv4-mapped IPv6 address, which is matched as the IPv4 address"),
         ValidationRow(#"{"a": [{"cidr": "::ffff:10.0.0.0/104"}]}"#, path: "a[0].cidr", "valid IPv4 or IPv6 address"),
         ValidationRow(#"{"a": [{}]}"#, path: "a[0]", "needs exactly one operator"),
         ValidationRow(#"{"a": [{"numeric": [">", 5, "<", 1]}]}"#, path: "a[0].numeric", "must be less than the upper bound"),
@@ -697,13 +703,18 @@ struct ValidationMessageTests {
         ValidationRow(#"{"a": [{"cidr": "10.0.0.0/33"}]}"#, path: "a[0].cidr", "prefix length from 0 to 32"),
         ValidationRow(#"{"a": [{"cidr": "10.0.300.0/8"}]}"#, path: "a[0].cidr", "valid IPv4 or IPv6 address"),
         ValidationRow(#"{"a": [{"exists": "yes"}]}"#, path: "a[0].exists", #""exists" needs true or false"#),
-        ValidationRow(#"{"a": [{"anything-but": ["x", 1]}]}"#, path: "a[0].anything-but", "all strings or all numbers"),
+        ValidationRow(#"{"a": [{"anything-but": ["x", 1]}]}"#, path: "a[0].anything-but[1]", "not a mix: got 1 in a list of strings"),
+        ValidationRow(#"{"a": [{"anything-but": [1, 2, "b"]}]}"#, path: "a[0].anything-but[2]", #"not a mix: got "b" in a list of numbers"#),
         ValidationRow(#"{"a": [{"anything-but": []}]}"#, path: "a[0].anything-but", "non-empty list"),
         ValidationRow(#"{"a": [{"anything-but": {"numeric": [">", 1]}}]}"#, path: "a[0].anything-but.numeric", #""numeric" is not supported inside "anything-but""#),
         ValidationRow(#"{"a": [{"equals-ignore-case": 1}]}"#, path: "a[0].equals-ignore-case", #""equals-ignore-case" needs a string"#),
         ValidationRow(#"{"a": [{"prefix": {"wildcard": "x*"}}]}"#, path: "a[0].prefix.wildcard", #"not supported inside "prefix""#),
         ValidationRow(#"{"$or": [{"a": ["x"]}]}"#, path: "$or", #""$or" needs at least two"#),
         ValidationRow(#"{"$or": [{"a": ["x"]}, {}]}"#, path: "$or[1]", #"each "$or" alternative must be a non-empty pattern object"#),
+        // event-ruler refuses operator names as field names inside "$or" (at any depth of an alternative).
+        ValidationRow(#"{"$or": [{"prefix": ["abc"]}, {"b": ["y"]}]}"#, path: "$or[0].prefix", #""prefix" is an operator name"#),
+        ValidationRow(#"{"$or": [{"a": {"numeric": ["x"]}}, {"b": ["y"]}]}"#, path: "$or[0].a.numeric", #""numeric" is an operator name"#),
+        ValidationRow(#"{"a": {"$or": [{"b": ["1"]}, {"c": {"$or": [{"d": ["1"]}, {">=": ["2"]}]}}]}}"#, path: #"a.$or[1].c.$or[1][">="]"#, #"">=" is an operator name"#),
         ValidationRow(#"{"a": ["x"]"#, path: "", "not valid JSON"),
     ]
 

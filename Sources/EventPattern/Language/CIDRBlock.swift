@@ -28,6 +28,8 @@ public struct CIDRBlock: Sendable, Hashable, CustomStringConvertible {
         guard let length = Int(lengthText) else { return .failure(.invalidPrefixLength(String(lengthText))) }
         let maxLength = address.isIPv6 ? 128 : 32
         guard length >= 0, length <= maxLength else {
+            // `::ffff:0:0/96` is written as IPv6 but reads as the IPv4 address it maps.
+            if !address.isIPv6 && parts[0].contains(":") { return .failure(.ipv4MappedPrefixLength(length, address: String(parts[0]))) }
             return .failure(.prefixLengthOutOfRange(length, max: maxLength))
         }
         var network = address.bytes
@@ -75,6 +77,8 @@ public enum CIDRProblem: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidAddress(String)
     case invalidPrefixLength(String)
     case prefixLengthOutOfRange(Int, max: Int)
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d` in hex groups), which is read as IPv4, with an IPv6 prefix length.
+    case ipv4MappedPrefixLength(Int, address: String)
 
     public var description: String {
         switch self {
@@ -82,6 +86,9 @@ public enum CIDRProblem: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidAddress(let a): return "a valid IPv4 or IPv6 address before '/', not \"\(a)\""
         case .invalidPrefixLength(let l): return "a decimal prefix length after '/', not \"\(l)\""
         case .prefixLengthOutOfRange(let l, let max): return "a prefix length from 0 to \(max), not \(l)"
+        case .ipv4MappedPrefixLength(let l, let address):
+            return "a prefix length from 0 to 32, not \(l): \"\(address)\" is an IPv4-mapped IPv6 address, which is matched as the IPv4 address it maps "
+                + "(as IPv4 events are), so its block is written in IPv4 form (e.g. \"0.0.0.0/0\" for all of ::ffff:0:0/96)"
         }
     }
 }

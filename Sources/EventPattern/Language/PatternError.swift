@@ -39,7 +39,12 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
     case multipleOperators([String])
     case operand(operator: String, expected: String, found: String)
     case unsupportedInside(outer: String, inner: String, allowed: String)
-    case anythingButMixedTypes
+    /// An element of one kind in an `anything-but` list that started with the other.
+    case anythingButMixedTypes(found: String, listKind: String)
+    /// The same key twice in one operator object (`{"prefix": "x", "prefix": "y"}`).
+    case duplicateOperatorKey(String)
+    /// An operator name used as a field name inside an `$or` alternative.
+    case reservedNameInOr(String)
     case numericMalformed(detail: String, found: String)
     case numericUnknownComparison(String)
     case numericEmptyRange(lower: String, upper: String)
@@ -85,8 +90,13 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
             return "\"\(op)\" needs \(expected), got \(found)"
         case .unsupportedInside(let outer, let inner, let allowed):
             return "\"\(inner)\" is not supported inside \"\(outer)\"; expected \(allowed)"
-        case .anythingButMixedTypes:
-            return "\"anything-but\" list must be all strings or all numbers, not a mix"
+        case .anythingButMixedTypes(let found, let listKind):
+            return "\"anything-but\" list must be all strings or all numbers, not a mix: got \(found) in a list of \(listKind)"
+        case .duplicateOperatorKey(let name):
+            return "duplicate key \"\(name)\" in an operator object; write the operator once"
+        case .reservedNameInOr(let name):
+            return "\"\(name)\" is an operator name and cannot be a field name inside \"$or\" (EventBridge's matcher refuses it); "
+                + "to test a field, write {\"field\": [{\"\(name)\": …}]}"
         case .numericMalformed(let detail, let found):
             return "\"numeric\" needs an array of operator/number pairs (e.g. [\">\", 0, \"<=\", 5]): \(detail), got \(found)"
         case .numericUnknownComparison(let op):

@@ -102,7 +102,18 @@ struct PatternParser {
         return EventPattern(root: root)
     }
 
-    mutating func parseObject(_ object: JSONObject, at path: JSONPath, depth: Int) -> PatternObject? {
+    /// Operator and keyword names event-ruler reserves inside `$or` alternatives: a field with one of
+    /// these names there makes the pattern invalid (``PatternProblem/reservedNameInOr(_:)``).
+    static let reservedNamesInOr: Set<String> = [
+        "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard", "numeric", "cidr",
+        "=", "<", "<=", ">", ">=", "regex", "not-wildcard", "not-equals-ignore-case",
+        "date-after", "date-on-or-after", "date-before", "date-on-or-before", "in-date-range",
+        "ip-address-in-range", "ip-address-not-in-range",
+    ]
+
+    /// `insideOr`: the object is (or is nested in) an `$or` alternative, where operator names
+    /// cannot be field names.
+    mutating func parseObject(_ object: JSONObject, at path: JSONPath, depth: Int, insideOr: Bool = false) -> PatternObject? {
         guard depth < PatternLimits.maxDepth else {
             fail(path, .tooDeep(limit: PatternLimits.maxDepth))
             return nil
@@ -115,6 +126,12 @@ struct PatternParser {
         var result = PatternObject(members: [])
         for member in object.members {
             let memberPath = path.appending(member.key)
+            if insideOr && PatternParser.reservedNamesInOr.contains(member.key) {
+                // A misplaced operator (`{"$or": [{"prefix": ["a"]}, …]}`) more often than a field:
+                // event-ruler refuses the pattern rather than guess.
+                fail(memberPath, .reservedNameInOr(member.key))
+                continue
+            }
             switch member.value {
             case .array(let elements):
                 if member.key == "$or", !elements.isEmpty, elements.allSatisfy({ $0.objectValue != nil }) || elements.contains(where: { $0.objectValue != nil }) {
@@ -125,7 +142,7 @@ struct PatternParser {
                     result.members.append(.field(PatternField(key: member.key, content: .values(matchers))))
                 }
             case .object(let nested):
-                if let inner = parseObject(nested, at: memberPath, depth: depth + 1) {
+                if let inner = parseObject(nested, at: memberPath, depth: depth + 1, insideOr: insideOr) {
                     result.members.append(.field(PatternField(key: member.key, content: .object(inner))))
                 }
             default:
@@ -147,7 +164,7 @@ struct PatternParser {
                 fail(branchPath, .orBranchNotObject(found: PatternParser.describe(element)))
                 continue
             }
-            if let branch = parseObject(object, at: branchPath, depth: depth + 1) { branches.append(branch) }
+            if let branch = parseObject(object, at: branchPath, depth: depth + 1, insideOr: true) { branches.append(branch) }
         }
         return errors.count == errorCount ? branches : nil
     }
@@ -188,7 +205,7 @@ struct PatternParser {
             return nil
         }
         guard members.count == 1 else {
-            fail(path, .multipleOperators(members.map(\.key)))
+            failSeveralOperators(members.map(\.key), at: path)
             return nil
         }
         let operandPath = path.appending(member.key)
@@ -200,7 +217,7 @@ struct PatternParser {
             if case .object(let inner) = operand {
                 let innerMembers = inner.members
                 guard innerMembers.count == 1, let only = innerMembers.first else {
-                    if innerMembers.isEmpty { fail(operandPath, .operatorObjectEmpty) } else { fail(operandPath, .multipleOperators(innerMembers.map(\.key))) }
+                    if innerMembers.isEmpty { fail(operandPath, .operatorObjectEmpty) } else { failSeveralOperators(innerMembers.map(\.key), at: operandPath) }
                     return nil
                 }
                 guard only.key == "equals-ignore-case" else {
@@ -257,6 +274,22 @@ struct PatternParser {
         }
     }
 
+    /// An operator object with several keys: a key written twice is a duplicate, a key that is no
+    /// operator is unknown (each said at its own path); otherwise it is two operators in one object.
+    mutating func failSeveralOperators(_ keys: [String], at path: JSONPath) {
+        var seen = Set<String>()
+        if let repeated = keys.first(where: { !seen.insert($0).inserted }) {
+            fail(path.appending(repeated), .duplicateOperatorKey(repeated))
+            return
+        }
+        let unknown = keys.filter { !PatternParser.operatorNames.contains($0) }
+        if !unknown.isEmpty {
+            for key in unknown { fail(path.appending(key), .unknownOperator(key)) }
+            return
+        }
+        fail(path, .multipleOperators(keys))
+    }
+
     mutating func parseWildcard(_ text: String, at path: JSONPath) -> WildcardPattern? {
         switch WildcardPattern.parse(text) {
         case .failure(let problem):
@@ -296,9 +329,22 @@ struct PatternParser {
             }
             var strings: [String] = [], numbers: [Double] = []
             let errorCount = errors.count
+            // The kind the list starts with; an element of the other kind is reported where it is.
+            let startsWithStrings = elements.first(where: { $0.stringValue != nil || $0.numberValue != nil })?.stringValue != nil
+            var mixed = false
             for (i, element) in elements.enumerated() {
                 switch element {
-                case .string(let s): strings.append(s)
+                case .string(let s):
+                    if !startsWithStrings && !mixed {
+                        mixed = true
+                        fail(path.appending(index: i), .anythingButMixedTypes(found: PatternParser.describe(element), listKind: "numbers"))
+                    }
+                    strings.append(s)
+                case .number where startsWithStrings:
+                    if !mixed {
+                        mixed = true
+                        fail(path.appending(index: i), .anythingButMixedTypes(found: PatternParser.describe(element), listKind: "strings"))
+                    }
                 case .number(let n) where n.value.isFinite:
                     if n.underflows {
                         fail(path.appending(index: i), .numberUnderflows(operator: "anything-but", n.text))
@@ -312,10 +358,6 @@ struct PatternParser {
                 }
             }
             guard errors.count == errorCount else { return nil }
-            if !strings.isEmpty && !numbers.isEmpty {
-                fail(path, .anythingButMixedTypes)
-                return nil
-            }
             return strings.isEmpty ? .numbers(numbers) : .strings(strings)
         case .object(let object):
             let members = object.members
@@ -324,7 +366,7 @@ struct PatternParser {
                 return nil
             }
             guard members.count == 1 else {
-                fail(path, .multipleOperators(members.map(\.key)))
+                failSeveralOperators(members.map(\.key), at: path)
                 return nil
             }
             let innerPath = path.appending(member.key)
