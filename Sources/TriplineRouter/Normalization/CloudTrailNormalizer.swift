@@ -32,7 +32,8 @@ public enum CloudTrailNormalizer {
     ]
 
     /// `detail-type` for records whose `eventType` is missing or undocumented for EventBridge
-    /// (old records, `AwsVpceEvent`): they are API calls.
+    /// (old records, `AwsVpceEvent` network activity events): they are API calls, so detections
+    /// written like CloudWatch Logs metric filters (which see every record of a trail) see them too.
     public static let defaultDetailType = "AWS API Call via CloudTrail"
 
     /// What every CloudTrail-delivered `detail-type` ends with.
