@@ -57,6 +57,17 @@ public enum CloudTrailNormalizer {
         return .unknown
     }
 
+    /// True for the content of a CloudTrail digest file (`…_CloudTrail-Digest_….json.gz`), which
+    /// lists the hashes of log files and holds no events: an object with `digestStartTime`,
+    /// `digestEndTime` and `logFiles` or `digestS3Bucket`.
+    ///
+    /// Directory walks skip digest files by name; this recognises one given explicitly, whatever
+    /// its name, so it is skipped with a note instead of reported as a bad record.
+    public static func isDigest(_ value: JSONValue) -> Bool {
+        guard let object = value.objectValue, object["digestStartTime"] != nil, object["digestEndTime"] != nil else { return false }
+        return object["logFiles"]?.arrayValue != nil || object["digestS3Bucket"] != nil
+    }
+
     /// The event EventBridge delivers for `record`, with the record unchanged as `detail`.
     ///
     /// - `id`: a name-based (version 5) UUID of the record's content (see ``eventID(for:)``), so
