@@ -41,6 +41,28 @@ struct ValidateCommandTests {
         }
     }
 
+    @Test("a target copied from AWS: Arn and RoleArn beside a local kind are noted; an Arn alone is an error saying what to add")
+    func copiedTargets() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let good = #"{"Name": "x", "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "t", "Arn": "arn:aws:sns:us-east-1:1:x", "# +
+                #""RoleArn": "arn:aws:iam::1:role/r", "Function": {"Handler": "/bin/true"}}]}"#
+            try Data(good.utf8).write(to: dir.appendingPathComponent("good.json"))
+            let result = try tripline.run(["validate", "good.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutLines == ["good.json: ok",
+                                           #"note: good.json: rule x, target t: Arn, RoleArn have no effect locally (ignored; the target runs its "Function")"#,
+                                           "1 rule valid, 0 errors"], "\(result)")
+
+            let awsOnly = #"{"Name": "y", "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "t", "Arn": "arn:aws:sns:us-east-1:1:x"}]}"#
+            try Data(awsOnly.utf8).write(to: dir.appendingPathComponent("aws-only.json"))
+            let refused = try tripline.run(["validate", "aws-only.json"], in: dir)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stdoutLines.first?.hasPrefix(#"aws-only.json:1:87: Targets[0].Arn: this target is an AWS resource (Arn "arn:aws:sns:us-east-1:1:x"), which cannot run locally; add a local kind next to it ("Function", "Webhook", "Topic" or "BlockUser""#) == true,
+                    "\(refused)")
+        }
+    }
+
     @Test("malformed Tests entries are reported with the messages and positions 'tripline test' gives them")
     func malformedTests() throws {
         let tripline = try TriplineBinary.locate()

@@ -64,6 +64,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case tooManyTargets(count: Int, limit: Int)
     /// A target with no kind key (`Function`, …).
     case missingTargetKind(available: [String])
+    /// A target with an `Arn` (an AWS resource) and no local kind: it cannot run here.
+    case awsTargetOnly(arn: String, available: [String])
     /// A target with more than one kind key.
     case multipleTargetKinds([String])
     /// A topic name already declared, in this file or another.
@@ -131,6 +133,11 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .missingTargetKind(let available):
             return "a target needs exactly one kind: " + available.map { JSONWriter.quoted($0) }.joined(separator: " or ")
                 + " (e.g. \"Function\": {\"Handler\": \"handlers/notify.sh\"})"
+        case .awsTargetOnly(let arn, let available):
+            let kinds = available.map { JSONWriter.quoted($0) }
+            return "this target is an AWS resource (Arn \(arn)), which cannot run locally; add a local kind next to it ("
+                + kinds.dropLast().joined(separator: ", ") + " or " + (kinds.last ?? "")
+                + ", e.g. \"Function\": {\"Handler\": \"Handlers/notify.sh\"}); the Arn is then ignored"
         case .multipleTargetKinds(let kinds):
             return "a target has exactly one kind, got " + kinds.map { JSONWriter.quoted($0) }.joined(separator: " and ")
                 + "; declare each as its own target"

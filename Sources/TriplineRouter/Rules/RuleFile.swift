@@ -27,7 +27,8 @@ import TriplineTargets
 /// `EventBusName`, `RoleArn`, `Arn` and `CreatedBy` (from a template or `aws events describe-rule`)
 /// are accepted and ignored, so a rule copied from AWS loads; `ScheduleExpression` is an error.
 /// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`, `Webhook`,
-/// `Topic` (a topic name) or `BlockUser`), at most one of `Input` (JSON text, or a JSON value),
+/// `Topic` (a topic name) or `BlockUser`; `Arn` and `RoleArn` are accepted and ignored next to
+/// one, and a target with an `Arn` but no kind is an error: AWS targets do not run locally), at most one of `Input` (JSON text, or a JSON value),
 /// `InputPath` and `InputTransformer` (`InputPathsMap`, `InputTemplate`), `RetryPolicy`
 /// (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`) and `DeadLetterConfig` (`Path`).
 /// `Function` fields: `Handler` (required), `Args`, `Environment`, `TimeoutSeconds`, `MaxConcurrency`.
@@ -45,6 +46,9 @@ public enum RuleFile {
     /// Rule fields of CloudFormation's `AWS::Events::Rule` and of `describe-rule` output that mean
     /// nothing locally (one bus, no IAM, no ARNs): accepted so a copied rule loads, and ignored.
     public static let ignoredRuleFields = ["EventBusName", "RoleArn", "Arn", "CreatedBy"]
+    /// Target fields of CloudFormation and `list-targets-by-rule` that name AWS resources: accepted
+    /// and ignored when the target also names a local kind (``TargetKind/Key``).
+    public static let ignoredTargetFields = ["Arn", "RoleArn"]
     /// The fields of a target object (kind keys included).
     public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
         + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold"]
@@ -329,7 +333,8 @@ struct RuleFileReader {
 
     mutating func readTarget(_ object: JSONObject, at path: JSONPath, rule: String?) -> (id: String?, target: Target?) {
         let before = errors.count
-        checkFields(object, at: path, allowed: RuleFile.targetFields)
+        checkFields(object, at: path, allowed: RuleFile.targetFields, alsoAccepted: RuleFile.ignoredTargetFields)
+        let ignored = RuleFile.ignoredTargetFields.filter { object[$0] != nil }
         let id = readID(object, at: path, of: "a target")
         let kind = readKind(object, at: path)
         if let rule, let id {
@@ -361,7 +366,8 @@ struct RuleFileReader {
             }
         }
         guard errors.count == before, let id, let kind, let input else { return (id, nil) }
-        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter, alertGate: gate))
+        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter, alertGate: gate,
+                           ignoredFields: ignored))
     }
 
     /// The required `Id` of a target or subscription (`of`: "a target"): `[.\-_A-Za-z0-9]{1,64}`.
@@ -376,7 +382,12 @@ struct RuleFileReader {
     mutating func readKind(_ object: JSONObject, at path: JSONPath) -> TargetKind? {
         let present = TargetKind.Key.allCases.filter { object[$0.rawValue] != nil }
         guard let key = present.first else {
-            fail(path, .missingTargetKind(available: TargetKind.Key.allCases.map(\.rawValue)))
+            if let arn = object["Arn"] {
+                // A target copied from AWS: say why it cannot run rather than that it lacks a kind.
+                fail(path.appending("Arn"), .awsTargetOnly(arn: RuleProblem.describe(arn), available: TargetKind.Key.allCases.map(\.rawValue)))
+            } else {
+                fail(path, .missingTargetKind(available: TargetKind.Key.allCases.map(\.rawValue)))
+            }
             return nil
         }
         guard present.count == 1 else {

@@ -71,6 +71,13 @@ enum ValidateCommand: Command {
                                     + " \(rule.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored)")
             }
             for rule in ruleSet.rules {
+                for target in rule.targets where !target.ignoredFields.isEmpty {
+                    context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id): " + target.ignoredFields.joined(separator: ", ")
+                                        + " \(target.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored; the target runs its "
+                                        + JSONWriter.quoted(target.kind.key.rawValue) + ")")
+                }
+            }
+            for rule in ruleSet.rules {
                 for target in rule.targets {
                     guard case .webhook(let spec) = target.kind else { continue }
                     let missing = spec.configuration.requiredVariables.filter { (environment[$0] ?? "").isEmpty }
