@@ -63,6 +63,33 @@ struct ValidateCommandTests {
         }
     }
 
+    @Test("a pasted CloudFormation resource validates as its Properties, with a note; errors and Tests keep their place in the file")
+    func cloudFormationResource() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let text = """
+                {"Type": "AWS::Events::Rule", "DependsOn": "Topic",
+                 "Properties": {"Name": "x", "EventPattern": {"source": ["aws.s3"]},
+                  "Targets": [{"Id": "t", "Function": {"Handler": "/bin/true"}}],
+                  "Tests": [{"Name": "one", "Event": {"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket"}, "Matches": true}]}}
+                """
+            try Data(text.utf8).write(to: dir.appendingPathComponent("cfn.json"))
+            let result = try tripline.run(["validate", "cfn.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutLines == ["cfn.json: ok",
+                                           "note: cfn.json: rule x: CloudFormation wrapper unwrapped: the rule is read from Properties "
+                                           + "of the AWS::Events::Rule resource (its other keys are ignored)",
+                                           "1 rule valid, 0 errors"], "\(result)")
+            let tested = try tripline.run(["test", "cfn.json"], in: dir)
+            #expect(tested.status == 0 && tested.stdoutLines.first == "PASS x: one", "\(tested)")
+
+            try Data(text.replacingOccurrences(of: #"["aws.s3"]"#, with: #""aws.s3""#).utf8).write(to: dir.appendingPathComponent("cfn.json"))
+            let bad = try tripline.run(["validate", "cfn.json"], in: dir)
+            #expect(bad.status == 1, "\(bad)")
+            #expect(bad.stdoutLines.first?.hasPrefix("cfn.json:2:57: Properties.EventPattern.source: expected an array") == true, "\(bad)")
+        }
+    }
+
     @Test("malformed Tests entries are reported with the messages and positions 'tripline test' gives them")
     func malformedTests() throws {
         let tripline = try TriplineBinary.locate()

@@ -34,6 +34,8 @@ import TriplineTargets
 /// `Function` fields: `Handler` (required), `Args`, `Environment`, `TimeoutSeconds`, `MaxConcurrency`.
 ///
 /// A file entry `{"Topic": {"Name": …, "Subscriptions": […]}}` declares a topic (see ``Topic``).
+/// A CloudFormation `AWS::Events::Rule` resource, or a template holding such resources, is read as
+/// its `Properties` (see `RuleFile+CloudFormation.swift`).
 ///
 /// Every problem is reported, each with its file, line:column and JSON path; a rule with any
 /// problem is left out of the result. Unknown fields are errors (with a "did you mean" for near
@@ -134,7 +136,7 @@ public enum RuleFile {
         var entries: [RuleEntry] = []
         switch document.value {
         case .object(let object):
-            if let entry = reader.readRule(object, at: .root) { entries.append(entry) }
+            entries += reader.readEntries(object, at: .root)
         case .array(let elements):
             for (i, element) in elements.enumerated() {
                 let path = JSONPath.root.appending(index: i)
@@ -142,7 +144,7 @@ public enum RuleFile {
                     reader.fail(path, .expected("a rule object", found: RuleProblem.describe(element)))
                     continue
                 }
-                if let entry = reader.readRule(object, at: path) { entries.append(entry) }
+                entries += reader.readEntries(object, at: path)
             }
         default:
             reader.fail(.root, .notRuleList(found: RuleProblem.describe(document.value)))
@@ -187,7 +189,10 @@ struct RuleFileReader {
 
     // MARK: - Rules
 
-    mutating func readRule(_ object: JSONObject, at path: JSONPath) -> RuleFile.RuleEntry? {
+    /// Reads the rule object at `path`. `defaultName` names it, and locates that name, when it has
+    /// no `Name` (a template's logical id); `cloudFormationPath` is set when it is a resource's `Properties`.
+    mutating func readRule(_ object: JSONObject, at path: JSONPath, defaultName: (name: String, path: JSONPath)? = nil,
+                           cloudFormationPath: JSONPath? = nil) -> RuleFile.RuleEntry? {
         if object["Topic"] != nil, object["Name"] == nil {
             readTopicDeclaration(object, at: path)
             return nil
@@ -199,9 +204,17 @@ struct RuleFileReader {
         if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
         let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
 
-        let namePath = path.appending("Name")
+        var namePath = path.appending("Name")
         var name: String?
-        if let value = required(object, "Name", at: path, in: "a rule") {
+        if object["Name"] == nil, let defaultName {
+            namePath = defaultName.path
+            if Rule.isValidName(defaultName.name) {
+                name = defaultName.name
+            } else {
+                fail(namePath, .invalidName(kind: "a rule name (the logical id, as Properties has no Name)",
+                                            found: JSONWriter.quoted(defaultName.name), maxLength: Rule.maxNameLength))
+            }
+        } else if let value = required(object, "Name", at: path, in: "a rule") {
             if case .string(let s) = value {
                 if Rule.isValidName(s) {
                     name = s
@@ -227,7 +240,8 @@ struct RuleFileReader {
         var rule: Rule?
         if errors.count == before, let name, let pattern {
             rule = Rule(name: name, description: description, state: state, pattern: pattern, targets: targets,
-                        file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored)
+                        file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored,
+                        cloudFormationPath: cloudFormationPath)
         }
         return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule,
                                   topicReferences: topicReferences, handlerReferences: handlerReferences)
