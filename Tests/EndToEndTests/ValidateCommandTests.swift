@@ -90,6 +90,28 @@ struct ValidateCommandTests {
         }
     }
 
+    @Test("validate notes, without failing, a detail-type in the guide's spelling and an ENABLED rule on read-only calls only")
+    func patternNotes() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let rules = #"[{"Name": "signin", "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "# +
+                #""EventPattern": {"detail-type": ["AWS Console Signin via CloudTrail"]}},"# +
+                #" {"Name": "assume", "EventPattern": {"source": ["aws.sts"], "detail": {"eventName": ["AssumeRole"]}}},"# +
+                #" {"Name": "mixed", "EventPattern": {"detail": {"eventName": ["AssumeRole", "CreateUser"]}}}]"#
+            try Data(rules.utf8).write(to: dir.appendingPathComponent("r.json"))
+            let result = try tripline.run(["validate", "r.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            let notes = result.stdoutLines.filter { $0.hasPrefix("note: ") }
+            #expect(notes.count == 2, "\(result)")
+            #expect(notes.first == #"note: r.json: rule signin: detail-type "AWS Console Signin via CloudTrail" is the EventBridge guide's spelling, "#
+                    + #"but console sign-in events arrive as "AWS Console Sign In via CloudTrail", so this never matches them; write that instead"#, "\(notes)")
+            #expect(notes.last?.hasPrefix(#"note: r.json: rule assume: in State ENABLED a rule receives no read-only management events, and every detail.eventName it names ("AssumeRole")"#) == true,
+                    "\(notes)")
+            #expect(notes.last?.contains("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") == true)
+            #expect(!notes.contains { $0.contains("rule mixed") }, "a rule naming any change call gets no note")
+        }
+    }
+
     @Test("malformed Tests entries are reported with the messages and positions 'tripline test' gives them")
     func malformedTests() throws {
         let tripline = try TriplineBinary.locate()

@@ -75,6 +75,10 @@ enum ValidateCommand: Command {
                 context.output.line("note: \(rule.file): rule \(rule.name): " + rule.ignoredFields.joined(separator: ", ")
                                     + " \(rule.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored)")
             }
+            // Valid rules that probably do not do what was meant: a misspelt detail-type, read-only calls in ENABLED.
+            for rule in ruleSet.rules {
+                for note in RuleNote.notes(for: rule) { context.output.line("note: \(rule.file): rule \(rule.name): \(note)") }
+            }
             for rule in ruleSet.rules {
                 for target in rule.targets where !target.ignoredFields.isEmpty {
                     context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id): " + target.ignoredFields.joined(separator: ", ")
