@@ -53,6 +53,7 @@ public struct EventNormalizer: Sendable {
             envelope = value
             wrapped = false
         case .unknown:
+            if CloudTrailNormalizer.isDigest(value) { return .failure(.cloudTrailDigest(origin: raw.origin)) }
             var what = value.kindDescription
             if let object = value.objectValue {
                 let keys = object.keys.prefix(4).map { JSONWriter.quoted($0) }.joined(separator: ", ")
@@ -413,6 +414,11 @@ public final class Router {
         let normalized: NormalizedEvent
         switch normalizer.normalize(raw, ingestionTime: ingestionTime) {
         case .success(let found): normalized = found
+        case .failure(let error) where !error.isError:
+            // A CloudTrail digest file: no events in it, so it is not counted as one read either.
+            summary.eventsRead -= 1
+            log.note(error.description)
+            return
         case .failure(let error):
             summary.badRecords += 1
             log.badInput(error)

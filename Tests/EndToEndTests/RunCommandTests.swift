@@ -281,6 +281,34 @@ struct RunCommandTests {
         }
     }
 
+    @Test("a CloudTrail digest file given as an input is skipped with one note, and the exit status is not affected")
+    func digestFileGivenExplicitly() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            let digest = #"{"awsAccountId":"111122223333","digestStartTime":"2024-03-01T10:00:00Z","digestEndTime":"2024-03-01T11:00:00Z","# +
+                #""digestS3Bucket":"b","digestS3Object":"o","newestEventTime":"2024-03-01T10:00:00Z","previousDigestHashValue":null,"# +
+                #""logFiles":[{"s3Bucket":"b","s3Object":"AWSLogs/111122223333/CloudTrail/eu-west-1/2024/03/01/x.json.gz","hashValue":"00"}]}"#
+            let name = "111122223333_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20240301T110000Z.json"
+            try project.write(digest, name)
+            try project.gzip(name)
+            try project.write(record("DescribeTrails", id: "d-1") + "\n", "a.ndjson")
+            let note = "\(name).gz is a CloudTrail digest file (no events); skipped"
+
+            let normalized = try tripline.run(["normalize", name + ".gz", "a.ndjson"], in: dir)
+            #expect(normalized.status == 0, "\(normalized)")
+            #expect(normalized.stdoutLines.count == 1, "\(normalized)")
+            #expect(normalized.stderr.split(separator: "\n").map(String.init) == [note], "\(normalized)")
+
+            let run = try tripline.run(["run", "--rules", "Rules", "--ephemeral", name + ".gz", "a.ndjson"], in: dir)
+            #expect(run.status == 0, "\(run)")
+            #expect(run.stderr.contains(note), "\(run.stderr)")
+            #expect(!run.stderr.contains("not a CloudTrail record"), "\(run.stderr)")
+            #expect(run.stdout.contains("Summary: 1 events read from 2 sources"), "\(run.stdout)")
+            #expect(run.stdout.contains("bad records: 0"), "\(run.stdout)")
+        }
+    }
+
     @Test("normalize on standard input prints each envelope before it waits for the next line")
     func normalizeStreams() throws {
         let tripline = try InteractiveTripline(try TriplineBinary.locate(), ["normalize"])

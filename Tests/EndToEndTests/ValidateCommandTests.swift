@@ -41,6 +41,77 @@ struct ValidateCommandTests {
         }
     }
 
+    @Test("a target copied from AWS: Arn and RoleArn beside a local kind are noted; an Arn alone is an error saying what to add")
+    func copiedTargets() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let good = #"{"Name": "x", "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "t", "Arn": "arn:aws:sns:us-east-1:1:x", "# +
+                #""RoleArn": "arn:aws:iam::1:role/r", "Function": {"Handler": "/bin/true"}}]}"#
+            try Data(good.utf8).write(to: dir.appendingPathComponent("good.json"))
+            let result = try tripline.run(["validate", "good.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutLines == ["good.json: ok",
+                                           #"note: good.json: rule x, target t: Arn, RoleArn have no effect locally (ignored; the target runs its "Function")"#,
+                                           "1 rule valid, 0 errors"], "\(result)")
+
+            let awsOnly = #"{"Name": "y", "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "t", "Arn": "arn:aws:sns:us-east-1:1:x"}]}"#
+            try Data(awsOnly.utf8).write(to: dir.appendingPathComponent("aws-only.json"))
+            let refused = try tripline.run(["validate", "aws-only.json"], in: dir)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stdoutLines.first?.hasPrefix(#"aws-only.json:1:87: Targets[0].Arn: this target is an AWS resource (Arn "arn:aws:sns:us-east-1:1:x"), which cannot run locally; add a local kind next to it ("Function", "Webhook", "Topic" or "BlockUser""#) == true,
+                    "\(refused)")
+        }
+    }
+
+    @Test("a pasted CloudFormation resource validates as its Properties, with a note; errors and Tests keep their place in the file")
+    func cloudFormationResource() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let text = """
+                {"Type": "AWS::Events::Rule", "DependsOn": "Topic",
+                 "Properties": {"Name": "x", "EventPattern": {"source": ["aws.s3"]},
+                  "Targets": [{"Id": "t", "Function": {"Handler": "/bin/true"}}],
+                  "Tests": [{"Name": "one", "Event": {"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket"}, "Matches": true}]}}
+                """
+            try Data(text.utf8).write(to: dir.appendingPathComponent("cfn.json"))
+            let result = try tripline.run(["validate", "cfn.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutLines == ["cfn.json: ok",
+                                           "note: cfn.json: rule x: CloudFormation wrapper unwrapped: the rule is read from Properties "
+                                           + "of the AWS::Events::Rule resource (its other keys are ignored)",
+                                           "1 rule valid, 0 errors"], "\(result)")
+            let tested = try tripline.run(["test", "cfn.json"], in: dir)
+            #expect(tested.status == 0 && tested.stdoutLines.first == "PASS x: one", "\(tested)")
+
+            try Data(text.replacingOccurrences(of: #"["aws.s3"]"#, with: #""aws.s3""#).utf8).write(to: dir.appendingPathComponent("cfn.json"))
+            let bad = try tripline.run(["validate", "cfn.json"], in: dir)
+            #expect(bad.status == 1, "\(bad)")
+            #expect(bad.stdoutLines.first?.hasPrefix("cfn.json:2:57: Properties.EventPattern.source: expected an array") == true, "\(bad)")
+        }
+    }
+
+    @Test("validate notes, without failing, a detail-type in the guide's spelling and an ENABLED rule on read-only calls only")
+    func patternNotes() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let rules = #"[{"Name": "signin", "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "# +
+                #""EventPattern": {"detail-type": ["AWS Console Signin via CloudTrail"]}},"# +
+                #" {"Name": "assume", "EventPattern": {"source": ["aws.sts"], "detail": {"eventName": ["AssumeRole"]}}},"# +
+                #" {"Name": "mixed", "EventPattern": {"detail": {"eventName": ["AssumeRole", "CreateUser"]}}}]"#
+            try Data(rules.utf8).write(to: dir.appendingPathComponent("r.json"))
+            let result = try tripline.run(["validate", "r.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            let notes = result.stdoutLines.filter { $0.hasPrefix("note: ") }
+            #expect(notes.count == 2, "\(result)")
+            #expect(notes.first == #"note: r.json: rule signin: detail-type "AWS Console Signin via CloudTrail" is the EventBridge guide's spelling, "#
+                    + #"but console sign-in events arrive as "AWS Console Sign In via CloudTrail", so this never matches them; write that instead"#, "\(notes)")
+            #expect(notes.last?.hasPrefix(#"note: r.json: rule assume: in State ENABLED a rule receives no read-only management events, and every detail.eventName it names ("AssumeRole")"#) == true,
+                    "\(notes)")
+            #expect(notes.last?.contains("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") == true)
+            #expect(!notes.contains { $0.contains("rule mixed") }, "a rule naming any change call gets no note")
+        }
+    }
+
     @Test("malformed Tests entries are reported with the messages and positions 'tripline test' gives them")
     func malformedTests() throws {
         let tripline = try TriplineBinary.locate()

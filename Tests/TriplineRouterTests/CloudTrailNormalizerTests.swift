@@ -174,6 +174,22 @@ struct CloudTrailNormalizerTests {
         #expect(CloudTrailNormalizer.detailType(forEventType: eventType) == detailType)
     }
 
+    @Test("network activity events and records without eventType are API calls that ENABLED rules receive, as README says")
+    func networkActivityAndUntypedRecords() throws {
+        let vpce = try JSONParser.parse(#"{"eventVersion":"1.09","eventSource":"cloudtrail.amazonaws.com","eventName":"UpdateTrail","eventType":"AwsVpceEvent","eventCategory":"NetworkActivity","readOnly":true,"recipientAccountId":"111122223333","userIdentity":{"accountId":"444455556666"},"vpcEndpointId":"vpce-1"}"#)
+        let envelope = CloudTrailNormalizer.envelope(for: vpce, ingestionTime: ingestionTime)
+        #expect(envelope["detail-type"] == "AWS API Call via CloudTrail")
+        #expect(envelope["source"] == "aws.cloudtrail")
+        #expect(envelope["account"] == "111122223333", "recipientAccountId comes before userIdentity.accountId")
+        #expect(!CloudTrailNormalizer.isReadOnlyManagementEvent(envelope), "not a management event, so ENABLED rules receive it")
+        let untyped = try JSONParser.parse(#"{"eventVersion":"1.01","eventSource":"iam.amazonaws.com","eventName":"DeleteUser"}"#)
+        #expect(CloudTrailNormalizer.envelope(for: untyped, ingestionTime: ingestionTime)["detail-type"] == "AWS API Call via CloudTrail")
+        let insight = try JSONParser.parse(#"{"eventVersion":"1.07","eventType":"AwsCloudTrailInsight","eventCategory":"Insight","recipientAccountId":"111122223333","insightDetails":{"eventSource":"ssm.amazonaws.com"}}"#)
+        let insightEnvelope = CloudTrailNormalizer.envelope(for: insight, ingestionTime: ingestionTime)
+        #expect(insightEnvelope["source"] == "aws.cloudtrail", "an Insights record keeps its eventSource inside insightDetails")
+        #expect(insightEnvelope["detail-type"] == "AWS Insight via CloudTrail")
+    }
+
     @Test("account falls back to userIdentity.accountId, then to empty")
     func accountFallbacks() throws {
         let withIdentity = try JSONParser.parse(#"{"eventName":"X","userIdentity":{"accountId":"111122223333"}}"#)

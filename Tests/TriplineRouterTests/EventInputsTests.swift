@@ -235,6 +235,24 @@ struct EventInputsTests {
         #expect(detail(#"{"id":"a-b","source":"s","detail-type":"t","detail":{}}"#) == nil)
     }
 
+    @Test("a CloudTrail digest file is recognised by its content and skipped as holding no events, not as a bad record")
+    func digestFileIsSkippedNotBad() throws {
+        let digest = #"{"awsAccountId":"111122223333","digestStartTime":"2024-05-01T10:00:00Z","digestEndTime":"2024-05-01T11:00:00Z","# +
+            #""digestS3Bucket":"b","digestS3Object":"o","previousDigestSignature":null,"logFiles":[{"s3Bucket":"b","s3Object":"x.json.gz"}]}"#
+        let origin = EventOrigin(source: "renamed.json", position: .document)
+        let result = EventNormalizer().normalize(RawEvent(bytes: Array(digest.utf8), origin: origin), ingestionTime: "2024-01-01T00:00:00Z")
+        guard case .failure(let error) = result else { Issue.record("a digest was normalized: \(result)"); return }
+        #expect(error == .cloudTrailDigest(origin: origin))
+        #expect(error.description == "renamed.json is a CloudTrail digest file (no events); skipped")
+        #expect(!error.isError && !error.endsFile)
+        #expect(CloudTrailNormalizer.isDigest(try JSONParser.parse(#"{"digestStartTime":"a","digestEndTime":"b","logFiles":[]}"#)))
+        #expect(!CloudTrailNormalizer.isDigest(try JSONParser.parse(#"{"digestStartTime":"a","logFiles":[]}"#)), "all three kinds of key are needed")
+        #expect(!CloudTrailNormalizer.isDigest(try JSONParser.parse(#"{"awsAccountId":"1","logFiles":[]}"#)))
+        guard case .failure(let other) = EventNormalizer().normalize(RawEvent(bytes: Array(#"{"awsAccountId":"1"}"#.utf8), origin: origin),
+                                                                     ingestionTime: "2024-01-01T00:00:00Z") else { return }
+        #expect(other.isError, "anything else that is not an event is still a bad record")
+    }
+
     @Test func normalizedEventCarriesTheEnvelopeAndItsId() throws {
         let record = #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","eventTime":"2024-01-01T00:00:00Z"}"#
         let event = try EventNormalizer().normalize(RawEvent(bytes: Array(record.utf8), origin: EventOrigin(source: "x", position: .line(1))),

@@ -123,6 +123,17 @@ struct RuleFileTests {
         #expect(parse(rule()).rules.first?.ignoredFields == [])
     }
 
+    @Test("a target copied from AWS keeps its Arn and RoleArn, ignored, when it names a local kind")
+    func targetCopiedFromAWS() throws {
+        let (rules, errors) = parse(ruleWithTarget(#""Id": "t", "Arn": {"Fn::GetAtt": ["Fn", "Arn"]}, "RoleArn": "arn:aws:iam::1:role/r", "# +
+                                                   #""Function": {"Handler": "h"}, "RetryPolicy": {"MaximumRetryAttempts": 2}"#))
+        #expect(errors.isEmpty, "\(errors)")
+        let target = try #require(rules.first?.targets.first)
+        #expect(target.ignoredFields == ["Arn", "RoleArn"])
+        #expect(target.kind == .function(FunctionTarget(handler: "h", handlerPath: "h")))
+        #expect(parse(ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}"#)).rules.first?.targets.first?.ignoredFields == [])
+    }
+
     @Test("Input holds JSON text or a JSON value")
     func constantInput() throws {
         let fromText = parse(ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "{\"a\": [1, 2]}""#))
@@ -266,7 +277,8 @@ struct RuleFileTests {
         (ruleWithTarget(#""Id": "t", "Topic": "a b""#), #"1:90: Targets[0].Topic: expected the name of a topic declared as {"Topic": {"Name": …}}, got "a b""#),
         (ruleWithTarget(#""Id": "t", "BlockUser": {"Enforce": "h.sh"}"#), #"1:94: Targets[0].BlockUser.Reason: is required: say why the principal is blocked"#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Webhook": {}"#), #"1:122: Targets[0].Webhook: a target has exactly one kind, got "Function" and "Webhook"; declare each as its own target"#),
-        (ruleWithTarget(#""Id": "t", "Arn": "arn:aws:lambda:x", "Function": {"Handler": "h"}"#), #"1:88: Targets[0].Arn: unknown field "Arn" (targets are declared by kind, e.g. "Function": {"Handler": "handlers/x.sh"}, not by ARN); allowed: "Id", "Function", "Webhook", "Topic", "BlockUser", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold""#),
+        (ruleWithTarget(#""Id": "t", "Arn": "arn:aws:sns:us-east-1:111122223333:alerts", "RoleArn": "arn:aws:iam::1:role/r""#), #"1:88: Targets[0].Arn: this target is an AWS resource (Arn "arn:aws:sns:us-east-1:111122223333:alerts"), which cannot run locally; add a local kind next to it ("Function", "Webhook", "Topic" or "BlockUser", e.g. "Function": {"Handler": "Handlers/notify.sh"}); the Arn is then ignored"#),
+        (ruleWithTarget(#""Id": "t", "EcsParameters": {}, "Function": {"Handler": "h"}"#), #"1:98: Targets[0].EcsParameters: unknown field "EcsParameters"; allowed: "Id", "Function", "Webhook", "Topic", "BlockUser", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold""#),
         (ruleWithTarget(#""Id": "t", "Function": "h.sh""#), #"1:93: Targets[0].Function: expected an object such as {"Handler": "handlers/x.sh"}, got "h.sh""#),
         (ruleWithTarget(#""Id": "t", "Function": {}"#), #"1:93: Targets[0].Function: a function needs "Handler""#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": ""}"#), #"1:105: Targets[0].Function.Handler: expected the path of a program to run, got """#),

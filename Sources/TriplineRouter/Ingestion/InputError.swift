@@ -56,20 +56,25 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// a file ending inside its `Records` array, a gzip stream ending early): a file still being
     /// written, or cut short. It is not counted as read, so it is read again from here when the file grows.
     case incomplete(origin: EventOrigin, reason: String)
+    /// The input at `origin` is a CloudTrail digest file (``CloudTrailNormalizer/isDigest(_:)``): it
+    /// holds no events, so it is skipped. Not an error: reported as a note, not counted as a bad record.
+    case cloudTrailDigest(origin: EventOrigin)
 
     /// The file the error is about (`stdin` for standard input).
     public var path: String {
         switch self {
         case .file(let error): return error.path
         case .malformedLog(let path, _, _, _), .notFound(let path, _): return path
-        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _): return origin.source
+        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
+            return origin.source
         }
     }
 
     /// The event (or, for `incomplete`, the unfinished item) the error is about.
     public var origin: EventOrigin? {
         switch self {
-        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _): return origin
+        case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
+            return origin
         case .file, .malformedLog, .notFound: return nil
         }
     }
@@ -77,7 +82,7 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Whether reading of the file stopped here (otherwise only one event was skipped).
     public var endsFile: Bool {
         switch self {
-        case .eventTooLarge, .invalidEvent: return false
+        case .eventTooLarge, .invalidEvent, .cloudTrailDigest: return false
         case .file, .malformedLog, .notFound, .incomplete: return true
         }
     }
@@ -87,6 +92,13 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     public var descriptionWithoutCheckpoints: String {
         guard case .incomplete(let origin, let reason) = self else { return description }
         return "\(origin): incomplete at end of \(origin.source == EventOrigin.standardInputName ? "input" : "file") (\(reason)); skipped"
+    }
+
+    /// Whether this counts as a problem with the input (a bad record, an unreadable file); false for
+    /// an input that only holds no events (``cloudTrailDigest(origin:)``), which is noted and skipped.
+    public var isError: Bool {
+        if case .cloudTrailDigest = self { return false }
+        return true
     }
 
     /// Whether this is the unfinished end of an input (``incomplete(origin:reason:)``).
@@ -108,6 +120,11 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(origin): \(detail); skipped"
         case .notFound(let path, let reason):
             return "\(path): \(reason)"
+        case .cloudTrailDigest(let origin) where origin.position == .document || origin.position == .line(1):
+            // A digest file is one JSON object, on one line or several: name the file.
+            return "\(origin.source) is a CloudTrail digest file (no events); skipped"
+        case .cloudTrailDigest(let origin):
+            return "\(origin) is a CloudTrail digest (no events); skipped"
         case .incomplete(let origin, let reason) where origin.source == EventOrigin.standardInputName:
             return "\(origin): incomplete at end of input (\(reason)); skipped"
         case .incomplete(let origin, let reason):

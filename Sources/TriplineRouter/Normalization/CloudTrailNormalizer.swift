@@ -32,7 +32,8 @@ public enum CloudTrailNormalizer {
     ]
 
     /// `detail-type` for records whose `eventType` is missing or undocumented for EventBridge
-    /// (old records, `AwsVpceEvent`): they are API calls.
+    /// (old records, `AwsVpceEvent` network activity events): they are API calls, so detections
+    /// written like CloudWatch Logs metric filters (which see every record of a trail) see them too.
     public static let defaultDetailType = "AWS API Call via CloudTrail"
 
     /// What every CloudTrail-delivered `detail-type` ends with.
@@ -54,6 +55,17 @@ public enum CloudTrailNormalizer {
             return .cloudTrailRecord
         }
         return .unknown
+    }
+
+    /// True for the content of a CloudTrail digest file (`…_CloudTrail-Digest_….json.gz`), which
+    /// lists the hashes of log files and holds no events: an object with `digestStartTime`,
+    /// `digestEndTime` and `logFiles` or `digestS3Bucket`.
+    ///
+    /// Directory walks skip digest files by name; this recognises one given explicitly, whatever
+    /// its name, so it is skipped with a note instead of reported as a bad record.
+    public static func isDigest(_ value: JSONValue) -> Bool {
+        guard let object = value.objectValue, object["digestStartTime"] != nil, object["digestEndTime"] != nil else { return false }
+        return object["logFiles"]?.arrayValue != nil || object["digestS3Bucket"] != nil
     }
 
     /// The event EventBridge delivers for `record`, with the record unchanged as `detail`.

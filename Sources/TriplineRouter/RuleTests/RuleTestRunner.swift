@@ -187,8 +187,10 @@ public struct RuleTestRunner: Sendable {
         return document.locations
     }
 
-    /// The rule's path in its file: the top level, or `[i]` in a file holding an array of rules.
+    /// The rule's path in its file: the top level, or `[i]` in a file holding an array of rules, or
+    /// the `Properties` of a CloudFormation resource.
     static func path(of rule: Rule, in locations: JSONSourceMap?) -> JSONPath {
+        if let path = rule.cloudFormationPath { return path }
         guard let locations, let location = rule.location else { return .root }
         for (path, found) in locations.byPath where path.components.count <= 1 && found == location {
             if path.components.isEmpty { return .root }

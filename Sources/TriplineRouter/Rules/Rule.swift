@@ -26,6 +26,10 @@ public struct Rule: Sendable, Equatable {
     public var tests: [JSONValue]
     /// The fields of ``RuleFile/ignoredRuleFields`` the rule has, which have no effect here.
     public var ignoredFields: [String]
+    /// Where the rule object is when the file is a CloudFormation resource or template: the path
+    /// of the `AWS::Events::Rule` resource's `Properties` (`Properties`, `Resources.MyRule.Properties`);
+    /// nil for a plain rule object.
+    public var cloudFormationPath: JSONPath?
 
     /// EventBridge's limit of targets per rule.
     public static let maxTargets = 5
@@ -38,7 +42,7 @@ public struct Rule: Sendable, Equatable {
 
     public init(name: String, description: String? = nil, state: RuleState = .enabled, pattern: EventPattern,
                 targets: [Target] = [], file: String, location: JSONLocation? = nil, severity: String? = nil, tests: [JSONValue] = [],
-                ignoredFields: [String] = []) {
+                ignoredFields: [String] = [], cloudFormationPath: JSONPath? = nil) {
         self.name = name
         self.description = description
         self.state = state
@@ -49,6 +53,7 @@ public struct Rule: Sendable, Equatable {
         self.severity = severity
         self.tests = tests
         self.ignoredFields = ignoredFields
+        self.cloudFormationPath = cloudFormationPath
     }
 }
 

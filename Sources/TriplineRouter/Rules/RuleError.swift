@@ -64,6 +64,12 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case tooManyTargets(count: Int, limit: Int)
     /// A target with no kind key (`Function`, …).
     case missingTargetKind(available: [String])
+    /// A CloudFormation resource whose `Type` is not `AWS::Events::Rule`.
+    case notCloudFormationRule(found: String)
+    /// A CloudFormation template without `AWS::Events::Rule` resources (`otherTypes`: the types it has).
+    case noCloudFormationRules(otherTypes: [String])
+    /// A target with an `Arn` (an AWS resource) and no local kind: it cannot run here.
+    case awsTargetOnly(arn: String, available: [String])
     /// A target with more than one kind key.
     case multipleTargetKinds([String])
     /// A topic name already declared, in this file or another.
@@ -131,6 +137,19 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .missingTargetKind(let available):
             return "a target needs exactly one kind: " + available.map { JSONWriter.quoted($0) }.joined(separator: " or ")
                 + " (e.g. \"Function\": {\"Handler\": \"handlers/notify.sh\"})"
+        case .notCloudFormationRule(let found):
+            return "this CloudFormation resource is of type \(found); a rule file reads only \"AWS::Events::Rule\" resources "
+                + "(their Properties are the rule), so paste an AWS::Events::Rule resource or write the rule itself (Name, EventPattern, Targets)"
+        case .noCloudFormationRules(let otherTypes):
+            let found = otherTypes.isEmpty ? "none" : otherTypes.prefix(5).map { JSONWriter.quoted($0) }.joined(separator: ", ")
+                + (otherTypes.count > 5 ? ", …" : "")
+            return "this CloudFormation template has no \"AWS::Events::Rule\" resource (resource types: \(found)); "
+                + "a rule file reads the Properties of each AWS::Events::Rule resource as a rule"
+        case .awsTargetOnly(let arn, let available):
+            let kinds = available.map { JSONWriter.quoted($0) }
+            return "this target is an AWS resource (Arn \(arn)), which cannot run locally; add a local kind next to it ("
+                + kinds.dropLast().joined(separator: ", ") + " or " + (kinds.last ?? "")
+                + ", e.g. \"Function\": {\"Handler\": \"Handlers/notify.sh\"}); the Arn is then ignored"
         case .multipleTargetKinds(let kinds):
             return "a target has exactly one kind, got " + kinds.map { JSONWriter.quoted($0) }.joined(separator: " and ")
                 + "; declare each as its own target"

@@ -27,12 +27,15 @@ import TriplineTargets
 /// `EventBusName`, `RoleArn`, `Arn` and `CreatedBy` (from a template or `aws events describe-rule`)
 /// are accepted and ignored, so a rule copied from AWS loads; `ScheduleExpression` is an error.
 /// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`, `Webhook`,
-/// `Topic` (a topic name) or `BlockUser`), at most one of `Input` (JSON text, or a JSON value),
+/// `Topic` (a topic name) or `BlockUser`; `Arn` and `RoleArn` are accepted and ignored next to
+/// one, and a target with an `Arn` but no kind is an error: AWS targets do not run locally), at most one of `Input` (JSON text, or a JSON value),
 /// `InputPath` and `InputTransformer` (`InputPathsMap`, `InputTemplate`), `RetryPolicy`
 /// (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`) and `DeadLetterConfig` (`Path`).
 /// `Function` fields: `Handler` (required), `Args`, `Environment`, `TimeoutSeconds`, `MaxConcurrency`.
 ///
 /// A file entry `{"Topic": {"Name": …, "Subscriptions": […]}}` declares a topic (see ``Topic``).
+/// A CloudFormation `AWS::Events::Rule` resource, or a template holding such resources, is read as
+/// its `Properties` (see `RuleFile+CloudFormation.swift`).
 ///
 /// Every problem is reported, each with its file, line:column and JSON path; a rule with any
 /// problem is left out of the result. Unknown fields are errors (with a "did you mean" for near
@@ -45,6 +48,9 @@ public enum RuleFile {
     /// Rule fields of CloudFormation's `AWS::Events::Rule` and of `describe-rule` output that mean
     /// nothing locally (one bus, no IAM, no ARNs): accepted so a copied rule loads, and ignored.
     public static let ignoredRuleFields = ["EventBusName", "RoleArn", "Arn", "CreatedBy"]
+    /// Target fields of CloudFormation and `list-targets-by-rule` that name AWS resources: accepted
+    /// and ignored when the target also names a local kind (``TargetKind/Key``).
+    public static let ignoredTargetFields = ["Arn", "RoleArn"]
     /// The fields of a target object (kind keys included).
     public static let targetFields = ["Id"] + TargetKind.Key.allCases.map(\.rawValue)
         + ["Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold"]
@@ -130,7 +136,7 @@ public enum RuleFile {
         var entries: [RuleEntry] = []
         switch document.value {
         case .object(let object):
-            if let entry = reader.readRule(object, at: .root) { entries.append(entry) }
+            entries += reader.readEntries(object, at: .root)
         case .array(let elements):
             for (i, element) in elements.enumerated() {
                 let path = JSONPath.root.appending(index: i)
@@ -138,7 +144,7 @@ public enum RuleFile {
                     reader.fail(path, .expected("a rule object", found: RuleProblem.describe(element)))
                     continue
                 }
-                if let entry = reader.readRule(object, at: path) { entries.append(entry) }
+                entries += reader.readEntries(object, at: path)
             }
         default:
             reader.fail(.root, .notRuleList(found: RuleProblem.describe(document.value)))
@@ -183,7 +189,10 @@ struct RuleFileReader {
 
     // MARK: - Rules
 
-    mutating func readRule(_ object: JSONObject, at path: JSONPath) -> RuleFile.RuleEntry? {
+    /// Reads the rule object at `path`. `defaultName` names it, and locates that name, when it has
+    /// no `Name` (a template's logical id); `cloudFormationPath` is set when it is a resource's `Properties`.
+    mutating func readRule(_ object: JSONObject, at path: JSONPath, defaultName: (name: String, path: JSONPath)? = nil,
+                           cloudFormationPath: JSONPath? = nil) -> RuleFile.RuleEntry? {
         if object["Topic"] != nil, object["Name"] == nil {
             readTopicDeclaration(object, at: path)
             return nil
@@ -195,9 +204,17 @@ struct RuleFileReader {
         if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
         let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
 
-        let namePath = path.appending("Name")
+        var namePath = path.appending("Name")
         var name: String?
-        if let value = required(object, "Name", at: path, in: "a rule") {
+        if object["Name"] == nil, let defaultName {
+            namePath = defaultName.path
+            if Rule.isValidName(defaultName.name) {
+                name = defaultName.name
+            } else {
+                fail(namePath, .invalidName(kind: "a rule name (the logical id, as Properties has no Name)",
+                                            found: JSONWriter.quoted(defaultName.name), maxLength: Rule.maxNameLength))
+            }
+        } else if let value = required(object, "Name", at: path, in: "a rule") {
             if case .string(let s) = value {
                 if Rule.isValidName(s) {
                     name = s
@@ -223,7 +240,8 @@ struct RuleFileReader {
         var rule: Rule?
         if errors.count == before, let name, let pattern {
             rule = Rule(name: name, description: description, state: state, pattern: pattern, targets: targets,
-                        file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored)
+                        file: file, location: locations.location(of: path), severity: severity, tests: tests, ignoredFields: ignored,
+                        cloudFormationPath: cloudFormationPath)
         }
         return RuleFile.RuleEntry(file: file, name: name, namePath: namePath, nameLocation: locations.location(of: namePath), rule: rule,
                                   topicReferences: topicReferences, handlerReferences: handlerReferences)
@@ -329,7 +347,8 @@ struct RuleFileReader {
 
     mutating func readTarget(_ object: JSONObject, at path: JSONPath, rule: String?) -> (id: String?, target: Target?) {
         let before = errors.count
-        checkFields(object, at: path, allowed: RuleFile.targetFields)
+        checkFields(object, at: path, allowed: RuleFile.targetFields, alsoAccepted: RuleFile.ignoredTargetFields)
+        let ignored = RuleFile.ignoredTargetFields.filter { object[$0] != nil }
         let id = readID(object, at: path, of: "a target")
         let kind = readKind(object, at: path)
         if let rule, let id {
@@ -361,7 +380,8 @@ struct RuleFileReader {
             }
         }
         guard errors.count == before, let id, let kind, let input else { return (id, nil) }
-        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter, alertGate: gate))
+        return (id, Target(id: id, kind: kind, input: input, retryPolicy: retryPolicy, deadLetterConfig: deadLetter, alertGate: gate,
+                           ignoredFields: ignored))
     }
 
     /// The required `Id` of a target or subscription (`of`: "a target"): `[.\-_A-Za-z0-9]{1,64}`.
@@ -376,7 +396,12 @@ struct RuleFileReader {
     mutating func readKind(_ object: JSONObject, at path: JSONPath) -> TargetKind? {
         let present = TargetKind.Key.allCases.filter { object[$0.rawValue] != nil }
         guard let key = present.first else {
-            fail(path, .missingTargetKind(available: TargetKind.Key.allCases.map(\.rawValue)))
+            if let arn = object["Arn"] {
+                // A target copied from AWS: say why it cannot run rather than that it lacks a kind.
+                fail(path.appending("Arn"), .awsTargetOnly(arn: RuleProblem.describe(arn), available: TargetKind.Key.allCases.map(\.rawValue)))
+            } else {
+                fail(path, .missingTargetKind(available: TargetKind.Key.allCases.map(\.rawValue)))
+            }
             return nil
         }
         guard present.count == 1 else {

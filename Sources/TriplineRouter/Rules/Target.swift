@@ -17,18 +17,21 @@ public struct Target: Sendable, Equatable {
     public var deadLetterConfig: DeadLetterConfig?
     /// `Suppress` / `Threshold`: which matches become deliveries (alert noise control); nil for all.
     public var alertGate: AlertGatePolicy?
+    /// The fields of ``RuleFile/ignoredTargetFields`` the target has (`Arn`, `RoleArn`), which have no effect here.
+    public var ignoredFields: [String]
 
     /// Longest target id (EventBridge: 64).
     public static let maxIdLength = 64
 
     public init(id: String, kind: TargetKind, input: InputSpec = .matchedEvent, retryPolicy: RetryPolicy = RetryPolicy(),
-                deadLetterConfig: DeadLetterConfig? = nil, alertGate: AlertGatePolicy? = nil) {
+                deadLetterConfig: DeadLetterConfig? = nil, alertGate: AlertGatePolicy? = nil, ignoredFields: [String] = []) {
         self.id = id
         self.kind = kind
         self.input = input
         self.retryPolicy = retryPolicy
         self.deadLetterConfig = deadLetterConfig
         self.alertGate = alertGate
+        self.ignoredFields = ignoredFields
     }
 }
 

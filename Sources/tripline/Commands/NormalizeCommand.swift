@@ -15,6 +15,7 @@ enum NormalizeCommand: Command {
             INPUT is read as by 'tripline run': CloudTrail log files (plain or .gz), NDJSON files,
             single-event files, directories, or '-' (standard input, the default, read like a file:
             gzip, a CloudTrail log, one event or NDJSON).
+            A CloudTrail digest file (no events) is skipped with a note on standard error.
             Exit status: 0 when every event was normalized, 1 when some were skipped.
             """)
 
@@ -31,7 +32,7 @@ enum NormalizeCommand: Command {
                 context.output.write(bytes: event.bytes)
                 context.output.write(bytes: [0x0A])
             case .failure(let error):
-                skipped += 1
+                if error.isError { skipped += 1 }
                 context.output.flush()
                 context.errors.line(error.descriptionWithoutCheckpoints)
                 context.errors.flush()

@@ -66,9 +66,25 @@ enum ValidateCommand: Command {
             }
             // Variables webhook targets need: not errors here (the machine that runs may set them), but worth a note.
             let environment = ProcessInfo.processInfo.environment
+            for rule in ruleSet.rules {
+                guard let path = rule.cloudFormationPath else { continue }
+                context.output.line("note: \(rule.file): rule \(rule.name): CloudFormation wrapper unwrapped: the rule is read from "
+                                    + "\(path) of the AWS::Events::Rule resource (its other keys are ignored)")
+            }
             for rule in ruleSet.rules where !rule.ignoredFields.isEmpty {
                 context.output.line("note: \(rule.file): rule \(rule.name): " + rule.ignoredFields.joined(separator: ", ")
                                     + " \(rule.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored)")
+            }
+            // Valid rules that probably do not do what was meant: a misspelt detail-type, read-only calls in ENABLED.
+            for rule in ruleSet.rules {
+                for note in RuleNote.notes(for: rule) { context.output.line("note: \(rule.file): rule \(rule.name): \(note)") }
+            }
+            for rule in ruleSet.rules {
+                for target in rule.targets where !target.ignoredFields.isEmpty {
+                    context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id): " + target.ignoredFields.joined(separator: ", ")
+                                        + " \(target.ignoredFields.count == 1 ? "has" : "have") no effect locally (ignored; the target runs its "
+                                        + JSONWriter.quoted(target.kind.key.rawValue) + ")")
+                }
             }
             for rule in ruleSet.rules {
                 for target in rule.targets {
@@ -116,7 +132,11 @@ enum ValidatedFileKind: String, CaseIterable {
         switch value {
         case .array: return .rule
         case .object(let object):
-            return object.keys.contains { ["Name", "EventPattern", "Targets", "State", "Topic"].contains($0) } ? .rule : .pattern
+            if object.keys.contains(where: { ["Name", "EventPattern", "Targets", "State", "Topic"].contains($0) }) { return .rule }
+            // A CloudFormation resource or template (a pattern has no string values, so "Type": "…" is not one).
+            if object["Type"]?.stringValue != nil || object["AWSTemplateFormatVersion"] != nil { return .rule }
+            if case .object(let resources)? = object["Resources"], resources.contains(where: { $0.value["Type"]?.stringValue != nil }) { return .rule }
+            return .pattern
         default: return .pattern
         }
     }
