@@ -5,6 +5,8 @@ enum TemplateVariable: Sendable, Hashable {
     /// The `InputPathsMap` variable at this index in ``InputTransformer/variables``.
     case path(Int)
     case ruleName
+    /// The rule's local ARN (``Rule/localArn(name:)``).
+    case ruleArn
     case ingestionTime
     /// The event without its `detail` member.
     case event
@@ -112,12 +114,10 @@ struct TemplateCompiler {
         if let i = names[name] { return .path(i) }
         switch name {
         case InputTransformer.ruleNameVariable: return .ruleName
+        case InputTransformer.ruleArnVariable: return .ruleArn
         case InputTransformer.ingestionTimeVariable: return .ingestionTime
         case InputTransformer.eventVariable: return .event
         case InputTransformer.eventJSONVariable: return .eventJSON
-        case "aws.events.rule-arn":
-            fail(.ruleArnUnavailable(position: characterOffset(position)))
-            return nil
         default:
             let candidates = declared + InputTransformer.predefinedVariables
             fail(.unknownVariable(name: name, position: characterOffset(position),
@@ -343,6 +343,7 @@ struct TemplateCompiler {
         switch variable {
         case .path(let i): return declared[i]
         case .ruleName: return InputTransformer.ruleNameVariable
+        case .ruleArn: return InputTransformer.ruleArnVariable
         case .ingestionTime: return InputTransformer.ingestionTimeVariable
         case .event: return InputTransformer.eventVariable
         case .eventJSON: return InputTransformer.eventJSONVariable

@@ -51,14 +51,15 @@ public struct InputTransformer: Sendable, Equatable {
     public static let maxOutputBytes = 256 * 1024
 
     static let ruleNameVariable = "aws.events.rule-name"
+    static let ruleArnVariable = "aws.events.rule-arn"
     static let ingestionTimeVariable = "aws.events.event.ingestion-time"
     static let eventVariable = "aws.events.event"
     static let eventJSONVariable = "aws.events.event.json"
 
     /// The predefined variables a template may use without declaring them.
     ///
-    /// `aws.events.rule-arn` is EventBridge's too but is rejected: local rules have no ARN.
-    public static let predefinedVariables = [ruleNameVariable, ingestionTimeVariable, eventVariable, eventJSONVariable]
+    /// `aws.events.rule-arn` renders the rule's local ARN, ``Rule/localArn(name:)``.
+    public static let predefinedVariables = [ruleNameVariable, ruleArnVariable, ingestionTimeVariable, eventVariable, eventJSONVariable]
 
     /// The `InputPathsMap` entries in declaration order.
     public let variables: [Variable]
@@ -176,6 +177,7 @@ private struct RenderContext {
         switch variable {
         case .path(let i): return values[i]
         case .ruleName: return .string(ruleName)
+        case .ruleArn: return .string(Rule.localArn(name: ruleName))
         case .ingestionTime: return .string(ingestionTime)
         case .event:
             guard var object = event.objectValue else { return event }
