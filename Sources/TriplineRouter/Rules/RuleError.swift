@@ -80,6 +80,9 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case filterPolicy(FilterPolicyProblem)
     /// More than one of `Input`, `InputPath`, `InputTransformer` in a target.
     case conflictingInputs([String])
+    /// `Input`, `InputPath` or `InputTransformer` (`field`) on a webhook with `Format: "slack"`,
+    /// which builds its message from the matched event and would ignore them.
+    case slackFormatWithInput(field: String)
     /// `Input` given as a string that is not JSON text.
     case invalidConstantInput(JSONError)
     /// An `InputPath` that does not parse.
@@ -154,6 +157,11 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .conflictingInputs(let fields):
             return "use only one of " + fields.map { JSONWriter.quoted($0) }.joined(separator: ", ")
                 + " (as on EventBridge, a target takes the matched event, a constant, a path or a transformer)"
+        case .slackFormatWithInput(let field):
+            return "\(JSONWriter.quoted(field)) would be ignored: the webhook's \"Format\": \"slack\" builds its message from the matched event itself. "
+                + "To send your own Slack message, remove \"Format\" and give an \"InputTransformer\" whose \"InputTemplate\" is Slack-shaped "
+                + "(such as {\"text\": \"<aws.events.rule-name>: <eventName> by <principal>\"}; Examples/chat-templates/ has templates, "
+                + "mattermost.json in Slack's text-and-attachments shape); or remove \(JSONWriter.quoted(field)) to keep the built-in Slack message"
         case .invalidConstantInput(let error):
             let place = error.location.map { "at character \($0.column) of it" } ?? "in it"
             return "Input must be JSON text such as \"{\\\"key\\\": 1}\"; \(place): \(error.message)"

@@ -346,6 +346,11 @@ struct RuleFileReader {
             }
         }
         let input = readInput(object, at: path)
+        if case .webhook(let spec)? = kind, spec.format == .slack,
+           let field = ["Input", "InputPath", "InputTransformer"].first(where: { object[$0] != nil }) {
+            // The Slack message is built from the matched event; the input would silently never be sent.
+            fail(path.appending(field), .slackFormatWithInput(field: field))
+        }
         let retryPolicy = readRetryPolicy(object, at: path)
         let deadLetter = readDeadLetter(object, at: path)
         var gate: AlertGatePolicy?
