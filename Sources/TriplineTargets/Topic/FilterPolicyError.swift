@@ -48,6 +48,8 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
     case invalidMatchValue(found: String)
     case operatorKeyCount(count: Int)
     case unknownOperator(String)
+    /// `"$or"` with a single alternative object: SNS's OR needs at least two.
+    case orNeedsTwoAlternatives
     case operand(operator: String, expected: String, found: String)
     case unsupportedAnythingBut(inner: String)
     case numericMalformed(detail: String, found: String)
@@ -87,6 +89,9 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
             return "an operator object holds exactly one operator, e.g. {\"prefix\": \"x\"}, got \(count) keys"
         case .unknownOperator(let name):
             return "unknown operator \(JSONWriter.quoted(name)); expected one of " + FilterPolicyProblem.operatorNames.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .orNeedsTwoAlternatives:
+            return "\"$or\" needs at least two alternatives (an array of two or more objects such as [{\"a\": [\"x\"]}, {\"b\": [\"y\"]}]), got one; "
+                + "with a single alternative, write its properties without \"$or\""
         case .operand(let op, let expected, let found):
             return "\"\(op)\" needs \(expected), got \(found)"
         case .unsupportedAnythingBut(let inner):
