@@ -41,6 +41,11 @@ struct FilterPolicyValidationTests {
               #"p.json:1:8: a[0]: unknown operator "wildcard"; expected one of "prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr""#),
         attrs(#"{"a": [{"anything-but": {"suffix": "x"}}]}"#,
               #"p.json:1:25: a[0].anything-but: SNS supports only "prefix" inside "anything-but" (a string, a number, a list, or {"prefix": …}), got "suffix""#),
+        // Every string starts with "", so this would match nothing; EventBridge patterns reject it alike.
+        attrs(#"{"a": [{"anything-but": {"prefix": ""}}]}"#,
+              #"p.json:1:36: a[0].anything-but.prefix: "anything-but" "prefix" cannot be empty: every string starts with "", so nothing would match (EventBridge rejects it in patterns too)"#),
+        body(#"{"a": [{"anything-but": {"suffix": ""}}]}"#,
+             #"p.json:1:25: a[0].anything-but: SNS supports only "prefix" inside "anything-but" (a string, a number, a list, or {"prefix": …}), got "suffix""#),
         attrs(#"{"a": [{"anything-but": []}]}"#, "p.json:1:25: a[0].anything-but: empty arrays are not allowed; list at least one value"),
         attrs(#"{"a": [{"anything-but": [true]}]}"#,
               #"p.json:1:26: a[0].anything-but[0]: "anything-but" needs strings or numbers in its list, got true"#),
@@ -122,6 +127,8 @@ struct FilterPolicyValidationTests {
         _ = try FilterPolicy(#"{"a": [{"anything-but": ["x", 5]}]}"#)   // SNS does not require one type
         // "$or" holding one operator object stays a property named "$or" (and-or-logic.html).
         _ = try FilterPolicy(#"{"$or": [{"prefix": "x"}]}"#)
+        // Excluding the empty string itself is a real condition; so is a plain empty prefix (matches every string).
+        _ = try FilterPolicy(#"{"a": [{"anything-but": [""]}, {"anything-but": ""}, {"prefix": ""}]}"#)
         _ = try FilterPolicy(#"{"a": [{"cidr": "2001:db8::/32"}, {"cidr": "10.0.0.1/32"}]}"#)
         let empty = try FilterPolicy("{}")
         #expect(empty.matches(attributes: [:]))

@@ -52,6 +52,8 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
     case orNeedsTwoAlternatives
     case operand(operator: String, expected: String, found: String)
     case unsupportedAnythingBut(inner: String)
+    /// `{"anything-but": {"prefix": ""}}`, which excludes every string.
+    case anythingButEmptyPrefix
     case numericMalformed(detail: String, found: String)
     case numericUnknownOperator(String)
     case numericBottomNotBelowTop(bottom: String, top: String)
@@ -96,6 +98,8 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
             return "\"\(op)\" needs \(expected), got \(found)"
         case .unsupportedAnythingBut(let inner):
             return "SNS supports only \"prefix\" inside \"anything-but\" (a string, a number, a list, or {\"prefix\": …}), got \(JSONWriter.quoted(inner))"
+        case .anythingButEmptyPrefix:
+            return "\"anything-but\" \"prefix\" cannot be empty: every string starts with \"\", so nothing would match (EventBridge rejects it in patterns too)"
         case .numericMalformed(let detail, let found):
             return "\"numeric\" needs an operator/number list such as [\">\", 0, \"<=\", 150]: \(detail), got \(found)"
         case .numericUnknownOperator(let op):

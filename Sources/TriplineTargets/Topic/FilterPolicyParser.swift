@@ -158,6 +158,8 @@ struct FilterPolicyParser {
             guard case .string(let s) = member.value else {
                 throw fail(path.appending("prefix"), .operand(operator: "prefix", expected: "a string", found: Self.describe(member.value)))
             }
+            // Every string starts with "": the condition could match nothing (EventBridge patterns reject it too).
+            if s.isEmpty { throw fail(path.appending("prefix"), .anythingButEmptyPrefix) }
             return .anythingButPrefix(Array(s.utf8))
         default:
             throw fail(path, .operand(operator: "anything-but", expected: expected, found: Self.describe(operand)))
