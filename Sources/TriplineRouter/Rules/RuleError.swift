@@ -78,6 +78,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case topicCycle([String])
     /// A problem in a subscription's `FilterPolicy`, as the SNS policy validator reports it.
     case filterPolicy(FilterPolicyProblem)
+    /// A `FilterPolicy` given as a string that is not JSON; the error's location is inside the string.
+    case filterPolicyText(JSONError)
     /// More than one of `Input`, `InputPath`, `InputTransformer` in a target.
     case conflictingInputs([String])
     /// `Input`, `InputPath` or `InputTransformer` (`field`) on a webhook with `Format: "slack"`,
@@ -154,6 +156,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return "topic subscriptions form a cycle: " + names.joined(separator: " → ") + "; a message would be published forever"
         case .filterPolicy(let problem):
             return problem.description
+        case .filterPolicyText(let error):
+            return "filter policy is not valid JSON: \(error) (a FilterPolicy string must hold the policy's JSON, e.g. \"{\\\"severity\\\": [\\\"high\\\"]}\")"
         case .conflictingInputs(let fields):
             return "use only one of " + fields.map { JSONWriter.quoted($0) }.joined(separator: ", ")
                 + " (as on EventBridge, a target takes the matched event, a constant, a path or a transformer)"
