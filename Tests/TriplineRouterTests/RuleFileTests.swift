@@ -319,6 +319,21 @@ struct RuleFileTests {
         #expect(plain.errors.isEmpty, "\(plain.errors)")
     }
 
+    @Test("Input is limited to EventBridge's 8,192 characters, as text or as compact JSON")
+    func constantInputLimit() throws {
+        func input(_ json: String) -> String { ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "# + json) }
+        // {"k":"…"} as text: 8 characters around the filler.
+        let fits = #"{"k":""# + String(repeating: "x", count: 8192 - 8) + #""}"#
+        #expect(parse(input(JSONWriter.quoted(fits))).errors.isEmpty)
+        #expect(parse(input(fits)).errors.isEmpty)
+        let tooLong = #"{"k":""# + String(repeating: "é", count: 8192 - 7) + #""}"#
+        let column = input("").utf8.count - "}]}".utf8.count + 1   // where the value starts (ASCII before it)
+        #expect(messages(input(JSONWriter.quoted(tooLong)))
+            == [#"1:\#(column): Targets[0].Input: Input is 8193 characters; EventBridge allows at most 8192 (Target.Input); send less, or build the payload from the event with "InputPath" or "InputTransformer""#])
+        #expect(messages(input(#"{"k":  ""# + String(repeating: "x", count: 8192 - 7) + #""}"#))
+            == [#"1:\#(column): Targets[0].Input: Input is 8193 characters as compact JSON; EventBridge allows at most 8192 (Target.Input); send less, or build the payload from the event with "InputPath" or "InputTransformer""#])
+    }
+
     @Test("more than five targets, and duplicate target Ids, are refused")
     func targetLimits() {
         let six = (1...6).map { #"{"Id": "t\#($0)", "Function": {"Handler": "h"}}"# }.joined(separator: ", ")

@@ -85,6 +85,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     /// `Input`, `InputPath` or `InputTransformer` (`field`) on a webhook with `Format: "slack"`,
     /// which builds its message from the matched event and would ignore them.
     case slackFormatWithInput(field: String)
+    /// `Input` longer than EventBridge's limit; `asJSONValue` when it was written as a JSON value, measured as its compact text.
+    case constantInputTooLong(characters: Int, limit: Int, asJSONValue: Bool)
     /// `Input` given as a string that is not JSON text.
     case invalidConstantInput(JSONError)
     /// An `InputPath` that does not parse.
@@ -166,6 +168,9 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
                 + "To send your own Slack message, remove \"Format\" and give an \"InputTransformer\" whose \"InputTemplate\" is Slack-shaped "
                 + "(such as {\"text\": \"<aws.events.rule-name>: <eventName> by <principal>\"}; Examples/chat-templates/ has templates, "
                 + "mattermost.json in Slack's text-and-attachments shape); or remove \(JSONWriter.quoted(field)) to keep the built-in Slack message"
+        case .constantInputTooLong(let characters, let limit, let asJSONValue):
+            return "Input is \(characters) characters\(asJSONValue ? " as compact JSON" : ""); EventBridge allows at most \(limit) (Target.Input); "
+                + "send less, or build the payload from the event with \"InputPath\" or \"InputTransformer\""
         case .invalidConstantInput(let error):
             let place = error.location.map { "at character \($0.column) of it" } ?? "in it"
             return "Input must be JSON text such as \"{\\\"key\\\": 1}\"; \(place): \(error.message)"

@@ -573,7 +573,15 @@ struct RuleFileReader {
         }
         if let value = object["Input"] {
             let inputPath = path.appending("Input")
-            guard case .string(let text) = value else { return .constant(value) }
+            let text: String?
+            if case .string(let s) = value { text = s } else { text = nil }
+            // EventBridge takes Input as text; a JSON value written in place counts as its compact text.
+            let length = (text ?? JSONWriter.string(value)).unicodeScalars.count
+            if length > InputSpec.maxConstantCharacters {
+                fail(inputPath, .constantInputTooLong(characters: length, limit: InputSpec.maxConstantCharacters, asJSONValue: text == nil))
+                return nil
+            }
+            guard let text else { return .constant(value) }
             do {
                 return .constant(try JSONParser.parse(text))
             } catch {
