@@ -277,6 +277,29 @@ struct InputTransformerTests {
         #expect(found.dropFirst().allSatisfy { $0.isTemplateError })
     }
 
+    @Test("a rejected InputPathsMap name is reported once, not again where the template uses it", arguments: [
+        (#"{"x": <aws.foo>}"#, "aws.foo", InputTransformerError.reservedVariableName("aws.foo")),
+        (#""s <aws.foo> t""#, "aws.foo", .reservedVariableName("aws.foo")),
+        ("text <aws.foo>", "aws.foo", .reservedVariableName("aws.foo")),
+        (#"{"x": <a b>, "y": "<a b>"}"#, "a b", .invalidVariableName("a b", reason: "\" \" is not allowed; use letters, digits, '_' and '-'")),
+        ("<a b>", "a b", .invalidVariableName("a b", reason: "\" \" is not allowed; use letters, digits, '_' and '-'")),
+    ] as [(String, String, InputTransformerError)])
+    func noFollowOnErrors(_ template: String, _ name: String, _ problem: InputTransformerError) {
+        #expect(problems(template, variables: [(name: name, path: "$.detail.s")]) == [problem])
+    }
+
+    @Test("other template mistakes are still reported beside a rejected name")
+    func otherProblemsStillReported() {
+        let found = problems(#"{"x": <aws.foo>, "y": <nope>}"#, variables: [(name: "aws.foo", path: "$.a"), (name: "ok", path: "$.b")])
+        #expect(found == [
+            .reservedVariableName("aws.foo"),
+            .unknownVariable(name: "nope", position: 22, suggestion: nil, defined: ["ok"]),
+        ])
+        // "a b" is not an entry here, so its '<' is a JSON error only once the unknown variable has been passed.
+        #expect(problems(#"{"z": <a b>}"#, variables: [(name: "aws.foo", path: "$.a")])
+            == [.reservedVariableName("aws.foo"), .invalidJSONTemplate(reason: "unexpected '<', expected a value or a placeholder such as <name>", position: 6)])
+    }
+
     @Test("messages say what is wrong and where")
     func messages() {
         #expect(InputTransformerError.unknownVariable(name: "instanse", position: 6, suggestion: "instance", defined: ["instance"]).description

@@ -53,15 +53,19 @@ struct TemplateCompiler {
     /// Variable names declared in `InputPathsMap`, by index.
     let names: [String: Int]
     let declared: [String]
+    /// `InputPathsMap` names rejected as names (reserved, bad characters): placeholders using them
+    /// are skipped without a follow-on error, since the entry's own error already explains them.
+    let rejected: Set<String>
     var errors: [InputTransformerError] = []
     var index = 0
 
     static let maxDepth = 64
 
-    init(template: String, declared: [String]) {
+    init(template: String, declared: [String], rejected: Set<String> = []) {
         self.text = template
         self.bytes = Array(template.utf8)
         self.declared = declared
+        self.rejected = rejected
         var names: [String: Int] = [:]
         for (i, name) in declared.enumerated() where names[name] == nil { names[name] = i }
         self.names = names
@@ -109,6 +113,17 @@ struct TemplateCompiler {
         return i + 1
     }
 
+    /// When `<name>` for a rejected `InputPathsMap` name starts at `start`, the index just past its `>`.
+    func rejectedPlaceholderEnd(at start: Int) -> Int? {
+        for name in rejected {
+            let candidate = Array(("<" + name + ">").utf8)
+            if start + candidate.count <= bytes.count, bytes[start..<(start + candidate.count)].elementsEqual(candidate) {
+                return start + candidate.count
+            }
+        }
+        return nil
+    }
+
     /// Resolves `<name>` (the text between the brackets) to a variable, recording unknown names.
     mutating func resolve(_ name: String, at position: Int) -> TemplateVariable? {
         if let i = names[name] { return .path(i) }
@@ -118,6 +133,8 @@ struct TemplateCompiler {
         case InputTransformer.ingestionTimeVariable: return .ingestionTime
         case InputTransformer.eventVariable: return .event
         case InputTransformer.eventJSONVariable: return .eventJSON
+        case _ where rejected.contains(name):
+            return nil
         default:
             let candidates = declared + InputTransformer.predefinedVariables
             fail(.unknownVariable(name: name, position: characterOffset(position),
@@ -174,6 +191,11 @@ struct TemplateCompiler {
         case UInt8(ascii: "\""): return parseString()
         case UInt8(ascii: "<"):
             let start = index
+            if placeholderEnd(at: start) == nil, let close = rejectedPlaceholderEnd(at: start) {
+                // `<a b>`: a rejected name that cannot even be a placeholder; its entry's error covers it.
+                index = close
+                return .literal(.null)
+            }
             guard let close = placeholderEnd(at: start) else {
                 fail(.invalidJSONTemplate(reason: "unexpected '<', expected a value or a placeholder such as <name>", position: characterOffset(start)))
                 return nil

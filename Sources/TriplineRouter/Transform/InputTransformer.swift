@@ -96,9 +96,11 @@ public struct InputTransformer: Sendable, Equatable {
         if entries.count > maxVariables { errors.append(.tooManyVariables(count: entries.count, limit: maxVariables)) }
         var variables: [Variable] = []
         var declared: [String] = []
+        var rejected: Set<String> = []
         for entry in entries {
             if let problem = nameProblem(entry.name) {
                 errors.append(problem)
+                rejected.insert(entry.name)
                 continue
             }
             declared.append(entry.name)
@@ -115,7 +117,8 @@ public struct InputTransformer: Sendable, Equatable {
         } else if templateBytes > maxTemplateBytes {
             errors.append(.templateTooLong(bytes: templateBytes, limit: maxTemplateBytes))
         } else {
-            var compiler = TemplateCompiler(template: template, declared: declared)
+            // The template's uses of rejected names are not reported again: their entries' errors say what is wrong.
+            var compiler = TemplateCompiler(template: template, declared: declared, rejected: rejected)
             let compiled = compiler.compile()
             errors.append(contentsOf: compiler.errors)
             if errors.isEmpty, let compiled {
