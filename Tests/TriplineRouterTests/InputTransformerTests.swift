@@ -93,9 +93,25 @@ struct InputTransformerTests {
         #expect(output["originalEvent"] == .object(withoutDetail))
     }
 
-    @Test("guide: <aws.events.rule-arn> is rejected, since local rules have no ARN")
-    func ruleArnRejected() {
-        #expect(problems(#"{"ruleArn": <aws.events.rule-arn>}"#) == [.ruleArnUnavailable(position: 12)])
+    @Test("guide: <aws.events.rule-arn> is the rule's local ARN, in JSON values and strings")
+    func ruleArnIsTheLocalArn() throws {
+        #expect(try render(#"{"ruleArn": <aws.events.rule-arn>, "s": "rule <aws.events.rule-arn>"}"#)
+            == #"{"ruleArn":"arn:tripline:events:local:000000000000:rule/example","s":"rule arn:tripline:events:local:000000000000:rule/example"}"#)
+        #expect(try render("arn=<aws.events.rule-arn>") == "arn=arn:tripline:events:local:000000000000:rule/example")
+    }
+
+    @Test("guide: the 'reserved variables in JSON' example with <aws.events.rule-arn> loads and renders")
+    func guideReservedVariablesExample() throws {
+        let template = #"{"instance": <instance>, "state": <state>, "ruleArn": <aws.events.rule-arn>, "ruleName": <aws.events.rule-name>, "originalEvent": <aws.events.event.json>}"#
+        let output = try JSONParser.parse(try render(template))
+        #expect(output["ruleArn"] == "arn:tripline:events:local:000000000000:rule/example")
+        #expect(output["ruleName"] == "example")
+        #expect(output["originalEvent"] == (try JSONParser.parse(ec2EventText)))
+    }
+
+    @Test("Rule.localArn is shaped like an EventBridge rule ARN in Tripline's local partition")
+    func ruleLocalArn() {
+        #expect(Rule.localArn(name: "my-rule") == "arn:tripline:events:local:000000000000:rule/my-rule")
     }
 
     @Test("guide: reserved variables in a string")
@@ -255,10 +271,33 @@ struct InputTransformerTests {
 
     @Test("every problem is reported, not just the first")
     func everyProblem() {
-        let found = problems(#"{"a": <nope>, "b": <aws.events.rule-arn>}"#, variables: [(name: "x", path: "nope")])
+        let found = problems(#"{"a": <nope>, "b": <aws.events.rule-nam>}"#, variables: [(name: "x", path: "nope")])
         #expect(found.count == 3)
         #expect(found.first?.variable == "x")
         #expect(found.dropFirst().allSatisfy { $0.isTemplateError })
+    }
+
+    @Test("a rejected InputPathsMap name is reported once, not again where the template uses it", arguments: [
+        (#"{"x": <aws.foo>}"#, "aws.foo", InputTransformerError.reservedVariableName("aws.foo")),
+        (#""s <aws.foo> t""#, "aws.foo", .reservedVariableName("aws.foo")),
+        ("text <aws.foo>", "aws.foo", .reservedVariableName("aws.foo")),
+        (#"{"x": <a b>, "y": "<a b>"}"#, "a b", .invalidVariableName("a b", reason: "\" \" is not allowed; use letters, digits, '_' and '-'")),
+        ("<a b>", "a b", .invalidVariableName("a b", reason: "\" \" is not allowed; use letters, digits, '_' and '-'")),
+    ] as [(String, String, InputTransformerError)])
+    func noFollowOnErrors(_ template: String, _ name: String, _ problem: InputTransformerError) {
+        #expect(problems(template, variables: [(name: name, path: "$.detail.s")]) == [problem])
+    }
+
+    @Test("other template mistakes are still reported beside a rejected name")
+    func otherProblemsStillReported() {
+        let found = problems(#"{"x": <aws.foo>, "y": <nope>}"#, variables: [(name: "aws.foo", path: "$.a"), (name: "ok", path: "$.b")])
+        #expect(found == [
+            .reservedVariableName("aws.foo"),
+            .unknownVariable(name: "nope", position: 22, suggestion: nil, defined: ["ok"]),
+        ])
+        // "a b" is not an entry here, so its '<' is a JSON error only once the unknown variable has been passed.
+        #expect(problems(#"{"z": <a b>}"#, variables: [(name: "aws.foo", path: "$.a")])
+            == [.reservedVariableName("aws.foo"), .invalidJSONTemplate(reason: "unexpected '<', expected a value or a placeholder such as <name>", position: 6)])
     }
 
     @Test("messages say what is wrong and where")

@@ -306,6 +306,46 @@ struct RuleFileTests {
         #expect(messages(text) == [expected])
     }
 
+    @Test("a Slack-format webhook refuses Input, InputPath and InputTransformer, which it would ignore",
+          arguments: [
+            (#""Input": {"text": "hi"}"#, "Input"),
+            (#""InputPath": "$.detail""#, "InputPath"),
+            (#""InputTransformer": {"InputTemplate": "{\"text\": \"<aws.events.rule-name>\"}"}"#, "InputTransformer"),
+          ])
+    func slackFormatWithInput(_ input: String, _ field: String) throws {
+        let text = ruleWithTarget(#""Id": "s", "Webhook": {"Url": "${X}", "Format": "slack"}, "# + input)
+        // The error points at the input's value.
+        let column = text.distance(from: text.startIndex, to: try #require(text.range(of: "\"\(field)\": ")).upperBound) + 1
+        let result = parse(text)
+        #expect(result.rules.isEmpty)
+        let error = try #require(result.errors.first)
+        #expect(result.errors.count == 1)
+        #expect(error.path?.description == "Targets[0].\(field)")
+        #expect(error.line == 1 && error.column == column)
+        #expect(error.problem == .slackFormatWithInput(field: field))
+        #expect(error.message.hasPrefix("\"\(field)\" would be ignored: the webhook's \"Format\": \"slack\" builds its message from the matched event itself."))
+        #expect(error.message.contains("InputTransformer\" whose \"InputTemplate\" is Slack-shaped"))
+        #expect(error.message.contains("Examples/chat-templates/"))
+        // Without Format (JSON webhooks) the same input is fine.
+        let plain = parse(ruleWithTarget(#""Id": "s", "Webhook": {"Url": "${X}"}, "# + input))
+        #expect(plain.errors.isEmpty, "\(plain.errors)")
+    }
+
+    @Test("Input is limited to EventBridge's 8,192 characters, as text or as compact JSON")
+    func constantInputLimit() throws {
+        func input(_ json: String) -> String { ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "# + json) }
+        // {"k":"…"} as text: 8 characters around the filler.
+        let fits = #"{"k":""# + String(repeating: "x", count: 8192 - 8) + #""}"#
+        #expect(parse(input(JSONWriter.quoted(fits))).errors.isEmpty)
+        #expect(parse(input(fits)).errors.isEmpty)
+        let tooLong = #"{"k":""# + String(repeating: "é", count: 8192 - 7) + #""}"#
+        let column = input("").utf8.count - "}]}".utf8.count + 1   // where the value starts (ASCII before it)
+        #expect(messages(input(JSONWriter.quoted(tooLong)))
+            == [#"1:\#(column): Targets[0].Input: Input is 8193 characters; EventBridge allows at most 8192 (Target.Input); send less, or build the payload from the event with "InputPath" or "InputTransformer""#])
+        #expect(messages(input(#"{"k":  ""# + String(repeating: "x", count: 8192 - 7) + #""}"#))
+            == [#"1:\#(column): Targets[0].Input: Input is 8193 characters as compact JSON; EventBridge allows at most 8192 (Target.Input); send less, or build the payload from the event with "InputPath" or "InputTransformer""#])
+    }
+
     @Test("more than five targets, and duplicate target Ids, are refused")
     func targetLimits() {
         let six = (1...6).map { #"{"Id": "t\#($0)", "Function": {"Handler": "h"}}"# }.joined(separator: ", ")

@@ -117,6 +117,44 @@ struct TopicRuleFileTests {
         #expect(set.topics.isEmpty)
     }
 
+    @Test("a FilterPolicy written as a string of JSON (as the SNS API takes it) loads like the object form")
+    func filterPolicyAsString() throws {
+        let (set, errors) = try load([
+            "a.json": #"""
+                {"Topic": {"Name": "t", "Subscriptions": [
+                  {"Id": "s", "File": {"Path": "x"}, "FilterPolicy": "{\"severity\": [\"high\", {\"prefix\": \"crit\"}]}"},
+                  {"Id": "o", "File": {"Path": "x"}, "FilterPolicy": {"severity": ["high", {"prefix": "crit"}]}},
+                  {"Id": "b", "File": {"Path": "x"}, "FilterPolicyScope": "MessageBody", "FilterPolicy": "{\"detail\": {\"eventName\": [\"x\"]}}"}]}}
+                """#,
+        ])
+        #expect(errors.isEmpty, "\(errors)")
+        let topic = try #require(set.topics.first)
+        #expect(topic.subscriptions[0].filterPolicy == topic.subscriptions[1].filterPolicy)
+        #expect(topic.subscriptions[0].filterPolicy?.matches(attributes: ["severity": .string("critical")]) == true)
+        #expect(topic.subscriptions[0].filterPolicy?.matches(attributes: ["severity": .string("low")]) == false)
+        #expect(topic.subscriptions[2].filterPolicy?.scope == .messageBody)
+    }
+
+    @Test("mistakes inside a FilterPolicy string point at the string, with the path into the policy", arguments: [
+        (#""{\"a\": [{\"anything-but\": {\"suffix\": \"x\"}}]}""#,
+         #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy.a[0].anything-but: SNS supports only "prefix" inside "anything-but""#),
+        (#""{\"a\": [\"x\"], \"a\": [\"y\"]}""#,
+         #"Rules/a.json:1:94: not valid JSON: duplicate key "a" in object at Topic.Subscriptions[0].FilterPolicy"#),
+        (#""{\"a\": {\"b\": [\"x\"], \"b\": [\"y\"]}}""#,
+         #"Rules/a.json:1:94: not valid JSON: duplicate key "b" in object at Topic.Subscriptions[0].FilterPolicy.a"#),
+        (#""{\"a\": ""#,
+         #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy: filter policy is not valid JSON: 1:7: unexpected end of input, expected a JSON value"#),
+        (#""[\"a\"]""#,
+         #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy: a filter policy must be a JSON object, got ["a"]"#),
+        ("5", #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy: a filter policy must be a JSON object, got 5"#),
+    ] as [(String, String)])
+    func filterPolicyStringMistakes(_ policy: String, _ expected: String) throws {
+        let (set, errors) = try load(["a.json": #"{"Topic": {"Name": "t", "Subscriptions": [{"Id": "s", "File": {"Path": "x"}, "FilterPolicy": "# + policy + "}]}}"])
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?.hasPrefix(expected) == true, "\(errors)")
+        #expect(set.topics.isEmpty)
+    }
+
     @Test("subscription shape mistakes", arguments: [
         (#"{"Id": "s"}"#, #"Topic.Subscriptions[0]: a target needs exactly one kind: "Function" or "Webhook" or "File" or "Topic""#),
         (#"{"Id": "s", "File": {}}"#, #"Topic.Subscriptions[0].File: a file subscription needs "Path""#),

@@ -41,6 +41,11 @@ struct FilterPolicyValidationTests {
               #"p.json:1:8: a[0]: unknown operator "wildcard"; expected one of "prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr""#),
         attrs(#"{"a": [{"anything-but": {"suffix": "x"}}]}"#,
               #"p.json:1:25: a[0].anything-but: SNS supports only "prefix" inside "anything-but" (a string, a number, a list, or {"prefix": …}), got "suffix""#),
+        // Every string starts with "", so this would match nothing; EventBridge patterns reject it alike.
+        attrs(#"{"a": [{"anything-but": {"prefix": ""}}]}"#,
+              #"p.json:1:36: a[0].anything-but.prefix: "anything-but" "prefix" cannot be empty: every string starts with "", so nothing would match (EventBridge rejects it in patterns too)"#),
+        body(#"{"a": [{"anything-but": {"suffix": ""}}]}"#,
+             #"p.json:1:25: a[0].anything-but: SNS supports only "prefix" inside "anything-but" (a string, a number, a list, or {"prefix": …}), got "suffix""#),
         attrs(#"{"a": [{"anything-but": []}]}"#, "p.json:1:25: a[0].anything-but: empty arrays are not allowed; list at least one value"),
         attrs(#"{"a": [{"anything-but": [true]}]}"#,
               #"p.json:1:26: a[0].anything-but[0]: "anything-but" needs strings or numbers in its list, got true"#),
@@ -61,6 +66,11 @@ struct FilterPolicyValidationTests {
         attrs(#"{"$or": [{"numeric": 123}, {"prefix": "abc"}]}"#,
               #"p.json:1:22: $or[0].numeric: "numeric" needs an operator/number list such as [">", 0, "<=", 150]: the operand must be an array, got 123"#),
         attrs(#"{"$or": [{"a": ["x"]}, {}]}"#, "p.json:1:24: $or[1]: empty objects are not allowed; name at least one property"),
+        // One alternative: not an OR by and-or-logic.html's rule, but as a property it could never be valid; say what is missing.
+        attrs(#"{"$or": [{"a": ["x"]}]}"#,
+              #"p.json:1:9: $or: "$or" needs at least two alternatives (an array of two or more objects such as [{"a": ["x"]}, {"b": ["y"]}]), got one; with a single alternative, write its properties without "$or""#),
+        body(#"{"x": {"$or": [{"a": ["x"], "b": ["y"]}]}}"#,
+             #"p.json:1:15: x.$or: "$or" needs at least two alternatives (an array of two or more objects such as [{"a": ["x"]}, {"b": ["y"]}]), got one; with a single alternative, write its properties without "$or""#),
         attrs(#"{"$or": [{"a": {"b": ["x"]}}, {"c": ["y"]}]}"#,
               #"p.json:1:16: $or[0].a: filter policy scope MessageAttributes does not support nested policies; expected an array of values, got {"b":["x"]}"#),
         attrs(#"{"ip": [{"cidr": "10.0.0.0"}]}"#, #"p.json:1:18: ip[0].cidr: "cidr" "10.0.0.0": expected one '/' separating address and prefix length"#),
@@ -115,6 +125,10 @@ struct FilterPolicyValidationTests {
     @Test func boundaryValuesAreAccepted() throws {
         _ = try FilterPolicy(#"{"a": [1000000000, -1000000000, {"numeric": [">=", -1000000000, "<=", 1000000000]}]}"#)
         _ = try FilterPolicy(#"{"a": [{"anything-but": ["x", 5]}]}"#)   // SNS does not require one type
+        // "$or" holding one operator object stays a property named "$or" (and-or-logic.html).
+        _ = try FilterPolicy(#"{"$or": [{"prefix": "x"}]}"#)
+        // Excluding the empty string itself is a real condition; so is a plain empty prefix (matches every string).
+        _ = try FilterPolicy(#"{"a": [{"anything-but": [""]}, {"anything-but": ""}, {"prefix": ""}]}"#)
         _ = try FilterPolicy(#"{"a": [{"cidr": "2001:db8::/32"}, {"cidr": "10.0.0.1/32"}]}"#)
         let empty = try FilterPolicy("{}")
         #expect(empty.matches(attributes: [:]))

@@ -112,7 +112,8 @@ public struct TargetExecutor: Sendable {
     func runFunction(_ function: FunctionTarget, rule: String, target: String, delivery: StoredDelivery, attempt: Int,
                      payload: [UInt8]) -> AttemptReport {
         let environment = HandlerEnvironment.make(
-            delivery: HandlerEnvironment.Delivery(ruleName: rule, targetID: target, eventID: delivery.eventID, attempt: attempt),
+            delivery: HandlerEnvironment.Delivery(ruleName: rule, targetID: target, eventID: delivery.eventID, attempt: attempt,
+                                                  suppressedCount: delivery.suppressedCount),
             target: function.environment)
         let invocation = FunctionInvocation(executable: function.handlerPath, arguments: function.args, environment: environment,
                                             payload: payload, timeoutSeconds: function.timeoutSeconds)
@@ -164,7 +165,7 @@ public struct TargetExecutor: Sendable {
         if spec.format == .slack {
             body = JSONWriter.bytes(SlackMessage.render(event: event() ?? .string(String(decoding: payload, as: UTF8.self)), alert: alert()))
         }
-        let result = client.sendAndWait(resolved.request(body: body, messageID: delivery.idempotencyKey))
+        let result = client.sendAndWait(resolved.request(body: body, messageID: delivery.idempotencyKey, suppressedCount: delivery.suppressedCount))
         let took = " in " + formatSeconds(result.durationSeconds)
         switch WebhookOutcome.classify(result) {
         case .delivered(let status):

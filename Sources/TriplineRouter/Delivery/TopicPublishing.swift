@@ -42,6 +42,9 @@ extension TargetExecutor {
     /// Deliveries in flight at once for a rule's `Topic` target (publishing is quick: one commit).
     static let publishConcurrency = 4
 
+    /// The message attribute carrying how many matches `Suppress` held back before a publish.
+    public static let suppressedCountAttribute = "suppressedCount"
+
     /// SNS's limit on one publish: message body and message attributes together.
     public static let maximumPublishBytes = 262_144
 
@@ -55,12 +58,16 @@ extension TargetExecutor {
     }
 
     /// The message attributes a rule's publish carries, for `MessageAttributes`-scope filter policies:
-    /// `rule` (the rule name); `severity` (the rule's `Severity`, when set); and for CloudTrail events
-    /// (`detail.eventName` / `detail.eventSource` strings) `eventName` and `eventSource`. All are `String`.
-    public static func messageAttributes(ruleName: String, severity: String?, event: JSONValue?, description: String? = nil) -> [String: MessageAttributeValue] {
+    /// `rule` (the rule name); `severity` (the rule's `Severity`, when set); `description` (the rule's
+    /// `Description`, when set); `suppressedCount` (matches `Suppress` held back before this one, when
+    /// above 0); and for CloudTrail events (`detail.eventName` / `detail.eventSource` strings)
+    /// `eventName` and `eventSource`. All are `String`.
+    public static func messageAttributes(ruleName: String, severity: String?, event: JSONValue?, description: String? = nil,
+                                         suppressedCount: Int = 0) -> [String: MessageAttributeValue] {
         var attributes: [String: MessageAttributeValue] = ["rule": .string(ruleName)]
         if let severity { attributes["severity"] = .string(severity) }
         if let description { attributes["description"] = .string(description) }
+        if suppressedCount > 0 { attributes[suppressedCountAttribute] = .string(String(suppressedCount)) }
         if let detail = event?["detail"] {
             if let name = detail["eventName"]?.stringValue { attributes["eventName"] = .string(name) }
             if let source = detail["eventSource"]?.stringValue { attributes["eventSource"] = .string(source) }
@@ -78,7 +85,8 @@ extension TargetExecutor {
             let text = "no topic named \(JSONWriter.quoted(name)) is loaded"
             return AttemptReport(outcome: .failed(error: text, retryable: false, retryAfter: nil), summary: text)
         }
-        let attributes = Self.messageAttributes(ruleName: rule.name, severity: rule.severity, event: event, description: rule.description)
+        let attributes = Self.messageAttributes(ruleName: rule.name, severity: rule.severity, event: event, description: rule.description,
+                                                suppressedCount: delivery.suppressedCount)
         let size = Self.publishSize(message: message, attributes: attributes)
         guard size <= Self.maximumPublishBytes else {
             // SNS refuses such a publish outright; retrying cannot help, so it goes to the dead letters.
@@ -118,8 +126,10 @@ extension TargetExecutor {
                 }
                 // Keyed by the publish's MessageId, not the event's id: two rules (or targets) publishing
                 // the same event are two messages, and each subscription gets both, as on SNS.
+                // The held-back count travels on, so a subscription's handler or webhook sees it as a rule target's would.
                 rows.append(NewDelivery(rule: topic.deliveryRule, target: subscription.id, eventID: messageId, origin: delivery.origin,
-                                        event: body, ingestionTime: delivery.ingestionTime, acceptedAt: now.timeIntervalSince1970))
+                                        event: body, ingestionTime: delivery.ingestionTime, acceptedAt: now.timeIntervalSince1970,
+                                        suppressedCount: delivery.suppressedCount))
                 delivered.append(key)
             }
         }
@@ -153,7 +163,8 @@ extension TargetExecutor {
             let attribute = { (name: String) in parsed?["MessageAttributes"]?[name]?["Value"]?.stringValue }
             return attemptWebhook(spec, delivery: delivery, event: Self.unwrapped(parsed), payload: delivery.event,
                                   alert: { AlertContext(ruleName: attribute("rule") ?? "topic \(topic.name)", description: attribute("description"),
-                                                        severity: attribute("severity").flatMap { AlertSeverity(parsing: $0) }) })
+                                                        severity: attribute("severity").flatMap { AlertSeverity(parsing: $0) },
+                                                        suppressedCount: delivery.suppressedCount > 0 ? delivery.suppressedCount : nil) })
         case .file(let file):
             return append(delivery.event, to: file)
         case .topic:

@@ -71,6 +71,15 @@ extension Rule {
         }
     }
 
+    /// The local ARN Tripline gives a rule, rendered for `<aws.events.rule-arn>`:
+    /// `arn:tripline:events:local:000000000000:rule/<name>`, shaped like AWS's
+    /// `arn:aws:events:<region>:<account>:rule/<name>` and like the topics' local ARNs
+    /// (`SNSNotification.topicArn(name:)`), a partition no AWS ARN uses.
+    public static func localArn(name: String) -> String { "arn:tripline:events:local:000000000000:rule/" + name }
+
+    /// This rule's local ARN, ``localArn(name:)``.
+    public var arn: String { Rule.localArn(name: name) }
+
     /// True when the rule's name is valid: 1 to 64 of `.`, `-`, `_`, letters and digits.
     public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= maxNameLength && name.utf8.allSatisfy(Rule.isNameByte)

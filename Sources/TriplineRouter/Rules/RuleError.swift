@@ -84,8 +84,15 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case topicCycle([String])
     /// A problem in a subscription's `FilterPolicy`, as the SNS policy validator reports it.
     case filterPolicy(FilterPolicyProblem)
+    /// A `FilterPolicy` given as a string that is not JSON; the error's location is inside the string.
+    case filterPolicyText(JSONError)
     /// More than one of `Input`, `InputPath`, `InputTransformer` in a target.
     case conflictingInputs([String])
+    /// `Input`, `InputPath` or `InputTransformer` (`field`) on a webhook with `Format: "slack"`,
+    /// which builds its message from the matched event and would ignore them.
+    case slackFormatWithInput(field: String)
+    /// `Input` longer than EventBridge's limit; `asJSONValue` when it was written as a JSON value, measured as its compact text.
+    case constantInputTooLong(characters: Int, limit: Int, asJSONValue: Bool)
     /// `Input` given as a string that is not JSON text.
     case invalidConstantInput(JSONError)
     /// An `InputPath` that does not parse.
@@ -170,9 +177,19 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return "topic subscriptions form a cycle: " + names.joined(separator: " → ") + "; a message would be published forever"
         case .filterPolicy(let problem):
             return problem.description
+        case .filterPolicyText(let error):
+            return "filter policy is not valid JSON: \(error) (a FilterPolicy string must hold the policy's JSON, e.g. \"{\\\"severity\\\": [\\\"high\\\"]}\")"
         case .conflictingInputs(let fields):
             return "use only one of " + fields.map { JSONWriter.quoted($0) }.joined(separator: ", ")
                 + " (as on EventBridge, a target takes the matched event, a constant, a path or a transformer)"
+        case .slackFormatWithInput(let field):
+            return "\(JSONWriter.quoted(field)) would be ignored: the webhook's \"Format\": \"slack\" builds its message from the matched event itself. "
+                + "To send your own Slack message, remove \"Format\" and give an \"InputTransformer\" whose \"InputTemplate\" is Slack-shaped "
+                + "(such as {\"text\": \"<aws.events.rule-name>: <eventName> by <principal>\"}; Examples/chat-templates/ has templates, "
+                + "mattermost.json in Slack's text-and-attachments shape); or remove \(JSONWriter.quoted(field)) to keep the built-in Slack message"
+        case .constantInputTooLong(let characters, let limit, let asJSONValue):
+            return "Input is \(characters) characters\(asJSONValue ? " as compact JSON" : ""); EventBridge allows at most \(limit) (Target.Input); "
+                + "send less, or build the payload from the event with \"InputPath\" or \"InputTransformer\""
         case .invalidConstantInput(let error):
             let place = error.location.map { "at character \($0.column) of it" } ?? "in it"
             return "Input must be JSON text such as \"{\\\"key\\\": 1}\"; \(place): \(error.message)"

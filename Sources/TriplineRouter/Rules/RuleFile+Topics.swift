@@ -139,13 +139,7 @@ extension RuleFileReader {
         }
         var policy: FilterPolicy?
         if let value = object["FilterPolicy"] {
-            let policyPath = path.appending("FilterPolicy")
-            do {
-                policy = try FilterPolicy(json: value, scope: scope, source: file, locations: locations, basePath: policyPath)
-            } catch {
-                errors.append(RuleError(file: file, location: error.location ?? locations.location(of: error.path), path: error.path,
-                                        problem: .filterPolicy(error.problem)))
-            }
+            policy = readFilterPolicy(value, scope: scope, at: path.appending("FilterPolicy"))
         }
         var raw = false
         if let value = object["RawMessageDelivery"] {
@@ -158,6 +152,43 @@ extension RuleFileReader {
         guard errors.count == before, let id, let kind else { return (id, nil) }
         return (id, TopicSubscription(id: id, kind: kind, filterPolicy: policy, rawMessageDelivery: raw, retryPolicy: retryPolicy,
                                       deadLetterConfig: deadLetter))
+    }
+
+    /// `FilterPolicy` as an object, or as a string holding policy JSON (the SNS API takes policies as
+    /// strings, so one pasted from `get-subscription-attributes` works), read as a string
+    /// `EventPattern` is: errors in the string form point at the string, with the policy's own path
+    /// (a JSON syntax error adds its line:column inside the string), and a duplicate key is reported
+    /// as in the object form.
+    mutating func readFilterPolicy(_ value: JSONValue, scope: FilterPolicyScope, at policyPath: JSONPath) -> FilterPolicy? {
+        guard case .string(let text) = value else {
+            do {
+                return try FilterPolicy(json: value, scope: scope, source: file, locations: locations, basePath: policyPath)
+            } catch {
+                errors.append(RuleError(file: file, location: error.location ?? locations.location(of: error.path), path: error.path,
+                                        problem: .filterPolicy(error.problem)))
+                return nil
+            }
+        }
+        do {
+            return try FilterPolicy(json: Array(text.utf8), scope: scope)
+        } catch {
+            let stringLocation = locations.location(of: policyPath)
+            guard case .invalidJSON(let jsonError) = error.problem else {
+                errors.append(RuleError(file: file, location: stringLocation, path: JSONPath(policyPath.components + error.path.components),
+                                        problem: .filterPolicy(error.problem)))
+                return nil
+            }
+            if case .duplicateKey(let key, let innerPath, _) = jsonError {
+                // The message of a duplicate key in the object form, with the path in the file.
+                let path = innerPath.isEmpty ? policyPath.description
+                    : policyPath.description + (innerPath.hasPrefix("[") ? "" : ".") + innerPath
+                let at = stringLocation ?? JSONLocation(offset: 0, line: 1, column: 1)
+                errors.append(RuleError(file: file, location: stringLocation, problem: .invalidJSON(.duplicateKey(key: key, path: path, at: at))))
+            } else {
+                errors.append(RuleError(file: file, location: stringLocation, path: policyPath, problem: .filterPolicyText(jsonError)))
+            }
+            return nil
+        }
     }
 
     mutating func readFileSubscription(_ value: JSONValue, at path: JSONPath) -> FileSubscription? {

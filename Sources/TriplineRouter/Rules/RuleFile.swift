@@ -365,6 +365,11 @@ struct RuleFileReader {
             }
         }
         let input = readInput(object, at: path)
+        if case .webhook(let spec)? = kind, spec.format == .slack,
+           let field = ["Input", "InputPath", "InputTransformer"].first(where: { object[$0] != nil }) {
+            // The Slack message is built from the matched event; the input would silently never be sent.
+            fail(path.appending(field), .slackFormatWithInput(field: field))
+        }
         let retryPolicy = readRetryPolicy(object, at: path)
         let deadLetter = readDeadLetter(object, at: path)
         var gate: AlertGatePolicy?
@@ -593,7 +598,15 @@ struct RuleFileReader {
         }
         if let value = object["Input"] {
             let inputPath = path.appending("Input")
-            guard case .string(let text) = value else { return .constant(value) }
+            let text: String?
+            if case .string(let s) = value { text = s } else { text = nil }
+            // EventBridge takes Input as text; a JSON value written in place counts as its compact text.
+            let length = (text ?? JSONWriter.string(value)).unicodeScalars.count
+            if length > InputSpec.maxConstantCharacters {
+                fail(inputPath, .constantInputTooLong(characters: length, limit: InputSpec.maxConstantCharacters, asJSONValue: text == nil))
+                return nil
+            }
+            guard let text else { return .constant(value) }
             do {
                 return .constant(try JSONParser.parse(text))
             } catch {

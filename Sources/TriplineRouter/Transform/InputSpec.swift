@@ -3,6 +3,10 @@ import TriplineJSON
 /// What a target receives for a matched event: EventBridge's `Input`, `InputPath` and
 /// `InputTransformer` target settings, or (none of them) the matched event itself.
 public enum InputSpec: Sendable, Equatable {
+    /// Longest `Input` text, in characters (EventBridge API reference, `Target.Input`: maximum length 8192).
+    /// An `Input` written as a JSON value counts as its compact JSON text.
+    public static let maxConstantCharacters = 8192
+
     /// The matched event, unchanged.
     case matchedEvent
     /// Fixed JSON (`Input`); nothing from the event is passed.

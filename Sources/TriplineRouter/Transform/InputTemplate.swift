@@ -5,6 +5,8 @@ enum TemplateVariable: Sendable, Hashable {
     /// The `InputPathsMap` variable at this index in ``InputTransformer/variables``.
     case path(Int)
     case ruleName
+    /// The rule's local ARN (``Rule/localArn(name:)``).
+    case ruleArn
     case ingestionTime
     /// The event without its `detail` member.
     case event
@@ -51,15 +53,19 @@ struct TemplateCompiler {
     /// Variable names declared in `InputPathsMap`, by index.
     let names: [String: Int]
     let declared: [String]
+    /// `InputPathsMap` names rejected as names (reserved, bad characters): placeholders using them
+    /// are skipped without a follow-on error, since the entry's own error already explains them.
+    let rejected: Set<String>
     var errors: [InputTransformerError] = []
     var index = 0
 
     static let maxDepth = 64
 
-    init(template: String, declared: [String]) {
+    init(template: String, declared: [String], rejected: Set<String> = []) {
         self.text = template
         self.bytes = Array(template.utf8)
         self.declared = declared
+        self.rejected = rejected
         var names: [String: Int] = [:]
         for (i, name) in declared.enumerated() where names[name] == nil { names[name] = i }
         self.names = names
@@ -107,16 +113,27 @@ struct TemplateCompiler {
         return i + 1
     }
 
+    /// When `<name>` for a rejected `InputPathsMap` name starts at `start`, the index just past its `>`.
+    func rejectedPlaceholderEnd(at start: Int) -> Int? {
+        for name in rejected {
+            let candidate = Array(("<" + name + ">").utf8)
+            if start + candidate.count <= bytes.count, bytes[start..<(start + candidate.count)].elementsEqual(candidate) {
+                return start + candidate.count
+            }
+        }
+        return nil
+    }
+
     /// Resolves `<name>` (the text between the brackets) to a variable, recording unknown names.
     mutating func resolve(_ name: String, at position: Int) -> TemplateVariable? {
         if let i = names[name] { return .path(i) }
         switch name {
         case InputTransformer.ruleNameVariable: return .ruleName
+        case InputTransformer.ruleArnVariable: return .ruleArn
         case InputTransformer.ingestionTimeVariable: return .ingestionTime
         case InputTransformer.eventVariable: return .event
         case InputTransformer.eventJSONVariable: return .eventJSON
-        case "aws.events.rule-arn":
-            fail(.ruleArnUnavailable(position: characterOffset(position)))
+        case _ where rejected.contains(name):
             return nil
         default:
             let candidates = declared + InputTransformer.predefinedVariables
@@ -174,6 +191,11 @@ struct TemplateCompiler {
         case UInt8(ascii: "\""): return parseString()
         case UInt8(ascii: "<"):
             let start = index
+            if placeholderEnd(at: start) == nil, let close = rejectedPlaceholderEnd(at: start) {
+                // `<a b>`: a rejected name that cannot even be a placeholder; its entry's error covers it.
+                index = close
+                return .literal(.null)
+            }
             guard let close = placeholderEnd(at: start) else {
                 fail(.invalidJSONTemplate(reason: "unexpected '<', expected a value or a placeholder such as <name>", position: characterOffset(start)))
                 return nil
@@ -343,6 +365,7 @@ struct TemplateCompiler {
         switch variable {
         case .path(let i): return declared[i]
         case .ruleName: return InputTransformer.ruleNameVariable
+        case .ruleArn: return InputTransformer.ruleArnVariable
         case .ingestionTime: return InputTransformer.ingestionTimeVariable
         case .event: return InputTransformer.eventVariable
         case .eventJSON: return InputTransformer.eventJSONVariable

@@ -51,14 +51,15 @@ public struct InputTransformer: Sendable, Equatable {
     public static let maxOutputBytes = 256 * 1024
 
     static let ruleNameVariable = "aws.events.rule-name"
+    static let ruleArnVariable = "aws.events.rule-arn"
     static let ingestionTimeVariable = "aws.events.event.ingestion-time"
     static let eventVariable = "aws.events.event"
     static let eventJSONVariable = "aws.events.event.json"
 
     /// The predefined variables a template may use without declaring them.
     ///
-    /// `aws.events.rule-arn` is EventBridge's too but is rejected: local rules have no ARN.
-    public static let predefinedVariables = [ruleNameVariable, ingestionTimeVariable, eventVariable, eventJSONVariable]
+    /// `aws.events.rule-arn` renders the rule's local ARN, ``Rule/localArn(name:)``.
+    public static let predefinedVariables = [ruleNameVariable, ruleArnVariable, ingestionTimeVariable, eventVariable, eventJSONVariable]
 
     /// The `InputPathsMap` entries in declaration order.
     public let variables: [Variable]
@@ -95,9 +96,11 @@ public struct InputTransformer: Sendable, Equatable {
         if entries.count > maxVariables { errors.append(.tooManyVariables(count: entries.count, limit: maxVariables)) }
         var variables: [Variable] = []
         var declared: [String] = []
+        var rejected: Set<String> = []
         for entry in entries {
             if let problem = nameProblem(entry.name) {
                 errors.append(problem)
+                rejected.insert(entry.name)
                 continue
             }
             declared.append(entry.name)
@@ -114,7 +117,8 @@ public struct InputTransformer: Sendable, Equatable {
         } else if templateBytes > maxTemplateBytes {
             errors.append(.templateTooLong(bytes: templateBytes, limit: maxTemplateBytes))
         } else {
-            var compiler = TemplateCompiler(template: template, declared: declared)
+            // The template's uses of rejected names are not reported again: their entries' errors say what is wrong.
+            var compiler = TemplateCompiler(template: template, declared: declared, rejected: rejected)
             let compiled = compiler.compile()
             errors.append(contentsOf: compiler.errors)
             if errors.isEmpty, let compiled {
@@ -176,6 +180,7 @@ private struct RenderContext {
         switch variable {
         case .path(let i): return values[i]
         case .ruleName: return .string(ruleName)
+        case .ruleArn: return .string(Rule.localArn(name: ruleName))
         case .ingestionTime: return .string(ingestionTime)
         case .event:
             guard var object = event.objectValue else { return event }

@@ -28,8 +28,6 @@ public enum InputTransformerError: Error, Sendable, Equatable, CustomStringConve
     /// `<aws.events.event>` or `<aws.events.event.json>` outside a JSON value position: AWS inserts
     /// them unescaped, so they are only usable as the value of a JSON field or array element.
     case eventVariableOutsideJSONValue(name: String, position: Int)
-    /// `<aws.events.rule-arn>`: local rules have no ARN.
-    case ruleArnUnavailable(position: Int)
 
     /// The `InputPathsMap` entry this error is about, if any.
     public var variable: String? {
@@ -44,7 +42,7 @@ public enum InputTransformerError: Error, Sendable, Equatable, CustomStringConve
     public var isTemplateError: Bool {
         switch self {
         case .emptyTemplate, .templateTooLong, .unknownVariable, .placeholderInObjectKey,
-             .invalidJSONTemplate, .eventVariableOutsideJSONValue, .ruleArnUnavailable:
+             .invalidJSONTemplate, .eventVariableOutsideJSONValue:
             return true
         case .tooManyVariables, .invalidVariableName, .reservedVariableName, .invalidPath:
             return false
@@ -81,8 +79,6 @@ public enum InputTransformerError: Error, Sendable, Equatable, CustomStringConve
             return "the template starts like JSON but is not valid JSON at character \(position + 1): \(reason)"
         case .eventVariableOutsideJSONValue(let name, let position):
             return "<\(name)> at character \(position + 1) can only be the value of a JSON field or array element (its contents are inserted as JSON, unescaped), not part of a string or text template"
-        case .ruleArnUnavailable(let position):
-            return "<aws.events.rule-arn> at character \(position + 1) is not available: local rules have no ARN; use <aws.events.rule-name>"
         }
     }
 }

@@ -48,8 +48,12 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
     case invalidMatchValue(found: String)
     case operatorKeyCount(count: Int)
     case unknownOperator(String)
+    /// `"$or"` with a single alternative object: SNS's OR needs at least two.
+    case orNeedsTwoAlternatives
     case operand(operator: String, expected: String, found: String)
     case unsupportedAnythingBut(inner: String)
+    /// `{"anything-but": {"prefix": ""}}`, which excludes every string.
+    case anythingButEmptyPrefix
     case numericMalformed(detail: String, found: String)
     case numericUnknownOperator(String)
     case numericBottomNotBelowTop(bottom: String, top: String)
@@ -87,10 +91,15 @@ public enum FilterPolicyProblem: Sendable, Equatable, CustomStringConvertible {
             return "an operator object holds exactly one operator, e.g. {\"prefix\": \"x\"}, got \(count) keys"
         case .unknownOperator(let name):
             return "unknown operator \(JSONWriter.quoted(name)); expected one of " + FilterPolicyProblem.operatorNames.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .orNeedsTwoAlternatives:
+            return "\"$or\" needs at least two alternatives (an array of two or more objects such as [{\"a\": [\"x\"]}, {\"b\": [\"y\"]}]), got one; "
+                + "with a single alternative, write its properties without \"$or\""
         case .operand(let op, let expected, let found):
             return "\"\(op)\" needs \(expected), got \(found)"
         case .unsupportedAnythingBut(let inner):
             return "SNS supports only \"prefix\" inside \"anything-but\" (a string, a number, a list, or {\"prefix\": …}), got \(JSONWriter.quoted(inner))"
+        case .anythingButEmptyPrefix:
+            return "\"anything-but\" \"prefix\" cannot be empty: every string starts with \"\", so nothing would match (EventBridge rejects it in patterns too)"
         case .numericMalformed(let detail, let found):
             return "\"numeric\" needs an operator/number list such as [\">\", 0, \"<=\", 150]: \(detail), got \(found)"
         case .numericUnknownOperator(let op):

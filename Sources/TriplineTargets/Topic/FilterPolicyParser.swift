@@ -48,6 +48,14 @@ struct FilterPolicyParser {
         return true
     }
 
+    /// Whether `"$or": value` is an `$or` written with a single alternative: an array holding one
+    /// object that names no operator keyword. As a property named `$or` that could never be valid
+    /// (its one "value" would be an operator object with no operator), so the writer meant an `$or`.
+    static func isLoneOrAlternative(_ value: JSONValue) -> Bool {
+        guard case .array(let elements) = value, elements.count == 1, case .object(let alternative) = elements[0] else { return false }
+        return !alternative.keys.contains(where: { FilterPolicyProblem.operatorNames.contains($0) })
+    }
+
     func parseObject(_ object: JSONObject, at path: JSONPath, depth: Int) throws(FilterPolicyError) -> PolicyNode {
         var node = PolicyNode()
         for member in object {
@@ -62,6 +70,10 @@ struct FilterPolicyParser {
                 }
                 node.orGroups.append(group)
                 continue
+            }
+            if member.key == "$or", FilterPolicyParser.isLoneOrAlternative(member.value) {
+                // Read as a property named "$or" this fails with a misleading "unknown operator"; the intent is plain.
+                throw fail(memberPath, .orNeedsTwoAlternatives)
             }
             switch member.value {
             case .object(let nested):
@@ -146,6 +158,8 @@ struct FilterPolicyParser {
             guard case .string(let s) = member.value else {
                 throw fail(path.appending("prefix"), .operand(operator: "prefix", expected: "a string", found: Self.describe(member.value)))
             }
+            // Every string starts with "": the condition could match nothing (EventBridge patterns reject it too).
+            if s.isEmpty { throw fail(path.appending("prefix"), .anythingButEmptyPrefix) }
             return .anythingButPrefix(Array(s.utf8))
         default:
             throw fail(path, .operand(operator: "anything-but", expected: expected, found: Self.describe(operand)))

@@ -36,12 +36,18 @@ public final class WebhookTarget: Sendable {
     /// The URL as configured, placeholders unexpanded: safe for logs.
     public var displayURL: String { configuration.url }
 
+    /// The header carrying how many matches `Suppress` held back since the previous alert of the same key.
+    public static let suppressedCountHeader = "Tripline-Suppressed-Count"
+
     /// A request delivering `body` to this target.
     ///
     /// `messageID` is the Standard Webhooks `webhook-id` when signing: keep it the same across retries of one
     /// delivery (the idempotency key) so receivers can deduplicate. The timestamp is taken when the request starts.
-    public func request(body: [UInt8], messageID: String) -> WebhookRequest {
-        WebhookRequest(url: url, method: configuration.method, headers: headers, body: body,
+    /// `suppressedCount`, when above 0, is sent as ``suppressedCountHeader`` (the body stays as it is).
+    public func request(body: [UInt8], messageID: String, suppressedCount: Int = 0) -> WebhookRequest {
+        var headers = self.headers
+        if suppressedCount > 0 { headers.append(WebhookHeader(name: Self.suppressedCountHeader, value: String(suppressedCount))) }
+        return WebhookRequest(url: url, method: configuration.method, headers: headers, body: body,
                        timeoutSeconds: configuration.timeoutSeconds, maxResponseBytes: configuration.maxResponseBytes,
                        caBundlePath: configuration.caBundlePath,
                        signing: signingSecret.map { WebhookRequest.Signing(messageID: messageID, secret: $0) },
