@@ -66,18 +66,36 @@ struct SlackMessageSuppressionTests {
         #expect(gate.keyCount == 0)
     }
 
-    @Test("memory is bounded: idle keys expire and report what they held back")
+    @Test("idle keys expire; one that held matches back keeps only its count, for its next alert")
     func expiry() throws {
         var gate = AlertGate(policy: try policy(#"{"WindowSeconds":60}"#, nil), maxKeys: 100)
         _ = gate.decide(key: "a", now: 0)
         _ = gate.decide(key: "a", now: 10)   // held back
         _ = gate.decide(key: "b", now: 30)
-        #expect(gate.keyCount == 2)
-        let dropped = gate.expire(now: 75)   // a idle since 10 (65 s), b since 30 (45 s)
-        #expect(dropped.map(\.key) == ["a"] && dropped.first?.heldBack == 1)
-        #expect(gate.rows.map(\.key) == ["b"])
-        // An expired key starts afresh: its next match is sent, not suppressed.
+        _ = gate.decide(key: "c", now: 40)
+        #expect(gate.keyCount == 3)
+        let dropped = gate.expire(now: 95)   // a idle since 10 (85 s), b since 30 (65 s), c since 40 (55 s)
+        #expect(dropped.isEmpty, "nothing was evicted to save memory")
+        #expect(gate.rows.map(\.key) == ["a", "c"])
+        #expect(gate.rows.first?.heldBack == 1 && gate.rows.first?.lastSentAt == nil)
+        // An expired key starts afresh: its next match is sent, not suppressed…
         #expect(gate.decide(key: "b", now: 200) == .send(suppressedSinceLast: 0))
+        // …and reports what it held back, however late it comes; then the count is spent.
+        #expect(gate.decide(key: "a", now: 10_000) == .send(suppressedSinceLast: 1))
+        #expect(gate.decide(key: "a", now: 10_001) == .suppress)
+        #expect(gate.decide(key: "a", now: 20_000) == .send(suppressedSinceLast: 1))
+    }
+
+    @Test("a count survives a saved and reloaded gate after its window passed")
+    func carriedCountRoundTrip() throws {
+        let p = try policy(#"{"WindowSeconds":60}"#, nil)
+        var gate = AlertGate(policy: p)
+        _ = gate.decide(key: "k", now: 0)
+        _ = gate.decide(key: "k", now: 1)
+        _ = gate.decide(key: "k", now: 2)
+        _ = gate.expire(now: 1_000)
+        var reloaded = AlertGate(policy: p, rows: gate.rows)
+        #expect(reloaded.decide(key: "k", now: 5_000) == .send(suppressedSinceLast: 2))
     }
 
     @Test("never more than maxKeys keys, however many distinct keys arrive")

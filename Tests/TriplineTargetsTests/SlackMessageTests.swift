@@ -131,10 +131,9 @@ struct SlackMessageTests {
     func suppressionNote() {
         var context = alert
         context.suppressedCount = 12
-        context.suppressionWindowSeconds = 300
         let payload = SlackMessage.render(event: SlackMessageFixtures.assumedRole, alert: context)
-        #expect(allText(payload).contains(":mute: and 12 more like this in the last 5 minutes"))
-        #expect(payload["text"]?.stringValue?.hasSuffix(", and 12 more like this in the last 5 minutes") == true)
+        #expect(allText(payload).contains(":mute: and 12 more like this since the previous alert"))
+        #expect(payload["text"]?.stringValue?.hasSuffix(", and 12 more like this since the previous alert") == true)
         context.suppressedCount = 0
         #expect(!allText(SlackMessage.render(event: SlackMessageFixtures.assumedRole, alert: context)).contains("more like this"))
     }
@@ -178,7 +177,7 @@ struct SlackMessageTests {
     func truncation() {
         let long = String(repeating: "x<", count: 5000)
         let record = #"{"eventName":"\#(long)","eventSource":"s3.amazonaws.com","userAgent":"\#(long)","errorMessage":"\#(long)","userIdentity":{"type":"IAMUser","userName":"\#(long)","arn":"\#(long)"}}"#
-        let context = AlertContext(ruleName: long, description: long, severity: .low, suppressedCount: 3, suppressionWindowSeconds: 60)
+        let context = AlertContext(ruleName: long, description: long, severity: .low, suppressedCount: 3)
         let payload = SlackMessage.render(event: SlackMessageFixtures.parse(record), alert: context)
         expectValidSlackPayload(payload)
         #expect(blockTexts(payload).contains { $0.hasSuffix("…") || $0.hasSuffix("…`") || $0.hasSuffix("…*") })

@@ -98,8 +98,7 @@ public struct TargetExecutor: Sendable {
         case .webhook(let spec):
             let alert = {
                 AlertContext(ruleName: rule.name, description: rule.description, severity: rule.severity.flatMap { AlertSeverity(parsing: $0) },
-                             suppressedCount: delivery.suppressedCount > 0 ? delivery.suppressedCount : nil,
-                             suppressionWindowSeconds: target.alertGate?.suppressWindowSeconds)
+                             suppressedCount: delivery.suppressedCount > 0 ? delivery.suppressedCount : nil)
             }
             return attemptWebhook(spec, delivery: delivery, event: event, payload: payload, alert: { alert() })
         case .blockUser(let block):

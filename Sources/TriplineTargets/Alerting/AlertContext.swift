@@ -12,26 +12,21 @@ public struct AlertContext: Sendable, Equatable {
     /// How many alerts like this one were held back since the last one sent (see ``AlertGate``);
     /// nil or 0 shows nothing.
     public var suppressedCount: Int?
-    /// The suppression window those alerts were held back in, for "in the last 5 minutes".
-    public var suppressionWindowSeconds: Double?
 
-    public init(ruleName: String, description: String? = nil, severity: AlertSeverity? = nil,
-                suppressedCount: Int? = nil, suppressionWindowSeconds: Double? = nil) {
+    public init(ruleName: String, description: String? = nil, severity: AlertSeverity? = nil, suppressedCount: Int? = nil) {
         self.ruleName = ruleName
         self.description = description
         self.severity = severity
         self.suppressedCount = suppressedCount
-        self.suppressionWindowSeconds = suppressionWindowSeconds
     }
 
-    /// "and 12 more like this in the last 5 minutes", or nil when nothing was held back.
+    /// "and 12 more like this since the previous alert", or nil when nothing was held back.
+    ///
+    /// Not "in the last 5 minutes": a count is carried to a key's next alert however late that
+    /// comes (``AlertGate``), so the window would misstate when they happened.
     public var suppressionNote: String? {
         guard let count = suppressedCount, count > 0 else { return nil }
-        var note = "and \(count) more like this"
-        if let window = suppressionWindowSeconds, window > 0, window.isFinite {
-            note += " in the last " + AlertContext.durationPhrase(seconds: window)
-        }
-        return note
+        return "and \(count) more like this since the previous alert"
     }
 
     /// "5 minutes", "1 hour", "90 seconds", "2 days": the largest unit that divides evenly.

@@ -7,9 +7,11 @@ import TriplineJSON
 /// alert went out, how many matches were held back since, and (for a threshold) the times of recent
 /// matches, at most `Count` of them.
 ///
-/// Memory is bounded: a key whose last match is older than the policy's longest window has no effect
-/// any more and is dropped (its held-back count, if any, is handed out by ``expire(now:)``); and
-/// when more than ``maxKeys`` keys are live the least recently seen are dropped first.
+/// A key whose last match is older than the policy's longest window has no effect on decisions any
+/// more: it is dropped, unless it held matches back; then only its count is kept, and the key's next
+/// match (sent, since its window has passed) reports it, however much later it comes, so no held-back
+/// match goes unreported. Memory is bounded: when more than ``maxKeys`` keys are live the least
+/// recently seen are dropped first (their counts are handed out by ``expire(now:)``).
 public struct AlertGate: Sendable, Equatable {
     /// The state of one key: what a saved row holds.
     public struct Row: Sendable, Equatable {
@@ -81,8 +83,8 @@ public struct AlertGate: Sendable, Equatable {
         if let existing = entries[key], !isExpired(existing, now: now) {
             row = existing
         } else {
-            if let stale = entries[key], stale.heldBack > 0 { stash(stale) }
-            row = Row(key: key, lastSeenAt: now)
+            // Its windows have passed: a fresh start, carrying what it held back to this alert.
+            row = Row(key: key, heldBack: entries[key]?.heldBack ?? 0, lastSeenAt: now)
         }
         row.lastSeenAt = max(row.lastSeenAt, now)
 
@@ -111,17 +113,14 @@ public struct AlertGate: Sendable, Equatable {
         return .send(suppressedSinceLast: held)
     }
 
-    /// Drops every key whose windows have all passed at `now`; returns the dropped rows (also those
-    /// dropped earlier to save memory) that still held back matches no alert has reported, so the
-    /// caller can say "N more were suppressed". Call it now and then, e.g. before saving ``rows``.
+    /// Drops every key whose windows have all passed at `now` (keeping only the count of those that
+    /// held matches back, for their next alert); returns the rows dropped earlier to save memory that
+    /// still held back matches no alert has reported, so the caller can say "N more were suppressed".
+    /// Call it now and then, e.g. before saving ``rows``.
     public mutating func expire(now: Double) -> [Row] {
-        var out = unreported
+        let out = unreported
         unreported.removeAll()
-        for (key, row) in entries where isExpired(row, now: now) {
-            entries[key] = nil
-            if row.heldBack > 0 { out.append(row) }
-        }
-        nextSweepAt = now + max(1, policy.retentionSeconds)
+        dropExpired(now: now)
         return out.sorted { ($0.lastSeenAt, $0.key) < ($1.lastSeenAt, $1.key) }
     }
 
@@ -144,9 +143,19 @@ public struct AlertGate: Sendable, Equatable {
 
     private mutating func sweepIfDue(now: Double) {
         guard now >= nextSweepAt || entries.count >= maxKeys else { return }
+        dropExpired(now: now)
+    }
+
+    /// Drops the keys whose windows have passed; of those that held matches back, keeps the count alone.
+    private mutating func dropExpired(now: Double) {
         for (key, row) in entries where isExpired(row, now: now) {
-            entries[key] = nil
-            if row.heldBack > 0 { stash(row) }
+            if row.heldBack > 0 {
+                if row.lastSentAt != nil || !row.recentMatches.isEmpty {
+                    entries[key] = Row(key: key, heldBack: row.heldBack, lastSeenAt: row.lastSeenAt)
+                }
+            } else {
+                entries[key] = nil
+            }
         }
         nextSweepAt = now + max(1, policy.retentionSeconds)
     }
