@@ -167,6 +167,35 @@ struct RunCommandTests {
         }
     }
 
+    @Test("--log-format json: the lines before the run starts are JSON too (webhook off, rule, state-dir and --follow errors)")
+    func jsonLogBeforeTheRunStarts() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            try project.write(#"{"Name": "hook", "EventPattern": {"source": ["aws.s3"]}, "Targets": [{"Id": "w", "Webhook": {"Url": "${TRIPLINE_TEST_UNSET_URL}", "Optional": true}}]}"#,
+                              "Rules/hook.json")
+            try project.write("{}", "BadRules/bad.json")
+            let runs: [(arguments: [String], status: Int32, type: String, text: String)] = [
+                (["run", "--ephemeral", "--log-format", "json", "--rules", "Rules", "-"], 0, "note", "webhook hook/w is off"),
+                (["run", "--ephemeral", "--log-format", "json", "--rules", "BadRules", "-"], 2, "error", "in the rules; nothing was run"),
+                (["run", "--log-format", "json", "--rules", "Rules", "--state-dir", "/dev/null", "-"], 2, "error", "/dev/null"),
+                (["run", "--ephemeral", "--log-format", "json", "--rules", "Rules", "--follow", "no-such-dir"], 2, "error", "--follow"),
+            ]
+            for run in runs {
+                let result = try tripline.run(run.arguments, stdin: "", in: dir)
+                #expect(result.status == run.status, "\(run.arguments): \(result)")
+                let lines = result.stderr.split(separator: "\n").map(String.init)
+                var found = false
+                for line in lines {
+                    let value = try? JSONParser.parse(line)
+                    #expect(value?["type"]?.stringValue != nil, "\(run.arguments): not a JSON log line: \(line)")
+                    if value?["type"]?.stringValue == run.type, value?["message"]?.stringValue?.contains(run.text) == true { found = true }
+                }
+                #expect(found, "\(run.arguments): no \(run.type) line with '\(run.text)': \(result.stderr)")
+            }
+        }
+    }
+
     @Test("run reads NDJSON from standard input; rule errors stop the run with status 2")
     func stdinAndRuleErrors() throws {
         let tripline = try TriplineBinary.locate()

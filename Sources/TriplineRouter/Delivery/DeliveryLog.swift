@@ -106,7 +106,7 @@ public final class RunConsole: @unchecked Sendable {
 /// `[rule/target] stderr: line`) and failures as `[rule/target] delivery failed: …` on standard
 /// output; bad inputs as `origin: reason` on standard error. JSON format (`--log-format json`): the
 /// same facts as one object per line with a `"type"` (`output`, `delivery`, `badInput`, `note`,
-/// `summary`); in JSON every delivery gets a `delivery` line, successful or not. Thread-safe.
+/// `error`, `summary`); in JSON every delivery gets a `delivery` line, successful or not. Thread-safe.
 public final class DeliveryLog: Sendable {
     public let format: LogFormat
     public let console: RunConsole
@@ -188,6 +188,15 @@ public final class DeliveryLog: Sendable {
         switch format {
         case .text: console.error(message)
         case .json: console.error(String(decoding: Self.jsonLine([("type", "note"), ("message", .string(message))]), as: UTF8.self))
+        }
+    }
+
+    /// A problem that stops the run before it starts (rule errors, a handler that cannot start, an
+    /// unusable state directory), on standard error: the text as it is, or `{"type":"error","message":…}`.
+    public func error(_ message: String) {
+        switch format {
+        case .text: console.error(message)
+        case .json: console.error(String(decoding: Self.jsonLine([("type", "error"), ("message", .string(message))]), as: UTF8.self))
         }
     }
 

@@ -41,7 +41,9 @@ enum RunCommand: Command {
             Events may be bare CloudTrail records (wrapped as EventBridge delivers them) or EventBridge events.
 
             Handler output is printed as [rule/target] LINE; failed deliveries, bad records and a summary
-            are reported too. With --log-format json every log line is a JSON object with a "type".
+            are reported too. With --log-format json every log line is a JSON object with a "type", the
+            problems that stop the run before it starts too ("error"); only a wrong command line (exit
+            status 64) is reported as text.
             Delivery is at-least-once: each match is committed to the state database before it counts
             as accepted, and removed only after its target succeeded. Failed attempts are retried with
             exponential backoff and full jitter within the target's RetryPolicy; a delivery that runs out
@@ -75,6 +77,10 @@ enum RunCommand: Command {
             }
             format = chosen
         }
+        // Every line from here on goes through the run's log, so that with --log-format json each one
+        // is a JSON object, the problems that stop the run before it starts included.
+        let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
+        let log = DeliveryLog(format: format, console: console)
         // Before any thread starts, so every thread inherits the blocked signals. A second signal
         // quits at once: the handlers, in their own process groups, must not outlive the run.
         let runner = FunctionRunner()
@@ -129,30 +135,30 @@ enum RunCommand: Command {
         }
         options.blocking.dryRun = arguments.has("dry-run-blocks")
         guard FileManager.default.fileExists(atPath: rulesPath) else {
-            context.errors.line("tripline run: no rules at '\(rulesPath)' (give a rules directory or file with --rules)")
+            log.error("tripline run: no rules at '\(rulesPath)' (give a rules directory or file with --rules)")
             return ExitStatus.invalidInput
         }
         let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
         if !ruleErrors.isEmpty {
-            for error in ruleErrors { context.errors.line(error.description) }
-            context.errors.line("tripline run: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was run")
+            for error in ruleErrors { log.error(error.description) }
+            log.error("tripline run: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was run")
             return ExitStatus.invalidInput
         }
         // A handler that cannot start would dead-letter every delivery to it: refuse now instead.
         let handlerErrors = rules.checkingHandlers().1
         if !handlerErrors.isEmpty {
-            for error in handlerErrors { context.errors.line(error.description) }
-            context.errors.line("tripline run: \(handlerErrors.count) handler\(handlerErrors.count == 1 ? "" : "s") cannot be started; nothing was run")
+            for error in handlerErrors { log.error(error.description) }
+            log.error("tripline run: \(handlerErrors.count) handler\(handlerErrors.count == 1 ? "" : "s") cannot be started; nothing was run")
             return ExitStatus.invalidInput
         }
 
         let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
         if !webhookErrors.isEmpty {
-            for error in webhookErrors { context.errors.line(error) }
-            context.errors.line("tripline run: set the missing variables (or mark the target \"Optional\": true); nothing was run")
+            for error in webhookErrors { log.error(error) }
+            log.error("tripline run: set the missing variables (or mark the target \"Optional\": true); nothing was run")
             return ExitStatus.invalidInput
         }
-        for (key, reason) in webhooks.disabled { context.errors.line("tripline run: webhook \(key) is off: \(reason)") }
+        for (key, reason) in webhooks.disabled { log.note("tripline run: webhook \(key) is off: \(reason)") }
 
         let store: StateStore
         do {
@@ -163,7 +169,7 @@ enum RunCommand: Command {
                                             synchronous: synchronous)
             }
         } catch {
-            context.errors.line("tripline run: \(error)")
+            log.error("tripline run: \(error)")
             return ExitStatus.invalidInput
         }
 
@@ -172,7 +178,7 @@ enum RunCommand: Command {
             do {
                 watcher = try FolderWatcher(directory: directory, stop: stop)
             } catch {
-                context.errors.line("tripline run: --follow: \(error)")
+                log.error("tripline run: --follow: \(error)")
                 return ExitStatus.invalidInput
             }
         }
@@ -186,8 +192,6 @@ enum RunCommand: Command {
         }
         watcher?.onWait = { [weak inputs] in inputs?.onWaiting?() }
 
-        let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
-        let log = DeliveryLog(format: format, console: console)
         let enabled = rules.rules.filter { $0.state != .disabled }.count
         log.note("tripline run: \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") loaded from \(rulesPath) (\(enabled) enabled)"
                  + (watcher.map { "; following \($0.root) (Ctrl-C to stop)" } ?? ""))
