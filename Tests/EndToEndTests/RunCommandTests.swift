@@ -196,6 +196,24 @@ struct RunCommandTests {
         }
     }
 
+    @Test("the default state directory is the same whether --rules names the folder or a file in it", arguments: [
+        ["--rules", "Rules/rules.json"], ["--rules", "Rules"], ["--rules", "./Rules/"], [],
+    ])
+    func defaultStateDirectory(_ rules: [String]) throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            _ = try Project.make(in: dir)
+            let result = try tripline.run(["run"] + rules, stdin: record("DeleteTrail", id: "d-1") + "\n", in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".tripline/tripline.db").path), "\(rules)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("Rules/.tripline").path), "\(rules)")
+            for command in [["status"], ["status", "--rules", "Rules/rules.json"]] {
+                let status = try tripline.run(command, in: dir)
+                #expect(status.status == 0, "\(command) finds the run's state: \(status)")
+            }
+        }
+    }
+
     @Test("run reads NDJSON from standard input; rule errors stop the run with status 2")
     func stdinAndRuleErrors() throws {
         let tripline = try TriplineBinary.locate()
