@@ -23,6 +23,36 @@ struct InitCommandTests {
         }
     }
 
+    @Test("a CloudTrail log file: its one record is used; with several, init says how many and --record N picks one")
+    func scaffoldsFromALogFile() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let other = Self.record.replacingOccurrences(of: "DisableKey", with: "EnableKeyRotation")
+            try Data((#"{"Records":["# + Self.record + "]}").utf8).write(to: dir.appendingPathComponent("one.json"))
+            try systemGzip(dir.appendingPathComponent("one.json").path)
+            try Data((#"{"Records":["# + Self.record + "," + other + "]}").utf8).write(to: dir.appendingPathComponent("two.json"))
+
+            let one = try tripline.run(["init", "--from-event", "one.json.gz"], in: dir)
+            #expect(one.status == 0 && one.stdoutLines.first == "wrote Rules/disable-key.json (pattern on source, detail-type, eventSource, eventName)", "\(one)")
+            let written = try JSONParser.parse([UInt8](try Data(contentsOf: dir.appendingPathComponent("Examples/events/disable-key.json"))))
+            #expect(written["eventName"] == "DisableKey" && written["Records"] == nil, "the test event is the record, not the log file")
+
+            let two = try tripline.run(["init", "--from-event", "two.json"], in: dir)
+            #expect(two.status == 2, "\(two)")
+            #expect(two.stderr == "tripline init: two.json is a CloudTrail log file with 2 records; pick one with --record N (0 to 1)\n", "\(two)")
+            let picked = try tripline.run(["init", "--from-event", "two.json", "--record", "1"], in: dir)
+            #expect(picked.status == 0 && picked.stdoutLines.first?.hasPrefix("wrote Rules/enable-key-rotation.json") == true, "\(picked)")
+            let test = try tripline.run(["test", "Rules"], in: dir)
+            #expect(test.status == 0 && test.stdoutLines.last == "4 passed, 0 failed", "\(test)")
+
+            let outOfRange = try tripline.run(["init", "--from-event", "two.json", "--record", "2"], in: dir)
+            #expect(outOfRange.status == 64 && outOfRange.stderr.hasPrefix("tripline init: --record 2: two.json has 2 records (Records[0] to Records[1])\n"), "\(outOfRange)")
+            try Data(Self.record.utf8).write(to: dir.appendingPathComponent("rec.json"))
+            let notALog = try tripline.run(["init", "--from-event", "rec.json", "--record", "0"], in: dir)
+            #expect(notALog.status == 64 && notALog.stderr.contains("rec.json is not one"), "\(notALog)")
+        }
+    }
+
     /// A record, an envelope, or either without `eventName`, for the scaffolding cases.
     static let record = #"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DisableKey","awsRegion":"eu-west-1","readOnly":false,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#
     static let withoutEventName = #"{"eventSource":"s3.amazonaws.com","eventType":"AwsApiCall"}"#

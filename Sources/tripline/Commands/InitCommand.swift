@@ -12,9 +12,10 @@ enum InitCommand: Command {
     static let spec = CommandSpec(
         name: "init",
         summary: "Scaffold a rule, a handler and a test event from a CloudTrail record",
-        synopses: ["init --from-event FILE [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]"],
+        synopses: ["init --from-event FILE [--record N] [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]"],
         options: [
-            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record or EventBridge event (JSON, plain or gzipped; '-' for standard input)."),
+            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record, an EventBridge event, or a CloudTrail log file ({\"Records\":[...]}) (JSON, plain or gzipped; '-' for standard input)."),
+            OptionSpec(name: "record", valueName: "N", help: "For a CloudTrail log file with several records: use Records[N] (counting from 0, as jq and tripline's messages do)."),
             OptionSpec(name: "name", valueName: "NAME", help: "The rule's name (default: from eventName, e.g. stop-logging)."),
             OptionSpec(name: "rules", valueName: "DIR", help: "Where the rule file goes (default: Rules)."),
             OptionSpec(name: "handlers", valueName: "DIR", help: "Where the handler goes (default: Handlers)."),
@@ -22,6 +23,8 @@ enum InitCommand: Command {
         ],
         positionals: nil,
         discussion: """
+            A CloudTrail log file holding one record gives that record; with several, pick one with
+            --record N (Records[N], from 0).
             Writes <rules>/<name>.json, <handlers>/<name>.sh and <events>/<name>.json, then prints what to
             run next (tripline test). The rule names the handler and the test event by paths relative
             to the project root (the folder holding Rules/, else the rules folder), as 'run' and
@@ -36,7 +39,7 @@ enum InitCommand: Command {
         guard let input = arguments.value("from-event") else {
             return context.usageError("--from-event is required: a CloudTrail record to start from", spec: spec)
         }
-        let bytes: [UInt8]
+        var bytes: [UInt8]
         if input == "-" {
             bytes = Array(FileHandle(fileDescriptor: context.inputDescriptor).readDataToEndOfFile())
         } else {
@@ -48,8 +51,19 @@ enum InitCommand: Command {
                 return ExitStatus.invalidInput
             }
         }
+        var source = input
+        switch pickRecord(from: bytes, input: input, record: arguments.value("record")) {
+        case .success(let picked?):
+            bytes = picked.bytes
+            source = picked.name
+        case .success(nil): break
+        case .failure(.usage(let message)): return context.usageError(message, spec: spec)
+        case .failure(.input(let message)):
+            context.errors.line("tripline init: \(message)")
+            return ExitStatus.invalidInput
+        }
         let normalized: NormalizedEvent
-        switch EventNormalizer().normalize(RawEvent(bytes: bytes, origin: EventOrigin(source: input, position: .document)),
+        switch EventNormalizer().normalize(RawEvent(bytes: bytes, origin: EventOrigin(source: source, position: .document)),
                                            ingestionTime: IngestionClock.format(epochSeconds: Int(Date().timeIntervalSince1970))) {
         case .success(let event): normalized = event
         case .failure(let error):
@@ -94,7 +108,7 @@ enum InitCommand: Command {
         let readOnly = CloudTrailNormalizer.isReadOnlyManagementEvent(envelope)
         let rule = JSONValue.object(JSONObject([
             JSONMember(key: "Name", value: .string(name)),
-            JSONMember(key: "Description", value: .string("\(eventName ?? detailType) on \(eventSource ?? source) (scaffolded by tripline init from \(input); edit me)")),
+            JSONMember(key: "Description", value: .string("\(eventName ?? detailType) on \(eventSource ?? source) (scaffolded by tripline init from \(source); edit me)")),
             JSONMember(key: "State", value: .string(readOnly ? "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" : "ENABLED")),
             JSONMember(key: "Severity", value: "medium"),
             JSONMember(key: "EventPattern", value: .object(JSONObject(pattern))),
@@ -130,6 +144,43 @@ enum InitCommand: Command {
         context.output.line("wrote \(eventPath) (the rule's positive test)")
         context.output.line("next: tripline test --rule \(name) \(rulesDirectory)")
         return ExitStatus.success
+    }
+
+    /// Why a record could not be picked out of the input: a wrong `--record` (a usage error) or an input
+    /// that needs one.
+    enum RecordChoiceError: Error {
+        case usage(String)
+        case input(String)
+    }
+
+    /// The record to scaffold from when `bytes` is a CloudTrail log file (`{"Records":[...]}`): its only
+    /// record, or `Records[record]`; the record's JSON and its name in messages (`file Records[3]`).
+    /// `nil` when `bytes` is not a log file (a record or an event, used as it is).
+    static func pickRecord(from bytes: [UInt8], input: String, record: String?) -> Result<(bytes: [UInt8], name: String)?, RecordChoiceError> {
+        var index: Int?
+        if let record {
+            guard let number = Int(record), number >= 0 else { return .failure(.usage("--record needs a record number (0 or more), got '\(record)'")) }
+            index = number
+        }
+        let parsed = try? JSONParser.parse(bytes, options: JSONParser.Options(maxBytes: maxInputBytes, duplicateKeys: .reject))
+        guard let records = parsed?["Records"]?.arrayValue else {
+            return index == nil ? .success(nil)
+                : .failure(.usage("--record picks a record of a CloudTrail log file ({\"Records\":[...]}), and \(input) is not one"))
+        }
+        guard !records.isEmpty else { return .failure(.input("\(input) is a CloudTrail log file with no records")) }
+        let chosen: Int
+        if let index {
+            guard index < records.count else {
+                return .failure(.usage("--record \(index): \(input) has \(records.count) record\(records.count == 1 ? "" : "s") (Records[0] to Records[\(records.count - 1)])"))
+            }
+            chosen = index
+        } else {
+            guard records.count == 1 else {
+                return .failure(.input("\(input) is a CloudTrail log file with \(records.count) records; pick one with --record N (0 to \(records.count - 1))"))
+            }
+            chosen = 0
+        }
+        return .success((JSONWriter.bytes(records[chosen]), "\(input) Records[\(chosen)]"))
     }
 
     /// The event of the near-miss test, and the test's name: `event` (the input, a CloudTrail record
