@@ -213,7 +213,7 @@ struct TestPatternCommandTests {
     @Test("command-line mistakes exit 64 with usage on standard error")
     func usageErrors() throws {
         let tripline = try TriplineBinary.locate()
-        for arguments in [[], ["--help"], ["help"], ["frobnicate"], ["help", "frobnicate"],
+        for arguments in [[], ["frobnicate"], ["help", "frobnicate"], ["help", "run", "extra"], ["--help", "run"], ["--version", "x"],
                           ["test-pattern"], ["test-pattern", "--pattern", "{}"], ["test-pattern", "--frob"],
                           ["test-pattern", "--pattern"], ["test-pattern", "--batch", "--event", "{}"], ["test-pattern", "stray"],
                           ["validate"], ["validate", "--kind", "nope", "x.json"]] {
@@ -222,8 +222,22 @@ struct TestPatternCommandTests {
         }
         let unknown = try tripline.run(["frobnicate"])
         #expect(unknown.stderr.contains("unknown command 'frobnicate'"))
+        let nothing = try tripline.run([])
+        #expect(nothing.stderr.hasPrefix("tripline: no command given\n"), "\(nothing)")
         let missing = try tripline.run(["test-pattern", "--pattern", "{}"])
         #expect(missing.stderr.contains("--event is required"))
+    }
+
+    @Test("help that was asked for goes to standard output with exit status 0; --version prints the version")
+    func topLevelHelp() throws {
+        let tripline = try TriplineBinary.locate()
+        for (arguments, mentions) in [(["--help"], "Commands:"), (["-h"], "Commands:"), (["help"], "Commands:"),
+                                      (["help", "help"], "usage: tripline help [COMMAND]"), (["--version"], "tripline ")] {
+            let result = try tripline.run(arguments)
+            #expect(result.status == 0 && result.stdout.contains(mentions) && result.stderr.isEmpty, "\(arguments): \(result)")
+        }
+        let version = try tripline.run(["--version"])
+        #expect(version.stdoutLines.count == 1 && version.stdout.split(separator: " ").count == 2, "\(version)")
     }
 
     @Test("each command has --help")
