@@ -81,7 +81,9 @@ struct FunctionRunnerTests {
         try withTargetsTempDirectory { dir in
             let pidFile = dir.appendingPathComponent("child.pid").path
             let script = try writeScript("( trap '' TERM; exec sleep 60 ) &\necho $! > \"\(pidFile)\"\nsleep 30", "spawner.sh", in: dir)
+            let started = monotonicSeconds()
             let outcome = try runner.run(invocation(script, timeout: 0.3, grace: 0.5))
+            let wall = monotonicSeconds() - started
             #expect(outcome.timedOut && outcome.termination == .signaled(SIGTERM), "the handler itself ends on SIGTERM")
             let child = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             // Reaped by init once killed; give it a moment.
@@ -91,8 +93,63 @@ struct FunctionRunnerTests {
                 if alive { usleep(20_000) }
             }
             #expect(!alive, "the background child that ignored SIGTERM outlived its handler")
-            #expect(outcome.durationSeconds >= 0.7 && outcome.durationSeconds < 5)
+            #expect(wall >= 0.7 && wall < 5, "the live child is waited for through the grace, then killed")
+            #expect(outcome.durationSeconds >= 0.3 && outcome.durationSeconds < 0.7, "the duration is the handler's own, not the grace wait")
         }
+    }
+
+    @Test("a timed-out handler's group left with only a zombie is done at once, not after the kill grace")
+    func zombiesInTheGroupDoNotHoldTheTimeoutUp() throws {
+        try withTargetsTempDirectory { dir in
+            let pidFile = dir.appendingPathComponent("handler.pid").path
+            let script = try writeScript("echo $$ > \"\(pidFile).tmp\"\nmv \"\(pidFile).tmp\" \"\(pidFile)\"\nexec sleep 30", "zombie.sh", in: dir)
+            let runner = FunctionRunner()
+            let finished = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var result: (outcome: FunctionOutcome?, wall: Double) = (nil, 0)
+            Thread {
+                let started = monotonicSeconds()
+                let outcome = try? runner.run(invocation(script, timeout: 1, grace: 4))
+                result = (outcome, monotonicSeconds() - started)
+                finished.signal()
+            }.start()
+            // A process that exits at once, moved into the handler's group and never reaped while the
+            // handler runs: the zombie a PID 1 that does not reap leaves behind.
+            var handler: pid_t?
+            for _ in 0..<200 where handler == nil {
+                handler = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                if handler == nil { usleep(5_000) }
+            }
+            let group = try #require(handler)
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, group)
+            var zombie: pid_t = 0
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("true"), nil]
+            defer { argv.forEach { free($0) } }
+            let spawned = posix_spawn(&zombie, "/bin/true", nil, &attributes, argv, nil)
+            try #require(spawned == 0, "spawning into the handler's group: \(String(cString: strerror(spawned)))")
+            defer { var status: Int32 = 0; _ = waitpid(zombie, &status, 0) }
+            var info = siginfo_t()
+            _ = waitid(P_PID, id_t(zombie), &info, WEXITED | WNOWAIT)  // exited, left a zombie
+            #expect(ProcessGroup.hasLiveMembers(group), "the handler still runs")
+
+            finished.wait()
+            let outcome = try #require(result.outcome)
+            #expect(outcome.timedOut && outcome.termination == .signaled(SIGTERM))
+            #expect(result.wall < 3, "waited out the 4 s grace for a zombie: \(result.wall)s")
+            #expect(outcome.durationSeconds >= 1 && outcome.durationSeconds < 2, "\(outcome.durationSeconds)")
+            #expect(!ProcessGroup.hasLiveMembers(group) && kill(-group, 0) == 0, "only the zombie is left in the group")
+        }
+    }
+
+    @Test("/proc/<pid>/stat: the state and group are read after the command name, whatever it holds")
+    func statLinesAreParsed() {
+        let line = Array("4242 (we ird) (name)) Z 1 4240 4240 0 -1 4194564".utf8)
+        let parsed = ProcessGroup.parseStat(line[...])
+        #expect(parsed?.state == UInt8(ascii: "Z") && parsed?.group == 4240)
+        #expect(ProcessGroup.parseStat(Array("garbage".utf8)[...]) == nil)
     }
 
     @Test func interruptingStopsRunningHandlersLikeATimeout() throws {

@@ -380,6 +380,9 @@ private struct Session {
     var stdout = CappedBuffer()
     var stderr = CappedBuffer()
     var status: Int32?
+    /// When the handler process itself was seen to exit: its duration ends there, not after the
+    /// wait for the rest of its group.
+    var exitedAt: Double?
     var timedOut = false
     var killAt: Double?
     var killed = false
@@ -441,7 +444,7 @@ private struct Session {
         if stdoutOpen { _ = Glibc.close(child.stdout); stdoutOpen = false }
         if stderrOpen { _ = Glibc.close(child.stderr); stderrOpen = false }
         return FunctionOutcome(termination: decode(status ?? 0), timedOut: timedOut, interrupted: interrupted,
-                               durationSeconds: monotonicSeconds() - start,
+                               durationSeconds: (exitedAt ?? monotonicSeconds()) - start,
                                stdout: stdout.bytes, stderr: stderr.bytes,
                                stdoutDroppedBytes: stdout.dropped, stderrDroppedBytes: stderr.dropped,
                                payloadBytesWritten: written)
@@ -510,9 +513,9 @@ private struct Session {
         var raw: Int32 = 0
         while true {
             let rc = waitpid(child.pid, &raw, WNOHANG)
-            if rc == child.pid { status = raw; return }
+            if rc == child.pid { status = raw; exitedAt = monotonicSeconds(); return }
             if rc < 0 && errno == EINTR { continue }
-            if rc < 0 { status = raw; return }  // ECHILD: someone else reaped it; report what we have
+            if rc < 0 { status = raw; exitedAt = monotonicSeconds(); return }  // ECHILD: someone else reaped it; report what we have
             return
         }
     }
@@ -520,10 +523,12 @@ private struct Session {
     /// After a stopped handler's own exit: what else its group still runs (background children
     /// that ignored SIGTERM) gets SIGKILL at the end of the grace period, so nothing of a timed-out
     /// or interrupted handler outlives it. The group id cannot be reused while members remain.
+    /// A group left with only zombies (children re-parented to a PID 1 that does not reap them) is
+    /// done: waiting for them would only stretch every timeout by the grace period.
     private mutating func finishGroup() {
         guard let killAt else { return }
-        while kill(-child.pid, 0) == 0 && monotonicSeconds() < killAt { usleep(20_000) }
-        if kill(-child.pid, 0) == 0 { _ = kill(-child.pid, SIGKILL) }
+        while ProcessGroup.hasLiveMembers(child.pid) && monotonicSeconds() < killAt { usleep(20_000) }
+        if ProcessGroup.hasLiveMembers(child.pid) { _ = kill(-child.pid, SIGKILL) }
         killed = true
     }
 
@@ -536,6 +541,42 @@ private struct Session {
         let low = raw & 0x7F
         if low == 0 { return .exited((raw >> 8) & 0xFF) }
         return .signaled(low)
+    }
+}
+
+/// Whether a process group still runs something.
+enum ProcessGroup {
+    /// Whether group `pgid` has a member that is not a zombie. `kill(-pgid, 0)` succeeds for zombies
+    /// too, so on Linux a group it reports is checked in `/proc`: members whose state is `Z` (zombie)
+    /// or `X` (dead) do not count. Without a readable `/proc`, any member counts.
+    static func hasLiveMembers(_ pgid: pid_t) -> Bool {
+        guard kill(-pgid, 0) == 0 || errno == EPERM else { return false }
+        guard let directory = opendir("/proc") else { return true }
+        defer { closedir(directory) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let first = name.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { continue }
+            let fd = open("/proc/\(name)/stat", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }  // gone since readdir
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            _ = close(fd)
+            guard n > 0, let (state, group) = parseStat(buffer[0..<n]) else { continue }
+            if group == pgid && state != UInt8(ascii: "Z") && state != UInt8(ascii: "X") { return true }
+        }
+        return false
+    }
+
+    /// The state letter and process group of a `/proc/<pid>/stat` line: `pid (comm) S ppid pgrp …`;
+    /// `comm` may hold spaces and parentheses, so fields are counted after its last `)`.
+    static func parseStat(_ line: ArraySlice<UInt8>) -> (state: UInt8, group: pid_t)? {
+        guard let close = line.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = line[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 3, let state = fields[0].first,
+              let group = pid_t(String(decoding: fields[2], as: UTF8.self)) else { return nil }
+        return (state, group)
     }
 }
 
