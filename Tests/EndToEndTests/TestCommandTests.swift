@@ -160,7 +160,7 @@ struct TestCommandTests {
             #expect(result.stderr.contains("Rules/bad.json:1:") && result.stderr.contains("no tests were run"), "\(result)")
             try project.write(ruleFile(tests: [#"{"Name": "ok", "Event": \#(record("StopLogging")), "Matches": true}"#]), to: "Rules/bad.json")
             let unknown = try tripline.run(["test", "--rule", "nope"], in: project.root)
-            #expect(unknown.status == 64 && unknown.stderr.contains("no rule named 'nope'") && unknown.stderr.contains("trail-stopped"), "\(unknown)")
+            #expect(unknown.status == 2 && unknown.stderr.contains("no rule named 'nope'") && unknown.stderr.contains("trail-stopped"), "\(unknown)")
         }
         try withProject { project in
             let none = try tripline.run(["test"], in: project.root)

@@ -247,6 +247,7 @@ struct TestPatternCommandTests {
                                       (["validate", "--help"], "PATH..."), (["validate", "-h"], "--kind")] {
             let result = try tripline.run(arguments)
             #expect(result.status == 0 && result.stdout.contains(mentions) && result.stderr.isEmpty, "\(arguments): \(result)")
+            #expect(result.stdout.contains("Exit status 64: the command line was wrong"), "every command's help documents 64: \(arguments)")
         }
     }
 

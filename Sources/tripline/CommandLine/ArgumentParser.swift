@@ -28,8 +28,12 @@ struct CommandSpec: Sendable {
             }
         }
         if !discussion.isEmpty { out += "\n" + discussion + "\n" }
+        out += "\n" + Self.usageExitNote + "\n"
         return out
     }
+
+    /// The last line of every command's help: the exit status no command lists on its own.
+    static let usageExitNote = "Exit status 64: the command line was wrong (an unknown option, a missing or bad value); the message and the usage go to standard error."
 
     /// The short usage shown after an argument error.
     var usageText: String {

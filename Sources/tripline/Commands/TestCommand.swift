@@ -28,7 +28,7 @@ enum TestCommand: Command {
             Prints "PASS rule: test" or "FAIL rule: test: why" per test (a failure is followed by
             the field-by-field explanation), then "N passed, N failed".
             Exit status: 0 when every test passes, 1 when any fails or is malformed, 2 when the
-            rule files have errors (nothing is run then).
+            rule files have errors or --rule names no rule (nothing is run then).
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
@@ -48,8 +48,10 @@ enum TestCommand: Command {
         if !wanted.isEmpty {
             let names = rules.rules.map(\.name)
             for name in wanted where !names.contains(name) {
-                return context.usageError("no rule named '\(name)' in \(paths.joined(separator: ", "))"
-                                          + (names.isEmpty ? "" : "; rules: " + names.joined(separator: ", ")), spec: spec)
+                // Not a command-line mistake but a rule that is not there: 2, as explain --rule says it.
+                context.errors.line("tripline test: no rule named '\(name)' in \(paths.joined(separator: ", "))"
+                                    + (names.isEmpty ? "" : "; rules: " + names.joined(separator: ", ")))
+                return ExitStatus.invalidInput
             }
             selected = selected.filter { wanted.contains($0.name) }
         }
