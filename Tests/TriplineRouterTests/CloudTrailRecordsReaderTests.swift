@@ -39,6 +39,14 @@ func gzipFile(_ path: String) throws -> String {
 
 @Suite("CloudTrail log files: streaming the Records array")
 struct CloudTrailRecordsReaderTests {
+    @Test("a file that cannot be opened is not said to have its rest skipped; one that failed part-way is")
+    func openFailuresSayNothingOfARest() {
+        let open = InputError.file(.cannotOpen(path: "m/x.json", reason: "No such file or directory"))
+        #expect(open.description == "m/x.json: cannot open: No such file or directory", "\(open)")
+        let read = InputError.file(.truncated(path: "m/x.json.gz"))
+        #expect(read.description.hasSuffix("; the rest of the file is skipped"), "\(read)")
+    }
+
     /// Records with the things a byte scanner can trip on: escaped quotes, brackets and braces
     /// inside strings, backslashes before quotes, nested arrays, non-ASCII text.
     static let tricky = [

@@ -41,7 +41,8 @@ public struct EventOrigin: Sendable, Hashable, CustomStringConvertible {
 /// record reached; errors about one event (`eventTooLarge`, `invalidEvent`) carry its ``EventOrigin`` and
 /// the run continues with the next event. `description` is one line: `origin: what went wrong`.
 public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Opening, reading or decompressing the file failed; the rest of the file is skipped.
+    /// Opening, reading or decompressing the file failed; the rest of the file is skipped (said
+    /// only when some of it was read).
     case file(IngestionError)
     /// A CloudTrail log file is not well-formed around `offset` (decompressed bytes); records before the
     /// damage were read, the rest of the file is skipped. `record` is the index being read, if any.
@@ -109,6 +110,9 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .file(.cannotOpen(let path, let reason)):
+            // Nothing was read: there is no "rest" to skip.
+            return IngestionError.cannotOpen(path: path, reason: reason).description
         case .file(let error):
             return error.description + "; the rest of the file is skipped"
         case .malformedLog(let path, let offset, let record, let detail):
