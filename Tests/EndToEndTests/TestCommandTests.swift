@@ -226,6 +226,16 @@ struct ExplainCommandTests {
         }
     }
 
+    @Test("explain --event - reads the event from standard input")
+    func explainReadsStandardInput() throws {
+        let tripline = try TriplineBinary.locate()
+        try withProject { project in
+            try project.write(ruleFile(tests: []), to: "Rules/trail-stopped.json")
+            let result = try tripline.run(["explain", "--rule", "trail-stopped", "--event", "-"], stdin: record("StopLogging"), in: project.root)
+            #expect(result.status == 0 && result.stdoutLines.dropFirst().first == "match", "\(result)")
+        }
+    }
+
     @Test("a pattern that matches a read-only event the rule's State hides is explained as such")
     func stateHidden() throws {
         let tripline = try TriplineBinary.locate()
@@ -277,6 +287,10 @@ struct ExplainCommandTests {
             try project.write(#"{"Records": [\#(record("StopLogging")), \#(record("DeleteTrail"))]}"#, to: "two.json")
             let unknown = try tripline.run(["explain", "--rule", "trail", "--event", "two.json"], in: project.root)
             #expect(unknown.status == 2 && unknown.stderr.contains("no rule named 'trail'") && unknown.stderr.contains("did you mean 'trail-stopped'?"), "\(unknown)")
+            let missingFile = try tripline.run(["explain", "--rule", "Rules/nope.json", "--event", "two.json"], in: project.root)
+            #expect(missingFile.status == 2 && missingFile.stderr == "tripline explain: rule file Rules/nope.json does not exist\n", "\(missingFile)")
+            let directory = try tripline.run(["explain", "--rule", "Rules/", "--event", "two.json"], in: project.root)
+            #expect(directory.status == 2 && directory.stderr.hasPrefix("tripline explain: Rules/ is a directory; "), "\(directory)")
             let many = try tripline.run(["explain", "--rule", "trail-stopped", "--event", "two.json"], in: project.root)
             #expect(many.status == 2 && many.stderr.contains("CloudTrail log file with 2 records"), "\(many)")
             let badPattern = try tripline.run(["explain", "--pattern", #"{"a": "x"}"#, "--event", "two.json"], in: project.root)

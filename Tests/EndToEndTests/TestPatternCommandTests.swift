@@ -240,6 +240,17 @@ struct TestPatternCommandTests {
         #expect(version.stdoutLines.count == 1 && version.stdout.split(separator: " ").count == 2, "\(version)")
     }
 
+    @Test("--event - and --pattern - read standard input; both at once is a usage error")
+    func standardInput() throws {
+        let tripline = try TriplineBinary.locate()
+        let event = try tripline.run(["test-pattern", "--pattern", #"{"a": ["x"]}"#, "--event", "-"], stdin: #"{"a": "x"}"#)
+        #expect(event.status == 0 && event.stdout == "match\n", "\(event)")
+        let pattern = try tripline.run(["test-pattern", "--pattern", "-", "--event", #"{"a": "y"}"#], stdin: #"{"a": ["x"]}"#)
+        #expect(pattern.status == 1 && pattern.stdout == "no match\n", "\(pattern)")
+        let both = try tripline.run(["test-pattern", "--pattern", "-", "--event", "-"], stdin: "{}")
+        #expect(both.status == 64 && both.stderr.contains("only one of --pattern and --event can be '-'"), "\(both)")
+    }
+
     @Test("each command has --help")
     func commandHelp() throws {
         let tripline = try TriplineBinary.locate()

@@ -17,7 +17,7 @@ enum ExplainCommand: Command {
             OptionSpec(name: "rule", valueName: "NAME|FILE", help: "The rule: a rule file holding one rule, or a rule's name (looked up in --rules)."),
             OptionSpec(name: "rules", valueName: "PATH", help: "Where to look a rule name up: a directory or rule file (default: Rules)."),
             OptionSpec(name: "pattern", valueName: "PATTERN", help: "A bare event pattern instead of a rule: inline JSON (starting with '{') or a file."),
-            OptionSpec(name: "event", valueName: "EVENT", help: "The event: inline JSON (starting with '{') or a file (plain or gzipped)."),
+            OptionSpec(name: "event", valueName: "EVENT", help: "The event: inline JSON (starting with '{'), a file (plain or gzipped), or '-' for standard input."),
         ],
         positionals: nil,
         discussion: """
@@ -77,7 +77,7 @@ enum ExplainCommand: Command {
 
         // The event, as the rule would see it.
         let loaded: LoadedEvent
-        switch loadEvent(eventArgument) {
+        switch loadEvent(eventArgument, standardInput: context.inputDescriptor) {
         case .success(let event): loaded = event
         case .failure(let problem):
             context.errors.line("tripline explain: \(problem)")
@@ -126,6 +126,13 @@ enum ExplainCommand: Command {
     static func findRule(_ argument: String, rulesPath: String?, context: CommandContext) -> Result<Rule, Stop> {
         var isDirectory: ObjCBool = false
         let isFile = rulesPath == nil && FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) && !isDirectory.boolValue
+        // An argument that looks like a path is not taken for a rule name: say what is wrong with the path.
+        if !isFile, rulesPath == nil, argument.contains("/") || argument.hasSuffix(".json") {
+            context.errors.line(isDirectory.boolValue
+                ? "tripline explain: \(argument) is a directory; --rule takes one rule file, or a rule's name with --rules \(argument)"
+                : "tripline explain: rule file \(argument) does not exist")
+            return .failure(Stop(code: ExitStatus.invalidInput))
+        }
         let source = isFile ? argument : (rulesPath ?? "Rules")
         guard FileManager.default.fileExists(atPath: source) else {
             context.errors.line("tripline explain: '\(argument)' is not a rule file, and there is no \(source) to look the rule name up in (give --rules PATH)")
@@ -179,10 +186,11 @@ enum ExplainCommand: Command {
     }
 
     /// Reads `--event`: a record is wrapped as `tripline run` wraps it; a one-record log file gives its record.
-    static func loadEvent(_ argument: String) -> Result<LoadedEvent, EventProblem> {
+    /// `-` reads `standardInput`.
+    static func loadEvent(_ argument: String, standardInput: Int32? = nil) -> Result<LoadedEvent, EventProblem> {
         let input: CommandInput
         do {
-            input = try CommandInput(argument: argument, inlineName: "<event>", limit: maxInputBytes)
+            input = try CommandInput(argument: argument, inlineName: "<event>", limit: maxInputBytes, standardInput: standardInput)
         } catch {
             return .failure(EventProblem(error.description))
         }

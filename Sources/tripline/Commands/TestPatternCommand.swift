@@ -1,4 +1,5 @@
 import EventPattern
+import Foundation
 import TriplineJSON
 import TriplineRouter
 
@@ -12,8 +13,8 @@ enum TestPatternCommand: Command {
         summary: "Test whether an event pattern matches an event",
         synopses: ["test-pattern --pattern PATTERN --event EVENT", "test-pattern --batch < pairs.ndjson"],
         options: [
-            OptionSpec(name: "pattern", valueName: "PATTERN", help: "The pattern: inline JSON (starting with '{') or a file path."),
-            OptionSpec(name: "event", valueName: "EVENT", help: "The event: inline JSON (starting with '{') or a file path."),
+            OptionSpec(name: "pattern", valueName: "PATTERN", help: "The pattern: inline JSON (starting with '{'), a file path, or '-' for standard input."),
+            OptionSpec(name: "event", valueName: "EVENT", help: "The event: inline JSON (starting with '{'), a file path, or '-' for standard input."),
             OptionSpec(name: "batch", valueName: nil, help: "Read pattern/event pairs from standard input, one per line."),
         ],
         positionals: nil,
@@ -50,6 +51,9 @@ enum TestPatternCommand: Command {
         guard let eventArgument = arguments.value("event") else {
             return context.usageError("--event is required (or use --batch)", spec: spec)
         }
+        if patternArgument == "-" && eventArgument == "-" {
+            return context.usageError("only one of --pattern and --event can be '-' (standard input)", spec: spec)
+        }
         return testOne(patternArgument: patternArgument, eventArgument: eventArgument, context: context)
     }
 
@@ -57,8 +61,8 @@ enum TestPatternCommand: Command {
         let patternInput: CommandInput
         let eventInput: CommandInput
         do {
-            patternInput = try CommandInput(argument: patternArgument, inlineName: "<pattern>", limit: 16 * 1024 * 1024)
-            eventInput = try CommandInput(argument: eventArgument, inlineName: "<event>", limit: 64 * 1024 * 1024)
+            patternInput = try CommandInput(argument: patternArgument, inlineName: "<pattern>", limit: 16 * 1024 * 1024, standardInput: context.inputDescriptor)
+            eventInput = try CommandInput(argument: eventArgument, inlineName: "<event>", limit: 64 * 1024 * 1024, standardInput: context.inputDescriptor)
         } catch {
             context.errors.line("tripline test-pattern: \(error)")
             return ExitStatus.invalidInput
@@ -109,8 +113,21 @@ struct CommandInput {
     var name: String
     var bytes: [UInt8]
 
-    /// Inline when the first non-blank character is `{` or `[`; otherwise a path read whole.
-    init(argument: String, inlineName: String, limit: Int) throws(IngestionError) {
+    /// Inline when the first non-blank character is `{` or `[`; `-` reads `standardInput` to its end
+    /// (plain or gzipped) when one is given; otherwise a path read whole.
+    init(argument: String, inlineName: String, limit: Int, standardInput: Int32? = nil) throws(IngestionError) {
+        if argument == "-", let standardInput {
+            name = "stdin"
+            let reader = try CompressedFileReader(descriptor: dup(standardInput), path: "stdin")
+            defer { reader.close() }
+            var read: [UInt8] = []
+            while let chunk = try reader.nextChunk() {
+                guard chunk.count <= limit - read.count else { throw .tooLarge(path: "stdin", limit: limit) }
+                read.append(contentsOf: chunk)
+            }
+            bytes = read
+            return
+        }
         let firstNonBlank = argument.utf8.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
         if firstNonBlank == UInt8(ascii: "{") || firstNonBlank == UInt8(ascii: "[") {
             name = inlineName
