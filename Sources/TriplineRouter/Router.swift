@@ -110,6 +110,12 @@ public struct EventNormalizer: Sendable {
 /// run left queued are resumed first. Bad records and unreadable files are reported through the
 /// ``DeliveryLog`` and skipped; the run continues. Progress is drawn on the console twice a second.
 public final class Router {
+    /// A number of seconds the user set (`--shutdown-timeout`), as written: `10s`, `1s`, `0.5s`, never
+    /// the measured-duration format's `1.000s` next to `10.0s`.
+    static func setting(seconds: Double) -> String {
+        String(format: "%gs", seconds)
+    }
+
     /// Limits and settings of a run.
     public struct Options: Sendable {
         public var maxEventBytes: Int
@@ -373,7 +379,7 @@ public final class Router {
 
         let load = dispatcher.load
         if summary.stopped {
-            log.note("tripline run: stop requested; waiting up to \(formatSeconds(options.shutdownTimeout)) for the \(load.running) running "
+            log.note("tripline run: stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for the \(load.running) running "
                      + "deliver\(load.running == 1 ? "y" : "ies") (signal again to quit at once: nothing accepted is lost)")
             dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
         } else {
@@ -384,7 +390,7 @@ public final class Router {
                 dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
                     {
                         guard stop.isRequested else { return false }
-                        log.note("tripline run: stop requested; waiting up to \(formatSeconds(shutdownTimeout)) for running deliveries "
+                        log.note("tripline run: stop requested; waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries "
                                  + "(signal again to quit at once: nothing accepted is lost)")
                         return true
                     }

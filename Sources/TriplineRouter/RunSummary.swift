@@ -71,11 +71,11 @@ public struct RunSummary: Sendable, Equatable {
     /// The human-readable summary, several lines.
     public var text: String {
         var lines: [String] = []
-        lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) events read from \(sources) source\(sources == 1 ? "" : "s") "
+        lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) event\(eventsRead == 1 ? "" : "s") read from \(sources) source\(sources == 1 ? "" : "s") "
                      + "in \(formatSeconds(durationSeconds)) (\(Int(eventsPerSecond.rounded())) events/s)")
         lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)"
                      + (incompleteInputs > 0 ? ", incomplete at the end: \(incompleteInputs) (read again when they grow)" : ""))
-        lines.append("  matched: \(eventsMatched) events" + (emittedEventsMatched > 0 ? " (\(emittedEventsMatched) emitted by tripline itself included)" : ""))
+        lines.append("  matched: \(eventsMatched) event\(eventsMatched == 1 ? "" : "s")" + (emittedEventsMatched > 0 ? " (\(emittedEventsMatched) emitted by tripline itself included)" : ""))
         if eventsEmitted > 0 {
             lines.append("  emitted by tripline: \(eventsEmitted) event\(eventsEmitted == 1 ? "" : "s") (User Blocked, User Block Refused, User Unblocked)")
         }

@@ -222,7 +222,8 @@ struct RunCommandTests {
             let result = try tripline.run(["run", "--rules", "Rules"], stdin: record("DeleteTrail", id: "s-1") + "\n", in: dir)
             #expect(result.status == 0, "\(result)")
             #expect(try project.received().count == 2)
-            #expect(result.stdout.contains("Summary: 1 events read from 1 source"), "\(result.stdout)")
+            #expect(result.stdout.contains("Summary: 1 event read from 1 source "), "\(result.stdout)")
+            #expect(result.stdout.contains("  matched: 1 event\n"), "\(result.stdout)")
 
             try project.write(#"[{"Name": "broken", "EventPattern": {"detail": {"x": "not-an-array"}}, "Targets": []}]"#, "BadRules/bad.json")
             let bad = try tripline.run(["run", "--rules", "BadRules", "-"], stdin: "", in: dir)
@@ -261,7 +262,7 @@ struct RunCommandTests {
             try project.write("", "b.ndjson")
             let result = try tripline.run(["run", "--rules", "Rules", "--ephemeral", "a.ndjson", "b.ndjson"], in: dir)
             #expect(result.status == 0, "\(result)")
-            #expect(result.stdout.contains("Summary: 1 events read from 2 sources"), "\(result.stdout)")
+            #expect(result.stdout.contains("Summary: 1 event read from 2 sources"), "\(result.stdout)")
         }
     }
 
@@ -351,7 +352,7 @@ struct RunCommandTests {
             #expect(run.status == 0, "\(run)")
             #expect(run.stderr.contains(note), "\(run.stderr)")
             #expect(!run.stderr.contains("not a CloudTrail record"), "\(run.stderr)")
-            #expect(run.stdout.contains("Summary: 1 events read from 2 sources"), "\(run.stdout)")
+            #expect(run.stdout.contains("Summary: 1 event read from 2 sources"), "\(run.stdout)")
             #expect(run.stdout.contains("bad records: 0"), "\(run.stdout)")
         }
     }
