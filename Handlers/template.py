@@ -21,8 +21,8 @@ def main() -> int:
     if not isinstance(record, dict):
         record = {}
     identity = record.get("userIdentity") or {}
-    print(f"[{os.environ.get('TRIPLINE_RULE', '?')}/{os.environ.get('TRIPLINE_TARGET', '?')}] "
-          f"{record.get('eventName', event.get('detail-type', 'unknown') if isinstance(event, dict) else 'unknown')} "
+    # No [rule/target] tag: 'tripline run' prefixes every line a handler prints with it.
+    print(f"{record.get('eventName', event.get('detail-type', 'unknown') if isinstance(event, dict) else 'unknown')} "
           f"by {identity.get('arn') or identity.get('type') or 'unknown'} "
           f"(key {os.environ.get('TRIPLINE_IDEMPOTENCY_KEY', 'none')})")
     return 0

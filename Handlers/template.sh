@@ -18,4 +18,5 @@ else
 fi
 
 # Deliveries are at least once: use the idempotency key to do the work only once.
-echo "[${TRIPLINE_RULE:-?}/${TRIPLINE_TARGET:-?}] ${name} by ${who} (key ${TRIPLINE_IDEMPOTENCY_KEY:-none})"
+# No [rule/target] tag: 'tripline run' prefixes every line a handler prints with it.
+echo "${name} by ${who} (key ${TRIPLINE_IDEMPOTENCY_KEY:-none})"

@@ -24,5 +24,7 @@ struct ShippedHandlersTests {
         let result = try tripline.run(["invoke", path, "--event", eventFile.path, "--rule", "tampering"], in: scratch)
         #expect(result.status == 0, "\(handler): \(result)")
         #expect(result.stdout.contains("StopLogging"), "\(handler): \(result)")
+        // 'run' prefixes each line with [rule/target]: a tag of the handler's own would print it twice.
+        #expect(!result.stdout.contains("[tampering"), "\(handler) prints its own rule tag: \(result)")
     }
 }

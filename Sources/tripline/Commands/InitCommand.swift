@@ -125,7 +125,7 @@ enum InitCommand: Command {
         ]))
 
         let handler = (try? String(contentsOfFile: (handlersDirectory as NSString).appendingPathComponent("template.sh"), encoding: .utf8))
-            ?? "#!/usr/bin/env bash\n# Handler for \(name): the event JSON is on standard input; exit 0 means delivered.\nset -euo pipefail\nevent=$(cat)\necho \"[$TRIPLINE_RULE] $TRIPLINE_EVENT_ID\"\n"
+            ?? "#!/usr/bin/env bash\n# Handler for \(name): the event JSON is on standard input; exit 0 means delivered.\nset -euo pipefail\nevent=$(cat)\necho \"$TRIPLINE_EVENT_ID\"\n"
         do {
             for directory in [rulesDirectory, handlersDirectory, eventsDirectory] {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
