@@ -227,7 +227,7 @@ struct RuleFileTests {
         #expect(errors.allSatisfy { $0.file == file })
         #expect(errors.map { $0.description.replacingOccurrences(of: file + ":", with: "") } == [
             #"3:13: [0].Name: a rule name must be 1 to 64 letters, digits, '.', '-' or '_', got "bad rule name!""#,
-            #"4:13: [0].Stat: unknown field "Stat"; did you mean "State"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#,
+            #"4:13: [0].Stat: unknown field "Stat"; did you mean "State"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy""#,
             #"6:57: [0].EventPattern.detail.eventName[1].prefix: "prefix" needs a string or {"equals-ignore-case": string}, got 5"#,
             #"9:70: [0].Targets[0].Function.TimeoutSeconds: expected a number from 1 to 900, got "abc""#,
             #"10:14: [0].Targets[1].Id: target Id "t1" is already used in this rule; Ids must be unique within a rule"#,
@@ -244,9 +244,9 @@ struct RuleFileTests {
 
     @Test("each mistake gets a message that names the problem", arguments: [
         // Rule fields
-        (rule(#""Nmae": "x""#), #"1:65: Nmae: unknown field "Nmae"; did you mean "Name"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
+        (rule(#""Nmae": "x""#), #"1:65: Nmae: unknown field "Nmae"; did you mean "Name"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy""#),
         (rule(#""ScheduleExpression": "rate(5 minutes)""#), #"1:79: ScheduleExpression: scheduled rules are not supported: Tripline rules match events ("EventPattern"); remove "ScheduleExpression""#),
-        (rule(#""ManagedBy": "x""#), #"1:70: ManagedBy: unknown field "ManagedBy" (a rule an AWS service manages for you has no local counterpart); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests""#),
+        (rule(#""ManagedBy": "x""#), #"1:70: ManagedBy: unknown field "ManagedBy" (a rule an AWS service manages for you has no local counterpart); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy""#),
         (#"{"EventPattern": {"source": ["aws.iam"]}}"#, #"1:1: (top level): a rule needs "Name""#),
         (#"{"Name": "r"}"#, #"1:1: (top level): a rule needs "EventPattern""#),
         (#"{"Name": 7, "EventPattern": {"source": ["x"]}}"#, "1:10: Name: expected a string, got 7"),
@@ -278,7 +278,7 @@ struct RuleFileTests {
         (ruleWithTarget(#""Id": "t", "BlockUser": {"Enforce": "h.sh"}"#), #"1:94: Targets[0].BlockUser.Reason: is required: say why the principal is blocked"#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Webhook": {}"#), #"1:122: Targets[0].Webhook: a target has exactly one kind, got "Function" and "Webhook"; declare each as its own target"#),
         (ruleWithTarget(#""Id": "t", "Arn": "arn:aws:sns:us-east-1:111122223333:alerts", "RoleArn": "arn:aws:iam::1:role/r""#), #"1:88: Targets[0].Arn: this target is an AWS resource (Arn "arn:aws:sns:us-east-1:111122223333:alerts"), which cannot run locally; add a local kind next to it ("Function", "Webhook", "Topic" or "BlockUser", e.g. "Function": {"Handler": "Handlers/notify.sh"}); the Arn is then ignored"#),
-        (ruleWithTarget(#""Id": "t", "EcsParameters": {}, "Function": {"Handler": "h"}"#), #"1:98: Targets[0].EcsParameters: unknown field "EcsParameters"; allowed: "Id", "Function", "Webhook", "Topic", "BlockUser", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold""#),
+        (ruleWithTarget(#""Id": "t", "EcsParameters": {}, "Function": {"Handler": "h"}"#), #"1:98: Targets[0].EcsParameters: unknown field "EcsParameters"; allowed: "Id", "Function", "Webhook", "Topic", "BlockUser", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "Suppress", "Threshold"; accepted and ignored (from AWS): "Arn", "RoleArn""#),
         (ruleWithTarget(#""Id": "t", "Function": "h.sh""#), #"1:93: Targets[0].Function: expected an object such as {"Handler": "handlers/x.sh"}, got "h.sh""#),
         (ruleWithTarget(#""Id": "t", "Function": {}"#), #"1:93: Targets[0].Function: a function needs "Handler""#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": ""}"#), #"1:105: Targets[0].Function.Handler: expected the path of a program to run, got """#),

@@ -53,7 +53,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     /// A required field is absent.
     case missingField(String, in: String)
     /// A field this object does not have.
-    case unknownField(String, allowed: [String], suggestion: String?, hint: String?)
+    case unknownField(String, allowed: [String], ignored: [String] = [], suggestion: String?, hint: String?)
     /// A rule or target name with characters outside `[.\-_A-Za-z0-9]` or the wrong length.
     case invalidName(kind: String, found: String, maxLength: Int)
     /// A rule name already used, in this file or another.
@@ -126,11 +126,13 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return message
         case .missingField(let field, let object):
             return "\(object) needs \(JSONWriter.quoted(field))"
-        case .unknownField(let field, let allowed, let suggestion, let hint):
+        case .unknownField(let field, let allowed, let ignored, let suggestion, let hint):
             var text = "unknown field \(JSONWriter.quoted(field))"
             if let suggestion { text += "; did you mean \(JSONWriter.quoted(suggestion))?" }
             if let hint { text += " (\(hint))" }
-            return text + "; allowed: " + allowed.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+            text += "; allowed: " + allowed.map { JSONWriter.quoted($0) }.joined(separator: ", ")
+            if !ignored.isEmpty { text += "; accepted and ignored (from AWS): " + ignored.map { JSONWriter.quoted($0) }.joined(separator: ", ") }
+            return text
         case .invalidName(let kind, let found, let maxLength):
             return "\(kind) must be 1 to \(maxLength) letters, digits, '.', '-' or '_', got \(found)"
         case .duplicateRuleName(let name, let firstFile, let firstLocation):

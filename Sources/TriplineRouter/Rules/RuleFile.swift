@@ -200,7 +200,7 @@ struct RuleFileReader {
         let before = errors.count
         topicReferences = []
         handlerReferences = []
-        checkFields(object, at: path, allowed: RuleFile.ruleFields, alsoAccepted: RuleFile.ignoredRuleFields + ["ScheduleExpression"])
+        checkFields(object, at: path, allowed: RuleFile.ruleFields, ignored: RuleFile.ignoredRuleFields, alsoAccepted: ["ScheduleExpression"])
         if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
         let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
 
@@ -347,7 +347,7 @@ struct RuleFileReader {
 
     mutating func readTarget(_ object: JSONObject, at path: JSONPath, rule: String?) -> (id: String?, target: Target?) {
         let before = errors.count
-        checkFields(object, at: path, allowed: RuleFile.targetFields, alsoAccepted: RuleFile.ignoredTargetFields)
+        checkFields(object, at: path, allowed: RuleFile.targetFields, ignored: RuleFile.ignoredTargetFields)
         let ignored = RuleFile.ignoredTargetFields.filter { object[$0] != nil }
         let id = readID(object, at: path, of: "a target")
         let kind = readKind(object, at: path)
@@ -726,11 +726,13 @@ struct RuleFileReader {
 
     /// Reports every member of `object` not in `allowed` (the fields the message lists) nor in
     /// `alsoAccepted` (fields checked or ignored elsewhere, not worth suggesting).
-    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String], alsoAccepted: [String] = []) {
-        for member in object where !allowed.contains(member.key) && !alsoAccepted.contains(member.key) {
+    /// Reports every member not in `allowed`, `ignored` (accepted from AWS and ignored, named in the
+    /// message) or `alsoAccepted` (reported elsewhere, such as `ScheduleExpression`).
+    mutating func checkFields(_ object: JSONObject, at path: JSONPath, allowed: [String], ignored: [String] = [], alsoAccepted: [String] = []) {
+        for member in object where !allowed.contains(member.key) && !ignored.contains(member.key) && !alsoAccepted.contains(member.key) {
             let suggestion = Suggestion.closest(to: member.key, among: allowed)
             let hint = suggestion == nil ? RuleFile.hints[member.key] : nil
-            fail(path.appending(member.key), .unknownField(member.key, allowed: allowed, suggestion: suggestion, hint: hint))
+            fail(path.appending(member.key), .unknownField(member.key, allowed: allowed, ignored: ignored, suggestion: suggestion, hint: hint))
         }
     }
 
