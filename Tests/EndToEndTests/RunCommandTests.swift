@@ -232,6 +232,13 @@ struct RunCommandTests {
             #expect(missing.status == 2 && missing.stderr.contains("NoSuchDir"), "\(missing)")
             let usage = try tripline.run(["run", "--log-format", "yaml"], in: dir)
             #expect(usage.status == 64, "\(usage)")
+            for (arguments, message) in [(["--retry-delay", "5,1"], "--retry-delay: BASE (5) is more than MAX (1)"),
+                                         (["--retry-delay", "400"], "is more than MAX (300, the default)"),
+                                         (["--protect", "notanarn"], "is not an ARN pattern"),
+                                         (["--protect", "events.ndjson"], "is not an ARN pattern")] {
+                let refused = try tripline.run(["run", "--rules", "Rules"] + arguments + ["-"], stdin: "", in: dir)
+                #expect(refused.status == 64 && refused.stderr.contains(message), "\(arguments): \(refused)")
+            }
         }
     }
 

@@ -38,7 +38,7 @@ struct BlockUserTargetTests {
         #expect(ProtectedPrincipals.matches(Array(text.utf8), Array(pattern.utf8)) == matches)
     }
 
-    @Test("bad patterns are rejected", arguments: ["", "arn:\n*"])
+    @Test("bad patterns are rejected", arguments: ["", "arn:\n*", "notanarn", "m/e.json", "role/Admin*"])
     func badPatterns(_ pattern: String) {
         #expect(throws: ProtectedPrincipals.PatternError.self) { try ProtectedPrincipals(patterns: [pattern]) }
     }

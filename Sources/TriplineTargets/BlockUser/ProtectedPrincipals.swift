@@ -20,7 +20,9 @@ public struct ProtectedPrincipals: Sendable, Equatable {
     /// Longest pattern accepted.
     public static let maxPatternLength = 2048
 
-    /// A list of patterns; each must be non-empty, at most ``maxPatternLength`` bytes, and free of control characters.
+    /// A list of patterns; each must be non-empty, at most ``maxPatternLength`` bytes, free of control
+    /// characters, and able to match an ARN: starting with `arn:` or `*` (a file name or a typo given
+    /// to `--protect` would otherwise protect nobody, silently).
     public init(patterns: [String]) throws(PatternError) {
         for pattern in patterns {
             if pattern.isEmpty { throw PatternError(pattern: pattern, reason: "is empty") }
@@ -29,6 +31,9 @@ public struct ProtectedPrincipals: Sendable, Equatable {
             }
             if pattern.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw PatternError(pattern: pattern, reason: "contains control characters")
+            }
+            if !pattern.hasPrefix("*") && !pattern.lowercased().hasPrefix("arn:") {
+                throw PatternError(pattern: pattern, reason: "is not an ARN pattern (it starts with 'arn:' or '*', e.g. arn:aws:iam::*:role/BreakGlass*), so it would protect nobody")
             }
         }
         self.patterns = patterns

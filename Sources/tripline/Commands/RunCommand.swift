@@ -104,7 +104,11 @@ enum RunCommand: Command {
             guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! >= 0 && $0!.isFinite }) else {
                 return context.usageError("--retry-delay needs BASE or BASE,MAX in seconds, got '\(text)'", spec: spec)
             }
-            options.dispatcher.retry = RetrySchedule(baseDelay: parts[0]!, maxDelay: parts.count == 2 ? parts[1]! : 300)
+            let base = parts[0]!, longest = parts.count == 2 ? parts[1]! : 300
+            guard base <= longest else {
+                return context.usageError("--retry-delay: BASE (\(text.split(separator: ",").first ?? "")) is more than MAX (\(parts.count == 2 ? String(text.split(separator: ",")[1]) : "300, the default")); the first wait cannot exceed the longest", spec: spec)
+            }
+            options.dispatcher.retry = RetrySchedule(baseDelay: base, maxDelay: longest)
         }
         var synchronous = StateStore.Synchronous.full
         if let text = arguments.value("synchronous") {
