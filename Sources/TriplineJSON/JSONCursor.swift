@@ -377,9 +377,15 @@ public struct JSONCursor {
         index += n
     }
 
+    /// The literal is guessed only when at least two of its bytes are there (`nul`, `tru`): a word
+    /// that merely starts like one (`not json`) gets no misleading "(null?)".
     @usableFromInline @inline(never)
     func literalError(_ literal: StaticString) -> JSONError {
-        .unexpectedByte(found: JSONCursor.describe(byte: bytes[index]), expected: "a JSON value (\(literal)?)", at: location(index))
+        let p = literal.utf8Start
+        var same = 0
+        while same < literal.utf8CodeUnitCount, index + same < bytes.count, bytes[index + same] == p[same] { same += 1 }
+        return .unexpectedByte(found: JSONCursor.describe(byte: bytes[index]), expected: same >= 2 ? "a JSON value (\(literal)?)" : "a JSON value",
+                               at: location(index))
     }
 
     // MARK: Skipping

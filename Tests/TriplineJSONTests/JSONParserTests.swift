@@ -405,3 +405,18 @@ struct JSONNumberTests {
         #expect(a?.isIntegerLiteral == false && b?.isIntegerLiteral == true)
     }
 }
+
+@Suite("JSON reader: literal guesses in errors")
+struct JSONLiteralGuessTests {
+    @Test("a misspelt literal is guessed; a word that only starts like one is not", arguments: [
+        ("nul", "(null?)"), ("[tru]", "(true?)"), ("fals", "(false?)"), ("not json", nil), ("fine", nil), ("t", nil),
+    ] as [(String, String?)])
+    func guesses(_ text: String, _ guess: String?) throws {
+        let error = try #require(parseError(text))
+        if let guess {
+            #expect(error.message.contains(guess), "\(error.message)")
+        } else {
+            #expect(!error.message.contains("?)"), "\(error.message)")
+        }
+    }
+}

@@ -295,7 +295,7 @@ struct RuleFileTests {
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "DeadLetterConfig": {}"#), #"1:131: Targets[0].DeadLetterConfig: DeadLetterConfig needs "Path": the file that receives the events that could not be delivered"#),
         // Inputs
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "{", "InputPath": "$""#), #"1:138: Targets[0].InputPath: use only one of "Input", "InputPath" (as on EventBridge, a target takes the matched event, a constant, a path or a transformer)"#),
-        (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "not json""#), #"1:120: Targets[0].Input: Input must be JSON text such as "{\"key\": 1}"; at character 1 of it: unexpected 'n', expected a JSON value (null?)"#),
+        (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Input": "not json""#), #"1:120: Targets[0].Input: Input must be JSON text such as "{\"key\": 1}"; at character 1 of it: unexpected 'n', expected a JSON value"#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "InputPath": "detail""#), #"1:124: Targets[0].InputPath: invalid JSON path "detail": a path must start with "$" (e.g. "$.detail.eventName") at character 1"#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "InputTransformer": {"InputTemplate": "<x>"}"#), "1:149: Targets[0].InputTransformer.InputTemplate: unknown variable <x> at character 1 of the template (InputPathsMap defines no variables)"),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "InputTransformer": {"InputPathsMap": {"x": "$..a"}, "InputTemplate": "<x>"}"#), #"1:155: Targets[0].InputTransformer.InputPathsMap.x: invalid JSON path "$..a": empty key ("..") at character 3"#),
