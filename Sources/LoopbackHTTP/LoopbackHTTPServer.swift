@@ -134,7 +134,7 @@ final class LoopbackServerCore: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { let e = errno; close(fd); throw .systemCallFailed(call: "bind", errno: e) }
+        guard bound == 0 else { let e = errno; close(fd); throw .systemCallFailed(call: "bind to 127.0.0.1:\(options.port)", errno: e) }
         guard listen(fd, options.backlog) == 0 else { let e = errno; close(fd); throw .systemCallFailed(call: "listen", errno: e) }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
