@@ -164,7 +164,7 @@ public final class StateStore: @unchecked Sendable {
 /// The database schema, one statement list per version.
 enum StateSchema {
     /// `upgrades[n]` takes a database from version n to n + 1; a new database runs them all.
-    static let upgrades = [version1, version2, version3]
+    static let upgrades = [version1, version2, version3, version4]
 
     /// Deliveries done with (delivered or dead-lettered), by idempotency key: a match seen again
     /// within the de-duplication window is not queued a second time.
@@ -234,5 +234,35 @@ enum StateSchema {
     /// from one that grew ('' for checkpoints written before: judged by size and time as they were).
     static let version3 = """
         ALTER TABLE checkpoints ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+        """
+
+    /// Dead-letter ids are never used twice (`AUTOINCREMENT`): an id read from `dlq list` earlier
+    /// cannot name another letter after a redrive or purge. SQLite cannot add `AUTOINCREMENT` to a
+    /// table, so the table is rebuilt with its rows and ids; the next id follows the highest one kept
+    /// (ids of letters purged before this upgrade that were above it are not known any more).
+    static let version4 = """
+        CREATE TABLE dead_letters_v4(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            target TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            event BLOB NOT NULL,
+            ingestion_time TEXT NOT NULL,
+            accepted_at REAL NOT NULL,
+            dead_at REAL NOT NULL,
+            reason TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            history TEXT NOT NULL,
+            file TEXT
+        );
+        INSERT INTO dead_letters_v4(id, idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, dead_at,
+                                    reason, attempts, history, file)
+            SELECT id, idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, dead_at,
+                   reason, attempts, history, file FROM dead_letters;
+        DROP TABLE dead_letters;
+        ALTER TABLE dead_letters_v4 RENAME TO dead_letters;
+        CREATE INDEX IF NOT EXISTS dead_letters_by_target ON dead_letters(rule, target);
         """
 }
