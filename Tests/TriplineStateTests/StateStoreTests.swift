@@ -67,6 +67,30 @@ struct StateStoreTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appending(StateStore.databaseName)))
     }
 
+    @Test(arguments: [StateStore.Access.exclusive(createIfMissing: false), .shared(createIfMissing: false), .readOnly])
+    func anOpenThatMayNotCreateRefusesAMissingDirectoryOrDatabaseAndCreatesNothing(_ access: StateStore.Access) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let missing = dir.appending("never-used")
+        let error = stateError { () throws(StateError) in try StateStore.open(directory: missing, access: access) }
+        #expect(error == .unusableDirectory(path: missing, reason: "it does not exist (nothing has run with it yet)"))
+        #expect(!FileManager.default.fileExists(atPath: missing))
+        let noDatabase = stateError { () throws(StateError) in try StateStore.open(directory: dir.path, access: access) }
+        #expect(noDatabase == .unusableDirectory(path: dir.path, reason: "it holds no tripline.db (nothing has run with it yet)"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test(arguments: [StateStore.Access.exclusive(createIfMissing: true), .shared(createIfMissing: true)])
+    func anOpenThatMayCreateCreatesTheDirectoryAndSchema(_ access: StateStore.Access) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending("new/state")
+        let store = try StateStore.open(directory: path, access: access)
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
+        // Only the exclusive open writes its pid into the lock file.
+        #expect(FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(StateStore.lockName)) == (access == .exclusive(createIfMissing: true)))
+    }
+
     @Test func aDatabaseWithANewerSchemaIsRefusedAndTheLockReleased() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -8,6 +8,8 @@ import TriplineTargets
 ///
 /// Listing works next to a running `tripline run` (it does not take the directory's lock); adding,
 /// removing and expiring take it, because they run enforcement handlers that a run could run too.
+/// Only `add` creates a state directory that does not exist (to block before the first run), and
+/// says so on standard error; the other actions refuse it, as `status` does.
 enum BlocklistCommand: Command {
     static let spec = CommandSpec(
         name: "blocklist",
@@ -46,6 +48,10 @@ enum BlocklistCommand: Command {
             runs the unblock path for every expired entry (with the handler that applied it, or
             --enforce) and removes it; an applied block whose unblock fails stays for the next try.
             tripline run does the same as blocks expire.
+
+            add creates the state directory when it does not exist yet (to block before the first
+            run), and says so on standard error; list, remove and expire refuse a state directory
+            nothing has run with (exit status 2), as status does.
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
@@ -110,11 +116,7 @@ enum BlocklistCommand: Command {
     // MARK: - Actions
 
     private static func list(directory: String, activeOnly: Bool, json: Bool, context: CommandContext) -> Int32 {
-        if !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(StateStore.databaseName)) {
-            if !json { context.output.line("0 blocked principals (nothing has run with \(directory) yet)") }
-            return ExitStatus.success
-        }
-        return DeadLetterCommand.withStore(directory, readOnly: true, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
+        return DeadLetterCommand.withStore(directory, access: .readOnly, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
             let now = StateTime.now()
             let entries = try Blocklist(store: store).list(includeExpired: !activeOnly, now: now)
             for entry in entries {
@@ -176,7 +178,7 @@ enum BlocklistCommand: Command {
             if json { context.output.line(JSONWriter.string(["result": "refused", "refusal": .string(refusal.description)])) }
             return ExitStatus.negative
         }
-        return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
+        return withExecutor(directory, creating: true, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
             let outcome = executor.block(principal: principal, reason: reason, durationSeconds: duration, enforce: arguments.value("enforce"),
                                          dryRun: arguments.has("dry-run"), now: StateTime.now())
             if let handler = outcome.handler {
@@ -228,10 +230,15 @@ enum BlocklistCommand: Command {
     }
 
     /// Opens the state directory with its lock and an executor over its blocklist, and runs `body`.
-    private static func withExecutor(_ directory: String, settings: BlockUserExecutor.Settings, context: CommandContext,
+    private static func withExecutor(_ directory: String, creating: Bool = false, settings: BlockUserExecutor.Settings, context: CommandContext,
                                      _ body: (BlockUserExecutor) throws(StateError) -> Int32) -> Int32 {
         do {
-            let store = try StateStore.open(directory: directory)
+            let isNew = !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(StateStore.databaseName))
+            let store = try StateStore.open(directory: directory, access: .exclusive(createIfMissing: creating))
+            if isNew {
+                // Said out loud: a mistyped --state-dir would otherwise leave a block where no run looks.
+                context.errors.line("tripline \(spec.name): created the state directory \(directory) (nothing had run with it yet)")
+            }
             let executor = try BlockUserExecutor(blocklist: try Blocklist(store: store), settings: settings)
             return try body(executor)
         } catch {

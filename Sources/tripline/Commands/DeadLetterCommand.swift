@@ -6,8 +6,9 @@ import TriplineTargets
 
 /// `tripline dlq list|show|redrive|purge`: the dead letters of a state directory.
 ///
-/// Listing and purging work next to a running `tripline run` (they do not take the directory's lock);
-/// redrive takes it, because it delivers the letters it sends back to the queue.
+/// Every action works on a state directory something has run with (a missing one is refused, never
+/// created). Listing and purging work next to a running `tripline run` (they do not take the
+/// directory's lock); redrive takes it, because it delivers the letters it sends back to the queue.
 enum DeadLetterCommand: Command {
     static let spec = CommandSpec(
         name: "dlq",
@@ -65,7 +66,7 @@ enum DeadLetterCommand: Command {
         switch action {
         case "list", "show":
             if action == "show" && ids.isEmpty { return context.usageError("show needs the id of a dead letter (see 'tripline dlq list')", spec: spec) }
-            return withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+            return withStore(directory, access: .readOnly, context: context) { (store) throws(StateError) -> Int32 in
                 let letters = try DeadLetterStore(store: store).list(filter, now: StateTime.now())
                 if action == "show" {
                     for id in ids where !letters.contains(where: { $0.id == id }) {
@@ -91,7 +92,7 @@ enum DeadLetterCommand: Command {
             if !arguments.has("all") && filter == DeadLetterFilter() {
                 return context.usageError("purge needs --all, a filter (--rule, --target, --older-than) or ids", spec: spec)
             }
-            return withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+            return withStore(directory, access: .shared(createIfMissing: false), context: context) { (store) throws(StateError) -> Int32 in
                 let count = try DeadLetterStore(store: store).purge(filter, now: StateTime.now())
                 context.output.line(json ? "{\"purged\":\(count)}" : "purged \(count) dead letter\(count == 1 ? "" : "s")")
                 return ExitStatus.success
@@ -105,22 +106,22 @@ enum DeadLetterCommand: Command {
 
     private static func redrive(_ filter: DeadLetterFilter, directory: String, rulesPath: String, queueOnly: Bool, json: Bool,
                                 context: CommandContext) -> Int32 {
-        // Check the rules before touching anything: delivering needs them.
-        let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
-        if !queueOnly && !ruleErrors.isEmpty {
-            for error in ruleErrors { context.errors.line(error.description) }
-            context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
-            return ExitStatus.invalidInput
-        }
-        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
-        if !queueOnly && !webhookErrors.isEmpty {
-            for error in webhookErrors { context.errors.line(error) }
-            context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
-            return ExitStatus.invalidInput
-        }
         let runner = FunctionRunner()
         let stop = StopSignal(beforeQuitting: { runner.killRunning() })
-        return withStore(directory, readOnly: false, context: context) { (store) throws(StateError) -> Int32 in
+        return withStore(directory, access: .exclusive(createIfMissing: false), context: context) { (store) throws(StateError) -> Int32 in
+            // Check the rules before changing anything: delivering needs them.
+            let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
+            if !queueOnly && !ruleErrors.isEmpty {
+                for error in ruleErrors { context.errors.line(error.description) }
+                context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
+                return ExitStatus.invalidInput
+            }
+            let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+            if !queueOnly && !webhookErrors.isEmpty {
+                for error in webhookErrors { context.errors.line(error) }
+                context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
+                return ExitStatus.invalidInput
+            }
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
             if queueOnly || queued.isEmpty {
                 context.output.line(json ? "{\"redriven\":\(queued.count)}"
@@ -139,14 +140,22 @@ enum DeadLetterCommand: Command {
         }
     }
 
-    /// Opens the state directory and runs `body`; state errors become a message and exit status 2.
-    static func withStore(_ directory: String, readOnly: Bool, command: String = spec.name, context: CommandContext,
-                          _ body: (StateStore) throws(StateError) -> Int32) -> Int32 {
+    /// Opens the state directory with `access` and runs `body`; state errors become a message and exit status 2.
+    ///
+    /// `lockedAdvice` replaces the general advice of ``StateError/locked(path:holder:)`` (which is about
+    /// a second run) when another process holds the directory.
+    static func withStore(_ directory: String, access: StateStore.Access, lockedAdvice: String? = nil, command: String = spec.name,
+                          context: CommandContext, _ body: (StateStore) throws(StateError) -> Int32) -> Int32 {
         do {
-            let store = try StateStore.open(directory: directory, readOnly: readOnly)
+            let store = try StateStore.open(directory: directory, access: access)
             return try body(store)
         } catch {
-            context.errors.line("tripline \(command): \(error)")
+            if case .locked(let path, let holder) = error, let lockedAdvice {
+                context.errors.line("tripline \(command): state directory \(path) is in use by a running tripline"
+                                    + (holder.map { " (\($0))" } ?? "") + "; " + lockedAdvice)
+            } else {
+                context.errors.line("tripline \(command): \(error)")
+            }
             return ExitStatus.invalidInput
         }
     }

@@ -24,7 +24,7 @@ enum StatusCommand: Command {
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         let directory = arguments.value("state-dir") ?? StateDirectory.defaultPath(rules: arguments.value("rules") ?? "Rules")
-        return DeadLetterCommand.withStore(directory, readOnly: true, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
+        return DeadLetterCommand.withStore(directory, access: .readOnly, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
             let queues = try DeliveryJournal(store: store).summary()
             let letters = try DeadLetterStore(store: store).counts()
             let files = try CheckpointStore(store: store).counts()
