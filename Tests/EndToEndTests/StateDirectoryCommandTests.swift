@@ -54,3 +54,68 @@ struct StateDirectoryCommandTests {
         }
     }
 }
+
+@Suite("State commands next to a running tripline run", .serialized)
+struct StateCommandsNextToARunTests {
+    private static let alice = "arn:aws:iam::111122223333:user/alice"
+
+    /// The delivered events whose `detail.eventID` is `id`.
+    private func delivered(_ project: CatchAllProject, _ id: String) -> [JSONValue] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: project.out.path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
+            (try? Data(contentsOf: project.out.appendingPathComponent(name))).flatMap { try? JSONParser.parse([UInt8]($0)) }
+        }.filter { $0["detail"]?["eventID"]?.stringValue == id }
+    }
+
+    private func waitFor(_ project: CatchAllProject, _ id: String) -> JSONValue? {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let event = delivered(project, id).first { return event }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    @Test("blocklist add/remove work while a run holds the lock, and the run marks events by the list as it is now")
+    func blocklistChangesTakeEffectInTheRun() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try CatchAllProject(root: dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("incoming"), withIntermediateDirectories: true)
+            let run = try BackgroundRun(tripline, ["run", "--rules", "rules", "--follow", "incoming"], in: dir)
+            defer { run.signal(SIGKILL) }
+            let lock = dir.appendingPathComponent(".tripline/lock")
+            let deadline = Date().addingTimeInterval(20)
+            while ((try? String(contentsOf: lock, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+
+            let add = try tripline.run(["blocklist", "add", "--arn", Self.alice, "--reason", "leaked keys"], in: dir)
+            #expect(add.status == 0, "\(add)")
+            try project.write(cloudTrailLog(["while-blocked"]), "incoming/1.json")
+            let blocked = try #require(waitFor(project, "while-blocked"), "the run did not deliver the event")
+            #expect(blocked["tripline"]?["blocked"] == true, "\(blocked)")
+
+            let remove = try tripline.run(["blocklist", "remove", Self.alice], in: dir)
+            #expect(remove.status == 0, "\(remove)")
+            usleep(1_500_000)  // the run looks for changes made next to it once a second
+            try project.write(cloudTrailLog(["after-removal"]), "incoming/2.json")
+            let lifted = try #require(waitFor(project, "after-removal"), "the run did not deliver the event")
+            #expect(lifted["tripline"] == nil, "\(lifted)")
+
+            let expire = try tripline.run(["blocklist", "expire"], in: dir)
+            #expect(expire.status == 0, "\(expire)")
+            let queueOnly = try tripline.run(["dlq", "redrive", "--queue-only", "--rules", "rules"], in: dir)
+            #expect(queueOnly.status == 0 && queueOnly.stdout == "redrove 0 dead letters\n", "\(queueOnly)")
+            let purge = try tripline.run(["dlq", "purge", "--all"], in: dir)
+            #expect(purge.status == 0, "\(purge)")
+
+            // Delivering needs the directory to itself: the advice is to stop the run, not another --state-dir.
+            let redrive = try tripline.run(["dlq", "redrive", "--rules", "rules"], in: dir)
+            #expect(redrive.status == 2, "\(redrive)")
+            #expect(redrive.stderr.contains("is in use by a running tripline (pid \(run.process.processIdentifier)); stop it first"), "\(redrive.stderr)")
+            #expect(!redrive.stderr.contains("--state-dir"), "\(redrive.stderr)")
+
+            run.signal(SIGTERM)
+            #expect(run.wait().status == 0)
+        }
+    }
+}

@@ -6,8 +6,10 @@ import TriplineTargets
 
 /// `tripline blocklist list|add|remove|expire`: the principals a state directory has blocked.
 ///
-/// Listing works next to a running `tripline run` (it does not take the directory's lock); adding,
-/// removing and expiring take it, because they run enforcement handlers that a run could run too.
+/// Every action works next to a running `tripline run`: listing only reads, and adding, removing and
+/// expiring are short database writes without the directory's lock. The run reads the blocklist from
+/// the database when it blocks or lifts blocks, and reloads the set it marks events with when another
+/// process changed the database, so a change made here takes effect in the run within a second.
 /// Only `add` creates a state directory that does not exist (to block before the first run), and
 /// says so on standard error; the other actions refuse it, as `status` does.
 enum BlocklistCommand: Command {
@@ -47,7 +49,8 @@ enum BlocklistCommand: Command {
             remove deletes an entry, running the unblock path of --enforce first when given. expire
             runs the unblock path for every expired entry (with the handler that applied it, or
             --enforce) and removes it; an applied block whose unblock fails stays for the next try.
-            tripline run does the same as blocks expire.
+            tripline run does the same as blocks expire. All actions work next to a running
+            'tripline run' on the same state directory: it sees a change within a second.
 
             add creates the state directory when it does not exist yet (to block before the first
             run), and says so on standard error; list, remove and expire refuse a state directory
@@ -234,7 +237,7 @@ enum BlocklistCommand: Command {
                                      _ body: (BlockUserExecutor) throws(StateError) -> Int32) -> Int32 {
         do {
             let isNew = !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(StateStore.databaseName))
-            let store = try StateStore.open(directory: directory, access: .exclusive(createIfMissing: creating))
+            let store = try StateStore.open(directory: directory, access: .shared(createIfMissing: creating))
             if isNew {
                 // Said out loud: a mistyped --state-dir would otherwise leave a block where no run looks.
                 context.errors.line("tripline \(spec.name): created the state directory \(directory) (nothing had run with it yet)")

@@ -7,8 +7,9 @@ import TriplineTargets
 /// `tripline dlq list|show|redrive|purge`: the dead letters of a state directory.
 ///
 /// Every action works on a state directory something has run with (a missing one is refused, never
-/// created). Listing and purging work next to a running `tripline run` (they do not take the
-/// directory's lock); redrive takes it, because it delivers the letters it sends back to the queue.
+/// created). Listing, showing, purging and `redrive --queue-only` work next to a running `tripline run`
+/// (short database writes without the directory's lock: the run reads dead letters and the queue from
+/// the database when it needs them); a delivering redrive takes the lock, because it delivers.
 enum DeadLetterCommand: Command {
     static let spec = CommandSpec(
         name: "dlq",
@@ -108,7 +109,11 @@ enum DeadLetterCommand: Command {
                                 context: CommandContext) -> Int32 {
         let runner = FunctionRunner()
         let stop = StopSignal(beforeQuitting: { runner.killRunning() })
-        return withStore(directory, access: .exclusive(createIfMissing: false), context: context) { (store) throws(StateError) -> Int32 in
+        // Queueing only is a short database write, done next to a running process as purge is (the run
+        // reads the queue from the database); delivering needs the directory to itself.
+        let access: StateStore.Access = queueOnly ? .shared(createIfMissing: false) : .exclusive(createIfMissing: false)
+        let busy = "stop it first to deliver them now, or put them back in the queue with --queue-only (delivered when a run next starts)"
+        return withStore(directory, access: access, lockedAdvice: busy, context: context) { (store) throws(StateError) -> Int32 in
             // Check the rules before changing anything: delivering needs them.
             let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
             if !queueOnly && !ruleErrors.isEmpty {
@@ -124,9 +129,11 @@ enum DeadLetterCommand: Command {
             }
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
             if queueOnly || queued.isEmpty {
+                let running = StatusCommand.lockHolder(directory)
+                let when = running.map { "; a run is using the state directory (\($0)): they are delivered when a run next starts" }
+                    ?? "; the next 'tripline run' delivers them"
                 context.output.line(json ? "{\"redriven\":\(queued.count)}"
-                                    : "redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")"
-                                      + (queued.isEmpty ? "" : "; the next 'tripline run' delivers them"))
+                                    : "redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")" + (queued.isEmpty ? "" : when))
                 return ExitStatus.success
             }
             context.output.line("redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s"); delivering…")
