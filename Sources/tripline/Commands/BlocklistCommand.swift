@@ -25,7 +25,7 @@ enum BlocklistCommand: Command {
         options: [
             OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory (default: .tripline beside the rules)."),
             OptionSpec(name: "rules", valueName: "DIR", help: "Where the rules are (only to find the default state directory)."),
-            OptionSpec(name: "json", valueName: nil, help: "list: one JSON object per entry; other actions: one JSON result."),
+            OptionSpec(name: "json", valueName: nil, help: "list: one JSON object per entry; other actions: one JSON result (expire: {\"expired\", \"lifted\", \"blocks\"}), the handler's output on stderr."),
             OptionSpec(name: "active", valueName: nil, help: "list: only blocks that have not expired."),
             OptionSpec(name: "arn", valueName: "ARN", help: "add: the IAM user, role, assumed-role session or federated user to block."),
             OptionSpec(name: "principal-json", valueName: "FILE", help: "add: a CloudTrail userIdentity, record or event naming the principal."),
@@ -109,8 +109,18 @@ enum BlocklistCommand: Command {
         default:  // expire
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
                 let outcomes = try executor.expire(now: StateTime.now(), enforce: arguments.value("enforce"))
-                for outcome in outcomes { report(outcome, json: json, context: context) }
-                if !json { context.output.line("\(outcomes.filter(\.removed).count) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted") }
+                let lifted = outcomes.filter(\.removed).count
+                if json {
+                    // One JSON result, also when nothing expired (as 'dlq purge --json' prints {"purged":0}).
+                    for outcome in outcomes { printHandlerOutput(outcome.handler, json: true, context: context) }
+                    context.output.line(JSONWriter.string(.object(JSONObject([
+                        "expired": .number(JSONNumber(outcomes.count)), "lifted": .number(JSONNumber(lifted)),
+                        "blocks": .array(outcomes.map(unblockJSON)),
+                    ]))))
+                } else {
+                    for outcome in outcomes { report(outcome, json: false, context: context) }
+                    context.output.line("\(lifted) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted")
+                }
                 return outcomes.allSatisfy(\.removed) ? ExitStatus.success : ExitStatus.negative
             }
         }
@@ -184,10 +194,7 @@ enum BlocklistCommand: Command {
         return withExecutor(directory, creating: true, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
             let outcome = executor.block(principal: principal, reason: reason, durationSeconds: duration, enforce: arguments.value("enforce"),
                                          dryRun: arguments.has("dry-run"), now: StateTime.now())
-            if let handler = outcome.handler {
-                context.output.write(bytes: handler.stdout)
-                context.errors.write(bytes: handler.stderr)
-            }
+            printHandlerOutput(outcome.handler, json: json, context: context)
             var result = JSONObject()
             var entry: BlockEntry?
             switch outcome.result {
@@ -215,21 +222,36 @@ enum BlocklistCommand: Command {
         return false
     }
 
-    /// Prints one lifted (or not lifted) block.
-    private static func report(_ outcome: UnblockOutcome, json: Bool, context: CommandContext) {
-        if let handler = outcome.handler {
-            context.output.write(bytes: handler.stdout)
-            context.errors.write(bytes: handler.stderr)
-        }
+    /// Prints what an enforcement handler printed: its standard output on ours, except with --json,
+    /// where standard output holds only the JSON result and the handler's output goes to standard error.
+    private static func printHandlerOutput(_ handler: FunctionOutcome?, json: Bool, context: CommandContext) {
+        guard let handler else { return }
         if json {
-            context.output.line(JSONWriter.string(.object(JSONObject([
-                "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
-                "handler": outcome.handler.map { .string($0.summary) } ?? .null,
-                "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
-            ]))))
+            context.errors.write(bytes: handler.stdout)
+        } else {
+            context.output.write(bytes: handler.stdout)
+        }
+        context.errors.write(bytes: handler.stderr)
+    }
+
+    /// Prints one lifted (or not lifted) block: its summary line, or with `json` its JSON object.
+    private static func report(_ outcome: UnblockOutcome, json: Bool, context: CommandContext) {
+        printHandlerOutput(outcome.handler, json: json, context: context)
+        if json {
+            context.output.line(JSONWriter.string(unblockJSON(outcome)))
         } else {
             context.output.line(outcome.summary)
         }
+    }
+
+    /// One lifted (or not lifted) block as JSON: the key, whether it left the list, the handler's
+    /// summary, the error, the entry and the events emitted.
+    private static func unblockJSON(_ outcome: UnblockOutcome) -> JSONValue {
+        .object(JSONObject([
+            "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
+            "handler": outcome.handler.map { .string($0.summary) } ?? .null,
+            "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
+        ]))
     }
 
     /// Opens the state directory with its lock and an executor over its blocklist, and runs `body`.
