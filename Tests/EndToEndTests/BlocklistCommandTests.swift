@@ -171,4 +171,21 @@ struct BlocklistCommandTests {
             #expect(shortDuration.status == 64, "\(shortDuration)")
         }
     }
+
+    @Test("remove with an assumed-role session ARN removes the role's entry, which add stored it under")
+    func removeBySessionARN() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let session = "arn:aws:sts::123456789012:assumed-role/MyAppRole/sess"
+            let add = try project.blocklist(["add", "--arn", session, "--reason", "r"])
+            #expect(add.status == 0 && add.stdout.contains(role), "\(add)")
+            let remove = try project.blocklist(["remove", session])
+            #expect(remove.status == 0, "\(remove)")
+            #expect(remove.stdout.hasPrefix("\(session) is blocked under its key \(role)\n"), "\(remove.stdout)")
+            #expect(remove.stdout.contains("unblocked " + role), "\(remove.stdout)")
+            let again = try project.blocklist(["remove", session])
+            #expect(again.status == 1, "\(again)")
+            #expect(again.stderr.contains("\(session) is not on the blocklist in ./.tripline (looked up under its key \(role))"), "\(again.stderr)")
+        }
+    }
 }

@@ -19,7 +19,7 @@ enum BlocklistCommand: Command {
         synopses: [
             "blocklist list [--active] [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist add (--arn ARN | --principal-json FILE) --reason TEXT [--duration SECONDS] [--enforce HANDLER] [--dry-run] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
-            "blocklist remove KEY [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
+            "blocklist remove (KEY | ARN) [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
             "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
         ],
         options: [
@@ -46,9 +46,11 @@ enum BlocklistCommand: Command {
             add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
             on standard input; without it the entry is only recorded. Adding a principal that is
             already blocked changes nothing. Root users and AWS service principals are refused.
-            remove deletes an entry, running the unblock path of --enforce first when given. expire
-            runs the unblock path for every expired entry (with the handler that applied it, or
-            --enforce) and removes it; an applied block whose unblock fails stays for the next try.
+            remove deletes an entry, running the unblock path of --enforce first when given; it takes
+            the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
+            entry). expire runs the unblock path for every expired entry (with the handler that
+            applied it, or --enforce) and removes it; an applied block whose unblock fails stays for
+            the next try.
             tripline run does the same as blocks expire. All actions work next to a running
             'tripline run' on the same state directory: it sees a change within a second.
 
@@ -97,12 +99,17 @@ enum BlocklistCommand: Command {
             guard arguments.positionals.count == 2 else {
                 return context.usageError("remove needs the key of an entry (see 'tripline blocklist list')", spec: spec)
             }
-            let key = arguments.positionals[1]
+            let given = arguments.positionals[1]
+            // An ARN is looked up under the key add stores it as: an assumed-role session under its role.
+            var key = given
+            if case .success(let principal)? = BlockPrincipalCoding.principal(arn: given) { key = principal.key }
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
                 guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), now: StateTime.now()) else {
-                    context.errors.line("tripline blocklist: \(key) is not on the blocklist in \(directory)")
+                    let under = key == given ? "" : " (looked up under its key \(key))"
+                    context.errors.line("tripline blocklist: \(given) is not on the blocklist in \(directory)\(under)")
                     return ExitStatus.negative
                 }
+                if key != given && !json { context.output.line("\(given) is blocked under its key \(key)") }
                 report(outcome, json: json, context: context)
                 return outcome.removed ? ExitStatus.success : ExitStatus.negative
             }
