@@ -119,3 +119,26 @@ struct StateCommandsNextToARunTests {
         }
     }
 }
+
+@Suite("tripline dlq: options that do not apply to the action are usage errors")
+struct DeadLetterOptionTests {
+    @Test(arguments: [
+        (["list", "--all"], "--all does not apply to 'list'"),
+        (["list", "--queue-only"], "--queue-only does not apply to 'list'"),
+        (["show", "1", "--rule", "x"], "--rule does not apply to 'show'"),
+        (["show", "1", "--older-than", "5"], "--older-than does not apply to 'show'"),
+        (["purge", "--all", "--queue-only"], "--queue-only does not apply to 'purge'"),
+        (["redrive", "--all"], "--all does not apply to 'redrive'"),
+        (["purge", "--all", "--rule", "all-iam"], "purge takes --all or a filter, not both (--all with --rule)"),
+        (["purge", "--all", "--older-than", "60"], "purge takes --all or a filter, not both (--all with --older-than)"),
+        (["purge", "--all", "3"], "purge takes --all or ids, not both (--all with '3')"),
+    ])
+    func rejected(_ arguments: [String], _ message: String) throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let result = try tripline.run(["dlq"] + arguments, in: dir)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stderr.hasPrefix("tripline dlq: \(message)"), "\(arguments): \(result.stderr)")
+        }
+    }
+}

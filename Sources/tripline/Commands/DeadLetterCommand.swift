@@ -48,6 +48,26 @@ enum DeadLetterCommand: Command {
         guard let action = arguments.positionals.first else {
             return context.usageError("an action is needed: list, show, redrive or purge", spec: spec)
         }
+        let allowed: [String: Set<String>] = [
+            "list": ["rule", "target", "older-than", "json"],
+            "show": ["json"],
+            "redrive": ["rule", "target", "older-than", "queue-only", "json"],
+            "purge": ["all", "rule", "target", "older-than", "json"],
+        ]
+        guard let options = allowed[action] else {
+            return context.usageError("unknown action '\(action)'; expected list, show, redrive or purge", spec: spec)
+        }
+        for name in arguments.options.keys.sorted() where !options.contains(name) && !["state-dir", "rules"].contains(name) {
+            return context.usageError("--\(name) does not apply to '\(action)'", spec: spec)
+        }
+        if action == "purge" && arguments.has("all") {
+            if let filter = ["rule", "target", "older-than"].first(where: { arguments.value($0) != nil }) {
+                return context.usageError("purge takes --all or a filter, not both (--all with --\(filter))", spec: spec)
+            }
+            if arguments.positionals.count > 1 {
+                return context.usageError("purge takes --all or ids, not both (--all with '\(arguments.positionals[1])')", spec: spec)
+            }
+        }
         var ids: [Int64] = []
         for text in arguments.positionals.dropFirst() {
             guard let id = Int64(text), id > 0 else { return context.usageError("'\(text)' is not a dead-letter id (a positive number)", spec: spec) }
