@@ -186,6 +186,11 @@ struct DurableDeliveryTests {
             #expect(try String(contentsOf: file, encoding: .utf8).split(separator: "\n").count == 3)
             let show = try tripline.run(["dlq", "show", "1"], in: dir)
             #expect(show.status == 0 && show.stdout.contains("reason:          retries exhausted") && show.stdout.contains("#2 at "), "\(show)")
+            // An id that does not exist is reported, and the ones that do are still shown.
+            let partly = try tripline.run(["dlq", "show", "1", "99", "2"], in: dir)
+            #expect(partly.status == 1, "\(partly)")
+            #expect(partly.stdout.contains("Dead letter 1\n") && partly.stdout.contains("Dead letter 2\n"), "\(partly.stdout)")
+            #expect(partly.stderr == "tripline dlq: no dead letter 99 in ./.tripline\n", "\(partly.stderr)")
             let status = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
             #expect(status["deadLetters"] == 3 && status["pending"] == 0)
 

@@ -89,12 +89,6 @@ enum DeadLetterCommand: Command {
             if action == "show" && ids.isEmpty { return context.usageError("show needs the id of a dead letter (see 'tripline dlq list')", spec: spec) }
             return withStore(directory, access: .readOnly, context: context) { (store) throws(StateError) -> Int32 in
                 let letters = try DeadLetterStore(store: store).list(filter, now: StateTime.now())
-                if action == "show" {
-                    for id in ids where !letters.contains(where: { $0.id == id }) {
-                        context.errors.line("tripline dlq: no dead letter \(id) in \(directory)")
-                        return ExitStatus.negative
-                    }
-                }
                 for letter in letters {
                     if json || action == "show" && json {
                         context.output.line(JSONWriter.string(letter.json))
@@ -107,7 +101,10 @@ enum DeadLetterCommand: Command {
                 if !json && action == "list" {
                     context.output.line("\(letters.count) dead letter\(letters.count == 1 ? "" : "s")")
                 }
-                return ExitStatus.success
+                // show prints the letters it found, then names every id it did not.
+                let missing = action == "show" ? ids.filter { id in !letters.contains { $0.id == id } } : []
+                for id in missing { context.errors.line("tripline dlq: no dead letter \(id) in \(directory)") }
+                return missing.isEmpty ? ExitStatus.success : ExitStatus.negative
             }
         case "purge":
             if !arguments.has("all") && filter == DeadLetterFilter() {
