@@ -142,3 +142,41 @@ struct DeadLetterOptionTests {
         }
     }
 }
+
+@Suite("Read-only state commands never write the state database")
+struct ReadOnlyStateCommandTests {
+    @Test("a zero-byte tripline.db is reported, not turned into a database", arguments: [
+        ["status"], ["dlq", "list"], ["dlq", "show", "1"], ["blocklist", "list"], ["dlq", "purge", "--all"], ["blocklist", "expire"],
+    ])
+    func zeroByteDatabase(_ command: [String]) throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let state = dir.appendingPathComponent("st")
+            try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: state.appendingPathComponent("tripline.db").path, contents: nil)
+            let result = try tripline.run(command + ["--state-dir", "st"], in: dir)
+            #expect(result.status == 2, "\(command): \(result)")
+            #expect(result.stderr.contains("its tripline.db is empty (0 bytes), so nothing has run with it yet"), "\(command): \(result.stderr)")
+            #expect(!result.stderr.contains("SQLite"), "\(command): \(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: state.path) == ["tripline.db"])
+            let size = try FileManager.default.attributesOfItem(atPath: state.appendingPathComponent("tripline.db").path)[.size] as? NSNumber
+            #expect(size == 0)
+        }
+    }
+
+    @Test("status opens the database read-only: a run's database is left byte-identical")
+    func statusDoesNotWrite() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let add = try tripline.run(["blocklist", "add", "--arn", "arn:aws:iam::1:user/x", "--reason", "r", "--state-dir", "st"], in: dir)
+            #expect(add.status == 0, "\(add)")
+            let database = dir.appendingPathComponent("st/tripline.db")
+            let before = try Data(contentsOf: database)
+            for command in [["status"], ["dlq", "list"], ["blocklist", "list"]] {
+                let result = try tripline.run(command + ["--state-dir", "st"], in: dir)
+                #expect(result.status == 0, "\(command): \(result)")
+            }
+            #expect(try Data(contentsOf: database) == before)
+        }
+    }
+}
