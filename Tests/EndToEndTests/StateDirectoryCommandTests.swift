@@ -180,3 +180,14 @@ struct ReadOnlyStateCommandTests {
         }
     }
 }
+
+@Suite("tripline blocklist help states the --duration range")
+struct BlocklistDurationHelpTests {
+    @Test func helpGivesTheRangeTheCommandEnforces() throws {
+        let tripline = try TriplineBinary.locate()
+        let help = try tripline.run(["blocklist", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("--duration SECONDS     add: lift the block after this long, 60 to 7776000 (90 days)"), "\(help)")
+        let tooShort = try tripline.run(["blocklist", "add", "--arn", "arn:aws:iam::1:user/x", "--reason", "r", "--duration", "59"])
+        #expect(tooShort.status == 64 && tooShort.stderr.contains("from 60 to 7776000"), "\(tooShort)")
+    }
+}
