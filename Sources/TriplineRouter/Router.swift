@@ -263,6 +263,7 @@ public final class Router {
         if let setupError, stateFailure.record(setupError) { log.note("tripline run: \(setupError)") }
         expireBlocks()
         refreshBlocked()
+        seenExternalChanges = try? store.externalChanges()
 
         var gates: AlertGates?
         do {
@@ -305,6 +306,7 @@ public final class Router {
         var nextIncompleteCheck = start
         // While a watched folder is quiet: route what targets emitted, lift expired blocks, commit.
         inputs.onWaiting = { [unowned self] in
+            noticeExternalChanges()
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             if monotonicSeconds() >= nextExpiry {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
@@ -347,6 +349,7 @@ public final class Router {
                 log.badInput(error)
             case .success(let raw):
                 summary.eventsRead += 1
+                noticeExternalChanges()
                 route(raw, summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             }
             if let file = inputs.currentFile, file.isCheckpointable {
@@ -508,6 +511,21 @@ public final class Router {
     private func refreshBlocked() {
         guard let blocklist, let snapshot = try? blocklist.snapshot(now: StateTime.now()) else { return }
         blocked = snapshot
+    }
+
+    /// When another process last changed the database, as this run saw it (``StateStore/externalChanges()``).
+    private var seenExternalChanges: Int64?
+    private var nextExternalCheck: Double = 0
+
+    /// Reloads the blocklist snapshot when another process (`tripline blocklist add|remove|expire`)
+    /// committed to the database since the last look; looks at most once a second.
+    private func noticeExternalChanges() {
+        let now = monotonicSeconds()
+        guard blocklist != nil, now >= nextExternalCheck else { return }
+        nextExternalCheck = now + 1
+        guard let changes = try? store.externalChanges() else { return }
+        if let seen = seenExternalChanges, seen != changes { refreshBlocked() }
+        seenExternalChanges = changes
     }
 
     private func progressLine(_ summary: RunSummary, tally: DeliveryTally, dispatcher: DeliveryDispatcher, source: InputSource?) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import TriplineJSON
 
 /// The durable blocklist: principals blocked by rules or by hand, with their expiry, and the
@@ -60,9 +61,19 @@ public struct Blocklist: Sendable {
         """
 
     /// The blocklist of `store`; creates its tables when they are missing.
+    ///
+    /// A read-only store is not written: when its tables are missing (nothing was ever blocked), empty
+    /// temporary ones stand in for them, for this connection only.
     public init(store: StateStore) throws(StateError) {
         self.store = store
-        try store.withDatabase { (db) throws(StateError) in try db.execute(Self.schema) }
+        try store.withDatabase { (db) throws(StateError) in
+            if store.isReadOnly {
+                let exists = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blocklist'").rows { $0.int(0) }
+                if exists.first == 0 { try db.execute(Self.schema.replacingOccurrences(of: "CREATE TABLE", with: "CREATE TEMP TABLE")) }
+                return
+            }
+            try db.execute(Self.schema)
+        }
     }
 
     /// Adds `entry` unless its principal is already blocked at `now`; when it is added and `breaker`

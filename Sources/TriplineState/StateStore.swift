@@ -33,6 +33,8 @@ public final class StateStore: @unchecked Sendable {
 
     /// The state directory, or nil for an in-memory store.
     public let directory: String?
+    /// True when the database was opened with ``Access/readOnly``: nothing may be written.
+    public let isReadOnly: Bool
     /// Where the database lives (`:memory:` for an in-memory store).
     public var databasePath: String { database.path }
 
@@ -41,14 +43,48 @@ public final class StateStore: @unchecked Sendable {
     private var statements: [String: SQLiteStatement] = [:]
     private let lockDescriptor: Int32
 
-    /// Opens (creating as needed) the state directory for a process that will change it.
+    /// How a command uses the state directory.
+    public enum Access: Sendable, Equatable {
+        /// Takes the directory's lock (one such process at a time; refused with
+        /// ``StateError/locked(path:holder:)`` otherwise) and upgrades the schema: `run`, delivering
+        /// `dlq redrive`. With `createIfMissing` the directory and database are created as needed.
+        case exclusive(createIfMissing: Bool)
+        /// Short writes without the lock, next to a running process (WAL and the busy timeout keep
+        /// them apart): `dlq purge`, `dlq redrive --queue-only`, `blocklist add|remove|expire`.
+        /// Without `createIfMissing` a directory that holds no database is refused.
+        case shared(createIfMissing: Bool)
+        /// Reading only, without the lock: `status`, `dlq list|show`, `blocklist list`. The database
+        /// must exist and is never written (not even a zero-byte file), so this works on a copy the
+        /// user cannot write too.
+        case readOnly
+
+        var takesLock: Bool { if case .exclusive = self { return true } else { return false } }
+
+        var createsIfMissing: Bool {
+            switch self {
+            case .exclusive(let create), .shared(let create): return create
+            case .readOnly: return false
+            }
+        }
+    }
+
+    /// Opens the state directory for a process that will change it, creating it as needed.
     ///
     /// Refuses with ``StateError/locked(path:holder:)`` when another process holds the directory.
-    /// `readOnly` opens without the lock, for inspection (`status`, `dlq list`) next to a running process.
+    /// `readOnly` opens with ``Access/readOnly`` instead.
     public static func open(directory: String, synchronous: Synchronous = .full, readOnly: Bool = false) throws(StateError) -> StateStore {
+        try open(directory: directory, synchronous: synchronous, access: readOnly ? .readOnly : .exclusive(createIfMissing: true))
+    }
+
+    /// Opens the state directory for `access`.
+    ///
+    /// A directory or database that is missing is created only when `access` says so; otherwise, like a
+    /// zero-byte or never-initialised `tripline.db`, it is refused with
+    /// ``StateError/unusableDirectory(path:reason:)`` saying that nothing has run with it yet.
+    public static func open(directory: String, synchronous: Synchronous = .full, access: Access) throws(StateError) -> StateStore {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            if readOnly { throw .unusableDirectory(path: directory, reason: "it does not exist (nothing has run with it yet)") }
+            if !access.createsIfMissing { throw .unusableDirectory(path: directory, reason: "it does not exist (nothing has run with it yet)") }
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
@@ -57,34 +93,46 @@ public final class StateStore: @unchecked Sendable {
         } else if !isDirectory.boolValue {
             throw .unusableDirectory(path: directory, reason: "it is not a directory")
         }
-        let lockDescriptor = readOnly ? -1 : try Self.acquireLock(directory: directory)
-        let database: SQLiteDatabase
-        do throws(StateError) {
-            let path = (directory as NSString).appendingPathComponent(databaseName)
-            if readOnly && !FileManager.default.fileExists(atPath: path) {
+        let path = (directory as NSString).appendingPathComponent(databaseName)
+        if !access.createsIfMissing {
+            // Checked before anything is opened: SQLite would turn a zero-byte file into a database.
+            var isDatabaseDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDatabaseDirectory) {
                 throw .unusableDirectory(path: directory, reason: "it holds no \(databaseName) (nothing has run with it yet)")
             }
-            database = try SQLiteDatabase(path: path, create: !readOnly, readOnly: false)
+            if isDatabaseDirectory.boolValue {
+                throw .unusableDirectory(path: directory, reason: "its \(databaseName) is a directory, not a database file")
+            }
+            if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue == 0 {
+                throw .unusableDirectory(path: directory, reason: "its \(databaseName) is empty (0 bytes), so nothing has run with it yet; "
+                                         + "remove the file, or give the state directory of a run")
+            }
+        }
+        let lockDescriptor = access.takesLock ? try Self.acquireLock(directory: directory) : -1
+        let database: SQLiteDatabase
+        do throws(StateError) {
+            database = try SQLiteDatabase(path: path, create: access.createsIfMissing, readOnly: access == .readOnly)
         } catch {
             if lockDescriptor >= 0 { _ = Glibc.close(lockDescriptor) }
             throw error
         }
         // From here the store owns the lock: its deinit closes it, also when configure fails (closing it
         // here as well would close the descriptor twice, possibly another thread's file by then).
-        let store = StateStore(directory: directory, database: database, lockDescriptor: lockDescriptor)
-        try store.configure(synchronous: synchronous, readOnly: readOnly)
+        let store = StateStore(directory: directory, database: database, lockDescriptor: lockDescriptor, isReadOnly: access == .readOnly)
+        try store.configure(synchronous: synchronous, access: access)
         return store
     }
 
     /// A store that lives in memory only: the same behaviour, nothing survives the process.
     public static func inMemory() throws(StateError) -> StateStore {
-        let store = StateStore(directory: nil, database: try SQLiteDatabase(path: ":memory:"), lockDescriptor: -1)
-        try store.configure(synchronous: .normal, readOnly: false)
+        let store = StateStore(directory: nil, database: try SQLiteDatabase(path: ":memory:"), lockDescriptor: -1, isReadOnly: false)
+        try store.configure(synchronous: .normal, access: .exclusive(createIfMissing: true))
         return store
     }
 
-    private init(directory: String?, database: SQLiteDatabase, lockDescriptor: Int32) {
+    private init(directory: String?, database: SQLiteDatabase, lockDescriptor: Int32, isReadOnly: Bool) {
         self.directory = directory
+        self.isReadOnly = isReadOnly
         self.database = database
         self.lockDescriptor = lockDescriptor
     }
@@ -116,8 +164,20 @@ public final class StateStore: @unchecked Sendable {
 
     // MARK: - Set-up
 
-    private func configure(synchronous: Synchronous, readOnly: Bool) throws(StateError) {
+    private func configure(synchronous: Synchronous, access: Access) throws(StateError) {
         try withDatabase { (db) throws(StateError) in
+            if access == .readOnly {
+                // Read the schema now: a file that is not a database fails here, not mid-command.
+                let version = Int(try db.pragma("user_version") ?? "0") ?? 0
+                if version > Self.schemaVersion {
+                    throw .newerSchema(path: db.path, found: version, supported: Self.schemaVersion)
+                }
+                if version == 0 {
+                    throw .unusableDirectory(path: directory ?? db.path,
+                                             reason: "its \(Self.databaseName) holds no tripline state (nothing has run with it yet)")
+                }
+                return
+            }
             if db.path != ":memory:" {
                 _ = try db.pragma("journal_mode=WAL")
             }
@@ -126,15 +186,28 @@ public final class StateStore: @unchecked Sendable {
             if version > Self.schemaVersion {
                 throw .newerSchema(path: db.path, found: version, supported: Self.schemaVersion)
             }
-            if version < Self.schemaVersion && !readOnly {
+            if version == 0 && !access.createsIfMissing {
+                throw .unusableDirectory(path: directory ?? db.path,
+                                         reason: "its \(Self.databaseName) holds no tripline state (nothing has run with it yet)")
+            }
+            if version < Self.schemaVersion {
                 try db.transaction { () throws(StateError) in
-                    for upgrade in StateSchema.upgrades[version...] { try db.execute(upgrade) }
+                    // Read again under the write lock: a process that opened it at the same time may have upgraded it.
+                    let current = Int(try db.pragma("user_version") ?? "0") ?? 0
+                    guard current < Self.schemaVersion else { return }
+                    for upgrade in StateSchema.upgrades[current...] { try db.execute(upgrade) }
                     try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
                 }
             }
             // Read the schema now: a file that is not a database fails here, not mid-run.
             _ = try db.pragma("schema_version")
         }
+    }
+
+    /// A number that changes whenever another connection (another process) commits to the database:
+    /// a long-running process compares it to notice changes made next to it (`PRAGMA data_version`).
+    public func externalChanges() throws(StateError) -> Int64 {
+        try withDatabase { (db) throws(StateError) in Int64(try db.pragma("data_version") ?? "0") ?? 0 }
     }
 
     /// Takes an exclusive, non-blocking `flock` on the directory's lock file and writes our pid into it.
@@ -164,7 +237,7 @@ public final class StateStore: @unchecked Sendable {
 /// The database schema, one statement list per version.
 enum StateSchema {
     /// `upgrades[n]` takes a database from version n to n + 1; a new database runs them all.
-    static let upgrades = [version1, version2, version3]
+    static let upgrades = [version1, version2, version3, version4]
 
     /// Deliveries done with (delivered or dead-lettered), by idempotency key: a match seen again
     /// within the de-duplication window is not queued a second time.
@@ -234,5 +307,35 @@ enum StateSchema {
     /// from one that grew ('' for checkpoints written before: judged by size and time as they were).
     static let version3 = """
         ALTER TABLE checkpoints ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+        """
+
+    /// Dead-letter ids are never used twice (`AUTOINCREMENT`): an id read from `dlq list` earlier
+    /// cannot name another letter after a redrive or purge. SQLite cannot add `AUTOINCREMENT` to a
+    /// table, so the table is rebuilt with its rows and ids; the next id follows the highest one kept
+    /// (ids of letters purged before this upgrade that were above it are not known any more).
+    static let version4 = """
+        CREATE TABLE dead_letters_v4(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            target TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            event BLOB NOT NULL,
+            ingestion_time TEXT NOT NULL,
+            accepted_at REAL NOT NULL,
+            dead_at REAL NOT NULL,
+            reason TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            history TEXT NOT NULL,
+            file TEXT
+        );
+        INSERT INTO dead_letters_v4(id, idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, dead_at,
+                                    reason, attempts, history, file)
+            SELECT id, idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at, dead_at,
+                   reason, attempts, history, file FROM dead_letters;
+        DROP TABLE dead_letters;
+        ALTER TABLE dead_letters_v4 RENAME TO dead_letters;
+        CREATE INDEX IF NOT EXISTS dead_letters_by_target ON dead_letters(rule, target);
         """
 }

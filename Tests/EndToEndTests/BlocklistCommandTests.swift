@@ -71,10 +71,11 @@ struct BlocklistCommandTests {
             let add = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--duration", "3600",
                                              "--enforce", project.handler, "--dry-run", "--json"])
             #expect(add.status == 0, "\(add)")
-            let lines = add.stdoutLines
-            #expect(lines.first == "would run: aws iam list-access-keys --user-name bert-jan --output json")
-            #expect(lines.contains { $0.hasPrefix("dry run, nothing changed: blocked IAM user bert-jan") })
-            let result = try JSONParser.parse(try #require(lines.last))
+            // Standard output is exactly the JSON result; what the handler printed is on standard error.
+            #expect(add.stdoutLines.count == 1, "\(add.stdout)")
+            let result = try JSONParser.parse(add.stdout)
+            #expect(add.stderr.contains("would run: aws iam list-access-keys --user-name bert-jan --output json"), "\(add.stderr)")
+            #expect(add.stderr.contains("dry run, nothing changed: blocked IAM user bert-jan"), "\(add.stderr)")
             #expect(result["result"] == "blocked" && result["entry"]?["dryRun"] == true && result["entry"]?["enforcement"] == "enforced")
             #expect(result["events"]?.arrayValue?.first?["detail-type"] == "User Blocked")
             #expect(try project.takeAWSCalls().isEmpty)
@@ -115,20 +116,26 @@ struct BlocklistCommandTests {
             let root = try project.blocklist(["add", "--arn", "arn:aws:iam::123456789012:root", "--reason", "x", "--enforce", project.handler])
             #expect(root.status == 1 && root.stderr.contains("root user"), "\(root)")
 
-            let remove = try project.blocklist(["remove", role, "--enforce", project.handler])
-            #expect(remove.status == 0 && remove.stdout.contains("unblocked " + role), "\(remove)")
+            let remove = try project.blocklist(["remove", role, "--enforce", project.handler, "--json"])
+            #expect(remove.status == 0, "\(remove)")
+            let removed = try JSONParser.parse(remove.stdout)
+            #expect(removed["removed"] == true && removed["key"] == .string(role), "\(remove.stdout)")
             #expect(try project.takeAWSCalls() == [["iam", "delete-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
             let missing = try project.blocklist(["remove", role])
             #expect(missing.status == 1 && missing.stderr.contains("is not on the blocklist"), "\(missing)")
 
             let early = try project.blocklist(["expire"])
             #expect(early.status == 0 && early.stdout == "0 of 0 expired blocks lifted\n", "\(early)")
+            let earlyJSON = try project.blocklist(["expire", "--json"])
+            #expect(earlyJSON.status == 0 && earlyJSON.stdout == #"{"expired":0,"lifted":0,"blocks":[]}"# + "\n", "\(earlyJSON)")
             try project.expireEverything()
             let listed = try project.tripline.run(["blocklist", "list"], in: dir)
             #expect(listed.stdout.contains("EXPIRED") && listed.stdout.contains("1 expired"), "\(listed)")
             let expire = try project.blocklist(["expire", "--json"])
             #expect(expire.status == 0, "\(expire)")
-            let result = try JSONParser.parse(try #require(expire.stdoutLines.last))
+            let expired = try JSONParser.parse(expire.stdout)
+            #expect(expired["expired"] == 1 && expired["lifted"] == 1, "\(expire.stdout)")
+            let result = try #require(expired["blocks"]?.arrayValue?.first)
             #expect(result["removed"] == true && result["key"] == .string(bertJan))
             let event = try #require(result["events"]?.arrayValue?.first)
             #expect(event["detail-type"] == "User Unblocked" && event["source"] == "tripline" && event["detail"]?["unblockedBy"] == "expiry")
@@ -162,6 +169,23 @@ struct BlocklistCommandTests {
             #expect(wrongOption.status == 64 && wrongOption.stderr.contains("--reason does not apply to 'list'"), "\(wrongOption)")
             let shortDuration = try project.tripline.run(["blocklist", "add", "--arn", bertJan, "--reason", "x", "--duration", "5"], in: dir)
             #expect(shortDuration.status == 64, "\(shortDuration)")
+        }
+    }
+
+    @Test("remove with an assumed-role session ARN removes the role's entry, which add stored it under")
+    func removeBySessionARN() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let session = "arn:aws:sts::123456789012:assumed-role/MyAppRole/sess"
+            let add = try project.blocklist(["add", "--arn", session, "--reason", "r"])
+            #expect(add.status == 0 && add.stdout.contains(role), "\(add)")
+            let remove = try project.blocklist(["remove", session])
+            #expect(remove.status == 0, "\(remove)")
+            #expect(remove.stdout.hasPrefix("\(session) is blocked under its key \(role)\n"), "\(remove.stdout)")
+            #expect(remove.stdout.contains("unblocked " + role), "\(remove.stdout)")
+            let again = try project.blocklist(["remove", session])
+            #expect(again.status == 1, "\(again)")
+            #expect(again.stderr.contains("\(session) is not on the blocklist in ./.tripline (looked up under its key \(role))"), "\(again.stderr)")
         }
     }
 }

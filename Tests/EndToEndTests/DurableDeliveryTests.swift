@@ -186,6 +186,11 @@ struct DurableDeliveryTests {
             #expect(try String(contentsOf: file, encoding: .utf8).split(separator: "\n").count == 3)
             let show = try tripline.run(["dlq", "show", "1"], in: dir)
             #expect(show.status == 0 && show.stdout.contains("reason:          retries exhausted") && show.stdout.contains("#2 at "), "\(show)")
+            // An id that does not exist is reported, and the ones that do are still shown.
+            let partly = try tripline.run(["dlq", "show", "1", "99", "2"], in: dir)
+            #expect(partly.status == 1, "\(partly)")
+            #expect(partly.stdout.contains("Dead letter 1\n") && partly.stdout.contains("Dead letter 2\n"), "\(partly.stdout)")
+            #expect(partly.stderr == "tripline dlq: no dead letter 99 in ./.tripline\n", "\(partly.stderr)")
             let status = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
             #expect(status["deadLetters"] == 3 && status["pending"] == 0)
 
@@ -259,6 +264,23 @@ struct DurableDeliveryTests {
         }
     }
 
+    @Test("status shows the whole next-attempt time of a delivery waiting to retry; --json running is null when no run is")
+    func statusShowsTheWholeNextAttempt() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "exit 1", targets: 1, retries: 3)
+            _ = try project.writeEvents(files: 1, perFile: 1)
+            let run = try tripline.run(["run", "--linger", "0", "--retry-delay", "100,100", "logs"], in: dir)
+            #expect(run.status != 2, "\(run)")
+            let status = try tripline.run(["status"], in: dir)
+            let json = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            let next = try #require(json["targets"]?.arrayValue?.first?["nextAttemptAt"]?.stringValue, "\(json)")
+            #expect(next.hasSuffix("Z") && next.count == 24, "\(next)")
+            #expect(status.stdout.contains(" \(next) "), "\(status.stdout)")
+            #expect(json["running"] == .null)
+        }
+    }
+
     @Test("a second run on the same state directory is refused with a clear message")
     func secondProcessRefused() throws {
         let tripline = try TriplineBinary.locate()
@@ -274,6 +296,8 @@ struct DurableDeliveryTests {
             #expect(second.stderr.contains("is in use by another tripline process (pid \(first.process.processIdentifier))"), "\(second.stderr)")
             let status = try tripline.run(["status"], in: dir)
             #expect(status.status == 0 && status.stdout.contains("in use by a tripline run, pid \(first.process.processIdentifier)"), "\(status)")
+            let statusJSON = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            #expect(statusJSON["running"] == .number(JSONNumber(Int(first.process.processIdentifier))), "\(statusJSON)")
             first.signal(SIGTERM)
             #expect(first.wait().status == 0)
             // A directory nothing has run with: the error names the command that was asked.

@@ -132,4 +132,23 @@ struct DeadLetterStoreTests {
         #expect(json["attempts"]?.arrayValue?.count == 2)
         #expect(json["event"]?["id"]?.stringValue == "e1")
     }
+
+    @Test func idsAreNeverUsedAgainAfterAPurgeOrARedrive() throws {
+        let fixture = try Letters()
+        let now = fixture.newest + 100
+        let highest = try #require(fixture.ids.values.max())
+        // The newest letter is purged and the one before it redriven: both ids leave the table.
+        #expect(try fixture.letters.purge(DeadLetterFilter(ids: [fixture.ids["e4"]!]), now: now) == 1)
+        let queued = try fixture.letters.redrive(DeadLetterFilter(ids: [fixture.ids["e3"]!]), now: now)
+        #expect(queued.count == 1)
+        // The redriven delivery fails again, and another one fails for the first time.
+        let fresh = try fixture.journal.accept([newDelivery("e5", acceptedAt: now)])
+        var newIDs: [Int64] = []
+        for id in [queued[0].id, fresh[0].id] {
+            let letter = try fixture.journal.deadLetter(id, failure: nil, reason: "permanent", file: nil, at: now + 1)
+            newIDs.append(try #require(letter).id)
+        }
+        #expect(newIDs.allSatisfy { $0 > highest }, "new letters got \(newIDs); ids up to \(highest) were used before")
+        #expect(Set(newIDs).count == 2)
+    }
 }

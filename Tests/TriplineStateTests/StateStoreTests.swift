@@ -67,6 +67,30 @@ struct StateStoreTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appending(StateStore.databaseName)))
     }
 
+    @Test(arguments: [StateStore.Access.exclusive(createIfMissing: false), .shared(createIfMissing: false), .readOnly])
+    func anOpenThatMayNotCreateRefusesAMissingDirectoryOrDatabaseAndCreatesNothing(_ access: StateStore.Access) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let missing = dir.appending("never-used")
+        let error = stateError { () throws(StateError) in try StateStore.open(directory: missing, access: access) }
+        #expect(error == .unusableDirectory(path: missing, reason: "it does not exist (nothing has run with it yet)"))
+        #expect(!FileManager.default.fileExists(atPath: missing))
+        let noDatabase = stateError { () throws(StateError) in try StateStore.open(directory: dir.path, access: access) }
+        #expect(noDatabase == .unusableDirectory(path: dir.path, reason: "it holds no tripline.db (nothing has run with it yet)"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test(arguments: [StateStore.Access.exclusive(createIfMissing: true), .shared(createIfMissing: true)])
+    func anOpenThatMayCreateCreatesTheDirectoryAndSchema(_ access: StateStore.Access) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending("new/state")
+        let store = try StateStore.open(directory: path, access: access)
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
+        // Only the exclusive open writes its pid into the lock file.
+        #expect(FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(StateStore.lockName)) == (access == .exclusive(createIfMissing: true)))
+    }
+
     @Test func aDatabaseWithANewerSchemaIsRefusedAndTheLockReleased() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -148,6 +172,44 @@ struct StateStoreTests {
         #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
         #expect(try rowCount(store, "checkpoints") == 1)
         #expect(try rowCount(store, "settled") == 0)
+    }
+
+    @Test func aVersion3DatabaseIsUpgradedKeepingItsDeadLettersAndTheirIds() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending(StateStore.databaseName)
+        do {
+            let old = try SQLiteDatabase(path: path, create: true, readOnly: false)
+            for upgrade in StateSchema.upgrades[..<3] { try old.execute(upgrade) }
+            try old.execute("PRAGMA user_version=3")
+            // Letters 1 to 3 were written and 3 purged: what a version 3 database looks like after some use.
+            for id in 1...3 {
+                try old.execute("""
+                    INSERT INTO dead_letters(id, idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at,
+                                             dead_at, reason, attempts, history, file)
+                    VALUES (\(id), 'e\(id):r:t', 'r', 't', 'e\(id)', 'o', x'7B7D', '2023-11-14T22:13:20Z', 1, 2, 'gone', 1, '[]', NULL)
+                    """)
+            }
+            try old.execute("DELETE FROM dead_letters WHERE id = 3")
+            try old.execute(#"INSERT INTO checkpoints(source, size, mtime, items, complete, updated_at, fingerprint) VALUES ('a.json', 10, 1.5, 3, 1, 2.5, 'abc')"#)
+        }
+        let store = try StateStore.open(directory: dir.path)
+        #expect(try store.withDatabase { (db) throws(StateError) in try db.pragma("user_version") } == "\(StateStore.schemaVersion)")
+        let kept = try DeadLetterStore(store: store).list(now: 10)
+        #expect(kept.map(\.id) == [1, 2])
+        #expect(kept.map(\.eventID) == ["e1", "e2"])
+        #expect(kept.map(\.event) == [Array("{}".utf8), Array("{}".utf8)])
+        #expect(try CheckpointStore(store: store).checkpoint(for: "a.json")?.items == 3)
+        // The index survives the rebuild. From now on ids are not reused: after purging 2 (the highest
+        // left), the next letter gets 3, where version 3 handed out 2 again. (3 itself, purged before the
+        // upgrade, cannot be known.)
+        #expect(try store.withDatabase { (db) throws(StateError) in
+            try db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'dead_letters_by_target'").rows { $0.int(0) }
+        } == [1])
+        #expect(try DeadLetterStore(store: store).purge(DeadLetterFilter(ids: [2]), now: 10) == 1)
+        let queued = try DeliveryJournal(store: store).accept([newDelivery("e9")])
+        let letter = try DeliveryJournal(store: store).deadLetter(queued[0].id, failure: nil, reason: "gone", file: nil, at: 10)
+        #expect(letter?.id == 3)
     }
 
     @Test func reopeningKeepsEverything() throws {

@@ -276,9 +276,11 @@ public final class BlockUserExecutor: @unchecked Sendable {
             try blocklist.recordError(key, error: "unblock failed: " + failure)
             return UnblockOutcome(entry: entry, removed: false, handler: outcome, error: failure)
         }
-        try blocklist.remove(key)
+        // Another process (a run next to 'tripline blocklist', or the other way round) may have lifted it
+        // meanwhile: it is gone either way, and only the one that removed it reports it on the bus.
+        let removed = try blocklist.remove(key) != nil
         return UnblockOutcome(entry: entry, removed: true, handler: outcome, error: failure,
-                              events: [BlockEvent.unblocked(entry, by: by, handler: outcome, now: now)])
+                              events: removed ? [BlockEvent.unblocked(entry, by: by, handler: outcome, now: now)] : [])
     }
 
     // MARK: - Marking events

@@ -6,8 +6,12 @@ import TriplineTargets
 
 /// `tripline blocklist list|add|remove|expire`: the principals a state directory has blocked.
 ///
-/// Listing works next to a running `tripline run` (it does not take the directory's lock); adding,
-/// removing and expiring take it, because they run enforcement handlers that a run could run too.
+/// Every action works next to a running `tripline run`: listing only reads, and adding, removing and
+/// expiring are short database writes without the directory's lock. The run reads the blocklist from
+/// the database when it blocks or lifts blocks, and reloads the set it marks events with when another
+/// process changed the database, so a change made here takes effect in the run within a second.
+/// Only `add` creates a state directory that does not exist (to block before the first run), and
+/// says so on standard error; the other actions refuse it, as `status` does.
 enum BlocklistCommand: Command {
     static let spec = CommandSpec(
         name: "blocklist",
@@ -15,18 +19,18 @@ enum BlocklistCommand: Command {
         synopses: [
             "blocklist list [--active] [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist add (--arn ARN | --principal-json FILE) --reason TEXT [--duration SECONDS] [--enforce HANDLER] [--dry-run] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
-            "blocklist remove KEY [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
+            "blocklist remove (KEY | ARN) [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
             "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
         ],
         options: [
             OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory (default: .tripline beside the rules)."),
             OptionSpec(name: "rules", valueName: "DIR", help: "Where the rules are (only to find the default state directory)."),
-            OptionSpec(name: "json", valueName: nil, help: "list: one JSON object per entry; other actions: one JSON result."),
+            OptionSpec(name: "json", valueName: nil, help: "list: one JSON object per entry; other actions: one JSON result (expire: {\"expired\", \"lifted\", \"blocks\"}), the handler's output on stderr."),
             OptionSpec(name: "active", valueName: nil, help: "list: only blocks that have not expired."),
             OptionSpec(name: "arn", valueName: "ARN", help: "add: the IAM user, role, assumed-role session or federated user to block."),
             OptionSpec(name: "principal-json", valueName: "FILE", help: "add: a CloudTrail userIdentity, record or event naming the principal."),
             OptionSpec(name: "reason", valueName: "TEXT", help: "add: why (required)."),
-            OptionSpec(name: "duration", valueName: "SECONDS", help: "add: lift the block after this long (default: never)."),
+            OptionSpec(name: "duration", valueName: "SECONDS", help: "add: lift the block after this long, 60 to 7776000 (90 days) (default: never)."),
             OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove: run its unblock path; expire: use it instead of the handler that applied each block."),
             OptionSpec(name: "dry-run", valueName: nil, help: "add: the handler only prints what it would do (TRIPLINE_DRY_RUN=1)."),
             OptionSpec(name: "env", valueName: "NAME=VALUE", help: "An environment variable for the handler (AWS_PROFILE=…); may be repeated.", repeatable: true),
@@ -42,10 +46,17 @@ enum BlocklistCommand: Command {
             add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
             on standard input; without it the entry is only recorded. Adding a principal that is
             already blocked changes nothing. Root users and AWS service principals are refused.
-            remove deletes an entry, running the unblock path of --enforce first when given. expire
-            runs the unblock path for every expired entry (with the handler that applied it, or
-            --enforce) and removes it; an applied block whose unblock fails stays for the next try.
-            tripline run does the same as blocks expire.
+            remove deletes an entry, running the unblock path of --enforce first when given; it takes
+            the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
+            entry). expire runs the unblock path for every expired entry (with the handler that
+            applied it, or --enforce) and removes it; an applied block whose unblock fails stays for
+            the next try.
+            tripline run does the same as blocks expire. All actions work next to a running
+            'tripline run' on the same state directory: it sees a change within a second.
+
+            add creates the state directory when it does not exist yet (to block before the first
+            run), and says so on standard error; list, remove and expire refuse a state directory
+            nothing has run with (exit status 2), as status does.
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
@@ -88,20 +99,35 @@ enum BlocklistCommand: Command {
             guard arguments.positionals.count == 2 else {
                 return context.usageError("remove needs the key of an entry (see 'tripline blocklist list')", spec: spec)
             }
-            let key = arguments.positionals[1]
+            let given = arguments.positionals[1]
+            // An ARN is looked up under the key add stores it as: an assumed-role session under its role.
+            var key = given
+            if case .success(let principal)? = BlockPrincipalCoding.principal(arn: given) { key = principal.key }
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
                 guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), now: StateTime.now()) else {
-                    context.errors.line("tripline blocklist: \(key) is not on the blocklist in \(directory)")
+                    let under = key == given ? "" : " (looked up under its key \(key))"
+                    context.errors.line("tripline blocklist: \(given) is not on the blocklist in \(directory)\(under)")
                     return ExitStatus.negative
                 }
+                if key != given && !json { context.output.line("\(given) is blocked under its key \(key)") }
                 report(outcome, json: json, context: context)
                 return outcome.removed ? ExitStatus.success : ExitStatus.negative
             }
         default:  // expire
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
                 let outcomes = try executor.expire(now: StateTime.now(), enforce: arguments.value("enforce"))
-                for outcome in outcomes { report(outcome, json: json, context: context) }
-                if !json { context.output.line("\(outcomes.filter(\.removed).count) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted") }
+                let lifted = outcomes.filter(\.removed).count
+                if json {
+                    // One JSON result, also when nothing expired (as 'dlq purge --json' prints {"purged":0}).
+                    for outcome in outcomes { printHandlerOutput(outcome.handler, json: true, context: context) }
+                    context.output.line(JSONWriter.string(.object(JSONObject([
+                        "expired": .number(JSONNumber(outcomes.count)), "lifted": .number(JSONNumber(lifted)),
+                        "blocks": .array(outcomes.map(unblockJSON)),
+                    ]))))
+                } else {
+                    for outcome in outcomes { report(outcome, json: false, context: context) }
+                    context.output.line("\(lifted) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted")
+                }
                 return outcomes.allSatisfy(\.removed) ? ExitStatus.success : ExitStatus.negative
             }
         }
@@ -110,11 +136,7 @@ enum BlocklistCommand: Command {
     // MARK: - Actions
 
     private static func list(directory: String, activeOnly: Bool, json: Bool, context: CommandContext) -> Int32 {
-        if !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(StateStore.databaseName)) {
-            if !json { context.output.line("0 blocked principals (nothing has run with \(directory) yet)") }
-            return ExitStatus.success
-        }
-        return DeadLetterCommand.withStore(directory, readOnly: true, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
+        return DeadLetterCommand.withStore(directory, access: .readOnly, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
             let now = StateTime.now()
             let entries = try Blocklist(store: store).list(includeExpired: !activeOnly, now: now)
             for entry in entries {
@@ -176,13 +198,10 @@ enum BlocklistCommand: Command {
             if json { context.output.line(JSONWriter.string(["result": "refused", "refusal": .string(refusal.description)])) }
             return ExitStatus.negative
         }
-        return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
+        return withExecutor(directory, creating: true, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
             let outcome = executor.block(principal: principal, reason: reason, durationSeconds: duration, enforce: arguments.value("enforce"),
                                          dryRun: arguments.has("dry-run"), now: StateTime.now())
-            if let handler = outcome.handler {
-                context.output.write(bytes: handler.stdout)
-                context.errors.write(bytes: handler.stderr)
-            }
+            printHandlerOutput(outcome.handler, json: json, context: context)
             var result = JSONObject()
             var entry: BlockEntry?
             switch outcome.result {
@@ -210,28 +229,48 @@ enum BlocklistCommand: Command {
         return false
     }
 
-    /// Prints one lifted (or not lifted) block.
-    private static func report(_ outcome: UnblockOutcome, json: Bool, context: CommandContext) {
-        if let handler = outcome.handler {
-            context.output.write(bytes: handler.stdout)
-            context.errors.write(bytes: handler.stderr)
-        }
+    /// Prints what an enforcement handler printed: its standard output on ours, except with --json,
+    /// where standard output holds only the JSON result and the handler's output goes to standard error.
+    private static func printHandlerOutput(_ handler: FunctionOutcome?, json: Bool, context: CommandContext) {
+        guard let handler else { return }
         if json {
-            context.output.line(JSONWriter.string(.object(JSONObject([
-                "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
-                "handler": outcome.handler.map { .string($0.summary) } ?? .null,
-                "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
-            ]))))
+            context.errors.write(bytes: handler.stdout)
+        } else {
+            context.output.write(bytes: handler.stdout)
+        }
+        context.errors.write(bytes: handler.stderr)
+    }
+
+    /// Prints one lifted (or not lifted) block: its summary line, or with `json` its JSON object.
+    private static func report(_ outcome: UnblockOutcome, json: Bool, context: CommandContext) {
+        printHandlerOutput(outcome.handler, json: json, context: context)
+        if json {
+            context.output.line(JSONWriter.string(unblockJSON(outcome)))
         } else {
             context.output.line(outcome.summary)
         }
     }
 
+    /// One lifted (or not lifted) block as JSON: the key, whether it left the list, the handler's
+    /// summary, the error, the entry and the events emitted.
+    private static func unblockJSON(_ outcome: UnblockOutcome) -> JSONValue {
+        .object(JSONObject([
+            "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
+            "handler": outcome.handler.map { .string($0.summary) } ?? .null,
+            "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
+        ]))
+    }
+
     /// Opens the state directory with its lock and an executor over its blocklist, and runs `body`.
-    private static func withExecutor(_ directory: String, settings: BlockUserExecutor.Settings, context: CommandContext,
+    private static func withExecutor(_ directory: String, creating: Bool = false, settings: BlockUserExecutor.Settings, context: CommandContext,
                                      _ body: (BlockUserExecutor) throws(StateError) -> Int32) -> Int32 {
         do {
-            let store = try StateStore.open(directory: directory)
+            let isNew = !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(StateStore.databaseName))
+            let store = try StateStore.open(directory: directory, access: .shared(createIfMissing: creating))
+            if isNew {
+                // Said out loud: a mistyped --state-dir would otherwise leave a block where no run looks.
+                context.errors.line("tripline \(spec.name): created the state directory \(directory) (nothing had run with it yet)")
+            }
             let executor = try BlockUserExecutor(blocklist: try Blocklist(store: store), settings: settings)
             return try body(executor)
         } catch {

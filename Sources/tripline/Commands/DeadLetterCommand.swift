@@ -6,8 +6,10 @@ import TriplineTargets
 
 /// `tripline dlq list|show|redrive|purge`: the dead letters of a state directory.
 ///
-/// Listing and purging work next to a running `tripline run` (they do not take the directory's lock);
-/// redrive takes it, because it delivers the letters it sends back to the queue.
+/// Every action works on a state directory something has run with (a missing one is refused, never
+/// created). Listing, showing, purging and `redrive --queue-only` work next to a running `tripline run`
+/// (short database writes without the directory's lock: the run reads dead letters and the queue from
+/// the database when it needs them); a delivering redrive takes the lock, because it delivers.
 enum DeadLetterCommand: Command {
     static let spec = CommandSpec(
         name: "dlq",
@@ -46,6 +48,26 @@ enum DeadLetterCommand: Command {
         guard let action = arguments.positionals.first else {
             return context.usageError("an action is needed: list, show, redrive or purge", spec: spec)
         }
+        let allowed: [String: Set<String>] = [
+            "list": ["rule", "target", "older-than", "json"],
+            "show": ["json"],
+            "redrive": ["rule", "target", "older-than", "queue-only", "json"],
+            "purge": ["all", "rule", "target", "older-than", "json"],
+        ]
+        guard let options = allowed[action] else {
+            return context.usageError("unknown action '\(action)'; expected list, show, redrive or purge", spec: spec)
+        }
+        for name in arguments.options.keys.sorted() where !options.contains(name) && !["state-dir", "rules"].contains(name) {
+            return context.usageError("--\(name) does not apply to '\(action)'", spec: spec)
+        }
+        if action == "purge" && arguments.has("all") {
+            if let filter = ["rule", "target", "older-than"].first(where: { arguments.value($0) != nil }) {
+                return context.usageError("purge takes --all or a filter, not both (--all with --\(filter))", spec: spec)
+            }
+            if arguments.positionals.count > 1 {
+                return context.usageError("purge takes --all or ids, not both (--all with '\(arguments.positionals[1])')", spec: spec)
+            }
+        }
         var ids: [Int64] = []
         for text in arguments.positionals.dropFirst() {
             guard let id = Int64(text), id > 0 else { return context.usageError("'\(text)' is not a dead-letter id (a positive number)", spec: spec) }
@@ -65,14 +87,8 @@ enum DeadLetterCommand: Command {
         switch action {
         case "list", "show":
             if action == "show" && ids.isEmpty { return context.usageError("show needs the id of a dead letter (see 'tripline dlq list')", spec: spec) }
-            return withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+            return withStore(directory, access: .readOnly, context: context) { (store) throws(StateError) -> Int32 in
                 let letters = try DeadLetterStore(store: store).list(filter, now: StateTime.now())
-                if action == "show" {
-                    for id in ids where !letters.contains(where: { $0.id == id }) {
-                        context.errors.line("tripline dlq: no dead letter \(id) in \(directory)")
-                        return ExitStatus.negative
-                    }
-                }
                 for letter in letters {
                     if json || action == "show" && json {
                         context.output.line(JSONWriter.string(letter.json))
@@ -85,13 +101,16 @@ enum DeadLetterCommand: Command {
                 if !json && action == "list" {
                     context.output.line("\(letters.count) dead letter\(letters.count == 1 ? "" : "s")")
                 }
-                return ExitStatus.success
+                // show prints the letters it found, then names every id it did not.
+                let missing = action == "show" ? ids.filter { id in !letters.contains { $0.id == id } } : []
+                for id in missing { context.errors.line("tripline dlq: no dead letter \(id) in \(directory)") }
+                return missing.isEmpty ? ExitStatus.success : ExitStatus.negative
             }
         case "purge":
             if !arguments.has("all") && filter == DeadLetterFilter() {
                 return context.usageError("purge needs --all, a filter (--rule, --target, --older-than) or ids", spec: spec)
             }
-            return withStore(directory, readOnly: true, context: context) { (store) throws(StateError) -> Int32 in
+            return withStore(directory, access: .shared(createIfMissing: false), context: context) { (store) throws(StateError) -> Int32 in
                 let count = try DeadLetterStore(store: store).purge(filter, now: StateTime.now())
                 context.output.line(json ? "{\"purged\":\(count)}" : "purged \(count) dead letter\(count == 1 ? "" : "s")")
                 return ExitStatus.success
@@ -105,27 +124,33 @@ enum DeadLetterCommand: Command {
 
     private static func redrive(_ filter: DeadLetterFilter, directory: String, rulesPath: String, queueOnly: Bool, json: Bool,
                                 context: CommandContext) -> Int32 {
-        // Check the rules before touching anything: delivering needs them.
-        let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
-        if !queueOnly && !ruleErrors.isEmpty {
-            for error in ruleErrors { context.errors.line(error.description) }
-            context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
-            return ExitStatus.invalidInput
-        }
-        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
-        if !queueOnly && !webhookErrors.isEmpty {
-            for error in webhookErrors { context.errors.line(error) }
-            context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
-            return ExitStatus.invalidInput
-        }
         let runner = FunctionRunner()
         let stop = StopSignal(beforeQuitting: { runner.killRunning() })
-        return withStore(directory, readOnly: false, context: context) { (store) throws(StateError) -> Int32 in
+        // Queueing only is a short database write, done next to a running process as purge is (the run
+        // reads the queue from the database); delivering needs the directory to itself.
+        let access: StateStore.Access = queueOnly ? .shared(createIfMissing: false) : .exclusive(createIfMissing: false)
+        let busy = "stop it first to deliver them now, or put them back in the queue with --queue-only (delivered when a run next starts)"
+        return withStore(directory, access: access, lockedAdvice: busy, context: context) { (store) throws(StateError) -> Int32 in
+            // Check the rules before changing anything: delivering needs them.
+            let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
+            if !queueOnly && !ruleErrors.isEmpty {
+                for error in ruleErrors { context.errors.line(error.description) }
+                context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
+                return ExitStatus.invalidInput
+            }
+            let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+            if !queueOnly && !webhookErrors.isEmpty {
+                for error in webhookErrors { context.errors.line(error) }
+                context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
+                return ExitStatus.invalidInput
+            }
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
             if queueOnly || queued.isEmpty {
+                let running = StatusCommand.lockHolder(directory)
+                let when = running.map { "; a run is using the state directory (\($0)): they are delivered when a run next starts" }
+                    ?? "; the next 'tripline run' delivers them"
                 context.output.line(json ? "{\"redriven\":\(queued.count)}"
-                                    : "redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")"
-                                      + (queued.isEmpty ? "" : "; the next 'tripline run' delivers them"))
+                                    : "redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")" + (queued.isEmpty ? "" : when))
                 return ExitStatus.success
             }
             context.output.line("redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s"); delivering…")
@@ -139,14 +164,22 @@ enum DeadLetterCommand: Command {
         }
     }
 
-    /// Opens the state directory and runs `body`; state errors become a message and exit status 2.
-    static func withStore(_ directory: String, readOnly: Bool, command: String = spec.name, context: CommandContext,
-                          _ body: (StateStore) throws(StateError) -> Int32) -> Int32 {
+    /// Opens the state directory with `access` and runs `body`; state errors become a message and exit status 2.
+    ///
+    /// `lockedAdvice` replaces the general advice of ``StateError/locked(path:holder:)`` (which is about
+    /// a second run) when another process holds the directory.
+    static func withStore(_ directory: String, access: StateStore.Access, lockedAdvice: String? = nil, command: String = spec.name,
+                          context: CommandContext, _ body: (StateStore) throws(StateError) -> Int32) -> Int32 {
         do {
-            let store = try StateStore.open(directory: directory, readOnly: readOnly)
+            let store = try StateStore.open(directory: directory, access: access)
             return try body(store)
         } catch {
-            context.errors.line("tripline \(command): \(error)")
+            if case .locked(let path, let holder) = error, let lockedAdvice {
+                context.errors.line("tripline \(command): state directory \(path) is in use by a running tripline"
+                                    + (holder.map { " (\($0))" } ?? "") + "; " + lockedAdvice)
+            } else {
+                context.errors.line("tripline \(command): \(error)")
+            }
             return ExitStatus.invalidInput
         }
     }

@@ -19,12 +19,12 @@ enum StatusCommand: Command {
         discussion: """
             Per rule/target: deliveries queued, how many of them wait for a retry (and when the next is
             due), and dead letters. Also the input files recorded as read (checkpoints), and whether a
-            'tripline run' is using the directory right now.
+            'tripline run' is using the directory right now (--json: "running" is its pid, or null).
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         let directory = arguments.value("state-dir") ?? StateDirectory.defaultPath(rules: arguments.value("rules") ?? "Rules")
-        return DeadLetterCommand.withStore(directory, readOnly: true, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
+        return DeadLetterCommand.withStore(directory, access: .readOnly, command: spec.name, context: context) { (store) throws(StateError) -> Int32 in
             let queues = try DeliveryJournal(store: store).summary()
             let letters = try DeadLetterStore(store: store).counts()
             let files = try CheckpointStore(store: store).counts()
@@ -51,7 +51,7 @@ enum StatusCommand: Command {
                 }
                 let object = JSONObject([
                     JSONMember(key: "stateDir", value: .string(directory)),
-                    JSONMember(key: "running", value: holder.map { .string($0) } ?? .null),
+                    JSONMember(key: "running", value: runningPID(directory, holder: holder)),
                     JSONMember(key: "pending", value: .number(JSONNumber(queues.reduce(0) { $0 + $1.pending }))),
                     JSONMember(key: "retrying", value: .number(JSONNumber(queues.reduce(0) { $0 + $1.retrying }))),
                     JSONMember(key: "deadLetters", value: .number(JSONNumber(letters.reduce(0) { $0 + $1.count }))),
@@ -69,7 +69,7 @@ enum StatusCommand: Command {
             context.output.line("  input files read: \(files.complete)" + (files.partial > 0 ? " (\(files.partial) part-way)" : ""))
             if !keys.isEmpty {
                 let width = max(6, keys.map(\.count).max() ?? 0)
-                context.output.line("  " + "TARGET".padding(toLength: width, withPad: " ", startingAt: 0) + "  QUEUED  RETRYING  NEXT ATTEMPT          DEAD LETTERS")
+                context.output.line("  " + "TARGET".padding(toLength: width, withPad: " ", startingAt: 0) + "  QUEUED  RETRYING  NEXT ATTEMPT               DEAD LETTERS")
                 for key in keys {
                     let queue = queues.first { $0.rule + "/" + $0.target == key }
                     let letter = letters.first { $0.rule + "/" + $0.target == key }
@@ -78,12 +78,20 @@ enum StatusCommand: Command {
                     context.output.line("  " + key.padding(toLength: width, withPad: " ", startingAt: 0)
                                         + "  " + String(queue?.pending ?? 0).leftPadded(6)
                                         + "  " + String(queue?.retrying ?? 0).leftPadded(8)
-                                        + "  " + next.padding(toLength: 20, withPad: " ", startingAt: 0)
+                                        + "  " + next.padding(toLength: max(24, next.count), withPad: " ", startingAt: 0)
                                         + "  " + String(letter?.count ?? 0).leftPadded(12))
                 }
             }
             return ExitStatus.success
         }
+    }
+
+    /// The pid of the process using the directory as a JSON number; `true` when one holds it whose
+    /// pid is not known; null when none does.
+    static func runningPID(_ directory: String, holder: String?) -> JSONValue {
+        guard let holder else { return .null }
+        if holder.hasPrefix("pid "), let pid = Int(holder.dropFirst(4)) { return .number(JSONNumber(pid)) }
+        return .bool(true)
     }
 
     /// "pid N" when a process holds the directory's lock, else nil.
