@@ -51,6 +51,10 @@ public struct BlockOutcome: Sendable {
         case .alreadyBlocked(let entry):
             return "already blocked: \(entry.key) (since \(StateTime.iso8601(entry.addedAt)), by \(entry.addedBy))"
         case .refused(let refusal):
+            if breakerOpened, case .circuitOpen(let count, let limit, let window) = refusal {
+                return "CIRCUIT BREAKER OPEN, automatic blocking stopped: \(count) blocks in the last "
+                    + "\(AlertContext.durationPhrase(seconds: window)) reached the limit of \(limit), until the window passes"
+            }
             return (breakerOpened ? "CIRCUIT BREAKER OPEN, automatic blocking stopped: " : "refused: ") + refusal.description
         case .failed(let entry, let error, _):
             return "block" + (entry.map { " of " + $0.key } ?? "") + " failed: " + error

@@ -175,8 +175,16 @@ enum BlocklistCommand: Command {
             resolved = result
         case (nil, let path?):
             let value: JSONValue
+            let bytes: [UInt8]
             do {
-                value = try JSONParser.parse(try readWholeFile(path: path, limit: 1 << 20))
+                bytes = try readWholeFile(path: path, limit: 1 << 20)
+            } catch {
+                // The read error names the file itself.
+                context.errors.line("tripline blocklist: \(error)")
+                return ExitStatus.invalidInput
+            }
+            do {
+                value = try JSONParser.parse(bytes)
             } catch {
                 context.errors.line("tripline blocklist: \(path): \(error)")
                 return ExitStatus.invalidInput
