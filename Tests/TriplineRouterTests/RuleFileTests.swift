@@ -274,6 +274,8 @@ struct RuleFileTests {
         (ruleWithTarget(#""Id": "t", "Webhook": {}"#), #"1:92: Targets[0].Webhook: a webhook needs "Url""#),
         (ruleWithTarget(#""Id": "t", "Topic": 5"#), #"1:90: Targets[0].Topic: expected the name of a topic declared as {"Topic": {"Name": …}}, got 5"#),
         (ruleWithTarget(#""Id": "t", "Webhook": {"Url": "${X}", "Format": "teams"}"#), #"1:118: Targets[0].Webhook.Format: expected "json" or "slack", got "teams""#),
+        (ruleWithTarget(#""Id": "t", "Webhook": {"Url": "${X}", "RateLimitPerSecond": 4e-7}"#), "1:130: Targets[0].Webhook.RateLimitPerSecond: expected a number of deliveries per second from 0.001 (one every 1000 seconds) to 100000, got 4e-7"),
+        (ruleWithTarget(#""Id": "t", "Webhook": {"Url": "${X}", "RateLimitPerSecond": 1e308}"#), "1:130: Targets[0].Webhook.RateLimitPerSecond: expected a number of deliveries per second from 0.001 (one every 1000 seconds) to 100000, got 1e308"),
         (ruleWithTarget(#""Id": "t", "Topic": "a b""#), #"1:90: Targets[0].Topic: expected the name of a topic declared as {"Topic": {"Name": …}}, got "a b""#),
         (ruleWithTarget(#""Id": "t", "BlockUser": {"Enforce": "h.sh"}"#), #"1:94: Targets[0].BlockUser.Reason: is required: say why the principal is blocked"#),
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h"}, "Webhook": {}"#), #"1:122: Targets[0].Webhook: a target has exactly one kind, got "Function" and "Webhook"; declare each as its own target"#),

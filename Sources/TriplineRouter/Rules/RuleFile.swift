@@ -535,7 +535,10 @@ struct RuleFileReader {
         let range = WebhookConfiguration.timeoutRange
         let timeout = number(object, "TimeoutSeconds", at: path, expected: "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))",
                              accept: { range.contains($0) }) ?? WebhookConfiguration.defaultTimeoutSeconds
-        let rate = number(object, "RateLimitPerSecond", at: path, expected: "a positive number of deliveries per second", accept: { $0 > 0 && $0 <= 100_000 })
+        let rateRange = WebhookConfiguration.rateLimitRange
+        let rate = number(object, "RateLimitPerSecond", at: path,
+                          expected: "a number of deliveries per second from \(rateRange.lowerBound) (one every \(Int(1 / rateRange.lowerBound)) seconds) to \(Int(rateRange.upperBound))",
+                          accept: { rateRange.contains($0) })
         let burst = number(object, "RateLimitBurst", at: path, expected: "a number of deliveries from 1 to 1000", accept: { $0 >= 1 && $0 <= 1000 }) ?? 1
         var signing: String?
         if let value = object["SigningSecretVariable"] {

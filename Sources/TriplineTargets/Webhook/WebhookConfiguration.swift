@@ -29,6 +29,11 @@ public struct WebhookConfiguration: Sendable, Equatable {
 
     public static let defaultTimeoutSeconds: Double = 10
     public static let timeoutRange: ClosedRange<Double> = 1...300
+    /// Allowed `RateLimitPerSecond`: from one delivery every 1000 seconds to 100,000 a second.
+    ///
+    /// A slower rate would hold a queued delivery for weeks (and every restart would hold it again);
+    /// the rule file and ``validate()`` refuse values outside this range.
+    public static let rateLimitRange: ClosedRange<Double> = 0.001...100_000
     public static let defaultMaxResponseBytes = 64 * 1024
     public static let maxResponseBytesRange: ClosedRange<Int> = 0...(16 * 1024 * 1024)
     public static let defaultUserAgent = "tripline-webhook/1"
@@ -74,7 +79,7 @@ public struct WebhookConfiguration: Sendable, Equatable {
         guard timeoutSeconds.isFinite, WebhookConfiguration.timeoutRange.contains(timeoutSeconds) else {
             throw .timeoutOutOfRange(timeoutSeconds)
         }
-        if let rate = rateLimitPerSecond, !(rate > 0 && rate.isFinite && rate <= 1_000_000) { throw .invalidRateLimit(rate) }
+        if let rate = rateLimitPerSecond, !(rate.isFinite && WebhookConfiguration.rateLimitRange.contains(rate)) { throw .invalidRateLimit(rate) }
         guard rateLimitBurst >= 1, rateLimitBurst.isFinite, rateLimitBurst <= 1_000_000 else { throw .invalidRateLimitBurst(rateLimitBurst) }
         if let name = signingSecretVariable, !SecretTemplate.isValidName(name) { throw .invalidSigningSecretVariable(name) }
         guard WebhookConfiguration.maxResponseBytesRange.contains(maxResponseBytes) else {
@@ -178,7 +183,8 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
         case .invalidHeaderValue(let name, let reason): return "webhook header \(name) is not usable: \(reason)"
         case .timeoutOutOfRange(let seconds):
             return "webhook timeout \(seconds)s is out of range (\(Int(WebhookConfiguration.timeoutRange.lowerBound))…\(Int(WebhookConfiguration.timeoutRange.upperBound)) seconds)"
-        case .invalidRateLimit(let rate): return "webhook rate limit \(rate)/s must be a positive number"
+        case .invalidRateLimit(let rate):
+            return "webhook rate limit \(rate)/s is out of range (\(WebhookConfiguration.rateLimitRange.lowerBound)…\(Int(WebhookConfiguration.rateLimitRange.upperBound)) deliveries per second)"
         case .invalidRateLimitBurst(let burst): return "webhook rate limit burst \(burst) must be at least 1"
         case .invalidSigningSecretVariable(let name): return "webhook signing secret variable \"\(name)\" is not a valid environment variable name"
         case .signingSecret(let variable, let error): return "webhook signing secret from \(variable) is not usable: \(error)"

@@ -139,9 +139,7 @@ final class WebhookMultiLoop: @unchecked Sendable {
 
             now = monotonicSeconds()
             var timeoutMs: Int32 = 1000
-            if let next = held.last {
-                timeoutMs = min(timeoutMs, Int32(max(0, ((next.dueAt - now) * 1000).rounded(.up))))
-            }
+            if let next = held.last { timeoutMs = WebhookMultiLoop.pollTimeout(untilDue: next.dueAt - now, atMost: timeoutMs) }
             if readyHead < ready.count, active.count < maxConcurrent { timeoutMs = 0 }
             _ = curl_multi_poll(multi, nil, 0, timeoutMs, nil)
         }
@@ -151,6 +149,15 @@ final class WebhookMultiLoop: @unchecked Sendable {
         for handle in idleHandles { curl_easy_cleanup(handle) }
         idleHandles.removeAll()
         curl_multi_cleanup(multi)
+    }
+
+    /// Milliseconds to wait for a hold that ends in `seconds`, at most `limit`: 0 when already due.
+    ///
+    /// Compared as a Double before converting, so no wait (however long, infinite or NaN) can trap.
+    static func pollTimeout(untilDue seconds: Double, atMost limit: Int32) -> Int32 {
+        let milliseconds = (seconds * 1000).rounded(.up)
+        guard milliseconds < Double(limit) else { return limit }
+        return milliseconds > 0 ? Int32(milliseconds) : 0
     }
 
     private func hold(_ pending: Pending) {

@@ -232,6 +232,38 @@ struct WebhookClientTests {
         #expect(late.error?.kind == .cancelled)
     }
 
+    @Test("a request held by a limiter for longer than a poll can wait (here ~1e300 s) neither traps nor blocks others")
+    func holdsOfAnyLengthCannotTrap() throws {
+        let server = try LoopbackHTTPServer()
+        let client = try WebhookClient()
+        defer { server.stop() }
+        let limiter = TokenBucket(ratePerSecond: 1e-300)
+        let collector = ResultCollector()
+        for i in 0..<2 {
+            var req = request(server)
+            req.rateLimiter = limiter
+            client.send(req) { collector.add(i, $0, at: 0) }
+        }
+        let first = collector.wait(for: 1, timeoutSeconds: 5)
+        #expect(first.count == 1 && first.first?.result.status == 200, "the first used the burst token")
+        #expect(client.pendingCount == 1, "the second is held, and the loop keeps running")
+        #expect(client.sendAndWait(request(server)).status == 200, "an unlimited request still goes through")
+        client.shutdown(.cancel)
+        let all = collector.wait(for: 2, timeoutSeconds: 5)
+        #expect(all.count == 2 && all.contains { $0.result.error?.kind == .cancelled })
+    }
+
+    @Test("rate limits outside 0.001…100000 per second are refused, naming the range")
+    func rateLimitRange() throws {
+        for rate in [4e-7, 1e-300, 0, -1, 100_001, .infinity, .nan] {
+            #expect(throws: WebhookConfigurationError.self, "rate \(rate)") {
+                try WebhookConfiguration(url: "http://127.0.0.1/x", rateLimitPerSecond: rate).validate()
+            }
+        }
+        for rate in [0.001, 1, 100_000] { try WebhookConfiguration(url: "http://127.0.0.1/x", rateLimitPerSecond: rate).validate() }
+        #expect(WebhookConfigurationError.invalidRateLimit(4e-7).description.contains("0.001…100000 deliveries per second"))
+    }
+
     @Test func shutdownFinishWaitsForInFlightDeliveries() throws {
         let server = try LoopbackHTTPServer { _ in LoopbackResponse.ok().delayed(by: 0.3) }
         let client = try WebhookClient()
