@@ -217,6 +217,9 @@ final class WebhookMultiLoop: @unchecked Sendable {
             WebhookTransportError(kind: .invalidRequest, curlCode: -1, message: request.redactor.redact(message))
         }
         guard WebhookHeader.isToken(request.method) else { return invalid("invalid HTTP method") }
+        // Checked here, so that libcurl's CURLE_UNSUPPORTED_PROTOCOL after a transfer can only mean a reply it
+        // could not read as HTTP (HTTP/0.9, a bad status line): a network-level failure, retried.
+        guard WebhookMultiLoop.hasHTTPScheme(request.url) else { return invalid("unsupported URL scheme: only http:// and https:// are sent") }
         var headers = request.headers
         if let signing = request.signing {
             let timestamp = signing.timestamp ?? Int(Date().timeIntervalSince1970)
@@ -372,20 +375,35 @@ final class WebhookMultiLoop: @unchecked Sendable {
         return detail.isEmpty || detail == text ? text : "\(text): \(detail)"
     }
 
+    /// Whether `url` starts with `http://` or `https://` (any case): the only schemes a webhook sends to.
+    static func hasHTTPScheme(_ url: String) -> Bool {
+        let lowered = url.prefix(8).lowercased()
+        return lowered.hasPrefix("http://") || lowered.hasPrefix("https://")
+    }
+
+    /// The broad kind of a libcurl result code, which decides retry or dead letter.
+    ///
+    /// Only what can never work as configured is `.invalidRequest` (permanent): a malformed URL, an option
+    /// or feature libcurl refuses, a CA file or TLS engine it cannot load. Everything the server or the
+    /// network can cause, garbled replies included, is retried. CURLE_UNSUPPORTED_PROTOCOL is a reply
+    /// libcurl could not read as HTTP (HTTP/0.9, a bad status line): the scheme was checked before the
+    /// transfer started (``hasHTTPScheme(_:)``), so it cannot mean a wrong scheme here.
     static func kind(of code: CURLcode) -> WebhookTransportError.Kind {
         switch code {
         case CURLE_OPERATION_TIMEDOUT: return .timeout
         case CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_PROXY: return .connect
         case CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_WEIRD_SERVER_REPLY,
-             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WRITE_ERROR, CURLE_READ_ERROR, CURLE_HTTP3, CURLE_QUIC_CONNECT_ERROR:
+             CURLE_UNSUPPORTED_PROTOCOL, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WRITE_ERROR, CURLE_READ_ERROR,
+             CURLE_HTTP3, CURLE_QUIC_CONNECT_ERROR, CURLE_BAD_CONTENT_ENCODING, CURLE_HTTP_RETURNED_ERROR,
+             CURLE_FILESIZE_EXCEEDED, CURLE_AGAIN, CURLE_UNRECOVERABLE_POLL:
             return .connection
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_SHUTDOWN_FAILED,
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CIPHER, CURLE_SSL_SHUTDOWN_FAILED,
              CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CLIENTCERT,
-             CURLE_SSL_CRL_BADFILE, CURLE_USE_SSL_FAILED:
+             CURLE_USE_SSL_FAILED:
             return .tls
-        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION,
-             CURLE_NOT_BUILT_IN:
+        case CURLE_URL_MALFORMAT, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION, CURLE_NOT_BUILT_IN,
+             CURLE_SETOPT_OPTION_SYNTAX, CURLE_FUNCTION_NOT_FOUND, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CRL_BADFILE, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED:
             return .invalidRequest
         default: return .other
         }

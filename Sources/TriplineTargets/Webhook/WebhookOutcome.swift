@@ -6,7 +6,7 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
     case delivered(status: Int)
     /// 429, 5xx, 408, or a network failure: retry with backoff, waiting at least `retryAfterSeconds` when the server said so.
     case retry(reason: String, retryAfterSeconds: Double?)
-    /// Any other response (other 4xx, 3xx, 1xx) or a request that can never work: straight to dead letters.
+    /// Any other final response (other 4xx, 3xx) or a request that can never work: straight to dead letters.
     case permanent(reason: String)
 
     /// Longest `Retry-After` honoured; a larger value is cut to this.
@@ -14,8 +14,9 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
 
     /// Classifies `result`. Pure: the same result and `now` always give the same outcome.
     ///
-    /// - A status line decides when one arrived, even if the transfer then failed (the server has answered):
-    ///   2xx delivered; 429, 408 and 5xx retry; anything else permanent.
+    /// - A final status line decides when one arrived, even if the transfer then failed (the server has answered):
+    ///   2xx delivered; 429, 408 and 5xx retry; anything else permanent. A 1xx is interim, not an answer:
+    ///   with nothing after it, the attempt failed at the network level and is retried.
     /// - `Retry-After` (seconds or HTTP-date, measured from `now`) is honoured on 429 and 5xx, clamped to
     ///   `0…maxRetryAfterSeconds`; an unparseable value is ignored.
     /// - Without a status: transport errors retry, except a request that can never work (unsupported scheme,
@@ -24,6 +25,11 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
     public static func classify(_ result: WebhookResult, now: Date = Date(),
                                 maxRetryAfterSeconds: Double = WebhookOutcome.defaultMaxRetryAfterSeconds) -> WebhookOutcome {
         let status = result.status
+        if (100...199).contains(status) {
+            var reason = "HTTP \(status) (an interim response) and then no final response"
+            if let error = result.error { reason += ": \(error)" }
+            return .retry(reason: reason, retryAfterSeconds: nil)
+        }
         if status > 0 {
             var reason = "HTTP \(status)"
             if let phrase = reasonPhrase(status) { reason += " \(phrase)" }

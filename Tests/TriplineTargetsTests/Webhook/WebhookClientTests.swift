@@ -37,6 +37,13 @@ struct WebhookClientTests {
         (.text(404, "no such hook"), "permanent", "no such hook"),
         (.text(302, "", headers: [LoopbackHeader(name: "Location", value: "/elsewhere")]), "permanent", "HTTP 302"),
         (.text(204), "delivered", ""),
+        // Garbled replies and an interim status alone are network-level failures: retried, never dead-lettered at once.
+        (.raw("hello there, this is not HTTP\r\n\r\n"), "retry", "transport error"),
+        (.raw("HTTTP/9.9 abc\r\n\r\n"), "retry", "transport error"),
+        (.raw("HTTP/1.1 099 x\r\n\r\n"), "retry", "transport error"),
+        (.raw("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"), "retry", "HTTP 103"),
+        (.raw("HTTP/1.1 100 Continue\r\n\r\n"), "retry", "HTTP 100"),
+        (.raw("\0\0\u{12}\u{04}\0\0\0\0\0"), "retry", "transport error"),
     ] as [(LoopbackResponse, String, String)])
     func classifiesWhatTheServerAnswers(response: LoopbackResponse, expected: String, reasonContains: String) throws {
         let server = try LoopbackHTTPServer { _ in response }
@@ -280,8 +287,10 @@ struct WebhookClientTests {
     @Test func unsupportedSchemesAreRefusedPermanently() throws {
         let client = try WebhookClient()
         defer { client.shutdown() }
-        let result = client.sendAndWait(WebhookRequest(url: "file:///etc/passwd", method: "GET"))
-        #expect(result.error?.kind == .invalidRequest, "\(result)")
-        guard case .permanent = WebhookOutcome.classify(result) else { Issue.record("file:// is permanent"); return }
+        for url in ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/x", "http://[::1/x"] {
+            let result = client.sendAndWait(WebhookRequest(url: url, method: "GET"))
+            #expect(result.error?.kind == .invalidRequest, "\(url): \(result)")
+            guard case .permanent = WebhookOutcome.classify(result) else { Issue.record("\(url) is permanent"); continue }
+        }
     }
 }
