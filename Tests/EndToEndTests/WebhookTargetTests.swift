@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import LoopbackHTTP
 import Testing
@@ -28,11 +31,16 @@ private struct WebhookProject {
 
     /// Runs `tripline run` with `environment` added to this process's.
     func run(_ tripline: TriplineBinary, _ arguments: [String], environment: [String: String]) -> TriplineBinary.Result {
+        (try? start(tripline, ["run"] + arguments + ["events.ndjson"], environment: environment).wait())
+            ?? TriplineBinary.Result(status: -1, stdout: "", stderr: "could not start")
+    }
+
+    /// Starts `tripline arguments…` in the background, with `environment` added to this process's.
+    func start(_ tripline: TriplineBinary, _ arguments: [String], environment: [String: String]) throws -> BackgroundRun {
         var all = ProcessInfo.processInfo.environment
         all.merge(environment) { _, new in new }
         all["NO_PROXY"] = "127.0.0.1"
-        return (try? BackgroundRun(tripline, ["run"] + arguments + ["events.ndjson"], in: root, environment: all).wait())
-            ?? TriplineBinary.Result(status: -1, stdout: "", stderr: "could not start")
+        return try BackgroundRun(tripline, arguments, in: root, environment: all)
     }
 }
 
@@ -108,6 +116,53 @@ struct WebhookTargetTests {
                 + ((try? String(contentsOf: dir.appendingPathComponent(".tripline/dead-letters/trail-tampering.alert.ndjson"), encoding: .utf8)) ?? "")
             #expect(!everything.contains(Self.token), "the secret part of the URL is redacted everywhere")
             #expect(everything.contains("${HOOK_URL}"))
+        }
+    }
+
+    @Test("at the shutdown timeout a hanging webhook is cut off like a handler: a failed attempt, retried next time (run and dlq redrive)")
+    func shutdownCutsOffHangingWebhooks() throws {
+        let tripline = try TriplineBinary.locate()
+        let counter = Counter()
+        // 1st request hangs (run), 2nd is refused (dead letter), 3rd hangs (redrive), then success.
+        let server = try LoopbackHTTPServer { _ in
+            switch counter.next() {
+            case 1, 3: return LoopbackResponse.ok().delayed(by: 60)
+            case 2: return .text(400, "not now")
+            default: return .ok()
+            }
+        }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "TimeoutSeconds": 120}"#)
+            let environment = ["HOOK_URL": server.url("/in")]
+            func stopWhenRequested(_ count: Int, _ arguments: [String]) throws -> (TriplineBinary.Result, Double) {
+                let process = try project.start(tripline, arguments, environment: environment)
+                #expect(server.waitForRequests(count, timeoutSeconds: 20))
+                let signalled = Date()
+                process.signal(SIGTERM)
+                let result = process.wait()
+                return (result, Date().timeIntervalSince(signalled))
+            }
+            let (stopped, took) = try stopWhenRequested(1, ["run", "--shutdown-timeout", "0.5", "events.ndjson"])
+            #expect(took < 3, "the run took \(took)s after the signal (shutdown timeout 0.5s)")
+            #expect(stopped.status == 0, "\(stopped)")
+            #expect(stopped.stdout.contains("1 failed attempt") && stopped.stdout.contains("1 left queued for the next run"), "\(stopped.stdout)")
+            let queued = try tripline.run(["status", "--json"], in: dir)
+            #expect(queued.stdout.contains("\"retrying\":1"), "the cut-off attempt is booked as a failed one: \(queued.stdout)")
+
+            let refused = project.run(tripline, [], environment: environment)
+            #expect(refused.stdout.contains("dead-lettered"), "\(refused.stdout)")
+            let letter = try tripline.run(["dlq", "show", "1"], in: dir)
+            #expect(letter.stdout.contains("attempts:        2") && letter.stdout.contains("#1 at") && letter.stdout.contains("interrupted"),
+                    "the interrupted attempt is the first of the history: \(letter.stdout)")
+
+            let (redriven, redriveTook) = try stopWhenRequested(3, ["dlq", "redrive", "--shutdown-timeout", "0.5"])
+            #expect(redriveTook < 3, "dlq redrive took \(redriveTook)s after the signal (shutdown timeout 0.5s)")
+            #expect(redriven.stdout.contains("1 failed attempt") && redriven.stdout.contains("1 left queued for the next run"), "\(redriven.stdout)")
+
+            let resumed = project.run(tripline, [], environment: environment)
+            #expect(resumed.status == 0 && resumed.stdout.contains("1 ok"), "\(resumed)")
+            #expect(server.requestCount == 4)
         }
     }
 

@@ -12,7 +12,7 @@ private let curlGlobalInitCode: UInt32 = tripline_curl_global_init_default().raw
 
 /// The thread behind ``WebhookClient``: owns the multi handle, the queue of requests and every transfer.
 ///
-/// Shared with submitters: `inbox`, `stopMode`, `closed`, `wakePending` and `outstanding`, under `lock`.
+/// Shared with submitters: `inbox`, `stopMode`, `interruptPending`, `closed`, `wakePending` and `outstanding`, under `lock`.
 /// Everything else is touched only by the loop thread.
 final class WebhookMultiLoop: @unchecked Sendable {
     private struct Pending {
@@ -27,6 +27,7 @@ final class WebhookMultiLoop: @unchecked Sendable {
     private let lock = NSLock()
     private var inbox: [Pending] = []
     private var stopMode: WebhookClient.ShutdownMode?
+    private var interruptPending = false
     private var closed = false
     private var wakePending = false
     private var outstanding = 0
@@ -104,7 +105,15 @@ final class WebhookMultiLoop: @unchecked Sendable {
         lock.unlock()
     }
 
-    func waitUntilStopped() { stopped.wait() }
+    /// Asks the loop to end every transfer it holds now (see ``WebhookClient/interruptInFlight()``).
+    func requestInterrupt() {
+        lock.lock()
+        interruptPending = true
+        if !closed { _ = curl_multi_wakeup(multi) }
+        lock.unlock()
+    }
+
+        func waitUntilStopped() { stopped.wait() }
 
     // MARK: - The loop
 
@@ -115,6 +124,8 @@ final class WebhookMultiLoop: @unchecked Sendable {
             inbox.removeAll(keepingCapacity: true)
             wakePending = false
             let mode = stopMode
+            let interrupt = interruptPending
+            interruptPending = false
             lock.unlock()
 
             var now = monotonicSeconds()
@@ -122,6 +133,11 @@ final class WebhookMultiLoop: @unchecked Sendable {
                 if pending.dueAt > now { hold(pending) } else { ready.append(pending) }
             }
             if mode == .cancel { cancelEverything(); break }
+            if interrupt {
+                endEverything(WebhookTransportError(kind: .cancelled, curlCode: -1,
+                                                    message: "interrupted: the run is stopping and its shutdown timeout has passed"))
+                continue
+            }
             while let next = held.last, next.dueAt <= now { ready.append(held.removeLast()) }
             startReady()
 
@@ -346,8 +362,20 @@ final class WebhookMultiLoop: @unchecked Sendable {
     }
 
     private func cancelEverything() {
+        endEverything(WebhookTransportError(kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"))
+        // Submissions racing with the stop: stopMode is set, so nothing new arrives after this drain.
+        lock.lock()
+        let late = inbox
+        inbox.removeAll()
+        lock.unlock()
         let cancelled = WebhookResult(status: 0, error: WebhookTransportError(
             kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"))
+        for pending in late { complete(pending.completion, cancelled) }
+    }
+
+    /// Completes every transfer in flight, ready or held with `error`, without a response.
+    private func endEverything(_ error: WebhookTransportError) {
+        let cancelled = WebhookResult(status: 0, error: error)
         for (easy, transfer) in active {
             curl_multi_remove_handle(multi, easy)
             recycle(easy)
@@ -360,12 +388,6 @@ final class WebhookMultiLoop: @unchecked Sendable {
         ready.removeAll(); readyHead = 0
         for pending in held.reversed() { complete(pending.completion, cancelled) }
         held.removeAll()
-        // Submissions racing with the stop: stopMode is set, so nothing new arrives after this drain.
-        lock.lock()
-        let late = inbox
-        inbox.removeAll()
-        lock.unlock()
-        for pending in late { complete(pending.completion, cancelled) }
     }
 
     // MARK: - libcurl codes

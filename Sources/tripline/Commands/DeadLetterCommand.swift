@@ -15,7 +15,7 @@ enum DeadLetterCommand: Command {
         synopses: [
             "dlq list [--rule NAME] [--target ID] [--older-than SECONDS] [--json] [--state-dir DIR]",
             "dlq show ID... [--json] [--state-dir DIR]",
-            "dlq redrive [--rule NAME] [--target ID] [--older-than SECONDS] [ID...] [--rules DIR] [--queue-only] [--state-dir DIR]",
+            "dlq redrive [--rule NAME] [--target ID] [--older-than SECONDS] [ID...] [--rules DIR] [--queue-only] [--shutdown-timeout SECONDS] [--state-dir DIR]",
             "dlq purge (--all | [--rule NAME] [--target ID] [--older-than SECONDS] [ID...]) [--state-dir DIR]",
         ],
         options: [
@@ -26,6 +26,8 @@ enum DeadLetterCommand: Command {
             OptionSpec(name: "older-than", valueName: "SECONDS", help: "Only letters dead-lettered at least this long ago."),
             OptionSpec(name: "all", valueName: nil, help: "purge: every dead letter (a filter or ids are needed otherwise)."),
             OptionSpec(name: "queue-only", valueName: nil, help: "redrive: put the letters back in the queue without delivering now."),
+            OptionSpec(name: "shutdown-timeout", valueName: "SECONDS",
+                       help: "redrive: on SIGINT/SIGTERM, how long running deliveries may finish (default 10), as for run."),
             OptionSpec(name: "json", valueName: nil, help: "One JSON object per letter (list, show), or a JSON result."),
         ],
         positionals: "ACTION [ID...]",
@@ -97,14 +99,22 @@ enum DeadLetterCommand: Command {
                 return ExitStatus.success
             }
         case "redrive":
-            return redrive(filter, directory: directory, rulesPath: rulesPath, queueOnly: arguments.has("queue-only"), json: json, context: context)
+            var options = Router.Options()
+            if let text = arguments.value("shutdown-timeout") {
+                guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                    return context.usageError("--shutdown-timeout needs a number of seconds, got '\(text)'", spec: spec)
+                }
+                options.shutdownTimeout = seconds
+            }
+            return redrive(filter, directory: directory, rulesPath: rulesPath, queueOnly: arguments.has("queue-only"), json: json,
+                           options: options, context: context)
         default:
             return context.usageError("unknown action '\(action)'; expected list, show, redrive or purge", spec: spec)
         }
     }
 
     private static func redrive(_ filter: DeadLetterFilter, directory: String, rulesPath: String, queueOnly: Bool, json: Bool,
-                                context: CommandContext) -> Int32 {
+                                options: Router.Options, context: CommandContext) -> Int32 {
         // Check the rules before touching anything: delivering needs them.
         let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
         if !queueOnly && !ruleErrors.isEmpty {
@@ -132,7 +142,7 @@ enum DeadLetterCommand: Command {
             context.output.flush()
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
-            let router = Router(rules: rules, log: log, store: store, runner: runner, webhooks: webhooks)
+            let router = Router(rules: rules, options: options, log: log, store: store, runner: runner, webhooks: webhooks)
             let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
             console.output(json ? summary.json : summary.text)
             return summary.isClean ? ExitStatus.success : ExitStatus.negative

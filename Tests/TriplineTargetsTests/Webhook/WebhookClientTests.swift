@@ -271,6 +271,24 @@ struct WebhookClientTests {
         #expect(WebhookConfigurationError.invalidRateLimit(4e-7).description.contains("0.001…100000 deliveries per second"))
     }
 
+    @Test("interruptInFlight ends a hanging transfer at once as a retryable failure; the client keeps working")
+    func interruptEndsTransfersInFlight() throws {
+        let server = try LoopbackHTTPServer { request in request.sequence == 1 ? LoopbackResponse.ok().delayed(by: 30) : .ok() }
+        let client = try WebhookClient()
+        defer { client.shutdown(); server.stop() }
+        let collector = ResultCollector()
+        client.send(request(server, timeout: 60)) { collector.add(0, $0, at: 0) }
+        #expect(server.waitForRequests(1, timeoutSeconds: 5))
+        let started = Date()
+        client.interruptInFlight()
+        let results = collector.wait(for: 1, timeoutSeconds: 5)
+        #expect(Date().timeIntervalSince(started) < 1)
+        let result = try #require(results.first?.result)
+        #expect(result.error?.kind == .cancelled && result.error?.message.contains("interrupted") == true, "\(result)")
+        guard case .retry = WebhookOutcome.classify(result) else { Issue.record("an interrupted attempt is retried"); return }
+        #expect(client.sendAndWait(request(server)).status == 200)
+    }
+
     @Test func shutdownFinishWaitsForInFlightDeliveries() throws {
         let server = try LoopbackHTTPServer { _ in LoopbackResponse.ok().delayed(by: 0.3) }
         let client = try WebhookClient()
