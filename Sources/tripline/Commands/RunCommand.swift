@@ -52,11 +52,11 @@ enum RunCommand: Command {
             (event ids of CloudTrail records are derived from their content, so a record read twice is
             one event). A stopped or crashed run resumes its
             queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
-            deliveries finish within --shutdown-timeout; a second signal quits at once (nothing accepted
-            is lost: it is all in the database).
+            deliveries finish within --shutdown-timeout; a second signal quits at once with status 128 +
+            the signal number, 130 for Ctrl-C (nothing accepted is lost: it is all in the database).
 
             Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
-            by a signal), 1 when some records were bad, a file could not be read, a delivery was
+            by a first signal), 1 when some records were bad, a file could not be read, a delivery was
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
             have errors, a handler cannot be started (missing, not executable, not on PATH), a webhook
             variable is unset, or the state directory cannot be used (for instance, another run holds it).
