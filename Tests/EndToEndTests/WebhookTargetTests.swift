@@ -166,6 +166,31 @@ struct WebhookTargetTests {
         }
     }
 
+    @Test("a Url with a trailing CR once expanded stops the run before it starts, naming the character and the variable, not the value")
+    func urlWithCarriageReturnIsRefusedAtStart() throws {
+        let tripline = try TriplineBinary.locate()
+        let server = try LoopbackHTTPServer()
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "Optional": true}"#)
+            let refused = project.run(tripline, [], environment: ["HOOK_URL": server.url("/hook/\(Self.token)") + "\r"])
+            #expect(refused.status == 2, "\(refused)")
+            #expect(refused.stderr.contains("carriage return (CR, U+000D) at the end once expanded (from the value of HOOK_URL"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains("set the missing variables") && refused.stderr.contains("cannot be used as configured"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains(Self.token) && server.requestCount == 0)
+
+            try project.write("""
+                {"Name": "literal", "EventPattern": {"source": ["aws.cloudtrail"]},
+                 "Targets": [{"Id": "a", "Webhook": {"Url": "http://127.0.0.1:1/x\\r\\nX-Evil: 1"}},
+                             {"Id": "b", "Webhook": {"Url": "file:///etc/passwd"}}]}
+                """, "Rules/tampering.json")
+            let validated = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validated.status == 1, "\(validated)")
+            #expect(validated.stdout.contains("Targets[0].Webhook.Url") && validated.stdout.contains("carriage return"), "\(validated)")
+            #expect(validated.stdout.contains("Targets[1].Webhook.Url") && validated.stdout.contains("not file:"), "\(validated)")
+        }
+    }
+
     @Test("a missing variable stops the run before it starts, naming it; an Optional target is switched off instead")
     func missingVariables() throws {
         let tripline = try TriplineBinary.locate()

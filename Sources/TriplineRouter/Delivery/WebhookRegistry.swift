@@ -22,11 +22,17 @@ public final class WebhookRegistry {
         self.disabled = disabled
     }
 
-    /// Resolves every webhook target of `rules`; returns the registry, or the problems (one line each).
-    public static func resolve(rules: RuleSet, environment: [String: String]) -> (registry: WebhookRegistry, errors: [String]) {
+    /// Resolves every webhook target of `rules`; returns the registry, or the problems (one line each) and
+    /// whether any of them is an unset variable (the one problem `Optional` forgives, and a hint to give).
+    ///
+    /// An `Optional` target is switched off only for an unset variable; any other problem (a URL that is
+    /// not usable once expanded, an unreadable CA bundle) is an error, as for any target.
+    public static func resolve(rules: RuleSet, environment: [String: String])
+        -> (registry: WebhookRegistry, errors: [String], missingVariables: Bool) {
         var targets: [String: WebhookTarget] = [:]
         var disabled: [(key: String, reason: String)] = []
         var errors: [String] = []
+        var missingVariables = false
         var limiters: [String: TokenBucket] = [:]
         var specs: [(key: String, spec: WebhookTargetSpec, owner: String)] = []
         for rule in rules.rules {
@@ -51,20 +57,21 @@ public final class WebhookRegistry {
                 }
                 targets[key] = resolved
             } catch {
-                if spec.optional {
+                if spec.optional && error.isMissingVariable {
                     disabled.append((key, "\(error)"))
                 } else {
                     errors.append("\(owner): \(error)")
+                    missingVariables = missingVariables || error.isMissingVariable
                 }
             }
         }
-        guard errors.isEmpty else { return (.none, errors) }
-        if targets.isEmpty { return (WebhookRegistry(client: nil, targets: [:], disabled: disabled), []) }
+        guard errors.isEmpty else { return (.none, errors, missingVariables) }
+        if targets.isEmpty { return (WebhookRegistry(client: nil, targets: [:], disabled: disabled), [], false) }
         do {
             let client = try WebhookClient()
-            return (WebhookRegistry(client: client, targets: targets, disabled: disabled), [])
+            return (WebhookRegistry(client: client, targets: targets, disabled: disabled), [], false)
         } catch {
-            return (.none, ["cannot start the webhook client: \(error)"])
+            return (.none, ["cannot start the webhook client: \(error)"], false)
         }
     }
 

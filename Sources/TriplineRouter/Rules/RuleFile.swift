@@ -576,7 +576,8 @@ struct RuleFileReader {
         do {
             try configuration.validate()
         } catch {
-            fail(path, .expected("a valid webhook", found: error.description))
+            // Point at the field at fault (Url, Headers, CaBundle…) when there is one.
+            fail(error.field.map { path.appending($0) } ?? path, .invalidOption(error.description))
             return nil
         }
         return WebhookTargetSpec(configuration: configuration, format: format, maxConcurrency: concurrency, optional: optional)

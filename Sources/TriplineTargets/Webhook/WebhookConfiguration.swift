@@ -65,9 +65,29 @@ public struct WebhookConfiguration: Sendable, Equatable {
         return names
     }
 
-    /// Checks everything that does not need the environment: template syntax, method, header names, ranges.
+    /// Checks everything that does not need the environment: template syntax, the URL's written parts,
+    /// method, header names, ranges, and that a `CaBundle` file can be read.
+    ///
+    /// What is written in `url` is checked as `resolve` checks the expanded URL: no control character or
+    /// space, an `http`/`https` scheme when the scheme is written out, and, for a URL without `${NAME}`,
+    /// a host. `validate` thus refuses what `run` would refuse, except what depends on variables' values.
     public func validate() throws(WebhookConfigurationError) {
-        do { _ = try SecretTemplate(parsing: url) } catch { throw .template(error) }
+        let urlTemplate: SecretTemplate
+        do { urlTemplate = try SecretTemplate(parsing: url) } catch { throw .template(error) }
+        if let (character, position) = WebhookConfiguration.unusableCharacter(in: url) {
+            throw .invalidURL(template: url, reason: "it contains \(character) \(position)")
+        }
+        let writtenPrefix = url.range(of: "${").map { String(url[..<$0.lowerBound]) } ?? url
+        if let colon = writtenPrefix.firstIndex(of: ":") {
+            let scheme = writtenPrefix[..<colon].lowercased()
+            if scheme != "http" && scheme != "https" {
+                throw .invalidURL(template: url, reason: "only http:// and https:// URLs are sent, not \(scheme):")
+            }
+        }
+        if urlTemplate.isLiteral { try WebhookConfiguration.checkExpandedURL(url, template: url) }
+        if let path = caBundlePath {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw .caBundleUnreadable(path: path) }
+        }
         guard WebhookHeader.isToken(method) else { throw .invalidMethod(method) }
         for header in headers {
             guard WebhookHeader.isToken(header.name) else { throw .invalidHeaderName(header.name) }
@@ -139,19 +159,48 @@ public struct WebhookConfiguration: Sendable, Equatable {
         }
         let redactor = Redactor(secrets: secrets)
 
-        guard let components = URLComponents(string: resolvedURL),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            throw .invalidURL(template: url, reason: "it is not an absolute http:// or https:// URL once expanded")
+        if let (character, position) = WebhookConfiguration.unusableCharacter(in: resolvedURL) {
+            // Name the variable that brought the character in (never its value): often a .env file with CRLF endings.
+            let culprit = urlTemplate.secrets(in: environment).first { WebhookConfiguration.unusableCharacter(in: $0.value) != nil }
+            let origin = culprit.map { " (from the value of \($0.name): a CRLF line ending or stray space in a .env file?)" } ?? ""
+            throw .invalidURL(template: url, reason: "it contains \(character) \(position) once expanded\(origin)")
         }
-        guard let host = components.host, !host.isEmpty else {
-            throw .invalidURL(template: url, reason: "it has no host once expanded")
-        }
-        if let path = caBundlePath {
-            guard FileManager.default.isReadableFile(atPath: path) else { throw .caBundleUnreadable(path: path) }
-        }
+        try WebhookConfiguration.checkExpandedURL(resolvedURL, template: url)
         let limiter = rateLimitPerSecond.map { TokenBucket(ratePerSecond: $0, burst: rateLimitBurst, clock: clock) }
         return WebhookTarget(configuration: self, url: resolvedURL, headers: resolvedHeaders, redactor: redactor,
                              signingSecret: signingSecret, rateLimiter: limiter)
+    }
+
+    /// Throws unless `expanded` is an absolute http(s) URL with a host.
+    private static func checkExpandedURL(_ expanded: String, template: String) throws(WebhookConfigurationError) {
+        let once = template == expanded ? "" : " once expanded"
+        guard let components = URLComponents(string: expanded),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw .invalidURL(template: template, reason: "it is not an absolute http:// or https:// URL\(once)")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw .invalidURL(template: template, reason: "it has no host\(once)")
+        }
+    }
+
+    /// The first character a URL cannot hold as it is (a control character, space, DEL, C1 control), named
+    /// for people, with where it is ("at the end" or "at character N"); nil when there is none.
+    static func unusableCharacter(in url: String) -> (String, String)? {
+        let scalars = Array(url.unicodeScalars)
+        guard let index = scalars.firstIndex(where: { $0.value <= 0x20 || (0x7F...0x9F).contains($0.value) }) else { return nil }
+        let scalar = scalars[index]
+        let code = String(format: "U+%04X", scalar.value)
+        let name: String
+        switch scalar.value {
+        case 0x0D: name = "a carriage return (CR, \(code))"
+        case 0x0A: name = "a line feed (LF, \(code))"
+        case 0x09: name = "a tab (\(code))"
+        case 0x20: name = "a space (\(code))"
+        case 0x00: name = "a NUL (\(code))"
+        default: name = "a control character (\(code))"
+        }
+        let trailing = scalars[index...].allSatisfy { $0.value <= 0x20 || (0x7F...0x9F).contains($0.value) }
+        return (name, trailing ? "at the end" : "at character \(index + 1)")
     }
 
     static func hasLineBreak(_ text: String) -> Bool {
@@ -174,10 +223,32 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
     case caBundleUnreadable(path: String)
     case maxResponseBytesOutOfRange(Int)
 
+    /// The rule-file field the problem is in (`Url`, `Headers`, `CaBundle`…); nil when it is not one field.
+    public var field: String? {
+        switch self {
+        case .template, .signingSecret, .maxResponseBytesOutOfRange: return nil
+        case .invalidURL: return "Url"
+        case .invalidMethod: return "Method"
+        case .invalidHeaderName, .invalidHeaderValue: return "Headers"
+        case .timeoutOutOfRange: return "TimeoutSeconds"
+        case .invalidRateLimit: return "RateLimitPerSecond"
+        case .invalidRateLimitBurst: return "RateLimitBurst"
+        case .invalidSigningSecretVariable: return "SigningSecretVariable"
+        case .caBundleUnreadable: return "CaBundle"
+        }
+    }
+
+    /// Whether an environment variable the target needs is unset (what `Optional` forgives).
+    public var isMissingVariable: Bool {
+        if case .template(.missingVariable) = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .template(let error): return "webhook: \(error)"
-        case .invalidURL(let template, let reason): return "webhook url \"\(template)\" is not usable: \(reason)"
+        case .invalidURL(let template, let reason):
+            return "webhook url \"\(PrintableText.escapingControls(template))\" is not usable: \(reason)"
         case .invalidMethod(let method): return "webhook method \"\(method)\" is not a valid HTTP method"
         case .invalidHeaderName(let name): return "webhook header name \"\(name)\" is not a valid HTTP header name"
         case .invalidHeaderValue(let name, let reason): return "webhook header \(name) is not usable: \(reason)"
@@ -188,7 +259,7 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
         case .invalidRateLimitBurst(let burst): return "webhook rate limit burst \(burst) must be at least 1"
         case .invalidSigningSecretVariable(let name): return "webhook signing secret variable \"\(name)\" is not a valid environment variable name"
         case .signingSecret(let variable, let error): return "webhook signing secret from \(variable) is not usable: \(error)"
-        case .caBundleUnreadable(let path): return "webhook CA bundle \(path) cannot be read"
+        case .caBundleUnreadable(let path): return "webhook CA bundle \(path) does not exist or cannot be read"
         case .maxResponseBytesOutOfRange(let n):
             return "webhook max response bytes \(n) is out of range (0…\(WebhookConfiguration.maxResponseBytesRange.upperBound))"
         }

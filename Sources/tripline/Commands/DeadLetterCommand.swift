@@ -122,10 +122,11 @@ enum DeadLetterCommand: Command {
             context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
             return ExitStatus.invalidInput
         }
-        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
         if !queueOnly && !webhookErrors.isEmpty {
             for error in webhookErrors { context.errors.line(error) }
-            context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
+            context.errors.line(missingVariables ? "tripline dlq: set the missing variables and fix any other problem above; nothing was redriven"
+                                                 : "tripline dlq: the webhook targets above cannot be used as configured; nothing was redriven")
             return ExitStatus.invalidInput
         }
         let runner = FunctionRunner()

@@ -146,10 +146,12 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
 
-        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
         if !webhookErrors.isEmpty {
             for error in webhookErrors { context.errors.line(error) }
-            context.errors.line("tripline run: set the missing variables (or mark the target \"Optional\": true); nothing was run")
+            context.errors.line(missingVariables
+                ? "tripline run: set the missing variables (or mark the target \"Optional\": true) and fix any other problem above; nothing was run"
+                : "tripline run: \(webhookErrors.count) webhook target\(webhookErrors.count == 1 ? "" : "s") cannot be used as configured; nothing was run")
             return ExitStatus.invalidInput
         }
         for (key, reason) in webhooks.disabled { context.errors.line("tripline run: webhook \(key) is off: \(reason)") }
