@@ -522,7 +522,9 @@ struct RuleFileReader {
         if let value = object["Headers"] {
             if case .object(let members) = value {
                 for member in members {
-                    if case .string(let s) = member.value {
+                    if WebhookHeader.isReserved(member.key) {
+                        fail(path.appending("Headers").appending(member.key), .invalidOption(WebhookConfigurationError.reservedHeader(member.key).description))
+                    } else if case .string(let s) = member.value {
                         headers.append(WebhookHeader(name: member.key, value: s))
                     } else {
                         fail(path.appending("Headers").appending(member.key), .expected("a string", found: RuleProblem.describe(member.value)))

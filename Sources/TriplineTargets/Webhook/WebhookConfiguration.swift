@@ -91,6 +91,7 @@ public struct WebhookConfiguration: Sendable, Equatable {
         guard WebhookHeader.isToken(method) else { throw .invalidMethod(method) }
         for header in headers {
             guard WebhookHeader.isToken(header.name) else { throw .invalidHeaderName(header.name) }
+            guard !WebhookHeader.isReserved(header.name) else { throw .reservedHeader(header.name) }
             guard !WebhookConfiguration.hasLineBreak(header.value) else {
                 throw .invalidHeaderValue(name: header.name, reason: "it contains a line break or NUL")
             }
@@ -215,6 +216,8 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
     case invalidMethod(String)
     case invalidHeaderName(String)
     case invalidHeaderValue(name: String, reason: String)
+    /// A header the client sets itself (framing or hop-by-hop; see ``WebhookHeader/reservedNames``).
+    case reservedHeader(String)
     case timeoutOutOfRange(Double)
     case invalidRateLimit(Double)
     case invalidRateLimitBurst(Double)
@@ -229,7 +232,7 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
         case .template, .signingSecret, .maxResponseBytesOutOfRange: return nil
         case .invalidURL: return "Url"
         case .invalidMethod: return "Method"
-        case .invalidHeaderName, .invalidHeaderValue: return "Headers"
+        case .invalidHeaderName, .invalidHeaderValue, .reservedHeader: return "Headers"
         case .timeoutOutOfRange: return "TimeoutSeconds"
         case .invalidRateLimit: return "RateLimitPerSecond"
         case .invalidRateLimitBurst: return "RateLimitBurst"
@@ -252,6 +255,10 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
         case .invalidMethod(let method): return "webhook method \"\(method)\" is not a valid HTTP method"
         case .invalidHeaderName(let name): return "webhook header name \"\(name)\" is not a valid HTTP header name"
         case .invalidHeaderValue(let name, let reason): return "webhook header \(name) is not usable: \(reason)"
+        case .reservedHeader(let name):
+            return "webhook header \"\(name)\" cannot be set: the client frames each request and manages the connection itself, "
+                + "and a second or wrong value could desynchronise the request framing (Content-Length, Transfer-Encoding, Host, "
+                + "Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade and Expect are refused)"
         case .timeoutOutOfRange(let seconds):
             return "webhook timeout \(seconds)s is out of range (\(Int(WebhookConfiguration.timeoutRange.lowerBound))…\(Int(WebhookConfiguration.timeoutRange.upperBound)) seconds)"
         case .invalidRateLimit(let rate):

@@ -236,6 +236,9 @@ final class WebhookMultiLoop: @unchecked Sendable {
         // Checked here, so that libcurl's CURLE_UNSUPPORTED_PROTOCOL after a transfer can only mean a reply it
         // could not read as HTTP (HTTP/0.9, a bad status line): a network-level failure, retried.
         guard WebhookMultiLoop.hasHTTPScheme(request.url) else { return invalid("unsupported URL scheme: only http:// and https:// are sent") }
+        if let reserved = request.headers.first(where: { WebhookHeader.isReserved($0.name) }) {
+            return invalid("header \(reserved.name) is set by the client itself and cannot be given")
+        }
         var headers = request.headers
         if let signing = request.signing {
             let timestamp = signing.timestamp ?? Int(Date().timeIntervalSince1970)

@@ -95,6 +95,11 @@ struct SecretTemplateTests {
         (WebhookConfiguration(url: "file:///etc/passwd"), "not file:"),
         (WebhookConfiguration(url: "FTP://${HOST}/x"), "not ftp:"),
         (WebhookConfiguration(url: "https:///x"), "no host"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Content-Length", value: "5")]), "header \"Content-Length\" cannot be set"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "host", value: "other")]), "header \"host\" cannot be set"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Transfer-Encoding", value: "chunked")]), "desynchronise the request framing"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "CONNECTION", value: "close")]), "cannot be set"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Upgrade", value: "h2c")]), "cannot be set"),
     ])
     func invalidConfigurationsFailWithAClearReason(config: WebhookConfiguration, expected: String) {
         if config.requiredVariables.isEmpty || config.url.hasPrefix("FTP") {

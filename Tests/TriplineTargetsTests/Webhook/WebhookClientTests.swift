@@ -302,6 +302,17 @@ struct WebhookClientTests {
         #expect(results.count == 5 && results.allSatisfy { $0.result.status == 200 })
     }
 
+    @Test("a request carrying a framing header is refused before anything is sent")
+    func framingHeadersAreNeverSent() throws {
+        let server = try LoopbackHTTPServer()
+        let client = try WebhookClient()
+        defer { client.shutdown(); server.stop() }
+        var req = request(server)
+        req.headers.append(WebhookHeader(name: "content-length", value: "1"))
+        let result = client.sendAndWait(req)
+        #expect(result.error?.kind == .invalidRequest && server.requestCount == 0, "\(result)")
+    }
+
     @Test func unsupportedSchemesAreRefusedPermanently() throws {
         let client = try WebhookClient()
         defer { client.shutdown() }
