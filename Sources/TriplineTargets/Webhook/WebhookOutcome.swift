@@ -21,7 +21,8 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
     ///   `0…maxRetryAfterSeconds`; an unparseable value is ignored.
     /// - Without a status: transport errors retry, except a request that can never work (unsupported scheme,
     ///   malformed URL), which is permanent.
-    /// - Reasons carry the status and the first part of the body (already redacted in the result).
+    /// - Reasons carry the status and the first part of the body (already redacted in the result); a 3xx
+    ///   also its `Location` (redacted too) and that redirects are not followed.
     public static func classify(_ result: WebhookResult, now: Date = Date(),
                                 maxRetryAfterSeconds: Double = WebhookOutcome.defaultMaxRetryAfterSeconds) -> WebhookOutcome {
         let status = result.status
@@ -33,6 +34,14 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
         if status > 0 {
             var reason = "HTTP \(status)"
             if let phrase = reasonPhrase(status) { reason += " \(phrase)" }
+            if (300...399).contains(status) {
+                // Redirects are never followed (the body and its secrets would go to wherever Location says).
+                if let location = result.headers.value(for: "Location") {
+                    reason += " to \(PrintableText.escapingControls(location)) (redirects are not followed: point Url at it)"
+                } else {
+                    reason += " (redirects are not followed)"
+                }
+            }
             if !result.bodyPrefix.isEmpty { reason += ": \(result.bodyPrefix)" }
             switch status {
             case 200...299: return .delivered(status: status)
@@ -67,6 +76,12 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
 
     private static func reasonPhrase(_ status: Int) -> String? {
         switch status {
+        case 300: return "Multiple Choices"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"

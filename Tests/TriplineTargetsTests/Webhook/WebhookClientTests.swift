@@ -35,7 +35,7 @@ struct WebhookClientTests {
         (.tooManyRequests(retryAfter: "2"), "retry 2", "slow down"),
         (.text(400, #"{"error":"invalid_payload","detail":"missing text field"}"#), "permanent", "invalid_payload"),
         (.text(404, "no such hook"), "permanent", "no such hook"),
-        (.text(302, "", headers: [LoopbackHeader(name: "Location", value: "/elsewhere")]), "permanent", "HTTP 302"),
+        (.text(302, "", headers: [LoopbackHeader(name: "Location", value: "/elsewhere")]), "permanent", "HTTP 302 Found to /elsewhere (redirects are not followed"),
         (.text(204), "delivered", ""),
         // Garbled replies and an interim status alone are network-level failures: retried, never dead-lettered at once.
         (.raw("hello there, this is not HTTP\r\n\r\n"), "retry", "transport error"),

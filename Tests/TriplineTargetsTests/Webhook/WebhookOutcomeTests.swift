@@ -69,6 +69,15 @@ struct WebhookOutcomeTests {
         #expect(reason.contains("HTTP \(status)") && reason.contains("Empty reply"), "\(reason)")
     }
 
+    @Test("a redirect is permanent and its reason says where it pointed and that redirects are not followed")
+    func redirectNamesItsLocation() {
+        let moved = WebhookResult(status: 308, headers: [WebhookHeader(name: "location", value: "https://new.example/${HOOK_TOKEN}")],
+                                  body: Array("moved".utf8))
+        #expect(WebhookOutcome.classify(moved) == .permanent(reason:
+            "HTTP 308 Permanent Redirect to https://new.example/${HOOK_TOKEN} (redirects are not followed: point Url at it): moved"))
+        #expect(WebhookOutcome.classify(WebhookResult(status: 302)) == .permanent(reason: "HTTP 302 Found (redirects are not followed)"))
+    }
+
     @Test func retryAfterIsClampedToTheGivenMaximum() {
         let result = WebhookResult(status: 503, headers: [WebhookHeader(name: "retry-after", value: "86400")])
         #expect(WebhookOutcome.classify(result, now: Self.now, maxRetryAfterSeconds: 120) == .retry(reason: "HTTP 503 Service Unavailable", retryAfterSeconds: 120))
