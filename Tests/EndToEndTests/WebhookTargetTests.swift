@@ -191,6 +191,26 @@ struct WebhookTargetTests {
         }
     }
 
+    @Test("control and bidi override characters in a server's reply are escaped in the run log, dlq list and dlq show")
+    func hostileReplyIsEscapedOnTheTerminal() throws {
+        let tripline = try TriplineBinary.locate()
+        let hostile = "\u{1B}[31mRED \u{9B}31m C1CSI \u{202E}RLO \u{2066}LRI"
+        let server = try LoopbackHTTPServer { _ in .text(400, hostile) }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}"}"#)
+            let result = project.run(tripline, [], environment: ["HOOK_URL": server.url("/in")])
+            let list = try tripline.run(["dlq", "list"], in: dir)
+            let show = try tripline.run(["dlq", "show", "1"], in: dir)
+            #expect(list.stdout.contains("\\u009b31m C1CSI \\u202eRLO \\u2066LRI"), "\(list.stdout)")
+            #expect(show.stdout.contains("\\u202eRLO"), "\(show.stdout)")
+            for output in [result.stdout, result.stderr, list.stdout, show.stdout] {
+                let raw = output.unicodeScalars.filter { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x202E || $0.value == 0x2066 }
+                #expect(raw.isEmpty, "raw control or bidi characters in: \(output)")
+            }
+        }
+    }
+
     @Test("a missing variable stops the run before it starts, naming it; an Optional target is switched off instead")
     func missingVariables() throws {
         let tripline = try TriplineBinary.locate()

@@ -162,10 +162,12 @@ enum DeadLetterCommand: Command {
         }
     }
 
+    /// One line per letter. Reasons, errors and event ids come from servers, handlers and events:
+    /// control and bidi characters in them are escaped (``PrintableText/escapingControls(_:)``).
     static func listLine(_ letter: DeadLetter) -> String {
         let last = letter.history.last.map { "; last error: \($0.error)" } ?? ""
-        return "\(letter.id)  \(StateTime.iso8601(letter.deadAt))  \(letter.rule)/\(letter.target)  event \(letter.eventID) "
-            + "(\(letter.origin)): \(letter.reason)\(last)"
+        return PrintableText.escapingControls("\(letter.id)  \(StateTime.iso8601(letter.deadAt))  \(letter.rule)/\(letter.target)  event \(letter.eventID) "
+            + "(\(letter.origin)): \(letter.reason)\(last)")
     }
 
     static func showText(_ letter: DeadLetter) -> String {
@@ -185,6 +187,7 @@ enum DeadLetterCommand: Command {
         }
         lines.append("  event JSON:")
         lines.append("    " + String(decoding: letter.event, as: UTF8.self))
-        return lines.joined(separator: "\n") + "\n"
+        // Every part may hold untrusted text; escaping each line keeps the line structure.
+        return lines.map(PrintableText.escapingControls).joined(separator: "\n") + "\n"
     }
 }
