@@ -211,6 +211,32 @@ struct WebhookTargetTests {
         }
     }
 
+    @Test("a 429 with Retry-After pauses every delivery to that URL, from every target, not only the one told")
+    func retryAfterPausesTheWholeURL() throws {
+        let tripline = try TriplineBinary.locate()
+        let counter = Counter()
+        let server = try LoopbackHTTPServer { _ in counter.next() == 1 ? .tooManyRequests(retryAfter: "2") : .ok() }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "MaxConcurrency": 1}"#)
+            try project.write("""
+                {"Name": "trail-tampering", "EventPattern": {"source": ["aws.cloudtrail"]},
+                 "Targets": [{"Id": "a", "Webhook": {"Url": "${HOOK_URL}", "MaxConcurrency": 1}},
+                             {"Id": "b", "Webhook": {"Url": "${HOOK_URL}", "MaxConcurrency": 1}}]}
+                """, "Rules/tampering.json")
+            let records = (1...3).map { #"{"eventVersion":"1.08","eventTime":"2024-03-01T10:00:0\#($0)Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","eventID":"e-\#($0)","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"# }
+            try project.write(records.joined(separator: "\n") + "\n", "events.ndjson")
+            let result = project.run(tripline, [], environment: ["HOOK_URL": server.url("/in")])
+            #expect(result.status == 0 && result.stdout.contains("6 ok"), "\(result)")
+            let times = server.requests.map(\.receivedAt)
+            #expect(times.count == 7, "6 deliveries and the one 429")
+            if let first = times.first {
+                let early = times.dropFirst().filter { $0.timeIntervalSince(first) < 1.9 }
+                #expect(early.count <= 1, "after the 429, only a request already in flight may arrive within the 2 s: \(times.map { $0.timeIntervalSince(first) })")
+            }
+        }
+    }
+
     @Test("a missing variable stops the run before it starts, naming it; an Optional target is switched off instead")
     func missingVariables() throws {
         let tripline = try TriplineBinary.locate()

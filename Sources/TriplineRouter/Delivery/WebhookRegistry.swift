@@ -34,6 +34,7 @@ public final class WebhookRegistry {
         var errors: [String] = []
         var missingVariables = false
         var limiters: [String: TokenBucket] = [:]
+        var pauses: [String: DeliveryPause] = [:]
         var specs: [(key: String, spec: WebhookTargetSpec, owner: String)] = []
         for rule in rules.rules {
             for target in rule.targets {
@@ -51,10 +52,14 @@ public final class WebhookRegistry {
         for (key, spec, owner) in specs {
             do {
                 var resolved = try spec.configuration.resolve(environment: environment)
-                // One limit per URL: the first target's limiter is shared by the others.
-                if let limiter = resolved.rateLimiter {
-                    if let shared = limiters[resolved.url] { resolved = resolved.sharingRateLimiter(shared) } else { limiters[resolved.url] = limiter }
+                // One limit and one Retry-After pause per URL: the first target's are shared by the others.
+                var limiter = resolved.rateLimiter
+                if let own = limiter {
+                    if let shared = limiters[resolved.url] { limiter = shared } else { limiters[resolved.url] = own }
                 }
+                let pause = pauses[resolved.url] ?? resolved.pause
+                pauses[resolved.url] = pause
+                resolved = resolved.sharing(rateLimiter: limiter, pause: pause)
                 targets[key] = resolved
             } catch {
                 if spec.optional && error.isMissingVariable {

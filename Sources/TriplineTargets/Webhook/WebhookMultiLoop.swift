@@ -188,8 +188,15 @@ final class WebhookMultiLoop: @unchecked Sendable {
 
     private func startReady() {
         while readyHead < ready.count, active.count < maxConcurrent {
-            let pending = ready[readyHead]
+            var pending = ready[readyHead]
             readyHead += 1
+            // A Retry-After for this URL arrived since the request was queued: hold it again, with a fresh
+            // rate-limit slot (the paused bucket counts slots from the end of the pause).
+            if let wait = pending.request.pause?.remainingSeconds, wait > 0 {
+                pending.dueAt = monotonicSeconds() + max(wait, pending.request.rateLimiter?.reserve() ?? 0)
+                hold(pending)
+                continue
+            }
             start(pending)
         }
         if readyHead == ready.count {
