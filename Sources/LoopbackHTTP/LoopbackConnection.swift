@@ -42,6 +42,7 @@ struct LoopbackConnection {
             switch response.action {
             case .reset: return .reset
             case .close: return .close
+            case .raw(let bytes): _ = sendAll(bytes); return .close
             case .respond: break
             }
             let keepAlive = wantsKeepAlive(request) && !response.closeConnection && !core.isStopping

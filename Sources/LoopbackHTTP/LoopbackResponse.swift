@@ -22,6 +22,8 @@ public struct LoopbackResponse: Sendable {
         case reset
         /// Send nothing and close the connection normally.
         case close
+        /// Send exactly these bytes (no status line or headers added) and close: for broken or interim replies.
+        case raw([UInt8])
     }
 
     public var status: Int
@@ -65,6 +67,9 @@ public struct LoopbackResponse: Sendable {
 
     /// Reset the connection without answering.
     public static let reset = LoopbackResponse(action: .reset)
+
+    /// `text` sent as the whole reply, as it is, then the connection closed (a garbled or interim-only reply).
+    public static func raw(_ text: String) -> LoopbackResponse { LoopbackResponse(action: .raw(Array(text.utf8))) }
 
     /// `status` with a body of `bytes` filler bytes, streamed.
     public static func huge(_ bytes: Int, status: Int = 200) -> LoopbackResponse {

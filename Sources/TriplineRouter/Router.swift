@@ -230,7 +230,11 @@ public final class Router {
             onStateError: { error in
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }
             },
-            interruptRunning: { [runner] in runner.interruptRunning() })
+            // At the shutdown deadline handlers are stopped and webhook transfers cut off alike: both attempts count as failed.
+            interruptRunning: { [runner, webhookClient = executor.webhooks.client] in
+                runner.interruptRunning()
+                webhookClient?.interruptInFlight()
+            })
         let acceptLock = self.acceptLock
         publisher.connect { [dispatcher] deliveries in
             acceptLock.lock()

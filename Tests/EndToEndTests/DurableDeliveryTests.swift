@@ -281,6 +281,27 @@ struct DurableDeliveryTests {
         }
     }
 
+    @Test("a second signal exits at once with status 128 + the signal (130 for SIGINT), leaving the deliveries queued")
+    func secondSignalExits130() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let started = dir.appendingPathComponent("out/started")
+            let project = try DeliveryProject(root: dir, handler: "touch '\(started.path)'; exec sleep 60", targets: 1)
+            _ = try project.writeEvents(files: 1, perFile: 1)
+            let run = try BackgroundRun(tripline, ["run", "--shutdown-timeout", "30", "logs"], in: dir)
+            let deadline = Date().addingTimeInterval(20)
+            // Signal only once the handler runs, so the first signal starts the graceful 30 s stop.
+            while Date() < deadline, !FileManager.default.fileExists(atPath: started.path) { usleep(20_000) }
+            run.signal(SIGINT)
+            usleep(300_000)
+            run.signal(SIGINT)
+            let stopped = run.wait(timeout: 10)
+            #expect(stopped.status == 130, "\(stopped)")
+            let status = try tripline.run(["status", "--json"], in: dir)
+            #expect(status.stdout.contains("\"pending\":1"), "\(status.stdout)")
+        }
+    }
+
     @Test("a second run on the same state directory is refused with a clear message")
     func secondProcessRefused() throws {
         let tripline = try TriplineBinary.locate()

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import LoopbackHTTP
 import Testing
@@ -28,11 +31,16 @@ private struct WebhookProject {
 
     /// Runs `tripline run` with `environment` added to this process's.
     func run(_ tripline: TriplineBinary, _ arguments: [String], environment: [String: String]) -> TriplineBinary.Result {
+        (try? start(tripline, ["run"] + arguments + ["events.ndjson"], environment: environment).wait())
+            ?? TriplineBinary.Result(status: -1, stdout: "", stderr: "could not start")
+    }
+
+    /// Starts `tripline arguments…` in the background, with `environment` added to this process's.
+    func start(_ tripline: TriplineBinary, _ arguments: [String], environment: [String: String]) throws -> BackgroundRun {
         var all = ProcessInfo.processInfo.environment
         all.merge(environment) { _, new in new }
         all["NO_PROXY"] = "127.0.0.1"
-        return (try? BackgroundRun(tripline, ["run"] + arguments + ["events.ndjson"], in: root, environment: all).wait())
-            ?? TriplineBinary.Result(status: -1, stdout: "", stderr: "could not start")
+        return try BackgroundRun(tripline, arguments, in: root, environment: all)
     }
 }
 
@@ -108,6 +116,124 @@ struct WebhookTargetTests {
                 + ((try? String(contentsOf: dir.appendingPathComponent(".tripline/dead-letters/trail-tampering.alert.ndjson"), encoding: .utf8)) ?? "")
             #expect(!everything.contains(Self.token), "the secret part of the URL is redacted everywhere")
             #expect(everything.contains("${HOOK_URL}"))
+        }
+    }
+
+    @Test("at the shutdown timeout a hanging webhook is cut off like a handler: a failed attempt, retried next time (run and dlq redrive)")
+    func shutdownCutsOffHangingWebhooks() throws {
+        let tripline = try TriplineBinary.locate()
+        let counter = Counter()
+        // 1st request hangs (run), 2nd is refused (dead letter), 3rd hangs (redrive), then success.
+        let server = try LoopbackHTTPServer { _ in
+            switch counter.next() {
+            case 1, 3: return LoopbackResponse.ok().delayed(by: 60)
+            case 2: return .text(400, "not now")
+            default: return .ok()
+            }
+        }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "TimeoutSeconds": 120}"#)
+            let environment = ["HOOK_URL": server.url("/in")]
+            func stopWhenRequested(_ count: Int, _ arguments: [String]) throws -> (TriplineBinary.Result, Double) {
+                let process = try project.start(tripline, arguments, environment: environment)
+                #expect(server.waitForRequests(count, timeoutSeconds: 20))
+                let signalled = Date()
+                process.signal(SIGTERM)
+                let result = process.wait()
+                return (result, Date().timeIntervalSince(signalled))
+            }
+            let (stopped, took) = try stopWhenRequested(1, ["run", "--shutdown-timeout", "0.5", "events.ndjson"])
+            #expect(took < 3, "the run took \(took)s after the signal (shutdown timeout 0.5s)")
+            #expect(stopped.status == 0, "\(stopped)")
+            #expect(stopped.stdout.contains("1 failed attempt") && stopped.stdout.contains("1 left queued for the next run"), "\(stopped.stdout)")
+            let queued = try tripline.run(["status", "--json"], in: dir)
+            #expect(queued.stdout.contains("\"retrying\":1"), "the cut-off attempt is booked as a failed one: \(queued.stdout)")
+
+            let refused = project.run(tripline, [], environment: environment)
+            #expect(refused.stdout.contains("dead-lettered"), "\(refused.stdout)")
+            let letter = try tripline.run(["dlq", "show", "1"], in: dir)
+            #expect(letter.stdout.contains("attempts:        2") && letter.stdout.contains("#1 at") && letter.stdout.contains("interrupted"),
+                    "the interrupted attempt is the first of the history: \(letter.stdout)")
+
+            let (redriven, redriveTook) = try stopWhenRequested(3, ["dlq", "redrive", "--shutdown-timeout", "0.5"])
+            #expect(redriveTook < 3, "dlq redrive took \(redriveTook)s after the signal (shutdown timeout 0.5s)")
+            #expect(redriven.stdout.contains("1 failed attempt") && redriven.stdout.contains("1 left queued for the next run"), "\(redriven.stdout)")
+
+            let resumed = project.run(tripline, [], environment: environment)
+            #expect(resumed.status == 0 && resumed.stdout.contains("1 ok"), "\(resumed)")
+            #expect(server.requestCount == 4)
+        }
+    }
+
+    @Test("a Url with a trailing CR once expanded stops the run before it starts, naming the character and the variable, not the value")
+    func urlWithCarriageReturnIsRefusedAtStart() throws {
+        let tripline = try TriplineBinary.locate()
+        let server = try LoopbackHTTPServer()
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "Optional": true}"#)
+            let refused = project.run(tripline, [], environment: ["HOOK_URL": server.url("/hook/\(Self.token)") + "\r"])
+            #expect(refused.status == 2, "\(refused)")
+            #expect(refused.stderr.contains("carriage return (CR, U+000D) at the end once expanded (from the value of HOOK_URL"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains("set the missing variables") && refused.stderr.contains("cannot be used as configured"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains(Self.token) && server.requestCount == 0)
+
+            try project.write("""
+                {"Name": "literal", "EventPattern": {"source": ["aws.cloudtrail"]},
+                 "Targets": [{"Id": "a", "Webhook": {"Url": "http://127.0.0.1:1/x\\r\\nX-Evil: 1"}},
+                             {"Id": "b", "Webhook": {"Url": "file:///etc/passwd"}}]}
+                """, "Rules/tampering.json")
+            let validated = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validated.status == 1, "\(validated)")
+            #expect(validated.stdout.contains("Targets[0].Webhook.Url") && validated.stdout.contains("carriage return"), "\(validated)")
+            #expect(validated.stdout.contains("Targets[1].Webhook.Url") && validated.stdout.contains("not file:"), "\(validated)")
+        }
+    }
+
+    @Test("control and bidi override characters in a server's reply are escaped in the run log, dlq list and dlq show")
+    func hostileReplyIsEscapedOnTheTerminal() throws {
+        let tripline = try TriplineBinary.locate()
+        let hostile = "\u{1B}[31mRED \u{9B}31m C1CSI \u{202E}RLO \u{2066}LRI"
+        let server = try LoopbackHTTPServer { _ in .text(400, hostile) }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}"}"#)
+            let result = project.run(tripline, [], environment: ["HOOK_URL": server.url("/in")])
+            let list = try tripline.run(["dlq", "list"], in: dir)
+            let show = try tripline.run(["dlq", "show", "1"], in: dir)
+            #expect(list.stdout.contains("\\u009b31m C1CSI \\u202eRLO \\u2066LRI"), "\(list.stdout)")
+            #expect(show.stdout.contains("\\u202eRLO"), "\(show.stdout)")
+            for output in [result.stdout, result.stderr, list.stdout, show.stdout] {
+                let raw = output.unicodeScalars.filter { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x202E || $0.value == 0x2066 }
+                #expect(raw.isEmpty, "raw control or bidi characters in: \(output)")
+            }
+        }
+    }
+
+    @Test("a 429 with Retry-After pauses every delivery to that URL, from every target, not only the one told")
+    func retryAfterPausesTheWholeURL() throws {
+        let tripline = try TriplineBinary.locate()
+        let counter = Counter()
+        let server = try LoopbackHTTPServer { _ in counter.next() == 1 ? .tooManyRequests(retryAfter: "2") : .ok() }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "MaxConcurrency": 1}"#)
+            try project.write("""
+                {"Name": "trail-tampering", "EventPattern": {"source": ["aws.cloudtrail"]},
+                 "Targets": [{"Id": "a", "Webhook": {"Url": "${HOOK_URL}", "MaxConcurrency": 1}},
+                             {"Id": "b", "Webhook": {"Url": "${HOOK_URL}", "MaxConcurrency": 1}}]}
+                """, "Rules/tampering.json")
+            let records = (1...3).map { #"{"eventVersion":"1.08","eventTime":"2024-03-01T10:00:0\#($0)Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","eventID":"e-\#($0)","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"# }
+            try project.write(records.joined(separator: "\n") + "\n", "events.ndjson")
+            let result = project.run(tripline, [], environment: ["HOOK_URL": server.url("/in")])
+            #expect(result.status == 0 && result.stdout.contains("6 ok"), "\(result)")
+            let times = server.requests.map(\.receivedAt)
+            #expect(times.count == 7, "6 deliveries and the one 429")
+            if let first = times.first {
+                let early = times.dropFirst().filter { $0.timeIntervalSince(first) < 1.9 }
+                #expect(early.count <= 1, "after the 429, only a request already in flight may arrive within the 2 s: \(times.map { $0.timeIntervalSince(first) })")
+            }
         }
     }
 

@@ -65,6 +65,7 @@ struct FunctionRunnerTests {
         ("\u{1B}]0;TITLE\u{07}\u{1B}[2J", "\\x1b]0;TITLE\\x07\\x1b[2J"),
         ("cr\rlf", "cr\\x0dlf"),
         ("del\u{7F} csi\u{9B}1m é", "del\\x7f csi\\u009b1m é"),
+        ("bidi \u{202E}gnp.exe\u{202C} \u{2066}iso\u{2069} \u{202A}", "bidi \\u202egnp.exe\\u202c \\u2066iso\\u2069 \\u202a"),
     ])
     func controlCharactersArePrintedAsEscapes(_ text: String, _ printable: String) {
         #expect(PrintableText.escapingControls(text) == printable)

@@ -125,7 +125,7 @@ public final class DeliveryLog: Sendable {
         switch format {
         case .text:
             if report.succeeded, let notice = report.attemptReport?.notice {
-                console.output("[\(report.targetKey)] " + PrintableText.escapingControls(notice) + " (event \(report.eventID) from \(report.origin))")
+                console.output("[\(report.targetKey)] " + PrintableText.escapingControls(notice + " (event \(report.eventID) from \(report.origin))"))
             }
             guard !report.succeeded else { return }
             var line = "[\(report.targetKey)] delivery failed"
@@ -133,11 +133,12 @@ public final class DeliveryLog: Sendable {
             line += ": " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not attempted")
             switch report.next {
             case .retry(let at): line += "; retrying in \(formatSeconds(max(0, at - StateTime.now())))"
-            case .deadLettered(let reason, let file): line += "; dead-lettered: \(reason)" + (file.map { " (\($0))" } ?? "")
+            case .deadLettered(let reason, let file):
+                line += "; dead-lettered: " + PrintableText.escapingControls(reason) + (file.map { " (\($0))" } ?? "")
             case .leftQueued: line += "; left queued for the next run"
             case .done: break
             }
-            console.output(line + " (event \(report.eventID) from \(report.origin))")
+            console.output(line + " (event \(PrintableText.escapingControls(report.eventID)) from \(PrintableText.escapingControls(report.origin)))")
         case .json:
             var object: [(String, JSONValue)] = [
                 ("type", "delivery"), ("rule", .string(report.rule)), ("target", .string(report.target)),

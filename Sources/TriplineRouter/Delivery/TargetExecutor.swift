@@ -170,6 +170,8 @@ public struct TargetExecutor: Sendable {
         case .delivered(let status):
             return AttemptReport(outcome: .delivered, summary: "HTTP \(status)\(took)")
         case .retry(let reason, let retryAfter):
+            // The server asked to wait (429/503 Retry-After, bounded by classify): every delivery to its URL waits.
+            if let retryAfter { resolved.pauseDeliveries(forSeconds: retryAfter) }
             return AttemptReport(outcome: .failed(error: reason + took, retryable: true, retryAfter: retryAfter), summary: reason + took)
         case .permanent(let reason):
             return AttemptReport(outcome: .failed(error: reason + took, retryable: false, retryAfter: nil), summary: reason + took)

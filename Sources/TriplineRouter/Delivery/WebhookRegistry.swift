@@ -22,12 +22,19 @@ public final class WebhookRegistry {
         self.disabled = disabled
     }
 
-    /// Resolves every webhook target of `rules`; returns the registry, or the problems (one line each).
-    public static func resolve(rules: RuleSet, environment: [String: String]) -> (registry: WebhookRegistry, errors: [String]) {
+    /// Resolves every webhook target of `rules`; returns the registry, or the problems (one line each) and
+    /// whether any of them is an unset variable (the one problem `Optional` forgives, and a hint to give).
+    ///
+    /// An `Optional` target is switched off only for an unset variable; any other problem (a URL that is
+    /// not usable once expanded, an unreadable CA bundle) is an error, as for any target.
+    public static func resolve(rules: RuleSet, environment: [String: String])
+        -> (registry: WebhookRegistry, errors: [String], missingVariables: Bool) {
         var targets: [String: WebhookTarget] = [:]
         var disabled: [(key: String, reason: String)] = []
         var errors: [String] = []
+        var missingVariables = false
         var limiters: [String: TokenBucket] = [:]
+        var pauses: [String: DeliveryPause] = [:]
         var specs: [(key: String, spec: WebhookTargetSpec, owner: String)] = []
         for rule in rules.rules {
             for target in rule.targets {
@@ -45,26 +52,31 @@ public final class WebhookRegistry {
         for (key, spec, owner) in specs {
             do {
                 var resolved = try spec.configuration.resolve(environment: environment)
-                // One limit per URL: the first target's limiter is shared by the others.
-                if let limiter = resolved.rateLimiter {
-                    if let shared = limiters[resolved.url] { resolved = resolved.sharingRateLimiter(shared) } else { limiters[resolved.url] = limiter }
+                // One limit and one Retry-After pause per URL: the first target's are shared by the others.
+                var limiter = resolved.rateLimiter
+                if let own = limiter {
+                    if let shared = limiters[resolved.url] { limiter = shared } else { limiters[resolved.url] = own }
                 }
+                let pause = pauses[resolved.url] ?? resolved.pause
+                pauses[resolved.url] = pause
+                resolved = resolved.sharing(rateLimiter: limiter, pause: pause)
                 targets[key] = resolved
             } catch {
-                if spec.optional {
+                if spec.optional && error.isMissingVariable {
                     disabled.append((key, "\(error)"))
                 } else {
                     errors.append("\(owner): \(error)")
+                    missingVariables = missingVariables || error.isMissingVariable
                 }
             }
         }
-        guard errors.isEmpty else { return (.none, errors) }
-        if targets.isEmpty { return (WebhookRegistry(client: nil, targets: [:], disabled: disabled), []) }
+        guard errors.isEmpty else { return (.none, errors, missingVariables) }
+        if targets.isEmpty { return (WebhookRegistry(client: nil, targets: [:], disabled: disabled), [], false) }
         do {
             let client = try WebhookClient()
-            return (WebhookRegistry(client: client, targets: targets, disabled: disabled), [])
+            return (WebhookRegistry(client: client, targets: targets, disabled: disabled), [], false)
         } catch {
-            return (.none, ["cannot start the webhook client: \(error)"])
+            return (.none, ["cannot start the webhook client: \(error)"], false)
         }
     }
 

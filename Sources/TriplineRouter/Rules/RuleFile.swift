@@ -522,7 +522,9 @@ struct RuleFileReader {
         if let value = object["Headers"] {
             if case .object(let members) = value {
                 for member in members {
-                    if case .string(let s) = member.value {
+                    if WebhookHeader.isReserved(member.key) {
+                        fail(path.appending("Headers").appending(member.key), .invalidOption(WebhookConfigurationError.reservedHeader(member.key).description))
+                    } else if case .string(let s) = member.value {
                         headers.append(WebhookHeader(name: member.key, value: s))
                     } else {
                         fail(path.appending("Headers").appending(member.key), .expected("a string", found: RuleProblem.describe(member.value)))
@@ -535,7 +537,10 @@ struct RuleFileReader {
         let range = WebhookConfiguration.timeoutRange
         let timeout = number(object, "TimeoutSeconds", at: path, expected: "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))",
                              accept: { range.contains($0) }) ?? WebhookConfiguration.defaultTimeoutSeconds
-        let rate = number(object, "RateLimitPerSecond", at: path, expected: "a positive number of deliveries per second", accept: { $0 > 0 && $0 <= 100_000 })
+        let rateRange = WebhookConfiguration.rateLimitRange
+        let rate = number(object, "RateLimitPerSecond", at: path,
+                          expected: "a number of deliveries per second from \(rateRange.lowerBound) (one every \(Int(1 / rateRange.lowerBound)) seconds) to \(Int(rateRange.upperBound))",
+                          accept: { rateRange.contains($0) })
         let burst = number(object, "RateLimitBurst", at: path, expected: "a number of deliveries from 1 to 1000", accept: { $0 >= 1 && $0 <= 1000 }) ?? 1
         var signing: String?
         if let value = object["SigningSecretVariable"] {
@@ -573,7 +578,8 @@ struct RuleFileReader {
         do {
             try configuration.validate()
         } catch {
-            fail(path, .expected("a valid webhook", found: error.description))
+            // Point at the field at fault (Url, Headers, CaBundle…) when there is one.
+            fail(error.field.map { path.appending($0) } ?? path, .invalidOption(error.description))
             return nil
         }
         return WebhookTargetSpec(configuration: configuration, format: format, maxConcurrency: concurrency, optional: optional)

@@ -1,17 +1,21 @@
 /// Text from handlers and events made safe to print on a terminal.
 ///
 /// A handler's output, or an event value it echoes, may hold escape sequences (ESC, CSI, OSC) that
-/// would clear the screen, retitle the terminal or hide lines of the log; each control character
-/// is shown as a visible escape instead (`\x1b`, `\u009b`). Tabs stay.
+/// would clear the screen, retitle the terminal or hide lines of the log, and bidirectional
+/// embedding, override and isolate characters (U+202A–U+202E, U+2066–U+2069) that reorder what
+/// follows them on the line, so a reason or a name reads as something else; each is shown as a
+/// visible escape instead (`\x1b`, `\u009b`, `\u202e`). Tabs stay.
 public enum PrintableText {
-    /// `text` with every C0 control except tab, DEL and every C1 control written as an escape.
+    /// `text` with every C0 control except tab, DEL, every C1 control and every bidi embedding, override
+    /// or isolate character written as an escape.
     public static func escapingControls(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             guard isControl(scalar) else { out.append(scalar); continue }
             let hex = String(scalar.value, radix: 16)
-            let escape = scalar.value < 0x80 ? "\\x" + (hex.count == 1 ? "0" : "") + hex : "\\u00" + hex
+            let escape = scalar.value < 0x80 ? "\\x" + (hex.count == 1 ? "0" : "") + hex
+                                             : "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             out.append(contentsOf: escape.unicodeScalars)
         }
         return String(out)
@@ -28,6 +32,7 @@ public enum PrintableText {
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         (scalar.value < 0x20 && scalar.value != 0x09) || (0x7F...0x9F).contains(scalar.value)
+            || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
     }
 }
 

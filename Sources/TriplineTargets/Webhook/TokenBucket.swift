@@ -34,7 +34,22 @@ public final class TokenBucket: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         refill()
         tokens -= 1
-        return tokens >= 0 ? 0 : -tokens / ratePerSecond
+        // After pause(forSeconds:), refilling resumes only at `updatedAt`, in the future: slots count from there.
+        let pausedFor = max(0, updatedAt - clock())
+        return pausedFor + (tokens >= 0 ? 0 : -tokens / ratePerSecond)
+    }
+
+    /// Gives no slot before `seconds` from now (a server's `Retry-After`), then one token, refilling at the
+    /// rate from there: deliveries resume spaced out, not all at once. Reservations made before keep their slots.
+    public func pause(forSeconds seconds: Double) {
+        guard seconds.isFinite, seconds > 0 else { return }
+        lock.lock(); defer { lock.unlock() }
+        refill()
+        let end = clock() + seconds
+        if end > updatedAt {
+            updatedAt = end
+            tokens = 1
+        }
     }
 
     /// Takes a token only if one is available now.

@@ -86,6 +86,14 @@ public final class WebhookClient: Sendable {
         if !loop.isLoopThread { loop.waitUntilStopped() }
     }
 
+    /// Ends every request submitted so far, in flight, queued or held by a rate limiter, without waiting for it.
+    ///
+    /// For a run stopping at its shutdown deadline: each completes at once with a
+    /// ``WebhookTransportError/Kind/cancelled`` error, which ``WebhookOutcome`` retries, so the attempt is
+    /// booked as failed and the next run tries again. Unlike ``shutdown(_:)`` the client keeps working:
+    /// requests sent afterwards go out as usual. Returns immediately; the completions run on the client's thread.
+    public func interruptInFlight() { loop.requestInterrupt() }
+
     /// Transfers started and not yet completed, plus those queued or held by a rate limiter.
     public var pendingCount: Int { loop.pendingCount }
 }

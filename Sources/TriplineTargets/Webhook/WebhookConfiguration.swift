@@ -29,6 +29,11 @@ public struct WebhookConfiguration: Sendable, Equatable {
 
     public static let defaultTimeoutSeconds: Double = 10
     public static let timeoutRange: ClosedRange<Double> = 1...300
+    /// Allowed `RateLimitPerSecond`: from one delivery every 1000 seconds to 100,000 a second.
+    ///
+    /// A slower rate would hold a queued delivery for weeks (and every restart would hold it again);
+    /// the rule file and ``validate()`` refuse values outside this range.
+    public static let rateLimitRange: ClosedRange<Double> = 0.001...100_000
     public static let defaultMaxResponseBytes = 64 * 1024
     public static let maxResponseBytesRange: ClosedRange<Int> = 0...(16 * 1024 * 1024)
     public static let defaultUserAgent = "tripline-webhook/1"
@@ -60,12 +65,33 @@ public struct WebhookConfiguration: Sendable, Equatable {
         return names
     }
 
-    /// Checks everything that does not need the environment: template syntax, method, header names, ranges.
+    /// Checks everything that does not need the environment: template syntax, the URL's written parts,
+    /// method, header names, ranges, and that a `CaBundle` file can be read.
+    ///
+    /// What is written in `url` is checked as `resolve` checks the expanded URL: no control character or
+    /// space, an `http`/`https` scheme when the scheme is written out, and, for a URL without `${NAME}`,
+    /// a host. `validate` thus refuses what `run` would refuse, except what depends on variables' values.
     public func validate() throws(WebhookConfigurationError) {
-        do { _ = try SecretTemplate(parsing: url) } catch { throw .template(error) }
+        let urlTemplate: SecretTemplate
+        do { urlTemplate = try SecretTemplate(parsing: url) } catch { throw .template(error) }
+        if let (character, position) = WebhookConfiguration.unusableCharacter(in: url) {
+            throw .invalidURL(template: url, reason: "it contains \(character) \(position)")
+        }
+        let writtenPrefix = url.range(of: "${").map { String(url[..<$0.lowerBound]) } ?? url
+        if let colon = writtenPrefix.firstIndex(of: ":") {
+            let scheme = writtenPrefix[..<colon].lowercased()
+            if scheme != "http" && scheme != "https" {
+                throw .invalidURL(template: url, reason: "only http:// and https:// URLs are sent, not \(scheme):")
+            }
+        }
+        if urlTemplate.isLiteral { try WebhookConfiguration.checkExpandedURL(url, template: url) }
+        if let path = caBundlePath {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw .caBundleUnreadable(path: path) }
+        }
         guard WebhookHeader.isToken(method) else { throw .invalidMethod(method) }
         for header in headers {
             guard WebhookHeader.isToken(header.name) else { throw .invalidHeaderName(header.name) }
+            guard !WebhookHeader.isReserved(header.name) else { throw .reservedHeader(header.name) }
             guard !WebhookConfiguration.hasLineBreak(header.value) else {
                 throw .invalidHeaderValue(name: header.name, reason: "it contains a line break or NUL")
             }
@@ -74,7 +100,7 @@ public struct WebhookConfiguration: Sendable, Equatable {
         guard timeoutSeconds.isFinite, WebhookConfiguration.timeoutRange.contains(timeoutSeconds) else {
             throw .timeoutOutOfRange(timeoutSeconds)
         }
-        if let rate = rateLimitPerSecond, !(rate > 0 && rate.isFinite && rate <= 1_000_000) { throw .invalidRateLimit(rate) }
+        if let rate = rateLimitPerSecond, !(rate.isFinite && WebhookConfiguration.rateLimitRange.contains(rate)) { throw .invalidRateLimit(rate) }
         guard rateLimitBurst >= 1, rateLimitBurst.isFinite, rateLimitBurst <= 1_000_000 else { throw .invalidRateLimitBurst(rateLimitBurst) }
         if let name = signingSecretVariable, !SecretTemplate.isValidName(name) { throw .invalidSigningSecretVariable(name) }
         guard WebhookConfiguration.maxResponseBytesRange.contains(maxResponseBytes) else {
@@ -134,19 +160,48 @@ public struct WebhookConfiguration: Sendable, Equatable {
         }
         let redactor = Redactor(secrets: secrets)
 
-        guard let components = URLComponents(string: resolvedURL),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            throw .invalidURL(template: url, reason: "it is not an absolute http:// or https:// URL once expanded")
+        if let (character, position) = WebhookConfiguration.unusableCharacter(in: resolvedURL) {
+            // Name the variable that brought the character in (never its value): often a .env file with CRLF endings.
+            let culprit = urlTemplate.secrets(in: environment).first { WebhookConfiguration.unusableCharacter(in: $0.value) != nil }
+            let origin = culprit.map { " (from the value of \($0.name): a CRLF line ending or stray space in a .env file?)" } ?? ""
+            throw .invalidURL(template: url, reason: "it contains \(character) \(position) once expanded\(origin)")
         }
-        guard let host = components.host, !host.isEmpty else {
-            throw .invalidURL(template: url, reason: "it has no host once expanded")
-        }
-        if let path = caBundlePath {
-            guard FileManager.default.isReadableFile(atPath: path) else { throw .caBundleUnreadable(path: path) }
-        }
+        try WebhookConfiguration.checkExpandedURL(resolvedURL, template: url)
         let limiter = rateLimitPerSecond.map { TokenBucket(ratePerSecond: $0, burst: rateLimitBurst, clock: clock) }
         return WebhookTarget(configuration: self, url: resolvedURL, headers: resolvedHeaders, redactor: redactor,
                              signingSecret: signingSecret, rateLimiter: limiter)
+    }
+
+    /// Throws unless `expanded` is an absolute http(s) URL with a host.
+    private static func checkExpandedURL(_ expanded: String, template: String) throws(WebhookConfigurationError) {
+        let once = template == expanded ? "" : " once expanded"
+        guard let components = URLComponents(string: expanded),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw .invalidURL(template: template, reason: "it is not an absolute http:// or https:// URL\(once)")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw .invalidURL(template: template, reason: "it has no host\(once)")
+        }
+    }
+
+    /// The first character a URL cannot hold as it is (a control character, space, DEL, C1 control), named
+    /// for people, with where it is ("at the end" or "at character N"); nil when there is none.
+    static func unusableCharacter(in url: String) -> (String, String)? {
+        let scalars = Array(url.unicodeScalars)
+        guard let index = scalars.firstIndex(where: { $0.value <= 0x20 || (0x7F...0x9F).contains($0.value) }) else { return nil }
+        let scalar = scalars[index]
+        let code = String(format: "U+%04X", scalar.value)
+        let name: String
+        switch scalar.value {
+        case 0x0D: name = "a carriage return (CR, \(code))"
+        case 0x0A: name = "a line feed (LF, \(code))"
+        case 0x09: name = "a tab (\(code))"
+        case 0x20: name = "a space (\(code))"
+        case 0x00: name = "a NUL (\(code))"
+        default: name = "a control character (\(code))"
+        }
+        let trailing = scalars[index...].allSatisfy { $0.value <= 0x20 || (0x7F...0x9F).contains($0.value) }
+        return (name, trailing ? "at the end" : "at character \(index + 1)")
     }
 
     static func hasLineBreak(_ text: String) -> Bool {
@@ -161,6 +216,8 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
     case invalidMethod(String)
     case invalidHeaderName(String)
     case invalidHeaderValue(name: String, reason: String)
+    /// A header the client sets itself (framing or hop-by-hop; see ``WebhookHeader/reservedNames``).
+    case reservedHeader(String)
     case timeoutOutOfRange(Double)
     case invalidRateLimit(Double)
     case invalidRateLimitBurst(Double)
@@ -169,20 +226,47 @@ public enum WebhookConfigurationError: Error, Sendable, Equatable, CustomStringC
     case caBundleUnreadable(path: String)
     case maxResponseBytesOutOfRange(Int)
 
+    /// The rule-file field the problem is in (`Url`, `Headers`, `CaBundle`…); nil when it is not one field.
+    public var field: String? {
+        switch self {
+        case .template, .signingSecret, .maxResponseBytesOutOfRange: return nil
+        case .invalidURL: return "Url"
+        case .invalidMethod: return "Method"
+        case .invalidHeaderName, .invalidHeaderValue, .reservedHeader: return "Headers"
+        case .timeoutOutOfRange: return "TimeoutSeconds"
+        case .invalidRateLimit: return "RateLimitPerSecond"
+        case .invalidRateLimitBurst: return "RateLimitBurst"
+        case .invalidSigningSecretVariable: return "SigningSecretVariable"
+        case .caBundleUnreadable: return "CaBundle"
+        }
+    }
+
+    /// Whether an environment variable the target needs is unset (what `Optional` forgives).
+    public var isMissingVariable: Bool {
+        if case .template(.missingVariable) = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .template(let error): return "webhook: \(error)"
-        case .invalidURL(let template, let reason): return "webhook url \"\(template)\" is not usable: \(reason)"
+        case .invalidURL(let template, let reason):
+            return "webhook url \"\(PrintableText.escapingControls(template))\" is not usable: \(reason)"
         case .invalidMethod(let method): return "webhook method \"\(method)\" is not a valid HTTP method"
         case .invalidHeaderName(let name): return "webhook header name \"\(name)\" is not a valid HTTP header name"
         case .invalidHeaderValue(let name, let reason): return "webhook header \(name) is not usable: \(reason)"
+        case .reservedHeader(let name):
+            return "webhook header \"\(name)\" cannot be set: the client frames each request and manages the connection itself, "
+                + "and a second or wrong value could desynchronise the request framing (Content-Length, Transfer-Encoding, Host, "
+                + "Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade and Expect are refused)"
         case .timeoutOutOfRange(let seconds):
             return "webhook timeout \(seconds)s is out of range (\(Int(WebhookConfiguration.timeoutRange.lowerBound))…\(Int(WebhookConfiguration.timeoutRange.upperBound)) seconds)"
-        case .invalidRateLimit(let rate): return "webhook rate limit \(rate)/s must be a positive number"
+        case .invalidRateLimit(let rate):
+            return "webhook rate limit \(rate)/s is out of range (\(WebhookConfiguration.rateLimitRange.lowerBound)…\(Int(WebhookConfiguration.rateLimitRange.upperBound)) deliveries per second)"
         case .invalidRateLimitBurst(let burst): return "webhook rate limit burst \(burst) must be at least 1"
         case .invalidSigningSecretVariable(let name): return "webhook signing secret variable \"\(name)\" is not a valid environment variable name"
         case .signingSecret(let variable, let error): return "webhook signing secret from \(variable) is not usable: \(error)"
-        case .caBundleUnreadable(let path): return "webhook CA bundle \(path) cannot be read"
+        case .caBundleUnreadable(let path): return "webhook CA bundle \(path) does not exist or cannot be read"
         case .maxResponseBytesOutOfRange(let n):
             return "webhook max response bytes \(n) is out of range (0…\(WebhookConfiguration.maxResponseBytesRange.upperBound))"
         }

@@ -11,6 +11,20 @@ public struct WebhookHeader: Sendable, Equatable, CustomStringConvertible {
     /// `Name: value`.
     public var description: String { "\(name): \(value)" }
 
+    /// Header names (lower case) a webhook's `Headers` may not set: libcurl frames the request and manages
+    /// the connection itself, and a second or wrong value of these could desynchronise the framing
+    /// (request smuggling on a kept-alive connection) or break the exchange.
+    ///
+    /// Framing (`Content-Length`, `Transfer-Encoding`, `Host`), hop-by-hop (RFC 9110 §7.6.1: `Connection`,
+    /// `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Upgrade`) and `Expect`, which the client sets.
+    public static let reservedNames: Set<String> = [
+        "content-length", "transfer-encoding", "host", "connection", "keep-alive", "proxy-connection",
+        "te", "trailer", "upgrade", "expect",
+    ]
+
+    /// Whether `name` is one of ``reservedNames`` (case-insensitive).
+    public static func isReserved(_ name: String) -> Bool { reservedNames.contains(name.lowercased()) }
+
     /// RFC 9110 token: the characters allowed in a header name or method.
     public static func isToken(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { b in

@@ -12,7 +12,7 @@ private let curlGlobalInitCode: UInt32 = tripline_curl_global_init_default().raw
 
 /// The thread behind ``WebhookClient``: owns the multi handle, the queue of requests and every transfer.
 ///
-/// Shared with submitters: `inbox`, `stopMode`, `closed`, `wakePending` and `outstanding`, under `lock`.
+/// Shared with submitters: `inbox`, `stopMode`, `interruptPending`, `closed`, `wakePending` and `outstanding`, under `lock`.
 /// Everything else is touched only by the loop thread.
 final class WebhookMultiLoop: @unchecked Sendable {
     private struct Pending {
@@ -22,11 +22,24 @@ final class WebhookMultiLoop: @unchecked Sendable {
         var dueAt: Double
     }
 
+    /// Longest `Retry-After` pause a request waits out inside the client. A longer one hands the
+    /// request back unsent (``WebhookTransportError/Kind/paused(seconds:)``), to be retried when the
+    /// pause ends, as the delivery told to wait is: held, it would keep a worker, and a run at the end
+    /// of its input, waiting for up to the hour `Retry-After` may ask.
+    static let maxPauseHoldSeconds: Double = 10
+
+    static func notSentWhilePaused(_ wait: Double) -> WebhookResult {
+        WebhookResult(status: 0, error: WebhookTransportError(
+            kind: .paused(seconds: wait), curlCode: -1,
+            message: "not sent: the URL asked every delivery to wait (Retry-After) \(Int(wait.rounded(.up)))s more"))
+    }
+
     private let multi: UnsafeMutableRawPointer
     private let maxConcurrent: Int
     private let lock = NSLock()
     private var inbox: [Pending] = []
     private var stopMode: WebhookClient.ShutdownMode?
+    private var interruptPending = false
     private var closed = false
     private var wakePending = false
     private var outstanding = 0
@@ -86,6 +99,11 @@ final class WebhookMultiLoop: @unchecked Sendable {
                                                                              message: "the webhook client is shut down")))
             return
         }
+        if let wait = request.pause?.remainingSeconds, wait > WebhookMultiLoop.maxPauseHoldSeconds {
+            lock.unlock()
+            completion(WebhookMultiLoop.notSentWhilePaused(wait))
+            return
+        }
         // Reserve under the lock so reservation order is queue order.
         let delay = request.rateLimiter?.reserve() ?? 0
         inbox.append(Pending(request: request, completion: completion, submittedAt: now, dueAt: now + max(0, delay)))
@@ -104,7 +122,15 @@ final class WebhookMultiLoop: @unchecked Sendable {
         lock.unlock()
     }
 
-    func waitUntilStopped() { stopped.wait() }
+    /// Asks the loop to end every transfer it holds now (see ``WebhookClient/interruptInFlight()``).
+    func requestInterrupt() {
+        lock.lock()
+        interruptPending = true
+        if !closed { _ = curl_multi_wakeup(multi) }
+        lock.unlock()
+    }
+
+        func waitUntilStopped() { stopped.wait() }
 
     // MARK: - The loop
 
@@ -115,6 +141,8 @@ final class WebhookMultiLoop: @unchecked Sendable {
             inbox.removeAll(keepingCapacity: true)
             wakePending = false
             let mode = stopMode
+            let interrupt = interruptPending
+            interruptPending = false
             lock.unlock()
 
             var now = monotonicSeconds()
@@ -122,6 +150,11 @@ final class WebhookMultiLoop: @unchecked Sendable {
                 if pending.dueAt > now { hold(pending) } else { ready.append(pending) }
             }
             if mode == .cancel { cancelEverything(); break }
+            if interrupt {
+                endEverything(WebhookTransportError(kind: .cancelled, curlCode: -1,
+                                                    message: "interrupted: the run is stopping and its shutdown timeout has passed"))
+                continue
+            }
             while let next = held.last, next.dueAt <= now { ready.append(held.removeLast()) }
             startReady()
 
@@ -139,9 +172,7 @@ final class WebhookMultiLoop: @unchecked Sendable {
 
             now = monotonicSeconds()
             var timeoutMs: Int32 = 1000
-            if let next = held.last {
-                timeoutMs = min(timeoutMs, Int32(max(0, ((next.dueAt - now) * 1000).rounded(.up))))
-            }
+            if let next = held.last { timeoutMs = WebhookMultiLoop.pollTimeout(untilDue: next.dueAt - now, atMost: timeoutMs) }
             if readyHead < ready.count, active.count < maxConcurrent { timeoutMs = 0 }
             _ = curl_multi_poll(multi, nil, 0, timeoutMs, nil)
         }
@@ -151,6 +182,15 @@ final class WebhookMultiLoop: @unchecked Sendable {
         for handle in idleHandles { curl_easy_cleanup(handle) }
         idleHandles.removeAll()
         curl_multi_cleanup(multi)
+    }
+
+    /// Milliseconds to wait for a hold that ends in `seconds`, at most `limit`: 0 when already due.
+    ///
+    /// Compared as a Double before converting, so no wait (however long, infinite or NaN) can trap.
+    static func pollTimeout(untilDue seconds: Double, atMost limit: Int32) -> Int32 {
+        let milliseconds = (seconds * 1000).rounded(.up)
+        guard milliseconds < Double(limit) else { return limit }
+        return milliseconds > 0 ? Int32(milliseconds) : 0
     }
 
     private func hold(_ pending: Pending) {
@@ -165,8 +205,19 @@ final class WebhookMultiLoop: @unchecked Sendable {
 
     private func startReady() {
         while readyHead < ready.count, active.count < maxConcurrent {
-            let pending = ready[readyHead]
+            var pending = ready[readyHead]
             readyHead += 1
+            // A Retry-After for this URL arrived since the request was queued: hold it again, with a fresh
+            // rate-limit slot (the paused bucket counts slots from the end of the pause).
+            if let wait = pending.request.pause?.remainingSeconds, wait > 0 {
+                if wait > WebhookMultiLoop.maxPauseHoldSeconds {
+                    complete(pending.completion, WebhookMultiLoop.notSentWhilePaused(wait))
+                    continue
+                }
+                pending.dueAt = monotonicSeconds() + max(wait, pending.request.rateLimiter?.reserve() ?? 0)
+                hold(pending)
+                continue
+            }
             start(pending)
         }
         if readyHead == ready.count {
@@ -210,6 +261,12 @@ final class WebhookMultiLoop: @unchecked Sendable {
             WebhookTransportError(kind: .invalidRequest, curlCode: -1, message: request.redactor.redact(message))
         }
         guard WebhookHeader.isToken(request.method) else { return invalid("invalid HTTP method") }
+        // Checked here, so that libcurl's CURLE_UNSUPPORTED_PROTOCOL after a transfer can only mean a reply it
+        // could not read as HTTP (HTTP/0.9, a bad status line): a network-level failure, retried.
+        guard WebhookMultiLoop.hasHTTPScheme(request.url) else { return invalid("unsupported URL scheme: only http:// and https:// are sent") }
+        if let reserved = request.headers.first(where: { WebhookHeader.isReserved($0.name) }) {
+            return invalid("header \(reserved.name) is set by the client itself and cannot be given")
+        }
         var headers = request.headers
         if let signing = request.signing {
             let timestamp = signing.timestamp ?? Int(Date().timeIntervalSince1970)
@@ -336,8 +393,20 @@ final class WebhookMultiLoop: @unchecked Sendable {
     }
 
     private func cancelEverything() {
+        endEverything(WebhookTransportError(kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"))
+        // Submissions racing with the stop: stopMode is set, so nothing new arrives after this drain.
+        lock.lock()
+        let late = inbox
+        inbox.removeAll()
+        lock.unlock()
         let cancelled = WebhookResult(status: 0, error: WebhookTransportError(
             kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"))
+        for pending in late { complete(pending.completion, cancelled) }
+    }
+
+    /// Completes every transfer in flight, ready or held with `error`, without a response.
+    private func endEverything(_ error: WebhookTransportError) {
+        let cancelled = WebhookResult(status: 0, error: error)
         for (easy, transfer) in active {
             curl_multi_remove_handle(multi, easy)
             recycle(easy)
@@ -350,12 +419,6 @@ final class WebhookMultiLoop: @unchecked Sendable {
         ready.removeAll(); readyHead = 0
         for pending in held.reversed() { complete(pending.completion, cancelled) }
         held.removeAll()
-        // Submissions racing with the stop: stopMode is set, so nothing new arrives after this drain.
-        lock.lock()
-        let late = inbox
-        inbox.removeAll()
-        lock.unlock()
-        for pending in late { complete(pending.completion, cancelled) }
     }
 
     // MARK: - libcurl codes
@@ -365,20 +428,35 @@ final class WebhookMultiLoop: @unchecked Sendable {
         return detail.isEmpty || detail == text ? text : "\(text): \(detail)"
     }
 
+    /// Whether `url` starts with `http://` or `https://` (any case): the only schemes a webhook sends to.
+    static func hasHTTPScheme(_ url: String) -> Bool {
+        let lowered = url.prefix(8).lowercased()
+        return lowered.hasPrefix("http://") || lowered.hasPrefix("https://")
+    }
+
+    /// The broad kind of a libcurl result code, which decides retry or dead letter.
+    ///
+    /// Only what can never work as configured is `.invalidRequest` (permanent): a malformed URL, an option
+    /// or feature libcurl refuses, a CA file or TLS engine it cannot load. Everything the server or the
+    /// network can cause, garbled replies included, is retried. CURLE_UNSUPPORTED_PROTOCOL is a reply
+    /// libcurl could not read as HTTP (HTTP/0.9, a bad status line): the scheme was checked before the
+    /// transfer started (``hasHTTPScheme(_:)``), so it cannot mean a wrong scheme here.
     static func kind(of code: CURLcode) -> WebhookTransportError.Kind {
         switch code {
         case CURLE_OPERATION_TIMEDOUT: return .timeout
         case CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_PROXY: return .connect
         case CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_WEIRD_SERVER_REPLY,
-             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WRITE_ERROR, CURLE_READ_ERROR, CURLE_HTTP3, CURLE_QUIC_CONNECT_ERROR:
+             CURLE_UNSUPPORTED_PROTOCOL, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WRITE_ERROR, CURLE_READ_ERROR,
+             CURLE_HTTP3, CURLE_QUIC_CONNECT_ERROR, CURLE_BAD_CONTENT_ENCODING, CURLE_HTTP_RETURNED_ERROR,
+             CURLE_FILESIZE_EXCEEDED, CURLE_AGAIN, CURLE_UNRECOVERABLE_POLL:
             return .connection
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_SHUTDOWN_FAILED,
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CIPHER, CURLE_SSL_SHUTDOWN_FAILED,
              CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CLIENTCERT,
-             CURLE_SSL_CRL_BADFILE, CURLE_USE_SSL_FAILED:
+             CURLE_USE_SSL_FAILED:
             return .tls
-        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION,
-             CURLE_NOT_BUILT_IN:
+        case CURLE_URL_MALFORMAT, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION, CURLE_NOT_BUILT_IN,
+             CURLE_SETOPT_OPTION_SYNTAX, CURLE_FUNCTION_NOT_FOUND, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CRL_BADFILE, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED:
             return .invalidRequest
         default: return .other
         }

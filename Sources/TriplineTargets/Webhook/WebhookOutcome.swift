@@ -6,7 +6,7 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
     case delivered(status: Int)
     /// 429, 5xx, 408, or a network failure: retry with backoff, waiting at least `retryAfterSeconds` when the server said so.
     case retry(reason: String, retryAfterSeconds: Double?)
-    /// Any other response (other 4xx, 3xx, 1xx) or a request that can never work: straight to dead letters.
+    /// Any other final response (other 4xx, 3xx) or a request that can never work: straight to dead letters.
     case permanent(reason: String)
 
     /// Longest `Retry-After` honoured; a larger value is cut to this.
@@ -14,19 +14,34 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
 
     /// Classifies `result`. Pure: the same result and `now` always give the same outcome.
     ///
-    /// - A status line decides when one arrived, even if the transfer then failed (the server has answered):
-    ///   2xx delivered; 429, 408 and 5xx retry; anything else permanent.
+    /// - A final status line decides when one arrived, even if the transfer then failed (the server has answered):
+    ///   2xx delivered; 429, 408 and 5xx retry; anything else permanent. A 1xx is interim, not an answer:
+    ///   with nothing after it, the attempt failed at the network level and is retried.
     /// - `Retry-After` (seconds or HTTP-date, measured from `now`) is honoured on 429 and 5xx, clamped to
     ///   `0…maxRetryAfterSeconds`; an unparseable value is ignored.
     /// - Without a status: transport errors retry, except a request that can never work (unsupported scheme,
     ///   malformed URL), which is permanent.
-    /// - Reasons carry the status and the first part of the body (already redacted in the result).
+    /// - Reasons carry the status and the first part of the body (already redacted in the result); a 3xx
+    ///   also its `Location` (redacted too) and that redirects are not followed.
     public static func classify(_ result: WebhookResult, now: Date = Date(),
                                 maxRetryAfterSeconds: Double = WebhookOutcome.defaultMaxRetryAfterSeconds) -> WebhookOutcome {
         let status = result.status
+        if (100...199).contains(status) {
+            var reason = "HTTP \(status) (an interim response) and then no final response"
+            if let error = result.error { reason += ": \(error)" }
+            return .retry(reason: reason, retryAfterSeconds: nil)
+        }
         if status > 0 {
             var reason = "HTTP \(status)"
             if let phrase = reasonPhrase(status) { reason += " \(phrase)" }
+            if (300...399).contains(status) {
+                // Redirects are never followed (the body and its secrets would go to wherever Location says).
+                if let location = result.headers.value(for: "Location") {
+                    reason += " to \(PrintableText.escapingControls(location)) (redirects are not followed: point Url at it)"
+                } else {
+                    reason += " (redirects are not followed)"
+                }
+            }
             if !result.bodyPrefix.isEmpty { reason += ": \(result.bodyPrefix)" }
             switch status {
             case 200...299: return .delivered(status: status)
@@ -42,6 +57,7 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
         guard let error = result.error else { return .retry(reason: "no response", retryAfterSeconds: nil) }
         switch error.kind {
         case .invalidRequest: return .permanent(reason: error.description)
+        case .paused(let seconds): return .retry(reason: error.message, retryAfterSeconds: min(seconds, maxRetryAfterSeconds))
         default: return .retry(reason: error.description, retryAfterSeconds: nil)
         }
     }
@@ -61,6 +77,12 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
 
     private static func reasonPhrase(_ status: Int) -> String? {
         switch status {
+        case 300: return "Multiple Choices"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"

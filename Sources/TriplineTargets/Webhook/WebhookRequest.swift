@@ -28,6 +28,8 @@ public struct WebhookRequest: Sendable {
     public var signing: Signing?
     /// When set, the client takes a token before starting and holds the request until its slot.
     public var rateLimiter: TokenBucket?
+    /// When set and paused, the client holds the request until the pause ends (taking a new slot from `rateLimiter`).
+    public var pause: DeliveryPause?
     /// Applied to every text in the ``WebhookResult``.
     public var redactor: Redactor
 
@@ -35,7 +37,7 @@ public struct WebhookRequest: Sendable {
                 timeoutSeconds: Double = WebhookConfiguration.defaultTimeoutSeconds,
                 maxResponseBytes: Int = WebhookConfiguration.defaultMaxResponseBytes,
                 caBundlePath: String? = nil, signing: Signing? = nil, rateLimiter: TokenBucket? = nil,
-                redactor: Redactor = .none) {
+                pause: DeliveryPause? = nil, redactor: Redactor = .none) {
         self.url = url
         self.method = method
         self.headers = headers
@@ -45,6 +47,7 @@ public struct WebhookRequest: Sendable {
         self.caBundlePath = caBundlePath
         self.signing = signing
         self.rateLimiter = rateLimiter
+        self.pause = pause
         self.redactor = redactor
     }
 }

@@ -87,6 +87,9 @@ public struct WebhookTransportError: Error, Sendable, Equatable, CustomStringCon
         case invalidRequest
         /// The client was shut down before the transfer finished.
         case cancelled
+        /// Not sent: the URL asked every delivery to wait this many seconds more (`Retry-After`), longer
+        /// than the client holds a request; to be retried once the wait is over.
+        case paused(seconds: Double)
         /// Anything else libcurl reports.
         case other
     }

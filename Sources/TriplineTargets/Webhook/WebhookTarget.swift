@@ -15,22 +15,37 @@ public final class WebhookTarget: Sendable {
     public let signingSecret: StandardWebhookSignature.Secret?
     /// Shared by every delivery to this target; nil without a rate limit.
     public let rateLimiter: TokenBucket?
+    /// Set by a `Retry-After`; shared by every target posting to the same URL (see ``sharing(rateLimiter:pause:)``).
+    public let pause: DeliveryPause
 
     init(configuration: WebhookConfiguration, url: String, headers: [WebhookHeader], redactor: Redactor,
-         signingSecret: StandardWebhookSignature.Secret?, rateLimiter: TokenBucket?) {
+         signingSecret: StandardWebhookSignature.Secret?, rateLimiter: TokenBucket?, pause: DeliveryPause = DeliveryPause()) {
         self.configuration = configuration
         self.url = url
         self.headers = headers
         self.redactor = redactor
         self.signingSecret = signingSecret
         self.rateLimiter = rateLimiter
+        self.pause = pause
     }
 
     /// This target with `limiter` as its rate limiter: targets posting to one URL (one Slack webhook
     /// used by many rules) share one limit, as the receiving service counts per URL.
     public func sharingRateLimiter(_ limiter: TokenBucket?) -> WebhookTarget {
+        sharing(rateLimiter: limiter, pause: pause)
+    }
+
+    /// This target with `limiter` and `pause` shared with the other targets posting to its URL.
+    public func sharing(rateLimiter limiter: TokenBucket?, pause: DeliveryPause) -> WebhookTarget {
         WebhookTarget(configuration: configuration, url: url, headers: headers, redactor: redactor,
-                      signingSecret: signingSecret, rateLimiter: limiter)
+                      signingSecret: signingSecret, rateLimiter: limiter, pause: pause)
+    }
+
+    /// Holds every delivery to this URL for `seconds` (a 429 or 503 `Retry-After`, already bounded), then
+    /// lets them resume at the rate limit. Deliveries already in flight are not affected.
+    public func pauseDeliveries(forSeconds seconds: Double) {
+        pause.pause(forSeconds: seconds)
+        rateLimiter?.pause(forSeconds: seconds)
     }
 
     /// The URL as configured, placeholders unexpanded: safe for logs.
@@ -51,6 +66,6 @@ public final class WebhookTarget: Sendable {
                        timeoutSeconds: configuration.timeoutSeconds, maxResponseBytes: configuration.maxResponseBytes,
                        caBundlePath: configuration.caBundlePath,
                        signing: signingSecret.map { WebhookRequest.Signing(messageID: messageID, secret: $0) },
-                       rateLimiter: rateLimiter, redactor: redactor)
+                       rateLimiter: rateLimiter, pause: pause, redactor: redactor)
     }
 }

@@ -17,7 +17,7 @@ enum DeadLetterCommand: Command {
         synopses: [
             "dlq list [--rule NAME] [--target ID] [--older-than SECONDS] [--json] [--state-dir DIR]",
             "dlq show ID... [--json] [--state-dir DIR]",
-            "dlq redrive [--rule NAME] [--target ID] [--older-than SECONDS] [ID...] [--rules DIR] [--queue-only] [--state-dir DIR]",
+            "dlq redrive [--rule NAME] [--target ID] [--older-than SECONDS] [ID...] [--rules DIR] [--queue-only] [--shutdown-timeout SECONDS] [--state-dir DIR]",
             "dlq purge (--all | [--rule NAME] [--target ID] [--older-than SECONDS] [ID...]) [--state-dir DIR]",
         ],
         options: [
@@ -28,6 +28,8 @@ enum DeadLetterCommand: Command {
             OptionSpec(name: "older-than", valueName: "SECONDS", help: "Only letters dead-lettered at least this long ago."),
             OptionSpec(name: "all", valueName: nil, help: "purge: every dead letter (a filter or ids are needed otherwise)."),
             OptionSpec(name: "queue-only", valueName: nil, help: "redrive: put the letters back in the queue without delivering now."),
+            OptionSpec(name: "shutdown-timeout", valueName: "SECONDS",
+                       help: "redrive: on SIGINT/SIGTERM, how long running deliveries may finish (default 10), as for run."),
             OptionSpec(name: "json", valueName: nil, help: "One JSON object per letter (list, show), or a JSON result."),
         ],
         positionals: "ACTION [ID...]",
@@ -51,7 +53,7 @@ enum DeadLetterCommand: Command {
         let allowed: [String: Set<String>] = [
             "list": ["rule", "target", "older-than", "json"],
             "show": ["json"],
-            "redrive": ["rule", "target", "older-than", "queue-only", "json"],
+            "redrive": ["rule", "target", "older-than", "queue-only", "shutdown-timeout", "json"],
             "purge": ["all", "rule", "target", "older-than", "json"],
         ]
         guard let options = allowed[action] else {
@@ -116,14 +118,22 @@ enum DeadLetterCommand: Command {
                 return ExitStatus.success
             }
         case "redrive":
-            return redrive(filter, directory: directory, rulesPath: rulesPath, queueOnly: arguments.has("queue-only"), json: json, context: context)
+            var options = Router.Options()
+            if let text = arguments.value("shutdown-timeout") {
+                guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                    return context.usageError("--shutdown-timeout needs a number of seconds, got '\(text)'", spec: spec)
+                }
+                options.shutdownTimeout = seconds
+            }
+            return redrive(filter, directory: directory, rulesPath: rulesPath, queueOnly: arguments.has("queue-only"), json: json,
+                           options: options, context: context)
         default:
             return context.usageError("unknown action '\(action)'; expected list, show, redrive or purge", spec: spec)
         }
     }
 
     private static func redrive(_ filter: DeadLetterFilter, directory: String, rulesPath: String, queueOnly: Bool, json: Bool,
-                                context: CommandContext) -> Int32 {
+                                options: Router.Options, context: CommandContext) -> Int32 {
         let runner = FunctionRunner()
         let stop = StopSignal(beforeQuitting: { runner.killRunning() })
         // Queueing only is a short database write, done next to a running process as purge is (the run
@@ -138,10 +148,11 @@ enum DeadLetterCommand: Command {
                 context.errors.line("tripline dlq: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was redriven")
                 return ExitStatus.invalidInput
             }
-            let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+            let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
             if !queueOnly && !webhookErrors.isEmpty {
                 for error in webhookErrors { context.errors.line(error) }
-                context.errors.line("tripline dlq: set the missing variables; nothing was redriven")
+                context.errors.line(missingVariables ? "tripline dlq: set the missing variables and fix any other problem above; nothing was redriven"
+                                                     : "tripline dlq: the webhook targets above cannot be used as configured; nothing was redriven")
                 return ExitStatus.invalidInput
             }
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
@@ -157,7 +168,7 @@ enum DeadLetterCommand: Command {
             context.output.flush()
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
-            let router = Router(rules: rules, log: log, store: store, runner: runner, webhooks: webhooks)
+            let router = Router(rules: rules, options: options, log: log, store: store, runner: runner, webhooks: webhooks)
             let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
             console.output(json ? summary.json : summary.text)
             return summary.isClean ? ExitStatus.success : ExitStatus.negative
@@ -184,10 +195,12 @@ enum DeadLetterCommand: Command {
         }
     }
 
+    /// One line per letter. Reasons, errors and event ids come from servers, handlers and events:
+    /// control and bidi characters in them are escaped (``PrintableText/escapingControls(_:)``).
     static func listLine(_ letter: DeadLetter) -> String {
         let last = letter.history.last.map { "; last error: \($0.error)" } ?? ""
-        return "\(letter.id)  \(StateTime.iso8601(letter.deadAt))  \(letter.rule)/\(letter.target)  event \(letter.eventID) "
-            + "(\(letter.origin)): \(letter.reason)\(last)"
+        return PrintableText.escapingControls("\(letter.id)  \(StateTime.iso8601(letter.deadAt))  \(letter.rule)/\(letter.target)  event \(letter.eventID) "
+            + "(\(letter.origin)): \(letter.reason)\(last)")
     }
 
     static func showText(_ letter: DeadLetter) -> String {
@@ -207,6 +220,7 @@ enum DeadLetterCommand: Command {
         }
         lines.append("  event JSON:")
         lines.append("    " + String(decoding: letter.event, as: UTF8.self))
-        return lines.joined(separator: "\n") + "\n"
+        // Every part may hold untrusted text; escaping each line keeps the line structure.
+        return lines.map(PrintableText.escapingControls).joined(separator: "\n") + "\n"
     }
 }

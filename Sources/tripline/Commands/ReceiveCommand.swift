@@ -73,20 +73,21 @@ enum ReceiveCommand: Command {
         return ExitStatus.success
     }
 
+    /// What is printed for `request`; anything from the request has control and bidi characters escaped.
     static func describe(_ request: LoopbackRequest, secret: StandardWebhookSignature.Secret?, full: Bool) -> String {
-        var line = "\(request.method) \(request.path)"
+        var line = PrintableText.escapingControls("\(request.method) \(request.path)")
         if let secret {
             let verified = StandardWebhookSignature.verify(id: request.header("webhook-id") ?? "", timestamp: request.header("webhook-timestamp") ?? "",
                                                            signatureHeader: request.header("webhook-signature") ?? "", body: request.body,
                                                            secret: secret, now: Int(Date().timeIntervalSince1970))
             line += verified ? " [signature ok]" : " [SIGNATURE INVALID]"
         }
-        if full { return line + "\n" + request.bodyText }
-        guard let body = try? JSONParser.parse(request.body) else { return line + ": " + String(request.bodyText.prefix(200)) }
+        if full { return line + "\n" + request.bodyText.split(separator: "\n", omittingEmptySubsequences: false).map { PrintableText.escapingControls(String($0)) }.joined(separator: "\n") }
+        guard let body = try? JSONParser.parse(request.body) else { return line + ": " + PrintableText.escapingControls(String(request.bodyText.prefix(200))) }
         if let text = body["text"]?.stringValue {
-            return line + ": " + text.replacingOccurrences(of: "\n", with: " ")
+            return line + ": " + PrintableText.escapingControls(text.replacingOccurrences(of: "\n", with: " "))
         }
-        return line + ": " + String(JSONWriter.string(body).prefix(200))
+        return line + ": " + PrintableText.escapingControls(String(JSONWriter.string(body).prefix(200)))
     }
 }
 

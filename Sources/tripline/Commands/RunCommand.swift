@@ -54,11 +54,11 @@ enum RunCommand: Command {
             (event ids of CloudTrail records are derived from their content, so a record read twice is
             one event). A stopped or crashed run resumes its
             queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
-            deliveries finish within --shutdown-timeout; a second signal quits at once (nothing accepted
-            is lost: it is all in the database).
+            deliveries finish within --shutdown-timeout; a second signal quits at once with status 128 +
+            the signal number, 130 for Ctrl-C (nothing accepted is lost: it is all in the database).
 
             Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
-            by a signal), 1 when some records were bad, a file could not be read, a delivery was
+            by a first signal), 1 when some records were bad, a file could not be read, a delivery was
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
             have errors, a handler cannot be started (missing, not executable, not on PATH), a webhook
             variable is unset, or the state directory cannot be used (for instance, another run holds it).
@@ -156,10 +156,12 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
 
-        let (webhooks, webhookErrors) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
         if !webhookErrors.isEmpty {
             for error in webhookErrors { log.error(error) }
-            log.error("tripline run: set the missing variables (or mark the target \"Optional\": true); nothing was run")
+            log.error(missingVariables
+                ? "tripline run: set the missing variables (or mark the target \"Optional\": true) and fix any other problem above; nothing was run"
+                : "tripline run: \(webhookErrors.count) webhook target\(webhookErrors.count == 1 ? "" : "s") cannot be used as configured; nothing was run")
             return ExitStatus.invalidInput
         }
         for (key, reason) in webhooks.disabled { log.note("tripline run: webhook \(key) is off: \(reason)") }

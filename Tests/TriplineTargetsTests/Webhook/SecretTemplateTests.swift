@@ -78,7 +78,7 @@ struct SecretTemplateTests {
     }
 
     @Test(arguments: [
-        (WebhookConfiguration(url: "ftp://h/x"), "not an absolute http"),
+        (WebhookConfiguration(url: "ftp://h/x"), "only http:// and https:// URLs are sent, not ftp:"),
         (WebhookConfiguration(url: "https://h/x", method: "PO ST"), "method"),
         (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Bad Name", value: "v")]), "header name"),
         (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "X-Inject", value: "${NL}")]), "line break"),
@@ -88,9 +88,26 @@ struct SecretTemplateTests {
         (WebhookConfiguration(url: "https://h/x", signingSecretVariable: "BADB64"), "base64"),
         (WebhookConfiguration(url: "https://h/x", caBundlePath: "/nonexistent/ca.pem"), "CA bundle"),
         (WebhookConfiguration(url: "https://h/x", maxResponseBytes: -1), "max response bytes"),
+        (WebhookConfiguration(url: "${CR_URL}"), "a carriage return (CR, U+000D) at the end once expanded (from the value of CR_URL"),
+        (WebhookConfiguration(url: "${SPACE_URL}"), "a space (U+0020) at the end once expanded"),
+        (WebhookConfiguration(url: "${BASE}/${LF_PART}/x"), "a line feed (LF, U+000A) at character 26 once expanded (from the value of LF_PART"),
+        (WebhookConfiguration(url: "https://h/x\r\nX-Evil: 1"), "a carriage return (CR, U+000D) at character 12"),
+        (WebhookConfiguration(url: "file:///etc/passwd"), "not file:"),
+        (WebhookConfiguration(url: "FTP://${HOST}/x"), "not ftp:"),
+        (WebhookConfiguration(url: "https:///x"), "no host"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Content-Length", value: "5")]), "header \"Content-Length\" cannot be set"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "host", value: "other")]), "header \"host\" cannot be set"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Transfer-Encoding", value: "chunked")]), "desynchronise the request framing"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "CONNECTION", value: "close")]), "cannot be set"),
+        (WebhookConfiguration(url: "https://h/x", headers: [WebhookHeader(name: "Upgrade", value: "h2c")]), "cannot be set"),
     ])
     func invalidConfigurationsFailWithAClearReason(config: WebhookConfiguration, expected: String) {
-        let env = ["NL": "evil\r\nX-Other: 1", "BADB64": "whsec_***not base64***"]
+        if config.requiredVariables.isEmpty || config.url.hasPrefix("FTP") {
+            // What does not depend on a variable's value is refused by validate (and so by `tripline validate`) too.
+            #expect(throws: WebhookConfigurationError.self, "\(expected)") { try config.validate() }
+        }
+        let env = ["NL": "evil\r\nX-Other: 1", "BADB64": "whsec_***not base64***", "CR_URL": "https://evil.example/x\r",
+                   "SPACE_URL": "https://evil.example/x ", "BASE": "https://evil.example", "LF_PART": "evil\nx", "HOST": "evil.example"]
         do {
             _ = try config.resolve(environment: env)
             Issue.record("expected a load-time error mentioning \(expected)")

@@ -40,6 +40,26 @@ struct TokenBucketTests {
         #expect(abs(bucket.reserve() - 1) < 1e-9)
     }
 
+    @Test("a Retry-After pause gives no slot before it ends, then spaces slots at the rate from there")
+    func pauseDelaysSlotsAndResumesAtTheRate() {
+        let clock = ManualClock()
+        let bucket = TokenBucket(ratePerSecond: 2, burst: 5, clock: { clock.now })
+        #expect(bucket.reserve() == 0)
+        bucket.pause(forSeconds: 10)
+        #expect([bucket.reserve(), bucket.reserve(), bucket.reserve()] == [10, 10.5, 11])
+        bucket.pause(forSeconds: 3)  // shorter than the pause already set: no effect
+        clock.advance(12)
+        #expect(bucket.reserve() == 0, "the pause is over and the debt paid")
+        let pause = DeliveryPause(clock: { clock.now })
+        #expect(pause.remainingSeconds == 0)
+        pause.pause(forSeconds: 30)
+        pause.pause(forSeconds: 5)
+        clock.advance(10)
+        #expect(pause.remainingSeconds == 20)
+        pause.pause(forSeconds: .infinity)
+        #expect(pause.remainingSeconds == 20)
+    }
+
     @Test func debtIsPaidBackBeforeNewTokens() {
         let clock = ManualClock()
         let bucket = TokenBucket(ratePerSecond: 10, clock: { clock.now })

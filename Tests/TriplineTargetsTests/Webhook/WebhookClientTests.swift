@@ -35,8 +35,15 @@ struct WebhookClientTests {
         (.tooManyRequests(retryAfter: "2"), "retry 2", "slow down"),
         (.text(400, #"{"error":"invalid_payload","detail":"missing text field"}"#), "permanent", "invalid_payload"),
         (.text(404, "no such hook"), "permanent", "no such hook"),
-        (.text(302, "", headers: [LoopbackHeader(name: "Location", value: "/elsewhere")]), "permanent", "HTTP 302"),
+        (.text(302, "", headers: [LoopbackHeader(name: "Location", value: "/elsewhere")]), "permanent", "HTTP 302 Found to /elsewhere (redirects are not followed"),
         (.text(204), "delivered", ""),
+        // Garbled replies and an interim status alone are network-level failures: retried, never dead-lettered at once.
+        (.raw("hello there, this is not HTTP\r\n\r\n"), "retry", "transport error"),
+        (.raw("HTTTP/9.9 abc\r\n\r\n"), "retry", "transport error"),
+        (.raw("HTTP/1.1 099 x\r\n\r\n"), "retry", "transport error"),
+        (.raw("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"), "retry", "HTTP 103"),
+        (.raw("HTTP/1.1 100 Continue\r\n\r\n"), "retry", "HTTP 100"),
+        (.raw("\0\0\u{12}\u{04}\0\0\0\0\0"), "retry", "transport error"),
     ] as [(LoopbackResponse, String, String)])
     func classifiesWhatTheServerAnswers(response: LoopbackResponse, expected: String, reasonContains: String) throws {
         let server = try LoopbackHTTPServer { _ in response }
@@ -61,6 +68,30 @@ struct WebhookClientTests {
         defer { client.shutdown(); server.stop() }
         guard case .retry = WebhookOutcome.classify(client.sendAndWait(request(server))) else { Issue.record("first attempt retries"); return }
         #expect(WebhookOutcome.classify(client.sendAndWait(request(server))) == .delivered(status: 200))
+    }
+
+    @Test("a long Retry-After pause hands requests back unsent, to retry when it ends; a short one is waited out")
+    func longPauseReturnsRequestsUnsent() throws {
+        let server = try LoopbackHTTPServer { _ in .ok() }
+        let client = try WebhookClient()
+        defer { client.shutdown(); server.stop() }
+        let pause = DeliveryPause()
+        pause.pause(forSeconds: 600)
+        var paused = request(server)
+        paused.pause = pause
+        let started = monotonicSeconds()
+        let outcome = WebhookOutcome.classify(client.sendAndWait(paused))
+        #expect(monotonicSeconds() - started < 5, "not held for the pause")
+        guard case .retry(let reason, let after) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(reason.contains("not sent") && (after ?? 0) > 590 && (after ?? 0) <= 600, "\(reason) \(String(describing: after))")
+        #expect(server.requestCount == 0)
+
+        let short = DeliveryPause()
+        short.pause(forSeconds: 0.5)
+        var waited = request(server)
+        waited.pause = short
+        #expect(WebhookOutcome.classify(client.sendAndWait(waited)) == .delivered(status: 200))
+        #expect(server.requestCount == 1)
     }
 
     @Test func connectionResetIsARetryableTransportError() throws {
@@ -232,6 +263,56 @@ struct WebhookClientTests {
         #expect(late.error?.kind == .cancelled)
     }
 
+    @Test("a request held by a limiter for longer than a poll can wait (here ~1e300 s) neither traps nor blocks others")
+    func holdsOfAnyLengthCannotTrap() throws {
+        let server = try LoopbackHTTPServer()
+        let client = try WebhookClient()
+        defer { server.stop() }
+        let limiter = TokenBucket(ratePerSecond: 1e-300)
+        let collector = ResultCollector()
+        for i in 0..<2 {
+            var req = request(server)
+            req.rateLimiter = limiter
+            client.send(req) { collector.add(i, $0, at: 0) }
+        }
+        let first = collector.wait(for: 1, timeoutSeconds: 5)
+        #expect(first.count == 1 && first.first?.result.status == 200, "the first used the burst token")
+        #expect(client.pendingCount == 1, "the second is held, and the loop keeps running")
+        #expect(client.sendAndWait(request(server)).status == 200, "an unlimited request still goes through")
+        client.shutdown(.cancel)
+        let all = collector.wait(for: 2, timeoutSeconds: 5)
+        #expect(all.count == 2 && all.contains { $0.result.error?.kind == .cancelled })
+    }
+
+    @Test("rate limits outside 0.001…100000 per second are refused, naming the range")
+    func rateLimitRange() throws {
+        for rate in [4e-7, 1e-300, 0, -1, 100_001, .infinity, .nan] {
+            #expect(throws: WebhookConfigurationError.self, "rate \(rate)") {
+                try WebhookConfiguration(url: "http://127.0.0.1/x", rateLimitPerSecond: rate).validate()
+            }
+        }
+        for rate in [0.001, 1, 100_000] { try WebhookConfiguration(url: "http://127.0.0.1/x", rateLimitPerSecond: rate).validate() }
+        #expect(WebhookConfigurationError.invalidRateLimit(4e-7).description.contains("0.001…100000 deliveries per second"))
+    }
+
+    @Test("interruptInFlight ends a hanging transfer at once as a retryable failure; the client keeps working")
+    func interruptEndsTransfersInFlight() throws {
+        let server = try LoopbackHTTPServer { request in request.sequence == 1 ? LoopbackResponse.ok().delayed(by: 30) : .ok() }
+        let client = try WebhookClient()
+        defer { client.shutdown(); server.stop() }
+        let collector = ResultCollector()
+        client.send(request(server, timeout: 60)) { collector.add(0, $0, at: 0) }
+        #expect(server.waitForRequests(1, timeoutSeconds: 5))
+        let started = Date()
+        client.interruptInFlight()
+        let results = collector.wait(for: 1, timeoutSeconds: 5)
+        #expect(Date().timeIntervalSince(started) < 1)
+        let result = try #require(results.first?.result)
+        #expect(result.error?.kind == .cancelled && result.error?.message.contains("interrupted") == true, "\(result)")
+        guard case .retry = WebhookOutcome.classify(result) else { Issue.record("an interrupted attempt is retried"); return }
+        #expect(client.sendAndWait(request(server)).status == 200)
+    }
+
     @Test func shutdownFinishWaitsForInFlightDeliveries() throws {
         let server = try LoopbackHTTPServer { _ in LoopbackResponse.ok().delayed(by: 0.3) }
         let client = try WebhookClient()
@@ -245,11 +326,24 @@ struct WebhookClientTests {
         #expect(results.count == 5 && results.allSatisfy { $0.result.status == 200 })
     }
 
+    @Test("a request carrying a framing header is refused before anything is sent")
+    func framingHeadersAreNeverSent() throws {
+        let server = try LoopbackHTTPServer()
+        let client = try WebhookClient()
+        defer { client.shutdown(); server.stop() }
+        var req = request(server)
+        req.headers.append(WebhookHeader(name: "content-length", value: "1"))
+        let result = client.sendAndWait(req)
+        #expect(result.error?.kind == .invalidRequest && server.requestCount == 0, "\(result)")
+    }
+
     @Test func unsupportedSchemesAreRefusedPermanently() throws {
         let client = try WebhookClient()
         defer { client.shutdown() }
-        let result = client.sendAndWait(WebhookRequest(url: "file:///etc/passwd", method: "GET"))
-        #expect(result.error?.kind == .invalidRequest, "\(result)")
-        guard case .permanent = WebhookOutcome.classify(result) else { Issue.record("file:// is permanent"); return }
+        for url in ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/x", "http://[::1/x"] {
+            let result = client.sendAndWait(WebhookRequest(url: url, method: "GET"))
+            #expect(result.error?.kind == .invalidRequest, "\(url): \(result)")
+            guard case .permanent = WebhookOutcome.classify(result) else { Issue.record("\(url) is permanent"); continue }
+        }
     }
 }

@@ -21,7 +21,7 @@ struct WebhookOutcomeTests {
         (429, "Sun, 32 Nov 1994 08:49:37 GMT", .retry(nil)),
         (408, nil, .retry(nil)),
         (400, "5", .permanent), (401, nil, .permanent), (403, nil, .permanent), (404, nil, .permanent),
-        (410, nil, .permanent), (422, nil, .permanent), (301, nil, .permanent), (302, nil, .permanent), (100, nil, .permanent),
+        (410, nil, .permanent), (422, nil, .permanent), (301, nil, .permanent), (302, nil, .permanent),
     ] as [(Int, String?, Expected)])
     func classifiesStatuses(status: Int, retryAfter: String?, expected: Expected) {
         let headers = retryAfter.map { [WebhookHeader(name: "Retry-After", value: $0)] } ?? []
@@ -58,6 +58,24 @@ struct WebhookOutcomeTests {
         guard case .permanent = WebhookOutcome.classify(WebhookResult(status: 400, error: error)) else {
             Issue.record("a 400 stays permanent"); return
         }
+    }
+
+    @Test("a 1xx with no final response after it is retried, not taken for the server's answer", arguments: [100, 103, 199])
+    func interimStatusAloneIsRetried(status: Int) {
+        let error = WebhookTransportError(kind: .connection, curlCode: 52, message: "Empty reply from server")
+        guard case .retry(let reason, nil) = WebhookOutcome.classify(WebhookResult(status: status, error: error)) else {
+            Issue.record("HTTP \(status) then a close must be retried"); return
+        }
+        #expect(reason.contains("HTTP \(status)") && reason.contains("Empty reply"), "\(reason)")
+    }
+
+    @Test("a redirect is permanent and its reason says where it pointed and that redirects are not followed")
+    func redirectNamesItsLocation() {
+        let moved = WebhookResult(status: 308, headers: [WebhookHeader(name: "location", value: "https://new.example/${HOOK_TOKEN}")],
+                                  body: Array("moved".utf8))
+        #expect(WebhookOutcome.classify(moved) == .permanent(reason:
+            "HTTP 308 Permanent Redirect to https://new.example/${HOOK_TOKEN} (redirects are not followed: point Url at it): moved"))
+        #expect(WebhookOutcome.classify(WebhookResult(status: 302)) == .permanent(reason: "HTTP 302 Found (redirects are not followed)"))
     }
 
     @Test func retryAfterIsClampedToTheGivenMaximum() {
