@@ -28,14 +28,26 @@
 # The aws CLI uses its usual configuration (AWS_PROFILE, AWS_REGION… from the target's Env); it must
 # have credentials for the principal's account.
 #
-# Exit status: 0 done; 2 bad request (or python3 missing); 3 aws CLI missing; 4 principal kind that
-# cannot be enforced here; anything else: the failing aws command's status.
+# Requires bash 4 or later (mapfile) and python3 (to read the request JSON); the aws CLI for a
+# real run.
+#
+# Exit status: 0 done; 65 (permanent, not retried) a bad request, or a principal kind that cannot be
+# enforced here (federated or Identity Center user); 2 python3 missing or bash older than 4;
+# 3 aws CLI missing; anything else: the failing aws command's status.
 #
 # Request values are never evaluated: python3 validates every name against IAM's character set
-# before it reaches a command line, and every command is run as an argument list.
+# before it reaches a command line, and every command is run as an argument list. IAM names may
+# begin with "-" (a user can be named --no-paginate), so they are passed as --user-name=NAME and
+# --role-name=NAME, never as a separate argument the aws CLI would read as an option; access key
+# ids ([A-Z0-9]) and policy names (TriplineBlock…) cannot begin with "-".
 set -euo pipefail
 
 prog=block-user.sh
+
+if (( BASH_VERSINFO[0] < 4 )); then
+    echo "$prog: bash 4 or later is needed (this is bash $BASH_VERSION); install a newer bash" >&2
+    exit 2
+fi
 
 if ! command -v python3 >/dev/null 2>&1; then
     echo "$prog: python3 is needed to read the request JSON; install python3" >&2
@@ -163,20 +175,20 @@ revoke_sessions='{"Version":"2012-10-17","Statement":[{"Sid":"TriplineRevokeOlde
 block_iam_user() {
     local keys=() key policy=TriplineBlock
     if [[ $dry_run == 1 ]]; then
-        run_aws iam list-access-keys --user-name "$name" --output json
+        run_aws iam list-access-keys --user-name="$name" --output json
         [[ $request_key == AKIA* ]] && keys=("$request_key")
     else
         local listing
-        listing=$(aws iam list-access-keys --user-name "$name" --output json)
+        listing=$(aws iam list-access-keys --user-name="$name" --output json)
         mapfile -t keys < <(python3 -c "$active_keys" <<<"$listing")
     fi
     # An IAM user has at most two access keys; the name (at most 128 characters) records up to four.
     for key in "${keys[@]:0:4}"; do
         [[ -n $key ]] && policy+="-$key"
     done
-    run_aws iam put-user-policy --user-name "$name" --policy-name "$policy" --policy-document "$deny_all"
+    run_aws iam put-user-policy --user-name="$name" --policy-name "$policy" --policy-document "$deny_all"
     for key in "${keys[@]}"; do
-        [[ -n $key ]] && run_aws iam update-access-key --user-name "$name" --access-key-id "$key" --status Inactive
+        [[ -n $key ]] && run_aws iam update-access-key --user-name="$name" --access-key-id "$key" --status Inactive
     done
     report "blocked IAM user $name with policy $policy; deactivated keys: ${keys[*]:-none}"
 }
@@ -184,22 +196,22 @@ block_iam_user() {
 unblock_iam_user() {
     local policies=() policy key keys
     if [[ $dry_run == 1 ]]; then
-        run_aws iam list-user-policies --user-name "$name" --output json
+        run_aws iam list-user-policies --user-name="$name" --output json
         policy=TriplineBlock
         [[ $request_key == AKIA* ]] && policy+="-$request_key"
         policies=("$policy")
     else
         local listing
-        listing=$(aws iam list-user-policies --user-name "$name" --output json)
+        listing=$(aws iam list-user-policies --user-name="$name" --output json)
         mapfile -t policies < <(python3 -c "$block_policies" <<<"$listing")
     fi
     for policy in "${policies[@]}"; do
         [[ -n $policy ]] || continue
         IFS=- read -r -a keys <<<"$policy"
         for key in "${keys[@]:1}"; do
-            run_aws iam update-access-key --user-name "$name" --access-key-id "$key" --status Active
+            run_aws iam update-access-key --user-name="$name" --access-key-id "$key" --status Active
         done
-        run_aws iam delete-user-policy --user-name "$name" --policy-name "$policy"
+        run_aws iam delete-user-policy --user-name="$name" --policy-name "$policy"
     done
     report "unblocked IAM user $name; removed policies: ${policies[*]:-none}"
 }
@@ -208,11 +220,11 @@ case "$kind/$action" in
     iamUser/block) block_iam_user ;;
     iamUser/unblock) unblock_iam_user ;;
     assumedRole/block)
-        run_aws iam put-role-policy --role-name "$name" --policy-name TriplineRevokeSessions --policy-document "$revoke_sessions"
+        run_aws iam put-role-policy --role-name="$name" --policy-name TriplineRevokeSessions --policy-document "$revoke_sessions"
         report "revoked sessions of role $name issued before $requested_at"
         ;;
     assumedRole/unblock)
-        run_aws iam delete-role-policy --role-name "$name" --policy-name TriplineRevokeSessions
+        run_aws iam delete-role-policy --role-name="$name" --policy-name TriplineRevokeSessions
         report "lifted the session revocation on role $name"
         ;;
     federatedUser/*)

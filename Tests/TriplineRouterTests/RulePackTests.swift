@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import TriplineJSON
 @testable import TriplineRouter
+import TriplineState
+import TriplineTargets
 
 /// Where the shipped rule pack and the shared CloudTrail data are.
 enum RulePack {
@@ -136,7 +138,8 @@ struct PantherComparison {
         "AWS.EC2.VPCModified": "vpc-changes",
         "AWS.CloudTrail.AttemptToLeaveOrg": "organizations-changes",
         "AWS.CloudTrail.Stopped": "cloudtrail-tampering",
-        "AWS.CloudTrail.EventSelectorsDisabled": "cloudtrail-tampering",
+        "AWS.CloudTrail.EventSelectorsDisabled": "cloudtrail-event-selectors-changed",
+        "AWS.CloudTrail.RootAccessKeyCreated": "root-account-usage",
         "AWS.IAM.Backdoor.User.Keys": "access-key-created-for-another-user",
     ]
 
@@ -165,6 +168,7 @@ struct PantherComparison {
         "AWS.Root.Activity / Root Activity - CreateServiceLinkedRole",
         "AWS.Root.Activity / Root User Failed Activity",
         "AWS.Root.Activity / Root Read-Only Enumeration",
+        "AWS.CloudTrail.RootAccessKeyCreated / Root Created Access Key For User",
         "AWS.S3.BucketPolicyModified / S3 Bucket Policy Modified Error Response",
         "AWS.CloudTrail.UnauthorizedAPICall / Unauthorized API Call from Within AWS (FQDN)",
     ]
@@ -218,7 +222,7 @@ struct RulePackTests {
     @Test("Rules/ loads without errors, every rule has a description, a severity, a notify target and tests")
     func loads() throws {
         let rules = try RulePack.load().rules
-        #expect(rules.count >= 17, "expected the CIS controls, tampering and access-key rules, got \(rules.map(\.name))")
+        #expect(rules.count >= 19, "expected the CIS controls, tampering, event-selector, access-key and blocking rules, got \(rules.map(\.name))")
         for rule in rules {
             #expect(!(rule.description ?? "").isEmpty, "\(rule.name): no Description")
             #expect(rule.severity != nil, "\(rule.name): no Severity")
@@ -242,6 +246,72 @@ struct RulePackTests {
             #expect(expectations.contains(true) && expectations.contains(false), "\(rule.name): needs positive and negative examples")
         }
         print("rule pack: \(report.summaryLine)")
+    }
+
+    /// The events `tripline run` puts back on the bus about blocking, as BlockEvent builds them.
+    static func emittedEvents() -> [(name: String, event: JSONValue)] {
+        let rootIdentity: JSONValue = ["type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root",
+                                       "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLEEXAMPLE12"]
+        let serviceIdentity: JSONValue = ["type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"]
+        func refusal(_ reason: BlockRefusal, _ identity: JSONValue) -> JSONValue {
+            BlockEvent.refused(BlockEvent.Refusal(refusal: reason, principal: nil, identity: identity, reason: "CloudTrail tampering",
+                                                  rule: "cloudtrail-tampering", targetID: "block", eventID: "e1", account: "111122223333",
+                                                  region: "us-east-1", dryRun: true, breakerOpened: false), now: 1_764_064_800)
+        }
+        let user = "arn:aws:iam::111122223333:user/mallory"
+        let entry = BlockEntry(key: user, principal: ["kind": "iamUser", "key": .string(user), "arn": .string(user), "userName": "mallory"],
+                               kind: "iamUser", arn: user, accountId: "111122223333", region: "us-east-1", reason: "CloudTrail tampering",
+                               rule: "cloudtrail-tampering", targetID: "block", eventID: "e1", addedAt: 1_764_064_800,
+                               expiresAt: 1_764_068_400, addedBy: "rule cloudtrail-tampering", dryRun: true)
+        return [
+            ("User Block Refused (root)", refusal(.root(accountId: "111122223333"), rootIdentity)),
+            ("User Block Refused (AWS service)", refusal(.awsService("cloudtrail.amazonaws.com"), serviceIdentity)),
+            ("User Blocked", BlockEvent.blocked(entry, handler: nil, now: 1_764_064_801)),
+            ("User Unblocked", BlockEvent.unblocked(entry, by: "expiry", handler: nil, now: 1_764_068_400)),
+        ]
+    }
+
+    @Test("Tripline's own blocking events fire tripline-blocking-events only, never a CloudTrail rule (root-account-usage on a root refusal)")
+    func emittedEventsFireOnlyTheBlockingRule() throws {
+        let receivers = RuleReceivers(try RulePack.load().rules)
+        for (name, event) in Self.emittedEvents() {
+            #expect(event["source"]?.stringValue == BlockEvent.source, "\(name): \(event)")
+            #expect(receivers.names(for: event) == ["tripline-blocking-events"], "\(name) fired \(receivers.names(for: event) ?? [])")
+        }
+    }
+
+    @Test("no rule that blocks fires on event selectors a pattern cannot judge; cloudtrail-event-selectors-changed alerts on them")
+    func undecidableSelectorsNeverBlock() throws {
+        let rules = try RulePack.load().rules
+        let receivers = RuleReceivers(rules)
+        // One selector keeps every management event, the other adds S3 data events: nothing is dropped,
+        // yet the second selector alone has includeManagementEvents false.
+        let call: JSONValue = try JSONParser.parse(#"""
+            {"eventVersion": "1.09", "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": "arn:aws:iam::111122223333:user/terraform",
+             "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLEEXAMPLE12", "userName": "terraform"}, "eventTime": "2026-11-25T10:00:00Z",
+             "eventSource": "cloudtrail.amazonaws.com", "eventName": "PutEventSelectors", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
+             "requestParameters": {"trailName": "main", "eventSelectors": [
+               {"readWriteType": "All", "includeManagementEvents": true, "dataResources": [], "excludeManagementEventSources": []},
+               {"readWriteType": "All", "includeManagementEvents": false, "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3:::audit-bucket/"]}],
+                "excludeManagementEventSources": []}]},
+             "responseElements": null, "eventID": "e2", "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true,
+             "recipientAccountId": "111122223333", "eventCategory": "Management"}
+            """#)
+        let names = receivers.names(for: call) ?? []
+        #expect(names.contains("cloudtrail-event-selectors-changed"), "\(names)")
+        let selectorRule = rules.first { $0.name == "cloudtrail-event-selectors-changed" }
+        #expect(selectorRule?.targets.contains { $0.id == "alerts" } == true, "the selector rule must still alert to security-alerts")
+        for rule in rules where names.contains(rule.name) {
+            #expect(!rule.targets.contains { if case .blockUser = $0.kind { return true }; return false },
+                    "\(rule.name) would block the caller of a PutEventSelectors call that drops nothing")
+        }
+        // The calls that blind logging for certain still block.
+        var record = call.objectValue ?? JSONObject()
+        record["eventName"] = "StopLogging"
+        let stop = JSONValue.object(record)
+        let tampering = rules.first { $0.name == "cloudtrail-tampering" }
+        #expect(receivers.names(for: stop)?.contains("cloudtrail-tampering") == true)
+        #expect(tampering?.targets.contains { if case .blockUser = $0.kind { return true }; return false } == true)
     }
 
     @Test("every rule fires on the shared CloudTrail data, which holds such events for each")

@@ -101,11 +101,11 @@ struct BlockUserHandlerTests {
             let run = try BlockUserHarness(dir: dir).run(request(.block, blockedUser))
             #expect(run.outcome.termination == .exited(0), "\(run.stderr)")
             #expect(run.awsCalls == [
-                ["iam", "list-access-keys", "--user-name", "bert-jan", "--output", "json"],
-                ["iam", "put-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ-AKIASECONDKEY0000000",
+                ["iam", "list-access-keys", "--user-name=bert-jan", "--output", "json"],
+                ["iam", "put-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ-AKIASECONDKEY0000000",
                  "--policy-document", denyAll],
-                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Inactive"],
-                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIASECONDKEY0000000", "--status", "Inactive"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Inactive"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIASECONDKEY0000000", "--status", "Inactive"],
             ])
             #expect(run.stdout.contains("blocked IAM user bert-jan"))
         }
@@ -117,11 +117,11 @@ struct BlockUserHandlerTests {
             let run = try BlockUserHarness(dir: dir).run(request(.unblock, blockedUser))
             #expect(run.outcome.termination == .exited(0), "\(run.stderr)")
             #expect(run.awsCalls == [
-                ["iam", "list-user-policies", "--user-name", "bert-jan", "--output", "json"],
-                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Active"],
-                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIASECONDKEY0000000", "--status", "Active"],
-                ["iam", "delete-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ-AKIASECONDKEY0000000"],
-                ["iam", "delete-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock"],
+                ["iam", "list-user-policies", "--user-name=bert-jan", "--output", "json"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Active"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIASECONDKEY0000000", "--status", "Active"],
+                ["iam", "delete-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ-AKIASECONDKEY0000000"],
+                ["iam", "delete-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock"],
             ], "other policies, and names that are not Tripline's, are left alone")
         }
     }
@@ -132,11 +132,11 @@ struct BlockUserHandlerTests {
             let harness = try BlockUserHarness(dir: dir)
             let block = try harness.run(request(.block, blockedRole))
             #expect(block.outcome.termination == .exited(0), "\(block.stderr)")
-            #expect(block.awsCalls == [["iam", "put-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions",
+            #expect(block.awsCalls == [["iam", "put-role-policy", "--role-name=MyAppRole", "--policy-name", "TriplineRevokeSessions",
                                         "--policy-document", revoke]])
             let unblock = try harness.run(request(.unblock, blockedRole))
             #expect(unblock.outcome.termination == .exited(0), "\(unblock.stderr)")
-            #expect(unblock.awsCalls == [["iam", "delete-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
+            #expect(unblock.awsCalls == [["iam", "delete-role-policy", "--role-name=MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
         }
     }
 
@@ -157,19 +157,45 @@ struct BlockUserHandlerTests {
                 let expected: [String]
                 switch (action, principal.kind) {
                 case (.block, .iamUser):
-                    expected = ["would run: aws iam list-access-keys --user-name bert-jan --output json",
-                                "would run: aws iam put-user-policy --user-name bert-jan --policy-name TriplineBlock-AKIATFQR7NSC8Q4X20BJ --policy-document '\(denyAll)'",
-                                "would run: aws iam update-access-key --user-name bert-jan --access-key-id AKIATFQR7NSC8Q4X20BJ --status Inactive"]
+                    expected = ["would run: aws iam list-access-keys --user-name=bert-jan --output json",
+                                "would run: aws iam put-user-policy --user-name=bert-jan --policy-name TriplineBlock-AKIATFQR7NSC8Q4X20BJ --policy-document '\(denyAll)'",
+                                "would run: aws iam update-access-key --user-name=bert-jan --access-key-id AKIATFQR7NSC8Q4X20BJ --status Inactive"]
                 case (.unblock, .iamUser):
-                    expected = ["would run: aws iam list-user-policies --user-name bert-jan --output json",
-                                "would run: aws iam update-access-key --user-name bert-jan --access-key-id AKIATFQR7NSC8Q4X20BJ --status Active",
-                                "would run: aws iam delete-user-policy --user-name bert-jan --policy-name TriplineBlock-AKIATFQR7NSC8Q4X20BJ"]
+                    expected = ["would run: aws iam list-user-policies --user-name=bert-jan --output json",
+                                "would run: aws iam update-access-key --user-name=bert-jan --access-key-id AKIATFQR7NSC8Q4X20BJ --status Active",
+                                "would run: aws iam delete-user-policy --user-name=bert-jan --policy-name TriplineBlock-AKIATFQR7NSC8Q4X20BJ"]
                 case (.block, _):
-                    expected = ["would run: aws iam put-role-policy --role-name MyAppRole --policy-name TriplineRevokeSessions --policy-document '\(revoke)'"]
+                    expected = ["would run: aws iam put-role-policy --role-name=MyAppRole --policy-name TriplineRevokeSessions --policy-document '\(revoke)'"]
                 case (.unblock, _):
-                    expected = ["would run: aws iam delete-role-policy --role-name MyAppRole --policy-name TriplineRevokeSessions"]
+                    expected = ["would run: aws iam delete-role-policy --role-name=MyAppRole --policy-name TriplineRevokeSessions"]
                 }
                 #expect(Array(lines.dropLast()) == expected)
+            }
+        }
+    }
+
+    @Test("names that look like options (a user named --no-paginate, a role named -R) reach aws as --user-name=NAME / --role-name=NAME")
+    func optionLikeNames() throws {
+        try withTargetsTempDirectory { dir in
+            let harness = try BlockUserHarness(dir: dir)
+            let user = BlockPrincipal(kind: .iamUser, arn: "arn:aws:iam::123837392027:user/--no-paginate", accountId: "123837392027",
+                                      userName: "--no-paginate", accessKeyId: "AKIATFQR7NSC8Q4X20BJ", key: "arn:aws:iam::123837392027:user/--no-paginate")
+            let role = BlockPrincipal(kind: .assumedRole, arn: "arn:aws:sts::123456789012:assumed-role/-R/s", accountId: "123456789012",
+                                      roleName: "-R", roleArn: "arn:aws:iam::123456789012:role/-R", sessionName: "s", key: "arn:aws:iam::123456789012:role/-R")
+            for (principal, option) in [(user, "--user-name"), (role, "--role-name")] {
+                for action in [BlockRequest.Action.block, .unblock] {
+                    let run = try harness.run(request(action, principal))
+                    #expect(run.outcome.termination == .exited(0), "\(run.stderr)")
+                    #expect(!run.awsCalls.isEmpty)
+                    for call in run.awsCalls {
+                        // A separate "--user-name" followed by "--no-paginate" is what the aws CLI rejects
+                        // ("expected one argument"): the name must travel inside the option's argument.
+                        #expect(!call.contains(option), "\(call)")
+                        let name = principal.userName ?? principal.roleName ?? ""
+                        #expect(call.contains(option + "=" + name), "\(call)")
+                        #expect(!call.contains(name), "the name appears as an argument of its own: \(call)")
+                    }
+                }
             }
         }
     }
