@@ -25,14 +25,19 @@
 # with "would run:", and changes nothing (it does not call aws at all, so it cannot read the current
 # keys or policies: the commands shown use the access key named in the request).
 #
-# The aws CLI uses its usual configuration (AWS_PROFILE, AWS_REGION… from the target's Env); it must
-# have credentials for the principal's account.
+# The aws CLI uses its usual configuration (AWS_PROFILE, AWS_REGION…, from the environment the
+# target gives it). Before changing anything it asks `aws sts get-caller-identity` which account its
+# credentials are for, and refuses (65) unless that is the principal's account: IAM names are only
+# unique within an account, so with an organization trail, or input from several accounts, blocking
+# by name with the wrong credentials would lock out a same-named bystander and leave the caller free.
+# Give each account its own BlockUser target (a pattern on "account", AWS_PROFILE for that account).
 #
 # Requires bash 4 or later (mapfile) and python3 (to read the request JSON); the aws CLI for a
 # real run.
 #
-# Exit status: 0 done; 65 (permanent, not retried) a bad request, or a principal kind that cannot be
-# enforced here (federated or Identity Center user); 2 python3 missing or bash older than 4;
+# Exit status: 0 done; 65 (permanent, not retried) a bad request, a principal kind that cannot be
+# enforced here (federated or Identity Center user), or credentials for another account than the
+# principal's; 2 python3 missing or bash older than 4;
 # 3 aws CLI missing; anything else: the failing aws command's status.
 #
 # Request values are never evaluated: python3 validates every name against IAM's character set
@@ -57,7 +62,7 @@ fi
 request=$(cat)
 
 # Validates the request; prints action, dry run (0/1), kind, IAM name, access key id ("-" if none),
-# requestedAt, one per line. Exits 65 (permanent: a retry cannot fix the request) on anything unexpected.
+# requestedAt, account id ("-" if none), one per line. Exits 65 (permanent: a retry cannot fix the request) on anything unexpected.
 read_request='
 import json, re, sys, time
 def fail(message):
@@ -103,7 +108,14 @@ if at is None:
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 elif not isinstance(at, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", at):
     fail("\"requestedAt\" must be a UTC time such as 2026-11-25T10:00:00Z")
-print(action); print("1" if dry else "0"); print(kind); print(iam_name); print(key); print(at)
+account = principal.get("accountId")
+if account is None or account == "":
+    account = "-"
+elif not isinstance(account, str) or not re.fullmatch(r"[0-9]{12}", account):
+    if kind in ("iamUser", "assumedRole"):
+        fail("principal.accountId must be a 12-digit AWS account id")
+    account = "-"
+print(action); print("1" if dry else "0"); print(kind); print(iam_name); print(key); print(at); print(account)
 '
 
 parsed=$(python3 -c "$read_request" <<<"$request") || exit 65
@@ -114,6 +126,7 @@ kind=${field[2]}
 name=${field[3]}
 request_key=${field[4]}
 requested_at=${field[5]}
+account=${field[6]}
 
 case "${TRIPLINE_DRY_RUN:-}" in
     1|true|yes) dry_run=1 ;;
@@ -151,6 +164,32 @@ if [[ $dry_run != 1 ]] && ! command -v aws >/dev/null 2>&1; then
     echo "$prog: the aws CLI is not on PATH; install it (https://aws.amazon.com/cli/) or use a dry run (\"dryRun\": true or TRIPLINE_DRY_RUN=1)" >&2
     exit 3
 fi
+
+# Refuses unless the credentials the aws CLI will use are for the principal's account (see the top).
+check_account() {
+    if [[ $account == - ]]; then
+        echo "$prog: bad request: principal.accountId is missing, so the credentials' account cannot be checked against it" >&2
+        exit 65
+    fi
+    if [[ $dry_run == 1 ]]; then
+        printf 'would check: '
+        show aws sts get-caller-identity --query Account --output text
+        printf '  (must print %s, the principal'"'"'s account)\n' "$account"
+        return 0
+    fi
+    local caller status=0
+    caller=$(aws sts get-caller-identity --query Account --output text) || status=$?
+    if (( status != 0 )); then
+        echo "$prog: aws sts get-caller-identity failed (status $status): cannot tell which account these credentials are for" >&2
+        exit "$status"
+    fi
+    caller=${caller//[$'\r\n\t ']/}
+    if [[ $caller != "$account" ]]; then
+        echo "$prog: these credentials are for account ${caller:-(none)}, but the principal is in account $account; nothing changed." \
+             "Give this target credentials for $account (AWS_PROFILE in the BlockUser target's Environment; one target per account, each with a pattern on \"account\")" >&2
+        exit 65
+    fi
+}
 
 # Prints the ids of the active keys in a list-access-keys answer, one per line.
 active_keys='
@@ -215,6 +254,10 @@ unblock_iam_user() {
     done
     report "unblocked IAM user $name; removed policies: ${policies[*]:-none}"
 }
+
+case $kind in
+    iamUser|assumedRole) check_account ;;
+esac
 
 case "$kind/$action" in
     iamUser/block) block_iam_user ;;

@@ -21,6 +21,8 @@ private struct BlocklistProject {
             import json, os, sys
             with open(os.environ["STUB_AWS_LOG"], "a") as f:
                 f.write(json.dumps(sys.argv[1:]) + "\\n")
+            if sys.argv[1:3] == ["sts", "get-caller-identity"]:
+                print(os.environ.get("STUB_AWS_ACCOUNT", ""))
             if "list-access-keys" in sys.argv:
                 print(json.dumps({"AccessKeyMetadata": [
                     {"UserName": "bert-jan", "AccessKeyId": "AKIATFQR7NSC8Q4X20BJ", "Status": "Active"}]}))
@@ -31,20 +33,28 @@ private struct BlocklistProject {
         chmod(bin.appendingPathComponent("aws").path, 0o755)
     }
 
-    /// Runs `tripline blocklist …` in the project with the stub first on PATH.
-    func blocklist(_ arguments: [String]) throws -> TriplineBinary.Result {
+    /// Runs `tripline blocklist …` in the project with the stub first on PATH; the stub's credentials
+    /// are for `account`, by default the account of the first ARN among the arguments.
+    func blocklist(_ arguments: [String], account: String? = nil) throws -> TriplineBinary.Result {
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = dir.appendingPathComponent("bin").path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         var full = ["blocklist"] + arguments
-        if ["add", "remove", "expire"].contains(arguments.first ?? "") { full += ["--env", "STUB_AWS_LOG=" + awsLog] }
+        let credentials = account ?? arguments.lazy.compactMap { $0.hasPrefix("arn:aws:") ? $0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(4).first.map(String.init) : nil }.first
+        if ["add", "remove", "expire"].contains(arguments.first ?? "") {
+            full += ["--env", "STUB_AWS_LOG=" + awsLog, "--env", "STUB_AWS_ACCOUNT=" + (credentials ?? "")]
+        }
         return try BackgroundRun(tripline, full, in: dir, environment: environment).wait()
     }
 
-    /// The aws calls recorded since the last call of this method.
+    /// The aws calls recorded since the last call of this method, but the handler's check of its
+    /// credentials' account (which comes first whenever anything else does).
     func takeAWSCalls() throws -> [[String]] {
         guard let text = try? String(contentsOfFile: awsLog, encoding: .utf8) else { return [] }
         try FileManager.default.removeItem(atPath: awsLog)
-        return try text.split(separator: "\n").map { try JSONParser.parse(String($0)).arrayValue?.compactMap(\.stringValue) ?? [] }
+        let calls = try text.split(separator: "\n").map { try JSONParser.parse(String($0)).arrayValue?.compactMap(\.stringValue) ?? [] }
+        let check = ["sts", "get-caller-identity", "--query", "Account", "--output", "text"]
+        #expect(calls.first == check, "the account is checked first: \(calls)")
+        return calls.filter { $0 != check }
     }
 
     /// Moves every expiry into the past, as if the blocks' time had run out.
@@ -74,7 +84,7 @@ struct BlocklistCommandTests {
             // Standard output is exactly the JSON result; what the handler printed is on standard error.
             #expect(add.stdoutLines.count == 1, "\(add.stdout)")
             let result = try JSONParser.parse(add.stdout)
-            #expect(add.stderr.contains("would run: aws iam list-access-keys --user-name bert-jan --output json"), "\(add.stderr)")
+            #expect(add.stderr.contains("would run: aws iam list-access-keys --user-name=bert-jan --output json"), "\(add.stderr)")
             #expect(add.stderr.contains("dry run, nothing changed: blocked IAM user bert-jan"), "\(add.stderr)")
             #expect(result["result"] == "blocked" && result["entry"]?["dryRun"] == true && result["entry"]?["enforcement"] == "enforced")
             #expect(result["events"]?.arrayValue?.first?["detail-type"] == "User Blocked")
@@ -98,16 +108,16 @@ struct BlocklistCommandTests {
             let user = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--duration", "600", "--enforce", project.handler])
             #expect(user.status == 0 && user.stdout.contains("blocked IAM user bert-jan"), "\(user)")
             #expect(try project.takeAWSCalls() == [
-                ["iam", "list-access-keys", "--user-name", "bert-jan", "--output", "json"],
-                ["iam", "put-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ", "--policy-document",
+                ["iam", "list-access-keys", "--user-name=bert-jan", "--output", "json"],
+                ["iam", "put-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ", "--policy-document",
                  #"{"Version":"2012-10-17","Statement":[{"Sid":"TriplineBlock","Effect":"Deny","Action":"*","Resource":"*"}]}"#],
-                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Inactive"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Inactive"],
             ])
 
             let roleBlock = try project.blocklist(["add", "--arn", role, "--reason", "odd calls", "--enforce", project.handler, "--json"])
             #expect(roleBlock.status == 0, "\(roleBlock)")
-            #expect(try project.takeAWSCalls().map { Array($0.prefix(6)) } == [
-                ["iam", "put-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
+            #expect(try project.takeAWSCalls().map { Array($0.prefix(5)) } == [
+                ["iam", "put-role-policy", "--role-name=MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
             let again = try project.blocklist(["add", "--arn", role, "--reason", "again", "--enforce", project.handler, "--json"])
             let againResult = try JSONParser.parse(again.stdout)
             #expect(again.status == 0 && againResult["result"] == "alreadyBlocked", "\(again)")
@@ -120,7 +130,7 @@ struct BlocklistCommandTests {
             #expect(remove.status == 0, "\(remove)")
             let removed = try JSONParser.parse(remove.stdout)
             #expect(removed["removed"] == true && removed["key"] == .string(role), "\(remove.stdout)")
-            #expect(try project.takeAWSCalls() == [["iam", "delete-role-policy", "--role-name", "MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
+            #expect(try project.takeAWSCalls() == [["iam", "delete-role-policy", "--role-name=MyAppRole", "--policy-name", "TriplineRevokeSessions"]])
             let missing = try project.blocklist(["remove", role])
             #expect(missing.status == 1 && missing.stderr.contains("is not on the blocklist"), "\(missing)")
 
@@ -131,7 +141,7 @@ struct BlocklistCommandTests {
             try project.expireEverything()
             let listed = try project.tripline.run(["blocklist", "list"], in: dir)
             #expect(listed.stdout.contains("EXPIRED") && listed.stdout.contains("1 expired"), "\(listed)")
-            let expire = try project.blocklist(["expire", "--json"])
+            let expire = try project.blocklist(["expire", "--json"], account: "123837392027")
             #expect(expire.status == 0, "\(expire)")
             let expired = try JSONParser.parse(expire.stdout)
             #expect(expired["expired"] == 1 && expired["lifted"] == 1, "\(expire.stdout)")
@@ -140,9 +150,9 @@ struct BlocklistCommandTests {
             let event = try #require(result["events"]?.arrayValue?.first)
             #expect(event["detail-type"] == "User Unblocked" && event["source"] == "tripline" && event["detail"]?["unblockedBy"] == "expiry")
             #expect(try project.takeAWSCalls() == [
-                ["iam", "list-user-policies", "--user-name", "bert-jan", "--output", "json"],
-                ["iam", "update-access-key", "--user-name", "bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Active"],
-                ["iam", "delete-user-policy", "--user-name", "bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ"],
+                ["iam", "list-user-policies", "--user-name=bert-jan", "--output", "json"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Active"],
+                ["iam", "delete-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ"],
             ], "the handler that applied the block lifts it")
             let empty = try project.tripline.run(["blocklist", "list", "--json"], in: dir)
             #expect(empty.status == 0 && empty.stdout.isEmpty, "\(empty)")

@@ -20,8 +20,9 @@ private struct BlockUserHarness {
 
     static var handler: String { packageRoot.appendingPathComponent("Handlers/block-user.sh").path }
 
-    /// A stub aws in `dir/bin`: appends its arguments as a JSON array to `dir/aws.log` and answers
-    /// the two list calls with canned keys and policies.
+    /// A stub aws in `dir/bin`: appends its arguments as a JSON array to `dir/aws.log`, answers
+    /// the two list calls with canned keys and policies, and `sts get-caller-identity` with
+    /// `STUB_AWS_ACCOUNT`.
     init(dir: URL) throws {
         self.dir = dir
         self.log = dir.appendingPathComponent("aws.log").path
@@ -30,6 +31,8 @@ private struct BlockUserHarness {
             import json, os, sys
             with open(os.environ["STUB_AWS_LOG"], "a") as f:
                 f.write(json.dumps(sys.argv[1:]) + "\\n")
+            if sys.argv[1:3] == ["sts", "get-caller-identity"]:
+                print(os.environ.get("STUB_AWS_ACCOUNT", ""))
             if "list-access-keys" in sys.argv:
                 print(json.dumps({"AccessKeyMetadata": [
                     {"UserName": "bert-jan", "AccessKeyId": "AKIATFQR7NSC8Q4X20BJ", "Status": "Active"},
@@ -56,27 +59,40 @@ private struct BlockUserHarness {
 
     struct Run {
         let outcome: FunctionOutcome
+        /// The aws calls but the account check.
         let awsCalls: [[String]]
+        /// Whether the handler asked which account its credentials are for.
+        let checkedAccount: Bool
         var stdout: String { String(decoding: outcome.stdout, as: UTF8.self) }
         var stderr: String { String(decoding: outcome.stderr, as: UTF8.self) }
     }
 
+    /// Runs the handler on `request`; the stub's credentials are for the principal's account unless
+    /// `extraEnvironment` sets `STUB_AWS_ACCOUNT`.
     func run(_ request: JSONValue, withAWS: Bool = true, extraEnvironment: [String: String] = [:]) throws -> Run {
         try? FileManager.default.removeItem(atPath: log)
         var path = dir.appendingPathComponent("bare").path
         if withAWS { path = dir.appendingPathComponent("bin").path + ":" + path }
-        var environment = ["PATH": path, "STUB_AWS_LOG": log, "TRIPLINE_RULE": "r", "TRIPLINE_TARGET": "block"]
+        var environment = ["PATH": path, "STUB_AWS_LOG": log, "TRIPLINE_RULE": "r", "TRIPLINE_TARGET": "block",
+                           "STUB_AWS_ACCOUNT": request["principal"]?["accountId"]?.stringValue ?? ""]
         environment.merge(extraEnvironment) { $1 }
         let invocation = FunctionInvocation(executable: Self.handler, environment: environment, payload: JSONWriter.bytes(request), timeoutSeconds: 30)
         let outcome = try FunctionRunner().run(invocation)
         var calls: [[String]] = []
+        var checkedAccount = false
         if let text = try? String(contentsOfFile: log, encoding: .utf8) {
             for line in text.split(separator: "\n") {
                 let value = try JSONParser.parse(String(line))
-                calls.append((value.arrayValue ?? []).compactMap(\.stringValue))
+                let call = (value.arrayValue ?? []).compactMap(\.stringValue)
+                if call == ["sts", "get-caller-identity", "--query", "Account", "--output", "text"] {
+                    #expect(calls.isEmpty, "the account is checked before anything is changed")
+                    checkedAccount = true
+                } else {
+                    calls.append(call)
+                }
             }
         }
-        return Run(outcome: outcome, awsCalls: calls)
+        return Run(outcome: outcome, awsCalls: calls, checkedAccount: checkedAccount)
     }
 }
 
@@ -100,6 +116,7 @@ struct BlockUserHandlerTests {
         try withTargetsTempDirectory { dir in
             let run = try BlockUserHarness(dir: dir).run(request(.block, blockedUser))
             #expect(run.outcome.termination == .exited(0), "\(run.stderr)")
+            #expect(run.checkedAccount)
             #expect(run.awsCalls == [
                 ["iam", "list-access-keys", "--user-name=bert-jan", "--output", "json"],
                 ["iam", "put-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ-AKIASECONDKEY0000000",
@@ -169,7 +186,9 @@ struct BlockUserHandlerTests {
                 case (.unblock, _):
                     expected = ["would run: aws iam delete-role-policy --role-name=MyAppRole --policy-name TriplineRevokeSessions"]
                 }
-                #expect(Array(lines.dropLast()) == expected)
+                let check = ["would check: aws sts get-caller-identity --query Account --output text",
+                             "  (must print \(principal.accountId!), the principal's account)"]
+                #expect(Array(lines.dropLast()) == check + expected)
             }
         }
     }
@@ -242,6 +261,39 @@ struct BlockUserHandlerTests {
             #expect(outcome.termination == .exited(65), "\(String(decoding: outcome.stderr, as: UTF8.self))")
             #expect(String(decoding: outcome.stderr, as: UTF8.self).contains("bad request"))
             #expect(!FileManager.default.fileExists(atPath: harness.log), "aws was called")
+        }
+    }
+
+    @Test("credentials for another account change nothing: a same-named user or role there is a bystander", arguments: [
+        (blockedUser, "999999999999"), (blockedRole, "999999999999"), (blockedUser, ""),
+    ])
+    func otherAccount(_ principal: BlockPrincipal, _ credentialsAccount: String) throws {
+        try withTargetsTempDirectory { dir in
+            let harness = try BlockUserHarness(dir: dir)
+            for action in [BlockRequest.Action.block, .unblock] {
+                let run = try harness.run(request(action, principal), extraEnvironment: ["STUB_AWS_ACCOUNT": credentialsAccount])
+                #expect(run.outcome.termination == .exited(65), "\(run.stderr)")
+                #expect(run.checkedAccount)
+                #expect(run.awsCalls.isEmpty, "changed something with the wrong account's credentials: \(run.awsCalls)")
+                #expect(run.stderr.contains("but the principal is in account \(principal.accountId!)"), "\(run.stderr)")
+            }
+        }
+    }
+
+    @Test("a principal without a usable account id is refused before any aws call")
+    func missingAccount() throws {
+        try withTargetsTempDirectory { dir in
+            let harness = try BlockUserHarness(dir: dir)
+            var noAccount = blockedUser
+            noAccount.accountId = nil
+            var badAccount = blockedRole
+            badAccount.accountId = "12345"
+            for principal in [noAccount, badAccount] {
+                let run = try harness.run(request(.block, principal))
+                #expect(run.outcome.termination == .exited(65), "\(run.stderr)")
+                #expect(!run.checkedAccount && run.awsCalls.isEmpty)
+                #expect(run.stderr.contains("accountId"), "\(run.stderr)")
+            }
         }
     }
 
