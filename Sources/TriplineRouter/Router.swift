@@ -80,7 +80,9 @@ public struct EventNormalizer: Sendable {
     /// spliced in as `detail` (the last member ``CloudTrailNormalizer`` writes). Input spanning several
     /// lines (pretty-printed) is written out compactly instead, so the result is always one line.
     static func serialize(_ envelope: JSONValue, raw: [UInt8], wrapped: Bool) -> [UInt8] {
-        let start = raw.firstIndex { !isJSONWhitespace($0) } ?? raw.count
+        // A byte-order mark (which the parser skipped) must not end up inside the envelope.
+        let afterMark = raw.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        let start = raw[afterMark...].firstIndex { !isJSONWhitespace($0) } ?? raw.count
         let end = (raw.lastIndex { !isJSONWhitespace($0) } ?? -1) + 1
         guard start < end, !raw[start..<end].contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return JSONWriter.bytes(envelope) }
         guard wrapped else { return Array(raw[start..<end]) }

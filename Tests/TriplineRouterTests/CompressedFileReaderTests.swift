@@ -215,6 +215,17 @@ struct CompressedFileReaderTests {
         }
     }
 
+    @Test("a UTF-8 byte-order mark is dropped from the first line only, however the input is cut")
+    func byteOrderMarkOnTheFirstLine() throws {
+        let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let input = mark + Array(#"{"a":1}"#.utf8) + [0x0A] + mark + Array(#"{"b":2}"#.utf8)
+        for pieceSize in [1, 2, 4, input.count] {
+            let lines = split(input, maxLineLength: 100, pieceSize: pieceSize).compactMap { try? $0.get() }
+            #expect(lines == [.init(number: 1, bytes: Array(#"{"a":1}"#.utf8)),
+                              .init(number: 2, bytes: mark + Array(#"{"b":2}"#.utf8))], "piece size \(pieceSize)")
+        }
+    }
+
     @Test func overLongLineIsReportedAndSkipped() throws {
         let long = String(repeating: "x", count: 5_000)
         let input = Array("short\n\(long)\nafter\r\n\(String(repeating: "y", count: 11))\r\n\(String(repeating: "z", count: 10))\r\n\(long)".utf8)

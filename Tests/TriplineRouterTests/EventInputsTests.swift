@@ -253,6 +253,18 @@ struct EventInputsTests {
         #expect(other.isError, "anything else that is not an event is still a bad record")
     }
 
+    @Test("a byte-order mark before a record or an envelope never ends up inside the event")
+    func byteOrderMarkStaysOutOfTheEnvelope() throws {
+        let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        for text in [#"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","eventTime":"2024-01-01T00:00:00Z"}"#,
+                     #"{"id":"e1","source":"s","detail-type":"t","detail":{}}"#] {
+            let event = try EventNormalizer().normalize(RawEvent(bytes: mark + Array(text.utf8), origin: EventOrigin(source: "x", position: .line(1))),
+                                                        ingestionTime: "2024-02-02T00:00:00Z").get()
+            #expect(!event.bytes.starts(with: mark) && event.bytes.firstRange(of: mark) == nil, "\(String(decoding: event.bytes, as: UTF8.self))")
+            #expect(try JSONParser.parse(event.bytes) == event.envelope, "the bytes are the envelope, as valid JSON")
+        }
+    }
+
     @Test func normalizedEventCarriesTheEnvelopeAndItsId() throws {
         let record = #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","eventTime":"2024-01-01T00:00:00Z"}"#
         let event = try EventNormalizer().normalize(RawEvent(bytes: Array(record.utf8), origin: EventOrigin(source: "x", position: .line(1))),

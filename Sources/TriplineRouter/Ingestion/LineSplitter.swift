@@ -12,6 +12,8 @@ import Darwin
 /// reported as `.failure(.lineTooLong)` with its 1-based number and its bytes are discarded as they
 /// arrive, never buffered, so memory stays bounded by `maxLineLength` plus the current chunk.
 /// Empty lines are reported (so line numbers stay exact); a final line without `\n` is reported too.
+/// A UTF-8 byte-order mark at the start of the first line (Windows editors and PowerShell write
+/// one) is dropped, as the JSON parser drops it at the start of a document.
 ///
 /// Usage: `append` a chunk, call `nextLine()` until it returns nil, repeat; at end of input call
 /// `finish()` and drain `nextLine()` once more.
@@ -121,11 +123,13 @@ public struct LineSplitter: Sendable {
             partial.removeAll(keepingCapacity: true)
             return .failure(.lineTooLong(path: path, line: number, limit: maxLineLength))
         }
-        if partial.isEmpty { return .success(Line(number: number, bytes: Array(part))) }
-        let bytes = partial + part
+        var bytes = partial.isEmpty ? Array(part) : partial + part
         partial.removeAll(keepingCapacity: true)
+        if number == 1 && bytes.starts(with: Self.byteOrderMark) { bytes.removeFirst(Self.byteOrderMark.count) }
         return .success(Line(number: number, bytes: bytes))
     }
+
+    private static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     /// Keeps the unterminated tail of a chunk, or starts skipping once it cannot fit.
     private mutating func carryOver(_ range: Range<Int>) {
