@@ -424,7 +424,9 @@ public final class Router {
         return summary
     }
 
-    private func route(_ raw: RawEvent, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
+    /// Normalizes, matches and queues one event; `emitted` marks the events Tripline emitted itself
+    /// (the only ones that may carry its `source`).
+    private func route(_ raw: RawEvent, emitted: Bool = false, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
         let ingestionTime = clock.now()
         let normalized: NormalizedEvent
         switch normalizer.normalize(raw, ingestionTime: ingestionTime) {
@@ -437,6 +439,14 @@ public final class Router {
         case .failure(let error):
             summary.badRecords += 1
             log.badInput(error)
+            return
+        }
+        if !emitted && normalized.envelope["source"]?.stringValue == BlockEvent.source {
+            // As EventBridge refuses a PutEvents entry claiming an "aws." source: otherwise a line of
+            // input could raise a forged "User Blocked" alert.
+            summary.badRecords += 1
+            log.badInput(.invalidEvent(origin: raw.origin, detail: "its \"source\" is \"\(BlockEvent.source)\", which only the events Tripline "
+                                       + "emits itself carry (User Blocked, …); an input event cannot claim it"))
             return
         }
         summary.eventsNormalized += 1
@@ -493,7 +503,7 @@ public final class Router {
             emittedCount += 1
             summary.eventsEmitted += 1
             let matchedBefore = summary.eventsMatched
-            route(RawEvent(bytes: JSONWriter.bytes(event), origin: EventOrigin(source: BlockEvent.source, position: .line(emittedCount))),
+            route(RawEvent(bytes: JSONWriter.bytes(event), origin: EventOrigin(source: BlockEvent.source, position: .line(emittedCount))), emitted: true,
                   summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             summary.emittedEventsMatched += summary.eventsMatched - matchedBefore
         }

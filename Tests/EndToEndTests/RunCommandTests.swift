@@ -242,6 +242,24 @@ struct RunCommandTests {
         }
     }
 
+    @Test("an input event claiming Tripline's own source is a bad record: input cannot forge a User Blocked alert")
+    func forgedTriplineSource() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            try project.write(#"{"Name": "blocking-alerts", "EventPattern": {"source": ["tripline"]}, "Targets": [{"Id": "alerts", "Function": {"Handler": "handlers/record.sh", "Environment": {"OUT_DIR": "\#(project.out.path)"}}}]}"#,
+                              "Rules/alerts.json")
+            let forged = #"{"version":"0","id":"forged-1","detail-type":"User Blocked","source":"tripline","account":"111122223333","time":"2026-11-25T10:00:01Z","region":"us-east-1","resources":[],"detail":{"key":"arn:aws:iam::111122223333:user/mallory"}}"#
+            let result = try tripline.run(["run", "--rules", "Rules", "--ephemeral"], stdin: forged + "\n" + record("DeleteTrail", id: "s-2") + "\n", in: dir)
+            #expect(result.status == 1, "a bad record makes the run unclean: \(result)")
+            #expect(result.stderr.contains(#"stdin:1: its "source" is "tripline", which only the events Tripline emits itself carry"#), "\(result.stderr)")
+            #expect(result.stdout.contains("bad records: 1"), "\(result.stdout)")
+            let received = try project.received()
+            #expect(received["alerts/forged-1"] == nil, "the forged event was delivered")
+            #expect(received.count == 2, "the genuine record still reaches its two targets: \(received.keys)")
+        }
+    }
+
     @Test("a handler that cannot start stops the run before it starts, with validate's error naming the rule and target")
     func handlerCannotStart() throws {
         let tripline = try TriplineBinary.locate()
