@@ -123,7 +123,8 @@ enum ValidatedFileKind: String, CaseIterable {
     /// Rule files (`AWS::Events::Rule`-style objects, or lists of them), or folders of them.
     case rule
 
-    /// Folders, JSON arrays and objects with rule fields are rules; anything else is a pattern.
+    /// Folders, JSON arrays and objects with rule fields (also in the wrong case) are rules;
+    /// anything else is a pattern.
     static func sniff(_ path: String) -> ValidatedFileKind {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return .rule }
@@ -133,6 +134,11 @@ enum ValidatedFileKind: String, CaseIterable {
         case .array: return .rule
         case .object(let object):
             if object.keys.contains(where: { ["Name", "EventPattern", "Targets", "State", "Topic"].contains($0) }) { return .rule }
+            // Rule fields in the wrong case ("name", "eventpattern", "targets"): a rule written wrongly, to be told
+            // `unknown field "eventpattern"; did you mean "EventPattern"?` as in a folder. A pattern may name an
+            // event field "name" or "state", but never holds an "eventpattern" or a string at its top level.
+            let ruleLike = object.filter { member in (RuleFile.ruleFields + ["Topic"]).contains { $0.lowercased() == member.key.lowercased() } }
+            if ruleLike.contains(where: { $0.key.lowercased() == "eventpattern" || $0.value.stringValue != nil }) { return .rule }
             // A CloudFormation resource or template (a pattern has no string values, so "Type": "…" is not one).
             if object["Type"]?.stringValue != nil || object["AWSTemplateFormatVersion"] != nil { return .rule }
             if case .object(let resources)? = object["Resources"], resources.contains(where: { $0.value["Type"]?.stringValue != nil }) { return .rule }
