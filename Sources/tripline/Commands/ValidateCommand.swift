@@ -25,7 +25,9 @@ enum ValidateCommand: Command {
             Without --kind, folders and files that look like rules are rules, others patterns.
             Rule checks include what 'run' checks before it starts: each Function handler (and
             BlockUser Enforce handler) must be an executable file, found as a delivery finds it
-            (relative paths from the folder holding Rules/, bare names on PATH). The entries of each
+            (relative paths from the folder holding Rules/, bare names on PATH), that the system can
+            start: a compiled program, or a script whose #! line names an interpreter that exists
+            (#!/usr/bin/env NAME: NAME on the handlers' PATH), without Windows line endings. The entries of each
             rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
@@ -56,7 +58,8 @@ enum ValidateCommand: Command {
             // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
             let (ruleSet, handlerErrors) = loaded.checkingHandlers()
             // Rules' Tests entries, checked by the code 'tripline test' uses, without running them.
-            let testErrors = RuleTestRunner().problems(in: ruleSet.rules).map(RuleError.init)
+            let testProblems = RuleTestRunner().problemsByRule(in: ruleSet.rules)
+            let testErrors = testProblems.flatMap(\.errors).map(RuleError.init)
             let errors = RuleSet.sortedByFile(loadErrors + handlerErrors + testErrors)
             for error in errors { context.output.line(error.description) }
             anyErrors = anyErrors || !errors.isEmpty
@@ -96,7 +99,7 @@ enum ValidateCommand: Command {
                                         + " ('run' refuses to start without it)")
                 }
             }
-            context.output.line("\(ruleSet.rules.count) rule\(ruleSet.rules.count == 1 ? "" : "s") valid, \(errors.count) error\(errors.count == 1 ? "" : "s")")
+            context.output.line(summary(rules: loaded.rules.count, valid: ruleSet.rules.count - testProblems.count, errors: errors.count))
         }
         for path in patternPaths {
             let diagnostics: [String]
@@ -113,6 +116,19 @@ enum ValidateCommand: Command {
             }
         }
         return anyErrors ? ExitStatus.negative : ExitStatus.success
+    }
+}
+
+extension ValidateCommand {
+    /// The last line for rule files: `3 rules valid, 0 errors` when every rule read is free of
+    /// errors, else `3 rules, 1 valid, 9 errors`. `rules` counts the rules read (a rule whose
+    /// definition has errors is not one: only its errors count), `valid` those of them without
+    /// errors in their handlers or their Tests.
+    static func summary(rules: Int, valid: Int, errors: Int) -> String {
+        let errorCount = "\(errors) error\(errors == 1 ? "" : "s")"
+        let ruleCount = "\(rules) rule\(rules == 1 ? "" : "s")"
+        if valid == rules { return "\(ruleCount) valid, \(errorCount)" }
+        return "\(ruleCount), \(valid) valid, \(errorCount)"
     }
 }
 
