@@ -53,6 +53,37 @@ struct InitCommandTests {
         }
     }
 
+    @Test("--events inside the rules folder is a usage error saying why and where to put them; nothing is written", arguments: [
+        (["--rules", "detections", "--handlers", "detections/handlers", "--events", "detections/events"], "detections/events", "detections", "events"),
+        (["--rules", "detections/", "--events", "./detections/x/../events"], "./detections/x/../events", "detections/", "events"),
+        (["--rules", "proj/Rules", "--events", "proj/Rules"], "proj/Rules", "proj/Rules", "proj/events"),
+        (["--events", "Rules/events"], "Rules/events", "Rules", "events"),
+    ])
+    func eventsInsideRules(_ options: [String], _ events: String, _ rules: String, _ suggested: String) throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(Self.record.utf8).write(to: dir.appendingPathComponent("rec.json"))
+            let result = try tripline.run(["init", "--from-event", "rec.json"] + options, in: dir)
+            #expect(result.status == 64, "\(result)")
+            #expect(result.stderr.hasPrefix("tripline init: --events \(events) is inside the rules folder \(rules): every *.json file there is read "
+                                            + "as a rule file by validate, test and run, so the test event would be reported as a broken rule; "
+                                            + "put events in a folder beside it, such as --events \(suggested)\n"), "\(result)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["rec.json"], "nothing is written")
+        }
+    }
+
+    @Test("--events beside the rules folder, or one whose name only starts like it, is fine")
+    func eventsBesideRules() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(Self.record.utf8).write(to: dir.appendingPathComponent("rec.json"))
+            let result = try tripline.run(["init", "--from-event", "rec.json", "--rules", "detections", "--events", "detections-events"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            let test = try tripline.run(["test", "detections"], in: dir)
+            #expect(test.status == 0, "\(test)")
+        }
+    }
+
     /// A record, an envelope, or either without `eventName`, for the scaffolding cases.
     static let record = #"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DisableKey","awsRegion":"eu-west-1","readOnly":false,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#
     static let withoutEventName = #"{"eventSource":"s3.amazonaws.com","eventType":"AwsApiCall"}"#

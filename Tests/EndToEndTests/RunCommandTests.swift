@@ -421,4 +421,19 @@ struct RunCommandTests {
             #expect(badEvent.status == 2 && badEvent.stderr.contains("missing.json"), "\(badEvent)")
         }
     }
+
+    @Test("invoke prints handler output as run does: escape sequences, CRs and bidi overrides shown as escapes")
+    func invokeEscapesOutput() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            try project.write(record("StopLogging", id: "i-2"), "event.json")
+            try project.script(#"printf 'x\033[31mRED\033]0;title\007\r\nfake\rline\n'; printf 'err \342\200\256txt.exe' >&2"#, "handlers/loud.sh")
+            let result = try tripline.run(["invoke", "handlers/loud.sh", "--event", "event.json"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout == "x\\x1b[31mRED\\x1b]0;title\\x07\nfake\\x0dline\n", "\(result)")
+            #expect(result.stderr.hasPrefix("err \\u202etxt.exe\n"), "\(result)")
+            #expect(!result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{202E}"), "\(result)")
+        }
+    }
 }

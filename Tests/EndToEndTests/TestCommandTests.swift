@@ -142,7 +142,9 @@ struct TestCommandTests {
             #expect(lines.contains { $0.hasPrefix("FAIL trail-stopped: no event: Rules/trail-stopped.json:8:") && $0.contains(#"Tests[1]: a rule test needs "Event""#) }, "\(result)")
             #expect(lines.contains { $0.contains(#"Tests[2].Evnt: unknown field "Evnt"; did you mean "Event"?"#) }, "\(result)")
             #expect(lines.contains { $0.hasPrefix("FAIL trail-stopped: missing file: ") && $0.contains("Tests[3]: cannot read EventFile events/none.json") }, "\(result)")
-            #expect(lines.contains { $0.hasPrefix("FAIL trail-stopped: not an event: ") && $0.contains("not a CloudTrail record or EventBridge event") }, "\(result)")
+            // At the Event value, with its path once, and no "skipped" (nothing is being read past).
+            #expect(lines.contains("FAIL trail-stopped: not an event: Rules/trail-stopped.json:11:39: Tests[4].Event: not a CloudTrail record or EventBridge event "
+                                   + #"(an object with keys "hello"; expected eventSource or eventName, or detail-type, source and detail)"#), "\(result)")
             #expect(lines.contains { $0.hasPrefix("FAIL trail-stopped: Tests[5]: ") && $0.contains("a rule test is an object") }, "\(result)")
             #expect(lines.contains { $0.contains(#"Tests[7].Name: test name "ok" is already used in this rule"#) }, "\(result)")
             #expect(lines.contains("PASS trail-stopped: ok"))

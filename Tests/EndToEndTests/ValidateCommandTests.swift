@@ -142,7 +142,65 @@ struct ValidateCommandTests {
             let validate = try tripline.run(["validate", "Rules"], in: dir)
             #expect(validate.status == 1, "\(validate)")
             #expect(Set(validate.stdoutLines.filter { $0.hasPrefix("Rules/r.json:") }) == Set(reported), "\(validate)")
-            #expect(validate.stdoutLines.last == "1 rule valid, 7 errors", "\(validate)")
+            #expect(validate.stdoutLines.last == "1 rule, 0 valid, 7 errors", "the rule's Tests have errors, so it is not counted valid: \(validate)")
+        }
+    }
+
+    @Test("the summary counts rules read and, of them, those without errors in their handlers or Tests")
+    func summaryCounts() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let rules = #"[{"Name": "fine", "EventPattern": {"source": ["aws.s3"]}},"# + "\n"
+                + #" {"Name": "bad-test", "EventPattern": {"source": ["aws.s3"]}, "Tests": [{"Name": "t", "Event": {"hello": 1}, "Matches": true}]},"# + "\n"
+                + #" {"Name": "bad-handler", "EventPattern": {"source": ["aws.s3"]}, "Targets": [{"Id": "t", "Function": {"Handler": "./none.sh"}}]},"# + "\n"
+                + #" {"Name": "bad-pattern", "EventPattern": {"source": "aws.s3"}}]"#
+            try Data(rules.utf8).write(to: dir.appendingPathComponent("r.json"))
+            let result = try tripline.run(["validate", "r.json"], in: dir)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stdoutLines.count == 4 && result.stdoutLines.last == "3 rules, 1 valid, 3 errors", "\(result)")
+            #expect(result.stdoutLines.contains { $0.hasPrefix("r.json:2:96: [1].Tests[0].Event: not a CloudTrail record or EventBridge event") && !$0.hasSuffix("skipped") },
+                    "\(result)")
+        }
+    }
+
+    @Test("a single file with rule fields in the wrong case is read as a rule and told the right spelling; a pattern on a field \"name\" stays a pattern")
+    func wrongCaseRuleFile() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(#"{"name": "x", "eventpattern": {"source": ["aws.s3"]}, "targets": [{"id": "t", "Function": {"Handler": "/bin/true"}}]}"#.utf8)
+                .write(to: dir.appendingPathComponent("case.json"))
+            try Data(#"{"name": "x", "EventPatern": {"source": ["aws.s3"]}}"#.utf8).write(to: dir.appendingPathComponent("name-only.json"))
+            try Data(#"{"name": ["x"], "state": ["on"], "detail": {"name": [{"prefix": "a"}]}}"#.utf8).write(to: dir.appendingPathComponent("pattern.json"))
+            let result = try tripline.run(["validate", "case.json"], in: dir)
+            #expect(result.status == 1, "\(result)")
+            let lines = result.stdoutLines
+            #expect(lines.contains { $0.hasPrefix(#"case.json:1:31: eventpattern: unknown field "eventpattern"; did you mean "EventPattern"?"#) }, "\(result)")
+            #expect(lines.contains { $0.hasPrefix(#"case.json:1:10: name: unknown field "name"; did you mean "Name"?"#) }, "\(result)")
+            #expect(!lines.contains { $0.contains("unknown operator") || $0.contains("expected an array") }, "not read as a pattern: \(result)")
+            let nameOnly = try tripline.run(["validate", "name-only.json"], in: dir)
+            #expect(nameOnly.stdoutLines.contains { $0.hasPrefix(#"name-only.json:1:10: name: unknown field "name"; did you mean "Name"?"#) }, "\(nameOnly)")
+            let pattern = try tripline.run(["validate", "pattern.json"], in: dir)
+            #expect(pattern.status == 0 && pattern.stdoutLines == ["pattern.json: ok"], "\(pattern)")
+        }
+    }
+
+    @Test("a handler saved with Windows line endings is refused, naming the interpreter with its stray \\r")
+    func crlfHandler() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("Handlers"), withIntermediateDirectories: true)
+            let handler = dir.appendingPathComponent("Handlers/crlf.sh").path
+            _ = FileManager.default.createFile(atPath: handler, contents: Data("#!/bin/sh\r\necho hi\r\n".utf8), attributes: [.posixPermissions: 0o755])
+            let rule = #"{"Name": "h-crlf", "EventPattern": {"source": ["aws.s3"]}, "Targets": [{"Id": "a", "Function": {"Handler": "Handlers/crlf.sh"}}]}"#
+            try Data(rule.utf8).write(to: dir.appendingPathComponent("Rules/h.json"))
+            let result = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(result.status == 1, "\(result)")
+            let expected = "Rules/h.json:1:108: Targets[0].Function.Handler: rule h-crlf, target a: cannot start handler \(handler): "
+                + #"its #! line ends in a carriage return (the file has Windows CRLF line endings), so the system looks for the interpreter "/bin/sh\r", "#
+                + #"which does not exist; convert the file to Unix LF line endings (dos2unix FILE, or sed -i 's/\r$//' FILE); every delivery to it would fail"#
+            #expect(result.stdoutLines.first == expected, "\(result)")
+            #expect(result.stdoutLines.last == "1 rule, 0 valid, 1 error", "\(result)")
         }
     }
 }

@@ -4,7 +4,9 @@ import Testing
 
 /// Loads and checks a project folder (`/p` in messages) whose `Rules/r.json` holds `rule`, with
 /// `HANDLERS` in it standing for the folder's `Handlers/`, which holds `ok.sh` (executable),
-/// `plain.sh` (not executable) and `a-directory/`.
+/// `plain.sh` (not executable), `a-directory/`, and executable files the system cannot start:
+/// `noshebang.sh`, `badinterp.py` (a missing `#!` interpreter), `crlf.sh` (Windows line endings)
+/// and `env.py` (`#!/usr/bin/env` with a command not on PATH).
 private func check(_ rule: String, inheritedPath: String? = "/usr/bin:/bin") throws -> (rules: [String], errors: [String]) {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("tripline-handlers-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: root) }
@@ -12,6 +14,10 @@ private func check(_ rule: String, inheritedPath: String? = "/usr/bin:/bin") thr
     try FileManager.default.createDirectory(atPath: root + "/Handlers/a-directory", withIntermediateDirectories: true)
     FileManager.default.createFile(atPath: root + "/Handlers/ok.sh", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
     FileManager.default.createFile(atPath: root + "/Handlers/plain.sh", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644])
+    for (name, text) in [("noshebang.sh", "echo hi\n"), ("badinterp.py", "#!/nonexistent/python\nprint(1)\n"), ("crlf.sh", "#!/bin/sh\r\necho hi\r\n"),
+                         ("env.py", "#!/usr/bin/env no-such-interpreter-tripline\n")] {
+        _ = FileManager.default.createFile(atPath: root + "/Handlers/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+    }
     try Data(rule.replacingOccurrences(of: "HANDLERS", with: root + "/Handlers").utf8).write(to: URL(fileURLWithPath: root + "/Rules/r.json"))
     let (loaded, loadErrors) = RuleSet.load(paths: [root + "/Rules"])
     #expect(loadErrors.isEmpty, "\(loadErrors)")
@@ -32,6 +38,11 @@ struct HandlerCheckTests {
         (#"{"Handler": "no-such-command-tripline"}"#, "no-such-command-tripline: not found on PATH"),
         (#"{"Handler": "sh", "Environment": {"PATH": "/nonexistent"}}"#, "sh: not found on PATH"),
         (#"{"Handler": "/p-absent/h.sh"}"#, "/p-absent/h.sh: No such file or directory"),
+        (#"{"Handler": "Handlers/noshebang.sh"}"#, #"/p/Handlers/noshebang.sh: the system cannot start it ("Exec format error"): a handler is a compiled program or a script whose first line is a #! line"#),
+        (#"{"Handler": "Handlers/badinterp.py"}"#, #"/p/Handlers/badinterp.py: its #! line names the interpreter "/nonexistent/python", which does not exist (No such file or directory)"#),
+        (#"{"Handler": "Handlers/crlf.sh"}"#, #"/p/Handlers/crlf.sh: its #! line ends in a carriage return (the file has Windows CRLF line endings), so the system looks for the interpreter "/bin/sh\r", which does not exist; convert the file to Unix LF line endings"#),
+        (#"{"Handler": "Handlers/env.py"}"#, #"/p/Handlers/env.py: its #! line runs /usr/bin/env to find the command "no-such-interpreter-tripline", which is not on the PATH handlers get (/usr/bin:/bin)"#),
+        (#"{"Handler": "Handlers/env.py", "Environment": {"PATH": "/nonexistent"}}"#, #"/p/Handlers/env.py: its #! line runs /usr/bin/env to find the command "no-such-interpreter-tripline", which is not on the PATH handlers get (/nonexistent)"#),
     ] as [(String, String)])
     func cannotStart(_ function: String, _ why: String) throws {
         let (rules, errors) = try check(functionRule(function))
@@ -53,6 +64,12 @@ struct HandlerCheckTests {
     func relativeHint() throws {
         let (_, errors) = try check(functionRule(#"{"Handler": "handlers/x.sh"}"#))
         #expect(errors.first?.hasSuffix("(a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder); every delivery to it would fail") == true, "\(errors)")
+    }
+
+    @Test("a handler found but not startable gets no hint about where relative paths are taken from")
+    func noRelativeHintForFoundFiles() throws {
+        let (_, errors) = try check(functionRule(#"{"Handler": "Handlers/crlf.sh"}"#))
+        #expect(errors.count == 1 && !errors[0].contains("relative handler path") && errors[0].hasSuffix("; every delivery to it would fail"), "\(errors)")
     }
 
     @Test("topic Function subscriptions and BlockUser enforcement handlers are checked too")

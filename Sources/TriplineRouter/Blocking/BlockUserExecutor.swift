@@ -408,8 +408,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
             return HandlerRun(outcome: outcome, failure: (error, outcome.exitStatus != Self.permanentFailureExitStatus))
         } catch {
             // A handler that cannot be started will not start on a retry either.
-            if case .cannotStart = error { return HandlerRun(failure: (error.description, false)) }
-            return HandlerRun(failure: (error.description, true))
+            return HandlerRun(failure: (error.description, !error.isPermanent))
         }
     }
 

@@ -203,18 +203,16 @@ public final class DeliveryLog: Sendable {
 
     private func logOutput(_ bytes: [UInt8], dropped: Int, stream: String, report: DeliveryReport) {
         guard !bytes.isEmpty || dropped > 0 else { return }
-        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
         let prefix = "[\(report.targetKey)] " + (stream == "stderr" ? "stderr: " : "")
         var out: [UInt8] = []
-        for var line in lines {
-            if line.last == 0x0D { line = line.dropLast() }
-            let text = String(decoding: line, as: UTF8.self)
-            switch format {
-            case .text:
-                out.append(contentsOf: (prefix + PrintableText.escapingControls(text)).utf8)
+        switch format {
+        case .text:
+            for line in PrintableText.printableLines(of: bytes) {
+                out.append(contentsOf: (prefix + line).utf8)
                 out.append(0x0A)
-            case .json:
+            }
+        case .json:
+            for text in PrintableText.lines(of: bytes) {
                 out.append(contentsOf: Self.jsonLine([
                     ("type", "output"), ("rule", .string(report.rule)), ("target", .string(report.target)),
                     ("eventId", .string(report.eventID)), ("stream", .string(stream)), ("line", .string(text)),

@@ -124,9 +124,7 @@ public struct TargetExecutor: Sendable {
                                  summary: outcome.summary)
         } catch {
             // A handler that cannot be started will not start on a retry either.
-            let retryable: Bool
-            if case .cannotStart = error { retryable = false } else { retryable = true }
-            return AttemptReport(outcome: .failed(error: error.description, retryable: retryable, retryAfter: nil), summary: error.description)
+            return AttemptReport(outcome: .failed(error: error.description, retryable: !error.isPermanent, retryAfter: nil), summary: error.description)
         }
     }
 

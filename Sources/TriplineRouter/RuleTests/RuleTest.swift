@@ -39,12 +39,23 @@ public struct RuleTest: Sendable, Equatable {
     public var path: JSONPath
     /// Where the test's object starts in ``file``.
     public var location: JSONLocation?
+    /// Where its `Event` or `EventFile` value starts: what a problem with the event points at.
+    public var eventLocation: JSONLocation?
+
+    /// The path of its `Event` or `EventFile` value (`Tests[2].Event`).
+    public var eventPath: JSONPath {
+        switch event {
+        case .inline: return path.appending("Event")
+        case .file: return path.appending("EventFile")
+        }
+    }
 
     /// The fields of a test object.
     public static let fields = ["Name", "Event", "EventFile", "Matches"]
 
     public init(ruleName: String, name: String, event: EventSource, expectedMatch: Bool,
-                file: String, path: JSONPath, location: JSONLocation? = nil) {
+                file: String, path: JSONPath, location: JSONLocation? = nil, eventLocation: JSONLocation? = nil) {
+        self.eventLocation = eventLocation
         self.ruleName = ruleName
         self.name = name
         self.event = event
@@ -107,8 +118,9 @@ public enum RuleTestProblem: Error, Sendable, Equatable, CustomStringConvertible
     case invalidEventFile(path: String, JSONError)
     /// `EventFile` is a CloudTrail log file with other than one record.
     case notOneRecord(path: String, count: Int)
-    /// The event is neither a CloudTrail record nor an EventBridge event, or is too large.
-    case invalidEvent(String)
+    /// The event (from `eventFile`, when it is an `EventFile`) is neither a CloudTrail record nor an
+    /// EventBridge event, is too large, or cannot be matched: `detail` says which.
+    case invalidEvent(eventFile: String?, detail: String)
 
     public var description: String {
         switch self {
@@ -136,8 +148,8 @@ public enum RuleTestProblem: Error, Sendable, Equatable, CustomStringConvertible
             return text + ": " + error.message
         case .notOneRecord(let path, let count):
             return "EventFile \(path) is a CloudTrail log file with \(count) records; a test takes exactly one event"
-        case .invalidEvent(let detail):
-            return detail
+        case .invalidEvent(let eventFile, let detail):
+            return (eventFile.map { "EventFile \($0): " } ?? "") + detail
         }
     }
 }
@@ -198,8 +210,10 @@ extension RuleTest {
                 }
             }
             guard errors.count == before, let name, let expected, let source else { continue }
-            tests.append(RuleTest(ruleName: rule.name, name: name, event: source, expectedMatch: expected,
-                                  file: rule.file, path: path, location: locations?.location(of: path)))
+            var test = RuleTest(ruleName: rule.name, name: name, event: source, expectedMatch: expected,
+                                file: rule.file, path: path, location: locations?.location(of: path))
+            test.eventLocation = locations?.location(of: test.eventPath)
+            tests.append(test)
         }
         return (tests, errors)
     }

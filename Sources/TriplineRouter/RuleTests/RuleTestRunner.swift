@@ -55,16 +55,23 @@ public struct RuleTestRunner: Sendable {
     /// message, same position), without judging any test: a bad entry, an `EventFile` that cannot
     /// be read, an event that is neither a CloudTrail record nor an EventBridge event. For `validate`.
     public func problems(in rules: [Rule]) -> [RuleTestError] {
-        var errors: [RuleTestError] = []
-        for (_, parsed) in parsedTests(of: rules) {
-            errors += parsed.errors
+        problemsByRule(in: rules).flatMap(\.errors)
+    }
+
+    /// ``problems(in:)`` by rule: the name of each rule whose tests have problems, and those
+    /// problems, in rule order.
+    public func problemsByRule(in rules: [Rule]) -> [(rule: String, errors: [RuleTestError])] {
+        var found: [(rule: String, errors: [RuleTestError])] = []
+        for (rule, parsed) in parsedTests(of: rules) {
+            var errors = parsed.errors
             for test in parsed.tests {
                 if case .failure(let problem) = loadEvent(test).flatMap({ normalize($0, origin: origin(of: test)) }) {
-                    errors.append(RuleTestError(file: test.file, location: test.location, path: test.path, problem: problem, testName: test.name))
+                    errors.append(Self.error(problem, of: test))
                 }
             }
+            if !errors.isEmpty { found.append((rule.name, errors)) }
         }
-        return errors
+        return found
     }
 
     /// The `Tests` of each rule that has some, read with the line and column of their file.
@@ -95,8 +102,7 @@ public struct RuleTestRunner: Sendable {
         switch loadEvent(test).flatMap({ judge($0, rule: rule, machine: machine, origin: origin(of: test)) }) {
         case .success(let v): verdict = v
         case .failure(let problem):
-            let error = RuleTestError(file: test.file, location: test.location, path: test.path, problem: problem, testName: test.name)
-            return RuleTestResult(ruleName: rule.name, testName: test.name, outcome: .invalid([error]))
+            return RuleTestResult(ruleName: rule.name, testName: test.name, outcome: .invalid([Self.error(problem, of: test)]))
         }
         guard verdict.receives != test.expectedMatch else {
             return RuleTestResult(ruleName: rule.name, testName: test.name, outcome: .passed)
@@ -122,7 +128,7 @@ public struct RuleTestRunner: Sendable {
         do {
             patternMatches = try machine.matches(event: normalized.bytes) == [0]
         } catch {
-            return .failure(.invalidEvent("\(origin): cannot be matched: \(error)"))
+            return .failure(.invalidEvent(eventFile: nil, detail: "cannot be matched: \(error)"))
         }
         let explanation = PatternExplainer.explain(rule.pattern, event: normalized.envelope)
         return .success(RuleVerdict(envelope: normalized.envelope, patternMatches: patternMatches,
@@ -133,7 +139,30 @@ public struct RuleTestRunner: Sendable {
     func normalize(_ event: JSONValue, origin: EventOrigin) -> Result<NormalizedEvent, RuleTestProblem> {
         let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
         return normalizer.normalize(RawEvent(bytes: JSONWriter.bytes(event), origin: origin), ingestionTime: ingestionTime)
-            .mapError { .invalidEvent($0.description) }
+            .mapError { .invalidEvent(eventFile: nil, detail: Self.detail($0)) }
+    }
+
+    /// What is wrong with a test's event, without the origin and the "skipped" that `run`'s
+    /// messages about input carry: the error says where the event is.
+    static func detail(_ error: InputError) -> String {
+        switch error {
+        case .invalidEvent(_, let detail): return detail
+        case .eventTooLarge(_, let limit): return "the event is larger than \(limit) bytes"
+        case .cloudTrailDigest: return "a CloudTrail digest (no events), not an event"
+        default: return error.description
+        }
+    }
+
+    /// A problem with `test`'s event as an error: at the `Event` or `EventFile` value for what is
+    /// wrong with the event itself, at the test for an `EventFile` that cannot be read.
+    static func error(_ problem: RuleTestProblem, of test: RuleTest) -> RuleTestError {
+        if case .invalidEvent(_, let detail) = problem {
+            var eventFile: String?
+            if case .file(let written, _) = test.event { eventFile = written }
+            return RuleTestError(file: test.file, location: test.eventLocation ?? test.location, path: test.eventPath,
+                                 problem: .invalidEvent(eventFile: eventFile, detail: detail), testName: test.name)
+        }
+        return RuleTestError(file: test.file, location: test.location, path: test.path, problem: problem, testName: test.name)
     }
 
     /// The test's event: inline, or read from its `EventFile`.

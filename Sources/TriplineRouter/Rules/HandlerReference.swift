@@ -6,8 +6,8 @@ import TriplineTargets
 ///
 /// The rule file reader records these so that `validate` and `run` can check, before anything
 /// runs, that each one can be started: otherwise `run` finds out at the first match and dead-letters
-/// every delivery. The check is ``FunctionRunner/resolveExecutable(_:searchPath:)``, the very
-/// lookup a delivery does.
+/// every delivery. The check is ``FunctionRunner/checkStartable(_:searchPath:)``: the very lookup a
+/// delivery does, then what the system would make of the file's first bytes (its `#!` line).
 public struct HandlerReference: Sendable, Equatable {
     /// What owns the handler.
     public enum Owner: Sendable, Equatable, CustomStringConvertible {
@@ -39,7 +39,7 @@ public struct HandlerReference: Sendable, Equatable {
     /// inherit from Tripline's environment (nil when unset).
     public func problem(inheritedPath: String?) -> RuleError? {
         do {
-            _ = try FunctionRunner.resolveExecutable(program, searchPath: searchPath ?? inheritedPath)
+            _ = try FunctionRunner.checkStartable(program, searchPath: searchPath ?? inheritedPath)
             return nil
         } catch {
             return RuleError(file: file, location: location, path: path,

@@ -103,7 +103,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     case pattern(PatternProblem)
     /// A malformed entry of a rule's `Tests`, as `tripline test` reports it.
     case ruleTest(RuleTestProblem)
-    /// A handler that cannot be started (missing, a directory, not executable, not on `PATH`).
+    /// A handler that cannot be started (missing, a directory, not executable, not on `PATH`, or a
+    /// file the system cannot start: no `#!` line, a missing `#!` interpreter, Windows line endings).
     case handlerCannotStart(owner: String, written: String, FunctionRunError)
     /// `ScheduleExpression`: rules here match events; nothing runs on a schedule.
     case scheduleUnsupported
@@ -205,7 +206,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return problem.description
         case .handlerCannotStart(let owner, let written, let error):
             var text = "\(owner): \(error)"
-            if written.contains("/") && !written.hasPrefix("/") {
+            if case .cannotStart = error, written.contains("/") && !written.hasPrefix("/") {
                 text += " (a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder)"
             }
             return text + "; every delivery to it would fail"

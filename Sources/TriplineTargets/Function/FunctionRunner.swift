@@ -102,12 +102,25 @@ public struct FunctionOutcome: Sendable, Equatable {
 public enum FunctionRunError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The program was not found, is not executable, or `posix_spawn` failed.
     case cannotStart(executable: String, reason: String)
+    /// The program is an executable file the system still cannot start: no `#!` line, a missing
+    /// interpreter, Windows line endings (``ProgramStartProblem``).
+    case cannotStartProgram(executable: String, ProgramStartProblem)
     /// Setting up pipes or the spawn attributes failed.
     case systemCallFailed(call: String, reason: String)
+
+    /// Whether a retry cannot help: the handler cannot be started at all (not a passing failure
+    /// of a system call).
+    public var isPermanent: Bool {
+        switch self {
+        case .cannotStart, .cannotStartProgram: return true
+        case .systemCallFailed: return false
+        }
+    }
 
     public var description: String {
         switch self {
         case .cannotStart(let executable, let reason): return "cannot start handler \(executable): \(reason)"
+        case .cannotStartProgram(let executable, let problem): return "cannot start handler \(executable): \(problem)"
         case .systemCallFailed(let call, let reason): return "cannot run handler: \(call) failed: \(reason)"
         }
     }
@@ -247,15 +260,33 @@ public final class FunctionRunner: Sendable {
             try checkExecutable(name)
             return name
         }
-        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
-        for directory in directories {
+        if let found = searchOnPath(name, searchPath: path ?? "/usr/local/bin:/usr/bin:/bin") { return found }
+        throw .cannotStart(executable: name, reason: "not found on PATH")
+    }
+
+    /// ``resolveExecutable(_:searchPath:)``, then whether the system can start what it found:
+    /// a compiled program, or a script whose `#!` interpreter exists and can run (and, for
+    /// `#!/usr/bin/env NAME`, whose `NAME` is on `searchPath`), read from the file's first bytes
+    /// (``ProgramHeader``). What `validate` and `run` check before any delivery.
+    public static func checkStartable(_ name: String, searchPath path: String?) throws(FunctionRunError) -> String {
+        let program = try resolveExecutable(name, searchPath: path)
+        if let problem = ProgramHeader.problem(program: program, searchPath: path) {
+            throw .cannotStartProgram(executable: program, problem)
+        }
+        return program
+    }
+
+    /// The first executable regular file named `name` in the directories of `searchPath` (an
+    /// empty entry is the working directory), or nil.
+    static func searchOnPath(_ name: String, searchPath: String) -> String? {
+        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
             let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
             var info = stat()
             if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
                 return candidate
             }
         }
-        throw .cannotStart(executable: name, reason: "not found on PATH")
+        return nil
     }
 
     private static func checkExecutable(_ path: String) throws(FunctionRunError) {
@@ -326,7 +357,16 @@ public final class FunctionRunner: Sendable {
         guard rc == 0 else {
             closeAll()
             if rc == ETXTBSY { throw .textFileBusy }
-            throw .failed(.cannotStart(executable: executable, reason: String(cString: strerror(rc))))
+            // ENOENT for a file that exists, or ENOEXEC: the file's #! line is to blame, not the file.
+            if rc == ENOENT || rc == ENOEXEC,
+               let problem = ProgramHeader.problem(program: executable, searchPath: invocation.environment["PATH"]) {
+                throw .failed(.cannotStartProgram(executable: executable, problem))
+            }
+            var reason = String(cString: strerror(rc))
+            if rc == ENOENT && access(executable, F_OK) == 0 {
+                reason += " (the file exists: a program it needs to start, its #! interpreter or dynamic loader, is missing)"
+            }
+            throw .failed(.cannotStart(executable: executable, reason: reason))
         }
         _ = Glibc.close(pipes[0].read)
         _ = Glibc.close(pipes[1].write)

@@ -21,6 +21,20 @@ public enum PrintableText {
         return String(out)
     }
 
+    /// A handler's output as lines to print: split at LF, a CR ending a line dropped (CRLF output),
+    /// decoded leniently, not escaped; a last line without its LF is a line, an empty output none.
+    public static func lines(of bytes: [UInt8]) -> [String] {
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        return lines.map { line in String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self) }
+    }
+
+    /// ``lines(of:)`` with controls escaped (``escapingControls(_:)``): how `run` and `invoke` print
+    /// what a handler wrote, so it cannot drive the terminal or forge a line.
+    public static func printableLines(of bytes: [UInt8]) -> [String] {
+        lines(of: bytes).map(escapingControls)
+    }
+
     /// The last non-empty line of `bytes` (decoded leniently, controls escaped), cut to `limit`
     /// characters; nil when there is none.
     public static func lastLine(of bytes: [UInt8], limit: Int = 200) -> String? {

@@ -28,7 +28,8 @@ enum InitCommand: Command {
             Writes <rules>/<name>.json, <handlers>/<name>.sh and <events>/<name>.json, then prints what to
             run next (tripline test). The rule names the handler and the test event by paths relative
             to the project root (the folder holding Rules/, else the rules folder), as 'run' and
-            'test' resolve them, whatever the folders chosen. Edit the pattern to widen or narrow it,
+            'test' resolve them, whatever the folders chosen; the events folder may not be inside the
+            rules folder, where every *.json file is read as a rule file. Edit the pattern to widen or narrow it,
             the Description and Severity, and the handler.
             """)
 
@@ -38,6 +39,14 @@ enum InitCommand: Command {
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
         guard let input = arguments.value("from-event") else {
             return context.usageError("--from-event is required: a CloudTrail record to start from", spec: spec)
+        }
+        let rulesDirectory = arguments.value("rules") ?? "Rules"
+        let handlersDirectory = arguments.value("handlers") ?? "Handlers"
+        let eventsDirectory = arguments.value("events") ?? "Examples/events"
+        if isWithin(eventsDirectory, rulesDirectory) {
+            return context.usageError("--events \(eventsDirectory) is inside the rules folder \(rulesDirectory): every *.json file there is read "
+                                      + "as a rule file by validate, test and run, so the test event would be reported as a broken rule; "
+                                      + "put events in a folder beside it, such as --events \(siblingEventsFolder(of: rulesDirectory))", spec: spec)
         }
         var bytes: [UInt8]
         if input == "-" {
@@ -82,9 +91,6 @@ enum InitCommand: Command {
         guard Rule.isValidName(name) else {
             return context.usageError("'\(name)' is not a valid rule name (1 to 64 of letters, digits, '.', '-', '_'); give one with --name", spec: spec)
         }
-        let rulesDirectory = arguments.value("rules") ?? "Rules"
-        let handlersDirectory = arguments.value("handlers") ?? "Handlers"
-        let eventsDirectory = arguments.value("events") ?? "Examples/events"
         let rulePath = (rulesDirectory as NSString).appendingPathComponent(name + ".json")
         let handlerPath = (handlersDirectory as NSString).appendingPathComponent(name + ".sh")
         let eventPath = (eventsDirectory as NSString).appendingPathComponent(name + ".json")
@@ -144,6 +150,34 @@ enum InitCommand: Command {
         context.output.line("wrote \(eventPath) (the rule's positive test)")
         context.output.line("next: tripline test --rule \(name) \(rulesDirectory)")
         return ExitStatus.success
+    }
+
+    /// Whether `path` is `folder` or below it, comparing absolute paths with `.`, `..` and the
+    /// symbolic links of their existing parts resolved.
+    static func isWithin(_ path: String, _ folder: String) -> Bool {
+        func absolute(_ path: String) -> String {
+            let current = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+            var url = URL(fileURLWithPath: path, relativeTo: current).standardizedFileURL
+            // Resolve links in the longest part that exists (the folders may not exist yet).
+            var missing: [String] = []
+            while !FileManager.default.fileExists(atPath: url.path), url.path != "/" {
+                missing.insert(url.lastPathComponent, at: 0)
+                url.deleteLastPathComponent()
+            }
+            var resolved = url.resolvingSymlinksInPath()
+            for component in missing { resolved.appendPathComponent(component) }
+            return resolved.path
+        }
+        let inner = absolute(path), outer = absolute(folder)
+        return inner == outer || inner.hasPrefix(outer.hasSuffix("/") ? outer : outer + "/")
+    }
+
+    /// A folder for events beside `rulesDirectory`: `events` in its parent folder.
+    static func siblingEventsFolder(of rulesDirectory: String) -> String {
+        let trimmed = rulesDirectory.count > 1 && rulesDirectory.hasSuffix("/") ? String(rulesDirectory.dropLast()) : rulesDirectory
+        let parent = (trimmed as NSString).deletingLastPathComponent
+        let name = (trimmed as NSString).lastPathComponent == "events" ? "test-events" : "events"
+        return parent.isEmpty ? name : (parent as NSString).appendingPathComponent(name)
     }
 
     /// Why a record could not be picked out of the input: a wrong `--record` (a usage error) or an input

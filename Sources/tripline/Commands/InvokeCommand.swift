@@ -12,8 +12,8 @@ import TriplineTargets
 /// `tripline invoke`: runs one handler once with one event, as `run` would for a match.
 ///
 /// For writing and debugging handlers: same environment, same standard input, same timeout
-/// handling as a real delivery, with the handler's output printed as it is and its exit status
-/// passed on.
+/// handling as a real delivery, with the handler's output printed as `run` prints it (control
+/// characters escaped) and its exit status passed on.
 enum InvokeCommand: Command {
     static let spec = CommandSpec(
         name: "invoke",
@@ -30,7 +30,8 @@ enum InvokeCommand: Command {
         discussion: """
             The handler is started directly (no shell) with the event JSON on standard input and
             TRIPLINE_RULE, TRIPLINE_TARGET, TRIPLINE_EVENT_ID, TRIPLINE_IDEMPOTENCY_KEY and
-            TRIPLINE_ATTEMPT set. Its standard output and error are printed (at most 64 KB each), then
+            TRIPLINE_ATTEMPT set. Its standard output and error are printed (at most 64 KB each; as
+            'run' prints them, control characters such as ESC shown as escapes like \\x1b), then
             a status line on standard error. Exit status: the handler's, 124 if it timed out,
             128+N if it was killed by signal N, 2 if it could not be started or the event is invalid.
             """)
@@ -71,9 +72,11 @@ enum InvokeCommand: Command {
             context.errors.line("tripline invoke: \(error)")
             return ExitStatus.invalidInput
         }
-        context.output.write(bytes: outcome.stdout)
+        // Escaped line by line as 'run' prints handler output: event data a handler echoes must not
+        // drive the terminal (escape sequences, bidi overrides) or hide lines (CR).
+        for line in PrintableText.printableLines(of: outcome.stdout) { context.output.line(line) }
         context.output.flush()
-        context.errors.write(bytes: outcome.stderr)
+        for line in PrintableText.printableLines(of: outcome.stderr) { context.errors.line(line) }
         if outcome.stdoutDroppedBytes > 0 { context.errors.line("tripline invoke: \(outcome.stdoutDroppedBytes) more bytes of standard output dropped") }
         if outcome.stderrDroppedBytes > 0 { context.errors.line("tripline invoke: \(outcome.stderrDroppedBytes) more bytes of standard error dropped") }
         context.errors.line("tripline invoke: \(handler): \(outcome.summary) (event \(event.id), idempotency key \(delivery.idempotencyKey))")

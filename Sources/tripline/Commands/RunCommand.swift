@@ -60,8 +60,10 @@ enum RunCommand: Command {
             Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
             by a first signal), 1 when some records were bad, a file could not be read, a delivery was
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
-            have errors, a handler cannot be started (missing, not executable, not on PATH), a webhook
-            variable is unset, or the state directory cannot be used (for instance, another run holds it).
+            have errors, a handler cannot be started (missing, not executable, not on PATH, a script
+            without a #! line, a #! interpreter that is missing or ends in a Windows carriage return), a
+            webhook variable is unset, or the state directory cannot be used (for instance, another run
+            holds it).
             """)
 
     /// With `--follow`, seconds a file must stay quiet before its unfinished end is reported.

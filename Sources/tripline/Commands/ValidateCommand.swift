@@ -25,7 +25,9 @@ enum ValidateCommand: Command {
             Without --kind, folders and files that look like rules are rules, others patterns.
             Rule checks include what 'run' checks before it starts: each Function handler (and
             BlockUser Enforce handler) must be an executable file, found as a delivery finds it
-            (relative paths from the folder holding Rules/, bare names on PATH). The entries of each
+            (relative paths from the folder holding Rules/, bare names on PATH), that the system can
+            start: a compiled program, or a script whose #! line names an interpreter that exists
+            (#!/usr/bin/env NAME: NAME on the handlers' PATH), without Windows line endings. The entries of each
             rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
@@ -56,7 +58,8 @@ enum ValidateCommand: Command {
             // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
             let (ruleSet, handlerErrors) = loaded.checkingHandlers()
             // Rules' Tests entries, checked by the code 'tripline test' uses, without running them.
-            let testErrors = RuleTestRunner().problems(in: ruleSet.rules).map(RuleError.init)
+            let testProblems = RuleTestRunner().problemsByRule(in: ruleSet.rules)
+            let testErrors = testProblems.flatMap(\.errors).map(RuleError.init)
             let errors = RuleSet.sortedByFile(loadErrors + handlerErrors + testErrors)
             for error in errors { context.output.line(error.description) }
             anyErrors = anyErrors || !errors.isEmpty
@@ -96,7 +99,7 @@ enum ValidateCommand: Command {
                                         + " ('run' refuses to start without it)")
                 }
             }
-            context.output.line("\(ruleSet.rules.count) rule\(ruleSet.rules.count == 1 ? "" : "s") valid, \(errors.count) error\(errors.count == 1 ? "" : "s")")
+            context.output.line(summary(rules: loaded.rules.count, valid: ruleSet.rules.count - testProblems.count, errors: errors.count))
         }
         for path in patternPaths {
             let diagnostics: [String]
@@ -116,6 +119,19 @@ enum ValidateCommand: Command {
     }
 }
 
+extension ValidateCommand {
+    /// The last line for rule files: `3 rules valid, 0 errors` when every rule read is free of
+    /// errors, else `3 rules, 1 valid, 9 errors`. `rules` counts the rules read (a rule whose
+    /// definition has errors is not one: only its errors count), `valid` those of them without
+    /// errors in their handlers or their Tests.
+    static func summary(rules: Int, valid: Int, errors: Int) -> String {
+        let errorCount = "\(errors) error\(errors == 1 ? "" : "s")"
+        let ruleCount = "\(rules) rule\(rules == 1 ? "" : "s")"
+        if valid == rules { return "\(ruleCount) valid, \(errorCount)" }
+        return "\(ruleCount), \(valid) valid, \(errorCount)"
+    }
+}
+
 /// A kind of file `validate` checks.
 enum ValidatedFileKind: String, CaseIterable {
     /// One event pattern (a JSON object).
@@ -123,7 +139,8 @@ enum ValidatedFileKind: String, CaseIterable {
     /// Rule files (`AWS::Events::Rule`-style objects, or lists of them), or folders of them.
     case rule
 
-    /// Folders, JSON arrays and objects with rule fields are rules; anything else is a pattern.
+    /// Folders, JSON arrays and objects with rule fields (also in the wrong case) are rules;
+    /// anything else is a pattern.
     static func sniff(_ path: String) -> ValidatedFileKind {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return .rule }
@@ -133,6 +150,11 @@ enum ValidatedFileKind: String, CaseIterable {
         case .array: return .rule
         case .object(let object):
             if object.keys.contains(where: { ["Name", "EventPattern", "Targets", "State", "Topic"].contains($0) }) { return .rule }
+            // Rule fields in the wrong case ("name", "eventpattern", "targets"): a rule written wrongly, to be told
+            // `unknown field "eventpattern"; did you mean "EventPattern"?` as in a folder. A pattern may name an
+            // event field "name" or "state", but never holds an "eventpattern" or a string at its top level.
+            let ruleLike = object.filter { member in (RuleFile.ruleFields + ["Topic"]).contains { $0.lowercased() == member.key.lowercased() } }
+            if ruleLike.contains(where: { $0.key.lowercased() == "eventpattern" || $0.value.stringValue != nil }) { return .rule }
             // A CloudFormation resource or template (a pattern has no string values, so "Type": "…" is not one).
             if object["Type"]?.stringValue != nil || object["AWSTemplateFormatVersion"] != nil { return .rule }
             if case .object(let resources)? = object["Resources"], resources.contains(where: { $0.value["Type"]?.stringValue != nil }) { return .rule }
