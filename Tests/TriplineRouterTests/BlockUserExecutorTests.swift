@@ -427,3 +427,123 @@ extension BlockOutcome.Result {
     var isRefused: Bool { if case .refused = self { return true }; return false }
     var isFailed: Bool { if case .failed = self { return true }; return false }
 }
+
+/// A handler that appends `action AWS_PROFILE STATIC` (or `-` for unset) to `env.log` and succeeds.
+private func environmentHandler(in dir: URL) throws -> (path: String, log: URL) {
+    let log = dir.appendingPathComponent("env.log")
+    let path = try writeScript("""
+        payload=$(cat)
+        action=$(printf '%s' "$payload" | sed 's/.*"action":"\\([a-z]*\\)".*/\\1/')
+        echo "$action ${AWS_PROFILE:--} ${STATIC:--}" >> "\(log.path)"
+        """, "env-enforce.sh", in: dir)
+    return (path, log)
+}
+
+private func logLines(_ url: URL) -> [String] {
+    ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+@Suite("Blocking: the enforcement handler's Environment", .serialized)
+struct BlockUserEnvironmentTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// The target's `Environment` as written.
+        var written: [String: String]
+        /// What `run` resolved for `key-outside-window/block`; nil: not resolved.
+        var resolved: [String: String]?
+        /// `tripline blocklist --env`.
+        var given: [String: String]
+        /// The handler's `action AWS_PROFILE STATIC` for the block and the unblock at expiry; nil: the block fails for good.
+        var expected: [String]?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "resolved at start, used for the block and again for the unblock at expiry",
+             written: ["AWS_PROFILE": "${P}", "STATIC": "s"], resolved: ["AWS_PROFILE": "secops", "STATIC": "s"], given: [:],
+             expected: ["block secops s", "unblock secops s"]),
+        Case(name: "--env goes over the target's Environment",
+             written: ["AWS_PROFILE": "${P}"], resolved: ["AWS_PROFILE": "secops"], given: ["AWS_PROFILE": "cli"],
+             expected: ["block cli -", "unblock cli -"]),
+        Case(name: "not resolved, but no placeholders: the values as written",
+             written: ["STATIC": "lit"], resolved: nil, given: [:], expected: ["block - lit", "unblock - -"]),
+        Case(name: "nothing configured: no extra variables", written: [:], resolved: nil, given: [:], expected: ["block - -", "unblock - -"]),
+        Case(name: "not resolved and a placeholder: fails for good, naming the variable",
+             written: ["AWS_PROFILE": "${P}"], resolved: nil, given: [:], expected: nil),
+    ]
+
+    @Test("which environment the handler gets", arguments: cases)
+    func environments(_ testCase: Case) throws {
+        try withRouterTempDirectory { dir in
+            let (handler, log) = try environmentHandler(in: dir)
+            var settings = BlockUserExecutor.Settings(environment: testCase.given)
+            if let resolved = testCase.resolved { settings.targetEnvironments = ["key-outside-window/block": resolved] }
+            let blocking = try executor(try StateStore.inMemory(), settings: settings)
+            var block = try target(handler, duration: 3600)
+            block.environment = testCase.written
+            let outcome = blocking.block(BlockUserExecutor.Delivery(rule: "key-outside-window", targetID: "block", target: block,
+                                                                    event: Identities.event(Identities.iamUser), eventID: "e-1"), now: start)
+            guard let expected = testCase.expected else {
+                guard case .failed(_, let error, let retryable) = outcome.result else { Issue.record("\(outcome.summary)"); return }
+                #expect(!retryable && error.contains("needs environment variable P, which is not set"), "\(error)")
+                #expect(logLines(log).isEmpty)
+                return
+            }
+            #expect(outcome.result.isBlocked, "\(outcome.summary)")
+            // The unblock at expiry finds the environment by the entry's rule and target (never stored).
+            let lifted = try blocking.expire(now: start + 3601)
+            #expect(lifted.count == 1 && lifted.allSatisfy(\.removed))
+            #expect(logLines(log) == expected)
+        }
+    }
+
+    @Test("the resolved environment is never written to the state database")
+    func notStored() throws {
+        try withRouterTempDirectory { dir in
+            let (handler, _) = try environmentHandler(in: dir)
+            let store = try StateStore.open(directory: dir.appendingPathComponent("state").path)
+            let settings = BlockUserExecutor.Settings(targetEnvironments: ["key-outside-window/block": ["AWS_SECRET_ACCESS_KEY": "s3cr3t-value-8812"]])
+            let outcome = try executor(store, settings: settings).block(try delivery(Identities.iamUser, handler), now: start)
+            #expect(outcome.result.isBlocked, "\(outcome.summary)")
+            let entry = try #require(try Blocklist(store: store).entry("arn:aws:iam::123837392027:user/bert-jan"))
+            #expect(!JSONWriter.string(entry.json).contains("s3cr3t"))
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("state").path) {
+                let bytes = (try? Data(contentsOf: dir.appendingPathComponent("state/" + name))) ?? Data()
+                #expect(bytes.range(of: Data("s3cr3t-value-8812".utf8)) == nil, "\(name) holds the secret")
+            }
+        }
+    }
+
+    @Test("BlockUserEnvironments resolves ${NAME} from the environment given; an unset one is reported as a webhook's is")
+    func resolveRuleSet() throws {
+        let text = #"""
+            [{"Name": "r", "EventPattern": {"source": ["aws.iam"]},
+              "Targets": [{"Id": "b", "BlockUser": {"Reason": "x", "Enforce": "/bin/true",
+                           "Environment": {"AWS_PROFILE": "${PROFILE}", "AWS_REGION": "eu-${R}-1", "LITERAL": "a$$b"}}}]}]
+            """#
+        let parsed = RuleFile.parse(bytes: Array(text.utf8), file: "/p/Rules/r.json", currentDirectory: "/p")
+        #expect(parsed.errors.isEmpty, "\(parsed.errors)")
+        let rules = RuleSet(rules: parsed.rules)
+        let ok = BlockUserEnvironments.resolve(rules: rules, environment: ["PROFILE": "secops", "R": "west"])
+        #expect(ok.errors.isEmpty && ok.environments == ["r/b": ["AWS_PROFILE": "secops", "AWS_REGION": "eu-west-1", "LITERAL": "a$b"]])
+        let missing = BlockUserEnvironments.resolve(rules: rules, environment: ["R": "west"])
+        #expect(missing.missingVariables && missing.environments.isEmpty)
+        #expect(missing.errors == ["/p/Rules/r.json: rule r, target b: BlockUser Environment AWS_PROFILE needs environment variable PROFILE, which is not set"])
+    }
+
+    static let invalid: [(String, String)] = [
+        (#"{"1X": "a"}"#, #"Targets[0].BlockUser.Environment.1X: expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*), got "1X""#),
+        (#"{"X": 1}"#, "Targets[0].BlockUser.Environment.X: expected a string, got 1"),
+        (#""AWS_PROFILE=x""#, #"Targets[0].BlockUser.Environment: expected an object of string values, got "AWS_PROFILE=x""#),
+        (#"{"X": "${1A}"}"#, #"Targets[0].BlockUser.Environment.X: bad placeholder in "${1A}" at offset 0"#),
+        (#"{"X": "${OPEN"}"#, #"Targets[0].BlockUser.Environment.X: bad placeholder in "${OPEN" at offset 0: "${" has no closing "}""#),
+    ]
+
+    @Test("Environment is validated as a Function's, and its placeholders as a webhook's", arguments: invalid)
+    func validation(_ environment: String, _ message: String) {
+        let text = #"{"Name": "r", "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "b", "BlockUser": {"Reason": "x", "Enforce": "/bin/true", "Environment": "# + environment + "}}]}"
+        let parsed = RuleFile.parse(bytes: Array(text.utf8), file: "/p/Rules/r.json", currentDirectory: "/p")
+        #expect(parsed.rules.isEmpty)
+        #expect(parsed.errors.count == 1 && parsed.errors.contains { $0.description.contains(message) }, "\(parsed.errors)")
+    }
+}

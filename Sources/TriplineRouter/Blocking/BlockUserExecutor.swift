@@ -32,8 +32,15 @@ public final class BlockUserExecutor: @unchecked Sendable {
         public var dryRun: Bool
         /// How long a handler may run.
         public var handlerTimeoutSeconds: Double
-        /// Extra environment for the handler (`AWS_PROFILE`, `AWS_REGION`, …), under the `TRIPLINE_*` variables.
+        /// Extra environment for every handler run (`tripline blocklist --env`), over the target's own
+        /// and under the `TRIPLINE_*` variables.
         public var environment: [String: String]
+        /// The resolved `Environment` of each `BlockUser` target, by `rule/target`
+        /// (``BlockUserEnvironments/resolve(rules:environment:)``): given to the handler for the target's
+        /// blocks and for the unblocks of the entries it made (found by the entry's rule and target,
+        /// since the blocklist never stores an environment). A target missing here gets its
+        /// `Environment` only when it has no `${NAME}` placeholders.
+        public var targetEnvironments: [String: [String: String]]
         /// The variables handlers inherit (`PATH`, `HOME`, `LANG`, `TZ`); default: this process's.
         public var inheritedEnvironment: [String: String]
 
@@ -44,6 +51,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
         public init(protected: ProtectedPrincipals = .none, maxBlocks: Int = Settings.defaultMaxBlocks,
                     windowSeconds: Double = Settings.defaultWindowSeconds, dryRun: Bool = false,
                     handlerTimeoutSeconds: Double = Settings.defaultHandlerTimeoutSeconds, environment: [String: String] = [:],
+                    targetEnvironments: [String: [String: String]] = [:],
                     inheritedEnvironment: [String: String] = HandlerEnvironment.currentInherited()) {
             self.protected = protected
             self.maxBlocks = maxBlocks
@@ -51,6 +59,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
             self.dryRun = dryRun
             self.handlerTimeoutSeconds = handlerTimeoutSeconds
             self.environment = environment
+            self.targetEnvironments = targetEnvironments
             self.inheritedEnvironment = inheritedEnvironment
         }
     }
@@ -116,11 +125,16 @@ public final class BlockUserExecutor: @unchecked Sendable {
     public func block(_ delivery: Delivery, now: Double) -> BlockOutcome {
         let event = delivery.event
         let identity = delivery.target.principalPath.evaluate(in: event) ?? .null
-        let plan = Plan(reason: delivery.target.reason, rule: delivery.rule, targetID: delivery.targetID, eventID: delivery.eventID,
+        var plan = Plan(reason: delivery.target.reason, rule: delivery.rule, targetID: delivery.targetID, eventID: delivery.eventID,
                         enforce: delivery.target.enforce, dryRun: delivery.target.dryRun || settings.dryRun,
                         durationSeconds: delivery.target.durationSeconds, attempt: delivery.attempt, addedBy: "rule " + delivery.rule,
                         account: event["account"]?.stringValue ?? event["detail"]?["recipientAccountId"]?.stringValue,
                         region: event["region"]?.stringValue ?? event["detail"]?["awsRegion"]?.stringValue, usesBreaker: true)
+        switch targetEnvironment(rule: delivery.rule, target: delivery.targetID, configured: delivery.target) {
+        case .success(let environment): plan.environment = environment
+        case .failure(let error):
+            return BlockOutcome(result: .failed(entry: nil, error: error.description + " (tripline run resolves it when it starts)", retryable: false))
+        }
         switch PrincipalResolver.resolve(userIdentity: identity) {
         case .failure(let refusal):
             return refuse(refusal, principal: nil, identity: identity, plan: plan, now: now)
@@ -153,6 +167,17 @@ public final class BlockUserExecutor: @unchecked Sendable {
         var account: String?
         var region: String?
         var usesBreaker: Bool
+        /// The target's resolved `Environment` (empty for a block by hand).
+        var environment: [String: String] = [:]
+    }
+
+    /// The resolved environment of `rule/target`: from ``Settings/targetEnvironments``, else
+    /// `configured`'s own `Environment` when it needs no variables; empty without either.
+    private func targetEnvironment(rule: String?, target: String?, configured: BlockUserTarget?) -> Result<[String: String], SecretTemplateError> {
+        guard let rule, let target else { return .success([:]) }
+        if let resolved = settings.targetEnvironments[DeliveryKey.target(rule: rule, target: target)] { return .success(resolved) }
+        guard let configured else { return .success([:]) }
+        do { return .success(try configured.resolvedEnvironment(from: [:])) } catch { return .failure(error) }
     }
 
     private func apply(_ principal: BlockPrincipal, plan: Plan, now: Double) -> BlockOutcome {
@@ -203,7 +228,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
             let handler = plan.enforce ?? entry.enforce ?? ""
             let request = BlockRequest(action: .block, dryRun: entry.dryRun, principal: principal, reason: entry.reason, rule: entry.rule ?? "cli",
                                        eventId: entry.eventID, requestedAt: entry.addedAt, expiresAt: entry.expiresAt)
-            let run = runHandler(handler, request: request, entry: entry, attempt: plan.attempt)
+            let run = runHandler(handler, request: request, entry: entry, attempt: plan.attempt, environment: plan.environment)
             entry.enforcementAttempts += 1
             entry.enforce = handler
             if let failure = run.failure {
@@ -265,7 +290,8 @@ public final class BlockUserExecutor: @unchecked Sendable {
             if let principal = BlockPrincipalCoding.principal(json: entry.principal) {
                 let request = BlockRequest(action: .unblock, dryRun: entry.dryRun, principal: principal, reason: entry.reason,
                                            rule: entry.rule ?? "cli", eventId: entry.eventID, requestedAt: now, expiresAt: entry.expiresAt)
-                let run = runHandler(executable, request: request, entry: entry, attempt: 1)
+                let environment = (try? targetEnvironment(rule: entry.rule, target: entry.targetID, configured: nil).get()) ?? [:]
+                let run = runHandler(executable, request: request, entry: entry, attempt: 1, environment: environment)
                 outcome = run.outcome
                 failure = run.failure?.error
             } else {
@@ -390,13 +416,15 @@ public final class BlockUserExecutor: @unchecked Sendable {
         var failure: (error: String, retryable: Bool)?
     }
 
-    /// Runs `executable` with `request` on standard input and the delivery's environment.
-    private func runHandler(_ executable: String, request: BlockRequest, entry: BlockEntry, attempt: Int) -> HandlerRun {
+    /// Runs `executable` with `request` on standard input and the delivery's environment: the
+    /// target's resolved `environment`, then ``Settings/environment`` over it, then `TRIPLINE_*`.
+    private func runHandler(_ executable: String, request: BlockRequest, entry: BlockEntry, attempt: Int,
+                            environment targetEnvironment: [String: String]) -> HandlerRun {
         let eventID = entry.eventID ?? "manual-" + BlockRequest.iso8601(entry.addedAt)
         var environment = HandlerEnvironment.make(
             delivery: HandlerEnvironment.Delivery(ruleName: entry.rule ?? "cli", targetID: entry.targetID ?? "blocklist", eventID: eventID,
                                                   attempt: attempt),
-            target: settings.environment, inherited: settings.inheritedEnvironment)
+            target: targetEnvironment.merging(settings.environment) { _, given in given }, inherited: settings.inheritedEnvironment)
         environment["TRIPLINE_DRY_RUN"] = request.dryRun ? "1" : nil
         let invocation = FunctionInvocation(executable: executable, environment: environment, payload: request.payload,
                                             timeoutSeconds: settings.handlerTimeoutSeconds)

@@ -61,7 +61,7 @@ enum RunCommand: Command {
             by a first signal), 1 when some records were bad, a file could not be read, a delivery was
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
             have errors, a handler cannot be started (missing, not executable, not on PATH), a webhook
-            variable is unset, or the state directory cannot be used (for instance, another run holds it).
+            or BlockUser Environment variable is unset, or the state directory cannot be used (for instance, another run holds it).
             """)
 
     /// With `--follow`, seconds a file must stay quiet before its unfinished end is reported.
@@ -165,6 +165,17 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
         for (key, reason) in webhooks.disabled { log.note("tripline run: webhook \(key) is off: \(reason)") }
+        // BlockUser Environment values (AWS_PROFILE, credentials) come from ours, as webhook variables do.
+        let (blockEnvironments, blockErrors, missingBlockVariables) = BlockUserEnvironments.resolve(
+            rules: rules, environment: ProcessInfo.processInfo.environment)
+        if !blockErrors.isEmpty {
+            for error in blockErrors { log.error(error) }
+            log.error(missingBlockVariables
+                ? "tripline run: set the missing variables and fix any other problem above; nothing was run"
+                : "tripline run: \(blockErrors.count) BlockUser target\(blockErrors.count == 1 ? "" : "s") cannot be used as configured; nothing was run")
+            return ExitStatus.invalidInput
+        }
+        options.blocking.targetEnvironments = blockEnvironments
 
         let store: StateStore
         do {
