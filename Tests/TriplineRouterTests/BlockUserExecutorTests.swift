@@ -106,10 +106,10 @@ struct BlockUserExecutorTests {
             "arn": "arn:aws:sts::123456789012:assumed-role/MyAppRole/i-0abcdef1234567890", "accountId": "123456789012",
             "roleName": "MyAppRole", "roleArn": "arn:aws:iam::123456789012:role/MyAppRole", "sessionName": "i-0abcdef1234567890",
             "accessKeyId": "ASIAIOSFODNN7EXAMPLE"]),
-        IdentityCase(name: "federated user", identity: Identities.federatedUser, principal: [
-            "kind": "federatedUser", "key": "arn:aws:sts::123456789012:federated-user/federated-user",
-            "arn": "arn:aws:sts::123456789012:federated-user/federated-user", "accountId": "123456789012", "userName": "federated-user",
-            "accessKeyId": "ASIA123456789EXAMPLE"]),
+        IdentityCase(name: "federated user (the IAM user that issued it)", identity: Identities.federatedUser, principal: [
+            "kind": "iamUser", "key": "arn:aws:iam::123456789012:user/admin", "arn": "arn:aws:iam::123456789012:user/admin",
+            "accountId": "123456789012", "userName": "admin", "sessionName": "federated-user",
+            "federatedUserArn": "arn:aws:sts::123456789012:federated-user/federated-user"]),
         IdentityCase(name: "Identity Center user", identity: Identities.identityCenterUser, principal: [
             "kind": "identityCenterUser",
             "key": "arn:aws:identitystore::111122223333:identitystore/d-1234567890/user/544894e8-80c1-707f-60e3-3ba6510dfac1",
@@ -545,5 +545,35 @@ struct BlockUserEnvironmentTests {
         let parsed = RuleFile.parse(bytes: Array(text.utf8), file: "/p/Rules/r.json", currentDirectory: "/p")
         #expect(parsed.rules.isEmpty)
         #expect(parsed.errors.count == 1 && parsed.errors.contains { $0.description.contains(message) }, "\(parsed.errors)")
+    }
+}
+
+@Suite("Blocking: federated sessions count as the IAM user that issued them", .serialized)
+struct FederatedSessionTests {
+    static func session(_ name: String) -> String {
+        #"{"type":"FederatedUser","principalId":"111111111111:\#(name)","arn":"arn:aws:sts::111111111111:federated-user/\#(name)","accountId":"111111111111","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/mallory","accountId":"111111111111","userName":"mallory"}}}"#
+    }
+
+    @Test("eleven session names of one user: one entry, one breaker slot, one handler run; its other sessions and the user are marked")
+    func oneUserManySessions() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(maxBlocks: 2))
+            var results: [BlockOutcome.Result] = []
+            for i in 0...10 {
+                results.append(blocking.block(try delivery(Self.session("x\(i)"), stub.path, id: "f-\(i)"), now: start + Double(i)).result)
+            }
+            #expect(results.first?.isBlocked == true && results.dropFirst().allSatisfy(\.isAlreadyBlocked), "\(results)")
+            #expect(blocking.circuitBreaker.blocksInWindow(now: start + 10) == 1)
+            let calls = try stub.calls()
+            #expect(calls.count == 1 && calls.first?.request["principal"]?["userName"] == "mallory")
+            // The user itself is then not a new block either, and the breaker still has room for someone else.
+            #expect(blocking.block(try delivery(Identities.user("mallory").replacingOccurrences(of: "123837392027", with: "111111111111"), stub.path, id: "m"),
+                                   now: start + 11).result.isAlreadyBlocked)
+            #expect(blocking.block(try delivery(Identities.user("other"), stub.path, id: "o"), now: start + 12).result.isBlocked)
+            let snapshot = try blocking.blocklist.snapshot(now: start + 13)
+            let marked = BlockUserExecutor.enrich(Identities.event(Self.session("fresh-name")), with: snapshot, now: start + 13)
+            #expect(marked["tripline"]?["blocked"] == true)
+        }
     }
 }

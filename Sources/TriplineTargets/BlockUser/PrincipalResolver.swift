@@ -5,7 +5,10 @@ import TriplineJSON
 /// - `IAMUser`: the user (ARN, name, account, access key). Needs the ARN, or the name and account.
 /// - `AssumedRole`: the role from `sessionContext.sessionIssuer` (else from the session ARN) and the
 ///   session name; keyed by the role's ARN. Service-linked roles (`role/aws-service-role/…`) are refused.
-/// - `FederatedUser`: the federated user's ARN and name.
+/// - `FederatedUser`: a session an IAM user created with `sts:GetFederationToken` is that IAM user
+///   (`sessionContext.sessionIssuer`; a deny on it also denies its sessions), keeping the session's
+///   name and ARN, so one user minting many session names is one principal; one the root user
+///   created is refused as root; without an issuer, the federated user's ARN and name.
 /// - `IdentityCenterUser`: `onBehalfOf.userId` in `onBehalfOf.identityStoreArn`.
 /// - `Root`, `AWSService`, `AWSAccount` and any other type are refused, with a readable reason.
 ///
@@ -76,6 +79,23 @@ public enum PrincipalResolver {
                                   roleArn: roleArn, sessionName: sessionName, accessKeyId: accessKeyId, key: roleArn)
 
         case "FederatedUser":
+            let issuer = identity["sessionContext"]?["sessionIssuer"]
+            let issuerType = try field(issuer?["type"], "sessionContext.sessionIssuer.type")
+            let issuerArn = try field(issuer?["arn"], "sessionContext.sessionIssuer.arn")
+            let issuerAccount = try field(issuer?["accountId"], "sessionContext.sessionIssuer.accountId") ?? issuerArn.flatMap { arnAccount($0) }
+            if issuerType == "Root" || issuerArn?.hasSuffix(":root") == true {
+                throw .root(accountId: issuerAccount ?? accountId)
+            }
+            if issuerType == "IAMUser" || issuerArn?.contains(":user/") == true {
+                let issuerName = try field(issuer?["userName"], "sessionContext.sessionIssuer.userName") ?? issuerArn.flatMap { lastPathPart($0) }
+                if let issuerName, let account = issuerAccount ?? accountId {
+                    let session = arn.flatMap { lastPathPart($0) }
+                    let userArn = issuerArn ?? "arn:\(arn.flatMap { arnPartition($0) } ?? "aws"):iam::\(account):user/\(issuerName)"
+                    // The session's temporary access key is not one of the user's keys: left out.
+                    return BlockPrincipal(kind: .iamUser, arn: userArn, accountId: account, userName: issuerName, sessionName: session,
+                                          federatedUserArn: arn, key: userArn)
+                }
+            }
             var userName = arn.flatMap { lastPathPart($0) }
             if userName == nil, let principalId = try field(identity["principalId"], "principalId"), let colon = principalId.firstIndex(of: ":") {
                 let tail = principalId[principalId.index(after: colon)...]
