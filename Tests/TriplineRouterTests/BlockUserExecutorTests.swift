@@ -577,3 +577,46 @@ struct FederatedSessionTests {
         }
     }
 }
+
+@Suite("Blocking: dry runs and the circuit breaker", .serialized)
+struct DryRunBreakerTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// `--dry-run-blocks`.
+        var forcedDryRun: Bool
+        /// Each block in order: the user and whether the target is a dry run.
+        var blocks: [(user: String, dryRun: Bool)]
+        /// Blocked (b), refused (r) for each block.
+        var expected: String
+        var counted: Int
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "dry runs alone never fill it", forcedDryRun: false,
+             blocks: (0..<5).map { ("d\($0)", true) }, expected: "bbbbb", counted: 0),
+        Case(name: "after dry runs, real blocks still have the whole limit; once it is full dry runs still go through", forcedDryRun: false,
+             blocks: [("d0", true), ("d1", true), ("d2", true), ("r0", false), ("r1", false), ("r2", false), ("d3", true)],
+             expected: "bbbbbrb", counted: 2),
+        Case(name: "--dry-run-blocks makes every block a dry run: none counts", forcedDryRun: true,
+             blocks: (0..<4).map { ("u\($0)", false) }, expected: "bbbb", counted: 0),
+        Case(name: "a real block replacing a dry-run entry counts", forcedDryRun: false,
+             blocks: [("a", true), ("a", false), ("b", false), ("c", false)], expected: "bbbr", counted: 2),
+    ]
+
+    @Test("dry-run blocks neither count nor are refused", arguments: cases)
+    func breaker(_ testCase: Case) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(maxBlocks: 2, dryRun: testCase.forcedDryRun))
+            var letters = ""
+            for (index, block) in testCase.blocks.enumerated() {
+                let outcome = blocking.block(try delivery(Identities.user(block.user), stub.path, id: "e-\(index)", dryRun: block.dryRun),
+                                             now: start + Double(index))
+                letters += outcome.result.isBlocked ? "b" : outcome.result.isRefused ? "r" : "?"
+            }
+            #expect(letters == testCase.expected)
+            #expect(blocking.circuitBreaker.blocksInWindow(now: start + 10) == testCase.counted)
+        }
+    }
+}

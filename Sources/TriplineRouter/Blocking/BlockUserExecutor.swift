@@ -7,8 +7,9 @@ import TriplineTargets
 /// lifts expired blocks, and builds the events to emit about all of it.
 ///
 /// A delivery goes: resolve the principal (root, AWS services, … are refused), check the protected
-/// principals, look the key up on the blocklist, and only for a new block ask the circuit breaker
-/// (so refusals and re-blocks never use up its limit). Then the entry is written (with the
+/// principals, look the key up on the blocklist, and only for a new, real block ask the circuit
+/// breaker (so refusals, re-blocks and dry runs, which block nothing, never use up its limit; a dry
+/// run is not refused by it either). Then the entry is written (with the
 /// breaker's state, in one transaction) and the `Enforce` handler runs with the ``BlockRequest`` on
 /// standard input. Idempotent per principal key:
 ///
@@ -25,7 +26,8 @@ public final class BlockUserExecutor: @unchecked Sendable {
     public struct Settings: Sendable {
         /// Principals never blocked.
         public var protected: ProtectedPrincipals
-        /// The circuit breaker: at most `maxBlocks` new automatic blocks per `windowSeconds`.
+        /// The circuit breaker: at most `maxBlocks` new automatic blocks per `windowSeconds` (dry runs
+        /// are neither counted nor refused).
         public var maxBlocks: Int
         public var windowSeconds: Double
         /// Run every handler as a dry run (`TRIPLINE_DRY_RUN=1`, `"dryRun": true`), whatever the target says.
@@ -204,7 +206,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
                                      expiresAt: plan.durationSeconds.map { now + $0 }, addedBy: plan.addedBy, dryRun: plan.dryRun,
                                      enforce: plan.enforce, enforcement: plan.enforce == nil ? .recorded : .pending)
                 var state: BlockBreakerState?
-                if plan.usesBreaker {
+                if plan.usesBreaker && !plan.dryRun {
                     switch decide(now: now) {
                     case .refuse(let refusal, let first):
                         return refuse(refusal, principal: principal, identity: nil, plan: plan, now: now, breakerOpened: first)

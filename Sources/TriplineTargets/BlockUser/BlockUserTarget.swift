@@ -111,7 +111,8 @@ public struct BlockUserTarget: Sendable, Equatable {
     /// The block request for `event`, or why there is none.
     ///
     /// In order: the principal is resolved (root, AWS services and unknown types are refused), checked
-    /// against `protected`, and only then counted by `breaker` (so refusals never use up the limit).
+    /// against `protected`, and only then, unless it is a dry run (which blocks nothing), counted by
+    /// `breaker` (so refusals and dry runs never use up the limit).
     /// A `.circuitOpen` refusal while `breaker.isTripped` was false before the call is the one that
     /// opened the breaker: alert loudly on that one.
     public func request(for event: JSONValue, rule: String, now: Double, protected: ProtectedPrincipals,
@@ -123,7 +124,7 @@ public struct BlockUserTarget: Sendable, Equatable {
         case .failure(let refusal): return .failure(refusal)
         }
         if let refusal = protected.refusal(for: principal) { return .failure(refusal) }
-        if case .refuse(let refusal, _) = breaker.decide(now: now) { return .failure(refusal) }
+        if !dryRun, case .refuse(let refusal, _) = breaker.decide(now: now) { return .failure(refusal) }
         let eventId = event["id"]?.stringValue ?? event["detail"]?["eventID"]?.stringValue ?? event["eventID"]?.stringValue
         return .success(BlockRequest(action: .block, dryRun: dryRun, principal: principal, reason: reason, rule: rule,
                                      eventId: eventId, requestedAt: now, expiresAt: durationSeconds.map { now + $0 }))

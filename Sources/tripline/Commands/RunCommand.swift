@@ -24,7 +24,7 @@ enum RunCommand: Command {
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
             OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable).", repeatable: true),
-            OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10)."),
+            OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10; dry-run blocks do not count)."),
             OptionSpec(name: "block-window", valueName: "SECONDS", help: "The circuit breaker's window (default 3600)."),
             OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only."),
             OptionSpec(name: "synchronous", valueName: "full|normal", help: "SQLite durability: 'full' (default) survives power loss, 'normal' a process crash."),
