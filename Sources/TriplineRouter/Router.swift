@@ -507,10 +507,24 @@ public final class Router {
                 log.note("tripline run: " + outcome.summary)
             }
             if !outcomes.isEmpty { refreshBlocked() }
+            if !reportedRealUnblocksLeft {
+                let left = try blocking.expiredNeedingRealUnblock(now: StateTime.now())
+                if !left.isEmpty {
+                    // Said once per run: the entries stay expired until a run that may really unblock.
+                    reportedRealUnblocksLeft = true
+                    let keys = left.prefix(3).map(\.key).joined(separator: ", ") + (left.count > 3 ? ", …" : "")
+                    log.note("tripline run: --dry-run-blocks: \(left.count) expired block\(left.count == 1 ? " was" : "s were") applied for real "
+                             + "(\(keys)); left on the blocklist, since lifting \(left.count == 1 ? "it" : "them") would run a real unblock: "
+                             + "a run without --dry-run-blocks or 'tripline blocklist expire' lifts \(left.count == 1 ? "it" : "them")")
+                }
+            }
         } catch {
             log.note("tripline run: cannot expire blocks: \(error)")
         }
     }
+
+    /// Whether this run said that expired real blocks are left for a run without `--dry-run-blocks`.
+    private var reportedRealUnblocksLeft = false
 
     private func refreshBlocked() {
         guard let blocklist, let snapshot = try? blocklist.snapshot(now: StateTime.now()) else { return }

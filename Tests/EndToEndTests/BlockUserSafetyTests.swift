@@ -121,4 +121,23 @@ struct BlockUserSafetyTests {
             }
         }
     }
+
+    @Test("run --dry-run-blocks never runs a real unblock: an expired real block is left, said once, for a run without the flag")
+    func dryRunRunLeavesRealUnblocks() throws {
+        try withTemporaryDirectory { dir in
+            let project = try SafetyProject(dir: dir)
+            #expect(try project.run([user("dave")]).status == 0)
+            try project.expireEverything()
+            let dry = try project.run([], arguments: ["--dry-run-blocks"], name: "empty")
+            #expect(dry.status == 0, "\(dry)")
+            #expect(project.handlerLog == ["block false -"], "no unblock ran")
+            let note = "--dry-run-blocks: 1 expired block was applied for real (arn:aws:iam::111122223333:user/dave); left on the blocklist"
+            #expect(dry.stdout.components(separatedBy: note).count + dry.stderr.components(separatedBy: note).count == 3, "said once: \(dry)")
+            let list = try project.tripline(["blocklist", "list"])
+            #expect(list.stdout.contains("user/dave") && list.stdout.contains("EXPIRED"), "\(list)")
+            let real = try project.run([], name: "empty2")
+            #expect(real.status == 0, "\(real)")
+            #expect(project.handlerLog == ["block false -", "unblock false -"])
+        }
+    }
 }

@@ -620,3 +620,35 @@ struct DryRunBreakerTests {
         }
     }
 }
+
+@Suite("Blocking: expiry under --dry-run-blocks", .serialized)
+struct DryRunExpiryTests {
+    @Test("a dry-run executor lifts dry-run and recorded entries, and leaves real enforced or failed ones for a real run")
+    func leavesRealUnblocks() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let real = try executor(store)
+            #expect(real.block(try delivery(Identities.user("enforced"), stub.path, id: "a"), now: start).result.isBlocked)
+            #expect(real.block(try delivery(Identities.user("dry"), stub.path, id: "b", dryRun: true), now: start).result.isBlocked)
+            stub.setFailing(true)
+            #expect(real.block(try delivery(Identities.user("failed"), stub.path, id: "c"), now: start).result.isFailed)
+            stub.setFailing(false)
+            let recorded = try #require(try PrincipalResolver.resolve(userIdentity: JSONParser.parse(Identities.user("recorded"))).get())
+            #expect(real.block(principal: recorded, reason: "r", durationSeconds: 60, enforce: nil, dryRun: false, now: start).result.isBlocked)
+            let before = try stub.calls().count
+
+            let dryRun = try executor(store, settings: BlockUserExecutor.Settings(dryRun: true))
+            let later = start + 3601
+            let lifted = try dryRun.expire(now: later)
+            #expect(Set(lifted.map(\.entry.key)) == ["arn:aws:iam::123837392027:user/dry", "arn:aws:iam::123837392027:user/recorded"])
+            let calls = try stub.calls().dropFirst(before)
+            #expect(calls.count == 1 && calls.allSatisfy { $0.request["dryRun"] == true && $0.dryRunVariable == "1" }, "only the dry-run entry's unblock ran, as a dry run")
+            let left = try dryRun.expiredNeedingRealUnblock(now: later).map(\.key)
+            #expect(left == ["arn:aws:iam::123837392027:user/enforced", "arn:aws:iam::123837392027:user/failed"])
+            #expect(try real.expiredNeedingRealUnblock(now: later).isEmpty, "a real executor lifts everything")
+            #expect(try real.expire(now: later).count == 2)
+            #expect(try real.blocklist.count() == 0)
+        }
+    }
+}

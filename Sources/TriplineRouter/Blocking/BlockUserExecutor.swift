@@ -267,13 +267,29 @@ public final class BlockUserExecutor: @unchecked Sendable {
     ///
     /// An entry whose block was applied stays when its unblock path fails (the next call tries again);
     /// one that was never applied (recorded only, or its handler failed) is removed regardless.
+    ///
+    /// With ``Settings/dryRun`` (`run --dry-run-blocks`) nothing real happens: a real block whose
+    /// handler ran (or may have run) is left on the blocklist, untouched, for a run without the flag
+    /// or `tripline blocklist expire` (``expiredNeedingRealUnblock(now:)`` lists them); dry-run and
+    /// recorded-only entries are lifted as usual.
     public func expire(now: Double, enforce: String? = nil) throws(StateError) -> [UnblockOutcome] {
         var outcomes: [UnblockOutcome] = []
-        for entry in try blocklist.expired(now: now) {
+        for entry in try blocklist.expired(now: now) where !needsRealUnblock(entry) {
             let handler: @Sendable (BlockEntry) -> String? = { $0.enforcement == .recorded ? nil : enforce ?? $0.enforce }
             if let outcome = try lift(entry.key, by: "expiry", handler: handler, onlyExpired: true, now: now) { outcomes.append(outcome) }
         }
         return outcomes
+    }
+
+    /// The expired entries ``expire(now:enforce:)`` leaves alone because this is a dry-run executor
+    /// and lifting them would run a real unblock; empty when ``Settings/dryRun`` is off.
+    public func expiredNeedingRealUnblock(now: Double) throws(StateError) -> [BlockEntry] {
+        try blocklist.expired(now: now).filter(needsRealUnblock)
+    }
+
+    /// Whether lifting `entry` would run a real unblock while every handler run must be a dry run.
+    private func needsRealUnblock(_ entry: BlockEntry) -> Bool {
+        settings.dryRun && !entry.dryRun && entry.enforcement != .recorded
     }
 
     /// Removes the entry `key` by hand (`tripline blocklist remove`); runs `enforce`'s unblock path

@@ -26,7 +26,7 @@ enum RunCommand: Command {
             OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable).", repeatable: true),
             OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10; dry-run blocks do not count)."),
             OptionSpec(name: "block-window", valueName: "SECONDS", help: "The circuit breaker's window (default 3600)."),
-            OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only."),
+            OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only; expired real blocks are left for a run without it."),
             OptionSpec(name: "synchronous", valueName: "full|normal", help: "SQLite durability: 'full' (default) survives power loss, 'normal' a process crash."),
             OptionSpec(name: "log-format", valueName: "FORMAT", help: "'text' (default) or 'json': one JSON object per log line."),
             OptionSpec(name: "follow", valueName: "DIR", help: "After the INPUTs, read the files in DIR, then each new one as it arrives, until SIGINT/SIGTERM."),
