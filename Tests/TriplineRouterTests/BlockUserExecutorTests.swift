@@ -652,3 +652,29 @@ struct DryRunExpiryTests {
         }
     }
 }
+
+@Suite("Blocking: principals AWS does not let anyone block", .serialized)
+struct UnblockablePrincipalTests {
+    static let cases: [(name: String, identity: String, code: String, fragment: String)] = [
+        ("permission-set role by path",
+         #"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_DevAdmin_635426549a280cc6/bob@example.com","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_DevAdmin_635426549a280cc6","userName":"AWSReservedSSO_DevAdmin_635426549a280cc6"}}}"#,
+         "identityCenterRole", "block the user (bob@example.com) in IAM Identity Center"),
+        ("the hidden user name of a failed sign-in",
+         #"{"type":"IAMUser","principalId":"","accountId":"111111111111","accessKeyId":"","userName":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#,
+         "hiddenUserName", "placeholder"),
+    ]
+
+    @Test("refused with their own reason and a User Block Refused event; nothing recorded, no breaker slot, no handler run", arguments: cases)
+    func refused(_ name: String, _ identity: String, _ code: String, _ fragment: String) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(maxBlocks: 1))
+            let outcome = blocking.block(try delivery(identity, stub.path), now: start)
+            #expect(outcome.result.isRefused && outcome.summary.contains(fragment), "\(outcome.summary)")
+            #expect(outcome.events.count == 1 && outcome.events.first?["detail-type"] == "User Block Refused")
+            #expect(outcome.events.first?["detail"]?["refusal"]?["code"] == .string(code))
+            #expect(try blocking.blocklist.count() == 0 && blocking.circuitBreaker.blocksInWindow(now: start) == 0)
+            #expect(try stub.calls().isEmpty)
+        }
+    }
+}

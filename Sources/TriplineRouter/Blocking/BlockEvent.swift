@@ -30,6 +30,8 @@ public enum BlockEvent {
         case .unknownType: return "unknownType"
         case .missingFields: return "missingFields"
         case .invalidField: return "invalidField"
+        case .identityCenterRole: return "identityCenterRole"
+        case .hiddenUserName: return "hiddenUserName"
         case .protected: return "protected"
         case .circuitOpen: return "circuitOpen"
         }

@@ -10,13 +10,23 @@ import TriplineJSON
 ///   name and ARN, so one user minting many session names is one principal; one the root user
 ///   created is refused as root; without an issuer, the federated user's ARN and name.
 /// - `IdentityCenterUser`: `onBehalfOf.userId` in `onBehalfOf.identityStoreArn`.
-/// - `Root`, `AWSService`, `AWSAccount` and any other type are refused, with a readable reason.
+/// - `Root`, `AWSService`, `AWSAccount` and any other type are refused, with a readable reason; so
+///   are IAM Identity Center permission-set roles (only AWS may change them) and CloudTrail's
+///   placeholder user name ``hiddenUserName``.
 ///
 /// Pure; never fails on hostile input: values that are not strings are ignored, and strings with
 /// control characters or longer than ``maxFieldLength`` are refused as ``BlockRefusal/invalidField(_:reason:)``.
 public enum PrincipalResolver {
     /// Longest identity field accepted (ARNs are at most 2048 characters).
     public static let maxFieldLength = 2048
+    /// The user name CloudTrail writes for a sign-in whose user name does not exist.
+    public static let hiddenUserName = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+    /// Whether `roleArn` / `roleName` is an IAM Identity Center permission-set role, which AWS
+    /// forbids changing: `role/aws-reserved/sso.amazonaws.com/…` or a name starting `AWSReservedSSO_`.
+    public static func isIdentityCenterRole(roleArn: String?, roleName: String?) -> Bool {
+        (roleArn?.contains(":role/aws-reserved/sso.amazonaws.com/") ?? false) || (roleName?.hasPrefix("AWSReservedSSO_") ?? false)
+    }
 
     /// The principal to block for `userIdentity`, or why there is none.
     public static func resolve(userIdentity: JSONValue) -> Result<BlockPrincipal, BlockRefusal> {
@@ -47,6 +57,7 @@ public enum PrincipalResolver {
             guard let userName, arn != nil || accountId != nil else {
                 throw .missingFields(arn == nil && identity["userName"] == nil ? ["arn", "userName"] : ["arn", "accountId"], type: "IAMUser")
             }
+            if userName == hiddenUserName { throw .hiddenUserName(userName) }
             let key = arn ?? "arn:aws:iam::\(accountId ?? ""):user/\(userName)"
             return BlockPrincipal(kind: .iamUser, arn: arn, accountId: accountId, userName: userName, accessKeyId: accessKeyId, key: key)
 
@@ -75,6 +86,9 @@ public enum PrincipalResolver {
                 let service = try field(identity["invokedBy"], "invokedBy")
                 throw .awsService("the service-linked role \(roleName)" + (service.map { " (used by " + $0 + ")" } ?? ""))
             }
+            if isIdentityCenterRole(roleArn: roleArn, roleName: roleName) {
+                throw .identityCenterRole(roleName: roleName, sessionName: sessionName)
+            }
             return BlockPrincipal(kind: .assumedRole, arn: arn, accountId: accountId ?? arnAccount(roleArn), roleName: roleName,
                                   roleArn: roleArn, sessionName: sessionName, accessKeyId: accessKeyId, key: roleArn)
 
@@ -89,6 +103,7 @@ public enum PrincipalResolver {
             if issuerType == "IAMUser" || issuerArn?.contains(":user/") == true {
                 let issuerName = try field(issuer?["userName"], "sessionContext.sessionIssuer.userName") ?? issuerArn.flatMap { lastPathPart($0) }
                 if let issuerName, let account = issuerAccount ?? accountId {
+                    if issuerName == hiddenUserName { throw .hiddenUserName(issuerName) }
                     let session = arn.flatMap { lastPathPart($0) }
                     let userArn = issuerArn ?? "arn:\(arn.flatMap { arnPartition($0) } ?? "aws"):iam::\(account):user/\(issuerName)"
                     // The session's temporary access key is not one of the user's keys: left out.
