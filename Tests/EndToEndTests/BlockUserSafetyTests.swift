@@ -140,4 +140,22 @@ struct BlockUserSafetyTests {
             #expect(project.handlerLog == ["block false -", "unblock false -"])
         }
     }
+
+    @Test("blocklist add of a blocked principal: a longer block extends the expiry and says so; a shorter one is a no-op")
+    func addExtends() throws {
+        try withTemporaryDirectory { dir in
+            let project = try SafetyProject(dir: dir)
+            let arn = "arn:aws:iam::111111111111:user/alice"
+            #expect(try project.tripline(["blocklist", "add", "--arn", arn, "--reason", "auto", "--duration", "60"]).status == 0)
+            let longer = try project.tripline(["blocklist", "add", "--arn", arn, "--reason", "r", "--duration", "7200"])
+            #expect(longer.status == 0 && longer.stdout.contains("already blocked; expiry extended to ") && longer.stdout.contains("(was "), "\(longer)")
+            let shorter = try project.tripline(["blocklist", "add", "--arn", arn, "--reason", "r", "--duration", "600", "--json"])
+            let shorterResult = try JSONParser.parse(shorter.stdout)["result"]
+            #expect(shorter.status == 0 && shorterResult == "alreadyBlocked", "\(shorter)")
+            let permanent = try project.tripline(["blocklist", "add", "--arn", arn, "--reason", "confirmed compromise"])
+            #expect(permanent.status == 0 && permanent.stdout.contains("already blocked; expiry extended to never"), "\(permanent)")
+            let list = try project.tripline(["blocklist", "list"])
+            #expect(list.stdout.contains("no expiry"), "\(list)")
+        }
+    }
 }

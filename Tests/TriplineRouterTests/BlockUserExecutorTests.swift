@@ -424,6 +424,13 @@ private final class ConcurrentResults: @unchecked Sendable {
 extension BlockOutcome.Result {
     var isBlocked: Bool { if case .blocked = self { return true }; return false }
     var isAlreadyBlocked: Bool { if case .alreadyBlocked = self { return true }; return false }
+    /// Already blocked, kept as it was or extended: no new block.
+    var isNoNewBlock: Bool {
+        switch self {
+        case .alreadyBlocked, .extended: return true
+        default: return false
+        }
+    }
     var isRefused: Bool { if case .refused = self { return true }; return false }
     var isFailed: Bool { if case .failed = self { return true }; return false }
 }
@@ -563,13 +570,13 @@ struct FederatedSessionTests {
             for i in 0...10 {
                 results.append(blocking.block(try delivery(Self.session("x\(i)"), stub.path, id: "f-\(i)"), now: start + Double(i)).result)
             }
-            #expect(results.first?.isBlocked == true && results.dropFirst().allSatisfy(\.isAlreadyBlocked), "\(results)")
+            #expect(results.first?.isBlocked == true && results.dropFirst().allSatisfy(\.isNoNewBlock), "\(results)")
             #expect(blocking.circuitBreaker.blocksInWindow(now: start + 10) == 1)
             let calls = try stub.calls()
             #expect(calls.count == 1 && calls.first?.request["principal"]?["userName"] == "mallory")
             // The user itself is then not a new block either, and the breaker still has room for someone else.
             #expect(blocking.block(try delivery(Identities.user("mallory").replacingOccurrences(of: "123837392027", with: "111111111111"), stub.path, id: "m"),
-                                   now: start + 11).result.isAlreadyBlocked)
+                                   now: start + 11).result.isNoNewBlock)
             #expect(blocking.block(try delivery(Identities.user("other"), stub.path, id: "o"), now: start + 12).result.isBlocked)
             let snapshot = try blocking.blocklist.snapshot(now: start + 13)
             let marked = BlockUserExecutor.enrich(Identities.event(Self.session("fresh-name")), with: snapshot, now: start + 13)
@@ -675,6 +682,60 @@ struct UnblockablePrincipalTests {
             #expect(outcome.events.first?["detail"]?["refusal"]?["code"] == .string(code))
             #expect(try blocking.blocklist.count() == 0 && blocking.circuitBreaker.blocksInWindow(now: start) == 0)
             #expect(try stub.calls().isEmpty)
+        }
+    }
+}
+
+@Suite("Blocking: a longer block extends the entry", .serialized)
+struct ExtendBlockTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// The first block: duration and dry run.
+        var first: (duration: Double?, dryRun: Bool)
+        /// The second, 100 s later.
+        var second: (duration: Double?, dryRun: Bool)
+        /// "extended", "already" or "blocked" (replaced).
+        var result: String
+        /// The entry's expiry afterwards, in seconds after `start`; nil: never.
+        var expiry: Double?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "a later expiry extends", first: (3600, false), second: (7200, false), result: "extended", expiry: 7300),
+        Case(name: "permanent after temporary extends to never", first: (3600, false), second: (nil, false), result: "extended", expiry: nil),
+        Case(name: "a shorter one is a no-op", first: (7200, false), second: (3600, false), result: "already", expiry: 7200),
+        Case(name: "the same duration again is a no-op, though it would end later: repeats never keep a block going",
+             first: (3600, false), second: (3600, false), result: "already", expiry: 3600),
+        Case(name: "anything after a permanent block is a no-op", first: (nil, false), second: (7200, false), result: "already", expiry: nil),
+        Case(name: "a dry run never extends a real block", first: (3600, false), second: (nil, true), result: "already", expiry: 3600),
+        Case(name: "a dry run extends a dry-run block", first: (3600, true), second: (7200, true), result: "extended", expiry: 7300),
+        Case(name: "a real block replaces a dry-run one", first: (7200, true), second: (3600, false), result: "blocked", expiry: 3700),
+    ]
+
+    @Test("extends only for a longer block ending later, or none; the handler does not run again", arguments: cases)
+    func extend(_ testCase: Case) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory())
+            let user = Identities.user("alice")
+            #expect(blocking.block(try delivery(user, stub.path, id: "a", dryRun: testCase.first.dryRun, duration: testCase.first.duration), now: start).result.isBlocked)
+            let outcome = blocking.block(try delivery(user, stub.path, id: "b", dryRun: testCase.second.dryRun, duration: testCase.second.duration),
+                                         now: start + 100)
+            switch (testCase.result, outcome.result) {
+            case ("extended", .extended(let entry, let previous)):
+                #expect(previous == testCase.first.duration.map { start + $0 })
+                #expect(entry.expiresAt == testCase.expiry.map { start + $0 })
+                #expect(outcome.summary.contains("already blocked; expiry extended to"), "\(outcome.summary)")
+                #expect(outcome.events.isEmpty)
+            case ("already", .alreadyBlocked), ("blocked", .blocked):
+                break
+            default:
+                Issue.record("expected \(testCase.result), got \(outcome.summary)")
+            }
+            let stored = try #require(try blocking.blocklist.entry("arn:aws:iam::123837392027:user/alice"))
+            #expect(stored.expiresAt == testCase.expiry.map { start + $0 })
+            #expect(try stub.calls().count == (testCase.result == "blocked" ? 2 : 1))
         }
     }
 }

@@ -13,7 +13,11 @@ import TriplineTargets
 /// breaker's state, in one transaction) and the `Enforce` handler runs with the ``BlockRequest`` on
 /// standard input. Idempotent per principal key:
 ///
-/// - already blocked and enforced (or recorded without a handler): nothing runs, nothing is emitted;
+/// - already blocked and enforced (or recorded without a handler): nothing runs, nothing is emitted,
+///   but a longer block extends the entry's expiry: one without expiry, or one whose duration is
+///   longer than the entry's (from when it was added to when it expires) and which ends later. A
+///   repeat of the same block stays a no-op, so continued activity (or the access denials the block
+///   itself causes) never keeps a block going for ever. A dry run never extends a real block;
 /// - on the list but not enforced (the handler failed, or the process stopped while it ran): the
 ///   handler runs again, so a retried delivery finishes the job; the breaker is not asked again;
 /// - an expired entry, or a dry-run entry when the new block is real, is replaced by a new block.
@@ -193,12 +197,22 @@ public final class BlockUserExecutor: @unchecked Sendable {
         do throws(StateError) {
             var entry: BlockEntry
             if let existing = try blocklist.entry(key), existing.isActive(now: now), !(existing.dryRun && !plan.dryRun) {
+                var current = existing
+                var extended = false
+                let expiry = plan.durationSeconds.map { now + $0 }
+                // A longer block extends the entry (a dry run changes nothing real, so never a real entry).
+                if !(plan.dryRun && !existing.dryRun), let old = existing.expiresAt,
+                   expiry.map({ $0 > old && (plan.durationSeconds ?? 0) > old - existing.addedAt }) ?? true {
+                    try blocklist.extend(key, to: expiry)
+                    current.expiresAt = expiry
+                    extended = true
+                }
                 // On the list. Run the handler again only when the block was never applied, by the same kind of run.
                 guard existing.enforcement == .pending || existing.enforcement == .failed, existing.dryRun == plan.dryRun,
                       plan.enforce ?? existing.enforce != nil else {
-                    return BlockOutcome(result: .alreadyBlocked(existing))
+                    return BlockOutcome(result: extended ? .extended(current, previousExpiry: existing.expiresAt) : .alreadyBlocked(existing))
                 }
-                entry = existing
+                entry = current
             } else {
                 let new = BlockEntry(key: key, principal: principal.json, kind: principal.kind.rawValue, arn: principal.arn,
                                      accessKeyId: principal.accessKeyId, accountId: plan.account ?? principal.accountId, region: plan.region,

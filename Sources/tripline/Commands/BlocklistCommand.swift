@@ -45,7 +45,9 @@ enum BlocklistCommand: Command {
 
             add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
             on standard input; without it the entry is only recorded. Adding a principal that is
-            already blocked changes nothing. Root users and AWS service principals are refused.
+            already blocked changes nothing, unless the new block lasts longer (a later --duration, or
+            none): then the entry's expiry is extended ("already blocked; expiry extended to …").
+            Root users and AWS service principals are refused.
             remove deletes an entry, running the unblock path of --enforce first when given; it takes
             the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
             entry). expire runs the unblock path for every expired entry (with the handler that
@@ -251,6 +253,7 @@ enum BlocklistCommand: Command {
             switch outcome.result {
             case .blocked(let e): result["result"] = "blocked"; entry = e
             case .alreadyBlocked(let e): result["result"] = "alreadyBlocked"; entry = e
+            case .extended(let e, _): result["result"] = "extended"; entry = e
             case .refused(let refusal): result["result"] = "refused"; result["refusal"] = .string(refusal.description)
             case .failed(let e, let error, _): result["result"] = "failed"; result["error"] = .string(error); entry = e
             }
