@@ -223,9 +223,11 @@ public final class Router {
             configuration: options.dispatcher, journal: journal,
             settings: { executor.settings(rule: $0, target: $1) },
             attempt: { executor.attempt($0, attempt: $1) },
-            onReport: { report in
+            onReport: { [emitted] report in
                 tally.count(report)
                 log.record(report)
+                // A block that failed for good is said on the bus (User Block Failed), once it is dead-lettered.
+                if case .deadLettered = report.next, let events = report.attemptReport?.eventsIfDeadLettered { emitted.push(events) }
             },
             onStateError: { error in
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }

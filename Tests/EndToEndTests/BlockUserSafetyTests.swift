@@ -158,4 +158,24 @@ struct BlockUserSafetyTests {
             #expect(list.stdout.contains("no expiry"), "\(list)")
         }
     }
+
+    @Test("a block that fails for good emits User Block Failed, and later events of the principal say enforced: false")
+    func blockFailed() throws {
+        try withTemporaryDirectory { dir in
+            let project = try SafetyProject(dir: dir, failing: true)
+            let first = try project.run([user("u0")])
+            #expect(first.status == 1, "dead-lettered: \(first)")
+            let failed = project.emitted.filter { $0["detail-type"] == "User Block Failed" }
+            #expect(failed.count == 1, "\(project.emitted)")
+            #expect(failed.first?["source"] == "tripline" && failed.first?["detail"]?["key"] == "arn:aws:iam::111122223333:user/u0")
+            #expect(failed.first?["detail"]?["error"]?.stringValue?.contains("AccessDenied: not allowed") == true, "\(failed)")
+            #expect(!project.emitted.contains { $0["detail-type"] == "User Blocked" })
+            // The principal keeps going: marked blocked, but not enforced.
+            let later = BlockUserTargetTests.record("DescribeTrails", id: "later", identity: user("u0"))
+            try project.write(later + "\n", "later.ndjson")
+            #expect(try project.tripline(["run", "--rules", "Rules", "later.ndjson"]).status == 0)
+            let marked = project.emitted.filter { $0["tripline"] != nil }
+            #expect(marked.count == 1 && marked.first?["tripline"] == ["blocked": true, "enforced": false], "\(marked)")
+        }
+    }
 }

@@ -320,7 +320,9 @@ struct BlockUserExecutorTests {
 
             stub.setFailing(true)
             let failed = try blocker.expire(now: start + 3600)
-            #expect(failed.count == 1 && !failed[0].removed && failed[0].events.isEmpty, "an applied block whose unblock fails stays")
+            #expect(failed.count == 1 && !failed[0].removed, "an applied block whose unblock fails stays")
+            // …and says so on the bus (it used to be silent: finding 8).
+            #expect(failed.first?.events.map { $0["detail-type"] } == ["User Unblock Failed"])
             #expect(try blocker.blocklist.entry("arn:aws:iam::123456789012:role/MyAppRole")?.lastError?.hasPrefix("unblock failed: exit status 3") == true)
 
             stub.setFailing(false)
@@ -736,6 +738,50 @@ struct ExtendBlockTests {
             let stored = try #require(try blocking.blocklist.entry("arn:aws:iam::123837392027:user/alice"))
             #expect(stored.expiresAt == testCase.expiry.map { start + $0 })
             #expect(try stub.calls().count == (testCase.result == "blocked" ? 2 : 1))
+        }
+    }
+}
+
+@Suite("Blocking: failed unblocks and unenforced marks", .serialized)
+struct FailedEnforcementTests {
+    @Test("an unblock that fails at expiry keeps the entry and carries a User Unblock Failed event, with a stable id")
+    func unblockFailed() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory())
+            #expect(blocking.block(try delivery(Identities.iamUser, stub.path), now: start).result.isBlocked)
+            stub.setFailing(true)
+            let first = try blocking.expire(now: start + 3601)
+            let again = try blocking.expire(now: start + 3631)
+            let outcome = try #require(first.first)
+            #expect(!outcome.removed && outcome.events.count == 1, "\(outcome.summary)")
+            let event = try #require(outcome.events.first)
+            #expect(event["detail-type"] == "User Unblock Failed" && event["source"] == "tripline")
+            #expect(event["detail"]?["error"]?.stringValue?.contains("stub: told to fail") == true)
+            #expect(event["detail"]?["unblockedBy"] == "expiry")
+            #expect(again.first?.events.first?["id"] == event["id"], "one id per entry, so the journal folds repeats")
+            stub.setFailing(false)
+            let lifted = try blocking.expire(now: start + 3661)
+            #expect(lifted.first?.removed == true && lifted.first?.events.first?["detail-type"] == "User Unblocked")
+        }
+    }
+
+    @Test("enforced: false marks principals whose block failed, and only while every block naming them failed")
+    func unenforcedMark() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory())
+            stub.setFailing(true)
+            let failed = blocking.block(try delivery(Identities.iamUser, stub.path), now: start)
+            guard case .failed(let entry?, let error, _) = failed.result else { Issue.record("\(failed.summary)"); return }
+            let event = BlockEvent.blockFailed(entry, error: error, now: start)
+            #expect(event["detail-type"] == "User Block Failed" && event["detail"]?["error"] == .string(error))
+            let marked = BlockUserExecutor.enrich(Identities.event(Identities.iamUser), with: try blocking.blocklist.snapshot(now: start), now: start)
+            #expect(marked["tripline"] == ["blocked": true, "enforced": false])
+            stub.setFailing(false)
+            #expect(blocking.block(try delivery(Identities.iamUser, stub.path, attempt: 2), now: start + 1).result.isBlocked)
+            let enforced = BlockUserExecutor.enrich(Identities.event(Identities.iamUser), with: try blocking.blocklist.snapshot(now: start), now: start)
+            #expect(enforced["tripline"] == ["blocked": true])
         }
     }
 }

@@ -78,7 +78,7 @@ public struct UnblockOutcome: Sendable {
     public var handler: FunctionOutcome?
     /// Why the unblock path failed; the entry then stays, and the next expiry pass tries again.
     public var error: String?
-    /// The `User Unblocked` event; empty when the entry stayed.
+    /// The `User Unblocked` event, or `User Unblock Failed` when the entry stayed.
     public var events: [JSONValue]
 
     public init(entry: BlockEntry, removed: Bool, handler: FunctionOutcome? = nil, error: String? = nil, events: [JSONValue] = []) {

@@ -332,7 +332,8 @@ public final class BlockUserExecutor: @unchecked Sendable {
         }
         if let failure, entry.enforcement == .enforced {
             try blocklist.recordError(key, error: "unblock failed: " + failure)
-            return UnblockOutcome(entry: entry, removed: false, handler: outcome, error: failure)
+            return UnblockOutcome(entry: entry, removed: false, handler: outcome, error: failure,
+                                  events: [BlockEvent.unblockFailed(entry, by: by, error: failure, handler: outcome, now: now)])
         }
         // Another process (a run next to 'tripline blocklist', or the other way round) may have lifted it
         // meanwhile: it is gone either way, and only the one that removed it reports it on the bus.
@@ -346,7 +347,9 @@ public final class BlockUserExecutor: @unchecked Sendable {
     /// `event` with `"tripline": {"blocked": true}` placed right after `detail` when its principal
     /// (the identity at `principalPath`, default `$.detail.userIdentity`) is on `blocked`: its
     /// resolved key, its ARN or its access key id. `"dryRun": true` is added when every block naming
-    /// it is a dry run.
+    /// it is a dry run; `"enforced": false` when the handler failed to apply every block naming it
+    /// (`blocked` keeps its meaning, the principal is on the blocklist; `enforced: false` tells a block
+    /// that exists only on the list from one applied in AWS).
     ///
     /// A `tripline` member the event already had is removed (or replaced), so it cannot be forged.
     public static func enrich(_ event: JSONValue, with blocked: BlockedKeys, now: Double, principalPath: AlertValuePath? = nil) -> JSONValue {
@@ -365,6 +368,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
         var mark = JSONObject()
         mark["blocked"] = .bool(true)
         if blocked.isDryRun(identifier) { mark["dryRun"] = .bool(true) }
+        if blocked.isEnforcementFailed(identifier) { mark["enforced"] = .bool(false) }
         let member = JSONMember(key: "tripline", value: .object(mark))
         if let detail = object.members.lastIndex(where: { $0.key == "detail" }) {
             object.members.insert(member, at: detail + 1)
