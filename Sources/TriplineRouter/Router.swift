@@ -225,9 +225,11 @@ public final class Router {
             configuration: options.dispatcher, journal: journal,
             settings: { executor.settings(rule: $0, target: $1) },
             attempt: { executor.attempt($0, attempt: $1) },
-            onReport: { report in
+            onReport: { [emitted] report in
                 tally.count(report)
                 log.record(report)
+                // A block that failed for good is said on the bus (User Block Failed), once it is dead-lettered.
+                if case .deadLettered = report.next, let events = report.attemptReport?.eventsIfDeadLettered { emitted.push(events) }
             },
             onStateError: { error in
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }
@@ -519,10 +521,24 @@ public final class Router {
                 log.note("tripline run: " + outcome.summary)
             }
             if !outcomes.isEmpty { refreshBlocked() }
+            if !reportedRealUnblocksLeft {
+                let left = try blocking.expiredNeedingRealUnblock(now: StateTime.now())
+                if !left.isEmpty {
+                    // Said once per run: the entries stay expired until a run that may really unblock.
+                    reportedRealUnblocksLeft = true
+                    let keys = left.prefix(3).map(\.key).joined(separator: ", ") + (left.count > 3 ? ", …" : "")
+                    log.note("tripline run: --dry-run-blocks: \(left.count) expired block\(left.count == 1 ? " was" : "s were") applied for real "
+                             + "(\(keys)); left on the blocklist, since lifting \(left.count == 1 ? "it" : "them") would run a real unblock: "
+                             + "a run without --dry-run-blocks or 'tripline blocklist expire' lifts \(left.count == 1 ? "it" : "them")")
+                }
+            }
         } catch {
             log.note("tripline run: cannot expire blocks: \(error)")
         }
     }
+
+    /// Whether this run said that expired real blocks are left for a run without `--dry-run-blocks`.
+    private var reportedRealUnblocksLeft = false
 
     private func refreshBlocked() {
         guard let blocklist, let snapshot = try? blocklist.snapshot(now: StateTime.now()) else { return }

@@ -9,6 +9,8 @@ public struct BlockedKeys: Sendable, Equatable {
     private var expiries: [String: Double]
     /// Identifiers whose every entry is a dry run.
     private var dryRunOnly: Set<String>
+    /// Identifiers whose every entry's handler failed to apply it.
+    private var failedOnly: Set<String>
 
     /// An empty snapshot: nothing is blocked.
     public static let empty = BlockedKeys(entries: [])
@@ -18,15 +20,19 @@ public struct BlockedKeys: Sendable, Equatable {
         var expiries: [String: Double] = [:]
         var dryRun: Set<String> = []
         var real: Set<String> = []
+        var failed: Set<String> = []
+        var notFailed: Set<String> = []
         for entry in entries {
             let until = entry.expiresAt ?? .infinity
             for identifier in entry.identifiers {
                 expiries[identifier] = max(expiries[identifier] ?? -.infinity, until)
                 if entry.dryRun { dryRun.insert(identifier) } else { real.insert(identifier) }
+                if entry.enforcement == .failed { failed.insert(identifier) } else { notFailed.insert(identifier) }
             }
         }
         self.expiries = expiries
         self.dryRunOnly = dryRun.subtracting(real)
+        self.failedOnly = failed.subtracting(notFailed)
     }
 
     /// True when nothing is on the list (the fast path: events need no look-up at all).
@@ -43,4 +49,7 @@ public struct BlockedKeys: Sendable, Equatable {
 
     /// Whether every block naming `identifier` is a dry run.
     public func isDryRun(_ identifier: String) -> Bool { dryRunOnly.contains(identifier) }
+
+    /// Whether every block naming `identifier` is one its handler failed to apply (recorded, not enforced).
+    public func isEnforcementFailed(_ identifier: String) -> Bool { failedOnly.contains(identifier) }
 }

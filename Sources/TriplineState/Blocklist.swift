@@ -7,7 +7,7 @@ import TriplineJSON
 /// Lives in the state database in its own tables (`blocklist`, `block_breaker`), created by
 /// ``init(store:)`` when missing, so the store's versioned schema is not involved. One row per
 /// principal key: adding a principal that is already actively blocked changes nothing and returns
-/// the existing entry (``AddResult/alreadyBlocked(_:)``). An entry that has expired, or that is a dry
+/// the existing entry (``AddResult/alreadyBlocked(_:)``; ``extend(_:to:)`` lengthens it). An entry that has expired, or that is a dry
 /// run while the new one is real, is replaced. Expired entries stay until ``remove(_:)`` (after the
 /// unblock path ran); ``expired(now:)`` lists them.
 public struct Blocklist: Sendable {
@@ -156,6 +156,15 @@ public struct Blocklist: Sendable {
             try select.bind()
             defer { _ = try? select.bind() }
             return try select.step() ? select.int(0) : 0
+        }
+    }
+
+    /// Moves the expiry of the entry `key` to `expiresAt` (nil: never), for a longer block of a
+    /// principal already blocked; the caller decides that it is later.
+    public func extend(_ key: String, to expiresAt: Double?) throws(StateError) {
+        try store.withDatabase { (_) throws(StateError) in
+            try store.statement("UPDATE blocklist SET expires_at = ?2 WHERE key = ?1")
+                .bind(.text(key), expiresAt.map(SQLiteValue.real) ?? .null).run()
         }
     }
 

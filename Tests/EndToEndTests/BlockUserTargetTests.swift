@@ -93,6 +93,9 @@ struct BlockUserTargetTests {
             // Only the blocking rule: nothing matches what Tripline emits.
             var rules = try String(contentsOf: dir.appendingPathComponent("Rules/rules.json"), encoding: .utf8)
             rules = rules.replacingOccurrences(of: #""source": ["tripline"]"#, with: #""source": ["nobody"]"#)
+            // Real blocks (dry runs do not count towards the breaker), with a handler that does nothing.
+            rules = rules.replacingOccurrences(of: #""DryRun": true"#, with: #""DryRun": false"#)
+                .replacingOccurrences(of: TriplineBinary.packageRoot.appendingPathComponent("Handlers/block-user.sh").path, with: "/bin/true")
             try Data(rules.utf8).write(to: dir.appendingPathComponent("Rules/rules.json"))
             let users = ["ann", "bob", "cy"].enumerated().map { index, user in
                 Self.record("StopLogging", id: "c-\(index)", identity: #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/\#(user)","accountId":"111122223333","userName":"\#(user)"}"#)

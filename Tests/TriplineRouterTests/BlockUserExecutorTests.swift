@@ -106,10 +106,10 @@ struct BlockUserExecutorTests {
             "arn": "arn:aws:sts::123456789012:assumed-role/MyAppRole/i-0abcdef1234567890", "accountId": "123456789012",
             "roleName": "MyAppRole", "roleArn": "arn:aws:iam::123456789012:role/MyAppRole", "sessionName": "i-0abcdef1234567890",
             "accessKeyId": "ASIAIOSFODNN7EXAMPLE"]),
-        IdentityCase(name: "federated user", identity: Identities.federatedUser, principal: [
-            "kind": "federatedUser", "key": "arn:aws:sts::123456789012:federated-user/federated-user",
-            "arn": "arn:aws:sts::123456789012:federated-user/federated-user", "accountId": "123456789012", "userName": "federated-user",
-            "accessKeyId": "ASIA123456789EXAMPLE"]),
+        IdentityCase(name: "federated user (the IAM user that issued it)", identity: Identities.federatedUser, principal: [
+            "kind": "iamUser", "key": "arn:aws:iam::123456789012:user/admin", "arn": "arn:aws:iam::123456789012:user/admin",
+            "accountId": "123456789012", "userName": "admin", "sessionName": "federated-user",
+            "federatedUserArn": "arn:aws:sts::123456789012:federated-user/federated-user"]),
         IdentityCase(name: "Identity Center user", identity: Identities.identityCenterUser, principal: [
             "kind": "identityCenterUser",
             "key": "arn:aws:identitystore::111122223333:identitystore/d-1234567890/user/544894e8-80c1-707f-60e3-3ba6510dfac1",
@@ -320,7 +320,9 @@ struct BlockUserExecutorTests {
 
             stub.setFailing(true)
             let failed = try blocker.expire(now: start + 3600)
-            #expect(failed.count == 1 && !failed[0].removed && failed[0].events.isEmpty, "an applied block whose unblock fails stays")
+            #expect(failed.count == 1 && !failed[0].removed, "an applied block whose unblock fails stays")
+            // …and says so on the bus (it used to be silent: finding 8).
+            #expect(failed.first?.events.map { $0["detail-type"] } == ["User Unblock Failed"])
             #expect(try blocker.blocklist.entry("arn:aws:iam::123456789012:role/MyAppRole")?.lastError?.hasPrefix("unblock failed: exit status 3") == true)
 
             stub.setFailing(false)
@@ -424,6 +426,362 @@ private final class ConcurrentResults: @unchecked Sendable {
 extension BlockOutcome.Result {
     var isBlocked: Bool { if case .blocked = self { return true }; return false }
     var isAlreadyBlocked: Bool { if case .alreadyBlocked = self { return true }; return false }
+    /// Already blocked, kept as it was or extended: no new block.
+    var isNoNewBlock: Bool {
+        switch self {
+        case .alreadyBlocked, .extended: return true
+        default: return false
+        }
+    }
     var isRefused: Bool { if case .refused = self { return true }; return false }
     var isFailed: Bool { if case .failed = self { return true }; return false }
+}
+
+/// A handler that appends `action AWS_PROFILE STATIC` (or `-` for unset) to `env.log` and succeeds.
+private func environmentHandler(in dir: URL) throws -> (path: String, log: URL) {
+    let log = dir.appendingPathComponent("env.log")
+    let path = try writeScript("""
+        payload=$(cat)
+        action=$(printf '%s' "$payload" | sed 's/.*"action":"\\([a-z]*\\)".*/\\1/')
+        echo "$action ${AWS_PROFILE:--} ${STATIC:--}" >> "\(log.path)"
+        """, "env-enforce.sh", in: dir)
+    return (path, log)
+}
+
+private func logLines(_ url: URL) -> [String] {
+    ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+@Suite("Blocking: the enforcement handler's Environment", .serialized)
+struct BlockUserEnvironmentTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// The target's `Environment` as written.
+        var written: [String: String]
+        /// What `run` resolved for `key-outside-window/block`; nil: not resolved.
+        var resolved: [String: String]?
+        /// `tripline blocklist --env`.
+        var given: [String: String]
+        /// The handler's `action AWS_PROFILE STATIC` for the block and the unblock at expiry; nil: the block fails for good.
+        var expected: [String]?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "resolved at start, used for the block and again for the unblock at expiry",
+             written: ["AWS_PROFILE": "${P}", "STATIC": "s"], resolved: ["AWS_PROFILE": "secops", "STATIC": "s"], given: [:],
+             expected: ["block secops s", "unblock secops s"]),
+        Case(name: "--env goes over the target's Environment",
+             written: ["AWS_PROFILE": "${P}"], resolved: ["AWS_PROFILE": "secops"], given: ["AWS_PROFILE": "cli"],
+             expected: ["block cli -", "unblock cli -"]),
+        Case(name: "not resolved, but no placeholders: the values as written",
+             written: ["STATIC": "lit"], resolved: nil, given: [:], expected: ["block - lit", "unblock - -"]),
+        Case(name: "nothing configured: no extra variables", written: [:], resolved: nil, given: [:], expected: ["block - -", "unblock - -"]),
+        Case(name: "not resolved and a placeholder: fails for good, naming the variable",
+             written: ["AWS_PROFILE": "${P}"], resolved: nil, given: [:], expected: nil),
+    ]
+
+    @Test("which environment the handler gets", arguments: cases)
+    func environments(_ testCase: Case) throws {
+        try withRouterTempDirectory { dir in
+            let (handler, log) = try environmentHandler(in: dir)
+            var settings = BlockUserExecutor.Settings(environment: testCase.given)
+            if let resolved = testCase.resolved { settings.targetEnvironments = ["key-outside-window/block": resolved] }
+            let blocking = try executor(try StateStore.inMemory(), settings: settings)
+            var block = try target(handler, duration: 3600)
+            block.environment = testCase.written
+            let outcome = blocking.block(BlockUserExecutor.Delivery(rule: "key-outside-window", targetID: "block", target: block,
+                                                                    event: Identities.event(Identities.iamUser), eventID: "e-1"), now: start)
+            guard let expected = testCase.expected else {
+                guard case .failed(_, let error, let retryable) = outcome.result else { Issue.record("\(outcome.summary)"); return }
+                #expect(!retryable && error.contains("needs environment variable P, which is not set"), "\(error)")
+                #expect(logLines(log).isEmpty)
+                return
+            }
+            #expect(outcome.result.isBlocked, "\(outcome.summary)")
+            // The unblock at expiry finds the environment by the entry's rule and target (never stored).
+            let lifted = try blocking.expire(now: start + 3601)
+            #expect(lifted.count == 1 && lifted.allSatisfy(\.removed))
+            #expect(logLines(log) == expected)
+        }
+    }
+
+    @Test("the resolved environment is never written to the state database")
+    func notStored() throws {
+        try withRouterTempDirectory { dir in
+            let (handler, _) = try environmentHandler(in: dir)
+            let store = try StateStore.open(directory: dir.appendingPathComponent("state").path)
+            let settings = BlockUserExecutor.Settings(targetEnvironments: ["key-outside-window/block": ["AWS_SECRET_ACCESS_KEY": "s3cr3t-value-8812"]])
+            let outcome = try executor(store, settings: settings).block(try delivery(Identities.iamUser, handler), now: start)
+            #expect(outcome.result.isBlocked, "\(outcome.summary)")
+            let entry = try #require(try Blocklist(store: store).entry("arn:aws:iam::123837392027:user/bert-jan"))
+            #expect(!JSONWriter.string(entry.json).contains("s3cr3t"))
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("state").path) {
+                let bytes = (try? Data(contentsOf: dir.appendingPathComponent("state/" + name))) ?? Data()
+                #expect(bytes.range(of: Data("s3cr3t-value-8812".utf8)) == nil, "\(name) holds the secret")
+            }
+        }
+    }
+
+    @Test("BlockUserEnvironments resolves ${NAME} from the environment given; an unset one is reported as a webhook's is")
+    func resolveRuleSet() throws {
+        let text = #"""
+            [{"Name": "r", "EventPattern": {"source": ["aws.iam"]},
+              "Targets": [{"Id": "b", "BlockUser": {"Reason": "x", "Enforce": "/bin/true",
+                           "Environment": {"AWS_PROFILE": "${PROFILE}", "AWS_REGION": "eu-${R}-1", "LITERAL": "a$$b"}}}]}]
+            """#
+        let parsed = RuleFile.parse(bytes: Array(text.utf8), file: "/p/Rules/r.json", currentDirectory: "/p")
+        #expect(parsed.errors.isEmpty, "\(parsed.errors)")
+        let rules = RuleSet(rules: parsed.rules)
+        let ok = BlockUserEnvironments.resolve(rules: rules, environment: ["PROFILE": "secops", "R": "west"])
+        #expect(ok.errors.isEmpty && ok.environments == ["r/b": ["AWS_PROFILE": "secops", "AWS_REGION": "eu-west-1", "LITERAL": "a$b"]])
+        let missing = BlockUserEnvironments.resolve(rules: rules, environment: ["R": "west"])
+        #expect(missing.missingVariables && missing.environments.isEmpty)
+        #expect(missing.errors == ["/p/Rules/r.json: rule r, target b: BlockUser Environment AWS_PROFILE needs environment variable PROFILE, which is not set"])
+    }
+
+    static let invalid: [(String, String)] = [
+        (#"{"1X": "a"}"#, #"Targets[0].BlockUser.Environment.1X: expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*), got "1X""#),
+        (#"{"X": 1}"#, "Targets[0].BlockUser.Environment.X: expected a string, got 1"),
+        (#""AWS_PROFILE=x""#, #"Targets[0].BlockUser.Environment: expected an object of string values, got "AWS_PROFILE=x""#),
+        (#"{"X": "${1A}"}"#, #"Targets[0].BlockUser.Environment.X: bad placeholder in "${1A}" at offset 0"#),
+        (#"{"X": "${OPEN"}"#, #"Targets[0].BlockUser.Environment.X: bad placeholder in "${OPEN" at offset 0: "${" has no closing "}""#),
+    ]
+
+    @Test("Environment is validated as a Function's, and its placeholders as a webhook's", arguments: invalid)
+    func validation(_ environment: String, _ message: String) {
+        let text = #"{"Name": "r", "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "b", "BlockUser": {"Reason": "x", "Enforce": "/bin/true", "Environment": "# + environment + "}}]}"
+        let parsed = RuleFile.parse(bytes: Array(text.utf8), file: "/p/Rules/r.json", currentDirectory: "/p")
+        #expect(parsed.rules.isEmpty)
+        #expect(parsed.errors.count == 1 && parsed.errors.contains { $0.description.contains(message) }, "\(parsed.errors)")
+    }
+}
+
+@Suite("Blocking: federated sessions count as the IAM user that issued them", .serialized)
+struct FederatedSessionTests {
+    static func session(_ name: String) -> String {
+        #"{"type":"FederatedUser","principalId":"111111111111:\#(name)","arn":"arn:aws:sts::111111111111:federated-user/\#(name)","accountId":"111111111111","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/mallory","accountId":"111111111111","userName":"mallory"}}}"#
+    }
+
+    @Test("eleven session names of one user: one entry, one breaker slot, one handler run; its other sessions and the user are marked")
+    func oneUserManySessions() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(maxBlocks: 2))
+            var results: [BlockOutcome.Result] = []
+            for i in 0...10 {
+                results.append(blocking.block(try delivery(Self.session("x\(i)"), stub.path, id: "f-\(i)"), now: start + Double(i)).result)
+            }
+            #expect(results.first?.isBlocked == true && results.dropFirst().allSatisfy(\.isNoNewBlock), "\(results)")
+            #expect(blocking.circuitBreaker.blocksInWindow(now: start + 10) == 1)
+            let calls = try stub.calls()
+            #expect(calls.count == 1 && calls.first?.request["principal"]?["userName"] == "mallory")
+            // The user itself is then not a new block either, and the breaker still has room for someone else.
+            #expect(blocking.block(try delivery(Identities.user("mallory").replacingOccurrences(of: "123837392027", with: "111111111111"), stub.path, id: "m"),
+                                   now: start + 11).result.isNoNewBlock)
+            #expect(blocking.block(try delivery(Identities.user("other"), stub.path, id: "o"), now: start + 12).result.isBlocked)
+            let snapshot = try blocking.blocklist.snapshot(now: start + 13)
+            let marked = BlockUserExecutor.enrich(Identities.event(Self.session("fresh-name")), with: snapshot, now: start + 13)
+            #expect(marked["tripline"]?["blocked"] == true)
+        }
+    }
+}
+
+@Suite("Blocking: dry runs and the circuit breaker", .serialized)
+struct DryRunBreakerTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// `--dry-run-blocks`.
+        var forcedDryRun: Bool
+        /// Each block in order: the user and whether the target is a dry run.
+        var blocks: [(user: String, dryRun: Bool)]
+        /// Blocked (b), refused (r) for each block.
+        var expected: String
+        var counted: Int
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "dry runs alone never fill it", forcedDryRun: false,
+             blocks: (0..<5).map { ("d\($0)", true) }, expected: "bbbbb", counted: 0),
+        Case(name: "after dry runs, real blocks still have the whole limit; once it is full dry runs still go through", forcedDryRun: false,
+             blocks: [("d0", true), ("d1", true), ("d2", true), ("r0", false), ("r1", false), ("r2", false), ("d3", true)],
+             expected: "bbbbbrb", counted: 2),
+        Case(name: "--dry-run-blocks makes every block a dry run: none counts", forcedDryRun: true,
+             blocks: (0..<4).map { ("u\($0)", false) }, expected: "bbbb", counted: 0),
+        Case(name: "a real block replacing a dry-run entry counts", forcedDryRun: false,
+             blocks: [("a", true), ("a", false), ("b", false), ("c", false)], expected: "bbbr", counted: 2),
+    ]
+
+    @Test("dry-run blocks neither count nor are refused", arguments: cases)
+    func breaker(_ testCase: Case) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(maxBlocks: 2, dryRun: testCase.forcedDryRun))
+            var letters = ""
+            for (index, block) in testCase.blocks.enumerated() {
+                let outcome = blocking.block(try delivery(Identities.user(block.user), stub.path, id: "e-\(index)", dryRun: block.dryRun),
+                                             now: start + Double(index))
+                letters += outcome.result.isBlocked ? "b" : outcome.result.isRefused ? "r" : "?"
+            }
+            #expect(letters == testCase.expected)
+            #expect(blocking.circuitBreaker.blocksInWindow(now: start + 10) == testCase.counted)
+        }
+    }
+}
+
+@Suite("Blocking: expiry under --dry-run-blocks", .serialized)
+struct DryRunExpiryTests {
+    @Test("a dry-run executor lifts dry-run and recorded entries, and leaves real enforced or failed ones for a real run")
+    func leavesRealUnblocks() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let store = try StateStore.inMemory()
+            let real = try executor(store)
+            #expect(real.block(try delivery(Identities.user("enforced"), stub.path, id: "a"), now: start).result.isBlocked)
+            #expect(real.block(try delivery(Identities.user("dry"), stub.path, id: "b", dryRun: true), now: start).result.isBlocked)
+            stub.setFailing(true)
+            #expect(real.block(try delivery(Identities.user("failed"), stub.path, id: "c"), now: start).result.isFailed)
+            stub.setFailing(false)
+            let recorded = try #require(try PrincipalResolver.resolve(userIdentity: JSONParser.parse(Identities.user("recorded"))).get())
+            #expect(real.block(principal: recorded, reason: "r", durationSeconds: 60, enforce: nil, dryRun: false, now: start).result.isBlocked)
+            let before = try stub.calls().count
+
+            let dryRun = try executor(store, settings: BlockUserExecutor.Settings(dryRun: true))
+            let later = start + 3601
+            let lifted = try dryRun.expire(now: later)
+            #expect(Set(lifted.map(\.entry.key)) == ["arn:aws:iam::123837392027:user/dry", "arn:aws:iam::123837392027:user/recorded"])
+            let calls = try stub.calls().dropFirst(before)
+            #expect(calls.count == 1 && calls.allSatisfy { $0.request["dryRun"] == true && $0.dryRunVariable == "1" }, "only the dry-run entry's unblock ran, as a dry run")
+            let left = try dryRun.expiredNeedingRealUnblock(now: later).map(\.key)
+            #expect(left == ["arn:aws:iam::123837392027:user/enforced", "arn:aws:iam::123837392027:user/failed"])
+            #expect(try real.expiredNeedingRealUnblock(now: later).isEmpty, "a real executor lifts everything")
+            #expect(try real.expire(now: later).count == 2)
+            #expect(try real.blocklist.count() == 0)
+        }
+    }
+}
+
+@Suite("Blocking: principals AWS does not let anyone block", .serialized)
+struct UnblockablePrincipalTests {
+    static let cases: [(name: String, identity: String, code: String, fragment: String)] = [
+        ("permission-set role by path",
+         #"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_DevAdmin_635426549a280cc6/bob@example.com","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_DevAdmin_635426549a280cc6","userName":"AWSReservedSSO_DevAdmin_635426549a280cc6"}}}"#,
+         "identityCenterRole", "block the user (bob@example.com) in IAM Identity Center"),
+        ("the hidden user name of a failed sign-in",
+         #"{"type":"IAMUser","principalId":"","accountId":"111111111111","accessKeyId":"","userName":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#,
+         "hiddenUserName", "placeholder"),
+    ]
+
+    @Test("refused with their own reason and a User Block Refused event; nothing recorded, no breaker slot, no handler run", arguments: cases)
+    func refused(_ name: String, _ identity: String, _ code: String, _ fragment: String) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(maxBlocks: 1))
+            let outcome = blocking.block(try delivery(identity, stub.path), now: start)
+            #expect(outcome.result.isRefused && outcome.summary.contains(fragment), "\(outcome.summary)")
+            #expect(outcome.events.count == 1 && outcome.events.first?["detail-type"] == "User Block Refused")
+            #expect(outcome.events.first?["detail"]?["refusal"]?["code"] == .string(code))
+            #expect(try blocking.blocklist.count() == 0 && blocking.circuitBreaker.blocksInWindow(now: start) == 0)
+            #expect(try stub.calls().isEmpty)
+        }
+    }
+}
+
+@Suite("Blocking: a longer block extends the entry", .serialized)
+struct ExtendBlockTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// The first block: duration and dry run.
+        var first: (duration: Double?, dryRun: Bool)
+        /// The second, 100 s later.
+        var second: (duration: Double?, dryRun: Bool)
+        /// "extended", "already" or "blocked" (replaced).
+        var result: String
+        /// The entry's expiry afterwards, in seconds after `start`; nil: never.
+        var expiry: Double?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "a later expiry extends", first: (3600, false), second: (7200, false), result: "extended", expiry: 7300),
+        Case(name: "permanent after temporary extends to never", first: (3600, false), second: (nil, false), result: "extended", expiry: nil),
+        Case(name: "a shorter one is a no-op", first: (7200, false), second: (3600, false), result: "already", expiry: 7200),
+        Case(name: "the same duration again is a no-op, though it would end later: repeats never keep a block going",
+             first: (3600, false), second: (3600, false), result: "already", expiry: 3600),
+        Case(name: "anything after a permanent block is a no-op", first: (nil, false), second: (7200, false), result: "already", expiry: nil),
+        Case(name: "a dry run never extends a real block", first: (3600, false), second: (nil, true), result: "already", expiry: 3600),
+        Case(name: "a dry run extends a dry-run block", first: (3600, true), second: (7200, true), result: "extended", expiry: 7300),
+        Case(name: "a real block replaces a dry-run one", first: (7200, true), second: (3600, false), result: "blocked", expiry: 3700),
+    ]
+
+    @Test("extends only for a longer block ending later, or none; the handler does not run again", arguments: cases)
+    func extend(_ testCase: Case) throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory())
+            let user = Identities.user("alice")
+            #expect(blocking.block(try delivery(user, stub.path, id: "a", dryRun: testCase.first.dryRun, duration: testCase.first.duration), now: start).result.isBlocked)
+            let outcome = blocking.block(try delivery(user, stub.path, id: "b", dryRun: testCase.second.dryRun, duration: testCase.second.duration),
+                                         now: start + 100)
+            switch (testCase.result, outcome.result) {
+            case ("extended", .extended(let entry, let previous)):
+                #expect(previous == testCase.first.duration.map { start + $0 })
+                #expect(entry.expiresAt == testCase.expiry.map { start + $0 })
+                #expect(outcome.summary.contains("already blocked; expiry extended to"), "\(outcome.summary)")
+                #expect(outcome.events.isEmpty)
+            case ("already", .alreadyBlocked), ("blocked", .blocked):
+                break
+            default:
+                Issue.record("expected \(testCase.result), got \(outcome.summary)")
+            }
+            let stored = try #require(try blocking.blocklist.entry("arn:aws:iam::123837392027:user/alice"))
+            #expect(stored.expiresAt == testCase.expiry.map { start + $0 })
+            #expect(try stub.calls().count == (testCase.result == "blocked" ? 2 : 1))
+        }
+    }
+}
+
+@Suite("Blocking: failed unblocks and unenforced marks", .serialized)
+struct FailedEnforcementTests {
+    @Test("an unblock that fails at expiry keeps the entry and carries a User Unblock Failed event, with a stable id")
+    func unblockFailed() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory())
+            #expect(blocking.block(try delivery(Identities.iamUser, stub.path), now: start).result.isBlocked)
+            stub.setFailing(true)
+            let first = try blocking.expire(now: start + 3601)
+            let again = try blocking.expire(now: start + 3631)
+            let outcome = try #require(first.first)
+            #expect(!outcome.removed && outcome.events.count == 1, "\(outcome.summary)")
+            let event = try #require(outcome.events.first)
+            #expect(event["detail-type"] == "User Unblock Failed" && event["source"] == "tripline")
+            #expect(event["detail"]?["error"]?.stringValue?.contains("stub: told to fail") == true)
+            #expect(event["detail"]?["unblockedBy"] == "expiry")
+            #expect(again.first?.events.first?["id"] == event["id"], "one id per entry, so the journal folds repeats")
+            stub.setFailing(false)
+            let lifted = try blocking.expire(now: start + 3661)
+            #expect(lifted.first?.removed == true && lifted.first?.events.first?["detail-type"] == "User Unblocked")
+        }
+    }
+
+    @Test("enforced: false marks principals whose block failed, and only while every block naming them failed")
+    func unenforcedMark() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocking = try executor(try StateStore.inMemory())
+            stub.setFailing(true)
+            let failed = blocking.block(try delivery(Identities.iamUser, stub.path), now: start)
+            guard case .failed(let entry?, let error, _) = failed.result else { Issue.record("\(failed.summary)"); return }
+            let event = BlockEvent.blockFailed(entry, error: error, now: start)
+            #expect(event["detail-type"] == "User Block Failed" && event["detail"]?["error"] == .string(error))
+            let marked = BlockUserExecutor.enrich(Identities.event(Identities.iamUser), with: try blocking.blocklist.snapshot(now: start), now: start)
+            #expect(marked["tripline"] == ["blocked": true, "enforced": false])
+            stub.setFailing(false)
+            #expect(blocking.block(try delivery(Identities.iamUser, stub.path, attempt: 2), now: start + 1).result.isBlocked)
+            let enforced = BlockUserExecutor.enrich(Identities.event(Identities.iamUser), with: try blocking.blocklist.snapshot(now: start), now: start)
+            #expect(enforced["tripline"] == ["blocked": true])
+        }
+    }
 }

@@ -19,6 +19,12 @@ public enum BlockEvent {
         case refused = "User Block Refused"
         /// A block ended (expiry or removal) and the handler's unblock path ran.
         case unblocked = "User Unblocked"
+        /// The handler failed to apply a block for good (its delivery was dead-lettered): the entry is
+        /// on the blocklist, marked `failed`, but nothing was applied.
+        case blockFailed = "User Block Failed"
+        /// The handler's unblock path failed for a block it had applied: the entry stays (expired) and
+        /// the next expiry pass tries again.
+        case unblockFailed = "User Unblock Failed"
     }
 
     /// `root`, `awsService`, `protected`, `circuitOpen`, …: a stable code for a refusal, for patterns.
@@ -30,6 +36,8 @@ public enum BlockEvent {
         case .unknownType: return "unknownType"
         case .missingFields: return "missingFields"
         case .invalidField: return "invalidField"
+        case .identityCenterRole: return "identityCenterRole"
+        case .hiddenUserName: return "hiddenUserName"
         case .protected: return "protected"
         case .circuitOpen: return "circuitOpen"
         }
@@ -50,6 +58,26 @@ public enum BlockEvent {
         detail["wasEnforced"] = .bool(entry.enforcement == .enforced)
         detail["enforcement"] = handlerDetail(entry.enforce, handler)
         return envelope(.unblocked, id: "\(entry.key)/\(entry.addedAt)", time: now, account: entry.accountId, region: entry.region,
+                        resources: resources(entry.key, entry.arn), detail: detail)
+    }
+
+    /// A `User Block Failed` event for `entry`, whose handler failed with `error`.
+    static func blockFailed(_ entry: BlockEntry, error: String, now: Double) -> JSONValue {
+        var detail = entryDetail(entry)
+        detail["enforcement"] = ["handler": entry.enforce.map(JSONValue.string) ?? .null, "result": .null]
+        detail["error"] = .string(error)
+        return envelope(.blockFailed, id: "\(entry.key)/\(entry.addedAt)", time: now, account: entry.accountId, region: entry.region,
+                        resources: resources(entry.key, entry.arn), detail: detail)
+    }
+
+    /// A `User Unblock Failed` event for `entry`, lifted by `by` (`expiry` or `cli`), whose unblock path failed with `error`.
+    /// Its id is the same for every failed try of one entry, so a run's journal keeps one delivery of it a day.
+    static func unblockFailed(_ entry: BlockEntry, by: String, error: String, handler: FunctionOutcome?, now: Double) -> JSONValue {
+        var detail = entryDetail(entry)
+        detail["unblockedBy"] = .string(by)
+        detail["enforcement"] = handlerDetail(entry.enforce, handler)
+        detail["error"] = .string(error)
+        return envelope(.unblockFailed, id: "\(entry.key)/\(entry.addedAt)", time: now, account: entry.accountId, region: entry.region,
                         resources: resources(entry.key, entry.arn), detail: detail)
     }
 

@@ -11,6 +11,9 @@ public struct BlockOutcome: Sendable {
         case blocked(BlockEntry)
         /// The principal was already blocked and enforced: nothing was run or emitted.
         case alreadyBlocked(BlockEntry)
+        /// The principal was already blocked until `previousExpiry`; the new block lasts longer, so
+        /// the entry now expires at its `expiresAt` (nil: never). Nothing was run or emitted.
+        case extended(BlockEntry, previousExpiry: Double?)
         /// No block, by design (root, AWS service, protected principal, open circuit breaker, …).
         case refused(BlockRefusal)
         /// The handler (or the state database) failed. The entry stays on the blocklist marked
@@ -50,6 +53,9 @@ public struct BlockOutcome: Sendable {
             return (entry.dryRun ? "dry run: would block " : "blocked ") + entry.key + until + how
         case .alreadyBlocked(let entry):
             return "already blocked: \(entry.key) (since \(StateTime.iso8601(entry.addedAt)), by \(entry.addedBy))"
+        case .extended(let entry, let previous):
+            let until = entry.expiresAt.map { "to " + StateTime.iso8601($0) } ?? "to never (until removed)"
+            return "\(entry.key) already blocked; expiry extended \(until)" + (previous.map { " (was " + StateTime.iso8601($0) + ")" } ?? "")
         case .refused(let refusal):
             if breakerOpened, case .circuitOpen(let count, let limit, let window) = refusal {
                 return "CIRCUIT BREAKER OPEN, automatic blocking stopped: \(count) blocks in the last "
@@ -72,7 +78,7 @@ public struct UnblockOutcome: Sendable {
     public var handler: FunctionOutcome?
     /// Why the unblock path failed; the entry then stays, and the next expiry pass tries again.
     public var error: String?
-    /// The `User Unblocked` event; empty when the entry stayed.
+    /// The `User Unblocked` event, or `User Unblock Failed` when the entry stayed.
     public var events: [JSONValue]
 
     public init(entry: BlockEntry, removed: Bool, handler: FunctionOutcome? = nil, error: String? = nil, events: [JSONValue] = []) {

@@ -11,7 +11,8 @@ public enum BlockPrincipalCoding {
               let key = object["key"]?.stringValue, !key.isEmpty else { return nil }
         func text(_ name: String) -> String? { object[name]?.stringValue }
         return BlockPrincipal(kind: kind, arn: text("arn"), accountId: text("accountId"), userName: text("userName"), roleName: text("roleName"),
-                              roleArn: text("roleArn"), sessionName: text("sessionName"), accessKeyId: text("accessKeyId"), key: key)
+                              roleArn: text("roleArn"), sessionName: text("sessionName"), federatedUserArn: text("federatedUserArn"),
+                              accessKeyId: text("accessKeyId"), key: key)
     }
 
     /// The principal an ARN names, resolved as the same principal in a CloudTrail record would be.

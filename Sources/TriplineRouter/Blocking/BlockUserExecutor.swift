@@ -7,12 +7,17 @@ import TriplineTargets
 /// lifts expired blocks, and builds the events to emit about all of it.
 ///
 /// A delivery goes: resolve the principal (root, AWS services, … are refused), check the protected
-/// principals, look the key up on the blocklist, and only for a new block ask the circuit breaker
-/// (so refusals and re-blocks never use up its limit). Then the entry is written (with the
+/// principals, look the key up on the blocklist, and only for a new, real block ask the circuit
+/// breaker (so refusals, re-blocks and dry runs, which block nothing, never use up its limit; a dry
+/// run is not refused by it either). Then the entry is written (with the
 /// breaker's state, in one transaction) and the `Enforce` handler runs with the ``BlockRequest`` on
 /// standard input. Idempotent per principal key:
 ///
-/// - already blocked and enforced (or recorded without a handler): nothing runs, nothing is emitted;
+/// - already blocked and enforced (or recorded without a handler): nothing runs, nothing is emitted,
+///   but a longer block extends the entry's expiry: one without expiry, or one whose duration is
+///   longer than the entry's (from when it was added to when it expires) and which ends later. A
+///   repeat of the same block stays a no-op, so continued activity (or the access denials the block
+///   itself causes) never keeps a block going for ever. A dry run never extends a real block;
 /// - on the list but not enforced (the handler failed, or the process stopped while it ran): the
 ///   handler runs again, so a retried delivery finishes the job; the breaker is not asked again;
 /// - an expired entry, or a dry-run entry when the new block is real, is replaced by a new block.
@@ -25,15 +30,23 @@ public final class BlockUserExecutor: @unchecked Sendable {
     public struct Settings: Sendable {
         /// Principals never blocked.
         public var protected: ProtectedPrincipals
-        /// The circuit breaker: at most `maxBlocks` new automatic blocks per `windowSeconds`.
+        /// The circuit breaker: at most `maxBlocks` new automatic blocks per `windowSeconds` (dry runs
+        /// are neither counted nor refused).
         public var maxBlocks: Int
         public var windowSeconds: Double
         /// Run every handler as a dry run (`TRIPLINE_DRY_RUN=1`, `"dryRun": true`), whatever the target says.
         public var dryRun: Bool
         /// How long a handler may run.
         public var handlerTimeoutSeconds: Double
-        /// Extra environment for the handler (`AWS_PROFILE`, `AWS_REGION`, …), under the `TRIPLINE_*` variables.
+        /// Extra environment for every handler run (`tripline blocklist --env`), over the target's own
+        /// and under the `TRIPLINE_*` variables.
         public var environment: [String: String]
+        /// The resolved `Environment` of each `BlockUser` target, by `rule/target`
+        /// (``BlockUserEnvironments/resolve(rules:environment:)``): given to the handler for the target's
+        /// blocks and for the unblocks of the entries it made (found by the entry's rule and target,
+        /// since the blocklist never stores an environment). A target missing here gets its
+        /// `Environment` only when it has no `${NAME}` placeholders.
+        public var targetEnvironments: [String: [String: String]]
         /// The variables handlers inherit (`PATH`, `HOME`, `LANG`, `TZ`); default: this process's.
         public var inheritedEnvironment: [String: String]
 
@@ -44,6 +57,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
         public init(protected: ProtectedPrincipals = .none, maxBlocks: Int = Settings.defaultMaxBlocks,
                     windowSeconds: Double = Settings.defaultWindowSeconds, dryRun: Bool = false,
                     handlerTimeoutSeconds: Double = Settings.defaultHandlerTimeoutSeconds, environment: [String: String] = [:],
+                    targetEnvironments: [String: [String: String]] = [:],
                     inheritedEnvironment: [String: String] = HandlerEnvironment.currentInherited()) {
             self.protected = protected
             self.maxBlocks = maxBlocks
@@ -51,6 +65,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
             self.dryRun = dryRun
             self.handlerTimeoutSeconds = handlerTimeoutSeconds
             self.environment = environment
+            self.targetEnvironments = targetEnvironments
             self.inheritedEnvironment = inheritedEnvironment
         }
     }
@@ -116,11 +131,16 @@ public final class BlockUserExecutor: @unchecked Sendable {
     public func block(_ delivery: Delivery, now: Double) -> BlockOutcome {
         let event = delivery.event
         let identity = delivery.target.principalPath.evaluate(in: event) ?? .null
-        let plan = Plan(reason: delivery.target.reason, rule: delivery.rule, targetID: delivery.targetID, eventID: delivery.eventID,
+        var plan = Plan(reason: delivery.target.reason, rule: delivery.rule, targetID: delivery.targetID, eventID: delivery.eventID,
                         enforce: delivery.target.enforce, dryRun: delivery.target.dryRun || settings.dryRun,
                         durationSeconds: delivery.target.durationSeconds, attempt: delivery.attempt, addedBy: "rule " + delivery.rule,
                         account: event["account"]?.stringValue ?? event["detail"]?["recipientAccountId"]?.stringValue,
                         region: event["region"]?.stringValue ?? event["detail"]?["awsRegion"]?.stringValue, usesBreaker: true)
+        switch targetEnvironment(rule: delivery.rule, target: delivery.targetID, configured: delivery.target) {
+        case .success(let environment): plan.environment = environment
+        case .failure(let error):
+            return BlockOutcome(result: .failed(entry: nil, error: error.description + " (tripline run resolves it when it starts)", retryable: false))
+        }
         switch PrincipalResolver.resolve(userIdentity: identity) {
         case .failure(let refusal):
             return refuse(refusal, principal: nil, identity: identity, plan: plan, now: now)
@@ -153,6 +173,17 @@ public final class BlockUserExecutor: @unchecked Sendable {
         var account: String?
         var region: String?
         var usesBreaker: Bool
+        /// The target's resolved `Environment` (empty for a block by hand).
+        var environment: [String: String] = [:]
+    }
+
+    /// The resolved environment of `rule/target`: from ``Settings/targetEnvironments``, else
+    /// `configured`'s own `Environment` when it needs no variables; empty without either.
+    private func targetEnvironment(rule: String?, target: String?, configured: BlockUserTarget?) -> Result<[String: String], SecretTemplateError> {
+        guard let rule, let target else { return .success([:]) }
+        if let resolved = settings.targetEnvironments[DeliveryKey.target(rule: rule, target: target)] { return .success(resolved) }
+        guard let configured else { return .success([:]) }
+        do { return .success(try configured.resolvedEnvironment(from: [:])) } catch { return .failure(error) }
     }
 
     private func apply(_ principal: BlockPrincipal, plan: Plan, now: Double) -> BlockOutcome {
@@ -166,12 +197,22 @@ public final class BlockUserExecutor: @unchecked Sendable {
         do throws(StateError) {
             var entry: BlockEntry
             if let existing = try blocklist.entry(key), existing.isActive(now: now), !(existing.dryRun && !plan.dryRun) {
+                var current = existing
+                var extended = false
+                let expiry = plan.durationSeconds.map { now + $0 }
+                // A longer block extends the entry (a dry run changes nothing real, so never a real entry).
+                if !(plan.dryRun && !existing.dryRun), let old = existing.expiresAt,
+                   expiry.map({ $0 > old && (plan.durationSeconds ?? 0) > old - existing.addedAt }) ?? true {
+                    try blocklist.extend(key, to: expiry)
+                    current.expiresAt = expiry
+                    extended = true
+                }
                 // On the list. Run the handler again only when the block was never applied, by the same kind of run.
                 guard existing.enforcement == .pending || existing.enforcement == .failed, existing.dryRun == plan.dryRun,
                       plan.enforce ?? existing.enforce != nil else {
-                    return BlockOutcome(result: .alreadyBlocked(existing))
+                    return BlockOutcome(result: extended ? .extended(current, previousExpiry: existing.expiresAt) : .alreadyBlocked(existing))
                 }
-                entry = existing
+                entry = current
             } else {
                 let new = BlockEntry(key: key, principal: principal.json, kind: principal.kind.rawValue, arn: principal.arn,
                                      accessKeyId: principal.accessKeyId, accountId: plan.account ?? principal.accountId, region: plan.region,
@@ -179,7 +220,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
                                      expiresAt: plan.durationSeconds.map { now + $0 }, addedBy: plan.addedBy, dryRun: plan.dryRun,
                                      enforce: plan.enforce, enforcement: plan.enforce == nil ? .recorded : .pending)
                 var state: BlockBreakerState?
-                if plan.usesBreaker {
+                if plan.usesBreaker && !plan.dryRun {
                     switch decide(now: now) {
                     case .refuse(let refusal, let first):
                         return refuse(refusal, principal: principal, identity: nil, plan: plan, now: now, breakerOpened: first)
@@ -203,7 +244,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
             let handler = plan.enforce ?? entry.enforce ?? ""
             let request = BlockRequest(action: .block, dryRun: entry.dryRun, principal: principal, reason: entry.reason, rule: entry.rule ?? "cli",
                                        eventId: entry.eventID, requestedAt: entry.addedAt, expiresAt: entry.expiresAt)
-            let run = runHandler(handler, request: request, entry: entry, attempt: plan.attempt)
+            let run = runHandler(handler, request: request, entry: entry, attempt: plan.attempt, environment: plan.environment)
             entry.enforcementAttempts += 1
             entry.enforce = handler
             if let failure = run.failure {
@@ -240,13 +281,29 @@ public final class BlockUserExecutor: @unchecked Sendable {
     ///
     /// An entry whose block was applied stays when its unblock path fails (the next call tries again);
     /// one that was never applied (recorded only, or its handler failed) is removed regardless.
+    ///
+    /// With ``Settings/dryRun`` (`run --dry-run-blocks`) nothing real happens: a real block whose
+    /// handler ran (or may have run) is left on the blocklist, untouched, for a run without the flag
+    /// or `tripline blocklist expire` (``expiredNeedingRealUnblock(now:)`` lists them); dry-run and
+    /// recorded-only entries are lifted as usual.
     public func expire(now: Double, enforce: String? = nil) throws(StateError) -> [UnblockOutcome] {
         var outcomes: [UnblockOutcome] = []
-        for entry in try blocklist.expired(now: now) {
+        for entry in try blocklist.expired(now: now) where !needsRealUnblock(entry) {
             let handler: @Sendable (BlockEntry) -> String? = { $0.enforcement == .recorded ? nil : enforce ?? $0.enforce }
             if let outcome = try lift(entry.key, by: "expiry", handler: handler, onlyExpired: true, now: now) { outcomes.append(outcome) }
         }
         return outcomes
+    }
+
+    /// The expired entries ``expire(now:enforce:)`` leaves alone because this is a dry-run executor
+    /// and lifting them would run a real unblock; empty when ``Settings/dryRun`` is off.
+    public func expiredNeedingRealUnblock(now: Double) throws(StateError) -> [BlockEntry] {
+        try blocklist.expired(now: now).filter(needsRealUnblock)
+    }
+
+    /// Whether lifting `entry` would run a real unblock while every handler run must be a dry run.
+    private func needsRealUnblock(_ entry: BlockEntry) -> Bool {
+        settings.dryRun && !entry.dryRun && entry.enforcement != .recorded
     }
 
     /// Removes the entry `key` by hand (`tripline blocklist remove`); runs `enforce`'s unblock path
@@ -265,7 +322,8 @@ public final class BlockUserExecutor: @unchecked Sendable {
             if let principal = BlockPrincipalCoding.principal(json: entry.principal) {
                 let request = BlockRequest(action: .unblock, dryRun: entry.dryRun, principal: principal, reason: entry.reason,
                                            rule: entry.rule ?? "cli", eventId: entry.eventID, requestedAt: now, expiresAt: entry.expiresAt)
-                let run = runHandler(executable, request: request, entry: entry, attempt: 1)
+                let environment = (try? targetEnvironment(rule: entry.rule, target: entry.targetID, configured: nil).get()) ?? [:]
+                let run = runHandler(executable, request: request, entry: entry, attempt: 1, environment: environment)
                 outcome = run.outcome
                 failure = run.failure?.error
             } else {
@@ -274,7 +332,8 @@ public final class BlockUserExecutor: @unchecked Sendable {
         }
         if let failure, entry.enforcement == .enforced {
             try blocklist.recordError(key, error: "unblock failed: " + failure)
-            return UnblockOutcome(entry: entry, removed: false, handler: outcome, error: failure)
+            return UnblockOutcome(entry: entry, removed: false, handler: outcome, error: failure,
+                                  events: [BlockEvent.unblockFailed(entry, by: by, error: failure, handler: outcome, now: now)])
         }
         // Another process (a run next to 'tripline blocklist', or the other way round) may have lifted it
         // meanwhile: it is gone either way, and only the one that removed it reports it on the bus.
@@ -288,7 +347,9 @@ public final class BlockUserExecutor: @unchecked Sendable {
     /// `event` with `"tripline": {"blocked": true}` placed right after `detail` when its principal
     /// (the identity at `principalPath`, default `$.detail.userIdentity`) is on `blocked`: its
     /// resolved key, its ARN or its access key id. `"dryRun": true` is added when every block naming
-    /// it is a dry run.
+    /// it is a dry run; `"enforced": false` when the handler failed to apply every block naming it
+    /// (`blocked` keeps its meaning, the principal is on the blocklist; `enforced: false` tells a block
+    /// that exists only on the list from one applied in AWS).
     ///
     /// A `tripline` member the event already had is removed (or replaced), so it cannot be forged.
     public static func enrich(_ event: JSONValue, with blocked: BlockedKeys, now: Double, principalPath: AlertValuePath? = nil) -> JSONValue {
@@ -307,6 +368,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
         var mark = JSONObject()
         mark["blocked"] = .bool(true)
         if blocked.isDryRun(identifier) { mark["dryRun"] = .bool(true) }
+        if blocked.isEnforcementFailed(identifier) { mark["enforced"] = .bool(false) }
         let member = JSONMember(key: "tripline", value: .object(mark))
         if let detail = object.members.lastIndex(where: { $0.key == "detail" }) {
             object.members.insert(member, at: detail + 1)
@@ -390,13 +452,15 @@ public final class BlockUserExecutor: @unchecked Sendable {
         var failure: (error: String, retryable: Bool)?
     }
 
-    /// Runs `executable` with `request` on standard input and the delivery's environment.
-    private func runHandler(_ executable: String, request: BlockRequest, entry: BlockEntry, attempt: Int) -> HandlerRun {
+    /// Runs `executable` with `request` on standard input and the delivery's environment: the
+    /// target's resolved `environment`, then ``Settings/environment`` over it, then `TRIPLINE_*`.
+    private func runHandler(_ executable: String, request: BlockRequest, entry: BlockEntry, attempt: Int,
+                            environment targetEnvironment: [String: String]) -> HandlerRun {
         let eventID = entry.eventID ?? "manual-" + BlockRequest.iso8601(entry.addedAt)
         var environment = HandlerEnvironment.make(
             delivery: HandlerEnvironment.Delivery(ruleName: entry.rule ?? "cli", targetID: entry.targetID ?? "blocklist", eventID: eventID,
                                                   attempt: attempt),
-            target: settings.environment, inherited: settings.inheritedEnvironment)
+            target: targetEnvironment.merging(settings.environment) { _, given in given }, inherited: settings.inheritedEnvironment)
         environment["TRIPLINE_DRY_RUN"] = request.dryRun ? "1" : nil
         let invocation = FunctionInvocation(executable: executable, environment: environment, payload: request.payload,
                                             timeoutSeconds: settings.handlerTimeoutSeconds)

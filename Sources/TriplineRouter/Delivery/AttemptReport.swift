@@ -1,3 +1,4 @@
+import TriplineJSON
 import TriplineState
 import TriplineTargets
 
@@ -22,12 +23,17 @@ public struct AttemptReport: Sendable {
     /// Something the log must show although the attempt succeeded (a block refused by the circuit
     /// breaker or a protection rule): the delivery is done, the outcome is not what the rule asked.
     public var notice: String?
+    /// Events to put back on the bus only if this failed attempt ends the delivery in the dead
+    /// letters (`User Block Failed`); dropped when it is retried.
+    public var eventsIfDeadLettered: [JSONValue]
 
-    public init(outcome: AttemptOutcome, function: FunctionOutcome? = nil, summary: String, notice: String? = nil) {
+    public init(outcome: AttemptOutcome, function: FunctionOutcome? = nil, summary: String, notice: String? = nil,
+                eventsIfDeadLettered: [JSONValue] = []) {
         self.outcome = outcome
         self.function = function
         self.summary = summary
         self.notice = notice
+        self.eventsIfDeadLettered = eventsIfDeadLettered
     }
 }
 

@@ -147,9 +147,13 @@ public struct TargetExecutor: Sendable {
             return AttemptReport(outcome: .delivered, function: outcome.handler, summary: outcome.summary, notice: notice)
         }
         var retryable = true
-        if case .failed(entry: _, error: _, retryable: let canRetry) = outcome.result { retryable = canRetry }
+        var failedEvents: [JSONValue] = []
+        if case .failed(entry: let entry, error: let error, retryable: let canRetry) = outcome.result {
+            retryable = canRetry
+            if let entry { failedEvents = [BlockEvent.blockFailed(entry, error: error, now: StateTime.now())] }
+        }
         return AttemptReport(outcome: .failed(error: outcome.summary, retryable: retryable, retryAfter: nil), function: outcome.handler,
-                             summary: outcome.summary)
+                             summary: outcome.summary, eventsIfDeadLettered: failedEvents)
     }
 
     func attemptWebhook(_ spec: WebhookTargetSpec, delivery: StoredDelivery, event: @autoclosure () -> JSONValue?, payload: [UInt8],

@@ -423,11 +423,17 @@ struct RuleFileReader {
             switch BlockUserTarget.parse(object[key.rawValue]!) {
             case .success(var target):
                 target.enforce = FunctionTarget.resolveHandler(target.enforce, ruleFile: file, currentDirectory: currentDirectory)
+                guard let block = object[key.rawValue]?.objectValue else { return nil }
+                let before = errors.count
+                target.environment = readEnvironment(block, at: kindPath, placeholders: true)
+                guard errors.count == before else { return nil }
                 return .blockUser(target)
             case .failure(let error):
                 for problem in error.problems {
                     fail(problem.field.map { kindPath.appending($0) } ?? kindPath, .invalidOption(problem.message))
                 }
+                // Every mistake at once: the Environment's too.
+                if let block = object[key.rawValue]?.objectValue { _ = readEnvironment(block, at: kindPath, placeholders: true) }
                 return nil
             }
         case .topic:
@@ -467,23 +473,7 @@ struct RuleFileReader {
                 fail(path.appending("Args"), .expected("an array of strings", found: RuleProblem.describe(value)))
             }
         }
-        var environment: [String: String] = [:]
-        if let value = object["Environment"] {
-            if case .object(let variables) = value {
-                for member in variables {
-                    let memberPath = path.appending("Environment").appending(member.key)
-                    if !RuleFileReader.isEnvironmentName(member.key) {
-                        fail(memberPath, .expected("an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", found: JSONWriter.quoted(member.key)))
-                    } else if case .string(let s) = member.value {
-                        environment[member.key] = s
-                    } else {
-                        fail(memberPath, .expected("a string", found: RuleProblem.describe(member.value)))
-                    }
-                }
-            } else {
-                fail(path.appending("Environment"), .expected("an object of string values", found: RuleProblem.describe(value)))
-            }
-        }
+        let environment = readEnvironment(object, at: path)
         let range = FunctionTarget.timeoutRange
         let timeout = number(object, "TimeoutSeconds", at: path,
                              expected: "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))",
@@ -493,6 +483,35 @@ struct RuleFileReader {
         return FunctionTarget(handler: handler,
                               handlerPath: FunctionTarget.resolveHandler(handler, ruleFile: file, currentDirectory: currentDirectory),
                               args: args, environment: environment, timeoutSeconds: timeout, maxConcurrency: concurrency)
+    }
+
+    /// The `Environment` object of a `Function` or `BlockUser` at `path`: variable names
+    /// (`[A-Za-z_][A-Za-z0-9_]*`) to string values; empty when absent. With `placeholders`, each value
+    /// must also parse as a ``SecretTemplate`` (`${NAME}` from Tripline's environment, as in a webhook).
+    mutating func readEnvironment(_ object: JSONObject, at path: JSONPath, placeholders: Bool = false) -> [String: String] {
+        var environment: [String: String] = [:]
+        guard let value = object["Environment"] else { return environment }
+        guard case .object(let variables) = value else {
+            fail(path.appending("Environment"), .expected("an object of string values", found: RuleProblem.describe(value)))
+            return environment
+        }
+        for member in variables {
+            let memberPath = path.appending("Environment").appending(member.key)
+            if !RuleFileReader.isEnvironmentName(member.key) {
+                fail(memberPath, .expected("an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", found: JSONWriter.quoted(member.key)))
+            } else if case .string(let s) = member.value {
+                if placeholders {
+                    do { _ = try SecretTemplate(parsing: s) } catch {
+                        fail(memberPath, .invalidOption(error.description))
+                        continue
+                    }
+                }
+                environment[member.key] = s
+            } else {
+                fail(memberPath, .expected("a string", found: RuleProblem.describe(member.value)))
+            }
+        }
+        return environment
     }
 
     mutating func readWebhook(_ value: JSONValue, at path: JSONPath) -> WebhookTargetSpec? {

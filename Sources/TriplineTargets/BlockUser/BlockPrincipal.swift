@@ -3,8 +3,10 @@ import TriplineJSON
 /// Who a block is aimed at, as worked out from a CloudTrail `userIdentity` by ``PrincipalResolver``.
 ///
 /// ``key`` is the stable blocklist identity: the IAM user's ARN, the role's ARN for an assumed role
-/// (blocking revokes the role's sessions, not one session), the federated user's ARN, or the Identity
-/// Center user's identity-store user. ``json`` is the form the enforcement handler receives.
+/// (blocking revokes the role's sessions, not one session), the issuing IAM user's ARN for a federated
+/// session an IAM user created (a deny on that user also denies its federation sessions, whose
+/// permissions are the intersection; `sessionName` and `federatedUserArn` keep the session), the
+/// federated user's ARN when the issuer is unknown, or the Identity Center user's identity-store user. ``json`` is the form the enforcement handler receives.
 public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
     /// The kind of principal, which decides how a block is enforced.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -30,15 +32,19 @@ public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
     public var roleName: String?
     /// For an assumed role: the role's ARN (from `sessionContext.sessionIssuer`).
     public var roleArn: String?
-    /// For an assumed role: the session name.
+    /// For an assumed role: the session name; for an IAM user acting through `sts:GetFederationToken`,
+    /// the federated session's name (its caller chose it).
     public var sessionName: String?
+    /// For an IAM user acting through `sts:GetFederationToken`: the federated session's ARN
+    /// (`…:federated-user/NAME`), for context.
+    public var federatedUserArn: String?
     /// The access key the call was signed with, when the record has one.
     public var accessKeyId: String?
     /// The stable blocklist key (see the type's documentation).
     public var key: String
 
     public init(kind: Kind, arn: String? = nil, accountId: String? = nil, userName: String? = nil, roleName: String? = nil,
-                roleArn: String? = nil, sessionName: String? = nil, accessKeyId: String? = nil, key: String) {
+                roleArn: String? = nil, sessionName: String? = nil, federatedUserArn: String? = nil, accessKeyId: String? = nil, key: String) {
         self.kind = kind
         self.arn = arn
         self.accountId = accountId
@@ -46,6 +52,7 @@ public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
         self.roleName = roleName
         self.roleArn = roleArn
         self.sessionName = sessionName
+        self.federatedUserArn = federatedUserArn
         self.accessKeyId = accessKeyId
         self.key = key
     }
@@ -53,7 +60,7 @@ public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
     /// The ARNs protection rules are checked against: the principal's own, and the role's for a session.
     public var protectableARNs: [String] {
         var arns: [String] = []
-        for candidate in [arn, roleArn, key] {
+        for candidate in [arn, roleArn, federatedUserArn, key] {
             if let candidate, !candidate.isEmpty, !arns.contains(candidate) { arns.append(candidate) }
         }
         return arns
@@ -65,7 +72,8 @@ public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
         object["kind"] = .string(kind.rawValue)
         object["key"] = .string(key)
         let optional: [(String, String?)] = [("arn", arn), ("accountId", accountId), ("userName", userName), ("roleName", roleName),
-                                             ("roleArn", roleArn), ("sessionName", sessionName), ("accessKeyId", accessKeyId)]
+                                             ("roleArn", roleArn), ("sessionName", sessionName), ("federatedUserArn", federatedUserArn),
+                                             ("accessKeyId", accessKeyId)]
         for (name, value) in optional {
             if let value { object[name] = .string(value) }
         }
@@ -74,7 +82,7 @@ public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch kind {
-        case .iamUser: return "IAM user " + (userName ?? key)
+        case .iamUser: return "IAM user " + (userName ?? key) + (federatedUserArn != nil ? sessionName.map { " (federated session " + $0 + ")" } ?? "" : "")
         case .assumedRole: return "role " + (roleName ?? key) + (sessionName.map { " (session " + $0 + ")" } ?? "")
         case .federatedUser: return "federated user " + (userName ?? key)
         case .identityCenterUser: return "Identity Center user " + (userName ?? key)

@@ -12,6 +12,12 @@ public enum BlockRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case missingFields([String], type: String)
     /// A field has a value no AWS name can have (control characters, absurd length).
     case invalidField(String, reason: String)
+    /// An IAM Identity Center permission-set role (`role/aws-reserved/sso.amazonaws.com/…`,
+    /// `AWSReservedSSO_…`): only AWS may change it, so the user must be blocked in Identity Center.
+    case identityCenterRole(roleName: String, sessionName: String?)
+    /// CloudTrail's placeholder for a user name it hides (`HIDDEN_DUE_TO_SECURITY_REASONS`, a failed
+    /// sign-in with a wrong user name): no such user exists.
+    case hiddenUserName(String)
     /// The principal matches a protected-principal pattern.
     case protected(arn: String, pattern: String)
     /// The circuit breaker is open: too many blocks in its window.
@@ -31,6 +37,11 @@ public enum BlockRefusal: Error, Sendable, Equatable, CustomStringConvertible {
             return "the \(type) identity lacks \(fields.joined(separator: ", ")), needed to name the principal to block"
         case .invalidField(let field, let reason):
             return "userIdentity.\(field) \(reason); refusing to block on a malformed identity"
+        case .identityCenterRole(let role, let session):
+            return "\(role) is an IAM Identity Center permission-set role, which only AWS can change; block the user"
+                + (session.map { " (" + $0 + ")" } ?? "") + " in IAM Identity Center instead (disable the user or remove the assignment)"
+        case .hiddenUserName(let name):
+            return "the user name \(name) is CloudTrail's placeholder for a name it hides (a sign-in with a user name that does not exist); there is no such user to block"
         case .protected(let arn, let pattern):
             return "\(arn) is protected (matches \(pattern)) and is never blocked"
         case .circuitOpen(let count, let limit, let window):

@@ -3,9 +3,11 @@ import TriplineJSON
 /// A rule target's `BlockUser` option, parsed, and the decision it makes for one matched event.
 ///
 /// `{"Principal": "$.detail.userIdentity", "Reason": "…", "DurationSeconds": 3600,
-/// "Enforce": "Handlers/block-user.sh", "DryRun": false}`. `Principal` defaults to
-/// `$.detail.userIdentity`; `Reason` and `Enforce` are required; `DurationSeconds` (60 s to 90 days)
-/// is optional (no duration: the block stays until lifted by hand).
+/// "Enforce": "Handlers/block-user.sh", "DryRun": false, "Environment": {"AWS_PROFILE": "${AWS_PROFILE}"}}`.
+/// `Principal` defaults to `$.detail.userIdentity`; `Reason` and `Enforce` are required;
+/// `DurationSeconds` (60 s to 90 days) is optional (no duration: the block stays until lifted by hand).
+/// `Environment` is read by the rule-file reader, which validates it as a `Function`'s and checks its
+/// `${NAME}` placeholders (``SecretTemplate``); ``parse(_:)`` only knows it as a field.
 public struct BlockUserTarget: Sendable, Equatable {
     /// Where the CloudTrail `userIdentity` is in the delivered event.
     public var principalPath: AlertValuePath
@@ -17,18 +19,45 @@ public struct BlockUserTarget: Sendable, Equatable {
     public var enforce: String
     /// Only print what would be done.
     public var dryRun: Bool
+    /// Extra environment for the enforcement handler, as written: values may use `${NAME}` from
+    /// Tripline's own environment (``resolvedEnvironment(from:)``), so credentials never sit in rule
+    /// files or the state database.
+    public var environment: [String: String]
 
     /// Shortest and longest `DurationSeconds`.
     public static let durationRange: ClosedRange<Double> = 60...(90 * 86_400)
     /// The fields a `BlockUser` object may have.
-    public static let fields = ["Principal", "Reason", "DurationSeconds", "Enforce", "DryRun"]
+    public static let fields = ["Principal", "Reason", "DurationSeconds", "Enforce", "DryRun", "Environment"]
 
-    public init(principalPath: AlertValuePath, reason: String, durationSeconds: Double? = nil, enforce: String, dryRun: Bool = false) {
+    public init(principalPath: AlertValuePath, reason: String, durationSeconds: Double? = nil, enforce: String, dryRun: Bool = false,
+                environment: [String: String] = [:]) {
         self.principalPath = principalPath
         self.reason = reason
         self.durationSeconds = durationSeconds
         self.enforce = enforce
         self.dryRun = dryRun
+        self.environment = environment
+    }
+
+    /// The variables the `${NAME}` placeholders of ``environment`` need, sorted, each once
+    /// (placeholders that do not parse are left to the rule-file reader, which reports them).
+    public var requiredVariables: [String] {
+        var names = Set<String>()
+        for value in environment.values {
+            if let template = try? SecretTemplate(parsing: value) { names.formUnion(template.variableNames) }
+        }
+        return names.sorted()
+    }
+
+    /// ``environment`` with every `${NAME}` filled from `variables` (Tripline's own environment), as a
+    /// webhook's `Url` and `Headers` are; throws naming the first unset or empty variable (never a value).
+    public func resolvedEnvironment(from variables: [String: String]) throws(SecretTemplateError) -> [String: String] {
+        var resolved: [String: String] = [:]
+        for name in environment.keys.sorted() {
+            let template = try SecretTemplate(parsing: environment[name]!)
+            resolved[name] = try template.expand(environment: variables, field: "BlockUser Environment \(name)")
+        }
+        return resolved
     }
 
     /// Parses the `BlockUser` value of a target; every problem is reported, one per line.
@@ -82,7 +111,8 @@ public struct BlockUserTarget: Sendable, Equatable {
     /// The block request for `event`, or why there is none.
     ///
     /// In order: the principal is resolved (root, AWS services and unknown types are refused), checked
-    /// against `protected`, and only then counted by `breaker` (so refusals never use up the limit).
+    /// against `protected`, and only then, unless it is a dry run (which blocks nothing), counted by
+    /// `breaker` (so refusals and dry runs never use up the limit).
     /// A `.circuitOpen` refusal while `breaker.isTripped` was false before the call is the one that
     /// opened the breaker: alert loudly on that one.
     public func request(for event: JSONValue, rule: String, now: Double, protected: ProtectedPrincipals,
@@ -94,7 +124,7 @@ public struct BlockUserTarget: Sendable, Equatable {
         case .failure(let refusal): return .failure(refusal)
         }
         if let refusal = protected.refusal(for: principal) { return .failure(refusal) }
-        if case .refuse(let refusal, _) = breaker.decide(now: now) { return .failure(refusal) }
+        if !dryRun, case .refuse(let refusal, _) = breaker.decide(now: now) { return .failure(refusal) }
         let eventId = event["id"]?.stringValue ?? event["detail"]?["eventID"]?.stringValue ?? event["eventID"]?.stringValue
         return .success(BlockRequest(action: .block, dryRun: dryRun, principal: principal, reason: reason, rule: rule,
                                      eventId: eventId, requestedAt: now, expiresAt: durationSeconds.map { now + $0 }))

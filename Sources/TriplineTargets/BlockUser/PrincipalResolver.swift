@@ -5,15 +5,28 @@ import TriplineJSON
 /// - `IAMUser`: the user (ARN, name, account, access key). Needs the ARN, or the name and account.
 /// - `AssumedRole`: the role from `sessionContext.sessionIssuer` (else from the session ARN) and the
 ///   session name; keyed by the role's ARN. Service-linked roles (`role/aws-service-role/…`) are refused.
-/// - `FederatedUser`: the federated user's ARN and name.
+/// - `FederatedUser`: a session an IAM user created with `sts:GetFederationToken` is that IAM user
+///   (`sessionContext.sessionIssuer`; a deny on it also denies its sessions), keeping the session's
+///   name and ARN, so one user minting many session names is one principal; one the root user
+///   created is refused as root; without an issuer, the federated user's ARN and name.
 /// - `IdentityCenterUser`: `onBehalfOf.userId` in `onBehalfOf.identityStoreArn`.
-/// - `Root`, `AWSService`, `AWSAccount` and any other type are refused, with a readable reason.
+/// - `Root`, `AWSService`, `AWSAccount` and any other type are refused, with a readable reason; so
+///   are IAM Identity Center permission-set roles (only AWS may change them) and CloudTrail's
+///   placeholder user name ``hiddenUserName``.
 ///
 /// Pure; never fails on hostile input: values that are not strings are ignored, and strings with
 /// control characters or longer than ``maxFieldLength`` are refused as ``BlockRefusal/invalidField(_:reason:)``.
 public enum PrincipalResolver {
     /// Longest identity field accepted (ARNs are at most 2048 characters).
     public static let maxFieldLength = 2048
+    /// The user name CloudTrail writes for a sign-in whose user name does not exist.
+    public static let hiddenUserName = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+    /// Whether `roleArn` / `roleName` is an IAM Identity Center permission-set role, which AWS
+    /// forbids changing: `role/aws-reserved/sso.amazonaws.com/…` or a name starting `AWSReservedSSO_`.
+    public static func isIdentityCenterRole(roleArn: String?, roleName: String?) -> Bool {
+        (roleArn?.contains(":role/aws-reserved/sso.amazonaws.com/") ?? false) || (roleName?.hasPrefix("AWSReservedSSO_") ?? false)
+    }
 
     /// The principal to block for `userIdentity`, or why there is none.
     public static func resolve(userIdentity: JSONValue) -> Result<BlockPrincipal, BlockRefusal> {
@@ -44,6 +57,7 @@ public enum PrincipalResolver {
             guard let userName, arn != nil || accountId != nil else {
                 throw .missingFields(arn == nil && identity["userName"] == nil ? ["arn", "userName"] : ["arn", "accountId"], type: "IAMUser")
             }
+            if userName == hiddenUserName { throw .hiddenUserName(userName) }
             let key = arn ?? "arn:aws:iam::\(accountId ?? ""):user/\(userName)"
             return BlockPrincipal(kind: .iamUser, arn: arn, accountId: accountId, userName: userName, accessKeyId: accessKeyId, key: key)
 
@@ -72,10 +86,31 @@ public enum PrincipalResolver {
                 let service = try field(identity["invokedBy"], "invokedBy")
                 throw .awsService("the service-linked role \(roleName)" + (service.map { " (used by " + $0 + ")" } ?? ""))
             }
+            if isIdentityCenterRole(roleArn: roleArn, roleName: roleName) {
+                throw .identityCenterRole(roleName: roleName, sessionName: sessionName)
+            }
             return BlockPrincipal(kind: .assumedRole, arn: arn, accountId: accountId ?? arnAccount(roleArn), roleName: roleName,
                                   roleArn: roleArn, sessionName: sessionName, accessKeyId: accessKeyId, key: roleArn)
 
         case "FederatedUser":
+            let issuer = identity["sessionContext"]?["sessionIssuer"]
+            let issuerType = try field(issuer?["type"], "sessionContext.sessionIssuer.type")
+            let issuerArn = try field(issuer?["arn"], "sessionContext.sessionIssuer.arn")
+            let issuerAccount = try field(issuer?["accountId"], "sessionContext.sessionIssuer.accountId") ?? issuerArn.flatMap { arnAccount($0) }
+            if issuerType == "Root" || issuerArn?.hasSuffix(":root") == true {
+                throw .root(accountId: issuerAccount ?? accountId)
+            }
+            if issuerType == "IAMUser" || issuerArn?.contains(":user/") == true {
+                let issuerName = try field(issuer?["userName"], "sessionContext.sessionIssuer.userName") ?? issuerArn.flatMap { lastPathPart($0) }
+                if let issuerName, let account = issuerAccount ?? accountId {
+                    if issuerName == hiddenUserName { throw .hiddenUserName(issuerName) }
+                    let session = arn.flatMap { lastPathPart($0) }
+                    let userArn = issuerArn ?? "arn:\(arn.flatMap { arnPartition($0) } ?? "aws"):iam::\(account):user/\(issuerName)"
+                    // The session's temporary access key is not one of the user's keys: left out.
+                    return BlockPrincipal(kind: .iamUser, arn: userArn, accountId: account, userName: issuerName, sessionName: session,
+                                          federatedUserArn: arn, key: userArn)
+                }
+            }
             var userName = arn.flatMap { lastPathPart($0) }
             if userName == nil, let principalId = try field(identity["principalId"], "principalId"), let colon = principalId.firstIndex(of: ":") {
                 let tail = principalId[principalId.index(after: colon)...]

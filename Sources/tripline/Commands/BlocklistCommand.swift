@@ -19,12 +19,12 @@ enum BlocklistCommand: Command {
         synopses: [
             "blocklist list [--active] [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist add (--arn ARN | --principal-json FILE) --reason TEXT [--duration SECONDS] [--enforce HANDLER] [--dry-run] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
-            "blocklist remove (KEY | ARN) [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
-            "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
+            "blocklist remove (KEY | ARN) [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
+            "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
         ],
         options: [
             OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory (default: .tripline beside the rules)."),
-            OptionSpec(name: "rules", valueName: "DIR", help: "Where the rules are (only to find the default state directory)."),
+            OptionSpec(name: "rules", valueName: "DIR", help: "Where the rules are: the default state directory is beside them, and remove/expire give each handler the Environment of the BlockUser target its entry came from (default: Rules, when it exists)."),
             OptionSpec(name: "json", valueName: nil, help: "list: one JSON object per entry; other actions: one JSON result (expire: {\"expired\", \"lifted\", \"blocks\"}), the handler's output on stderr."),
             OptionSpec(name: "active", valueName: nil, help: "list: only blocks that have not expired."),
             OptionSpec(name: "arn", valueName: "ARN", help: "add: the IAM user, role, assumed-role session or federated user to block."),
@@ -33,7 +33,7 @@ enum BlocklistCommand: Command {
             OptionSpec(name: "duration", valueName: "SECONDS", help: "add: lift the block after this long, 60 to 7776000 (90 days) (default: never)."),
             OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove: run its unblock path; expire: use it instead of the handler that applied each block."),
             OptionSpec(name: "dry-run", valueName: nil, help: "add: the handler only prints what it would do (TRIPLINE_DRY_RUN=1)."),
-            OptionSpec(name: "env", valueName: "NAME=VALUE", help: "An environment variable for the handler (AWS_PROFILE=…); may be repeated.", repeatable: true),
+            OptionSpec(name: "env", valueName: "NAME=VALUE", help: "An environment variable for the handler (AWS_PROFILE=…), over the target's Environment; may be repeated.", repeatable: true),
         ],
         positionals: "ACTION [KEY]",
         discussion: """
@@ -45,13 +45,20 @@ enum BlocklistCommand: Command {
 
             add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
             on standard input; without it the entry is only recorded. Adding a principal that is
-            already blocked changes nothing. Root users and AWS service principals are refused.
+            already blocked changes nothing, unless the new block lasts longer (a later --duration, or
+            none): then the entry's expiry is extended ("already blocked; expiry extended to …").
+            Root users and AWS service principals are refused.
             remove deletes an entry, running the unblock path of --enforce first when given; it takes
             the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
             entry). expire runs the unblock path for every expired entry (with the handler that
             applied it, or --enforce) and removes it; an applied block whose unblock fails stays for
             the next try.
-            tripline run does the same as blocks expire. All actions work next to a running
+            tripline run does the same as blocks expire. The unblock path of remove and expire gets
+            the Environment of the BlockUser target the entry came from, read from the rules (--rules,
+            default Rules when it exists; its ${NAME} values filled from this environment, and an unset
+            one refuses the action, as run refuses to start), then every --env over it; an entry added
+            by hand gets only --env. The state database never holds an environment.
+            All actions work next to a running
             'tripline run' on the same state directory: it sees a change within a second.
 
             add creates the state directory when it does not exist yet (to block before the first
@@ -88,7 +95,12 @@ enum BlocklistCommand: Command {
             environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
         }
         let json = arguments.has("json")
-        let settings = BlockUserExecutor.Settings(environment: environment)
+        var settings = BlockUserExecutor.Settings(environment: environment)
+        if action == "remove" || action == "expire" {
+            // The environment of the rule target each entry came from (AWS_PROFILE, …), never stored.
+            guard let environments = targetEnvironments(rules: arguments.value("rules"), context: context) else { return ExitStatus.invalidInput }
+            settings.targetEnvironments = environments
+        }
 
         switch action {
         case "list":
@@ -131,6 +143,32 @@ enum BlocklistCommand: Command {
                 return outcomes.allSatisfy(\.removed) ? ExitStatus.success : ExitStatus.negative
             }
         }
+    }
+
+    /// The resolved `Environment` of every `BlockUser` target of the rules at `rules` (default
+    /// `Rules`, skipped when that does not exist); nil, with the problems printed, when the rules
+    /// cannot be read or a variable is unset.
+    private static func targetEnvironments(rules: String?, context: CommandContext) -> [String: [String: String]]? {
+        let path = rules ?? "Rules"
+        guard FileManager.default.fileExists(atPath: path) else {
+            if rules == nil { return [:] }
+            context.errors.line("tripline blocklist: no rules at '\(path)' (needed for the Environment of BlockUser targets)")
+            return nil
+        }
+        let (loaded, loadErrors) = RuleSet.load(paths: [path])
+        if !loadErrors.isEmpty {
+            for error in loadErrors { context.errors.line(error.description) }
+            context.errors.line("tripline blocklist: \(loadErrors.count) problem\(loadErrors.count == 1 ? "" : "s") in the rules, whose BlockUser "
+                                + "targets give their handlers' Environment; fix them (or point --rules elsewhere); nothing was lifted")
+            return nil
+        }
+        let (environments, errors, _) = BlockUserEnvironments.resolve(rules: loaded, environment: ProcessInfo.processInfo.environment)
+        if !errors.isEmpty {
+            for error in errors { context.errors.line(error) }
+            context.errors.line("tripline blocklist: set the missing variables and fix any other problem above; nothing was lifted")
+            return nil
+        }
+        return environments
     }
 
     // MARK: - Actions
@@ -215,6 +253,7 @@ enum BlocklistCommand: Command {
             switch outcome.result {
             case .blocked(let e): result["result"] = "blocked"; entry = e
             case .alreadyBlocked(let e): result["result"] = "alreadyBlocked"; entry = e
+            case .extended(let e, _): result["result"] = "extended"; entry = e
             case .refused(let refusal): result["result"] = "refused"; result["refusal"] = .string(refusal.description)
             case .failed(let e, let error, _): result["result"] = "failed"; result["error"] = .string(error); entry = e
             }

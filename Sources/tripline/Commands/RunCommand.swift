@@ -24,9 +24,9 @@ enum RunCommand: Command {
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
             OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable).", repeatable: true),
-            OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10)."),
+            OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10; dry-run blocks do not count)."),
             OptionSpec(name: "block-window", valueName: "SECONDS", help: "The circuit breaker's window (default 3600)."),
-            OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only."),
+            OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only; expired real blocks are left for a run without it."),
             OptionSpec(name: "synchronous", valueName: "full|normal", help: "SQLite durability: 'full' (default) survives power loss, 'normal' a process crash."),
             OptionSpec(name: "log-format", valueName: "FORMAT", help: "'text' (default) or 'json': one JSON object per log line."),
             OptionSpec(name: "follow", valueName: "DIR", help: "After the INPUTs, read the files in DIR, then each new one as it arrives, until SIGINT/SIGTERM."),
@@ -62,8 +62,8 @@ enum RunCommand: Command {
             dead-lettered or is still waiting for a retry, or the state database failed; 2 when the rules
             have errors, a handler cannot be started (missing, not executable, not on PATH, a script
             without a #! line, a #! interpreter that is missing or ends in a Windows carriage return), a
-            webhook variable is unset, or the state directory cannot be used (for instance, another run
-            holds it).
+            webhook or BlockUser Environment variable is unset, or the state directory cannot be used (for
+            instance, another run holds it).
             """)
 
     /// With `--follow`, seconds a file must stay quiet before its unfinished end is reported.
@@ -167,6 +167,17 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
         for (key, reason) in webhooks.disabled { log.note("tripline run: webhook \(key) is off: \(reason)") }
+        // BlockUser Environment values (AWS_PROFILE, credentials) come from ours, as webhook variables do.
+        let (blockEnvironments, blockErrors, missingBlockVariables) = BlockUserEnvironments.resolve(
+            rules: rules, environment: ProcessInfo.processInfo.environment)
+        if !blockErrors.isEmpty {
+            for error in blockErrors { log.error(error) }
+            log.error(missingBlockVariables
+                ? "tripline run: set the missing variables and fix any other problem above; nothing was run"
+                : "tripline run: \(blockErrors.count) BlockUser target\(blockErrors.count == 1 ? "" : "s") cannot be used as configured; nothing was run")
+            return ExitStatus.invalidInput
+        }
+        options.blocking.targetEnvironments = blockEnvironments
 
         let store: StateStore
         do {

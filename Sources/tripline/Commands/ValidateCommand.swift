@@ -67,7 +67,7 @@ enum ValidateCommand: Command {
             for path in rulePaths where !files.contains(path) && !files.contains(where: { $0.hasPrefix(path.hasSuffix("/") ? path : path + "/") }) {
                 context.output.line("\(path): ok")
             }
-            // Variables webhook targets need: not errors here (the machine that runs may set them), but worth a note.
+            // Variables webhook and BlockUser targets need: not errors here (the machine that runs may set them), but worth a note.
             let environment = ProcessInfo.processInfo.environment
             for rule in ruleSet.rules {
                 guard let path = rule.cloudFormationPath else { continue }
@@ -91,9 +91,16 @@ enum ValidateCommand: Command {
             }
             for rule in ruleSet.rules {
                 for target in rule.targets {
-                    guard case .webhook(let spec) = target.kind else { continue }
-                    let missing = spec.configuration.requiredVariables.filter { (environment[$0] ?? "").isEmpty }
-                    guard !missing.isEmpty, !spec.optional else { continue }
+                    let missing: [String]
+                    switch target.kind {
+                    case .webhook(let spec) where !spec.optional:
+                        missing = spec.configuration.requiredVariables.filter { (environment[$0] ?? "").isEmpty }
+                    case .blockUser(let block):
+                        missing = block.requiredVariables.filter { (environment[$0] ?? "").isEmpty }
+                    default:
+                        continue
+                    }
+                    guard !missing.isEmpty else { continue }
                     context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id) needs "
                                         + missing.map { "${\($0)}" }.joined(separator: ", ") + ", not set here"
                                         + " ('run' refuses to start without it)")
