@@ -5,7 +5,8 @@
 # Standard input: one request, as Tripline's BlockRequest writes it:
 #   {"action": "block"|"unblock", "dryRun": false,
 #    "principal": {"kind": "iamUser"|"assumedRole"|"federatedUser"|"identityCenterUser", "key": "...",
-#                  "arn", "accountId", "userName", "roleName", "roleArn", "sessionName", "accessKeyId"},
+#                  "arn", "accountId", "userName", "roleName", "roleArn", "sessionName", "accessKeyId",
+#                  "federatedUserArn"},
 #    "reason": "...", "rule": "...", "eventId": "...",
 #    "requestedAt": "2026-11-25T10:00:00Z", "expiresAt": "2026-11-25T11:00:00Z"|null}
 #
@@ -20,13 +21,15 @@
 #                        "Revoke active sessions" does). New sessions of the role still work.
 #   assumed role, unblock: deletes that policy.
 #   federated and Identity Center users: IAM policies cannot block them; exits 65 (permanent) saying what to do.
+#                        (A federated session an IAM user created arrives as that iamUser, with its
+#                        sessionName and federatedUserArn and no accessKeyId: the user's deny covers it.)
 #
 # Dry run ("dryRun": true, or TRIPLINE_DRY_RUN=1): prints every aws command it would run, prefixed
 # with "would run:", and changes nothing (it does not call aws at all, so it cannot read the current
 # keys or policies: the commands shown use the access key named in the request).
 #
-# The aws CLI uses its usual configuration (AWS_PROFILE, AWS_REGION…, from the environment the
-# target gives it). Before changing anything it asks `aws sts get-caller-identity` which account its
+# The aws CLI uses its usual configuration (AWS_PROFILE, AWS_REGION…, from the BlockUser target's
+# "Environment", where "${AWS_PROFILE}" passes on Tripline's own). Before changing anything it asks `aws sts get-caller-identity` which account its
 # credentials are for, and refuses (65) unless that is the principal's account: IAM names are only
 # unique within an account, so with an organization trail, or input from several accounts, blocking
 # by name with the wrong credentials would lock out a same-named bystander and leave the caller free.
