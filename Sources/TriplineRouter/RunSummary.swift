@@ -26,8 +26,13 @@ public struct RunSummary: Sendable, Equatable {
     public var matchesPerRule: [String: Int] = [:]
     /// Loaded rule names, in load order (the order the summary lists them in).
     public var ruleOrder: [String] = []
-    /// Deliveries whose target succeeded during this run.
+    /// Deliveries whose target succeeded during this run, and that success was recorded (the delivery
+    /// left the queue).
     public var deliveriesSucceeded = 0
+    /// Deliveries whose target succeeded but whose completion the state database could not record
+    /// (it failed meanwhile): still queued, so the next run delivers them again. Not in
+    /// `deliveriesSucceeded`; counted in `deliveriesLeftQueued`.
+    public var deliveriesUnrecorded = 0
     /// Deliveries that failed for good: dead-lettered during this run.
     public var deliveriesFailed = 0
     /// Attempts that failed (a delivery retried twice and then delivered counts 2 here).
@@ -91,6 +96,9 @@ public struct RunSummary: Sendable, Equatable {
             deliveries += "; \(failedAttempts) failed attempt\(failedAttempts == 1 ? "" : "s")"
             if deliveriesTimedOut > 0 { deliveries += " (\(deliveriesTimedOut) timed out)" }
         }
+        if deliveriesUnrecorded > 0 {
+            deliveries += "; \(deliveriesUnrecorded) completed but not recorded (the state database failed): they run again in the next run"
+        }
         if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from an earlier run" }
         if alertsHeldBack > 0 { deliveries += "; \(alertsHeldBack) held back by Suppress/Threshold" }
         if duplicatesSkipped > 0 {
@@ -116,6 +124,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "eventsMatched", value: .number(JSONNumber(eventsMatched))),
             JSONMember(key: "matchesPerRule", value: .object(JSONObject(rules))),
             JSONMember(key: "deliveriesSucceeded", value: .number(JSONNumber(deliveriesSucceeded))),
+            JSONMember(key: "deliveriesUnrecorded", value: .number(JSONNumber(deliveriesUnrecorded))),
             JSONMember(key: "deliveriesFailed", value: .number(JSONNumber(deliveriesFailed))),
             JSONMember(key: "failedAttempts", value: .number(JSONNumber(failedAttempts))),
             JSONMember(key: "deliveriesTimedOut", value: .number(JSONNumber(deliveriesTimedOut))),
@@ -140,6 +149,7 @@ public struct RunSummary: Sendable, Equatable {
 public final class DeliveryTally: @unchecked Sendable {
     private let lock = NSLock()
     private var succeeded = 0
+    private var unrecorded = 0
     private var deadLettered = 0
     private var failedAttempts = 0
     private var timedOut = 0
@@ -160,6 +170,7 @@ public final class DeliveryTally: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if report.succeeded { succeeded += 1 }
+        if report.next == .unrecorded { unrecorded += 1 }
         if case .deadLettered = report.next { deadLettered += 1 }
         if let attempt = report.attemptReport, !attempt.outcome.succeeded {
             failedAttempts += 1
@@ -167,10 +178,10 @@ public final class DeliveryTally: @unchecked Sendable {
         }
     }
 
-    /// The counts so far.
-    public var counts: (succeeded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int, duplicates: Int) {
+    /// The counts so far (`unrecorded`: successes the state database could not record).
+    public var counts: (succeeded: Int, unrecorded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int, duplicates: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return (succeeded, deadLettered, failedAttempts, timedOut, duplicates)
+        return (succeeded, unrecorded, deadLettered, failedAttempts, timedOut, duplicates)
     }
 }

@@ -41,6 +41,9 @@ public enum DeliveryNextStep: Sendable, Equatable {
     case deadLettered(reason: String, file: String?)
     /// The run is stopping: the delivery stays queued for the next run.
     case leftQueued
+    /// The target succeeded, but the state database could not record it (disk full, unwritable): the
+    /// delivery stays queued, and the next run delivers it again.
+    case unrecorded
 }
 
 /// One attempt of one delivery, for the log and the summary.
@@ -67,5 +70,6 @@ public struct DeliveryReport: Sendable {
     /// `rule/target`.
     public var targetKey: String { DeliveryKey.target(rule: rule, target: target) }
 
+    /// The target succeeded and that is recorded: the delivery is done.
     public var succeeded: Bool { next == .done }
 }

@@ -128,6 +128,12 @@ public final class DeliveryLog: Sendable {
                 console.output("[\(report.targetKey)] " + PrintableText.escapingControls(notice + " (event \(report.eventID) from \(report.origin))"))
             }
             guard !report.succeeded else { return }
+            if report.next == .unrecorded {
+                console.output("[\(report.targetKey)] delivered, but the state database could not record it: it stays queued and "
+                               + "runs again in the next run (event \(PrintableText.escapingControls(report.eventID)) from "
+                               + "\(PrintableText.escapingControls(report.origin)))")
+                return
+            }
             var line = "[\(report.targetKey)] delivery failed"
             if let attempt = report.attempt, attempt > 1 { line += " (attempt \(attempt))" }
             line += ": " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not attempted")
@@ -136,7 +142,7 @@ public final class DeliveryLog: Sendable {
             case .deadLettered(let reason, let file):
                 line += "; dead-lettered: " + PrintableText.escapingControls(reason) + (file.map { " (\($0))" } ?? "")
             case .leftQueued: line += "; left queued for the next run"
-            case .done: break
+            case .done, .unrecorded: break
             }
             console.output(line + " (event \(PrintableText.escapingControls(report.eventID)) from \(PrintableText.escapingControls(report.origin)))")
         case .json:
@@ -164,6 +170,7 @@ public final class DeliveryLog: Sendable {
                 object.append(("reason", .string(reason)))
                 object.append(("deadLetterFile", file.map { .string($0) } ?? .null))
             case .leftQueued: object.append(("next", "queued"))
+            case .unrecorded: object.append(("next", "unrecorded"))
             }
             console.output(bytes: Self.jsonLine(object))
         }
@@ -245,3 +252,4 @@ public final class DeliveryLog: Sendable {
         return out
     }
 }
+
