@@ -392,6 +392,69 @@ struct DurableDeliveryTests {
             #expect(Set(project.delivered().keys) == project.expectedKeys(ids, targets: 1))
         }
     }
+
+    @Test("once the state database cannot commit, no handler starts: runs stay within the recorded deliveries plus the concurrency")
+    func failedCommitsStartNothingMore() throws {
+        let tripline = try TriplineBinary.locate()
+        guard FileManager.default.isExecutableFile(atPath: "/bin/sh") else { return }
+        try withTemporaryDirectory { dir in
+            // One target, 2 at a time. While `hold` exists the handler refuses (exit 65: a dead letter at once).
+            let hold = dir.appendingPathComponent("hold")
+            let project = try DeliveryProject(root: dir, handler: "[ -e '\(hold.path)' ] && exit 65; sleep 0.01", targets: 1, maxConcurrency: 2)
+            let concurrency = 2
+            var ids: [String] = []
+            var lines: [String] = []
+            let padding = String(repeating: "x", count: 4000)
+            for index in 0..<300 {
+                ids.append("big-\(index)")
+                lines.append(#"{"id": "big-\#(index)", "source": "test", "detail-type": "t", "account": "1", "region": "r", "time": "2024-01-01T00:00:00Z", "detail": {"pad": "\#(padding)"}}"#)
+            }
+            try project.write(lines.joined(separator: "\n") + "\n", "logs/big.ndjson")
+            // 300 deliveries queued for the next run, in a database (about 1.5 MB) larger than the limit below.
+            _ = FileManager.default.createFile(atPath: hold.path, contents: nil)
+            _ = try tripline.run(["run", "logs"], in: dir)
+            let requeued = try tripline.run(["dlq", "redrive", "--queue-only", "--rule", "all"], in: dir)
+            #expect(requeued.status == 0, "\(requeued)")
+            try FileManager.default.removeItem(at: hold)
+            #expect(try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)["pending"] == 300)
+
+            let handlerRuns = { ((try? String(contentsOf: project.log, encoding: .utf8)) ?? "").split(separator: "\n").count }
+            // A file-size limit (600 blocks of 512 bytes, SIGXFSZ ignored) makes the database's writes fail with EFBIG once
+            // its write-ahead log outgrows it, as a full disk would, while the handlers' small log stays under it.
+            var limitedRuns = 0
+            var recordedTotal = 0
+            for round in 0..<2 {
+                let before = handlerRuns()
+                let limited = try BackgroundRun(TriplineBinary(url: URL(fileURLWithPath: "/bin/sh")),
+                                                ["-c", "trap '' XFSZ; ulimit -f 600; exec \"$0\" run --log-format json logs", tripline.url.path],
+                                                in: dir).wait()
+                limitedRuns += 1
+                #expect(limited.status == 1, "round \(round): \(limited)")
+                let summary = try JSONParser.parse(try #require(limited.stdoutLines.last, "round \(round): \(limited)"))
+                #expect(summary["stateError"]?.stringValue?.contains("tripline.db") == true, "\(summary)")
+                let number = { (key: String) in Int(summary[key]?.numberValue?.value ?? -1) }
+                let recorded = number("deliveriesSucceeded"), unrecorded = number("deliveriesUnrecorded")
+                let runs = handlerRuns() - before
+                // What ran without being recorded runs again next time: at most what was running when the database failed.
+                #expect(runs <= recorded + concurrency, "round \(round): \(runs) handler runs, \(recorded) recorded\n\(limited.stderr)")
+                #expect(unrecorded >= 0 && unrecorded <= concurrency && runs == recorded + unrecorded, "round \(round): \(runs) runs; \(summary)")
+                // The summary does not count them as ok; each has its own line.
+                #expect(limited.stdoutLines.filter { $0.contains(#""next":"unrecorded""#) }.count == unrecorded)
+                #expect(limited.stderr.contains("no more deliveries were started once the state database failed"), "\(limited.stderr)")
+                // Only recorded deliveries left the queue.
+                recordedTotal += recorded
+                #expect(number("deliveriesLeftQueued") == 300 - recordedTotal, "\(summary)")
+                // The database failed part-way, with most deliveries still queued: they were not attempted.
+                if round == 0 { #expect(recorded < 300 - concurrency, "\(summary)") }
+            }
+            let later = try tripline.run(["run", "logs"], in: dir)
+            #expect(later.status == 0, "\(later)")
+            let delivered = project.delivered()
+            #expect(Set(delivered.keys) == project.expectedKeys(ids, targets: 1))
+            let duplicates = delivered.values.reduce(0) { $0 + $1 - 1 }
+            #expect(duplicates <= limitedRuns * concurrency, "\(duplicates) duplicates after \(limitedRuns) runs on a failing database")
+        }
+    }
 }
 
 /// SplitMix64, for seeded kill times.
