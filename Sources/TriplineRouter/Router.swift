@@ -444,6 +444,7 @@ public final class Router {
         let counts = tally.counts
         summary.deliveriesSucceeded = counts.succeeded
         summary.deliveriesUnrecorded = counts.unrecorded
+        summary.deadLetterFileErrors = counts.deadLetterFileErrors
         summary.deliveriesFailed = counts.deadLettered
         summary.failedAttempts = counts.failedAttempts
         summary.deliveriesTimedOut = counts.timedOut

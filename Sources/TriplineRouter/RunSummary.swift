@@ -39,6 +39,9 @@ public struct RunSummary: Sendable, Equatable {
     public var failedAttempts = 0
     /// Failed attempts that hit their timeout (counted in `failedAttempts` too).
     public var deliveriesTimedOut = 0
+    /// Dead letters that could not be appended to their target's dead-letter file (they are in the
+    /// state database: `tripline dlq list`).
+    public var deadLetterFileErrors = 0
     /// Deliveries found queued from an earlier run and resumed.
     public var deliveriesResumed = 0
     /// Deliveries still queued when the run ended (waiting for a retry, or cut short by a stop).
@@ -106,6 +109,10 @@ public struct RunSummary: Sendable, Equatable {
         }
         if deliveriesLeftQueued > 0 { deliveries += "; \(deliveriesLeftQueued) left queued for the next run" }
         lines.append(deliveries)
+        if deadLetterFileErrors > 0 {
+            lines.append("  dead letters not appended to their dead-letter file: \(deadLetterFileErrors) (kept in the state database: tripline dlq list; "
+                         + "the log says why)")
+        }
         if let stateError { lines.append("  stopped early: \(stateError)") }
         return lines.joined(separator: "\n")
     }
@@ -126,6 +133,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesSucceeded", value: .number(JSONNumber(deliveriesSucceeded))),
             JSONMember(key: "deliveriesUnrecorded", value: .number(JSONNumber(deliveriesUnrecorded))),
             JSONMember(key: "deliveriesFailed", value: .number(JSONNumber(deliveriesFailed))),
+            JSONMember(key: "deadLetterFileErrors", value: .number(JSONNumber(deadLetterFileErrors))),
             JSONMember(key: "failedAttempts", value: .number(JSONNumber(failedAttempts))),
             JSONMember(key: "deliveriesTimedOut", value: .number(JSONNumber(deliveriesTimedOut))),
             JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
@@ -151,6 +159,7 @@ public final class DeliveryTally: @unchecked Sendable {
     private var succeeded = 0
     private var unrecorded = 0
     private var deadLettered = 0
+    private var deadLetterFileErrors = 0
     private var failedAttempts = 0
     private var timedOut = 0
     private var duplicates = 0
@@ -172,16 +181,19 @@ public final class DeliveryTally: @unchecked Sendable {
         if report.succeeded { succeeded += 1 }
         if report.next == .unrecorded { unrecorded += 1 }
         if case .deadLettered = report.next { deadLettered += 1 }
+        if report.deadLetterFileError != nil { deadLetterFileErrors += 1 }
         if let attempt = report.attemptReport, !attempt.outcome.succeeded {
             failedAttempts += 1
             if attempt.function?.timedOut == true { timedOut += 1 }
         }
     }
 
-    /// The counts so far (`unrecorded`: successes the state database could not record).
-    public var counts: (succeeded: Int, unrecorded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int, duplicates: Int) {
+    /// The counts so far (`unrecorded`: successes the state database could not record;
+    /// `deadLetterFileErrors`: dead letters not appended to their file).
+    public var counts: (succeeded: Int, unrecorded: Int, deadLettered: Int, deadLetterFileErrors: Int, failedAttempts: Int, timedOut: Int,
+                        duplicates: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return (succeeded, unrecorded, deadLettered, failedAttempts, timedOut, duplicates)
+        return (succeeded, unrecorded, deadLettered, deadLetterFileErrors, failedAttempts, timedOut, duplicates)
     }
 }

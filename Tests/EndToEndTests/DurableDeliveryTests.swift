@@ -204,6 +204,32 @@ struct DurableDeliveryTests {
         }
     }
 
+    @Test("a dead-letter file that cannot be appended to is reported once per file and counted; validate warns about it")
+    func unwritableDeadLetterFile() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "exit 65", targets: 1)
+            _ = try project.writeEvents(files: 1, perFile: 3)
+            // Path names a directory: open(2) fails with EISDIR.
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("letters"), withIntermediateDirectories: true)
+            try project.write(#"{"Name": "all", "EventPattern": {"source": ["test"]}, "Targets": [{"Id": "t0", "Function": {"Handler": "handlers/record.sh"}, "# +
+                              #""DeadLetterConfig": {"Path": "letters"}}]}"#, "Rules/all.json")
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 0, "a warning, not an error: \(validate)")
+            #expect(validate.stdout.contains(#"warning: Rules/all.json: rule all, target t0: DeadLetterConfig.Path "letters" cannot be appended to: it is a directory"#),
+                    "\(validate.stdout)")
+            let run = try tripline.run(["run", "logs"], in: dir)
+            #expect(run.status == 1, "\(run)")
+            let notes = run.stderr.split(separator: "\n").filter { $0.contains("cannot open dead-letter file") }
+            #expect(notes.count == 1, "once per file: \(run.stderr)")
+            #expect(notes.first?.contains("\(dir.path)/letters") == true && notes.first?.contains("Is a directory") == true, "\(notes)")
+            #expect(run.stdout.contains("not appended: Is a directory"), "\(run.stdout)")
+            #expect(run.stdout.contains("dead letters not appended to their dead-letter file: 3"), "\(run.stdout)")
+            // The letters are in the database all the same.
+            #expect(try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)["deadLetters"] == 3)
+        }
+    }
+
     @Test("SIGINT stops reading, lets running deliveries finish, exits 0; the next run resumes what was left")
     func interruptDrainsAndResumes() throws {
         let tripline = try TriplineBinary.locate()

@@ -56,8 +56,12 @@ public struct DeliveryReport: Sendable {
     public var attempt: Int?
     public var attemptReport: AttemptReport?
     public var next: DeliveryNextStep
+    /// For a dead letter: why it could not be appended to the target's dead-letter file (it is in
+    /// the state database all the same); nil when it was, or there is no file.
+    public var deadLetterFileError: DeadLetterFileError?
 
-    public init(rule: String, target: String, eventID: String, origin: String, attempt: Int?, attemptReport: AttemptReport?, next: DeliveryNextStep) {
+    public init(rule: String, target: String, eventID: String, origin: String, attempt: Int?, attemptReport: AttemptReport?, next: DeliveryNextStep,
+                deadLetterFileError: DeadLetterFileError? = nil) {
         self.rule = rule
         self.target = target
         self.eventID = eventID
@@ -65,6 +69,7 @@ public struct DeliveryReport: Sendable {
         self.attempt = attempt
         self.attemptReport = attemptReport
         self.next = next
+        self.deadLetterFileError = deadLetterFileError
     }
 
     /// `rule/target`.

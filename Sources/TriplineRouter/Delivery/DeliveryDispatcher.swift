@@ -419,12 +419,15 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             stateFailed(error)
             return .leftQueued
         }
+        // The letter is in the database; the file is a copy for whoever watches it, so a failure to
+        // append is reported (and counted), not fatal.
+        var fileError: DeadLetterFileError?
         if let letter, let file {
-            DeadLetterFile.append(letter, to: file)
+            do { try DeadLetterFile.append(letter, to: file) } catch { fileError = error }
         }
         let next = DeliveryNextStep.deadLettered(reason: reason, file: file)
         onReport(DeliveryReport(rule: stored.queued.rule, target: stored.queued.target, eventID: stored.eventID, origin: stored.origin,
-                                attempt: attempt, attemptReport: report, next: next))
+                                attempt: attempt, attemptReport: report, next: next, deadLetterFileError: fileError))
         return next
     }
 

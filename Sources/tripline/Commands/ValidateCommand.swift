@@ -28,8 +28,9 @@ enum ValidateCommand: Command {
             (relative paths from the folder holding Rules/, bare names on PATH). The entries of each
             rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
-            a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
-            1 when any has errors or cannot be read.
+            a file without problems prints FILE: ok. Notes and warnings (a DeadLetterConfig Path
+            that is a directory or whose directory is not writable) do not make a file invalid.
+            Exit status: 0 when every file is valid, 1 when any has errors or cannot be read.
             """)
 
     /// Largest file read (validation reports anything beyond the pattern size limit itself).
@@ -94,6 +95,23 @@ enum ValidateCommand: Command {
                     context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id) needs "
                                         + missing.map { "${\($0)}" }.joined(separator: ", ") + ", not set here"
                                         + " ('run' refuses to start without it)")
+                }
+            }
+            // Dead-letter files that cannot be written: not errors (the letters stay in the state database), but nobody would see them.
+            for rule in ruleSet.rules {
+                for target in rule.targets {
+                    guard let config = target.deadLetterConfig, let problem = DeadLetterFile.problem(path: config.path) else { continue }
+                    context.output.line("warning: \(rule.file): rule \(rule.name), target \(target.id): DeadLetterConfig.Path "
+                                        + JSONWriter.quoted(config.pathAsWritten) + " cannot be appended to: \(problem) "
+                                        + "(dead letters would be kept in the state database only)")
+                }
+            }
+            for topic in ruleSet.topics {
+                for subscription in topic.subscriptions {
+                    guard let config = subscription.deadLetterConfig, let problem = DeadLetterFile.problem(path: config.path) else { continue }
+                    context.output.line("warning: \(topic.file): topic \(topic.name), subscription \(subscription.id): DeadLetterConfig.Path "
+                                        + JSONWriter.quoted(config.pathAsWritten) + " cannot be appended to: \(problem) "
+                                        + "(dead letters would be kept in the state database only)")
                 }
             }
             context.output.line("\(ruleSet.rules.count) rule\(ruleSet.rules.count == 1 ? "" : "s") valid, \(errors.count) error\(errors.count == 1 ? "" : "s")")
