@@ -239,6 +239,9 @@ public final class Router {
                 runner.interruptRunning()
                 webhookClient?.interruptInFlight()
             })
+        // Whatever fails first, nothing starts any more: a completion that cannot be recorded is run
+        // again by the next run, so each further attempt would only add a duplicate.
+        stateFailure.onFailure = { [weak dispatcher] in dispatcher?.haltStarts() }
         let acceptLock = self.acceptLock
         publisher.connect { [dispatcher] deliveries in
             acceptLock.lock()
@@ -249,27 +252,41 @@ public final class Router {
                 dispatcher.enqueue(queued, waitingForRoom: false)
                 return .success(queued.count)
             } catch {
+                if stateFailure.record(error) { log.note("tripline run: \(error)") }
                 return .failure(error)
             }
         }
 
-        // Deliveries an earlier run left queued go first.
-        do {
-            try journal.pruneSettled()
-            let total = try journal.count()
-            if total > 0 {
-                dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
-                summary.deliveriesResumed = total
-                log.note("tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run")
+        if let setupError, stateFailure.record(setupError) { log.note("tripline run: \(setupError)") }
+        // Deliveries an earlier run left queued go first, but only once a write commits: on a database
+        // that cannot record a completion, each of them would run now and again in the next run.
+        if !stateFailure.failed {
+            do throws(StateError) {
+                let total = try journal.count()
+                do throws(StateError) {
+                    try store.checkWritable()
+                } catch {
+                    if stateFailure.record(error) { log.note("tripline run: \(error)") }
+                    if total > 0 {
+                        log.note("tripline run: not resuming the \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run: "
+                                 + "the state database cannot commit, so none could be recorded as done")
+                    }
+                    throw error
+                }
+                try journal.pruneSettled()
+                if total > 0 {
+                    dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
+                    summary.deliveriesResumed = total
+                    log.note("tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run")
+                }
+                if options.fromStart { try checkpoints.reset() }
+            } catch {
+                if stateFailure.record(error) { log.note("tripline run: \(error)") }
             }
-            if options.fromStart { try checkpoints.reset() }
-        } catch {
-            stateFailure.record(error)
-            log.note("tripline run: \(error)")
         }
 
-        if let setupError, stateFailure.record(setupError) { log.note("tripline run: \(setupError)") }
-        expireBlocks()
+        // Lifting a block runs its handler too: not once the database cannot record it.
+        if !stateFailure.failed { expireBlocks() }
         refreshBlocked()
         seenExternalChanges = try? store.externalChanges()
 
@@ -316,7 +333,7 @@ public final class Router {
         inputs.onWaiting = { [unowned self] in
             noticeExternalChanges()
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
-            if monotonicSeconds() >= nextExpiry {
+            if monotonicSeconds() >= nextExpiry, !stateFailure.failed {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
@@ -324,7 +341,12 @@ public final class Router {
             batch.commit(failure: stateFailure, log: log)
             reportIncomplete()
         }
-        defer { inputs.onWaiting = nil }
+        // A watched folder stops being waited on once the database failed: the run ends as it would at a commit.
+        inputs.shouldStopWaiting = { stateFailure.failed }
+        defer {
+            inputs.onWaiting = nil
+            inputs.shouldStopWaiting = nil
+        }
         while true {
             if let stop, stop.isRequested {
                 summary.stopped = true
@@ -364,7 +386,7 @@ public final class Router {
                 batch.checkpoint(file: file, items: inputs.itemsFromCurrentSource)
             }
             routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
-            if monotonicSeconds() >= nextExpiry {
+            if monotonicSeconds() >= nextExpiry, !stateFailure.failed {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
@@ -389,6 +411,10 @@ public final class Router {
         summary.filesResumed = inputs.sourcesResumed
 
         let load = dispatcher.load
+        if stateFailure.failed, load.running > 0 {
+            log.note("tripline run: the state database failed: waiting for the \(load.running) running deliver\(load.running == 1 ? "y" : "ies"); "
+                     + "no more start")
+        }
         if summary.stopped {
             log.note("tripline run: stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for the \(load.running) running "
                      + "deliver\(load.running == 1 ? "y" : "ies") (signal again to quit at once: nothing accepted is lost)")
@@ -414,13 +440,24 @@ public final class Router {
             if let stop, stop.isRequested { summary.stopped = true }
         }
         log.console.clearProgress()
+        if stateFailure.failed {
+            // Also when it failed while the deliveries were being drained.
+            log.note("tripline run: no more deliveries were started once the state database failed (a delivery whose completion cannot "
+                     + "be recorded runs again in the next run); what is queued waits for the next run")
+        }
         let counts = tally.counts
         summary.deliveriesSucceeded = counts.succeeded
+        summary.deliveriesUnrecorded = counts.unrecorded
+        summary.deadLetterFileErrors = counts.deadLetterFileErrors
         summary.deliveriesFailed = counts.deadLettered
         summary.failedAttempts = counts.failedAttempts
         summary.deliveriesTimedOut = counts.timedOut
         summary.duplicatesSkipped = counts.duplicates
         summary.deliveriesLeftQueued = dispatcher.queuedCount
+        if stateFailure.failed, let queued = try? journal.count() {
+            // What the database holds: also the deliveries not resumed, and those whose completion went unrecorded.
+            summary.deliveriesLeftQueued = queued
+        }
         summary.stateError = stateFailure.first?.description
         summary.durationSeconds = monotonicSeconds() - start
         return summary
@@ -680,14 +717,22 @@ final class AcceptBatch {
 final class StateFailure: @unchecked Sendable {
     private let lock = NSLock()
     private var error: StateError?
+    /// Called once, after the first error is kept (on the thread that recorded it, without the lock):
+    /// the run stops starting deliveries.
+    var onFailure: (@Sendable () -> Void)?
 
     /// Keeps `error` if it is the first; returns whether it was.
     @discardableResult
     func record(_ error: StateError) -> Bool {
         lock.lock()
-        defer { lock.unlock() }
-        guard self.error == nil else { return false }
+        guard self.error == nil else {
+            lock.unlock()
+            return false
+        }
         self.error = error
+        let onFailure = self.onFailure
+        lock.unlock()
+        onFailure?()
         return true
     }
 

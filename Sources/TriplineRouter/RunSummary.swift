@@ -26,14 +26,22 @@ public struct RunSummary: Sendable, Equatable {
     public var matchesPerRule: [String: Int] = [:]
     /// Loaded rule names, in load order (the order the summary lists them in).
     public var ruleOrder: [String] = []
-    /// Deliveries whose target succeeded during this run.
+    /// Deliveries whose target succeeded during this run, and that success was recorded (the delivery
+    /// left the queue).
     public var deliveriesSucceeded = 0
+    /// Deliveries whose target succeeded but whose completion the state database could not record
+    /// (it failed meanwhile): still queued, so the next run delivers them again. Not in
+    /// `deliveriesSucceeded`; counted in `deliveriesLeftQueued`.
+    public var deliveriesUnrecorded = 0
     /// Deliveries that failed for good: dead-lettered during this run.
     public var deliveriesFailed = 0
     /// Attempts that failed (a delivery retried twice and then delivered counts 2 here).
     public var failedAttempts = 0
     /// Failed attempts that hit their timeout (counted in `failedAttempts` too).
     public var deliveriesTimedOut = 0
+    /// Dead letters that could not be appended to their target's dead-letter file (they are in the
+    /// state database: `tripline dlq list`).
+    public var deadLetterFileErrors = 0
     /// Deliveries found queued from an earlier run and resumed.
     public var deliveriesResumed = 0
     /// Deliveries still queued when the run ended (waiting for a retry, or cut short by a stop).
@@ -91,6 +99,9 @@ public struct RunSummary: Sendable, Equatable {
             deliveries += "; \(failedAttempts) failed attempt\(failedAttempts == 1 ? "" : "s")"
             if deliveriesTimedOut > 0 { deliveries += " (\(deliveriesTimedOut) timed out)" }
         }
+        if deliveriesUnrecorded > 0 {
+            deliveries += "; \(deliveriesUnrecorded) completed but not recorded (the state database failed): they run again in the next run"
+        }
         if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from an earlier run" }
         if alertsHeldBack > 0 { deliveries += "; \(alertsHeldBack) held back by Suppress/Threshold" }
         if duplicatesSkipped > 0 {
@@ -98,6 +109,10 @@ public struct RunSummary: Sendable, Equatable {
         }
         if deliveriesLeftQueued > 0 { deliveries += "; \(deliveriesLeftQueued) left queued for the next run" }
         lines.append(deliveries)
+        if deadLetterFileErrors > 0 {
+            lines.append("  dead letters not appended to their dead-letter file: \(deadLetterFileErrors) (kept in the state database: tripline dlq list; "
+                         + "the log says why)")
+        }
         if let stateError { lines.append("  stopped early: \(stateError)") }
         return lines.joined(separator: "\n")
     }
@@ -116,7 +131,9 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "eventsMatched", value: .number(JSONNumber(eventsMatched))),
             JSONMember(key: "matchesPerRule", value: .object(JSONObject(rules))),
             JSONMember(key: "deliveriesSucceeded", value: .number(JSONNumber(deliveriesSucceeded))),
+            JSONMember(key: "deliveriesUnrecorded", value: .number(JSONNumber(deliveriesUnrecorded))),
             JSONMember(key: "deliveriesFailed", value: .number(JSONNumber(deliveriesFailed))),
+            JSONMember(key: "deadLetterFileErrors", value: .number(JSONNumber(deadLetterFileErrors))),
             JSONMember(key: "failedAttempts", value: .number(JSONNumber(failedAttempts))),
             JSONMember(key: "deliveriesTimedOut", value: .number(JSONNumber(deliveriesTimedOut))),
             JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
@@ -140,7 +157,9 @@ public struct RunSummary: Sendable, Equatable {
 public final class DeliveryTally: @unchecked Sendable {
     private let lock = NSLock()
     private var succeeded = 0
+    private var unrecorded = 0
     private var deadLettered = 0
+    private var deadLetterFileErrors = 0
     private var failedAttempts = 0
     private var timedOut = 0
     private var duplicates = 0
@@ -160,17 +179,21 @@ public final class DeliveryTally: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if report.succeeded { succeeded += 1 }
+        if report.next == .unrecorded { unrecorded += 1 }
         if case .deadLettered = report.next { deadLettered += 1 }
+        if report.deadLetterFileError != nil { deadLetterFileErrors += 1 }
         if let attempt = report.attemptReport, !attempt.outcome.succeeded {
             failedAttempts += 1
             if attempt.function?.timedOut == true { timedOut += 1 }
         }
     }
 
-    /// The counts so far.
-    public var counts: (succeeded: Int, deadLettered: Int, failedAttempts: Int, timedOut: Int, duplicates: Int) {
+    /// The counts so far (`unrecorded`: successes the state database could not record;
+    /// `deadLetterFileErrors`: dead letters not appended to their file).
+    public var counts: (succeeded: Int, unrecorded: Int, deadLettered: Int, deadLetterFileErrors: Int, failedAttempts: Int, timedOut: Int,
+                        duplicates: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return (succeeded, deadLettered, failedAttempts, timedOut, duplicates)
+        return (succeeded, unrecorded, deadLettered, deadLetterFileErrors, failedAttempts, timedOut, duplicates)
     }
 }

@@ -204,6 +204,29 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// Commits a transaction that writes about `headroom` bytes (a row added to `settled` and removed
+    /// again, so nothing is left behind), and throws when that cannot be committed: a full disk, a
+    /// file-size limit, a read-only file system.
+    ///
+    /// A run calls it before it resumes queued deliveries: on a database that cannot commit, the
+    /// completion of each would go unrecorded and the next run would run it again. The write is that
+    /// large because a commit that failed on a full disk leaves its partly written frames at the end
+    /// of the write-ahead log, where a small commit still fits. Passing is no promise that later
+    /// commits succeed (the disk may fill meanwhile).
+    public func checkWritable(headroom: Int = 64 * 1024) throws(StateError) {
+        // Not an idempotency key: those are `<event id>:<rule>:<target>`, and a target id is short.
+        let key = Self.writeCheckKey + String(repeating: "0", count: max(0, headroom))
+        try withDatabase { (db) throws(StateError) in
+            try db.transaction { () throws(StateError) in
+                try statement("INSERT OR REPLACE INTO settled(idempotency_key, settled_at) VALUES(?1, 0)").bind(.text(key)).run()
+                try statement("DELETE FROM settled WHERE idempotency_key = ?1").bind(.text(key)).run()
+            }
+        }
+    }
+
+    /// The key of the row ``checkWritable(headroom:)`` writes and removes.
+    static let writeCheckKey = "tripline:write-check:"
+
     /// A number that changes whenever another connection (another process) commits to the database:
     /// a long-running process compares it to notice changes made next to it (`PRAGMA data_version`).
     public func externalChanges() throws(StateError) -> Int64 {

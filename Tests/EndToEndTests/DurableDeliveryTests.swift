@@ -204,6 +204,32 @@ struct DurableDeliveryTests {
         }
     }
 
+    @Test("a dead-letter file that cannot be appended to is reported once per file and counted; validate warns about it")
+    func unwritableDeadLetterFile() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "exit 65", targets: 1)
+            _ = try project.writeEvents(files: 1, perFile: 3)
+            // Path names a directory: open(2) fails with EISDIR.
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("letters"), withIntermediateDirectories: true)
+            try project.write(#"{"Name": "all", "EventPattern": {"source": ["test"]}, "Targets": [{"Id": "t0", "Function": {"Handler": "handlers/record.sh"}, "# +
+                              #""DeadLetterConfig": {"Path": "letters"}}]}"#, "Rules/all.json")
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 0, "a warning, not an error: \(validate)")
+            #expect(validate.stdout.contains(#"warning: Rules/all.json: rule all, target t0: DeadLetterConfig.Path "letters" cannot be appended to: it is a directory"#),
+                    "\(validate.stdout)")
+            let run = try tripline.run(["run", "logs"], in: dir)
+            #expect(run.status == 1, "\(run)")
+            let notes = run.stderr.split(separator: "\n").filter { $0.contains("cannot open dead-letter file") }
+            #expect(notes.count == 1, "once per file: \(run.stderr)")
+            #expect(notes.first?.contains("\(dir.path)/letters") == true && notes.first?.contains("Is a directory") == true, "\(notes)")
+            #expect(run.stdout.contains("not appended: Is a directory"), "\(run.stdout)")
+            #expect(run.stdout.contains("dead letters not appended to their dead-letter file: 3"), "\(run.stdout)")
+            // The letters are in the database all the same.
+            #expect(try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)["deadLetters"] == 3)
+        }
+    }
+
     @Test("SIGINT stops reading, lets running deliveries finish, exits 0; the next run resumes what was left")
     func interruptDrainsAndResumes() throws {
         let tripline = try TriplineBinary.locate()
@@ -390,6 +416,69 @@ struct DurableDeliveryTests {
             let later = try tripline.run(["run", "logs"], in: dir)
             #expect(later.status == 0, "\(later)")
             #expect(Set(project.delivered().keys) == project.expectedKeys(ids, targets: 1))
+        }
+    }
+
+    @Test("once the state database cannot commit, no handler starts: runs stay within the recorded deliveries plus the concurrency")
+    func failedCommitsStartNothingMore() throws {
+        let tripline = try TriplineBinary.locate()
+        guard FileManager.default.isExecutableFile(atPath: "/bin/sh") else { return }
+        try withTemporaryDirectory { dir in
+            // One target, 2 at a time. While `hold` exists the handler refuses (exit 65: a dead letter at once).
+            let hold = dir.appendingPathComponent("hold")
+            let project = try DeliveryProject(root: dir, handler: "[ -e '\(hold.path)' ] && exit 65; sleep 0.01", targets: 1, maxConcurrency: 2)
+            let concurrency = 2
+            var ids: [String] = []
+            var lines: [String] = []
+            let padding = String(repeating: "x", count: 4000)
+            for index in 0..<300 {
+                ids.append("big-\(index)")
+                lines.append(#"{"id": "big-\#(index)", "source": "test", "detail-type": "t", "account": "1", "region": "r", "time": "2024-01-01T00:00:00Z", "detail": {"pad": "\#(padding)"}}"#)
+            }
+            try project.write(lines.joined(separator: "\n") + "\n", "logs/big.ndjson")
+            // 300 deliveries queued for the next run, in a database (about 1.5 MB) larger than the limit below.
+            _ = FileManager.default.createFile(atPath: hold.path, contents: nil)
+            _ = try tripline.run(["run", "logs"], in: dir)
+            let requeued = try tripline.run(["dlq", "redrive", "--queue-only", "--rule", "all"], in: dir)
+            #expect(requeued.status == 0, "\(requeued)")
+            try FileManager.default.removeItem(at: hold)
+            #expect(try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)["pending"] == 300)
+
+            let handlerRuns = { ((try? String(contentsOf: project.log, encoding: .utf8)) ?? "").split(separator: "\n").count }
+            // A file-size limit (600 blocks of 512 bytes, SIGXFSZ ignored) makes the database's writes fail with EFBIG once
+            // its write-ahead log outgrows it, as a full disk would, while the handlers' small log stays under it.
+            var limitedRuns = 0
+            var recordedTotal = 0
+            for round in 0..<2 {
+                let before = handlerRuns()
+                let limited = try BackgroundRun(TriplineBinary(url: URL(fileURLWithPath: "/bin/sh")),
+                                                ["-c", "trap '' XFSZ; ulimit -f 600; exec \"$0\" run --log-format json logs", tripline.url.path],
+                                                in: dir).wait()
+                limitedRuns += 1
+                #expect(limited.status == 1, "round \(round): \(limited)")
+                let summary = try JSONParser.parse(try #require(limited.stdoutLines.last, "round \(round): \(limited)"))
+                #expect(summary["stateError"]?.stringValue?.contains("tripline.db") == true, "\(summary)")
+                let number = { (key: String) in Int(summary[key]?.numberValue?.value ?? -1) }
+                let recorded = number("deliveriesSucceeded"), unrecorded = number("deliveriesUnrecorded")
+                let runs = handlerRuns() - before
+                // What ran without being recorded runs again next time: at most what was running when the database failed.
+                #expect(runs <= recorded + concurrency, "round \(round): \(runs) handler runs, \(recorded) recorded\n\(limited.stderr)")
+                #expect(unrecorded >= 0 && unrecorded <= concurrency && runs == recorded + unrecorded, "round \(round): \(runs) runs; \(summary)")
+                // The summary does not count them as ok; each has its own line.
+                #expect(limited.stdoutLines.filter { $0.contains(#""next":"unrecorded""#) }.count == unrecorded)
+                #expect(limited.stderr.contains("no more deliveries were started once the state database failed"), "\(limited.stderr)")
+                // Only recorded deliveries left the queue.
+                recordedTotal += recorded
+                #expect(number("deliveriesLeftQueued") == 300 - recordedTotal, "\(summary)")
+                // The database failed part-way, with most deliveries still queued: they were not attempted.
+                if round == 0 { #expect(recorded < 300 - concurrency, "\(summary)") }
+            }
+            let later = try tripline.run(["run", "logs"], in: dir)
+            #expect(later.status == 0, "\(later)")
+            let delivered = project.delivered()
+            #expect(Set(delivered.keys) == project.expectedKeys(ids, targets: 1))
+            let duplicates = delivered.values.reduce(0) { $0 + $1 - 1 }
+            #expect(duplicates <= limitedRuns * concurrency, "\(duplicates) duplicates after \(limitedRuns) runs on a failing database")
         }
     }
 }

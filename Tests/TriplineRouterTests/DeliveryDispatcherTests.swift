@@ -86,6 +86,7 @@ struct DispatcherHarness {
                     settings: @escaping @Sendable (String, String) -> DeliveryTargetSettings? = { _, _ in
                         DeliveryTargetSettings(maxConcurrency: 1, retryPolicy: RetryPolicy(), deadLetterFile: nil)
                     },
+                    onStateError: @escaping @Sendable (StateError) -> Void = { Issue.record("state error: \($0)") },
                     attempt: @escaping @Sendable (StoredDelivery, Int) -> AttemptOutcome) -> DeliveryDispatcher {
         let recorder = self.recorder
         let box = self.box
@@ -96,7 +97,7 @@ struct DispatcherHarness {
                                       let outcome = attempt(delivery, number)
                                       return AttemptReport(outcome: outcome, summary: outcome.succeeded ? "ok" : "failed")
                                   },
-                                  onReport: { box.add($0) }, onStateError: { Issue.record("state error: \($0)") })
+                                  onReport: { box.add($0) }, onStateError: onStateError)
     }
 }
 
@@ -311,5 +312,63 @@ struct DeliveryDispatcherTests {
                     && json.last?.contains(#""next":"retry","retryAt":"#) == true)
             #expect(errors[1].hasPrefix(#"{"type":"badInput","file":"f.json","origin":"f.json Records[3]""#))
         }
+    }
+
+    @Test("once a completion cannot be committed, nothing starts: runs stay within the recorded ones plus the concurrency")
+    func aFailedCompletionHaltsStarts() throws {
+        let harness = try DispatcherHarness()
+        let failures = Counter()
+        let store = harness.store
+        let dispatcher = harness.dispatcher(settings: { _, _ in
+            DeliveryTargetSettings(maxConcurrency: 2, retryPolicy: RetryPolicy(), deadLetterFile: nil)
+        }, onStateError: { _ in failures.increment() }) { _, attempt in
+            // The sixth attempt breaks the journal: completions fail from then on, as on a full disk.
+            if harness.recorder.snapshot.started.count == 6 {
+                try? store.withDatabase { (db) throws(StateError) in try db.execute("DROP TABLE settled") }
+            }
+            usleep(20_000)
+            return .delivered
+        }
+        dispatcher.enqueue(try harness.accept(target: "t", events: (0..<20).map { "e\($0)" }))
+        let left = dispatcher.drain(linger: 30)
+        let reports = harness.box.reports
+        let done = reports.filter(\.succeeded).count
+        let unrecorded = reports.filter { $0.next == .unrecorded }.count
+        let started = harness.recorder.snapshot.started.count
+        #expect(dispatcher.isHalted && failures.value >= 1)
+        #expect(done >= 4 && done <= 5, "\(done)")
+        #expect(started <= done + 2, "\(started) attempts, \(done) recorded")
+        #expect(unrecorded == started - done)
+        #expect(left == 20 - done, "unrecorded ones stay queued")
+        #expect(try harness.journal.count() == 20 - done)
+    }
+
+    @Test("haltStarts: nothing starts, and a drain returns at once leaving everything queued")
+    func haltedDispatcherStartsNothing() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher { _, _ in .delivered }
+        dispatcher.haltStarts()
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a", "b", "c"]))
+        #expect(dispatcher.drain(linger: 30) == 3)
+        #expect(harness.recorder.snapshot.started.isEmpty)
+        #expect(try harness.journal.count() == 3)
+    }
+}
+
+/// A counter bumped from worker threads.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() {
+        lock.lock()
+        count += 1
+        lock.unlock()
+    }
+
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
     }
 }

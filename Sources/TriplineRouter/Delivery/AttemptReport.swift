@@ -47,6 +47,9 @@ public enum DeliveryNextStep: Sendable, Equatable {
     case deadLettered(reason: String, file: String?)
     /// The run is stopping: the delivery stays queued for the next run.
     case leftQueued
+    /// The target succeeded, but the state database could not record it (disk full, unwritable): the
+    /// delivery stays queued, and the next run delivers it again.
+    case unrecorded
 }
 
 /// One attempt of one delivery, for the log and the summary.
@@ -59,8 +62,12 @@ public struct DeliveryReport: Sendable {
     public var attempt: Int?
     public var attemptReport: AttemptReport?
     public var next: DeliveryNextStep
+    /// For a dead letter: why it could not be appended to the target's dead-letter file (it is in
+    /// the state database all the same); nil when it was, or there is no file.
+    public var deadLetterFileError: DeadLetterFileError?
 
-    public init(rule: String, target: String, eventID: String, origin: String, attempt: Int?, attemptReport: AttemptReport?, next: DeliveryNextStep) {
+    public init(rule: String, target: String, eventID: String, origin: String, attempt: Int?, attemptReport: AttemptReport?, next: DeliveryNextStep,
+                deadLetterFileError: DeadLetterFileError? = nil) {
         self.rule = rule
         self.target = target
         self.eventID = eventID
@@ -68,10 +75,12 @@ public struct DeliveryReport: Sendable {
         self.attempt = attempt
         self.attemptReport = attemptReport
         self.next = next
+        self.deadLetterFileError = deadLetterFileError
     }
 
     /// `rule/target`.
     public var targetKey: String { DeliveryKey.target(rule: rule, target: target) }
 
+    /// The target succeeded and that is recorded: the delivery is done.
     public var succeeded: Bool { next == .done }
 }

@@ -29,8 +29,11 @@ public struct DeliveryTargetSettings: Sendable {
 /// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
 ///
 /// Successes are removed from the journal by group commit (a crash can repeat at most the attempts
-/// that were running: at-least-once). ``drain(linger:)`` and ``stop(deadline:)`` end a run; call one of them before
-/// letting go of the dispatcher.
+/// that were running: at-least-once); an attempt is reported as done only once its removal is
+/// committed. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
+/// is called, no attempt starts any more: a delivery whose completion cannot be recorded runs again
+/// in the next run, so every further attempt would be a future duplicate. ``drain(linger:)`` and
+/// ``stop(deadline:)`` end a run; call one of them before letting go of the dispatcher.
 public final class DeliveryDispatcher: @unchecked Sendable {
     /// Limits of a dispatcher.
     public struct Configuration: Sendable {
@@ -82,6 +85,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private var spilled = false
     private var runningTotal = 0
     private var startsAllowed = true
+    /// The journal failed (or the run said it did): nothing starts any more, and a drain ends as soon
+    /// as the running attempts have ended.
+    private var halted = false
     private var closed = false
     private var liveWorkers = 0
     private var startedWorkers = 0
@@ -89,6 +95,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private var laneLimitTotal = 0
     private var completed: [Int64] = []
     private var flushingCompleted = false
+    /// Whether each completed id's removal was committed, until its worker takes the answer.
+    private var completionResults: [Int64: Bool] = [:]
 
     private struct Lane {
         var ready: [QueuedDelivery] = []
@@ -152,7 +160,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         guard !deliveries.isEmpty else { return }
         condition.lock()
         defer { condition.unlock() }
-        while waitingForRoom && queuedTotal >= configuration.maxQueued && !closed { condition.wait() }
+        while waitingForRoom && queuedTotal >= configuration.maxQueued && !closed && !halted { condition.wait() }
         // Each committed delivery is enqueued once, so each is counted here; it is tracked unless the
         // window is full (then it is paged in later) or a page-in already found it in the journal.
         for delivery in deliveries {
@@ -168,11 +176,42 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// Blocks while `maxQueued` deliveries are queued.
+    /// Blocks while `maxQueued` deliveries are queued (not once starts are halted: nothing would make room).
     public func waitForRoom() {
         condition.lock()
         defer { condition.unlock() }
-        while queuedTotal >= configuration.maxQueued && !closed { condition.wait() }
+        while queuedTotal >= configuration.maxQueued && !closed && !halted { condition.wait() }
+    }
+
+    /// Stops starting attempts for good, because the state database failed: a delivery whose
+    /// completion cannot be recorded is run again by the next run, so every attempt started from now
+    /// on would be a future duplicate. Attempts running go on and their outcome is still written (it
+    /// may succeed); a ``drain(linger:)`` then ends as soon as they have ended. The dispatcher calls
+    /// this itself when the journal fails; the run calls it when its own commits fail.
+    public func haltStarts() {
+        condition.lock()
+        defer { condition.unlock() }
+        haltLocked()
+    }
+
+    /// Whether ``haltStarts()`` was called or the journal failed.
+    public var isHalted: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return halted
+    }
+
+    private func haltLocked() {
+        halted = true
+        startsAllowed = false
+        condition.broadcast()
+    }
+
+    /// Halts starts, then reports `error`; never called with the lock held (`onStateError` may call
+    /// back into the dispatcher).
+    private func stateFailed(_ error: StateError) {
+        haltStarts()
+        onStateError(error)
     }
 
     /// Takes the deliveries an earlier run left queued: `firstPage` (the oldest, read from the
@@ -197,6 +236,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
 
     /// Waits until nothing is running, nothing is due, and every retry left is more than `linger`
     /// seconds away; then stops the workers. Returns the deliveries left queued (for a later run).
+    /// Once starts are halted (``haltStarts()``) it waits only for the running attempts.
     ///
     /// When `interrupt` returns true (checked a few times a second) the drain becomes a
     /// ``stop(deadline:)`` with `shutdownTimeout`.
@@ -207,6 +247,18 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     public func drain(linger: Double, interrupt: (() -> Bool)? = nil, shutdownTimeout: Double = 10, pause: (() -> Bool)? = nil) -> Int {
         condition.lock()
         while true {
+            if halted {
+                // Nothing starts any more: wait for the running attempts only (events they emit are not
+                // routed: they could not be accepted either).
+                if runningTotal == 0 { break }
+                if let interrupt, interrupt() {
+                    condition.unlock()
+                    stop(deadline: StateTime.now() + shutdownTimeout)
+                    return queuedCount
+                }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.2))
+                continue
+            }
             if let pause, pause() {
                 let left = queuedTotal
                 condition.unlock()
@@ -289,7 +341,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 again.nextAttemptAt = at
                 again.attempts += 1
                 waiting.push(again)
-            case .leftQueued?:
+            case .leftQueued?, .unrecorded?:
                 break
             case .done?, .deadLettered?, nil:
                 tracked -= 1
@@ -307,7 +359,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             guard let found = try journal.load(item.id) else { return nil }
             stored = found
         } catch {
-            onStateError(error)
+            stateFailed(error)
             return .leftQueued
         }
         let now = StateTime.now()
@@ -323,10 +375,12 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         let ended = StateTime.now()
         switch report.outcome {
         case .delivered:
-            complete(item.id)
+            // Reported as done only once that is committed: otherwise the delivery is still queued and
+            // the next run attempts it again.
+            let next: DeliveryNextStep = complete(item.id) ? .done : .unrecorded
             onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
-                                    attempt: number, attemptReport: report, next: .done))
-            return .done
+                                    attempt: number, attemptReport: report, next: next))
+            return next
         case .failed(let error, let retryable, let retryAfter):
             let failure = AttemptRecord(attempt: number, at: ended, error: error)
             guard retryable else {
@@ -342,7 +396,12 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 do {
                     try journal.reschedule(item.id, failure: failure, nextAttemptAt: at)
                 } catch {
-                    onStateError(error)
+                    // Not retried in this run (nothing starts any more); the next run retries it with
+                    // the attempt number the journal has.
+                    stateFailed(error)
+                    onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
+                                            attempt: number, attemptReport: report, next: .leftQueued))
+                    return .leftQueued
                 }
                 onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
                                         attempt: number, attemptReport: report, next: .retry(at: at)))
@@ -357,15 +416,18 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         do {
             letter = try journal.deadLetter(stored.queued.id, failure: failure, reason: reason, file: file, at: StateTime.now())
         } catch {
-            onStateError(error)
+            stateFailed(error)
             return .leftQueued
         }
+        // The letter is in the database; the file is a copy for whoever watches it, so a failure to
+        // append is reported (and counted), not fatal.
+        var fileError: DeadLetterFileError?
         if let letter, let file {
-            DeadLetterFile.append(letter, to: file)
+            do { try DeadLetterFile.append(letter, to: file) } catch { fileError = error }
         }
         let next = DeliveryNextStep.deadLettered(reason: reason, file: file)
         onReport(DeliveryReport(rule: stored.queued.rule, target: stored.queued.target, eventID: stored.eventID, origin: stored.origin,
-                                attempt: attempt, attemptReport: report, next: next))
+                                attempt: attempt, attemptReport: report, next: next, deadLetterFileError: fileError))
         return next
     }
 
@@ -381,7 +443,14 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             }
             if startsAllowed {
                 promoteDue(now: StateTime.now())
-                pageIn()
+                if let error = pageIn() {
+                    // Reported without the lock (`onStateError` may call back); then look again.
+                    haltLocked()
+                    condition.unlock()
+                    onStateError(error)
+                    condition.lock()
+                    continue
+                }
                 if let item = popReady() {
                     runningTotal += 1
                     return item
@@ -414,9 +483,10 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Tracks deliveries that were left in the journal while the window was full.
-    private func pageIn() {
-        guard spilled, tracked < configuration.windowCapacity / 2 else { return }
+    /// Tracks deliveries that were left in the journal while the window was full; returns the
+    /// journal's error, if reading it failed.
+    private func pageIn() -> StateError? {
+        guard spilled, tracked < configuration.windowCapacity / 2 else { return nil }
         let room = configuration.windowCapacity - tracked
         do {
             let page = try journal.pending(afterID: highWater, limit: room)
@@ -425,8 +495,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 track(delivery)
             }
             if page.count < room { spilled = false }
+            return nil
         } catch {
-            onStateError(error)
+            return error
         }
     }
 
@@ -456,43 +527,51 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Group commit: the first worker to finish writes its success at once, together with every
-    /// success that arrives while a write is under way; the others just add theirs. Latency stays one
-    /// transaction, throughput batches itself, and a crash can repeat only the successes of the
-    /// write in progress (at most the attempts that were running).
-    private func complete(_ id: Int64) {
+    /// Group commit: a worker whose delivery succeeded adds its id; if no write is under way it
+    /// writes every id added so far in one transaction, otherwise it waits for the write that takes
+    /// its id (or takes over the next one). Latency stays about one transaction, throughput batches
+    /// itself, and a crash can repeat only the successes of the write in progress (at most the
+    /// attempts that were running). Returns whether the removal of `id` was committed.
+    private func complete(_ id: Int64) -> Bool {
         condition.lock()
+        defer { condition.unlock() }
         completed.append(id)
-        guard !flushingCompleted else {
-            condition.unlock()
-            return
-        }
-        flushingCompleted = true
-        while !completed.isEmpty {
+        while true {
+            if let recorded = completionResults.removeValue(forKey: id) { return recorded }
+            if flushingCompleted {
+                condition.wait()
+                continue
+            }
+            flushingCompleted = true
             let batch = completed
             completed.removeAll(keepingCapacity: true)
             condition.unlock()
-            writeCompleted(batch)
+            let recorded = writeCompleted(batch)
             condition.lock()
+            for done in batch { completionResults[done] = recorded }
+            flushingCompleted = false
+            condition.broadcast()
         }
-        flushingCompleted = false
-        condition.unlock()
     }
 
+    /// Writes ids still waiting to be written (there are none once every worker has returned: each
+    /// waits for its own).
     private func flushCompleted() {
         condition.lock()
         while flushingCompleted { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
         let batch = completed
         completed.removeAll()
         condition.unlock()
-        writeCompleted(batch)
+        _ = writeCompleted(batch)
     }
 
-    private func writeCompleted(_ batch: [Int64]) {
+    private func writeCompleted(_ batch: [Int64]) -> Bool {
         do {
             try journal.complete(batch)
+            return true
         } catch {
-            onStateError(error)
+            stateFailed(error)
+            return false
         }
     }
 }

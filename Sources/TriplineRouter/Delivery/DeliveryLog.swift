@@ -107,9 +107,13 @@ public final class RunConsole: @unchecked Sendable {
 /// output; bad inputs as `origin: reason` on standard error. JSON format (`--log-format json`): the
 /// same facts as one object per line with a `"type"` (`output`, `delivery`, `badInput`, `note`,
 /// `error`, `summary`); in JSON every delivery gets a `delivery` line, successful or not. Thread-safe.
+///
+/// A dead letter that could not be appended to its dead-letter file is said once per file (a note
+/// naming the file and the system's reason), and marked on its own delivery line.
 public final class DeliveryLog: Sendable {
     public let format: LogFormat
     public let console: RunConsole
+    private let deadLetterFilesReported = ReportedPaths()
 
     public init(format: LogFormat, console: RunConsole) {
         self.format = format
@@ -118,6 +122,10 @@ public final class DeliveryLog: Sendable {
 
     /// Logs what an attempt printed and, if it failed (or always, in JSON), how it ended and what comes next.
     public func record(_ report: DeliveryReport) {
+        if let fileError = report.deadLetterFileError, deadLetterFilesReported.insert(fileError.path) {
+            note("tripline run: " + PrintableText.escapingControls(fileError.description) + "; its dead letters are kept in the state "
+                 + "database (tripline dlq list); the summary counts every letter not appended")
+        }
         if let outcome = report.attemptReport?.function {
             logOutput(outcome.stdout, dropped: outcome.stdoutDroppedBytes, stream: "stdout", report: report)
             logOutput(outcome.stderr, dropped: outcome.stderrDroppedBytes, stream: "stderr", report: report)
@@ -128,15 +136,25 @@ public final class DeliveryLog: Sendable {
                 console.output("[\(report.targetKey)] " + PrintableText.escapingControls(notice + " (event \(report.eventID) from \(report.origin))"))
             }
             guard !report.succeeded else { return }
+            if report.next == .unrecorded {
+                console.output("[\(report.targetKey)] delivered, but the state database could not record it: it stays queued and "
+                               + "runs again in the next run (event \(PrintableText.escapingControls(report.eventID)) from "
+                               + "\(PrintableText.escapingControls(report.origin)))")
+                return
+            }
             var line = "[\(report.targetKey)] delivery failed"
             if let attempt = report.attempt, attempt > 1 { line += " (attempt \(attempt))" }
             line += ": " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not attempted")
             switch report.next {
             case .retry(let at): line += "; retrying in \(formatSeconds(max(0, at - StateTime.now())))"
             case .deadLettered(let reason, let file):
-                line += "; dead-lettered: " + PrintableText.escapingControls(reason) + (file.map { " (\($0))" } ?? "")
+                line += "; dead-lettered: " + PrintableText.escapingControls(reason)
+                if let file {
+                    line += " (" + PrintableText.escapingControls(file)
+                        + (report.deadLetterFileError.map { "; not appended: " + PrintableText.escapingControls($0.reason) } ?? "") + ")"
+                }
             case .leftQueued: line += "; left queued for the next run"
-            case .done: break
+            case .done, .unrecorded: break
             }
             console.output(line + " (event \(PrintableText.escapingControls(report.eventID)) from \(PrintableText.escapingControls(report.origin)))")
         case .json:
@@ -163,7 +181,9 @@ public final class DeliveryLog: Sendable {
                 object.append(("next", "deadLetter"))
                 object.append(("reason", .string(reason)))
                 object.append(("deadLetterFile", file.map { .string($0) } ?? .null))
+                if let fileError = report.deadLetterFileError { object.append(("deadLetterFileError", .string(fileError.description))) }
             case .leftQueued: object.append(("next", "queued"))
+            case .unrecorded: object.append(("next", "unrecorded"))
             }
             console.output(bytes: Self.jsonLine(object))
         }
@@ -241,5 +261,18 @@ public final class DeliveryLog: Sendable {
         var out = JSONWriter.bytes(.object(JSONObject(members.map { JSONMember(key: $0.0, value: $0.1) })))
         out.append(0x0A)
         return out
+    }
+}
+
+/// Paths already reported, shared by worker threads.
+private final class ReportedPaths: @unchecked Sendable {
+    private let lock = NSLock()
+    private var paths: Set<String> = []
+
+    /// Adds `path`; returns whether it was new.
+    func insert(_ path: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return paths.insert(path).inserted
     }
 }

@@ -57,6 +57,8 @@ public final class EventInputs {
     public var onIdle: (() -> Void)?
     /// Called by a source that waits a long time (a watched folder), about once a second while it waits.
     public var onWaiting: (() -> Void)?
+    /// Asked by a source that waits a long time, after ``onWaiting``: true ends it (the run cannot go on).
+    public var shouldStopWaiting: (() -> Bool)?
     /// Items (events and per-event errors) given so far by the current source, skipped ones included.
     public private(set) var itemsFromCurrentSource = 0
     /// Distinct files skipped whole by ``resumption`` that this run had not read: already read before.

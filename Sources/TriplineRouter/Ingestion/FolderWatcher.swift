@@ -67,6 +67,9 @@ public final class FolderWatcher {
     /// Called about once a second while waiting for new files (the run's housekeeping: events its
     /// targets emitted, expired blocks, committing what was accepted).
     public var onWait: (() -> Void)?
+    /// Asked after each ``onWait``: true ends the watch (``nextFile()`` returns nil), because the run
+    /// cannot go on (its state database failed).
+    public var shouldEnd: (() -> Bool)?
     static let waitTickMilliseconds = 1000
 
     /// Number of directories being watched.
@@ -86,6 +89,7 @@ public final class FolderWatcher {
             ready.removeAll(keepingCapacity: true)
             readyIndex = 0
             waitForEvents()
+            if shouldEnd?() == true { return nil }
         }
     }
 

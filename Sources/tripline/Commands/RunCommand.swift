@@ -210,6 +210,7 @@ enum RunCommand: Command {
             return watcher?.nextFile().map { $0.map(InputSource.file) }
         }
         watcher?.onWait = { [weak inputs] in inputs?.onWaiting?() }
+        watcher?.shouldEnd = { [weak inputs] in inputs?.shouldStopWaiting?() ?? false }
 
         let enabled = rules.rules.filter { $0.state != .disabled }.count
         log.note("tripline run: \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") loaded from \(rulesPath) (\(enabled) enabled)"

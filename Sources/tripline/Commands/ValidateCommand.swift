@@ -30,8 +30,9 @@ enum ValidateCommand: Command {
             (#!/usr/bin/env NAME: NAME on the handlers' PATH), without Windows line endings. The entries of each
             rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
-            a file without problems prints FILE: ok. Exit status: 0 when every file is valid,
-            1 when any has errors or cannot be read.
+            a file without problems prints FILE: ok. Notes and warnings (a DeadLetterConfig Path
+            that is a directory or whose directory is not writable) do not make a file invalid.
+            Exit status: 0 when every file is valid, 1 when any has errors or cannot be read.
             """)
 
     /// Largest file read (validation reports anything beyond the pattern size limit itself).
@@ -104,6 +105,20 @@ enum ValidateCommand: Command {
                     context.output.line("note: \(rule.file): rule \(rule.name), target \(target.id) needs "
                                         + missing.map { "${\($0)}" }.joined(separator: ", ") + ", not set here"
                                         + " ('run' refuses to start without it)")
+                }
+            }
+            // Dead-letter files that cannot be written: not errors (the letters stay in the state database), but nobody would see them.
+            func warnIfUnwritable(_ config: DeadLetterConfig?, file: String, owner: String) {
+                guard let config, let problem = DeadLetterFile.problem(path: config.path) else { return }
+                context.output.line("warning: \(file): \(owner): DeadLetterConfig.Path " + JSONWriter.quoted(config.pathAsWritten)
+                                    + " cannot be appended to: \(problem) (dead letters would be kept in the state database only)")
+            }
+            for rule in ruleSet.rules {
+                for target in rule.targets { warnIfUnwritable(target.deadLetterConfig, file: rule.file, owner: "rule \(rule.name), target \(target.id)") }
+            }
+            for topic in ruleSet.topics {
+                for subscription in topic.subscriptions {
+                    warnIfUnwritable(subscription.deadLetterConfig, file: topic.file, owner: "topic \(topic.name), subscription \(subscription.id)")
                 }
             }
             context.output.line(summary(rules: loaded.rules.count, valid: ruleSet.rules.count - testProblems.count, errors: errors.count))
