@@ -123,6 +123,7 @@ enum BlocklistCommand: Command {
                 }
                 if key != given && !json { context.output.line("\(given) is blocked under its key \(key)") }
                 report(outcome, json: json, context: context)
+                try queueForBus(outcome.events, action: "remove", executor: executor, json: json, context: context)
                 return outcome.removed ? ExitStatus.success : ExitStatus.negative
             }
         default:  // expire
@@ -140,6 +141,7 @@ enum BlocklistCommand: Command {
                     for outcome in outcomes { report(outcome, json: false, context: context) }
                     context.output.line("\(lifted) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted")
                 }
+                try queueForBus(outcomes.flatMap(\.events), action: "expire", executor: executor, json: json, context: context)
                 return outcomes.allSatisfy(\.removed) ? ExitStatus.success : ExitStatus.negative
             }
         }
@@ -264,6 +266,7 @@ enum BlocklistCommand: Command {
             } else {
                 context.output.line(outcome.summary)
             }
+            try queueForBus(outcome.events, action: "add", executor: executor, json: json, context: context)
             if case .failed(_, let error, _) = outcome.result {
                 context.errors.line("tripline blocklist: the block is recorded but not applied: \(error); run the same add again to retry")
             }
@@ -306,6 +309,28 @@ enum BlocklistCommand: Command {
             "handler": outcome.handler.map { .string($0.summary) } ?? .null,
             "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
         ]))
+    }
+
+    /// Writes the events an action made (User Blocked, User Unblocked, …) to the state database's
+    /// outbox, where a `tripline run` on the same directory picks them up (within a second while one
+    /// runs, else when the next starts) and routes them like the events it emits itself; says so
+    /// unless `json`. A failure to write them throws: the change itself is made, and the message says
+    /// that its events will not reach the rules.
+    private static func queueForBus(_ events: [JSONValue], action: String, executor: BlockUserExecutor, json: Bool,
+                                    context: CommandContext) throws(StateError) {
+        guard !events.isEmpty else { return }
+        do {
+            try BusOutbox(store: executor.blocklist.store).add(events.map { JSONWriter.bytes($0) }, origin: "tripline blocklist " + action,
+                                                              now: StateTime.now())
+        } catch {
+            context.errors.line("tripline blocklist: the \(action) is done, but its \(events.count) event\(events.count == 1 ? "" : "s") "
+                                + "could not be queued for the rules (User Blocked, User Unblocked, …):")
+            throw error
+        }
+        if !json {
+            context.output.line("\(events.count) event\(events.count == 1 ? "" : "s") queued for the rules: the run on this state directory "
+                                + "routes \(events.count == 1 ? "it" : "them") within a second, or the next run when it starts")
+        }
     }
 
     /// Opens the state directory with its lock and an executor over its blocklist, and runs `body`.
