@@ -19,7 +19,7 @@ enum BlocklistCommand: Command {
         synopses: [
             "blocklist list [--active] [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist add (--arn ARN | --principal-json FILE) --reason TEXT [--duration SECONDS] [--enforce HANDLER] [--dry-run] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
-            "blocklist remove (KEY | ARN) [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
+            "blocklist remove (KEY | ARN) [--enforce HANDLER | --keep-enforcement] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
         ],
         options: [
@@ -31,7 +31,8 @@ enum BlocklistCommand: Command {
             OptionSpec(name: "principal-json", valueName: "FILE", help: "add: a CloudTrail userIdentity, record or event naming the principal."),
             OptionSpec(name: "reason", valueName: "TEXT", help: "add: why (required)."),
             OptionSpec(name: "duration", valueName: "SECONDS", help: "add: lift the block after this long, 60 to 7776000 (90 days) (default: never)."),
-            OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove: run its unblock path; expire: use it instead of the handler that applied each block."),
+            OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove, expire: run its unblock path instead of that of the handler that applied the block."),
+            OptionSpec(name: "keep-enforcement", valueName: nil, help: "remove: only forget the entry; run no unblock path, so what the handler applied (deny policy, deactivated keys) stays in AWS."),
             OptionSpec(name: "dry-run", valueName: nil, help: "add: the handler only prints what it would do (TRIPLINE_DRY_RUN=1)."),
             OptionSpec(name: "env", valueName: "NAME=VALUE", help: "An environment variable for the handler (AWS_PROFILE=…), over the target's Environment; may be repeated.", repeatable: true),
         ],
@@ -48,7 +49,10 @@ enum BlocklistCommand: Command {
             already blocked changes nothing, unless the new block lasts longer (a later --duration, or
             none): then the entry's expiry is extended ("already blocked; expiry extended to …").
             Root users and AWS service principals are refused.
-            remove deletes an entry, running the unblock path of --enforce first when given; it takes
+            remove lifts an entry as expire does: it runs the unblock path of the handler that applied
+            it (or of --enforce) and then deletes it; an applied block whose unblock fails stays.
+            --keep-enforcement only deletes the entry: no handler runs, and what it applied stays in
+            AWS (the message and the User Unblocked event, keptEnforcement: true, say so). remove takes
             the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
             entry). expire runs the unblock path for every expired entry (with the handler that
             applied it, or --enforce) and removes it; an applied block whose unblock fails stays for
@@ -78,7 +82,7 @@ enum BlocklistCommand: Command {
         let allowed: [String: Set<String>] = [
             "list": ["active"],
             "add": ["arn", "principal-json", "reason", "duration", "enforce", "dry-run", "env"],
-            "remove": ["enforce", "env"],
+            "remove": ["enforce", "keep-enforcement", "env"],
             "expire": ["enforce", "env"],
         ]
         guard let options = allowed[action] else {
@@ -112,17 +116,26 @@ enum BlocklistCommand: Command {
                 return context.usageError("remove needs the key of an entry (see 'tripline blocklist list')", spec: spec)
             }
             let given = arguments.positionals[1]
+            let keep = arguments.has("keep-enforcement")
+            if keep && arguments.value("enforce") != nil {
+                return context.usageError("--keep-enforcement runs no handler, so it cannot be combined with --enforce", spec: spec)
+            }
             // An ARN is looked up under the key add stores it as: an assumed-role session under its role.
             var key = given
             if case .success(let principal)? = BlockPrincipalCoding.principal(arn: given) { key = principal.key }
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
-                guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), now: StateTime.now()) else {
+                guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), keepEnforcement: keep,
+                                                         now: StateTime.now()) else {
                     let under = key == given ? "" : " (looked up under its key \(key))"
                     context.errors.line("tripline blocklist: \(given) is not on the blocklist in \(directory)\(under)")
                     return ExitStatus.negative
                 }
                 if key != given && !json { context.output.line("\(given) is blocked under its key \(key)") }
                 report(outcome, json: json, context: context)
+                if !outcome.removed {
+                    context.errors.line("tripline blocklist: \(outcome.entry.key) stays blocked; fix the handler and remove it again, or forget it "
+                                        + "with --keep-enforcement and lift the block in AWS by hand")
+                }
                 try queueForBus(outcome.events, action: "remove", executor: executor, json: json, context: context)
                 return outcome.removed ? ExitStatus.success : ExitStatus.negative
             }
@@ -307,7 +320,8 @@ enum BlocklistCommand: Command {
         .object(JSONObject([
             "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
             "handler": outcome.handler.map { .string($0.summary) } ?? .null,
-            "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
+            "error": outcome.error.map(JSONValue.string) ?? .null, "keptEnforcement": .bool(outcome.keptEnforcement),
+            "entry": outcome.entry.json, "events": .array(outcome.events),
         ]))
     }
 
