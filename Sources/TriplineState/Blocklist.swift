@@ -112,6 +112,16 @@ public struct Blocklist: Sendable {
         try store.withDatabase { (_) throws(StateError) in try fetch(key) }
     }
 
+    /// The entries whose key starts with `prefix` (byte for byte), oldest first.
+    public func entries(keyPrefix prefix: String) throws(StateError) -> [BlockEntry] {
+        try store.withDatabase { (_) throws(StateError) in
+            let select = try store.statement("""
+                SELECT \(Self.columns) FROM blocklist WHERE substr(key, 1, length(?1)) = ?1 ORDER BY added_at, key
+                """)
+            return try rows(select.bind(.text(prefix)))
+        }
+    }
+
     /// Every entry, oldest first; without `includeExpired`, only those still active at `now`.
     public func list(includeExpired: Bool = true, now: Double) throws(StateError) -> [BlockEntry] {
         try store.withDatabase { (_) throws(StateError) in

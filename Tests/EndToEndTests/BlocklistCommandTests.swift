@@ -232,4 +232,20 @@ struct BlocklistCommandTests {
             #expect(both.status == 64 && both.stderr.contains("cannot be combined with --enforce"), "\(both)")
         }
     }
+
+    @Test("remove with a session ARN finds the role's entry under its path")
+    func removeBySessionARNWithPath() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let record = #"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/BreakGlassOps/s","accountId":"123456789012","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::123456789012:role/emergency/BreakGlassOps","userName":"BreakGlassOps"}}}}"#
+            try Data(record.utf8).write(to: dir.appendingPathComponent("record.json"))
+            let add = try project.blocklist(["add", "--principal-json", "record.json", "--reason", "r"])
+            #expect(add.status == 0 && add.stdout.contains("role/emergency/BreakGlassOps"), "\(add)")
+            let remove = try project.blocklist(["remove", "arn:aws:sts::123456789012:assumed-role/BreakGlassOps/other-session"])
+            #expect(remove.status == 0, "\(remove)")
+            #expect(remove.stdout.contains("is blocked under its key arn:aws:iam::123456789012:role/emergency/BreakGlassOps"), "\(remove.stdout)")
+            let list = try project.tripline.run(["blocklist", "list", "--json"], in: dir)
+            #expect(list.status == 0 && list.stdout.isEmpty, "\(list)")
+        }
+    }
 }

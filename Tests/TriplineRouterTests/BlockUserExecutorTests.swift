@@ -399,6 +399,29 @@ struct BlockUserExecutorTests {
         }
     }
 
+    @Test("a role's key without its path finds the entry under a path: same account, same name; several are ambiguous")
+    func lookupAcrossPaths() throws {
+        let blocker = try executor(try StateStore.inMemory())
+        func add(_ arn: String) throws {
+            let principal = try BlockPrincipalCoding.principal(arn: arn)!.get()
+            #expect(blocker.block(principal: principal, reason: "r", durationSeconds: nil, enforce: nil, dryRun: false, now: start).succeeded)
+        }
+        try add("arn:aws:iam::111122223333:role/emergency/BreakGlassOps")
+        try add("arn:aws:iam::444455556666:role/BreakGlassOps")
+        try add("arn:aws:iam::111122223333:user/ops/alice")
+        let session = try BlockPrincipalCoding.principal(arn: "arn:aws:sts::111122223333:assumed-role/BreakGlassOps/s")!.get()
+        #expect(session.key == "arn:aws:iam::111122223333:role/BreakGlassOps")
+        #expect(try BlockPrincipalCoding.lookup(key: session.key, in: blocker.blocklist) == .found("arn:aws:iam::111122223333:role/emergency/BreakGlassOps"))
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::111122223333:user/alice", in: blocker.blocklist) == .found("arn:aws:iam::111122223333:user/ops/alice"))
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::444455556666:role/BreakGlassOps", in: blocker.blocklist) == .found("arn:aws:iam::444455556666:role/BreakGlassOps"))
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::777777777777:role/BreakGlassOps", in: blocker.blocklist) == .notFound, "another account")
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::111122223333:role/BreakGlass", in: blocker.blocklist) == .notFound, "another name")
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::111122223333:user/BreakGlassOps", in: blocker.blocklist) == .notFound, "a user is no role")
+        try add("arn:aws:iam::111122223333:role/other/BreakGlassOps")
+        #expect(try BlockPrincipalCoding.lookup(key: session.key, in: blocker.blocklist) == .ambiguous([
+            "arn:aws:iam::111122223333:role/emergency/BreakGlassOps", "arn:aws:iam::111122223333:role/other/BreakGlassOps"]))
+    }
+
     @Test("ARNs typed by hand resolve as CloudTrail identities would; root is refused; other ARNs are not principals")
     func principalsFromARNs() throws {
         #expect(try BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:role/Deploy")?.get().key == "arn:aws:iam::111122223333:role/Deploy")

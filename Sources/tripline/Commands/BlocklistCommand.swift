@@ -54,7 +54,7 @@ enum BlocklistCommand: Command {
             --keep-enforcement only deletes the entry: no handler runs, and what it applied stays in
             AWS (the message and the User Unblocked event, keptEnforcement: true, say so). remove takes
             the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
-            entry). expire runs the unblock path for every expired entry (with the handler that
+            entry), and finds a role's or user's entry whatever its IAM path (same account, same name). expire runs the unblock path for every expired entry (with the handler that
             applied it, or --enforce) and removes it; an applied block whose unblock fails stays for
             the next try.
             tripline run does the same as blocks expire. The unblock path of remove and expire gets
@@ -124,6 +124,15 @@ enum BlocklistCommand: Command {
             var key = given
             if case .success(let principal)? = BlockPrincipalCoding.principal(arn: given) { key = principal.key }
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
+                // The same role or user may be on the list under a path (…:role/emergency/Name) the session ARN does not show.
+                switch try BlockPrincipalCoding.lookup(key: key, in: executor.blocklist) {
+                case .found(let found): key = found
+                case .ambiguous(let keys):
+                    context.errors.line("tripline blocklist: \(given) names \(keys.count) entries, one IAM name under different paths: "
+                                        + keys.joined(separator: ", ") + "; give the key of the one to remove")
+                    return ExitStatus.negative
+                case .notFound: break
+                }
                 guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), keepEnforcement: keep,
                                                          now: StateTime.now()) else {
                     let under = key == given ? "" : " (looked up under its key \(key))"
