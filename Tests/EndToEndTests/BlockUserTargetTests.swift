@@ -101,9 +101,26 @@ struct BlockUserTargetTests {
                 Self.record("StopLogging", id: "c-\(index)", identity: #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/\#(user)","accountId":"111122223333","userName":"\#(user)"}"#)
             }
             try Data((users.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+            let before = try tripline.run(["status"], in: dir)
             let result = try tripline.run(["run", "--max-blocks", "1", "events.ndjson"], in: dir)
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("CIRCUIT BREAKER OPEN"), "\(result.stdout)")
+            // status and blocklist list show it open, with the run's limit and window.
+            let status = try tripline.run(["status"], in: dir)
+            #expect(status.status == 0 && status.stdout.contains("circuit breaker: OPEN, automatic blocking stopped: 1 of 1 automatic block in the last 1 hour; blocking resumes at "), "\(status)")
+            #expect(!before.stdout.contains("OPEN"), "\(before)")
+            let json = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            #expect(json["circuitBreaker"]?["open"] == true && json["circuitBreaker"]?["blocksInWindow"] == 1 && json["circuitBreaker"]?["limit"] == 1)
+            #expect(json["circuitBreaker"]?["windowSeconds"] == 3600 && json["circuitBreaker"]?["resumesAt"]?.stringValue != nil)
+            let list = try tripline.run(["blocklist", "list"], in: dir)
+            #expect(list.stdout.hasSuffix("1 blocked principal\ncircuit breaker: OPEN, automatic blocking stopped: 1 of 1 automatic block in the last 1 hour; "
+                                          + "blocking resumes at " + (json["circuitBreaker"]?["resumesAt"]?.stringValue ?? "?") + "\n"), "\(list)")
+            // With a higher limit the next run's counts close it: the state says so as soon as it is saved.
+            try Data((Self.record("StopLogging", id: "c-9", identity: #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/dee","accountId":"111122223333","userName":"dee"}"#) + "\n").utf8)
+                .write(to: dir.appendingPathComponent("more.ndjson"))
+            #expect(try tripline.run(["run", "--max-blocks", "5", "more.ndjson"], in: dir).status == 0)
+            let closed = try tripline.run(["status"], in: dir)
+            #expect(closed.stdout.contains("circuit breaker: closed, 2 of 5 automatic blocks in the last 1 hour"), "\(closed)")
             #expect(result.stdout.contains("  matched: 3 events\n"), "\(result.stdout)")
             #expect(result.stdout.contains("emitted by tripline: 3 events"), "\(result.stdout)")
         }

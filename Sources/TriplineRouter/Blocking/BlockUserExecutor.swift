@@ -437,7 +437,9 @@ public final class BlockUserExecutor: @unchecked Sendable {
     private func decide(now: Double) -> BreakerAnswer {
         breakerLock.lock()
         let decision = breaker.decide(now: now)
-        let state = BlockBreakerState(recentBlocks: breaker.recentBlocks, isTripped: breaker.isTripped)
+        // With the limits this run uses, so 'tripline status' can say whether the breaker is open.
+        let state = BlockBreakerState(recentBlocks: breaker.recentBlocks, isTripped: breaker.isTripped, maxBlocks: breaker.maxBlocks,
+                                      windowSeconds: breaker.windowSeconds)
         breakerLock.unlock()
         switch decision {
         case .allow:

@@ -44,6 +44,9 @@ enum BlocklistCommand: Command {
             from 'add'; each records the reason, the rule and event that caused it, when, until when,
             who added it, whether it was a dry run, and whether the handler applied it.
 
+            list ends with the circuit breaker of automatic blocks once a run has counted one: blocks
+            in its window, its limit, and whether it is open (as tripline status shows it).
+
             add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
             on standard input; without it the entry is only recorded. Adding a principal that is
             already blocked changes nothing, unless the new block lasts longer (a later --duration, or
@@ -208,6 +211,10 @@ enum BlocklistCommand: Command {
                 let expired = entries.filter { !$0.isActive(now: now) }.count
                 context.output.line("\(entries.count) blocked principal\(entries.count == 1 ? "" : "s")"
                                     + (expired > 0 ? " (\(expired) expired, lifted by the next 'tripline blocklist expire' or run)" : ""))
+                // Only once automatic blocking has counted something: until then there is nothing to say.
+                if let line = BreakerReport.line(try Blocklist(store: store).savedBreakerState(), now: now, always: false) {
+                    context.output.line(line)
+                }
             }
             return ExitStatus.success
         }
