@@ -174,6 +174,13 @@ public final class Router {
     private let blocklist: Blocklist?
     private let blocking: BlockUserExecutor?
     private let emitted = EmittedEvents()
+    /// Events `tripline blocklist` wrote for the bus, routed like ``emitted`` (``BusOutbox``).
+    private let outbox: BusOutbox
+    /// The last outbox row this run took (taken rows leave the outbox when their batch commits).
+    private var outboxCursor: Int64 = 0
+    /// Whether the outbox may hold rows this run has not taken: at the start, and after another
+    /// process committed to the database.
+    private var outboxDue = true
     private var blocked = BlockedKeys.empty
     private var emittedCount = 0
     private var setupError: StateError?
@@ -190,6 +197,7 @@ public final class Router {
         self.log = log
         self.store = store
         self.runner = runner
+        outbox = BusOutbox(store: store)
         var blocklist: Blocklist?
         var blocking: BlockUserExecutor?
         do {
@@ -298,6 +306,14 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
         let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock, tally: tally)
+        var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
+        // Events 'tripline blocklist' wrote while no run was there to take them go first.
+        if !stateFailure.failed {
+            while outboxDue && !stateFailure.failed {
+                routeOutbox(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+                batch.commit(failure: stateFailure, log: log)
+            }
+        }
         inputs.resumption = { file in
             guard file.isCheckpointable, let saved = try? checkpoints.checkpoint(for: file.path), let status = file.status() else { return .read }
             let decision = SourceResumption.judging(saved, size: status.size, modificationTime: status.modificationTime,
@@ -325,7 +341,6 @@ public final class Router {
         }
         inputs.onIdle = { batch.commit(failure: stateFailure, log: log) }
 
-        var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         var nextProgress = start + options.progressInterval
         var nextExpiry = start + Self.expiryInterval
         var nextIncompleteCheck = start
@@ -535,6 +550,7 @@ public final class Router {
 
     /// Routes the events targets put back on the bus, and refreshes the blocklist snapshot they imply.
     private func routeEmitted(summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
+        if outboxDue { routeOutbox(summary: &summary, scratch: &scratch, batch: batch, gates: gates) }
         let events = emitted.takeAll()
         guard !events.isEmpty else { return }
         refreshBlocked()
@@ -546,6 +562,39 @@ public final class Router {
                   summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             summary.emittedEventsMatched += summary.eventsMatched - matchedBefore
         }
+    }
+
+    /// Most outbox rows taken at once; more are taken on the next call.
+    static let outboxPage = 256
+
+    /// Routes the events `tripline blocklist` wrote to the outbox (one page of them) as if this run had
+    /// emitted them. Each row is handed to `batch`, which deletes it in the transaction that accepts
+    /// the deliveries it matched, so it is routed once: neither lost nor repeated by a crash.
+    private func routeOutbox(summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
+        outboxDue = false
+        let items: [BusOutbox.Item]
+        do {
+            items = try outbox.pending(afterID: outboxCursor, limit: Self.outboxPage)
+        } catch {
+            log.note("tripline run: cannot read the events 'tripline blocklist' queued: \(error)")
+            return
+        }
+        guard !items.isEmpty else { return }
+        // They follow blocklist changes: mark later events with the list as it is now.
+        refreshBlocked()
+        for item in items {
+            outboxCursor = item.id
+            summary.eventsEmitted += 1
+            let matchedBefore = summary.eventsMatched
+            let type = (try? JSONParser.parse(item.event))?["detail-type"]?.stringValue ?? "an event"
+            log.note("tripline run: \(type) from '\(item.origin)' put on the bus")
+            route(RawEvent(bytes: item.event, origin: EventOrigin(source: item.origin, position: .line(Int(item.id)))), emitted: true,
+                  summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+            summary.emittedEventsMatched += summary.eventsMatched - matchedBefore
+            batch.takeOutbox(item.id)
+        }
+        // A full page: there may be more.
+        if items.count == Self.outboxPage { outboxDue = true }
     }
 
     /// Lifts expired blocks (running the enforcement handler's unblock path) and emits `User Unblocked`.
@@ -586,14 +635,19 @@ public final class Router {
     private var seenExternalChanges: Int64?
     private var nextExternalCheck: Double = 0
 
-    /// Reloads the blocklist snapshot when another process (`tripline blocklist add|remove|expire`)
-    /// committed to the database since the last look; looks at most once a second.
+    /// Reloads the blocklist snapshot, and looks at the outbox on the next ``routeEmitted``, when
+    /// another process (`tripline blocklist add|remove|expire`) committed to the database since the
+    /// last look; looks at most once a second.
     private func noticeExternalChanges() {
         let now = monotonicSeconds()
         guard blocklist != nil, now >= nextExternalCheck else { return }
         nextExternalCheck = now + 1
         guard let changes = try? store.externalChanges() else { return }
-        if let seen = seenExternalChanges, seen != changes { refreshBlocked() }
+        if let seen = seenExternalChanges, seen != changes {
+            refreshBlocked()
+            // 'tripline blocklist' may have queued events for the bus.
+            outboxDue = true
+        }
         seenExternalChanges = changes
     }
 
@@ -618,6 +672,8 @@ final class AcceptBatch {
     private let tally: DeliveryTally?
     private var deliveries: [NewDelivery] = []
     private var checkpoints: [String: Checkpoint] = [:]
+    /// Outbox rows routed since the last commit: deleted in the commit's transaction.
+    private var outboxIDs: [Int64] = []
     private var since: Double?
     /// The file last checkpointed, as last looked at (refreshed at most once a second while it is read).
     private var identity: (file: SourceFile, extent: Int64, modificationTime: Double, fingerprint: FileFingerprint, checkedAt: Double)?
@@ -635,6 +691,13 @@ final class AcceptBatch {
     /// Marks the batch as holding a change (alert-gate state) even without deliveries.
     func touch() {
         if since == nil { since = monotonicSeconds() }
+    }
+
+    /// Records that the outbox row `id` was routed (its deliveries, if any, added before): the commit
+    /// deletes it together with accepting them.
+    func takeOutbox(_ id: Int64) {
+        if since == nil { since = monotonicSeconds() }
+        outboxIDs.append(id)
     }
 
     func add(_ delivery: NewDelivery) {
@@ -687,8 +750,10 @@ final class AcceptBatch {
         guard since != nil, !failure.failed else { return }
         let pending = deliveries
         let marks = Array(checkpoints.values)
+        let routed = outboxIDs
         deliveries.removeAll(keepingCapacity: true)
         checkpoints.removeAll(keepingCapacity: true)
+        outboxIDs.removeAll()
         since = nil
         // Wait for room before taking the lock: a topic publish on a worker needs the lock to finish,
         // and the workers are what make room.
@@ -696,11 +761,10 @@ final class AcceptBatch {
         lock.lock()
         defer { lock.unlock() }
         do {
-            let queued: [QueuedDelivery]
-            if let gates {
-                queued = try journal.accept(pending, checkpoints: marks, alongside: gates.save)
-            } else {
-                queued = try journal.accept(pending, checkpoints: marks)
+            let gates = self.gates
+            let queued = try journal.accept(pending, checkpoints: marks) { (store) throws(StateError) in
+                try gates?.save(store)
+                try BusOutbox.remove(ids: routed, store: store)
             }
             tally?.countDuplicates(pending.count - queued.count)
             dispatcher.enqueue(queued, waitingForRoom: false)

@@ -12,6 +12,9 @@ import TriplineJSON
 /// unblock path ran); ``expired(now:)`` lists them.
 public struct Blocklist: Sendable {
     public let store: StateStore
+    /// False for a read-only store of a database older than schema version 6, whose `block_breaker`
+    /// has no limit and window (they read as unknown).
+    private let breakerKeepsLimits: Bool
 
     /// What ``add(_:now:breaker:)`` did.
     public enum AddResult: Sendable, Equatable {
@@ -24,7 +27,9 @@ public struct Blocklist: Sendable {
     /// The name the circuit breaker's state is saved under by default.
     public static let defaultBreaker = "default"
 
-    static let schema = """
+    static let schema = blocklistSchema + "\n" + breakerSchema
+
+    static let blocklistSchema = """
         CREATE TABLE IF NOT EXISTS blocklist(
             key TEXT PRIMARY KEY,
             principal TEXT NOT NULL,
@@ -47,11 +52,16 @@ public struct Blocklist: Sendable {
             last_error TEXT,
             enforced_at REAL
         );
+        """
+
+    static let breakerSchema = """
         CREATE TABLE IF NOT EXISTS block_breaker(
             name TEXT PRIMARY KEY,
             recent_blocks TEXT NOT NULL,
             tripped INTEGER NOT NULL,
-            updated_at REAL NOT NULL
+            updated_at REAL NOT NULL,
+            max_blocks INTEGER,
+            window_seconds REAL
         );
         """
 
@@ -66,13 +76,18 @@ public struct Blocklist: Sendable {
     /// temporary ones stand in for them, for this connection only.
     public init(store: StateStore) throws(StateError) {
         self.store = store
-        try store.withDatabase { (db) throws(StateError) in
+        breakerKeepsLimits = try store.withDatabase { (db) throws(StateError) -> Bool in
             if store.isReadOnly {
-                let exists = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blocklist'").rows { $0.int(0) }
-                if exists.first == 0 { try db.execute(Self.schema.replacingOccurrences(of: "CREATE TABLE", with: "CREATE TEMP TABLE")) }
-                return
+                // Only the missing ones: a temporary table would hide the real one of the same name.
+                for (name, schema) in [("blocklist", Self.blocklistSchema), ("block_breaker", Self.breakerSchema)] {
+                    let exists = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1").bind(.text(name)).rows { $0.int(0) }
+                    if exists.first == 0 { try db.execute(schema.replacingOccurrences(of: "CREATE TABLE", with: "CREATE TEMP TABLE")) }
+                }
+                let columns = try db.prepare("SELECT count(*) FROM pragma_table_info('block_breaker') WHERE name = 'max_blocks'").rows { $0.int(0) }
+                return columns.first == 1
             }
             try db.execute(Self.schema)
+            return true
         }
     }
 
@@ -110,6 +125,16 @@ public struct Blocklist: Sendable {
     /// The entry `key`, expired or not; nil when there is none.
     public func entry(_ key: String) throws(StateError) -> BlockEntry? {
         try store.withDatabase { (_) throws(StateError) in try fetch(key) }
+    }
+
+    /// The entries whose key starts with `prefix` (byte for byte), oldest first.
+    public func entries(keyPrefix prefix: String) throws(StateError) -> [BlockEntry] {
+        try store.withDatabase { (_) throws(StateError) in
+            let select = try store.statement("""
+                SELECT \(Self.columns) FROM blocklist WHERE substr(key, 1, length(?1)) = ?1 ORDER BY added_at, key
+                """)
+            return try rows(select.bind(.text(prefix)))
+        }
     }
 
     /// Every entry, oldest first; without `includeExpired`, only those still active at `now`.
@@ -200,16 +225,29 @@ public struct Blocklist: Sendable {
     /// The saved circuit-breaker state `name` (empty when never saved).
     public func breakerState(name: String = Blocklist.defaultBreaker) throws(StateError) -> BlockBreakerState {
         try store.withDatabase { (db) throws(StateError) in
-            let select = try store.statement("SELECT recent_blocks, tripped FROM block_breaker WHERE name = ?1")
-            try select.bind(.text(name))
-            defer { _ = try? select.bind() }
-            guard try select.step() else { return BlockBreakerState() }
-            let text = select.text(0) ?? "[]"
-            guard let value = try? JSONParser.parse(text), let items = value.arrayValue else {
-                throw StateError.damagedRow(path: db.path, table: "block_breaker", detail: "recent_blocks is not a JSON array: \(text.prefix(80))")
-            }
-            return BlockBreakerState(recentBlocks: items.compactMap { $0.numberValue?.value }, isTripped: select.int(1) != 0)
+            try breakerRow(name: name, db: db)?.state ?? BlockBreakerState()
         }
+    }
+
+    /// The saved circuit-breaker state `name` and when it was saved; nil when it never was (no
+    /// automatic block was ever counted or refused).
+    public func savedBreakerState(name: String = Blocklist.defaultBreaker) throws(StateError) -> (state: BlockBreakerState, updatedAt: Double)? {
+        try store.withDatabase { (db) throws(StateError) in try breakerRow(name: name, db: db) }
+    }
+
+    private func breakerRow(name: String, db: SQLiteDatabase) throws(StateError) -> (state: BlockBreakerState, updatedAt: Double)? {
+        let limits = breakerKeepsLimits ? "max_blocks, window_seconds" : "NULL, NULL"
+        let select = try store.statement("SELECT recent_blocks, tripped, updated_at, \(limits) FROM block_breaker WHERE name = ?1")
+        try select.bind(.text(name))
+        defer { _ = try? select.bind() }
+        guard try select.step() else { return nil }
+        let text = select.text(0) ?? "[]"
+        guard let value = try? JSONParser.parse(text), let items = value.arrayValue else {
+            throw StateError.damagedRow(path: db.path, table: "block_breaker", detail: "recent_blocks is not a JSON array: \(text.prefix(80))")
+        }
+        let state = BlockBreakerState(recentBlocks: items.compactMap { $0.numberValue?.value }, isTripped: select.int(1) != 0,
+                                      maxBlocks: select.isNull(3) ? nil : select.int(3), windowSeconds: select.isNull(4) ? nil : select.real(4))
+        return (state, select.real(2))
     }
 
     /// Saves the circuit-breaker state `name`.
@@ -222,9 +260,11 @@ public struct Blocklist: Sendable {
     private func save(_ state: BlockBreakerState, name: String, now: Double) throws(StateError) {
         let times = JSONWriter.string(.array(state.recentBlocks.map { .number(JSONNumber($0)) }))
         try store.statement("""
-            INSERT INTO block_breaker(name, recent_blocks, tripped, updated_at) VALUES (?1, ?2, ?3, ?4)
-            ON CONFLICT(name) DO UPDATE SET recent_blocks = ?2, tripped = ?3, updated_at = ?4
-            """).bind(.text(name), .text(times), .int(state.isTripped ? 1 : 0), .real(now)).run()
+            INSERT INTO block_breaker(name, recent_blocks, tripped, updated_at, max_blocks, window_seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            ON CONFLICT(name) DO UPDATE SET recent_blocks = ?2, tripped = ?3, updated_at = ?4,
+                max_blocks = coalesce(?5, max_blocks), window_seconds = coalesce(?6, window_seconds)
+            """).bind(.text(name), .text(times), .int(state.isTripped ? 1 : 0), .real(now),
+                      state.maxBlocks.map(SQLiteValue.int) ?? .null, state.windowSeconds.map(SQLiteValue.real) ?? .null).run()
     }
 
     /// The entry `key`; call inside ``StateStore/withDatabase(_:)``.

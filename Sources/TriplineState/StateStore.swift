@@ -260,7 +260,7 @@ public final class StateStore: @unchecked Sendable {
 /// The database schema, one statement list per version.
 enum StateSchema {
     /// `upgrades[n]` takes a database from version n to n + 1; a new database runs them all.
-    static let upgrades = [version1, version2, version3, version4]
+    static let upgrades = [version1, version2, version3, version4, version5, version6]
 
     /// Deliveries done with (delivered or dead-lettered), by idempotency key: a match seen again
     /// within the de-duplication window is not queued a second time.
@@ -360,5 +360,31 @@ enum StateSchema {
         DROP TABLE dead_letters;
         ALTER TABLE dead_letters_v4 RENAME TO dead_letters;
         CREATE INDEX IF NOT EXISTS dead_letters_by_target ON dead_letters(rule, target);
+        """
+
+    /// Events made outside a run (`tripline blocklist add|remove|expire`: User Blocked, User
+    /// Unblocked, …) that a run puts on the bus (``BusOutbox``): kept until a run has accepted
+    /// their deliveries, in the same transaction.
+    static let version5 = """
+        CREATE TABLE IF NOT EXISTS outbox(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            added_at REAL NOT NULL
+        );
+        """
+
+    /// The circuit breaker's state keeps the limit and window of the run that saved it, so `status`
+    /// and `blocklist list` can say whether it is open. The table is the blocklist's own (created by
+    /// `Blocklist` when missing), so it is created here first, in its version 5 shape.
+    static let version6 = """
+        CREATE TABLE IF NOT EXISTS block_breaker(
+            name TEXT PRIMARY KEY,
+            recent_blocks TEXT NOT NULL,
+            tripped INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        ALTER TABLE block_breaker ADD COLUMN max_blocks INTEGER;
+        ALTER TABLE block_breaker ADD COLUMN window_seconds REAL;
         """
 }

@@ -101,9 +101,26 @@ struct BlockUserTargetTests {
                 Self.record("StopLogging", id: "c-\(index)", identity: #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/\#(user)","accountId":"111122223333","userName":"\#(user)"}"#)
             }
             try Data((users.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+            let before = try tripline.run(["status"], in: dir)
             let result = try tripline.run(["run", "--max-blocks", "1", "events.ndjson"], in: dir)
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("CIRCUIT BREAKER OPEN"), "\(result.stdout)")
+            // status and blocklist list show it open, with the run's limit and window.
+            let status = try tripline.run(["status"], in: dir)
+            #expect(status.status == 0 && status.stdout.contains("circuit breaker: OPEN, automatic blocking stopped: 1 of 1 automatic block in the last 1 hour; blocking resumes at "), "\(status)")
+            #expect(!before.stdout.contains("OPEN"), "\(before)")
+            let json = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
+            #expect(json["circuitBreaker"]?["open"] == true && json["circuitBreaker"]?["blocksInWindow"] == 1 && json["circuitBreaker"]?["limit"] == 1)
+            #expect(json["circuitBreaker"]?["windowSeconds"] == 3600 && json["circuitBreaker"]?["resumesAt"]?.stringValue != nil)
+            let list = try tripline.run(["blocklist", "list"], in: dir)
+            #expect(list.stdout.hasSuffix("1 blocked principal\ncircuit breaker: OPEN, automatic blocking stopped: 1 of 1 automatic block in the last 1 hour; "
+                                          + "blocking resumes at " + (json["circuitBreaker"]?["resumesAt"]?.stringValue ?? "?") + "\n"), "\(list)")
+            // With a higher limit the next run's counts close it: the state says so as soon as it is saved.
+            try Data((Self.record("StopLogging", id: "c-9", identity: #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/dee","accountId":"111122223333","userName":"dee"}"#) + "\n").utf8)
+                .write(to: dir.appendingPathComponent("more.ndjson"))
+            #expect(try tripline.run(["run", "--max-blocks", "5", "more.ndjson"], in: dir).status == 0)
+            let closed = try tripline.run(["status"], in: dir)
+            #expect(closed.stdout.contains("circuit breaker: closed, 2 of 5 automatic blocks in the last 1 hour"), "\(closed)")
             #expect(result.stdout.contains("  matched: 3 events\n"), "\(result.stdout)")
             #expect(result.stdout.contains("emitted by tripline: 3 events"), "\(result.stdout)")
         }
@@ -124,6 +141,60 @@ struct BlockUserTargetTests {
             let result = run.wait()
             #expect(result.status == 0, "\(result)")
             #expect(Self.lines(dir.appendingPathComponent("out/tripline-events.ndjson")).first?["detail-type"] == "User Blocked", "\(result)")
+        }
+    }
+
+    @Test("events of 'tripline blocklist add' and 'remove' reach the rules of a following run on the same state directory, once")
+    func blocklistEventsReachAFollowingRun() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Self.project(in: dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("incoming"), withIntermediateDirectories: true)
+            let events = dir.appendingPathComponent("out/tripline-events.ndjson")
+            let run = try BackgroundRun(tripline, ["run", "--follow", "incoming"], in: dir)
+            // The run has the state directory once its lock file names it.
+            let started = Date().addingTimeInterval(15)
+            while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(".tripline/lock").path) && Date() < started { usleep(50_000) }
+            let arn = "arn:aws:iam::111122223333:user/trudy"
+            let add = try tripline.run(["blocklist", "add", "--arn", arn, "--reason", "manual"], in: dir)
+            #expect(add.status == 0 && add.stdout.contains("1 event queued for the rules"), "\(add)")
+            let remove = try tripline.run(["blocklist", "remove", arn], in: dir)
+            #expect(remove.status == 0, "\(remove)")
+            let deadline = Date().addingTimeInterval(15)
+            while Self.lines(events).count < 2 && Date() < deadline { usleep(50_000) }
+            usleep(300_000)
+            run.signal(SIGTERM)
+            let result = run.wait()
+            #expect(result.status == 0, "\(result)")
+            let seen = Self.lines(events)
+            #expect(seen.map { $0["detail-type"]?.stringValue } == ["User Blocked", "User Unblocked"], "\(result)")
+            #expect(seen.last?["detail"]?["unblockedBy"] == "cli" && seen.last?["detail"]?["key"] == .string(arn))
+            #expect(result.stderr.contains("User Unblocked from 'tripline blocklist remove' put on the bus"), "\(result.stderr)")
+
+            // Routed once: a later run finds nothing left.
+            let again = try tripline.run(["run", "incoming"], in: dir)
+            #expect(again.status == 0 && !again.stdout.contains("emitted by tripline"), "\(again)")
+            #expect(Self.lines(events).count == 2)
+        }
+    }
+
+    @Test("with no run going, the next run routes what 'tripline blocklist' queued when it starts, and only that run")
+    func blocklistEventsWaitForTheNextRun() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Self.project(in: dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("incoming"), withIntermediateDirectories: true)
+            let events = dir.appendingPathComponent("out/tripline-events.ndjson")
+            let add = try tripline.run(["blocklist", "add", "--arn", "arn:aws:iam::111122223333:user/trudy", "--reason", "manual"], in: dir)
+            #expect(add.status == 0, "\(add)")
+            #expect(Self.lines(events).isEmpty)
+            let first = try tripline.run(["run", "incoming"], in: dir)
+            #expect(first.status == 0 && first.stdout.contains("emitted by tripline: 1 event"), "\(first)")
+            #expect(Self.lines(events).map { $0["detail-type"]?.stringValue } == ["User Blocked"])
+            #expect(Self.lines(events).first?["detail"]?["addedBy"] == "cli")
+            let second = try tripline.run(["run", "incoming"], in: dir)
+            #expect(second.status == 0 && !second.stdout.contains("emitted by tripline"), "\(second)")
+            #expect(Self.lines(events).count == 1)
         }
     }
 }

@@ -198,4 +198,54 @@ struct BlocklistCommandTests {
             #expect(again.stderr.contains("\(session) is not on the blocklist in ./.tripline (looked up under its key \(role))"), "\(again.stderr)")
         }
     }
+
+    @Test("remove lifts with the handler that applied the block; --keep-enforcement only forgets the entry, and says so")
+    func removeLiftsOrKeeps() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let add = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--enforce", project.handler])
+            #expect(add.status == 0, "\(add)")
+            _ = try project.takeAWSCalls()
+            let remove = try project.blocklist(["remove", bertJan])
+            #expect(remove.status == 0 && remove.stdout.contains("unblocked \(bertJan); unblock path ran"), "\(remove)")
+            #expect(try project.takeAWSCalls() == [
+                ["iam", "list-user-policies", "--user-name=bert-jan", "--output", "json"],
+                ["iam", "update-access-key", "--user-name=bert-jan", "--access-key-id", "AKIATFQR7NSC8Q4X20BJ", "--status", "Active"],
+                ["iam", "delete-user-policy", "--user-name=bert-jan", "--policy-name", "TriplineBlock-AKIATFQR7NSC8Q4X20BJ"],
+            ], "the stored handler's unblock path ran without --enforce")
+
+            let again = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--enforce", project.handler])
+            #expect(again.status == 0, "\(again)")
+            _ = try project.takeAWSCalls()
+            let keep = try project.blocklist(["remove", bertJan, "--keep-enforcement", "--json"])
+            #expect(keep.status == 0, "\(keep)")
+            let kept = try JSONParser.parse(keep.stdout)
+            #expect(kept["removed"] == true && kept["keptEnforcement"] == true, "\(keep.stdout)")
+            #expect(kept["events"]?.arrayValue?.first?["detail"]?["keptEnforcement"] == true)
+            #expect(try project.takeAWSCalls().isEmpty, "nothing lifted in AWS")
+
+            _ = try project.blocklist(["add", "--arn", bertJan, "--reason", "keys leaked", "--enforce", project.handler])
+            _ = try project.takeAWSCalls()
+            let text = try project.blocklist(["remove", bertJan, "--keep-enforcement"])
+            #expect(text.status == 0 && text.stdout.contains("enforcement kept") && text.stdout.contains("stays in AWS"), "\(text)")
+            let both = try project.tripline.run(["blocklist", "remove", bertJan, "--keep-enforcement", "--enforce", project.handler], in: dir)
+            #expect(both.status == 64 && both.stderr.contains("cannot be combined with --enforce"), "\(both)")
+        }
+    }
+
+    @Test("remove with a session ARN finds the role's entry under its path")
+    func removeBySessionARNWithPath() throws {
+        try withTemporaryDirectory { dir in
+            let project = try BlocklistProject(dir: dir)
+            let record = #"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/BreakGlassOps/s","accountId":"123456789012","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::123456789012:role/emergency/BreakGlassOps","userName":"BreakGlassOps"}}}}"#
+            try Data(record.utf8).write(to: dir.appendingPathComponent("record.json"))
+            let add = try project.blocklist(["add", "--principal-json", "record.json", "--reason", "r"])
+            #expect(add.status == 0 && add.stdout.contains("role/emergency/BreakGlassOps"), "\(add)")
+            let remove = try project.blocklist(["remove", "arn:aws:sts::123456789012:assumed-role/BreakGlassOps/other-session"])
+            #expect(remove.status == 0, "\(remove)")
+            #expect(remove.stdout.contains("is blocked under its key arn:aws:iam::123456789012:role/emergency/BreakGlassOps"), "\(remove.stdout)")
+            let list = try project.tripline.run(["blocklist", "list", "--json"], in: dir)
+            #expect(list.status == 0 && list.stdout.isEmpty, "\(list)")
+        }
+    }
 }

@@ -367,6 +367,61 @@ struct BlockUserExecutorTests {
         }
     }
 
+    @Test("removal by hand runs the unblock path of the handler that applied the block, unless told to keep its enforcement")
+    func removeRunsTheStoredHandler() throws {
+        try withRouterTempDirectory { dir in
+            let stub = try StubHandler(dir: dir)
+            let blocker = try executor(try StateStore.inMemory())
+            let principal = try BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:user/alice")!.get()
+            let added = blocker.block(principal: principal, reason: "by hand", durationSeconds: nil, enforce: stub.path, dryRun: false, now: start)
+            guard case .blocked(let entry) = added.result else { Issue.record("\(added.summary)"); return }
+            #expect(entry.enforcement == .enforced && entry.enforce == stub.path)
+            let lifted = try #require(try blocker.unblock(key: principal.key, enforce: nil, now: start + 5))
+            #expect(lifted.removed && !lifted.keptEnforcement && lifted.handler != nil)
+            #expect(try stub.calls().map { $0.request["action"] } == ["block", "unblock"])
+            #expect(lifted.summary.hasPrefix("unblocked \(principal.key); unblock path ran"), "\(lifted.summary)")
+            #expect(lifted.events.first?["detail"]?["keptEnforcement"] == false)
+
+            _ = blocker.block(principal: principal, reason: "again", durationSeconds: nil, enforce: stub.path, dryRun: false, now: start + 10)
+            let forgotten = try #require(try blocker.unblock(key: principal.key, enforce: nil, keepEnforcement: true, now: start + 15))
+            #expect(forgotten.removed && forgotten.keptEnforcement && forgotten.handler == nil)
+            #expect(try stub.calls().map { $0.request["action"] } == ["block", "unblock", "block"], "no unblock path ran")
+            #expect(forgotten.summary.contains("enforcement kept"), "\(forgotten.summary)")
+            #expect(forgotten.events.first?["detail-type"] == "User Unblocked" && forgotten.events.first?["detail"]?["keptEnforcement"] == true)
+            #expect(try blocker.blocklist.entry(principal.key) == nil)
+
+            // An applied block whose unblock path fails stays, as at expiry.
+            _ = blocker.block(principal: principal, reason: "third", durationSeconds: nil, enforce: stub.path, dryRun: false, now: start + 20)
+            stub.setFailing(true)
+            let failed = try #require(try blocker.unblock(key: principal.key, enforce: nil, now: start + 25))
+            #expect(!failed.removed && failed.error != nil && failed.events.first?["detail-type"] == "User Unblock Failed")
+            #expect(try blocker.blocklist.entry(principal.key) != nil)
+        }
+    }
+
+    @Test("a role's key without its path finds the entry under a path: same account, same name; several are ambiguous")
+    func lookupAcrossPaths() throws {
+        let blocker = try executor(try StateStore.inMemory())
+        func add(_ arn: String) throws {
+            let principal = try BlockPrincipalCoding.principal(arn: arn)!.get()
+            #expect(blocker.block(principal: principal, reason: "r", durationSeconds: nil, enforce: nil, dryRun: false, now: start).succeeded)
+        }
+        try add("arn:aws:iam::111122223333:role/emergency/BreakGlassOps")
+        try add("arn:aws:iam::444455556666:role/BreakGlassOps")
+        try add("arn:aws:iam::111122223333:user/ops/alice")
+        let session = try BlockPrincipalCoding.principal(arn: "arn:aws:sts::111122223333:assumed-role/BreakGlassOps/s")!.get()
+        #expect(session.key == "arn:aws:iam::111122223333:role/BreakGlassOps")
+        #expect(try BlockPrincipalCoding.lookup(key: session.key, in: blocker.blocklist) == .found("arn:aws:iam::111122223333:role/emergency/BreakGlassOps"))
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::111122223333:user/alice", in: blocker.blocklist) == .found("arn:aws:iam::111122223333:user/ops/alice"))
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::444455556666:role/BreakGlassOps", in: blocker.blocklist) == .found("arn:aws:iam::444455556666:role/BreakGlassOps"))
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::777777777777:role/BreakGlassOps", in: blocker.blocklist) == .notFound, "another account")
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::111122223333:role/BreakGlass", in: blocker.blocklist) == .notFound, "another name")
+        #expect(try BlockPrincipalCoding.lookup(key: "arn:aws:iam::111122223333:user/BreakGlassOps", in: blocker.blocklist) == .notFound, "a user is no role")
+        try add("arn:aws:iam::111122223333:role/other/BreakGlassOps")
+        #expect(try BlockPrincipalCoding.lookup(key: session.key, in: blocker.blocklist) == .ambiguous([
+            "arn:aws:iam::111122223333:role/emergency/BreakGlassOps", "arn:aws:iam::111122223333:role/other/BreakGlassOps"]))
+    }
+
     @Test("ARNs typed by hand resolve as CloudTrail identities would; root is refused; other ARNs are not principals")
     func principalsFromARNs() throws {
         #expect(try BlockPrincipalCoding.principal(arn: "arn:aws:iam::111122223333:role/Deploy")?.get().key == "arn:aws:iam::111122223333:role/Deploy")

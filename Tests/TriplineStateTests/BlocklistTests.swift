@@ -129,6 +129,52 @@ struct BlocklistTests {
         #expect(try blocklist.breakerState() == BlockBreakerState(recentBlocks: [1_000]))
     }
 
+    @Test("the breaker's state keeps the run's limit and window; a save without them keeps the last ones")
+    func breakerLimits() throws {
+        let blocklist = try Blocklist(store: try StateStore.inMemory())
+        #expect(try blocklist.savedBreakerState() == nil)
+        try blocklist.saveBreakerState(BlockBreakerState(recentBlocks: [1_000, 1_500], isTripped: false, maxBlocks: 2, windowSeconds: 600), now: 1_500)
+        let saved = try #require(try blocklist.savedBreakerState())
+        #expect(saved.updatedAt == 1_500)
+        #expect(saved.state == BlockBreakerState(recentBlocks: [1_000, 1_500], maxBlocks: 2, windowSeconds: 600))
+        try blocklist.saveBreakerState(BlockBreakerState(recentBlocks: [1_500], isTripped: true), now: 1_700)
+        #expect(try blocklist.breakerState() == BlockBreakerState(recentBlocks: [1_500], isTripped: true, maxBlocks: 2, windowSeconds: 600))
+    }
+
+    @Test("open while the window holds the limit's number of blocks; reopens when enough of them have left it")
+    func breakerStateArithmetic() {
+        let state = BlockBreakerState(recentBlocks: [100, 200, 300], maxBlocks: 2, windowSeconds: 1_000)
+        #expect(state.blocksInWindow(now: 350) == 3 && state.isOpen(now: 350) == true)
+        // Two must leave for one more to fit: the one at 200 leaves at 1200.
+        #expect(state.reopensAt(now: 350) == 1_200)
+        #expect(state.blocksInWindow(now: 1_150) == 2 && state.isOpen(now: 1_150) == true && state.reopensAt(now: 1_150) == 1_200)
+        #expect(state.isOpen(now: 1_200) == false && state.reopensAt(now: 1_200) == nil)
+        let unknown = BlockBreakerState(recentBlocks: [100], isTripped: true)
+        #expect(unknown.blocksInWindow(now: 200) == nil && unknown.isOpen(now: 200) == nil && unknown.reopensAt(now: 200) == nil)
+    }
+
+    @Test("a breaker saved before limits were kept reads as unknown, also read-only, and keeps its row through the upgrade")
+    func breakerFromVersion5() throws {
+        try withStateDirectory { dir in
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            do {
+                let old = try SQLiteDatabase(path: (dir as NSString).appendingPathComponent(StateStore.databaseName), create: true, readOnly: false)
+                for upgrade in StateSchema.upgrades[..<5] { try old.execute(upgrade) }
+                try old.execute("""
+                    CREATE TABLE block_breaker(name TEXT PRIMARY KEY, recent_blocks TEXT NOT NULL, tripped INTEGER NOT NULL, updated_at REAL NOT NULL);
+                    INSERT INTO block_breaker VALUES ('default', '[900,1000]', 1, 1001);
+                    PRAGMA user_version=5;
+                    """)
+            }
+            let readOnly = try Blocklist(store: try StateStore.open(directory: dir, readOnly: true))
+            #expect(try readOnly.savedBreakerState()?.state == BlockBreakerState(recentBlocks: [900, 1_000], isTripped: true))
+            let upgraded = try Blocklist(store: try StateStore.open(directory: dir))
+            #expect(try upgraded.breakerState() == BlockBreakerState(recentBlocks: [900, 1_000], isTripped: true))
+            try upgraded.saveBreakerState(BlockBreakerState(recentBlocks: [1_000], maxBlocks: 3, windowSeconds: 60), now: 1_002)
+            #expect(try upgraded.breakerState().maxBlocks == 3)
+        }
+    }
+
     @Test("the entry's JSON has every field, times in ISO 8601")
     func json() throws {
         let alice = entry("arn:aws:iam::1:user/alice", at: 1_764_064_800, expiresAt: 1_764_068_400)

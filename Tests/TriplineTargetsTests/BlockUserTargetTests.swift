@@ -30,6 +30,33 @@ struct BlockUserTargetTests {
         #expect(ProtectedPrincipals.none.refusal(for: principal) == nil)
     }
 
+    @Test("a role or user with a path is protected by a pattern for its ARN without the path")
+    func pathsDoNotDodgeProtection() throws {
+        let session = SlackMessageFixtures.parse(#"{"type":"AssumedRole","arn":"arn:aws:sts::5:assumed-role/BreakGlassOps/alice","accountId":"5","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::5:role/emergency/BreakGlassOps","userName":"BreakGlassOps"}}}"#)
+        let role = try PrincipalResolver.resolve(userIdentity: session).get()
+        #expect(role.key == "arn:aws:iam::5:role/emergency/BreakGlassOps")
+        #expect(role.protectableARNs.contains("arn:aws:iam::5:role/BreakGlassOps"))
+        #expect(Self.protected.refusal(for: role) == .protected(arn: "arn:aws:iam::5:role/BreakGlassOps", pattern: "arn:aws:iam::*:role/BreakGlass*"))
+        let user = try PrincipalResolver.resolve(userIdentity: SlackMessageFixtures.parse(
+            #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/team/admin","accountId":"111122223333","userName":"admin"}"#)).get()
+        #expect(Self.protected.refusal(for: user) == .protected(arn: "arn:aws:iam::111122223333:user/admin", pattern: "arn:aws:iam::111122223333:user/admin"))
+        // A pattern with the path still matches the full ARN; another name under the path is not protected.
+        #expect(try ProtectedPrincipals(patterns: ["arn:aws:iam::*:role/emergency/*"]).refusal(for: role) != nil)
+        let other = try PrincipalResolver.resolve(userIdentity: SlackMessageFixtures.parse(
+            #"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/admin2","accountId":"111122223333","userName":"admin2"}"#)).get()
+        #expect(Self.protected.refusal(for: other) == nil)
+    }
+
+    @Test("the ARN without its path", arguments: [
+        ("arn:aws:iam::5:role/emergency/BreakGlassOps", "arn:aws:iam::5:role/BreakGlassOps"),
+        ("arn:aws-cn:iam::5:user/a/b/c/alice", "arn:aws-cn:iam::5:user/alice"),
+        ("arn:aws:iam::5:role/BreakGlassOps", nil), ("arn:aws:sts::5:assumed-role/R/s", nil), ("arn:aws:iam::5:role/p/", nil),
+        ("arn:aws:iam::5:group/p/g", nil),
+    ] as [(String, String?)])
+    func withoutPath(_ arn: String, _ expected: String?) {
+        #expect(BlockPrincipal.withoutPath(arn) == expected)
+    }
+
     @Test("glob matching", arguments: [
         ("abc", "abc", true), ("abc", "a*c", true), ("ac", "a*c", true), ("abc", "*", true), ("", "*", true), ("abc", "**b**", true),
         ("abc", "a*d", false), ("abcabd", "*abd", true), ("aaaa", "a*a*a*a*a", false), ("x", "", false),

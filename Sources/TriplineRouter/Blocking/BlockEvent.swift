@@ -51,11 +51,13 @@ public enum BlockEvent {
                         resources: resources(entry.key, entry.arn), detail: detail)
     }
 
-    /// A `User Unblocked` event for `entry`, lifted by `by` (`expiry` or `cli`).
-    static func unblocked(_ entry: BlockEntry, by: String, handler: FunctionOutcome?, now: Double) -> JSONValue {
+    /// A `User Unblocked` event for `entry`, lifted by `by` (`expiry` or `cli`); `keptEnforcement`
+    /// when it was only forgotten (`blocklist remove --keep-enforcement`): what the handler applied stays.
+    static func unblocked(_ entry: BlockEntry, by: String, handler: FunctionOutcome?, keptEnforcement: Bool = false, now: Double) -> JSONValue {
         var detail = entryDetail(entry)
         detail["unblockedBy"] = .string(by)
         detail["wasEnforced"] = .bool(entry.enforcement == .enforced)
+        detail["keptEnforcement"] = .bool(keptEnforcement)
         detail["enforcement"] = handlerDetail(entry.enforce, handler)
         return envelope(.unblocked, id: "\(entry.key)/\(entry.addedAt)", time: now, account: entry.accountId, region: entry.region,
                         resources: resources(entry.key, entry.arn), detail: detail)

@@ -80,20 +80,30 @@ public struct UnblockOutcome: Sendable {
     public var error: String?
     /// The `User Unblocked` event, or `User Unblock Failed` when the entry stayed.
     public var events: [JSONValue]
+    /// The entry was only forgotten (`blocklist remove --keep-enforcement`): no unblock path ran, and
+    /// what its handler applied stays in AWS.
+    public var keptEnforcement: Bool
 
-    public init(entry: BlockEntry, removed: Bool, handler: FunctionOutcome? = nil, error: String? = nil, events: [JSONValue] = []) {
+    public init(entry: BlockEntry, removed: Bool, handler: FunctionOutcome? = nil, error: String? = nil, keptEnforcement: Bool = false,
+                events: [JSONValue] = []) {
         self.entry = entry
         self.removed = removed
         self.handler = handler
         self.error = error
+        self.keptEnforcement = keptEnforcement
         self.events = events
     }
 
-    /// One line for the log.
+    /// One line for the log: what was lifted, and how.
     public var summary: String {
         if let error, !removed { return "unblock of \(entry.key) failed (it stays on the blocklist): \(error)" }
+        if keptEnforcement {
+            return "removed \(entry.key) from the blocklist, enforcement kept: the unblock path of \(entry.enforce ?? "its handler") did not run, "
+                + "so what it applied (deny policy, deactivated keys) stays in AWS until lifted by hand"
+        }
         var text = (entry.dryRun ? "dry run: unblocked " : "unblocked ") + entry.key
-        if let handler { text += "; handler " + handler.summary }
+        if let handler { text += "; unblock path ran, handler " + handler.summary }
+        else if error == nil { text += entry.enforcement == .recorded ? "; only recorded, nothing to lift" : "; no handler to lift it" }
         if let error { text += "; the unblock path failed but the block was never applied: " + error }
         return text
     }

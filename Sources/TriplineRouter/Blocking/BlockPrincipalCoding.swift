@@ -1,4 +1,5 @@
 import TriplineJSON
+import TriplineState
 import TriplineTargets
 
 /// Turns the other forms a principal comes in into a ``BlockPrincipal``: the JSON the blocklist
@@ -42,5 +43,38 @@ public enum BlockPrincipalCoding {
             return nil
         }
         return PrincipalResolver.resolve(userIdentity: identity)
+    }
+
+    /// Where `key` (a principal's key, as ``principal(arn:)`` gives it) is on `blocklist`.
+    public enum Lookup: Sendable, Equatable {
+        /// The entry's key: `key` itself, or the key of the same IAM role or user under a path.
+        case found(String)
+        /// Several entries name the same role or user under different paths: their keys.
+        case ambiguous([String])
+        case notFound
+    }
+
+    /// Finds the entry of `key` on `blocklist`: the entry of that key, else, for an IAM role or user,
+    /// the entry of the same account and name whatever its path. A session ARN gives the role's key
+    /// without its path (`…:role/BreakGlassOps`), while a block from a CloudTrail record with a
+    /// session issuer has it (`…:role/emergency/BreakGlassOps`); IAM names are unique in an account
+    /// whatever the path (and regardless of case), so both name one role.
+    public static func lookup(key: String, in blocklist: Blocklist) throws(StateError) -> Lookup {
+        if try blocklist.entry(key) != nil { return .found(key) }
+        let parts = key.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[2] == "iam" else { return .notFound }
+        for type in ["role/", "user/"] where parts[5].hasPrefix(type) {
+            let name = parts[5].split(separator: "/").last.map(String.init) ?? ""
+            let prefix = parts[..<5].joined(separator: ":") + ":" + type
+            let keys = try blocklist.entries(keyPrefix: prefix).map(\.key).filter {
+                $0.split(separator: "/").last.map { $0.lowercased() == name.lowercased() } ?? false
+            }
+            switch keys.count {
+            case 0: return .notFound
+            case 1: return .found(keys[0])
+            default: return .ambiguous(keys)
+            }
+        }
+        return .notFound
     }
 }

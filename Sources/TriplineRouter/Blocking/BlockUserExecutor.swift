@@ -306,13 +306,23 @@ public final class BlockUserExecutor: @unchecked Sendable {
         settings.dryRun && !entry.dryRun && entry.enforcement != .recorded
     }
 
-    /// Removes the entry `key` by hand (`tripline blocklist remove`); runs `enforce`'s unblock path
-    /// first when given. Nil when `key` is not on the blocklist.
-    public func unblock(key: String, enforce: String?, now: Double) throws(StateError) -> UnblockOutcome? {
-        try lift(key, by: "cli", handler: { _ in enforce }, onlyExpired: false, now: now)
+    /// Removes the entry `key` by hand (`tripline blocklist remove`). Nil when `key` is not on the blocklist.
+    ///
+    /// As an expiry does, it first runs the unblock path of the handler that applied the block
+    /// (`enforce` overrides it, and runs even for an entry only recorded), so the deny policy and the
+    /// deactivated keys are lifted, not forgotten; an applied block whose unblock path fails stays.
+    /// With `keepEnforcement` no handler runs: the entry is only forgotten, and whatever the handler
+    /// applied stays in AWS (the outcome and its `User Unblocked` event say so).
+    public func unblock(key: String, enforce: String?, keepEnforcement: Bool = false, now: Double) throws(StateError) -> UnblockOutcome? {
+        let handler: @Sendable (BlockEntry) -> String? = { entry in
+            if keepEnforcement { return nil }
+            return enforce ?? (entry.enforcement == .recorded ? nil : entry.enforce)
+        }
+        return try lift(key, by: "cli", handler: handler, keepEnforcement: keepEnforcement, onlyExpired: false, now: now)
     }
 
-    private func lift(_ key: String, by: String, handler: (BlockEntry) -> String?, onlyExpired: Bool, now: Double) throws(StateError) -> UnblockOutcome? {
+    private func lift(_ key: String, by: String, handler: (BlockEntry) -> String?, keepEnforcement: Bool = false, onlyExpired: Bool,
+                      now: Double) throws(StateError) -> UnblockOutcome? {
         acquire(key)
         defer { release(key) }
         guard let entry = try blocklist.entry(key), !(onlyExpired && entry.isActive(now: now)) else { return nil }
@@ -338,8 +348,10 @@ public final class BlockUserExecutor: @unchecked Sendable {
         // Another process (a run next to 'tripline blocklist', or the other way round) may have lifted it
         // meanwhile: it is gone either way, and only the one that removed it reports it on the bus.
         let removed = try blocklist.remove(key) != nil
-        return UnblockOutcome(entry: entry, removed: true, handler: outcome, error: failure,
-                              events: removed ? [BlockEvent.unblocked(entry, by: by, handler: outcome, now: now)] : [])
+        // Kept only when there was something to keep: a block a handler may have applied.
+        let kept = keepEnforcement && entry.enforce != nil && entry.enforcement != .recorded
+        return UnblockOutcome(entry: entry, removed: true, handler: outcome, error: failure, keptEnforcement: kept,
+                              events: removed ? [BlockEvent.unblocked(entry, by: by, handler: outcome, keptEnforcement: kept, now: now)] : [])
     }
 
     // MARK: - Marking events
@@ -425,7 +437,9 @@ public final class BlockUserExecutor: @unchecked Sendable {
     private func decide(now: Double) -> BreakerAnswer {
         breakerLock.lock()
         let decision = breaker.decide(now: now)
-        let state = BlockBreakerState(recentBlocks: breaker.recentBlocks, isTripped: breaker.isTripped)
+        // With the limits this run uses, so 'tripline status' can say whether the breaker is open.
+        let state = BlockBreakerState(recentBlocks: breaker.recentBlocks, isTripped: breaker.isTripped, maxBlocks: breaker.maxBlocks,
+                                      windowSeconds: breaker.windowSeconds)
         breakerLock.unlock()
         switch decision {
         case .allow:

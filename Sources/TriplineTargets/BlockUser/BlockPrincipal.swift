@@ -57,13 +57,35 @@ public struct BlockPrincipal: Sendable, Hashable, CustomStringConvertible {
         self.key = key
     }
 
-    /// The ARNs protection rules are checked against: the principal's own, and the role's for a session.
+    /// The ARNs protection rules are checked against: the principal's own, and the role's for a
+    /// session; then, for an IAM role or user with a path (`…:role/emergency/BreakGlassOps`), the
+    /// same ARN without its path (`…:role/BreakGlassOps`), so a pattern written for the name
+    /// (`arn:aws:iam::*:role/BreakGlass*`) protects it wherever it sits.
     public var protectableARNs: [String] {
         var arns: [String] = []
         for candidate in [arn, roleArn, federatedUserArn, key] {
             if let candidate, !candidate.isEmpty, !arns.contains(candidate) { arns.append(candidate) }
         }
+        for candidate in arns {
+            if let short = Self.withoutPath(candidate), !arns.contains(short) { arns.append(short) }
+        }
         return arns
+    }
+
+    /// `arn:P:iam::A:role/NAME` for `arn:P:iam::A:role/PATH/…/NAME` (likewise `user/`); nil for an
+    /// ARN that is not an IAM role or user, or has no path. IAM names hold no `/`, so the last part is the name.
+    public static func withoutPath(_ arn: String) -> String? {
+        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[2] == "iam" else { return nil }
+        let resource = parts[5]
+        for type in ["role/", "user/"] where resource.hasPrefix(type) {
+            let rest = resource.dropFirst(type.count)
+            guard let slash = rest.lastIndex(of: "/") else { return nil }
+            let name = rest[rest.index(after: slash)...]
+            guard !name.isEmpty else { return nil }
+            return parts[..<5].joined(separator: ":") + ":" + type + name
+        }
+        return nil
     }
 
     /// `{"kind", "key", "arn", "accountId", …}`: members that are known, in a fixed order.

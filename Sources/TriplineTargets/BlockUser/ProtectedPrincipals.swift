@@ -4,7 +4,8 @@
 /// `*` matches any run of characters, `:` and `/` included, so `arn:aws:iam::*:role/BreakGlass*`
 /// covers every account. Matching ignores ASCII letter case (IAM names are unique regardless of
 /// case, so a protection must not be dodged by spelling). A principal is protected when any of its
-/// ``BlockPrincipal/protectableARNs`` matches: for an assumed role both the session ARN and the role ARN.
+/// ``BlockPrincipal/protectableARNs`` matches: for an assumed role both the session ARN and the role
+/// ARN, and for a role or user with a path also its ARN without the path.
 public struct ProtectedPrincipals: Sendable, Equatable {
     /// Why a pattern was rejected.
     public struct PatternError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -19,7 +19,7 @@ enum BlocklistCommand: Command {
         synopses: [
             "blocklist list [--active] [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist add (--arn ARN | --principal-json FILE) --reason TEXT [--duration SECONDS] [--enforce HANDLER] [--dry-run] [--env NAME=VALUE]... [--json] [--state-dir DIR]",
-            "blocklist remove (KEY | ARN) [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
+            "blocklist remove (KEY | ARN) [--enforce HANDLER | --keep-enforcement] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
             "blocklist expire [--enforce HANDLER] [--env NAME=VALUE]... [--json] [--state-dir DIR] [--rules DIR]",
         ],
         options: [
@@ -31,7 +31,8 @@ enum BlocklistCommand: Command {
             OptionSpec(name: "principal-json", valueName: "FILE", help: "add: a CloudTrail userIdentity, record or event naming the principal."),
             OptionSpec(name: "reason", valueName: "TEXT", help: "add: why (required)."),
             OptionSpec(name: "duration", valueName: "SECONDS", help: "add: lift the block after this long, 60 to 7776000 (90 days) (default: never)."),
-            OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove: run its unblock path; expire: use it instead of the handler that applied each block."),
+            OptionSpec(name: "enforce", valueName: "HANDLER", help: "add: apply the block with this handler; remove, expire: run its unblock path instead of that of the handler that applied the block."),
+            OptionSpec(name: "keep-enforcement", valueName: nil, help: "remove: only forget the entry; run no unblock path, so what the handler applied (deny policy, deactivated keys) stays in AWS."),
             OptionSpec(name: "dry-run", valueName: nil, help: "add: the handler only prints what it would do (TRIPLINE_DRY_RUN=1)."),
             OptionSpec(name: "env", valueName: "NAME=VALUE", help: "An environment variable for the handler (AWS_PROFILE=…), over the target's Environment; may be repeated.", repeatable: true),
         ],
@@ -43,14 +44,20 @@ enum BlocklistCommand: Command {
             from 'add'; each records the reason, the rule and event that caused it, when, until when,
             who added it, whether it was a dry run, and whether the handler applied it.
 
+            list ends with the circuit breaker of automatic blocks once a run has counted one: blocks
+            in its window, its limit, and whether it is open (as tripline status shows it).
+
             add with --enforce runs the handler (e.g. Handlers/block-user.sh) with the block request
             on standard input; without it the entry is only recorded. Adding a principal that is
             already blocked changes nothing, unless the new block lasts longer (a later --duration, or
             none): then the entry's expiry is extended ("already blocked; expiry extended to …").
             Root users and AWS service principals are refused.
-            remove deletes an entry, running the unblock path of --enforce first when given; it takes
+            remove lifts an entry as expire does: it runs the unblock path of the handler that applied
+            it (or of --enforce) and then deletes it; an applied block whose unblock fails stays.
+            --keep-enforcement only deletes the entry: no handler runs, and what it applied stays in
+            AWS (the message and the User Unblocked event, keptEnforcement: true, say so). remove takes
             the key, or an ARN resolved as add resolves it (an assumed-role session names its role's
-            entry). expire runs the unblock path for every expired entry (with the handler that
+            entry), and finds a role's or user's entry whatever its IAM path (same account, same name). expire runs the unblock path for every expired entry (with the handler that
             applied it, or --enforce) and removes it; an applied block whose unblock fails stays for
             the next try.
             tripline run does the same as blocks expire. The unblock path of remove and expire gets
@@ -78,7 +85,7 @@ enum BlocklistCommand: Command {
         let allowed: [String: Set<String>] = [
             "list": ["active"],
             "add": ["arn", "principal-json", "reason", "duration", "enforce", "dry-run", "env"],
-            "remove": ["enforce", "env"],
+            "remove": ["enforce", "keep-enforcement", "env"],
             "expire": ["enforce", "env"],
         ]
         guard let options = allowed[action] else {
@@ -112,17 +119,36 @@ enum BlocklistCommand: Command {
                 return context.usageError("remove needs the key of an entry (see 'tripline blocklist list')", spec: spec)
             }
             let given = arguments.positionals[1]
+            let keep = arguments.has("keep-enforcement")
+            if keep && arguments.value("enforce") != nil {
+                return context.usageError("--keep-enforcement runs no handler, so it cannot be combined with --enforce", spec: spec)
+            }
             // An ARN is looked up under the key add stores it as: an assumed-role session under its role.
             var key = given
             if case .success(let principal)? = BlockPrincipalCoding.principal(arn: given) { key = principal.key }
             return withExecutor(directory, settings: settings, context: context) { (executor) throws(StateError) -> Int32 in
-                guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), now: StateTime.now()) else {
+                // The same role or user may be on the list under a path (…:role/emergency/Name) the session ARN does not show.
+                switch try BlockPrincipalCoding.lookup(key: key, in: executor.blocklist) {
+                case .found(let found): key = found
+                case .ambiguous(let keys):
+                    context.errors.line("tripline blocklist: \(given) names \(keys.count) entries, one IAM name under different paths: "
+                                        + keys.joined(separator: ", ") + "; give the key of the one to remove")
+                    return ExitStatus.negative
+                case .notFound: break
+                }
+                guard let outcome = try executor.unblock(key: key, enforce: arguments.value("enforce"), keepEnforcement: keep,
+                                                         now: StateTime.now()) else {
                     let under = key == given ? "" : " (looked up under its key \(key))"
                     context.errors.line("tripline blocklist: \(given) is not on the blocklist in \(directory)\(under)")
                     return ExitStatus.negative
                 }
                 if key != given && !json { context.output.line("\(given) is blocked under its key \(key)") }
                 report(outcome, json: json, context: context)
+                if !outcome.removed {
+                    context.errors.line("tripline blocklist: \(outcome.entry.key) stays blocked; fix the handler and remove it again, or forget it "
+                                        + "with --keep-enforcement and lift the block in AWS by hand")
+                }
+                try queueForBus(outcome.events, action: "remove", executor: executor, json: json, context: context)
                 return outcome.removed ? ExitStatus.success : ExitStatus.negative
             }
         default:  // expire
@@ -140,6 +166,7 @@ enum BlocklistCommand: Command {
                     for outcome in outcomes { report(outcome, json: false, context: context) }
                     context.output.line("\(lifted) of \(outcomes.count) expired block\(outcomes.count == 1 ? "" : "s") lifted")
                 }
+                try queueForBus(outcomes.flatMap(\.events), action: "expire", executor: executor, json: json, context: context)
                 return outcomes.allSatisfy(\.removed) ? ExitStatus.success : ExitStatus.negative
             }
         }
@@ -184,6 +211,10 @@ enum BlocklistCommand: Command {
                 let expired = entries.filter { !$0.isActive(now: now) }.count
                 context.output.line("\(entries.count) blocked principal\(entries.count == 1 ? "" : "s")"
                                     + (expired > 0 ? " (\(expired) expired, lifted by the next 'tripline blocklist expire' or run)" : ""))
+                // Only once automatic blocking has counted something: until then there is nothing to say.
+                if let line = BreakerReport.line(try Blocklist(store: store).savedBreakerState(), now: now, always: false) {
+                    context.output.line(line)
+                }
             }
             return ExitStatus.success
         }
@@ -264,6 +295,7 @@ enum BlocklistCommand: Command {
             } else {
                 context.output.line(outcome.summary)
             }
+            try queueForBus(outcome.events, action: "add", executor: executor, json: json, context: context)
             if case .failed(_, let error, _) = outcome.result {
                 context.errors.line("tripline blocklist: the block is recorded but not applied: \(error); run the same add again to retry")
             }
@@ -304,8 +336,31 @@ enum BlocklistCommand: Command {
         .object(JSONObject([
             "key": .string(outcome.entry.key), "removed": .bool(outcome.removed),
             "handler": outcome.handler.map { .string($0.summary) } ?? .null,
-            "error": outcome.error.map(JSONValue.string) ?? .null, "entry": outcome.entry.json, "events": .array(outcome.events),
+            "error": outcome.error.map(JSONValue.string) ?? .null, "keptEnforcement": .bool(outcome.keptEnforcement),
+            "entry": outcome.entry.json, "events": .array(outcome.events),
         ]))
+    }
+
+    /// Writes the events an action made (User Blocked, User Unblocked, …) to the state database's
+    /// outbox, where a `tripline run` on the same directory picks them up (within a second while one
+    /// runs, else when the next starts) and routes them like the events it emits itself; says so
+    /// unless `json`. A failure to write them throws: the change itself is made, and the message says
+    /// that its events will not reach the rules.
+    private static func queueForBus(_ events: [JSONValue], action: String, executor: BlockUserExecutor, json: Bool,
+                                    context: CommandContext) throws(StateError) {
+        guard !events.isEmpty else { return }
+        do {
+            try BusOutbox(store: executor.blocklist.store).add(events.map { JSONWriter.bytes($0) }, origin: "tripline blocklist " + action,
+                                                              now: StateTime.now())
+        } catch {
+            context.errors.line("tripline blocklist: the \(action) is done, but its \(events.count) event\(events.count == 1 ? "" : "s") "
+                                + "could not be queued for the rules (User Blocked, User Unblocked, …):")
+            throw error
+        }
+        if !json {
+            context.output.line("\(events.count) event\(events.count == 1 ? "" : "s") queued for the rules: the run on this state directory "
+                                + "routes \(events.count == 1 ? "it" : "them") within a second, or the next run when it starts")
+        }
     }
 
     /// Opens the state directory with its lock and an executor over its blocklist, and runs `body`.

@@ -23,7 +23,7 @@ enum RunCommand: Command {
             OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM, how long running deliveries may finish (default 10)."),
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
-            OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable).", repeatable: true),
+            OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable); a role or user with a path is also tried without it.", repeatable: true),
             OptionSpec(name: "max-blocks", valueName: "N", help: "Circuit breaker: at most N automatic blocks per --block-window (default 10; dry-run blocks do not count)."),
             OptionSpec(name: "block-window", valueName: "SECONDS", help: "The circuit breaker's window (default 3600)."),
             OptionSpec(name: "dry-run-blocks", valueName: nil, help: "BlockUser targets record blocks and run their handler in dry-run mode only; expired real blocks are left for a run without it."),

@@ -18,7 +18,9 @@ enum StatusCommand: Command {
         positionals: nil,
         discussion: """
             Per rule/target: deliveries queued, how many of them wait for a retry (and when the next is
-            due), and dead letters. Also the input files recorded as read (checkpoints), and whether a
+            due), and dead letters. The blocking circuit breaker: automatic blocks in its window, its
+            limit and whether it is open, as of the limits (--max-blocks, --block-window) of the run
+            that last counted a block. Also the input files recorded as read (checkpoints), and whether a
             'tripline run' is using the directory right now (--json: "running" is its pid, or null).
             """)
 
@@ -28,6 +30,7 @@ enum StatusCommand: Command {
             let queues = try DeliveryJournal(store: store).summary()
             let letters = try DeadLetterStore(store: store).counts()
             let files = try CheckpointStore(store: store).counts()
+            let breaker = try Blocklist(store: store).savedBreakerState()
             let holder = lockHolder(directory)
             var keys: [String] = []
             for queue in queues where !keys.contains(queue.rule + "/" + queue.target) { keys.append(queue.rule + "/" + queue.target) }
@@ -58,6 +61,7 @@ enum StatusCommand: Command {
                     JSONMember(key: "filesRead", value: .number(JSONNumber(files.complete))),
                     JSONMember(key: "filesPartlyRead", value: .number(JSONNumber(files.partial))),
                     JSONMember(key: "targets", value: .array(targets)),
+                    JSONMember(key: "circuitBreaker", value: BreakerReport.json(breaker, now: now)),
                 ])
                 context.output.line(JSONWriter.string(.object(object)))
                 return ExitStatus.success
@@ -67,6 +71,7 @@ enum StatusCommand: Command {
             context.output.line("  deliveries queued: \(queues.reduce(0) { $0 + $1.pending }) "
                                 + "(\(queues.reduce(0) { $0 + $1.retrying }) waiting to retry); dead letters: \(letters.reduce(0) { $0 + $1.count })")
             context.output.line("  input files read: \(files.complete)" + (files.partial > 0 ? " (\(files.partial) part-way)" : ""))
+            if let line = BreakerReport.line(breaker, now: now, always: true) { context.output.line("  " + line) }
             if !keys.isEmpty {
                 let width = max(6, keys.map(\.count).max() ?? 0)
                 context.output.line("  " + "TARGET".padding(toLength: width, withPad: " ", startingAt: 0) + "  QUEUED  RETRYING  NEXT ATTEMPT               DEAD LETTERS")
