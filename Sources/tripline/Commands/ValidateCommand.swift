@@ -57,7 +57,7 @@ enum ValidateCommand: Command {
         if !rulePaths.isEmpty {
             let (loaded, loadErrors) = RuleSet.load(paths: rulePaths)
             // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
-            let (ruleSet, handlerErrors) = loaded.checkingHandlers()
+            let (ruleSet, handlerErrors, handlerWarnings) = loaded.checkingHandlers()
             // Rules' Tests entries, checked by the code 'tripline test' uses, without running them.
             let testProblems = RuleTestRunner().problemsByRule(in: ruleSet.rules)
             let testErrors = testProblems.flatMap(\.errors).map(RuleError.init)
@@ -107,6 +107,8 @@ enum ValidateCommand: Command {
                                         + " ('run' refuses to start without it)")
                 }
             }
+            // Handlers of DISABLED rules that cannot start, and handlers that start but may fail at once.
+            for warning in handlerWarnings { context.output.line("warning: \(warning)") }
             // Dead-letter files that cannot be written: not errors (the letters stay in the state database), but nobody would see them.
             func warnIfUnwritable(_ config: DeadLetterConfig?, file: String, owner: String) {
                 guard let config, let problem = DeadLetterFile.problem(path: config.path) else { return }
