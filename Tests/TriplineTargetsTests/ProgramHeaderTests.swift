@@ -24,6 +24,7 @@ struct ProgramHeaderTests {
         ("an ELF program", "\u{7F}ELF\u{2}\u{1}\u{1}", nil),
         ("no #! line", "echo hi\n", P.notAProgram(isEmpty: false)),
         ("an empty file", "", P.notAProgram(isEmpty: true)),
+        ("a #! line after a UTF-8 byte order mark", "\u{FEFF}#!/bin/sh\necho hi\n", P.byteOrderMark),
         ("a #! line with no interpreter", "#!\necho hi\n", P.emptyInterpreterLine),
         ("a #! line of blanks", "#!  \t\n", P.emptyInterpreterLine),
         ("a missing interpreter", "#!/nonexistent/python\nprint(1)\n",
@@ -89,6 +90,8 @@ struct ProgramHeaderTests {
                 == #"its #! line ends in a carriage return (the file has Windows CRLF line endings), so the system looks for the interpreter "/bin/sh\r", which does not exist; "#
                 + #"convert the file to Unix LF line endings (dos2unix FILE, or sed -i 's/\r$//' FILE)"#)
         #expect(P.notAProgram(isEmpty: false).description.contains("add one, such as #!/bin/sh"))
+        #expect(P.byteOrderMark.description.contains("byte order mark (BOM)") && P.byteOrderMark.description.hasSuffix(#"(sed -i '1s/^\xEF\xBB\xBF//' FILE)"#),
+                "\(P.byteOrderMark.description)")
         #expect(P.interpreterMissing(interpreter: "/nonexistent/python", reason: "No such file or directory").description
                 .hasPrefix(#"its #! line names the interpreter "/nonexistent/python", which does not exist (No such file or directory); install it there or change the #! line"#))
         let env = P.commandNotOnPath(env: "/usr/bin/env", command: "python3 -u", searchPath: "/usr/bin:/bin", splitsArguments: false).description

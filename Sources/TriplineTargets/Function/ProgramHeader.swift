@@ -17,6 +17,8 @@ import TriplineJSON
 public enum ProgramStartProblem: Sendable, Equatable, CustomStringConvertible {
     /// Neither a compiled program nor a script with a `#!` line (`isEmpty`: the file has no bytes).
     case notAProgram(isEmpty: Bool)
+    /// A `#!` line after a UTF-8 byte order mark, which the system does not look past.
+    case byteOrderMark
     /// `#!` followed by no interpreter.
     case emptyInterpreterLine
     /// The interpreter's path does not end within the first `limit` bytes, all the system reads.
@@ -46,6 +48,10 @@ public enum ProgramStartProblem: Sendable, Equatable, CustomStringConvertible {
             return (isEmpty ? "the file is empty, so " : "")
                 + "the system cannot start it (\"Exec format error\"): a handler is a compiled program or a script whose first line "
                 + "is a #! line naming its interpreter; add one, such as #!/bin/sh or #!/usr/bin/env python3"
+        case .byteOrderMark:
+            return "the system cannot start it (\"Exec format error\"): its #! line comes after a UTF-8 byte order mark (BOM), "
+                + "and the system only reads a #! line at the very start of the file; save the file without the BOM "
+                + "(sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"
         case .emptyInterpreterLine:
             return "its #! line names no interpreter; write one after the #!, such as #!/bin/sh or #!/usr/bin/env python3"
         case .interpreterLineTooLong(let limit):
@@ -156,6 +162,7 @@ public enum ProgramHeader {
             if binaryMagics.contains(where: { head.starts(with: $0) }) { return .startable }
             // A jar, a .pyz without a #! line, a Windows .exe: formats registered with binfmt_misc.
             if BinfmtMisc.mayRun(program: program, head: head, directory: binfmtDirectory) { return .startable }
+            if head.starts(with: [0xEF, 0xBB, 0xBF, 0x23, 0x21]) { return .problem(.byteOrderMark) }
             return .problem(.notAProgram(isEmpty: head.isEmpty))
         }
         let line: ShebangLine
