@@ -11,7 +11,7 @@
 # Input that is not what this handler needs (not JSON, empty, not an object, no event name: e.g. an
 # InputTransformer with a text template, or an InputPath to a missing field, which sends null) can
 # never be handled, however often it is retried: exit 65 with one line on standard error.
-# Needs jq to read the event.
+# Needs jq to read the event: without it, every delivery fails alike, so that exits 65 too.
 set -euo pipefail
 
 EX_DATAERR=65
@@ -21,9 +21,10 @@ unusable() {
 }
 
 if ! command -v jq >/dev/null 2>&1; then
-    # Installing jq fixes this, so it is retried (not 65).
-    echo "template.sh: jq is needed to read the event; install jq" >&2
-    exit 3
+    # A missing tool does not appear by itself: retrying for a day cannot help, so the delivery is
+    # dead-lettered at once (65); install jq, then 'tripline dlq redrive' brings it back.
+    echo "template.sh: jq is needed to read the event and is not on PATH ($PATH); install jq, then run 'tripline dlq redrive'" >&2
+    exit "$EX_DATAERR"
 fi
 
 event=$(cat)

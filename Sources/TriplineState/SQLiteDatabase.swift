@@ -27,7 +27,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, 5_000)
+        sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
     }
 
     deinit {
@@ -73,6 +73,23 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// Rows changed by the last insert, update or delete.
     public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// How long a statement waits for another connection's lock before it fails (`SQLITE_BUSY`).
+    public static let busyTimeoutMilliseconds: Int32 = 5_000
+
+    /// Copies every committed page of the write-ahead log into the database file and truncates the
+    /// log to zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), without waiting: when another
+    /// connection is reading or writing, it does what it can and returns false. True when the log
+    /// was emptied. Does nothing (and returns true) on a database not in WAL mode.
+    @discardableResult
+    public func checkpointTruncatingLog() throws(StateError) -> Bool {
+        sqlite3_busy_timeout(handle, 0)
+        defer { sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) }
+        let statement = try prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+        // One row: busy (1 when it could not finish), frames in the log, frames checkpointed.
+        guard try statement.step() else { return true }
+        return statement.int(0) == 0
+    }
 
     /// The value of a pragma that returns one row, as text.
     public func pragma(_ name: String) throws(StateError) -> String? {

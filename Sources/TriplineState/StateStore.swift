@@ -213,6 +213,12 @@ public final class StateStore: @unchecked Sendable {
     /// large because a commit that failed on a full disk leaves its partly written frames at the end
     /// of the write-ahead log, where a small commit still fits. Passing is no promise that later
     /// commits succeed (the disk may fill meanwhile).
+    ///
+    /// Its frames (about twice `headroom`: the key is in the table and in its index) would stay in
+    /// the write-ahead log, which SQLite reuses but never shrinks, and pile up run after run until
+    /// an automatic checkpoint: so it then checkpoints and truncates the log (without waiting for
+    /// another process's reader; then the log is left as it is). The pages the row took in the
+    /// database file are free again and reused by the next check, so the file grows by them once.
     public func checkWritable(headroom: Int = 64 * 1024) throws(StateError) {
         // Not an idempotency key: those are `<event id>:<rule>:<target>`, and a target id is short.
         let key = Self.writeCheckKey + String(repeating: "0", count: max(0, headroom))
@@ -221,6 +227,8 @@ public final class StateStore: @unchecked Sendable {
                 try statement("INSERT OR REPLACE INTO settled(idempotency_key, settled_at) VALUES(?1, 0)").bind(.text(key)).run()
                 try statement("DELETE FROM settled WHERE idempotency_key = ?1").bind(.text(key)).run()
             }
+            // Best effort: the check passed; a checkpoint that cannot finish now is retried by SQLite later.
+            _ = try? db.checkpointTruncatingLog()
         }
     }
 

@@ -64,6 +64,30 @@ struct BlockUserTargetTests {
         }
     }
 
+    @Test("an Enforce handler found only on the PATH its Environment gives it passes the start-up check, and runs with that PATH")
+    func enforceHandlerOnEnvironmentPath() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("opt/bin"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)
+            let tool = dir.appendingPathComponent("opt/bin/mytool-tripline")
+            try Data("#!/bin/sh\ncat >/dev/null\necho \"PATH=$PATH\" >> \"\(dir.path)/enforce.log\"\n".utf8).write(to: tool)
+            chmod(tool.path, 0o755)
+            try Data("#!/usr/bin/env mytool-tripline\n".utf8).write(to: dir.appendingPathComponent("enf.sh"))
+            chmod(dir.appendingPathComponent("enf.sh").path, 0o755)
+            let rule = #"{"Name": "r", "EventPattern": {"source": ["aws.cloudtrail"]}, "Targets": [{"Id": "b", "BlockUser": "#
+                + #"{"Reason": "t", "Enforce": "./enf.sh", "DryRun": true, "Environment": {"PATH": "\#(dir.path)/opt/bin:${PATH}"}}}]}"#
+            try Data(rule.utf8).write(to: dir.appendingPathComponent("Rules/r.json"))
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 0, "\(validate)")
+            try Data((Self.record("StopLogging", id: "p-1") + "\n").utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+            let run = try tripline.run(["run", "--rules", "Rules", "--ephemeral", "events.ndjson"], in: dir)
+            #expect(run.status == 0, "\(run)")
+            let log = (try? String(contentsOf: dir.appendingPathComponent("enforce.log"), encoding: .utf8)) ?? ""
+            #expect(log.hasPrefix("PATH=\(dir.path)/opt/bin:"), "\(log)")
+        }
+    }
+
     @Test("root and protected principals are refused, with a User Block Refused event")
     func refusals() throws {
         let tripline = try TriplineBinary.locate()

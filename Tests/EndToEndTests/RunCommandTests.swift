@@ -278,6 +278,27 @@ struct RunCommandTests {
         }
     }
 
+    @Test("a DISABLED rule whose handler cannot start is a warning: the enabled rules run, and validate passes")
+    func disabledRuleHandlerIsAWarning() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try Project.make(in: dir)
+            try project.write("#!/nonexistent/ruby\nputs 1\n", "handlers/rb.sh")
+            chmod(dir.appendingPathComponent("handlers/rb.sh").path, 0o755)
+            try project.write(#"{"Name": "off", "State": "DISABLED", "EventPattern": {"source": ["aws.cloudtrail"]}, "Targets": [{"Id": "rb", "Function": {"Handler": "handlers/rb.sh"}}]}"#,
+                              "Rules/off.json")
+            let warning = "warning: Rules/off.json:1:135: Targets[0].Function.Handler: rule off, target rb: cannot start handler "
+                + dir.appendingPathComponent("handlers/rb.sh").path + #": its #! line names the interpreter "/nonexistent/ruby""#
+            let result = try tripline.run(["run", "--rules", "Rules", "--ephemeral"], stdin: record("DeleteTrail", id: "d-1") + "\n", in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stderr.contains("tripline run: " + warning) && result.stderr.contains("once the rule is enabled"), "\(result)")
+            let received = try project.received()
+            #expect(received.count == 2, "the enabled rule delivered to its two targets: \(received.keys.sorted())")
+            let validate = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(validate.status == 0 && validate.stdoutLines.contains { $0.hasPrefix(warning) }, "\(validate)")
+        }
+    }
+
     @Test("the summary counts a last source that gave no event")
     func summaryCountsSourceWithoutEvents() throws {
         let tripline = try TriplineBinary.locate()

@@ -221,6 +221,23 @@ struct ShippedHandlerInputTests {
         }
     }
 
+    @Test("template.sh without jq fails for good (65, no day of retries) with one line on stderr saying to install jq")
+    func templateWithoutJQ() throws {
+        try withTemporaryDirectory { dir in
+            let path = try HandlerRun.toolFolder(HandlerRun.baseTools + ["bash"], in: dir)
+            guard FileManager.default.fileExists(atPath: path + "/bash") else {
+                print("bash is not installed; skipping template.sh")
+                return
+            }
+            let event = #"{"detail":{"eventName":"CreateUser","userIdentity":{"arn":"arn:aws:iam::1:user/a"}}}"#
+            let run = try HandlerRun.run(HandlerRun.handler("template.sh"), stdin: Array(event.utf8),
+                                         environment: ["PATH": path, "TRIPLINE_IDEMPOTENCY_KEY": "e1:r:t"], in: dir)
+            #expect(run.status == 65, "status \(run.status), stderr \(run.stderr)")
+            #expect(run.stderr.hasPrefix("template.sh: jq is needed to read the event") && run.stderr.contains("install jq"), "\(run.stderr)")
+            #expect(run.stderr.hasSuffix("\n") && run.stderr.dropLast().split(separator: "\n").count == 1, "\(run.stderr.debugDescription)")
+        }
+    }
+
     @Test("append-audit-log.sh without jq or python3 still refuses what is not a JSON object")
     func auditLogWithoutReaders() throws {
         try withTemporaryDirectory { dir in

@@ -2,11 +2,12 @@ import Foundation
 import Testing
 @testable import TriplineTargets
 
-/// A folder `DIR` with `bin/tool` (an executable script), `bin/plain` (not executable) and
-/// `bin/dir/`; handlers' `PATH` is `DIR/bin`.
+/// A folder `DIR` with `bin/tool` (an executable script), `bin/plain` (not executable),
+/// `bin/dir/` and `bin2/tool2` (another executable script); handlers' `PATH` is `DIR/bin`.
 private func withBin<T>(_ body: (URL) throws -> T) throws -> T {
     try withTargetsTempDirectory { dir in
         _ = try writeScript("exit 0", "bin/tool", in: dir)
+        _ = try writeScript("exit 0", "bin2/tool2", in: dir)
         try writeFile("#!/bin/sh\n", "bin/plain", in: dir)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("bin/dir"), withIntermediateDirectories: true)
         return try body(dir)
@@ -23,6 +24,7 @@ struct ProgramHeaderTests {
         ("an ELF program", "\u{7F}ELF\u{2}\u{1}\u{1}", nil),
         ("no #! line", "echo hi\n", P.notAProgram(isEmpty: false)),
         ("an empty file", "", P.notAProgram(isEmpty: true)),
+        ("a #! line after a UTF-8 byte order mark", "\u{FEFF}#!/bin/sh\necho hi\n", P.byteOrderMark),
         ("a #! line with no interpreter", "#!\necho hi\n", P.emptyInterpreterLine),
         ("a #! line of blanks", "#!  \t\n", P.emptyInterpreterLine),
         ("a missing interpreter", "#!/nonexistent/python\nprint(1)\n",
@@ -31,9 +33,13 @@ struct ProgramHeaderTests {
         ("an interpreter that is a directory", "#!DIR/bin/dir\n", P.interpreterNotRunnable(interpreter: "DIR/bin/dir", reason: "not a regular file")),
         ("an interpreter that is not executable", "#!DIR/bin/plain -x\n", P.interpreterNotRunnable(interpreter: "DIR/bin/plain", reason: "not executable")),
         ("CRLF, no argument", "#!/bin/sh\r\necho hi\r\n", P.carriageReturn(interpreter: "/bin/sh\r", word: "/bin/sh\r", viaEnv: false)),
-        ("CRLF, an argument", "#!/bin/sh -e\r\n", P.carriageReturn(interpreter: "/bin/sh", word: "-e\r", viaEnv: false)),
+        ("CRLF, an argument: the interpreter starts (perl ignores the \\r; a doubt, not a problem)", "#!/bin/sh -e\r\n", nil),
         ("CRLF through env", "#!/usr/bin/env tool\r\n", P.carriageReturn(interpreter: "/usr/bin/env", word: "tool\r", viaEnv: true)),
-        ("CRLF through env -S", "#!/usr/bin/env -S tool\r\n", P.carriageReturn(interpreter: "/usr/bin/env", word: "tool\r", viaEnv: true)),
+        ("CRLF through env -S, which splits at the \\r", "#!/usr/bin/env -S tool\r\n", nil),
+        ("CRLF through env -S with arguments", "#!/usr/bin/env -S tool -u\r\n", nil),
+        ("CRLF through env -S, a missing command", "#!/usr/bin/env -S no-such-tripline-command\r\n",
+         P.commandNotOnPath(env: "/usr/bin/env", command: "no-such-tripline-command", searchPath: "DIR/bin", splitsArguments: true)),
+        ("CRLF through env with a path", "#!/usr/bin/env DIR/bin/tool\r\n", P.carriageReturn(interpreter: "/usr/bin/env", word: "DIR/bin/tool\r", viaEnv: true)),
         ("env finds the command on the handlers' PATH", "#!/usr/bin/env tool\n", nil),
         ("env: a command not on PATH", "#!/usr/bin/env no-such-tripline-command\n",
          P.commandNotOnPath(env: "/usr/bin/env", command: "no-such-tripline-command", searchPath: "DIR/bin", splitsArguments: false)),
@@ -42,7 +48,20 @@ struct ProgramHeaderTests {
         ("env without -S takes the rest as one name", "#!/usr/bin/env tool -x\n",
          P.commandNotOnPath(env: "/usr/bin/env", command: "tool -x", searchPath: "DIR/bin", splitsArguments: false)),
         ("env -S splits arguments", "#!/usr/bin/env -S tool --flag value\n", nil),
-        ("env -S skips options and assignments", "#!/usr/bin/env -S -i -u HOME FOO=1 tool -x\n", nil),
+        ("env -S skips options and assignments", "#!/usr/bin/env -S -v -u HOME -C / -- FOO=1 tool -x\n", nil),
+        ("env -S with a PATH= assignment searches that PATH", "#!/usr/bin/env -S PATH=DIR/bin2 tool2\n", nil),
+        ("env -S with PATH=… and other assignments", "#!/usr/bin/env -S LANG=C PATH=/nonexistent:DIR/bin2 X=1 tool2 -x\n", nil),
+        ("env -S with a PATH= assignment without the command", "#!/usr/bin/env -S PATH=/nonexistent tool\n",
+         P.commandNotOnLinePath(env: "/usr/bin/env", command: "tool", path: "/nonexistent")),
+        ("env -S -i clears PATH: env searches its default", "#!/usr/bin/env -S -i tool\n",
+         P.commandNotOnLinePath(env: "/usr/bin/env", command: "tool", path: nil)),
+        ("env -S -i then PATH=…", "#!/usr/bin/env -S -i PATH=DIR/bin tool\n", nil),
+        ("env -S -u PATH", "#!/usr/bin/env -S -uPATH sh\n", nil),
+        ("env -S -a NAME takes an argument (coreutils 9.5)", "#!/usr/bin/env -S -a name tool\n", nil),
+        ("env -S --argv0 NAME", "#!/usr/bin/env -S --argv0=name tool\n", nil),
+        ("env -S with an option env may not know is left to env", "#!/usr/bin/env -S -P DIR/bin tool\n", nil),
+        ("env -S with ${NAME} is left to env", "#!/usr/bin/env -S PATH=${HOME} no-such-tripline-command\n", nil),
+        ("env -S -C with a relative command is left to env", "#!/usr/bin/env -S -C / bin/no-such-tripline-command\n", nil),
         ("env -S with a missing command", "#!/usr/bin/env -S no-such-tripline-command -u\n",
          P.commandNotOnPath(env: "/usr/bin/env", command: "no-such-tripline-command", searchPath: "DIR/bin", splitsArguments: true)),
         ("env --split-string=", "#!/usr/bin/env --split-string=tool -x\n", nil),
@@ -51,6 +70,8 @@ struct ProgramHeaderTests {
         ("env with another option is left to env", "#!/usr/bin/env -i no-such-tripline-command\n", nil),
         ("env with nothing to run", "#!/usr/bin/env\n", nil),
         ("an interpreter path past the bytes read", "#!/" + String(repeating: "a", count: 300), P.interpreterLineTooLong(limit: 256)),
+        ("an interpreter path of 254 bytes, then a blank past the bytes read", "#!/" + String(repeating: "a", count: 253) + " -x\n",
+         P.interpreterLineTooLong(limit: 256)),
         ("a long argument past the bytes read", "#!/bin/sh " + String(repeating: "a", count: 300), nil),
     ] as [(String, String, P?)])
     func classifies(_ name: String, _ content: String, _ expected: P?) throws {
@@ -69,6 +90,8 @@ struct ProgramHeaderTests {
                 == #"its #! line ends in a carriage return (the file has Windows CRLF line endings), so the system looks for the interpreter "/bin/sh\r", which does not exist; "#
                 + #"convert the file to Unix LF line endings (dos2unix FILE, or sed -i 's/\r$//' FILE)"#)
         #expect(P.notAProgram(isEmpty: false).description.contains("add one, such as #!/bin/sh"))
+        #expect(P.byteOrderMark.description.contains("byte order mark (BOM)") && P.byteOrderMark.description.hasSuffix(#"(sed -i '1s/^\xEF\xBB\xBF//' FILE)"#),
+                "\(P.byteOrderMark.description)")
         #expect(P.interpreterMissing(interpreter: "/nonexistent/python", reason: "No such file or directory").description
                 .hasPrefix(#"its #! line names the interpreter "/nonexistent/python", which does not exist (No such file or directory); install it there or change the #! line"#))
         let env = P.commandNotOnPath(env: "/usr/bin/env", command: "python3 -u", searchPath: "/usr/bin:/bin", splitsArguments: false).description
@@ -111,5 +134,94 @@ struct ProgramHeaderTests {
                 #expect(error.description.hasPrefix(expected.replacingOccurrences(of: "HANDLER", with: path)), "\(error)")
             }
         }
+    }
+
+    @Test("a carriage return that only ends the interpreter's argument is a doubt: the interpreter starts, and perl accepts it", arguments: [
+        ("#!DIR/bin/tool -w\r\nprint 1\r\n", ProgramStartDoubt.carriageReturnInArgument(interpreter: "DIR/bin/tool", argument: "-w\r")),
+        ("#!DIR/bin/tool -w\n", nil),
+        ("#!/usr/bin/env -S tool -w\r\n", nil),
+        ("#!/bin/sh\r\n", nil),
+    ] as [(String, ProgramStartDoubt?)])
+    func carriageReturnDoubt(_ content: String, _ expected: ProgramStartDoubt?) throws {
+        try withBin { dir in
+            let path = try writeFile(content.replacingOccurrences(of: "DIR", with: dir.path), "handler", in: dir)
+            chmod(path, 0o755)
+            let found = ProgramHeader.doubt(program: path, searchPath: dir.path + "/bin")
+            #expect(found.map { "\($0)" } == expected.map { "\($0)".replacingOccurrences(of: "DIR", with: dir.path) })
+            if expected != nil { #expect(ProgramHeader.problem(program: path, searchPath: dir.path + "/bin") == nil) }
+        }
+    }
+
+    @Test("the #! line is split as Linux splits it: a blank at the last byte read ends a 253-byte interpreter, which runs")
+    func shebangAtTheReadLimit() throws {
+        func parse(_ text: String) -> ShebangLine.Parse { ShebangLine.parse(Array(text.utf8)) }
+        let name253 = "/" + String(repeating: "y", count: 252)
+        #expect(parse("#!" + name253 + " -x-more-bytes") == .line(ShebangLine(interpreter: name253, argument: nil, isComplete: false)))
+        #expect(parse("#!" + name253 + "\t") == .line(ShebangLine(interpreter: name253, argument: nil, isComplete: false)))
+        #expect(parse("#!" + "/" + String(repeating: "y", count: 253) + " -x") == .interpreterCutShort)
+        #expect(parse("#!/bin/sh " + String(repeating: "a", count: 300)).argumentPrefix(3) == "aaa")
+        #expect(parse("#! \t/bin/sh  -e -u \t\nrest") == .line(ShebangLine(interpreter: "/bin/sh", argument: "-e -u", isComplete: true)))
+        #expect(parse("#!/bin/sh\r\n") == .line(ShebangLine(interpreter: "/bin/sh\r", argument: nil, isComplete: true)))
+        #expect(parse("#!/bin/sh") == .line(ShebangLine(interpreter: "/bin/sh", argument: nil, isComplete: true)))
+        #expect(parse("#!/bin/sh\0 -e\n") == .line(ShebangLine(interpreter: "/bin/sh", argument: nil, isComplete: true)))
+        #expect(parse("#!" + String(repeating: " ", count: 300)) == .noInterpreter)
+        #expect(parse("#!\n") == .noInterpreter)
+
+        // And a real file: an interpreter path of 253 bytes (a symlink to /bin/sh), the blank at byte 255.
+        try withTargetsTempDirectory { dir in
+            var interpreter = dir.path + "/l"
+            while interpreter.utf8.count < 253 - 3 - 1 {
+                interpreter += "/" + String(repeating: "y", count: min(100, 253 - 3 - 1 - interpreter.utf8.count - 1))
+            }
+            interpreter += "/" + String(repeating: "s", count: 253 - 1 - interpreter.utf8.count)
+            try FileManager.default.createDirectory(atPath: (interpreter as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: interpreter, withDestinationPath: "/bin/sh")
+            #expect(interpreter.utf8.count == 253)
+            let path = try writeFile("#!" + interpreter + " -x-more-bytes-here\necho ok\n", "long.sh", in: dir)
+            chmod(path, 0o755)
+            #expect(ProgramHeader.problem(program: path, searchPath: nil) == nil)
+        }
+    }
+
+    @Test("a file that is neither a program nor a script is accepted when binfmt_misc may run it, refused when it cannot", arguments: [
+        ("not mounted", nil, [:], "app.pyz", false),
+        ("binfmt_misc disabled", "disabled", ["pyz": "enabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.pyz", false),
+        ("an extension entry", "enabled", ["pyz": "enabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.pyz", true),
+        ("an extension entry, another extension", "enabled", ["pyz": "enabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.zip", false),
+        ("a disabled entry", "enabled", ["pyz": "disabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.pyz", false),
+        ("a magic entry (jar)", "enabled", ["jar": "enabled\ninterpreter /usr/bin/jexec\nflags: \noffset 0\nmagic 504b0304\n"], "app", true),
+        ("a magic entry at an offset, under a mask", "enabled", ["x": "enabled\ninterpreter /x\nflags: F\noffset 2\nmagic 0300\nmask ff00\n"], "app", true),
+        ("a magic entry that does not match", "enabled", ["exe": "enabled\ninterpreter /usr/bin/wine\nflags: \noffset 0\nmagic 4d5a\n"], "app", false),
+        ("an entry that does not parse", "enabled", ["odd": "enabled\ninterpreter /x\nsomething new\n"], "app", true),
+        ("an unreadable entry", "enabled", ["DIRECTORY": ""], "app", true),
+        ("an unknown status", "maybe", [:], "app", true),
+    ] as [(String, String?, [String: String], String, Bool)])
+    func binfmtMisc(_ name: String, _ status: String?, _ entries: [String: String], _ file: String, _ runs: Bool) throws {
+        try withTargetsTempDirectory { dir in
+            let binfmt = dir.appendingPathComponent("binfmt_misc")
+            try FileManager.default.createDirectory(at: binfmt, withIntermediateDirectories: true)
+            if let status {
+                try writeFile(status + "\n", "binfmt_misc/status", in: dir)
+                try writeFile("", "binfmt_misc/register", in: dir)
+            }
+            for (entry, text) in entries {
+                if entry == "DIRECTORY" {
+                    try FileManager.default.createDirectory(at: binfmt.appendingPathComponent("dir-entry"), withIntermediateDirectories: true)
+                } else {
+                    try writeFile(text, "binfmt_misc/" + entry, in: dir)
+                }
+            }
+            let head: [UInt8] = [0x50, 0x4B, 0x03, 0x04, 0x14, 0x00]  // a zip archive
+            let verdict = ProgramHeader.verdict(head: head, program: dir.path + "/" + file, searchPath: nil, binfmtDirectory: binfmt.path)
+            #expect(verdict == (runs ? .startable : .problem(.notAProgram(isEmpty: false))), "\(name)")
+        }
+    }
+}
+
+extension ShebangLine.Parse {
+    /// The first `count` characters of the parsed argument, if any.
+    func argumentPrefix(_ count: Int) -> String? {
+        if case .line(let line) = self { return line.argument.map { String($0.prefix(count)) } }
+        return nil
     }
 }

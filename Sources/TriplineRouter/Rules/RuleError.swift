@@ -106,6 +106,11 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     /// A handler that cannot be started (missing, a directory, not executable, not on `PATH`, or a
     /// file the system cannot start: no `#!` line, a missing `#!` interpreter, Windows line endings).
     case handlerCannotStart(owner: String, written: String, FunctionRunError)
+    /// ``handlerCannotStart(owner:written:_:)`` in a `DISABLED` rule, which runs nothing: a warning.
+    case handlerCannotStartInDisabledRule(owner: String, written: String, FunctionRunError)
+    /// A handler that starts, but with something in its `#!` line that may well keep it from
+    /// working (a carriage return at the end of the interpreter's argument): a warning.
+    case handlerMayNotWork(owner: String, program: String, ProgramStartDoubt)
     /// `ScheduleExpression`: rules here match events; nothing runs on a schedule.
     case scheduleUnsupported
     /// `DeadLetterConfig.Arn`: there are no SQS queues locally.
@@ -205,11 +210,12 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .ruleTest(let problem):
             return problem.description
         case .handlerCannotStart(let owner, let written, let error):
-            var text = "\(owner): \(error)"
-            if case .cannotStart = error, written.contains("/") && !written.hasPrefix("/") {
-                text += " (a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder)"
-            }
-            return text + "; every delivery to it would fail"
+            return Self.cannotStartText(owner: owner, written: written, error) + "; every delivery to it would fail"
+        case .handlerCannotStartInDisabledRule(let owner, let written, let error):
+            return Self.cannotStartText(owner: owner, written: written, error)
+                + "; the rule is DISABLED, so nothing runs it now, but every delivery to it would fail once the rule is enabled"
+        case .handlerMayNotWork(let owner, let program, let doubt):
+            return "\(owner): handler \(program) starts, but may fail at once: \(doubt)"
         case .scheduleUnsupported:
             return "scheduled rules are not supported: Tripline rules match events (\"EventPattern\"); remove \"ScheduleExpression\""
         case .deadLetterArnUnsupported:
@@ -217,6 +223,15 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .deadLetterNeedsPath:
             return "DeadLetterConfig needs \"Path\": the file that receives the events that could not be delivered"
         }
+    }
+
+    /// Why the handler `written` (of `owner`) cannot start, with a hint for a relative path not found.
+    static func cannotStartText(owner: String, written: String, _ error: FunctionRunError) -> String {
+        var text = "\(owner): \(error)"
+        if case .cannotStart = error, written.contains("/") && !written.hasPrefix("/") {
+            text += " (a relative handler path is taken from the folder that holds Rules/, else from the rule file's folder)"
+        }
+        return text
     }
 
     /// A JSON value as shown in "got …": compact JSON up to 60 bytes; a longer string is cut

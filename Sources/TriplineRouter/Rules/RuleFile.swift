@@ -358,7 +358,8 @@ struct RuleFileReader {
             case .blockUser(let block)?:
                 let enforcePath = path.appending(TargetKind.Key.blockUser.rawValue).appending("Enforce")
                 handlerReferences.append(HandlerReference(written: object[TargetKind.Key.blockUser.rawValue]?["Enforce"]?.stringValue ?? block.enforce,
-                                                          program: block.enforce, searchPath: nil, owner: .target(rule: rule, target: id),
+                                                          program: block.enforce, searchPath: block.environment["PATH"],
+                                                          searchPathHasPlaceholders: true, owner: .target(rule: rule, target: id),
                                                           file: file, path: enforcePath, location: locations.location(of: enforcePath)))
             default:
                 break

@@ -139,20 +139,42 @@ public struct RuleSet: Sendable {
         }
     }
 
-    /// The set without the rules and topics whose handlers cannot be started, and those problems.
+    /// The set without the rules and topics whose handlers cannot be started, those problems, and
+    /// warnings.
     ///
     /// What `validate` reports and what stops `run` before it starts: each handler is looked up as
-    /// a delivery would look it up (``HandlerReference/problem(inheritedPath:)``), `inheritedPath`
-    /// being the `PATH` handlers inherit (this process's by default).
-    public func checkingHandlers(inheritedPath: String? = HandlerEnvironment.currentInherited()["PATH"]) -> (RuleSet, [RuleError]) {
+    /// a delivery would look it up (``HandlerReference/check(inheritedPath:variables:)``),
+    /// `inheritedPath` being the `PATH` handlers inherit (this process's by default) and
+    /// `variables` the environment `BlockUser` `Environment` placeholders are filled from (this
+    /// process's). A handler of a `DISABLED` rule that cannot start is a warning: the rule runs
+    /// nothing, and disabling it is how a rule is kept on a host that lacks its interpreter. So is a
+    /// handler that starts but may fail at once (``ProgramStartDoubt``).
+    public func checkingHandlers(inheritedPath: String? = HandlerEnvironment.currentInherited()["PATH"],
+                                 variables: [String: String] = ProcessInfo.processInfo.environment)
+        -> (checked: RuleSet, errors: [RuleError], warnings: [RuleError]) {
         var errors: [RuleError] = []
+        var warnings: [RuleError] = []
         var failed: [HandlerReference.Owner] = []
+        let disabled = Set(rules.filter { $0.state == .disabled }.map(\.name))
         for handler in handlers {
-            guard let error = handler.problem(inheritedPath: inheritedPath) else { continue }
-            errors.append(error)
-            failed.append(handler.owner)
+            switch handler.check(inheritedPath: inheritedPath, variables: variables) {
+            case .startable:
+                continue
+            case .doubtful(let warning):
+                warnings.append(warning)
+            case .cannotStart(var error):
+                if case .target(let rule, _) = handler.owner, disabled.contains(rule),
+                   case .handlerCannotStart(let owner, let written, let why) = error.problem {
+                    error.problem = .handlerCannotStartInDisabledRule(owner: owner, written: written, why)
+                    warnings.append(error)
+                    continue
+                }
+                errors.append(error)
+                failed.append(handler.owner)
+            }
         }
-        guard !errors.isEmpty else { return (self, []) }
+        warnings = RuleSet.sortedByFile(warnings)
+        guard !errors.isEmpty else { return (self, [], warnings) }
         var checked = self
         checked.rules.removeAll { rule in failed.contains { if case .target(rule.name, _) = $0 { return true }; return false } }
         checked.topics.removeAll { topic in failed.contains { if case .subscription(topic.name, _) = $0 { return true }; return false } }
@@ -163,7 +185,7 @@ public struct RuleSet: Sendable {
             case .subscription(let topic, _): return !topicNames.contains(topic)
             }
         }
-        return (checked, RuleSet.sortedByFile(errors))
+        return (checked, RuleSet.sortedByFile(errors), warnings)
     }
 
     /// Every `*.json` file below `directory`, skipping hidden files and directories.

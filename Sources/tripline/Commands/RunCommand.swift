@@ -151,7 +151,8 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
         // A handler that cannot start would dead-letter every delivery to it: refuse now instead.
-        let handlerErrors = rules.checkingHandlers().1
+        let (_, handlerErrors, handlerWarnings) = rules.checkingHandlers()
+        for warning in handlerWarnings { log.note("tripline run: warning: \(warning)") }
         if !handlerErrors.isEmpty {
             for error in handlerErrors { log.error(error.description) }
             log.error("tripline run: \(handlerErrors.count) handler\(handlerErrors.count == 1 ? "" : "s") cannot be started; nothing was run")

@@ -27,11 +27,15 @@ enum ValidateCommand: Command {
             BlockUser Enforce handler) must be an executable file, found as a delivery finds it
             (relative paths from the folder holding Rules/, bare names on PATH), that the system can
             start: a compiled program, or a script whose #! line names an interpreter that exists
-            (#!/usr/bin/env NAME: NAME on the handlers' PATH), without Windows line endings. The entries of each
+            (#!/usr/bin/env NAME: NAME on the handlers' PATH, the target's Environment PATH when
+            it sets one), without a Windows carriage return in the interpreter's name, or a format
+            binfmt_misc runs. The entries of each
             rule's Tests are checked as 'tripline test' checks them (without running them).
             Every problem is printed on standard output as FILE:LINE:COLUMN: PATH: MESSAGE;
             a file without problems prints FILE: ok. Notes and warnings (a DeadLetterConfig Path
-            that is a directory or whose directory is not writable) do not make a file invalid.
+            that is a directory or whose directory is not writable, a handler of a DISABLED rule
+            that cannot start, a #! line that gives its interpreter an argument ending in a
+            carriage return) do not make a file invalid.
             Exit status: 0 when every file is valid, 1 when any has errors or cannot be read.
             """)
 
@@ -57,7 +61,7 @@ enum ValidateCommand: Command {
         if !rulePaths.isEmpty {
             let (loaded, loadErrors) = RuleSet.load(paths: rulePaths)
             // Handlers are looked up as 'run' looks them up, so a rule that validates can deliver.
-            let (ruleSet, handlerErrors) = loaded.checkingHandlers()
+            let (ruleSet, handlerErrors, handlerWarnings) = loaded.checkingHandlers()
             // Rules' Tests entries, checked by the code 'tripline test' uses, without running them.
             let testProblems = RuleTestRunner().problemsByRule(in: ruleSet.rules)
             let testErrors = testProblems.flatMap(\.errors).map(RuleError.init)
@@ -107,6 +111,8 @@ enum ValidateCommand: Command {
                                         + " ('run' refuses to start without it)")
                 }
             }
+            // Handlers of DISABLED rules that cannot start, and handlers that start but may fail at once.
+            for warning in handlerWarnings { context.output.line("warning: \(warning)") }
             // Dead-letter files that cannot be written: not errors (the letters stay in the state database), but nobody would see them.
             func warnIfUnwritable(_ config: DeadLetterConfig?, file: String, owner: String) {
                 guard let config, let problem = DeadLetterFile.problem(path: config.path) else { return }
