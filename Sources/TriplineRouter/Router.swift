@@ -182,6 +182,13 @@ public final class Router {
     /// process committed to the database.
     private var outboxDue = true
     private var blocked = BlockedKeys.empty
+    /// Blocks whose `BlockUser` delivery this run queued and has not seen settle: later events of
+    /// their principals are marked before the snapshot (``blocked``) knows of them.
+    private var pendingBlocks = PendingBlocks.empty
+    /// Deliveries to `BlockUser` targets that settled, for ``settlePendingBlocks()``.
+    private let settledBlocks = SettledBlockDeliveries()
+    /// `rule/target` of every `BlockUser` target (empty: no pending block ever, no work per event).
+    private let blockUserTargets: Set<String>
     private var emittedCount = 0
     private var setupError: StateError?
     private let publisher = TopicPublisher()
@@ -213,6 +220,12 @@ public final class Router {
         executor = TargetExecutor(rules: rules, runner: runner, webhooks: webhooks, blocking: blocking, emit: { emitted.push($0) },
                                   stateDirectory: store.directory, publisher: publisher)
         machine = PatternMachine(rules.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
+        blockUserTargets = Set(rules.rules.flatMap { rule in
+            rule.targets.compactMap { target -> String? in
+                guard case .blockUser = target.kind else { return nil }
+                return DeliveryKey.target(rule: rule.name, target: target.id)
+            }
+        })
         normalizer = EventNormalizer(maxEventBytes: options.maxEventBytes)
     }
 
@@ -233,9 +246,15 @@ public final class Router {
             configuration: options.dispatcher, journal: journal,
             settings: { executor.settings(rule: $0, target: $1) },
             attempt: { executor.attempt($0, attempt: $1) },
-            onReport: { [emitted] report in
+            onReport: { [emitted, settledBlocks, blockUserTargets] report in
                 tally.count(report)
                 log.record(report)
+                // Its outcome is on the blocklist (a retry is still pending): the run loop takes its pending block away.
+                if !blockUserTargets.isEmpty, blockUserTargets.contains(DeliveryKey.target(rule: report.rule, target: report.target)) {
+                    if case .retry = report.next {} else {
+                        settledBlocks.push(DeliveryKey.idempotencyKey(eventID: report.eventID, rule: report.rule, target: report.target))
+                    }
+                }
                 // A block that failed for good is said on the bus (User Block Failed), once it is dead-lettered.
                 if case .deadLettered = report.next, let events = report.attemptReport?.eventsIfDeadLettered { emitted.push(events) }
             },
@@ -306,6 +325,9 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
         let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock, tally: tally)
+        if !blockUserTargets.isEmpty {
+            batch.onCommitted = { [unowned self] deliveries, skipped in pendingBlocksCommitted(deliveries, skipped: skipped) }
+        }
         var scratch = MatchScratch(maxEventBytes: options.maxEventBytes)
         // Events 'tripline blocklist' wrote while no run was there to take them go first.
         if !stateFailure.failed {
@@ -505,7 +527,7 @@ public final class Router {
         }
         summary.eventsNormalized += 1
         var event = normalized
-        if let enriched = BlockUserExecutor.enrich(eventBytes: event.bytes, with: blocked, now: StateTime.now()),
+        if let enriched = BlockUserExecutor.enrich(eventBytes: event.bytes, with: blocked, pending: pendingBlocks, now: StateTime.now()),
            let envelope = try? JSONParser.parse(enriched) {
             event.bytes = enriched
             event.envelope = envelope
@@ -540,6 +562,10 @@ public final class Router {
                 }
                 batch.add(NewDelivery(rule: rule.name, target: target.id, eventID: event.id, origin: event.origin.description,
                                       event: event.bytes, ingestionTime: ingestionTime, acceptedAt: now, suppressedCount: suppressed))
+                // Tripline's own events never block anyone (TargetExecutor skips them).
+                if case .blockUser(let block) = target.kind, !emitted {
+                    addPendingBlock(of: event, rule: rule.name, targetID: target.id, target: block, now: now)
+                }
             }
         }
         if anyRule { summary.eventsMatched += 1 }
@@ -548,9 +574,52 @@ public final class Router {
     /// How often expired blocks are lifted during a run.
     static let expiryInterval: Double = 30
 
+    /// Marks the principal of `event`'s block as pending when the delivery to `target` just queued
+    /// is expected to block it, so the run's later events of it are marked in input order. Not when
+    /// it would be refused (``BlockUserExecutor/expectedBlock(of:rule:targetID:target:now:)``), nor
+    /// when the blocklist already marks it as this block would, nor when the circuit breaker would
+    /// refuse it, counting the real blocks still pending (which may count one the breaker has
+    /// already counted: a block then goes unmarked until it lands, never the other way round).
+    private func addPendingBlock(of event: NormalizedEvent, rule: String, targetID: String, target: BlockUserTarget, now: Double) {
+        guard let blocking, let block = blocking.expectedBlock(of: event.envelope, rule: rule, targetID: targetID, target: target, now: now) else { return }
+        // On the list already (a real block, or a dry run for a dry run): the snapshot marks it, and no breaker is asked.
+        if let listed = block.identifiers.first(where: { blocked.isBlocked($0, now: now) }), block.dryRun || !blocked.isDryRun(listed) { return }
+        if !block.dryRun && !pendingBlocks.hasRealBlock(key: block.key) {
+            let breaker = blocking.circuitBreaker
+            if breaker.blocksInWindow(now: now) + pendingBlocks.realPrincipals >= breaker.maxBlocks { return }
+        }
+        pendingBlocks.add(delivery: DeliveryKey.idempotencyKey(eventID: event.id, rule: rule, target: targetID), block)
+    }
+
+    /// After a batch committed: a pending block whose delivery the journal queued stays until its
+    /// report; one whose delivery it folded into an earlier copy goes (no report will come for it).
+    private func pendingBlocksCommitted(_ deliveries: [NewDelivery], skipped: [Int]) {
+        guard !pendingBlocks.isEmpty else { return }
+        let skipped = Set(skipped)
+        for (index, delivery) in deliveries.enumerated() where blockUserTargets.contains(DeliveryKey.target(rule: delivery.rule, target: delivery.target)) {
+            if skipped.contains(index) {
+                pendingBlocks.skipped(delivery: delivery.idempotencyKey)
+            } else {
+                pendingBlocks.queued(delivery: delivery.idempotencyKey)
+            }
+        }
+    }
+
+    /// Takes the pending blocks of settled deliveries away, once the snapshot shows their outcome.
+    private func settlePendingBlocks() {
+        guard !blockUserTargets.isEmpty else { return }
+        let settled = settledBlocks.takeAll()
+        guard !settled.isEmpty else { return }
+        // Taken after the reports: the snapshot holds what those deliveries did.
+        refreshBlocked()
+        for key in settled { pendingBlocks.settle(delivery: key) }
+        pendingBlocks.removeExpired(now: StateTime.now())
+    }
+
     /// Routes the events targets put back on the bus, and refreshes the blocklist snapshot they imply.
     private func routeEmitted(summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
         if outboxDue { routeOutbox(summary: &summary, scratch: &scratch, batch: batch, gates: gates) }
+        settlePendingBlocks()
         let events = emitted.takeAll()
         guard !events.isEmpty else { return }
         refreshBlocked()
@@ -675,6 +744,8 @@ final class AcceptBatch {
     /// Outbox rows routed since the last commit: deleted in the commit's transaction.
     private var outboxIDs: [Int64] = []
     private var since: Double?
+    /// Told, after a commit, which of the committed deliveries the journal skipped as copies (by index).
+    var onCommitted: ((_ deliveries: [NewDelivery], _ skipped: [Int]) -> Void)?
     /// The file last checkpointed, as last looked at (refreshed at most once a second while it is read).
     private var identity: (file: SourceFile, extent: Int64, modificationTime: Double, fingerprint: FileFingerprint, checkedAt: Double)?
 
@@ -762,11 +833,14 @@ final class AcceptBatch {
         defer { lock.unlock() }
         do {
             let gates = self.gates
-            let queued = try journal.accept(pending, checkpoints: marks) { (store) throws(StateError) in
+            var skipped: [Int] = []
+            let queued = try journal.accept(pending, checkpoints: marks, alongside: { (store) throws(StateError) in
                 try gates?.save(store)
                 try BusOutbox.remove(ids: routed, store: store)
-            }
+            }, skipped: { skipped.append($0) })
             tally?.countDuplicates(pending.count - queued.count)
+            // Which pending blocks a report will settle, and which never get one (copies).
+            onCommitted?(pending, skipped)
             dispatcher.enqueue(queued, waitingForRoom: false)
         } catch {
             if failure.record(error) {

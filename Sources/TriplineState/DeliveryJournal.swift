@@ -137,9 +137,12 @@ public struct DeliveryJournal: Sendable {
     /// were new (those already queued under the same idempotency key, or settled within the
     /// de-duplication window, are skipped).
     ///
-    /// `alongside` runs inside the same transaction (alert-gate state, which must agree with what was queued).
+    /// `alongside` runs inside the same transaction (alert-gate state, which must agree with what was
+    /// queued); `skipped` hears the index in `deliveries` of each one skipped (told before the
+    /// transaction commits: it counts only when this returns).
     public func accept(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = [],
-                       alongside: ((StateStore) throws(StateError) -> Void)? = nil) throws(StateError) -> [QueuedDelivery] {
+                       alongside: ((StateStore) throws(StateError) -> Void)? = nil,
+                       skipped: (Int) -> Void = { _ in }) throws(StateError) -> [QueuedDelivery] {
         try store.withDatabase { (db) throws(StateError) in
             try db.transaction { () throws(StateError) in
                 let insert = try store.statement("""
@@ -152,13 +155,15 @@ public struct DeliveryJournal: Sendable {
                 let settledSince = deduplicationWindow > 0 ? StateTime.now() - deduplicationWindow : Double.infinity
                 var queued: [QueuedDelivery] = []
                 queued.reserveCapacity(deliveries.count)
-                for delivery in deliveries {
+                for (index, delivery) in deliveries.enumerated() {
                     try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
                                     .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt),
                                     .int(delivery.suppressedCount), .real(settledSince)).run()
                     if db.changes == 1 {
                         queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
                                                      nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
+                    } else {
+                        skipped(index)
                     }
                 }
                 try CheckpointStore.save(checkpoints, store: store)

@@ -840,3 +840,99 @@ struct FailedEnforcementTests {
         }
     }
 }
+
+@Suite("Blocking: pending blocks mark later events before the block lands")
+struct PendingBlocksTests {
+    private static func block(_ key: String, identifiers: [String]? = nil, expiresAt: Double = start + 3600, dryRun: Bool = false) -> PendingBlocks.Block {
+        PendingBlocks.Block(key: key, identifiers: identifiers ?? [key], expiresAt: expiresAt, dryRun: dryRun)
+    }
+
+    @Test("added by delivery, found by any identifier until it expires; settled, skipped and expired blocks go")
+    func bookkeeping() {
+        var pending = PendingBlocks.empty
+        #expect(pending.isEmpty && pending.mark(["a"], now: start) == nil)
+        pending.add(delivery: "e1:r:t", Self.block("user/a", identifiers: ["user/a", "AKIAA"]))
+        pending.add(delivery: "e2:r:t", Self.block("user/a", dryRun: true))
+        pending.add(delivery: "e3:r:t", Self.block("user/b", expiresAt: start + 60, dryRun: true))
+        // A copy of a delivery already pending changes nothing.
+        pending.add(delivery: "e3:r:t", Self.block("user/b", expiresAt: start + 9999))
+        #expect(pending.count == 3 && pending.realPrincipals == 1 && pending.hasRealBlock(key: "user/a") && !pending.hasRealBlock(key: "user/b"))
+        // A real pending block and a dry-run one: not a dry run. By the access key too.
+        #expect(pending.mark(["user/a"], now: start) == PendingBlocks.Mark(dryRun: false))
+        #expect(pending.mark(["nobody", "AKIAA"], now: start) == PendingBlocks.Mark(dryRun: false))
+        #expect(pending.mark(["user/b"], now: start) == PendingBlocks.Mark(dryRun: true))
+        #expect(pending.mark(["user/b"], now: start + 60) == nil, "expired")
+        #expect(pending.mark(["user/c"], now: start) == nil)
+
+        // Settling the real one leaves the dry run.
+        pending.settle(delivery: "e1:r:t")
+        #expect(pending.mark(["user/a"], now: start) == PendingBlocks.Mark(dryRun: true) && pending.realPrincipals == 0)
+        #expect(pending.mark(["AKIAA"], now: start) == nil)
+        // Queued by the journal: a skipped copy of it keeps it; not queued, a skipped copy takes it away.
+        pending.queued(delivery: "e2:r:t")
+        pending.skipped(delivery: "e2:r:t")
+        #expect(pending.block(delivery: "e2:r:t")?.queued == true)
+        pending.skipped(delivery: "e3:r:t")
+        #expect(pending.block(delivery: "e3:r:t") == nil && pending.mark(["user/b"], now: start) == nil)
+        pending.add(delivery: "e4:r:t", Self.block("user/d", expiresAt: start + 60))
+        pending.removeExpired(now: start + 60)
+        #expect(pending.count == 1 && pending.realPrincipals == 0)
+        pending.settle(delivery: "e2:r:t")
+        pending.settle(delivery: "unknown")
+        #expect(pending == .empty)
+    }
+
+    @Test("enrich marks a pending block {blocked, pending} (dryRun for a dry run); a real block on the list wins, a dry-run one gives way to a real pending one")
+    func enrich() throws {
+        let store = try StateStore.inMemory()
+        let blocker = try executor(store)
+        let identity = try JSONParser.parse(Identities.iamUser)
+        let key = try PrincipalResolver.resolve(userIdentity: identity).get().key
+        let event = Identities.event(Identities.iamUser)
+        var pending = PendingBlocks.empty
+        pending.add(delivery: "d1", Self.block(key))
+        #expect(BlockUserExecutor.enrich(event, with: .empty, pending: pending, now: start)["tripline"] == ["blocked": true, "pending": true])
+        // By the access key alone (another identity that used it).
+        var byKey = PendingBlocks.empty
+        byKey.add(delivery: "d1", Self.block("other", identifiers: ["other", "AKIATFQR7NSC8Q4X20BJ"], dryRun: true))
+        #expect(BlockUserExecutor.enrich(event, with: .empty, pending: byKey, now: start)["tripline"] == ["blocked": true, "pending": true, "dryRun": true])
+        #expect(BlockUserExecutor.enrich(Identities.event(Identities.user("nobody")), with: .empty, pending: pending, now: start)["tripline"] == nil)
+        let marked = try #require(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(event), with: .empty, pending: pending, now: start))
+        #expect(try JSONParser.parse(marked)["tripline"] == ["blocked": true, "pending": true])
+
+        // On the list in dry run: a real pending block says pending (not dry run); a dry-run one leaves the list's mark.
+        let principal = try PrincipalResolver.resolve(userIdentity: identity).get()
+        _ = blocker.block(principal: principal, reason: "r", durationSeconds: 3600, enforce: nil, dryRun: true, now: start)
+        let dryListed = try blocker.blocklist.snapshot(now: start)
+        #expect(BlockUserExecutor.enrich(event, with: dryListed, pending: pending, now: start)["tripline"] == ["blocked": true, "pending": true])
+        #expect(BlockUserExecutor.enrich(event, with: dryListed, pending: byKey, now: start)["tripline"] == ["blocked": true, "dryRun": true])
+        // Really on the list: the list's mark.
+        _ = blocker.block(principal: principal, reason: "r", durationSeconds: 3600, enforce: nil, dryRun: false, now: start)
+        let listed = try blocker.blocklist.snapshot(now: start)
+        #expect(BlockUserExecutor.enrich(event, with: listed, pending: pending, now: start)["tripline"] == ["blocked": true])
+    }
+
+    @Test("expectedBlock: the block a delivery will make, with the entry's identifiers; none for root, AWS services, protected principals")
+    func expectedBlock() throws {
+        let store = try StateStore.inMemory()
+        let protected = try ProtectedPrincipals(patterns: ["arn:aws:iam::*:role/MyAppRole"])
+        let blocker = try executor(store, settings: BlockUserExecutor.Settings(protected: protected))
+        let blockTarget = try target("/bin/true", duration: 600)
+        let expected = try #require(blocker.expectedBlock(of: Identities.event(Identities.iamUser), rule: "r", targetID: "t", target: blockTarget, now: start))
+        #expect(expected == PendingBlocks.Block(key: "arn:aws:iam::123837392027:user/bert-jan",
+                                                identifiers: ["arn:aws:iam::123837392027:user/bert-jan", "AKIATFQR7NSC8Q4X20BJ"],
+                                                expiresAt: start + 600, dryRun: false))
+        // What the executor writes is what marks: the same identifiers as the entry's.
+        _ = blocker.block(try delivery(Identities.iamUser, "/bin/true"), now: start)
+        let entry = try #require(try blocker.blocklist.entry(expected.key))
+        #expect(entry.identifiers == expected.identifiers)
+        for identity in [Identities.root, Identities.service, Identities.assumedRole] {
+            #expect(blocker.expectedBlock(of: Identities.event(identity), rule: "r", targetID: "t", target: blockTarget, now: start) == nil, "\(identity)")
+        }
+        let forever = try target("/bin/true", duration: nil, dryRun: true)
+        let federated = blocker.expectedBlock(of: Identities.event(Identities.federatedUser), rule: "r", targetID: "t", target: forever, now: start)
+        #expect(federated?.expiresAt == .infinity && federated?.dryRun == true, "\(String(describing: federated))")
+        let dryRunAll = try executor(try StateStore.inMemory(), settings: BlockUserExecutor.Settings(dryRun: true))
+        #expect(dryRunAll.expectedBlock(of: Identities.event(Identities.iamUser), rule: "r", targetID: "t", target: blockTarget, now: start)?.dryRun == true)
+    }
+}

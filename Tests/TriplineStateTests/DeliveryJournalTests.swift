@@ -212,6 +212,17 @@ struct DeliveryJournalTests {
         #expect(try again.map { try journal.load($0.id)!.idempotencyKey } == (queuedAgain ? ["e:r:t", "e:r:another"] : ["e:r:another"]))
     }
 
+    @Test func acceptTellsWhichDeliveriesItSkipped() throws {
+        let journal = DeliveryJournal(store: try StateStore.inMemory())
+        let first = try journal.accept([newDelivery("done"), newDelivery("queued")])
+        try journal.complete([first[0].id])
+        var skipped: [Int] = []
+        // A copy of a settled one, a new one, a copy of a queued one, a copy within the batch.
+        let queued = try journal.accept([newDelivery("done"), newDelivery("new"), newDelivery("queued"), newDelivery("new")],
+                                        skipped: { skipped.append($0) })
+        #expect(queued.count == 1 && skipped == [0, 2, 3])
+    }
+
     @Test func pruningForgetsOnlySettledKeysOlderThanTheWindow() throws {
         let journal = DeliveryJournal(store: try StateStore.inMemory(), deduplicationWindow: 60)
         let queued = try journal.accept([newDelivery("a"), newDelivery("b")])

@@ -363,24 +363,26 @@ public final class BlockUserExecutor: @unchecked Sendable {
     /// (`blocked` keeps its meaning, the principal is on the blocklist; `enforced: false` tells a block
     /// that exists only on the list from one applied in AWS).
     ///
+    /// A principal not (yet) on `blocked` but with a block in `pending` (a `BlockUser` delivery this
+    /// run accepted, still being carried out) is marked `{"blocked": true, "pending": true}`, with
+    /// `"dryRun": true` when every pending block of it is a dry run; so is one on the list only in dry
+    /// run with a real block pending. Otherwise the blocklist's mark wins.
+    ///
     /// A `tripline` member the event already had is removed (or replaced), so it cannot be forged.
-    public static func enrich(_ event: JSONValue, with blocked: BlockedKeys, now: Double, principalPath: AlertValuePath? = nil) -> JSONValue {
+    public static func enrich(_ event: JSONValue, with blocked: BlockedKeys, pending: PendingBlocks = .empty, now: Double,
+                              principalPath: AlertValuePath? = nil) -> JSONValue {
         guard case .object(var object) = event else { return event }
         let hadMember = object["tripline"] != nil
-        guard !blocked.isEmpty else {
+        guard !blocked.isEmpty || !pending.isEmpty else {
             if hadMember { object["tripline"] = nil; return .object(object) }
             return event
         }
         let identity = principalPath.map { $0.evaluate(in: event) } ?? event["detail"]?["userIdentity"]
-        guard let identifier = identity.flatMap({ blockedIdentifier($0, in: blocked, now: now) }) else {
+        guard let identity, let mark = mark(identity, blocked: blocked, pending: pending, now: now) else {
             if hadMember { object["tripline"] = nil; return .object(object) }
             return event
         }
         object["tripline"] = nil
-        var mark = JSONObject()
-        mark["blocked"] = .bool(true)
-        if blocked.isDryRun(identifier) { mark["dryRun"] = .bool(true) }
-        if blocked.isEnforcementFailed(identifier) { mark["enforced"] = .bool(false) }
         let member = JSONMember(key: "tripline", value: .object(mark))
         if let detail = object.members.lastIndex(where: { $0.key == "detail" }) {
             object.members.insert(member, at: detail + 1)
@@ -390,19 +392,43 @@ public final class BlockUserExecutor: @unchecked Sendable {
         return .object(object)
     }
 
-    /// ``enrich(_:with:now:principalPath:)`` for compact event bytes; nil when the event is unchanged
-    /// (nothing to mark, or not JSON). Parses only when the blocklist is not empty or the bytes
-    /// mention `tripline`.
-    public static func enrich(eventBytes: [UInt8], with blocked: BlockedKeys, now: Double, principalPath: AlertValuePath? = nil) -> [UInt8]? {
-        if blocked.isEmpty && !contains(eventBytes, Array("\"tripline\"".utf8)) { return nil }
+    /// ``enrich(_:with:pending:now:principalPath:)`` for compact event bytes; nil when the event is
+    /// unchanged (nothing to mark, or not JSON). Parses only when the blocklist or `pending` is not
+    /// empty or the bytes mention `tripline`.
+    public static func enrich(eventBytes: [UInt8], with blocked: BlockedKeys, pending: PendingBlocks = .empty, now: Double,
+                              principalPath: AlertValuePath? = nil) -> [UInt8]? {
+        if blocked.isEmpty && pending.isEmpty && !contains(eventBytes, Array("\"tripline\"".utf8)) { return nil }
         guard let event = try? JSONParser.parse(eventBytes) else { return nil }
-        let enriched = enrich(event, with: blocked, now: now, principalPath: principalPath)
+        let enriched = enrich(event, with: blocked, pending: pending, now: now, principalPath: principalPath)
         return enriched == event ? nil : JSONWriter.bytes(enriched)
     }
 
-    /// The identifier by which `identity` is blocked, if it is: the resolved key, the role's ARN,
-    /// the identity's own ARN, its access key id.
-    static func blockedIdentifier(_ identity: JSONValue, in blocked: BlockedKeys, now: Double) -> String? {
+    /// The `tripline` member for `identity`, nil when it is neither blocked nor pending.
+    private static func mark(_ identity: JSONValue, blocked: BlockedKeys, pending: PendingBlocks, now: Double) -> JSONObject? {
+        let candidates = identifiers(identity)
+        let listed = candidates.first { blocked.isBlocked($0, now: now) }
+        var mark = JSONObject()
+        mark["blocked"] = .bool(true)
+        // A real block on the list says all there is; a dry-run one gives way to a real pending block.
+        if let listed, !blocked.isDryRun(listed) || pending.isEmpty {
+            if blocked.isDryRun(listed) { mark["dryRun"] = .bool(true) }
+            if blocked.isEnforcementFailed(listed) { mark["enforced"] = .bool(false) }
+            return mark
+        }
+        if let waiting = pending.mark(candidates, now: now), listed == nil || !waiting.dryRun {
+            mark["pending"] = .bool(true)
+            if waiting.dryRun { mark["dryRun"] = .bool(true) }
+            return mark
+        }
+        guard let listed else { return nil }
+        mark["dryRun"] = .bool(true)
+        if blocked.isEnforcementFailed(listed) { mark["enforced"] = .bool(false) }
+        return mark
+    }
+
+    /// What `identity` may be blocked by: the resolved key, the role's ARN, the identity's own ARN,
+    /// its access key id.
+    static func identifiers(_ identity: JSONValue) -> [String] {
         var candidates: [String] = []
         if case .success(let principal) = PrincipalResolver.resolve(userIdentity: identity) {
             candidates.append(principal.key)
@@ -411,7 +437,30 @@ public final class BlockUserExecutor: @unchecked Sendable {
         for field in ["arn", "accessKeyId"] {
             if let value = identity[field]?.stringValue, !value.isEmpty { candidates.append(value) }
         }
-        return candidates.first { blocked.isBlocked($0, now: now) }
+        return candidates
+    }
+
+    /// The identifier by which `identity` is blocked, if it is: the resolved key, the role's ARN,
+    /// the identity's own ARN, its access key id.
+    static func blockedIdentifier(_ identity: JSONValue, in blocked: BlockedKeys, now: Double) -> String? {
+        identifiers(identity).first { blocked.isBlocked($0, now: now) }
+    }
+
+    /// The block a delivery of `event` to `target` is expected to make, for marking the principal's
+    /// later events before it is carried out; nil when ``block(_:now:)`` would refuse it without
+    /// looking at the blocklist or the circuit breaker (the principal does not resolve, is root or an
+    /// AWS service, is protected; the target's environment cannot be resolved). Reads no state.
+    public func expectedBlock(of event: JSONValue, rule: String, targetID: String, target: BlockUserTarget,
+                              now: Double) -> PendingBlocks.Block? {
+        guard case .success(let principal) = PrincipalResolver.resolve(userIdentity: target.principalPath.evaluate(in: event) ?? .null),
+              settings.protected.refusal(for: principal) == nil,
+              case .success = targetEnvironment(rule: rule, target: targetID, configured: target) else { return nil }
+        var identifiers = [principal.key]
+        for candidate in [principal.arn, principal.accessKeyId] {
+            if let candidate, !candidate.isEmpty, !identifiers.contains(candidate) { identifiers.append(candidate) }
+        }
+        return PendingBlocks.Block(key: principal.key, identifiers: identifiers, expiresAt: target.durationSeconds.map { now + $0 } ?? .infinity,
+                                   dryRun: target.dryRun || settings.dryRun)
     }
 
     private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
