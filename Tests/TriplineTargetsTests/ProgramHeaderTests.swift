@@ -184,7 +184,7 @@ struct ProgramHeaderTests {
     }
 
     @Test("a file that is neither a program nor a script is accepted when binfmt_misc may run it, refused when it cannot", arguments: [
-        ("not mounted", nil, [:], "app.pyz", false),
+        ("not mounted: a binary file (a container may still run the host's formats)", nil, [:], "app.pyz", true),
         ("binfmt_misc disabled", "disabled", ["pyz": "enabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.pyz", false),
         ("an extension entry", "enabled", ["pyz": "enabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.pyz", true),
         ("an extension entry, another extension", "enabled", ["pyz": "enabled\ninterpreter /usr/bin/python3\nflags: \nextension .pyz\n"], "app.zip", false),
@@ -214,6 +214,16 @@ struct ProgramHeaderTests {
             let head: [UInt8] = [0x50, 0x4B, 0x03, 0x04, 0x14, 0x00]  // a zip archive
             let verdict = ProgramHeader.verdict(head: head, program: dir.path + "/" + file, searchPath: nil, binfmtDirectory: binfmt.path)
             #expect(verdict == (runs ? .startable : .problem(.notAProgram(isEmpty: false))), "\(name)")
+        }
+    }
+
+    @Test("with binfmt_misc not mounted, a text file without a #! line is refused (a script missing its interpreter line)")
+    func textWithoutShebangNotMounted() throws {
+        try withTargetsTempDirectory { dir in
+            let head = Array("echo hello\nexit 0\n".utf8)
+            let verdict = ProgramHeader.verdict(head: head, program: dir.path + "/notify.sh", searchPath: nil,
+                                                binfmtDirectory: dir.appendingPathComponent("no-binfmt_misc").path)
+            #expect(verdict == .problem(.notAProgram(isEmpty: false)))
         }
     }
 }

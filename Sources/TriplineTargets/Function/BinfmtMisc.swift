@@ -22,11 +22,16 @@ enum BinfmtMisc {
 
     /// Whether an enabled entry in `directory` may make the system run the file at `program`
     /// (the path it is started by) whose first bytes are `head`: one matches, or what is
-    /// registered cannot be read. False when binfmt_misc is not mounted there or is disabled.
+    /// registered cannot be read. False when binfmt_misc is disabled, and when it is not mounted
+    /// there and the file is text (a script that lacks its `#!` line, the usual mistake).
+    ///
+    /// A binary file (a NUL among its first bytes: a jar, a zipapp, a Windows program) is given the
+    /// benefit of the doubt when binfmt_misc is not mounted: a container commonly does not mount it,
+    /// yet the host's registered formats still run there.
     static func mayRun(program: String, head: [UInt8], directory: String) -> Bool {
         guard let status = ProgramHeader.readFile(directory + "/status", limit: 64) else {
-            // Not mounted (or no binfmt_misc at all): nothing registered. Anything else is a doubt.
-            return errno != ENOENT && errno != ENOTDIR
+            if errno == ENOENT || errno == ENOTDIR { return head.prefix(bufferSize).contains(0) }
+            return true  // There, but unreadable: a doubt.
         }
         switch String(decoding: status, as: UTF8.self).trimmingBlanks {
         case "disabled": return false
