@@ -40,8 +40,8 @@
 #
 # Exit status: 0 done; 65 (permanent, not retried) a bad request, a principal kind that cannot be
 # enforced here (federated or Identity Center user), or credentials for another account than the
-# principal's; 2 python3 missing or bash older than 4;
-# 3 aws CLI missing; anything else: the failing aws command's status.
+# principal's, or a missing tool (python3, bash 4, the aws CLI in a real run: install it, then
+# `tripline dlq redrive`); anything else: the failing aws command's status (retried).
 #
 # Request values are never evaluated: python3 validates every name against IAM's character set
 # before it reaches a command line, and every command is run as an argument list. IAM names may
@@ -54,12 +54,12 @@ prog=block-user.sh
 
 if (( BASH_VERSINFO[0] < 4 )); then
     echo "$prog: bash 4 or later is needed (this is bash $BASH_VERSION); install a newer bash" >&2
-    exit 2
+    exit 65
 fi
 
 if ! command -v python3 >/dev/null 2>&1; then
-    echo "$prog: python3 is needed to read the request JSON; install python3" >&2
-    exit 2
+    echo "$prog: python3 is needed to read the request JSON; install python3 and run 'tripline dlq redrive'" >&2
+    exit 65
 fi
 
 request=$(cat)
@@ -164,8 +164,10 @@ run_aws() {
 }
 
 if [[ $dry_run != 1 ]] && ! command -v aws >/dev/null 2>&1; then
-    echo "$prog: the aws CLI is not on PATH; install it (https://aws.amazon.com/cli/) or use a dry run (\"dryRun\": true or TRIPLINE_DRY_RUN=1)" >&2
-    exit 3
+    # Permanent (65): retrying for a day would hide the failure; the dead letter raises User Block
+    # Failed at once, and `tripline dlq redrive` applies the block once the CLI is installed.
+    echo "$prog: the aws CLI is not on PATH; install it (https://aws.amazon.com/cli/) and run 'tripline dlq redrive', or use a dry run (\"dryRun\": true or TRIPLINE_DRY_RUN=1)" >&2
+    exit 65
 fi
 
 # Refuses unless the credentials the aws CLI will use are for the principal's account (see the top).

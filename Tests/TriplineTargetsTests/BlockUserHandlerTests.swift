@@ -219,15 +219,15 @@ struct BlockUserHandlerTests {
         }
     }
 
-    @Test("a dry run works without aws; a real run without it fails clearly")
+    @Test("a dry run works without aws; a real run without it fails clearly and for good (no day of retries)")
     func awsMissing() throws {
         try withTargetsTempDirectory { dir in
             let harness = try BlockUserHarness(dir: dir)
             let dry = try harness.run(request(.block, blockedUser, dryRun: true), withAWS: false)
             #expect(dry.outcome.termination == .exited(0), "\(dry.stderr)")
             let real = try harness.run(request(.block, blockedUser), withAWS: false)
-            #expect(real.outcome.termination == .exited(3))
-            #expect(real.stderr.contains("the aws CLI is not on PATH"))
+            #expect(real.outcome.termination == .exited(65))
+            #expect(real.stderr.contains("the aws CLI is not on PATH") && real.stderr.contains("tripline dlq redrive"))
         }
     }
 
