@@ -245,6 +245,14 @@ public final class Router {
         let dispatcher = DeliveryDispatcher(
             configuration: options.dispatcher, journal: journal,
             settings: { executor.settings(rule: $0, target: $1) },
+            missingTarget: { [loadedRules = Set(rules.rules.map(\.name))] rule, target in
+                guard loadedRules.contains(rule) else {
+                    // The easy trap: a run of some rule files only, on the state directory of all of them.
+                    return "the rule '\(rule)' is not among the rules this run loaded; if it still exists (this run read only some "
+                        + "rule files), 'tripline dlq redrive --rules DIR' delivers it with rules that have it"
+                }
+                return "the rule '\(rule)' has no target '\(target)' any more"
+            },
             attempt: { executor.attempt($0, attempt: $1) },
             onReport: { [emitted, settledBlocks, blockUserTargets] report in
                 tally.count(report)

@@ -255,6 +255,32 @@ struct DurableDeliveryTests {
         }
     }
 
+    @Test("a run of only some rule files dead-letters the other rules' queued deliveries saying how to get them back, and redrive with all rules delivers them")
+    func subsetOfRulesSaysHowToRedrive() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try DeliveryProject(root: dir, handler: "sleep 0.3", targets: 1, maxConcurrency: 1)
+            try project.write(#"{"Name": "other", "EventPattern": {"source": ["other"]}, "Targets": [{"Id": "o", "Function": {"Handler": "/bin/true"}}]}"#,
+                              "Rules/other.json")
+            let ids = try project.writeEvents(files: 1, perFile: 6)
+            let run = try BackgroundRun(tripline, ["run", "logs"], in: dir)
+            let deadline = Date().addingTimeInterval(20)
+            while project.delivered().isEmpty && Date() < deadline { usleep(20_000) }
+            run.signal(SIGINT)
+            #expect(run.wait().status == 0)
+            let left = 6 - project.delivered().count
+            #expect(left > 0)
+            try project.write("", "none.ndjson")
+            let subset = try tripline.run(["run", "--rules", "Rules/other.json", "none.ndjson"], in: dir)
+            #expect(subset.stdout.contains("the rule 'all' is not among the rules this run loaded") && subset.stdout.contains("tripline dlq redrive --rules DIR"),
+                    "\(subset)")
+            #expect(!subset.stdout.contains("has no target"), "\(subset)")
+            let redrive = try tripline.run(["dlq", "redrive", "--rules", "Rules"], in: dir)
+            #expect(redrive.status == 0, "\(redrive)")
+            #expect(Set(project.delivered().keys) == project.expectedKeys(ids, targets: 1), "nothing is lost: \(redrive)")
+        }
+    }
+
     @Test("handlers still running when the shutdown timeout ends are stopped with the run, and the next run retries them as attempt 2")
     func shutdownStopsHandlersThatOutliveTheTimeout() throws {
         let tripline = try TriplineBinary.locate()

@@ -62,6 +62,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     public let configuration: Configuration
     private let journal: DeliveryJournal
     private let settings: @Sendable (_ rule: String, _ target: String) -> DeliveryTargetSettings?
+    private let missingTarget: @Sendable (_ rule: String, _ target: String) -> String
     private let attempt: Attempt
     private let onReport: @Sendable (DeliveryReport) -> Void
     private let onStateError: @Sendable (StateError) -> Void
@@ -120,10 +121,12 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     }
 
     /// Starts the workers. `settings` resolves a delivery's target (nil: the rule or target no longer
-    /// exists, and the delivery is dead-lettered); `attempt` runs one attempt; `onReport` hears about
-    /// every attempt and dead letter (on worker threads); `onStateError` about journal failures.
+    /// exists, and the delivery is dead-lettered, for the reason `missingTarget` words); `attempt`
+    /// runs one attempt; `onReport` hears about every attempt and dead letter (on worker threads);
+    /// `onStateError` about journal failures.
     public init(configuration: Configuration = Configuration(), journal: DeliveryJournal,
                 settings: @escaping @Sendable (_ rule: String, _ target: String) -> DeliveryTargetSettings?,
+                missingTarget: @escaping @Sendable (_ rule: String, _ target: String) -> String = { "the rule '\($0)' has no target '\($1)' any more" },
                 attempt: @escaping Attempt,
                 onReport: @escaping @Sendable (DeliveryReport) -> Void,
                 onStateError: @escaping @Sendable (StateError) -> Void,
@@ -132,6 +135,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         self.configuration = configuration
         self.journal = journal
         self.settings = settings
+        self.missingTarget = missingTarget
         self.attempt = attempt
         self.onReport = onReport
         self.onStateError = onStateError
@@ -364,7 +368,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
         let now = StateTime.now()
         guard let target = settings(item.rule, item.target) else {
-            return deadLetter(stored, failure: nil, reason: "the rule '\(item.rule)' has no target '\(item.target)' any more", file: nil, attempt: nil, report: nil)
+            return deadLetter(stored, failure: nil, reason: missingTarget(item.rule, item.target), file: nil, attempt: nil, report: nil)
         }
         if RetrySchedule.isExpired(acceptedAt: stored.queued.acceptedAt, now: now, policy: target.retryPolicy) {
             return deadLetter(stored, failure: nil, reason: "older than MaximumEventAgeInSeconds (\(target.retryPolicy.maximumEventAgeInSeconds)s) before it could be attempted",
