@@ -44,18 +44,24 @@ public struct BlockUserTarget: Sendable, Equatable {
     public var requiredVariables: [String] {
         var names = Set<String>()
         for value in environment.values {
-            if let template = try? SecretTemplate(parsing: value) { names.formUnion(template.variableNames) }
+            if let template = try? SecretTemplate(parsing: value) { names.formUnion(template.requiredVariableNames) }
         }
         return names.sorted()
     }
 
     /// ``environment`` with every `${NAME}` filled from `variables` (Tripline's own environment), as a
     /// webhook's `Url` and `Headers` are; throws naming the first unset or empty variable (never a value).
+    ///
+    /// A value with a default (`${NAME:-TEXT}`) that comes out empty is left out, so
+    /// `"AWS_PROFILE": "${AWS_PROFILE:-}"` passes the profile on when there is one and leaves the AWS
+    /// CLI its default credential chain otherwise (an empty `AWS_PROFILE` would name a profile "").
     public func resolvedEnvironment(from variables: [String: String]) throws(SecretTemplateError) -> [String: String] {
         var resolved: [String: String] = [:]
         for name in environment.keys.sorted() {
             let template = try SecretTemplate(parsing: environment[name]!)
-            resolved[name] = try template.expand(environment: variables, field: "BlockUser Environment \(name)")
+            let value = try template.expand(environment: variables, field: "BlockUser Environment \(name)")
+            if value.isEmpty && template.hasDefaults { continue }
+            resolved[name] = value
         }
         return resolved
     }

@@ -1,13 +1,17 @@
 /// Text with `${NAME}` placeholders filled from the environment: a webhook URL or header value.
 ///
-/// Syntax: `${NAME}` where NAME matches `[A-Za-z_][A-Za-z0-9_]*`; `$$` stands for one literal `$`;
-/// a `$` followed by anything else is literal. `${` without a closing `}` or with an invalid name is a
-/// parse error. Every value a template expands is treated as a secret: see ``Redactor``.
+/// Syntax: `${NAME}` where NAME matches `[A-Za-z_][A-Za-z0-9_]*`; `${NAME:-TEXT}` takes TEXT (up to
+/// the first `}`, possibly empty) when NAME is unset or empty, as the shell does, so an optional
+/// setting needs no variable; `$$` stands for one literal `$`; a `$` followed by anything else is
+/// literal. `${` without a closing `}` or with an invalid name is a parse error. Every value a
+/// template expands is treated as a secret: see ``Redactor``.
 public struct SecretTemplate: Sendable, Equatable, CustomStringConvertible {
     /// One piece of a parsed template.
     public enum Segment: Sendable, Equatable {
         case literal(String)
         case variable(String)
+        /// `${NAME:-TEXT}`: NAME's value, or `fallback` when it is unset or empty.
+        case variableOrDefault(String, fallback: String)
     }
 
     /// The template as written (placeholders unexpanded, so safe to show).
@@ -33,24 +37,47 @@ public struct SecretTemplate: Sendable, Equatable, CustomStringConvertible {
             guard j < scalars.count else {
                 throw .syntax(template: source, offset: i, reason: "\"${\" has no closing \"}\"")
             }
+            var fallback: String?
+            if let separator = name.range(of: ":-") {
+                fallback = String(name[separator.upperBound...])
+                name = String(name[..<separator.lowerBound])
+            }
             guard SecretTemplate.isValidName(name) else {
                 throw .syntax(template: source, offset: i,
                               reason: "\"${\(name)}\" is not a valid variable name (use letters, digits and _, not starting with a digit)")
             }
             if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
-            segments.append(.variable(name))
+            segments.append(fallback.map { .variableOrDefault(name, fallback: $0) } ?? .variable(name))
             i = j + 1
         }
         if !literal.isEmpty { segments.append(.literal(literal)) }
         self.segments = segments
     }
 
-    /// The variables the template needs, in order of first use, each once.
+    /// The variables the template reads (with or without a default), in order of first use, each once.
     public var variableNames: [String] {
+        var seen = Set<String>()
+        var names: [String] = []
+        for segment in segments {
+            switch segment {
+            case .variable(let name), .variableOrDefault(let name, _): if seen.insert(name).inserted { names.append(name) }
+            case .literal: break
+            }
+        }
+        return names
+    }
+
+    /// The variables the template cannot expand without (those written without a default), each once.
+    public var requiredVariableNames: [String] {
         var seen = Set<String>()
         var names: [String] = []
         for case .variable(let name) in segments where seen.insert(name).inserted { names.append(name) }
         return names
+    }
+
+    /// Whether some placeholder has a default (`${NAME:-TEXT}`).
+    public var hasDefaults: Bool {
+        segments.contains { if case .variableOrDefault = $0 { return true } else { return false } }
     }
 
     /// True when the template has no placeholders.
@@ -69,6 +96,8 @@ public struct SecretTemplate: Sendable, Equatable, CustomStringConvertible {
                 guard let value = environment[name] else { throw .missingVariable(name: name, field: field) }
                 guard !value.isEmpty else { throw .emptyVariable(name: name, field: field) }
                 out += value
+            case .variableOrDefault(let name, let fallback):
+                if let value = environment[name], !value.isEmpty { out += value } else { out += fallback }
             }
         }
         return out

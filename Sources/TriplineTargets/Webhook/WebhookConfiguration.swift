@@ -60,7 +60,7 @@ public struct WebhookConfiguration: Sendable, Equatable {
         var templates: [SecretTemplate] = []
         if let t = try? SecretTemplate(parsing: url) { templates.append(t) }
         for header in headers { if let t = try? SecretTemplate(parsing: header.value) { templates.append(t) } }
-        for t in templates { for n in t.variableNames where !names.contains(n) { names.append(n) } }
+        for t in templates { for n in t.requiredVariableNames where !names.contains(n) { names.append(n) } }
         if let s = signingSecretVariable, !names.contains(s) { names.append(s) }
         return names
     }

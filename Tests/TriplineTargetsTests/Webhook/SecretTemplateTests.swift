@@ -25,6 +25,32 @@ struct SecretTemplateTests {
         #expect(throws: SecretTemplateError.self) { try SecretTemplate(parsing: template) }
     }
 
+    @Test("${NAME:-TEXT} takes TEXT when NAME is unset or empty, and is not a required variable", arguments: [
+        ("${A:-x}", ["A": "alpha"], "alpha"),
+        ("${A:-x}", [:], "x"),
+        ("${A:-x}", ["A": ""], "x"),
+        ("${A:-}", [:], ""),
+        ("p=${A:-https://h/a-b}/${B}", ["B": "beta"], "p=https://h/a-b/beta"),
+    ] as [(String, [String: String], String)])
+    func defaults(template: String, environment: [String: String], expanded: String) throws {
+        let parsed = try SecretTemplate(parsing: template)
+        #expect(try parsed.expand(environment: environment, field: "url") == expanded)
+        #expect(parsed.variableNames.contains("A") && !parsed.requiredVariableNames.contains("A") && parsed.hasDefaults)
+    }
+
+    @Test("a BlockUser Environment value that comes out empty from a default is left out; a required variable still must be set")
+    func blockUserEnvironmentDefaults() throws {
+        let target = BlockUserTarget(principalPath: try AlertValuePath(parsing: "$.detail.userIdentity"), reason: "r", enforce: "h",
+                                     environment: ["AWS_PROFILE": "${AWS_PROFILE:-}", "AWS_REGION": "${REGION:-eu-west-1}", "KEY": "${KEY}"])
+        #expect(target.requiredVariables == ["KEY"])
+        #expect(try target.resolvedEnvironment(from: ["KEY": "k"]) == ["AWS_REGION": "eu-west-1", "KEY": "k"])
+        #expect(try target.resolvedEnvironment(from: ["KEY": "k", "AWS_PROFILE": "ops", "REGION": "us-east-1"])
+                == ["AWS_PROFILE": "ops", "AWS_REGION": "us-east-1", "KEY": "k"])
+        #expect(throws: SecretTemplateError.missingVariable(name: "KEY", field: "BlockUser Environment KEY")) {
+            try target.resolvedEnvironment(from: [:])
+        }
+    }
+
     @Test func missingAndEmptyVariablesAreNamedWithoutValues() throws {
         let template = try SecretTemplate(parsing: "https://h/${PRESENT}/${ABSENT}")
         #expect(throws: SecretTemplateError.missingVariable(name: "ABSENT", field: "url")) {
