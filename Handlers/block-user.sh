@@ -29,7 +29,7 @@
 # keys or policies: the commands shown use the access key named in the request).
 #
 # The aws CLI uses its usual configuration (AWS_PROFILE, AWS_REGION…, from the BlockUser target's
-# "Environment", where "${AWS_PROFILE}" passes on Tripline's own). Before changing anything it asks `aws sts get-caller-identity` which account its
+# "Environment", where "${AWS_PROFILE:-}" passes on Tripline's own when it is set). Before changing anything it asks `aws sts get-caller-identity` which account its
 # credentials are for, and refuses (65) unless that is the principal's account: IAM names are only
 # unique within an account, so with an organization trail, or input from several accounts, blocking
 # by name with the wrong credentials would lock out a same-named bystander and leave the caller free.

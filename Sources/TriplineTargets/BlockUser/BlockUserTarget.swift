@@ -3,7 +3,7 @@ import TriplineJSON
 /// A rule target's `BlockUser` option, parsed, and the decision it makes for one matched event.
 ///
 /// `{"Principal": "$.detail.userIdentity", "Reason": "…", "DurationSeconds": 3600,
-/// "Enforce": "Handlers/block-user.sh", "DryRun": false, "Environment": {"AWS_PROFILE": "${AWS_PROFILE}"}}`.
+/// "Enforce": "Handlers/block-user.sh", "DryRun": false, "Environment": {"AWS_PROFILE": "${AWS_PROFILE:-}"}}`.
 /// `Principal` defaults to `$.detail.userIdentity`; `Reason` and `Enforce` are required;
 /// `DurationSeconds` (60 s to 90 days) is optional (no duration: the block stays until lifted by hand).
 /// `Environment` is read by the rule-file reader, which validates it as a `Function`'s and checks its
