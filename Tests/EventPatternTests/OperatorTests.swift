@@ -149,6 +149,17 @@ struct PrefixSuffixOperatorTests {
         MatchRow(#"{"a":[{"suffix":{"equals-ignore-case":".PNG"}}]}"#, #"{"a":"a.png"}"#, true),
         MatchRow(#"{"a":[{"suffix":{"equals-ignore-case":".PNG"}}]}"#, #"{"a":"a.pnx"}"#, false),
         MatchRow(#"{"a":[{"suffix":"é"}]}"#, #"{"a":"café"}"#, true),
+        // event-ruler reads a string with its quotes ("x"), a prefix as `"` + text, a suffix as text + `"`.
+        MatchRow(#"{"a":[{"prefix":"x\""}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"x\""}]}"#, #"{"a":"x\"y"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"x\""}]}"#, #"{"a":"xy"}"#, false),
+        MatchRow(#"{"a":[{"prefix":"\""}]}"#, #"{"a":""}"#, true),
+        MatchRow(#"{"a":[{"prefix":"\""}]}"#, #"{"a":"a"}"#, false),
+        MatchRow(#"{"a":[{"suffix":"\"x"}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":[{"suffix":"\"x"}]}"#, #"{"a":"yx"}"#, false),
+        MatchRow(#"{"a":[{"prefix":{"equals-ignore-case":"X\""}}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":[{"suffix":{"equals-ignore-case":"\"X"}}]}"#, #"{"a":"x"}"#, true),
+        MatchRow(#"{"a":[{"prefix":"5\""}]}"#, #"{"a":5}"#, false),
     ]
 
     @Test(arguments: rows) func prefixAndSuffix(_ row: MatchRow) { checkBothMatchers(row) }
@@ -266,6 +277,15 @@ struct AnythingButOperatorTests {
         MatchRow(#"{"a":[{"anything-but":{"wildcard":"*.png"}}]}"#, #"{"a":"a.png"}"#, false),
         MatchRow(#"{"a":[{"anything-but":{"wildcard":"*.png"}}]}"#, #"{"a":"a.jpg"}"#, true),
         MatchRow(#"{"a":[{"anything-but":{"wildcard":["*.png","*.gif"]}}]}"#, #"{"a":"b.gif"}"#, false),
+        // The quoted-string reading of prefix and suffix (see prefixAndSuffix) holds for exclusions too.
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"x\""}}]}"#, #"{"a":"x"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"x\""}}]}"#, #"{"a":"x\"z"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":"x\""}}]}"#, #"{"a":"xz"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":["x\"","b*\\"]}}]}"#, #"{"a":"b*\\q"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"prefix":["x\"","b*\\"]}}]}"#, #"{"a":"bq"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"suffix":"\"x"}}]}"#, #"{"a":"x"}"#, false),
+        MatchRow(#"{"a":[{"anything-but":{"suffix":"\"x"}}]}"#, #"{"a":"yx"}"#, true),
+        MatchRow(#"{"a":[{"anything-but":{"suffix":"\"x"}}]}"#, #"{"a":5}"#, true),
     ]
 
     @Test(arguments: rows) func anythingBut(_ row: MatchRow) { checkBothMatchers(row) }

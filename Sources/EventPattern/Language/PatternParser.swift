@@ -190,10 +190,59 @@ struct PatternParser {
             case .null: matchers.append(.exactNull)
             case .array: fail(elementPath, .nestedArray)
             case .object(let object):
-                if let matcher = parseOperator(object, at: elementPath) { matchers.append(matcher) }
+                if let matcher = parseOperator(object, at: elementPath) {
+                    matchers.append(matcher)
+                    if let companion = PatternParser.quotedStringCompanion(of: matcher) { matchers.append(companion) }
+                }
             }
         }
         return errors.count == errorCount ? matchers : nil
+    }
+
+    /// What a `prefix` ending in `"` (a `suffix` starting with one) also matches on EventBridge.
+    ///
+    /// event-ruler, the matcher behind EventBridge, holds a string value with its quotes (`"abc"`)
+    /// and matches a prefix as `"` + prefix, a suffix as suffix + `"`. So `{"prefix": "abc\""}`
+    /// matches `abc`, whose quoted form `"abc"` starts with `"abc"`: the string without that quote,
+    /// exactly (ignoring case for the equals-ignore-case forms). Nil for every other matcher.
+    static func quotedStringCompanion(of matcher: ValueMatcher) -> ValueMatcher? {
+        switch matcher {
+        case .prefix(let text, let ignoreCase) where text.utf8.last == UInt8(ascii: "\""):
+            let rest = String(decoding: text.utf8.dropLast(), as: UTF8.self)
+            return ignoreCase ? .equalsIgnoreCase(rest) : .exactString(rest)
+        case .suffix(let text, let ignoreCase) where text.utf8.first == UInt8(ascii: "\""):
+            let rest = String(decoding: text.utf8.dropFirst(), as: UTF8.self)
+            return ignoreCase ? .equalsIgnoreCase(rest) : .exactString(rest)
+        default:
+            return nil
+        }
+    }
+
+    /// `anything-but` prefixes or suffixes with event-ruler's quoted-string reading (see
+    /// ``quotedStringCompanion(of:)``): when one ends (starts) with `"`, the string without it is
+    /// excluded too, which only wildcard exclusions can say beside the others.
+    static func quotedStringExclusions(_ affixes: [String], prefix: Bool) -> AnythingBut {
+        let quote = UInt8(ascii: "\"")
+        guard affixes.contains(where: { (prefix ? $0.utf8.last : $0.utf8.first) == quote }) else {
+            return prefix ? .prefixes(affixes) : .suffixes(affixes)
+        }
+        func literal(_ bytes: some Sequence<UInt8>) -> String {
+            var escaped: [UInt8] = []
+            for byte in bytes {
+                if byte == UInt8(ascii: "*") || byte == UInt8(ascii: "\\") { escaped.append(UInt8(ascii: "\\")) }
+                escaped.append(byte)
+            }
+            return String(decoding: escaped, as: UTF8.self)
+        }
+        var patterns: [String] = []
+        for affix in affixes {
+            patterns.append(prefix ? literal(affix.utf8) + "*" : "*" + literal(affix.utf8))
+            if prefix, affix.utf8.last == quote { patterns.append(literal(affix.utf8.dropLast())) }
+            if !prefix, affix.utf8.first == quote { patterns.append(literal(affix.utf8.dropFirst())) }
+        }
+        // Escaped literals around one star always parse; the plain exclusions stay the fallback.
+        let parsed = patterns.compactMap { try? WildcardPattern.parse($0).get() }
+        return parsed.count == patterns.count ? .wildcards(parsed) : (prefix ? .prefixes(affixes) : .suffixes(affixes))
     }
 
     /// `{"operator": operand}`: exactly one operator per object.
@@ -385,8 +434,8 @@ struct PatternParser {
                 if !empty.isEmpty { return nil }
             }
             switch member.key {
-            case "prefix": return .prefixes(strings)
-            case "suffix": return .suffixes(strings)
+            case "prefix": return PatternParser.quotedStringExclusions(strings, prefix: true)
+            case "suffix": return PatternParser.quotedStringExclusions(strings, prefix: false)
             case "equals-ignore-case": return .equalsIgnoreCase(strings)
             default:
                 var patterns: [WildcardPattern] = []
