@@ -124,8 +124,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(origin): \(detail); skipped"
         case .notFound(let path, let reason):
             return "\(path): \(reason)"
-        case .cloudTrailDigest(let origin) where origin.position == .document || origin.position == .line(1):
-            // A digest file is one JSON object, on one line or several: name the file.
+        case .cloudTrailDigest(let origin) where origin.position == .document:
+            // A digest file given whole (one JSON object, on one line or several): name the file.
             return "\(origin.source) is a CloudTrail digest file (no events); skipped"
         case .cloudTrailDigest(let origin):
             return "\(origin) is a CloudTrail digest (no events); skipped"
