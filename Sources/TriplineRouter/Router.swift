@@ -424,6 +424,9 @@ public final class Router {
                     summary.incompleteInputs += 1
                     log.badInput(now)
                 }
+            case .failure(let error) where !error.isError:
+                // A FIFO or socket in a walked folder: noted, not read, not an error.
+                log.note(error.description)
             case .failure(let error):
                 if error.endsFile {
                     summary.fileErrors += 1

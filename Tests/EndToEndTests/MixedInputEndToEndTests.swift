@@ -78,6 +78,21 @@ struct MixedInputEndToEndTests {
         #expect(try JSONParser.parse(result.stdout)["time"] == "2024-12-31T23:59:59Z")
     }
 
+    @Test("a FIFO named like an input in a walked folder gets a note, not silence, and is no error")
+    func fifoInAFolder() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try CatchAllProject(root: dir)
+            try project.write(cloudTrailLog(["f-1"]), "in/a.json")
+            #expect(mkfifo(project.path("in/b.json"), 0o600) == 0)
+            let run = try tripline.run(["run", "--rules", "rules", "--state-dir", "s", "in"], in: dir)
+            #expect(run.status == 0, "\(run)")
+            #expect(run.stderr.contains("in/b.json: a FIFO, not a regular file; skipped"), "\(run.stderr)")
+            #expect(run.stdout.contains("files with errors: 0"), "\(run.stdout)")
+            #expect(project.delivered() == ["f-1"])
+        }
+    }
+
     /// `value` as `json.dumps(indent=2)` writes it, starting `level` levels in.
     static func indent(_ value: JSONValue, level: Int) -> String {
         let pad = String(repeating: "  ", count: level)

@@ -124,4 +124,26 @@ struct MixedInputTests {
             #expect(!items[2].contains("jq -c"))
         }
     }
+
+    @Test("a FIFO or socket with an input's name in a walked folder is noted, not read and not passed over in silence")
+    func specialFilesInAFolderAreNoted() throws {
+        try withRouterTempDirectory { dir in
+            try writeFile(#"{"Records":[{"eventName":"A"}]}"#, "a.json", in: dir)
+            #expect(mkfifo(dir.path + "/b.json", 0o600) == 0)
+            #expect(mkfifo(dir.path + "/c.txt", 0o600) == 0)
+            let inputs = EventInputs(arguments: [dir.path])
+            var notes: [InputError] = []
+            var events = 0
+            while let item = inputs.next() {
+                switch item {
+                case .success: events += 1
+                case .failure(let error): notes.append(error)
+                }
+            }
+            #expect(events == 1)
+            #expect(notes == [.notARegularFile(path: dir.path + "/b.json", kind: "a FIFO")])
+            #expect(notes.allSatisfy { !$0.isError })
+            #expect(notes.first?.description == "\(dir.path)/b.json: a FIFO, not a regular file; skipped (name it on the command line to read it)")
+        }
+    }
 }
