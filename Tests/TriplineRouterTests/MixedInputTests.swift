@@ -146,4 +146,34 @@ struct MixedInputTests {
             #expect(notes.first?.description == "\(dir.path)/b.json: a FIFO, not a regular file; skipped (name it on the command line to read it)")
         }
     }
+
+    @Test("the start of a log document on an NDJSON line is recognised however the line arrives in chunks")
+    func logDocumentStartAcrossChunks() {
+        let text = Array("{\"a\":1}\n { \"Records\" : [{\"b\":2}]}\n".utf8)
+        for size in 1...8 {
+            var splitter = LineSplitter(path: "x", maxLineLength: 100)
+            var lines: [Int] = []
+            var found: (line: Int, rest: [UInt8])?
+            var offset = 0
+            outer: while true {
+                while true {
+                    if splitter.nextLineStartsLogDocument() {
+                        found = (splitter.nextLineNumber, splitter.takeRest())
+                        break outer
+                    }
+                    guard let line = splitter.nextLine() else { break }
+                    if case .success(let complete) = line { lines.append(complete.number) }
+                }
+                guard offset < text.count else { break }
+                splitter.append(Array(text[offset..<min(text.count, offset + size)]))
+                offset += size
+            }
+            #expect(lines == [1], "chunks of \(size)")
+            #expect(found?.line == 2, "chunks of \(size)")
+            #expect(found.map { String(decoding: $0.rest + text[offset...], as: UTF8.self) } == #" { "Records" : [{"b":2}]}"# + "\n")
+        }
+        var splitter = LineSplitter(path: "x", maxLineLength: 100)
+        splitter.append(Array("{\"Records\":5}\n".utf8))
+        #expect(!splitter.nextLineStartsLogDocument(), "Records that is not an array stays an NDJSON line (a bad record)")
+    }
 }

@@ -98,9 +98,15 @@ public struct LineSplitter: Sendable {
     /// `"Records"` and `[` (whitespace allowed between them). False while too little of it is there
     /// to tell; ask again after more input arrived.
     public func nextLineStartsLogDocument() -> Bool {
-        guard !skipping else { return false }
-        let newline = cursor < chunk.count ? indexOfNewline(from: cursor) : nil
-        let available = partial + chunk[min(cursor, chunk.count)..<(newline ?? chunk.count)]
+        guard !skipping, partial.count < 64 else { return false }
+        // The line's first bytes only (what the pattern can span with modest blanks), up to its newline.
+        let start = min(cursor, chunk.count)
+        var window = partial
+        for byte in chunk[start..<min(chunk.count, start + 64 - partial.count)] {
+            if byte == 0x0A { break }
+            window.append(byte)
+        }
+        let available = window[...]
         var i = available.startIndex
         func skipBlanks() { while i < available.endIndex, [0x20, 0x09, 0x0D].contains(available[i]) { i += 1 } }
         for token in Self.logDocumentStart {
