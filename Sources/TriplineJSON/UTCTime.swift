@@ -46,7 +46,30 @@ public enum UTCTime {
     /// Accepts `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `T`, `t` or a space between date and time,
     /// then `Z`, `z`, `±HH:MM`, `±HHMM`, `±HH` or nothing (read as UTC). Fields are range-checked
     /// (a leap second, `:60`, counts as the next second's start).
+    ///
+    /// The result is the nearest `Double`, which may round a long fraction up to the next second
+    /// (at today's times a `Double` resolves about a quarter of a microsecond): to drop the
+    /// fraction exactly, use ``parseWholeSeconds(_:)``.
     public static func parse(_ text: String) -> Double? {
+        guard let parts = components(text) else { return nil }
+        var value = 0.0, scale = 0.1
+        for digit in parts.fraction {
+            value += Double(digit - 48) * scale
+            scale /= 10
+        }
+        return Double(parts.whole) + value
+    }
+
+    /// The whole Unix seconds of an ISO 8601 / RFC 3339 date-time, any fraction dropped exactly
+    /// (rounded down, however many digits it has: `23:59:59.9999999Z` stays in second 59); nil for
+    /// anything ``parse(_:)`` refuses.
+    public static func parseWholeSeconds(_ text: String) -> Int64? {
+        components(text)?.whole
+    }
+
+    /// Whole seconds since 1970 and the fraction's digits (ASCII, possibly none), read with integer
+    /// arithmetic only.
+    private static func components(_ text: String) -> (whole: Int64, fraction: [UInt8])? {
         let b = Array(text.utf8)
         var i = 0
         func digits(_ count: Int) -> Int? {
@@ -69,20 +92,16 @@ public enum UTCTime {
         i += 1
         guard let hour = digits(2), expect(UInt8(ascii: ":")), let minute = digits(2) else { return nil }
         var second = 0
-        var fraction = 0.0
+        var fraction: [UInt8] = []
         if expect(UInt8(ascii: ":")) {
             guard let s = digits(2) else { return nil }
             second = s
             if i < b.count, b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",") {
                 i += 1
-                var scale = 0.1
                 let start = i
-                while i < b.count, (48...57).contains(b[i]) {
-                    fraction += Double(b[i] - 48) * scale
-                    scale /= 10
-                    i += 1
-                }
+                while i < b.count, (48...57).contains(b[i]) { i += 1 }
                 guard i > start else { return nil }
+                fraction = Array(b[start..<i])
             }
         }
         var offset = 0
@@ -114,7 +133,7 @@ public enum UTCTime {
         let doy = (153 * mp + 2) / 5 + Int64(day) - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
-        return Double(days * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)) + fraction
+        return (days * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset), fraction)
     }
 
     private static func pad(_ n: Int64, _ width: Int) -> String {

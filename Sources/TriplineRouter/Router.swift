@@ -41,7 +41,12 @@ public struct EventNormalizer: Sendable {
             value = try JSONParser.parse(raw.bytes, options: JSONParser.Options(
                 maxBytes: maxEventBytes * EventInputs.singleDocumentSlack, duplicateKeys: .reject))
         } catch {
-            return .failure(.invalidEvent(origin: raw.origin, detail: "invalid JSON: " + error.description))
+            var detail = "invalid JSON: " + error.description
+            if case .line = raw.origin.position, Self.opensMultiLineJSON(raw.bytes) {
+                detail += "; this line only opens an object or array, as pretty-printed JSON does, but input that is "
+                    + "not one document is read one event per line: write one event per line (jq -c)"
+            }
+            return .failure(.invalidEvent(origin: raw.origin, detail: detail))
         }
         let envelope: JSONValue
         let wrapped: Bool
@@ -53,7 +58,11 @@ public struct EventNormalizer: Sendable {
             envelope = value
             wrapped = false
         case .unknown:
-            if CloudTrailNormalizer.isDigest(value) { return .failure(.cloudTrailDigest(origin: raw.origin)) }
+            if CloudTrailNormalizer.isDigest(value) {
+                // A digest file given by name is named as a file; one among other items, by its place.
+                let origin = raw.isWholeInput ? EventOrigin(source: raw.origin.source, position: .document) : raw.origin
+                return .failure(.cloudTrailDigest(origin: origin))
+            }
             var what = value.kindDescription
             if let object = value.objectValue {
                 let keys = object.keys.prefix(4).map { JSONWriter.quoted($0) }.joined(separator: ", ")
@@ -62,7 +71,10 @@ public struct EventNormalizer: Sendable {
             return .failure(.invalidEvent(origin: raw.origin, detail: "not a CloudTrail record or EventBridge event (\(what); "
                                           + "expected eventSource or eventName, or detail-type, source and detail)"))
         }
-        let bytes = Self.serialize(envelope, raw: raw.bytes, wrapped: wrapped)
+        var bytes = Self.serialize(envelope, raw: raw.bytes, wrapped: wrapped)
+        // The limit is on the event, not on the whitespace of the text it came from (`", "` and
+        // `": "` separators on one line): measure it compact before refusing it.
+        if bytes.count > maxEventBytes { bytes = JSONWriter.bytes(envelope) }
         guard bytes.count <= maxEventBytes else { return .failure(.eventTooLarge(origin: raw.origin, limit: maxEventBytes)) }
         let id = envelope["id"]?.stringValue ?? CloudTrailNormalizer.eventID(for: envelope)
         if let control = id.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
@@ -96,6 +108,12 @@ public struct EventNormalizer: Sendable {
         out.append(contentsOf: raw[start..<end])
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// Whether `line` is only `{` or `[` (blanks aside): the first line of pretty-printed JSON.
+    static func opensMultiLineJSON(_ line: [UInt8]) -> Bool {
+        let content = line.filter { !isJSONWhitespace($0) }
+        return content == [UInt8(ascii: "{")] || content == [UInt8(ascii: "[")]
     }
 
     private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
@@ -414,6 +432,9 @@ public final class Router {
                     summary.incompleteInputs += 1
                     log.badInput(now)
                 }
+            case .failure(let error) where !error.isError:
+                // A FIFO or socket in a walked folder: noted, not read, not an error.
+                log.note(error.description)
             case .failure(let error):
                 if error.endsFile {
                     summary.fileErrors += 1

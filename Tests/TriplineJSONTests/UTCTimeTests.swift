@@ -60,4 +60,22 @@ struct UTCTimeTests {
             #expect(UTCTime.parse(UTCTime.iso8601(seconds)) == seconds)
         }
     }
+
+    @Test("whole seconds drop any fraction exactly, however many digits", arguments: [
+        ("2024-12-31T23:59:59.9999999Z", "2024-12-31T23:59:59Z"), ("2024-12-31T23:59:59.99999999999999999999Z", "2024-12-31T23:59:59Z"),
+        ("2024-12-31T23:59:59.999999Z", "2024-12-31T23:59:59Z"), ("2024-12-31T23:59:59,9999999Z", "2024-12-31T23:59:59Z"),
+        ("1969-12-31T23:59:59.9999999Z", "1969-12-31T23:59:59Z"), ("2025-01-01T01:59:59.9999999+02:00", "2024-12-31T23:59:59Z"),
+        ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z"),
+    ] as [(String, String)])
+    func wholeSecondsTruncate(_ text: String, _ expected: String) throws {
+        let seconds = try #require(UTCTime.parseWholeSeconds(text))
+        #expect(UTCTime.iso8601(Double(seconds)) == expected)
+    }
+
+    @Test("whole seconds refuse what parse refuses")
+    func wholeSecondsRefuse() {
+        for text in ["", "2024-03-01T10:00:00.Z", "2023-02-29T00:00:00Z", "2024-03-01T10:00:00Zjunk"] {
+            #expect(UTCTime.parseWholeSeconds(text) == nil)
+        }
+    }
 }

@@ -156,6 +156,16 @@ struct CloudTrailNormalizerTests {
         #expect(CloudTrailNormalizer.source(forEventSource: eventSource) == source)
     }
 
+    @Test("time drops an eventTime fraction of any length, never rounding into the next second", arguments: [
+        ("2024-12-31T23:59:59.999999Z", "2024-12-31T23:59:59Z"), ("2024-12-31T23:59:59.9999999Z", "2024-12-31T23:59:59Z"),
+        ("2024-12-31T23:59:59.99999999Z", "2024-12-31T23:59:59Z"), ("2024-12-31T23:59:59.9999999+00:00", "2024-12-31T23:59:59Z"),
+    ] as [(String, String)])
+    func timeTruncatesFraction(_ eventTime: String, _ time: String) throws {
+        #expect(CloudTrailNormalizer.time(forEventTime: eventTime) == time)
+        let record = try JSONParser.parse(#"{"eventSource":"s3.amazonaws.com","eventName":"X","eventTime":"\#(eventTime)"}"#)
+        #expect(CloudTrailNormalizer.envelope(for: record, ingestionTime: "2000-01-01T00:00:00Z")["time"] == .string(time))
+    }
+
     @Test("a record without eventSource gets source aws.cloudtrail")
     func sourceWithoutEventSource() {
         #expect(CloudTrailNormalizer.source(forEventSource: nil) == "aws.cloudtrail")

@@ -249,7 +249,8 @@ struct CloudTrailRecordsReaderTests {
         ("[1,2]", .other),
         ("not json at all\n{\"a\":1}", .other),
         ("{\"a\":\n", .other),
-        ("{\"a\":1} {\"Records\":[]}", .other),
+        ("{\"a\":1} {\"Records\":[]}", .concatenatedObjects),
+        ("{\"a\":1}\n{\"Records\":[]}", .other),
         (#"{"Records":"nope"}"#, .other),
     ] as [(String, CloudTrailRecordsReader.Layout)])
     func detectsLayout(text: String, layout: CloudTrailRecordsReader.Layout) throws {

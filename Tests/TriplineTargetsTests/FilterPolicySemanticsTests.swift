@@ -6,7 +6,7 @@ private let S = MessageAttributeValue.string
 private let N = MessageAttributeValue.number
 private let SA = MessageAttributeValue.stringArray
 
-/// Decisions where the SNS documentation is silent or differs from EventBridge (SNS-SEMANTICS.md).
+/// Decisions where the SNS documentation is silent or differs from EventBridge (README, "SNS topics: filter policies and where they differ from EventBridge patterns").
 @Suite("SNS filter policies: semantics Tripline decides")
 struct FilterPolicySemanticsTests {
     static let attributeCases: [SNSDocCase] = [

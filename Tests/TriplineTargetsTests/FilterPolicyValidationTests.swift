@@ -22,6 +22,14 @@ struct FilterPolicyValidationTests {
               "p.json:1:1: (top level): filter policy has 6 keys; SNS allows at most 5"),
         attrs(#"{"a":["1"],"b":["1"],"c":["1"],"g":["1"],"$or":[{"d":["1"],"e":["1"]},{"f":["1"]}]}"#,
               "p.json:1:1: (top level): filter policy has 6 keys; SNS allows at most 5"),
+        // The filter-policy-constraints page's own example: state, severity, message and the three
+        // leaves under finding count (finding itself does not): 6 keys.
+        body(#"{"state": ["SUCCESS"], "severity": [{"exists": true}], "message": [{"exists": true}], "finding": {"standard_control": [{"exists": true}], "region": [{"exists": true}], "account": [{"exists": true}]}}"#,
+             "p.json:1:1: (top level): filter policy has 6 keys; SNS allows at most 5"),
+        body(#"{"detail": {"a": ["1"], "b": ["1"], "c": ["1"], "d": ["1"], "e": ["1"], "f": ["1"]}}"#,
+             "p.json:1:1: (top level): filter policy has 6 keys; SNS allows at most 5"),
+        body(#"{"a": ["1"], "$or": [{"b": {"c": ["1"], "d": ["1"]}}, {"e": ["1"]}], "f": {"g": {"h": ["1"], "i": ["1"], "j": ["1"]}}}"#,
+             "p.json:1:1: (top level): filter policy has 6 keys; SNS allows at most 5"),
         attrs(#"{"a": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16], "b": [1,2,3,4,5,6,7,8,9,10]}"#,
               "p.json:1:1: (top level): filter policy is too complex: its values multiply out to 160 combinations; SNS allows at most 150"),
         // Body policies multiply by nesting depth: one value 151 levels down is already too complex.
@@ -120,6 +128,12 @@ struct FilterPolicyValidationTests {
         #expect(or.keyCount == 2)
         let five = try FilterPolicy(#"{"a":["1"],"b":["1"],"c":["1"],"$or":[{"d":["1"],"e":["1"]},{"f":["1"]}]}"#)
         #expect(five.keyCount == 5)
+        // Same page, key counting: "only the keys key_d and key_f are counted".
+        let deep = try FilterPolicy(#"{"key_a": {"key_b": {"key_c": {"key_d": ["x"]}}, "key_e": {"key_f": ["x"]}}}"#, scope: .messageBody)
+        #expect(deep.keyCount == 2)
+        // Five leaves under one parent are at the limit, not over it.
+        let fiveLeaves = try FilterPolicy(#"{"detail": {"a": ["1"], "b": ["1"], "c": ["1"], "d": ["1"], "e": ["1"]}}"#, scope: .messageBody)
+        #expect(fiveLeaves.keyCount == 5)
     }
 
     @Test func boundaryValuesAreAccepted() throws {

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TriplineJSON
 
 /// Streams the elements of a CloudTrail log file's `Records` array, one record at a time, as raw bytes.
@@ -8,10 +15,14 @@ import TriplineJSON
 /// plus one chunk whatever the file size. Only structure is checked here: each record's bytes are
 /// validated later when parsed, so one broken record costs only itself.
 ///
-/// - Other top-level keys are skipped without being buffered. Several top-level objects in a row
-///   (`zcat *.json.gz > all.json`) are read as one log, record indexes continuing.
-/// - A record larger than `maxRecordBytes` comes back as `.failure(.eventTooLarge)` for its index and is
-///   skipped while scanning, never held whole.
+/// - Other top-level keys of a log document are skipped. Several top-level objects in a row
+///   (`zcat *.json.gz > all.json`) are read as one input, record indexes continuing; each one is
+///   decided on its own: a log document (one with a `Records` array) gives its records, and any
+///   other object (a bare record, an EventBridge envelope, a digest, `{}`) comes back whole as an
+///   ``Item/object(line:bytes:)`` for the normalizer to read or reject, never dropped.
+/// - A record or object larger than `maxRecordBytes` as written comes back as `.failure(.eventTooLarge)`
+///   for its position and is skipped while scanning, never held whole. This is a bound on memory,
+///   whitespace included; the event size limit proper is applied to the compact event later.
 /// - A structural error (unbalanced brackets, junk between records, the file ending early) or an I/O or
 ///   gzip error is thrown by ``nextRecord()`` with the file and record index; the reader then ends.
 ///
@@ -30,12 +41,25 @@ public final class CloudTrailRecordsReader {
         }
     }
 
+    /// What ``nextItem()`` hands out.
+    public enum Item: Sendable, Equatable {
+        /// An element of a log document's `Records` array.
+        case record(Record)
+        /// A whole top-level object that is not a log document (it has no `Records` key), starting
+        /// on 1-based line `line` of the input: its exact bytes.
+        case object(line: Int, bytes: [UInt8])
+    }
+
     /// What the start of a file looks like, as found by ``detectLayout()``.
     public enum Layout: Sendable, Equatable {
         /// A top-level object with a `Records` array: a CloudTrail log file.
         case recordsArray
         /// Exactly one top-level JSON object (no `Records`) and nothing after it but whitespace.
         case singleDocument
+        /// A one-line first object (no `Records`) followed on the same line by another object:
+        /// concatenated JSON (`cat` of files without a final newline, such as a CloudTrail digest
+        /// and log files). Read it from the start as a stream of documents.
+        case concatenatedObjects
         /// Anything else (NDJSON, empty, or not JSON at all): read it line by line.
         case other
         /// The input ends inside its first top-level object, which runs over more than one line, before
@@ -50,14 +74,16 @@ public final class CloudTrailRecordsReader {
     public static let maxScanDepth = 1024
 
     /// The path being read.
-    public var path: String { reader.path }
-    /// Records larger than this many bytes are reported and skipped.
+    public var path: String { sourcePath }
+    /// Records and objects larger than this many bytes, as written, are reported and skipped.
     public let maxRecordBytes: Int
     /// Whether the last error thrown came from the input ending inside a value (a structural error at
     /// the end of the input, or a gzip stream ending early): the file may still be being written.
     public private(set) var endedInsideValue = false
 
-    private let reader: CompressedFileReader
+    private let sourcePath: String
+    private let nextChunk: () throws(IngestionError) -> [UInt8]?
+    private let closeSource: () -> Void
     private var chunk: [UInt8] = []
     private var position = 0
     /// Decompressed offset of `chunk[0]` in the file.
@@ -87,7 +113,17 @@ public final class CloudTrailRecordsReader {
     private var firstDocumentStart: Int64 = 0
     /// The first top-level object closed without a line break inside it (so a line break after it means NDJSON).
     private var firstDocumentIsOneLine = false
-
+    /// Line number (1-based) at `countedUpTo` in the current chunk: line breaks are counted once, as
+    /// the scan passes them, so an object can be reported by the line it starts on.
+    private var lineAtCounted: Int
+    private var countedUpTo = 0
+    /// The current top-level object is being kept (it has shown no `Records` key yet, and this is
+    /// not detection): from `objectSegmentStart` in the current chunk on.
+    private var keepingObject = false
+    private var objectSegmentStart = 0
+    private var object: [UInt8] = []
+    private var objectTooLarge = false
+    private var objectLine = 1
     private enum Phase {
         case beforeDocument, beforeFirstKey, beforeKey, inKey, afterKey, beforeMemberValue, inMemberValue,
              afterMemberValue, beforeFirstRecord, beforeRecord, inRecord, afterRecord, afterDocument
@@ -106,25 +142,53 @@ public final class CloudTrailRecordsReader {
     }
 
     /// Reads what `reader` yields (it is closed with this reader). With `mustReplay` (the input is a
-    /// pipe that cannot be opened again), ``detectLayout()`` reads at most four times `maxRecordBytes`
-    /// plus a chunk and keeps it all for ``takeInput()``: if it cannot decide by then, it says `.other`.
+    /// pipe that cannot be opened again), ``detectLayout()`` reads at most `maxRecordBytes` plus a
+    /// chunk and keeps it all for ``takeInput()``: if it cannot decide by then, it says `.other`.
     public init(reader: CompressedFileReader, maxRecordBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
                 mustReplay: Bool = false) {
         precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
-        self.reader = reader
+        sourcePath = reader.path
+        nextChunk = { () throws(IngestionError) -> [UInt8]? in try reader.nextChunk() }
+        closeSource = reader.close
         self.maxRecordBytes = maxRecordBytes
         self.mustReplay = mustReplay
-        replayLimit = maxRecordBytes * 4 + reader.chunkSize
+        replayLimit = maxRecordBytes + reader.chunkSize
+        lineAtCounted = 1
+        startsAfterOffsetZero = false
     }
+
+    /// Reads a stream of top-level objects from its start (no layout detection): log documents give
+    /// their records, other objects come back whole (``Item/object(line:bytes:)``). For input whose
+    /// layout is ``Layout/concatenatedObjects``, and for the rest of NDJSON input from a line that
+    /// starts a log document (`startLine` is that line's number). `next` yields the input's chunks
+    /// (nil at its end); `close` releases it.
+    init(documentsFrom path: String, startLine: Int, maxRecordBytes: Int,
+         next: @escaping () throws(IngestionError) -> [UInt8]?, close: @escaping () -> Void) {
+        precondition(maxRecordBytes > 0, "maxRecordBytes must be positive")
+        sourcePath = path
+        nextChunk = next
+        closeSource = close
+        self.maxRecordBytes = maxRecordBytes
+        mustReplay = false
+        replayLimit = 0
+        recorded = nil
+        layout = .recordsArray
+        lineAtCounted = startLine
+        // Only a file's very first bytes may hold a byte-order mark.
+        startsAfterOffsetZero = startLine > 1
+    }
+    /// Reading starts part-way through the input (after NDJSON lines): no byte-order mark is skipped,
+    /// and byte offsets count from there.
+    private let startsAfterOffsetZero: Bool
 
     /// After ``detectLayout()`` returned `.singleDocument` or `.other`: the chunks it read and the
     /// reader positioned just after them, so the file can be read again from its start in another
-    /// way without reopening it. Nil when detection read too much to keep (more than four times
-    /// `maxRecordBytes` plus a chunk); reopen the file instead (impossible for a pipe).
-    public func takeInput() -> (consumed: [[UInt8]], rest: CompressedFileReader)? {
+    /// way without reopening it. Nil when detection read too much to keep (more than `maxRecordBytes`
+    /// plus a chunk); reopen the file instead (impossible for a pipe).
+    public func takeInput() -> (consumed: [[UInt8]], rest: () throws(IngestionError) -> [UInt8]?)? {
         guard layout != nil, layout != .recordsArray, let recorded else { return nil }
         self.recorded = nil
-        return (recorded, reader)
+        return (recorded, nextChunk)
     }
 
     /// Reads just far enough to tell whether this is a CloudTrail log file.
@@ -153,12 +217,13 @@ public final class CloudTrailRecordsReader {
         return decided
     }
 
-    /// The next record (or the report of an over-large one), or nil at the end of the file.
+    /// The next record or other top-level object (or the report of an over-large one), or nil at the
+    /// end of the file.
     ///
-    /// Throws `.malformedLog` for structural damage and `.file` for I/O or gzip errors; records before
-    /// the damage have been returned, and every later call returns nil. A file without a top-level
-    /// `Records` array is reported as `.malformedLog` too.
-    public func nextRecord() throws(InputError) -> Result<Record, InputError>? {
+    /// Throws `.malformedLog` for structural damage and `.file` for I/O or gzip errors; items before
+    /// the damage have been returned, and every later call returns nil. A file whose first object has
+    /// no top-level `Records` array is reported as `.malformedLog` too (read it another way).
+    public func nextItem() throws(InputError) -> Result<Item, InputError>? {
         if layout == nil {
             let found = try detectLayout()
             if found != .recordsArray {
@@ -166,12 +231,26 @@ public final class CloudTrailRecordsReader {
             }
         }
         if ended { return nil }
-        return try run(detecting: false).record
+        return try run(detecting: false).item
+    }
+
+    /// The next record (or the report of an over-large one), or nil at the end of the file: like
+    /// ``nextItem()``, with a later top-level object that is not a log document reported as an
+    /// `invalidEvent` at its line rather than handed out.
+    public func nextRecord() throws(InputError) -> Result<Record, InputError>? {
+        switch try nextItem() {
+        case nil: return nil
+        case .success(.record(let record)): return .success(record)
+        case .success(.object(let line, _)):
+            return .failure(.invalidEvent(origin: EventOrigin(source: path, position: .line(line)),
+                                          detail: "a top-level object that is not a CloudTrail log document"))
+        case .failure(let error): return .failure(error)
+        }
     }
 
     /// Closes the file; safe to call more than once.
     public func close() {
-        reader.close()
+        closeSource()
         ended = true
     }
 
@@ -179,7 +258,7 @@ public final class CloudTrailRecordsReader {
 
     private struct Step {
         var layout: Layout?
-        var record: Result<Record, InputError>?
+        var item: Result<Item, InputError>?
     }
 
     /// Runs the state machine until a record is complete, the layout is decided (when `detecting`),
@@ -200,6 +279,7 @@ public final class CloudTrailRecordsReader {
         } catch {
             ended = true
             record = []
+            object = []
             throw error
         }
     }
@@ -207,10 +287,12 @@ public final class CloudTrailRecordsReader {
     /// Loads the next chunk; false at end of input.
     private func refill() throws(InputError) -> Bool {
         if inputEnded { return false }
+        countLines(upTo: chunk.count)
         chunkOffset += Int64(chunk.count)
+        countedUpTo = 0
         let next: [UInt8]?
         do {
-            next = try reader.nextChunk()
+            next = try nextChunk()
         } catch {
             if case .truncated = error { endedInsideValue = true }
             throw .file(error)
@@ -226,10 +308,39 @@ public final class CloudTrailRecordsReader {
             if recordedBytes > replayLimit && !mustReplay { recorded = nil } else { recorded?.append(next) }
         }
         // A UTF-8 byte-order mark at the very start is skipped, as the JSON parser does.
-        let skip = chunkOffset == 0 && next.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        let skip = chunkOffset == 0 && !startsAfterOffsetZero && next.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         chunk = next
         position = skip
         return true
+    }
+
+    /// Counts the line breaks of the current chunk up to `end` not counted yet.
+    private func countLines(upTo end: Int) {
+        guard end > countedUpTo else { return }
+        var lines = 0
+        chunk.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var i = countedUpTo
+            while i < end, let hit = memchr(base + i, 0x0A, end - i) {
+                lines += 1
+                i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+            }
+        }
+        lineAtCounted += lines
+        countedUpTo = end
+    }
+
+    /// Appends the bytes of the object being kept, from `objectSegmentStart` to `end` of `buffer`.
+    private func keepObject(_ buffer: UnsafeBufferPointer<UInt8>, upTo end: Int) {
+        guard keepingObject, end > objectSegmentStart else { return }
+        defer { objectSegmentStart = end }
+        guard !objectTooLarge else { return }
+        if object.count + (end - objectSegmentStart) > maxRecordBytes {
+            objectTooLarge = true
+            object.removeAll(keepingCapacity: object.capacity <= maxRecordBytes)
+            return
+        }
+        object.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[objectSegmentStart..<end]))
     }
 
     private func endOfInput(detecting: Bool) throws(InputError) -> Step {
@@ -255,6 +366,8 @@ public final class CloudTrailRecordsReader {
     private func scan(_ buffer: UnsafeBufferPointer<UInt8>, detecting: Bool) throws(InputError) -> Step? {
         let count = buffer.count
         value.rejectsLineBreaksInStrings = detecting
+        if keepingObject { objectSegmentStart = min(position, count) }
+        defer { keepObject(buffer, upTo: min(position, count)) }
         while position < count {
             switch phase {
             case .beforeDocument, .afterDocument:
@@ -268,18 +381,30 @@ public final class CloudTrailRecordsReader {
                                                    : "unexpected \(describe(buffer[i])) after the top-level object",
                                     at: i)
                 }
-                if phase == .afterDocument, detecting, !sawRecordsAnywhere { return Step(layout: .other) }
+                if phase == .afterDocument, detecting, !sawRecordsAnywhere {
+                    // Reached only without a line break after a one-line first object: concatenated JSON.
+                    return Step(layout: firstDocumentIsOneLine && documents == 1 ? .concatenatedObjects : .other)
+                }
                 if documents == 0 { firstDocumentStart = chunkOffset + Int64(i) }
                 documents += 1
                 sawRecordsInDocument = false
                 position = i + 1
                 phase = .beforeFirstKey
+                if !detecting {
+                    countLines(upTo: i)
+                    objectLine = lineAtCounted
+                    keepingObject = true
+                    objectTooLarge = false
+                    object.removeAll(keepingCapacity: true)
+                    objectSegmentStart = i
+                }
 
             case .beforeFirstKey, .beforeKey:
                 guard let i = skipWhitespace(buffer) else { return nil }
                 if phase == .beforeFirstKey, buffer[i] == UInt8(ascii: "}") {
                     position = i + 1
                     phase = .afterDocument
+                    keepObject(buffer, upTo: position)
                     if let step = documentEnded(detecting: detecting) { return step }
                     continue
                 }
@@ -317,6 +442,9 @@ public final class CloudTrailRecordsReader {
                     }
                     sawRecordsInDocument = true
                     sawRecordsAnywhere = true
+                    // A log document: its records are handed out, not the object.
+                    keepingObject = false
+                    object.removeAll(keepingCapacity: object.capacity <= maxRecordBytes)
                     position = i + 1
                     phase = .beforeFirstRecord
                     if detecting { return Step(layout: .recordsArray) }
@@ -343,6 +471,7 @@ public final class CloudTrailRecordsReader {
                 case UInt8(ascii: "}"):
                     phase = .afterDocument
                     position = i + 1
+                    keepObject(buffer, upTo: position)
                     if let step = documentEnded(detecting: detecting) { return step }
                     continue
                 default:
@@ -373,7 +502,7 @@ public final class CloudTrailRecordsReader {
                 guard let end else { position = count; return nil }
                 position = end
                 phase = .afterRecord
-                return Step(record: completeRecord())
+                return Step(item: completeRecord())
 
             case .afterRecord:
                 guard let i = skipWhitespace(buffer) else { return nil }
@@ -389,9 +518,15 @@ public final class CloudTrailRecordsReader {
         return nil
     }
 
-    /// After a top-level object closes: while detecting, a document without `Records` may be the whole file.
+    /// After a top-level object closes: while detecting, a document without `Records` may be the whole
+    /// file; while reading, such an object is handed out whole.
     private func documentEnded(detecting: Bool) -> Step? {
-        guard detecting, !sawRecordsAnywhere else { return nil }
+        if !detecting {
+            guard keepingObject else { return nil }
+            // The object's last bytes are in this chunk, up to `position`.
+            return Step(item: completeObject())
+        }
+        guard !sawRecordsAnywhere else { return nil }
         if documents == 1 {
             let end = chunkOffset + Int64(position)
             firstDocumentIsOneLine = recordedBytes(from: firstDocumentStart, to: end).map { !$0.contains(0x0A) } ?? false
@@ -466,7 +601,7 @@ public final class CloudTrailRecordsReader {
         record.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[range]))
     }
 
-    private func completeRecord() -> Result<Record, InputError> {
+    private func completeRecord() -> Result<Item, InputError> {
         let index = nextIndex
         nextIndex += 1
         if recordTooLarge {
@@ -475,7 +610,21 @@ public final class CloudTrailRecordsReader {
         }
         let bytes = record
         record.removeAll(keepingCapacity: true)
-        return .success(Record(index: index, bytes: bytes))
+        return .success(.record(Record(index: index, bytes: bytes)))
+    }
+
+    /// The top-level object just closed (kept since its `{`, its last byte included), or the report
+    /// that it was too large.
+    private func completeObject() -> Result<Item, InputError> {
+        keepingObject = false
+        if objectTooLarge {
+            objectTooLarge = false
+            object.removeAll(keepingCapacity: object.capacity <= maxRecordBytes)
+            return .failure(.eventTooLarge(origin: EventOrigin(source: path, position: .line(objectLine)), limit: maxRecordBytes))
+        }
+        let bytes = object
+        object.removeAll(keepingCapacity: true)
+        return .success(.object(line: objectLine, bytes: bytes))
     }
 
     /// Index of the next non-whitespace byte from `position`, or nil (position moved to the end).

@@ -12,10 +12,13 @@ public struct RawEvent: Sendable, Equatable {
     /// The JSON text of one record, line or document, exactly as in the input.
     public var bytes: [UInt8]
     public var origin: EventOrigin
+    /// The event is the whole input (a file holding one JSON document), not one item among others.
+    public var isWholeInput: Bool
 
-    public init(bytes: [UInt8], origin: EventOrigin) {
+    public init(bytes: [UInt8], origin: EventOrigin, isWholeInput: Bool = false) {
         self.bytes = bytes
         self.origin = origin
+        self.isWholeInput = isWholeInput
     }
 }
 
@@ -35,8 +38,13 @@ public struct RawEvent: Sendable, Equatable {
 /// the source's items: the file is checkpointed before it, so it is read again from there once it
 /// grew. Not thread-safe.
 public final class EventInputs {
-    /// A pretty-printed single-document file may be this many times `maxEventBytes` before compaction.
+    /// A pretty-printed single-document file, or a record or object in a stream of documents, may be
+    /// this many times `maxEventBytes` as written, before compaction.
     public static let singleDocumentSlack = 4
+
+    /// The most bytes one record or document is held as written (whitespace included): a bound on
+    /// memory, larger than the event limit so that indentation does not count against an event.
+    var rawLimit: Int { maxEventBytes * Self.singleDocumentSlack }
 
     public let maxEventBytes: Int
     /// Distinct sources started so far (files and standard input; a file read again as it grows,
@@ -185,7 +193,9 @@ public final class EventInputs {
             let first: CompressedFileReader
             // Before waiting on a pipe or terminal: the moment to commit what was read (onIdle).
             do { first = try file.reader { [weak self] in self?.onIdle?() } } catch { throw .file(error) }
-            let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: maxEventBytes, mustReplay: !file.isRegularFile)
+            // Records are held as written, whitespace included, up to the slack a pretty-printed
+            // event gets; the event size limit applies to the compact event (EventNormalizer).
+            let records = CloudTrailRecordsReader(reader: first, maxRecordBytes: rawLimit, mustReplay: !file.isRegularFile)
             let layout: CloudTrailRecordsReader.Layout
             do {
                 layout = try records.detectLayout()
@@ -199,26 +209,36 @@ public final class EventInputs {
             }
             // Start over: from what detection read (works for pipes too), else by reopening the file.
             var chunks: [[UInt8]]
-            let rest: CompressedFileReader
+            let rest: () throws(IngestionError) -> [UInt8]?
+            let closeRest: () -> Void
             if let input = records.takeInput() {
                 (chunks, rest) = input
+                closeRest = records.close
             } else {
                 records.close()
                 guard file.isRegularFile else {
                     throw .eventTooLarge(origin: EventOrigin(source: path, position: .line(1)), limit: maxEventBytes)
                 }
-                do { rest = try file.reader(rewind: true) } catch { throw .file(error) }
+                let reader: CompressedFileReader
+                do { reader = try file.reader(rewind: true) } catch { throw .file(error) }
+                rest = { () throws(IngestionError) -> [UInt8]? in try reader.nextChunk() }
+                closeRest = reader.close
                 chunks = []
             }
             let next: () throws(IngestionError) -> [UInt8]? = {
                 if !chunks.isEmpty { return chunks.removeFirst() }
-                return try rest.nextChunk()
+                return try rest()
             }
-            if layout == .singleDocument {
-                defer { rest.close() }
+            switch layout {
+            case .singleDocument:
+                defer { closeRest() }
                 return .success(.single(try readSingleDocument(path, next: next)))
+            case .concatenatedObjects:
+                return .success(.records(CloudTrailRecordsReader(documentsFrom: path, startLine: 1, maxRecordBytes: rawLimit,
+                                                                 next: next, close: closeRest)))
+            default:
+                return .success(.lines(ChunkLineReader(name: path, maxLineLength: maxEventBytes, next: next, close: closeRest)))
             }
-            return .success(.lines(ChunkLineReader(name: path, maxLineLength: maxEventBytes, next: next, close: rest.close)))
         } catch {
             return .failure(error)
         }
@@ -237,8 +257,10 @@ public final class EventInputs {
         }
         // A one-line file is also a one-line NDJSON file: report it by line, as NDJSON is.
         let content = bytes.lastIndex { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }.map { bytes[...$0] } ?? []
-        if !content.contains(0x0A) { return RawEvent(bytes: Array(content), origin: EventOrigin(source: path, position: .line(1))) }
-        return RawEvent(bytes: bytes, origin: origin)
+        if !content.contains(0x0A) {
+            return RawEvent(bytes: Array(content), origin: EventOrigin(source: path, position: .line(1)), isWholeInput: true)
+        }
+        return RawEvent(bytes: bytes, origin: origin, isWholeInput: true)
     }
 
     /// The next item of the current reader, or nil when it is exhausted (or stopped on an error reported earlier).
@@ -246,8 +268,15 @@ public final class EventInputs {
         switch current {
         case .records(let reader):
             do {
-                guard let item = try reader.nextRecord() else { return nil }
-                return item.map { RawEvent(bytes: $0.bytes, origin: EventOrigin(source: reader.path, position: .record($0.index))) }
+                guard let item = try reader.nextItem() else { return nil }
+                return item.map { item in
+                    switch item {
+                    case .record(let record):
+                        return RawEvent(bytes: record.bytes, origin: EventOrigin(source: reader.path, position: .record(record.index)))
+                    case .object(let line, let bytes):
+                        return RawEvent(bytes: bytes, origin: EventOrigin(source: reader.path, position: .line(line)))
+                    }
+                }
             } catch {
                 reader.close()
                 current = .single(nil)
@@ -264,7 +293,25 @@ public final class EventInputs {
             while true {
                 let line: Result<LineSplitter.Line, IngestionError>?
                 do {
-                    line = try reader.nextLine()
+                    switch try reader.nextLine() {
+                    case nil:
+                        line = nil
+                    case .line(let next):
+                        line = next
+                    case .logDocument(let rest, let number):
+                        // A CloudTrail log document on a line of its own: the rest of the input is read as
+                        // a stream of documents (log documents give their records, other objects are events).
+                        var pending: [UInt8]? = rest
+                        let documents = CloudTrailRecordsReader(
+                            documentsFrom: reader.name, startLine: number, maxRecordBytes: rawLimit,
+                            next: { () throws(IngestionError) -> [UInt8]? in
+                                if let first = pending { pending = nil; return first }
+                                return try reader.nextChunk()
+                            },
+                            close: reader.close)
+                        current = .records(documents)
+                        return readFromCurrent()
+                    }
                 } catch {
                     reader.close()
                     current = .single(nil)
@@ -352,10 +399,23 @@ final class ChunkLineReader {
     /// The number the next line will have.
     var nextLineNumber: Int { splitter.nextLineNumber }
 
-    /// The next line or over-long-line error, or nil at end of input.
-    func nextLine() throws(IngestionError) -> Result<LineSplitter.Line, IngestionError>? {
+    /// What ``nextLine()`` found.
+    enum Next {
+        /// A line, or an over-long line's error.
+        case line(Result<LineSplitter.Line, IngestionError>)
+        /// Line `number` starts a CloudTrail log document (`{"Records": [`): `rest` is the input from
+        /// its start up to what was read, and ``nextChunk()`` goes on from there.
+        case logDocument(rest: [UInt8], number: Int)
+    }
+
+    /// The next line or over-long-line error, the start of a log document, or nil at end of input.
+    func nextLine() throws(IngestionError) -> Next? {
         while true {
-            if let line = splitter.nextLine() { return line }
+            if splitter.nextLineStartsLogDocument() {
+                let number = splitter.nextLineNumber
+                return .logDocument(rest: splitter.takeRest(), number: number)
+            }
+            if let line = splitter.nextLine() { return .line(line) }
             if inputEnded { return nil }
             if let chunk = try next() {
                 splitter.append(chunk)
@@ -364,6 +424,16 @@ final class ChunkLineReader {
                 inputEnded = true
             }
         }
+    }
+
+    /// The input's next chunk after what the splitter holds (after ``Next/logDocument(rest:number:)``).
+    func nextChunk() throws(IngestionError) -> [UInt8]? {
+        if inputEnded { return nil }
+        guard let chunk = try next() else {
+            inputEnded = true
+            return nil
+        }
+        return chunk
     }
 
     /// Releases the source (a file reader); safe to call more than once.

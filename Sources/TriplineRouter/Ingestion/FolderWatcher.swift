@@ -165,7 +165,7 @@ public final class FolderWatcher {
             case .danglingLink(let reason):
                 errors.append(.notFound(path: path, reason: reason))
                 dangling.insert(path)
-            case .directory, .other, .missing: break  // links to directories are not followed, as in a walk
+            case .directory, .special, .other, .missing: break  // links to directories are not followed, as in a walk
             }
         case S_IFREG where info.st_nlink > 1:
             ready.append(path)
@@ -215,7 +215,7 @@ public final class FolderWatcher {
                 ready.append(path)
             case .danglingLink:
                 continue
-            case .directory, .other, .missing:
+            case .directory, .special, .other, .missing:
                 dangling.remove(path)
             }
         }

@@ -60,12 +60,15 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The input at `origin` is a CloudTrail digest file (``CloudTrailNormalizer/isDigest(_:)``): it
     /// holds no events, so it is skipped. Not an error: reported as a note, not counted as a bad record.
     case cloudTrailDigest(origin: EventOrigin)
+    /// A directory entry with an input's name that is not a regular file (`kind`: a FIFO, a socket,
+    /// a device): not read, as it may never end. Not an error: reported as a note.
+    case notARegularFile(path: String, kind: String)
 
     /// The file the error is about (`stdin` for standard input).
     public var path: String {
         switch self {
         case .file(let error): return error.path
-        case .malformedLog(let path, _, _, _), .notFound(let path, _): return path
+        case .malformedLog(let path, _, _, _), .notFound(let path, _), .notARegularFile(let path, _): return path
         case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
             return origin.source
         }
@@ -76,7 +79,7 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
             return origin
-        case .file, .malformedLog, .notFound: return nil
+        case .file, .malformedLog, .notFound, .notARegularFile: return nil
         }
     }
 
@@ -84,7 +87,7 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     public var endsFile: Bool {
         switch self {
         case .eventTooLarge, .invalidEvent, .cloudTrailDigest: return false
-        case .file, .malformedLog, .notFound, .incomplete: return true
+        case .file, .malformedLog, .notFound, .incomplete, .notARegularFile: return true
         }
     }
 
@@ -96,10 +99,13 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether this counts as a problem with the input (a bad record, an unreadable file); false for
-    /// an input that only holds no events (``cloudTrailDigest(origin:)``), which is noted and skipped.
+    /// an input that only holds no events (``cloudTrailDigest(origin:)``) or is not read
+    /// (``notARegularFile(path:kind:)``), which is noted and skipped.
     public var isError: Bool {
-        if case .cloudTrailDigest = self { return false }
-        return true
+        switch self {
+        case .cloudTrailDigest, .notARegularFile: return false
+        default: return true
+        }
     }
 
     /// Whether this is the unfinished end of an input (``incomplete(origin:reason:)``).
@@ -124,8 +130,10 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(origin): \(detail); skipped"
         case .notFound(let path, let reason):
             return "\(path): \(reason)"
-        case .cloudTrailDigest(let origin) where origin.position == .document || origin.position == .line(1):
-            // A digest file is one JSON object, on one line or several: name the file.
+        case .notARegularFile(let path, let kind):
+            return "\(path): \(kind), not a regular file; skipped (name it on the command line to read it)"
+        case .cloudTrailDigest(let origin) where origin.position == .document:
+            // A digest file given whole (one JSON object, on one line or several): name the file.
             return "\(origin.source) is a CloudTrail digest file (no events); skipped"
         case .cloudTrailDigest(let origin):
             return "\(origin) is a CloudTrail digest (no events); skipped"

@@ -48,7 +48,7 @@ public final class SourceList {
             switch FileKind.of(argument) {
             case .directory:
                 walker = DirectoryWalker(root: argument)
-            case .regularFile, .other:
+            case .regularFile, .special, .other:
                 // Named explicitly: read it whatever its name (FIFOs and devices included).
                 return .success(.file(argument))
             case .missing(let reason), .danglingLink(let reason):
@@ -63,7 +63,8 @@ public final class SourceList {
 /// Skips hidden entries (names starting with `.`), CloudTrail digest files (names containing
 /// `CloudTrail-Digest`) and files whose names do not end in `.json`, `.json.gz`, `.ndjson`, `.jsonl`
 /// or `.gz`. Symbolic links to files are followed; symbolic links to directories are not (no loops);
-/// a dangling symbolic link with an input's name is reported, not skipped in silence.
+/// a dangling symbolic link with an input's name is reported, not skipped in silence, and a FIFO,
+/// socket or device with an input's name is skipped with a note (``InputError/notARegularFile(path:kind:)``).
 /// Lazy: holds one sorted listing per directory level, never the whole tree.
 public final class DirectoryWalker {
     private struct Frame {
@@ -109,6 +110,9 @@ public final class DirectoryWalker {
                 if Self.accepts(name: name) { return .success(path) }
             case .danglingLink(let reason):
                 if Self.accepts(name: name) { return .failure(.notFound(path: path, reason: reason)) }
+            case .special(let kind):
+                // Not read (it may never end), but not passed over in silence either.
+                if Self.accepts(name: name) { return .failure(.notARegularFile(path: path, kind: kind)) }
             case .other, .missing:
                 continue
             }
@@ -154,6 +158,8 @@ public final class DirectoryWalker {
 /// What a path names, as far as input reading cares.
 enum FileKind {
     case regularFile, directory, other
+    /// A FIFO, socket or device (not through a symbolic link); `kind` names which.
+    case special(kind: String)
     case missing(reason: String)
     /// A symbolic link whose target cannot be reached; `reason` names the target and why.
     case danglingLink(reason: String)
@@ -189,6 +195,10 @@ enum FileKind {
         switch mode & S_IFMT {
         case S_IFREG: return .regularFile
         case S_IFDIR: return .directory
+        case S_IFIFO: return .special(kind: "a FIFO")
+        case S_IFSOCK: return .special(kind: "a socket")
+        case S_IFCHR: return .special(kind: "a character device")
+        case S_IFBLK: return .special(kind: "a block device")
         default: return .other
         }
     }

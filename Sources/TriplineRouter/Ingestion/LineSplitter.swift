@@ -94,6 +94,40 @@ public struct LineSplitter: Sendable {
         return completeLine(currentChunkPart: chunk.count..<chunk.count)
     }
 
+    /// Whether the line about to be read begins a CloudTrail log document: `{`, then the key
+    /// `"Records"` and `[` (whitespace allowed between them). False while too little of it is there
+    /// to tell; ask again after more input arrived.
+    public func nextLineStartsLogDocument() -> Bool {
+        guard !skipping, partial.count < 64 else { return false }
+        // The line's first bytes only (what the pattern can span with modest blanks), up to its newline.
+        let start = min(cursor, chunk.count)
+        var window = partial
+        for byte in chunk[start..<min(chunk.count, start + 64 - partial.count)] {
+            if byte == 0x0A { break }
+            window.append(byte)
+        }
+        let available = window[...]
+        var i = available.startIndex
+        func skipBlanks() { while i < available.endIndex, [0x20, 0x09, 0x0D].contains(available[i]) { i += 1 } }
+        for token in Self.logDocumentStart {
+            skipBlanks()
+            guard available.endIndex - i >= token.count, available[i..<(i + token.count)].elementsEqual(token) else { return false }
+            i += token.count
+        }
+        return true
+    }
+
+    private static let logDocumentStart: [[UInt8]] = [[UInt8(ascii: "{")], Array("\"Records\"".utf8), [UInt8(ascii: ":")], [UInt8(ascii: "[")]]
+
+    /// Everything not yet returned as a line (the start of the current line included), handing the
+    /// rest of the input over to another reader; the splitter then holds nothing.
+    public mutating func takeRest() -> [UInt8] {
+        let rest = partial + chunk[min(cursor, chunk.count)...]
+        partial.removeAll()
+        cursor = chunk.count
+        return rest
+    }
+
     // MARK: - Private
 
     private func indexOfNewline(from start: Int) -> Int? {

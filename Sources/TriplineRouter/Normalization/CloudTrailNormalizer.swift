@@ -102,8 +102,10 @@ public enum CloudTrailNormalizer {
     /// EventBridge writes it (CloudTrail's own form passes unchanged; an offset is converted, a
     /// fraction dropped); nil when it is not a date-time.
     public static func time(forEventTime eventTime: String?) -> String? {
-        guard let eventTime, let seconds = UTCTime.parse(eventTime) else { return nil }
-        return UTCTime.iso8601(seconds)
+        // Whole seconds read exactly: a 7-digit fraction added as a Double can round up to the next
+        // second (`23:59:59.9999999Z` would become the next day, even the next year).
+        guard let eventTime, let seconds = UTCTime.parseWholeSeconds(eventTime) else { return nil }
+        return UTCTime.iso8601(Double(seconds))
     }
 
     /// An envelope for a record, the value itself for an envelope, nil for anything else.

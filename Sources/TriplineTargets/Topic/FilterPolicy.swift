@@ -7,8 +7,8 @@ import TriplineJSON
 /// five keys, 150 combinations, number range, operators and operands, `$or` shape, nesting in the
 /// `MessageAttributes` scope) with an error naming the JSON path, the value and what was expected.
 /// A policy is a value: match it against a message's attributes or its JSON body, from any thread.
-/// An empty policy `{}` accepts every message. Where SNS differs from EventBridge see
-/// `SNS-SEMANTICS.md` beside this file.
+/// An empty policy `{}` accepts every message. Where SNS differs from EventBridge see README.md,
+/// section "SNS topics: filter policies and where they differ from EventBridge patterns".
 public struct FilterPolicy: Sendable, Equatable {
     /// What the policy is matched against.
     public let scope: FilterPolicyScope

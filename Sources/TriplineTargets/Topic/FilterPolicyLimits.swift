@@ -4,8 +4,9 @@
 public enum FilterPolicyLimits {
     /// "The maximum size of a filter policy is 256 KB." Measured on the policy text as given.
     public static let maxPolicyBytes = 256 * 1024
-    /// "A filter policy can have a maximum of five keys." For nested (body) policies only the
-    /// top-level keys count; an `$or` group adds the largest key count among its alternatives.
+    /// "A filter policy can have a maximum of five keys." In nested (body) policies the leaf keys
+    /// count, through every level, and a key holding an object does not; an `$or` group adds the
+    /// largest key count among its alternatives.
     public static let maxKeys = 5
     /// "The total combination of values in a filter policy must not exceed 150."
     public static let maxCombinations = 150

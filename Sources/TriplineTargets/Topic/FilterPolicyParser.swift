@@ -213,9 +213,18 @@ struct FilterPolicyParser {
 
     // MARK: - Limits over the whole policy
 
-    /// Top-level keys of the largest branch: fields plus, per `$or` group, its largest alternative.
+    /// SNS's key count of the largest branch: leaf keys (those holding a value array), counted
+    /// through nested objects, whose own keys do not count; plus, per `$or` group, its largest
+    /// alternative. The filter-policy-constraints page: in `{"state", "severity", "message",
+    /// "finding": {"standard_control", "region", "account"}}` six keys count, `finding` not.
     static func keyCount(_ node: PolicyNode) -> Int {
-        var count = node.fields.count
+        var count = 0
+        for field in node.fields {
+            switch field.content {
+            case .conditions: count += 1
+            case .object(let nested): count += keyCount(nested)
+            }
+        }
         for group in node.orGroups { count += group.map(keyCount).max() ?? 0 }
         return count
     }
