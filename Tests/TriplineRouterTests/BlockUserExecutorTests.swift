@@ -467,6 +467,13 @@ struct BlockUserExecutorTests {
         #expect(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(other), with: snapshot, now: start) == nil)
         let marked = try #require(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(Identities.event(Identities.assumedRole)), with: snapshot, now: start))
         #expect(try JSONParser.parse(marked)["tripline"] == ["blocked": true])
+        // Bytes with an empty blocklist: a forged mark is found wherever it sits, and removed.
+        let stripped = try #require(BlockUserExecutor.enrich(eventBytes: JSONWriter.bytes(.object(forged)), with: .empty, now: start))
+        #expect(try JSONParser.parse(stripped) == other)
+        let first = Array(#"{"tripline":{"blocked":true},"detail":{"n":"tripline"}}"#.utf8)
+        let unforged = try #require(BlockUserExecutor.enrich(eventBytes: first, with: .empty, now: start))
+        #expect(try JSONParser.parse(unforged) == ["detail": ["n": "tripline"]])
+        #expect(BlockUserExecutor.enrich(eventBytes: Array(#"{"detail":{"n":"tripline"},"x":"\"trip"}"#.utf8), with: .empty, now: start) == nil)
     }
 }
 

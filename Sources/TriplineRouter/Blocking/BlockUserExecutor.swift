@@ -397,7 +397,7 @@ public final class BlockUserExecutor: @unchecked Sendable {
     /// empty or the bytes mention `tripline`.
     public static func enrich(eventBytes: [UInt8], with blocked: BlockedKeys, pending: PendingBlocks = .empty, now: Double,
                               principalPath: AlertValuePath? = nil) -> [UInt8]? {
-        if blocked.isEmpty && pending.isEmpty && !contains(eventBytes, Array("\"tripline\"".utf8)) { return nil }
+        if blocked.isEmpty && pending.isEmpty && !contains(eventBytes, Self.triplineKey, anchor: 1) { return nil }
         guard let event = try? JSONParser.parse(eventBytes) else { return nil }
         let enriched = enrich(event, with: blocked, pending: pending, now: now, principalPath: principalPath)
         return enriched == event ? nil : JSONWriter.bytes(enriched)
@@ -463,16 +463,25 @@ public final class BlockUserExecutor: @unchecked Sendable {
                                    dryRun: target.dryRun || settings.dryRun)
     }
 
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
-        let first = needle[0]
-        var i = 0
-        let last = haystack.count - needle.count
-        while i <= last {
-            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
+    /// The quoted key `"tripline"`, as event bytes would hold it.
+    private static let triplineKey = Array("\"tripline\"".utf8)
+
+    /// Whether `needle` occurs in `haystack`. This runs on every event: `memchr` finds the
+    /// candidates for `needle[anchor]` (pick a byte rarer than the quotes JSON is full of), where a
+    /// byte-by-byte loop cost ~10 instructions per event byte.
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8], anchor: Int = 0) -> Bool {
+        guard needle.indices.contains(anchor), haystack.count >= needle.count else { return false }
+        return haystack.withUnsafeBufferPointer { h in
+            guard let base = h.baseAddress else { return false }
+            var from = anchor
+            while from < h.count, let hit = memchr(base + from, Int32(needle[anchor]), h.count - from) {
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                let start = at - anchor
+                if start + needle.count <= h.count, h[start..<(start + needle.count)].elementsEqual(needle) { return true }
+                from = at + 1
+            }
+            return false
         }
-        return false
     }
 
     // MARK: - Parts

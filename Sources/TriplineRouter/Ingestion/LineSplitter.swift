@@ -98,25 +98,28 @@ public struct LineSplitter: Sendable {
     /// `"Records"` and `[` (whitespace allowed between them). False while too little of it is there
     /// to tell; ask again after more input arrived.
     public func nextLineStartsLogDocument() -> Bool {
-        guard !skipping, partial.count < 64 else { return false }
-        // The line's first bytes only (what the pattern can span with modest blanks), up to its newline.
+        guard !skipping, partial.count < Self.logDocumentWindow else { return false }
+        // The line's first bytes only (what the pattern can span with modest blanks), up to its
+        // newline; read in place, since this runs before every line (most fail at their second byte).
         let start = min(cursor, chunk.count)
-        var window = partial
-        for byte in chunk[start..<min(chunk.count, start + 64 - partial.count)] {
-            if byte == 0x0A { break }
-            window.append(byte)
-        }
-        let available = window[...]
-        var i = available.startIndex
-        func skipBlanks() { while i < available.endIndex, [0x20, 0x09, 0x0D].contains(available[i]) { i += 1 } }
+        let fromChunk = min(chunk.count, start + Self.logDocumentWindow - partial.count) - start
+        let count = partial.count + fromChunk
+        func byte(_ i: Int) -> UInt8 { i < partial.count ? partial[i] : chunk[start + i - partial.count] }
+        var i = 0
         for token in Self.logDocumentStart {
-            skipBlanks()
-            guard available.endIndex - i >= token.count, available[i..<(i + token.count)].elementsEqual(token) else { return false }
-            i += token.count
+            while i < count, byte(i) == 0x20 || byte(i) == 0x09 || byte(i) == 0x0D { i += 1 }
+            guard count - i >= token.count else { return false }
+            for expected in token {
+                let actual = byte(i)
+                if actual != expected { return false }  // A newline ends the line: it is never expected.
+                i += 1
+            }
         }
         return true
     }
 
+    /// How many bytes at the start of a line ``nextLineStartsLogDocument()`` looks at.
+    private static let logDocumentWindow = 64
     private static let logDocumentStart: [[UInt8]] = [[UInt8(ascii: "{")], Array("\"Records\"".utf8), [UInt8(ascii: ":")], [UInt8(ascii: "[")]]
 
     /// Everything not yet returned as a line (the start of the current line included), handing the
