@@ -127,24 +127,3 @@ public struct PendingBlocks: Sendable, Equatable {
         }
     }
 }
-
-/// The idempotency keys of `BlockUser` deliveries that settled, reported by delivery workers and
-/// taken by the run loop, which then takes their ``PendingBlocks`` away.
-final class SettledBlockDeliveries: @unchecked Sendable {
-    private let lock = NSLock()
-    private var keys: [String] = []
-
-    func push(_ key: String) {
-        lock.lock()
-        keys.append(key)
-        lock.unlock()
-    }
-
-    func takeAll() -> [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = keys
-        keys.removeAll()
-        return taken
-    }
-}
