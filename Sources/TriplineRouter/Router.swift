@@ -351,6 +351,7 @@ public final class Router {
             log.note("tripline run: \(error)")
         }
         let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock, tally: tally)
+        batch.stop = stop
         if !blockUserTargets.isEmpty {
             batch.onCommitted = { [unowned self] deliveries, skipped in pendingBlocksCommitted(deliveries, skipped: skipped) }
         }
@@ -773,6 +774,8 @@ final class AcceptBatch {
     /// Outbox rows routed since the last commit: deleted in the commit's transaction.
     private var outboxIDs: [Int64] = []
     private var since: Double?
+    /// The run's stop signal: a requested stop ends a wait for room in the queue.
+    var stop: StopSignal?
     /// Told, after a commit, which of the committed deliveries the journal skipped as copies (by index).
     var onCommitted: ((_ deliveries: [NewDelivery], _ skipped: [Int]) -> Void)?
     /// The file last checkpointed, as last looked at (refreshed at most once a second while it is read).
@@ -857,7 +860,7 @@ final class AcceptBatch {
         since = nil
         // Wait for room before taking the lock: a topic publish on a worker needs the lock to finish,
         // and the workers are what make room.
-        dispatcher.waitForRoom()
+        dispatcher.waitForRoom(giveUp: { stop?.isRequested ?? false })
         lock.lock()
         defer { lock.unlock() }
         do {

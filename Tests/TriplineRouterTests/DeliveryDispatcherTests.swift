@@ -343,6 +343,28 @@ struct DeliveryDispatcherTests {
         #expect(try harness.journal.count() == 20 - done)
     }
 
+    @Test("waiting for room in a full queue ends as soon as the caller gives up (a stop was requested), not when the workers made room")
+    func waitForRoomGivesUp() throws {
+        let harness = try DispatcherHarness()
+        let release = Counter()
+        let dispatcher = harness.dispatcher(.init(maxQueued: 2, retry: RetrySchedule(baseDelay: 0.05, maxDelay: 0.1))) { _, _ in
+            while release.value == 0 { usleep(10_000) }
+            return .delivered
+        }
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a", "b", "c"]))
+        let asked = Counter()
+        let started = Date()
+        dispatcher.waitForRoom(giveUp: {
+            asked.increment()
+            return Date().timeIntervalSince(started) > 0.3
+        })
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited >= 0.3 && waited < 5, "the full queue held the caller for \(waited) s")
+        #expect(asked.value >= 2, "asked again while waiting")
+        release.increment()
+        #expect(dispatcher.drain(linger: 0) == 0)
+    }
+
     @Test("haltStarts: nothing starts, and a drain returns at once leaving everything queued")
     func haltedDispatcherStartsNothing() throws {
         let harness = try DispatcherHarness()

@@ -181,10 +181,17 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     }
 
     /// Blocks while `maxQueued` deliveries are queued (not once starts are halted: nothing would make room).
-    public func waitForRoom() {
+    ///
+    /// `giveUp` is asked a few times a second while it waits: true ends the wait at once (a stop was
+    /// requested: the run then commits what it holds, one batch past the bound, and stops reading,
+    /// instead of waiting for the workers to drain a full queue before it notices the signal).
+    public func waitForRoom(giveUp: () -> Bool = { false }) {
         condition.lock()
         defer { condition.unlock() }
-        while queuedTotal >= configuration.maxQueued && !closed && !halted { condition.wait() }
+        while queuedTotal >= configuration.maxQueued && !closed && !halted {
+            if giveUp() { return }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.2))
+        }
     }
 
     /// Stops starting attempts for good, because the state database failed: a delivery whose
