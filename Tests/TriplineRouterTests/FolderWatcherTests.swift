@@ -51,6 +51,39 @@ struct FolderWatcherTests {
         }
     }
 
+    @Test("files deleted or moved out of the folder are forgotten: a long --follow remembers the files present, not every file seen")
+    func deletedFilesAreForgotten() throws {
+        try withRouterTempDirectory { dir in
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: dir.path, stop: stop)
+            let content = Data(#"{"Records":[]}"#.utf8)
+            let outside = try FileManager.default.url(for: .itemReplacementDirectory, in: .userDomainMask, appropriateFor: dir, create: true)
+            defer { try? FileManager.default.removeItem(at: outside) }
+            var ticks = 0
+            var remembered: [Int] = []
+            watcher.onWait = {
+                ticks += 1
+                switch ticks {
+                case 1:
+                    for i in 0..<6 { try? content.write(to: dir.appendingPathComponent("f\(i).json")) }
+                case 2:
+                    remembered.append(watcher.rememberedFiles)
+                    for i in 0..<3 { try? FileManager.default.removeItem(at: dir.appendingPathComponent("f\(i).json")) }
+                    try? FileManager.default.moveItem(at: dir.appendingPathComponent("f3.json"), to: outside.appendingPathComponent("f3.json"))
+                case 3:
+                    remembered.append(watcher.rememberedFiles)
+                    stop.request()
+                default:
+                    stop.request()
+                }
+            }
+            var handedOut: [String] = []
+            while let item = watcher.nextFile() { handedOut.append(try item.get()) }
+            #expect(handedOut.count == 6, "\(handedOut)")
+            #expect(remembered == [6, 2], "remembered after writing 6 files, then after 4 left: \(remembered)")
+        }
+    }
+
     @Test("a dangling link is reported, then read once its target (outside the watched tree) appears")
     func danglingLinkIsReadWhenItsTargetAppears() throws {
         try withRouterTempDirectory { dir in

@@ -44,6 +44,9 @@ public final class FolderWatcher {
 
     private static let fileEvents = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)
     private static let directoryEvents = UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)
+    /// A file left the folder: what is remembered about it goes, so a long `--follow` over a folder
+    /// whose files are rotated away holds state for the files present, not for every file ever seen.
+    private static let leaveEvents = UInt32(IN_DELETE) | UInt32(IN_MOVED_FROM)
 
     /// Starts watching `directory`; the first calls to ``nextFile()`` return the files already there.
     public init(directory: String, stop: StopSignal) throws(InputError) {
@@ -74,6 +77,8 @@ public final class FolderWatcher {
 
     /// Number of directories being watched.
     public var watchedDirectories: Int { directories.count }
+    /// How many files the watcher remembers as handed out (those still in the folder).
+    var rememberedFiles: Int { seen.count }
 
     /// The next file to read, a problem worth reporting (an unreadable subdirectory), or nil once a stop
     /// was requested.
@@ -144,6 +149,9 @@ public final class FolderWatcher {
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         if mask & UInt32(IN_ISDIR) != 0 {
             if mask & Self.directoryEvents != 0 { watchTree(path, listFiles: true) }
+        } else if mask & Self.leaveEvents != 0 {
+            seen[path] = nil
+            dangling.remove(path)
         } else if DirectoryWalker.accepts(name: name) {
             if mask & Self.fileEvents != 0 {
                 ready.append(path)
@@ -177,7 +185,7 @@ public final class FolderWatcher {
     /// Watches `directory` and every subdirectory; with `listFiles`, queues the files already there
     /// (sorted, as ``DirectoryWalker`` walks).
     private func watchTree(_ directory: String, listFiles: Bool) {
-        let wd = inotify_add_watch(inotify, directory, Self.fileEvents | Self.directoryEvents | UInt32(IN_ONLYDIR))
+        let wd = inotify_add_watch(inotify, directory, Self.fileEvents | Self.directoryEvents | Self.leaveEvents | UInt32(IN_ONLYDIR))
         if wd < 0 {
             errors.append(.file(.cannotOpen(path: directory, reason: "cannot watch: " + String(cString: strerror(errno)))))
             return
