@@ -55,13 +55,17 @@ public struct CIDRBlock: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the first `length` bits of `address` equal those of `network` (same family).
     static func prefix(of address: IPAddress, matches network: UnsafeBufferPointer<UInt8>, length: Int) -> Bool {
-        var bit = 0
-        while bit < length {
-            let mask = UInt8(0x80) >> UInt8(bit % 8)
-            if address.byte(bit / 8) & mask != network[bit / 8] & mask { return false }
-            bit += 1
+        // Whole bytes first, then the leading bits of the byte the prefix ends in.
+        let whole = length / 8
+        var i = 0
+        while i < whole {
+            if address.byte(i) != network[i] { return false }
+            i += 1
         }
-        return true
+        let rest = length % 8
+        if rest == 0 { return true }
+        let mask = UInt8(0xFF) << UInt8(8 - rest)
+        return address.byte(whole) & mask == network[whole] & mask
     }
 
     private init(text: String, isIPv6: Bool, network: [UInt8], prefixLength: Int) {
@@ -141,14 +145,12 @@ public struct IPAddress: Sendable, Hashable {
     }
 
     public static func parse<C: Collection>(_ text: C) -> IPAddress? where C.Element == UInt8 {
-        if text.contains(UInt8(ascii: ":")) {
-            guard let (high, low) = parseIPv6(text) else { return nil }
-            // IPv4-mapped (::ffff:a.b.c.d, in hex groups): the IPv4 address.
-            if high == 0, low >> 32 == 0xFFFF { return IPAddress(ipv4: UInt32(truncatingIfNeeded: low)) }
-            return IPAddress(high: high, low: low)
-        }
-        guard let address = parseIPv4(text) else { return nil }
-        return IPAddress(ipv4: address)
+        // A dotted quad first: it is the common case, and text with a ':' never reads as one.
+        if let address = parseIPv4(text) { return IPAddress(ipv4: address) }
+        guard text.contains(UInt8(ascii: ":")), let (high, low) = parseIPv6(text) else { return nil }
+        // IPv4-mapped (::ffff:a.b.c.d, in hex groups): the IPv4 address.
+        if high == 0, low >> 32 == 0xFFFF { return IPAddress(ipv4: UInt32(truncatingIfNeeded: low)) }
+        return IPAddress(high: high, low: low)
     }
 
     /// A dotted quad as one number (first byte in the top bits), or nil: four decimal octets of
