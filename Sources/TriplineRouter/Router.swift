@@ -489,8 +489,9 @@ public final class Router {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
-                pruneCheckpoints()
             }
+            // A folder busy with new files never waits, so checks are due here too (a clock read when not).
+            if pruner != nil { pruneCheckpoints() }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
             if !incomplete.isEmpty, monotonicSeconds() >= nextIncompleteCheck {
                 nextIncompleteCheck = monotonicSeconds() + 1
