@@ -161,6 +161,15 @@ public final class Router {
         /// seconds, or when the run ends (`--follow`: files are written while they are read); nil
         /// reports it at once.
         public var incompleteGrace: Double?
+        /// Directories walked or watched: checkpoints of files gone from them are forgotten after
+        /// ``forgetMissing`` (``CheckpointPruner``).
+        public var checkpointRoots: [String] = []
+        /// Seconds a file must have been gone from a ``checkpointRoots`` directory before its checkpoint
+        /// is forgotten; nil keeps every checkpoint.
+        public var forgetMissing: Double? = Self.defaultForgetMissing
+        /// A day: a file put back within it is still known by its checkpoint, as its events would still
+        /// be known to the default `--dedupe-window`.
+        public static let defaultForgetMissing: Double = 86_400
 
         public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes,
                     dispatcher: DeliveryDispatcher.Configuration = DeliveryDispatcher.Configuration(), progressInterval: Double = 0.5,
@@ -259,6 +268,9 @@ public final class Router {
         let executor = self.executor
         let journal = DeliveryJournal(store: store, deduplicationWindow: options.deduplicationWindow)
         let checkpoints = CheckpointStore(store: store)
+        let pruner = options.forgetMissing.flatMap { grace in
+            options.checkpointRoots.isEmpty ? nil : CheckpointPruner(store: checkpoints, roots: options.checkpointRoots, grace: grace)
+        }
         let stateFailure = StateFailure()
         let dispatcher = DeliveryDispatcher(
             configuration: options.dispatcher, journal: journal,
@@ -333,6 +345,8 @@ public final class Router {
                     log.note("tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run")
                 }
                 if options.fromStart { try checkpoints.reset() }
+                // Checkpoints of files gone since the last run, before any is read again.
+                try pruner?.sweepIfDue()
             } catch {
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }
             }
@@ -389,6 +403,22 @@ public final class Router {
             }
         }
         inputs.onIdle = { batch.commit(failure: stateFailure, log: log) }
+        // A file renamed within a watched folder: what was read of it is committed, and its checkpoint
+        // follows it to its new name, so it is not read again.
+        inputs.onMoved = { from, to, isDirectory in
+            batch.commit(failure: stateFailure, log: log)
+            guard !stateFailure.failed else { return }
+            do throws(StateError) {
+                try (pruner ?? CheckpointPruner(store: checkpoints, roots: [], grace: 0)).moved(from: from, to: to, isDirectory: isDirectory)
+            } catch {
+                if stateFailure.record(error) { log.note("tripline run: \(error)") }
+            }
+        }
+        // Forgets checkpoints of files gone long enough (at most every `pruner.interval` seconds).
+        func pruneCheckpoints() {
+            guard let pruner, !stateFailure.failed else { return }
+            do throws(StateError) { try pruner.sweepIfDue() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
+        }
 
         var nextProgress = start + options.progressInterval
         var nextExpiry = start + Self.expiryInterval
@@ -403,6 +433,7 @@ public final class Router {
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
             }
             batch.commit(failure: stateFailure, log: log)
+            pruneCheckpoints()
             reportIncomplete()
         }
         // A watched folder stops being waited on once the database failed: the run ends as it would at a commit.
@@ -410,6 +441,7 @@ public final class Router {
         defer {
             inputs.onWaiting = nil
             inputs.shouldStopWaiting = nil
+            inputs.onMoved = nil
         }
         while true {
             if let stop, stop.isRequested {
@@ -458,6 +490,8 @@ public final class Router {
                 expireBlocks()
                 do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
             }
+            // A folder busy with new files never waits, so checks are due here too (a clock read when not).
+            if pruner != nil { pruneCheckpoints() }
             if batch.isDue(interval: options.acceptInterval) { batch.commit(failure: stateFailure, log: log) }
             if !incomplete.isEmpty, monotonicSeconds() >= nextIncompleteCheck {
                 nextIncompleteCheck = monotonicSeconds() + 1
@@ -838,7 +872,8 @@ final class AcceptBatch {
         if since == nil { since = monotonicSeconds() }
         let complete = ending != nil && ending != .incomplete
         checkpoints[file.path] = Checkpoint(source: file.path, size: identity.extent, modificationTime: identity.modificationTime,
-                                            fingerprint: identity.fingerprint.hex, items: items, complete: complete, updatedAt: StateTime.now())
+                                            fingerprint: identity.fingerprint.hex, items: items, complete: complete, updatedAt: StateTime.now(),
+                                            directoryDevice: file.directoryDevice)
     }
 
     /// Whether the batch is full or has waited long enough.

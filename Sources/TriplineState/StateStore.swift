@@ -268,7 +268,7 @@ public final class StateStore: @unchecked Sendable {
 /// The database schema, one statement list per version.
 enum StateSchema {
     /// `upgrades[n]` takes a database from version n to n + 1; a new database runs them all.
-    static let upgrades = [version1, version2, version3, version4, version5, version6]
+    static let upgrades = [version1, version2, version3, version4, version5, version6, version7]
 
     /// Deliveries done with (delivered or dead-lettered), by idempotency key: a match seen again
     /// within the de-duplication window is not queued a second time.
@@ -394,5 +394,14 @@ enum StateSchema {
         );
         ALTER TABLE block_breaker ADD COLUMN max_blocks INTEGER;
         ALTER TABLE block_breaker ADD COLUMN window_seconds REAL;
+        """
+
+    /// Checkpoints of files that are gone can be forgotten: `missing_since` is when a check first
+    /// found the file absent (NULL while present), and `directory_device` the device of the directory
+    /// the file was read in (0: not known), so a directory that is now on another device (a mount point
+    /// left empty by an unmount) is never taken as proof that its files are gone.
+    static let version7 = """
+        ALTER TABLE checkpoints ADD COLUMN missing_since REAL;
+        ALTER TABLE checkpoints ADD COLUMN directory_device INTEGER NOT NULL DEFAULT 0;
         """
 }

@@ -84,6 +84,42 @@ struct FolderWatcherTests {
         }
     }
 
+    @Test("renames within the folder are reported, with both names, before the file is handed out under its new one; moves in and out are not")
+    func renamesWithinTheFolderAreReported() throws {
+        try withRouterTempDirectory { dir in
+            let watched = dir.appendingPathComponent("drop"), outside = dir.appendingPathComponent("elsewhere")
+            try FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+            let content = Data(#"{"Records":[]}"#.utf8)
+            for name in ["a.json", "sub/b.json", "c.json"] { try content.write(to: watched.appendingPathComponent(name)) }
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
+            var events: [String] = []
+            watcher.onMove = { from, to, isDirectory in events.append("move \(from) -> \(to)\(isDirectory ? " (directory)" : "")") }
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                if ticks == 1 {
+                    let path = { (name: String) in watched.appendingPathComponent(name).path }
+                    _ = rename(path("a.json"), path("a2.json"))
+                    _ = rename(path("sub"), path("sub2"))
+                    _ = rename(path("c.json"), outside.appendingPathComponent("c.json").path)
+                    try? content.write(to: outside.appendingPathComponent("in.json"))
+                    _ = rename(outside.appendingPathComponent("in.json").path, path("in.json"))
+                    try? content.write(to: watched.appendingPathComponent("x.tmp"))
+                    _ = rename(path("x.tmp"), path("x.json"))
+                } else {
+                    stop.request()
+                }
+            }
+            while let item = watcher.nextFile() { events.append("file " + (try item.get())) }
+            let p = watched.path
+            #expect(events == ["file \(p)/a.json", "file \(p)/c.json", "file \(p)/sub/b.json",
+                               "move \(p)/a.json -> \(p)/a2.json", "move \(p)/sub -> \(p)/sub2 (directory)",
+                               "file \(p)/a2.json", "file \(p)/sub2/b.json", "file \(p)/in.json", "file \(p)/x.json"], "\(events)")
+        }
+    }
+
     @Test("a dangling link is reported, then read once its target (outside the watched tree) appears")
     func danglingLinkIsReadWhenItsTargetAppears() throws {
         try withRouterTempDirectory { dir in

@@ -67,6 +67,9 @@ public final class EventInputs {
     public var onWaiting: (() -> Void)?
     /// Asked by a source that waits a long time, after ``onWaiting``: true ends it (the run cannot go on).
     public var shouldStopWaiting: (() -> Bool)?
+    /// Told by a watched folder that a file or directory was renamed within it, before the file is
+    /// handed out under its new name: the moment to give its checkpoint the new name.
+    public var onMoved: ((_ from: String, _ to: String, _ isDirectory: Bool) -> Void)?
     /// Items (events and per-event errors) given so far by the current source, skipped ones included.
     public private(set) var itemsFromCurrentSource = 0
     /// Distinct files skipped whole by ``resumption`` that this run had not read: already read before.

@@ -34,6 +34,9 @@ public final class FolderWatcher {
     /// (a target outside the watched tree raises no event when it appears).
     private var dangling: Set<String> = []
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// What left a watched directory by a rename in the events read so far, by the rename's cookie:
+    /// paired with the `IN_MOVED_TO` of the same rename, or forgotten after the read (moved out).
+    private var movedOut: [UInt32: (path: String, isDirectory: Bool)] = [:]
 
     private struct FileStamp: Equatable {
         var inode: UInt64
@@ -73,6 +76,11 @@ public final class FolderWatcher {
     /// Asked after each ``onWait``: true ends the watch (``nextFile()`` returns nil), because the run
     /// cannot go on (its state database failed).
     public var shouldEnd: (() -> Bool)?
+    /// Told when a file or directory was renamed within the watched tree (`IN_MOVED_FROM` and
+    /// `IN_MOVED_TO` of one rename, seen together), before the file under its new name is handed out:
+    /// its checkpoint can follow it, so the same bytes are not read again. Only files with an input's
+    /// name are reported (a rename from or to another name is a file leaving or arriving).
+    public var onMove: ((_ from: String, _ to: String, _ isDirectory: Bool) -> Void)?
     static let waitTickMilliseconds = 1000
 
     /// Number of directories being watched.
@@ -118,24 +126,29 @@ public final class FolderWatcher {
     private func drainEvents() {
         while true {
             let count = buffer.withUnsafeMutableBytes { raw in read(inotify, raw.baseAddress!, raw.count) }
-            if count <= 0 { return }  // EAGAIN: drained
+            if count <= 0 {  // EAGAIN: drained
+                // A rename whose other half was not in the queue left the tree (or came from outside it).
+                movedOut.removeAll()
+                return
+            }
             var offset = 0
             let headerSize = 16  // wd, mask, cookie, len
             while offset + headerSize <= count {
-                let (wd, mask, nameLength) = buffer.withUnsafeBytes { raw in
+                let (wd, mask, cookie, nameLength) = buffer.withUnsafeBytes { raw in
                     (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
                      raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                     raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
                      Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
                 }
                 let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + nameLength)]
                 let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
                 offset += headerSize + nameLength
-                handle(wd: wd, mask: mask, name: name)
+                handle(wd: wd, mask: mask, cookie: cookie, name: name)
             }
         }
     }
 
-    private func handle(wd: Int32, mask: UInt32, name: String) {
+    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
             // Events were lost: rescan everything; unchanged files are skipped by `take`.
             watchTree(root, listFiles: true)
@@ -147,8 +160,16 @@ public final class FolderWatcher {
         }
         guard let directory = directories[wd], !name.isEmpty, !name.hasPrefix(".") else { return }
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-        if mask & UInt32(IN_ISDIR) != 0 {
+        let isDirectory = mask & UInt32(IN_ISDIR) != 0
+        if mask & UInt32(IN_MOVED_FROM) != 0, isDirectory || DirectoryWalker.accepts(name: name) {
+            movedOut[cookie] = (path, isDirectory)
+        } else if mask & UInt32(IN_MOVED_TO) != 0, let from = movedOut.removeValue(forKey: cookie), from.isDirectory == isDirectory,
+                  isDirectory || DirectoryWalker.accepts(name: name) {
+            onMove?(from.path, path, isDirectory)
+        }
+        if isDirectory {
             if mask & Self.directoryEvents != 0 { watchTree(path, listFiles: true) }
+            if mask & UInt32(IN_MOVED_FROM) != 0 { forgetTree(path) }
         } else if mask & Self.leaveEvents != 0 {
             seen[path] = nil
             dangling.remove(path)
@@ -212,6 +233,14 @@ public final class FolderWatcher {
                 if case .danglingLink = FileKind.of(error.path, followLinks: false) { dangling.insert(error.path) }
             }
         }
+    }
+
+    /// Forgets the files handed out under `directory`, which left the tree or was renamed within it
+    /// (its files are listed under the new name).
+    private func forgetTree(_ directory: String) {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        for path in seen.keys where path.hasPrefix(prefix) { seen[path] = nil }
+        for path in dangling where path.hasPrefix(prefix) { dangling.remove(path) }
     }
 
     /// Queues the dangling links whose target is a file now; forgets those that are gone.

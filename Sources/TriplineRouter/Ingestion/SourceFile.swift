@@ -34,6 +34,11 @@ public final class SourceFile {
         return false
     }
 
+    /// The device (`st_dev`) of the directory the path is in, as the file was opened; 0 for standard
+    /// input or when it cannot be found. Kept in the checkpoint: a later check that the file is gone
+    /// trusts its directory only while it is on this device (not an unmounted, empty mount point).
+    public let directoryDevice: UInt64
+
     let descriptor: Int32
     private let owned: Bool
     /// Where reading starts: 0 for a file opened here, the inherited offset for standard input.
@@ -71,6 +76,7 @@ public final class SourceFile {
             throw .cannotOpen(path: source.description, reason: "is a directory")
         }
         isRegularFile = (info.st_mode & S_IFMT) == S_IFREG
+        if case .file(let path) = source { directoryDevice = CheckpointPruner.device(ofDirectory: CheckpointPruner.directory(of: path)) ?? 0 } else { directoryDevice = 0 }
         startOffset = isRegularFile ? max(0, Int64(lseek(fd, 0, SEEK_CUR))) : 0
     }
 

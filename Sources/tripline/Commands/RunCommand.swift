@@ -13,13 +13,14 @@ enum RunCommand: Command {
     static let spec = CommandSpec(
         name: "run",
         summary: "Route CloudTrail events through the rules to their handlers",
-        synopses: ["run [--rules DIR] [--state-dir DIR | --ephemeral] [--from-start] [--dedupe-window SECONDS] [--log-format text|json] [--follow DIR] [INPUT...]"],
+        synopses: ["run [--rules DIR] [--state-dir DIR | --ephemeral] [--from-start] [--dedupe-window SECONDS] [--forget-missing SECONDS|never] [--log-format text|json] [--follow DIR] [INPUT...]"],
         options: [
             OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it) or one file (default: Rules)."),
             OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory: delivery queue, dead letters, checkpoints (default: .tripline beside the rules)."),
             OptionSpec(name: "ephemeral", valueName: nil, help: "Keep state in memory only: no checkpoints, nothing survives the run."),
             OptionSpec(name: "from-start", valueName: nil, help: "Ignore checkpoints: read every input file from its start."),
             OptionSpec(name: "dedupe-window", valueName: "SECONDS", help: "A match already delivered or dead-lettered this recently (same event id, rule and target) is not delivered again (default 86400; 0: off)."),
+            OptionSpec(name: "forget-missing", valueName: "SECONDS", help: "Forget the checkpoint of a file gone from a walked or watched directory once it has been gone this long (default 86400; 'never' keeps them)."),
             OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM, how long running deliveries may finish (default 10)."),
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
@@ -52,7 +53,11 @@ enum RunCommand: Command {
             reading the same files again delivers nothing twice; and a match whose event id, rule and
             target were already delivered or dead-lettered within --dedupe-window is not queued again
             (event ids of CloudTrail records are derived from their content, so a record read twice is
-            one event). A stopped or crashed run resumes its
+            one event). The checkpoint of a file gone from a directory INPUT or the --follow folder is
+            forgotten once two checks --forget-missing apart found it gone (at the start, and during the
+            run every quarter of that, 5 s to 15 min); a directory that is missing, cannot be listed or
+            is on another device than its files were (an unmounted mount point) proves nothing, and a
+            file renamed within the followed folder keeps its checkpoint. A stopped or crashed run resumes its
             queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
             deliveries finish within --shutdown-timeout; a second signal quits at once with status 128 +
             the signal number, 130 for Ctrl-C (nothing accepted is lost: it is all in the database).
@@ -125,6 +130,16 @@ enum RunCommand: Command {
                 return context.usageError("--dedupe-window needs seconds (0 or more), got '\(text)'", spec: spec)
             }
             options.deduplicationWindow = seconds
+        }
+        if let text = arguments.value("forget-missing") {
+            if text == "never" {
+                options.forgetMissing = nil
+            } else {
+                guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                    return context.usageError("--forget-missing needs seconds (0 or more) or 'never', got '\(text)'", spec: spec)
+                }
+                options.forgetMissing = seconds
+            }
         }
         do {
             options.blocking.protected = try ProtectedPrincipals(patterns: arguments.values("protect"))
@@ -212,6 +227,12 @@ enum RunCommand: Command {
         }
         watcher?.onWait = { [weak inputs] in inputs?.onWaiting?() }
         watcher?.shouldEnd = { [weak inputs] in inputs?.shouldStopWaiting?() ?? false }
+        watcher?.onMove = { [weak inputs] in inputs?.onMoved?($0, $1, $2) }
+        // Checkpoints of files gone from the walked directories and the watched folder are forgotten.
+        options.checkpointRoots = arguments.positionals.filter { argument in
+            var info = stat()
+            return argument != "-" && stat(argument, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        } + (watcher.map { [$0.root] } ?? [])
 
         let enabled = rules.rules.filter { $0.state != .disabled }.count
         log.note("tripline run: \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") loaded from \(rulesPath) (\(enabled) enabled)"
