@@ -7,10 +7,10 @@ import TriplineJSON
 
 @Suite("Checkpoints of files gone from the input directories are forgotten; renamed files keep theirs (end to end)")
 struct CheckpointPruningTests {
-    /// `filesRead` of `tripline status --json` for the state directory `s1`.
-    private func filesRead(_ tripline: TriplineBinary, in dir: URL) throws -> Int? {
+    /// `filesRead` (or another count) of `tripline status --json` for the state directory `s1`.
+    private func filesRead(_ tripline: TriplineBinary, in dir: URL, key: String = "filesRead") throws -> Int? {
         let status = try tripline.run(["status", "--json", "--state-dir", "s1"], in: dir)
-        return try JSONParser.parse(Array(status.stdout.utf8))["filesRead"]?.numberValue.map { Int($0.comparableValue) }
+        return try JSONParser.parse(Array(status.stdout.utf8))[key]?.numberValue.map { Int($0.comparableValue) }
     }
 
     @Test("a walked directory: a deleted file's checkpoint goes once found gone twice --forget-missing apart; a missing root forgets nothing")
@@ -28,6 +28,8 @@ struct CheckpointPruningTests {
             try FileManager.default.removeItem(atPath: project.path("in/2024/01"))
             #expect(try tripline.run(run + ["in"], in: dir).status == 0)
             #expect(try filesRead(tripline, in: dir) == 2, "kept for --forget-missing (a day)")
+            #expect(try filesRead(tripline, in: dir, key: "filesGone") == 1, "but reported as gone")
+            #expect(try tripline.run(["status", "--state-dir", "s1"], in: dir).stdout.contains("1 of them found gone"))
             // The input directory unavailable (unmounted, renamed): nothing is forgotten.
             #expect(rename(project.path("in"), project.path("in.away")) == 0)
             #expect(try tripline.run(run + ["--forget-missing", "0", "in"], in: dir).status != 0)
@@ -36,6 +38,7 @@ struct CheckpointPruningTests {
             let pruned = try tripline.run(run + ["--forget-missing", "0", "in"], in: dir)
             #expect(pruned.status == 0 && pruned.stdout.contains("files already read (checkpoints; --from-start to read them again): 1"), "\(pruned)")
             #expect(try filesRead(tripline, in: dir) == 1)
+            #expect(try filesRead(tripline, in: dir, key: "filesGone") == 0)
             #expect(project.delivered() == ["w-1", "w-2"])
             #expect(try tripline.run(run + ["--forget-missing", "soon", "in"], in: dir).status == 64)
         }

@@ -30,6 +30,7 @@ enum StatusCommand: Command {
             let queues = try DeliveryJournal(store: store).summary()
             let letters = try DeadLetterStore(store: store).counts()
             let files = try CheckpointStore(store: store).counts()
+            let gone = try CheckpointStore(store: store).missingCount()
             let breaker = try Blocklist(store: store).savedBreakerState()
             let holder = lockHolder(directory)
             var keys: [String] = []
@@ -60,6 +61,7 @@ enum StatusCommand: Command {
                     JSONMember(key: "deadLetters", value: .number(JSONNumber(letters.reduce(0) { $0 + $1.count }))),
                     JSONMember(key: "filesRead", value: .number(JSONNumber(files.complete))),
                     JSONMember(key: "filesPartlyRead", value: .number(JSONNumber(files.partial))),
+                    JSONMember(key: "filesGone", value: .number(JSONNumber(gone))),
                     JSONMember(key: "targets", value: .array(targets)),
                     JSONMember(key: "circuitBreaker", value: BreakerReport.json(breaker, now: now)),
                 ])
@@ -70,7 +72,8 @@ enum StatusCommand: Command {
             context.output.line("State directory \(directory)" + (holder.map { " (in use by a tripline run, \($0))" } ?? ""))
             context.output.line("  deliveries queued: \(queues.reduce(0) { $0 + $1.pending }) "
                                 + "(\(queues.reduce(0) { $0 + $1.retrying }) waiting to retry); dead letters: \(letters.reduce(0) { $0 + $1.count })")
-            context.output.line("  input files read: \(files.complete)" + (files.partial > 0 ? " (\(files.partial) part-way)" : ""))
+            context.output.line("  input files read: \(files.complete)" + (files.partial > 0 ? " (\(files.partial) part-way)" : "")
+                                + (gone > 0 ? "; \(gone) of them found gone (their checkpoints are forgotten after --forget-missing)" : ""))
             if let line = BreakerReport.line(breaker, now: now, always: true) { context.output.line("  " + line) }
             if !keys.isEmpty {
                 let width = max(6, keys.map(\.count).max() ?? 0)
