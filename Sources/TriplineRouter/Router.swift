@@ -494,6 +494,8 @@ public final class Router {
             if let stop, stop.isRequested { summary.stopped = true }
         }
         log.console.clearProgress()
+        // File subscriptions' files stay open across messages, not past the run.
+        executor.appendFiles.closeAll()
         if stateFailure.failed {
             // Also when it failed while the deliveries were being drained.
             log.note("tripline run: no more deliveries were started once the state database failed (a delivery whose completion cannot "

@@ -17,6 +17,8 @@ public struct TargetExecutor: Sendable {
     let subscriptions: [String: (topic: Topic, subscription: TopicSubscription)]
     private let runner: FunctionRunner
     let webhooks: WebhookRegistry
+    /// The files `File` subscriptions append to, kept open across messages.
+    public let appendFiles = AppendFiles()
     private let blocking: BlockUserExecutor?
     private let emit: @Sendable ([JSONValue]) -> Void
     private let stateDirectory: String?

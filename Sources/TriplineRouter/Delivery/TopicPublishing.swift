@@ -144,35 +144,15 @@ extension TargetExecutor {
         return (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
     }
 
-    /// Appends `message` to the file as one JSON line (JSON text compacted; anything else as a JSON string).
+    /// Appends `message` to the file as one JSON line (JSON text compacted; anything else as a JSON
+    /// string), through the descriptor ``AppendFiles`` keeps open for it.
     func append(_ message: [UInt8], to file: FileSubscription) -> AttemptReport {
         var line = (try? JSONParser.parse(message)).map { JSONWriter.bytes($0) } ?? JSONWriter.bytes(.string(String(decoding: message, as: UTF8.self)))
         line.append(0x0A)
-        let directory = (file.path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let fd = open(file.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let text = "cannot open \(file.pathAsWritten): \(String(cString: strerror(errno)))"
-            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
-        }
-        defer { close(fd) }
-        // One write per line: appends from concurrent writers do not interleave within a line.
-        var failure: String?
-        line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += n
-            }
-        }
-        if let failure {
-            let text = "cannot append to \(file.pathAsWritten): \(failure)"
-            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
+        do {
+            try appendFiles.append(line, to: file.path, pathAsWritten: file.pathAsWritten)
+        } catch {
+            return AttemptReport(outcome: .failed(error: error.description, retryable: true, retryAfter: nil), summary: error.description)
         }
         return AttemptReport(outcome: .delivered, summary: "appended to \(file.pathAsWritten)")
     }
