@@ -62,7 +62,7 @@ private struct FanOutHarness {
 
     /// `beforePublish` runs in each topic attempt before it returns its fan-out.
     func dispatcher(topicConcurrency: Int, onStateError: @escaping @Sendable (StateError) -> Void = { Issue.record("state error: \($0)") },
-                    beforePublish: @escaping @Sendable () -> Void = {}) -> DeliveryDispatcher {
+                    enqueueOrder: NSLock = NSLock(), beforePublish: @escaping @Sendable () -> Void = {}) -> DeliveryDispatcher {
         let recorder = self.recorder
         let box = self.box
         let go = subscriptionsGo
@@ -85,7 +85,7 @@ private struct FanOutHarness {
                 }
                 return AttemptReport(outcome: .delivered, summary: "published", fanOut: rows)
             },
-            onReport: { box.add($0) }, onStateError: onStateError)
+            onReport: { box.add($0) }, onStateError: onStateError, enqueueOrder: enqueueOrder)
     }
 }
 
@@ -157,5 +157,36 @@ struct FanOutCommitTests {
         #expect(harness.box.reports.map(\.next) == [.unrecorded])
         #expect(harness.recorder.snapshot.started.map(\.target) == ["topic"], "no subscription delivery was attempted")
         #expect(try harness.journal.pending().map(\.id) == topic.map(\.id), "the publish is still queued, alone")
+    }
+
+    @Test("MaxConcurrency 1: the next attempt starts while the previous success still waits for its commit, and both share it")
+    func theSlotIsFreeOnceTheAttemptEnded() throws {
+        let harness = try FanOutHarness()
+        harness.subscriptionsGo.release()
+        // Holding the dispatcher's commit order lock keeps the first publish's commit waiting
+        // (without holding the journal, which the next attempt needs to load its delivery).
+        let order = NSLock()
+        let dispatcher = harness.dispatcher(topicConcurrency: 1, enqueueOrder: order)
+        let topics = try harness.acceptTopicDeliveries(3)
+        // Another target's lane brings workers of its own (4), so one can be free while another waits.
+        let other = try harness.journal.accept([NewDelivery(rule: "r", target: "other", eventID: "x", origin: "test", event: Array("{}".utf8),
+                                                            ingestionTime: "2024-01-01T00:00:00Z", acceptedAt: StateTime.now())])
+        let before = harness.commits
+        order.lock()
+        dispatcher.enqueue(topics + other)
+        let topicStarts = { harness.recorder.snapshot.started.filter { $0.target == "topic" }.count }
+        let overlapped = eventually(timeout: 5) { topicStarts() == 3 }
+        #expect(harness.recorder.snapshot.peak["topic"] == 1, "one attempt at a time all the same")
+        #expect(harness.box.reports.filter { $0.target == "topic" }.isEmpty, "no publish is reported done before its commit")
+        order.unlock()
+        #expect(overlapped, "the publishes after the first waited for its commit: \(topicStarts()) started")
+        #expect(dispatcher.drain(linger: 0) == 0)
+        let reports = harness.box.reports
+        #expect(reports.filter { $0.target == "topic" }.count == 3)
+        #expect(reports.allSatisfy { $0.succeeded })
+        let publishCommits = try harness.store.withDatabase { $0.committedTransactions } - before
+        // The three publishes in at most two commits (the first may have taken only its own), plus the
+        // completions of the six subscription deliveries and the other target's one.
+        #expect(publishCommits <= 2 + 6 + 1, "\(publishCommits)")
     }
 }

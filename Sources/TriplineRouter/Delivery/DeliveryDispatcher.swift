@@ -29,7 +29,8 @@ public struct DeliveryTargetSettings: Sendable {
 /// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
 ///
 /// Successes are removed from the journal by group commit (a crash can repeat at most the attempts
-/// that were running: at-least-once); an attempt is reported as done only once its removal is
+/// that were running or waiting for that commit, one per worker: at-least-once). A target's
+/// concurrency slot is free once its attempt ended, so the next attempt does not wait for the write; an attempt is reported as done only once its removal is
 /// committed. The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
 /// subscription deliveries) are inserted in the same transaction that removes it, so successes and
 /// fan-outs that are ready together share one commit. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
@@ -365,9 +366,20 @@ public final class DeliveryDispatcher: @unchecked Sendable {
 
     private func work() {
         while let item = take() {
-            let next = run(item)
+            var slotHeld = true
+            let next = run(item, releaseSlot: { [self] in
+                // The target's slot is free once its attempt ended, before the outcome is written: on
+                // a target with MaxConcurrency 1 the next attempt need not wait for this one's commit,
+                // and successes that end close together share it.
+                guard slotHeld else { return }
+                slotHeld = false
+                condition.lock()
+                lanes[item.targetKey]?.running -= 1
+                condition.broadcast()
+                condition.unlock()
+            })
             condition.lock()
-            lanes[item.targetKey]?.running -= 1
+            if slotHeld { lanes[item.targetKey]?.running -= 1 }
             runningTotal -= 1
             switch next {
             case .retry(let at)?:
@@ -387,7 +399,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     }
 
     /// Runs one attempt of `item` and books the outcome; nil when the delivery was no longer queued.
-    private func run(_ item: QueuedDelivery) -> DeliveryNextStep? {
+    /// `releaseSlot` frees the target's concurrency slot as soon as the attempt has ended.
+    private func run(_ item: QueuedDelivery, releaseSlot: () -> Void) -> DeliveryNextStep? {
         let stored: StoredDelivery
         do {
             guard let found = try journal.load(item.id) else { return nil }
@@ -406,6 +419,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
         let number = stored.queued.attempts + 1
         let report = attempt(stored, number)
+        releaseSlot()
         let ended = StateTime.now()
         switch report.outcome {
         case .delivered:
@@ -566,7 +580,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// no write is under way it writes everything added so far in one transaction, otherwise it waits
     /// for the write that takes its id (or takes over the next one). Latency stays about one
     /// transaction, throughput batches itself, and a crash can repeat only the successes of the write
-    /// in progress (at most the attempts that were running). Returns whether the removal of `id` and
+    /// in progress and those waiting for it (at most one per worker). Returns whether the removal of `id` and
     /// the insertion of `adding` were committed.
     private func complete(_ id: Int64, adding: [NewDelivery]) -> CompletionResult {
         condition.lock()
