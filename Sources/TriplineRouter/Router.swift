@@ -218,10 +218,10 @@ public final class Router {
     private let blockUserTargets: Set<String>
     private var emittedCount = 0
     private var setupError: StateError?
-    private let publisher = TopicPublisher()
     private let runner: FunctionRunner
     /// Held from a journal commit until its deliveries are handed to the dispatcher, so the dispatcher
-    /// sees deliveries in journal order whether the input loop or a topic publish (on a worker) commits them.
+    /// sees deliveries in journal order whether the input loop or the dispatcher's group commit (a
+    /// topic publish's fan-out, on a worker) commits them.
     private let acceptLock = NSLock()
 
     public init(rules: RuleSet, options: Options = Options(), log: DeliveryLog, store: StateStore, runner: FunctionRunner = FunctionRunner(),
@@ -245,7 +245,7 @@ public final class Router {
         self.blocking = blocking
         let emitted = self.emitted
         executor = TargetExecutor(rules: rules, runner: runner, webhooks: webhooks, blocking: blocking, emit: { emitted.push($0) },
-                                  stateDirectory: store.directory, publisher: publisher)
+                                  stateDirectory: store.directory)
         machine = PatternMachine(rules.rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
         blockUserTargets = Set(rules.rules.flatMap { rule in
             rule.targets.compactMap { target -> String? in
@@ -303,25 +303,12 @@ public final class Router {
             interruptRunning: { [runner, webhookClient = executor.webhooks.client] in
                 runner.interruptRunning()
                 webhookClient?.interruptInFlight()
-            })
+            },
+            // Topic fan-outs are committed by the dispatcher, accept batches by this loop: one order.
+            enqueueOrder: acceptLock)
         // Whatever fails first, nothing starts any more: a completion that cannot be recorded is run
         // again by the next run, so each further attempt would only add a duplicate.
         stateFailure.onFailure = { [weak dispatcher] in dispatcher?.haltStarts() }
-        let acceptLock = self.acceptLock
-        publisher.connect { [dispatcher] deliveries in
-            acceptLock.lock()
-            defer { acceptLock.unlock() }
-            do throws(StateError) {
-                let queued = try journal.accept(deliveries)
-                tally.countDuplicates(deliveries.count - queued.count)
-                dispatcher.enqueue(queued, waitingForRoom: false)
-                return .success(queued.count)
-            } catch {
-                if stateFailure.record(error) { log.note("tripline run: \(error)") }
-                return .failure(error)
-            }
-        }
-
         if let setupError, stateFailure.record(setupError) { log.note("tripline run: \(setupError)") }
         // Deliveries an earlier run left queued go first, but only once a write commits: on a database
         // that cannot record a completion, each of them would run now and again in the next run.
@@ -541,6 +528,8 @@ public final class Router {
             if let stop, stop.isRequested { summary.stopped = true }
         }
         log.console.clearProgress()
+        // File subscriptions' files stay open across messages, not past the run.
+        executor.appendFiles.closeAll()
         if stateFailure.failed {
             // Also when it failed while the deliveries were being drained.
             log.note("tripline run: no more deliveries were started once the state database failed (a delivery whose completion cannot "

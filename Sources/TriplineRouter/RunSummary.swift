@@ -182,6 +182,7 @@ public final class DeliveryTally: @unchecked Sendable {
         if report.next == .unrecorded { unrecorded += 1 }
         if case .deadLettered = report.next { deadLettered += 1 }
         if report.deadLetterFileError != nil { deadLetterFileErrors += 1 }
+        duplicates += report.duplicatesSkipped
         if let attempt = report.attemptReport, !attempt.outcome.succeeded {
             failedAttempts += 1
             if attempt.function?.timedOut == true { timedOut += 1 }

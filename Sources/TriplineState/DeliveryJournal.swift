@@ -145,32 +145,39 @@ public struct DeliveryJournal: Sendable {
                        skipped: (Int) -> Void = { _ in }) throws(StateError) -> [QueuedDelivery] {
         try store.withDatabase { (db) throws(StateError) in
             try db.transaction { () throws(StateError) in
-                let insert = try store.statement("""
-                    INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at,
-                                                     next_attempt_at, suppressed)
-                    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9
-                    WHERE NOT EXISTS (SELECT 1 FROM settled WHERE idempotency_key = ?1 AND settled_at >= ?10)
-                    """)
-                // Nothing is settled in the future: a zero window lets every key through.
-                let settledSince = deduplicationWindow > 0 ? StateTime.now() - deduplicationWindow : Double.infinity
-                var queued: [QueuedDelivery] = []
-                queued.reserveCapacity(deliveries.count)
-                for (index, delivery) in deliveries.enumerated() {
-                    try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
-                                    .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt),
-                                    .int(delivery.suppressedCount), .real(settledSince)).run()
-                    if db.changes == 1 {
-                        queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
-                                                     nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
-                    } else {
-                        skipped(index)
-                    }
-                }
+                let queued = try insert(deliveries, db: db, skipped: skipped)
                 try CheckpointStore.save(checkpoints, store: store)
                 try alongside?(store)
                 return queued
             }
         }
+    }
+
+    /// Inserts `deliveries` (inside the caller's transaction); returns those that were new and tells
+    /// `skipped` the index of each one already queued or settled within the window.
+    private func insert(_ deliveries: [NewDelivery], db: SQLiteDatabase, skipped: (Int) -> Void) throws(StateError) -> [QueuedDelivery] {
+        let insert = try store.statement("""
+            INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at,
+                                             next_attempt_at, suppressed)
+            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9
+            WHERE NOT EXISTS (SELECT 1 FROM settled WHERE idempotency_key = ?1 AND settled_at >= ?10)
+            """)
+        // Nothing is settled in the future: a zero window lets every key through.
+        let settledSince = deduplicationWindow > 0 ? StateTime.now() - deduplicationWindow : Double.infinity
+        var queued: [QueuedDelivery] = []
+        queued.reserveCapacity(deliveries.count)
+        for (index, delivery) in deliveries.enumerated() {
+            try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
+                            .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt),
+                            .int(delivery.suppressedCount), .real(settledSince)).run()
+            if db.changes == 1 {
+                queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
+                                             nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
+            } else {
+                skipped(index)
+            }
+        }
+        return queued
     }
 
     /// Queued deliveries with an id above `afterID`, oldest first, at most `limit`: what a restarted
@@ -205,16 +212,29 @@ public struct DeliveryJournal: Sendable {
 
     /// Removes deliveries whose target succeeded (one transaction for the lot), settling their keys.
     public func complete(_ ids: [Int64]) throws(StateError) {
-        guard !ids.isEmpty else { return }
+        _ = try complete(ids, adding: [])
+    }
+
+    /// Removes deliveries whose target succeeded, settling their keys, and inserts the deliveries
+    /// those successes add (a topic publish's subscription deliveries), all in one transaction:
+    /// after a crash either both happened or neither did (the publish is then attempted again, and
+    /// adds the same idempotency keys). Returns the added deliveries that were new, like
+    /// ``accept(_:checkpoints:alongside:skipped:)``; `skipped` hears the index in `deliveries` of
+    /// each one already queued or settled within the window (told before the commit).
+    public func complete(_ ids: [Int64], adding deliveries: [NewDelivery],
+                         skipped: (Int) -> Void = { _ in }) throws(StateError) -> [QueuedDelivery] {
+        guard !ids.isEmpty || !deliveries.isEmpty else { return [] }
         let now = StateTime.now()
-        try store.withDatabase { (db) throws(StateError) in
+        return try store.withDatabase { (db) throws(StateError) in
             try db.transaction { () throws(StateError) in
+                let queued = try insert(deliveries, db: db, skipped: skipped)
                 let settle = try store.statement(Self.settleSQL)
                 let delete = try store.statement("DELETE FROM deliveries WHERE id = ?1")
                 for id in ids {
                     try settle.bind(.integer(id), .real(now)).run()
                     try delete.bind(.integer(id)).run()
                 }
+                return queued
             }
         }
     }

@@ -55,12 +55,17 @@ public final class SQLiteDatabase: @unchecked Sendable {
         return SQLiteStatement(database: self, statement: statement, sql: sql)
     }
 
+    /// How many ``transaction(_:)`` calls committed on this connection: each is one sync of the log
+    /// with `synchronous=FULL`, so tests and benchmarks see group commit as fewer commits than writes.
+    public private(set) var committedTransactions = 0
+
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE` … `COMMIT`), rolled back when it throws.
     public func transaction<T>(_ body: () throws(StateError) -> T) throws(StateError) -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
             try execute("COMMIT")
+            committedTransactions += 1
             return result
         } catch {
             try? execute("ROLLBACK")

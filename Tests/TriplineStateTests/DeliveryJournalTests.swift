@@ -194,6 +194,38 @@ struct DeliveryJournalTests {
         #expect(try journal.count() == 3)
     }
 
+    @Test("complete(_:adding:) removes the publishing deliveries and inserts their fan-out in one transaction")
+    func completeAddsTheFanOutInTheSameTransaction() throws {
+        let store = try StateStore.inMemory()
+        let journal = DeliveryJournal(store: store)
+        let topics = try journal.accept([newDelivery("p1", target: "topic"), newDelivery("p2", target: "topic")])
+        let before = try store.withDatabase { $0.committedTransactions }
+        var skipped: [Int] = []
+        let added = try journal.complete(topics.map(\.id), adding: [newDelivery("m1", target: "a"), newDelivery("m1", target: "b"),
+                                                                   newDelivery("m2", target: "a")], skipped: { skipped.append($0) })
+        #expect(try store.withDatabase { $0.committedTransactions } == before + 1, "one commit for both removals and all three insertions")
+        #expect(added.map(\.target) == ["a", "b", "a"] && skipped.isEmpty)
+        #expect(try journal.pending().map(\.id) == added.map(\.id), "the publishing deliveries are gone, the fan-out is queued")
+        // The removed ones are settled, like any success; a repeated fan-out adds nothing.
+        #expect(try journal.accept([newDelivery("p1", target: "topic")]).isEmpty)
+        let again = try journal.complete([], adding: [newDelivery("m1", target: "a"), newDelivery("m3", target: "a")], skipped: { skipped.append($0) })
+        #expect(again.count == 1 && skipped == [0])
+    }
+
+    @Test("when complete(_:adding:) fails, neither the removal nor the fan-out happened")
+    func aFailedFanOutCommitLeavesThePublishQueued() throws {
+        let store = try StateStore.inMemory()
+        let journal = DeliveryJournal(store: store)
+        let topic = try journal.accept([newDelivery("p", target: "topic")])
+        // The insertions succeed, then the removal fails: the transaction must take the insertions back.
+        try store.withDatabase { (db) throws(StateError) in
+            try db.execute("CREATE TRIGGER refuse BEFORE DELETE ON deliveries BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        }
+        #expect(stateError { () throws(StateError) in try journal.complete(topic.map(\.id), adding: [newDelivery("m", target: "a")]) } != nil)
+        #expect(try journal.pending().map(\.id) == topic.map(\.id))
+        #expect(try journal.settledCount() == 0)
+    }
+
     /// Whether a copy of a delivery is queued again after the first was delivered or dead-lettered.
     @Test(arguments: [
         (86_400.0, true, false), (86_400.0, false, false),

@@ -26,14 +26,20 @@ public struct AttemptReport: Sendable {
     /// Events to put back on the bus only if this failed attempt ends the delivery in the dead
     /// letters (`User Block Failed`); dropped when it is retried.
     public var eventsIfDeadLettered: [JSONValue]
+    /// Deliveries this successful attempt adds to the journal (a topic publish's subscription
+    /// deliveries). Whoever runs the attempt commits them in the same transaction that removes the
+    /// delivery (``DeliveryDispatcher`` does, with group commit): neither happens without the other,
+    /// and the attempt counts as done only once both are committed. Ignored when the attempt failed.
+    public var fanOut: [NewDelivery]
 
     public init(outcome: AttemptOutcome, function: FunctionOutcome? = nil, summary: String, notice: String? = nil,
-                eventsIfDeadLettered: [JSONValue] = []) {
+                eventsIfDeadLettered: [JSONValue] = [], fanOut: [NewDelivery] = []) {
         self.outcome = outcome
         self.function = function
         self.summary = summary
         self.notice = notice
         self.eventsIfDeadLettered = eventsIfDeadLettered
+        self.fanOut = fanOut
     }
 }
 
@@ -65,9 +71,12 @@ public struct DeliveryReport: Sendable {
     /// For a dead letter: why it could not be appended to the target's dead-letter file (it is in
     /// the state database all the same); nil when it was, or there is no file.
     public var deadLetterFileError: DeadLetterFileError?
+    /// Of the attempt's ``AttemptReport/fanOut``, how many the journal did not add because they were
+    /// already queued or settled (a publish repeated after a crash).
+    public var duplicatesSkipped: Int
 
     public init(rule: String, target: String, eventID: String, origin: String, attempt: Int?, attemptReport: AttemptReport?, next: DeliveryNextStep,
-                deadLetterFileError: DeadLetterFileError? = nil) {
+                deadLetterFileError: DeadLetterFileError? = nil, duplicatesSkipped: Int = 0) {
         self.rule = rule
         self.target = target
         self.eventID = eventID
@@ -76,6 +85,7 @@ public struct DeliveryReport: Sendable {
         self.attemptReport = attemptReport
         self.next = next
         self.deadLetterFileError = deadLetterFileError
+        self.duplicatesSkipped = duplicatesSkipped
     }
 
     /// `rule/target`.

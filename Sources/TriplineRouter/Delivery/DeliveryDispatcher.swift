@@ -29,8 +29,11 @@ public struct DeliveryTargetSettings: Sendable {
 /// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
 ///
 /// Successes are removed from the journal by group commit (a crash can repeat at most the attempts
-/// that were running: at-least-once); an attempt is reported as done only once its removal is
-/// committed. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
+/// that were running or waiting for that commit, one per worker: at-least-once). A target's
+/// concurrency slot is free once its attempt ended, so the next attempt does not wait for the write; an attempt is reported as done only once its removal is
+/// committed. The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
+/// subscription deliveries) are inserted in the same transaction that removes it, so successes and
+/// fan-outs that are ready together share one commit. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
 /// is called, no attempt starts any more: a delivery whose completion cannot be recorded runs again
 /// in the next run, so every further attempt would be a future duplicate. ``drain(linger:)`` and
 /// ``stop(deadline:)`` end a run; call one of them before letting go of the dispatcher.
@@ -67,6 +70,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private let onReport: @Sendable (DeliveryReport) -> Void
     private let onStateError: @Sendable (StateError) -> Void
     private let interruptRunning: (@Sendable () -> Void)?
+    /// Held from a commit that adds deliveries until they are enqueued (see ``init``).
+    private let enqueueOrder: NSLock
 
     /// After ``stop(deadline:)`` interrupts the attempts still running, how long it waits for them
     /// to end and be booked (a handler gets SIGTERM, and SIGKILL two seconds later).
@@ -94,10 +99,23 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private var startedWorkers = 0
     /// The sum of the lanes' concurrency limits: how many workers the targets seen so far can use.
     private var laneLimitTotal = 0
-    private var completed: [Int64] = []
+    private var completed: [Completion] = []
     private var flushingCompleted = false
-    /// Whether each completed id's removal was committed, until its worker takes the answer.
-    private var completionResults: [Int64: Bool] = [:]
+    /// How each completed id's write went, until its worker takes the answer.
+    private var completionResults: [Int64: CompletionResult] = [:]
+
+    /// A success waiting for the group commit: the delivery to remove and the ones it adds.
+    private struct Completion {
+        var id: Int64
+        var adding: [NewDelivery]
+    }
+
+    /// How a success was written: whether its removal (and what it adds) was committed, and how many
+    /// of the deliveries it adds were duplicates.
+    private struct CompletionResult {
+        var recorded: Bool
+        var duplicates = 0
+    }
 
     private struct Lane {
         var ready: [QueuedDelivery] = []
@@ -124,14 +142,20 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// exists, and the delivery is dead-lettered, for the reason `missingTarget` words); `attempt`
     /// runs one attempt; `onReport` hears about every attempt and dead letter (on worker threads);
     /// `onStateError` about journal failures.
+    ///
+    /// `enqueueOrder` is held from a commit that adds deliveries to the journal until they are
+    /// enqueued, so they reach the window in journal order: pass the lock under which everyone else
+    /// who commits deliveries to this journal and enqueues them does so (the run's accept batches).
     public init(configuration: Configuration = Configuration(), journal: DeliveryJournal,
                 settings: @escaping @Sendable (_ rule: String, _ target: String) -> DeliveryTargetSettings?,
                 missingTarget: @escaping @Sendable (_ rule: String, _ target: String) -> String = { "the rule '\($0)' has no target '\($1)' any more" },
                 attempt: @escaping Attempt,
                 onReport: @escaping @Sendable (DeliveryReport) -> Void,
                 onStateError: @escaping @Sendable (StateError) -> Void,
-                interruptRunning: (@Sendable () -> Void)? = nil) {
+                interruptRunning: (@Sendable () -> Void)? = nil,
+                enqueueOrder: NSLock = NSLock()) {
         self.interruptRunning = interruptRunning
+        self.enqueueOrder = enqueueOrder
         self.configuration = configuration
         self.journal = journal
         self.settings = settings
@@ -342,9 +366,20 @@ public final class DeliveryDispatcher: @unchecked Sendable {
 
     private func work() {
         while let item = take() {
-            let next = run(item)
+            var slotHeld = true
+            let next = run(item, releaseSlot: { [self] in
+                // The target's slot is free once its attempt ended, before the outcome is written: on
+                // a target with MaxConcurrency 1 the next attempt need not wait for this one's commit,
+                // and successes that end close together share it.
+                guard slotHeld else { return }
+                slotHeld = false
+                condition.lock()
+                lanes[item.targetKey]?.running -= 1
+                condition.broadcast()
+                condition.unlock()
+            })
             condition.lock()
-            lanes[item.targetKey]?.running -= 1
+            if slotHeld { lanes[item.targetKey]?.running -= 1 }
             runningTotal -= 1
             switch next {
             case .retry(let at)?:
@@ -364,7 +399,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     }
 
     /// Runs one attempt of `item` and books the outcome; nil when the delivery was no longer queued.
-    private func run(_ item: QueuedDelivery) -> DeliveryNextStep? {
+    /// `releaseSlot` frees the target's concurrency slot as soon as the attempt has ended.
+    private func run(_ item: QueuedDelivery, releaseSlot: () -> Void) -> DeliveryNextStep? {
         let stored: StoredDelivery
         do {
             guard let found = try journal.load(item.id) else { return nil }
@@ -383,14 +419,16 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
         let number = stored.queued.attempts + 1
         let report = attempt(stored, number)
+        releaseSlot()
         let ended = StateTime.now()
         switch report.outcome {
         case .delivered:
-            // Reported as done only once that is committed: otherwise the delivery is still queued and
-            // the next run attempts it again.
-            let next: DeliveryNextStep = complete(item.id) ? .done : .unrecorded
+            // Reported as done only once that is committed (with the deliveries it adds): otherwise the
+            // delivery is still queued and the next run attempts it again.
+            let written = complete(item.id, adding: report.fanOut)
+            let next: DeliveryNextStep = written.recorded ? .done : .unrecorded
             onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
-                                    attempt: number, attemptReport: report, next: next))
+                                    attempt: number, attemptReport: report, next: next, duplicatesSkipped: written.duplicates))
             return next
         case .failed(let error, let retryable, let retryAfter):
             let failure = AttemptRecord(attempt: number, at: ended, error: error)
@@ -538,17 +576,18 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Group commit: a worker whose delivery succeeded adds its id; if no write is under way it
-    /// writes every id added so far in one transaction, otherwise it waits for the write that takes
-    /// its id (or takes over the next one). Latency stays about one transaction, throughput batches
-    /// itself, and a crash can repeat only the successes of the write in progress (at most the
-    /// attempts that were running). Returns whether the removal of `id` was committed.
-    private func complete(_ id: Int64) -> Bool {
+    /// Group commit: a worker whose delivery succeeded adds its id (and the deliveries it adds); if
+    /// no write is under way it writes everything added so far in one transaction, otherwise it waits
+    /// for the write that takes its id (or takes over the next one). Latency stays about one
+    /// transaction, throughput batches itself, and a crash can repeat only the successes of the write
+    /// in progress and those waiting for it (at most one per worker). Returns whether the removal of `id` and
+    /// the insertion of `adding` were committed.
+    private func complete(_ id: Int64, adding: [NewDelivery]) -> CompletionResult {
         condition.lock()
         defer { condition.unlock() }
-        completed.append(id)
+        completed.append(Completion(id: id, adding: adding))
         while true {
-            if let recorded = completionResults.removeValue(forKey: id) { return recorded }
+            if let result = completionResults.removeValue(forKey: id) { return result }
             if flushingCompleted {
                 condition.wait()
                 continue
@@ -557,9 +596,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             let batch = completed
             completed.removeAll(keepingCapacity: true)
             condition.unlock()
-            let recorded = writeCompleted(batch)
+            let results = writeCompleted(batch)
             condition.lock()
-            for done in batch { completionResults[done] = recorded }
+            for (done, result) in results { completionResults[done] = result }
             flushingCompleted = false
             condition.broadcast()
         }
@@ -576,14 +615,43 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         _ = writeCompleted(batch)
     }
 
-    private func writeCompleted(_ batch: [Int64]) -> Bool {
-        do {
-            try journal.complete(batch)
-            return true
-        } catch {
-            stateFailed(error)
-            return false
+    /// Writes `batch` in one transaction. When it adds deliveries, the commit and their hand-over to
+    /// the window happen under `enqueueOrder`, so the window sees them in journal order. Never called
+    /// with the lock held.
+    private func writeCompleted(_ batch: [Completion]) -> [Int64: CompletionResult] {
+        guard !batch.isEmpty else { return [:] }
+        var results: [Int64: CompletionResult] = [:]
+        for completion in batch { results[completion.id] = CompletionResult(recorded: false) }
+        let ids = batch.map(\.id)
+        // Which completion each added delivery belongs to, to count its duplicates.
+        var owners: [Int64] = []
+        var adding: [NewDelivery] = []
+        for completion in batch where !completion.adding.isEmpty {
+            owners.append(contentsOf: repeatElement(completion.id, count: completion.adding.count))
+            adding.append(contentsOf: completion.adding)
         }
+        var failure: StateError?
+        if adding.isEmpty {
+            do {
+                try journal.complete(ids)
+                for id in ids { results[id]?.recorded = true }
+            } catch {
+                failure = error
+            }
+        } else {
+            var duplicates: [Int64: Int] = [:]
+            enqueueOrder.lock()
+            do {
+                let queued = try journal.complete(ids, adding: adding, skipped: { duplicates[owners[$0], default: 0] += 1 })
+                enqueue(queued, waitingForRoom: false)
+                for id in ids { results[id] = CompletionResult(recorded: true, duplicates: duplicates[id] ?? 0) }
+            } catch {
+                failure = error
+            }
+            enqueueOrder.unlock()
+        }
+        if let failure { stateFailed(failure) }
+        return results
     }
 }
 

@@ -15,9 +15,10 @@ public struct TargetExecutor: Sendable {
     let topics: [String: Topic]
     /// Subscriptions by `topic:<name>/<id>`.
     let subscriptions: [String: (topic: Topic, subscription: TopicSubscription)]
-    let publisher: TopicPublisher
     private let runner: FunctionRunner
     let webhooks: WebhookRegistry
+    /// The files `File` subscriptions append to, kept open across messages.
+    public let appendFiles = AppendFiles()
     private let blocking: BlockUserExecutor?
     private let emit: @Sendable ([JSONValue]) -> Void
     private let stateDirectory: String?
@@ -25,8 +26,7 @@ public struct TargetExecutor: Sendable {
     /// `blocking` runs `BlockUser` targets (nil: they fail permanently); `emit` receives the events
     /// they put back on the bus.
     public init(rules: RuleSet, runner: FunctionRunner = FunctionRunner(), webhooks: WebhookRegistry = .none,
-                blocking: BlockUserExecutor? = nil, emit: @escaping @Sendable ([JSONValue]) -> Void = { _ in }, stateDirectory: String?,
-                publisher: TopicPublisher = TopicPublisher()) {
+                blocking: BlockUserExecutor? = nil, emit: @escaping @Sendable ([JSONValue]) -> Void = { _ in }, stateDirectory: String?) {
         var targets: [String: (rule: Rule, target: Target)] = [:]
         for rule in rules.rules {
             for target in rule.targets { targets[DeliveryKey.target(rule: rule.name, target: target.id)] = (rule, target) }
@@ -42,7 +42,6 @@ public struct TargetExecutor: Sendable {
         }
         self.topics = topics
         self.subscriptions = subscriptions
-        self.publisher = publisher
         self.runner = runner
         self.webhooks = webhooks
         self.blocking = blocking

@@ -10,36 +10,9 @@ import TriplineJSON
 import TriplineState
 import TriplineTargets
 
-/// Where a topic publish commits the deliveries it fans out to: set by the ``Router`` once its
-/// journal and dispatcher exist (the journal commit and the hand-over to the dispatcher happen under
-/// the router's accept lock, so deliveries reach the dispatcher in journal order).
-public final class TopicPublisher: @unchecked Sendable {
-    /// Commits deliveries and hands them to the dispatcher; returns how many were new.
-    public typealias Sink = @Sendable ([NewDelivery]) -> Result<Int, StateError>
-
-    private let lock = NSLock()
-    private var sink: Sink?
-
-    public init() {}
-
-    /// Connects the publisher to a run's journal and dispatcher.
-    public func connect(_ sink: @escaping Sink) {
-        lock.lock()
-        defer { lock.unlock() }
-        self.sink = sink
-    }
-
-    /// Commits `deliveries`; nil when no run is connected.
-    func accept(_ deliveries: [NewDelivery]) -> Result<Int, StateError>? {
-        lock.lock()
-        let sink = self.sink
-        lock.unlock()
-        return sink?(deliveries)
-    }
-}
-
 extension TargetExecutor {
-    /// Deliveries in flight at once for a rule's `Topic` target (publishing is quick: one commit).
+    /// Deliveries in flight at once for a rule's `Topic` target (publishing is quick: its deliveries
+    /// are committed with the publish's own completion, in the dispatcher's group commit).
     static let publishConcurrency = 4
 
     /// The message attribute carrying how many matches `Suppress` held back before a publish.
@@ -77,9 +50,11 @@ extension TargetExecutor {
 
     /// Publishes `message` (the rule target's rendered input) to topic `name`: one new journal delivery
     /// per subscription whose filter policy accepts it, following `Topic` subscriptions into other
-    /// topics. Succeeds once those deliveries are committed; their idempotency keys
-    /// (`<message id>:topic:<name>:<subscription>`, the MessageId derived from the publishing
-    /// delivery's own key) make a repeated publish of the same delivery add nothing.
+    /// topics. The deliveries travel in the report's ``AttemptReport/fanOut``: the dispatcher commits
+    /// them in the transaction that removes the publishing delivery, so the publish is done exactly
+    /// when they are queued. Their idempotency keys (`<message id>:topic:<name>:<subscription>`, the
+    /// MessageId derived from the publishing delivery's own key) make a repeated publish of the same
+    /// delivery add nothing.
     func publish(_ message: [UInt8], to name: String, rule: Rule, event: JSONValue, delivery: StoredDelivery) -> AttemptReport {
         guard let topic = topics[name] else {
             let text = "no topic named \(JSONWriter.quoted(name)) is loaded"
@@ -138,17 +113,7 @@ extension TargetExecutor {
         var summary = "published to topic \(name): \(delivered.count) subscription\(delivered.count == 1 ? "" : "s")"
         if !delivered.isEmpty { summary += " (" + delivered.joined(separator: ", ") + ")" }
         if !filtered.isEmpty { summary += "; filtered out: " + filtered.joined(separator: ", ") }
-        guard !rows.isEmpty else { return AttemptReport(outcome: .delivered, summary: summary) }
-        switch publisher.accept(rows) {
-        case nil:
-            let text = "topics cannot be published to outside a run"
-            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
-        case .failure(let error):
-            let text = "cannot queue the topic's deliveries: \(error)"
-            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
-        case .success:
-            return AttemptReport(outcome: .delivered, summary: summary)
-        }
+        return AttemptReport(outcome: .delivered, summary: summary, fanOut: rows)
     }
 
     /// One attempt of a subscription delivery; the stored event is the message as the subscription receives it.
@@ -179,35 +144,15 @@ extension TargetExecutor {
         return (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
     }
 
-    /// Appends `message` to the file as one JSON line (JSON text compacted; anything else as a JSON string).
+    /// Appends `message` to the file as one JSON line (JSON text compacted; anything else as a JSON
+    /// string), through the descriptor ``AppendFiles`` keeps open for it.
     func append(_ message: [UInt8], to file: FileSubscription) -> AttemptReport {
         var line = (try? JSONParser.parse(message)).map { JSONWriter.bytes($0) } ?? JSONWriter.bytes(.string(String(decoding: message, as: UTF8.self)))
         line.append(0x0A)
-        let directory = (file.path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let fd = open(file.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let text = "cannot open \(file.pathAsWritten): \(String(cString: strerror(errno)))"
-            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
-        }
-        defer { close(fd) }
-        // One write per line: appends from concurrent writers do not interleave within a line.
-        var failure: String?
-        line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += n
-            }
-        }
-        if let failure {
-            let text = "cannot append to \(file.pathAsWritten): \(failure)"
-            return AttemptReport(outcome: .failed(error: text, retryable: true, retryAfter: nil), summary: text)
+        do {
+            try appendFiles.append(line, to: file.path, pathAsWritten: file.pathAsWritten)
+        } catch {
+            return AttemptReport(outcome: .failed(error: error.description, retryable: true, retryAfter: nil), summary: error.description)
         }
         return AttemptReport(outcome: .delivered, summary: "appended to \(file.pathAsWritten)")
     }

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import TriplineRouter
+
+/// How many descriptors of this process are open on `path` (or on the file that was at `path`
+/// and has been deleted); other tests running meanwhile open and close their own.
+private func descriptors(on path: String) -> Int {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return entries.filter { entry in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry) else { return false }
+        return target == path || target == path + " (deleted)"
+    }.count
+}
+
+private func lines(_ path: String) -> [String] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+@Suite("File subscriptions: one descriptor kept open across messages, reopened when the file is rotated or removed")
+struct AppendFilesTests {
+    @Test("many lines, one open: the descriptor stays open between messages and is closed by closeAll")
+    func keepsTheFileOpenAcrossMessages() throws {
+        try withRouterTempDirectory { dir in
+            let files = AppendFiles()
+            let path = dir.appendingPathComponent("sub/dir/out.ndjson").path
+            for index in 0..<100 { try files.append(Array("{\"n\":\(index)}\n".utf8), to: path, pathAsWritten: "out.ndjson") }
+            #expect(files.openCount == 1)
+            #expect(descriptors(on: path) == 1, "one descriptor for 100 lines")
+            #expect(lines(path) == (0..<100).map { "{\"n\":\($0)}" }, "the missing directory was created; every line in order")
+            files.closeAll()
+            #expect(files.openCount == 0 && descriptors(on: path) == 0)
+            // A later message opens it again.
+            try files.append(Array("{\"n\":100}\n".utf8), to: path, pathAsWritten: "out.ndjson")
+            #expect(lines(path).count == 101)
+        }
+    }
+
+    @Test("a file renamed away (log rotation) gets no more lines: the next message creates a new file at the path")
+    func followsRotation() throws {
+        try withRouterTempDirectory { dir in
+            let files = AppendFiles()
+            let path = dir.appendingPathComponent("out.ndjson").path
+            let rotated = dir.appendingPathComponent("out.ndjson.1").path
+            try files.append(Array("1\n".utf8), to: path, pathAsWritten: "out.ndjson")
+            try FileManager.default.moveItem(atPath: path, toPath: rotated)
+            try files.append(Array("2\n".utf8), to: path, pathAsWritten: "out.ndjson")
+            #expect(lines(rotated) == ["1"])
+            #expect(lines(path) == ["2"])
+            // Rotated onto a file someone else created at the path: written there too.
+            try FileManager.default.moveItem(atPath: path, toPath: rotated + "2")
+            _ = FileManager.default.createFile(atPath: path, contents: Data("0\n".utf8))
+            try files.append(Array("3\n".utf8), to: path, pathAsWritten: "out.ndjson")
+            #expect(lines(path) == ["0", "3"])
+            #expect(files.openCount == 1, "the rotated files' descriptors were closed")
+        }
+    }
+
+    @Test("a removed file (and its directory) is created again by the next message")
+    func recreatesARemovedFile() throws {
+        try withRouterTempDirectory { dir in
+            let files = AppendFiles()
+            let path = dir.appendingPathComponent("logs/out.ndjson").path
+            try files.append(Array("1\n".utf8), to: path, pathAsWritten: "logs/out.ndjson")
+            try FileManager.default.removeItem(atPath: dir.appendingPathComponent("logs").path)
+            try files.append(Array("2\n".utf8), to: path, pathAsWritten: "logs/out.ndjson")
+            #expect(lines(path) == ["2"])
+            #expect(descriptors(on: path) == 1 && files.openCount == 1, "the removed file's descriptor was closed")
+            files.closeAll()
+        }
+    }
+
+    @Test("a failed write is an error naming the path, and the next message opens the file afresh")
+    func failedWritesAreReported() throws {
+        let files = AppendFiles()
+        #expect(throws: FileAppendError.cannotWrite(path: "full", reason: String(cString: strerror(ENOSPC)))) {
+            try files.append(Array("x\n".utf8), to: "/dev/full", pathAsWritten: "full")
+        }
+        #expect(files.openCount == 0)
+        #expect(throws: FileAppendError.self) {
+            try files.append(Array("x\n".utf8), to: "/proc/no/such/dir/out", pathAsWritten: "out")
+        }
+    }
+
+    @Test("concurrent messages to one file: every line whole, none lost")
+    func concurrentAppendsStayWhole() throws {
+        try withRouterTempDirectory { dir in
+            let files = AppendFiles()
+            let path = dir.appendingPathComponent("out.ndjson").path
+            DispatchQueue.concurrentPerform(iterations: 8) { worker in
+                for index in 0..<200 {
+                    try? files.append(Array("{\"w\":\(worker),\"n\":\(index),\"pad\":\"\(String(repeating: "x", count: 500))\"}\n".utf8),
+                                      to: path, pathAsWritten: "out.ndjson")
+                }
+            }
+            let written = lines(path)
+            #expect(written.count == 1_600)
+            #expect(written.allSatisfy { $0.hasPrefix("{\"w\":") && $0.hasSuffix("\"}") })
+        }
+    }
+}
