@@ -38,6 +38,29 @@ final class BackgroundRun {
         return TriplineBinary.Result(status: status, stdout: (try? String(contentsOf: stdout, encoding: .utf8)) ?? "",
                                      stderr: (try? String(contentsOf: stderr, encoding: .utf8)) ?? "")
     }
+
+    /// Starts `arguments` again and again, killing each run (SIGKILL) after a seeded random
+    /// `pause` unless it ended first, until one run ends by itself or `maxRuns` were started.
+    /// Returns how many runs were killed and the one that finished (nil: none did).
+    static func killRepeatedly(_ binary: TriplineBinary, _ arguments: [String], in directory: URL, seed: UInt64, maxRuns: Int,
+                               pause: ClosedRange<UInt32>) throws -> (kills: Int, finished: TriplineBinary.Result?) {
+        var random = SplitMix(seed: seed)
+        var kills = 0
+        for _ in 0..<maxRuns {
+            let run = try BackgroundRun(binary, arguments, in: directory)
+            let spread: UInt32 = pause.upperBound - pause.lowerBound + 1
+            let wait: UInt32 = pause.lowerBound + random.next() % spread
+            usleep(wait)
+            if run.process.isRunning {
+                run.signal(SIGKILL)
+                kills += 1
+                _ = run.wait()
+                continue
+            }
+            return (kills, run.wait())
+        }
+        return (kills, nil)
+    }
 }
 
 /// A project whose handler appends each delivery's idempotency key to `out/deliveries.log`.
@@ -386,24 +409,9 @@ struct DurableDeliveryTests {
         try withTemporaryDirectory { dir in
             let project = try DeliveryProject(root: dir, handler: "sleep 0.05")
             let ids = try project.writeEvents(files: 6, perFile: 10)
-            var random = SplitMix(seed: 20_261_125)
-            var kills = 0
-            var finished = false
-            for _ in 0..<40 {
-                let run = try BackgroundRun(tripline, ["run", "--synchronous", "normal", "logs"], in: dir)
-                usleep(UInt32(100_000 + random.next() % 500_000))
-                if run.process.isRunning {
-                    run.signal(SIGKILL)
-                    kills += 1
-                    _ = run.wait()
-                    continue
-                }
-                let result = run.wait()
-                #expect(result.status == 0, "\(result)")
-                finished = true
-                break
-            }
-            #expect(finished, "the runs never finished")
+            let (kills, finished) = try BackgroundRun.killRepeatedly(tripline, ["run", "--synchronous", "normal", "logs"], in: dir,
+                                                                     seed: 20_261_125, maxRuns: 40, pause: 100_000...599_999)
+            #expect(finished?.status == 0, "the runs never finished: \(String(describing: finished))")
             #expect(kills >= 2, "the test should have crashed the run a few times (\(kills))")
             let delivered = project.delivered()
             let expected = project.expectedKeys(ids)

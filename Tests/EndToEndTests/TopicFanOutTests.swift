@@ -227,24 +227,9 @@ struct TopicFanOutTests {
                 }
                 try project.write(lines.joined(separator: "\n") + "\n", String(format: "logs/part-%03d.ndjson", file))
             }
-            var random = SplitMix(seed: 20_260_401)
-            var kills = 0
-            var finished = false
-            for _ in 0..<60 {
-                let run = try BackgroundRun(tripline, ["run", "--synchronous", "normal", "logs"], in: dir)
-                usleep(UInt32(50_000 + random.next() % 400_000))
-                if run.process.isRunning {
-                    run.signal(SIGKILL)
-                    kills += 1
-                    _ = run.wait()
-                    continue
-                }
-                let result = run.wait()
-                #expect(result.status == 0, "\(result)")
-                finished = true
-                break
-            }
-            #expect(finished, "the runs never finished")
+            let (kills, finished) = try BackgroundRun.killRepeatedly(tripline, ["run", "--synchronous", "normal", "logs"], in: dir,
+                                                                     seed: 20_260_401, maxRuns: 60, pause: 50_000...449_999)
+            #expect(finished?.status == 0, "the runs never finished: \(String(describing: finished))")
             #expect(kills >= 2, "the test should have crashed the run a few times (\(kills))")
             var counts: [String: Int] = [:]
             for line in (project.read("out/archive.ndjson") ?? "").split(separator: "\n") {
