@@ -166,7 +166,10 @@ public final class CheckpointPruner {
             guard current == root || current.hasPrefix(root == "/" ? "/" : root + "/") else { return .unknown }
             switch state(ofDirectory: current, cache: &cache) {
             case .directory(let device, let listable):
-                guard listable, recordedDevice == 0 || device == recordedDevice else { return .unknown }
+                // A row of unknown device (written before devices were recorded) is never taken as
+                // gone: its directory may be a mount point left empty. A sweep that finds its file
+                // present records the device.
+                guard listable, recordedDevice != 0, device == recordedDevice else { return .unknown }
                 return .absent
             case .missing:
                 if current == root { return .unknown }
