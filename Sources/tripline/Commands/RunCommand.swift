@@ -57,7 +57,8 @@ enum RunCommand: Command {
             forgotten once two checks --forget-missing apart found it gone (at the start, and during the
             run every quarter of that, 5 s to 15 min); a directory that is missing, cannot be listed or
             is on another device than its files were (an unmounted mount point) proves nothing, and a
-            file renamed within the followed folder keeps its checkpoint. A stopped or crashed run resumes its
+            file renamed within the followed folder while the run watches keeps its checkpoint (README:
+            the renames it cannot see). A stopped or crashed run resumes its
             queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
             deliveries finish within --shutdown-timeout; a second signal quits at once with status 128 +
             the signal number, 130 for Ctrl-C (nothing accepted is lost: it is all in the database).

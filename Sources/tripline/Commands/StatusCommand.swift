@@ -20,7 +20,8 @@ enum StatusCommand: Command {
             Per rule/target: deliveries queued, how many of them wait for a retry (and when the next is
             due), and dead letters. The blocking circuit breaker: automatic blocks in its window, its
             limit and whether it is open, as of the limits (--max-blocks, --block-window) of the run
-            that last counted a block. Also the input files recorded as read (checkpoints), and whether a
+            that last counted a block. Also the input files recorded as read (checkpoints) and how many of
+            them a check found gone (forgotten after run --forget-missing; --json: "filesGone"), and whether a
             'tripline run' is using the directory right now (--json: "running" is its pid, or null).
             """)
 
