@@ -150,3 +150,212 @@ struct FolderWatcherTests {
         }
     }
 }
+
+/// Creates a file whose path is given as raw bytes (a name that is not valid UTF-8), holding `content`.
+private func writeRawPath(_ path: [UInt8], _ content: String) -> Bool {
+    let fd = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
+        open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    }
+    guard fd >= 0 else { return false }
+    defer { _ = close(fd) }
+    let bytes = Array(content.utf8)
+    return bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == bytes.count
+}
+
+@Suite("--follow: the followed folder moved, deleted or replaced")
+struct FolderWatcherRootTests {
+    /// What a watcher hands out until `stop`: files as `file PATH`, problems and notes as their text.
+    private static func drain(_ watcher: FolderWatcher) -> [String] {
+        var items: [String] = []
+        while let item = watcher.nextFile() {
+            switch item {
+            case .success(let path): items.append("file " + path)
+            case .failure(let error): items.append(error.description)
+            }
+        }
+        return items
+    }
+
+    @Test("root moved away, then a new folder made at its path: the note says so, the new folder's files are handed out, the old one's are not")
+    func rootMovedAwayAndRecreated() throws {
+        try withRouterTempDirectory { dir in
+            let watched = dir.appendingPathComponent("in"), old = dir.appendingPathComponent("in.old")
+            try FileManager.default.createDirectory(at: watched, withIntermediateDirectories: true)
+            let content = Data(#"{"Records":[]}"#.utf8)
+            try content.write(to: watched.appendingPathComponent("r0.json"))
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                switch ticks {
+                case 1:
+                    _ = rename(watched.path, old.path)
+                case 2:
+                    // Written to the moved-away folder: not a file of the followed folder any more.
+                    try? content.write(to: old.appendingPathComponent("late.json"))
+                    try? FileManager.default.createDirectory(at: watched, withIntermediateDirectories: true)
+                    try? content.write(to: watched.appendingPathComponent("new1.json"))
+                case 3:
+                    try? content.write(to: old.appendingPathComponent("later.json"))
+                    try? content.write(to: watched.appendingPathComponent("new2.json"))
+                default:
+                    stop.request()
+                }
+            }
+            let p = watched.path
+            #expect(Self.drain(watcher) == [
+                "file \(p)/r0.json",
+                "tripline run: the followed folder \(p) was moved or deleted; waiting for it to reappear",
+                "tripline run: the followed folder \(p) is there again; following it and reading its files",
+                "file \(p)/new1.json", "file \(p)/new2.json",
+            ])
+            #expect(watcher.watchedDirectories == 1)
+        }
+    }
+
+    @Test("root deleted and made again at once: noted as replaced, and the new folder's files (subfolders included) are handed out")
+    func rootDeletedAndRecreatedAtOnce() throws {
+        try withRouterTempDirectory { dir in
+            let watched = dir.appendingPathComponent("in")
+            try FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
+            let content = Data(#"{"Records":[]}"#.utf8)
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                switch ticks {
+                case 1:
+                    try? FileManager.default.removeItem(at: watched)
+                    try? FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
+                    try? content.write(to: watched.appendingPathComponent("sub/a.json"))
+                case 2:
+                    try? content.write(to: watched.appendingPathComponent("sub/b.json"))
+                default:
+                    stop.request()
+                }
+            }
+            let p = watched.path
+            let items = Self.drain(watcher)
+            #expect(items.contains("file \(p)/sub/a.json") && items.contains("file \(p)/sub/b.json"), "\(items)")
+            #expect(items.first?.hasPrefix("tripline run: the followed folder \(p) ") == true, "\(items)")
+            #expect(watcher.watchedDirectories == 2)
+        }
+    }
+
+    @Test("root a symbolic link pointed at another folder: the folder it points to now is followed, the old one is not")
+    func rootLinkSwapped() throws {
+        try withRouterTempDirectory { dir in
+            let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b"), link = dir.appendingPathComponent("in")
+            for folder in [a, b] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+            let content = Data(#"{"Records":[]}"#.utf8)
+            try content.write(to: a.appendingPathComponent("a1.json"))
+            try content.write(to: b.appendingPathComponent("b1.json"))
+            #expect(symlink(a.path, link.path) == 0)
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: link.path, stop: stop)
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                switch ticks {
+                case 1:
+                    let temporary = dir.appendingPathComponent("in.tmp").path
+                    _ = symlink(b.path, temporary)
+                    _ = rename(temporary, link.path)
+                case 2:
+                    try? content.write(to: a.appendingPathComponent("a2.json"))
+                    try? content.write(to: b.appendingPathComponent("b2.json"))
+                default:
+                    stop.request()
+                }
+            }
+            let p = link.path
+            #expect(Self.drain(watcher) == [
+                "file \(p)/a1.json",
+                "tripline run: the followed folder \(p) was replaced by another folder; following that one and reading its files",
+                "file \(p)/b1.json", "file \(p)/b2.json",
+            ])
+        }
+    }
+}
+
+@Suite("Input file names that are not valid UTF-8 are reported, not passed over")
+struct UndecodableNameTests {
+    @Test("a name's bytes that are not valid UTF-8 are shown as \\xNN; valid characters around them are kept")
+    func decodedName() {
+        let valid = DirectoryWalker.decodedName(Array("café.json".utf8))
+        #expect(valid.text == "café.json" && valid.valid)
+        let latin1 = DirectoryWalker.decodedName([0x63, 0x61, 0x66, 0xE9, 0x2E, 0x6A, 0x73, 0x6F, 0x6E])
+        #expect(latin1.text == #"caf\xe9.json"# && !latin1.valid)
+        // A surrogate's encoding (ED A0 80) is not valid UTF-8 either.
+        let mixed = DirectoryWalker.decodedName([0xC3, 0xA9, 0xFF, 0x41, 0xED, 0xA0, 0x80])
+        #expect(mixed.text == #"é\xffA\xed\xa0\x80"# && !mixed.valid)
+    }
+
+    @Test("a walk reports a file with an input's name and a directory whose names are not valid UTF-8, and reads the rest")
+    func walkReportsUndecodableNames() throws {
+        try withRouterTempDirectory { dir in
+            let root = Array(dir.path.utf8)
+            try Data("{}\n".utf8).write(to: dir.appendingPathComponent("ok.json"))
+            #expect(writeRawPath(root + Array("/caf".utf8) + [0xE9] + Array(".json".utf8), "{}\n"))
+            #expect(writeRawPath(root + Array("/caf".utf8) + [0xE9] + Array(".txt".utf8), "not an input's name"))
+            #expect(writeRawPath(root + Array("/.hidden".utf8) + [0xE9] + Array(".json".utf8), "{}\n"))
+            let subdirectory = (root + Array("/d".utf8) + [0xFF] + [0]).map { CChar(bitPattern: $0) }
+            #expect(mkdir(subdirectory, 0o755) == 0)
+            let walker = DirectoryWalker(root: dir.path)
+            var items: [String] = []
+            while let item = walker.next() {
+                switch item {
+                case .success(let path): items.append("file " + path)
+                case .failure(let error): items.append(error.description)
+                }
+            }
+            let p = dir.path
+            #expect(items.sorted() == [
+                #"\#(p)/caf\xe9.json: file name is not valid UTF-8; not read (rename it to read it)"#,
+                #"\#(p)/d\xff: directory name is not valid UTF-8; the files in it are not read (rename it to read them)"#,
+                "file \(p)/ok.json",
+            ], "\(items)")
+        }
+    }
+
+    @Test("--follow reports a file whose name is not valid UTF-8 once, whether there at the start or written later")
+    func watcherReportsUndecodableNames() throws {
+        try withRouterTempDirectory { dir in
+            let root = Array(dir.path.utf8)
+            #expect(writeRawPath(root + Array("/old".utf8) + [0xE9] + Array(".json".utf8), "{}\n"))
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: dir.path, stop: stop)
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                switch ticks {
+                case 1:
+                    _ = writeRawPath(root + Array("/new".utf8) + [0xE9] + Array(".json".utf8), "{}\n")
+                    _ = writeRawPath(root + Array("/old".utf8) + [0xE9] + Array(".json".utf8), "{}\n{}\n")
+                case 2:
+                    _ = writeRawPath(root + Array("/new".utf8) + [0xE9] + Array(".json".utf8), "{}\n{}\n")
+                    try? Data("{}\n".utf8).write(to: dir.appendingPathComponent("ok.json"))
+                default:
+                    stop.request()
+                }
+            }
+            var items: [String] = []
+            while let item = watcher.nextFile() {
+                switch item {
+                case .success(let path): items.append("file " + path)
+                case .failure(let error):
+                    #expect(error.isError && error.endsFile)
+                    items.append(error.description)
+                }
+            }
+            let p = dir.path
+            #expect(items == [
+                #"\#(p)/old\xe9.json: file name is not valid UTF-8; not read (rename it to read it)"#,
+                #"\#(p)/new\xe9.json: file name is not valid UTF-8; not read (rename it to read it)"#,
+                "file \(p)/ok.json",
+            ], "\(items)")
+        }
+    }
+}

@@ -17,8 +17,16 @@ import Darwin
 /// before the existing files are listed, so nothing that arrives in between is missed; a file is handed
 /// out again only if it changed (inode, size or modification time), and an empty file not at all
 /// (nothing to read yet: a file being created is empty until its first write). Names are filtered as in
-/// ``DirectoryWalker``. ``nextFile()`` blocks until a file is ready or the ``StopSignal`` fires.
-/// Not thread-safe: one consumer.
+/// ``DirectoryWalker``, and a name that is not valid UTF-8 is reported, not read
+/// (``InputError/nameNotUTF8(path:isDirectory:)``). ``nextFile()`` blocks until a file is ready or the
+/// ``StopSignal`` fires. Not thread-safe: one consumer.
+///
+/// The watch is on the directory the root path named when it was set up, so the root is checked: at
+/// once when its watch reports it moved, deleted or unmounted, and each second anyway (a parent
+/// renamed or a symbolic link pointed elsewhere raises no event on it). Once the path no longer names
+/// that directory, every watch is dropped (the old directory's files are not reported under the root's
+/// path, where they are not), a note says so (``InputError/followedFolder(path:change:)``), and as
+/// soon as a directory is at the path again it is watched afresh and its files are handed out.
 public final class FolderWatcher {
     /// The watched root as given.
     public let root: String
@@ -37,6 +45,24 @@ public final class FolderWatcher {
     /// What left a watched directory by a rename in the events read so far, by the rename's cookie:
     /// paired with the `IN_MOVED_TO` of the same rename, or forgotten after the read (moved out).
     private var movedOut: [UInt32: (path: String, isDirectory: Bool)] = [:]
+    /// The watch on the root, while there is one.
+    private var rootWatch: Int32?
+    /// The directory the root named when it was last watched (or found unwatchable); nil while no
+    /// directory is at the root path.
+    private var rootIdentity: FileIdentity?
+    /// Whether the root was watched at some point (so a directory appearing at its path is noted).
+    private var rootWasWatchedBefore = false
+    /// Whether watching ``rootIdentity`` failed (reported once, not tried again until it changes).
+    private var rootUnwatchable = false
+    /// When the root is to be checked next (monotonic seconds).
+    private var nextRootCheck = 0.0
+    /// Entries with names that are not valid UTF-8 already reported (by the path shown), until they leave.
+    private var reportedUndecodable: Set<String> = []
+
+    private struct FileIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
 
     private struct FileStamp: Equatable {
         var inode: UInt64
@@ -50,6 +76,9 @@ public final class FolderWatcher {
     /// A file left the folder: what is remembered about it goes, so a long `--follow` over a folder
     /// whose files are rotated away holds state for the files present, not for every file ever seen.
     private static let leaveEvents = UInt32(IN_DELETE) | UInt32(IN_MOVED_FROM)
+    /// The watched directory itself went (on the root's watch: the root path may name another directory
+    /// now). Its file system unmounted (`IN_UNMOUNT`, followed by `IN_IGNORED`) is reported without asking.
+    private static let selfEvents = UInt32(IN_MOVE_SELF) | UInt32(IN_DELETE_SELF)
 
     /// Starts watching `directory`; the first calls to ``nextFile()`` return the files already there.
     public init(directory: String, stop: StopSignal) throws(InputError) {
@@ -63,7 +92,7 @@ public final class FolderWatcher {
         root = directory
         self.stop = stop
         inotify = fd
-        watchTree(directory, listFiles: true)
+        checkRoot()
     }
 
     deinit {
@@ -108,11 +137,15 @@ public final class FolderWatcher {
 
     // MARK: - Private
 
-    /// Blocks until inotify or the stop pipe is readable, then queues what inotify reported.
+    /// Blocks until inotify or the stop pipe is readable, then queues what inotify reported; checks the
+    /// root at most a second apart, whether events keep arriving or not.
     private func waitForEvents() {
+        defer {
+            if Self.monotonicSeconds() >= nextRootCheck { checkRoot() }
+        }
         var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
-        let n = poll(&fds, nfds_t(fds.count), onWait == nil && dangling.isEmpty ? -1 : Int32(Self.waitTickMilliseconds))
+        let n = poll(&fds, nfds_t(fds.count), Int32(Self.waitTickMilliseconds))
         if n == 0 {
             recheckDangling()
             onWait?()
@@ -121,6 +154,51 @@ public final class FolderWatcher {
         if n < 0 { return }  // EINTR: the caller loops
         guard (fds[0].revents & Int16(POLLIN)) != 0 else { return }
         drainEvents()
+    }
+
+    /// Watches the directory at the root path afresh if it is not the one watched (see the type's
+    /// documentation), noting the change; drops every watch while no directory is there.
+    private func checkRoot() {
+        nextRootCheck = Self.monotonicSeconds() + Double(Self.waitTickMilliseconds) / 1000
+        var info = stat()
+        let current = stat(root, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+            ? FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
+        if current != nil, current == rootIdentity, rootWatch != nil || rootUnwatchable { return }
+        let wasFollowing = rootIdentity != nil
+        if wasFollowing || !directories.isEmpty { unwatchAll() }
+        guard let current else {
+            if wasFollowing { errors.append(.followedFolder(path: root, change: .gone)) }
+            return
+        }
+        if wasFollowing || rootWasWatchedBefore {
+            errors.append(.followedFolder(path: root, change: wasFollowing ? .replaced : .reappeared))
+        }
+        rootWasWatchedBefore = true
+        rootIdentity = current
+        rootWatch = watchTree(root, listFiles: true)
+        rootUnwatchable = rootWatch == nil
+    }
+
+    /// Drops every watch and what is remembered about the files under them: the root path no longer
+    /// names the directory they are on.
+    private func unwatchAll() {
+        for wd in directories.keys { _ = inotify_rm_watch(inotify, wd) }
+        directories.removeAll()
+        seen.removeAll()
+        dangling.removeAll()
+        movedOut.removeAll()
+        reportedUndecodable.removeAll()
+        ready.removeAll(keepingCapacity: true)
+        readyIndex = 0
+        rootWatch = nil
+        rootIdentity = nil
+        rootUnwatchable = false
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1_000_000_000
     }
 
     private func drainEvents() {
@@ -141,17 +219,27 @@ public final class FolderWatcher {
                      Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
                 }
                 let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + nameLength)]
-                let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                let name = DirectoryWalker.decodedName(Array(nameBytes.prefix { $0 != 0 }))
                 offset += headerSize + nameLength
-                handle(wd: wd, mask: mask, cookie: cookie, name: name)
+                handle(wd: wd, mask: mask, cookie: cookie, name: name.text, isUTF8: name.valid)
             }
         }
     }
 
-    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String) {
+    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String, isUTF8: Bool) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
             // Events were lost: rescan everything; unchanged files are skipped by `take`.
-            watchTree(root, listFiles: true)
+            checkRoot()
+            if rootWatch != nil { watchTree(root, listFiles: true) }
+            return
+        }
+        if wd == rootWatch, mask & (Self.selfEvents | UInt32(IN_UNMOUNT) | UInt32(IN_IGNORED)) != 0 {
+            // The root itself moved, was deleted or unmounted: whatever is at its path now is another
+            // directory (or none), and the events still queued for the old one name paths it is not at.
+            // Moved: it may be back by now (the same directory: its watches hold). Otherwise its watch is
+            // gone, and a directory now at the path is another one even if it got the same inode number.
+            if mask & UInt32(IN_MOVE_SELF) == 0 { rootWatch = nil }
+            checkRoot()
             return
         }
         if mask & UInt32(IN_IGNORED) != 0 {
@@ -161,6 +249,16 @@ public final class FolderWatcher {
         guard let directory = directories[wd], !name.isEmpty, !name.hasPrefix(".") else { return }
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         let isDirectory = mask & UInt32(IN_ISDIR) != 0
+        guard isUTF8 else {
+            // `path` shows the name; it names no file. Report what would have been read, once.
+            if mask & Self.leaveEvents != 0 {
+                reportedUndecodable.remove(path)
+            } else if isDirectory ? mask & Self.directoryEvents != 0 : DirectoryWalker.accepts(name: name),
+                      reportedUndecodable.insert(path).inserted {
+                errors.append(.nameNotUTF8(path: path, isDirectory: isDirectory))
+            }
+            return
+        }
         if mask & UInt32(IN_MOVED_FROM) != 0, isDirectory || DirectoryWalker.accepts(name: name) {
             movedOut[cookie] = (path, isDirectory)
         } else if mask & UInt32(IN_MOVED_TO) != 0, let from = movedOut.removeValue(forKey: cookie), from.isDirectory == isDirectory,
@@ -204,12 +302,14 @@ public final class FolderWatcher {
     }
 
     /// Watches `directory` and every subdirectory; with `listFiles`, queues the files already there
-    /// (sorted, as ``DirectoryWalker`` walks).
-    private func watchTree(_ directory: String, listFiles: Bool) {
-        let wd = inotify_add_watch(inotify, directory, Self.fileEvents | Self.directoryEvents | Self.leaveEvents | UInt32(IN_ONLYDIR))
+    /// (sorted, as ``DirectoryWalker`` walks). Returns the watch on `directory`, nil if it cannot be watched.
+    @discardableResult
+    private func watchTree(_ directory: String, listFiles: Bool) -> Int32? {
+        let wd = inotify_add_watch(inotify, directory,
+                                   Self.fileEvents | Self.directoryEvents | Self.leaveEvents | Self.selfEvents | UInt32(IN_ONLYDIR))
         if wd < 0 {
             errors.append(.file(.cannotOpen(path: directory, reason: "cannot watch: " + String(cString: strerror(errno)))))
-            return
+            return nil
         }
         directories[wd] = directory
         let walker = DirectoryWalker(root: directory)
@@ -222,17 +322,19 @@ public final class FolderWatcher {
             }
         case .failure(let error):
             errors.append(error)
-            return
+            return wd
         }
-        guard listFiles else { return }
+        guard listFiles else { return wd }
         while let item = walker.next() {
             switch item {
             case .success(let path): ready.append(path)
             case .failure(let error):
                 errors.append(error)
                 if case .danglingLink = FileKind.of(error.path, followLinks: false) { dangling.insert(error.path) }
+                if case .nameNotUTF8 = error { reportedUndecodable.insert(error.path) }
             }
         }
+        return wd
     }
 
     /// Forgets the files handed out under `directory`, which left the tree or was renamed within it

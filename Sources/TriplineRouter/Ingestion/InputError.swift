@@ -63,12 +63,21 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A directory entry with an input's name that is not a regular file (`kind`: a FIFO, a socket,
     /// a device): not read, as it may never end. Not an error: reported as a note.
     case notARegularFile(path: String, kind: String)
+    /// A directory entry whose name is not valid UTF-8 (`path` shows each byte that is not valid as
+    /// `\xNN`): paths are Swift strings here, which cannot hold such a name, so it is not read (for a
+    /// directory, nor is anything in it). An error, so that no input is left out in silence.
+    case nameNotUTF8(path: String, isDirectory: Bool)
+    /// The folder `--follow` watches went away, came back, or was replaced (``FollowedFolderChange``).
+    /// Not an error: reported as a note.
+    case followedFolder(path: String, change: FollowedFolderChange)
 
     /// The file the error is about (`stdin` for standard input).
     public var path: String {
         switch self {
         case .file(let error): return error.path
-        case .malformedLog(let path, _, _, _), .notFound(let path, _), .notARegularFile(let path, _): return path
+        case .malformedLog(let path, _, _, _), .notFound(let path, _), .notARegularFile(let path, _), .nameNotUTF8(let path, _),
+             .followedFolder(let path, _):
+            return path
         case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
             return origin.source
         }
@@ -79,15 +88,15 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
             return origin
-        case .file, .malformedLog, .notFound, .notARegularFile: return nil
+        case .file, .malformedLog, .notFound, .notARegularFile, .nameNotUTF8, .followedFolder: return nil
         }
     }
 
     /// Whether reading of the file stopped here (otherwise only one event was skipped).
     public var endsFile: Bool {
         switch self {
-        case .eventTooLarge, .invalidEvent, .cloudTrailDigest: return false
-        case .file, .malformedLog, .notFound, .incomplete, .notARegularFile: return true
+        case .eventTooLarge, .invalidEvent, .cloudTrailDigest, .followedFolder: return false
+        case .file, .malformedLog, .notFound, .incomplete, .notARegularFile, .nameNotUTF8: return true
         }
     }
 
@@ -100,10 +109,11 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// Whether this counts as a problem with the input (a bad record, an unreadable file); false for
     /// an input that only holds no events (``cloudTrailDigest(origin:)``) or is not read
-    /// (``notARegularFile(path:kind:)``), which is noted and skipped.
+    /// (``notARegularFile(path:kind:)``), which is noted and skipped, and for a note about the followed
+    /// folder (``followedFolder(path:change:)``).
     public var isError: Bool {
         switch self {
-        case .cloudTrailDigest, .notARegularFile: return false
+        case .cloudTrailDigest, .notARegularFile, .followedFolder: return false
         default: return true
         }
     }
@@ -132,6 +142,16 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): \(reason)"
         case .notARegularFile(let path, let kind):
             return "\(path): \(kind), not a regular file; skipped (name it on the command line to read it)"
+        case .nameNotUTF8(let path, false):
+            return "\(path): file name is not valid UTF-8; not read (rename it to read it)"
+        case .nameNotUTF8(let path, true):
+            return "\(path): directory name is not valid UTF-8; the files in it are not read (rename it to read them)"
+        case .followedFolder(let path, .gone):
+            return "tripline run: the followed folder \(path) was moved or deleted; waiting for it to reappear"
+        case .followedFolder(let path, .reappeared):
+            return "tripline run: the followed folder \(path) is there again; following it and reading its files"
+        case .followedFolder(let path, .replaced):
+            return "tripline run: the followed folder \(path) was replaced by another folder; following that one and reading its files"
         case .cloudTrailDigest(let origin) where origin.position == .document:
             // A digest file given whole (one JSON object, on one line or several): name the file.
             return "\(origin.source) is a CloudTrail digest file (no events); skipped"
@@ -143,4 +163,19 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(origin): incomplete at end of file (\(reason)); it is read again from here if the file grows"
         }
     }
+}
+
+/// What happened to the folder `--follow` watches (``InputError/followedFolder(path:change:)``).
+///
+/// The watch is on the directory the path named when it was set up; once the path names another
+/// directory (or none), the old one's files are no longer followed, and a directory at the path is
+/// watched afresh and its files read (those read before are skipped by their checkpoints).
+public enum FollowedFolderChange: Sendable, Equatable {
+    /// Nothing (or no directory) is at the path any more: moved away, deleted, or a parent renamed.
+    case gone
+    /// A directory is at the path again after it was gone.
+    case reappeared
+    /// Another directory took the path's place before it was seen gone (`rm -r` and `mkdir` in quick
+    /// succession, a symbolic link pointed elsewhere, a file system mounted over it).
+    case replaced
 }

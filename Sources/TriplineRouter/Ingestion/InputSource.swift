@@ -64,7 +64,8 @@ public final class SourceList {
 /// `CloudTrail-Digest`) and files whose names do not end in `.json`, `.json.gz`, `.ndjson`, `.jsonl`
 /// or `.gz`. Symbolic links to files are followed; symbolic links to directories are not (no loops);
 /// a dangling symbolic link with an input's name is reported, not skipped in silence, and a FIFO,
-/// socket or device with an input's name is skipped with a note (``InputError/notARegularFile(path:kind:)``).
+/// socket or device with an input's name is skipped with a note (``InputError/notARegularFile(path:kind:)``),
+/// and an entry whose name is not valid UTF-8 is reported (``InputError/nameNotUTF8(path:isDirectory:)``).
 /// Lazy: holds one sorted listing per directory level, never the whole tree.
 public final class DirectoryWalker {
     private struct Frame {
@@ -75,6 +76,8 @@ public final class DirectoryWalker {
 
     private var stack: [Frame] = []
     private var pendingRoot: String?
+    /// Entries of the directories entered whose names are not valid UTF-8, reported before the rest.
+    private var undecodable: [InputError] = []
 
     /// A walk of `root`, which is read on the first call to ``next()``.
     public init(root: String) {
@@ -94,7 +97,8 @@ public final class DirectoryWalker {
             pendingRoot = nil
             if let error = push(root) { return .failure(error) }
         }
-        while !stack.isEmpty {
+        while !stack.isEmpty || !undecodable.isEmpty {
+            if !undecodable.isEmpty { return .failure(undecodable.removeFirst()) }
             let top = stack.count - 1
             guard stack[top].next < stack[top].names.count else {
                 stack.removeLast()
@@ -121,33 +125,90 @@ public final class DirectoryWalker {
     }
 
     private func push(_ directory: String) -> InputError? {
-        switch Self.list(directory) {
-        case .success(let names):
-            stack.append(Frame(directory: directory, names: names.filter { !$0.hasPrefix(".") }))
+        switch Self.listing(directory) {
+        case .success(let listing):
+            stack.append(Frame(directory: directory, names: listing.names.filter { !$0.hasPrefix(".") }))
+            undecodable.append(contentsOf: listing.undecodable)
             return nil
         case .failure(let error):
             return error
         }
     }
 
-    /// The names in `directory` (without `.` and `..`), sorted by their UTF-8 bytes.
+    /// The names in `directory` (without `.` and `..`), sorted by their UTF-8 bytes; names that are not
+    /// valid UTF-8 are left out (``listing(_:)`` has them).
     public static func list(_ directory: String) -> Result<[String], InputError> {
+        listing(directory).map(\.names)
+    }
+
+    /// A directory's entries as read: the names a `String` holds, and the problems with those it cannot.
+    public struct Listing: Sendable {
+        /// The names that are valid UTF-8 (without `.` and `..`), sorted by their bytes.
+        public var names: [String]
+        /// One ``InputError/nameNotUTF8(path:isDirectory:)`` for each entry whose name is not valid
+        /// UTF-8 and that would be read or walked (a directory; a file or link with an input's name;
+        /// not hidden), in the order listed.
+        public var undecodable: [InputError]
+    }
+
+    /// The entries of `directory` (see ``Listing``).
+    ///
+    /// A name that is not valid UTF-8 cannot become a `String` path without changing its bytes (a
+    /// path decoded with replacement characters names no file), so it is reported, not turned into a
+    /// path that silently fails to open.
+    public static func listing(_ directory: String) -> Result<Listing, InputError> {
         guard let handle = opendir(directory) else {
             return .failure(.file(.cannotOpen(path: directory, reason: String(cString: strerror(errno)))))
         }
         defer { closedir(handle) }
-        var names: [String] = []
+        var listing = Listing(names: [], undecodable: [])
         while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+            let raw = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) {
-                    String(cString: $0)
+                    Array(UnsafeRawBufferPointer(start: $0, count: strlen($0)))
                 }
             }
-            if name == "." || name == ".." { continue }
-            names.append(name)
+            let name = Self.decodedName(raw)
+            if name.valid {
+                if name.text == "." || name.text == ".." { continue }
+                listing.names.append(name.text)
+                continue
+            }
+            guard raw.first != UInt8(ascii: ".") else { continue }
+            var info = stat()
+            let isDirectory = (raw.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
+                fstatat(dirfd(handle), $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+            }
+            if isDirectory || accepts(name: name.text) {
+                let path = directory.hasSuffix("/") ? directory + name.text : directory + "/" + name.text
+                listing.undecodable.append(.nameNotUTF8(path: path, isDirectory: isDirectory))
+            }
         }
-        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        return .success(names)
+        listing.names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return .success(listing)
+    }
+
+    /// A file name's bytes as text: the name itself when it is valid UTF-8, else (`valid` false) the
+    /// name with each byte that is not part of a valid UTF-8 sequence written `\xNN` (`caf\xe9.json`),
+    /// for messages only: that text names no file.
+    static func decodedName(_ bytes: [UInt8]) -> (text: String, valid: Bool) {
+        if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length = lead < 0x80 ? 1 : (0xC2...0xDF).contains(lead) ? 2 : (0xE0...0xEF).contains(lead) ? 3 : (0xF0...0xF4).contains(lead) ? 4 : 0
+            if length > 0, index + length <= bytes.count,
+               let scalar = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
+                text += scalar
+                index += length
+            } else {
+                let hex = String(lead, radix: 16)
+                text += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+                index += 1
+            }
+        }
+        return (text, false)
     }
 
     private func join(_ directory: String, _ name: String) -> String {
