@@ -181,10 +181,11 @@ public struct DeliveryJournal: Sendable {
     }
 
     /// Queued deliveries with an id above `afterID`, oldest first, at most `limit`: what a restarted
-    /// run resumes, and how deliveries beyond the in-memory window are paged in.
+    /// run resumes, and how deliveries beyond the in-memory window are paged in. Read like
+    /// ``load(_:)``, without waiting for a commit in progress.
     public func pending(afterID: Int64 = 0, limit: Int = Int.max) throws(StateError) -> [QueuedDelivery] {
-        try store.withDatabase { (_) throws(StateError) in
-            try store.statement("SELECT id, rule, target, attempts, next_attempt_at, accepted_at FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2")
+        try store.withReader { (_, statement) throws(StateError) in
+            try statement("SELECT id, rule, target, attempts, next_attempt_at, accepted_at FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2")
                 .bind(.integer(afterID), .int(min(limit, Int(Int64.max)))).rows { row in
                 QueuedDelivery(id: row.integer(0), rule: row.text(1) ?? "", target: row.text(2) ?? "", attempts: row.int(3),
                                nextAttemptAt: row.real(4), acceptedAt: row.real(5))
@@ -193,9 +194,13 @@ public struct DeliveryJournal: Sendable {
     }
 
     /// The queued delivery `id` with its event; nil when it is no longer queued.
+    ///
+    /// Read through the store's reader connection (``StateStore/withReader(_:)``): it does not wait
+    /// for a commit in progress, and sees every commit that returned before it was called (a
+    /// delivery is handed to the dispatcher only once committed), never an uncommitted one.
     public func load(_ id: Int64) throws(StateError) -> StoredDelivery? {
-        try store.withDatabase { (_) throws(StateError) in
-            let select = try store.statement("""
+        try store.withReader { (_, statement) throws(StateError) in
+            let select = try statement("""
                 SELECT id, rule, target, attempts, next_attempt_at, accepted_at, event_id, origin, event, ingestion_time, history, suppressed
                 FROM deliveries WHERE id = ?1
                 """)

@@ -13,8 +13,11 @@ import Foundation
 /// The database runs in WAL mode (readers such as `tripline status` or the `sqlite3` CLI never block
 /// the run) with `synchronous=FULL` by default: a committed transaction survives a process crash and a
 /// power loss. `NORMAL` keeps the process-crash guarantee and may lose the last transactions on power
-/// loss. One connection, used by one thread at a time: every access goes through ``withDatabase(_:)``,
-/// which serialises callers and caches prepared statements.
+/// loss. One connection writes, used by one thread at a time: every access goes through
+/// ``withDatabase(_:)``, which serialises callers and caches prepared statements. Reads on the delivery
+/// path (a delivery loaded before its attempt, a page of the queue) go through ``withReader(_:)``
+/// instead: a second, read-only connection to the same file, which WAL lets read the last committed
+/// state while the writer is inside a transaction or syncing a commit, so they do not wait for it.
 public final class StateStore: @unchecked Sendable {
     /// How hard SQLite works to make commits durable (`PRAGMA synchronous`).
     public enum Synchronous: String, Sendable {
@@ -42,6 +45,15 @@ public final class StateStore: @unchecked Sendable {
     private let mutex = NSLock()
     private var statements: [String: SQLiteStatement] = [:]
     private let lockDescriptor: Int32
+
+    /// The read-only connection of ``withReader(_:)``, opened at its first use (guarded by `readerMutex`).
+    private var reader: SQLiteDatabase?
+    private let readerMutex = NSLock()
+    private var readerStatements: [String: SQLiteStatement] = [:]
+    /// Whether ``withReader(_:)`` has a connection of its own: a database on disk opened for writing
+    /// (in WAL mode). An in-memory database cannot be shared between connections, and a read-only
+    /// store has only readers anyway.
+    private var hasOwnReader: Bool { !isReadOnly && directory != nil }
 
     /// How a command uses the state directory.
     public enum Access: Sendable, Equatable {
@@ -139,6 +151,7 @@ public final class StateStore: @unchecked Sendable {
 
     deinit {
         statements.removeAll()
+        readerStatements.removeAll()
         if lockDescriptor >= 0 { _ = Glibc.close(lockDescriptor) }
     }
 
@@ -155,6 +168,38 @@ public final class StateStore: @unchecked Sendable {
         let statement = try database.prepare(sql)
         statements[sql] = statement
         return statement
+    }
+
+    /// Runs `body` with a connection that only reads, and `statement` giving its cached prepared
+    /// statements; it never waits for the writer (``withDatabase(_:)``), not even for a commit
+    /// being synced to disk.
+    ///
+    /// Each statement `body` runs must be reset when done (``SQLiteStatement/rows(_:)`` does; a
+    /// stepped statement is reset by binding it again): it is a read transaction of its own, which
+    /// sees exactly what was committed when it started, never a transaction in progress, and while
+    /// it lasts a checkpoint cannot copy later commits into the database file. So it sees every
+    /// commit that returned before `body` was called. On a store in memory or opened read-only it
+    /// is the one connection, under ``withDatabase(_:)``'s lock.
+    public func withReader<T>(_ body: (_ db: SQLiteDatabase, _ statement: (String) throws(StateError) -> SQLiteStatement) throws(StateError) -> T)
+        throws(StateError) -> T {
+        guard hasOwnReader else {
+            return try withDatabase { (db) throws(StateError) in try body(db, { (sql) throws(StateError) in try statement(sql) }) }
+        }
+        readerMutex.lock()
+        defer { readerMutex.unlock() }
+        let db: SQLiteDatabase
+        if let reader {
+            db = reader
+        } else {
+            db = try SQLiteDatabase(path: database.path, create: false, readOnly: true)
+            reader = db
+        }
+        return try body(db) { (sql) throws(StateError) -> SQLiteStatement in
+            if let cached = readerStatements[sql] { return cached }
+            let prepared = try db.prepare(sql)
+            readerStatements[sql] = prepared
+            return prepared
+        }
     }
 
     /// A path inside the state directory (for files that belong next to the database).

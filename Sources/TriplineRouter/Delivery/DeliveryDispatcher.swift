@@ -28,10 +28,12 @@ public struct DeliveryTargetSettings: Sendable {
 /// new ones stay in the journal only and are paged in as the window empties; past `maxQueued` queued
 /// in all, ``enqueue(_:)`` blocks (backpressure on ingestion instead of an ever-growing database).
 ///
-/// Successes are removed from the journal by group commit (a crash can repeat at most the attempts
-/// that were running or waiting for that commit, one per worker: at-least-once). A target's
-/// concurrency slot is free once its attempt ended, so the next attempt does not wait for the write; an attempt is reported as done only once its removal is
-/// committed. The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
+/// Successes are removed from the journal by group commit: a worker hands its success over and takes
+/// its next delivery without waiting for the write (a crash can repeat at most the attempts running
+/// and the successes not yet committed, at most `maxUncommitted`: at-least-once). A target's
+/// concurrency slot is free once its attempt ended, so the next attempt does not wait for the write;
+/// an attempt is reported as done only once its removal is committed. A delivery is read before its
+/// attempt through the journal's reader connection, so that read does not wait for a commit either. The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
 /// subscription deliveries) are inserted in the same transaction that removes it, so successes and
 /// fan-outs that are ready together share one commit. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
 /// is called, no attempt starts any more: a delivery whose completion cannot be recorded runs again
@@ -48,13 +50,20 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         public var windowCapacity: Int
         /// Most deliveries queued in all before ``enqueue(_:)`` blocks.
         public var maxQueued: Int
+        /// Most successes waiting for their group commit: a worker whose attempt succeeded hands it
+        /// over and takes the next delivery without waiting for the write, unless this many wait
+        /// already. A crash repeats at most these and the attempts running. As many as
+        /// `maxConcurrent` by default: no more than the workers of the most a run starts, which is
+        /// what a crash could repeat when each worker waited for its own commit.
+        public var maxUncommitted: Int
         public var retry: RetrySchedule
 
         public init(maxConcurrent: Int = 64, windowCapacity: Int = 50_000, maxQueued: Int = 1_000_000,
-                    retry: RetrySchedule = RetrySchedule()) {
+                    maxUncommitted: Int = 64, retry: RetrySchedule = RetrySchedule()) {
             self.maxConcurrent = max(1, maxConcurrent)
             self.windowCapacity = max(1, windowCapacity)
             self.maxQueued = max(1, maxQueued)
+            self.maxUncommitted = max(1, maxUncommitted)
             self.retry = retry
         }
     }
@@ -99,15 +108,25 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private var startedWorkers = 0
     /// The sum of the lanes' concurrency limits: how many workers the targets seen so far can use.
     private var laneLimitTotal = 0
+    /// Successes waiting for the group commit, in the order their attempts ended.
     private var completed: [Completion] = []
+    /// A worker is writing successes (and goes on while more wait).
     private var flushingCompleted = false
-    /// How each completed id's write went, until its worker takes the answer.
-    private var completionResults: [Int64: CompletionResult] = [:]
+    /// Successes handed to the group commit and not yet booked: those in `completed` and those of the
+    /// write in progress. At most ``Configuration/maxUncommitted``.
+    private var uncommitted = 0
 
-    /// A success waiting for the group commit: the delivery to remove and the ones it adds.
+    /// A success waiting for the group commit: the delivery to remove, the ones it adds, and what
+    /// its report says once the write is done.
     private struct Completion {
-        var id: Int64
+        var item: QueuedDelivery
         var adding: [NewDelivery]
+        var eventID: String
+        var origin: String
+        var attempt: Int
+        var report: AttemptReport
+
+        var id: Int64 { item.id }
     }
 
     /// How a success was written: whether its removal (and what it adds) was committed, and how many
@@ -115,6 +134,14 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private struct CompletionResult {
         var recorded: Bool
         var duplicates = 0
+    }
+
+    /// What ``run(_:releaseSlot:)`` did with an attempt.
+    private enum RunResult {
+        /// Booked: the next step (nil when the delivery was no longer queued).
+        case booked(DeliveryNextStep?)
+        /// A success handed to the group commit, which reports and books it once written.
+        case committing
     }
 
     private struct Lane {
@@ -367,7 +394,7 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private func work() {
         while let item = take() {
             var slotHeld = true
-            let next = run(item, releaseSlot: { [self] in
+            let result = run(item, releaseSlot: { [self] in
                 // The target's slot is free once its attempt ended, before the outcome is written: on
                 // a target with MaxConcurrency 1 the next attempt need not wait for this one's commit,
                 // and successes that end close together share it.
@@ -378,6 +405,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 condition.broadcast()
                 condition.unlock()
             })
+            // A success is booked by the group commit that writes it (its slot is already free).
+            guard case .booked(let next) = result else { continue }
             condition.lock()
             if slotHeld { lanes[item.targetKey]?.running -= 1 }
             runningTotal -= 1
@@ -398,24 +427,24 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Runs one attempt of `item` and books the outcome; nil when the delivery was no longer queued.
+    /// Runs one attempt of `item` and books the outcome (a success through the group commit).
     /// `releaseSlot` frees the target's concurrency slot as soon as the attempt has ended.
-    private func run(_ item: QueuedDelivery, releaseSlot: () -> Void) -> DeliveryNextStep? {
+    private func run(_ item: QueuedDelivery, releaseSlot: () -> Void) -> RunResult {
         let stored: StoredDelivery
         do {
-            guard let found = try journal.load(item.id) else { return nil }
+            guard let found = try journal.load(item.id) else { return .booked(nil) }
             stored = found
         } catch {
             stateFailed(error)
-            return .leftQueued
+            return .booked(.leftQueued)
         }
         let now = StateTime.now()
         guard let target = settings(item.rule, item.target) else {
-            return deadLetter(stored, failure: nil, reason: missingTarget(item.rule, item.target), file: nil, attempt: nil, report: nil)
+            return .booked(deadLetter(stored, failure: nil, reason: missingTarget(item.rule, item.target), file: nil, attempt: nil, report: nil))
         }
         if RetrySchedule.isExpired(acceptedAt: stored.queued.acceptedAt, now: now, policy: target.retryPolicy) {
-            return deadLetter(stored, failure: nil, reason: "older than MaximumEventAgeInSeconds (\(target.retryPolicy.maximumEventAgeInSeconds)s) before it could be attempted",
-                              file: target.deadLetterFile, attempt: nil, report: nil)
+            return .booked(deadLetter(stored, failure: nil, reason: "older than MaximumEventAgeInSeconds (\(target.retryPolicy.maximumEventAgeInSeconds)s) before it could be attempted",
+                                      file: target.deadLetterFile, attempt: nil, report: nil))
         }
         let number = stored.queued.attempts + 1
         let report = attempt(stored, number)
@@ -425,22 +454,20 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         case .delivered:
             // Reported as done only once that is committed (with the deliveries it adds): otherwise the
             // delivery is still queued and the next run attempts it again.
-            let written = complete(item.id, adding: report.fanOut)
-            let next: DeliveryNextStep = written.recorded ? .done : .unrecorded
-            onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
-                                    attempt: number, attemptReport: report, next: next, duplicatesSkipped: written.duplicates))
-            return next
+            complete(Completion(item: item, adding: report.fanOut, eventID: stored.eventID, origin: stored.origin, attempt: number,
+                                report: report))
+            return .committing
         case .failed(let error, let retryable, let retryAfter):
             let failure = AttemptRecord(attempt: number, at: ended, error: error)
             guard retryable else {
-                return deadLetter(stored, failure: failure, reason: "a permanent failure: \(error)", file: target.deadLetterFile,
-                                  attempt: number, report: report)
+                return .booked(deadLetter(stored, failure: failure, reason: "a permanent failure: \(error)", file: target.deadLetterFile,
+                                          attempt: number, report: report))
             }
             var generator = SystemRandomNumberGenerator()
             switch configuration.retry.decision(afterFailedAttempt: number, policy: target.retryPolicy, acceptedAt: stored.queued.acceptedAt,
                                                 now: ended, retryAfter: retryAfter, random: &generator) {
             case .giveUp(let reason):
-                return deadLetter(stored, failure: failure, reason: reason, file: target.deadLetterFile, attempt: number, report: report)
+                return .booked(deadLetter(stored, failure: failure, reason: reason, file: target.deadLetterFile, attempt: number, report: report))
             case .retry(let at):
                 do {
                     try journal.reschedule(item.id, failure: failure, nextAttemptAt: at)
@@ -450,11 +477,11 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                     stateFailed(error)
                     onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
                                             attempt: number, attemptReport: report, next: .leftQueued))
-                    return .leftQueued
+                    return .booked(.leftQueued)
                 }
                 onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
                                         attempt: number, attemptReport: report, next: .retry(at: at)))
-                return .retry(at: at)
+                return .booked(.retry(at: at))
             }
         }
     }
@@ -576,43 +603,74 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Group commit: a worker whose delivery succeeded adds its id (and the deliveries it adds); if
-    /// no write is under way it writes everything added so far in one transaction, otherwise it waits
-    /// for the write that takes its id (or takes over the next one). Latency stays about one
-    /// transaction, throughput batches itself, and a crash can repeat only the successes of the write
-    /// in progress and those waiting for it (at most one per worker). Returns whether the removal of `id` and
-    /// the insertion of `adding` were committed.
-    private func complete(_ id: Int64, adding: [NewDelivery]) -> CompletionResult {
+    /// Group commit: a worker whose delivery succeeded hands it over here; if no write is under way
+    /// it writes everything handed over so far in one transaction, and goes on writing what was
+    /// handed over meanwhile until nothing is left; otherwise it returns at once and takes its next
+    /// delivery, and the write in progress or the next one takes this success. Only when
+    /// ``Configuration/maxUncommitted`` successes wait already does it wait for room. Throughput
+    /// batches itself without a worker ever waiting for another's write, latency stays about one
+    /// transaction, and a crash can repeat only the successes waiting for a write or in it (at most
+    /// `maxUncommitted`) and the attempts running.
+    ///
+    /// A success counts as running (``drain(linger:interrupt:shutdownTimeout:pause:)`` and
+    /// ``stop(deadline:)`` wait for it) until it is written, reported and booked by the write's
+    /// worker: reported as done only once its removal (and what it adds) is committed.
+    private func complete(_ completion: Completion) {
         condition.lock()
-        defer { condition.unlock() }
-        completed.append(Completion(id: id, adding: adding))
-        while true {
-            if let result = completionResults.removeValue(forKey: id) { return result }
-            if flushingCompleted {
-                condition.wait()
-                continue
-            }
-            flushingCompleted = true
+        while uncommitted >= configuration.maxUncommitted && flushingCompleted { condition.wait() }
+        uncommitted += 1
+        completed.append(completion)
+        guard !flushingCompleted else {
+            condition.unlock()
+            return
+        }
+        writeCompletedLocked()
+        condition.unlock()
+    }
+
+    /// Writes, reports and books the successes in `completed` until none is left. Called with the
+    /// lock held and no write under way; returns with it held.
+    private func writeCompletedLocked() {
+        flushingCompleted = true
+        while !completed.isEmpty {
             let batch = completed
             completed.removeAll(keepingCapacity: true)
             condition.unlock()
             let results = writeCompleted(batch)
+            // Reported before they stop counting as running: a drain that then finds nothing running
+            // has seen what their reports emitted.
+            var steps: [DeliveryNextStep] = []
+            steps.reserveCapacity(batch.count)
+            for completion in batch {
+                let result = results[completion.id] ?? CompletionResult(recorded: false)
+                let next: DeliveryNextStep = result.recorded ? .done : .unrecorded
+                steps.append(next)
+                onReport(DeliveryReport(rule: completion.item.rule, target: completion.item.target, eventID: completion.eventID,
+                                        origin: completion.origin, attempt: completion.attempt, attemptReport: completion.report, next: next,
+                                        duplicatesSkipped: result.duplicates))
+            }
             condition.lock()
-            for (done, result) in results { completionResults[done] = result }
-            flushingCompleted = false
+            for next in steps {
+                runningTotal -= 1
+                uncommitted -= 1
+                if next == .done {
+                    tracked -= 1
+                    queuedTotal -= 1
+                }
+            }
             condition.broadcast()
         }
+        flushingCompleted = false
+        condition.broadcast()
     }
 
-    /// Writes ids still waiting to be written (there are none once every worker has returned: each
-    /// waits for its own).
+    /// Waits for the write in progress (every success handed over is written by it or by the one
+    /// it goes on with).
     private func flushCompleted() {
         condition.lock()
         while flushingCompleted { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
-        let batch = completed
-        completed.removeAll()
+        if !completed.isEmpty { writeCompletedLocked() }
         condition.unlock()
-        _ = writeCompleted(batch)
     }
 
     /// Writes `batch` in one transaction. When it adds deliveries, the commit and their hand-over to
