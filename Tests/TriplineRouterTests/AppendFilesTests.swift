@@ -100,4 +100,82 @@ struct AppendFilesTests {
             #expect(written.allSatisfy { $0.hasPrefix("{\"w\":") && $0.hasSuffix("\"}") })
         }
     }
+
+    @Test("a file that ends in the middle of a line (a write cut short) gets its newline before the next line")
+    func aTornLineIsEndedBeforeTheNext() throws {
+        try withRouterTempDirectory { dir in
+            let path = dir.appendingPathComponent("out.ndjson").path
+            try Data("{\"n\":1}\n{\"n\":2,\"cut".utf8).write(to: URL(fileURLWithPath: path))
+            let files = AppendFiles()
+            try files.append(Array("{\"n\":3}\n".utf8), to: path, pathAsWritten: "out.ndjson")
+            try files.append(Array("{\"n\":4}\n".utf8), to: path, pathAsWritten: "out.ndjson")
+            #expect(lines(path) == [#"{"n":1}"#, #"{"n":2,"cut"#, #"{"n":3}"#, #"{"n":4}"#])
+            files.closeAll()
+        }
+    }
+
+    @Test("a FIFO without a reader fails the append at once (retried later) instead of blocking the worker")
+    func aFIFOWithoutReaderFailsAtOnce() throws {
+        try withRouterTempDirectory { dir in
+            let path = dir.appendingPathComponent("pipe.ndjson").path
+            #expect(mkfifo(path, 0o644) == 0)
+            let files = AppendFiles()
+            let finished = DispatchSemaphore(value: 0)
+            let outcome = OutcomeBox()
+            Thread.detachNewThread {
+                do { try files.append(Array("x\n".utf8), to: path, pathAsWritten: "pipe.ndjson") } catch { outcome.error = error }
+                finished.signal()
+            }
+            let returned = finished.wait(timeout: .now() + 5) == .success
+            #expect(returned, "the append blocked on a FIFO with no reader")
+            if !returned {
+                // Unblock the writer so the test process can go on.
+                let reader = open(path, O_RDONLY | O_NONBLOCK)
+                _ = finished.wait(timeout: .now() + 5)
+                close(reader)
+            }
+            #expect(outcome.error.map { "\($0)".contains("cannot open") } == true, "\(String(describing: outcome.error))")
+        }
+    }
+
+    @Test("closeAll returns while an append is stuck (a FIFO whose reader stopped reading)")
+    func closeAllDoesNotWaitForAStuckAppend() throws {
+        try withRouterTempDirectory { dir in
+            let path = dir.appendingPathComponent("pipe.ndjson").path
+            #expect(mkfifo(path, 0o644) == 0)
+            let reader = open(path, O_RDONLY | O_NONBLOCK)
+            #expect(reader >= 0)
+            defer { close(reader) }
+            let files = AppendFiles()
+            let finished = DispatchSemaphore(value: 0)
+            // More than the pipe holds (64 KiB): the write blocks until the reader reads.
+            let line = Array(repeating: UInt8(ascii: "a"), count: 256 * 1024) + [0x0A]
+            Thread.detachNewThread {
+                try? files.append(line, to: path, pathAsWritten: "pipe.ndjson")
+                finished.signal()
+            }
+            usleep(200_000)
+            let closed = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                files.closeAll()
+                closed.signal()
+            }
+            #expect(closed.wait(timeout: .now() + 5) == .success, "closeAll waited for the stuck append")
+            // Let the writer finish: read everything it wrote.
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            var total = 0
+            let deadline = Date().addingTimeInterval(10)
+            while total < line.count && Date() < deadline {
+                let n = read(reader, &buffer, buffer.count)
+                if n > 0 { total += n } else { usleep(1_000) }
+            }
+            #expect(finished.wait(timeout: .now() + 5) == .success)
+            #expect(total == line.count)
+        }
+    }
+}
+
+/// The error a background append threw, read after it signalled.
+private final class OutcomeBox: @unchecked Sendable {
+    var error: (any Error)?
 }

@@ -38,6 +38,8 @@ public final class AppendFiles: @unchecked Sendable {
         var descriptor: Int32 = -1
         var device: UInt64 = 0
         var inode: UInt64 = 0
+        /// The file held open did not end with a newline when opened: the next line starts one.
+        var endsMidLine = false
     }
 
     private let lock = NSLock()
@@ -72,10 +74,13 @@ public final class AppendFiles: @unchecked Sendable {
         if handle.descriptor < 0 {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            // Non-blocking only for the open: a FIFO without a reader fails (ENXIO, retried) instead of
+            // holding the worker, and the run's stop, for ever; writes block as before.
+            let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o644)
             guard descriptor >= 0 else { throw .cannotOpen(path: pathAsWritten, reason: String(cString: strerror(errno))) }
             var status = stat()
-            guard fstat(descriptor, &status) == 0 else {
+            let flags = fcntl(descriptor, F_GETFL)
+            guard fstat(descriptor, &status) == 0, flags >= 0, fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
                 let reason = String(cString: strerror(errno))
                 close(descriptor)
                 throw .cannotOpen(path: pathAsWritten, reason: reason)
@@ -83,9 +88,14 @@ public final class AppendFiles: @unchecked Sendable {
             handle.descriptor = descriptor
             handle.device = UInt64(status.st_dev)
             handle.inode = UInt64(status.st_ino)
+            handle.endsMidLine = Self.endsMidLine(descriptor, status)
         }
         var failure: String?
-        line.withUnsafeBytes { raw in
+        var bytes = line
+        // A line cut short before (a full disk, a crash during a write) gets its end here, so the
+        // line that follows is whole; the fragment stays a line of its own.
+        if handle.endsMidLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+        bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = write(handle.descriptor, raw.baseAddress! + offset, raw.count - offset)
@@ -103,15 +113,29 @@ public final class AppendFiles: @unchecked Sendable {
             handle.descriptor = -1
             throw .cannotWrite(path: pathAsWritten, reason: failure)
         }
+        handle.endsMidLine = false
     }
 
-    /// Closes every file held open (at the end of a run); a later append opens its file again.
+    /// Whether the regular file open at `descriptor` is not empty and does not end with a newline
+    /// (read through a descriptor of its own: the append descriptor is write-only).
+    private static func endsMidLine(_ descriptor: Int32, _ status: stat) -> Bool {
+        guard (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0 else { return false }
+        let reader = open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
+        guard reader >= 0 else { return false }
+        defer { close(reader) }
+        var last: UInt8 = 0
+        return pread(reader, &last, 1, status.st_size - 1) == 1 && last != UInt8(ascii: "\n")
+    }
+
+    /// Closes every file held open (at the end of a run); a later append opens its file again. A file
+    /// whose append is under way (a FIFO whose reader stopped reading, a hung network mount) is left
+    /// to it: waiting for it could hold the run's stop for ever.
     public func closeAll() {
         lock.lock()
         let all = Array(handles.values)
         lock.unlock()
         for handle in all {
-            handle.lock.lock()
+            guard handle.lock.try() else { continue }
             if handle.descriptor >= 0 {
                 close(handle.descriptor)
                 handle.descriptor = -1
