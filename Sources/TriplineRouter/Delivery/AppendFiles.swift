@@ -90,23 +90,11 @@ public final class AppendFiles: @unchecked Sendable {
             handle.inode = UInt64(status.st_ino)
             handle.endsMidLine = Self.endsMidLine(descriptor, status)
         }
-        var failure: String?
         var bytes = line
         // A line cut short before (a full disk, a crash during a write) gets its end here, so the
         // line that follows is whole; the fragment stays a line of its own.
         if handle.endsMidLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(handle.descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failure = n < 0 ? String(cString: strerror(errno)) : "nothing was written"
-                    return
-                }
-                offset += n
-            }
-        }
+        let failure = Self.writeAll(bytes, to: handle.descriptor).map { String(cString: strerror($0)) }
         if let failure {
             // The next attempt opens the path afresh (it may have been replaced, or the disk freed).
             close(handle.descriptor)
@@ -114,6 +102,22 @@ public final class AppendFiles: @unchecked Sendable {
             throw .cannotWrite(path: pathAsWritten, reason: failure)
         }
         handle.endsMidLine = false
+    }
+
+    /// Writes all of `bytes` to `descriptor` (retrying interrupted and partial writes); the `errno` of
+    /// the write that failed (`EIO` for one that wrote nothing), nil when all were written.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32? {
+        bytes.withUnsafeBytes { raw -> Int32? in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return errno }
+                if n == 0 { return EIO }
+                offset += n
+            }
+            return nil
+        }
     }
 
     /// Whether the regular file open at `descriptor` is not empty and does not end with a newline

@@ -62,17 +62,7 @@ public enum DeadLetterFile {
         let start: off_t? = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG ? status.st_size : nil
         var line = JSONWriter.bytes(letter.json)
         line.append(0x0A)
-        let failure: Int32? = line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { return errno }
-                if n == 0 { return EIO }
-                offset += n
-            }
-            return nil
-        }
+        let failure = AppendFiles.writeAll(line, to: fd)
         guard let failure else { return }
         if let start { _ = ftruncate(fd, start) }
         throw .cannotWrite(path: path, reason: String(cString: strerror(failure)))
