@@ -396,7 +396,7 @@ public final class Router {
             batch.commit(failure: stateFailure, log: log)
             guard !stateFailure.failed else { return }
             do throws(StateError) {
-                try (pruner ?? CheckpointPruner(store: checkpoints, roots: [], grace: 0)).moved(from: from, to: to, isDirectory: isDirectory)
+                try CheckpointPruner.moved(from: from, to: to, isDirectory: isDirectory, in: checkpoints)
             } catch {
                 if stateFailure.record(error) { log.note("tripline run: \(error)") }
             }

@@ -118,7 +118,7 @@ public final class CheckpointPruner {
     /// A file (or, with `isDirectory`, a directory) was renamed from `source` to `destination` within a
     /// watched folder: its checkpoint (those of the files under it) follow it, so it is not read again.
     /// Another file already back under the old name keeps the old checkpoint too.
-    public func moved(from source: String, to destination: String, isDirectory: Bool) throws(StateError) {
+    public static func moved(from source: String, to destination: String, isDirectory: Bool, in store: CheckpointStore) throws(StateError) {
         if isDirectory {
             try store.moveAll(under: Self.trimmingSlashes(source) + "/", to: Self.trimmingSlashes(destination) + "/")
         } else {
