@@ -63,6 +63,14 @@ final class BackgroundRun {
     }
 }
 
+/// Whether process `pid` runs (a zombie, exited but not yet reaped, does not).
+func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    return state != "Z" && state != "X"
+}
+
 /// A project whose handler appends each delivery's idempotency key to `out/deliveries.log`.
 private struct DeliveryProject {
     let root: URL
@@ -423,6 +431,40 @@ struct DurableDeliveryTests {
             let status = try JSONParser.parse(try tripline.run(["status", "--json"], in: dir).stdout)
             #expect(status["pending"] == 0 && status["deadLetters"] == 0)
             print("crash test: \(kills) kills, \(expected.count) deliveries, \(duplicates) duplicates")
+        }
+    }
+
+    @Test("a handler left running by a kill -9 (and what it started) is stopped by the next run, which then retries its delivery")
+    func leftoverHandlersAreStopped() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let pids = dir.appendingPathComponent("out/pids").path
+            let first = dir.appendingPathComponent("out/first").path
+            // The first attempt hangs (a background sleep it waits for); a retry returns at once.
+            let project = try DeliveryProject(root: dir, handler: """
+                if [ ! -e "\(first)" ]; then touch "\(first)"; sleep 60 & echo "$$ $!" > "\(pids)"; wait; fi
+                """, targets: 1)
+            _ = try project.writeEvents(files: 1, perFile: 1)
+            let killed = try BackgroundRun(tripline, ["run", "logs"], in: dir)
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: " ").count < 2 {
+                usleep(20_000)
+            }
+            killed.signal(SIGKILL)
+            _ = killed.wait()
+            let handler = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            try #require(handler.count == 2, "the handler did not start")
+            #expect(handler.allSatisfy(isRunning), "SIGKILL does not reach the handler's process group: it should still run here")
+
+            let result = try tripline.run(["run", "logs"], in: dir)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stderr.contains("stopped 1 handler that a killed run on ./.tripline left running: pid \(handler[0]) (rule all, target t0, event evt-0-0; and 1 process it started); its delivery is retried"), "\(result.stderr)")
+            #expect(!handler.contains(where: isRunning), "the leftover handler and its child must be gone")
+            #expect(project.delivered() == ["evt-0-0:all:t0": 1])
+
+            // Nothing is left to stop the next time.
+            let again = try tripline.run(["run", "logs"], in: dir)
+            #expect(again.status == 0 && !again.stderr.contains("stopped"), "\(again)")
         }
     }
 

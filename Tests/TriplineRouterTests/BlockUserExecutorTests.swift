@@ -705,7 +705,7 @@ struct DryRunExpiryTests {
             stub.setFailing(true)
             #expect(real.block(try delivery(Identities.user("failed"), stub.path, id: "c"), now: start).result.isFailed)
             stub.setFailing(false)
-            let recorded = try #require(try PrincipalResolver.resolve(userIdentity: JSONParser.parse(Identities.user("recorded"))).get())
+            let recorded = try PrincipalResolver.resolve(userIdentity: JSONParser.parse(Identities.user("recorded"))).get()
             #expect(real.block(principal: recorded, reason: "r", durationSeconds: 60, enforce: nil, dryRun: false, now: start).result.isBlocked)
             let before = try stub.calls().count
 

@@ -205,6 +205,8 @@ public final class FunctionRunner: Sendable {
 
     /// Runs `invocation` to completion; throws only when the handler could not be started.
     public func run(_ invocation: FunctionInvocation) throws(FunctionRunError) -> FunctionOutcome {
+        var invocation = invocation
+        if let owner = running.owner { invocation.environment[HandlerOwner.variable] = owner.tag }
         let executable = try Self.resolveExecutable(invocation.executable, searchPath: invocation.environment["PATH"])
         let start = monotonicSeconds()
         var attempt = 0
@@ -231,6 +233,20 @@ public final class FunctionRunner: Sendable {
         defer { running.remove(child.pid) }
         var session = Session(child: child, invocation: invocation, start: start, interruption: running)
         return session.run()
+    }
+
+    /// Stops the handlers that a killed run on `stateDirectory` left running, then marks every handler
+    /// started from now on as this process's (``HandlerOwner``); returns the handlers it stopped.
+    ///
+    /// Call it once the state directory is held (its lock taken) and before any delivery starts: the
+    /// deliveries of the stopped handlers are queued and run again. Blocks up to the default kill
+    /// grace period (and a second more) when there are leftovers to stop.
+    public func takeOver(stateDirectory: String) -> [LeftoverHandler] {
+        guard let owner = HandlerOwner.current(stateDirectory: stateDirectory) else { return [] }
+        let leftovers = LeftoverHandlers.find(for: owner)
+        LeftoverHandlers.stop(leftovers, grace: FunctionInvocation.defaultKillGraceSeconds)
+        running.owner = owner
+        return leftovers
     }
 
     /// Stops every handler running now or started later as a timeout does (SIGTERM to its process
@@ -625,6 +641,13 @@ final class RunningHandlers: @unchecked Sendable {
     private let lock = NSLock()
     private var set: Set<pid_t> = []
     private var interrupted = false
+    private var currentOwner: HandlerOwner?
+
+    /// Whose handlers are started now (``FunctionRunner/takeOver(stateDirectory:)``); nil: untagged.
+    var owner: HandlerOwner? {
+        get { lock.lock(); defer { lock.unlock() }; return currentOwner }
+        set { lock.lock(); currentOwner = newValue; lock.unlock() }
+    }
 
     func insert(_ pid: pid_t) {
         lock.lock()

@@ -168,6 +168,8 @@ enum DeadLetterCommand: Command {
             context.output.flush()
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
+            let stopped = runner.takeOver(stateDirectory: directory)
+            if !stopped.isEmpty { log.note("tripline dlq: " + LeftoverHandlers.summary(stopped, stateDirectory: directory)) }
             let router = Router(rules: rules, options: options, log: log, store: store, runner: runner, webhooks: webhooks)
             let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
             console.output(json ? summary.json : summary.text)

@@ -208,6 +208,10 @@ enum RunCommand: Command {
             log.error("tripline run: \(error)")
             return ExitStatus.invalidInput
         }
+        if let directory = store.directory {
+            let stopped = runner.takeOver(stateDirectory: directory)
+            if !stopped.isEmpty { log.note("tripline run: " + LeftoverHandlers.summary(stopped, stateDirectory: directory)) }
+        }
 
         var watcher: FolderWatcher?
         if let directory = arguments.value("follow") {
