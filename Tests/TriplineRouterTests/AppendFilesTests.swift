@@ -138,6 +138,44 @@ struct AppendFilesTests {
         }
     }
 
+    @Test("a FIFO whose reader stopped reading fails the append after its timeout; the next line starts on a line of its own")
+    func aStuckFIFOTimesOut() throws {
+        try withRouterTempDirectory { dir in
+            let path = dir.appendingPathComponent("pipe.ndjson").path
+            #expect(mkfifo(path, 0o644) == 0)
+            let reader = open(path, O_RDONLY | O_NONBLOCK)
+            try #require(reader >= 0)
+            defer { close(reader) }
+            let files = AppendFiles()
+            defer { files.closeAll() }
+            // More than the pipe holds (64 KiB): part goes out, then nobody reads.
+            let line: [UInt8] = Array(repeating: UInt8(ascii: "a"), count: 256 * 1024) + [0x0A]
+            let started = Date()
+            var failure: FileAppendError?
+            do throws(FileAppendError) { try files.append(line, to: path, pathAsWritten: "pipe.ndjson", timeoutSeconds: 0.3) } catch { failure = error }
+            let waited = Date().timeIntervalSince(started)
+            guard case .timedOut(let shown, let seconds, let written)? = failure else {
+                Issue.record("expected a timeout, got \(String(describing: failure))"); return
+            }
+            #expect(shown == "pipe.ndjson" && seconds == 0.3 && written > 0 && written < line.count)
+            #expect(waited >= 0.3 && waited < 5, "waited \(waited)s")
+            #expect(failure?.description.hasPrefix("timed out after 0.3s appending to pipe.ndjson (its reader is not reading; ") == true,
+                    "\(String(describing: failure))")
+            var drained = 0
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = read(reader, &buffer, buffer.count)
+                if n <= 0 { break }
+                drained += n
+            }
+            #expect(drained == written)
+            // The reader reads again: the next line goes through, after a newline ending the cut one.
+            try files.append(Array("{\"n\":2}\n".utf8), to: path, pathAsWritten: "pipe.ndjson", timeoutSeconds: 1)
+            let n = read(reader, &buffer, buffer.count)
+            #expect(n > 0 && Array(buffer[0..<max(n, 0)]) == Array("\n{\"n\":2}\n".utf8))
+        }
+    }
+
     @Test("closeAll returns while an append is stuck (a FIFO whose reader stopped reading)")
     func closeAllDoesNotWaitForAStuckAppend() throws {
         try withRouterTempDirectory { dir in

@@ -30,7 +30,7 @@ struct TopicRuleFileTests {
                    {"Id": "ops", "Function": {"Handler": "handlers/page.sh", "MaxConcurrency": 2},
                     "FilterPolicy": {"severity": ["high", "critical"]}, "RetryPolicy": {"MaximumRetryAttempts": 3}},
                    {"Id": "slack", "Webhook": {"Url": "${SLACK_URL}"}, "RawMessageDelivery": true},
-                   {"Id": "log", "File": {"Path": "logs/alerts.ndjson"}, "FilterPolicyScope": "MessageBody",
+                   {"Id": "log", "File": {"Path": "logs/alerts.ndjson", "TimeoutSeconds": 5}, "FilterPolicyScope": "MessageBody",
                     "FilterPolicy": {"detail": {"eventName": [{"prefix": "Delete"}]}}, "DeadLetterConfig": {"Path": "dl/log.ndjson"}},
                    {"Id": "fwd", "Topic": "archive"}]}},
                  {"Topic": {"Name": "archive", "Subscriptions": [{"Id": "a", "File": {"Path": "/var/tmp/archive.ndjson"}}]}}]
@@ -49,6 +49,9 @@ struct TopicRuleFileTests {
         #expect(topic.subscriptions[2].filterPolicy?.scope == .messageBody)
         guard case .file(let file) = topic.subscriptions[2].kind else { Issue.record("not a file subscription"); return }
         #expect(file.path.hasSuffix("/logs/alerts.ndjson") && !file.path.contains("/Rules/"), "resolved from the project root: \(file.path)")
+        #expect(file.timeoutSeconds == 5)
+        guard case .file(let archive) = set.topic(named: "archive")?.subscriptions.first?.kind else { Issue.record("no archive file"); return }
+        #expect(archive.timeoutSeconds == FileSubscription.defaultTimeoutSeconds)
         #expect(topic.subscriptions[3].kind == .topic("archive"))
         #expect(set.rules.first?.targets.first?.kind == .topic("security-alerts"))
         #expect(topic.deliveryRule == "topic:security-alerts")
@@ -85,6 +88,17 @@ struct TopicRuleFileTests {
             #"Rules/self.json:1:67: Topic.Subscriptions[0].Topic: topic subscriptions form a cycle: s → s; a message would be published forever"#,
         ])
         #expect(set.topics.map(\.name) == ["ok"], "topics in a cycle are left out")
+    }
+
+    @Test("a File subscription's TimeoutSeconds is a number from 1 to 900; other fields are refused")
+    func fileSubscriptionFields() throws {
+        let (_, errors) = try load([
+            "a.json": #"{"Topic": {"Name": "t", "Subscriptions": [{"Id": "s", "File": {"Path": "x", "TimeoutSeconds": 0}}, {"Id": "u", "File": {"Path": "x", "Timeout": 3}}]}}"#,
+        ])
+        #expect(errors == [
+            #"Rules/a.json:1:95: Topic.Subscriptions[0].File.TimeoutSeconds: expected a number from 1 to 900, got 0"#,
+            #"Rules/a.json:1:145: Topic.Subscriptions[1].File.Timeout: unknown field "Timeout"; allowed: "Path", "TimeoutSeconds""#,
+        ])
     }
 
     @Test("topic names are unique across files; subscription Ids within a topic")

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import TriplineTargets
 
 /// Why a line could not be appended to a `File` subscription's file (the delivery is retried).
 public enum FileAppendError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -13,11 +14,18 @@ public enum FileAppendError: Error, Sendable, Equatable, CustomStringConvertible
     case cannotOpen(path: String, reason: String)
     /// Writing the line failed (a full disk, a file-size limit): the path as written and the reason.
     case cannotWrite(path: String, reason: String)
+    /// A FIFO, socket or device took no more of the line within the timeout (its reader stopped
+    /// reading): the path as written, the seconds waited, and how many bytes of the line went out.
+    case timedOut(path: String, seconds: Double, written: Int)
 
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): return "cannot open \(path): \(reason)"
         case .cannotWrite(let path, let reason): return "cannot append to \(path): \(reason)"
+        case .timedOut(let path, let seconds, let written):
+            let time = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+            return "timed out after \(time)s appending to \(path) (its reader is not reading"
+                + (written > 0 ? "; \(written) bytes of the line went out" : "") + ")"
         }
     }
 }
@@ -40,6 +48,8 @@ public final class AppendFiles: @unchecked Sendable {
         var inode: UInt64 = 0
         /// The file held open did not end with a newline when opened: the next line starts one.
         var endsMidLine = false
+        /// A FIFO, socket or character device: written without blocking, waiting with a timeout.
+        var isStream = false
     }
 
     private let lock = NSLock()
@@ -63,7 +73,13 @@ public final class AppendFiles: @unchecked Sendable {
 
     /// Appends `line` to the file at `path` (its directory created when missing) with one `write`;
     /// `pathAsWritten` names it in errors.
-    public func append(_ line: [UInt8], to path: String, pathAsWritten: String) throws(FileAppendError) {
+    ///
+    /// When the path is a FIFO, socket or character device, the line waits at most `timeoutSeconds`
+    /// for room (a reader that stopped reading would otherwise hold the worker for ever); a line cut
+    /// short that way is ended before the next one. Writes to regular files cannot be timed out (a
+    /// hung network mount still blocks).
+    public func append(_ line: [UInt8], to path: String, pathAsWritten: String,
+                       timeoutSeconds: Double = FileSubscription.defaultTimeoutSeconds) throws(FileAppendError) {
         let handle = self.handle(path)
         handle.lock.lock()
         defer { handle.lock.unlock() }
@@ -79,12 +95,21 @@ public final class AppendFiles: @unchecked Sendable {
             let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o644)
             guard descriptor >= 0 else { throw .cannotOpen(path: pathAsWritten, reason: String(cString: strerror(errno))) }
             var status = stat()
-            let flags = fcntl(descriptor, F_GETFL)
-            guard fstat(descriptor, &status) == 0, flags >= 0, fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            guard fstat(descriptor, &status) == 0 else {
                 let reason = String(cString: strerror(errno))
                 close(descriptor)
                 throw .cannotOpen(path: pathAsWritten, reason: reason)
             }
+            let kind = status.st_mode & S_IFMT
+            // Regular files block as before (they are always "ready"); streams keep O_NONBLOCK.
+            let isStream = kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFCHR
+            let flags = fcntl(descriptor, F_GETFL)
+            guard flags >= 0, isStream || fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw .cannotOpen(path: pathAsWritten, reason: reason)
+            }
+            handle.isStream = isStream
             handle.descriptor = descriptor
             handle.device = UInt64(status.st_dev)
             handle.inode = UInt64(status.st_ino)
@@ -94,6 +119,18 @@ public final class AppendFiles: @unchecked Sendable {
         // A line cut short before (a full disk, a crash during a write) gets its end here, so the
         // line that follows is whole; the fragment stays a line of its own.
         if handle.endsMidLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+        if handle.isStream {
+            let (written, failure) = Self.writeAll(bytes, to: handle.descriptor, timeoutSeconds: timeoutSeconds)
+            if written > 0 && written < bytes.count { handle.endsMidLine = true }
+            switch failure {
+            case nil: handle.endsMidLine = false; return
+            case ETIMEDOUT?: throw .timedOut(path: pathAsWritten, seconds: timeoutSeconds, written: written)
+            case let error?:
+                close(handle.descriptor)
+                handle.descriptor = -1
+                throw .cannotWrite(path: pathAsWritten, reason: String(cString: strerror(error)))
+            }
+        }
         let failure = Self.writeAll(bytes, to: handle.descriptor).map { String(cString: strerror($0)) }
         if let failure {
             // The next attempt opens the path afresh (it may have been replaced, or the disk freed).
@@ -117,6 +154,30 @@ public final class AppendFiles: @unchecked Sendable {
                 offset += n
             }
             return nil
+        }
+    }
+
+    /// Writes all of `bytes` to the non-blocking `descriptor`, waiting (`poll`) for room at most
+    /// `timeoutSeconds` in all; how many bytes were written, and the `errno` that stopped it
+    /// (`ETIMEDOUT` when time ran out), nil when all were written.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, timeoutSeconds: Double) -> (written: Int, failure: Int32?) {
+        let deadline = monotonicSeconds() + timeoutSeconds
+        return bytes.withUnsafeBytes { raw -> (Int, Int32?) in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n; continue }
+                if n == 0 { return (offset, EIO) }
+                if errno == EINTR { continue }
+                guard errno == EAGAIN || errno == EWOULDBLOCK else { return (offset, errno) }
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { return (offset, ETIMEDOUT) }
+                var wait = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                let ready = poll(&wait, 1, Int32(min(left * 1000, 60_000).rounded(.up)))
+                if ready < 0 && errno != EINTR { return (offset, errno) }
+                // POLLERR/POLLHUP (the reader went away): the next write reports EPIPE.
+            }
+            return (offset, nil)
         }
     }
 

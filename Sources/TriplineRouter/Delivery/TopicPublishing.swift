@@ -150,7 +150,7 @@ extension TargetExecutor {
         var line = (try? JSONParser.parse(message)).map { JSONWriter.bytes($0) } ?? JSONWriter.bytes(.string(String(decoding: message, as: UTF8.self)))
         line.append(0x0A)
         do {
-            try appendFiles.append(line, to: file.path, pathAsWritten: file.pathAsWritten)
+            try appendFiles.append(line, to: file.path, pathAsWritten: file.pathAsWritten, timeoutSeconds: file.timeoutSeconds)
         } catch {
             return AttemptReport(outcome: .failed(error: error.description, retryable: true, retryAfter: nil), summary: error.description)
         }

@@ -10,7 +10,7 @@ extension RuleFile {
                                             "RawMessageDelivery", "RetryPolicy", "DeadLetterConfig"]
     public static let subscriptionKinds = ["Function", "Webhook", "File", "Topic"]
     /// The fields of a `File` subscription.
-    public static let fileSubscriptionFields = ["Path"]
+    public static let fileSubscriptionFields = ["Path", "TimeoutSeconds"]
 }
 
 /// A `Topic` name written in a rule target or a subscription, and where.
@@ -203,8 +203,13 @@ extension RuleFileReader {
             fail(path.appending("Path"), .expected("a file path", found: RuleProblem.describe(pathValue)))
             return nil
         }
+        let range = FunctionTarget.timeoutRange
+        let timeout = number(object, "TimeoutSeconds", at: path,
+                             expected: "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))",
+                             accept: { range.contains($0) }) ?? FileSubscription.defaultTimeoutSeconds
         guard errors.count == before else { return nil }
-        return FileSubscription(path: FunctionTarget.resolvePath(written, ruleFile: file, currentDirectory: currentDirectory), pathAsWritten: written)
+        return FileSubscription(path: FunctionTarget.resolvePath(written, ruleFile: file, currentDirectory: currentDirectory), pathAsWritten: written,
+                                timeoutSeconds: timeout)
     }
 }
 

@@ -62,9 +62,15 @@ public struct FileSubscription: Sendable, Equatable {
     public var path: String
     /// `Path` as written.
     public var pathAsWritten: String
+    /// `TimeoutSeconds`: how long a line waits for a FIFO, socket or device to take it.
+    public var timeoutSeconds: Double
 
-    public init(path: String, pathAsWritten: String? = nil) {
+    /// `TimeoutSeconds` when omitted, as for `Function` targets.
+    public static let defaultTimeoutSeconds: Double = 30
+
+    public init(path: String, pathAsWritten: String? = nil, timeoutSeconds: Double = FileSubscription.defaultTimeoutSeconds) {
         self.path = path
         self.pathAsWritten = pathAsWritten ?? path
+        self.timeoutSeconds = timeoutSeconds
     }
 }
