@@ -261,6 +261,7 @@ public final class Router {
     public func run(inputs: EventInputs, stop: StopSignal? = nil) -> RunSummary {
         let start = monotonicSeconds()
         var summary = RunSummary()
+        summary.ephemeral = store.directory == nil
         summary.ruleOrder = rules.rules.map(\.name)
         for name in summary.ruleOrder { summary.matchesPerRule[name] = 0 }
         let tally = DeliveryTally()

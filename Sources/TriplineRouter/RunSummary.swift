@@ -62,6 +62,9 @@ public struct RunSummary: Sendable, Equatable {
     public var filesResumed = 0
     /// The state database failed (disk full, unwritable): the run stopped accepting events.
     public var stateError: String?
+    /// The run kept its state in memory (`--ephemeral`): what is still queued at the end, and dead
+    /// letters not written to a dead-letter file, are gone with it.
+    public var ephemeral = false
     /// The run stopped on SIGINT/SIGTERM before reading every input.
     public var stopped = false
     public var durationSeconds: Double = 0
@@ -94,7 +97,7 @@ public struct RunSummary: Sendable, Equatable {
         if filesResumed > 0 { lines.insert("  files resumed part-way (checkpoints: items handled before were skipped): \(filesResumed)", at: 2) }
         if filesSkipped > 0 { lines.insert("  files already read (checkpoints; --from-start to read them again): \(filesSkipped)", at: 2) }
         var deliveries = "  deliveries: \(deliveriesSucceeded) ok, \(deliveriesFailed) failed"
-        if deliveriesFailed > 0 { deliveries += " (dead-lettered)" }
+        if deliveriesFailed > 0 { deliveries += ephemeral ? " (dead-lettered; --ephemeral keeps only those written to a DeadLetterConfig file)" : " (dead-lettered)" }
         if failedAttempts > 0 {
             deliveries += "; \(failedAttempts) failed attempt\(failedAttempts == 1 ? "" : "s")"
             if deliveriesTimedOut > 0 { deliveries += " (\(deliveriesTimedOut) timed out)" }
@@ -107,11 +110,15 @@ public struct RunSummary: Sendable, Equatable {
         if duplicatesSkipped > 0 {
             deliveries += "; \(duplicatesSkipped) duplicate\(duplicatesSkipped == 1 ? "" : "s") skipped (same event and target already queued or done)"
         }
-        if deliveriesLeftQueued > 0 { deliveries += "; \(deliveriesLeftQueued) left queued for the next run" }
+        if deliveriesLeftQueued > 0 {
+            deliveries += ephemeral ? "; \(deliveriesLeftQueued) still queued at the end, dropped (--ephemeral: nothing survives the run)"
+                                    : "; \(deliveriesLeftQueued) left queued for the next run"
+        }
         lines.append(deliveries)
         if deadLetterFileErrors > 0 {
-            lines.append("  dead letters not appended to their dead-letter file: \(deadLetterFileErrors) (kept in the state database: tripline dlq list; "
-                         + "the log says why)")
+            lines.append("  dead letters not appended to their dead-letter file: \(deadLetterFileErrors) "
+                         + (ephemeral ? "(lost: --ephemeral keeps no state database; the log says why)"
+                                      : "(kept in the state database: tripline dlq list; the log says why)"))
         }
         if let stateError { lines.append("  stopped early: \(stateError)") }
         return lines.joined(separator: "\n")
@@ -138,6 +145,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "deliveriesTimedOut", value: .number(JSONNumber(deliveriesTimedOut))),
             JSONMember(key: "deliveriesResumed", value: .number(JSONNumber(deliveriesResumed))),
             JSONMember(key: "deliveriesLeftQueued", value: .number(JSONNumber(deliveriesLeftQueued))),
+            JSONMember(key: "ephemeral", value: .bool(ephemeral)),
             JSONMember(key: "filesSkipped", value: .number(JSONNumber(filesSkipped))),
             JSONMember(key: "filesResumed", value: .number(JSONNumber(filesResumed))),
             JSONMember(key: "alertsHeldBack", value: .number(JSONNumber(alertsHeldBack))),

@@ -299,6 +299,24 @@ struct RunCommandTests {
         }
     }
 
+    @Test("--ephemeral: a delivery still waiting for its retry at the end is said to be dropped, not left for a next run")
+    func ephemeralRunSaysWhatItDrops() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("Rules"), withIntermediateDirectories: true)
+            // Port 9 (discard) on loopback: nothing listens, every attempt fails at once.
+            try Data(#"{"Name": "hook", "EventPattern": {"source": ["aws.s3"]}, "Targets": [{"Id": "closed", "Webhook": {"Url": "http://127.0.0.1:9/x"}}]}"#.utf8)
+                .write(to: dir.appendingPathComponent("Rules/hook.json"))
+            try Data(#"{"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket", "eventType": "AwsApiCall", "eventTime": "2026-01-01T00:00:00Z"}"#.utf8)
+                .write(to: dir.appendingPathComponent("e.json"))
+            let result = try tripline.run(["run", "--ephemeral", "--retry-delay", "30,60", "--linger", "0.3", "e.json"], in: dir)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stdout.contains("1 still queued at the end, dropped (--ephemeral: nothing survives the run)"), "\(result.stdout)")
+            #expect(!result.stdout.contains("next run"), "\(result.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".tripline").path), "an ephemeral run writes no state directory")
+        }
+    }
+
     @Test("the summary counts a last source that gave no event")
     func summaryCountsSourceWithoutEvents() throws {
         let tripline = try TriplineBinary.locate()

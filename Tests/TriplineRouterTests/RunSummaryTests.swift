@@ -17,6 +17,22 @@ struct RunSummaryTests {
         #expect(summary.text.contains("\n  matched: 0 events\n"), "\(summary.text)")
     }
 
+    @Test("an --ephemeral run says what it drops: nothing is 'left queued for the next run' or 'kept in the state database'")
+    func ephemeralRunsSayWhatIsDropped() {
+        var summary = RunSummary()
+        summary.deliveriesFailed = 1
+        summary.deliveriesLeftQueued = 2
+        summary.deadLetterFileErrors = 1
+        #expect(summary.text.contains("2 left queued for the next run") && summary.text.contains("kept in the state database: tripline dlq list"))
+        summary.ephemeral = true
+        let text = summary.text
+        #expect(text.contains("1 failed (dead-lettered; --ephemeral keeps only those written to a DeadLetterConfig file)"), "\(text)")
+        #expect(text.contains("2 still queued at the end, dropped (--ephemeral: nothing survives the run)"), "\(text)")
+        #expect(text.contains("dead letters not appended to their dead-letter file: 1 (lost: --ephemeral keeps no state database"), "\(text)")
+        #expect(!text.contains("next run") && !text.contains("dlq list"), "\(text)")
+        #expect(summary.json.contains(#""ephemeral":true"#))
+    }
+
     @Test("a --shutdown-timeout is said as it was set, whatever its size", arguments: [
         (1.0, "1s"), (10.0, "10s"), (0.5, "0.5s"), (300.0, "300s"),
     ])

@@ -113,18 +113,23 @@ public final class RunConsole: @unchecked Sendable {
 public final class DeliveryLog: Sendable {
     public let format: LogFormat
     public let console: RunConsole
+    /// The run keeps no state database (`--ephemeral`): nothing is said to be kept for later.
+    public let ephemeral: Bool
     private let deadLetterFilesReported = ReportedPaths()
 
-    public init(format: LogFormat, console: RunConsole) {
+    public init(format: LogFormat, console: RunConsole, ephemeral: Bool = false) {
         self.format = format
         self.console = console
+        self.ephemeral = ephemeral
     }
 
     /// Logs what an attempt printed and, if it failed (or always, in JSON), how it ended and what comes next.
     public func record(_ report: DeliveryReport) {
         if let fileError = report.deadLetterFileError, deadLetterFilesReported.insert(fileError.path) {
-            note("tripline run: " + PrintableText.escapingControls(fileError.description) + "; its dead letters are kept in the state "
-                 + "database (tripline dlq list); the summary counts every letter not appended")
+            note("tripline run: " + PrintableText.escapingControls(fileError.description)
+                 + (ephemeral ? "; its dead letters are lost (--ephemeral keeps no state database)"
+                              : "; its dead letters are kept in the state database (tripline dlq list)")
+                 + "; the summary counts every letter not appended")
         }
         if let outcome = report.attemptReport?.function {
             logOutput(outcome.stdout, dropped: outcome.stdoutDroppedBytes, stream: "stdout", report: report)
@@ -153,7 +158,7 @@ public final class DeliveryLog: Sendable {
                     line += " (" + PrintableText.escapingControls(file)
                         + (report.deadLetterFileError.map { "; not appended: " + PrintableText.escapingControls($0.reason) } ?? "") + ")"
                 }
-            case .leftQueued: line += "; left queued for the next run"
+            case .leftQueued: line += ephemeral ? "; still queued at the end, dropped (--ephemeral)" : "; left queued for the next run"
             case .done, .unrecorded: break
             }
             console.output(line + " (event \(PrintableText.escapingControls(report.eventID)) from \(PrintableText.escapingControls(report.origin)))")

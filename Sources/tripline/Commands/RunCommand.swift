@@ -88,7 +88,7 @@ enum RunCommand: Command {
         // Every line from here on goes through the run's log, so that with --log-format json each one
         // is a JSON object, the problems that stop the run before it starts included.
         let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
-        let log = DeliveryLog(format: format, console: console)
+        let log = DeliveryLog(format: format, console: console, ephemeral: arguments.has("ephemeral"))
         // Before any thread starts, so every thread inherits the blocked signals. A second signal
         // quits at once: the handlers, in their own process groups, must not outlive the run.
         let runner = FunctionRunner()
