@@ -62,7 +62,7 @@ enum Tripline {
             case 1:
                 context.output.line(usage)
                 return ExitStatus.success
-            case 2 where arguments[1] == "help":
+            case 2 where ["help", "--help", "-h"].contains(arguments[1]):
                 context.output.line(helpHelp)
                 return ExitStatus.success
             case 2:

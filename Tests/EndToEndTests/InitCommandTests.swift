@@ -46,10 +46,14 @@ struct InitCommandTests {
             #expect(test.status == 0 && test.stdoutLines.last == "4 passed, 0 failed", "\(test)")
 
             let outOfRange = try tripline.run(["init", "--from-event", "two.json", "--record", "2"], in: dir)
-            #expect(outOfRange.status == 64 && outOfRange.stderr.hasPrefix("tripline init: --record 2: two.json has 2 records (Records[0] to Records[1])\n"), "\(outOfRange)")
+            #expect(outOfRange.status == 2 && outOfRange.stderr.hasPrefix("tripline init: --record 2: two.json has 2 records (Records[0] to Records[1])\n"), "\(outOfRange)")
             try Data(Self.record.utf8).write(to: dir.appendingPathComponent("rec.json"))
             let notALog = try tripline.run(["init", "--from-event", "rec.json", "--record", "0"], in: dir)
-            #expect(notALog.status == 64 && notALog.stderr.contains("rec.json is not one"), "\(notALog)")
+            #expect(notALog.status == 2 && notALog.stderr.contains("rec.json is not one"), "\(notALog)")
+            #expect(!outOfRange.stderr.contains("usage:") && !notALog.stderr.contains("usage:"), "a value judged against the file is not a command-line error")
+            try Data((Self.record + "\n" + Self.record + "\n").utf8).write(to: dir.appendingPathComponent("two.ndjson"))
+            let ndjson = try tripline.run(["init", "--from-event", "two.ndjson"], in: dir)
+            #expect(ndjson.status == 2 && ndjson.stderr.hasPrefix("tripline init: two.ndjson holds more than one JSON value (NDJSON?); init takes one event"), "\(ndjson)")
         }
     }
 

@@ -232,7 +232,8 @@ struct TestPatternCommandTests {
     func topLevelHelp() throws {
         let tripline = try TriplineBinary.locate()
         for (arguments, mentions) in [(["--help"], "Commands:"), (["-h"], "Commands:"), (["help"], "Commands:"),
-                                      (["help", "help"], "usage: tripline help [COMMAND]"), (["--version"], "tripline ")] {
+                                      (["help", "help"], "usage: tripline help [COMMAND]"), (["help", "--help"], "usage: tripline help [COMMAND]"),
+                                      (["--version"], "tripline ")] {
             let result = try tripline.run(arguments)
             #expect(result.status == 0 && result.stdout.contains(mentions) && result.stderr.isEmpty, "\(arguments): \(result)")
         }
@@ -259,6 +260,19 @@ struct TestPatternCommandTests {
             let result = try tripline.run(arguments)
             #expect(result.status == 0 && result.stdout.contains(mentions) && result.stderr.isEmpty, "\(arguments): \(result)")
             #expect(result.stdout.contains("Exit status 64: the command line was wrong"), "every command's help documents 64: \(arguments)")
+        }
+    }
+
+    @Test("every command's help lists its exit statuses, not only 64")
+    func everyHelpListsExitStatuses() throws {
+        let tripline = try TriplineBinary.locate()
+        let list = try tripline.run(["--help"]).stdout
+        let names = list.split(separator: "\n").drop { !$0.hasPrefix("Commands:") }.dropFirst()
+            .prefix { $0.hasPrefix("  ") }.compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "help" }
+        #expect(names.count >= 13, "\(names)")
+        for name in names {
+            let help = try tripline.run(["help", name]).stdout
+            #expect(help.contains("Exit status:") || help.contains("(exit 0)"), "\(name)'s help lists no exit status besides 64")
         }
     }
 

@@ -46,6 +46,8 @@ enum BenchCommand: Command {
             "overheadVsMemoryPercent"} per kind, then the journal alone (accept in batches of 512, load, complete in
             groups of 8, no processes): {"group":"delivery-journal","state","rows","seconds","rowsPerSecond"}.
             webhook prints {"group":"webhook","connections","deliveries","seconds","deliveriesPerSecond"} per count.
+
+            Exit status: 0 when measured; 2 when an input cannot be read or the measurement cannot run.
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {

@@ -71,6 +71,11 @@ enum BlocklistCommand: Command {
             add creates the state directory when it does not exist yet (to block before the first
             run), and says so on standard error; list, remove and expire refuse a state directory
             nothing has run with (exit status 2), as status does.
+
+            Exit status: 0 on success; 1 when add is refused (a root user, an AWS service, another
+            account, a principal it cannot name) or the block is recorded but not applied, when remove
+            names no entry (or an IAM name under several paths), or when an unblock failed; 2 when the
+            state directory or the rules cannot be used, or the --principal-json file cannot be read.
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {

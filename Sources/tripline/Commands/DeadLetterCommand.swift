@@ -44,6 +44,11 @@ enum DeadLetterCommand: Command {
             at once, with retries, like 'tripline run' does (other queued deliveries go along). With
             --queue-only they wait for the next run. purge deletes letters from the database (the
             dead-letter files are an append-only log and are left alone).
+
+            Exit status: 0 on success; 1 when show names an id that is not a dead letter, or when a
+            redrive's deliveries did not all succeed (some failed again, or wait for a retry); 2 when
+            the state directory cannot be used (missing, nothing has run with it, held by a run when
+            delivering) or the rules have errors.
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {

@@ -31,6 +31,10 @@ enum InitCommand: Command {
             'test' resolve them, whatever the folders chosen; the events folder may not be inside the
             rules folder, where every *.json file is read as a rule file. Edit the pattern to widen or narrow it,
             the Description and Severity, and the handler.
+
+            Exit status: 0 when the files were written; 2 when the input cannot be read or is not one
+            event (a log file with several records and no --record, a --record out of range), or a
+            file to write exists or cannot be written (nothing is written then).
             """)
 
     /// Largest event read.
@@ -75,6 +79,11 @@ enum InitCommand: Command {
         switch EventNormalizer().normalize(RawEvent(bytes: bytes, origin: EventOrigin(source: source, position: .document)),
                                            ingestionTime: IngestionClock.format(epochSeconds: Int(Date().timeIntervalSince1970))) {
         case .success(let event): normalized = event
+        case .failure(.invalidEvent(_, let detail)) where detail.contains("unexpected content after the JSON value"):
+            // NDJSON, or events one after another: init scaffolds from one.
+            context.errors.line("tripline init: \(input) holds more than one JSON value (NDJSON?); init takes one event: copy the "
+                                + "line you want into a file of its own, or give a CloudTrail log file ({\"Records\":[...]}) with --record N")
+            return ExitStatus.invalidInput
         case .failure(let error):
             context.errors.line("tripline init: \(error)")
             return ExitStatus.invalidInput
@@ -199,13 +208,13 @@ enum InitCommand: Command {
         let parsed = try? JSONParser.parse(bytes, options: JSONParser.Options(maxBytes: maxInputBytes, duplicateKeys: .reject))
         guard let records = parsed?["Records"]?.arrayValue else {
             return index == nil ? .success(nil)
-                : .failure(.usage("--record picks a record of a CloudTrail log file ({\"Records\":[...]}), and \(input) is not one"))
+                : .failure(.input("--record picks a record of a CloudTrail log file ({\"Records\":[...]}), and \(input) is not one"))
         }
         guard !records.isEmpty else { return .failure(.input("\(input) is a CloudTrail log file with no records")) }
         let chosen: Int
         if let index {
             guard index < records.count else {
-                return .failure(.usage("--record \(index): \(input) has \(records.count) record\(records.count == 1 ? "" : "s") (Records[0] to Records[\(records.count - 1)])"))
+                return .failure(.input("--record \(index): \(input) has \(records.count) record\(records.count == 1 ? "" : "s") (Records[0] to Records[\(records.count - 1)])"))
             }
             chosen = index
         } else {

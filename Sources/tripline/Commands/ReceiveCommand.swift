@@ -27,6 +27,9 @@ enum ReceiveCommand: Command {
         discussion: """
             Point a webhook target at it: {"Webhook": {"Url": "http://127.0.0.1:8787/alerts", "Format": "slack"}}.
             The first line printed is "listening on http://127.0.0.1:PORT".
+
+            Exit status: 0 when stopped (SIGINT/SIGTERM); 2 when it cannot listen (the port is in use)
+            or --secret-variable names an unset or malformed secret.
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {

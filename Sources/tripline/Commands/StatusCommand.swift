@@ -23,6 +23,9 @@ enum StatusCommand: Command {
             that last counted a block. Also the input files recorded as read (checkpoints) and how many of
             them a check found gone (forgotten after run --forget-missing; --json: "filesGone"), and whether a
             'tripline run' is using the directory right now (--json: "running" is its pid, or null).
+
+            Exit status: 0 when the state was shown; 2 when the state directory cannot be read (it does
+            not exist, nothing has run with it, or a newer tripline wrote it).
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
