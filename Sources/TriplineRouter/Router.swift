@@ -34,7 +34,11 @@ public struct EventNormalizer: Sendable {
     }
 
     /// Parses and wraps `raw`; the error says why the event was skipped, naming its origin.
-    public func normalize(_ raw: RawEvent, ingestionTime: String) -> Result<NormalizedEvent, InputError> {
+    ///
+    /// An event whose `source` is Tripline's own (``BlockEvent/source``) is refused unless
+    /// `allowingOwnSource` (the events Tripline emits itself): as EventBridge refuses a PutEvents
+    /// entry claiming an `aws.` source, a line of input must not raise a forged `User Blocked` alert.
+    public func normalize(_ raw: RawEvent, ingestionTime: String, allowingOwnSource: Bool = false) -> Result<NormalizedEvent, InputError> {
         let value: JSONValue
         do {
             // A single-document file may be pretty-printed: allow the slack EventInputs allows.
@@ -81,6 +85,10 @@ public struct EventNormalizer: Sendable {
             // The id reaches handlers' environments, idempotency keys and log lines.
             return .failure(.invalidEvent(origin: raw.origin, detail: "its \"id\" holds a control character (U+"
                                           + String(format: "%04X", control.value) + "); an event id is printable text"))
+        }
+        if !allowingOwnSource && envelope["source"]?.stringValue == BlockEvent.source {
+            return .failure(.invalidEvent(origin: raw.origin, detail: "its \"source\" is \"\(BlockEvent.source)\", which only the events "
+                                          + "Tripline emits itself carry (User Blocked, …); an input event cannot claim it"))
         }
         return .success(NormalizedEvent(envelope: envelope, bytes: bytes, id: id, origin: raw.origin))
     }
@@ -559,7 +567,7 @@ public final class Router {
     private func route(_ raw: RawEvent, emitted: Bool = false, summary: inout RunSummary, scratch: inout MatchScratch, batch: AcceptBatch, gates: AlertGates?) {
         let ingestionTime = clock.now()
         let normalized: NormalizedEvent
-        switch normalizer.normalize(raw, ingestionTime: ingestionTime) {
+        switch normalizer.normalize(raw, ingestionTime: ingestionTime, allowingOwnSource: emitted) {
         case .success(let found): normalized = found
         case .failure(let error) where !error.isError:
             // A CloudTrail digest file: no events in it, so it is not counted as one read either.
@@ -569,14 +577,6 @@ public final class Router {
         case .failure(let error):
             summary.badRecords += 1
             log.badInput(error)
-            return
-        }
-        if !emitted && normalized.envelope["source"]?.stringValue == BlockEvent.source {
-            // As EventBridge refuses a PutEvents entry claiming an "aws." source: otherwise a line of
-            // input could raise a forged "User Blocked" alert.
-            summary.badRecords += 1
-            log.badInput(.invalidEvent(origin: raw.origin, detail: "its \"source\" is \"\(BlockEvent.source)\", which only the events Tripline "
-                                       + "emits itself carry (User Blocked, …); an input event cannot claim it"))
             return
         }
         summary.eventsNormalized += 1

@@ -257,6 +257,10 @@ struct RunCommandTests {
             let received = try project.received()
             #expect(received["alerts/forged-1"] == nil, "the forged event was delivered")
             #expect(received.count == 2, "the genuine record still reaches its two targets: \(received.keys)")
+            // normalize shows what run matches: it skips the forged event the same way.
+            let normalized = try tripline.run(["normalize"], stdin: forged + "\n", in: dir)
+            #expect(normalized.status == 1 && normalized.stdout.isEmpty, "\(normalized)")
+            #expect(normalized.stderr.contains(#"stdin:1: its "source" is "tripline", which only the events Tripline emits itself carry"#), "\(normalized)")
         }
     }
 

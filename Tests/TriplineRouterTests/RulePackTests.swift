@@ -57,15 +57,17 @@ struct RuleReceivers {
         machine = PatternMachine(rules.enumerated().map { (id: $0.offset, pattern: $0.element.pattern) })
     }
 
-    /// The names of the rules that receive `raw`, or nil when it is not an event `run` accepts.
-    func names(for raw: RawEvent) -> [String]? {
-        guard case .success(let event) = normalizer.normalize(raw, ingestionTime: "2024-01-01T00:00:00Z"),
+    /// The names of the rules that receive `raw`, or nil when it is not an event `run` accepts
+    /// (`emitted`: Tripline's own, which alone may carry its source).
+    func names(for raw: RawEvent, emitted: Bool = false) -> [String]? {
+        guard case .success(let event) = normalizer.normalize(raw, ingestionTime: "2024-01-01T00:00:00Z", allowingOwnSource: emitted),
               let ids = try? machine.matches(event: event.bytes) else { return nil }
         return ids.map { rules[$0] }.filter { $0.receives(event.envelope) }.map(\.name)
     }
 
+    /// The names of the rules that receive `value`, an event Tripline emitted itself (or a record).
     func names(for value: JSONValue) -> [String]? {
-        names(for: RawEvent(bytes: JSONWriter.bytes(value), origin: EventOrigin(source: "test", position: .document)))
+        names(for: RawEvent(bytes: JSONWriter.bytes(value), origin: EventOrigin(source: "test", position: .document)), emitted: true)
     }
 }
 

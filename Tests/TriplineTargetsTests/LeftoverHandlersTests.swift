@@ -70,7 +70,9 @@ struct LeftoverHandlersTests {
     @Test func aRealLeftoverProcessGroupIsStoppedEvenWhenItIgnoresSIGTERM() throws {
         try withTargetsTempDirectory { dir in
             // A process group whose leader ignores SIGTERM: stop must fall back to SIGKILL after the grace.
-            let script = try writeScript("trap '' TERM; sleep 30 & wait; sleep 30", "stubborn.sh", in: dir)
+            let ready = dir.appendingPathComponent("ready").path
+            // The marker is written once SIGTERM is ignored: signalled earlier, the shell would just die of it.
+            let script = try writeScript("trap '' TERM; touch '\(ready)'; sleep 30 & wait; sleep 30", "stubborn.sh", in: dir)
             let runner = FunctionRunner()
             let invocation = FunctionInvocation(executable: script, environment: ["PATH": "/usr/bin:/bin"], payload: [], timeoutSeconds: 60)
             let finished = DispatchSemaphore(value: 0)
@@ -80,13 +82,12 @@ struct LeftoverHandlersTests {
                 finished.signal()
             }
             var leader: Int32 = 0
-            let deadline = Date().addingTimeInterval(10)
-            while leader == 0 && Date() < deadline {
+            let deadline = Date().addingTimeInterval(20)
+            while (leader == 0 || !FileManager.default.fileExists(atPath: ready)) && Date() < deadline {
                 leader = runningChildren(named: "stubborn.sh").first ?? 0
                 usleep(10_000)
             }
-            try #require(leader > 0, "the script did not start")
-            usleep(100_000)
+            try #require(leader > 0 && FileManager.default.fileExists(atPath: ready), "the script did not start")
             let status = try #require(ProcessStatus.read(pid: leader, procRoot: "/proc"))
             #expect(status.processGroup == leader, "handlers lead their own process group")
             let handler = LeftoverHandler(process: status.identity, processGroup: leader, rule: nil, target: nil, eventID: nil)

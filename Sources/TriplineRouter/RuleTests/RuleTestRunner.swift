@@ -138,7 +138,7 @@ public struct RuleTestRunner: Sendable {
     /// `event` as `tripline run` would see it (a record wrapped in its envelope), or why it cannot be.
     func normalize(_ event: JSONValue, origin: EventOrigin) -> Result<NormalizedEvent, RuleTestProblem> {
         let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
-        return normalizer.normalize(RawEvent(bytes: JSONWriter.bytes(event), origin: origin), ingestionTime: ingestionTime)
+        return normalizer.normalize(RawEvent(bytes: JSONWriter.bytes(event), origin: origin), ingestionTime: ingestionTime, allowingOwnSource: true)
             .mapError { .invalidEvent(eventFile: nil, detail: Self.detail($0)) }
     }
 

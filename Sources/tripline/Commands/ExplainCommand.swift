@@ -214,7 +214,10 @@ enum ExplainCommand: Command {
             value = CloudTrailNormalizer.envelope(for: value, ingestionTime: clock.now())
             notes.append("the CloudTrail record was wrapped in its EventBridge envelope (\"detail\" holds the record), as tripline run does")
         case .envelope:
-            break
+            if value["source"]?.stringValue == BlockEvent.source {
+                notes.append("its \"source\" is \"\(BlockEvent.source)\", which only the events Tripline emits itself carry: "
+                             + "tripline run skips an input event claiming it (explained as it is)")
+            }
         case .unknown:
             guard value.objectValue != nil else { return .failure(EventProblem("\(input.name): an event is a JSON object, got \(value.kindDescription)")) }
             notes.append("the event is neither a CloudTrail record nor an EventBridge event; it was explained as it is (tripline run would skip it)")

@@ -76,8 +76,10 @@ enum InitCommand: Command {
             return ExitStatus.invalidInput
         }
         let normalized: NormalizedEvent
+        // A rule for Tripline's own events (User Blocked, …) starts from one of them.
         switch EventNormalizer().normalize(RawEvent(bytes: bytes, origin: EventOrigin(source: source, position: .document)),
-                                           ingestionTime: IngestionClock.format(epochSeconds: Int(Date().timeIntervalSince1970))) {
+                                           ingestionTime: IngestionClock.format(epochSeconds: Int(Date().timeIntervalSince1970)),
+                                           allowingOwnSource: true) {
         case .success(let event): normalized = event
         case .failure(.invalidEvent(_, let detail)) where detail.contains("unexpected content after the JSON value"):
             // NDJSON, or events one after another: init scaffolds from one.

@@ -112,6 +112,6 @@ enum InvokeCommand: Command {
             }
         }
         var clock = IngestionClock()
-        return EventNormalizer().normalize(RawEvent(bytes: bytes, origin: origin), ingestionTime: clock.now())
+        return EventNormalizer().normalize(RawEvent(bytes: bytes, origin: origin), ingestionTime: clock.now(), allowingOwnSource: true)
     }
 }
