@@ -241,6 +241,17 @@ struct TestPatternCommandTests {
         #expect(version.stdoutLines.count == 1 && version.stdout.split(separator: " ").count == 2, "\(version)")
     }
 
+    @Test("a whole CloudTrail log file given as the event gets a hint when it does not match")
+    func logFileHint() throws {
+        let tripline = try TriplineBinary.locate()
+        let log = #"{"Records": [{"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket"}]}"#
+        let missed = try tripline.run(["test-pattern", "--pattern", #"{"source": ["aws.s3"]}"#, "--event", log])
+        #expect(missed.status == 1 && missed.stdout == "no match\n", "\(missed)")
+        #expect(missed.stderr.hasPrefix(#"hint: the event is a CloudTrail log file (1 record under "Records"), matched as one event"#), "\(missed)")
+        let matched = try tripline.run(["test-pattern", "--pattern", #"{"Records": {"eventName": ["DeleteBucket"]}}"#, "--event", log])
+        #expect(matched.status == 0 && matched.stderr.isEmpty, "a pattern written for the log file itself gets no hint: \(matched)")
+    }
+
     @Test("--event - and --pattern - read standard input; both at once is a usage error")
     func standardInput() throws {
         let tripline = try TriplineBinary.locate()

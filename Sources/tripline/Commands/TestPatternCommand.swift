@@ -29,7 +29,8 @@ enum TestPatternCommand: Command {
             source, detail-type or detail. To match a record as 'tripline run' sees it, use
             'tripline explain --pattern PATTERN --event RECORD'; 'tripline normalize RECORD' prints
             the envelope. When the event looks like a raw record and the pattern names source,
-            detail-type or detail, a hint says so on standard error.
+            detail-type or detail, a hint says so on standard error, as it does when the event is a
+            whole CloudTrail log file ({"Records": [...]}) that does not match.
 
             With --batch, each input line is {"pattern": P, "event": E}, where P is a pattern
             object or a string holding pattern text (E likewise). Each line gets exactly one
@@ -83,6 +84,9 @@ enum TestPatternCommand: Command {
             if namesEnvelopeFields(pattern), isRawCloudTrailRecord(eventInput.bytes) {
                 context.errors.line("hint: the event looks like a raw CloudTrail record, matched as it is (no EventBridge envelope: no source, "
                                     + "detail-type or detail); 'tripline explain --pattern … --event …' wraps it as 'tripline run' does")
+            } else if matched.isEmpty, let records = (try? JSONParser.parse(eventInput.bytes))?["Records"]?.arrayValue {
+                context.errors.line("hint: the event is a CloudTrail log file (\(records.count) record\(records.count == 1 ? "" : "s") under \"Records\"), "
+                                    + "matched as one event; 'tripline normalize FILE' prints its records as the events rules match")
             }
             return matched.isEmpty ? ExitStatus.negative : ExitStatus.success
         } catch {
