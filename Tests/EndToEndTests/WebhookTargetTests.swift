@@ -244,6 +244,13 @@ struct WebhookTargetTests {
             let project = try WebhookProject(root: dir, webhook: #"{"Url": "${UNSET_HOOK_URL_FOR_TEST}"}"#)
             let refused = project.run(tripline, [], environment: [:])
             #expect(refused.status == 2 && refused.stderr.contains("UNSET_HOOK_URL_FOR_TEST"), "\(refused)")
+            // Several missing at once are named at once, not one per attempt.
+            try project.write("""
+                {"Name": "trail-tampering", "EventPattern": {"source": ["aws.cloudtrail"]},
+                 "Targets": [{"Id": "alert", "Webhook": {"Url": "${UNSET_HOOK_URL_FOR_TEST}/a", "Headers": {"Authorization": "Bearer ${UNSET_TOKEN_FOR_TEST}"}}}]}
+                """, "Rules/tampering.json")
+            let both = project.run(tripline, [], environment: [:])
+            #expect(both.status == 2 && both.stderr.contains("target alert: needs environment variables UNSET_HOOK_URL_FOR_TEST, UNSET_TOKEN_FOR_TEST, which are not set or empty"), "\(both)")
             try project.write("""
                 {"Name": "trail-tampering", "EventPattern": {"source": ["aws.cloudtrail"]},
                  "Targets": [{"Id": "alert", "Webhook": {"Url": "${UNSET_HOOK_URL_FOR_TEST}", "Optional": true}}]}

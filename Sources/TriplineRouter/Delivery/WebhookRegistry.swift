@@ -64,9 +64,15 @@ public final class WebhookRegistry {
             } catch {
                 if spec.optional && error.isMissingVariable {
                     disabled.append((key, "\(error)"))
+                } else if error.isMissingVariable {
+                    // Every variable the target lacks at once, not one per attempt (as validate lists them).
+                    let missing = spec.configuration.requiredVariables.filter { (environment[$0] ?? "").isEmpty }
+                    errors.append(missing.count > 1
+                        ? "\(owner): needs environment variables " + missing.joined(separator: ", ") + ", which are not set or empty"
+                        : "\(owner): \(error)")
+                    missingVariables = true
                 } else {
                     errors.append("\(owner): \(error)")
-                    missingVariables = missingVariables || error.isMissingVariable
                 }
             }
         }
