@@ -134,7 +134,7 @@ struct AppendFilesTests {
                 _ = finished.wait(timeout: .now() + 5)
                 close(reader)
             }
-            #expect(outcome.error.map { "\($0)".contains("cannot open") } == true, "\(String(describing: outcome.error))")
+            #expect(outcome.error.map { "\($0)".hasPrefix("cannot open pipe.ndjson: a FIFO with no reader (") } == true, "\(String(describing: outcome.error))")
         }
     }
 

@@ -439,6 +439,9 @@ struct RuleFileTests {
         #expect(Suggestion.closest(to: "eventpattern", among: RuleFile.ruleFields) == "EventPattern")
         #expect(Suggestion.closest(to: "Target", among: RuleFile.ruleFields) == "Targets")
         #expect(Suggestion.closest(to: "Handler", among: RuleFile.ruleFields) == nil)
+        #expect(Suggestion.closest(to: "Match", among: ["Name", "Event", "EventFile", "Matches"]) == "Matches")
+        #expect(Suggestion.closest(to: "Handle", among: RuleFile.functionFields) == "Handler")
+        #expect(Suggestion.closest(to: "Na", among: RuleFile.ruleFields) == nil, "too short to be sure")
         #expect(Suggestion.editDistance("kitten", "sitting") == 3)
         #expect(Suggestion.editDistance("ab", "ba") == 1)
     }

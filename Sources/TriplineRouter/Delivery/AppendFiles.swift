@@ -93,7 +93,13 @@ public final class AppendFiles: @unchecked Sendable {
             // Non-blocking only for the open: a FIFO without a reader fails (ENXIO, retried) instead of
             // holding the worker, and the run's stop, for ever; writes block as before.
             let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o644)
-            guard descriptor >= 0 else { throw .cannotOpen(path: pathAsWritten, reason: String(cString: strerror(errno))) }
+            guard descriptor >= 0 else {
+                let code = errno
+                var reason = String(cString: strerror(code))
+                var status = stat()
+                if code == ENXIO && stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO { reason = "a FIFO with no reader (\(reason))" }
+                throw .cannotOpen(path: pathAsWritten, reason: reason)
+            }
             var status = stat()
             guard fstat(descriptor, &status) == 0 else {
                 let reason = String(cString: strerror(errno))

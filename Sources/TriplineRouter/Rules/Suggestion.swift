@@ -5,6 +5,12 @@ enum Suggestion {
     static func closest(to word: String, among candidates: [String]) -> String? {
         let lowered = word.lowercased()
         if let sameLetters = candidates.first(where: { $0.lowercased() == lowered }) { return sameLetters }
+        // A name cut short or run on (`Match` for `Matches`, `Handle` for `Handler`) is meant even when
+        // the edits exceed the budget of a typo.
+        if lowered.count >= 4, let stem = candidates.first(where: { candidate in
+            let other = candidate.lowercased()
+            return abs(other.count - lowered.count) <= 3 && (other.hasPrefix(lowered) || lowered.hasPrefix(other))
+        }) { return stem }
         let budget = min(3, max(1, word.count / 3))
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
