@@ -288,7 +288,8 @@ public final class EventInputs {
                 var position = EventOrigin.Position.record(reader.nextIndex)
                 if case .malformedLog(_, _, let record, let detail) = error {
                     reason = detail
-                    position = record.map(EventOrigin.Position.record) ?? .document
+                    // A record by its index; an object (pretty-printed, in a stream of them) by its line.
+                    position = record.map(EventOrigin.Position.record) ?? reader.unfinishedObjectLine.map(EventOrigin.Position.line) ?? .document
                 }
                 return .failure(.incomplete(origin: EventOrigin(source: reader.path, position: position), reason: reason))
             }
