@@ -272,6 +272,14 @@ struct CloudTrailRecordsReaderTests {
         ("{\"a\":1} {\"Records\":[]}", .concatenatedObjects),
         ("{\"a\":1}\n{\"Records\":[]}", .other),
         (#"{"Records":"nope"}"#, .other),
+        // Pretty-printed objects one after another (jq without -c): a stream of documents, not NDJSON.
+        ("\n{\n  \"a\": 1\n}\n{\n  \"b\": 2\n}\n", .concatenatedObjects),
+        ("{ \r\n  \"a\": [1,\n 2]\n}{\"b\":2}", .concatenatedObjects),
+        ("{\n  \"a\": 1\n}\njunk\n", .concatenatedObjects),
+        ("{\n  \"a\": \"cut\n}\n{\n  \"b\": 2\n}\n", .concatenatedObjects),
+        ("{\n  \"a\": 1\n}\n  \n", .singleDocument),
+        ("{\n  \"Records\": [\n  ]\n}\n{\n}\n", .recordsArray),
+        ("{\"a\":\n 1\n}\n{\"b\":2}\n", .other),
     ] as [(String, CloudTrailRecordsReader.Layout)])
     func detectsLayout(text: String, layout: CloudTrailRecordsReader.Layout) throws {
         try withRouterTempDirectory { dir in

@@ -61,7 +61,10 @@ public final class CloudTrailRecordsReader {
         case singleDocument
         /// A one-line first object (no `Records`) followed on the same line by another object:
         /// concatenated JSON (`cat` of files without a final newline, such as a CloudTrail digest
-        /// and log files). Read it from the start as a stream of documents.
+        /// and log files). Or a first object whose first line holds only its `{` (pretty-printed, as
+        /// `jq` writes objects without `-c`) that is broken, or is followed by anything but the end
+        /// of the input; on a pipe, decided as soon as that object closes (the next event may be
+        /// long in coming). Read it from the start as a stream of documents.
         case concatenatedObjects
         /// Anything else (NDJSON, empty, or not JSON at all): read it line by line.
         case other
@@ -127,6 +130,9 @@ public final class CloudTrailRecordsReader {
     private var object: [UInt8] = []
     private var objectTooLarge = false
     private var objectLine = 1
+    /// While detecting: whether the first top-level object's first line holds nothing but its `{`
+    /// (pretty-printed JSON); nil until that line was seen to its end.
+    private var firstLineOnlyOpens: Bool?
     /// While skipping past a broken object: the scan is at the start of a line.
     private var skipAtLineStart = false
     /// The last byte of the chunk before the current one (nil before the second chunk).
@@ -208,9 +214,12 @@ public final class CloudTrailRecordsReader {
     /// Stops at the top-level `Records` key (`.recordsArray`, reading can go on with ``nextRecord()``),
     /// after a one-line first object and the line break behind it (`.other`: NDJSON, decided without
     /// waiting for more of a stream), or after the first top-level value and the whitespace behind it
-    /// (`.singleDocument` or `.other`).
+    /// (`.singleDocument`, `.concatenatedObjects` or `.other`). A first object whose first line is
+    /// only `{` is the start of a stream of documents (`.concatenatedObjects`) unless it is all there
+    /// is (`.singleDocument`); on a pipe that is decided when the object closes, not later.
     /// A structural error before that point (a line break inside a string included: JSON text has
-    /// none, so the value cannot be one document) means `.other`; the input ending inside a first
+    /// none, so the value cannot be one document) means `.other` (`.concatenatedObjects` after a
+    /// first line that is only `{`); the input ending inside a first
     /// object already past its first line means `.unfinishedDocument`; I/O and gzip errors are
     /// thrown. Call at most once, before ``nextRecord()``; for the other layouts re-read the file
     /// another way.
@@ -222,7 +231,8 @@ public final class CloudTrailRecordsReader {
         } catch {
             if case .file = error { throw error }
             endedInsideValue = false
-            decided = .other
+            // Pretty-printed objects: the broken one is reported and skipped when read as a stream.
+            decided = firstLineOnlyOpens == true ? .concatenatedObjects : .other
         }
         layout = decided
         if decided == .recordsArray { recorded = nil } else { ended = true }
@@ -280,8 +290,11 @@ public final class CloudTrailRecordsReader {
             while true {
                 if position >= chunk.count {
                     if try !refill() { return try endOfInput(detecting: detecting) }
-                    // A pipe keeps what detection read; past the limit, it is read line by line.
-                    if detecting, mustReplay, recordedBytes > replayLimit { return Step(layout: .other) }
+                    // A pipe keeps what detection read; past the limit, it is read line by line (or,
+                    // pretty-printed, as documents: the first one is then too large).
+                    if detecting, mustReplay, recordedBytes > replayLimit {
+                        return Step(layout: firstLineOnlyOpens == true ? .concatenatedObjects : .other)
+                    }
                 }
                 let step: Step?
                 do throws(InputError) {
@@ -424,14 +437,19 @@ public final class CloudTrailRecordsReader {
                 }
                 guard let i = skipWhitespace(buffer) else { return nil }
                 guard buffer[i] == UInt8(ascii: "{") else {
-                    if detecting { return Step(layout: .other) }
+                    if detecting {
+                        // After a first object whose first line is only `{`: a stream of documents, this the first stray byte.
+                        return Step(layout: phase == .afterDocument && firstLineOnlyOpens == true ? .concatenatedObjects : .other)
+                    }
                     throw malformed(documents == 0 ? "expected '{' at the start of the file, found \(describe(buffer[i]))"
                                                    : "unexpected \(describe(buffer[i])) after the top-level object",
                                     at: i)
                 }
                 if phase == .afterDocument, detecting, !sawRecordsAnywhere {
-                    // Reached only without a line break after a one-line first object: concatenated JSON.
-                    return Step(layout: firstDocumentIsOneLine && documents == 1 ? .concatenatedObjects : .other)
+                    // Reached only without a line break after a one-line first object, or after a
+                    // pretty-printed one: concatenated JSON.
+                    let concatenated = (firstDocumentIsOneLine && documents == 1) || firstLineOnlyOpens == true
+                    return Step(layout: concatenated ? .concatenatedObjects : .other)
                 }
                 if documents == 0 { firstDocumentStart = chunkOffset + Int64(i) }
                 documents += 1
@@ -448,6 +466,12 @@ public final class CloudTrailRecordsReader {
                 }
 
             case .beforeFirstKey, .beforeKey:
+                if detecting, phase == .beforeFirstKey, documents == 1, firstLineOnlyOpens == nil {
+                    // Whether the first line ends right after the first object's `{` (pretty-printed).
+                    var i = position
+                    while i < count, buffer[i] == 0x20 || buffer[i] == 0x09 || buffer[i] == 0x0D { i += 1 }
+                    if i < count { firstLineOnlyOpens = buffer[i] == 0x0A }
+                }
                 guard let i = skipWhitespace(buffer) else { return nil }
                 if phase == .beforeFirstKey, buffer[i] == UInt8(ascii: "}") {
                     position = i + 1
@@ -600,6 +624,8 @@ public final class CloudTrailRecordsReader {
         if documents == 1 {
             let end = chunkOffset + Int64(position)
             firstDocumentIsOneLine = recordedBytes(from: firstDocumentStart, to: end).map { !$0.contains(0x0A) } ?? false
+            // Pretty-printed objects on a pipe: hand this one out now, not when the next one starts.
+            if mustReplay, firstLineOnlyOpens == true { return Step(layout: .concatenatedObjects) }
         }
         guard documents > 1 else { return nil }
         return Step(layout: .other)
