@@ -42,10 +42,27 @@ public struct JSONParser {
     }
 
     public static func parseDocument(_ bytes: [UInt8], options: Options = Options()) throws(JSONError) -> Document {
+        var path = JSONPath.root
+        return try read(bytes, options: options, path: &path)
+    }
+
+    /// ``parseDocument(_:options:)`` for text a person wrote (a rule file): when it throws,
+    /// `errorPath` is the path of the value it was reading, `EventPattern` for a stray comma between
+    /// that object's members, `EventPattern.source[1]` for a bad element of that array (the root
+    /// for an error outside every value, or at the top level itself).
+    public static func parseDocument(_ bytes: [UInt8], options: Options = Options(),
+                                     errorPath: inout JSONPath) throws(JSONError) -> Document {
+        errorPath = .root
+        return try read(bytes, options: options, path: &errorPath)
+    }
+
+    /// The parse itself. The tree builder keeps the path it is at anyway (for duplicate-key messages
+    /// and locations); left where it was when an error is thrown, it says where that was.
+    @inline(__always)
+    private static func read(_ bytes: [UInt8], options: Options, path: inout JSONPath) throws(JSONError) -> Document {
         guard bytes.count <= options.maxBytes else { throw .tooLarge(size: bytes.count, limit: options.maxBytes) }
         return try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> Document in
             var builder = TreeBuilder(cursor: JSONCursor(bytes: buffer, maxDepth: options.maxDepth), options: options)
-            var path = JSONPath.root
             let start = builder.skipByteOrderMark()
             builder.cursor.index = start
             let value = try builder.readValue(depth: 0, path: &path)

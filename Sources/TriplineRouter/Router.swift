@@ -46,9 +46,14 @@ public struct EventNormalizer: Sendable {
                 maxBytes: maxEventBytes * EventInputs.singleDocumentSlack, duplicateKeys: .reject))
         } catch {
             var detail = "invalid JSON: " + error.description
-            if case .line = raw.origin.position, Self.opensMultiLineJSON(raw.bytes) {
-                detail += "; this line only opens an object or array, as pretty-printed JSON does, but input that is "
-                    + "not one document is read one event per line: write one event per line (jq -c)"
+            if case .line(let first) = raw.origin.position, let location = error.location, location.line > 1, raw.bytes.contains(0x0A) {
+                // An object over several lines (pretty-printed, in a stream of documents): where the
+                // error is in the input, not in the object.
+                detail = "invalid JSON at line \(first + location.line - 1), column \(location.column): " + error.message
+            } else if case .line = raw.origin.position, Self.opensMultiLineJSON(raw.bytes) {
+                detail += "; this line only opens an object or array, as pretty-printed JSON does, but this input is read "
+                    + "one event per line (pretty-printed objects are read whole only from the start of an input): "
+                    + "write one event per line (jq -c)"
             }
             return .failure(.invalidEvent(origin: raw.origin, detail: detail))
         }

@@ -44,6 +44,36 @@ struct StandardInputTests {
         }
     }
 
+    @Test("jq '.Records[]' without -c (pretty-printed records one after another) piped into normalize and run: every record, each at its line")
+    func prettyPrintedRecordsPiped() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let ids = ["j-1", "j-2", "j-3"]
+            // As jq writes them: two-space indentation, each object from a line that is only `{`.
+            let objects = try ids.map { MixedInputEndToEndTests.indent(try JSONParser.parse(cloudTrailRecord($0)), level: 0) }
+            let pretty = objects.joined(separator: "\n") + "\n"
+            let normalized = try tripline.runPiped(["normalize"], stdin: Array(pretty.utf8), in: dir)
+            #expect(normalized.status == 0 && normalized.stderr.isEmpty, "\(normalized)")
+            #expect(try normalized.stdoutLines.map { try JSONParser.parse($0)["detail"]?["eventID"]?.stringValue } == ids)
+
+            let project = try CatchAllProject(root: dir)
+            let run = try tripline.runPiped(["run", "--rules", "rules", "--state-dir", "s"], stdin: Array(pretty.utf8), in: dir)
+            #expect(run.status == 0, "\(run)")
+            #expect(run.stdout.contains("normalized: 3, bad records: 0"), "\(run.stdout)")
+            #expect(project.delivered() == ids)
+
+            // The second record cut short of its closing brace: reported once, at the line it starts
+            // on and the line the damage shows on; the records around it are still read.
+            let lines = objects.map { $0.split(separator: "\n", omittingEmptySubsequences: false).count }
+            let broken = objects[0] + "\n" + objects[1].dropLast() + "\n" + objects[2] + "\n"
+            let damaged = try tripline.runPiped(["normalize"], stdin: Array(broken.utf8), in: dir)
+            #expect(damaged.status == 1, "\(damaged)")
+            #expect(try damaged.stdoutLines.map { try JSONParser.parse($0)["detail"]?["eventID"]?.stringValue } == ["j-1", "j-3"])
+            #expect(damaged.stderr == "stdin:\(lines[0] + 1): invalid JSON at line \(lines[0] + lines[1] + 1): expected ',' or '}' in the "
+                    + "top-level object, found '{' (reading goes on at the next line that starts with '{'); skipped\n", "\(damaged.stderr)")
+        }
+    }
+
     @Test("cat x.json.gz | tripline run delivers every record")
     func runPipedGzip() throws {
         let tripline = try TriplineBinary.locate()

@@ -252,6 +252,29 @@ struct JSONParserErrorTests {
         #expect(JSONPath([.key("a.b"), .key("c")]).description == #"["a.b"].c"#)
     }
 
+    @Test("a syntax error comes with the path of the value being read: the object or array it is in, or the value itself", arguments: [
+        (#"{"a": {"b": ["x"],}}"#, "a", "unexpected '}', expected a string"),
+        (#"{"a": {"b": ["x",]}}"#, "a.b[1]", "unexpected ']', expected a JSON value"),
+        (#"[{"Name": tru}]"#, "[0].Name", "unexpected 't', expected a JSON value (true?)"),
+        (#"{"a": {"b": 1 "c": 2}}"#, "a", "unexpected '\"', expected ',' or '}'"),
+        (#"{"a": [{"b": "#, "a[0].b", "unexpected end of input, expected a JSON value"),
+        (#"{"a": 1} x"#, "", "unexpected content after the JSON value"),
+        (#"{"a" 1}"#, "", "unexpected '1', expected ':' after an object key"),
+    ])
+    func errorPath(text: String, path: String, message: String) {
+        var errorPath = JSONPath([.key("stale")])
+        do {
+            _ = try JSONParser.parseDocument(Array(text.utf8), errorPath: &errorPath)
+            Issue.record("parsed: \(text)")
+        } catch {
+            #expect(error.message == message, "\(text)")
+            #expect(errorPath.isRoot ? path.isEmpty : errorPath.description == path, "\(text): \(errorPath)")
+        }
+        // A document that parses leaves it at the root.
+        #expect(throws: Never.self) { _ = try JSONParser.parseDocument(Array(#"{"a": [1]}"#.utf8), errorPath: &errorPath) }
+        #expect(errorPath.isRoot)
+    }
+
     @Test("every recorded location agrees with counting lines from the start")
     func locationsCountedOnward() throws {
         let text = "\u{FEFF}{\"a\": [1,\n\n  {\"b\": \"x\"}, \"\\n\"],\r\n \"c\":\n{\"d\": [[],\n{}], \"e\": true}}"

@@ -183,7 +183,6 @@ struct CloudTrailRecordsReaderTests {
         (#"{"Records":[{"a":1},{"b":"#, 1, 1, "ends inside the Records array"),
         (#"{"Records":[{"a":1},,{"b":2}]}"#, 1, 1, "expected a record"),
         (#"{"Records":[{"a":1}]"#, 1, nil, "ends inside the top-level object"),
-        (#"{"Records":[{"a":1}]} trailing"#, 1, nil, "after the top-level object"),
         (#"{"Records":[{"a":1}],"Records":[]}"#, 1, nil, "two \"Records\" keys"),
     ] as [(String, Int, Int?, String)])
     func malformedFile(text: String, recordsBefore: Int, record: Int?, detail: String) throws {
@@ -202,6 +201,27 @@ struct CloudTrailRecordsReaderTests {
                 #expect(offset >= 0 && offset <= Int64(text.utf8.count))
                 #expect(error!.description.hasPrefix(path + ": malformed CloudTrail log at byte"))
                 #expect(error!.endsFile)
+            }
+        }
+    }
+
+    @Test("junk after a log document is reported once at its line and skipped; the documents after it are read")
+    func junkAfterALogDocumentIsSkipped() throws {
+        try withRouterTempDirectory { dir in
+            let text = #"{"Records":[{"a":1}]} trailing"# + "\n" + #"{"Records":[{"b":2}]}"#
+            let path = try writeFile(text, "bad.json", in: dir)
+            for chunkSize in [2, 1024] {
+                let reader = try CloudTrailRecordsReader(path: path, chunkSize: chunkSize)
+                var items: [String] = []
+                while let item = try reader.nextRecord() {
+                    switch item {
+                    case .success(let record): items.append("\(record.index) " + String(decoding: record.bytes, as: UTF8.self))
+                    case .failure(let error): items.append("!" + error.description)
+                    }
+                }
+                #expect(items == ["0 {\"a\":1}",
+                                  "!\(path):1: invalid JSON: unexpected 't' after the top-level object (reading goes on at the next line that starts with '{'); skipped",
+                                  "1 {\"b\":2}"])
             }
         }
     }
@@ -252,6 +272,14 @@ struct CloudTrailRecordsReaderTests {
         ("{\"a\":1} {\"Records\":[]}", .concatenatedObjects),
         ("{\"a\":1}\n{\"Records\":[]}", .other),
         (#"{"Records":"nope"}"#, .other),
+        // Pretty-printed objects one after another (jq without -c): a stream of documents, not NDJSON.
+        ("\n{\n  \"a\": 1\n}\n{\n  \"b\": 2\n}\n", .concatenatedObjects),
+        ("{ \r\n  \"a\": [1,\n 2]\n}{\"b\":2}", .concatenatedObjects),
+        ("{\n  \"a\": 1\n}\njunk\n", .concatenatedObjects),
+        ("{\n  \"a\": \"cut\n}\n{\n  \"b\": 2\n}\n", .concatenatedObjects),
+        ("{\n  \"a\": 1\n}\n  \n", .singleDocument),
+        ("{\n  \"Records\": [\n  ]\n}\n{\n}\n", .recordsArray),
+        ("{\"a\":\n 1\n}\n{\"b\":2}\n", .other),
     ] as [(String, CloudTrailRecordsReader.Layout)])
     func detectsLayout(text: String, layout: CloudTrailRecordsReader.Layout) throws {
         try withRouterTempDirectory { dir in

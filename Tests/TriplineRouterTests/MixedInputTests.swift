@@ -88,6 +88,26 @@ struct MixedInputTests {
         }
     }
 
+    @Test("a broken object after a log document is one bad record at its line; the objects after it are still read")
+    func brokenObjectAfterALogDocument() throws {
+        try withRouterTempDirectory { dir in
+            let text = Self.log(["A"]) + "\n" + #"{"eventName":"B","x":[1}"# + "\n" + Self.record + "\n" + #"{"eventName":"C"# + "\n"
+                + Self.envelope + "\n" + #"{"eventName":"D"}]"# + "\n" + Self.log(["E"]) + "\n"
+            let path = try writeFile(text, "log.json", in: dir)
+            let goesOn = " (reading goes on at the next line that starts with '{'); skipped"
+            #expect(collect(path) == [
+                "\(path) Records[0] A",
+                "!\(path):2: invalid JSON: unbalanced brackets: found '}' where ']' was expected" + goesOn,
+                "\(path):3 CreateAccessKey",
+                "!\(path):4: invalid JSON: a line break inside a string" + goesOn,
+                "\(path):5 StopLogging",
+                "\(path):6 D",
+                "!\(path):6: invalid JSON: unexpected ']' after the top-level object" + goesOn,
+                "\(path) Records[1] E",
+            ])
+        }
+    }
+
     @Test("a digest file given by name is still named as a file")
     func digestFileIsNamedAsAFile() throws {
         try withRouterTempDirectory { dir in

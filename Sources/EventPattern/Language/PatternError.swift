@@ -21,7 +21,7 @@ public struct PatternError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         let prefix = JSONLocation.prefix(file: file, location: location)
-        if case .invalidJSON = problem { return prefix + problem.description }
+        if case .invalidJSON = problem { return prefix + (path.isRoot ? "" : "\(path): ") + problem.description }
         return prefix + "\(path): \(problem)"
     }
 }

@@ -28,12 +28,16 @@ extension EventPattern {
     private static func validate(text: [UInt8], file: String?, duplicateKeys: JSONParser.DuplicateKeys,
                                  recordLocations: Bool) -> Result<EventPattern, PatternErrors> {
         let document: JSONParser.Document
+        var errorPath = JSONPath.root
         do {
             document = try JSONParser.parseDocument(
                 text, options: .init(maxDepth: PatternLimits.maxDepth * 2, maxBytes: 16 * 1024 * 1024,
-                                     duplicateKeys: duplicateKeys, recordLocations: recordLocations))
+                                     duplicateKeys: duplicateKeys, recordLocations: recordLocations),
+                errorPath: &errorPath)
         } catch {
-            return .failure(PatternErrors([PatternError(path: .root, problem: .invalidJSON(error), location: error.location, file: file)]))
+            // Where the syntax error is, as for every other pattern error (a duplicate key's message names its object).
+            if case .duplicateKey = error { errorPath = .root }
+            return .failure(PatternErrors([PatternError(path: errorPath, problem: .invalidJSON(error), location: error.location, file: file)]))
         }
         return validate(json: document.value, locations: recordLocations ? document.locations : nil, file: file)
     }

@@ -23,8 +23,11 @@ import TriplineJSON
 /// - A record or object larger than `maxRecordBytes` as written comes back as `.failure(.eventTooLarge)`
 ///   for its position and is skipped while scanning, never held whole. This is a bound on memory,
 ///   whitespace included; the event size limit proper is applied to the compact event later.
-/// - A structural error (unbalanced brackets, junk between records, the file ending early) or an I/O or
-///   gzip error is thrown by ``nextRecord()`` with the file and record index; the reader then ends.
+/// - A structural error inside a log document (unbalanced brackets, junk between records, the file
+///   ending early) or an I/O or gzip error is thrown by ``nextRecord()`` with the file and record
+///   index; the reader then ends. A structural error in any other top-level object, or junk between
+///   objects, comes back once as `.failure(.invalidEvent)` at the object's line, and reading goes on
+///   at the next line that starts with `{` (see `skipBrokenObject(after:)`).
 ///
 /// Not thread-safe: use one reader from one thread.
 public final class CloudTrailRecordsReader {
@@ -58,7 +61,10 @@ public final class CloudTrailRecordsReader {
         case singleDocument
         /// A one-line first object (no `Records`) followed on the same line by another object:
         /// concatenated JSON (`cat` of files without a final newline, such as a CloudTrail digest
-        /// and log files). Read it from the start as a stream of documents.
+        /// and log files). Or a first object whose first line holds only its `{` (pretty-printed, as
+        /// `jq` writes objects without `-c`) that is broken, or is followed by anything but the end
+        /// of the input; on a pipe, decided as soon as that object closes (the next event may be
+        /// long in coming). Read it from the start as a stream of documents.
         case concatenatedObjects
         /// Anything else (NDJSON, empty, or not JSON at all): read it line by line.
         case other
@@ -124,9 +130,21 @@ public final class CloudTrailRecordsReader {
     private var object: [UInt8] = []
     private var objectTooLarge = false
     private var objectLine = 1
+    /// While detecting: whether the first top-level object's first line holds nothing but its `{`
+    /// (pretty-printed JSON); nil until that line was seen to its end.
+    private var firstLineOnlyOpens: Bool?
+    /// While skipping past a broken object: the scan is at the start of a line.
+    private var skipAtLineStart = false
+    /// The last byte of the chunk before the current one (nil before the second chunk).
+    private var byteBeforeChunk: UInt8?
+    /// After the input ended inside a top-level object that is not a log document: the line that
+    /// object starts on (for reporting it as unfinished at its place).
+    public private(set) var unfinishedObjectLine: Int?
     private enum Phase {
         case beforeDocument, beforeFirstKey, beforeKey, inKey, afterKey, beforeMemberValue, inMemberValue,
-             afterMemberValue, beforeFirstRecord, beforeRecord, inRecord, afterRecord, afterDocument
+             afterMemberValue, beforeFirstRecord, beforeRecord, inRecord, afterRecord, afterDocument,
+             /// After a broken object: passing over bytes up to the next line that starts with `{`.
+             skippingToNextObject
     }
 
     /// Opens `path` (plain or gzip).
@@ -196,9 +214,12 @@ public final class CloudTrailRecordsReader {
     /// Stops at the top-level `Records` key (`.recordsArray`, reading can go on with ``nextRecord()``),
     /// after a one-line first object and the line break behind it (`.other`: NDJSON, decided without
     /// waiting for more of a stream), or after the first top-level value and the whitespace behind it
-    /// (`.singleDocument` or `.other`).
+    /// (`.singleDocument`, `.concatenatedObjects` or `.other`). A first object whose first line is
+    /// only `{` is the start of a stream of documents (`.concatenatedObjects`) unless it is all there
+    /// is (`.singleDocument`); on a pipe that is decided when the object closes, not later.
     /// A structural error before that point (a line break inside a string included: JSON text has
-    /// none, so the value cannot be one document) means `.other`; the input ending inside a first
+    /// none, so the value cannot be one document) means `.other` (`.concatenatedObjects` after a
+    /// first line that is only `{`); the input ending inside a first
     /// object already past its first line means `.unfinishedDocument`; I/O and gzip errors are
     /// thrown. Call at most once, before ``nextRecord()``; for the other layouts re-read the file
     /// another way.
@@ -210,7 +231,8 @@ public final class CloudTrailRecordsReader {
         } catch {
             if case .file = error { throw error }
             endedInsideValue = false
-            decided = .other
+            // Pretty-printed objects: the broken one is reported and skipped when read as a stream.
+            decided = firstLineOnlyOpens == true ? .concatenatedObjects : .other
         }
         layout = decided
         if decided == .recordsArray { recorded = nil } else { ended = true }
@@ -268,11 +290,20 @@ public final class CloudTrailRecordsReader {
             while true {
                 if position >= chunk.count {
                     if try !refill() { return try endOfInput(detecting: detecting) }
-                    // A pipe keeps what detection read; past the limit, it is read line by line.
-                    if detecting, mustReplay, recordedBytes > replayLimit { return Step(layout: .other) }
+                    // A pipe keeps what detection read; past the limit, it is read line by line (or,
+                    // pretty-printed, as documents: the first one is then too large).
+                    if detecting, mustReplay, recordedBytes > replayLimit {
+                        return Step(layout: firstLineOnlyOpens == true ? .concatenatedObjects : .other)
+                    }
                 }
-                let step = try chunk.withUnsafeBufferPointer { (buffer) throws(InputError) -> Step? in
-                    try scan(buffer, detecting: detecting)
+                let step: Step?
+                do throws(InputError) {
+                    step = try chunk.withUnsafeBufferPointer { (buffer) throws(InputError) -> Step? in
+                        try scan(buffer, detecting: detecting)
+                    }
+                } catch {
+                    guard !detecting, let skipped = skipBrokenObject(after: error) else { throw error }
+                    step = skipped
                 }
                 if let step { return step }
             }
@@ -284,10 +315,40 @@ public final class CloudTrailRecordsReader {
         }
     }
 
+    /// After structural damage found while reading (not detecting), in a top-level object that is
+    /// not a log document or between top-level objects: the report of that object (or of the stray
+    /// bytes) at its line, the reader set to go on at the next line that starts with `{`. Nil for
+    /// damage inside a log document, which ends the input as before.
+    ///
+    /// Resuming at a line that starts with `{` (not at any `{`) is what finds the next object of
+    /// pretty-printed JSON, whose nested objects are indented, and of NDJSON; an object that
+    /// starts later on the line of the damage is skipped with it. Strings and keys of such objects
+    /// may not hold a raw line break (JSON has none), so an unclosed string is damage on its own
+    /// line rather than a quote that swallows the objects after it.
+    private func skipBrokenObject(after error: InputError) -> Step? {
+        guard case .malformedLog(_, let offset, _, let detail) = error,
+              keepingObject || phase == .beforeDocument || phase == .afterDocument else { return nil }
+        let index = Int(offset - chunkOffset)
+        guard index >= 0, index <= chunk.count else { return nil }
+        countLines(upTo: index)
+        let damageLine = lineAtCounted
+        let line = keepingObject ? objectLine : damageLine
+        keepingObject = false
+        objectTooLarge = false
+        object.removeAll(keepingCapacity: object.capacity <= maxRecordBytes)
+        skipAtLineStart = index > 0 ? chunk[index - 1] == 0x0A : (byteBeforeChunk.map { $0 == 0x0A } ?? true)
+        position = index
+        phase = .skippingToNextObject
+        let at = line == damageLine ? "" : " at line \(damageLine)"
+        return Step(item: .failure(.invalidEvent(origin: EventOrigin(source: path, position: .line(line)),
+                                                 detail: "invalid JSON\(at): \(detail) (reading goes on at the next line that starts with '{')")))
+    }
+
     /// Loads the next chunk; false at end of input.
     private func refill() throws(InputError) -> Bool {
         if inputEnded { return false }
         countLines(upTo: chunk.count)
+        if let last = chunk.last { byteBeforeChunk = last }
         chunkOffset += Int64(chunk.count)
         countedUpTo = 0
         let next: [UInt8]?
@@ -348,7 +409,7 @@ public final class CloudTrailRecordsReader {
         case .beforeDocument where documents == 0:
             if detecting { return Step(layout: .other) }
             throw malformed("the file is empty")
-        case .afterDocument, .beforeDocument:
+        case .afterDocument, .beforeDocument, .skippingToNextObject:
             ended = true
             if detecting { return Step(layout: sawRecordsAnywhere ? .recordsArray : (documents == 1 ? .singleDocument : .other)) }
             return Step()
@@ -358,6 +419,7 @@ public final class CloudTrailRecordsReader {
         default:
             if detecting { return Step(layout: firstDocumentHasSecondLine() ? .unfinishedDocument : .other) }
             endedInsideValue = true
+            unfinishedObjectLine = keepingObject ? objectLine : nil
             throw malformed("the file ends inside the top-level object")
         }
     }
@@ -365,7 +427,6 @@ public final class CloudTrailRecordsReader {
     /// Scans `buffer` from `position`. Returns a step when there is something to report.
     private func scan(_ buffer: UnsafeBufferPointer<UInt8>, detecting: Bool) throws(InputError) -> Step? {
         let count = buffer.count
-        value.rejectsLineBreaksInStrings = detecting
         if keepingObject { objectSegmentStart = min(position, count) }
         defer { keepObject(buffer, upTo: min(position, count)) }
         while position < count {
@@ -376,14 +437,19 @@ public final class CloudTrailRecordsReader {
                 }
                 guard let i = skipWhitespace(buffer) else { return nil }
                 guard buffer[i] == UInt8(ascii: "{") else {
-                    if detecting { return Step(layout: .other) }
+                    if detecting {
+                        // After a first object whose first line is only `{`: a stream of documents, this the first stray byte.
+                        return Step(layout: phase == .afterDocument && firstLineOnlyOpens == true ? .concatenatedObjects : .other)
+                    }
                     throw malformed(documents == 0 ? "expected '{' at the start of the file, found \(describe(buffer[i]))"
                                                    : "unexpected \(describe(buffer[i])) after the top-level object",
                                     at: i)
                 }
                 if phase == .afterDocument, detecting, !sawRecordsAnywhere {
-                    // Reached only without a line break after a one-line first object: concatenated JSON.
-                    return Step(layout: firstDocumentIsOneLine && documents == 1 ? .concatenatedObjects : .other)
+                    // Reached only without a line break after a one-line first object, or after a
+                    // pretty-printed one: concatenated JSON.
+                    let concatenated = (firstDocumentIsOneLine && documents == 1) || firstLineOnlyOpens == true
+                    return Step(layout: concatenated ? .concatenatedObjects : .other)
                 }
                 if documents == 0 { firstDocumentStart = chunkOffset + Int64(i) }
                 documents += 1
@@ -400,6 +466,12 @@ public final class CloudTrailRecordsReader {
                 }
 
             case .beforeFirstKey, .beforeKey:
+                if detecting, phase == .beforeFirstKey, documents == 1, firstLineOnlyOpens == nil {
+                    // Whether the first line ends right after the first object's `{` (pretty-printed).
+                    var i = position
+                    while i < count, buffer[i] == 0x20 || buffer[i] == 0x09 || buffer[i] == 0x0D { i += 1 }
+                    if i < count { firstLineOnlyOpens = buffer[i] == 0x0A }
+                }
                 guard let i = skipWhitespace(buffer) else { return nil }
                 if phase == .beforeFirstKey, buffer[i] == UInt8(ascii: "}") {
                     position = i + 1
@@ -416,13 +488,16 @@ public final class CloudTrailRecordsReader {
                 phase = .inKey
 
             case .inKey:
-                if let end = key.scan(buffer, from: position) {
+                let end = key.scan(buffer, from: position)
+                if detecting || keepingObject, let lineBreak = key.lineBreakIndex {
+                    throw malformed("a line break inside a key", at: lineBreak)
+                }
+                if let end {
                     position = end
                     phase = .afterKey
                 } else {
                     position = count
                 }
-                if detecting, key.sawLineBreak { throw malformed("a line break inside a key") }
 
             case .afterKey:
                 guard let i = skipWhitespace(buffer) else { return nil }
@@ -454,6 +529,8 @@ public final class CloudTrailRecordsReader {
                     throw malformed("expected a value in the top-level object, found \(describe(buffer[i]))", at: i)
                 }
                 value.reset()
+                // A raw line break in a string is damage where it is (JSON has none), found on its line.
+                value.rejectsLineBreaksInStrings = detecting || keepingObject
                 position = i
                 phase = .inMemberValue
 
@@ -479,6 +556,22 @@ public final class CloudTrailRecordsReader {
                 }
                 position = i + 1
 
+            case .skippingToNextObject:
+                guard let base = buffer.baseAddress else { return nil }
+                var i = position
+                while true {
+                    if !skipAtLineStart {
+                        guard let hit = memchr(base + i, 0x0A, count - i) else { position = count; return nil }
+                        i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                        skipAtLineStart = true
+                    }
+                    guard i < count else { position = count; return nil }
+                    if buffer[i] == UInt8(ascii: "{") { break }
+                    skipAtLineStart = false
+                }
+                position = i
+                phase = .beforeDocument
+
             case .beforeFirstRecord, .beforeRecord:
                 guard let i = skipWhitespace(buffer) else { return nil }
                 if phase == .beforeFirstRecord, buffer[i] == UInt8(ascii: "]") {
@@ -490,6 +583,7 @@ public final class CloudTrailRecordsReader {
                     throw malformed("expected a record, found \(describe(buffer[i]))", at: i, record: nextIndex)
                 }
                 value.reset()
+                value.rejectsLineBreaksInStrings = false
                 record.removeAll(keepingCapacity: true)
                 recordTooLarge = false
                 position = i
@@ -530,6 +624,8 @@ public final class CloudTrailRecordsReader {
         if documents == 1 {
             let end = chunkOffset + Int64(position)
             firstDocumentIsOneLine = recordedBytes(from: firstDocumentStart, to: end).map { !$0.contains(0x0A) } ?? false
+            // Pretty-printed objects on a pipe: hand this one out now, not when the next one starts.
+            if mustReplay, firstLineOnlyOpens == true { return Step(layout: .concatenatedObjects) }
         }
         guard documents > 1 else { return nil }
         return Step(layout: .other)
@@ -668,8 +764,10 @@ private struct KeyCollector {
     private var escaped = false
     private var hasEscapes = false
     private var overflow = false
-    /// A raw line break was part of the key (JSON text never has one there).
-    private(set) var sawLineBreak = false
+    /// Where the key's first raw line break is (JSON text never has one there), when the last
+    /// ``scan(_:from:)`` found it: an index in that buffer.
+    private(set) var lineBreakIndex: Int?
+    private var sawLineBreak = false
     private static let records = Array("Records".utf8)
 
     mutating func reset() {
@@ -678,11 +776,13 @@ private struct KeyCollector {
         hasEscapes = false
         overflow = false
         sawLineBreak = false
+        lineBreakIndex = nil
     }
 
     /// Consumes key bytes; returns the index after the closing quote, or nil if the key goes on.
     mutating func scan(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         var i = start
+        lineBreakIndex = nil
         while i < buffer.count {
             let byte = buffer[i]
             i += 1
@@ -693,8 +793,9 @@ private struct KeyCollector {
                 hasEscapes = true
             } else if byte == UInt8(ascii: "\"") {
                 return i
-            } else if byte == 0x0A {
+            } else if byte == 0x0A, !sawLineBreak {
                 sawLineBreak = true
+                lineBreakIndex = i - 1
             }
             if bytes.count < 64 { bytes.append(byte) } else { overflow = true }
         }

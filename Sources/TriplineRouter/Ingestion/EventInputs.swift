@@ -26,10 +26,13 @@ public struct RawEvent: Sendable, Equatable {
 ///
 /// How a file is read is decided by its content, never its name: gzip is inflated; a top-level object
 /// holding a `Records` array is a CloudTrail log file (read with ``CloudTrailRecordsReader``); a file
-/// that is exactly one JSON object is one event; anything else is NDJSON, one event per line (blank
+/// that is exactly one JSON object is one event; input whose first line is only `{` (pretty-printed
+/// objects, `jq` without `-c`), or whose first objects are back to back on one line, is a stream of
+/// documents (see ``CloudTrailRecordsReader``); anything else is NDJSON, one event per line (blank
 /// lines are skipped). Standard input and pipes are read the same way, as they arrive: what detection
 /// read is replayed rather than read again, and a one-line first object followed by a newline is
-/// NDJSON at once, so a stream of lines is not held back. An event over `maxEventBytes` is reported
+/// NDJSON at once, a pretty-printed first object a stream of documents once it closes, so a stream
+/// of events is not held back. An event over `maxEventBytes` is reported
 /// and skipped; a file that cannot be read or is malformed is reported and the next source starts.
 ///
 /// An input that ends inside an item (a last line without a newline that is not JSON yet, a file
@@ -288,7 +291,8 @@ public final class EventInputs {
                 var position = EventOrigin.Position.record(reader.nextIndex)
                 if case .malformedLog(_, _, let record, let detail) = error {
                     reason = detail
-                    position = record.map(EventOrigin.Position.record) ?? .document
+                    // A record by its index; an object (pretty-printed, in a stream of them) by its line.
+                    position = record.map(EventOrigin.Position.record) ?? reader.unfinishedObjectLine.map(EventOrigin.Position.line) ?? .document
                 }
                 return .failure(.incomplete(origin: EventOrigin(source: reader.path, position: position), reason: reason))
             }

@@ -127,10 +127,16 @@ public enum RuleFile {
     static func parseEntries(bytes: [UInt8], file: String, currentDirectory: String)
         -> (entries: [RuleEntry], topics: [TopicEntry], errors: [RuleError]) {
         let document: JSONParser.Document
+        var errorPath = JSONPath.root
         do {
-            document = try JSONParser.parseDocument(bytes, options: .init(maxBytes: maxFileBytes, duplicateKeys: .reject, recordLocations: true))
+            document = try JSONParser.parseDocument(bytes, options: .init(maxBytes: maxFileBytes, duplicateKeys: .reject, recordLocations: true),
+                                                    errorPath: &errorPath)
         } catch {
-            return ([], [], [RuleError(file: file, location: error.location, problem: .invalidJSON(error))])
+            // Where in the rule file it happened, as every other rule error says (`EventPattern: not
+            // valid JSON: …`); a duplicate key's message names its object already.
+            var path: JSONPath? = errorPath.isRoot ? nil : errorPath
+            if case .duplicateKey = error { path = nil }
+            return ([], [], [RuleError(file: file, location: error.location, path: path, problem: .invalidJSON(error))])
         }
         var reader = RuleFileReader(file: file, locations: document.locations, currentDirectory: currentDirectory)
         var entries: [RuleEntry] = []

@@ -7,7 +7,7 @@ enum Diagnostics {
     static func describe(_ error: PatternError, file: String? = nil) -> String {
         let prefix = JSONLocation.prefix(file: file ?? error.file, location: error.location)
         if case .invalidJSON(let json) = error.problem {
-            return prefix + "invalid JSON: " + json.message
+            return prefix + (error.path.isRoot ? "" : "\(error.path): ") + "invalid JSON: " + json.message
         }
         return prefix + "\(error.path): \(error.problem)"
     }

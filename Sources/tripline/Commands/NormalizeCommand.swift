@@ -13,8 +13,9 @@ enum NormalizeCommand: Command {
         positionals: "INPUT...",
         discussion: """
             INPUT is read as by 'tripline run': CloudTrail log files (plain or .gz), NDJSON files,
-            single-event files, directories, or '-' (standard input, the default, read like a file:
-            gzip, a CloudTrail log, one event or NDJSON).
+            pretty-printed events one after another (jq without -c), single-event files, directories,
+            or '-' (standard input, the default, read like a file: gzip, a CloudTrail log, one event,
+            pretty-printed events or NDJSON).
             A CloudTrail digest file (no events) is skipped with a note on standard error.
             Exit status: 0 when every event was normalized, 1 when some were skipped.
             """)

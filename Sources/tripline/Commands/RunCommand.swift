@@ -35,10 +35,11 @@ enum RunCommand: Command {
         positionals: "INPUT...",
         discussion: """
             INPUT is a CloudTrail log file ({"Records":[...]}, plain or .gz), an NDJSON file (one event
-            per line), a file holding one JSON event, a directory (read recursively in name order, which
+            per line), pretty-printed events one after another (jq without -c: the first line is only
+            '{'), a file holding one JSON event, a directory (read recursively in name order, which
             for AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ is time order; digest and hidden files
             are skipped), or '-' for standard input, read like a file as it arrives (gzip, a CloudTrail log,
-            one event or NDJSON; also the default without INPUT and --follow).
+            one event, pretty-printed events or NDJSON; also the default without INPUT and --follow).
             Events may be bare CloudTrail records (wrapped as EventBridge delivers them) or EventBridge events.
 
             Handler output is printed as [rule/target] LINE; failed deliveries, bad records and a summary
