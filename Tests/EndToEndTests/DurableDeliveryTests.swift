@@ -458,13 +458,67 @@ struct DurableDeliveryTests {
 
             let result = try tripline.run(["run", "logs"], in: dir)
             #expect(result.status == 0, "\(result)")
-            #expect(result.stderr.contains("stopped 1 handler that a killed run on ./.tripline left running: pid \(handler[0]) (rule all, target t0, event evt-0-0; and 1 process it started); its delivery is retried"), "\(result.stderr)")
+            #expect(result.stderr.contains("stopped 1 handler that a killed run on ./.tripline left running: pid \(handler[0]) (rule all, target t0, event evt-0-0); its delivery is retried"), "\(result.stderr)")
             #expect(!handler.contains(where: isRunning), "the leftover handler and its child must be gone")
             #expect(project.delivered() == ["evt-0-0:all:t0": 1])
 
             // Nothing is left to stop the next time.
             let again = try tripline.run(["run", "logs"], in: dir)
             #expect(again.status == 0 && !again.stderr.contains("stopped"), "\(again)")
+        }
+    }
+
+    @Test("a dlq redrive killed while its handler runs: the next redrive stops the leftover and delivers the queued letter")
+    func killedRedriveIsResumedByTheNextRedrive() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let calls = dir.appendingPathComponent("out/calls").path
+            let pids = dir.appendingPathComponent("out/pids").path
+            // First attempt: fails for good (a dead letter). Second (the redrive): hangs. Then: succeeds.
+            let project = try DeliveryProject(root: dir, handler: """
+                echo x >> "\(calls)"; n=$(wc -l < "\(calls)")
+                [ "$n" -eq 1 ] && exit 65
+                if [ "$n" -eq 2 ]; then sleep 60 & echo "$$ $!" > "\(pids)"; wait; fi
+                """, targets: 1)
+            _ = try project.writeEvents(files: 1, perFile: 1)
+            let first = try tripline.run(["run", "logs"], in: dir)
+            #expect(first.status == 1 && first.stdout.contains("1 failed (dead-lettered)"), "\(first)")
+            let killed = try BackgroundRun(tripline, ["dlq", "redrive"], in: dir)
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: " ").count < 2 { usleep(20_000) }
+            killed.signal(SIGKILL)
+            _ = killed.wait()
+            let handler = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            try #require(handler.count == 2, "the redriven handler did not start")
+            defer { for pid in handler { kill(pid, SIGKILL) } }
+
+            let again = try tripline.run(["dlq", "redrive"], in: dir)
+            #expect(again.status == 0, "\(again)")
+            #expect(again.stderr.contains("stopped 1 handler that a killed run on ./.tripline left running: pid \(handler[0])"), "\(again)")
+            #expect(again.stdout.contains("redrove 0 dead letters (and 1 delivery an earlier run left queued); delivering…"), "\(again)")
+            #expect(!handler.contains(where: isRunning))
+            #expect(project.delivered() == ["evt-0-0:all:t0": 1])
+        }
+    }
+
+    @Test("what a handler leaves running in the background after its delivery ended is not stopped by the next run")
+    func backgroundJobsOfFinishedDeliveriesAreLeftAlone() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let pids = dir.appendingPathComponent("out/pids").path
+            // The handler starts a job in its own group and in a new session, and ends at once (the delivery succeeds).
+            let project = try DeliveryProject(root: dir, handler: """
+                sleep 60 & echo $! >> "\(pids)"; setsid sleep 61 & echo $! >> "\(pids)"
+                """, targets: 1)
+            _ = try project.writeEvents(files: 1, perFile: 1)
+            let first = try tripline.run(["run", "logs"], in: dir)
+            #expect(first.status == 0, "\(first)")
+            let jobs = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            try #require(jobs.count == 2)
+            defer { for job in jobs { kill(job, SIGKILL) } }
+            let next = try tripline.run(["run", "logs"], in: dir)
+            #expect(next.status == 0 && !next.stderr.contains("stopped"), "\(next)")
+            #expect(jobs.allSatisfy(isRunning), "a finished delivery's background jobs must be left alone")
         }
     }
 

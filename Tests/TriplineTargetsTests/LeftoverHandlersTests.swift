@@ -22,48 +22,46 @@ private struct FakeProc {
     }
 }
 
-@Suite("Leftover handlers: which processes a killed run left behind, and stopping them")
+@Suite("Leftover handlers: which handlers a killed run left behind, and stopping them")
 struct LeftoverHandlersTests {
-    let ours = HandlerOwner(stateDevice: 7, stateInode: 42, process: ProcessIdentity(pid: 500, startTicks: 9000))
+    @Test func onlyRecordedHandlersThatStillRunAreLeftovers() throws {
+        try withTargetsTempDirectory { dir in
+            let proc = FakeProc(root: dir.appendingPathComponent("proc"))
+            let records = HandlerRecords(directory: dir.appendingPathComponent("handlers").path, procRoot: proc.root.path)
+            // Running, as recorded; its pid now another process's (another start time); a zombie; exited.
+            try proc.add(pid: 200, start: 10, command: "sh) (x")
+            try proc.add(pid: 300, start: 99)
+            try proc.add(pid: 400, start: 40, state: "Z")
+            let running = try #require(records.record(ProcessIdentity(pid: 200, startTicks: 10), rule: "r", target: "t", eventID: "e-1"))
+            _ = records.record(ProcessIdentity(pid: 300, startTicks: 30), rule: "r", target: "t", eventID: "e-2")
+            _ = records.record(ProcessIdentity(pid: 400, startTicks: 40), rule: "r", target: "t", eventID: "e-3")
+            _ = records.record(ProcessIdentity(pid: 500, startTicks: 50), rule: nil, target: nil, eventID: nil)
+            try Data("junk".utf8).write(to: URL(fileURLWithPath: records.directory + "/not-a-record"))
 
-    func tag(pid: Int32, start: UInt64, inode: UInt64 = 42) -> String {
-        HandlerOwner(stateDevice: 7, stateInode: inode, process: ProcessIdentity(pid: pid, startTicks: start)).tag
-    }
-
-    @Test func ownerTagsRoundTripAndOthersAreRefused() {
-        #expect(HandlerOwner(tag: ours.tag) == ours)
-        #expect(ours.tag == "7:42:500:9000")
-        for bad in ["", "7:42:500", "7:42:500:9000:1", "7:42:0:9000", "7:42:-1:9000", "a:42:500:9000", "7:42:500:x"] {
-            #expect(HandlerOwner(tag: bad) == nil, "\(bad)")
+            let found = records.leftovers()
+            #expect(found == [LeftoverHandler(process: ProcessIdentity(pid: 200, startTicks: 10), rule: "r", target: "t", eventID: "e-1")])
+            #expect(LeftoverHandlers.summary(found, stateDirectory: "S")
+                    == "stopped 1 handler that a killed run on S left running: pid 200 (rule r, target t, event e-1); its delivery is retried")
+            // A handler that ended removes its record; clear removes the rest.
+            records.remove(running)
+            #expect(records.leftovers().isEmpty)
+            records.clear()
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: records.directory)) ?? ["?"]).isEmpty)
         }
     }
 
-    @Test func onlyProcessesOfThisStateDirectoryWhoseRunIsGoneAreFound() throws {
+    @Test func aRunnerRecordsItsHandlersOnlyWhileTheyRun() throws {
         try withTargetsTempDirectory { dir in
-            let proc = FakeProc(root: dir)
-            // A run (pid 100) that is gone: its handler 200 and the child 201 it started (same group).
-            try proc.add(pid: 200, start: 10, environment: [HandlerOwner.variable: tag(pid: 100, start: 5), "TRIPLINE_RULE": "r",
-                                                            "TRIPLINE_TARGET": "t", "TRIPLINE_EVENT_ID": "e-1", "PATH": "/bin"])
-            try proc.add(pid: 201, start: 11, group: 200, command: "sleep) (x", environment: [HandlerOwner.variable: tag(pid: 100, start: 5)])
-            // Pid 100 runs again, but it is another process (another start time): the run is still gone.
-            try proc.add(pid: 100, start: 77)
-            // A run that still runs (pid 300, same start time): its handler is not a leftover.
-            try proc.add(pid: 300, start: 30)
-            try proc.add(pid: 301, start: 31, environment: [HandlerOwner.variable: tag(pid: 300, start: 30)])
-            // Another state directory's leftover, a zombie, an untagged process, a malformed tag, our own handler.
-            try proc.add(pid: 400, start: 40, environment: [HandlerOwner.variable: tag(pid: 100, start: 5, inode: 43)])
-            try proc.add(pid: 401, start: 41, state: "Z", environment: [HandlerOwner.variable: tag(pid: 100, start: 5)])
-            try proc.add(pid: 402, start: 42, environment: ["PATH": "/bin"])
-            try proc.add(pid: 403, start: 43, environment: [HandlerOwner.variable: "junk"])
-            try proc.add(pid: 404, start: 44, environment: [HandlerOwner.variable: ours.tag])
-
-            let found = LeftoverHandlers.find(for: ours, procRoot: dir.path)
-            #expect(found.map(\.process.pid) == [200, 201])
-            #expect(found.first == LeftoverHandler(process: ProcessIdentity(pid: 200, startTicks: 10), processGroup: 200,
-                                                   rule: "r", target: "t", eventID: "e-1"))
-            #expect(found.last?.processGroup == 200, "the group is read past a command name holding parentheses")
-            #expect(LeftoverHandlers.summary(found, stateDirectory: "S")
-                    == "stopped 1 handler that a killed run on S left running: pid 200 (rule r, target t, event e-1; and 1 process it started); its delivery is retried")
+            let state = dir.appendingPathComponent("state").path
+            let runner = FunctionRunner()
+            #expect(runner.takeOver(stateDirectory: state).isEmpty)
+            let handlers = state + "/handlers"
+            let script = try writeScript("echo $$; ls '\(handlers)'", "list.sh", in: dir)
+            let outcome = try runner.run(FunctionInvocation(executable: script, environment: ["PATH": "/usr/bin:/bin", "TRIPLINE_RULE": "r"],
+                                                            payload: [], timeoutSeconds: 10))
+            let listed = String(decoding: outcome.stdout, as: UTF8.self).split(separator: "\n")
+            #expect(listed.count == 2 && listed.last?.hasPrefix("\(listed.first ?? "?")-") == true, "the handler sees its own record: \(listed)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: handlers)) ?? ["?"]).isEmpty, "the record goes when the handler ends")
         }
     }
 
@@ -90,7 +88,7 @@ struct LeftoverHandlersTests {
             try #require(leader > 0 && FileManager.default.fileExists(atPath: ready), "the script did not start")
             let status = try #require(ProcessStatus.read(pid: leader, procRoot: "/proc"))
             #expect(status.processGroup == leader, "handlers lead their own process group")
-            let handler = LeftoverHandler(process: status.identity, processGroup: leader, rule: nil, target: nil, eventID: nil)
+            let handler = LeftoverHandler(process: status.identity, rule: nil, target: nil, eventID: nil)
             let started = Date()
             let left = LeftoverHandlers.stop([handler], grace: 0.3)
             #expect(left.isEmpty)

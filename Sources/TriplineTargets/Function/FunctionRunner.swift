@@ -205,8 +205,6 @@ public final class FunctionRunner: Sendable {
 
     /// Runs `invocation` to completion; throws only when the handler could not be started.
     public func run(_ invocation: FunctionInvocation) throws(FunctionRunError) -> FunctionOutcome {
-        var invocation = invocation
-        if let owner = running.owner { invocation.environment[HandlerOwner.variable] = owner.tag }
         let executable = try Self.resolveExecutable(invocation.executable, searchPath: invocation.environment["PATH"])
         let start = monotonicSeconds()
         var attempt = 0
@@ -231,21 +229,31 @@ public final class FunctionRunner: Sendable {
         let child = spawned!
         running.insert(child.pid)
         defer { running.remove(child.pid) }
+        // Noted in the state directory while it runs, for the next run to stop if this one is killed.
+        let record = running.records.flatMap { records in
+            ProcessStatus.read(pid: child.pid, procRoot: "/proc").flatMap { status in
+                records.record(status.identity, rule: invocation.environment["TRIPLINE_RULE"], target: invocation.environment["TRIPLINE_TARGET"],
+                               eventID: invocation.environment["TRIPLINE_EVENT_ID"])
+            }
+        }
+        defer { if let record { running.records?.remove(record) } }
         var session = Session(child: child, invocation: invocation, start: start, interruption: running)
         return session.run()
     }
 
-    /// Stops the handlers that a killed run on `stateDirectory` left running, then marks every handler
-    /// started from now on as this process's (``HandlerOwner``); returns the handlers it stopped.
+    /// Stops the handlers that a killed run on `stateDirectory` left running, then records every
+    /// handler started from now on there (``HandlerRecords``, in `handlers/`); returns the handlers
+    /// it stopped.
     ///
     /// Call it once the state directory is held (its lock taken) and before any delivery starts: the
     /// deliveries of the stopped handlers are queued and run again. Blocks up to the default kill
     /// grace period (and a second more) when there are leftovers to stop.
     public func takeOver(stateDirectory: String) -> [LeftoverHandler] {
-        guard let owner = HandlerOwner.current(stateDirectory: stateDirectory) else { return [] }
-        let leftovers = LeftoverHandlers.find(for: owner)
+        let records = HandlerRecords(directory: (stateDirectory as NSString).appendingPathComponent("handlers"))
+        let leftovers = records.leftovers()
         LeftoverHandlers.stop(leftovers, grace: FunctionInvocation.defaultKillGraceSeconds)
-        running.owner = owner
+        records.clear()
+        running.records = records
         return leftovers
     }
 
@@ -641,12 +649,12 @@ final class RunningHandlers: @unchecked Sendable {
     private let lock = NSLock()
     private var set: Set<pid_t> = []
     private var interrupted = false
-    private var currentOwner: HandlerOwner?
+    private var currentRecords: HandlerRecords?
 
-    /// Whose handlers are started now (``FunctionRunner/takeOver(stateDirectory:)``); nil: untagged.
-    var owner: HandlerOwner? {
-        get { lock.lock(); defer { lock.unlock() }; return currentOwner }
-        set { lock.lock(); currentOwner = newValue; lock.unlock() }
+    /// Where running handlers are noted (``FunctionRunner/takeOver(stateDirectory:)``); nil: nowhere.
+    var records: HandlerRecords? {
+        get { lock.lock(); defer { lock.unlock() }; return currentRecords }
+        set { lock.lock(); currentRecords = newValue; lock.unlock() }
     }
 
     func insert(_ pid: pid_t) {

@@ -161,7 +161,9 @@ enum DeadLetterCommand: Command {
                 return ExitStatus.invalidInput
             }
             let queued = try DeadLetterStore(store: store).redrive(filter, now: StateTime.now())
-            if queueOnly || queued.isEmpty {
+            // Deliveries an interrupted run (or redrive) left queued go along: with no letter to redrive, they are the work.
+            let waiting = queueOnly ? 0 : try DeliveryJournal(store: store).count() - queued.count
+            if queueOnly || (queued.isEmpty && waiting == 0) {
                 let running = StatusCommand.lockHolder(directory)
                 let when = running.map { "; a run is using the state directory (\($0)): they are delivered when a run next starts" }
                     ?? "; the next 'tripline run' delivers them"
@@ -169,12 +171,14 @@ enum DeadLetterCommand: Command {
                                     : "redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")" + (queued.isEmpty ? "" : when))
                 return ExitStatus.success
             }
-            context.output.line("redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s"); delivering…")
-            context.output.flush()
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
+            // Before any delivery: handlers a killed run (or redrive) left running are stopped first.
             let stopped = runner.takeOver(stateDirectory: directory)
             if !stopped.isEmpty { log.note("tripline dlq: " + LeftoverHandlers.summary(stopped, stateDirectory: directory)) }
+            context.output.line("redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")"
+                                + (waiting > 0 ? " (and \(waiting) deliver\(waiting == 1 ? "y" : "ies") an earlier run left queued)" : "") + "; delivering…")
+            context.output.flush()
             let router = Router(rules: rules, options: options, log: log, store: store, runner: runner, webhooks: webhooks)
             let summary = router.run(inputs: EventInputs(sources: { nil }), stop: stop)
             console.output(json ? summary.json : summary.text)

@@ -25,52 +25,6 @@ public struct ProcessIdentity: Sendable, Equatable, Hashable {
     }
 }
 
-/// The run a handler was started by: the state directory it delivers for and the `tripline`
-/// process, carried in the handler's environment as `TRIPLINE_OWNER`.
-///
-/// A run killed with SIGKILL cannot stop its handlers, and the next run on the same state directory
-/// retries their deliveries; the variable lets that run find the ones still running and stop them
-/// first, so two copies of one delivery do not run side by side (``LeftoverHandlers``). The state
-/// directory is named by device and inode, which no spelling of its path changes.
-public struct HandlerOwner: Sendable, Equatable {
-    public var stateDevice: UInt64
-    public var stateInode: UInt64
-    public var process: ProcessIdentity
-
-    /// The environment variable that carries ``tag``.
-    public static let variable = "TRIPLINE_OWNER"
-
-    public init(stateDevice: UInt64, stateInode: UInt64, process: ProcessIdentity) {
-        self.stateDevice = stateDevice
-        self.stateInode = stateInode
-        self.process = process
-    }
-
-    /// This process as the owner of handlers delivering for `stateDirectory`; nil when the directory
-    /// or this process's start time cannot be read.
-    public static func current(stateDirectory: String) -> HandlerOwner? {
-        var info = stat()
-        guard stat(stateDirectory, &info) == 0, let process = ProcessIdentity.current() else { return nil }
-        return HandlerOwner(stateDevice: UInt64(info.st_dev), stateInode: UInt64(info.st_ino), process: process)
-    }
-
-    /// `DEVICE:INODE:PID:START`, all decimal.
-    public var tag: String { "\(stateDevice):\(stateInode):\(process.pid):\(process.startTicks)" }
-
-    /// Reads a ``tag``; nil for anything else.
-    public init?(tag: String) {
-        let parts = tag.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 4, let device = UInt64(parts[0]), let inode = UInt64(parts[1]),
-              let pid = Int32(parts[2]), pid > 0, let start = UInt64(parts[3]) else { return nil }
-        self.init(stateDevice: device, stateInode: inode, process: ProcessIdentity(pid: pid, startTicks: start))
-    }
-
-    /// Whether both deliver for the same state directory.
-    public func sharesState(with other: HandlerOwner) -> Bool {
-        stateDevice == other.stateDevice && stateInode == other.stateInode
-    }
-}
-
 /// The fields of `/proc/PID/stat` that tell processes apart and group them.
 struct ProcessStatus {
     var identity: ProcessIdentity
