@@ -27,41 +27,52 @@ struct LeftoverHandlersTests {
     @Test func onlyRecordedHandlersThatStillRunAreLeftovers() throws {
         try withTargetsTempDirectory { dir in
             let proc = FakeProc(root: dir.appendingPathComponent("proc"))
-            let records = HandlerRecords(directory: dir.appendingPathComponent("handlers").path, procRoot: proc.root.path)
+            let records = HandlerRecords(path: dir.appendingPathComponent("handlers.running").path, procRoot: proc.root.path)
             // Running, as recorded; its pid now another process's (another start time); a zombie; exited.
             try proc.add(pid: 200, start: 10, command: "sh) (x")
             try proc.add(pid: 300, start: 99)
             try proc.add(pid: 400, start: 40, state: "Z")
+            try proc.add(pid: 2345, start: 10)
             let running = try #require(records.record(ProcessIdentity(pid: 200, startTicks: 10), rule: "r", target: "t", eventID: "e-1"))
+            let ended = try #require(records.record(ProcessIdentity(pid: 12345, startTicks: 10), rule: "r", target: "t", eventID: "e-0"))
             _ = records.record(ProcessIdentity(pid: 300, startTicks: 30), rule: "r", target: "t", eventID: "e-2")
             _ = records.record(ProcessIdentity(pid: 400, startTicks: 40), rule: "r", target: "t", eventID: "e-3")
             _ = records.record(ProcessIdentity(pid: 500, startTicks: 50), rule: nil, target: nil, eventID: nil)
-            try Data("junk".utf8).write(to: URL(fileURLWithPath: records.directory + "/not-a-record"))
+            // A blanked slot names nobody, not even a pid that its leftover digits would spell (2345).
+            records.remove(ended)
 
             let found = records.leftovers()
             #expect(found == [LeftoverHandler(process: ProcessIdentity(pid: 200, startTicks: 10), rule: "r", target: "t", eventID: "e-1")])
             #expect(LeftoverHandlers.summary(found, stateDirectory: "S")
                     == "stopped 1 handler that a killed run on S left running: pid 200 (rule r, target t, event e-1); its delivery is retried")
-            // A handler that ended removes its record; clear removes the rest.
+            // A handler that ended blanks its slot, which the next one reuses; clear empties the file.
             records.remove(running)
             #expect(records.leftovers().isEmpty)
+            let reused = try #require(records.record(ProcessIdentity(pid: 200, startTicks: 10), rule: String(repeating: "x", count: 1000), target: "t", eventID: "e"))
+            #expect(reused.index == running.index || reused.index == ended.index)
+            #expect(records.leftovers().map(\.process.pid) == [200], "a long delivery is cut to fit its slot")
             records.clear()
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: records.directory)) ?? ["?"]).isEmpty)
+            #expect(records.leftovers().isEmpty)
+            let size = (try? FileManager.default.attributesOfItem(atPath: records.path)[.size] as? Int) ?? -1
+            #expect(size == 0)
         }
     }
 
     @Test func aRunnerRecordsItsHandlersOnlyWhileTheyRun() throws {
         try withTargetsTempDirectory { dir in
             let state = dir.appendingPathComponent("state").path
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let runner = FunctionRunner()
             #expect(runner.takeOver(stateDirectory: state).isEmpty)
-            let handlers = state + "/handlers"
-            let script = try writeScript("echo $$; ls '\(handlers)'", "list.sh", in: dir)
+            let file = state + "/handlers.running"
+            let script = try writeScript("echo $$; tr -s ' ' < '\(file)'", "list.sh", in: dir)
             let outcome = try runner.run(FunctionInvocation(executable: script, environment: ["PATH": "/usr/bin:/bin", "TRIPLINE_RULE": "r"],
                                                             payload: [], timeoutSeconds: 10))
-            let listed = String(decoding: outcome.stdout, as: UTF8.self).split(separator: "\n")
-            #expect(listed.count == 2 && listed.last?.hasPrefix("\(listed.first ?? "?")-") == true, "the handler sees its own record: \(listed)")
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: handlers)) ?? ["?"]).isEmpty, "the record goes when the handler ends")
+            let lines = String(decoding: outcome.stdout, as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == 2 && lines.last?.hasPrefix("\(lines.first ?? "?") ") == true && lines.last?.contains(#"{"rule":"r"}"#) == true,
+                    "the handler sees its own slot: \(lines)")
+            let after = (try? String(contentsOfFile: file, encoding: .utf8)) ?? "?"
+            #expect(after.allSatisfy { $0 == " " || $0 == "\n" }, "the slot is blanked when the handler ends")
         }
     }
 

@@ -242,14 +242,14 @@ public final class FunctionRunner: Sendable {
     }
 
     /// Stops the handlers that a killed run on `stateDirectory` left running, then records every
-    /// handler started from now on there (``HandlerRecords``, in `handlers/`); returns the handlers
+    /// handler started from now on there (``HandlerRecords``, in `handlers.running`); returns the handlers
     /// it stopped.
     ///
     /// Call it once the state directory is held (its lock taken) and before any delivery starts: the
     /// deliveries of the stopped handlers are queued and run again. Blocks up to the default kill
     /// grace period (and a second more) when there are leftovers to stop.
     public func takeOver(stateDirectory: String) -> [LeftoverHandler] {
-        let records = HandlerRecords(directory: (stateDirectory as NSString).appendingPathComponent("handlers"))
+        let records = HandlerRecords(path: (stateDirectory as NSString).appendingPathComponent("handlers.running"))
         let leftovers = records.leftovers()
         LeftoverHandlers.stop(leftovers, grace: FunctionInvocation.defaultKillGraceSeconds)
         records.clear()

@@ -22,64 +22,102 @@ public struct LeftoverHandler: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The handlers a run has running, one small file each in a folder of the state directory, so that
-/// the next run can stop those a killed run left behind.
+/// The handlers a run has running, noted in a file of the state directory, so that the next run
+/// can stop those a killed run left behind.
 ///
 /// Handlers run in their own process groups, so the kernel does not stop them when `tripline` dies
 /// of SIGKILL, and the next run retries their deliveries: stopping the leftovers first keeps two
-/// copies of one delivery from running side by side. A record is written when a handler starts
-/// (named by its pid and start time, which no later process shares) and removed when it ends, so
-/// only handlers whose delivery was still running are ever found: background processes a handler
-/// leaves behind after a finished delivery are not touched. Records are not synced: a process
-/// crash keeps them (the kernel has them), and a machine crash ends the handlers anyway.
+/// copies of one delivery from running side by side. Each running handler holds one fixed-size slot
+/// of the file (its pid and start time, which no later process shares, and its delivery), written
+/// when it starts and blanked when it ends, so only handlers whose delivery was still running are
+/// ever found: background processes a handler leaves behind after a finished delivery are not
+/// touched. Slots are written in place (`pwrite`, no file created or removed per handler) and not
+/// synced: a process crash keeps them (the kernel has them), and a machine crash ends the handlers
+/// anyway.
 public final class HandlerRecords: @unchecked Sendable {
-    /// The folder of records (created when missing).
-    public let directory: String
+    /// The file of slots (created when missing).
+    public let path: String
     private let procRoot: String
+    private let descriptor: Int32
+    private let lock = NSLock()
+    private var freeSlots: [Int] = []
+    private var slotCount = 0
 
-    public init(directory: String, procRoot: String = "/proc") {
-        self.directory = directory
+    /// Bytes per slot: `PID START` and the delivery as one line of JSON, padded; longer deliveries are cut.
+    static let slotSize = 512
+
+    public init(path: String, procRoot: String = "/proc") {
+        self.path = path
         self.procRoot = procRoot
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     }
 
-    /// Notes that `process` runs the delivery of `rule`/`target` for event `eventID`; returns the
-    /// record's path (nil when it could not be written: the handler then goes unrecorded).
-    func record(_ process: ProcessIdentity, rule: String?, target: String?, eventID: String?) -> String? {
-        let path = directory + "/\(process.pid)-\(process.startTicks)"
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// A held slot, given back with ``remove(_:)``.
+    struct Slot { let index: Int }
+
+    /// Notes that `process` runs the delivery of `rule`/`target` for event `eventID`; nil when the
+    /// slot could not be written (the handler then goes unrecorded).
+    func record(_ process: ProcessIdentity, rule: String?, target: String?, eventID: String?) -> Slot? {
+        guard descriptor >= 0 else { return nil }
         var fields: [JSONMember] = []
-        if let rule { fields.append(JSONMember(key: "rule", value: .string(rule))) }
-        if let target { fields.append(JSONMember(key: "target", value: .string(target))) }
-        if let eventID { fields.append(JSONMember(key: "event", value: .string(eventID))) }
-        let bytes = JSONWriter.bytes(.object(JSONObject(fields))) + [0x0A]
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count ? path : nil
+        if let rule { fields.append(JSONMember(key: "rule", value: .string(String(rule.prefix(120))))) }
+        if let target { fields.append(JSONMember(key: "target", value: .string(String(target.prefix(120))))) }
+        if let eventID { fields.append(JSONMember(key: "event", value: .string(String(eventID.prefix(200))))) }
+        var bytes = Array("\(process.pid) \(process.startTicks) ".utf8) + JSONWriter.bytes(.object(JSONObject(fields)))
+        if bytes.count > Self.slotSize - 1 { bytes = Array("\(process.pid) \(process.startTicks) {}".utf8) }
+        bytes += Array(repeating: UInt8(ascii: " "), count: Self.slotSize - 1 - bytes.count) + [0x0A]
+        lock.lock()
+        let index = freeSlots.popLast() ?? { slotCount += 1; return slotCount - 1 }()
+        lock.unlock()
+        let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(index * Self.slotSize)) }
+        guard written == bytes.count else { release(index); return nil }
+        return Slot(index: index)
     }
 
-    /// Removes a record when its handler has ended.
-    func remove(_ path: String) { unlink(path) }
+    /// Blanks a slot when its handler has ended.
+    func remove(_ slot: Slot) {
+        _ = Self.blank.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(slot.index * Self.slotSize)) }
+        release(slot.index)
+    }
+
+    /// An empty slot: spaces and a line end.
+    private static let blank = [UInt8](repeating: UInt8(ascii: " "), count: slotSize - 1) + [0x0A]
+
+    private func release(_ index: Int) {
+        lock.lock()
+        freeSlots.append(index)
+        lock.unlock()
+    }
 
     /// The recorded handlers that still run (a pid now used by another process, or a zombie, is not one).
     public func leftovers() -> [LeftoverHandler] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        guard let bytes = ProcFile.read(path, limit: 64 << 20) else { return [] }
         var found: [LeftoverHandler] = []
-        for name in names {
-            let parts = name.split(separator: "-")
-            guard parts.count == 2, let pid = Int32(parts[0]), pid > 1, let start = UInt64(parts[1]) else { continue }
+        var offset = 0
+        while offset < bytes.count {
+            let slot = bytes[offset..<min(offset + Self.slotSize, bytes.count)]
+            offset += Self.slotSize
+            let parts = slot.split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: true)
+            guard parts.count >= 2, let pid = Int32(String(decoding: parts[0], as: UTF8.self)), pid > 1,
+                  let start = UInt64(String(decoding: parts[1], as: UTF8.self)) else { continue }
             let process = ProcessIdentity(pid: pid, startTicks: start)
             guard process.isRunning(procRoot: procRoot) else { continue }
-            let record = ProcFile.read(directory + "/" + name, limit: 64 * 1024).flatMap { try? JSONParser.parse($0) }
+            let record = parts.count > 2 ? try? JSONParser.parse(Array(parts[2])) : nil
             found.append(LeftoverHandler(process: process, rule: record?["rule"]?.stringValue,
                                          target: record?["target"]?.stringValue, eventID: record?["event"]?.stringValue))
         }
         return found.sorted { $0.process.pid < $1.process.pid }
     }
 
-    /// Removes every record (after their handlers were stopped, before this run starts its own).
+    /// Blanks every slot (after their handlers were stopped, before this run starts its own).
     public func clear() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] { unlink(directory + "/" + name) }
+        lock.lock()
+        defer { lock.unlock() }
+        if descriptor >= 0 { _ = ftruncate(descriptor, 0) }
+        freeSlots.removeAll()
+        slotCount = 0
     }
 }
 
