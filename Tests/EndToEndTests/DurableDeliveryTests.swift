@@ -39,6 +39,20 @@ final class BackgroundRun {
                                      stderr: (try? String(contentsOf: stderr, encoding: .utf8)) ?? "")
     }
 
+    /// Starts `arguments`, waits until its handler has written two pids (its own and its child's) to
+    /// `pidsFile`, then kills the run (SIGKILL); returns the pids read (fewer when the handler never wrote them).
+    static func killWhileHandlerRuns(_ binary: TriplineBinary, _ arguments: [String], in directory: URL, pidsFile: String) throws -> [Int32] {
+        func pids() -> [Int32] {
+            ((try? String(contentsOfFile: pidsFile, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+        }
+        let run = try BackgroundRun(binary, arguments, in: directory)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && pids().count < 2 { usleep(20_000) }
+        run.signal(SIGKILL)
+        _ = run.wait()
+        return pids()
+    }
+
     /// Starts `arguments` again and again, killing each run (SIGKILL) after a seeded random
     /// `pause` unless it ended first, until one run ends by itself or `maxRuns` were started.
     /// Returns how many runs were killed and the one that finished (nil: none did).
@@ -445,14 +459,7 @@ struct DurableDeliveryTests {
                 if [ ! -e "\(first)" ]; then touch "\(first)"; sleep 60 & echo "$$ $!" > "\(pids)"; wait; fi
                 """, targets: 1)
             _ = try project.writeEvents(files: 1, perFile: 1)
-            let killed = try BackgroundRun(tripline, ["run", "logs"], in: dir)
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline && ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: " ").count < 2 {
-                usleep(20_000)
-            }
-            killed.signal(SIGKILL)
-            _ = killed.wait()
-            let handler = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            let handler = try BackgroundRun.killWhileHandlerRuns(tripline, ["run", "logs"], in: dir, pidsFile: pids)
             try #require(handler.count == 2, "the handler did not start")
             #expect(handler.allSatisfy(isRunning), "SIGKILL does not reach the handler's process group: it should still run here")
 
@@ -483,12 +490,7 @@ struct DurableDeliveryTests {
             _ = try project.writeEvents(files: 1, perFile: 1)
             let first = try tripline.run(["run", "logs"], in: dir)
             #expect(first.status == 1 && first.stdout.contains("1 failed (dead-lettered)"), "\(first)")
-            let killed = try BackgroundRun(tripline, ["dlq", "redrive"], in: dir)
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline && ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: " ").count < 2 { usleep(20_000) }
-            killed.signal(SIGKILL)
-            _ = killed.wait()
-            let handler = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            let handler = try BackgroundRun.killWhileHandlerRuns(tripline, ["dlq", "redrive"], in: dir, pidsFile: pids)
             try #require(handler.count == 2, "the redriven handler did not start")
             defer { for pid in handler { kill(pid, SIGKILL) } }
 

@@ -14,6 +14,25 @@ func withRouterTempDirectory<T>(_ body: (URL) throws -> T) throws -> T {
 
 /// Writes `text` to `name` in `dir`; returns the path.
 @discardableResult
+/// The read end of a pipe that another thread writes `bytes` into, then closes: standard input
+/// as a producer feeds it. The caller closes the read end.
+func pipeFeeding(_ bytes: [UInt8]) -> Int32 {
+    var fds: [Int32] = [-1, -1]
+    #expect(pipe(&fds) == 0)
+    let (readEnd, writeEnd) = (fds[0], fds[1])
+    let writer = Thread {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress!, $0.count) }
+            if n <= 0 { break }
+            offset += n
+        }
+        close(writeEnd)
+    }
+    writer.start()
+    return readEnd
+}
+
 func writeFile(_ text: String, _ name: String, in dir: URL) throws -> String {
     try writeFile(Array(text.utf8), name, in: dir)
 }

@@ -120,19 +120,7 @@ struct PrettyPrintedStreamTests {
 
     /// Items of standard input read from a pipe that `bytes` are written into by another thread.
     private func collectPiped(_ bytes: [UInt8]) -> [String] {
-        var fds: [Int32] = [-1, -1]
-        #expect(pipe(&fds) == 0)
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        let writer = Thread {
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress!, $0.count) }
-                if n <= 0 { break }
-                offset += n
-            }
-            close(writeEnd)
-        }
-        writer.start()
+        let readEnd = pipeFeeding(bytes)
         defer { close(readEnd) }
         return collect(EventInputs(arguments: ["-"], standardInput: readEnd))
     }
