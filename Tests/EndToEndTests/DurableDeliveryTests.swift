@@ -465,13 +465,14 @@ struct DurableDeliveryTests {
 
             let result = try tripline.run(["run", "logs"], in: dir)
             #expect(result.status == 0, "\(result)")
-            #expect(result.stderr.contains("stopped 1 handler that a killed run on ./.tripline left running: pid \(handler[0]) (rule all, target t0, event evt-0-0); its delivery is retried"), "\(result.stderr)")
+            #expect(result.stderr.contains("tripline run: stopping 1 handler that a killed run on ./.tripline left running; its delivery is retried:\n"
+                                           + "  pid \(handler[0]) (rule all, target t0, event evt-0-0)\n"), "\(result.stderr)")
             #expect(!handler.contains(where: isRunning), "the leftover handler and its child must be gone")
             #expect(project.delivered() == ["evt-0-0:all:t0": 1])
 
             // Nothing is left to stop the next time.
             let again = try tripline.run(["run", "logs"], in: dir)
-            #expect(again.status == 0 && !again.stderr.contains("stopped"), "\(again)")
+            #expect(again.status == 0 && !again.stderr.contains("stopping"), "\(again)")
         }
     }
 
@@ -496,7 +497,7 @@ struct DurableDeliveryTests {
 
             let again = try tripline.run(["dlq", "redrive"], in: dir)
             #expect(again.status == 0, "\(again)")
-            #expect(again.stderr.contains("stopped 1 handler that a killed run on ./.tripline left running: pid \(handler[0])"), "\(again)")
+            #expect(again.stderr.contains("tripline dlq: stopping 1 handler that a killed run on ./.tripline left running; its delivery is retried:\n  pid \(handler[0]) ("), "\(again)")
             #expect(again.stdout.contains("redrove 0 dead letters (and 1 delivery an earlier run left queued); delivering…"), "\(again)")
             #expect(!handler.contains(where: isRunning))
             #expect(project.delivered() == ["evt-0-0:all:t0": 1])
@@ -519,7 +520,7 @@ struct DurableDeliveryTests {
             try #require(jobs.count == 2)
             defer { for job in jobs { kill(job, SIGKILL) } }
             let next = try tripline.run(["run", "logs"], in: dir)
-            #expect(next.status == 0 && !next.stderr.contains("stopped"), "\(next)")
+            #expect(next.status == 0 && !next.stderr.contains("stopping"), "\(next)")
             #expect(jobs.allSatisfy(isRunning), "a finished delivery's background jobs must be left alone")
         }
     }

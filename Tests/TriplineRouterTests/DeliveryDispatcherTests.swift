@@ -314,6 +314,28 @@ struct DeliveryDispatcherTests {
         }
     }
 
+    @Test("leftover handlers are said in text (one line each) and as one JSON object with their pids and deliveries")
+    func leftoverHandlersAreSaidBothWays() throws {
+        try withRouterTempDirectory { dir in
+            let errPath = dir.appendingPathComponent("err").path
+            let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let handlers = [LeftoverHandler(process: ProcessIdentity(pid: 42, startTicks: 1), rule: "r", target: "t", eventID: "e-1"),
+                            LeftoverHandler(process: ProcessIdentity(pid: 43, startTicks: 1), rule: nil, target: nil, eventID: nil)]
+            for format in LogFormat.allCases {
+                DeliveryLog(format: format, console: RunConsole(output: err, errors: err, showProgress: false))
+                    .leftoverHandlers(handlers, stateDirectory: ".tripline", command: "run")
+            }
+            close(err)
+            let lines = try String(contentsOfFile: errPath, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines == [
+                "tripline run: stopping 2 handlers that a killed run on .tripline left running; their deliveries are retried:",
+                "  pid 42 (rule r, target t, event e-1)",
+                "  pid 43",
+                #"{"type":"leftoverHandlers","stateDirectory":".tripline","handlers":[{"pid":42,"rule":"r","target":"t","eventId":"e-1"},{"pid":43}]}"#,
+            ])
+        }
+    }
+
     /// With `maxUncommitted` 1 a worker waits for the write before its next attempt, as every worker
     /// once did; with more, workers go on while successes wait for their write, and those successes
     /// add to what may be repeated.

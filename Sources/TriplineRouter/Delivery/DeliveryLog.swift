@@ -217,6 +217,30 @@ public final class DeliveryLog: Sendable {
         }
     }
 
+    /// Handlers a killed run left running, said before they are stopped (so that a run killed while
+    /// it waits for them has said so): one line, then one per handler; in JSON one object
+    /// `{"type":"leftoverHandlers","stateDirectory":…,"handlers":[{"pid","rule","target","eventId"}]}`.
+    public func leftoverHandlers(_ handlers: [LeftoverHandler], stateDirectory: String, command: String) {
+        guard !handlers.isEmpty else { return }
+        switch format {
+        case .text:
+            let one = handlers.count == 1
+            console.error("tripline \(command): stopping \(handlers.count) handler\(one ? "" : "s") that a killed run on \(stateDirectory) left "
+                          + "running; \(one ? "its delivery is" : "their deliveries are") retried:\n"
+                          + handlers.map { "  " + PrintableText.escapingControls($0.description) }.joined(separator: "\n"))
+        case .json:
+            let entries: [JSONValue] = handlers.map { handler in
+                var fields = [JSONMember(key: "pid", value: .number(JSONNumber(Int(handler.process.pid))))]
+                if let rule = handler.rule { fields.append(JSONMember(key: "rule", value: .string(rule))) }
+                if let target = handler.target { fields.append(JSONMember(key: "target", value: .string(target))) }
+                if let event = handler.eventID { fields.append(JSONMember(key: "eventId", value: .string(event))) }
+                return .object(JSONObject(fields))
+            }
+            console.error(String(decoding: Self.jsonLine([("type", "leftoverHandlers"), ("stateDirectory", .string(stateDirectory)),
+                                                          ("handlers", .array(entries))]), as: UTF8.self))
+        }
+    }
+
     /// A problem that stops the run before it starts (rule errors, a handler that cannot start, an
     /// unusable state directory), on standard error: the text as it is, or `{"type":"error","message":…}`.
     public func error(_ message: String) {

@@ -248,9 +248,11 @@ public final class FunctionRunner: Sendable {
     /// Call it once the state directory is held (its lock taken) and before any delivery starts: the
     /// deliveries of the stopped handlers are queued and run again. Blocks up to the default kill
     /// grace period (and a second more) when there are leftovers to stop.
-    public func takeOver(stateDirectory: String) -> [LeftoverHandler] {
+    /// `announce` is told of the leftovers (when there are some) before they are stopped.
+    public func takeOver(stateDirectory: String, announce: ([LeftoverHandler]) -> Void = { _ in }) -> [LeftoverHandler] {
         let records = HandlerRecords(path: (stateDirectory as NSString).appendingPathComponent("handlers.running"))
         let leftovers = records.leftovers()
+        if !leftovers.isEmpty { announce(leftovers) }
         LeftoverHandlers.stop(leftovers, grace: FunctionInvocation.defaultKillGraceSeconds)
         records.clear()
         running.records = records

@@ -15,6 +15,13 @@ public struct LeftoverHandler: Sendable, Equatable, CustomStringConvertible {
     public var target: String?
     public var eventID: String?
 
+    public init(process: ProcessIdentity, rule: String?, target: String?, eventID: String?) {
+        self.process = process
+        self.rule = rule
+        self.target = target
+        self.eventID = eventID
+    }
+
     /// `pid 123 (rule R, target T, event E)`.
     public var description: String {
         let about = [rule.map { "rule \($0)" }, target.map { "target \($0)" }, eventID.map { "event \($0)" }].compactMap { $0 }
@@ -160,13 +167,5 @@ public enum LeftoverHandlers {
             running = running.filter { $0.process.isRunning(procRoot: procRoot) }
         }
         return running
-    }
-
-    /// What a run says after stopping `stopped`: `stopped 1 handler that a killed run on DIR left
-    /// running: pid 12 (rule R, target T, event E); its delivery is retried`.
-    public static func summary(_ stopped: [LeftoverHandler], stateDirectory: String) -> String {
-        let one = stopped.count == 1
-        return "stopped \(stopped.count) handler\(one ? "" : "s") that a killed run on \(stateDirectory) left running: "
-            + stopped.map(\.description).joined(separator: ", ") + "; \(one ? "its delivery is" : "their deliveries are") retried"
     }
 }

@@ -210,8 +210,7 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
         if let directory = store.directory {
-            let stopped = runner.takeOver(stateDirectory: directory)
-            if !stopped.isEmpty { log.note("tripline run: " + LeftoverHandlers.summary(stopped, stateDirectory: directory)) }
+            _ = runner.takeOver(stateDirectory: directory) { log.leftoverHandlers($0, stateDirectory: directory, command: "run") }
         }
 
         var watcher: FolderWatcher?
