@@ -151,6 +151,8 @@ public final class Router {
 
     /// Limits and settings of a run.
     public struct Options: Sendable {
+        /// The command the run's notes name (`tripline run: …`, `tripline dlq: …`).
+        public var command = "run"
         public var maxEventBytes: Int
         public var dispatcher: DeliveryDispatcher.Configuration
         /// Seconds between progress updates.
@@ -272,6 +274,7 @@ public final class Router {
     /// Routes every event of `inputs`; returns when they are exhausted (or `stop` fires) and the
     /// deliveries are done, dead-lettered, or waiting for a retry beyond ``Options/linger``.
     public func run(inputs: EventInputs, stop: StopSignal? = nil) -> RunSummary {
+        let command = options.command   // for the notes, also from closures
         let start = monotonicSeconds()
         var summary = RunSummary()
         summary.ephemeral = store.directory == nil
@@ -311,7 +314,7 @@ public final class Router {
                 if case .deadLettered = report.next, let events = report.attemptReport?.eventsIfDeadLettered { emitted.push(events) }
             },
             onStateError: { error in
-                if stateFailure.record(error) { log.note("tripline run: \(error)") }
+                if stateFailure.record(error) { log.note("tripline \(command): \(error)") }
             },
             // At the shutdown deadline handlers are stopped and webhook transfers cut off alike: both attempts count as failed.
             interruptRunning: { [runner, webhookClient = executor.webhooks.client] in
@@ -323,7 +326,7 @@ public final class Router {
         // Whatever fails first, nothing starts any more: a completion that cannot be recorded is run
         // again by the next run, so each further attempt would only add a duplicate.
         stateFailure.onFailure = { [weak dispatcher] in dispatcher?.haltStarts() }
-        if let setupError, stateFailure.record(setupError) { log.note("tripline run: \(setupError)") }
+        if let setupError, stateFailure.record(setupError) { log.note("tripline \(command): \(setupError)") }
         // Deliveries an earlier run left queued go first, but only once a write commits: on a database
         // that cannot record a completion, each of them would run now and again in the next run.
         if !stateFailure.failed {
@@ -332,9 +335,9 @@ public final class Router {
                 do throws(StateError) {
                     try store.checkWritable()
                 } catch {
-                    if stateFailure.record(error) { log.note("tripline run: \(error)") }
+                    if stateFailure.record(error) { log.note("tripline \(command): \(error)") }
                     if total > 0 {
-                        log.note("tripline run: not resuming the \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run: "
+                        log.note("tripline \(command): not resuming the \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run: "
                                  + "the state database cannot commit, so none could be recorded as done")
                     }
                     throw error
@@ -343,13 +346,15 @@ public final class Router {
                 if total > 0 {
                     dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
                     summary.deliveriesResumed = total
-                    log.note("tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run")
+                    // (dlq redrive queues its letters itself before it runs: they are not an earlier run's.)
+                    log.note(command == "run" ? "tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run"
+                                              : "tripline \(command): delivering \(total) queued deliver\(total == 1 ? "y" : "ies")")
                 }
                 if options.fromStart { try checkpoints.reset() }
                 // Checkpoints of files gone since the last run, before any is read again.
                 try pruner?.sweepIfDue()
             } catch {
-                if stateFailure.record(error) { log.note("tripline run: \(error)") }
+                if stateFailure.record(error) { log.note("tripline \(command): \(error)") }
             }
         }
 
@@ -363,10 +368,11 @@ public final class Router {
             gates = try AlertGates(rules: rules, store: store)
         } catch {
             stateFailure.record(error)
-            log.note("tripline run: \(error)")
+            log.note("tripline \(command): \(error)")
         }
         let batch = AcceptBatch(journal: journal, dispatcher: dispatcher, limit: options.acceptBatch, gates: gates, lock: acceptLock, tally: tally)
         batch.stop = stop
+        batch.command = command
         if !blockUserTargets.isEmpty {
             batch.onCommitted = { [unowned self] deliveries, skipped in pendingBlocksCommitted(deliveries, skipped: skipped) }
         }
@@ -383,7 +389,7 @@ public final class Router {
             let decision = SourceResumption.judging(saved, size: status.size, modificationTime: status.modificationTime,
                                                     fingerprint: file.fingerprint(extent:))
             if case .replaced(let reason) = decision {
-                log.note("tripline run: \(file.path): new content (\(reason)); reading it from the start")
+                log.note("tripline \(command): \(file.path): new content (\(reason)); reading it from the start")
             }
             return decision
         }
@@ -393,7 +399,7 @@ public final class Router {
             if end != .incomplete, incomplete.resolved(path: file.path) {
                 // Reported as incomplete after a quiet spell, then finished after all: nothing is left out.
                 summary.incompleteInputs -= 1
-                log.note("tripline run: \(file.path): complete now; its end was read")
+                log.note("tripline \(command): \(file.path): complete now; its end was read")
             }
         }
         // Reports the incomplete ends of files that stayed quiet long enough (all of them with `all`).
@@ -412,13 +418,13 @@ public final class Router {
             do throws(StateError) {
                 try CheckpointPruner.moved(from: from, to: to, isDirectory: isDirectory, in: checkpoints)
             } catch {
-                if stateFailure.record(error) { log.note("tripline run: \(error)") }
+                if stateFailure.record(error) { log.note("tripline \(command): \(error)") }
             }
         }
         // Forgets checkpoints of files gone long enough (at most every `pruner.interval` seconds).
         func pruneCheckpoints() {
             guard let pruner, !stateFailure.failed else { return }
-            do throws(StateError) { try pruner.sweepIfDue() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
+            do throws(StateError) { try pruner.sweepIfDue() } catch { if stateFailure.record(error) { log.note("tripline \(command): \(error)") } }
         }
 
         var nextProgress = start + options.progressInterval
@@ -431,7 +437,7 @@ public final class Router {
             if monotonicSeconds() >= nextExpiry, !stateFailure.failed {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
-                do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
+                do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline \(command): \(error)") } }
             }
             batch.commit(failure: stateFailure, log: log)
             pruneCheckpoints()
@@ -489,7 +495,7 @@ public final class Router {
             if monotonicSeconds() >= nextExpiry, !stateFailure.failed {
                 nextExpiry = monotonicSeconds() + Self.expiryInterval
                 expireBlocks()
-                do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline run: \(error)") } }
+                do throws(StateError) { try journal.pruneSettled() } catch { if stateFailure.record(error) { log.note("tripline \(command): \(error)") } }
             }
             // A folder busy with new files never waits, so checks are due here too (a clock read when not).
             if pruner != nil { pruneCheckpoints() }
@@ -514,11 +520,11 @@ public final class Router {
 
         let load = dispatcher.load
         if stateFailure.failed, load.running > 0 {
-            log.note("tripline run: the state database failed: waiting for the \(load.running) running deliver\(load.running == 1 ? "y" : "ies"); "
+            log.note("tripline \(command): the state database failed: waiting for the \(load.running) running deliver\(load.running == 1 ? "y" : "ies"); "
                      + "no more start")
         }
         if summary.stopped {
-            log.note("tripline run: stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for the \(load.running) running "
+            log.note("tripline \(command): stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for the \(load.running) running "
                      + "deliver\(load.running == 1 ? "y" : "ies") (signal again to quit at once: nothing accepted is lost)")
             dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
         } else {
@@ -529,7 +535,7 @@ public final class Router {
                 dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
                     {
                         guard stop.isRequested else { return false }
-                        log.note("tripline run: stop requested; waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries "
+                        log.note("tripline \(command): stop requested; waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries "
                                  + "(signal again to quit at once: nothing accepted is lost)")
                         return true
                     }
@@ -546,7 +552,7 @@ public final class Router {
         executor.appendFiles.closeAll()
         if stateFailure.failed {
             // Also when it failed while the deliveries were being drained.
-            log.note("tripline run: no more deliveries were started once the state database failed (a delivery whose completion cannot "
+            log.note("tripline \(command): no more deliveries were started once the state database failed (a delivery whose completion cannot "
                      + "be recorded runs again in the next run); what is queued waits for the next run")
         }
         let counts = tally.counts
@@ -704,7 +710,7 @@ public final class Router {
         do {
             items = try outbox.pending(afterID: outboxCursor, limit: Self.outboxPage)
         } catch {
-            log.note("tripline run: cannot read the events 'tripline blocklist' queued: \(error)")
+            log.note("tripline \(options.command): cannot read the events 'tripline blocklist' queued: \(error)")
             return
         }
         guard !items.isEmpty else { return }
@@ -715,7 +721,7 @@ public final class Router {
             summary.eventsEmitted += 1
             let matchedBefore = summary.eventsMatched
             let type = (try? JSONParser.parse(item.event))?["detail-type"]?.stringValue ?? "an event"
-            log.note("tripline run: \(type) from '\(item.origin)' put on the bus")
+            log.note("tripline \(options.command): \(type) from '\(item.origin)' put on the bus")
             route(RawEvent(bytes: item.event, origin: EventOrigin(source: item.origin, position: .line(Int(item.id)))), emitted: true,
                   summary: &summary, scratch: &scratch, batch: batch, gates: gates)
             summary.emittedEventsMatched += summary.eventsMatched - matchedBefore
@@ -732,7 +738,7 @@ public final class Router {
             let outcomes = try blocking.expire(now: StateTime.now())
             for outcome in outcomes {
                 emitted.push(outcome.events)
-                log.note("tripline run: " + outcome.summary)
+                log.note("tripline \(options.command): " + outcome.summary)
             }
             if !outcomes.isEmpty { refreshBlocked() }
             if !reportedRealUnblocksLeft {
@@ -741,13 +747,13 @@ public final class Router {
                     // Said once per run: the entries stay expired until a run that may really unblock.
                     reportedRealUnblocksLeft = true
                     let keys = left.prefix(3).map(\.key).joined(separator: ", ") + (left.count > 3 ? ", …" : "")
-                    log.note("tripline run: --dry-run-blocks: \(left.count) expired block\(left.count == 1 ? " was" : "s were") applied for real "
+                    log.note("tripline \(options.command): --dry-run-blocks: \(left.count) expired block\(left.count == 1 ? " was" : "s were") applied for real "
                              + "(\(keys)); left on the blocklist, since lifting \(left.count == 1 ? "it" : "them") would run a real unblock: "
                              + "a run without --dry-run-blocks or 'tripline blocklist expire' lifts \(left.count == 1 ? "it" : "them")")
                 }
             }
         } catch {
-            log.note("tripline run: cannot expire blocks: \(error)")
+            log.note("tripline \(options.command): cannot expire blocks: \(error)")
         }
     }
 
@@ -805,6 +811,8 @@ final class AcceptBatch {
     private var since: Double?
     /// The run's stop signal: a requested stop ends a wait for room in the queue.
     var stop: StopSignal?
+    /// The command its notes name (`run`, `dlq`).
+    var command = "run"
     /// Told, after a commit, which of the committed deliveries the journal skipped as copies (by index).
     var onCommitted: ((_ deliveries: [NewDelivery], _ skipped: [Int]) -> Void)?
     /// The file last checkpointed, as last looked at (refreshed at most once a second while it is read).
@@ -906,7 +914,7 @@ final class AcceptBatch {
             dispatcher.enqueue(queued, waitingForRoom: false)
         } catch {
             if failure.record(error) {
-                log.note("tripline run: cannot accept \(pending.count) deliver\(pending.count == 1 ? "y" : "ies"): \(error); "
+                log.note("tripline \(command): cannot accept \(pending.count) deliver\(pending.count == 1 ? "y" : "ies"): \(error); "
                          + "stopping: the input from the last checkpoint on is read again by the next run")
             }
         }

@@ -499,6 +499,8 @@ struct DurableDeliveryTests {
             #expect(again.status == 0, "\(again)")
             #expect(again.stderr.contains("tripline dlq: stopping 1 handler that a killed run on ./.tripline left running; its delivery is retried:\n  pid \(handler[0]) ("), "\(again)")
             #expect(again.stdout.contains("redrove 0 dead letters (and 1 delivery an earlier run left queued); delivering…"), "\(again)")
+            #expect(again.stderr.contains("tripline dlq: delivering 1 queued delivery") && !again.stderr.contains("tripline run:"),
+                    "redrive's notes name it: \(again)")
             #expect(!handler.contains(where: isRunning))
             #expect(project.delivered() == ["evt-0-0:all:t0": 1])
         }

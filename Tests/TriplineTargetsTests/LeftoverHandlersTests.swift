@@ -64,7 +64,9 @@ struct LeftoverHandlersTests {
             let runner = FunctionRunner()
             #expect(runner.takeOver(stateDirectory: state).isEmpty)
             let file = state + "/handlers.running"
-            let script = try writeScript("echo $$; tr -s ' ' < '\(file)'", "list.sh", in: dir)
+            // The slot is written just after the spawn: wait for it (a busy machine may run the script first).
+            let script = try writeScript("for i in $(seq 200); do [ -s '\(file)' ] && break; sleep 0.05; done; echo $$; tr -s ' ' < '\(file)'",
+                                         "list.sh", in: dir)
             let outcome = try runner.run(FunctionInvocation(executable: script, environment: ["PATH": "/usr/bin:/bin", "TRIPLINE_RULE": "r"],
                                                             payload: [], timeoutSeconds: 10))
             let lines = String(decoding: outcome.stdout, as: UTF8.self).split(separator: "\n")

@@ -124,6 +124,7 @@ enum DeadLetterCommand: Command {
             }
         case "redrive":
             var options = Router.Options()
+            options.command = "dlq"
             if let text = arguments.value("shutdown-timeout") {
                 guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
                     return context.usageError("--shutdown-timeout needs a number of seconds, got '\(text)'", spec: spec)
