@@ -242,13 +242,13 @@ public final class FunctionRunner: Sendable {
     }
 
     /// Stops the handlers that a killed run on `stateDirectory` left running, then records every
-    /// handler started from now on there (``HandlerRecords``, in `handlers.running`); returns the handlers
-    /// it stopped.
+    /// handler started from now on there (``HandlerRecords``, in `handlers.running`); returns the
+    /// handlers it stopped, after telling `announce` of them (when there are some) before stopping them.
     ///
     /// Call it once the state directory is held (its lock taken) and before any delivery starts: the
     /// deliveries of the stopped handlers are queued and run again. Blocks up to the default kill
     /// grace period (and a second more) when there are leftovers to stop.
-    /// `announce` is told of the leftovers (when there are some) before they are stopped.
+    @discardableResult
     public func takeOver(stateDirectory: String, announce: ([LeftoverHandler]) -> Void = { _ in }) -> [LeftoverHandler] {
         let records = HandlerRecords(path: (stateDirectory as NSString).appendingPathComponent("handlers.running"))
         let leftovers = records.leftovers()

@@ -175,7 +175,7 @@ enum DeadLetterCommand: Command {
             let console = RunConsole(output: context.output.fileDescriptor, errors: context.errors.fileDescriptor)
             let log = DeliveryLog(format: json ? .json : .text, console: console)
             // Before any delivery: handlers a killed run (or redrive) left running are stopped first.
-            _ = runner.takeOver(stateDirectory: directory) { log.leftoverHandlers($0, stateDirectory: directory, command: "dlq") }
+            runner.takeOver(stateDirectory: directory) { log.leftoverHandlers($0, stateDirectory: directory, command: "dlq") }
             context.output.line("redrove \(queued.count) dead letter\(queued.count == 1 ? "" : "s")"
                                 + (waiting > 0 ? " (and \(waiting) deliver\(waiting == 1 ? "y" : "ies") an earlier run left queued)" : "") + "; delivering…")
             context.output.flush()

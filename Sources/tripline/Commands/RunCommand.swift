@@ -210,7 +210,7 @@ enum RunCommand: Command {
             return ExitStatus.invalidInput
         }
         if let directory = store.directory {
-            _ = runner.takeOver(stateDirectory: directory) { log.leftoverHandlers($0, stateDirectory: directory, command: "run") }
+            runner.takeOver(stateDirectory: directory) { log.leftoverHandlers($0, stateDirectory: directory, command: "run") }
         }
 
         var watcher: FolderWatcher?
