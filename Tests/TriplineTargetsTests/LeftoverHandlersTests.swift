@@ -40,16 +40,26 @@ struct LeftoverHandlersTests {
             _ = records.record(ProcessIdentity(pid: 500, startTicks: 50), rule: nil, target: nil, eventID: nil)
             // A blanked slot names nobody, not even a pid that its leftover digits would spell (2345).
             records.remove(ended)
+            // Written before its start time was read (a run killed just after the spawn): the pid counts only
+            // when it leads its group and carries the delivery's idempotency key.
+            try proc.add(pid: 600, start: 60, environment: ["TRIPLINE_IDEMPOTENCY_KEY": "e-6:r:t"])
+            try proc.add(pid: 700, start: 70, group: 1, environment: ["TRIPLINE_IDEMPOTENCY_KEY": "e-7:r:t"])
+            try proc.add(pid: 800, start: 80, environment: ["TRIPLINE_IDEMPOTENCY_KEY": "other:r:t"])
+            for (pid, event) in [(Int32(600), "e-6"), (700, "e-7"), (800, "e-8")] {
+                let slot = try #require(records.reserve(rule: "r", target: "t", eventID: event))
+                records.write(slot, pid: pid, startTicks: 0)
+            }
 
             let found = records.leftovers()
-            #expect(found == [LeftoverHandler(process: ProcessIdentity(pid: 200, startTicks: 10), rule: "r", target: "t", eventID: "e-1")])
+            #expect(found == [LeftoverHandler(process: ProcessIdentity(pid: 200, startTicks: 10), rule: "r", target: "t", eventID: "e-1"),
+                              LeftoverHandler(process: ProcessIdentity(pid: 600, startTicks: 60), rule: "r", target: "t", eventID: "e-6")])
             #expect(found.first?.description == "pid 200 (rule r, target t, event e-1)")
             // A handler that ended blanks its slot, which the next one reuses; clear empties the file.
             records.remove(running)
-            #expect(records.leftovers().isEmpty)
+            #expect(records.leftovers().map(\.process.pid) == [600])
             let reused = try #require(records.record(ProcessIdentity(pid: 200, startTicks: 10), rule: String(repeating: "x", count: 1000), target: "t", eventID: "e"))
             #expect(reused.index == running.index || reused.index == ended.index)
-            #expect(records.leftovers().map(\.process.pid) == [200], "a long delivery is cut to fit its slot")
+            #expect(records.leftovers().map(\.process.pid) == [200, 600], "a long delivery is cut to fit its slot")
             records.clear()
             #expect(records.leftovers().isEmpty)
             let size = (try? FileManager.default.attributesOfItem(atPath: records.path)[.size] as? Int) ?? -1

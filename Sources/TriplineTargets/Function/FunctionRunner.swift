@@ -207,6 +207,11 @@ public final class FunctionRunner: Sendable {
     public func run(_ invocation: FunctionInvocation) throws(FunctionRunError) -> FunctionOutcome {
         let executable = try Self.resolveExecutable(invocation.executable, searchPath: invocation.environment["PATH"])
         let start = monotonicSeconds()
+        // A slot of the state directory's record of running handlers, written the moment the pid is known.
+        let records = running.records
+        let slot = records?.reserve(rule: invocation.environment["TRIPLINE_RULE"], target: invocation.environment["TRIPLINE_TARGET"],
+                                    eventID: invocation.environment["TRIPLINE_EVENT_ID"])
+        defer { if let slot { records?.remove(slot) } }
         var attempt = 0
         var spawned: Child?
         while spawned == nil {
@@ -227,16 +232,15 @@ public final class FunctionRunner: Sendable {
             }
         }
         let child = spawned!
-        running.insert(child.pid)
-        defer { running.remove(child.pid) }
-        // Noted in the state directory while it runs, for the next run to stop if this one is killed.
-        let record = running.records.flatMap { records in
-            ProcessStatus.read(pid: child.pid, procRoot: "/proc").flatMap { status in
-                records.record(status.identity, rule: invocation.environment["TRIPLINE_RULE"], target: invocation.environment["TRIPLINE_TARGET"],
-                               eventID: invocation.environment["TRIPLINE_EVENT_ID"])
+        // Noted while it runs, for the next run to stop if this one is killed: the pid at once, then its start time.
+        if let slot, let records {
+            records.write(slot, pid: child.pid, startTicks: 0)
+            if let status = ProcessStatus.read(pid: child.pid, procRoot: "/proc") {
+                records.write(slot, pid: child.pid, startTicks: status.identity.startTicks)
             }
         }
-        defer { if let record { running.records?.remove(record) } }
+        running.insert(child.pid)
+        defer { running.remove(child.pid) }
         var session = Session(child: child, invocation: invocation, start: start, interruption: running)
         return session.run()
     }

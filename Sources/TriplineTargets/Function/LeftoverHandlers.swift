@@ -61,29 +61,45 @@ public final class HandlerRecords: @unchecked Sendable {
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
-    /// A held slot, given back with ``remove(_:)``.
-    struct Slot { let index: Int }
+    /// A held slot, given back with ``remove(_:)``: its place and the delivery it notes.
+    struct Slot {
+        let index: Int
+        let delivery: [UInt8]
+    }
 
-    /// Notes that `process` runs the delivery of `rule`/`target` for event `eventID`; nil when the
-    /// slot could not be written (the handler then goes unrecorded).
-    func record(_ process: ProcessIdentity, rule: String?, target: String?, eventID: String?) -> Slot? {
+    /// Takes a slot for a handler about to start for `rule`/`target` and event `eventID`; nothing is
+    /// written until ``write(_:pid:startTicks:)``. Taken before the spawn, so that the pid can be
+    /// written the moment it is known: a run killed in between leaves a handler unnoted.
+    func reserve(rule: String?, target: String?, eventID: String?) -> Slot? {
         guard descriptor >= 0 else { return nil }
         var fields: [JSONMember] = []
         if let rule { fields.append(JSONMember(key: "rule", value: .string(String(rule.prefix(120))))) }
         if let target { fields.append(JSONMember(key: "target", value: .string(String(target.prefix(120))))) }
         if let eventID { fields.append(JSONMember(key: "event", value: .string(String(eventID.prefix(200))))) }
-        var bytes = Array("\(process.pid) \(process.startTicks) ".utf8) + JSONWriter.bytes(.object(JSONObject(fields)))
-        if bytes.count > Self.slotSize - 1 { bytes = Array("\(process.pid) \(process.startTicks) {}".utf8) }
-        bytes += Array(repeating: UInt8(ascii: " "), count: Self.slotSize - 1 - bytes.count) + [0x0A]
+        var delivery = JSONWriter.bytes(.object(JSONObject(fields)))
+        if delivery.count > Self.slotSize - 64 { delivery = Array("{}".utf8) }
         lock.lock()
         let index = freeSlots.popLast() ?? { slotCount += 1; return slotCount - 1 }()
         lock.unlock()
-        let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(index * Self.slotSize)) }
-        guard written == bytes.count else { release(index); return nil }
-        return Slot(index: index)
+        return Slot(index: index, delivery: delivery)
     }
 
-    /// Blanks a slot when its handler has ended.
+    /// Notes the handler in its slot: `startTicks` 0 when not read yet (written at once after the
+    /// spawn, then again with the start time).
+    func write(_ slot: Slot, pid: Int32, startTicks: UInt64) {
+        var bytes = Array("\(pid) \(startTicks) ".utf8) + slot.delivery
+        bytes += Array(repeating: UInt8(ascii: " "), count: Self.slotSize - 1 - bytes.count) + [0x0A]
+        _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(slot.index * Self.slotSize)) }
+    }
+
+    /// ``reserve(rule:target:eventID:)`` and ``write(_:pid:startTicks:)`` at once, for a process already running.
+    func record(_ process: ProcessIdentity, rule: String?, target: String?, eventID: String?) -> Slot? {
+        guard let slot = reserve(rule: rule, target: target, eventID: eventID) else { return nil }
+        write(slot, pid: process.pid, startTicks: process.startTicks)
+        return slot
+    }
+
+    /// Blanks a slot when its handler has ended (or gives back one reserved for a handler that never started).
     func remove(_ slot: Slot) {
         _ = Self.blank.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(slot.index * Self.slotSize)) }
         release(slot.index)
@@ -109,11 +125,20 @@ public final class HandlerRecords: @unchecked Sendable {
             let parts = slot.split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: true)
             guard parts.count >= 2, let pid = Int32(String(decoding: parts[0], as: UTF8.self)), pid > 1,
                   let start = UInt64(String(decoding: parts[1], as: UTF8.self)) else { continue }
-            let process = ProcessIdentity(pid: pid, startTicks: start)
-            guard process.isRunning(procRoot: procRoot) else { continue }
             let record = parts.count > 2 ? try? JSONParser.parse(Array(parts[2])) : nil
-            found.append(LeftoverHandler(process: process, rule: record?["rule"]?.stringValue,
-                                         target: record?["target"]?.stringValue, eventID: record?["event"]?.stringValue))
+            let rule = record?["rule"]?.stringValue, target = record?["target"]?.stringValue, event = record?["event"]?.stringValue
+            var process = ProcessIdentity(pid: pid, startTicks: start)
+            if start == 0 {
+                // Killed before the start time was written: the pid is this handler's only if the
+                // process leads its own group and carries this delivery's idempotency key.
+                guard let rule, let target, let event, let status = ProcessStatus.read(pid: pid, procRoot: procRoot),
+                      status.processGroup == pid, let environment = ProcFile.read("\(procRoot)/\(pid)/environ", limit: 1 << 20),
+                      environment.split(separator: 0).contains(where: { $0.elementsEqual("TRIPLINE_IDEMPOTENCY_KEY=\(event):\(rule):\(target)".utf8) })
+                else { continue }
+                process = status.identity
+            }
+            guard process.isRunning(procRoot: procRoot) else { continue }
+            found.append(LeftoverHandler(process: process, rule: rule, target: target, eventID: event))
         }
         return found.sorted { $0.process.pid < $1.process.pid }
     }
