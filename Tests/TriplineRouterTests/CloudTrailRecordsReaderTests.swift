@@ -14,6 +14,24 @@ func withRouterTempDirectory<T>(_ body: (URL) throws -> T) throws -> T {
 
 /// Writes `text` to `name` in `dir`; returns the path.
 @discardableResult
+/// Every item of `inputs` through the normalizer, as `origin eventName`, or `!description` for an
+/// item refused by the reader or the normalizer.
+func normalizedItems(_ inputs: EventInputs, maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) -> [String] {
+    let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
+    var out: [String] = []
+    while let item = inputs.next() {
+        switch item {
+        case .success(let raw):
+            switch normalizer.normalize(raw, ingestionTime: "2024-01-01T00:00:00Z") {
+            case .success(let event): out.append(event.origin.description + " " + (event.envelope["detail"]?["eventName"]?.stringValue ?? "?"))
+            case .failure(let error): out.append("!" + error.description)
+            }
+        case .failure(let error): out.append("!" + error.description)
+        }
+    }
+    return out
+}
+
 /// The read end of a pipe that another thread writes `bytes` into, then closes: standard input
 /// as a producer feeds it. The caller closes the read end.
 func pipeFeeding(_ bytes: [UInt8]) -> Int32 {

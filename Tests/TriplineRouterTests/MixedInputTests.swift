@@ -18,19 +18,7 @@ struct MixedInputTests {
     func collect(_ path: String, maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes, standardInput: Int32? = nil) -> [String] {
         let inputs = standardInput.map { EventInputs(arguments: ["-"], maxEventBytes: maxEventBytes, standardInput: $0) }
             ?? EventInputs(arguments: [path], maxEventBytes: maxEventBytes)
-        let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
-        var out: [String] = []
-        while let item = inputs.next() {
-            switch item {
-            case .success(let raw):
-                switch normalizer.normalize(raw, ingestionTime: "2024-01-01T00:00:00Z") {
-                case .success(let event): out.append(event.origin.description + " " + (event.envelope["detail"]?["eventName"]?.stringValue ?? "?"))
-                case .failure(let error): out.append("!" + error.description)
-                }
-            case .failure(let error): out.append("!" + error.description)
-            }
-        }
-        return out
+        return normalizedItems(inputs, maxEventBytes: maxEventBytes)
     }
 
     @Test("objects after a log document are read as records, envelopes or bad records, never dropped",

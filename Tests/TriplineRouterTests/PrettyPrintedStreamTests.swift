@@ -73,19 +73,7 @@ struct PrettyPrintedStreamTests {
 
     /// Every item of `inputs` through the normalizer: `origin eventName`, or `!description`.
     func collect(_ inputs: EventInputs, maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) -> [String] {
-        let normalizer = EventNormalizer(maxEventBytes: maxEventBytes)
-        var out: [String] = []
-        while let item = inputs.next() {
-            switch item {
-            case .success(let raw):
-                switch normalizer.normalize(raw, ingestionTime: "2024-01-01T00:00:00Z") {
-                case .success(let event): out.append(event.origin.description + " " + (event.envelope["detail"]?["eventName"]?.stringValue ?? "?"))
-                case .failure(let error): out.append("!" + error.description)
-                }
-            case .failure(let error): out.append("!" + error.description)
-            }
-        }
-        return out
+        normalizedItems(inputs, maxEventBytes: maxEventBytes)
     }
 
     @Test("each object's exact bytes and the line it starts on, whatever the chunk size", arguments: [1, 2, 3, 7, 64, 4096])

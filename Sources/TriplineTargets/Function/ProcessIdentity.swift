@@ -15,9 +15,6 @@ public struct ProcessIdentity: Sendable, Equatable, Hashable {
         self.startTicks = startTicks
     }
 
-    /// This process.
-    public static func current() -> ProcessIdentity? { ProcessStatus.read(pid: getpid(), procRoot: "/proc")?.identity }
-
     /// Whether the process still runs (a zombie, already exited, does not).
     public func isRunning(procRoot: String = "/proc") -> Bool {
         guard let status = ProcessStatus.read(pid: pid, procRoot: procRoot) else { return false }
