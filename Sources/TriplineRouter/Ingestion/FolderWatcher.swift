@@ -130,10 +130,14 @@ public final class FolderWatcher {
     /// Asked after each ``onWait``: true ends the watch (``nextFile()`` returns nil), because the run
     /// cannot go on (its state database failed).
     public var shouldEnd: (() -> Bool)?
-    /// Told when a file or directory was renamed within the watched tree (`IN_MOVED_FROM` and
-    /// `IN_MOVED_TO` of one rename, seen together), before the file under its new name is handed out:
-    /// its checkpoint can follow it, so the same bytes are not read again. Only files with an input's
-    /// name are reported (a rename from or to another name is a file leaving or arriving).
+    /// Told when a file or directory was renamed within the watched tree, before the file under its
+    /// new name is handed out: its checkpoint can follow it, so the same bytes are not read again. A
+    /// rename is seen as its `IN_MOVED_FROM` and `IN_MOVED_TO`; one into a directory made just before
+    /// (not yet watched, so it raised no `IN_MOVED_TO`) as its `IN_MOVED_FROM` and the same file or
+    /// directory found by the new directory's listing (``pairUnpairedRenames(now:)``). Only files with
+    /// an input's name are reported (a rename from or to another name is a file leaving or arriving),
+    /// and only renames this watcher sees: not those made while no run watched, nor those lost when
+    /// the inotify queue overflows.
     public var onMove: ((_ from: String, _ to: String, _ isDirectory: Bool) -> Void)?
     static let waitTickMilliseconds = 1000
 
