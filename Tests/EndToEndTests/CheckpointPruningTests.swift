@@ -69,4 +69,40 @@ struct CheckpointPruningTests {
             #expect(project.delivered() == ["f-1", "f-2", "f-3"])
         }
     }
+
+    /// prune.md F1: an archiver that makes a dated directory and moves files (or whole directories)
+    /// into it straight away renames before the run watches the new directory, so only the old
+    /// name's `IN_MOVED_FROM` is raised; the checkpoint must still follow the file.
+    @Test("--follow: files and directories renamed into directories made just before are not read again")
+    func renamedIntoNewDirectories() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try CatchAllProject(root: dir)
+            let files = (1...4).map { "m-\($0)" }, directories = (1...2).map { "d-\($0)" }
+            for id in files { try project.write(cloudTrailLog([id]), "in/\(id).json") }
+            for id in directories { try project.write(cloudTrailLog([id]), "in/\(id)/g.json") }
+            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "s1", "--dedupe-window", "0", "--follow", "in"],
+                                           in: dir)
+            defer { follow.signal(SIGKILL) }
+            #expect(project.waitForDeliveries(6), "\(project.delivered())")
+            // The checkpoints are committed (so a re-read would be one, not a first read).
+            let deadline = Date().addingTimeInterval(15)
+            while Date() < deadline, (try? filesRead(tripline, in: dir)) != 6 { usleep(50_000) }
+            for (day, id) in (files + directories).enumerated() {
+                let folder = project.path("in/archive/day\(day)")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let name = id.hasPrefix("d-") ? id : id + ".json"
+                #expect(rename(project.path("in/" + name), folder + "/" + name) == 0)
+            }
+            // Read after everything the renames raised: once it is delivered, any re-read was read too.
+            try project.write(cloudTrailLog(["last"]), "in/last.json")
+            #expect(project.waitForDeliveries(7), "\(project.delivered())")
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("7 events read from 7 sources"), "the renamed files are not read again: \(result.stdout)")
+            #expect(project.delivered() == (files + directories + ["last"]).sorted())
+            #expect(try filesRead(tripline, in: dir) == 7, "one checkpoint per file, under its new name")
+        }
+    }
 }

@@ -120,6 +120,47 @@ struct FolderWatcherTests {
         }
     }
 
+    /// A directory made and a file (or a directory) renamed into it at once, as `os.makedirs` then
+    /// `os.rename` do (prune.md F1): the rename happens before the new directory is watched, so it
+    /// raises only the old directory's `IN_MOVED_FROM`. Done within one `onWait`, while the watcher
+    /// reads nothing, so every rename here is of that kind.
+    @Test("a file or directory renamed into a directory made just before is reported as renamed, before it is handed out under its new name")
+    func renamesIntoNewDirectoriesAreReported() throws {
+        try withRouterTempDirectory { dir in
+            let watched = dir.appendingPathComponent("drop"), outside = dir.appendingPathComponent("elsewhere")
+            try FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+            let content = Data(#"{"Records":[]}"#.utf8)
+            for name in ["a.json", "sub/b.json", "c.json"] { try content.write(to: watched.appendingPathComponent(name)) }
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
+            var events: [String] = []
+            watcher.onMove = { from, to, isDirectory in events.append("move \(from) -> \(to)\(isDirectory ? " (directory)" : "")") }
+            let path = { (name: String) in watched.appendingPathComponent(name).path }
+            var ticks = 0
+            watcher.onWait = {
+                ticks += 1
+                if ticks == 1 {
+                    try? FileManager.default.createDirectory(atPath: path("archive/day1"), withIntermediateDirectories: true)
+                    _ = rename(path("a.json"), path("archive/day1/a.json"))
+                    try? FileManager.default.createDirectory(atPath: path("archive/day2/x"), withIntermediateDirectories: true)
+                    _ = rename(path("sub"), path("archive/day2/x/sub"))
+                    // Left the tree, and a new file under a fresh directory: not a rename within it.
+                    _ = rename(path("c.json"), outside.appendingPathComponent("c.json").path)
+                    try? FileManager.default.createDirectory(atPath: path("archive/day3"), withIntermediateDirectories: true)
+                    try? content.write(to: URL(fileURLWithPath: path("archive/day3/d.json")))
+                } else {
+                    stop.request()
+                }
+            }
+            while let item = watcher.nextFile() { events.append("file " + (try item.get())) }
+            let p = watched.path
+            #expect(events == ["file \(p)/a.json", "file \(p)/c.json", "file \(p)/sub/b.json",
+                               "move \(p)/sub -> \(p)/archive/day2/x/sub (directory)", "move \(p)/a.json -> \(p)/archive/day1/a.json",
+                               "file \(p)/archive/day1/a.json", "file \(p)/archive/day2/x/sub/b.json", "file \(p)/archive/day3/d.json"], "\(events)")
+        }
+    }
+
     @Test("a dangling link is reported, then read once its target (outside the watched tree) appears")
     func danglingLinkIsReadWhenItsTargetAppears() throws {
         try withRouterTempDirectory { dir in

@@ -26,9 +26,10 @@ import TriplineTargets
 ///   read again); one put back later is read again, and its events are duplicates `--dedupe-window`
 ///   skips while they are recent.
 ///
-/// Files named on the command line (not found by walking a directory) are never checked. A file
-/// renamed within a watched folder keeps its checkpoint under its new name (``moved(from:to:isDirectory:)``),
-/// so it is not read again. Not thread-safe: the run loop's thread.
+/// Files named on the command line (not found by walking a directory) are not checked by that run. A
+/// file renamed within a watched folder, in a rename the watcher sees (``FolderWatcher/onMove``), keeps
+/// its checkpoint under its new name (``moved(from:to:isDirectory:)``), so it is not read again. Not
+/// thread-safe: the run loop's thread.
 public final class CheckpointPruner {
     /// The directories whose files' checkpoints are checked, as given (walked or watched).
     public let roots: [String]

@@ -42,9 +42,17 @@ public final class FolderWatcher {
     /// (a target outside the watched tree raises no event when it appears).
     private var dangling: Set<String> = []
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    /// What left a watched directory by a rename in the events read so far, by the rename's cookie:
-    /// paired with the `IN_MOVED_TO` of the same rename, or forgotten after the read (moved out).
-    private var movedOut: [UInt32: (path: String, isDirectory: Bool)] = [:]
+    /// What left a watched directory by a rename whose other half has not been seen, by the rename's
+    /// cookie: paired with the `IN_MOVED_TO` of the same rename, or with the same file or directory
+    /// found by a new directory's listing (see ``pairUnpairedRenames(now:)``); dropped once
+    /// ``unpairedRenameLifetime`` has passed (it left the tree).
+    private var movedOut: [UInt32: MovedOut] = [:]
+    /// The files that listings of newly watched directories queued since the last pairing: one may be
+    /// a file renamed into the directory before it was watched, whose `IN_MOVED_TO` was never raised.
+    private var newlyListed: [String] = []
+    /// Directories watched again under another path than their watch had (the same directory, by
+    /// its watch descriptor, renamed): old path to new, since the last pairing.
+    private var relocatedDirectories: [String: String] = [:]
     /// The watch on the root, while there is one.
     private var rootWatch: Int32?
     /// The directory the root named when it was last watched (or found unwatchable); nil while no
@@ -59,17 +67,34 @@ public final class FolderWatcher {
     /// Entries with names that are not valid UTF-8 already reported (by the path shown), until they leave.
     private var reportedUndecodable: Set<String> = []
 
-    private struct FileIdentity: Equatable {
+    private struct FileIdentity: Hashable {
         var device: UInt64
         var inode: UInt64
     }
 
     private struct FileStamp: Equatable {
+        var device: UInt64
         var inode: UInt64
         var size: Int64
         var modifiedSeconds: Int
         var modifiedNanoseconds: Int
     }
+
+    /// A name that left a watched directory by a rename (`IN_MOVED_FROM`) not yet paired with its new one.
+    private struct MovedOut {
+        var path: String
+        var isDirectory: Bool
+        /// The file's device and inode when it was handed out (nil for a directory, or a file not handed
+        /// out under this name): what tells it under a new name that no `IN_MOVED_TO` reported.
+        var identity: FileIdentity?
+        /// When it is dropped unpaired (monotonic seconds).
+        var expires: Double
+    }
+
+    /// How long an unpaired `IN_MOVED_FROM` is kept (seconds). Both halves of a rename within the tree
+    /// are queued before the rename returns, so they are normally read in the same drain; keeping it a
+    /// little longer costs nothing and also pairs an `IN_MOVED_TO` read in the next one.
+    static let unpairedRenameLifetime = 2.0
 
     private static let fileEvents = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)
     private static let directoryEvents = UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)
@@ -105,10 +130,14 @@ public final class FolderWatcher {
     /// Asked after each ``onWait``: true ends the watch (``nextFile()`` returns nil), because the run
     /// cannot go on (its state database failed).
     public var shouldEnd: (() -> Bool)?
-    /// Told when a file or directory was renamed within the watched tree (`IN_MOVED_FROM` and
-    /// `IN_MOVED_TO` of one rename, seen together), before the file under its new name is handed out:
-    /// its checkpoint can follow it, so the same bytes are not read again. Only files with an input's
-    /// name are reported (a rename from or to another name is a file leaving or arriving).
+    /// Told when a file or directory was renamed within the watched tree, before the file under its
+    /// new name is handed out: its checkpoint can follow it, so the same bytes are not read again. A
+    /// rename is seen as its `IN_MOVED_FROM` and `IN_MOVED_TO`; one into a directory made just before
+    /// (not yet watched, so it raised no `IN_MOVED_TO`) as its `IN_MOVED_FROM` and the same file or
+    /// directory found by the new directory's listing (``pairUnpairedRenames(now:)``). Only files with
+    /// an input's name are reported (a rename from or to another name is a file leaving or arriving),
+    /// and only renames this watcher sees: not those made while no run watched, nor those lost when
+    /// the inotify queue overflows.
     public var onMove: ((_ from: String, _ to: String, _ isDirectory: Bool) -> Void)?
     static let waitTickMilliseconds = 1000
 
@@ -177,6 +206,7 @@ public final class FolderWatcher {
         rootIdentity = current
         rootWatch = watchTree(root, listFiles: true)
         rootUnwatchable = rootWatch == nil
+        newlyListed.removeAll()  // the whole folder listed: not a new directory inside it
     }
 
     /// Drops every watch and what is remembered about the files under them: the root path no longer
@@ -187,6 +217,8 @@ public final class FolderWatcher {
         seen.removeAll()
         dangling.removeAll()
         movedOut.removeAll()
+        newlyListed.removeAll()
+        relocatedDirectories.removeAll()
         reportedUndecodable.removeAll()
         ready.removeAll(keepingCapacity: true)
         readyIndex = 0
@@ -205,8 +237,7 @@ public final class FolderWatcher {
         while true {
             let count = buffer.withUnsafeMutableBytes { raw in read(inotify, raw.baseAddress!, raw.count) }
             if count <= 0 {  // EAGAIN: drained
-                // A rename whose other half was not in the queue left the tree (or came from outside it).
-                movedOut.removeAll()
+                pairUnpairedRenames(now: Self.monotonicSeconds())
                 return
             }
             var offset = 0
@@ -231,6 +262,7 @@ public final class FolderWatcher {
             // Events were lost: rescan everything; unchanged files are skipped by `take`.
             checkRoot()
             if rootWatch != nil { watchTree(root, listFiles: true) }
+            newlyListed.removeAll()
             return
         }
         if wd == rootWatch, mask & (Self.selfEvents | UInt32(IN_UNMOUNT) | UInt32(IN_IGNORED)) != 0 {
@@ -260,7 +292,9 @@ public final class FolderWatcher {
             return
         }
         if mask & UInt32(IN_MOVED_FROM) != 0, isDirectory || DirectoryWalker.accepts(name: name) {
-            movedOut[cookie] = (path, isDirectory)
+            let identity = seen[path].map { FileIdentity(device: $0.device, inode: $0.inode) }
+            movedOut[cookie] = MovedOut(path: path, isDirectory: isDirectory, identity: isDirectory ? nil : identity,
+                                        expires: Self.monotonicSeconds() + Self.unpairedRenameLifetime)
         } else if mask & UInt32(IN_MOVED_TO) != 0, let from = movedOut.removeValue(forKey: cookie), from.isDirectory == isDirectory,
                   isDirectory || DirectoryWalker.accepts(name: name) {
             onMove?(from.path, path, isDirectory)
@@ -311,6 +345,10 @@ public final class FolderWatcher {
             errors.append(.file(.cannotOpen(path: directory, reason: "cannot watch: " + String(cString: strerror(errno)))))
             return nil
         }
+        if let previous = directories[wd], previous != directory {
+            // inotify gives a directory one watch whatever its path: this one was at `previous`.
+            relocatedDirectories[previous] = directory
+        }
         directories[wd] = directory
         let walker = DirectoryWalker(root: directory)
         // The walker visits subdirectories as it goes; watch each one it enters.
@@ -327,7 +365,9 @@ public final class FolderWatcher {
         guard listFiles else { return wd }
         while let item = walker.next() {
             switch item {
-            case .success(let path): ready.append(path)
+            case .success(let path):
+                ready.append(path)
+                newlyListed.append(path)
             case .failure(let error):
                 errors.append(error)
                 if case .danglingLink = FileKind.of(error.path, followLinks: false) { dangling.insert(error.path) }
@@ -335,6 +375,46 @@ public final class FolderWatcher {
             }
         }
         return wd
+    }
+
+    /// Pairs the renames whose `IN_MOVED_TO` was never raised with the new names listings found, and
+    /// reports them (``onMove``) before those files are handed out; drops unpaired entries that expired.
+    ///
+    /// A directory made inside the tree and a file renamed into it straight away (`os.makedirs` then
+    /// `os.rename`, as archivers do): the new directory is watched only once its `IN_CREATE` is read,
+    /// after the rename, so the rename raised only the old directory's `IN_MOVED_FROM`, and the listing
+    /// that follows the new watch finds the file under its new name. Both are read in the same drain:
+    /// the kernel queues a rename's events before the rename returns, so before a listing can see the
+    /// new name. A file is known by the device and inode it had when handed out under the old name; a
+    /// directory (a whole tree moved into a new one) by its watch, which inotify keeps for the
+    /// directory whatever its path. The checkpoint that follows is still judged by size and
+    /// fingerprint before anything is skipped, so a mistaken pairing could only cause a read.
+    private func pairUnpairedRenames(now: Double) {
+        defer {
+            newlyListed.removeAll()
+            relocatedDirectories.removeAll()
+        }
+        if !movedOut.isEmpty { movedOut = movedOut.filter { $0.value.expires > now } }
+        guard !movedOut.isEmpty, !newlyListed.isEmpty || !relocatedDirectories.isEmpty else { return }
+        var files: [FileIdentity: UInt32] = [:]
+        for (cookie, entry) in movedOut.sorted(by: { $0.value.path.utf8.lexicographicallyPrecedes($1.value.path.utf8) }) {
+            if entry.isDirectory {
+                guard let destination = relocatedDirectories[entry.path] else { continue }
+                movedOut[cookie] = nil
+                onMove?(entry.path, destination, true)
+            } else if let identity = entry.identity {
+                files[identity] = cookie
+            }
+        }
+        guard !files.isEmpty else { return }
+        for path in newlyListed {
+            var info = stat()
+            guard stat(path, &info) == 0,
+                  let cookie = files.removeValue(forKey: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))),
+                  let entry = movedOut.removeValue(forKey: cookie), entry.path != path else { continue }
+            onMove?(entry.path, path, false)
+            if files.isEmpty { return }
+        }
     }
 
     /// Forgets the files handed out under `directory`, which left the tree or was renamed within it
@@ -370,7 +450,7 @@ public final class FolderWatcher {
     private func take(_ path: String) -> Bool {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
-        let stamp = FileStamp(inode: UInt64(info.st_ino), size: Int64(info.st_size),
+        let stamp = FileStamp(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
                               modifiedSeconds: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
         if seen[path] == stamp { return false }
         seen[path] = stamp

@@ -57,12 +57,14 @@ enum RunCommand: Command {
             one event). The checkpoint of a file gone from a directory INPUT or the --follow folder is
             forgotten once two checks --forget-missing apart found it gone (at the start, and during the
             run every quarter of that, 5 s to 15 min); a directory that is missing, cannot be listed or
-            is on another device than its files were (an unmounted mount point) proves nothing, and a
-            file renamed within the followed folder while the run watches keeps its checkpoint (README:
-            the renames it cannot see). A stopped or crashed run resumes its
-            queued deliveries on the next start. SIGINT/SIGTERM stops reading and lets running
-            deliveries finish within --shutdown-timeout; a second signal quits at once with status 128 +
-            the signal number, 130 for Ctrl-C (nothing accepted is lost: it is all in the database).
+            is on another device than its files were (an unmounted mount point) proves nothing. A file or
+            directory renamed within the followed folder while the run watches (into a directory made
+            just before included) keeps its checkpoint; one renamed between runs, through a hidden or
+            non-input name, or in a burst that overflows the inotify queue is read again (README). A
+            stopped or crashed run resumes its queued deliveries on the next start. SIGINT/SIGTERM stops
+            reading and lets running deliveries finish within --shutdown-timeout; a second signal quits
+            at once with status 128 + the signal number, 130 for Ctrl-C (nothing accepted is lost: it is
+            all in the database).
 
             Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
             by a first signal), 1 when some records were bad, a file could not be read, a delivery was
