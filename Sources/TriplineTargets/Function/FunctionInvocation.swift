@@ -1,12 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import Foundation
-
 /// One run of a handler program: what to run, with what, and for how long.
 ///
 /// The handler runs in Tripline's working directory (Swift's Glibc module does not export

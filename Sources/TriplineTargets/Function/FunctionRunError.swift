@@ -1,12 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import Foundation
-
 /// Why a handler could not be started.
 public enum FunctionRunError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The program was not found, is not executable, or `posix_spawn` failed.
