@@ -59,6 +59,10 @@ struct PathTextTests {
             texts.insert(Array(text.utf8))
         }
         #expect(texts.count == names.count)
+        // A name starting with a combining mark makes `/` and it one Character: paths split on the byte.
+        let combining = [0x64, 0xFF, 0x2F] + Array("\u{301}x.json".utf8)
+        #expect(PathText.text(ofPath: combining) == "d\\xFF/\u{301}x.json")
+        #expect(PathText.bytes(of: PathText.text(ofPath: combining)) == combining)
         // Every one- and two-byte name (but / and NUL, which no name holds).
         var twoByteTexts: Set<[UInt8]> = []
         for a in UInt8(1)...255 where a != 0x2F {

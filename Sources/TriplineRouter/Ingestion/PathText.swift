@@ -31,7 +31,7 @@ import Darwin
 public enum PathText {
     /// The text of one path component (a directory entry's name) from its raw bytes.
     public static func text(ofName bytes: some Collection<UInt8>) -> String {
-        if let text = String(validating: bytes, as: UTF8.self), !text.utf8.contains(backslash) || bytesOfName(text) == Array(bytes) {
+        if let text = String(validating: bytes, as: UTF8.self), !text.utf8.contains(backslash) || bytesOfName(Array(text.utf8)) == Array(bytes) {
             return text
         }
         return escaped(Array(bytes))
@@ -52,15 +52,10 @@ public enum PathText {
 
     /// The raw bytes `path` names (the inverse of ``text(ofPath:)``), without a terminating NUL.
     public static func bytes(of path: String) -> [UInt8] {
-        guard path.utf8.contains(backslash) else { return Array(path.utf8) }
-        var result: [UInt8] = []
-        var first = true
-        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
-            if !first { result.append(slash) }
-            first = false
-            result += bytesOfName(String(component))
-        }
-        return result
+        let utf8 = Array(path.utf8)
+        guard utf8.contains(backslash) else { return utf8 }
+        // Split on the byte, not the Character: a `/` followed by a combining mark is one Character.
+        return Array(utf8.split(separator: slash, omittingEmptySubsequences: false).map { bytesOfName(Array($0)) }.joined(separator: [slash]))
     }
 
     /// Calls `body` with the path as the C string a system call takes: its raw bytes.
@@ -71,20 +66,14 @@ public enum PathText {
         return try raw.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 
-    /// Whether the component `name` is shown with escapes (its bytes are not the UTF-8 of its text).
-    public static func isEscaped(_ name: String) -> Bool {
-        name.utf8.contains(backslash) && bytesOfName(name) != Array(name.utf8)
-    }
-
     // MARK: - Private
 
     private static let backslash = UInt8(ascii: "\\")
     private static let slash = UInt8(ascii: "/")
 
-    /// The bytes of one component's text: its escapes undone when it is exactly the escaped form of
-    /// those bytes, else its UTF-8.
-    private static func bytesOfName(_ name: String) -> [UInt8] {
-        let utf8 = Array(name.utf8)
+    /// The bytes of one component's text (given as its UTF-8): its escapes undone when it is exactly
+    /// the escaped form of those bytes, else that UTF-8.
+    private static func bytesOfName(_ utf8: [UInt8]) -> [UInt8] {
         // Compared byte for byte: String's == would also take a canonically equivalent text for it.
         guard utf8.contains(backslash), let unescaped = unescaped(utf8), escaped(unescaped).utf8.elementsEqual(utf8) else { return utf8 }
         return unescaped
