@@ -65,7 +65,7 @@ struct IncompleteInputs {
 
     private static func modificationTime(_ path: String) -> Double? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard PathText.withCString(path, { stat($0, &info) }) == 0 else { return nil }
         return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1_000_000_000
     }
 }

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TriplineRouter
 
 /// The `tripline` command: picks the subcommand and runs it.
 ///
@@ -106,7 +107,10 @@ extension Tripline {
     /// Runs with the process's arguments and standard streams; flushes output before returning.
     static func main() -> Int32 {
         let context = CommandContext(output: .standardOutput(), errors: .standardError(), inputDescriptor: STDIN_FILENO)
-        let status = run(Array(CommandLine.arguments.dropFirst()), context: context)
+        // Not CommandLine.arguments: it turns bytes that are not UTF-8 into replacement characters, and
+        // an input path with such a name would then name no file.
+        let arguments = (1..<Int(CommandLine.argc)).map { PathText.text(ofArgument: CommandLine.unsafeArgv[$0]!) }
+        let status = run(arguments, context: context)
         context.output.flush()
         context.errors.flush()
         return status

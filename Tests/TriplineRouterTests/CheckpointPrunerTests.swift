@@ -122,6 +122,36 @@ struct CheckpointPrunerTests {
         }
     }
 
+    @Test("a row of no recorded device (v6 schema) is kept however long its file is missing; once a check sees the file it records the device, and the row can go")
+    func unknownDeviceIsKeptUntilSeen() throws {
+        try withRouterTempDirectory { dir in
+            let root = dir.appendingPathComponent("in").path
+            let a = try writeFile("{}", "in/a.json", in: dir)
+            let store = try StateStore.inMemory()
+            let checkpoints = CheckpointStore(store: store)
+            try read([a], store: store, device: 0)
+            let pruner = CheckpointPruner(store: checkpoints, roots: [root], grace: 600)
+
+            // Gone (as behind a mount point left empty right after the upgrade): never marked, never forgotten.
+            try FileManager.default.removeItem(atPath: a)
+            for later: Double in [0, 700, 86_400 * 30] {
+                let sweep = try pruner.sweep(now: now + later)
+                #expect(sweep.checked == 1 && sweep.markedMissing == 0 && sweep.forgotten == 0, "\(sweep)")
+            }
+            #expect(try checkpoints.checkpoint(for: a)?.missingSince == nil)
+            #expect(try checkpoints.checkpoint(for: a)?.directoryDevice == 0)
+
+            // Seen present: the device is filled in, and the row is judged like any other from then on.
+            try writeFile("{}", "in/a.json", in: dir)
+            #expect(try pruner.sweep(now: now + 86_400 * 31).forgotten == 0)
+            #expect(try checkpoints.checkpoint(for: a)?.directoryDevice == CheckpointPruner.device(ofDirectory: root))
+            try FileManager.default.removeItem(atPath: a)
+            #expect(try pruner.sweep(now: now + 86_400 * 32).markedMissing == 1)
+            #expect(try pruner.sweep(now: now + 86_400 * 32 + 600).forgotten == 1)
+            #expect(try checkpoints.checkpoint(for: a) == nil)
+        }
+    }
+
     @Test("paths: directory parts, slashes, the device of a file's directory")
     func pathHelpers() {
         #expect(CheckpointPruner.directory(of: "in/a.json") == "in")

@@ -192,17 +192,6 @@ struct FolderWatcherTests {
     }
 }
 
-/// Creates a file whose path is given as raw bytes (a name that is not valid UTF-8), holding `content`.
-private func writeRawPath(_ path: [UInt8], _ content: String) -> Bool {
-    let fd = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
-        open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    }
-    guard fd >= 0 else { return false }
-    defer { _ = close(fd) }
-    let bytes = Array(content.utf8)
-    return bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == bytes.count
-}
-
 @Suite("--follow: the followed folder moved, deleted or replaced")
 struct FolderWatcherRootTests {
     /// What a watcher hands out until `stop`: files as `file PATH`, problems and notes as their text.
@@ -317,86 +306,6 @@ struct FolderWatcherRootTests {
                 "tripline run: the followed folder \(p) was replaced by another folder; following that one and reading its files",
                 "file \(p)/b1.json", "file \(p)/b2.json",
             ])
-        }
-    }
-}
-
-@Suite("Input file names that are not valid UTF-8 are reported, not passed over")
-struct UndecodableNameTests {
-    @Test("a name's bytes that are not valid UTF-8 are shown as \\xNN; valid characters around them are kept")
-    func decodedName() {
-        let valid = DirectoryWalker.decodedName(Array("café.json".utf8))
-        #expect(valid.text == "café.json" && valid.valid)
-        let latin1 = DirectoryWalker.decodedName([0x63, 0x61, 0x66, 0xE9, 0x2E, 0x6A, 0x73, 0x6F, 0x6E])
-        #expect(latin1.text == #"caf\xe9.json"# && !latin1.valid)
-        // A surrogate's encoding (ED A0 80) is not valid UTF-8 either.
-        let mixed = DirectoryWalker.decodedName([0xC3, 0xA9, 0xFF, 0x41, 0xED, 0xA0, 0x80])
-        #expect(mixed.text == #"é\xffA\xed\xa0\x80"# && !mixed.valid)
-    }
-
-    @Test("a walk reports a file with an input's name and a directory whose names are not valid UTF-8, and reads the rest")
-    func walkReportsUndecodableNames() throws {
-        try withRouterTempDirectory { dir in
-            let root = Array(dir.path.utf8)
-            try Data("{}\n".utf8).write(to: dir.appendingPathComponent("ok.json"))
-            #expect(writeRawPath(root + Array("/caf".utf8) + [0xE9] + Array(".json".utf8), "{}\n"))
-            #expect(writeRawPath(root + Array("/caf".utf8) + [0xE9] + Array(".txt".utf8), "not an input's name"))
-            #expect(writeRawPath(root + Array("/.hidden".utf8) + [0xE9] + Array(".json".utf8), "{}\n"))
-            let subdirectory = (root + Array("/d".utf8) + [0xFF] + [0]).map { CChar(bitPattern: $0) }
-            #expect(mkdir(subdirectory, 0o755) == 0)
-            let walker = DirectoryWalker(root: dir.path)
-            var items: [String] = []
-            while let item = walker.next() {
-                switch item {
-                case .success(let path): items.append("file " + path)
-                case .failure(let error): items.append(error.description)
-                }
-            }
-            let p = dir.path
-            #expect(items.sorted() == [
-                #"\#(p)/caf\xe9.json: file name is not valid UTF-8; not read (rename it to read it)"#,
-                #"\#(p)/d\xff: directory name is not valid UTF-8; the files in it are not read (rename it to read them)"#,
-                "file \(p)/ok.json",
-            ], "\(items)")
-        }
-    }
-
-    @Test("--follow reports a file whose name is not valid UTF-8 once, whether there at the start or written later")
-    func watcherReportsUndecodableNames() throws {
-        try withRouterTempDirectory { dir in
-            let root = Array(dir.path.utf8)
-            #expect(writeRawPath(root + Array("/old".utf8) + [0xE9] + Array(".json".utf8), "{}\n"))
-            let stop = StopSignal(signals: [])
-            let watcher = try FolderWatcher(directory: dir.path, stop: stop)
-            var ticks = 0
-            watcher.onWait = {
-                ticks += 1
-                switch ticks {
-                case 1:
-                    _ = writeRawPath(root + Array("/new".utf8) + [0xE9] + Array(".json".utf8), "{}\n")
-                    _ = writeRawPath(root + Array("/old".utf8) + [0xE9] + Array(".json".utf8), "{}\n{}\n")
-                case 2:
-                    _ = writeRawPath(root + Array("/new".utf8) + [0xE9] + Array(".json".utf8), "{}\n{}\n")
-                    try? Data("{}\n".utf8).write(to: dir.appendingPathComponent("ok.json"))
-                default:
-                    stop.request()
-                }
-            }
-            var items: [String] = []
-            while let item = watcher.nextFile() {
-                switch item {
-                case .success(let path): items.append("file " + path)
-                case .failure(let error):
-                    #expect(error.isError && error.endsFile)
-                    items.append(error.description)
-                }
-            }
-            let p = dir.path
-            #expect(items == [
-                #"\#(p)/old\xe9.json: file name is not valid UTF-8; not read (rename it to read it)"#,
-                #"\#(p)/new\xe9.json: file name is not valid UTF-8; not read (rename it to read it)"#,
-                "file \(p)/ok.json",
-            ], "\(items)")
         }
     }
 }

@@ -124,7 +124,7 @@ public final class CheckpointPruner {
             try store.moveAll(under: Self.trimmingSlashes(source) + "/", to: Self.trimmingSlashes(destination) + "/")
         } else {
             var info = stat()
-            try store.move(from: source, to: destination, keepingSource: lstat(source, &info) == 0)
+            try store.move(from: source, to: destination, keepingSource: PathText.withCString(source, { lstat($0, &info) }) == 0)
         }
     }
 
@@ -154,7 +154,7 @@ public final class CheckpointPruner {
     static func presence(of path: String, root: String, recordedDevice: UInt64,
                          cache: inout [String: DirectoryState]) -> Presence {
         var info = stat()
-        if lstat(path, &info) == 0 {
+        if PathText.withCString(path, { lstat($0, &info) }) == 0 {
             let device: UInt64
             if case .directory(let found, _) = state(ofDirectory: directory(of: path), cache: &cache) { device = found } else { device = 0 }
             return .present(directoryDevice: device)
@@ -187,11 +187,11 @@ public final class CheckpointPruner {
         if let known = cache[path] { return known }
         let found: DirectoryState
         var info = stat()
-        if stat(path, &info) != 0 {
+        if PathText.withCString(path, { stat($0, &info) }) != 0 {
             found = errno == ENOENT || errno == ENOTDIR ? .missing : .unknown
         } else if (info.st_mode & S_IFMT) != S_IFDIR {
             found = .missing
-        } else if let handle = opendir(path) {
+        } else if let handle = PathText.withCString(path, { opendir($0) }) {
             // Listable: a directory whose entries can be read, so an absent name is really absent.
             closedir(handle)
             found = .directory(device: UInt64(info.st_dev), listable: true)
@@ -205,7 +205,7 @@ public final class CheckpointPruner {
     /// The device of the directory `path`, or nil when it cannot be looked at.
     static func device(ofDirectory path: String) -> UInt64? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard PathText.withCString(path, { stat($0, &info) }) == 0 else { return nil }
         return UInt64(info.st_dev)
     }
 

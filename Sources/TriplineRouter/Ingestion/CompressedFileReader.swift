@@ -54,7 +54,7 @@ public final class CompressedFileReader {
     ///
     /// Throws `.cannotOpen` if the file is missing, unreadable or a directory.
     public convenience init(path: String, chunkSize: Int = CompressedFileReader.defaultChunkSize) throws(IngestionError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = PathText.withCString(path) { open($0, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: lastErrorDescription()) }
         try self.init(descriptor: fd, path: path, chunkSize: chunkSize)
     }

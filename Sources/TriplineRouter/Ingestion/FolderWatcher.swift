@@ -17,8 +17,8 @@ import Darwin
 /// before the existing files are listed, so nothing that arrives in between is missed; a file is handed
 /// out again only if it changed (inode, size or modification time), and an empty file not at all
 /// (nothing to read yet: a file being created is empty until its first write). Names are filtered as in
-/// ``DirectoryWalker``, and a name that is not valid UTF-8 is reported, not read
-/// (``InputError/nameNotUTF8(path:isDirectory:)``). ``nextFile()`` blocks until a file is ready or the
+/// ``DirectoryWalker``, and a name that is not valid UTF-8 is handed out as its ``PathText``
+/// (`caf\xE9.json`), like any other. ``nextFile()`` blocks until a file is ready or the
 /// ``StopSignal`` fires. Not thread-safe: one consumer.
 ///
 /// The watch is on the directory the root path named when it was set up, so the root is checked: at
@@ -64,8 +64,6 @@ public final class FolderWatcher {
     private var rootUnwatchable = false
     /// When the root is to be checked next (monotonic seconds).
     private var nextRootCheck = 0.0
-    /// Entries with names that are not valid UTF-8 already reported (by the path shown), until they leave.
-    private var reportedUndecodable: Set<String> = []
 
     private struct FileIdentity: Hashable {
         var device: UInt64
@@ -190,7 +188,7 @@ public final class FolderWatcher {
     private func checkRoot() {
         nextRootCheck = Self.monotonicSeconds() + Double(Self.waitTickMilliseconds) / 1000
         var info = stat()
-        let current = stat(root, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        let current = PathText.withCString(root, { stat($0, &info) }) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
             ? FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
         if current != nil, current == rootIdentity, rootWatch != nil || rootUnwatchable { return }
         let wasFollowing = rootIdentity != nil
@@ -219,7 +217,6 @@ public final class FolderWatcher {
         movedOut.removeAll()
         newlyListed.removeAll()
         relocatedDirectories.removeAll()
-        reportedUndecodable.removeAll()
         ready.removeAll(keepingCapacity: true)
         readyIndex = 0
         rootWatch = nil
@@ -250,14 +247,15 @@ public final class FolderWatcher {
                      Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
                 }
                 let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + nameLength)]
-                let name = DirectoryWalker.decodedName(Array(nameBytes.prefix { $0 != 0 }))
+                // inotify gives the name's raw bytes: its PathText names the file even when it is not UTF-8.
+                let name = PathText.text(ofName: nameBytes.prefix { $0 != 0 })
                 offset += headerSize + nameLength
-                handle(wd: wd, mask: mask, cookie: cookie, name: name.text, isUTF8: name.valid)
+                handle(wd: wd, mask: mask, cookie: cookie, name: name)
             }
         }
     }
 
-    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String, isUTF8: Bool) {
+    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
             // Events were lost: rescan everything; unchanged files are skipped by `take`.
             checkRoot()
@@ -281,16 +279,6 @@ public final class FolderWatcher {
         guard let directory = directories[wd], !name.isEmpty, !name.hasPrefix(".") else { return }
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         let isDirectory = mask & UInt32(IN_ISDIR) != 0
-        guard isUTF8 else {
-            // `path` shows the name; it names no file. Report what would have been read, once.
-            if mask & Self.leaveEvents != 0 {
-                reportedUndecodable.remove(path)
-            } else if isDirectory ? mask & Self.directoryEvents != 0 : DirectoryWalker.accepts(name: name),
-                      reportedUndecodable.insert(path).inserted {
-                errors.append(.nameNotUTF8(path: path, isDirectory: isDirectory))
-            }
-            return
-        }
         if mask & UInt32(IN_MOVED_FROM) != 0, isDirectory || DirectoryWalker.accepts(name: name) {
             let identity = seen[path].map { FileIdentity(device: $0.device, inode: $0.inode) }
             movedOut[cookie] = MovedOut(path: path, isDirectory: isDirectory, identity: isDirectory ? nil : identity,
@@ -318,7 +306,7 @@ public final class FolderWatcher {
     /// here), a regular file with one link is being written (ready when closed).
     private func created(_ path: String) {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }  // gone already
+        guard PathText.withCString(path, { lstat($0, &info) }) == 0 else { return }  // gone already
         switch info.st_mode & S_IFMT {
         case S_IFLNK:
             switch FileKind.of(path, followLinks: false) {
@@ -339,8 +327,9 @@ public final class FolderWatcher {
     /// (sorted, as ``DirectoryWalker`` walks). Returns the watch on `directory`, nil if it cannot be watched.
     @discardableResult
     private func watchTree(_ directory: String, listFiles: Bool) -> Int32? {
-        let wd = inotify_add_watch(inotify, directory,
-                                   Self.fileEvents | Self.directoryEvents | Self.leaveEvents | Self.selfEvents | UInt32(IN_ONLYDIR))
+        let wd = PathText.withCString(directory) {
+            inotify_add_watch(inotify, $0, Self.fileEvents | Self.directoryEvents | Self.leaveEvents | Self.selfEvents | UInt32(IN_ONLYDIR))
+        }
         if wd < 0 {
             errors.append(.file(.cannotOpen(path: directory, reason: "cannot watch: " + String(cString: strerror(errno)))))
             return nil
@@ -371,7 +360,6 @@ public final class FolderWatcher {
             case .failure(let error):
                 errors.append(error)
                 if case .danglingLink = FileKind.of(error.path, followLinks: false) { dangling.insert(error.path) }
-                if case .nameNotUTF8 = error { reportedUndecodable.insert(error.path) }
             }
         }
         return wd
@@ -409,7 +397,7 @@ public final class FolderWatcher {
         guard !files.isEmpty else { return }
         for path in newlyListed {
             var info = stat()
-            guard stat(path, &info) == 0,
+            guard PathText.withCString(path, { stat($0, &info) }) == 0,
                   let cookie = files.removeValue(forKey: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))),
                   let entry = movedOut.removeValue(forKey: cookie), entry.path != path else { continue }
             onMove?(entry.path, path, false)
@@ -449,7 +437,7 @@ public final class FolderWatcher {
     /// hands it out once, written, instead of it being read empty and then read again.
     private func take(_ path: String) -> Bool {
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
+        guard PathText.withCString(path, { stat($0, &info) }) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
         let stamp = FileStamp(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
                               modifiedSeconds: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
         if seen[path] == stamp { return false }

@@ -63,10 +63,6 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A directory entry with an input's name that is not a regular file (`kind`: a FIFO, a socket,
     /// a device): not read, as it may never end. Not an error: reported as a note.
     case notARegularFile(path: String, kind: String)
-    /// A directory entry whose name is not valid UTF-8 (`path` shows each byte that is not valid as
-    /// `\xNN`): paths are Swift strings here, which cannot hold such a name, so it is not read (for a
-    /// directory, nor is anything in it). An error, so that no input is left out in silence.
-    case nameNotUTF8(path: String, isDirectory: Bool)
     /// The folder `--follow` watches went away, came back, or was replaced (``FollowedFolderChange``).
     /// Not an error: reported as a note.
     case followedFolder(path: String, change: FollowedFolderChange)
@@ -75,7 +71,7 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     public var path: String {
         switch self {
         case .file(let error): return error.path
-        case .malformedLog(let path, _, _, _), .notFound(let path, _), .notARegularFile(let path, _), .nameNotUTF8(let path, _),
+        case .malformedLog(let path, _, _, _), .notFound(let path, _), .notARegularFile(let path, _),
              .followedFolder(let path, _):
             return path
         case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
@@ -88,7 +84,7 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .eventTooLarge(let origin, _), .invalidEvent(let origin, _), .incomplete(let origin, _), .cloudTrailDigest(let origin):
             return origin
-        case .file, .malformedLog, .notFound, .notARegularFile, .nameNotUTF8, .followedFolder: return nil
+        case .file, .malformedLog, .notFound, .notARegularFile, .followedFolder: return nil
         }
     }
 
@@ -96,7 +92,7 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     public var endsFile: Bool {
         switch self {
         case .eventTooLarge, .invalidEvent, .cloudTrailDigest, .followedFolder: return false
-        case .file, .malformedLog, .notFound, .incomplete, .notARegularFile, .nameNotUTF8: return true
+        case .file, .malformedLog, .notFound, .incomplete, .notARegularFile: return true
         }
     }
 
@@ -142,10 +138,6 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): \(reason)"
         case .notARegularFile(let path, let kind):
             return "\(path): \(kind), not a regular file; skipped (name it on the command line to read it)"
-        case .nameNotUTF8(let path, false):
-            return "\(path): file name is not valid UTF-8; not read (rename it to read it)"
-        case .nameNotUTF8(let path, true):
-            return "\(path): directory name is not valid UTF-8; the files in it are not read (rename it to read them)"
         case .followedFolder(let path, .gone):
             return "tripline run: the followed folder \(path) was moved or deleted; waiting for it to reappear"
         case .followedFolder(let path, .reappeared):

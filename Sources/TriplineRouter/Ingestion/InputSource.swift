@@ -25,7 +25,8 @@ public enum InputSource: Sendable, Hashable, CustomStringConvertible {
 ///
 /// `-` (or no argument at all) is standard input; a file is read whatever its name; a directory is
 /// walked recursively with ``DirectoryWalker`` (sorted by name, so an `AWSLogs/…/YYYY/MM/DD/` tree comes
-/// out in time order). A missing path is reported in its place and the rest still run.
+/// out in time order). A missing path is reported in its place and the rest still run. An argument's
+/// bytes that are not UTF-8 arrive as ``PathText`` (``PathText/text(ofArgument:)``).
 public final class SourceList {
     private var pending: [String]
     private var walker: DirectoryWalker?
@@ -43,7 +44,7 @@ public final class SourceList {
                 self.walker = nil
             }
             guard !pending.isEmpty else { return nil }
-            let argument = pending.removeFirst()
+            let argument = Self.path(ofArgument: pending.removeFirst())
             if argument == "-" { return .success(.standardInput) }
             switch FileKind.of(argument) {
             case .directory:
@@ -56,6 +57,19 @@ public final class SourceList {
             }
         }
     }
+
+    /// The ``PathText`` of a path typed on the command line. An argument that is valid UTF-8 came as
+    /// typed, so one that reads as an escape (a file literally named `caf\xE9.json`, where the escape
+    /// names `caf` + byte E9) is ambiguous: it means the escaped bytes when they name something, else
+    /// the literal name when that does (written in its own escaped form, `caf\x5CxE9.json`).
+    static func path(ofArgument argument: String) -> String {
+        let literal = Array(argument.utf8)
+        guard PathText.bytes(of: argument) != literal else { return argument }
+        var info = stat()
+        if PathText.withCString(argument, { lstat($0, &info) }) == 0 { return argument }
+        let literalText = PathText.text(ofPath: literal)
+        return PathText.withCString(literalText, { lstat($0, &info) }) == 0 ? literalText : argument
+    }
 }
 
 /// Walks a directory tree for input files: regular files only, sorted by name within each directory.
@@ -64,8 +78,9 @@ public final class SourceList {
 /// `CloudTrail-Digest`) and files whose names do not end in `.json`, `.json.gz`, `.ndjson`, `.jsonl`
 /// or `.gz`. Symbolic links to files are followed; symbolic links to directories are not (no loops);
 /// a dangling symbolic link with an input's name is reported, not skipped in silence, and a FIFO,
-/// socket or device with an input's name is skipped with a note (``InputError/notARegularFile(path:kind:)``),
-/// and an entry whose name is not valid UTF-8 is reported (``InputError/nameNotUTF8(path:isDirectory:)``).
+/// socket or device with an input's name is skipped with a note (``InputError/notARegularFile(path:kind:)``).
+/// A name that is not valid UTF-8 is walked and read like any other, under its ``PathText``
+/// (`caf\xE9.json`).
 /// Lazy: holds one sorted listing per directory level, never the whole tree.
 public final class DirectoryWalker {
     private struct Frame {
@@ -76,8 +91,6 @@ public final class DirectoryWalker {
 
     private var stack: [Frame] = []
     private var pendingRoot: String?
-    /// Entries of the directories entered whose names are not valid UTF-8, reported before the rest.
-    private var undecodable: [InputError] = []
 
     /// A walk of `root`, which is read on the first call to ``next()``.
     public init(root: String) {
@@ -97,8 +110,7 @@ public final class DirectoryWalker {
             pendingRoot = nil
             if let error = push(root) { return .failure(error) }
         }
-        while !stack.isEmpty || !undecodable.isEmpty {
-            if !undecodable.isEmpty { return .failure(undecodable.removeFirst()) }
+        while !stack.isEmpty {
             let top = stack.count - 1
             guard stack[top].next < stack[top].names.count else {
                 stack.removeLast()
@@ -125,90 +137,34 @@ public final class DirectoryWalker {
     }
 
     private func push(_ directory: String) -> InputError? {
-        switch Self.listing(directory) {
-        case .success(let listing):
-            stack.append(Frame(directory: directory, names: listing.names.filter { !$0.hasPrefix(".") }))
-            undecodable.append(contentsOf: listing.undecodable)
+        switch Self.list(directory) {
+        case .success(let names):
+            stack.append(Frame(directory: directory, names: names.filter { !$0.hasPrefix(".") }))
             return nil
         case .failure(let error):
             return error
         }
     }
 
-    /// The names in `directory` (without `.` and `..`), sorted by their UTF-8 bytes; names that are not
-    /// valid UTF-8 are left out (``listing(_:)`` has them).
+    /// The names in `directory` (without `.` and `..`) as ``PathText`` (a name that is not valid UTF-8
+    /// escaped, so it still names its file), sorted by their raw bytes.
     public static func list(_ directory: String) -> Result<[String], InputError> {
-        listing(directory).map(\.names)
-    }
-
-    /// A directory's entries as read: the names a `String` holds, and the problems with those it cannot.
-    public struct Listing: Sendable {
-        /// The names that are valid UTF-8 (without `.` and `..`), sorted by their bytes.
-        public var names: [String]
-        /// One ``InputError/nameNotUTF8(path:isDirectory:)`` for each entry whose name is not valid
-        /// UTF-8 and that would be read or walked (a directory; a file or link with an input's name;
-        /// not hidden), in the order listed.
-        public var undecodable: [InputError]
-    }
-
-    /// The entries of `directory` (see ``Listing``).
-    ///
-    /// A name that is not valid UTF-8 cannot become a `String` path without changing its bytes (a
-    /// path decoded with replacement characters names no file), so it is reported, not turned into a
-    /// path that silently fails to open.
-    public static func listing(_ directory: String) -> Result<Listing, InputError> {
-        guard let handle = opendir(directory) else {
+        guard let handle = PathText.withCString(directory, { opendir($0) }) else {
             return .failure(.file(.cannotOpen(path: directory, reason: String(cString: strerror(errno)))))
         }
         defer { closedir(handle) }
-        var listing = Listing(names: [], undecodable: [])
+        var entries: [(raw: [UInt8], name: String)] = []
         while let entry = readdir(handle) {
             let raw = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) {
                     Array(UnsafeRawBufferPointer(start: $0, count: strlen($0)))
                 }
             }
-            let name = Self.decodedName(raw)
-            if name.valid {
-                if name.text == "." || name.text == ".." { continue }
-                listing.names.append(name.text)
-                continue
-            }
-            guard raw.first != UInt8(ascii: ".") else { continue }
-            var info = stat()
-            let isDirectory = (raw.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
-                fstatat(dirfd(handle), $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-            }
-            if isDirectory || accepts(name: name.text) {
-                let path = directory.hasSuffix("/") ? directory + name.text : directory + "/" + name.text
-                listing.undecodable.append(.nameNotUTF8(path: path, isDirectory: isDirectory))
-            }
+            if raw == [0x2E] || raw == [0x2E, 0x2E] { continue }
+            entries.append((raw, PathText.text(ofName: raw)))
         }
-        listing.names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        return .success(listing)
-    }
-
-    /// A file name's bytes as text: the name itself when it is valid UTF-8, else (`valid` false) the
-    /// name with each byte that is not part of a valid UTF-8 sequence written `\xNN` (`caf\xe9.json`),
-    /// for messages only: that text names no file.
-    static func decodedName(_ bytes: [UInt8]) -> (text: String, valid: Bool) {
-        if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }
-        var text = ""
-        var index = 0
-        while index < bytes.count {
-            let lead = bytes[index]
-            let length = lead < 0x80 ? 1 : (0xC2...0xDF).contains(lead) ? 2 : (0xE0...0xEF).contains(lead) ? 3 : (0xF0...0xF4).contains(lead) ? 4 : 0
-            if length > 0, index + length <= bytes.count,
-               let scalar = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
-                text += scalar
-                index += length
-            } else {
-                let hex = String(lead, radix: 16)
-                text += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-                index += 1
-            }
-        }
-        return (text, false)
+        entries.sort { $0.raw.lexicographicallyPrecedes($1.raw) }
+        return .success(entries.map(\.name))
     }
 
     private func join(_ directory: String, _ name: String) -> String {
@@ -230,12 +186,12 @@ enum FileKind {
     static func of(_ path: String, followLinks: Bool = true) -> FileKind {
         var info = stat()
         if followLinks {
-            guard stat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
+            guard PathText.withCString(path, { stat($0, &info) }) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
             return kind(info.st_mode)
         }
-        guard lstat(path, &info) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
+        guard PathText.withCString(path, { lstat($0, &info) }) == 0 else { return .missing(reason: String(cString: strerror(errno))) }
         if (info.st_mode & S_IFMT) == S_IFLNK {
-            guard stat(path, &info) == 0 else {
+            guard PathText.withCString(path, { stat($0, &info) }) == 0 else {
                 let reason = String(cString: strerror(errno))
                 return .danglingLink(reason: "dangling symbolic link to '\(linkTarget(path) ?? "?")' (\(reason)); skipped")
             }
@@ -244,12 +200,12 @@ enum FileKind {
         return kind(info.st_mode)
     }
 
-    /// Where the symbolic link `path` points, as written in the link.
+    /// Where the symbolic link `path` points, as written in the link (as ``PathText``).
     static func linkTarget(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &buffer, buffer.count - 1)
+        let count = PathText.withCString(path) { readlink($0, &buffer, buffer.count - 1) }
         guard count >= 0 else { return nil }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return PathText.text(ofPath: buffer[0..<count].map { UInt8(bitPattern: $0) })
     }
 
     private static func kind(_ mode: mode_t) -> FileKind {

@@ -57,7 +57,7 @@ public final class SourceFile {
         let fd: Int32
         switch source {
         case .file(let path):
-            fd = open(path, O_RDONLY | O_CLOEXEC)
+            fd = PathText.withCString(path) { open($0, O_RDONLY | O_CLOEXEC) }
             guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
             owned = true
         case .standardInput:
