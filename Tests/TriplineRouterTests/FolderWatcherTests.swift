@@ -51,6 +51,42 @@ struct FolderWatcherTests {
         }
     }
 
+    /// prune.md F2: when more changes arrive at once than the kernel queues (`IN_Q_OVERFLOW`), the
+    /// rescan cannot pair renames any more; the watcher says so instead of re-reading silently.
+    @Test("an inotify queue overflow is reported as a note about the followed folder, then the folder is rescanned")
+    func queueOverflowIsNoted() throws {
+        let limitText = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)) ?? ""
+        guard let limit = Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)), limit <= 200_000 else {
+            print("skipped: fs.inotify.max_queued_events is \(limitText.isEmpty ? "unknown" : limitText), too many events to overflow in a test")
+            return
+        }
+        try withRouterTempDirectory { dir in
+            let stop = StopSignal(signals: [])
+            let watcher = try FolderWatcher(directory: dir.path, stop: stop)
+            let paths = ["a.json", "b.json"].map { dir.appendingPathComponent($0).path }
+            let content = Array(#"{"Records":[]}"#.utf8)
+            // Alternating between two files, so the kernel cannot merge an event into the one before.
+            for k in 0..<(limit + 64) {
+                let fd = open(paths[k % 2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                try #require(fd >= 0)
+                _ = content.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                _ = close(fd)
+            }
+            watcher.onWait = { stop.request() }
+            var notes: [FollowedFolderChange] = []
+            var handedOut: Set<String> = []
+            while let item = watcher.nextFile() {
+                switch item {
+                case .success(let path): handedOut.insert(path)
+                case .failure(.followedFolder(_, let change)): notes.append(change)
+                case .failure(let error): Issue.record("unexpected \(error)")
+                }
+            }
+            #expect(notes == [.eventsLost])
+            #expect(handedOut == Set(paths), "the rescan hands out the files: \(handedOut)")
+        }
+    }
+
     @Test("files deleted or moved out of the folder are forgotten: a long --follow remembers the files present, not every file seen")
     func deletedFilesAreForgotten() throws {
         try withRouterTempDirectory { dir in

@@ -257,7 +257,9 @@ public final class FolderWatcher {
 
     private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            // Events were lost: rescan everything; unchanged files are skipped by `take`.
+            // Events were lost: rescan everything; unchanged files are skipped by `take`, renamed ones
+            // cannot be paired any more, which the note says.
+            errors.append(.followedFolder(path: root, change: .eventsLost))
             checkRoot()
             if rootWatch != nil { watchTree(root, listFiles: true) }
             newlyListed.removeAll()

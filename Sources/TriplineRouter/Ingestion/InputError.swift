@@ -63,7 +63,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A directory entry with an input's name that is not a regular file (`kind`: a FIFO, a socket,
     /// a device): not read, as it may never end. Not an error: reported as a note.
     case notARegularFile(path: String, kind: String)
-    /// The folder `--follow` watches went away, came back, or was replaced (``FollowedFolderChange``).
+    /// The folder `--follow` watches went away, came back, was replaced, or changed faster than its
+    /// notifications could be queued (``FollowedFolderChange``).
     /// Not an error: reported as a note.
     case followedFolder(path: String, change: FollowedFolderChange)
 
@@ -142,6 +143,10 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "tripline run: the followed folder \(path) was moved or deleted; waiting for it to reappear"
         case .followedFolder(let path, .reappeared):
             return "tripline run: the followed folder \(path) is there again; following it and reading its files"
+        case .followedFolder(let path, .eventsLost):
+            return "tripline run: more changed at once in the followed folder \(path) than inotify could queue "
+                + "(fs.inotify.max_queued_events); rescanned it: files renamed meanwhile are read again under their new names "
+                + "(their events are duplicates, skipped within --dedupe-window)"
         case .followedFolder(let path, .replaced):
             return "tripline run: the followed folder \(path) was replaced by another folder; following that one and reading its files"
         case .cloudTrailDigest(let origin) where origin.position == .document:
@@ -170,4 +175,7 @@ public enum FollowedFolderChange: Sendable, Equatable {
     /// Another directory took the path's place before it was seen gone (`rm -r` and `mkdir` in quick
     /// succession, a symbolic link pointed elsewhere, a file system mounted over it).
     case replaced
+    /// The kernel dropped change notifications (its queue overflowed): the folder was listed afresh,
+    /// and renames in the lost notifications cannot be told from new files.
+    case eventsLost
 }
