@@ -23,6 +23,20 @@ struct InitCommandTests {
         }
     }
 
+    @Test("the record may be given alone, as init FILE; two of them, or none, is a command-line error naming what was given")
+    func takesTheRecordAsAnArgument() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(Self.record.utf8).write(to: dir.appendingPathComponent("rec.json"))
+            let positional = try tripline.run(["init", "rec.json", "--name", "by-argument"], in: dir)
+            #expect(positional.status == 0 && positional.stdoutLines.first?.hasPrefix("wrote Rules/by-argument.json") == true, "\(positional)")
+            let both = try tripline.run(["init", "rec.json", "--from-event", "other.json"], in: dir)
+            #expect(both.status == 64 && both.stderr.hasPrefix("tripline init: init takes one event to start from; got 2: rec.json, other.json\n"), "\(both)")
+            let none = try tripline.run(["init"], in: dir)
+            #expect(none.status == 64 && none.stderr.contains("tripline init FILE (or --from-event FILE)"), "\(none)")
+        }
+    }
+
     @Test("a CloudTrail log file: its one record is used; with several, init says how many and --record N picks one")
     func scaffoldsFromALogFile() throws {
         let tripline = try TriplineBinary.locate()

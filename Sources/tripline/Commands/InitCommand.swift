@@ -2,7 +2,7 @@ import Foundation
 import TriplineJSON
 import TriplineRouter
 
-/// `tripline init --from-event record.json`: a new rule, handler and test event from one CloudTrail record.
+/// `tripline init record.json` (or `--from-event record.json`): a new rule, handler and test event from one CloudTrail record.
 ///
 /// The quickest way from "this API call should alert" to a tested rule: the pattern matches the
 /// record on `source`, `detail-type`, `eventSource` and `eventName` (as EventBridge delivers it),
@@ -12,16 +12,17 @@ enum InitCommand: Command {
     static let spec = CommandSpec(
         name: "init",
         summary: "Scaffold a rule, a handler and a test event from a CloudTrail record",
-        synopses: ["init --from-event FILE [--record N] [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]"],
+        synopses: ["init FILE [--record N] [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]",
+                   "init --from-event FILE [--record N] [--name NAME] [--rules DIR] [--handlers DIR] [--events DIR]"],
         options: [
-            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record, an EventBridge event, or a CloudTrail log file ({\"Records\":[...]}) (JSON, plain or gzipped; '-' for standard input)."),
+            OptionSpec(name: "from-event", valueName: "FILE", help: "A CloudTrail record, an EventBridge event, or a CloudTrail log file ({\"Records\":[...]}) (JSON, plain or gzipped; '-' for standard input); the same as FILE given alone."),
             OptionSpec(name: "record", valueName: "N", help: "For a CloudTrail log file with several records: use Records[N] (counting from 0, as jq and tripline's messages do)."),
             OptionSpec(name: "name", valueName: "NAME", help: "The rule's name (default: from eventName, e.g. stop-logging)."),
             OptionSpec(name: "rules", valueName: "DIR", help: "Where the rule file goes (default: Rules)."),
             OptionSpec(name: "handlers", valueName: "DIR", help: "Where the handler goes (default: Handlers)."),
             OptionSpec(name: "events", valueName: "DIR", help: "Where the test event goes (default: Examples/events)."),
         ],
-        positionals: nil,
+        positionals: "FILE",
         discussion: """
             A CloudTrail log file holding one record gives that record; with several, pick one with
             --record N (Records[N], from 0).
@@ -41,8 +42,12 @@ enum InitCommand: Command {
     static let maxInputBytes = 16 * 1024 * 1024
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
-        guard let input = arguments.value("from-event") else {
-            return context.usageError("--from-event is required: a CloudTrail record to start from", spec: spec)
+        let given = arguments.positionals + (arguments.value("from-event").map { [$0] } ?? [])
+        guard given.count <= 1 else {
+            return context.usageError("init takes one event to start from; got \(given.count): \(given.joined(separator: ", "))", spec: spec)
+        }
+        guard let input = given.first else {
+            return context.usageError("a CloudTrail record to start from is required: tripline init FILE (or --from-event FILE)", spec: spec)
         }
         let rulesDirectory = arguments.value("rules") ?? "Rules"
         let handlersDirectory = arguments.value("handlers") ?? "Handlers"
