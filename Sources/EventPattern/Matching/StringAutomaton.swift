@@ -23,6 +23,9 @@ struct StringAutomaton: Sendable {
     private var epsilonTarget: [Int32] = []
     private var loops: [Bool] = []
     private var acceptTest: [Int32] = []
+    /// The test each NFA state belongs to (-1 for the shared start state). A test's states are
+    /// numbered in the order of its tokens, which ``explicitPart(_:)`` relies on.
+    private var stateTest: [Int32] = []
 
     /// NFA states active in every reachable state set (closed under epsilon).
     private var baseMember: [Bool] = []
@@ -87,11 +90,14 @@ struct StringAutomaton: Sendable {
         var epsilonFrom: [Int32] = [], epsilonTo: [Int32] = []
         var loopFlags: [Bool] = [false]
         var accepts: [Int32] = [-1]
+        var owners: [Int32] = [-1]
+        var owner: Int32 = -1
         func newState() -> Int32 {
-            loopFlags.append(false); accepts.append(-1)
+            loopFlags.append(false); accepts.append(-1); owners.append(owner)
             return Int32(loopFlags.count - 1)
         }
         for (testID, tokens) in tests.enumerated() {
+            owner = Int32(testID)
             var current = newState()
             epsilonFrom.append(0); epsilonTo.append(current)
             for token in tokens {
@@ -138,6 +144,7 @@ struct StringAutomaton: Sendable {
         epsilonTarget = layout(epsilonFrom, into: &epsilonStart).map { epsilonTo[$0] }
         loops = loopFlags
         acceptTest = accepts
+        stateTest = owners
     }
 
     /// `seeds` and every state reachable from them by epsilon moves, each once.
@@ -195,17 +202,35 @@ struct StringAutomaton: Sendable {
         startSet = explicitPart(start)
     }
 
-    /// The states of `set` outside the base set, sorted, each once: a DFA state's identity.
+    /// The states of `set` outside the base set that can still matter, sorted, each once: a DFA
+    /// state's identity.
+    ///
+    /// A test's state after one of its `*` makes every earlier state of the same test redundant: a
+    /// rest of the value that completes the test from an earlier position holds the pieces after
+    /// that `*` in order, so it completes it from the `*` too. Dropping them keeps a test to its
+    /// furthest `*` and the piece in progress after it; without that, many multi-`*` wildcards on
+    /// one field made sets of thousands of states and DFA caches of hundreds of megabytes.
     private func explicitPart(_ set: [Int32]) -> [Int32] {
         var out = set.filter { !baseMember[Int($0)] }
         out.sort()
-        var kept = 0
-        for k in out.indices where k == 0 || out[k] != out[k - 1] {
-            out[kept] = out[k]
-            kept += 1
+        // Walked from the highest state down: a test's states come in token order, so once one of
+        // its loops is kept, the rest of that test's states are earlier ones.
+        var kept = out.count
+        var test: Int32 = -2
+        var afterLoop = false
+        var k = out.count - 1
+        while k >= 0 {
+            let state = out[k]
+            k -= 1
+            if kept < out.count && out[kept] == state { continue }   // a duplicate
+            let owner = stateTest[Int(state)]
+            if owner != test { test = owner; afterLoop = false }
+            if afterLoop { continue }
+            kept -= 1
+            out[kept] = state
+            if loops[Int(state)] { afterLoop = true }
         }
-        out.removeLast(out.count - kept)
-        return out
+        return Array(out[kept...])
     }
 
     /// The explicit state set reached from `set` on byte class `cls`.
@@ -238,10 +263,19 @@ struct StringAutomaton: Sendable {
 
 /// A per-thread, lazily built DFA for one ``StringAutomaton``: the states real values reached.
 ///
-/// Bounded: past ``maxStates`` the cache is flushed (the value being matched finishes by NFA
-/// simulation), so memory stays fixed whatever the tests and values.
+/// Bounded: past ``maxStates`` states or ``maxBytes`` bytes the cache is flushed (the value being matched
+/// finishes by NFA simulation), so memory stays fixed whatever the tests and values.
 struct LazyDFA {
     static let maxStates = 20_000
+    /// The most memory the cache may hold, roughly (its states' sets, transition rows and accepted
+    /// tests): a few states of very large sets are bounded too, not only many states.
+    static let defaultMaxBytes = 16 << 20
+    /// This cache's bound (``defaultMaxBytes``; smaller in tests).
+    var maxBytes = LazyDFA.defaultMaxBytes
+    /// The memory the cache holds now, by the same reckoning.
+    private(set) var storedBytes = 0
+    /// The most NFA states one cached state has held since the cache was made.
+    private(set) var largestSet = 0
 
     var classCount = 0
     var table: [Int32] = []
@@ -258,6 +292,7 @@ struct LazyDFA {
         acceptList = []
         sets = []
         ids = [:]
+        storedBytes = 0
         deadState = -1
         _ = addState(automaton.startSet, automaton: automaton)
         if automaton.baseIsEmpty { deadState = addState([], automaton: automaton) }
@@ -269,8 +304,12 @@ struct LazyDFA {
         ids[set] = id
         sets.append(set)
         table.append(contentsOf: repeatElement(-1, count: classCount))
-        acceptList.append(contentsOf: automaton.accepts(of: set))
+        let accepted = automaton.accepts(of: set)
+        acceptList.append(contentsOf: accepted)
         acceptStart.append(Int32(acceptList.count))
+        // The set is held once (the array and the dictionary key share it), plus their headers.
+        storedBytes += 4 * (set.count + classCount + accepted.count + 1) + 96
+        largestSet = max(largestSet, set.count)
         if set.isEmpty && automaton.baseIsEmpty {
             // The dead state loops to itself.
             for c in 0..<classCount { table[Int(id) * classCount + c] = id }
@@ -280,7 +319,7 @@ struct LazyDFA {
 
     /// Builds (or finds) the state after `state` on `cls`; -1 when the cache had to be flushed.
     mutating func addTransition(from state: Int32, class cls: Int, automaton: StringAutomaton) -> Int32 {
-        if sets.count >= LazyDFA.maxStates {
+        if sets.count >= LazyDFA.maxStates || storedBytes >= maxBytes {
             reset(for: automaton)
             return -1
         }
