@@ -35,6 +35,10 @@ struct EventWalker {
     // MARK: Reading
 
     mutating func walkEvent() throws(JSONError) {
+        // A UTF-8 byte order mark before the event (a file saved by some editors) is skipped, as
+        // `JSONParser` and the input readers skip it.
+        let bytes = cursor.bytes
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { cursor.index = 3 }
         cursor.skipWhitespace()
         guard cursor.index < cursor.bytes.count, cursor.bytes[cursor.index] == UInt8(ascii: "{") else {
             throw cursor.unexpected(expected: "a JSON object (an event)")
