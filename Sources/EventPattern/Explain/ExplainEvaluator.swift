@@ -7,6 +7,9 @@ struct ExplainEvaluator {
     /// revisit a state do not explode on events with large arrays.
     private var failed: Set<SearchState> = []
     private var branchKeys: [[FieldCondition]: Int] = [:]
+    /// Per branch key, per condition index: the arrays that values at that condition's path or a
+    /// later one's sit in (the only chosen positions that can still matter from there).
+    private var arraysAhead: [Int: [Set<Int>]] = [:]
 
     struct SearchState: Hashable {
         var branch: Int
@@ -32,7 +35,10 @@ struct ExplainEvaluator {
     private mutating func search(_ conditions: [FieldCondition], branch: Int, from index: Int,
                                  accumulated: [FlattenedEvent.ArrayPosition], chosen: inout [MatchedCondition]) -> Bool {
         guard index < conditions.count else { return true }
-        let state = SearchState(branch: branch, index: index, accumulated: accumulated)
+        // Positions in arrays no remaining value sits in cannot change the outcome: leaving them out
+        // of the state lets searches over sibling arrays meet again (kept, they made it exponential).
+        let ahead = arraysAhead(conditions, branch: branch)[index]
+        let state = SearchState(branch: branch, index: index, accumulated: accumulated.filter { ahead.contains($0.array) })
         if failed.contains(state) { return false }
         let condition = conditions[index]
         let candidates = (event.byPath[Array(condition.path.utf8)] ?? []).filter { Self.consistent($0.membership, accumulated) }
@@ -51,6 +57,21 @@ struct ExplainEvaluator {
         }
         failed.insert(state)
         return false
+    }
+
+    /// The arrays ahead of each condition of `conditions` (see `arraysAhead`), computed once per branch.
+    private mutating func arraysAhead(_ conditions: [FieldCondition], branch: Int) -> [Set<Int>] {
+        if let known = arraysAhead[branch] { return known }
+        var lists = Array(repeating: Set<Int>(), count: conditions.count)
+        var ahead = Set<Int>()
+        for index in conditions.indices.reversed() {
+            for leaf in event.byPath[Array(conditions[index].path.utf8)] ?? [] {
+                for position in leaf.membership { ahead.insert(position.array) }
+            }
+            lists[index] = ahead
+        }
+        arraysAhead[branch] = lists
+        return lists
     }
 
     /// Explains a pattern object (the top level or one `$or` alternative) at `prefix`.

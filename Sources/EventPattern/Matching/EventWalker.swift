@@ -418,6 +418,7 @@ struct EventWalker {
         state.chosen.clear()
         state.searchSteps = 0
         if !state.failedStates.isEmpty { state.failedStates.removeAll(keepingCapacity: true) }
+        noteArraysAhead(start: start, end: end)
         return search(from: start, end: end)
     }
 
@@ -603,14 +604,55 @@ struct EventWalker {
         return position <= end
     }
 
+    /// Fills `state.arraysAhead` for the conditions `start..<end` of the rule being searched: for
+    /// each, the arrays holding a value that it or a later condition may choose or must check.
+    private mutating func noteArraysAhead(start: Int, end: Int) {
+        var ahead = Set<Int32>()
+        var lists = Array(repeating: [Int32](), count: end - start)
+        var k = end - 1
+        while k >= start {
+            let p = Int(flat.subRulePreds[k])
+            if state.preds[p].stamp == state.epoch {
+                var pair = state.preds[p].head
+                while pair >= 0 {
+                    insertArrays(of: Int(state.pairs[Int(pair)].occurrence), into: &ahead)
+                    pair = state.pairs[Int(pair)].next
+                }
+            }
+            let f = Int(flat.pred[p].field)
+            if flat.pred[p].hasAbsence && state.fieldStamp[f] == state.epoch {
+                // An absence is checked against every value of its field.
+                var occ = state.fieldOccHead[f]
+                while occ >= 0 {
+                    insertArrays(of: Int(occ), into: &ahead)
+                    occ = state.occurrences[Int(occ)].nextInField
+                }
+            }
+            lists[k - start] = ahead.sorted()
+            k -= 1
+        }
+        state.arraysAhead = lists
+    }
+
+    private func insertArrays(of occ: Int, into arrays: inout Set<Int32>) {
+        let start = Int(state.occurrences[occ].memberStart)
+        for m in 0..<Int(state.occurrences[occ].memberCount) { arrays.insert(state.memberArena[start + 2 * m]) }
+    }
+
     /// Depth-first choice of one value per condition, in path order, keeping array memberships consistent.
+    ///
+    /// Past a few hundred steps, states known to fail are remembered by the condition reached and
+    /// the positions chosen in the arrays still ahead (`state.arraysAhead`): positions in arrays no
+    /// remaining value sits in cannot change the outcome, and leaving them out is what lets the
+    /// memo hit. Keyed on every chosen position, sibling arrays of one array of objects made it
+    /// exponential (fuzz.md F1: a 5 KB event took 15 s and 0.9 GB).
     private mutating func search(from k: Int, end: Int) -> Bool {
         if k == end { return true }
         state.searchSteps += 1
         let memoize = state.searchSteps > 512
         var memoKey: [Int32] = []
         if memoize {
-            memoKey = [Int32(k)] + state.chosen
+            memoKey = memoKeyFor(condition: k, first: end - state.arraysAhead.count)
             if state.failedStates.contains(memoKey) { return false }
         }
         let p = Int(flat.subRulePreds[k])
@@ -637,6 +679,22 @@ struct EventWalker {
         }
         if memoize { state.failedStates.insert(memoKey) }
         return false
+    }
+
+    /// `[k]` then the (array, index) pairs chosen in arrays still ahead of condition `k`, by array.
+    private func memoKeyFor(condition k: Int, first: Int) -> [Int32] {
+        let ahead = state.arraysAhead[k - first]
+        var pairs: [(Int32, Int32)] = []
+        var c = 0
+        while c < state.chosen.count {
+            let array = state.chosen[c]
+            if ahead.contains(array) { pairs.append((array, state.chosen[c + 1])) }
+            c += 2
+        }
+        pairs.sort { $0.0 < $1.0 }
+        var key: [Int32] = [Int32(k)]
+        for (array, index) in pairs { key.append(array); key.append(index) }
+        return key
     }
 
     private mutating func tryChoosing(occurrence occ: Int, next: Int, end: Int) -> Bool {

@@ -95,6 +95,9 @@ struct WalkState {
     /// Where the decision's early reads of candidate records go (kept, so they are not optimized away).
     var sink: Int32 = 0
     var failedStates: Set<[Int32]> = []
+    /// Per condition of the rule being searched (from its first), the arrays that values of it or
+    /// of a later condition sit in, sorted: the only chosen positions that can still matter there.
+    var arraysAhead: [[Int32]] = []
 
     mutating func prepare(for reference: CompiledMachineReference) {
         if automataOwner !== reference {
