@@ -124,11 +124,12 @@ struct FanOutCommitTests {
             NewDelivery(rule: "r", target: "topic", eventID: "e\($0)", origin: "test", event: Array(#"{"n":\#($0)}"#.utf8),
                         ingestionTime: "2024-01-01T00:00:00Z", acceptedAt: StateTime.now(), suppressedCount: $0)
         }
-        // Enqueued as ids only (as a resumed run does): each is read from the journal.
-        dispatcher.enqueue(try journal.accept(publishes))
         // Enqueued with what was committed (as the run's accept batches are): not read back, except for its retry.
+        // (First: deliveries reach the window in journal order, and the publishes' fan-outs commit as soon as they run.)
         dispatcher.enqueue(stored: try journal.acceptStored([NewDelivery(rule: "r", target: "flaky", eventID: "f", origin: "test", event: Array("{}".utf8),
                                                                          ingestionTime: "2024-01-01T00:00:00Z", acceptedAt: StateTime.now())]))
+        // Enqueued as ids only (as a resumed run does): each is read from the journal.
+        dispatcher.enqueue(try journal.accept(publishes))
         #expect(dispatcher.drain(linger: 5) == 0)
         let reports = box.reports
         #expect(reports.filter(\.succeeded).count == 16, "5 publishes, their 10 subscription deliveries, the flaky one")
