@@ -20,7 +20,7 @@ public struct DeliveryTargetSettings: Sendable {
 /// letters, all bookkept in the ``DeliveryJournal``.
 ///
 /// The journal is the queue; the dispatcher keeps a bounded in-memory window of it (ids and due
-/// times, never events). Each target has a FIFO lane of due deliveries and its own concurrency limit;
+/// times; events only of deliveries it was handed as just committed, within 32 MiB, until their first attempt). Each target has a FIFO lane of due deliveries and its own concurrency limit;
 /// workers take from the lanes in turn, and there are as many as the targets' limits add up to (up
 /// to `maxConcurrent`), so a slow or failing target never holds up the others while the limits add
 /// up to no more than that. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap,
@@ -33,7 +33,8 @@ public struct DeliveryTargetSettings: Sendable {
 /// and the successes not yet committed, at most `maxUncommitted`: at-least-once). A target's
 /// concurrency slot is free once its attempt ended, so the next attempt does not wait for the write;
 /// an attempt is reported as done only once its removal is committed. A delivery is read before its
-/// attempt through the journal's reader connection, so that read does not wait for a commit either. The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
+/// attempt through the journal's reader connection, so that read does not wait for a commit either
+/// (not at all for one handed over as just committed, see ``enqueue(stored:waitingForRoom:)``). The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
 /// subscription deliveries) are inserted in the same transaction that removes it, so successes and
 /// fan-outs that are ready together share one commit. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
 /// is called, no attempt starts any more: a delivery whose completion cannot be recorded runs again
