@@ -83,10 +83,6 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// Held from a commit that adds deliveries until they are enqueued (see ``init``).
     private let enqueueOrder: NSLock
 
-    /// How often ``drain(linger:interrupt:shutdownTimeout:pause:)`` looks while attempts run or are
-    /// ready to start (2 ms): it sleeps between looks instead of waking at every worker's broadcast.
-    static let busyLookMicroseconds: UInt32 = 2_000
-
     /// After ``stop(deadline:)`` interrupts the attempts still running, how long it waits for them
     /// to end and be booked (a handler gets SIGTERM, and SIGKILL two seconds later).
     public static let interruptionWait: Double = 5
@@ -119,8 +115,6 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// ``Self/preloadedBudget`` bytes of events; each leaves when its delivery is taken.
     private var preloaded: [Int64: StoredDelivery] = [:]
     private var preloadedBytes = 0
-    /// How many times drains looked at the state (for tests).
-    private(set) var drainLooks = 0
     /// Attempts that read their delivery from the journal (for tests).
     private(set) var journalReads = 0
     /// Successes waiting for the group commit, in the order their attempts ended.
@@ -346,7 +340,6 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     public func drain(linger: Double, interrupt: (() -> Bool)? = nil, shutdownTimeout: Double = 10, pause: (() -> Bool)? = nil) -> Int {
         condition.lock()
         while true {
-            drainLooks += 1
             if halted {
                 // Nothing starts any more: wait for the running attempts only (events they emit are not
                 // routed: they could not be accepted either).
@@ -381,16 +374,6 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                     return left
                 }
                 break
-            }
-            if runningTotal > 0 || anyReady {
-                // Busy: look again shortly, without the lock, rather than waking at every worker's
-                // broadcast (several per delivery, each a wake-up and a fight for the lock with the
-                // workers). Nothing waits for this thread meanwhile; it only notices later (by
-                // `busyLookMicroseconds`) that the work ended, events were emitted, or a stop was asked for.
-                condition.unlock()
-                usleep(Self.busyLookMicroseconds)
-                condition.lock()
-                continue
             }
             // Wake for the next retry (or a worker's broadcast), and to look at `interrupt`.
             // Never a time already past: the wait would return at once and starve the workers of the lock.
