@@ -904,14 +904,14 @@ final class AcceptBatch {
         do {
             let gates = self.gates
             var skipped: [Int] = []
-            let queued = try journal.accept(pending, checkpoints: marks, alongside: { (store) throws(StateError) in
+            let queued = try journal.acceptStored(pending, checkpoints: marks, alongside: { (store) throws(StateError) in
                 try gates?.save(store)
                 try BusOutbox.remove(ids: routed, store: store)
             }, skipped: { skipped.append($0) })
             tally?.countDuplicates(pending.count - queued.count)
             // Which pending blocks a report will settle, and which never get one (copies).
             onCommitted?(pending, skipped)
-            dispatcher.enqueue(queued, waitingForRoom: false)
+            dispatcher.enqueue(stored: queued, waitingForRoom: false)
         } catch {
             if failure.record(error) {
                 log.note("tripline \(command): cannot accept \(pending.count) deliver\(pending.count == 1 ? "y" : "ies"): \(error); "

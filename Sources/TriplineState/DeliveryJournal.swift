@@ -143,6 +143,15 @@ public struct DeliveryJournal: Sendable {
     public func accept(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = [],
                        alongside: ((StateStore) throws(StateError) -> Void)? = nil,
                        skipped: (Int) -> Void = { _ in }) throws(StateError) -> [QueuedDelivery] {
+        try acceptStored(deliveries, checkpoints: checkpoints, alongside: alongside, skipped: skipped).map(\.queued)
+    }
+
+    /// ``accept(_:checkpoints:alongside:skipped:)`` returning the new deliveries as ``load(_:)``
+    /// would read them right after the commit (no attempt made yet): a dispatcher given them need
+    /// not read them back before their first attempt.
+    public func acceptStored(_ deliveries: [NewDelivery], checkpoints: [Checkpoint] = [],
+                             alongside: ((StateStore) throws(StateError) -> Void)? = nil,
+                             skipped: (Int) -> Void = { _ in }) throws(StateError) -> [StoredDelivery] {
         try store.withDatabase { (db) throws(StateError) in
             try db.transaction { () throws(StateError) in
                 let queued = try insert(deliveries, db: db, skipped: skipped)
@@ -155,7 +164,7 @@ public struct DeliveryJournal: Sendable {
 
     /// Inserts `deliveries` (inside the caller's transaction); returns those that were new and tells
     /// `skipped` the index of each one already queued or settled within the window.
-    private func insert(_ deliveries: [NewDelivery], db: SQLiteDatabase, skipped: (Int) -> Void) throws(StateError) -> [QueuedDelivery] {
+    private func insert(_ deliveries: [NewDelivery], db: SQLiteDatabase, skipped: (Int) -> Void) throws(StateError) -> [StoredDelivery] {
         let insert = try store.statement("""
             INSERT OR IGNORE INTO deliveries(idempotency_key, rule, target, event_id, origin, event, ingestion_time, accepted_at,
                                              next_attempt_at, suppressed)
@@ -164,15 +173,19 @@ public struct DeliveryJournal: Sendable {
             """)
         // Nothing is settled in the future: a zero window lets every key through.
         let settledSince = deduplicationWindow > 0 ? StateTime.now() - deduplicationWindow : Double.infinity
-        var queued: [QueuedDelivery] = []
+        var queued: [StoredDelivery] = []
         queued.reserveCapacity(deliveries.count)
         for (index, delivery) in deliveries.enumerated() {
             try insert.bind(.text(delivery.idempotencyKey), .text(delivery.rule), .text(delivery.target), .text(delivery.eventID),
                             .text(delivery.origin), .blob(delivery.event), .text(delivery.ingestionTime), .real(delivery.acceptedAt),
                             .int(delivery.suppressedCount), .real(settledSince)).run()
             if db.changes == 1 {
-                queued.append(QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
-                                             nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt))
+                // What `load` reads back: the row as inserted, with the columns' defaults (no attempt, no history).
+                queued.append(StoredDelivery(
+                    queued: QueuedDelivery(id: db.lastInsertRowID, rule: delivery.rule, target: delivery.target, attempts: 0,
+                                           nextAttemptAt: delivery.acceptedAt, acceptedAt: delivery.acceptedAt),
+                    eventID: delivery.eventID, origin: delivery.origin, event: delivery.event, ingestionTime: delivery.ingestionTime,
+                    history: [], suppressedCount: delivery.suppressedCount))
             } else {
                 skipped(index)
             }
@@ -228,6 +241,13 @@ public struct DeliveryJournal: Sendable {
     /// each one already queued or settled within the window (told before the commit).
     public func complete(_ ids: [Int64], adding deliveries: [NewDelivery],
                          skipped: (Int) -> Void = { _ in }) throws(StateError) -> [QueuedDelivery] {
+        try completeStored(ids, adding: deliveries, skipped: skipped).map(\.queued)
+    }
+
+    /// ``complete(_:adding:skipped:)`` returning the added deliveries as ``load(_:)`` would read
+    /// them right after the commit (see ``acceptStored(_:checkpoints:alongside:skipped:)``).
+    public func completeStored(_ ids: [Int64], adding deliveries: [NewDelivery],
+                               skipped: (Int) -> Void = { _ in }) throws(StateError) -> [StoredDelivery] {
         guard !ids.isEmpty || !deliveries.isEmpty else { return [] }
         let now = StateTime.now()
         return try store.withDatabase { (db) throws(StateError) in

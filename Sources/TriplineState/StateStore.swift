@@ -225,6 +225,11 @@ public final class StateStore: @unchecked Sendable {
             }
             if db.path != ":memory:" {
                 _ = try db.pragma("journal_mode=WAL")
+                // Copy the log into the database every 4,000 pages (16 MiB) rather than SQLite's 1,000:
+                // a delivery touches a few index pages at random, written again by every commit that
+                // touches them; a longer log copies each of those pages back once for more commits
+                // (and syncs the database file less often). Commits are as durable as before.
+                _ = try db.pragma("wal_autocheckpoint=\(Self.autocheckpointPages)")
             }
             try db.execute("PRAGMA synchronous=\(synchronous.rawValue)")
             let version = Int(try db.pragma("user_version") ?? "0") ?? 0
@@ -276,6 +281,9 @@ public final class StateStore: @unchecked Sendable {
             _ = try? db.checkpointTruncatingLog()
         }
     }
+
+    /// Pages in the write-ahead log past which a commit copies it into the database (`PRAGMA wal_autocheckpoint`).
+    static let autocheckpointPages = 4_000
 
     /// The key of the row ``checkWritable(headroom:)`` writes and removes.
     static let writeCheckKey = "tripline:write-check:"

@@ -91,6 +91,54 @@ private struct FanOutHarness {
 
 @Suite("Delivery dispatcher: topic fan-outs are group-committed with the publish's completion")
 struct FanOutCommitTests {
+    @Test("deliveries committed by this process are attempted as the journal holds them, without reading them back; a retry reads its history")
+    func committedDeliveriesAreNotReadBack() throws {
+        let store = try StateStore.inMemory()
+        let journal = DeliveryJournal(store: store)
+        let box = ReportBox()
+        let mismatches = Counter()
+        let failedOnce = Counter()
+        let dispatcher = DeliveryDispatcher(
+            configuration: .init(retry: RetrySchedule(baseDelay: 0.05, maxDelay: 0.1)), journal: journal,
+            settings: { _, _ in DeliveryTargetSettings(maxConcurrency: 2, retryPolicy: RetryPolicy(), deadLetterFile: nil) },
+            attempt: { delivery, number in
+                // Exactly what reading it from the journal gives (the row stays until its success is committed).
+                if (try? journal.load(delivery.queued.id)) != delivery { mismatches.increment() }
+                if delivery.queued.target == "flaky" {
+                    guard number > 1 else {
+                        failedOnce.increment()
+                        return AttemptReport(outcome: .failed(error: "once", retryable: true, retryAfter: nil), summary: "failed")
+                    }
+                    if delivery.history.count != 1 { mismatches.increment() }
+                    return AttemptReport(outcome: .delivered, summary: "ok")
+                }
+                guard delivery.queued.target == "topic" else { return AttemptReport(outcome: .delivered, summary: "ok") }
+                let rows = ["a", "b"].map {
+                    NewDelivery(rule: "topic:t", target: $0, eventID: "m-" + delivery.eventID, origin: delivery.origin, event: Array(#"{"m":1}"#.utf8),
+                                ingestionTime: delivery.ingestionTime, acceptedAt: StateTime.now(), suppressedCount: 3)
+                }
+                return AttemptReport(outcome: .delivered, summary: "published", fanOut: rows)
+            },
+            onReport: { box.add($0) }, onStateError: { Issue.record("state error: \($0)") })
+        let publishes = (0..<5).map {
+            NewDelivery(rule: "r", target: "topic", eventID: "e\($0)", origin: "test", event: Array(#"{"n":\#($0)}"#.utf8),
+                        ingestionTime: "2024-01-01T00:00:00Z", acceptedAt: StateTime.now(), suppressedCount: $0)
+        }
+        // Enqueued with what was committed (as the run's accept batches are): not read back, except for its retry.
+        // (First: deliveries reach the window in journal order, and the publishes' fan-outs commit as soon as they run.)
+        dispatcher.enqueue(stored: try journal.acceptStored([NewDelivery(rule: "r", target: "flaky", eventID: "f", origin: "test", event: Array("{}".utf8),
+                                                                         ingestionTime: "2024-01-01T00:00:00Z", acceptedAt: StateTime.now())]))
+        // Enqueued as ids only (as a resumed run does): each is read from the journal.
+        dispatcher.enqueue(try journal.accept(publishes))
+        #expect(dispatcher.drain(linger: 5) == 0)
+        let reports = box.reports
+        #expect(reports.filter(\.succeeded).count == 16, "5 publishes, their 10 subscription deliveries, the flaky one")
+        #expect(failedOnce.value == 1)
+        #expect(mismatches.value == 0, "every attempt got the delivery the journal holds")
+        #expect(dispatcher.journalReads == 6, "the 5 publishes and the retry were read; the fan-outs and the first flaky attempt were not")
+        #expect(try journal.count() == 0)
+    }
+
     @Test("fan-outs that are ready together share commits: 8 publishes take at most 2 transactions, not one each plus the completions")
     func readyFanOutsShareOneTransaction() throws {
         let harness = try FanOutHarness()

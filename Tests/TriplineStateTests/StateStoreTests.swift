@@ -9,6 +9,18 @@ import Testing
 
 @Suite("State: store directory, lock, schema version, journal mode")
 struct StateStoreTests {
+    @Test("the write-ahead log is copied into the database every 4,000 pages, not SQLite's 1,000, and commits stay synced")
+    func autocheckpointIsLonger() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore.open(directory: dir.path)
+        try store.withDatabase { (db) throws(StateError) in
+            #expect(try db.pragma("wal_autocheckpoint") == "4000")
+            #expect(try db.pragma("journal_mode") == "wal")
+            #expect(try db.pragma("synchronous") == "2", "FULL")
+        }
+    }
+
     @Test func aSecondOpenOfTheDirectoryIsRefusedNamingTheHoldersPid() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -20,7 +20,7 @@ public struct DeliveryTargetSettings: Sendable {
 /// letters, all bookkept in the ``DeliveryJournal``.
 ///
 /// The journal is the queue; the dispatcher keeps a bounded in-memory window of it (ids and due
-/// times, never events). Each target has a FIFO lane of due deliveries and its own concurrency limit;
+/// times; events only of deliveries it was handed as just committed, within 32 MiB, until their first attempt). Each target has a FIFO lane of due deliveries and its own concurrency limit;
 /// workers take from the lanes in turn, and there are as many as the targets' limits add up to (up
 /// to `maxConcurrent`), so a slow or failing target never holds up the others while the limits add
 /// up to no more than that. A failed attempt is rescheduled (``RetrySchedule``) into a timer heap,
@@ -33,7 +33,8 @@ public struct DeliveryTargetSettings: Sendable {
 /// and the successes not yet committed, at most `maxUncommitted`: at-least-once). A target's
 /// concurrency slot is free once its attempt ended, so the next attempt does not wait for the write;
 /// an attempt is reported as done only once its removal is committed. A delivery is read before its
-/// attempt through the journal's reader connection, so that read does not wait for a commit either. The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
+/// attempt through the journal's reader connection, so that read does not wait for a commit either
+/// (not at all for one handed over as just committed, see ``enqueue(stored:waitingForRoom:)``). The deliveries a success adds (``AttemptReport/fanOut``: a topic publish's
 /// subscription deliveries) are inserted in the same transaction that removes it, so successes and
 /// fan-outs that are ready together share one commit. Once the journal fails (a commit or read error, e.g. a full disk), or ``haltStarts()``
 /// is called, no attempt starts any more: a delivery whose completion cannot be recorded runs again
@@ -108,6 +109,14 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     private var startedWorkers = 0
     /// The sum of the lanes' concurrency limits: how many workers the targets seen so far can use.
     private var laneLimitTotal = 0
+    /// Deliveries committed by this process and not attempted yet, as the journal would read them
+    /// (``enqueue(stored:waitingForRoom:)``): their first attempt takes them from here instead of
+    /// reading them back from the journal. Only tracked deliveries are kept, within
+    /// ``Self/preloadedBudget`` bytes of events; each leaves when its delivery is taken.
+    private var preloaded: [Int64: StoredDelivery] = [:]
+    private var preloadedBytes = 0
+    /// Attempts that read their delivery from the journal (for tests).
+    private(set) var journalReads = 0
     /// Successes waiting for the group commit, in the order their attempts ended.
     private var completed: [Completion] = []
     /// A worker is writing successes (and goes on while more wait).
@@ -212,19 +221,41 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     /// ``waitForRoom()`` before it commits): how a topic publish on a worker thread hands over the
     /// deliveries it fans out to without waiting on the workers.
     public func enqueue(_ deliveries: [QueuedDelivery], waitingForRoom: Bool = true) {
+        enqueue(deliveries, stored: nil, waitingForRoom: waitingForRoom)
+    }
+
+    /// Most bytes of events ``enqueue(stored:waitingForRoom:)`` keeps for first attempts; beyond
+    /// it deliveries are read from the journal as usual.
+    static let preloadedBudget = 32 << 20
+
+    /// Like ``enqueue(_:waitingForRoom:)``, for deliveries this process just committed, as the
+    /// journal returned them (``DeliveryJournal/acceptStored(_:checkpoints:alongside:skipped:)``,
+    /// ``DeliveryJournal/completeStored(_:adding:skipped:)``): their first attempt uses them as
+    /// given instead of reading each back through the reader connection. Only this process changes
+    /// a queued delivery of its journal, and a delivery leaves this store when it is taken, so
+    /// what an attempt gets is what the journal holds for it.
+    public func enqueue(stored deliveries: [StoredDelivery], waitingForRoom: Bool = true) {
+        enqueue(deliveries.map(\.queued), stored: deliveries, waitingForRoom: waitingForRoom)
+    }
+
+    private func enqueue(_ deliveries: [QueuedDelivery], stored: [StoredDelivery]?, waitingForRoom: Bool) {
         guard !deliveries.isEmpty else { return }
         condition.lock()
         defer { condition.unlock() }
         while waitingForRoom && queuedTotal >= configuration.maxQueued && !closed && !halted { condition.wait() }
         // Each committed delivery is enqueued once, so each is counted here; it is tracked unless the
         // window is full (then it is paged in later) or a page-in already found it in the journal.
-        for delivery in deliveries {
+        for (index, delivery) in deliveries.enumerated() {
             queuedTotal += 1
             guard !spilled, delivery.id > highWater else { continue }
             if tracked >= configuration.windowCapacity {
                 spilled = true
             } else {
                 highWater = delivery.id
+                if let stored, preloadedBytes < Self.preloadedBudget {
+                    preloaded[delivery.id] = stored[index]
+                    preloadedBytes += stored[index].event.count
+                }
                 track(delivery)
             }
         }
@@ -392,9 +423,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
     // MARK: - Workers
 
     private func work() {
-        while let item = take() {
+        while let (item, preloaded) = take() {
             var slotHeld = true
-            let result = run(item, releaseSlot: { [self] in
+            let result = run(item, preloaded: preloaded, releaseSlot: { [self] in
                 // The target's slot is free once its attempt ended, before the outcome is written: on
                 // a target with MaxConcurrency 1 the next attempt need not wait for this one's commit,
                 // and successes that end close together share it.
@@ -429,11 +460,18 @@ public final class DeliveryDispatcher: @unchecked Sendable {
 
     /// Runs one attempt of `item` and books the outcome (a success through the group commit).
     /// `releaseSlot` frees the target's concurrency slot as soon as the attempt has ended.
-    private func run(_ item: QueuedDelivery, releaseSlot: () -> Void) -> RunResult {
+    private func run(_ item: QueuedDelivery, preloaded: StoredDelivery?, releaseSlot: () -> Void) -> RunResult {
         let stored: StoredDelivery
         do {
-            guard let found = try journal.load(item.id) else { return .booked(nil) }
-            stored = found
+            if let preloaded, preloaded.queued.attempts == item.attempts {
+                stored = preloaded
+            } else {
+                condition.lock()
+                journalReads += 1
+                condition.unlock()
+                guard let found = try journal.load(item.id) else { return .booked(nil) }
+                stored = found
+            }
         } catch {
             stateFailed(error)
             return .booked(.leftQueued)
@@ -507,8 +545,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
         return next
     }
 
-    /// The next due delivery whose target has room, round-robin over targets; nil once closed.
-    private func take() -> QueuedDelivery? {
+    /// The next due delivery whose target has room, round-robin over targets, with its stored form
+    /// when it was enqueued with one; nil once closed.
+    private func take() -> (QueuedDelivery, StoredDelivery?)? {
         condition.lock()
         defer { condition.unlock() }
         while true {
@@ -529,7 +568,9 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 }
                 if let item = popReady() {
                     runningTotal += 1
-                    return item
+                    let stored = preloaded.removeValue(forKey: item.id)
+                    if let stored { preloadedBytes -= stored.event.count }
+                    return (item, stored)
                 }
             }
             let wake = waiting.peek.map { max($0.nextAttemptAt, StateTime.now() + 0.005) } ?? StateTime.now() + 1
@@ -700,8 +741,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             var duplicates: [Int64: Int] = [:]
             enqueueOrder.lock()
             do {
-                let queued = try journal.complete(ids, adding: adding, skipped: { duplicates[owners[$0], default: 0] += 1 })
-                enqueue(queued, waitingForRoom: false)
+                let queued = try journal.completeStored(ids, adding: adding, skipped: { duplicates[owners[$0], default: 0] += 1 })
+                enqueue(stored: queued, waitingForRoom: false)
                 for id in ids { results[id] = CompletionResult(recorded: true, duplicates: duplicates[id] ?? 0) }
             } catch {
                 failure = error

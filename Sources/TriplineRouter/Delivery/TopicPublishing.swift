@@ -144,10 +144,19 @@ extension TargetExecutor {
         return (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
     }
 
+    /// The line a `File` subscription writes for `message`, without its newline: the JSON text
+    /// compacted as ``JSONWriter`` writes it, anything else as a JSON string. A message already in
+    /// that form (an event or notification Tripline wrote) is copied as it is, without parsing it
+    /// into a tree and writing the tree again: the same bytes either way.
+    static func fileLine(_ message: [UInt8]) -> [UInt8] {
+        if JSONWriter.isCompactCanonical(message) { return message }
+        return (try? JSONParser.parse(message)).map { JSONWriter.bytes($0) } ?? JSONWriter.bytes(.string(String(decoding: message, as: UTF8.self)))
+    }
+
     /// Appends `message` to the file as one JSON line (JSON text compacted; anything else as a JSON
     /// string), through the descriptor ``AppendFiles`` keeps open for it.
     func append(_ message: [UInt8], to file: FileSubscription) -> AttemptReport {
-        var line = (try? JSONParser.parse(message)).map { JSONWriter.bytes($0) } ?? JSONWriter.bytes(.string(String(decoding: message, as: UTF8.self)))
+        var line = Self.fileLine(message)
         line.append(0x0A)
         do {
             try appendFiles.append(line, to: file.path, pathAsWritten: file.pathAsWritten, timeoutSeconds: file.timeoutSeconds)

@@ -1,0 +1,69 @@
+extension JSONWriter {
+    /// Whether `bytes` is a document ``JSONParser/parse(_:options:)`` reads (default options) and
+    /// ``write(_:into:)`` writes back byte for byte: valid, compact (no whitespace between tokens,
+    /// no byte order mark), every string escaped exactly as the writer escapes (`\"`, `\\`, `\n`,
+    /// `\r`, `\t`, other control characters as lowercase `\u00xx`, nothing else). Then
+    /// `JSONWriter.bytes(JSONParser.parse(bytes))` is `bytes` itself, and whoever would re-encode
+    /// a document to compact it can copy it instead, without building its tree.
+    ///
+    /// Validation is the cursor's validating skip (UTF-8, escapes, numbers, depth, duplicate keys),
+    /// the checks the parser's tree builder makes. False whenever in doubt.
+    public static func isCompactCanonical(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= JSONParser.Options().maxBytes else { return false }
+        return bytes.withUnsafeBufferPointer { buffer -> Bool in
+            let base = buffer.baseAddress!
+            let count = buffer.count
+            // First the form, which is cheap: most documents that are not canonical fail here.
+            var inString = false
+            var i = 0
+            while i < count {
+                let c = base[i]
+                if inString {
+                    if c == UInt8(ascii: "\"") {
+                        inString = false
+                    } else if c == UInt8(ascii: "\\") {
+                        guard i + 1 < count else { return false }
+                        switch base[i + 1] {
+                        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                            i += 1
+                        case UInt8(ascii: "u"):
+                            // Only `\u00xx` (lowercase) for a control character the writer has no short escape for.
+                            guard i + 5 < count, base[i + 2] == UInt8(ascii: "0"), base[i + 3] == UInt8(ascii: "0"),
+                                  let high = lowerHex(base[i + 4]), let low = lowerHex(base[i + 5]), high <= 1 else { return false }
+                            let code = high << 4 | low
+                            guard code != 0x09 && code != 0x0A && code != 0x0D else { return false }
+                            i += 5
+                        default:
+                            return false
+                        }
+                    }
+                } else {
+                    switch c {
+                    case UInt8(ascii: "\""): inString = true
+                    case 0x20, 0x09, 0x0A, 0x0D: return false
+                    default: break
+                    }
+                }
+                i += 1
+            }
+            guard !inString else { return false }
+            // Then validity, as the parser judges it (a byte order mark was refused above: `0xEF` is not a value).
+            var cursor = JSONCursor(bytes: buffer, maxDepth: JSONParser.Options().maxDepth)
+            do {
+                try cursor.skipValue(depth: 0)
+                try cursor.expectEnd()
+            } catch {
+                return false
+            }
+            return true
+        }
+    }
+
+    private static func lowerHex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}
