@@ -418,7 +418,8 @@ struct EventWalker {
         state.chosen.clear()
         state.searchSteps = 0
         if !state.failedStates.isEmpty { state.failedStates.removeAll(keepingCapacity: true) }
-        noteArraysAhead(start: start, end: end)
+        state.arraysAhead.removeAll(keepingCapacity: true)   // noted when the memo is first needed
+        state.searchStart = start
         return search(from: start, end: end)
     }
 
@@ -652,7 +653,8 @@ struct EventWalker {
         let memoize = state.searchSteps > 512
         var memoKey: [Int32] = []
         if memoize {
-            memoKey = memoKeyFor(condition: k, first: end - state.arraysAhead.count)
+            if state.arraysAhead.isEmpty { noteArraysAhead(start: state.searchStart, end: end) }
+            memoKey = memoKeyFor(condition: k, first: state.searchStart)
             if state.failedStates.contains(memoKey) { return false }
         }
         let p = Int(flat.subRulePreds[k])

@@ -98,6 +98,8 @@ struct WalkState {
     /// Per condition of the rule being searched (from its first), the arrays that values of it or
     /// of a later condition sit in, sorted: the only chosen positions that can still matter there.
     var arraysAhead: [[Int32]] = []
+    /// The first condition (in `subRulePreds`) of the rule being searched.
+    var searchStart = 0
 
     mutating func prepare(for reference: CompiledMachineReference) {
         if automataOwner !== reference {
