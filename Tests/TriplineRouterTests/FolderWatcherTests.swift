@@ -120,36 +120,44 @@ struct FolderWatcherTests {
         }
     }
 
+    /// Watches `drop/` holding `a.json`, `sub/b.json` and `c.json` (with `elsewhere/` beside it), runs
+    /// `renames` at the watcher's first wait and stops at the next: what was handed out (`file …`) and
+    /// reported renamed (`move … -> …`), in order, with the watched folder's path.
+    static func renameEvents(in dir: URL, renames: @escaping (_ path: (String) -> String, _ outside: URL, _ content: Data) -> Void) throws -> (events: [String], root: String) {
+        let watched = dir.appendingPathComponent("drop"), outside = dir.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        let content = Data(#"{"Records":[]}"#.utf8)
+        for name in ["a.json", "sub/b.json", "c.json"] { try content.write(to: watched.appendingPathComponent(name)) }
+        let stop = StopSignal(signals: [])
+        let watcher = try FolderWatcher(directory: watched.path, stop: stop)
+        var events: [String] = []
+        watcher.onMove = { from, to, isDirectory in events.append("move \(from) -> \(to)\(isDirectory ? " (directory)" : "")") }
+        var ticks = 0
+        watcher.onWait = {
+            ticks += 1
+            if ticks == 1 {
+                renames({ watched.appendingPathComponent($0).path }, outside, content)
+            } else {
+                stop.request()
+            }
+        }
+        while let item = watcher.nextFile() { events.append("file " + (try item.get())) }
+        return (events, watched.path)
+    }
+
     @Test("renames within the folder are reported, with both names, before the file is handed out under its new one; moves in and out are not")
     func renamesWithinTheFolderAreReported() throws {
         try withRouterTempDirectory { dir in
-            let watched = dir.appendingPathComponent("drop"), outside = dir.appendingPathComponent("elsewhere")
-            try FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
-            let content = Data(#"{"Records":[]}"#.utf8)
-            for name in ["a.json", "sub/b.json", "c.json"] { try content.write(to: watched.appendingPathComponent(name)) }
-            let stop = StopSignal(signals: [])
-            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
-            var events: [String] = []
-            watcher.onMove = { from, to, isDirectory in events.append("move \(from) -> \(to)\(isDirectory ? " (directory)" : "")") }
-            var ticks = 0
-            watcher.onWait = {
-                ticks += 1
-                if ticks == 1 {
-                    let path = { (name: String) in watched.appendingPathComponent(name).path }
-                    _ = rename(path("a.json"), path("a2.json"))
-                    _ = rename(path("sub"), path("sub2"))
-                    _ = rename(path("c.json"), outside.appendingPathComponent("c.json").path)
-                    try? content.write(to: outside.appendingPathComponent("in.json"))
-                    _ = rename(outside.appendingPathComponent("in.json").path, path("in.json"))
-                    try? content.write(to: watched.appendingPathComponent("x.tmp"))
-                    _ = rename(path("x.tmp"), path("x.json"))
-                } else {
-                    stop.request()
-                }
+            let (events, p) = try Self.renameEvents(in: dir) { path, outside, content in
+                _ = rename(path("a.json"), path("a2.json"))
+                _ = rename(path("sub"), path("sub2"))
+                _ = rename(path("c.json"), outside.appendingPathComponent("c.json").path)
+                try? content.write(to: outside.appendingPathComponent("in.json"))
+                _ = rename(outside.appendingPathComponent("in.json").path, path("in.json"))
+                try? content.write(to: URL(fileURLWithPath: path("x.tmp")))
+                _ = rename(path("x.tmp"), path("x.json"))
             }
-            while let item = watcher.nextFile() { events.append("file " + (try item.get())) }
-            let p = watched.path
             #expect(events == ["file \(p)/a.json", "file \(p)/c.json", "file \(p)/sub/b.json",
                                "move \(p)/a.json -> \(p)/a2.json", "move \(p)/sub -> \(p)/sub2 (directory)",
                                "file \(p)/a2.json", "file \(p)/sub2/b.json", "file \(p)/in.json", "file \(p)/x.json"], "\(events)")
@@ -163,34 +171,16 @@ struct FolderWatcherTests {
     @Test("a file or directory renamed into a directory made just before is reported as renamed, before it is handed out under its new name")
     func renamesIntoNewDirectoriesAreReported() throws {
         try withRouterTempDirectory { dir in
-            let watched = dir.appendingPathComponent("drop"), outside = dir.appendingPathComponent("elsewhere")
-            try FileManager.default.createDirectory(at: watched.appendingPathComponent("sub"), withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
-            let content = Data(#"{"Records":[]}"#.utf8)
-            for name in ["a.json", "sub/b.json", "c.json"] { try content.write(to: watched.appendingPathComponent(name)) }
-            let stop = StopSignal(signals: [])
-            let watcher = try FolderWatcher(directory: watched.path, stop: stop)
-            var events: [String] = []
-            watcher.onMove = { from, to, isDirectory in events.append("move \(from) -> \(to)\(isDirectory ? " (directory)" : "")") }
-            let path = { (name: String) in watched.appendingPathComponent(name).path }
-            var ticks = 0
-            watcher.onWait = {
-                ticks += 1
-                if ticks == 1 {
-                    try? FileManager.default.createDirectory(atPath: path("archive/day1"), withIntermediateDirectories: true)
-                    _ = rename(path("a.json"), path("archive/day1/a.json"))
-                    try? FileManager.default.createDirectory(atPath: path("archive/day2/x"), withIntermediateDirectories: true)
-                    _ = rename(path("sub"), path("archive/day2/x/sub"))
-                    // Left the tree, and a new file under a fresh directory: not a rename within it.
-                    _ = rename(path("c.json"), outside.appendingPathComponent("c.json").path)
-                    try? FileManager.default.createDirectory(atPath: path("archive/day3"), withIntermediateDirectories: true)
-                    try? content.write(to: URL(fileURLWithPath: path("archive/day3/d.json")))
-                } else {
-                    stop.request()
-                }
+            let (events, p) = try Self.renameEvents(in: dir) { path, outside, content in
+                try? FileManager.default.createDirectory(atPath: path("archive/day1"), withIntermediateDirectories: true)
+                _ = rename(path("a.json"), path("archive/day1/a.json"))
+                try? FileManager.default.createDirectory(atPath: path("archive/day2/x"), withIntermediateDirectories: true)
+                _ = rename(path("sub"), path("archive/day2/x/sub"))
+                // Left the tree, and a new file under a fresh directory: not a rename within it.
+                _ = rename(path("c.json"), outside.appendingPathComponent("c.json").path)
+                try? FileManager.default.createDirectory(atPath: path("archive/day3"), withIntermediateDirectories: true)
+                try? content.write(to: URL(fileURLWithPath: path("archive/day3/d.json")))
             }
-            while let item = watcher.nextFile() { events.append("file " + (try item.get())) }
-            let p = watched.path
             #expect(events == ["file \(p)/a.json", "file \(p)/c.json", "file \(p)/sub/b.json",
                                "move \(p)/sub -> \(p)/archive/day2/x/sub (directory)", "move \(p)/a.json -> \(p)/archive/day1/a.json",
                                "file \(p)/archive/day1/a.json", "file \(p)/archive/day2/x/sub/b.json", "file \(p)/archive/day3/d.json"], "\(events)")
