@@ -1,0 +1,125 @@
+import Foundation
+import TriplineJSON
+
+/// One input event, parsed, recognised and wrapped as EventBridge delivers it.
+public struct NormalizedEvent: Sendable {
+    /// The EventBridge event (a CloudTrail record wrapped by ``CloudTrailNormalizer``, or an input envelope).
+    public var envelope: JSONValue
+    /// ``envelope`` as compact JSON: what patterns are matched against and targets receive.
+    public var bytes: [UInt8]
+    /// The envelope's `id` (what `TRIPLINE_EVENT_ID` carries).
+    public var id: String
+    public var origin: EventOrigin
+}
+
+/// Turns raw input events into normalized ones: strict JSON parsing, classification, wrapping.
+///
+/// Shared by `tripline run` and `tripline normalize`, so both accept and reject exactly the same inputs.
+public struct EventNormalizer: Sendable {
+    /// Largest accepted event, before and after wrapping (EventBridge's 256 KiB).
+    public var maxEventBytes: Int
+
+    public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) {
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// Parses and wraps `raw`; the error says why the event was skipped, naming its origin.
+    ///
+    /// An event whose `source` is Tripline's own (``BlockEvent/source``) is refused unless
+    /// `allowingOwnSource` (the events Tripline emits itself): as EventBridge refuses a PutEvents
+    /// entry claiming an `aws.` source, a line of input must not raise a forged `User Blocked` alert.
+    public func normalize(_ raw: RawEvent, ingestionTime: String, allowingOwnSource: Bool = false) -> Result<NormalizedEvent, InputError> {
+        let value: JSONValue
+        do {
+            // A single-document file may be pretty-printed: allow the slack EventInputs allows.
+            value = try JSONParser.parse(raw.bytes, options: JSONParser.Options(
+                maxBytes: maxEventBytes * EventInputs.singleDocumentSlack, duplicateKeys: .reject))
+        } catch {
+            var detail = "invalid JSON: " + error.description
+            if case .line(let first) = raw.origin.position, let location = error.location, location.line > 1, raw.bytes.contains(0x0A) {
+                // An object over several lines (pretty-printed, in a stream of documents): where the
+                // error is in the input, not in the object.
+                detail = "invalid JSON at line \(first + location.line - 1), column \(location.column): " + error.message
+            } else if case .line = raw.origin.position, Self.opensMultiLineJSON(raw.bytes) {
+                detail += "; this line only opens an object or array, as pretty-printed JSON does, but this input is read "
+                    + "one event per line (pretty-printed objects are read whole only from the start of an input): "
+                    + "write one event per line (jq -c)"
+            }
+            return .failure(.invalidEvent(origin: raw.origin, detail: detail))
+        }
+        let envelope: JSONValue
+        let wrapped: Bool
+        switch CloudTrailNormalizer.classify(value) {
+        case .cloudTrailRecord:
+            envelope = CloudTrailNormalizer.envelope(for: value, ingestionTime: ingestionTime)
+            wrapped = true
+        case .envelope:
+            envelope = value
+            wrapped = false
+        case .unknown:
+            if CloudTrailNormalizer.isDigest(value) {
+                // A digest file given by name is named as a file; one among other items, by its place.
+                let origin = raw.isWholeInput ? EventOrigin(source: raw.origin.source, position: .document) : raw.origin
+                return .failure(.cloudTrailDigest(origin: origin))
+            }
+            var what = value.kindDescription
+            if let object = value.objectValue {
+                let keys = object.keys.prefix(4).map { JSONWriter.quoted($0) }.joined(separator: ", ")
+                what = object.isEmpty ? "an empty object" : "an object with keys \(keys)\(object.count > 4 ? ", …" : "")"
+            }
+            return .failure(.invalidEvent(origin: raw.origin, detail: "not a CloudTrail record or EventBridge event (\(what); "
+                                          + "expected eventSource or eventName, or detail-type, source and detail)"))
+        }
+        var bytes = Self.serialize(envelope, raw: raw.bytes, wrapped: wrapped)
+        // The limit is on the event, not on the whitespace of the text it came from (`", "` and
+        // `": "` separators on one line): measure it compact before refusing it.
+        if bytes.count > maxEventBytes { bytes = JSONWriter.bytes(envelope) }
+        guard bytes.count <= maxEventBytes else { return .failure(.eventTooLarge(origin: raw.origin, limit: maxEventBytes)) }
+        let id = envelope["id"]?.stringValue ?? CloudTrailNormalizer.eventID(for: envelope)
+        if let control = id.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+            // The id reaches handlers' environments, idempotency keys and log lines.
+            return .failure(.invalidEvent(origin: raw.origin, detail: "its \"id\" holds a control character (U+"
+                                          + String(format: "%04X", control.value) + "); an event id is printable text"))
+        }
+        if !allowingOwnSource && envelope["source"]?.stringValue == BlockEvent.source {
+            return .failure(.invalidEvent(origin: raw.origin, detail: "its \"source\" is \"\(BlockEvent.source)\", which only the events "
+                                          + "Tripline emits itself carry (User Blocked, …); an input event cannot claim it"))
+        }
+        return .success(NormalizedEvent(envelope: envelope, bytes: bytes, id: id, origin: raw.origin))
+    }
+
+    /// The envelope as one line of JSON, reusing the input's own bytes where they are already one line.
+    ///
+    /// Serialising the whole record again is most of the cost of normalizing, and the input text is
+    /// already valid JSON (it was just parsed): an input envelope is passed through, and a record is
+    /// spliced in as `detail` (the last member ``CloudTrailNormalizer`` writes). Input spanning several
+    /// lines (pretty-printed) is written out compactly instead, so the result is always one line.
+    static func serialize(_ envelope: JSONValue, raw: [UInt8], wrapped: Bool) -> [UInt8] {
+        // A byte-order mark (which the parser skipped) must not end up inside the envelope.
+        let afterMark = raw.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        let start = raw[afterMark...].firstIndex { !isJSONWhitespace($0) } ?? raw.count
+        let end = (raw.lastIndex { !isJSONWhitespace($0) } ?? -1) + 1
+        guard start < end, !raw[start..<end].contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return JSONWriter.bytes(envelope) }
+        guard wrapped else { return Array(raw[start..<end]) }
+        guard case .object(var header) = envelope, header.members.last?.key == "detail" else { return JSONWriter.bytes(envelope) }
+        header.members.removeLast()
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start + 512)
+        JSONWriter.write(.object(header), into: &out)
+        out.removeLast()  // the closing brace
+        out.append(contentsOf: header.members.isEmpty ? #""detail":"#.utf8 : #","detail":"#.utf8)
+        out.append(contentsOf: raw[start..<end])
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Whether `line` is only `{` or `[` (blanks aside): the first line of pretty-printed JSON.
+    static func opensMultiLineJSON(_ line: [UInt8]) -> Bool {
+        let content = line.filter { !isJSONWhitespace($0) }
+        return content == [UInt8(ascii: "{")] || content == [UInt8(ascii: "[")]
+    }
+
+    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+}
