@@ -16,13 +16,17 @@ import SeededRandom
 /// - ``Mix/broad``: the kinds alone. Several match a fixed share of all events (a source and a wide
 ///   numeric range, `bucket-1*-logs`), so matches per event grow in proportion to the rule count
 ///   (44 per event at 10,000 rules) and the cost with them: this mix shows the cost per match.
+/// - ``Mix/absent``: rules of broad conditions only (`anything-but`, `exists`), with no exact value
+///   to index them by, each needing a value on a field the events never have (as rules on an error
+///   detail or a rarely sent parameter lack it in most events). They match nothing; what they cost
+///   an event they cannot match should not grow with their number.
 ///
 /// Passes are interleaved (every rule count once per round), so a noisy machine slows every rule
 /// count alike rather than one of them.
 public struct ScalingBenchmark {
     /// Which generated rule set.
     public enum Mix: String, Sendable, CaseIterable {
-        case selective, broad
+        case selective, broad, absent
     }
 
     public struct Result: Sendable {
@@ -53,7 +57,7 @@ public struct ScalingBenchmark {
     public static func run(mix: Mix = .selective, eventCount: Int = 20_000, ruleCounts: [Int] = ruleCounts, passes: Int = 3) throws -> [Result] {
         var generator = Generator(seed: 20261125)
         let events = (0..<eventCount).map { _ in generator.event() }
-        let allRules = (0..<(ruleCounts.max() ?? 1)).map { generator.rule(index: $0, pinned: mix == .selective) }
+        let allRules = (0..<(ruleCounts.max() ?? 1)).map { generator.rule(index: $0, mix: mix) }
         var machines: [PatternMachine] = []
         var matches: [Int] = []
         var scratch = MatchScratch()
@@ -94,7 +98,7 @@ public struct ScalingBenchmark {
         var generator = Generator(seed: 20261125)
         var events: [UInt8] = [], rules: [UInt8] = []
         for _ in 0..<eventCount { events += generator.event() + [0x0A] }
-        for index in 0..<ruleCount { rules += JSONWriter.bytes(generator.ruleJSON(index: index, pinned: mix == .selective)) + [0x0A] }
+        for index in 0..<ruleCount { rules += JSONWriter.bytes(generator.ruleJSON(index: index, mix: mix)) + [0x0A] }
         return (events, rules)
     }
 
@@ -155,12 +159,34 @@ public struct ScalingBenchmark {
             return JSONWriter.bytes(envelope)
         }
 
+        /// Rule `index` of `mix`.
+        mutating func rule(index: Int, mix: Mix) -> EventPattern {
+            // Generated rules are valid by construction; a failure here is a bug in the generator.
+            try! EventPattern(json: ruleJSON(index: index, mix: mix))
+        }
+
+        /// The pattern JSON of rule `index` of `mix`.
+        mutating func ruleJSON(index: Int, mix: Mix) -> JSONValue {
+            mix == .absent ? absentRuleJSON(index: index) : ruleJSON(index: index, pinned: mix == .selective)
+        }
+
+        /// Rule `index` of ``Mix/absent``: one of five broad conditions on a field every event has,
+        /// and `exists: true` on one of 100 fields no event has.
+        mutating func absentRuleJSON(index: Int) -> JSONValue {
+            var detail: [JSONMember] = []
+            switch index % 5 {
+            case 0: detail.append(JSONMember(key: "userIdentity", value: ["userName": [["anything-but": [.string(userName(below(1000)))]]]]))
+            case 1: detail.append(JSONMember(key: "eventName", value: [["anything-but": ["prefix": .string(pick(Generator.verbs))]]]))
+            case 2: detail.append(JSONMember(key: "requestParameters", value: ["bucketName": [["anything-but": ["suffix": .string("-" + pick(["logs", "data"]))]]]]))
+            case 3: detail.append(JSONMember(key: "sourceIPAddress", value: [["anything-but": [.string("10.\(below(256)).0.1")]]]))
+            default: detail.append(JSONMember(key: "errorCode", value: [["exists": true]]))
+            }
+            detail.append(JSONMember(key: "additionalEventData", value: .object(JSONObject([JSONMember(key: "x\(below(100))", value: [["exists": true]])]))))
+            return .object(JSONObject([JSONMember(key: "detail", value: .object(JSONObject(detail)))]))
+        }
+
         /// Rule `index`: one of ten kinds, on fields the events carry, with values that sometimes
         /// match; `pinned` adds the API call (or user) the rule is about.
-        mutating func rule(index: Int, pinned: Bool) -> EventPattern {
-            // Generated rules are valid by construction; a failure here is a bug in the generator.
-            try! EventPattern(json: ruleJSON(index: index, pinned: pinned))
-        }
 
         /// The pattern JSON of ``rule(index:pinned:)``.
         mutating func ruleJSON(index: Int, pinned: Bool) -> JSONValue {

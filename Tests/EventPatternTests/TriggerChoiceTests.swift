@@ -1,5 +1,6 @@
 @testable import EventPattern
 import Testing
+import TriplineJSON
 
 /// Each sub-rule is examined only when its trigger fires; the trigger should be the condition
 /// least likely to hold, judged from the rules alone.
@@ -21,5 +22,61 @@ struct TriggerChoiceTests {
             let trigger = Int(machine.subRuleTrigger[s])
             #expect(trigger >= 0 && machine.predField[trigger] == eventNameField, "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
         }
+    }
+}
+
+/// Sub-rules without a purely selective condition (only `anything-but`, `exists`…) are examined only
+/// for events with a value on a field they need one on, not for every event.
+@Suite("Matcher: presence triggers")
+struct PresenceTriggerTests {
+    private func field(_ machine: CompiledMachine, _ path: String) throws -> Int32 {
+        var node: Int32 = 0
+        for segment in path.split(separator: ".") {
+            node = try #require(machine.edges.lookup(context: node, Array(segment.utf8)))
+        }
+        return machine.nodeField[Int(node)]
+    }
+
+    @Test("a sub-rule of broad conditions waits for a value on the field it only asks to exist; one of absences alone is examined for every event")
+    func presenceFieldChoice() throws {
+        let machine = CompiledMachine(patterns: [
+            0: try EventPattern.parse(#"{"detail": {"userName": [{"anything-but": "root"}], "errorCode": [{"exists": true}]}}"#),
+            1: try EventPattern.parse(#"{"detail": {"userName": [{"anything-but": "root"}], "request": {"policy": {"document": [{"anything-but": "x"}]}}}}"#),
+            2: try EventPattern.parse(#"{"detail": {"errorCode": [{"exists": false}]}}"#),
+            3: try EventPattern.parse(#"{"detail": {"eventName": ["CreateUser"], "errorCode": [{"exists": true}]}}"#),
+        ])
+        #expect(machine.subRulePresenceField == [try field(machine, "detail.errorCode"), try field(machine, "detail.request.policy.document"), -1, -1])
+        #expect(machine.unconditionalSubRules == [2])
+        #expect(machine.subRuleTrigger[3] >= 0)
+    }
+
+    @Test("presence-triggered rules match exactly when their conditions hold, with the field read at once, inside arrays and beside deferred subtrees",
+          arguments: [
+              // (event, expected matches)
+              (#"{"detail": {"userName": "alice", "errorCode": "AccessDenied"}}"#, [0, 2]),
+              (#"{"detail": {"userName": "root", "errorCode": "AccessDenied"}}"#, [2]),
+              (#"{"detail": {"userName": "alice"}}"#, [3]),
+              (#"{"detail": {"userName": "alice", "errorCode": null, "requestParameters": {"bucketName": "b"}}}"#, [0, 2, 4]),
+              (#"{"detail": {"userName": "alice", "requestParameters": {"bucketName": "public-b"}}}"#, [3]),
+              (#"{"detail": {"errorCode": {"nested": 1}, "userName": "alice"}}"#, [3]),
+              (#"{"detail": {"items": [{"key": "k", "value": "v"}, {"key": "x"}]}}"#, [1, 3]),
+              (#"{"detail": {"items": [{"key": "k"}, {"key": "x", "value": "v"}]}}"#, [3]),
+              (#"{"detail": {"requestParameters": {"bucketName": "logs"}, "userName": "bob"}}"#, [3, 4]),
+          ] as [(String, [Int])])
+    func presenceMatches(event: String, expected: [Int]) throws {
+        let machine = PatternMachine([
+            (0, try EventPattern.parse(#"{"detail": {"userName": [{"anything-but": "root"}], "errorCode": [{"exists": true}]}}"#)),
+            (1, try EventPattern.parse(#"{"detail": {"items": {"key": [{"anything-but": "x"}], "value": [{"exists": true}]}}}"#)),
+            (2, try EventPattern.parse(#"{"detail": {"errorCode": [{"exists": true}]}}"#)),
+            (3, try EventPattern.parse(#"{"detail": {"errorCode": [{"exists": false}]}}"#)),
+            (4, try EventPattern.parse(#"{"detail": {"requestParameters": {"bucketName": [{"anything-but": {"prefix": "public"}}]}, "userName": [{"exists": true}]}}"#)),
+            // A rule triggered by eventName that tests requestParameters, so that subtree is deferrable.
+            (5, try EventPattern.parse(#"{"detail": {"eventName": ["PutBucketPolicy"], "requestParameters": {"policy": [{"exists": true}]}}}"#)),
+        ])
+        #expect(try machine.matches(event: event) == expected)
+        // The reference interpreter agrees.
+        let parsed = try JSONParser.parse(Array(event.utf8))
+        let reference = (0...5).filter { id in ReferenceMatcher.matches(machine.pattern(id: id)!, parsed) }
+        #expect(reference == expected)
     }
 }

@@ -55,10 +55,18 @@ struct CompiledMachine: Sendable {
     /// value through an automaton of their own, and with nothing to build or cache per predicate.
     static let compactListLimit = 16
 
-    /// Sub-rules without a purely selective predicate: examined for every event.
+    /// Sub-rules with neither a purely selective predicate nor one that needs a value (only
+    /// absences, `exists: false`): examined for every event.
     var unconditionalSubRules: [Int32] = []
-    /// Each sub-rule's trigger predicate (-1: unconditional).
+    /// Each sub-rule's trigger predicate (-1: none, presence-triggered or unconditional).
     var subRuleTrigger: [Int32] = []
+    /// Sub-rules without a purely selective predicate whose conditions need some value on a field
+    /// (`anything-but`, `exists: true`: anything but an absence): examined only for events that
+    /// have a value there, so that rules of broad conditions on fields most events lack (an error
+    /// code, a rarely sent parameter) cost nothing for the others. Per field, its sub-rules.
+    var fieldPresenceSubRules: [[Int32]] = []
+    /// Each sub-rule's presence field (-1: none).
+    var subRulePresenceField: [Int32] = []
 
     /// Each pattern's id as the caller knows it, by dense index: matches are reported by these
     /// straight from the candidate records, with no table to look them up in.
@@ -146,13 +154,32 @@ struct CompiledMachine: Sendable {
         var fieldValues = Array(repeating: 0, count: fieldPaths.count)
         for p in predConditions.indices where purelySelective[p] { fieldValues[Int(predField[p])] += 1 }
         var triggered: [[Int32]] = Array(repeating: [], count: predConditions.count)
+        fieldPresenceSubRules = Array(repeating: [], count: fieldPaths.count)
         for (s, preds) in subRuleLists.enumerated() {
             let trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
                 (rank[Int(a)], -fieldValues[Int(predField[Int(a)])], users[Int(a)])
                     < (rank[Int(b)], -fieldValues[Int(predField[Int(b)])], users[Int(b)])
             }
-            if let trigger { triggered[Int(trigger)].append(Int32(s)) } else { unconditionalSubRules.append(Int32(s)) }
+            // Without one, a field the sub-rule needs a value on: preferably one it only asks to
+            // exist (likely often absent), then the deepest (deeper fields are rarer), then the
+            // condition fewest sub-rules share.
+            let presence = trigger != nil ? nil : preds.filter { !predHasAbsence[Int($0)] }.min { a, b in
+                func key(_ p: Int32) -> (Int, Int, Int) {
+                    let condition = predConditions[Int(p)]
+                    let onlyExists = distinctMatchers[Int(p)] == [.exists(true)] ? 0 : 1
+                    return (onlyExists, -condition.path.utf8.lazy.filter { $0 == UInt8(ascii: ".") }.count, users[Int(p)])
+                }
+                return key(a) < key(b)
+            }.map { predField[Int($0)] }
+            if let trigger {
+                triggered[Int(trigger)].append(Int32(s))
+            } else if let presence {
+                fieldPresenceSubRules[Int(presence)].append(Int32(s))
+            } else {
+                unconditionalSubRules.append(Int32(s))
+            }
             subRuleTrigger.append(trigger ?? -1)
+            subRulePresenceField.append(presence ?? -1)
             subRulePreds.append(contentsOf: preds)
             subRulePredStart.append(Int32(subRulePreds.count))
         }

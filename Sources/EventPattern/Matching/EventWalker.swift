@@ -276,6 +276,7 @@ struct EventWalker {
             if state.fieldStamp[f] != epoch {
                 state.fieldStamp[f] = epoch
                 state.fieldOccHead[f] = -1
+                if flat.fieldPresenceStart[f] != flat.fieldPresenceStart[f &+ 1] { state.presentFields.append(field) }
             }
             next = state.fieldOccHead[f]
             state.fieldOccHead[f] = occ
@@ -302,7 +303,8 @@ struct EventWalker {
     /// Leaves the ids of the matched patterns in `state.matched` (unsorted).
     mutating func decide() {
         // Only trigger predicates are touched while reading; their candidates are read in place
-        // (flat tables outlive the walk), then the rules without a trigger.
+        // (flat tables outlive the walk), then those of the fields that got a value, then the
+        // rules examined for every event.
         // (Lazy predicates tested meanwhile are appended to `touched` too; they trigger nothing.)
         let triggered = state.touched.count
         let candidates = flat.candidates
@@ -324,7 +326,13 @@ struct EventWalker {
             let end = Int(flat.triggerStart[p &+ 1])
             while slot < end { slot = consider(at: slot) }
         }
-        var slot = Int(flat.triggerStart[flat.triggerStart.count &- 1])
+        for k in 0..<state.presentFields.count {
+            let f = Int(state.presentFields[k])
+            var slot = Int(flat.fieldPresenceStart[f])
+            let end = Int(flat.fieldPresenceStart[f &+ 1])
+            while slot < end { slot = consider(at: slot) }
+        }
+        var slot = Int(flat.fieldPresenceStart[flat.fieldPresenceStart.count &- 1])
         while slot < candidates.slotCount { slot = consider(at: slot) }
         for k in 0..<state.deferred.count {
             let subtree = state.deferred[k]

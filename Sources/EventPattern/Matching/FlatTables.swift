@@ -58,11 +58,15 @@ struct FlatTables: @unchecked Sendable {
     /// predicate instead of one per table.
     let pred: UnsafeBufferPointer<PredicateInfo>
     /// The candidate sub-rules: each trigger's from slot `triggerStart[p]` to `triggerStart[p + 1]`,
-    /// then the sub-rules without a trigger, up to `candidates.slotCount`.
+    /// then each presence field's from `fieldPresenceStart[f]`, then the unconditional sub-rules,
+    /// up to `candidates.slotCount`.
     let candidates: CandidateRecords
     /// Per predicate, where its triggered sub-rules start in `candidates` (one more entry at the
-    /// end, where the unconditional ones start).
+    /// end, where the presence-triggered ones start).
     let triggerStart: UnsafeBufferPointer<Int32>
+    /// Per field, where the sub-rules examined when it has a value start in `candidates` (one more
+    /// entry at the end, where the unconditional ones start).
+    let fieldPresenceStart: UnsafeBufferPointer<Int32>
     let predTesters: UnsafeBufferPointer<Unmanaged<FieldMatcher>?>
 
     init(_ t: CompiledMachine) {
@@ -112,11 +116,20 @@ struct FlatTables: @unchecked Sendable {
                                      onlyBranch: branches[t.subRulePattern[s]] == 1, id: t.patternID[Int(t.subRulePattern[s])])
             return (header, conditions)
         }
-        // Records in trigger order, then the unconditional ones; a trigger's first slot is the
-        // start of its first record.
+        // Records in trigger order, then by presence field, then the unconditional ones; a
+        // trigger's (or field's) first slot is the start of its first record.
         var recordStarts: [Int32] = []
-        candidates = CandidateRecords(t.predTriggers.map { rule(Int($0)) } + t.unconditionalSubRules.map { rule(Int($0)) }, starts: &recordStarts)
+        let presenceRules = t.fieldPresenceSubRules.flatMap { $0 }
+        candidates = CandidateRecords((t.predTriggers + presenceRules + t.unconditionalSubRules).map { rule(Int($0)) }, starts: &recordStarts)
         triggerStart = FlatTables.copy(t.predTriggerStart.map { recordStarts[Int($0)] })
+        var presenceStart: [Int32] = []
+        var record = t.predTriggers.count
+        for list in t.fieldPresenceSubRules {
+            presenceStart.append(recordStarts[record])
+            record += list.count
+        }
+        presenceStart.append(recordStarts[record])
+        fieldPresenceStart = FlatTables.copy(presenceStart)
         edges = PathEdgeTable(edges: t.trieEdges, nodeCount: t.nodeField.count)
         fieldMatchers = FlatTables.copy(t.fields.map { Unmanaged.passUnretained($0) })
         predTesters = FlatTables.copy(t.predTester.map { $0.map { Unmanaged.passUnretained($0) } })
@@ -127,9 +140,11 @@ struct FlatTables: @unchecked Sendable {
         let nodeCount = t.nodeField.count
         var parent = Array(repeating: Int32(-1), count: nodeCount)
         for edge in t.trieEdges { parent[Int(edge.child)] = edge.node }
-        // Fields every event needs: those with triggers, and those of sub-rules without one.
+        // Fields every event needs: those with triggers, presence fields, and those of sub-rules
+        // without either.
         var needed = Array(repeating: false, count: t.fields.count)
         for p in t.predField.indices where t.predTriggerStart[p] != t.predTriggerStart[p + 1] { needed[Int(t.predField[p])] = true }
+        for f in t.fieldPresenceSubRules.indices where !t.fieldPresenceSubRules[f].isEmpty { needed[f] = true }
         for s in t.unconditionalSubRules {
             for k in Int(t.subRulePredStart[Int(s)])..<Int(t.subRulePredStart[Int(s) + 1]) { needed[Int(t.predField[Int(t.subRulePreds[k])])] = true }
         }
@@ -165,7 +180,7 @@ struct FlatTables: @unchecked Sendable {
         nodeDeferrable.deallocate(); nodeParent.deallocate(); fieldDeferredNode.deallocate()
         predBroad.deallocate(); subRulePreds.deallocate(); predText.deallocate(); pieceLength.deallocate()
         fieldMatchers.deallocate(); predTesters.deallocate(); pred.deallocate()
-        candidates.deallocate(); triggerStart.deallocate()
+        candidates.deallocate(); triggerStart.deallocate(); fieldPresenceStart.deallocate()
         edges.deallocate()
     }
 }

@@ -19,6 +19,8 @@ struct WalkState {
     /// Per predicate, its ``PredicateState``.
     var preds = UnsafeMutableBufferPointer<PredicateState>(start: nil, count: 0)
     var touched = GrowableBuffer<Int32>()
+    /// Fields with presence-triggered sub-rules that got a value, in the order they got it.
+    var presentFields = GrowableBuffer<Int32>()
 
     var fieldStamp = UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0)
     /// `fieldArrayStamp[f] == epoch`: some value recorded for field `f` sits inside an array.
@@ -85,6 +87,7 @@ struct WalkState {
         memberArena.removeAll()
         pairs.removeAll()
         touched.removeAll()
+        presentFields.removeAll()
         addressOccurrence = -1
         matched.removeAll()
         arrayStack.removeAll()
@@ -121,6 +124,7 @@ struct WalkState {
         memberArena.deallocate()
         pairs.deallocate()
         touched.deallocate()
+        presentFields.deallocate()
         matched.deallocate()
         arrayStack.deallocate()
         deferred.deallocate()
