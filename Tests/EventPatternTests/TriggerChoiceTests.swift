@@ -23,6 +23,31 @@ struct TriggerChoiceTests {
             #expect(trigger >= 0 && machine.predField[trigger] == eventNameField, "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
         }
     }
+
+    @Test("a condition many rules share (a detail-type) triggers only the rules with no other selective condition, even a prefix or a range")
+    func sharedConditionsDoNotTrigger() throws {
+        // 200 rules on one detail-type, each with its own bucket prefix, CIDR block or range; 5 with the detail-type alone.
+        var patterns: [Int: EventPattern] = [:]
+        for i in 0..<200 {
+            let own = [#""bucketName": [{"prefix": "b-\#(i)-"}]"#, #""ip": [{"cidr": "10.\#(i).0.0/16"}]"#,
+                       #""seconds": [{"numeric": [">", \#(i), "<=", \#(i + 1)]}]"#][i % 3]
+            patterns[i] = try EventPattern.parse(#"{"detail-type": ["AWS API Call via CloudTrail"], "detail": {\#(own)}}"#)
+        }
+        for i in 200..<205 { patterns[i] = try EventPattern.parse(#"{"detail-type": ["AWS API Call via CloudTrail"]}"#) }
+        let machine = CompiledMachine(patterns: patterns)
+        let detailTypeNode = try #require(machine.edges.lookup(context: 0, Array("detail-type".utf8)))
+        let detailTypeField = machine.nodeField[Int(detailTypeNode)]
+        for s in machine.subRuleTrigger.indices {
+            let trigger = Int(machine.subRuleTrigger[s])
+            let onDetailType = trigger >= 0 && machine.predField[trigger] == detailTypeField
+            #expect(onDetailType == (machine.subRulePattern[s] >= 200), "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
+        }
+        // And they match as before.
+        let matcher = PatternMachine(patterns.map { (id: $0.key, pattern: $0.value) })
+        #expect(try matcher.matches(event: #"{"detail-type": "AWS API Call via CloudTrail", "detail": {"bucketName": "b-3-x", "ip": "10.4.1.1", "seconds": 5.5}}"#)
+                == [3, 4, 5, 200, 201, 202, 203, 204])
+        #expect(try matcher.matches(event: #"{"detail-type": "Other", "detail": {"bucketName": "b-3-x"}}"#) == [])
+    }
 }
 
 /// Sub-rules without a purely selective condition (only `anything-but`, `exists`…) are examined only

@@ -51,6 +51,9 @@ struct CompiledMachine: Sendable {
     var subRulePattern: [Int32] = []
     var subRulePredStart: [Int32] = [0]
     var subRulePreds: [Int32] = []
+    /// A predicate this many sub-rules share is a trigger only for sub-rules without another
+    /// purely selective predicate.
+    static let popularTrigger = 16
     /// Lists of up to this many strings are tested by comparing with each: cheaper than running a
     /// value through an automaton of their own, and with nothing to build or cache per predicate.
     static let compactListLimit = 16
@@ -144,11 +147,14 @@ struct CompiledMachine: Sendable {
             distinctMatchers.append(matchers)
         }
 
-        // Pick each sub-rule's trigger: the purely selective predicate of lowest rank; then the one
-        // on the field that rules test with the most distinct values (a field with a thousand
-        // tested values, such as `eventName`, rarely holds any one of them, where one with six,
-        // such as a region, often does); then the one fewest sub-rules share (a value many rules
-        // test is likely a common one).
+        // Pick each sub-rule's trigger: not one that many sub-rules share when another will do
+        // (each time it fires, all of them are examined: a thousand rules that each test
+        // `detail-type` and one bucket prefix would otherwise all be examined for every event);
+        // then the purely selective predicate of lowest rank; then the one on the field that
+        // rules test with the most distinct values (a field with a thousand tested values, such
+        // as `eventName`, rarely holds any one of them, where one with six, such as a region,
+        // often does); then the one fewest sub-rules share (a value many rules test is likely a
+        // common one).
         var users = Array(repeating: 0, count: predConditions.count)
         for preds in subRuleLists { for p in preds { users[Int(p)] += 1 } }
         var fieldValues = Array(repeating: 0, count: fieldPaths.count)
@@ -157,8 +163,11 @@ struct CompiledMachine: Sendable {
         fieldPresenceSubRules = Array(repeating: [], count: fieldPaths.count)
         for (s, preds) in subRuleLists.enumerated() {
             let trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
-                (rank[Int(a)], -fieldValues[Int(predField[Int(a)])], users[Int(a)])
-                    < (rank[Int(b)], -fieldValues[Int(predField[Int(b)])], users[Int(b)])
+                func key(_ p: Int32) -> (Int, Int, Int, Int) {
+                    let p = Int(p)
+                    return (users[p] >= CompiledMachine.popularTrigger ? 1 : 0, rank[p], -fieldValues[Int(predField[p])], users[p])
+                }
+                return key(a) < key(b)
             }
             // Without one, a field the sub-rule needs a value on: preferably one it only asks to
             // exist (likely often absent), then the deepest (deeper fields are rarer), then the
