@@ -20,13 +20,17 @@ import SeededRandom
 ///   to index them by, each needing a value on a field the events never have (as rules on an error
 ///   detail or a rarely sent parameter lack it in most events). They match nothing; what they cost
 ///   an event they cannot match should not grow with their number.
+/// - ``Mix/shared``: rules that all test the one `detail-type` every event has, each with its own
+///   prefix, suffix, CIDR block or narrow range (as rule packs filter on the CloudTrail
+///   `detail-type` and then on something specific). The shared condition says nothing about which
+///   rule may match; the cost should follow the specific ones.
 ///
 /// Passes are interleaved (every rule count once per round), so a noisy machine slows every rule
 /// count alike rather than one of them.
 public struct ScalingBenchmark {
     /// Which generated rule set.
     public enum Mix: String, Sendable, CaseIterable {
-        case selective, broad, absent
+        case selective, broad, absent, shared
     }
 
     public struct Result: Sendable {
@@ -167,7 +171,27 @@ public struct ScalingBenchmark {
 
         /// The pattern JSON of rule `index` of `mix`.
         mutating func ruleJSON(index: Int, mix: Mix) -> JSONValue {
-            mix == .absent ? absentRuleJSON(index: index) : ruleJSON(index: index, pinned: mix == .selective)
+            switch mix {
+            case .absent: absentRuleJSON(index: index)
+            case .shared: sharedRuleJSON(index: index)
+            case .selective, .broad: ruleJSON(index: index, pinned: mix == .selective)
+            }
+        }
+
+        /// Rule `index` of ``Mix/shared``: the `detail-type` of every event, and one of four
+        /// specific conditions.
+        mutating func sharedRuleJSON(index: Int) -> JSONValue {
+            let specific: JSONMember
+            switch index % 4 {
+            case 0: specific = JSONMember(key: "requestParameters", value: ["bucketName": [["prefix": .string("bucket-\(below(3000))-")]]])
+            case 1: specific = JSONMember(key: "sourceIPAddress", value: [["cidr": .string("\(20 + below(200)).\(below(256)).0.0/16")]])
+            case 2: specific = JSONMember(key: "userIdentity", value: ["arn": [["suffix": .string("/\(userName(below(5000)))")]]])
+            default:
+                let low = below(43200)
+                specific = JSONMember(key: "requestParameters", value: ["durationSeconds": [["numeric": [">", .number(JSONNumber(low)), "<=", .number(JSONNumber(low + 5))]]]])
+            }
+            return .object(JSONObject([JSONMember(key: "detail-type", value: ["AWS API Call via CloudTrail"]),
+                                       JSONMember(key: "detail", value: .object(JSONObject([specific])))]))
         }
 
         /// Rule `index` of ``Mix/absent``: one of five broad conditions on a field every event has,

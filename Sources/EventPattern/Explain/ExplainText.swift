@@ -6,6 +6,7 @@ enum ExplainText {
     static let fail = "✗"
     /// Values listed per field before "…".
     static let maxValuesShown = 5
+    static let maxElementsShown = 10
 
     static func matchedLine(_ matched: MatchedCondition) -> String {
         guard let value = matched.value else { return matched.path + ": absent, as exists: false requires" }
@@ -53,10 +54,17 @@ enum ExplainText {
 
     static func conflictText(_ conflict: ArrayConflict) -> String {
         let sides = conflict.sides.map { side in
-            side.path + " matches only in " + (side.elements.isEmpty ? "(no element)" : side.elements.joined(separator: ", "))
+            side.path + " matches only in " + (side.elements.isEmpty ? "(no element)" : elementList(side.elements))
         }
         return "array consistency: " + sides.joined(separator: "; ")
             + ", but fields inside one array of objects must match in the same element"
+    }
+
+    /// Up to ``maxElementsShown`` element names, then how many more (a conflict over thousands of
+    /// elements stays one readable line).
+    static func elementList(_ elements: [String]) -> String {
+        guard elements.count > maxElementsShown else { return elements.joined(separator: ", ") }
+        return elements.prefix(maxElementsShown).joined(separator: ", ") + " and \(elements.count - maxElementsShown) more"
     }
 
     /// `path: why` for one leaf condition.

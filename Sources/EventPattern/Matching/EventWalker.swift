@@ -417,18 +417,28 @@ struct EventWalker {
             if state.preds[p].stamp != state.epoch && !flat.pred[p].hasAbsence { return false }
             if state.fieldArrayStamp[Int(flat.pred[p].field)] == state.epoch { conditionsOnArrays &+= 1 }
         }
-        if conditionsOnArrays <= 1 {
-            // Consistency can only fail between two conditions whose values sit in arrays: with
-            // at most one, every choice is consistent, so check each condition alone.
-            for k in start..<end where !satisfiedWithoutArrays(pred: Int(flat.subRulePreds[k])) { return false }
-            return true
+        // Consistency can only fail between conditions whose values sit in arrays: the others
+        // hold or fail alone, whatever is chosen for the rest.
+        var onArrays: [Int32] = []
+        for k in start..<end {
+            let p = Int(flat.subRulePreds[k])
+            if conditionsOnArrays > 1 && state.fieldArrayStamp[Int(flat.pred[p].field)] == state.epoch {
+                onArrays.append(Int32(p))
+            } else if !satisfiedWithoutArrays(pred: p) {
+                return false
+            }
         }
+        if onArrays.isEmpty { return true }
+        // Rules (and `$or` branches) that share the conditions on arrays share the outcome.
+        if let known = state.consistencyOutcomes[onArrays] { return known }
+        state.searchPreds = onArrays
         state.chosen.clear()
         state.searchSteps = 0
         if !state.failedStates.isEmpty { state.failedStates.removeAll(keepingCapacity: true) }
         state.arraysAhead.removeAll(keepingCapacity: true)   // noted when the memo is first needed
-        state.searchStart = start
-        return search(from: start, end: end)
+        let outcome = search(from: 0, end: onArrays.count)
+        state.consistencyOutcomes[onArrays] = outcome
+        return outcome
     }
 
     private func satisfiedWithoutArrays(pred p: Int) -> Bool {
@@ -615,12 +625,12 @@ struct EventWalker {
 
     /// Fills `state.arraysAhead` for the conditions `start..<end` of the rule being searched: for
     /// each, the arrays holding a value that it or a later condition may choose or must check.
-    private mutating func noteArraysAhead(start: Int, end: Int) {
+    private mutating func noteArraysAhead(end: Int) {
         var ahead = Set<Int32>()
-        var lists = Array(repeating: [Int32](), count: end - start)
+        var lists = Array(repeating: [Int32](), count: end)
         var k = end - 1
-        while k >= start {
-            let p = Int(flat.subRulePreds[k])
+        while k >= 0 {
+            let p = Int(state.searchPreds[k])
             if state.preds[p].stamp == state.epoch {
                 var pair = state.preds[p].head
                 while pair >= 0 {
@@ -637,7 +647,7 @@ struct EventWalker {
                     occ = state.occurrences[Int(occ)].nextInField
                 }
             }
-            lists[k - start] = ahead.sorted()
+            lists[k] = ahead.sorted()
             k -= 1
         }
         state.arraysAhead = lists
@@ -661,39 +671,103 @@ struct EventWalker {
         let memoize = state.searchSteps > 512
         var memoKey: [Int32] = []
         if memoize {
-            if state.arraysAhead.isEmpty { noteArraysAhead(start: state.searchStart, end: end) }
-            memoKey = memoKeyFor(condition: k, first: state.searchStart)
+            if state.arraysAhead.isEmpty { noteArraysAhead(end: end) }
+            memoKey = memoKeyFor(condition: k)
             if state.failedStates.contains(memoKey) { return false }
         }
-        let p = Int(flat.subRulePreds[k])
+        let p = Int(state.searchPreds[k])
         let f = Int(flat.pred[p].field)
         let epoch = state.epoch
         if flat.pred[p].hasAbsence {
             var consistentValue = false
             if state.fieldStamp[f] == epoch {
-                var occ = state.fieldOccHead[f]
-                while occ >= 0 {
-                    if consistent(occurrence: Int(occ)) { consistentValue = true; break }
-                    occ = state.occurrences[Int(occ)].nextInField
+                if let index = occurrenceIndex(key: -1 - Int32(f), fieldValuesOf: f) {
+                    consistentValue = firstConsistent(in: index) { _, _ in true }
+                } else {
+                    var occ = state.fieldOccHead[f]
+                    while occ >= 0 {
+                        if consistent(occurrence: Int(occ)) { consistentValue = true; break }
+                        occ = state.occurrences[Int(occ)].nextInField
+                    }
                 }
             }
             if !consistentValue && search(from: k + 1, end: end) { return true }
         }
         if state.preds[p].stamp == epoch {
-            var pair = state.preds[p].head
-            while pair >= 0 {
-                let occ = Int(state.pairs[Int(pair)].occurrence)
-                if consistent(occurrence: occ) && tryChoosing(occurrence: occ, next: k + 1, end: end) { return true }
-                pair = state.pairs[Int(pair)].next
+            if let index = occurrenceIndex(key: Int32(p), valuesOfPred: p) {
+                if firstConsistent(in: index, { walker, occ in walker.tryChoosing(occurrence: occ, next: k + 1, end: end) }) { return true }
+            } else {
+                var pair = state.preds[p].head
+                while pair >= 0 {
+                    let occ = Int(state.pairs[Int(pair)].occurrence)
+                    if consistent(occurrence: occ) && tryChoosing(occurrence: occ, next: k + 1, end: end) { return true }
+                    pair = state.pairs[Int(pair)].next
+                }
             }
         }
         if memoize { state.failedStates.insert(memoKey) }
         return false
     }
 
+    /// The grouped values satisfying predicate `p` this event, when they are many (nil: scan them).
+    private mutating func occurrenceIndex(key: Int32, valuesOfPred p: Int) -> OccurrenceIndex? {
+        if let index = state.occurrenceIndexes[key] { return index }
+        var values: [Int32] = []
+        var pair = state.preds[p].head
+        while pair >= 0 {
+            values.append(state.pairs[Int(pair)].occurrence)
+            pair = state.pairs[Int(pair)].next
+        }
+        guard values.count >= OccurrenceIndex.minimumLength else { return nil }
+        let index = OccurrenceIndex(values, state: state)
+        state.occurrenceIndexes[key] = index
+        return index
+    }
+
+    /// The grouped values of field `f` this event, when they are many (nil: scan them).
+    private mutating func occurrenceIndex(key: Int32, fieldValuesOf f: Int) -> OccurrenceIndex? {
+        if let index = state.occurrenceIndexes[key] { return index }
+        var values: [Int32] = []
+        var occ = state.fieldOccHead[f]
+        while occ >= 0 {
+            values.append(occ)
+            occ = state.occurrences[Int(occ)].nextInField
+        }
+        guard values.count >= OccurrenceIndex.minimumLength else { return nil }
+        let index = OccurrenceIndex(values, state: state)
+        state.occurrenceIndexes[key] = index
+        return index
+    }
+
+    /// Whether `body` holds for some value of `index` consistent with the choices made so far,
+    /// trying only the values at the position already chosen in their outermost array.
+    private mutating func firstConsistent(in index: OccurrenceIndex, _ body: (inout EventWalker, Int) -> Bool) -> Bool {
+        for occ in index.free where body(&self, Int(occ)) { return true }
+        for array in index.arrays {
+            let values: [Int32]
+            if let position = chosenIndex(in: array) {
+                values = index.byPosition[OccurrenceIndex.key(array, position)] ?? []
+            } else {
+                values = index.byArray[array] ?? []
+            }
+            for occ in values where consistent(occurrence: Int(occ)) && body(&self, Int(occ)) { return true }
+        }
+        return false
+    }
+
+    /// The index chosen so far in `array`, if any.
+    private func chosenIndex(in array: Int32) -> Int32? {
+        var c = 0
+        while c < state.chosen.count {
+            if state.chosen[c] == array { return state.chosen[c + 1] }
+            c += 2
+        }
+        return nil
+    }
+
     /// `[k]` then the (array, index) pairs chosen in arrays still ahead of condition `k`, by array.
-    private func memoKeyFor(condition k: Int, first: Int) -> [Int32] {
-        let ahead = state.arraysAhead[k - first]
+    private func memoKeyFor(condition k: Int) -> [Int32] {
+        let ahead = state.arraysAhead[k]
         var pairs: [(Int32, Int32)] = []
         var c = 0
         while c < state.chosen.count {

@@ -57,11 +57,16 @@ struct WalkState {
     /// Where the decision's early reads of candidate records go (kept, so they are not optimized away).
     var sink: Int32 = 0
     var failedStates: Set<[Int32]> = []
-    /// Per condition of the rule being searched (from its first), the arrays that values of it or
+    /// This event's grouped candidate lists for long search steps, by predicate (`p`) or, for an
+    /// absence's field values, `-1 - field`.
+    var occurrenceIndexes: [Int32: OccurrenceIndex] = [:]
+    /// Per condition searched (in `searchPreds`), the arrays that values of it or
     /// of a later condition sit in, sorted: the only chosen positions that can still matter there.
     var arraysAhead: [[Int32]] = []
-    /// The first condition (in `subRulePreds`) of the rule being searched.
-    var searchStart = 0
+    /// The conditions on arrays of the rule being searched, in path order.
+    var searchPreds: [Int32] = []
+    /// This event's search outcomes, by the conditions on arrays searched.
+    var consistencyOutcomes: [[Int32]: Bool] = [:]
 
     mutating func prepare(for reference: CompiledMachineReference) {
         if automataOwner !== reference {
@@ -95,6 +100,8 @@ struct WalkState {
         deferred.removeAll()
         deferredStacks.removeAll()
         deferredPending = 0
+        if !occurrenceIndexes.isEmpty { occurrenceIndexes.removeAll() }
+        if !consistencyOutcomes.isEmpty { consistencyOutcomes.removeAll() }
     }
 
     /// Grows the tables to hold at least these counts; new entries are stamped 0 (never current)
