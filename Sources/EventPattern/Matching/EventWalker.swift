@@ -711,30 +711,43 @@ struct EventWalker {
 
     /// The grouped values satisfying predicate `p` this event, when they are many (nil: scan them).
     private mutating func occurrenceIndex(key: Int32, valuesOfPred p: Int) -> OccurrenceIndex? {
-        if let index = state.occurrenceIndexes[key] { return index }
-        var values: [Int32] = []
+        // Counted first, without allocating: most searches choose among a few values.
         var pair = state.preds[p].head
-        while pair >= 0 {
-            values.append(state.pairs[Int(pair)].occurrence)
-            pair = state.pairs[Int(pair)].next
+        var count = 0
+        while pair >= 0 && count < OccurrenceIndex.minimumLength { count += 1; pair = state.pairs[Int(pair)].next }
+        guard count == OccurrenceIndex.minimumLength else { return nil }
+        return cachedIndex(key: key) { walker in
+            var values: [Int32] = []
+            var pair = walker.state.preds[p].head
+            while pair >= 0 {
+                values.append(walker.state.pairs[Int(pair)].occurrence)
+                pair = walker.state.pairs[Int(pair)].next
+            }
+            return values
         }
-        guard values.count >= OccurrenceIndex.minimumLength else { return nil }
-        let index = OccurrenceIndex(values, state: state)
-        state.occurrenceIndexes[key] = index
-        return index
     }
 
     /// The grouped values of field `f` this event, when they are many (nil: scan them).
     private mutating func occurrenceIndex(key: Int32, fieldValuesOf f: Int) -> OccurrenceIndex? {
-        if let index = state.occurrenceIndexes[key] { return index }
-        var values: [Int32] = []
         var occ = state.fieldOccHead[f]
-        while occ >= 0 {
-            values.append(occ)
-            occ = state.occurrences[Int(occ)].nextInField
+        var count = 0
+        while occ >= 0 && count < OccurrenceIndex.minimumLength { count += 1; occ = state.occurrences[Int(occ)].nextInField }
+        guard count == OccurrenceIndex.minimumLength else { return nil }
+        return cachedIndex(key: key) { walker in
+            var values: [Int32] = []
+            var occ = walker.state.fieldOccHead[f]
+            while occ >= 0 {
+                values.append(occ)
+                occ = walker.state.occurrences[Int(occ)].nextInField
+            }
+            return values
         }
-        guard values.count >= OccurrenceIndex.minimumLength else { return nil }
-        let index = OccurrenceIndex(values, state: state)
+    }
+
+    /// The index under `key` this event, grouped from the values `list` gives the first time.
+    private mutating func cachedIndex(key: Int32, _ list: (inout EventWalker) -> [Int32]) -> OccurrenceIndex {
+        if let index = state.occurrenceIndexes[key] { return index }
+        let index = OccurrenceIndex(list(&self), state: state)
         state.occurrenceIndexes[key] = index
         return index
     }
