@@ -48,6 +48,21 @@ struct TriggerChoiceTests {
                 == [3, 4, 5, 200, 201, 202, 203, 204])
         #expect(try matcher.matches(event: #"{"detail-type": "Other", "detail": {"bucketName": "b-3-x"}}"#) == [])
     }
+
+    @Test("a condition 20 rules share still triggers them when its field is tested with many values (one API call among 40 rarely fires)")
+    func sharedConditionOnAManyValuedFieldTriggers() throws {
+        var patterns: [Int: EventPattern] = [:]
+        for i in 0..<800 {
+            patterns[i] = try EventPattern.parse(#"{"eventName": ["Call\#(i % 40)"], "requestParameters": {"bucketName": [{"prefix": "b-\#(i)-"}]}}"#)
+        }
+        let machine = CompiledMachine(patterns: patterns)
+        let eventNameNode = try #require(machine.edges.lookup(context: 0, Array("eventName".utf8)))
+        let eventNameField = machine.nodeField[Int(eventNameNode)]
+        for s in machine.subRuleTrigger.indices {
+            let trigger = Int(machine.subRuleTrigger[s])
+            #expect(trigger >= 0 && machine.predField[trigger] == eventNameField, "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
+        }
+    }
 }
 
 /// Sub-rules without a purely selective condition (only `anything-but`, `exists`…) are examined only

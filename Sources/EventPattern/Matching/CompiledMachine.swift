@@ -51,8 +51,11 @@ struct CompiledMachine: Sendable {
     var subRulePattern: [Int32] = []
     var subRulePredStart: [Int32] = [0]
     var subRulePreds: [Int32] = []
-    /// A predicate this many sub-rules share is a trigger only for sub-rules without another
-    /// purely selective predicate.
+    /// A predicate this many sub-rules share, on a field whose tested values are fewer than a
+    /// quarter of them (so it likely fires for any event: a `detail-type`, a `source`), is a
+    /// trigger only for sub-rules without another purely selective predicate. One on a field
+    /// tested with many values (a popular `eventName` among thousands) rarely fires, and making
+    /// the alternative eager would read its field for every event.
     static let popularTrigger = 16
     /// Lists of up to this many strings are tested by comparing with each: cheaper than running a
     /// value through an automaton of their own, and with nothing to build or cache per predicate.
@@ -147,9 +150,10 @@ struct CompiledMachine: Sendable {
             distinctMatchers.append(matchers)
         }
 
-        // Pick each sub-rule's trigger: not one that many sub-rules share when another will do
-        // (each time it fires, all of them are examined: a thousand rules that each test
-        // `detail-type` and one bucket prefix would otherwise all be examined for every event);
+        // Pick each sub-rule's trigger: not one that many sub-rules share and that likely fires
+        // when another will do (each time it fires, all of them are examined: a thousand rules that
+        // each test `detail-type` and one bucket prefix would otherwise all be examined for every
+        // event);
         // then the purely selective predicate of lowest rank; then the one on the field that
         // rules test with the most distinct values (a field with a thousand tested values, such
         // as `eventName`, rarely holds any one of them, where one with six, such as a region,
@@ -165,7 +169,10 @@ struct CompiledMachine: Sendable {
             let trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
                 func key(_ p: Int32) -> (Int, Int, Int, Int) {
                     let p = Int(p)
-                    return (users[p] >= CompiledMachine.popularTrigger ? 1 : 0, rank[p], -fieldValues[Int(predField[p])], users[p])
+                    let values = fieldValues[Int(predField[p])]
+                    // Shared by many, on a field tested with few values (so likely to fire for any event).
+                    let popular = users[p] >= CompiledMachine.popularTrigger && users[p] >= 4 * values
+                    return (popular ? 1 : 0, rank[p], -values, users[p])
                 }
                 return key(a) < key(b)
             }
