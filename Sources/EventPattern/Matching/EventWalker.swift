@@ -623,7 +623,7 @@ struct EventWalker {
         return position <= end
     }
 
-    /// Fills `state.arraysAhead` for the conditions `start..<end` of the rule being searched: for
+    /// Fills `state.arraysAhead` for the conditions searched (`state.searchPreds[0..<end]`): for
     /// each, the arrays holding a value that it or a later condition may choose or must check.
     private mutating func noteArraysAhead(end: Int) {
         var ahead = Set<Int32>()
