@@ -169,7 +169,8 @@ def full_report(match_path, scaling_path, counts_path, pipeline_path, delivery_p
         out.append("- **broad**: the kinds alone; several match a fixed share of all events, so matches per event grow with "
                    "the rule count (about 44 at 10,000) and the cost grows with the matches.")
         out.append("- **absent**: rules of broad conditions only (`anything-but` of a value, a prefix or a suffix, `exists`), "
-                   "with no exact value to index them by, each also needing a value on one of 100 fields that no event has "
+                   "with no exact value to index them by but, for every other rule, the `detail-type` every event has; each "
+                   "also needs a value on one of 100 fields that no event has "
                    "(as rules on an error detail or a rarely sent parameter lack it in most events). They match nothing; "
                    "each is examined only for events with a value on that field, so their number should not show.")
         out.append("- **shared**: rules that all test the `detail-type` every event has, each with its own bucket prefix, "

@@ -17,9 +17,10 @@ import SeededRandom
 ///   numeric range, `bucket-1*-logs`), so matches per event grow in proportion to the rule count
 ///   (44 per event at 10,000 rules) and the cost with them: this mix shows the cost per match.
 /// - ``Mix/absent``: rules of broad conditions only (`anything-but`, `exists`), with no exact value
-///   to index them by, each needing a value on a field the events never have (as rules on an error
-///   detail or a rarely sent parameter lack it in most events). They match nothing; what they cost
-///   an event they cannot match should not grow with their number.
+///   to index them by but (for every other rule) the `detail-type` every event has, each needing a
+///   value on a field the events never have (as rules on an error detail or a rarely sent
+///   parameter lack it in most events). They match nothing; what they cost an event they cannot
+///   match should not grow with their number.
 /// - ``Mix/shared``: rules that all test the one `detail-type` every event has, each with its own
 ///   prefix, suffix, CIDR block or narrow range (as rule packs filter on the CloudTrail
 ///   `detail-type` and then on something specific). The shared condition says nothing about which
@@ -195,7 +196,8 @@ public struct ScalingBenchmark {
         }
 
         /// Rule `index` of ``Mix/absent``: one of five broad conditions on a field every event has,
-        /// and `exists: true` on one of 100 fields no event has.
+        /// `exists: true` on one of 100 fields no event has, and for every other rule the
+        /// `detail-type` every event has.
         mutating func absentRuleJSON(index: Int) -> JSONValue {
             var detail: [JSONMember] = []
             switch index % 5 {
@@ -206,7 +208,10 @@ public struct ScalingBenchmark {
             default: detail.append(JSONMember(key: "errorCode", value: [["exists": true]]))
             }
             detail.append(JSONMember(key: "additionalEventData", value: .object(JSONObject([JSONMember(key: "x\(below(100))", value: [["exists": true]])]))))
-            return .object(JSONObject([JSONMember(key: "detail", value: .object(JSONObject(detail)))]))
+            var top = [JSONMember(key: "detail", value: .object(JSONObject(detail)))]
+            // Every other rule also tests the detail-type every event has: selective in form, it says nothing.
+            if index % 2 == 1 { top.append(JSONMember(key: "detail-type", value: ["AWS API Call via CloudTrail"])) }
+            return .object(JSONObject(top))
         }
 
         /// Rule `index`: one of ten kinds, on fields the events carry, with values that sometimes

@@ -90,6 +90,25 @@ struct PresenceTriggerTests {
         #expect(machine.subRuleTrigger[3] >= 0)
     }
 
+    @Test("rules whose only selective condition is one many share (a detail-type) wait for a field they only ask to exist")
+    func sharedTriggerGivesWayToExists() throws {
+        var patterns: [Int: EventPattern] = [:]
+        for i in 0..<40 {
+            patterns[i] = try EventPattern.parse(#"{"detail-type": ["AWS API Call via CloudTrail"], "detail": {"errorCode": [{"exists": true}], "userName": [{"anything-but": "u\#(i)"}]}}"#)
+        }
+        // Without an exists condition, the shared one stays the trigger.
+        patterns[40] = try EventPattern.parse(#"{"detail-type": ["AWS API Call via CloudTrail"], "detail": {"userName": [{"anything-but": "root"}]}}"#)
+        let machine = CompiledMachine(patterns: patterns)
+        let errorCode = try field(machine, "detail.errorCode")
+        for s in 0..<40 { #expect(machine.subRuleTrigger[s] == -1 && machine.subRulePresenceField[s] == errorCode, "sub-rule \(s)") }
+        #expect(machine.subRuleTrigger[40] >= 0)
+        let matcher = PatternMachine(patterns.map { (id: $0.key, pattern: $0.value) })
+        #expect(try matcher.matches(event: #"{"detail-type": "AWS API Call via CloudTrail", "detail": {"userName": "u3"}}"#) == [40])
+        #expect(try matcher.matches(event: #"{"detail-type": "AWS API Call via CloudTrail", "detail": {"userName": "u3", "errorCode": "AccessDenied"}}"#)
+                == (0..<40).filter { $0 != 3 } + [40])
+        #expect(try matcher.matches(event: #"{"detail-type": "Other", "detail": {"userName": "u3", "errorCode": "AccessDenied"}}"#) == [])
+    }
+
     @Test("presence-triggered rules match exactly when their conditions hold, with the field read at once, inside arrays and beside deferred subtrees",
           arguments: [
               // (event, expected matches)

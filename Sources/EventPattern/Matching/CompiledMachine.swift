@@ -166,15 +166,22 @@ struct CompiledMachine: Sendable {
         var triggered: [[Int32]] = Array(repeating: [], count: predConditions.count)
         fieldPresenceSubRules = Array(repeating: [], count: fieldPaths.count)
         for (s, preds) in subRuleLists.enumerated() {
-            let trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
+            // Shared by many, on a field tested with few values (so likely to fire for any event).
+            func popular(_ p: Int32) -> Bool {
+                let p = Int(p)
+                return users[p] >= CompiledMachine.popularTrigger && users[p] >= 4 * fieldValues[Int(predField[p])]
+            }
+            var trigger = preds.filter { purelySelective[Int($0)] }.min { a, b in
                 func key(_ p: Int32) -> (Int, Int, Int, Int) {
                     let p = Int(p)
-                    let values = fieldValues[Int(predField[p])]
-                    // Shared by many, on a field tested with few values (so likely to fire for any event).
-                    let popular = users[p] >= CompiledMachine.popularTrigger && users[p] >= 4 * values
-                    return (popular ? 1 : 0, rank[p], -values, users[p])
+                    return (popular(Int32(p)) ? 1 : 0, rank[p], -fieldValues[Int(predField[p])], users[p])
                 }
                 return key(a) < key(b)
+            }
+            // A popular trigger fires for nearly every event; a field the rule only asks to exist
+            // (an error code, an optional parameter) is usually absent, so waiting for it is better.
+            if let chosen = trigger, popular(chosen), preds.contains(where: { distinctMatchers[Int($0)] == [.exists(true)] }) {
+                trigger = nil
             }
             // Without one, a field the sub-rule needs a value on: preferably one it only asks to
             // exist (likely often absent), then the deepest (deeper fields are rarer), then the
