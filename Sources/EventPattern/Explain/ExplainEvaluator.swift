@@ -6,7 +6,6 @@ struct ExplainEvaluator {
     /// (branch key, condition index, chosen positions) states known to fail, so searches that
     /// revisit a state do not explode on events with large arrays.
     private var failed: Set<SearchState> = []
-    private var branchKeys: [[FieldCondition]: Int] = [:]
     /// Outcomes of the searches over conditions on arrays, by those conditions (sorted by path).
     private var arraySearches: [[FieldCondition]: [MatchedCondition]?] = [:]
     /// Per path with many values, its values grouped by their outermost array position.
@@ -78,10 +77,9 @@ struct ExplainEvaluator {
                 guard let known else { return nil }
                 fromArrays = known
             } else {
-                let key = branchKeys.count
+                let key = arraySearches.count   // a new list of conditions on arrays: its own key
                 var chosen: [MatchedCondition] = []
                 let found = search(onArrays, branch: key, from: 0, accumulated: [], chosen: &chosen)
-                branchKeys[onArrays] = key
                 arraySearches[onArrays] = .some(found ? chosen : nil)
                 guard found else { return nil }
                 fromArrays = chosen
