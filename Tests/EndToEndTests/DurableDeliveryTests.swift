@@ -26,7 +26,9 @@ final class BackgroundRun {
         try process.run()
     }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    /// Signals the process while Foundation has not reaped it: a reaped pid may already be another
+    /// process's (tests running side by side start many), which a late `defer` must not hit.
+    func signal(_ number: Int32) { if process.isRunning { kill(process.processIdentifier, number) } }
 
     /// Waits for the exit (at most `timeout` seconds, then SIGKILL); returns the status and output.
     func wait(timeout: Double = 60) -> TriplineBinary.Result {
@@ -78,6 +80,31 @@ final class BackgroundRun {
 }
 
 /// Whether process `pid` runs (a zombie, exited but not yet reaped, does not).
+/// A process named by its pid and start time, so that a cleanup never signals a later process that
+/// reused the pid (the test process runs many tests side by side, and pids wrap).
+struct StartedProcess {
+    let pid: Int32
+    let startTicks: String?
+
+    init(_ pid: Int32) {
+        self.pid = pid
+        startTicks = Self.startTicks(of: pid)
+    }
+
+    /// SIGKILL, unless the pid is gone or now another process's.
+    func killIfStillRunning() {
+        if let startTicks, Self.startTicks(of: pid) == startTicks { kill(pid, SIGKILL) }
+    }
+
+    /// Field 22 of `/proc/PID/stat`.
+    private static func startTicks(of pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+}
+
 func isRunning(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return false }
@@ -493,7 +520,8 @@ struct DurableDeliveryTests {
             #expect(first.status == 1 && first.stdout.contains("1 failed (dead-lettered)"), "\(first)")
             let handler = try BackgroundRun.killWhileHandlerRuns(tripline, ["dlq", "redrive"], in: dir, pidsFile: pids)
             try #require(handler.count == 2, "the redriven handler did not start")
-            defer { for pid in handler { kill(pid, SIGKILL) } }
+            let started = handler.map(StartedProcess.init)
+            defer { for process in started { process.killIfStillRunning() } }
 
             let again = try tripline.run(["dlq", "redrive"], in: dir)
             #expect(again.status == 0, "\(again)")
@@ -520,7 +548,8 @@ struct DurableDeliveryTests {
             #expect(first.status == 0, "\(first)")
             let jobs = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
             try #require(jobs.count == 2)
-            defer { for job in jobs { kill(job, SIGKILL) } }
+            let started = jobs.map(StartedProcess.init)
+            defer { for process in started { process.killIfStillRunning() } }
             let next = try tripline.run(["run", "logs"], in: dir)
             #expect(next.status == 0 && !next.stderr.contains("stopping"), "\(next)")
             #expect(jobs.allSatisfy(isRunning), "a finished delivery's background jobs must be left alone")
