@@ -114,7 +114,7 @@ struct LoopbackHTTPServerTests {
         #expect(server.waitForRequests(1, timeoutSeconds: 5))
         let started = Date()
         server.stop()
-        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(Date().timeIntervalSince(started) < 10, "not held up by the 30 s response")
         #expect(server.openConnectionCount == 0)
         #expect((try? RawClient(port: server.port)) == nil, "no longer listening")
     }
