@@ -185,9 +185,7 @@ struct FunctionRunnerTests {
     @Test func handlerIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {
         try withTargetsTempDirectory { dir in
             let script = try writeScript("trap '' TERM\nwhile :; do sleep 1; done", "stubborn.sh", in: dir)
-            // A grace long enough that the handler's own end (just after the timeout) and the end of
-            // the grace stay apart on a loaded machine.
-            let outcome = try runner.run(invocation(script, timeout: 0.3, grace: 1.5))
+            let outcome = try runner.run(invocation(script, timeout: 0.3, grace: 0.5))
             #expect(outcome.timedOut)
             #expect(outcome.termination == .signaled(SIGKILL))
             #expect(outcome.durationSeconds >= 0.8 && outcome.durationSeconds < 5)

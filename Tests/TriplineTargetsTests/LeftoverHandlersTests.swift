@@ -92,7 +92,7 @@ struct LeftoverHandlersTests {
             // A process group whose leader ignores SIGTERM: stop must fall back to SIGKILL after the grace.
             let ready = dir.appendingPathComponent("ready").path
             // The marker is written once SIGTERM is ignored: signalled earlier, the shell would just die of it.
-            let script = try writeScript("trap '' TERM; touch '\(ready)'; sleep 30 & wait; sleep 30", "stubborn.sh", in: dir)
+            let script = try writeScript("trap '' TERM; touch '\(ready)'; sleep 30 & wait; sleep 30", "term-ignoring-leader.sh", in: dir)
             let runner = FunctionRunner()
             let invocation = FunctionInvocation(executable: script, environment: ["PATH": "/usr/bin:/bin"], payload: [], timeoutSeconds: 60)
             let finished = DispatchSemaphore(value: 0)
@@ -104,7 +104,8 @@ struct LeftoverHandlersTests {
             var leader: Int32 = 0
             let deadline = Date().addingTimeInterval(30)
             while (leader == 0 || !FileManager.default.fileExists(atPath: ready)) && Date() < deadline && box.error == nil {
-                leader = runningChildren(named: "stubborn.sh").first ?? 0
+                // By its whole path: other tests running meanwhile start scripts of the same name.
+                leader = runningChildren(running: script).first ?? 0
                 usleep(10_000)
             }
             try #require(leader > 0 && FileManager.default.fileExists(atPath: ready),
@@ -124,8 +125,8 @@ struct LeftoverHandlersTests {
         }
     }
 
-    /// Pids of this process's children whose command line names `name`.
-    private func runningChildren(named name: String) -> [Int32] {
+    /// Pids of this process's children whose command line holds `path` as one of its arguments.
+    private func runningChildren(running path: String) -> [Int32] {
         let me = getpid()
         return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> Int32? in
             guard let pid = Int32(entry),
@@ -133,7 +134,8 @@ struct LeftoverHandlersTests {
                   let close = stat.lastIndex(of: ")"),
                   let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 1, Int32(fields[1]) == me, String(decoding: cmdline, as: UTF8.self).contains(name) else { return nil }
+            guard fields.count > 1, Int32(fields[1]) == me,
+                  cmdline.split(separator: 0).contains(where: { $0.elementsEqual(path.utf8) }) else { return nil }
             return pid
         }
     }
