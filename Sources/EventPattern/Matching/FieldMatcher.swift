@@ -18,6 +18,9 @@ final class FieldMatcher: Sendable {
     private let hasFolded: Bool
     private let hasNumberTexts: Bool
     private let automaton: StringAutomaton
+    /// Wildcard tests with a piece between stars, which would swell the automaton's states.
+    private let globs: GlobIndex
+    private let hasAutomatonTests: Bool
     private let testPredStart: [Int32]
     private let testPreds: [Int32]
     private let testExclusionStart: [Int32]
@@ -51,6 +54,8 @@ final class FieldMatcher: Sendable {
         var groupIsNumeric: [Bool] = []
         var testIDs: [[StringToken]: Int] = [:]
         var tests: [[StringToken]] = []
+        /// The tests that go to the glob index, with their patterns.
+        var globOf: [Int: WildcardPattern] = [:]
         var preds: [[Int32]] = []
         var exclusions: [[Int32]] = []
         func test(_ tokens: [StringToken]) -> Int {
@@ -90,7 +95,10 @@ final class FieldMatcher: Sendable {
                 } else {
                     preds[test(FieldMatcher.tokens(s, true))].append(pred)
                 }
-            case .wildcard(let w): preds[test(FieldMatcher.tokens(w))].append(pred)
+            case .wildcard(let w):
+                let t = test(FieldMatcher.tokens(w))
+                preds[t].append(pred)
+                if GlobIndex.accepts(w) { globOf[t] = w }
             case .exactNumber(let x):
                 numberTargets[x + 0.0, default: ([], [])].preds.append(pred)
                 needsNumber = true
@@ -128,7 +136,11 @@ final class FieldMatcher: Sendable {
                     for v in values { exclude(test(FieldMatcher.tokens(v, true)), group) }
                 case .wildcards(let values):
                     groupIsNumeric.append(false)
-                    for v in values { exclude(test(FieldMatcher.tokens(v)), group) }
+                    for v in values {
+                        let t = test(FieldMatcher.tokens(v))
+                        exclude(t, group)
+                        if GlobIndex.accepts(v) { globOf[t] = v }
+                    }
                 }
             }
         }
@@ -146,8 +158,17 @@ final class FieldMatcher: Sendable {
         hasExact = tableKeys.contains { $0.context == 0 }
         hasFolded = tableKeys.contains { $0.context == 1 }
         hasNumberTexts = tableKeys.contains { $0.context == 2 }
-        automaton = tests.isEmpty ? StringAutomaton.empty : StringAutomaton(tests: tests)
+        if !GlobIndex.isWorthwhile(starCount: globOf.values.reduce(0) { $0 + $1.starCount }) { globOf = [:] }
+        // Tests renumbered: the automaton's first, then the glob index's.
+        let order = tests.indices.filter { globOf[$0] == nil } + tests.indices.filter { globOf[$0] != nil }
+        let automatonTests = order.prefix { globOf[$0] == nil }.map { tests[$0] }
+        automaton = automatonTests.isEmpty ? StringAutomaton.empty : StringAutomaton(tests: automatonTests)
+        globs = globOf.isEmpty ? GlobIndex.empty
+            : GlobIndex(globs: order.enumerated().compactMap { id, t in globOf[t].map { (Int32(id), $0) } })
+        hasAutomatonTests = !automatonTests.isEmpty
         hasStringTests = !tests.isEmpty
+        preds = order.map { preds[$0] }
+        exclusions = order.map { exclusions[$0] }
         for k in tests.indices {
             testPreds.append(contentsOf: preds[k]); testPredStart.append(Int32(testPreds.count))
             testExclusions.append(contentsOf: exclusions[k]); testExclusionStart.append(Int32(testExclusions.count))
@@ -170,6 +191,9 @@ final class FieldMatcher: Sendable {
     }
 
     var groupCount: Int { groupIsNumeric.count }
+
+    /// How many of the field's string tests the glob index holds.
+    var globTestCount: Int { globs.count }
 
     /// The id of the group for these exclusions (it exists for every anything-but
     /// matcher this field was built with).
@@ -203,7 +227,8 @@ final class FieldMatcher: Sendable {
         }
         if hasStringTests {
             scratch.tests.clear()
-            automaton.match(value, cache: &cache, into: &scratch.tests)
+            if hasAutomatonTests { automaton.match(value, cache: &cache, into: &scratch.tests) }
+            if !globs.isEmpty { globs.match(value, scratch: &scratch.globs, into: &scratch.tests) }
             for t in scratch.tests {
                 let ti = Int(t)
                 var k = Int(testPredStart[ti])
@@ -324,6 +349,7 @@ private struct TableKey: Hashable {
 /// Per-thread working memory for field evaluation.
 struct FieldScratch {
     var tests: [Int32] = []
+    var globs = GlobScratch()
     /// Anything-but groups the current value is excluded from.
     var exclusions: [Int32] = []
     /// The value folded to lower case, for ASCII equals-ignore-case lookups.
