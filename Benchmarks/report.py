@@ -161,7 +161,7 @@ def full_report(match_path, scaling_path, counts_path, pipeline_path, delivery_p
         out.append("## Rule-count scaling\n")
         out.append("The same 20,000 CloudTrail-shaped events against nested sets of generated rules of ten kinds "
                    "(exact, prefix, suffix, anything-but, numeric range, cidr, wildcard, equals-ignore-case + exists, $or, "
-                   "arrays of objects), passes interleaved across rule counts. Two mixes of the same kinds, and two of "
+                   "arrays of objects), passes interleaved across rule counts. Two mixes of the same kinds, and three of "
                    "rules that are hard to index:\n")
         out.append("- **selective**: each rule is also pinned to one API call (an exact `eventName`; the prefix rule to one "
                    "user), as real CloudTrail rules are, so matches per event stay few and the cost shows what adding rules "
@@ -176,8 +176,13 @@ def full_report(match_path, scaling_path, counts_path, pipeline_path, delivery_p
         out.append("- **shared**: rules that all test the `detail-type` every event has, each with its own bucket prefix, "
                    "`userIdentity.arn` suffix, CIDR block or narrow `durationSeconds` range (as rule packs filter on the "
                    "CloudTrail `detail-type`, then on something specific). The shared condition says nothing about which rule "
-                   "may match, so it triggers none of them; the cost follows the specific conditions.\n")
-        for mix in ("selective", "broad", "absent", "shared"):
+                   "may match, so it triggers none of them; the cost follows the specific conditions.")
+        out.append("- **wildcard**: rules that each look for words inside one value with a wildcard of two or more stars "
+                   "(`*Delete*Bucket2*`, `arn:aws:iam::*:user/user-42*`, `bucket-*1017*-logs`, a user agent's version "
+                   "and Python release), as detections look inside user agents, ARNs and names. No exact value indexes them: "
+                   "each such wildcard is found through one of its pieces between stars, so the cost follows the words the "
+                   "events hold (and the matches), not the rule count.\n")
+        for mix in ("selective", "broad", "absent", "shared", "wildcard"):
             rows = [r for r in scaling if r.get("mix", "broad") == mix]
             if not rows:
                 continue

@@ -25,13 +25,17 @@ import SeededRandom
 ///   prefix, suffix, CIDR block or narrow range (as rule packs filter on the CloudTrail
 ///   `detail-type` and then on something specific). The shared condition says nothing about which
 ///   rule may match; the cost should follow the specific ones.
+/// - ``Mix/wildcard``: rules that each look for words inside one value with a wildcard of two or
+///   more stars (`*Delete*Bucket2*`, `arn:aws:iam::*:user/user-1042*`, `bucket-*1017*-logs`), as
+///   detections match a user agent, an ARN or a name containing something. No exact value
+///   indexes them; the cost should follow the words the events hold, not the rule count.
 ///
 /// Passes are interleaved (every rule count once per round), so a noisy machine slows every rule
 /// count alike rather than one of them.
 public struct ScalingBenchmark {
     /// Which generated rule set.
     public enum Mix: String, Sendable, CaseIterable {
-        case selective, broad, absent, shared
+        case selective, broad, absent, shared, wildcard
     }
 
     public struct Result: Sendable {
@@ -175,6 +179,7 @@ public struct ScalingBenchmark {
             switch mix {
             case .absent: absentRuleJSON(index: index)
             case .shared: sharedRuleJSON(index: index)
+            case .wildcard: wildcardRuleJSON(index: index)
             case .selective, .broad: ruleJSON(index: index, pinned: mix == .selective)
             }
         }
@@ -193,6 +198,22 @@ public struct ScalingBenchmark {
             }
             return .object(JSONObject([JSONMember(key: "detail-type", value: ["AWS API Call via CloudTrail"]),
                                        JSONMember(key: "detail", value: .object(JSONObject([specific])))]))
+        }
+
+        /// Rule `index` of ``Mix/wildcard``: words inside an API call, an ARN, a bucket name or a
+        /// user agent.
+        mutating func wildcardRuleJSON(index: Int) -> JSONValue {
+            let detail: JSONMember
+            switch index % 4 {
+            case 0:
+                let name = eventName(400 + below(800))   // a verb, a noun and a number: "*Delete*Bucket2*"
+                let verb = Generator.verbs.first { name.hasPrefix($0) } ?? ""
+                detail = JSONMember(key: "eventName", value: [["wildcard": .string("*\(verb)*\(name.dropFirst(verb.count))*")]])
+            case 1: detail = JSONMember(key: "userIdentity", value: ["arn": [["wildcard": .string("arn:aws:iam::*:user/\(userName(1000 + below(4000)))*")]]])
+            case 2: detail = JSONMember(key: "requestParameters", value: ["bucketName": [["wildcard": .string("bucket-*\(1000 + below(2000))*-\(pick(["logs", "data"]))")]]])
+            default: detail = JSONMember(key: "userAgent", value: [["wildcard": .string("*aws-cli/2.\(below(20)).\(below(10)) *Python/3.1\(below(10))*")]])
+            }
+            return .object(JSONObject([JSONMember(key: "detail", value: .object(JSONObject([detail])))]))
         }
 
         /// Rule `index` of ``Mix/absent``: one of five broad conditions on a field every event has,

@@ -5,9 +5,9 @@
 /// passed, so the state sets that values reach differ from value to value and nearly every byte
 /// builds a new DFA state: 1,000 `*w1*w2*` tests cost about 1 ms per 300-byte value, ten times
 /// more with every ten times the tests. Here one Aho-Corasick pass over the value finds which key
-/// pieces (each test's longest piece between stars) it contains, and only the tests keyed by
-/// those are checked, each by a greedy left-to-right match: tests whose key is absent cost
-/// nothing.
+/// pieces it contains (each test's key is one of its pieces between stars), and only the tests
+/// keyed by those are checked, each by a greedy left-to-right match: tests whose key is absent
+/// cost nothing.
 struct GlobIndex: Sendable {
     /// The test id each glob reports.
     private let globTest: [Int32]
@@ -61,6 +61,13 @@ struct GlobIndex: Sendable {
         var globTest: [Int32] = [], text: [UInt8] = [], textStart: [Int32] = [0]
         var pieceLengths: [Int32] = [], pieceStart: [Int32] = [0]
         var keyIDs: [[UInt8]: Int32] = [:], keys: [[UInt8]] = [], keyLists: [[Int32]] = []
+        // How many tests hold each piece between stars: a piece many tests share ("Describe" in
+        // `*Describe*Key2*`) is likely in many values too, so each test is keyed by its least
+        // shared piece (the longer on a tie).
+        var sharing: [[UInt8]: Int] = [:]
+        for (_, pattern) in globs {
+            for piece in Set(pattern.pieces[1..<(pattern.pieces.count - 1)]) { sharing[piece, default: 0] += 1 }
+        }
         for (test, pattern) in globs {
             let g = Int32(globTest.count)
             globTest.append(test)
@@ -70,9 +77,12 @@ struct GlobIndex: Sendable {
             }
             textStart.append(Int32(text.count))
             pieceStart.append(Int32(pieceLengths.count))
-            // The longest middle piece (never empty: `**` is not a valid wildcard) is the rarest guess.
+            // Middle pieces are never empty (`**` is not a valid wildcard).
             let middle = pattern.pieces[1..<(pattern.pieces.count - 1)]
-            let key = middle.max { $0.count < $1.count } ?? []
+            let key = middle.min { a, b in
+                let (sa, sb) = (sharing[a] ?? 0, sharing[b] ?? 0)
+                return sa != sb ? sa < sb : a.count > b.count
+            } ?? []
             if let id = keyIDs[key] {
                 keyLists[Int(id)].append(g)
             } else {
@@ -245,6 +255,7 @@ struct GlobScratch {
     var epoch: UInt32 = 0
     var found: [Int32] = []
 
+    @inline(__always)
     mutating func begin(keyCount: Int) {
         epoch &+= 1
         if epoch == 0 {
@@ -252,6 +263,6 @@ struct GlobScratch {
             epoch = 1
         }
         if stamps.count < keyCount { stamps.append(contentsOf: repeatElement(0, count: keyCount - stamps.count)) }
-        found.removeAll(keepingCapacity: true)
+        found.clear()
     }
 }

@@ -13,7 +13,7 @@ enum BenchCommand: Command {
         name: "bench",
         summary: "Measure speed (match: citylots groups; scaling: 1 to 10,000 rules; delivery: durable deliveries; webhook: HTTP deliveries)",
         synopses: ["bench match --rules RULES.json --events EVENTS.json[.gz] [--group NAME]... [--limit N] [--passes N]",
-                   "bench scaling [--events N] [--rule-count N]... [--mix selective|broad|absent|shared]... [--passes N] [--write-inputs DIR]",
+                   "bench scaling [--events N] [--rule-count N]... [--mix selective|broad|absent|shared|wildcard]... [--passes N] [--write-inputs DIR]",
                    "bench delivery [--deliveries N] [--concurrency N] [--handler PATH] [--state KIND]... [--journal-rows N] [--work-dir DIR] [--passes N]",
                    "bench webhook [--deliveries N] [--connections N]... [--body-bytes N]"],
         options: [
@@ -21,7 +21,7 @@ enum BenchCommand: Command {
             OptionSpec(name: "events", valueName: "EVENTS", help: "match: NDJSON event file, plain or gzipped; scaling: number of events (default 20000)."),
             OptionSpec(name: "group", valueName: "NAME", help: "Run only these groups (default: all).", repeatable: true),
             OptionSpec(name: "limit", valueName: "N", help: "Read at most N events."),
-            OptionSpec(name: "mix", valueName: "MIX", help: "scaling: selective (rules pinned to one API call, as real ones), broad (matches grow with the rules), absent (broad conditions on a field events lack), shared (one common condition and a specific one each); default all four.", repeatable: true),
+            OptionSpec(name: "mix", valueName: "MIX", help: "scaling: selective (rules pinned to one API call, as real ones), broad (matches grow with the rules), absent (broad conditions on a field events lack), shared (one common condition and a specific one each), wildcard (words inside values, by wildcards of two or more stars); default all five.", repeatable: true),
             OptionSpec(name: "rule-count", valueName: "N", help: "scaling: measure only these rule counts (default 1, 10, 100, 1000, 10000; the first is the baseline).", repeatable: true),
             OptionSpec(name: "write-inputs", valueName: "DIR", help: "scaling: write the generated events and rules (largest count) as NDJSON files into DIR instead of measuring, to run other matchers on them."),
             OptionSpec(name: "passes", valueName: "N", help: "Timed passes after the warm-up; the best counts (default 3; webhook: 1)."),
@@ -84,7 +84,7 @@ enum BenchCommand: Command {
                 var mixes: [ScalingBenchmark.Mix] = []
                 for name in arguments.values("mix") {
                     guard let mix = ScalingBenchmark.Mix(rawValue: name) else {
-                        return context.usageError("--mix needs 'selective', 'broad', 'absent' or 'shared', got '\(name)'", spec: spec)
+                        return context.usageError("--mix needs 'selective', 'broad', 'absent', 'shared' or 'wildcard', got '\(name)'", spec: spec)
                     }
                     mixes.append(mix)
                 }
