@@ -611,12 +611,7 @@ struct EventWalker {
             let length = Int(pieces[k])
             let piece = UnsafeBufferPointer(rebasing: text[textOffset..<(textOffset + length)])
             textOffset += length
-            var found = -1
-            var i = position
-            while i + length <= end {
-                if equal(value, at: i, piece) { found = i; break }
-                i += 1
-            }
+            let found = PieceSearch.firstOccurrence(of: piece, in: value, from: position, end: end)
             if found < 0 { return false }
             position = found + length
         }
