@@ -4,10 +4,10 @@
 /// In the field's ``StringAutomaton`` such a test keeps a state active for every star it has
 /// passed, so the state sets that values reach differ from value to value and nearly every byte
 /// builds a new DFA state: 1,000 `*w1*w2*` tests cost about 1 ms per 300-byte value, ten times
-/// more with every ten times the tests. Here one Aho-Corasick pass over the value finds which key
-/// pieces it contains (each test's key is one of its pieces between stars), and only the tests
-/// keyed by those are checked, each by a greedy left-to-right match: tests whose key is absent
-/// cost nothing.
+/// more with every ten times the tests. Here one Aho-Corasick pass over the value finds which of
+/// the tests' pieces between stars it contains; each test is listed under one of its pieces (its
+/// key), and only the tests whose key occurs, and then only those whose every piece between stars
+/// occurs, are checked, each by a greedy left-to-right match: the others cost nothing.
 struct GlobIndex: Sendable {
     /// The test id each glob reports.
     private let globTest: [Int32]
@@ -17,9 +17,13 @@ struct GlobIndex: Sendable {
     private let textStart: [Int32]
     private let pieceLengths: [Int32]
     private let pieceStart: [Int32]
-    /// The globs keyed by each key piece.
+    /// The globs keyed by each piece (every piece between stars of some glob is a key of the
+    /// automaton; a glob is listed under one of its own).
     private let keyGlobStart: [Int32]
     private let keyGlobs: [Int32]
+    /// Each glob's pieces between stars, as keys, from `globKeyStart[g]`.
+    private let globKeyStart: [Int32]
+    private let globKeys: [Int32]
     /// Aho-Corasick over the key pieces, as a full transition table over byte classes (bytes no
     /// key holds share class 0) when it fits ``maxDenseEntries``; else the root's transitions for
     /// every byte, sorted sparse edges below it and failure links. Per state, the key ending
@@ -61,6 +65,14 @@ struct GlobIndex: Sendable {
         var globTest: [Int32] = [], text: [UInt8] = [], textStart: [Int32] = [0]
         var pieceLengths: [Int32] = [], pieceStart: [Int32] = [0]
         var keyIDs: [[UInt8]: Int32] = [:], keys: [[UInt8]] = [], keyLists: [[Int32]] = []
+        var globKeyStart: [Int32] = [0], globKeys: [Int32] = []
+        func keyID(_ piece: [UInt8]) -> Int32 {
+            if let id = keyIDs[piece] { return id }
+            keyIDs[piece] = Int32(keys.count)
+            keys.append(piece)
+            keyLists.append([])
+            return Int32(keys.count - 1)
+        }
         // How many tests hold each piece between stars: a piece many tests share ("Describe" in
         // `*Describe*Key2*`) is likely in many values too, so each test is keyed by its least
         // shared piece (the longer on a tie).
@@ -83,14 +95,12 @@ struct GlobIndex: Sendable {
                 let (sa, sb) = (sharing[a] ?? 0, sharing[b] ?? 0)
                 return sa != sb ? sa < sb : a.count > b.count
             } ?? []
-            if let id = keyIDs[key] {
-                keyLists[Int(id)].append(g)
-            } else {
-                keyIDs[key] = Int32(keys.count)
-                keys.append(key)
-                keyLists.append([g])
-            }
+            for piece in Set(middle) { globKeys.append(keyID(piece)) }
+            globKeyStart.append(Int32(globKeys.count))
+            keyLists[Int(keyID(key))].append(g)
         }
+        self.globKeyStart = globKeyStart
+        self.globKeys = globKeys
         self.globTest = globTest
         self.text = text
         self.textStart = textStart
@@ -206,8 +216,11 @@ struct GlobIndex: Sendable {
         text.withUnsafeBufferPointer { text in
             pieceLengths.withUnsafeBufferPointer { lengths in
                 for key in scratch.found {
-                    for k in Int(keyGlobStart[Int(key)])..<Int(keyGlobStart[Int(key) + 1]) {
+                    candidates: for k in Int(keyGlobStart[Int(key)])..<Int(keyGlobStart[Int(key) + 1]) {
                         let g = Int(keyGlobs[k])
+                        for j in Int(globKeyStart[g])..<Int(globKeyStart[g + 1]) where scratch.stamps[Int(globKeys[j])] != scratch.epoch {
+                            continue candidates
+                        }
                         let glob = UnsafeBufferPointer(rebasing: text[Int(textStart[g])..<Int(textStart[g + 1])])
                         let pieces = UnsafeBufferPointer(rebasing: lengths[Int(pieceStart[g])..<Int(pieceStart[g + 1])])
                         if EventWalker.wildcard(value, text: glob, pieces: pieces) { out.append(globTest[g]) }
