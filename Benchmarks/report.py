@@ -178,9 +178,9 @@ def full_report(match_path, scaling_path, counts_path, pipeline_path, delivery_p
                    "CloudTrail `detail-type`, then on something specific). The shared condition says nothing about which rule "
                    "may match, so it triggers none of them; the cost follows the specific conditions.")
         out.append("- **wildcard**: rules that each look for words inside one value with a wildcard of two or more stars "
-                   "(`*Delete*Bucket2*`, `arn:aws:iam::*:user/user-42*`, `bucket-*1017*-logs`, a user agent's version "
+                   "(`*Delete*Bucket2*`, `arn:aws:*:*:*/user-42`, `bucket-*1017*-logs`, a user agent's version "
                    "and Python release), as detections look inside user agents, ARNs and names. No exact value indexes them: "
-                   "each such wildcard is found through one of its pieces between stars, so the cost follows the words the "
+                   "each such wildcard is found through one of its pieces, so the cost follows the words the "
                    "events hold (and the matches), not the rule count.\n")
         for mix in ("selective", "broad", "absent", "shared", "wildcard"):
             rows = [r for r in scaling if r.get("mix", "broad") == mix]

@@ -26,7 +26,7 @@ import SeededRandom
 ///   `detail-type` and then on something specific). The shared condition says nothing about which
 ///   rule may match; the cost should follow the specific ones.
 /// - ``Mix/wildcard``: rules that each look for words inside one value with a wildcard of two or
-///   more stars (`*Delete*Bucket2*`, `arn:aws:iam::*:user/user-1042*`, `bucket-*1017*-logs`), as
+///   more stars (`*Delete*Bucket2*`, `arn:aws:*:*:*/user-42`, `bucket-*1017*-logs`), as
 ///   detections match a user agent, an ARN or a name containing something. No exact value
 ///   indexes them; the cost should follow the words the events hold, not the rule count.
 ///
@@ -209,7 +209,7 @@ public struct ScalingBenchmark {
                 let name = eventName(400 + below(800))   // a verb, a noun and a number: "*Delete*Bucket2*"
                 let verb = Generator.verbs.first { name.hasPrefix($0) } ?? ""
                 detail = JSONMember(key: "eventName", value: [["wildcard": .string("*\(verb)*\(name.dropFirst(verb.count))*")]])
-            case 1: detail = JSONMember(key: "userIdentity", value: ["arn": [["wildcard": .string("arn:aws:iam::*:user/\(userName(1000 + below(4000)))*")]]])
+            case 1: detail = JSONMember(key: "userIdentity", value: ["arn": [["wildcard": .string("arn:aws:*:*:*/\(userName(below(1000)))")]]])
             case 2: detail = JSONMember(key: "requestParameters", value: ["bucketName": [["wildcard": .string("bucket-*\(1000 + below(2000))*-\(pick(["logs", "data"]))")]]])
             default: detail = JSONMember(key: "userAgent", value: [["wildcard": .string("*aws-cli/2.\(below(20)).\(below(10)) *Python/3.1\(below(10))*")]])
             }

@@ -5,9 +5,9 @@
 /// passed, so the state sets that values reach differ from value to value and nearly every byte
 /// builds a new DFA state: 1,000 `*w1*w2*` tests cost about 1 ms per 300-byte value, ten times
 /// more with every ten times the tests. Here one Aho-Corasick pass over the value finds which of
-/// the tests' pieces between stars it contains; each test is listed under one of its pieces (its
-/// key), and only the tests whose key occurs, and then only those whose every piece between stars
-/// occurs, are checked, each by a greedy left-to-right match: the others cost nothing.
+/// the tests' pieces it contains; each test is listed under one of its pieces (its key, the piece
+/// the fewest tests share), and only the tests whose key occurs, and then only those whose every
+/// piece occurs, are checked, each by a greedy left-to-right match: the others cost nothing.
 struct GlobIndex: Sendable {
     /// The test id each glob reports.
     private let globTest: [Int32]
@@ -17,11 +17,11 @@ struct GlobIndex: Sendable {
     private let textStart: [Int32]
     private let pieceLengths: [Int32]
     private let pieceStart: [Int32]
-    /// The globs keyed by each piece (every piece between stars of some glob is a key of the
+    /// The globs keyed by each piece (every non-empty piece of some glob is a key of the
     /// automaton; a glob is listed under one of its own).
     private let keyGlobStart: [Int32]
     private let keyGlobs: [Int32]
-    /// Each glob's pieces between stars, as keys, from `globKeyStart[g]`.
+    /// Each glob's non-empty pieces, as keys, from `globKeyStart[g]`.
     private let globKeyStart: [Int32]
     private let globKeys: [Int32]
     /// Aho-Corasick over the key pieces, as a full transition table over byte classes (bytes no
@@ -77,8 +77,11 @@ struct GlobIndex: Sendable {
         // `*Describe*Key2*`) is likely in many values too, so each test is keyed by its least
         // shared piece (the longer on a tie).
         var sharing: [[UInt8]: Int] = [:]
+        // Every piece a matching value holds somewhere: those between stars, and the first and last
+        // when not empty (a prefix or suffix is held too: `arn:*:*:user/alice` is found by its end).
+        func held(_ pattern: WildcardPattern) -> Set<[UInt8]> { Set(pattern.pieces.filter { !$0.isEmpty }) }
         for (_, pattern) in globs {
-            for piece in Set(pattern.pieces[1..<(pattern.pieces.count - 1)]) { sharing[piece, default: 0] += 1 }
+            for piece in held(pattern) { sharing[piece, default: 0] += 1 }
         }
         for (test, pattern) in globs {
             let g = Int32(globTest.count)
@@ -89,13 +92,13 @@ struct GlobIndex: Sendable {
             }
             textStart.append(Int32(text.count))
             pieceStart.append(Int32(pieceLengths.count))
-            // Middle pieces are never empty (`**` is not a valid wildcard).
-            let middle = pattern.pieces[1..<(pattern.pieces.count - 1)]
-            let key = middle.min { a, b in
+            // Never empty: the pieces between stars are not (`**` is not a valid wildcard).
+            let pieces = held(pattern)
+            let key = pieces.min { a, b in
                 let (sa, sb) = (sharing[a] ?? 0, sharing[b] ?? 0)
                 return sa != sb ? sa < sb : a.count > b.count
             } ?? []
-            for piece in Set(middle) { globKeys.append(keyID(piece)) }
+            for piece in pieces { globKeys.append(keyID(piece)) }
             globKeyStart.append(Int32(globKeys.count))
             keyLists[Int(keyID(key))].append(g)
         }
