@@ -6,6 +6,16 @@ import TriplineJSON
 /// least likely to hold, judged from the rules alone.
 @Suite("Matcher: trigger choice")
 struct TriggerChoiceTests {
+    /// Every sub-rule of `machine` is triggered by a condition on top-level field `name`.
+    private func expectEveryTrigger(onField name: String, in machine: CompiledMachine) throws {
+        let node = try #require(machine.edges.lookup(context: 0, Array(name.utf8)))
+        let field = machine.nodeField[Int(node)]
+        for s in machine.subRuleTrigger.indices {
+            let trigger = Int(machine.subRuleTrigger[s])
+            #expect(trigger >= 0 && machine.predField[trigger] == field, "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
+        }
+    }
+
     @Test("a field tested with many distinct values triggers before one tested with few, even when those few are shared by fewer rules")
     func manyValuesBeatFewSharers() throws {
         // 1,000 rules on 100 API calls (10 rules share each); 24 of them also name one of 3
@@ -16,12 +26,7 @@ struct TriggerChoiceTests {
             patterns[i] = try EventPattern.parse(#"{"eventName": ["Call\#(i % 100)"]\#(region)}"#)
         }
         let machine = CompiledMachine(patterns: patterns)
-        let eventNameNode = try #require(machine.edges.lookup(context: 0, Array("eventName".utf8)))
-        let eventNameField = machine.nodeField[Int(eventNameNode)]
-        for s in machine.subRuleTrigger.indices {
-            let trigger = Int(machine.subRuleTrigger[s])
-            #expect(trigger >= 0 && machine.predField[trigger] == eventNameField, "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
-        }
+        try expectEveryTrigger(onField: "eventName", in: machine)
     }
 
     @Test("a condition many rules share (a detail-type) triggers only the rules with no other selective condition, even a prefix or a range")
@@ -56,12 +61,7 @@ struct TriggerChoiceTests {
             patterns[i] = try EventPattern.parse(#"{"eventName": ["Call\#(i % 40)"], "requestParameters": {"bucketName": [{"prefix": "b-\#(i)-"}]}}"#)
         }
         let machine = CompiledMachine(patterns: patterns)
-        let eventNameNode = try #require(machine.edges.lookup(context: 0, Array("eventName".utf8)))
-        let eventNameField = machine.nodeField[Int(eventNameNode)]
-        for s in machine.subRuleTrigger.indices {
-            let trigger = Int(machine.subRuleTrigger[s])
-            #expect(trigger >= 0 && machine.predField[trigger] == eventNameField, "sub-rule \(s) of pattern \(machine.subRulePattern[s])")
-        }
+        try expectEveryTrigger(onField: "eventName", in: machine)
     }
 }
 

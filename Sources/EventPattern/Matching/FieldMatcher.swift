@@ -54,7 +54,7 @@ final class FieldMatcher: Sendable {
         var groupIsNumeric: [Bool] = []
         var testIDs: [[StringToken]: Int] = [:]
         var tests: [[StringToken]] = []
-        /// The tests that go to the glob index, with their patterns.
+        // The tests that go to the glob index, with their patterns.
         var globOf: [Int: WildcardPattern] = [:]
         var preds: [[Int32]] = []
         var exclusions: [[Int32]] = []
