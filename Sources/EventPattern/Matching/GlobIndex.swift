@@ -154,16 +154,6 @@ struct GlobIndex: Sendable {
                 queue.append(child)
             }
         }
-        var rootNext = [Int32](repeating: 0, count: 256)
-        for (byte, child) in children[0] { rootNext[Int(byte)] = child }
-        var edgeStart: [Int32] = [0], edgeByte: [UInt8] = [], edgeTarget: [Int32] = []
-        for state in children.indices {
-            for byte in children[state].keys.sorted() {
-                edgeByte.append(byte)
-                edgeTarget.append(children[state][byte]!)
-            }
-            edgeStart.append(Int32(edgeByte.count))
-        }
         var firstOutput = [Int32](repeating: -1, count: children.count)
         for state in children.indices { firstOutput[state] = stateKey[state] >= 0 ? Int32(state) : outputLink[state] }
         // The full table, filled breadth first: a state's missing transitions are its failure state's.
@@ -178,6 +168,19 @@ struct GlobIndex: Sendable {
                 let s = Int(state), f = Int(failure[s])
                 for c in 0..<classCount { dense[s * classCount + c] = dense[f * classCount + c] }
                 for (byte, child) in children[s] { dense[s * classCount + Int(classOf[Int(byte)])] = child }
+            }
+        }
+        // The sparse form, only when the full table is too large.
+        var rootNext: [Int32] = [], edgeStart: [Int32] = [0], edgeByte: [UInt8] = [], edgeTarget: [Int32] = []
+        if dense.isEmpty {
+            rootNext = [Int32](repeating: 0, count: 256)
+            for (byte, child) in children[0] { rootNext[Int(byte)] = child }
+            for state in children.indices {
+                for byte in children[state].keys.sorted() {
+                    edgeByte.append(byte)
+                    edgeTarget.append(children[state][byte]!)
+                }
+                edgeStart.append(Int32(edgeByte.count))
             }
         }
         self.classOf = classOf
