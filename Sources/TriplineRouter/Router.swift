@@ -401,8 +401,14 @@ public final class Router {
                      + "no more start")
         }
         if summary.stopped {
-            log.note("tripline \(command): stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for the \(load.running) running "
-                     + "deliver\(load.running == 1 ? "y" : "ies") (signal again to quit at once: nothing accepted is lost)")
+            let running = "the \(load.running) running deliver\(load.running == 1 ? "y" : "ies")"
+            if stop?.wasSignalled ?? true {
+                log.note("tripline \(command): stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running) "
+                         + "(signal again to quit at once: nothing accepted is lost)")
+            } else if load.running > 0 {
+                // Asked for from within (a reload of the rules): a signal now is a first one.
+                log.note("tripline \(command): waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running)")
+            }
             dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
         } else {
             if log.console.showsProgress { log.console.progress("waiting for \(load.queued) deliveries to finish…") }

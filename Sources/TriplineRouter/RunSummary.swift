@@ -67,6 +67,8 @@ public struct RunSummary: Sendable, Equatable {
     public var ephemeral = false
     /// The run stopped on SIGINT/SIGTERM before reading every input.
     public var stopped = false
+    /// The run stopped to load changed rules (SIGHUP); what it left queued, the next one delivers.
+    public var endedForReload = false
     public var durationSeconds: Double = 0
 
     public init() {}
@@ -76,13 +78,13 @@ public struct RunSummary: Sendable, Equatable {
 
     /// Everything went well: no bad record, no file error, no dead letter, nothing left queued.
     public var isClean: Bool {
-        badRecords == 0 && fileErrors == 0 && incompleteInputs == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || deliveriesLeftQueued == 0)
+        badRecords == 0 && fileErrors == 0 && incompleteInputs == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || endedForReload || deliveriesLeftQueued == 0)
     }
 
     /// The human-readable summary, several lines.
     public var text: String {
         var lines: [String] = []
-        lines.append("Summary\(stopped ? " (stopped early)" : ""): \(eventsRead) event\(eventsRead == 1 ? "" : "s") read from \(sources) source\(sources == 1 ? "" : "s") "
+        lines.append("Summary\(endedForReload ? " (until the rules were reloaded)" : stopped ? " (stopped early)" : ""): \(eventsRead) event\(eventsRead == 1 ? "" : "s") read from \(sources) source\(sources == 1 ? "" : "s") "
                      + "in \(formatSeconds(durationSeconds)) (\(Int(eventsPerSecond.rounded())) events/s)")
         lines.append("  normalized: \(eventsNormalized), bad records: \(badRecords), files with errors: \(fileErrors)"
                      + (incompleteInputs > 0 ? ", incomplete at the end: \(incompleteInputs) (read again when they grow)" : ""))
@@ -153,6 +155,7 @@ public struct RunSummary: Sendable, Equatable {
             JSONMember(key: "eventsEmitted", value: .number(JSONNumber(eventsEmitted))),
             JSONMember(key: "emittedEventsMatched", value: .number(JSONNumber(emittedEventsMatched))),
             JSONMember(key: "stopped", value: .bool(stopped)),
+            JSONMember(key: "reloaded", value: .bool(endedForReload)),
             JSONMember(key: "stateError", value: stateError.map { .string($0) } ?? .null),
             JSONMember(key: "durationSeconds", value: .number(JSONNumber((durationSeconds * 1000).rounded() / 1000))),
             JSONMember(key: "eventsPerSecond", value: .number(JSONNumber(eventsPerSecond.rounded()))),

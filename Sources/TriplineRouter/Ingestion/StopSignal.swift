@@ -13,7 +13,9 @@ import Dispatch
 /// Dispatch signal sources, whose handlers write one byte into a pipe this object owns: no signal
 /// handler touches Swift state and nothing is global. The pipe's read end stays readable once a stop
 /// was requested, so it can be polled (``descriptor``) or checked (``isRequested``) any number of
-/// times. A second signal after the first ends the process at once with status 130.
+/// times. A second signal after the first ends the process at once with status 128 + its number
+/// (130 for SIGINT); a stop asked for by ``request()`` alone does not count as the first, and can be
+/// taken back with ``rearm()`` (a reload of the rules stops a run this way and starts the next).
 ///
 /// Create it before starting threads (delivery workers), and keep one per process. Handlers that are
 /// spawned later get the default signal mask back (``FunctionRunner`` resets it).
@@ -23,6 +25,12 @@ public final class StopSignal: @unchecked Sendable {
     private let writeEnd: Int32
     private let sources: [any DispatchSourceSignal]
     private let queue: DispatchQueue
+    /// How many signals arrived; read and written on `queue` only.
+    private let received = ReceivedSignals()
+
+    private final class ReceivedSignals: @unchecked Sendable {
+        var count = 0
+    }
 
     /// Listens for `signals` (default SIGINT and SIGTERM); `beforeQuitting` runs (on a Dispatch queue,
     /// not in a signal handler) when a second signal ends the process at once.
@@ -39,17 +47,19 @@ public final class StopSignal: @unchecked Sendable {
         sigemptyset(&mask)
         for signal in signals { sigaddset(&mask, signal) }
         pthread_sigmask(SIG_BLOCK, &mask, nil)
-        let readEnd = fds[0], writeEnd = fds[1]
+        let writeEnd = fds[1]
         let queue = DispatchQueue(label: "tripline.stop-signal")
         self.queue = queue
+        let received = self.received
         sources = signals.map { signal in
             let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
             source.setEventHandler {
-                if StopSignal.isReadable(readEnd) {
-                    // Second request: the user insists.
+                if received.count > 0 {
+                    // Second signal: the user insists.
                     beforeQuitting?()
                     _exit(128 + signal)
                 }
+                received.count += 1
                 var byte: UInt8 = UInt8(truncatingIfNeeded: signal)
                 _ = write(writeEnd, &byte, 1)
             }
@@ -67,10 +77,29 @@ public final class StopSignal: @unchecked Sendable {
     /// Whether a stop was requested (by a signal or ``request()``). Never blocks.
     public var isRequested: Bool { Self.isReadable(descriptor) }
 
-    /// Requests a stop as if a signal had arrived (tests, or an internal reason to stop).
+    /// Whether a signal asked for the stop (else only ``request()`` did, if anything): the next
+    /// signal then ends the process at once.
+    public var wasSignalled: Bool { queue.sync { received.count > 0 } }
+
+    /// Requests a stop (tests, or an internal reason such as a reload of the rules); unlike a signal,
+    /// it leaves the next signal a first one.
     public func request() {
         var byte: UInt8 = 0
         _ = write(writeEnd, &byte, 1)
+    }
+
+    /// Takes back a stop that only ``request()`` asked for, so that the descriptor waits again (the
+    /// next run of a reload); false, leaving the stop requested, when a signal asked for it too.
+    public func rearm() -> Bool {
+        if wasSignalled { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(descriptor, &buffer, buffer.count) > 0 {}
+        // A signal that arrived while the pipe was drained stands.
+        if wasSignalled {
+            request()
+            return false
+        }
+        return true
     }
 
     /// The signal numbers that were received so far are not kept; only the fact of the stop is.

@@ -21,7 +21,7 @@ enum RunCommand: Command {
             OptionSpec(name: "from-start", valueName: nil, help: "Ignore checkpoints: read every input file from its start."),
             OptionSpec(name: "dedupe-window", valueName: "SECONDS", help: "A match already delivered or dead-lettered this recently (same event id, rule and target) is not delivered again (default 86400; 0: off)."),
             OptionSpec(name: "forget-missing", valueName: "SECONDS", help: "Forget the checkpoint of a file gone from a walked or watched directory once it has been gone this long (default 86400; 'never' keeps them)."),
-            OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM, how long running deliveries may finish (default 10)."),
+            OptionSpec(name: "shutdown-timeout", valueName: "SECONDS", help: "On SIGINT/SIGTERM (and a reload on SIGHUP), how long running deliveries may finish (default 10)."),
             OptionSpec(name: "linger", valueName: "SECONDS", help: "At the end of the input, keep retrying while a retry is due within this time (default 30)."),
             OptionSpec(name: "retry-delay", valueName: "BASE[,MAX]", help: "Backoff of retries in seconds: first ceiling and longest wait (default 1,300)."),
             OptionSpec(name: "protect", valueName: "ARN", help: "Never block principals matching this ARN pattern (* wildcards; repeatable); a role or user with a path is also tried without it.", repeatable: true),
@@ -64,7 +64,11 @@ enum RunCommand: Command {
             stopped or crashed run resumes its queued deliveries on the next start. SIGINT/SIGTERM stops
             reading and lets running deliveries finish within --shutdown-timeout; a second signal quits
             at once with status 128 + the signal number, 130 for Ctrl-C (nothing accepted is lost: it is
-            all in the database).
+            all in the database). SIGHUP reads the rules again, checked as at the start: valid rules
+            take over between events (running deliveries finish first, within --shutdown-timeout;
+            reading resumes where it paused, nothing queued is lost), rules with a problem are reported
+            and the rules in force stay. A run reading standard input cannot pause and resume it: it
+            keeps its rules (restart it instead).
 
             Exit status: 0 when every event was read and every delivery succeeded (or the run was stopped
             by a first signal), 1 when some records were bad, a file could not be read, a delivery was
@@ -96,6 +100,10 @@ enum RunCommand: Command {
         // quits at once: the handlers, in their own process groups, must not outlive the run.
         let runner = FunctionRunner()
         let stop = StopSignal(beforeQuitting: { runner.killRunning() })
+        // SIGHUP reads the rules again (see `RuleReloader`); blocked here, before any thread starts, as the stop signals are.
+        let reloader = RuleReloader(log: log, stop: stop)
+        let hangup = HangupSignal { reloader.hangup() }
+        defer { withExtendedLifetime(hangup) {} }
 
         let rulesPath = arguments.value("rules") ?? "Rules"
         var options = Router.Options()
@@ -163,41 +171,7 @@ enum RunCommand: Command {
             log.error("tripline run: no rules at '\(rulesPath)' (give a rules directory or file with --rules)")
             return ExitStatus.invalidInput
         }
-        let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
-        if !ruleErrors.isEmpty {
-            for error in ruleErrors { log.error(error.description) }
-            log.error("tripline run: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; nothing was run")
-            return ExitStatus.invalidInput
-        }
-        // A handler that cannot start would dead-letter every delivery to it: refuse now instead.
-        let (_, handlerErrors, handlerWarnings) = rules.checkingHandlers()
-        for warning in handlerWarnings { log.note("tripline run: warning: \(warning)") }
-        if !handlerErrors.isEmpty {
-            for error in handlerErrors { log.error(error.description) }
-            log.error("tripline run: \(handlerErrors.count) handler\(handlerErrors.count == 1 ? "" : "s") cannot be started; nothing was run")
-            return ExitStatus.invalidInput
-        }
-
-        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
-        if !webhookErrors.isEmpty {
-            for error in webhookErrors { log.error(error) }
-            log.error(missingVariables
-                ? "tripline run: set the missing variables (or mark the target \"Optional\": true) and fix any other problem above; nothing was run"
-                : "tripline run: \(webhookErrors.count) webhook target\(webhookErrors.count == 1 ? "" : "s") cannot be used as configured; nothing was run")
-            return ExitStatus.invalidInput
-        }
-        for (key, reason) in webhooks.disabled { log.note("tripline run: webhook \(key) is off: \(reason)") }
-        // BlockUser Environment values (AWS_PROFILE, credentials) come from ours, as webhook variables do.
-        let (blockEnvironments, blockErrors, missingBlockVariables) = BlockUserEnvironments.resolve(
-            rules: rules, environment: ProcessInfo.processInfo.environment)
-        if !blockErrors.isEmpty {
-            for error in blockErrors { log.error(error) }
-            log.error(missingBlockVariables
-                ? "tripline run: set the missing variables and fix any other problem above; nothing was run"
-                : "tripline run: \(blockErrors.count) BlockUser target\(blockErrors.count == 1 ? "" : "s") cannot be used as configured; nothing was run")
-            return ExitStatus.invalidInput
-        }
-        options.blocking.targetEnvironments = blockEnvironments
+        guard var loaded = loadRules(at: rulesPath, log: log, consequence: "nothing was run") else { return ExitStatus.invalidInput }
 
         let store: StateStore
         do {
@@ -215,44 +189,116 @@ enum RunCommand: Command {
             runner.takeOver(stateDirectory: directory) { log.leftoverHandlers($0, stateDirectory: directory, command: "run") }
         }
 
-        var watcher: FolderWatcher?
-        if let directory = arguments.value("follow") {
-            do {
-                watcher = try FolderWatcher(directory: directory, stop: stop)
-            } catch {
-                log.error("tripline run: --follow: \(error)")
-                return ExitStatus.invalidInput
+        // Standard input cannot be read again from where a stopped run left it (what was read ahead
+        // would be lost); files and folders resume from their checkpoints.
+        let followDirectory = arguments.value("follow")
+        let readsStandardInput = arguments.positionals.contains("-") || (arguments.positionals.isEmpty && followDirectory == nil)
+        reloader.configure(path: rulesPath, shutdownTimeout: options.shutdownTimeout,
+                           refusal: readsStandardInput ? "this run reads standard input, which cannot be read again from where a reload would stop it" : nil,
+                           load: { loadRules(at: rulesPath, log: log, consequence: "the rules in force stay") })
+
+        var earlierPartsClean = true
+        var reloads = 0
+        while true {
+            var watcher: FolderWatcher?
+            if let followDirectory {
+                do {
+                    watcher = try FolderWatcher(directory: followDirectory, stop: stop)
+                } catch {
+                    log.error("tripline run: --follow: \(error)")
+                    return ExitStatus.invalidInput
+                }
             }
-        }
-        // Files in a watched folder may be read while still being written: an unfinished end is
-        // reported only if it stays so (it is read again when the file grows).
-        if watcher != nil { options.incompleteGrace = Self.incompleteGrace }
-        let list: SourceList? = watcher != nil && arguments.positionals.isEmpty ? nil : SourceList(arguments: arguments.positionals)
-        let inputs = EventInputs(standardInput: context.inputDescriptor) {
-            if let item = list?.next() { return item }
-            return watcher?.nextFile().map { $0.map(InputSource.file) }
-        }
-        watcher?.onWait = { [weak inputs] in inputs?.onWaiting?() }
-        watcher?.shouldEnd = { [weak inputs] in inputs?.shouldStopWaiting?() ?? false }
-        watcher?.onMove = { [weak inputs] in inputs?.onMoved?($0, $1, $2) }
-        // Checkpoints of files gone from the walked directories and the watched folder are forgotten.
-        options.checkpointRoots = arguments.positionals.filter { argument in
-            var info = stat()
-            return argument != "-" && stat(argument, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-        } + (watcher.map { [$0.root] } ?? [])
+            // Files in a watched folder may be read while still being written: an unfinished end is
+            // reported only if it stays so (it is read again when the file grows).
+            if watcher != nil { options.incompleteGrace = Self.incompleteGrace }
+            let list: SourceList? = watcher != nil && arguments.positionals.isEmpty ? nil : SourceList(arguments: arguments.positionals)
+            let inputs = EventInputs(standardInput: context.inputDescriptor) {
+                if let item = list?.next() { return item }
+                return watcher?.nextFile().map { $0.map(InputSource.file) }
+            }
+            watcher?.onWait = { [weak inputs] in inputs?.onWaiting?() }
+            watcher?.shouldEnd = { [weak inputs] in inputs?.shouldStopWaiting?() ?? false }
+            watcher?.onMove = { [weak inputs] in inputs?.onMoved?($0, $1, $2) }
+            // Checkpoints of files gone from the walked directories and the watched folder are forgotten.
+            options.checkpointRoots = arguments.positionals.filter { argument in
+                var info = stat()
+                return argument != "-" && stat(argument, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+            } + (watcher.map { [$0.root] } ?? [])
+            options.blocking.targetEnvironments = loaded.blockEnvironments
 
-        let enabled = rules.rules.filter { $0.state != .disabled }.count
-        log.note("tripline run: \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") loaded from \(rulesPath) (\(enabled) enabled)"
-                 + (watcher.map { "; following \($0.root) (Ctrl-C to stop)" } ?? ""))
-        context.output.flush()
-        context.errors.flush()
+            let count = loaded.rules.rules.count, enabled = loaded.rules.rules.filter { $0.state != .disabled }.count
+            log.note("tripline run: \(count) rule\(count == 1 ? "" : "s") \(reloads == 0 ? "loaded" : "reloaded") from \(rulesPath) (\(enabled) enabled)"
+                     + (watcher.map { "; following \($0.root) (Ctrl-C to stop)" } ?? ""))
+            context.output.flush()
+            context.errors.flush()
 
-        let router = Router(rules: rules, options: options, log: log, store: store, runner: runner, webhooks: webhooks)
-        let summary = router.run(inputs: inputs, stop: stop)
+            let router = Router(rules: loaded.rules, options: options, log: log, store: store, runner: runner, webhooks: loaded.webhooks)
+            var summary = router.run(inputs: inputs, stop: stop)
+            // A stop that a reload asked for alone is taken back, and the run goes on with the new rules.
+            let next = reloader.takePending()
+            if let next, summary.stopped, summary.stateError == nil, stop.rearm() {
+                summary.stopped = false
+                summary.endedForReload = true
+                printSummary(summary, format: format, console: console)
+                earlierPartsClean = earlierPartsClean && summary.isClean
+                loaded = next
+                reloads += 1
+                continue
+            }
+            if next != nil, summary.stopped {
+                log.note("tripline run: the rules were not reloaded: a signal stopped the run while the reload waited for it")
+            }
+            printSummary(summary, format: format, console: console)
+            return earlierPartsClean && summary.isClean ? ExitStatus.success : ExitStatus.negative
+        }
+    }
+
+    private static func printSummary(_ summary: RunSummary, format: LogFormat, console: RunConsole) {
         switch format {
         case .text: console.output(summary.text)
         case .json: console.output(summary.json)
         }
-        return summary.isClean ? ExitStatus.success : ExitStatus.negative
+    }
+
+    /// Reads the rules at `rulesPath` and makes every check a run makes before it starts (rule files,
+    /// handlers, webhook and BlockUser variables); reports every problem, ending with `consequence`,
+    /// and returns nil when there is one.
+    static func loadRules(at rulesPath: String, log: DeliveryLog, consequence: String) -> LoadedRules? {
+        let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
+        if !ruleErrors.isEmpty {
+            for error in ruleErrors { log.error(error.description) }
+            log.error("tripline run: \(ruleErrors.count) problem\(ruleErrors.count == 1 ? "" : "s") in the rules; \(consequence)")
+            return nil
+        }
+        // A handler that cannot start would dead-letter every delivery to it: refuse now instead.
+        let (_, handlerErrors, handlerWarnings) = rules.checkingHandlers()
+        for warning in handlerWarnings { log.note("tripline run: warning: \(warning)") }
+        if !handlerErrors.isEmpty {
+            for error in handlerErrors { log.error(error.description) }
+            log.error("tripline run: \(handlerErrors.count) handler\(handlerErrors.count == 1 ? "" : "s") cannot be started; \(consequence)")
+            return nil
+        }
+
+        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        if !webhookErrors.isEmpty {
+            for error in webhookErrors { log.error(error) }
+            log.error(missingVariables
+                ? "tripline run: set the missing variables (or mark the target \"Optional\": true) and fix any other problem above; \(consequence)"
+                : "tripline run: \(webhookErrors.count) webhook target\(webhookErrors.count == 1 ? "" : "s") cannot be used as configured; \(consequence)")
+            return nil
+        }
+        for (key, reason) in webhooks.disabled { log.note("tripline run: webhook \(key) is off: \(reason)") }
+        // BlockUser Environment values (AWS_PROFILE, credentials) come from ours, as webhook variables do.
+        let (blockEnvironments, blockErrors, missingBlockVariables) = BlockUserEnvironments.resolve(
+            rules: rules, environment: ProcessInfo.processInfo.environment)
+        if !blockErrors.isEmpty {
+            for error in blockErrors { log.error(error) }
+            log.error(missingBlockVariables
+                ? "tripline run: set the missing variables and fix any other problem above; \(consequence)"
+                : "tripline run: \(blockErrors.count) BlockUser target\(blockErrors.count == 1 ? "" : "s") cannot be used as configured; \(consequence)")
+            return nil
+        }
+        return LoadedRules(rules: rules, webhooks: webhooks, blockEnvironments: blockEnvironments)
     }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import TriplineRouter
+
+/// Rules that passed every check `run` makes before it starts: the rule files, their handlers,
+/// webhook and BlockUser variables.
+struct LoadedRules: Sendable {
+    var rules: RuleSet
+    var webhooks: WebhookRegistry
+    var blockEnvironments: [String: [String: String]]
+
+    var summaryLine: String {
+        let enabled = rules.rules.filter { $0.state != .disabled }.count
+        return "\(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") (\(enabled) enabled)"
+    }
+}
+
+/// What SIGHUP asks of `tripline run`: the rules read and checked again and, only when every check
+/// passes, the run stopped between events (as a first SIGTERM stops it) so that the next one starts
+/// with them; rules with a problem are reported and the rules in force stay.
+///
+/// The hangup arrives on a queue of its own while the run goes on; the run takes the new rules with
+/// ``takePending()`` once it has stopped.
+final class RuleReloader: @unchecked Sendable {
+    private let lock = NSLock()
+    private let log: DeliveryLog
+    private let stop: StopSignal
+    /// Reads and checks the rules, reporting every problem; nil when there is one. Set once the run is set up.
+    private var load: (@Sendable () -> LoadedRules?)?
+    /// Why this run cannot take new rules without a restart, when it cannot.
+    private var refusal: String?
+    private var pending: LoadedRules?
+    private var rulesPath = ""
+    private var shutdownTimeout: Double = 0
+
+    init(log: DeliveryLog, stop: StopSignal) {
+        self.log = log
+        self.stop = stop
+    }
+
+    /// Makes hangups reload the rules at `path` with `load`, or, with a `refusal`, only say why not.
+    func configure(path: String, shutdownTimeout: Double, refusal: String?, load: @escaping @Sendable () -> LoadedRules?) {
+        lock.withLock {
+            self.rulesPath = path
+            self.shutdownTimeout = shutdownTimeout
+            self.refusal = refusal
+            self.load = load
+        }
+    }
+
+    /// Handles one SIGHUP.
+    func hangup() {
+        let (load, refusal, busy, path, timeout) = lock.withLock { (self.load, self.refusal, pending != nil, rulesPath, shutdownTimeout) }
+        guard let load else {
+            log.note("tripline run: SIGHUP before the run started; the rules just read stay")
+            return
+        }
+        if let refusal {
+            log.note("tripline run: SIGHUP: \(refusal); restart the run to load changed rules")
+            return
+        }
+        if busy {
+            log.note("tripline run: SIGHUP: the rules are being reloaded already")
+            return
+        }
+        log.note("tripline run: SIGHUP: reading the rules in \(path) again")
+        guard let loaded = load() else { return }
+        lock.withLock { pending = loaded }
+        log.note("tripline run: reloading with \(loaded.summaryLine): reading pauses between events and the running deliveries "
+                 + "finish (up to \(Self.seconds(timeout))); what is queued waits for the new rules")
+        stop.request()
+    }
+
+    /// The rules a hangup read and checked, once; nil when none is waiting.
+    func takePending() -> LoadedRules? {
+        lock.withLock {
+            defer { pending = nil }
+            return pending
+        }
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import TriplineJSON
+
+/// A project whose rules are changed while `run --follow` goes on: each rule's handler saves the
+/// events it gets as `out/RULE-….json`.
+private struct ReloadProject {
+    let root: URL
+    var out: URL { root.appendingPathComponent("out") }
+
+    init(root: URL) throws {
+        self.root = root
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("in"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("rules"), withIntermediateDirectories: true)
+        try write("""
+            #!/bin/sh
+            name="\(out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
+            cat > "$name.tmp" && mv "$name.tmp" "$name.json"
+            """, "h.sh")
+        chmod(path("h.sh"), 0o755)
+    }
+
+    func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    func write(_ text: String, _ relative: String) throws {
+        try Data(text.utf8).write(to: root.appendingPathComponent(relative))
+    }
+
+    /// Writes rule `name`, matching every CloudTrail record of the tests' logs.
+    func writeRule(_ name: String) throws {
+        try write(#"{"Name":"\#(name)","State":"ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS","EventPattern":{"detail":{"eventName":["DeleteBucket"]}},"Targets":[{"Id":"save","Function":{"Handler":"\#(path("h.sh"))"}}]}"#,
+                  "rules/\(name).json")
+    }
+
+    /// `RULE:eventID` of every delivery so far, sorted.
+    func delivered() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.compactMap { name -> String? in
+            guard let data = try? Data(contentsOf: out.appendingPathComponent(name)),
+                  let event = try? JSONParser.parse([UInt8](data)), let id = event["detail"]?["eventID"]?.stringValue else { return "unreadable \(name)" }
+            return String(name.prefix { $0 != "-" }) + ":" + id
+        }.sorted()
+    }
+
+    func waitForDeliveries(_ count: Int, seconds: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && delivered().count < count { usleep(50_000) }
+        return delivered().count >= count
+    }
+}
+
+/// Waits until the run's standard error holds `text` (at most 20 s); whether it does.
+private func waitForLog(_ run: BackgroundRun, _ text: String) -> Bool {
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+        if ((try? String(contentsOf: run.stderr, encoding: .utf8)) ?? "").contains(text) { return true }
+        usleep(20_000)
+    }
+    return false
+}
+
+@Suite("SIGHUP reloads the rules of a running 'run' (end to end)")
+struct RuleReloadTests {
+    @Test("changed rules take over between events: later events go to the new rule only, and nothing read is read again")
+    func changedRulesTakeOver() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.writeRule("first")
+            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"], in: dir)
+            defer { follow.signal(SIGKILL) }
+            #expect(waitForLog(follow, "following in"))
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            #expect(project.waitForDeliveries(1), "\(project.delivered())")
+
+            try FileManager.default.removeItem(atPath: project.path("rules/first.json"))
+            try project.writeRule("second")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "1 rule reloaded from rules (1 enabled)"))
+            try project.write(cloudTrailLog(["b1"]), "in/b.json")
+            #expect(project.waitForDeliveries(2), "\(project.delivered())")
+            usleep(500_000)   // time for a wrong third delivery to show
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == ["first:a1", "second:b1"], "a.json is not read again by the new rules")
+            #expect(result.stdout.contains("Summary (until the rules were reloaded): 1 event read"), "\(result.stdout)")
+            #expect(result.stdout.contains("Summary (stopped early): 1 event read"), "\(result.stdout)")
+        }
+    }
+
+    @Test("rules with a problem are reported with their place, and the rules in force stay")
+    func brokenRulesAreRefused() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.writeRule("first")
+            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"], in: dir)
+            defer { follow.signal(SIGKILL) }
+            #expect(waitForLog(follow, "following in"))
+            try project.write(#"{"Name":"broken","EventPattern":{"detail":{"eventName":[{"prefx":"Delete"}]}},"Targets":[]}"#, "rules/broken.json")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "the rules in force stay"))
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            #expect(project.waitForDeliveries(1), "\(project.delivered())")
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == ["first:a1"])
+            #expect(result.stderr.contains("rules/broken.json:1:"), "\(result.stderr)")
+            #expect(result.stderr.contains(#"unknown operator "prefx""#), "\(result.stderr)")
+            #expect(!result.stderr.contains("reloaded from"), "\(result.stderr)")
+        }
+    }
+
+    @Test("a run that reads standard input says why it cannot reload, and goes on with its rules")
+    func standardInputRunRefuses() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.writeRule("first")
+            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in", "-"], in: dir)
+            defer { follow.signal(SIGKILL) }
+            #expect(waitForLog(follow, "following in"))
+            try project.writeRule("second")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "this run reads standard input"))
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            #expect(project.waitForDeliveries(1), "\(project.delivered())")
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == ["first:a1"], "the rules read at the start stay")
+        }
+    }
+
+    @Test("SIGTERM while a reload waits for a running delivery is a first signal: the delivery finishes, the run ends without reloading")
+    func signalDuringReloadWait() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.write("""
+                #!/bin/sh
+                touch "\(project.path("started"))"
+                sleep 3
+                name="\(project.out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
+                cat > "$name.tmp" && mv "$name.tmp" "$name.json"
+                """, "h.sh")
+            try project.writeRule("first")
+            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"], in: dir)
+            defer { follow.signal(SIGKILL) }
+            #expect(waitForLog(follow, "following in"))
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("started")) { usleep(20_000) }
+            try project.writeRule("second")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "waiting up to 10s for the 1 running delivery"))
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "not quit at once (that is status 143): \(result)")
+            #expect(project.delivered() == ["first:a1"], "the running delivery finished")
+            #expect(result.stderr.contains("the rules were not reloaded"), "\(result.stderr)")
+            #expect(!result.stderr.contains("reloaded from"), "\(result.stderr)")
+        }
+    }
+}
