@@ -46,6 +46,13 @@ private struct ReloadProject {
         }.sorted()
     }
 
+    /// Starts `run --follow in` on this project (with `extra` inputs) and waits until it follows the folder.
+    func startFollowing(_ tripline: TriplineBinary, extra: [String] = []) throws -> BackgroundRun {
+        let run = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"] + extra, in: root)
+        #expect(waitForLog(run, "following in"))
+        return run
+    }
+
     func waitForDeliveries(_ count: Int, seconds: Double = 20) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline && delivered().count < count { usleep(50_000) }
@@ -71,9 +78,8 @@ struct RuleReloadTests {
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
             try project.writeRule("first")
-            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"], in: dir)
+            let follow = try project.startFollowing(tripline)
             defer { follow.signal(SIGKILL) }
-            #expect(waitForLog(follow, "following in"))
             try project.write(cloudTrailLog(["a1"]), "in/a.json")
             #expect(project.waitForDeliveries(1), "\(project.delivered())")
 
@@ -100,9 +106,8 @@ struct RuleReloadTests {
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
             try project.writeRule("first")
-            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"], in: dir)
+            let follow = try project.startFollowing(tripline)
             defer { follow.signal(SIGKILL) }
-            #expect(waitForLog(follow, "following in"))
             try project.write(#"{"Name":"broken","EventPattern":{"detail":{"eventName":[{"prefx":"Delete"}]}},"Targets":[]}"#, "rules/broken.json")
             follow.signal(SIGHUP)
             #expect(waitForLog(follow, "the rules in force stay"))
@@ -125,9 +130,8 @@ struct RuleReloadTests {
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
             try project.writeRule("first")
-            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in", "-"], in: dir)
+            let follow = try project.startFollowing(tripline, extra: ["-"])
             defer { follow.signal(SIGKILL) }
-            #expect(waitForLog(follow, "following in"))
             try project.writeRule("second")
             follow.signal(SIGHUP)
             #expect(waitForLog(follow, "this run reads standard input"))
@@ -154,9 +158,8 @@ struct RuleReloadTests {
                 cat > "$name.tmp" && mv "$name.tmp" "$name.json"
                 """, "h.sh")
             try project.writeRule("first")
-            let follow = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--follow", "in"], in: dir)
+            let follow = try project.startFollowing(tripline)
             defer { follow.signal(SIGKILL) }
-            #expect(waitForLog(follow, "following in"))
             try project.write(cloudTrailLog(["a1"]), "in/a.json")
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("started")) { usleep(20_000) }
