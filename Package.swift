@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "TriplineJSONTests", dependencies: ["TriplineJSON", "SeededRandom"]),
         .testTarget(name: "EventPatternTests", dependencies: ["EventPattern", "TriplineJSON", "SeededRandom"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TriplineJSON", "TriplineTargets", "LoopbackHTTP"]),
-        .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "TriplineJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "TriplineRouterTests", dependencies: ["TriplineRouter", "TriplineTargets", "TriplineState", "TriplineJSON", "SeededRandom"], exclude: ["Fixtures"]),
         .testTarget(name: "TriplineTargetsTests", dependencies: ["TriplineTargets", "TriplineJSON", "EventPattern", "LoopbackHTTP"]),
         .testTarget(name: "TriplineStateTests", dependencies: ["TriplineState", "TriplineJSON"]),
     ],

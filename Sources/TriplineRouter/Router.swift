@@ -490,11 +490,13 @@ public final class Router {
             log.badInput(.invalidEvent(origin: raw.origin, detail: "cannot be matched: " + error.description))
             return
         }
+        // Targets' gates and blocks read the envelope: built once, for matched events only.
+        if !matched.isEmpty { event.buildEnvelope() }
         var anyRule = false
         let now = StateTime.now()
         for id in matched {
             let rule = rules.rules[id]
-            guard rule.receives(event.envelope) else { continue }
+            guard rule.receives(readOnlyManagementEvent: event.isReadOnlyManagementEvent) else { continue }
             anyRule = true
             summary.matchesPerRule[rule.name, default: 0] += 1
             for target in rule.targets where executor.isEnabled(rule: rule.name, target: target.id) {

@@ -85,17 +85,26 @@ public enum CloudTrailNormalizer {
             if let arn = entry["ARN"]?.stringValue { resources.append(.string(arn)) }
         }
         let account = fields["recipientAccountId"]?.stringValue ?? fields["userIdentity"]?["accountId"]?.stringValue ?? ""
-        return .object(JSONObject([
+        return .object(JSONObject(header(id: eventID(for: record), detailType: detailType(forEventType: fields["eventType"]?.stringValue),
+                                         source: source(forEventSource: fields["eventSource"]?.stringValue), account: account,
+                                         time: time(forEventTime: fields["eventTime"]?.stringValue) ?? ingestionTime,
+                                         region: fields["awsRegion"]?.stringValue ?? "", resources: resources)
+                                  + [JSONMember(key: "detail", value: record)]))
+    }
+
+    /// The envelope's members before `detail`, in EventBridge's order.
+    static func header(id: String, detailType: String, source: String, account: String, time: String, region: String,
+                       resources: [JSONValue]) -> [JSONMember] {
+        [
             JSONMember(key: "version", value: "0"),
-            JSONMember(key: "id", value: .string(eventID(for: record))),
-            JSONMember(key: "detail-type", value: .string(detailType(forEventType: fields["eventType"]?.stringValue))),
-            JSONMember(key: "source", value: .string(source(forEventSource: fields["eventSource"]?.stringValue))),
+            JSONMember(key: "id", value: .string(id)),
+            JSONMember(key: "detail-type", value: .string(detailType)),
+            JSONMember(key: "source", value: .string(source)),
             JSONMember(key: "account", value: .string(account)),
-            JSONMember(key: "time", value: .string(time(forEventTime: fields["eventTime"]?.stringValue) ?? ingestionTime)),
-            JSONMember(key: "region", value: .string(fields["awsRegion"]?.stringValue ?? "")),
+            JSONMember(key: "time", value: .string(time)),
+            JSONMember(key: "region", value: .string(region)),
             JSONMember(key: "resources", value: .array(resources)),
-            JSONMember(key: "detail", value: record),
-        ]))
+        ]
     }
 
     /// The envelope `time` for a record's `eventTime`: UTC, whole seconds, `YYYY-MM-DDTHH:MM:SSZ` as

@@ -3,13 +3,51 @@ import TriplineJSON
 
 /// One input event, parsed, recognised and wrapped as EventBridge delivers it.
 public struct NormalizedEvent: Sendable {
-    /// The EventBridge event (a CloudTrail record wrapped by ``CloudTrailNormalizer``, or an input envelope).
-    public var envelope: JSONValue
-    /// ``envelope`` as compact JSON: what patterns are matched against and targets receive.
+    /// The envelope as compact JSON: what patterns are matched against and targets receive.
     public var bytes: [UInt8]
     /// The envelope's `id` (what `TRIPLINE_EVENT_ID` carries).
     public var id: String
     public var origin: EventOrigin
+    /// A read-only management event delivered by CloudTrail, which rules in state `ENABLED` do not
+    /// receive (``CloudTrailNormalizer/isReadOnlyManagementEvent(_:)``).
+    public var isReadOnlyManagementEvent: Bool
+    private var tree: JSONValue?
+
+    /// An event whose envelope is `envelope`, already built.
+    public init(envelope: JSONValue, bytes: [UInt8], id: String, origin: EventOrigin) {
+        self.bytes = bytes
+        self.id = id
+        self.origin = origin
+        self.isReadOnlyManagementEvent = CloudTrailNormalizer.isReadOnlyManagementEvent(envelope)
+        self.tree = envelope
+    }
+
+    /// An event known by its bytes only: the envelope is parsed from them when first asked for.
+    init(bytes: [UInt8], id: String, origin: EventOrigin, isReadOnlyManagementEvent: Bool) {
+        self.bytes = bytes
+        self.id = id
+        self.origin = origin
+        self.isReadOnlyManagementEvent = isReadOnlyManagementEvent
+        self.tree = nil
+    }
+
+    /// The EventBridge event (a CloudTrail record wrapped by ``CloudTrailNormalizer``, or an input
+    /// envelope), parsed from ``bytes`` when normalization did not build it: most events match no
+    /// rule and never need it. Call ``buildEnvelope()`` before using it more than once.
+    public var envelope: JSONValue {
+        get { tree ?? Self.parse(bytes) }
+        set { tree = newValue }
+    }
+
+    /// Builds the envelope once, so that later uses of ``envelope`` read it.
+    public mutating func buildEnvelope() {
+        if tree == nil { tree = Self.parse(bytes) }
+    }
+
+    private static func parse(_ bytes: [UInt8]) -> JSONValue {
+        // The bytes were written from a valid event: they parse (no size limit: they are within the event limit).
+        (try? JSONParser.parse(bytes, options: JSONParser.Options(maxBytes: .max))) ?? .null
+    }
 }
 
 /// Turns raw input events into normalized ones: strict JSON parsing, classification, wrapping.
@@ -19,8 +57,50 @@ public struct EventNormalizer: Sendable {
     /// Largest accepted event, before and after wrapping (EventBridge's 256 KiB).
     public var maxEventBytes: Int
 
+    /// Whether one-line CloudTrail records are wrapped from a scan of their text (``CloudTrailRecordScan``)
+    /// rather than from a tree; both give the same events (the tests compare them).
+    var usesRecordScan = true
+
     public init(maxEventBytes: Int = CloudTrailRecordsReader.defaultMaxRecordBytes) {
         self.maxEventBytes = maxEventBytes
+    }
+
+    /// The event for a CloudTrail record on one line, wrapped without building its tree; nil when
+    /// the tree path must decide (see ``CloudTrailRecordScan``), or when the record's text is not
+    /// written as `JSONWriter` writes it (its id hashes that form).
+    static func wrapOneLineRecord(_ raw: RawEvent, ingestionTime: String, maxEventBytes: Int) -> NormalizedEvent? {
+        let bytes = raw.bytes
+        guard bytes.count <= maxEventBytes * EventInputs.singleDocumentSlack else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer -> NormalizedEvent? in
+            let afterMark = buffer.count >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF ? 3 : 0
+            var start = afterMark, end = buffer.count
+            while start < end && isJSONWhitespace(buffer[start]) { start += 1 }
+            while end > start && isJSONWhitespace(buffer[end - 1]) { end -= 1 }
+            let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
+            // (No line break: the envelope must be one line; no whitespace at all in the canonical form.)
+            guard CloudTrailRecordScan.isCanonical(text), let scan = CloudTrailRecordScan.scan(buffer) else { return nil }
+            let detailType = CloudTrailNormalizer.detailType(forEventType: scan.eventType)
+            let source = CloudTrailNormalizer.source(forEventSource: scan.eventSource)
+            var name = Array("tripline:cloudtrail:".utf8)
+            name.append(contentsOf: text)
+            let id = NameBasedUUID.v5(namespace: NameBasedUUID.urlNamespace, name: name)
+            let header = CloudTrailNormalizer.header(id: id, detailType: detailType, source: source,
+                                                     account: scan.recipientAccountId ?? scan.userIdentityAccountId ?? "",
+                                                     time: CloudTrailNormalizer.time(forEventTime: scan.eventTime) ?? ingestionTime,
+                                                     region: scan.awsRegion ?? "", resources: scan.resourceARNs.map { .string($0) })
+            var out: [UInt8] = []
+            out.reserveCapacity(text.count + 512)
+            JSONWriter.write(.object(JSONObject(header)), into: &out)
+            out.removeLast()  // the closing brace
+            out.append(contentsOf: #","detail":"#.utf8)
+            out.append(contentsOf: text)
+            out.append(UInt8(ascii: "}"))
+            guard out.count <= maxEventBytes else { return nil }   // the tree path reports it
+            // As `CloudTrailNormalizer.isReadOnlyManagementEvent` judges the envelope (its detail-type ends in " via CloudTrail").
+            let readOnly = scan.readOnlyIsTrue && scan.eventCategory != .other && !scan.managementEventIsFalse
+                && !(scan.eventSource == "sts.amazonaws.com" && scan.eventName.map(CloudTrailNormalizer.stsChangeEvents.contains) == true)
+            return NormalizedEvent(bytes: out, id: id, origin: raw.origin, isReadOnlyManagementEvent: readOnly)
+        }
     }
 
     /// Parses and wraps `raw`; the error says why the event was skipped, naming its origin.
@@ -29,6 +109,9 @@ public struct EventNormalizer: Sendable {
     /// `allowingOwnSource` (the events Tripline emits itself): as EventBridge refuses a PutEvents
     /// entry claiming an `aws.` source, a line of input must not raise a forged `User Blocked` alert.
     public func normalize(_ raw: RawEvent, ingestionTime: String, allowingOwnSource: Bool = false) -> Result<NormalizedEvent, InputError> {
+        if usesRecordScan, let event = Self.wrapOneLineRecord(raw, ingestionTime: ingestionTime, maxEventBytes: maxEventBytes) {
+            return .success(event)
+        }
         let value: JSONValue
         do {
             // A single-document file may be pretty-printed: allow the slack EventInputs allows.

@@ -64,10 +64,15 @@ extension Rule {
     /// events delivered by CloudTrail (see ``CloudTrailNormalizer/isReadOnlyManagementEvent(_:)``);
     /// `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` receives everything.
     public func receives(_ event: JSONValue) -> Bool {
+        receives(readOnlyManagementEvent: CloudTrailNormalizer.isReadOnlyManagementEvent(event))
+    }
+
+    /// ``receives(_:)`` for an event already judged (``NormalizedEvent/isReadOnlyManagementEvent``).
+    public func receives(readOnlyManagementEvent: Bool) -> Bool {
         switch state {
         case .disabled: return false
         case .enabledWithAllCloudTrailManagementEvents: return true
-        case .enabled: return !CloudTrailNormalizer.isReadOnlyManagementEvent(event)
+        case .enabled: return !readOnlyManagementEvent
         }
     }
 
