@@ -11,43 +11,9 @@ extension JSONWriter {
     public static func isCompactCanonical(_ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty, bytes.count <= JSONParser.Options().maxBytes else { return false }
         return bytes.withUnsafeBufferPointer { buffer -> Bool in
-            let base = buffer.baseAddress!
-            let count = buffer.count
             // First the form, which is cheap: most documents that are not canonical fail here.
-            var inString = false
-            var i = 0
-            while i < count {
-                let c = base[i]
-                if inString {
-                    if c == UInt8(ascii: "\"") {
-                        inString = false
-                    } else if c == UInt8(ascii: "\\") {
-                        guard i + 1 < count else { return false }
-                        switch base[i + 1] {
-                        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                            i += 1
-                        case UInt8(ascii: "u"):
-                            // Only `\u00xx` (lowercase) for a control character the writer has no short escape for.
-                            guard i + 5 < count, base[i + 2] == UInt8(ascii: "0"), base[i + 3] == UInt8(ascii: "0"),
-                                  let high = lowerHex(base[i + 4]), let low = lowerHex(base[i + 5]), high <= 1 else { return false }
-                            let code = high << 4 | low
-                            guard code != 0x09 && code != 0x0A && code != 0x0D else { return false }
-                            i += 5
-                        default:
-                            return false
-                        }
-                    }
-                } else {
-                    switch c {
-                    case UInt8(ascii: "\""): inString = true
-                    case 0x20, 0x09, 0x0A, 0x0D: return false
-                    default: break
-                    }
-                }
-                i += 1
-            }
-            guard !inString else { return false }
-            // Then validity, as the parser judges it (a byte order mark was refused above: `0xEF` is not a value).
+            guard hasCompactCanonicalForm(buffer) else { return false }
+            // Then validity, as the parser judges it (a byte order mark fails here: `0xEF` is not a value).
             var cursor = JSONCursor(bytes: buffer, maxDepth: JSONParser.Options().maxDepth)
             do {
                 try cursor.skipValue(depth: 0)
@@ -57,6 +23,47 @@ extension JSONWriter {
             }
             return true
         }
+    }
+
+    /// Whether `text`, taken to be valid JSON, is in the form ``write(_:into:)`` writes: no whitespace
+    /// between tokens, every string escaped exactly as the writer escapes (see ``isCompactCanonical(_:)``).
+    /// Checks the form only; for valid JSON text that is all that can differ from the writer's output.
+    public static func hasCompactCanonicalForm(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = text.baseAddress else { return false }
+        let count = text.count
+        var inString = false
+        var i = 0
+        while i < count {
+            let c = base[i]
+            if inString {
+                if c == UInt8(ascii: "\"") {
+                    inString = false
+                } else if c == UInt8(ascii: "\\") {
+                    guard i + 1 < count else { return false }
+                    switch base[i + 1] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        i += 1
+                    case UInt8(ascii: "u"):
+                        // Only `\u00xx` (lowercase) for a control character the writer has no short escape for.
+                        guard i + 5 < count, base[i + 2] == UInt8(ascii: "0"), base[i + 3] == UInt8(ascii: "0"),
+                              let high = lowerHex(base[i + 4]), let low = lowerHex(base[i + 5]), high <= 1 else { return false }
+                        let code = high << 4 | low
+                        guard code != 0x09 && code != 0x0A && code != 0x0D else { return false }
+                        i += 5
+                    default:
+                        return false
+                    }
+                }
+            } else {
+                switch c {
+                case UInt8(ascii: "\""): inString = true
+                case 0x20, 0x09, 0x0A, 0x0D: return false
+                default: break
+                }
+            }
+            i += 1
+        }
+        return !inString
     }
 
     private static func lowerHex(_ c: UInt8) -> UInt8? {

@@ -129,10 +129,10 @@ struct CloudTrailRecordScanTests {
     ] as [(String, Bool)])
     func canonical(text: String, expected: Bool) throws {
         let bytes = Array(text.utf8)
-        #expect(bytes.withUnsafeBufferPointer(CloudTrailRecordScan.isCanonical) == expected)
+        #expect(bytes.withUnsafeBufferPointer(JSONWriter.hasCompactCanonicalForm) == expected)
         // What the writer writes for the parsed text is canonical, and equal to the text when the text is.
         let written = JSONWriter.bytes(try JSONParser.parse(bytes))
-        #expect(written.withUnsafeBufferPointer(CloudTrailRecordScan.isCanonical))
+        #expect(written.withUnsafeBufferPointer(JSONWriter.hasCompactCanonicalForm))
         #expect((written == bytes) == expected)
     }
 }

@@ -175,49 +175,4 @@ struct CloudTrailRecordScan {
         default: try cursor.skipValue(depth: 1); return .other
         }
     }
-
-    /// Whether `text` is exactly what `JSONWriter` writes for the value it holds: no whitespace
-    /// outside strings, and only the escapes the writer makes (`\"`, `\\`, `\n`, `\r`, `\t`, and
-    /// `\u00xx` in lower case for the other control characters). `text` must be valid JSON.
-    static func isCanonical(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        var i = 0
-        let n = text.count
-        var inString = false
-        while i < n {
-            let c = text[i]
-            if inString {
-                if c == UInt8(ascii: "\"") {
-                    inString = false
-                } else if c == UInt8(ascii: "\\") {
-                    guard i + 1 < n else { return false }
-                    switch text[i + 1] {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                        i += 1
-                    case UInt8(ascii: "u"):
-                        // \u00xx, lower-case hex, for a control character other than \n, \r and \t.
-                        guard i + 5 < n, text[i + 2] == UInt8(ascii: "0"), text[i + 3] == UInt8(ascii: "0") else { return false }
-                        let high = text[i + 4], low = text[i + 5]
-                        guard high == UInt8(ascii: "0") || high == UInt8(ascii: "1") else { return false }
-                        let lowValue: UInt8
-                        switch low {
-                        case UInt8(ascii: "0")...UInt8(ascii: "9"): lowValue = low - UInt8(ascii: "0")
-                        case UInt8(ascii: "a")...UInt8(ascii: "f"): lowValue = low - UInt8(ascii: "a") + 10
-                        default: return false
-                        }
-                        let value = (high - UInt8(ascii: "0")) << 4 | lowValue
-                        if value == 0x0A || value == 0x0D || value == 0x09 { return false }
-                        i += 5
-                    default:
-                        return false
-                    }
-                }
-            } else if c == UInt8(ascii: "\"") {
-                inString = true
-            } else if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D {
-                return false
-            }
-            i += 1
-        }
-        return true
-    }
 }

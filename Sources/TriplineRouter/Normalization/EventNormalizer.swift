@@ -78,7 +78,7 @@ public struct EventNormalizer: Sendable {
             while end > start && isJSONWhitespace(buffer[end - 1]) { end -= 1 }
             let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
             // (No line break: the envelope must be one line; no whitespace at all in the canonical form.)
-            guard CloudTrailRecordScan.isCanonical(text), let scan = CloudTrailRecordScan.scan(buffer) else { return nil }
+            guard JSONWriter.hasCompactCanonicalForm(text), let scan = CloudTrailRecordScan.scan(buffer) else { return nil }
             let detailType = CloudTrailNormalizer.detailType(forEventType: scan.eventType)
             let source = CloudTrailNormalizer.source(forEventSource: scan.eventSource)
             var name = Array("tripline:cloudtrail:".utf8)
