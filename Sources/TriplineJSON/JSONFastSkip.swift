@@ -14,8 +14,9 @@ extension JSONCursor {
     /// must do it (an error to report, an escaped key, over 64 keys): then nothing was consumed.
     ///
     /// For readers that have found everything they look for in an object: the rest of it is only
-    /// validated.
-    public mutating func skipRestOfObject(since mark: Int, depth: Int) -> Bool {
+    /// validated. With `dottedHeads` (see ``keyMayLeadDeeper(_:_:heads:)``), it stops before a key
+    /// that may still name something, returning false with nothing consumed.
+    public mutating func skipRestOfObject(since mark: Int, depth: Int, dottedHeads: UInt64 = 0) -> Bool {
         skipWhitespace()
         guard index < bytes.count else { return false }
         if bytes[index] == UInt8(ascii: "}") {
@@ -25,6 +26,7 @@ extension JSONCursor {
         }
         guard bytes[index] == UInt8(ascii: ",") else { return false }
         let comma = index
+        if dottedHeads != 0 { return skipRestOfObject(since: mark, depth: depth, comma: comma, dottedHeads: dottedHeads) }
         index &+= 1
         // The object is the skipper's first open container, so its values nest as deep as a
         // value skipped at `depth + 1` would.
@@ -34,6 +36,38 @@ extension JSONCursor {
         }
         if !done { index = comma }
         return done
+    }
+
+    /// ``skipRestOfObject(since:depth:dottedHeads:)`` member by member, for an object some of whose
+    /// keys may name fields below its children: it stops, leaving everything as it was from `comma`
+    /// on, at the first key with a `.` where `dottedHeads` says (``keyMayLeadDeeper(_:_:heads:)``).
+    private mutating func skipRestOfObject(since mark: Int, depth: Int, comma: Int, dottedHeads: UInt64) -> Bool {
+        let entryKeys = keyCount
+        let base = bytes.baseAddress!
+        let room = maxDepth - depth - 1
+        while true {
+            index &+= 1   // past the comma
+            guard let key = readKey(since: mark),
+                  !JSONCursor.keyMayLeadDeeper(base + key.start, key.end &- key.start, heads: dottedHeads) else { break }
+            if !skipStringValue() {
+                let skipped = withUnsafeTemporaryAllocation(of: Int.self, capacity: max(room, 1) + 1) { open in
+                    skipValueFast(depth: depth &+ 1, open: open.baseAddress!, room: room)
+                }
+                guard skipped else { break }
+            }
+            skipWhitespace()
+            guard index < bytes.count else { break }
+            if bytes[index] == UInt8(ascii: "}") {
+                index &+= 1
+                releaseKeys(to: mark)
+                return true
+            }
+            guard bytes[index] == UInt8(ascii: ",") else { break }
+        }
+        // A key that may lead deeper, or something for the careful path: the caller reads on from the comma.
+        index = comma
+        keyCount = entryKeys
+        return false
     }
 
     /// Reads an object member's key and its colon, from `index` (whitespace allowed first), and
@@ -202,6 +236,29 @@ extension JSONCursor {
         // Invalid, or something for the careful path: leave everything as it was.
         index = entryIndex
         keyCount = entryKeys
+        return false
+    }
+
+    /// Whether a key of `length` bytes at `bytes` has a `.` right after a first segment as long as
+    /// one of `heads` (bit `n`: a name of `n` bytes; bit 63 also stands for every length of 63 and
+    /// more, where a `.` anywhere from there on counts): whether the key may name a field below one
+    /// of those names (`"a.b"` names what `"a": {"b"}` does).
+    @inlinable @inline(__always)
+    public static func keyMayLeadDeeper(_ bytes: UnsafePointer<UInt8>, _ length: Int, heads: UInt64) -> Bool {
+        var candidates = length > 63 ? heads : heads & ((1 << UInt64(length)) &- 1)
+        while candidates != 0 {
+            let at = candidates.trailingZeroBitCount
+            if at == 63 {
+                var i = 63
+                while i < length {
+                    if bytes[i] == UInt8(ascii: ".") { return true }
+                    i &+= 1
+                }
+                return false
+            }
+            if bytes[at] == UInt8(ascii: ".") { return true }
+            candidates &= candidates &- 1
+        }
         return false
     }
 

@@ -115,6 +115,18 @@ struct HostileEventTests {
                    #"{"b": {"zz": 1, "c": "p"}, "a": "x", "\u0061": "y"}"#, "duplicateKey"),
         HostileRow("arrays nested 10,000 deep after an object's last named key",
                    #"{"b": {"c": "p", "x": "# + deep(10_000, open: "[", close: "]") + "}}", "tooDeep"),
+        // The same at the top level, whose named child "b" has children: after "a", "b", "d" and "e"
+        // the rest is validated member by member, stopping before a key that may name "b.c".
+        HostileRow("invalid literal after the last named key of an object with a nested named child",
+                   #"{"a": "x", "b": {"c": "p"}, "d": 1, "e": 2, "z": tru}"#, "unexpectedByte"),
+        HostileRow("duplicate key after the last named key of an object with a nested named child",
+                   #"{"a": "x", "b": {"c": "p"}, "d": 1, "e": 2, "z": {"a": 1}, "a": "y"}"#, "duplicateKey"),
+        HostileRow("unterminated object after the last named key of an object with a nested named child",
+                   #"{"a": "x", "b": {"c": "p"}, "d": 1, "e": 2, "z": 1"#, "unexpectedEnd"),
+        HostileRow("an error after a dotted key that follows the last named key",
+                   #"{"a": "x", "b": {"c": "p"}, "d": 1, "e": 2, "b.c": "q", "z": [1, 2,]}"#, "unexpectedByte"),
+        HostileRow("arrays nested 10,000 deep after the last named key of an object with a nested named child",
+                   #"{"a": "x", "b": {"c": "p"}, "d": 1, "e": 2, "z": "# + deep(10_000, open: "[", close: "]") + "}", "tooDeep"),
         HostileRow("arrays nested 10,000 deep in a skipped field", #"{"zzz": "# + deep(10_000, open: "[", close: "]") + "}", "tooDeep"),
         HostileRow("objects nested 10,000 deep in a named field", #"{"b": "# + deep(10_000, open: #"{"c": "#, close: "}") + "}", "tooDeep"),
         HostileRow("unterminated nesting 10,000 deep", #"{"a": "# + String(repeating: "[", count: 10_000), "tooDeep"),

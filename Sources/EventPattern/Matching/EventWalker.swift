@@ -52,8 +52,10 @@ struct EventWalker {
         cursor.index += 1
         if cursor.peekToken() == UInt8(ascii: "}") { cursor.index += 1; return }
         let mark = cursor.keyMark
-        // When every child is a leaf, the keys still to find; at 0 the rest is only validated.
-        var unseen = flat.edges.leafChildCount(of: node)
+        // The named children still to find; at 0 the rest is only validated, unless a key in it
+        // may name a field below a child through dots (`"a.b"`): the skip then stops there.
+        var unseen = flat.edges.childCount(of: node)
+        let heads = flat.edges.dottedHeads(of: node)
         repeat {
             let child: Int32
             if let key = cursor.readKey(since: mark) {
@@ -70,8 +72,9 @@ struct EventWalker {
                 if !cursor.skipStringValue() { try cursor.skipValue(depth: depth + 1) }
             } else {
                 try walkValue(node: child, depth: depth + 1)
-                unseen &-= 1
-                if unseen == 0 && cursor.skipRestOfObject(since: mark, depth: depth) { return }
+                // (A dotted key reaches a grandchild: it is not one of the children counted.)
+                if heads == 0 || flat.nodeParent[Int(child)] == node { unseen &-= 1 }
+                if unseen == 0 && cursor.skipRestOfObject(since: mark, depth: depth, dottedHeads: heads) { return }
             }
         } while try cursor.nextMember(close: UInt8(ascii: "}"))
         cursor.releaseKeys(to: mark)

@@ -31,10 +31,9 @@ struct PathEdgeTable {
     /// first segment is such a name, so its `.` sits at one of these lengths: a key is looked at
     /// there, not scanned for dots. Zero for nodes without grandchildren.
     private let dottedHeads: UnsafeMutableBufferPointer<UInt64>
-    /// Per node, its number of children when they are all leaves, else -1: once a walker has seen
-    /// that many of its keys (each named child, keys being unique), nothing else in the object can
-    /// matter.
-    private let leafChildren: UnsafeMutableBufferPointer<Int32>
+    /// Per node, its number of children: once a walker has seen that many of its keys (each a named
+    /// child, keys being unique), only a key with a dot (see `dottedHeads`) can matter in the rest.
+    private let childCounts: UnsafeMutableBufferPointer<Int32>
 
     init(edges: [(node: Int32, name: [UInt8], child: Int32)], nodeCount: Int) {
         var bits: UInt64 = 4
@@ -47,10 +46,8 @@ struct PathEdgeTable {
         var tailBytes: [UInt8] = []
         var childCount = Array(repeating: Int32(0), count: nodeCount)
         for edge in edges { childCount[Int(edge.node)] += 1 }
-        var deeper = Array(repeating: false, count: nodeCount)
         var heads = Array(repeating: UInt64(0), count: nodeCount)
         for edge in edges where childCount[Int(edge.child)] > 0 {
-            deeper[Int(edge.node)] = true
             heads[Int(edge.node)] |= 1 << UInt64(min(edge.name.count, 63))
         }
         for edge in edges {
@@ -66,19 +63,24 @@ struct PathEdgeTable {
         _ = tails.initialize(from: tailBytes)
         dottedHeads = .allocate(capacity: max(nodeCount, 1))
         _ = dottedHeads.initialize(from: heads)
-        leafChildren = .allocate(capacity: max(nodeCount, 1))
-        _ = leafChildren.initialize(from: (0..<nodeCount).map { deeper[$0] ? -1 : childCount[$0] })
+        childCounts = .allocate(capacity: max(nodeCount, 1))
+        _ = childCounts.initialize(from: childCount)
     }
 
-    /// The number of children of `node` when all are leaves, else -1 (see `leafChildren`).
+    /// The number of children of `node` (see `childCounts`).
     @inline(__always)
-    func leafChildCount(of node: Int32) -> Int32 { leafChildren[Int(node)] }
+    func childCount(of node: Int32) -> Int32 { childCounts[Int(node)] }
+
+    /// The lengths of `node`'s children's names that have children of their own, as bits (see
+    /// `dottedHeads`); zero when all its children are leaves.
+    @inline(__always)
+    func dottedHeads(of node: Int32) -> UInt64 { dottedHeads[Int(node)] }
 
     func deallocate() {
         slots.deallocate()
         tails.deallocate()
         dottedHeads.deallocate()
-        leafChildren.deallocate()
+        childCounts.deallocate()
     }
 
     /// How many of a name's first bytes its fingerprint holds; the rest is compared from `tails`.
@@ -130,29 +132,8 @@ struct PathEdgeTable {
     func child(of node: Int32, fingerprint: UInt64, _ base: UnsafePointer<UInt8>, _ start: Int, _ length: Int, _ count: Int) -> Int32 {
         let slots = self.slots.baseAddress!, tails = self.tails.baseAddress!
         let direct = PathEdgeTable.segmentChild(slots, tails, shift, mask, node, fingerprint, base, start, length)
-        if direct >= 0 || !PathEdgeTable.mayLeadDeeper(base + start, length, heads: dottedHeads[Int(node)]) { return direct }
+        if direct >= 0 || !JSONCursor.keyMayLeadDeeper(base + start, length, heads: dottedHeads[Int(node)]) { return direct }
         return PathEdgeTable.dottedChild(slots, tails, shift, mask, node, base, start, length, count)
-    }
-
-    /// Whether a key of `length` bytes at `bytes` has a `.` right after a first segment as long as
-    /// one of `heads` (see `dottedHeads`); for names of 63 bytes and more, anywhere from there on.
-    @inline(__always)
-    static func mayLeadDeeper(_ bytes: UnsafePointer<UInt8>, _ length: Int, heads: UInt64) -> Bool {
-        var candidates = length > 63 ? heads : heads & ((1 << UInt64(length)) &- 1)
-        while candidates != 0 {
-            let at = candidates.trailingZeroBitCount
-            if at == 63 {
-                var i = 63
-                while i < length {
-                    if bytes[i] == UInt8(ascii: ".") { return true }
-                    i &+= 1
-                }
-                return false
-            }
-            if bytes[at] == UInt8(ascii: ".") { return true }
-            candidates &= candidates &- 1
-        }
-        return false
     }
 
     /// The segment-by-segment walk for keys holding dots (rare; out of line).
