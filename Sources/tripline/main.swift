@@ -13,7 +13,7 @@ import TriplineRouter
 /// goes through buffered writers that are flushed before the process exits.
 enum Tripline {
     /// Every subcommand, in the order `usage` lists them.
-    static var commands: [any Command.Type] { [TestPatternCommand.self, ValidateCommand.self, BenchCommand.self, RunCommand.self, NormalizeCommand.self, InvokeCommand.self, TestCommand.self, ExplainCommand.self, StatusCommand.self, DeadLetterCommand.self, ReceiveCommand.self, BlocklistCommand.self, InitCommand.self] }
+    static var commands: [any Command.Type] { [TestPatternCommand.self, ValidateCommand.self, BenchCommand.self, RunCommand.self, NormalizeCommand.self, MatchCommand.self, InvokeCommand.self, TestCommand.self, ExplainCommand.self, StatusCommand.self, DeadLetterCommand.self, ReceiveCommand.self, BlocklistCommand.self, InitCommand.self] }
 
     static var usage: String {
         let rows = commands.map { ($0.spec.name, $0.spec.summary) } + [("help", "Show help for a command")]
