@@ -246,8 +246,10 @@ enum RunCommand: Command {
                 reloads += 1
                 continue
             }
-            if next != nil, summary.stopped {
-                log.note("tripline run: the rules were not reloaded: a signal stopped the run while the reload waited for it")
+            if next != nil {
+                let why = summary.stateError != nil ? "the state database failed"
+                    : summary.stopped ? "a signal stopped the run while the reload waited for it" : "the input ended first"
+                log.note("tripline run: the rules were not reloaded: \(why)")
             }
             printSummary(summary, format: format, console: console)
             return earlierPartsClean && summary.isClean ? ExitStatus.success : ExitStatus.negative
