@@ -130,9 +130,11 @@ public struct RuleTestRunner: Sendable {
         } catch {
             return .failure(.invalidEvent(eventFile: nil, detail: "cannot be matched: \(error)"))
         }
-        let explanation = PatternExplainer.explain(rule.pattern, event: normalized.envelope)
-        return .success(RuleVerdict(envelope: normalized.envelope, patternMatches: patternMatches,
-                                    stateAllows: rule.receives(normalized.envelope), state: rule.state, explanation: explanation))
+        let envelope = normalized.envelope
+        let explanation = PatternExplainer.explain(rule.pattern, event: envelope)
+        return .success(RuleVerdict(envelope: envelope, patternMatches: patternMatches,
+                                    stateAllows: rule.receives(readOnlyManagementEvent: normalized.isReadOnlyManagementEvent),
+                                    state: rule.state, explanation: explanation))
     }
 
     /// `event` as `tripline run` would see it (a record wrapped in its envelope), or why it cannot be.
