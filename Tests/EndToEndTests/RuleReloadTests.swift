@@ -174,4 +174,27 @@ struct RuleReloadTests {
             #expect(!result.stderr.contains("reloaded from"), "\(result.stderr)")
         }
     }
+
+    @Test("--from-start applies to the inputs as the run began: after a reload, reading goes on from the checkpoints")
+    func fromStartOnlyOnce() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.writeRule("first")
+            let follow = try project.startFollowing(tripline, extra: ["--from-start"])
+            defer { follow.signal(SIGKILL) }
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            #expect(project.waitForDeliveries(1), "\(project.delivered())")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "1 rule reloaded from rules (1 enabled)"))
+            try project.write(cloudTrailLog(["b1"]), "in/b.json")
+            #expect(project.waitForDeliveries(2), "\(project.delivered())")
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == ["first:a1", "first:b1"])
+            #expect(result.stdout.contains("Summary (stopped early): 1 event read"), "a.json is not read again: \(result.stdout)")
+        }
+    }
 }

@@ -244,6 +244,8 @@ enum RunCommand: Command {
                 earlierPartsClean = earlierPartsClean && summary.isClean
                 loaded = next
                 reloads += 1
+                // --from-start is for the inputs as the run began: the next part goes on from the checkpoints this one left.
+                options.fromStart = false
                 continue
             }
             if next != nil {
