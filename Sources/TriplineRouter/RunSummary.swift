@@ -67,7 +67,8 @@ public struct RunSummary: Sendable, Equatable {
     public var ephemeral = false
     /// The run stopped on SIGINT/SIGTERM before reading every input.
     public var stopped = false
-    /// The run stopped to load changed rules (SIGHUP); what it left queued, the next one delivers.
+    /// The run stopped to load changed rules (SIGHUP); what it left queued, the next one delivers,
+    /// and an input it found incomplete, the next one reads again from there.
     public var endedForReload = false
     public var durationSeconds: Double = 0
 
@@ -78,7 +79,7 @@ public struct RunSummary: Sendable, Equatable {
 
     /// Everything went well: no bad record, no file error, no dead letter, nothing left queued.
     public var isClean: Bool {
-        badRecords == 0 && fileErrors == 0 && incompleteInputs == 0 && deliveriesFailed == 0 && stateError == nil && (stopped || endedForReload || deliveriesLeftQueued == 0)
+        badRecords == 0 && fileErrors == 0 && (incompleteInputs == 0 || endedForReload) && deliveriesFailed == 0 && stateError == nil && (stopped || endedForReload || deliveriesLeftQueued == 0)
     }
 
     /// The human-readable summary, several lines.

@@ -3,6 +3,20 @@ import Testing
 
 @Suite("The run's summary and shutdown notes: wording")
 struct RunSummaryTests {
+    @Test("the part of a run before a reload is clean with deliveries queued and an input left incomplete: the next part takes both over")
+    func reloadPartIsCleanWithWorkLeft() {
+        var summary = RunSummary()
+        summary.deliveriesLeftQueued = 3
+        summary.incompleteInputs = 1
+        #expect(!summary.isClean)
+        summary.endedForReload = true
+        #expect(summary.isClean)
+        #expect(summary.text.hasPrefix("Summary (until the rules were reloaded): "), "\(summary.text)")
+        #expect(summary.json.contains(#""reloaded":true"#), "\(summary.json)")
+        summary.badRecords = 1
+        #expect(!summary.isClean, "a bad record stays a bad record")
+    }
+
     @Test("one event is 'event', more are 'events'")
     func countsAgree() {
         var summary = RunSummary()
