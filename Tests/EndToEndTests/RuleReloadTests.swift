@@ -197,4 +197,34 @@ struct RuleReloadTests {
             #expect(result.stdout.contains("Summary (stopped early): 1 event read"), "a.json is not read again: \(result.stdout)")
         }
     }
+
+    @Test("a handler the reload's pause had to interrupt is retried, and handlers started after the reload run to the end")
+    func handlersRunAfterAnInterruptingReload() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            // Slow on its first call only: the reload's pause (--shutdown-timeout 1) interrupts that one.
+            try project.write("""
+                #!/bin/sh
+                if [ ! -f "\(project.path("slept"))" ]; then touch "\(project.path("slept"))"; sleep 5; fi
+                name="\(project.out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
+                cat > "$name.tmp" && mv "$name.tmp" "$name.json"
+                """, "h.sh")
+            try project.writeRule("first")
+            let follow = try project.startFollowing(tripline, extra: ["--shutdown-timeout", "1", "--retry-delay", "0.2,0.5"])
+            defer { follow.signal(SIGKILL) }
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("slept")) { usleep(20_000) }
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "1 rule reloaded from rules (1 enabled)"))
+            try project.write(cloudTrailLog(["b1"]), "in/b.json")
+            #expect(project.waitForDeliveries(2), "\(project.delivered())")
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == ["first:a1", "first:b1"], "\(result.stderr)")
+        }
+    }
 }

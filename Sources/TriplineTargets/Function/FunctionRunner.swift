@@ -96,6 +96,11 @@ public final class FunctionRunner: Sendable {
     /// the same delivery while the first copy still runs.
     public func interruptRunning() { running.interrupt() }
 
+    /// Lets handlers started from now on run again after ``interruptRunning()``: for a run that
+    /// stopped its deliveries to reload its rules and goes on delivering with the same runner.
+    /// Call it only once the interrupted handlers have ended (the dispatcher's stop waits for them).
+    public func resumeStarting() { running.resume() }
+
     /// Sends SIGKILL to the process group of every handler running now, without waiting.
     ///
     /// For a process about to exit at once (a second Ctrl-C): handlers run in their own process

@@ -7,7 +7,8 @@ import Darwin
 #endif
 import Foundation
 
-/// The pids of the handlers running now, and a flag set once to interrupt them; shared by threads.
+/// The pids of the handlers running now, and a flag that interrupts them (set at a shutdown, cleared
+/// when a reload starts delivering again); shared by threads.
 final class RunningHandlers: @unchecked Sendable {
     private let lock = NSLock()
     private var set: Set<pid_t> = []
@@ -41,6 +42,12 @@ final class RunningHandlers: @unchecked Sendable {
     func interrupt() {
         lock.lock()
         interrupted = true
+        lock.unlock()
+    }
+
+    func resume() {
+        lock.lock()
+        interrupted = false
         lock.unlock()
     }
 
