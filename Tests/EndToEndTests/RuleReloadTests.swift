@@ -227,4 +227,41 @@ struct RuleReloadTests {
             #expect(project.delivered() == ["first:a1", "first:b1"], "\(result.stderr)")
         }
     }
+
+    @Test("a SIGHUP while a reload waits for the run to pause reads the files again: the newest rules take over")
+    func secondHangupDuringThePause() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.write("""
+                #!/bin/sh
+                touch "\(project.path("started"))"
+                sleep 2
+                name="\(project.out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
+                cat > "$name.tmp" && mv "$name.tmp" "$name.json"
+                """, "h.sh")
+            try project.writeRule("first")
+            let follow = try project.startFollowing(tripline)
+            defer { follow.signal(SIGKILL) }
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("started")) { usleep(20_000) }
+            try FileManager.default.removeItem(atPath: project.path("rules/first.json"))
+            try project.writeRule("second")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "waiting up to 10s for the 1 running delivery"))
+            try FileManager.default.removeItem(atPath: project.path("rules/second.json"))
+            try project.writeRule("third")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "instead, once the run has paused"))
+            #expect(waitForLog(follow, "1 rule reloaded from rules (1 enabled)"))
+            try project.write(cloudTrailLog(["b1"]), "in/b.json")
+            #expect(project.waitForDeliveries(2), "\(project.delivered())")
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(project.delivered() == ["first:a1", "third:b1"], "\(result.stderr)")
+        }
+    }
 }

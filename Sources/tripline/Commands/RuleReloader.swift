@@ -24,8 +24,9 @@ final class RuleReloader: @unchecked Sendable {
     private let lock = NSLock()
     private let log: DeliveryLog
     private let stop: StopSignal
-    /// Reads and checks the rules, reporting every problem; nil when there is one. Set once the run is set up.
-    private var load: (@Sendable () -> LoadedRules?)?
+    /// Reads and checks the rules, reporting every problem and then what happens instead (its
+    /// argument); nil when there is one. Set once the run is set up.
+    private var load: (@Sendable (String) -> LoadedRules?)?
     /// Why this run cannot take new rules without a restart, when it cannot.
     private var refusal: String?
     private var pending: LoadedRules?
@@ -38,7 +39,7 @@ final class RuleReloader: @unchecked Sendable {
     }
 
     /// Makes hangups reload the rules at `path` with `load`, or, with a `refusal`, only say why not.
-    func configure(path: String, shutdownTimeout: Double, refusal: String?, load: @escaping @Sendable () -> LoadedRules?) {
+    func configure(path: String, shutdownTimeout: Double, refusal: String?, load: @escaping @Sendable (String) -> LoadedRules?) {
         lock.withLock {
             self.rulesPath = path
             self.shutdownTimeout = shutdownTimeout
@@ -47,9 +48,10 @@ final class RuleReloader: @unchecked Sendable {
         }
     }
 
-    /// Handles one SIGHUP.
+    /// Handles one SIGHUP. One that arrives while a reload waits for the run to pause reads the
+    /// files again too: the newest rules that pass take over (an edit made meanwhile is not lost).
     func hangup() {
-        let (load, refusal, busy, path, timeout) = lock.withLock { (self.load, self.refusal, pending != nil, rulesPath, shutdownTimeout) }
+        let (load, refusal, waiting, path, timeout) = lock.withLock { (self.load, self.refusal, pending != nil, rulesPath, shutdownTimeout) }
         guard let load else {
             log.note("tripline run: SIGHUP before the run started; the rules just read stay")
             return
@@ -58,13 +60,17 @@ final class RuleReloader: @unchecked Sendable {
             log.note("tripline run: SIGHUP: \(refusal); restart the run to load changed rules")
             return
         }
-        if busy {
-            log.note("tripline run: SIGHUP: the rules are being reloaded already")
+        log.note("tripline run: SIGHUP: reading the rules in \(path) again")
+        guard let loaded = load(waiting ? "the rules read at the previous SIGHUP take over" : "the rules in force stay") else { return }
+        // (The run may have taken the earlier rules meanwhile: then this is a new reload.)
+        let replaced = lock.withLock { () -> Bool in
+            defer { pending = loaded }
+            return pending != nil
+        }
+        if replaced {
+            log.note("tripline run: reloading with \(loaded.summaryLine) instead, once the run has paused")
             return
         }
-        log.note("tripline run: SIGHUP: reading the rules in \(path) again")
-        guard let loaded = load() else { return }
-        lock.withLock { pending = loaded }
         log.note("tripline run: reloading with \(loaded.summaryLine): reading pauses between events and the running deliveries "
                  + "finish (up to \(Self.seconds(timeout))); what is queued waits for the new rules")
         stop.request()

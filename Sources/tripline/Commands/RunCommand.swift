@@ -195,7 +195,7 @@ enum RunCommand: Command {
         let readsStandardInput = arguments.positionals.contains("-") || (arguments.positionals.isEmpty && followDirectory == nil)
         reloader.configure(path: rulesPath, shutdownTimeout: options.shutdownTimeout,
                            refusal: readsStandardInput ? "this run reads standard input, which cannot be read again from where a reload would stop it" : nil,
-                           load: { loadRules(at: rulesPath, log: log, consequence: "the rules in force stay") })
+                           load: { loadRules(at: rulesPath, log: log, consequence: $0) })
 
         var earlierPartsClean = true
         var reloads = 0
