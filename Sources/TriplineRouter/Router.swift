@@ -30,6 +30,9 @@ public final class Router {
     public struct Options: Sendable {
         /// The command the run's notes name (`tripline run: …`, `tripline dlq: …`).
         public var command = "run"
+        /// The run goes on from an earlier part of the same process that stopped to reload the rules:
+        /// what it finds queued was queued under the rules before.
+        public var afterReload = false
         public var maxEventBytes: Int
         public var dispatcher: DeliveryDispatcher.Configuration
         /// Seconds between progress updates.
@@ -155,6 +158,7 @@ public final class Router {
         let start = monotonicSeconds()
         var summary = RunSummary()
         summary.ephemeral = store.directory == nil
+        summary.startedAfterReload = options.afterReload
         summary.ruleOrder = rules.rules.map(\.name)
         for name in summary.ruleOrder { summary.matchesPerRule[name] = 0 }
         let tally = DeliveryTally()
@@ -169,7 +173,11 @@ public final class Router {
         let dispatcher = DeliveryDispatcher(
             configuration: options.dispatcher, journal: journal,
             settings: { executor.settings(rule: $0, target: $1) },
-            missingTarget: { [loadedRules = Set(rules.rules.map(\.name))] rule, target in
+            missingTarget: { [loadedRules = Set(rules.rules.map(\.name)), afterReload = options.afterReload] rule, target in
+                if afterReload {
+                    return loadedRules.contains(rule) ? "the rules reloaded while it was queued have no target '\(target)' in rule '\(rule)'"
+                        : "the rules reloaded while it was queued have no rule '\(rule)'"
+                }
                 guard loadedRules.contains(rule) else {
                     // The easy trap: a run of some rule files only, on the state directory of all of them.
                     return "the rule '\(rule)' is not among the rules this run loaded; if it still exists (this run read only some "
@@ -224,7 +232,8 @@ public final class Router {
                     dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
                     summary.deliveriesResumed = total
                     // (dlq redrive queues its letters itself before it runs: they are not an earlier run's.)
-                    log.note(command == "run" ? "tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run"
+                    log.note(options.afterReload ? "tripline \(command): \(total) deliver\(total == 1 ? "y" : "ies") queued before the reload \(total == 1 ? "goes" : "go") on with the new rules"
+                             : command == "run" ? "tripline run: resuming \(total) deliver\(total == 1 ? "y" : "ies") queued by an earlier run"
                                               : "tripline \(command): delivering \(total) queued deliver\(total == 1 ? "y" : "ies")")
                 }
                 if options.fromStart { try checkpoints.reset() }
@@ -418,8 +427,11 @@ public final class Router {
                 dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
                     {
                         guard stop.isRequested else { return false }
-                        log.note("tripline \(command): stop requested; waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries "
-                                 + "(signal again to quit at once: nothing accepted is lost)")
+                        log.note(stop.wasSignalled
+                                 ? "tripline \(command): stop requested; waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries "
+                                   + "(signal again to quit at once: nothing accepted is lost)"
+                                 // Asked for from within (a reload of the rules): a signal now is a first one.
+                                 : "tripline \(command): waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries")
                         return true
                     }
                 }, shutdownTimeout: options.shutdownTimeout, pause: { !emitted.isEmpty })

@@ -70,6 +70,8 @@ public struct RunSummary: Sendable, Equatable {
     /// The run stopped to load changed rules (SIGHUP); what it left queued, the next one delivers,
     /// and an input it found incomplete, the next one reads again from there.
     public var endedForReload = false
+    /// The run went on from a part that stopped to reload the rules (what it resumed was queued there).
+    public var startedAfterReload = false
     public var durationSeconds: Double = 0
 
     public init() {}
@@ -108,14 +110,15 @@ public struct RunSummary: Sendable, Equatable {
         if deliveriesUnrecorded > 0 {
             deliveries += "; \(deliveriesUnrecorded) completed but not recorded (the state database failed): they run again in the next run"
         }
-        if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from an earlier run" }
+        if deliveriesResumed > 0 { deliveries += "; \(deliveriesResumed) resumed from " + (startedAfterReload ? "before the reload" : "an earlier run") }
         if alertsHeldBack > 0 { deliveries += "; \(alertsHeldBack) held back by Suppress/Threshold" }
         if duplicatesSkipped > 0 {
             deliveries += "; \(duplicatesSkipped) duplicate\(duplicatesSkipped == 1 ? "" : "s") skipped (same event and target already queued or done)"
         }
         if deliveriesLeftQueued > 0 {
-            deliveries += ephemeral ? "; \(deliveriesLeftQueued) still queued at the end, dropped (--ephemeral: nothing survives the run)"
-                                    : "; \(deliveriesLeftQueued) left queued for the next run"
+            deliveries += endedForReload ? "; \(deliveriesLeftQueued) queued, taken over by the reloaded rules"
+                : ephemeral ? "; \(deliveriesLeftQueued) still queued at the end, dropped (--ephemeral: nothing survives the run)"
+                : "; \(deliveriesLeftQueued) left queued for the next run"
         }
         lines.append(deliveries)
         if deadLetterFileErrors > 0 {

@@ -60,11 +60,11 @@ private struct ReloadProject {
     }
 }
 
-/// Waits until the run's standard error holds `text` (at most 20 s); whether it does.
-private func waitForLog(_ run: BackgroundRun, _ text: String) -> Bool {
+/// Waits until the run's standard error (or `output`) holds `text` (at most 20 s); whether it does.
+private func waitForLog(_ run: BackgroundRun, _ text: String, output: Bool = false) -> Bool {
     let deadline = Date().addingTimeInterval(20)
     while Date() < deadline {
-        if ((try? String(contentsOf: run.stderr, encoding: .utf8)) ?? "").contains(text) { return true }
+        if ((try? String(contentsOf: output ? run.stdout : run.stderr, encoding: .utf8)) ?? "").contains(text) { return true }
         usleep(20_000)
     }
     return false
@@ -262,6 +262,31 @@ struct RuleReloadTests {
             let result = follow.wait()
             #expect(result.status == 0, "\(result)")
             #expect(project.delivered() == ["first:a1", "third:b1"], "\(result.stderr)")
+        }
+    }
+
+    @Test("a delivery queued for a rule the reload removed is dead-lettered, saying the reloaded rules have no such rule")
+    func queuedDeliveryOfARemovedRule() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.write("#!/bin/sh\ntouch \"\(project.path("failed"))\"\nexit 1\n", "h.sh")
+            try project.writeRule("first")
+            let follow = try project.startFollowing(tripline, extra: ["--retry-delay", "3,3"])
+            defer { follow.signal(SIGKILL) }
+            try project.write(cloudTrailLog(["a1"]), "in/a.json")
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("failed")) { usleep(20_000) }
+            try FileManager.default.removeItem(atPath: project.path("rules/first.json"))
+            try project.writeRule("second")
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "1 delivery queued before the reload goes on with the new rules"))
+            #expect(waitForLog(follow, "dead-lettered: the rules reloaded while it was queued have no rule 'first'", output: true))
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.stdout.contains("1 resumed from before the reload"), "\(result.stdout)")
+            #expect(result.status == 1, "a dead letter: \(result)")
         }
     }
 }

@@ -12,6 +12,8 @@ struct RunSummaryTests {
         summary.endedForReload = true
         #expect(summary.isClean)
         #expect(summary.text.hasPrefix("Summary (until the rules were reloaded): "), "\(summary.text)")
+        summary.ephemeral = true
+        #expect(summary.text.contains("; 3 queued, taken over by the reloaded rules"), "not dropped, even --ephemeral: \(summary.text)")
         #expect(summary.json.contains(#""reloaded":true"#), "\(summary.json)")
         summary.badRecords = 1
         #expect(!summary.isClean, "a bad record stays a bad record")

@@ -246,6 +246,7 @@ enum RunCommand: Command {
                 reloads += 1
                 // --from-start is for the inputs as the run began: the next part goes on from the checkpoints this one left.
                 options.fromStart = false
+                options.afterReload = true
                 // Handlers the pause interrupted have ended; the next part's must run.
                 runner.resumeStarting()
                 continue
