@@ -93,4 +93,19 @@ struct MatchCommandTests {
             #expect(result.stdout.isEmpty)
         }
     }
+
+    @Test("an input that cannot be read to its end is reported and makes the exit status 2, though other inputs matched")
+    func unreadableInput() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try writeRules(in: dir)
+            try Data((s3Record("r1", "DeleteBucket", readOnly: false) + "\n").utf8).write(to: dir.appendingPathComponent("events.ndjson"))
+            try Data([0x1F, 0x8B, 0x08, 0x00, 0x01, 0x02, 0x03]).write(to: dir.appendingPathComponent("broken.json.gz"))
+            let result = try tripline.run(["match", "--rules", "rules", "events.ndjson", "broken.json.gz", "missing.json"], in: dir)
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stdoutLines.count == 1, "the readable input's match is printed: \(result.stdout)")
+            #expect(result.stderr.contains("broken.json.gz") && result.stderr.contains("missing.json"), "\(result.stderr)")
+            #expect(result.stderr.contains("1 event read, 1 matched by 3 rules, 2 inputs not read to the end"), "\(result.stderr)")
+        }
+    }
 }

@@ -31,8 +31,9 @@ enum MatchCommand: Command {
             {"rules": [names], "origin": "file Records[3]", "event": {the EventBridge event}};
             with --count, one line per rule instead: its number of matched events, a tab, its name.
             Bad records are reported on standard error and skipped; a summary ends standard error.
-            Exit status: 0 when some event matched, 1 when none did, 2 when the rule files have
-            errors or --rule names no rule (nothing is read then).
+            Exit status: 0 when some event matched, 1 when none did, 2 when an input could not be
+            read to its end (missing, unreadable, a corrupt gzip stream; the rest is still read), or
+            when the rule files have errors or --rule names no rule (nothing is read then).
             """)
 
     static func run(_ arguments: ParsedArguments, context: CommandContext) -> Int32 {
@@ -72,7 +73,7 @@ enum MatchCommand: Command {
         inputs.onIdle = { context.output.flush() }
         let normalizer = EventNormalizer()
         var clock = IngestionClock()
-        var read = 0, matched = 0, bad = 0
+        var read = 0, matched = 0, bad = 0, fileErrors = 0
         while let item = inputs.next() {
             let event: NormalizedEvent
             switch item.flatMap({ normalizer.normalize($0, ingestionTime: clock.now()) }) {
@@ -81,8 +82,12 @@ enum MatchCommand: Command {
                 event = found
             case .failure(let error):
                 if error.isError {
-                    if !error.endsFile { read += 1 }
-                    bad += 1
+                    if error.endsFile {
+                        fileErrors += 1
+                    } else {
+                        read += 1
+                        bad += 1
+                    }
                 }
                 context.output.flush()
                 context.errors.line(error.descriptionWithoutCheckpoints)
@@ -119,7 +124,10 @@ enum MatchCommand: Command {
         }
         context.output.flush()
         context.errors.line("tripline match: \(read) event\(read == 1 ? "" : "s") read, \(matched) matched by \(selected.count) rule\(selected.count == 1 ? "" : "s")"
-                            + (bad > 0 ? ", \(bad) bad record\(bad == 1 ? "" : "s") skipped" : ""))
+                            + (bad > 0 ? ", \(bad) bad record\(bad == 1 ? "" : "s") skipped" : "")
+                            + (fileErrors > 0 ? ", \(fileErrors) input\(fileErrors == 1 ? "" : "s") not read to the end" : ""))
+        // A backtest over inputs it could not read would understate what the rules match.
+        if fileErrors > 0 { return ExitStatus.invalidInput }
         return matched > 0 ? ExitStatus.success : ExitStatus.negative
     }
 }
