@@ -289,4 +289,33 @@ struct RuleReloadTests {
             #expect(result.status == 1, "a dead letter: \(result)")
         }
     }
+
+    @Test("a User Blocked event a block emits while the reload's pause waits for it is routed, not lost")
+    func blockEventDuringThePause() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.write("#!/bin/sh\ncat > /dev/null\ntouch \"\(project.path("enforcing"))\"\nsleep 1\n", "enforce.sh")
+            chmod(project.path("enforce.sh"), 0o755)
+            let block = #"{"Name":"block","State":"ENABLED","EventPattern":{"source":["aws.cloudtrail"]},"Targets":[{"Id":"block","BlockUser":{"Principal":"$.detail.userIdentity","Reason":"test","DurationSeconds":3600,"Enforce":"\#(project.path("enforce.sh"))"}}]}"#
+            let alerts = #"{"Name":"alerts","State":"ENABLED","EventPattern":{"source":["tripline"],"detail-type":["User Blocked"]},"Targets":[{"Id":"save","Function":{"Handler":"\#(project.path("h.sh"))"}}]}"#
+            try project.write("[" + block + "," + alerts + "]", "rules/rules.json")
+            let follow = try project.startFollowing(tripline, extra: ["--dry-run-blocks"])
+            defer { follow.signal(SIGKILL) }
+            let record = #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","readOnly":false,"eventID":"e1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","userName":"alice","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/alice","principalId":"AIDAALICE"}}"#
+            try project.write(record + "\n", "in/e1.ndjson")
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("enforcing")) { usleep(20_000) }
+            follow.signal(SIGHUP)
+            #expect(waitForLog(follow, "2 rules reloaded from rules (2 enabled)"))
+            let names = { ((try? FileManager.default.contentsOfDirectory(atPath: project.out.path)) ?? []).filter { $0.hasPrefix("alerts-") && $0.hasSuffix(".json") } }
+            let until = Date().addingTimeInterval(20)
+            while Date() < until && names().isEmpty { usleep(50_000) }
+            #expect(names().count == 1, "the User Blocked alert was delivered once: \(names())")
+
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(result.status == 0, "\(result)")
+        }
+    }
 }

@@ -19,7 +19,7 @@ struct LoadedRules: Sendable {
 /// with them; rules with a problem are reported and the rules in force stay.
 ///
 /// The hangup arrives on a queue of its own while the run goes on; the run takes the new rules with
-/// ``takePending()`` once it has stopped.
+/// ``takePending(rearming:)`` once it has stopped.
 final class RuleReloader: @unchecked Sendable {
     private let lock = NSLock()
     private let log: DeliveryLog
@@ -62,25 +62,28 @@ final class RuleReloader: @unchecked Sendable {
         }
         log.note("tripline run: SIGHUP: reading the rules in \(path) again")
         guard let loaded = load(waiting ? "the rules read at the previous SIGHUP take over" : "the rules in force stay") else { return }
-        // (The run may have taken the earlier rules meanwhile: then this is a new reload.)
+        // Under the lock that the run takes the rules under (`takePending(rearming:)`): the stop is
+        // requested exactly when no earlier reload waits for one, and never drained unanswered.
         let replaced = lock.withLock { () -> Bool in
-            defer { pending = loaded }
-            return pending != nil
+            let replaced = pending != nil
+            pending = loaded
+            if !replaced { stop.request() }
+            return replaced
         }
-        if replaced {
-            log.note("tripline run: reloading with \(loaded.summaryLine) instead, once the run has paused")
-            return
-        }
-        log.note("tripline run: reloading with \(loaded.summaryLine): reading pauses between events and the running deliveries "
-                 + "finish (up to \(Self.seconds(timeout))); what is queued waits for the new rules")
-        stop.request()
+        log.note(replaced ? "tripline run: reloading with \(loaded.summaryLine) instead, once the run has paused"
+                 : "tripline run: reloading with \(loaded.summaryLine): reading pauses between events and the running deliveries "
+                   + "finish (up to \(Self.seconds(timeout))); what is queued waits for the new rules")
     }
 
-    /// The rules a hangup read and checked, once; nil when none is waiting.
-    func takePending() -> LoadedRules? {
+    /// The rules a hangup read and checked, taken (nil when none waits), and whether the run may
+    /// go on with them: with `stop`, the stop their hangup requested is taken back at the same time
+    /// (``StopSignal/rearm()``), so that no hangup slips between the two; false when a signal asked
+    /// for the stop too (it stands), or without `stop` (the run ended for another reason).
+    func takePending(rearming stop: StopSignal?) -> (rules: LoadedRules, goOn: Bool)? {
         lock.withLock {
-            defer { pending = nil }
-            return pending
+            guard let taken = pending else { return nil }
+            pending = nil
+            return (taken, stop?.rearm() ?? false)
         }
     }
 

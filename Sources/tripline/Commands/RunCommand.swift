@@ -236,8 +236,8 @@ enum RunCommand: Command {
             let router = Router(rules: loaded.rules, options: options, log: log, store: store, runner: runner, webhooks: loaded.webhooks)
             var summary = router.run(inputs: inputs, stop: stop)
             // A stop that a reload asked for alone is taken back, and the run goes on with the new rules.
-            let next = reloader.takePending()
-            if let next, summary.stopped, summary.stateError == nil, stop.rearm() {
+            let taken = reloader.takePending(rearming: summary.stopped && summary.stateError == nil ? stop : nil)
+            if let next = taken?.rules, taken?.goOn == true {
                 summary.stopped = false
                 summary.endedForReload = true
                 printSummary(summary, format: format, console: console)
@@ -251,7 +251,7 @@ enum RunCommand: Command {
                 runner.resumeStarting()
                 continue
             }
-            if next != nil {
+            if taken != nil {
                 let why = summary.stateError != nil ? "the state database failed"
                     : summary.stopped ? "a signal stopped the run while the reload waited for it" : "the input ended first"
                 log.note("tripline run: the rules were not reloaded: \(why)")
