@@ -27,7 +27,11 @@ public final class WebhookRegistry {
     ///
     /// An `Optional` target is switched off only for an unset variable; any other problem (a URL that is
     /// not usable once expanded, an unreadable CA bundle) is an error, as for any target.
-    public static func resolve(rules: RuleSet, environment: [String: String])
+    ///
+    /// With `previous` (the registry of the rules being replaced, as a reload does), a URL keeps its
+    /// `Retry-After` pause, and its rate limit's bucket when the limit is unchanged: a reload must
+    /// not let a burst through that the receiver asked to hold back.
+    public static func resolve(rules: RuleSet, environment: [String: String], previous: WebhookRegistry? = nil)
         -> (registry: WebhookRegistry, errors: [String], missingVariables: Bool) {
         var targets: [String: WebhookTarget] = [:]
         var disabled: [(key: String, reason: String)] = []
@@ -35,6 +39,11 @@ public final class WebhookRegistry {
         var missingVariables = false
         var limiters: [String: TokenBucket] = [:]
         var pauses: [String: DeliveryPause] = [:]
+        var previousLimiters: [String: TokenBucket] = [:]
+        for target in previous?.targets.values.map({ $0 }) ?? [] {
+            pauses[target.url] = target.pause
+            if let limiter = target.rateLimiter { previousLimiters[target.url] = limiter }
+        }
         var specs: [(key: String, spec: WebhookTargetSpec, owner: String)] = []
         for rule in rules.rules {
             for target in rule.targets {
@@ -55,7 +64,13 @@ public final class WebhookRegistry {
                 // One limit and one Retry-After pause per URL: the first target's are shared by the others.
                 var limiter = resolved.rateLimiter
                 if let own = limiter {
-                    if let shared = limiters[resolved.url] { limiter = shared } else { limiters[resolved.url] = own }
+                    if let shared = limiters[resolved.url] {
+                        limiter = shared
+                    } else {
+                        let kept = previousLimiters[resolved.url].flatMap { $0.ratePerSecond == own.ratePerSecond && $0.burst == own.burst ? $0 : nil }
+                        limiter = kept ?? own
+                        limiters[resolved.url] = limiter
+                    }
                 }
                 let pause = pauses[resolved.url] ?? resolved.pause
                 pauses[resolved.url] = pause

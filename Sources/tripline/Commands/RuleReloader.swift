@@ -26,7 +26,10 @@ final class RuleReloader: @unchecked Sendable {
     private let stop: StopSignal
     /// Reads and checks the rules, reporting every problem and then what happens instead (its
     /// argument); nil when there is one. Set once the run is set up.
-    private var load: (@Sendable (String) -> LoadedRules?)?
+    private var load: (@Sendable (String, WebhookRegistry?) -> LoadedRules?)?
+    /// The webhook registry of the rules in force, whose `Retry-After` pauses and rate-limit buckets
+    /// the new rules' registry takes over.
+    private var webhooksInForce: WebhookRegistry?
     /// Why this run cannot take new rules without a restart, when it cannot.
     private var refusal: String?
     private var pending: LoadedRules?
@@ -39,7 +42,7 @@ final class RuleReloader: @unchecked Sendable {
     }
 
     /// Makes hangups reload the rules at `path` with `load`, or, with a `refusal`, only say why not.
-    func configure(path: String, shutdownTimeout: Double, refusal: String?, load: @escaping @Sendable (String) -> LoadedRules?) {
+    func configure(path: String, shutdownTimeout: Double, refusal: String?, load: @escaping @Sendable (String, WebhookRegistry?) -> LoadedRules?) {
         lock.withLock {
             self.rulesPath = path
             self.shutdownTimeout = shutdownTimeout
@@ -48,10 +51,17 @@ final class RuleReloader: @unchecked Sendable {
         }
     }
 
+    /// Notes the rules a part of the run starts with.
+    func inForce(_ rules: LoadedRules) {
+        lock.withLock { webhooksInForce = rules.webhooks }
+    }
+
     /// Handles one SIGHUP. One that arrives while a reload waits for the run to pause reads the
     /// files again too: the newest rules that pass take over (an edit made meanwhile is not lost).
     func hangup() {
-        let (load, refusal, waiting, path, timeout) = lock.withLock { (self.load, self.refusal, pending != nil, rulesPath, shutdownTimeout) }
+        let (load, refusal, waiting, path, timeout, webhooks) = lock.withLock {
+            (self.load, self.refusal, pending != nil, rulesPath, shutdownTimeout, webhooksInForce)
+        }
         guard let load else {
             log.note("tripline run: SIGHUP before the run started; the rules just read stay")
             return
@@ -61,7 +71,7 @@ final class RuleReloader: @unchecked Sendable {
             return
         }
         log.note("tripline run: SIGHUP: reading the rules in \(path) again")
-        guard let loaded = load(waiting ? "the rules read at the previous SIGHUP take over" : "the rules in force stay") else { return }
+        guard let loaded = load(waiting ? "the rules read at the previous SIGHUP take over" : "the rules in force stay", webhooks) else { return }
         // Under the lock that the run takes the rules under (`takePending(rearming:)`): the stop is
         // requested exactly when no earlier reload waits for one, and never drained unanswered.
         let replaced = lock.withLock { () -> Bool in

@@ -195,7 +195,7 @@ enum RunCommand: Command {
         let readsStandardInput = arguments.positionals.contains("-") || (arguments.positionals.isEmpty && followDirectory == nil)
         reloader.configure(path: rulesPath, shutdownTimeout: options.shutdownTimeout,
                            refusal: readsStandardInput ? "this run reads standard input, which cannot be read again from where a reload would stop it" : nil,
-                           load: { loadRules(at: rulesPath, log: log, consequence: $0) })
+                           load: { loadRules(at: rulesPath, log: log, consequence: $0, previousWebhooks: $1) })
 
         var earlierPartsClean = true
         var reloads = 0
@@ -233,6 +233,7 @@ enum RunCommand: Command {
             context.output.flush()
             context.errors.flush()
 
+            reloader.inForce(loaded)
             let router = Router(rules: loaded.rules, options: options, log: log, store: store, runner: runner, webhooks: loaded.webhooks)
             var summary = router.run(inputs: inputs, stop: stop)
             // A stop that a reload asked for alone is taken back, and the run goes on with the new rules.
@@ -271,7 +272,7 @@ enum RunCommand: Command {
     /// Reads the rules at `rulesPath` and makes every check a run makes before it starts (rule files,
     /// handlers, webhook and BlockUser variables); reports every problem, ending with `consequence`,
     /// and returns nil when there is one.
-    static func loadRules(at rulesPath: String, log: DeliveryLog, consequence: String) -> LoadedRules? {
+    static func loadRules(at rulesPath: String, log: DeliveryLog, consequence: String, previousWebhooks: WebhookRegistry? = nil) -> LoadedRules? {
         let (rules, ruleErrors) = RuleSet.load(paths: [rulesPath])
         if !ruleErrors.isEmpty {
             for error in ruleErrors { log.error(error.description) }
@@ -287,7 +288,8 @@ enum RunCommand: Command {
             return nil
         }
 
-        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment)
+        let (webhooks, webhookErrors, missingVariables) = WebhookRegistry.resolve(rules: rules, environment: ProcessInfo.processInfo.environment,
+                                                                                  previous: previousWebhooks)
         if !webhookErrors.isEmpty {
             for error in webhookErrors { log.error(error) }
             log.error(missingVariables
