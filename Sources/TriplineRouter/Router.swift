@@ -173,7 +173,13 @@ public final class Router {
         let dispatcher = DeliveryDispatcher(
             configuration: options.dispatcher, journal: journal,
             settings: { executor.settings(rule: $0, target: $1) },
-            missingTarget: { [loadedRules = Set(rules.rules.map(\.name)), afterReload = options.afterReload] rule, target in
+            missingTarget: { [loadedRules = Set(rules.rules.map(\.name)), loadedTopics = Set(rules.topics.map(\.name)),
+                              afterReload = options.afterReload] rule, target in
+                if let topic = Topic.name(fromDeliveryRule: rule) {
+                    let whose = afterReload ? "the rules reloaded while it was queued" : "the rules this run loaded"
+                    return loadedTopics.contains(topic) ? "the topic '\(topic)' has no subscription '\(target)' any more"
+                        : "\(whose) have no topic '\(topic)'"
+                }
                 if afterReload {
                     return loadedRules.contains(rule) ? "the rules reloaded while it was queued have no target '\(target)' in rule '\(rule)'"
                         : "the rules reloaded while it was queued have no rule '\(rule)'"

@@ -100,7 +100,10 @@ public struct RunSummary: Sendable, Equatable {
             lines.append("    " + name + String(repeating: " ", count: width - name.count) + "  \(matchesPerRule[name] ?? 0)")
         }
         if filesResumed > 0 { lines.insert("  files resumed part-way (checkpoints: items handled before were skipped): \(filesResumed)", at: 2) }
-        if filesSkipped > 0 { lines.insert("  files already read (checkpoints; --from-start to read them again): \(filesSkipped)", at: 2) }
+        if filesSkipped > 0 {
+            lines.insert(startedAfterReload ? "  files read before the reload: \(filesSkipped)"
+                         : "  files already read (checkpoints; --from-start to read them again): \(filesSkipped)", at: 2)
+        }
         var deliveries = "  deliveries: \(deliveriesSucceeded) ok, \(deliveriesFailed) failed"
         if deliveriesFailed > 0 { deliveries += ephemeral ? " (dead-lettered; --ephemeral keeps only those written to a DeadLetterConfig file)" : " (dead-lettered)" }
         if failedAttempts > 0 {

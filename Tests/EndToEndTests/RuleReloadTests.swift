@@ -97,6 +97,7 @@ struct RuleReloadTests {
             #expect(project.delivered() == ["first:a1", "second:b1"], "a.json is not read again by the new rules")
             #expect(result.stdout.contains("Summary (until the rules were reloaded): 1 event read"), "\(result.stdout)")
             #expect(result.stdout.contains("Summary (stopped early): 1 event read"), "\(result.stdout)")
+            #expect(result.stdout.contains("files read before the reload: 1"), "\(result.stdout)")
         }
     }
 
