@@ -16,12 +16,22 @@ private struct ReloadProject {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("in"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("rules"), withIntermediateDirectories: true)
-        try write("""
-            #!/bin/sh
+        try writeHandler()
+        chmod(path("h.sh"), 0o755)
+    }
+
+    /// Writes the rules' handler: `prelude` (shell lines), then saving the event as `out/RULE-….json`.
+    func writeHandler(prelude: String = "") throws {
+        try write("#!/bin/sh\n" + prelude + """
             name="\(out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
             cat > "$name.tmp" && mv "$name.tmp" "$name.json"
             """, "h.sh")
-        chmod(path("h.sh"), 0o755)
+    }
+
+    /// Waits until the file `relative` exists (at most 20 s), as a handler makes it to say it started.
+    func waitForFile(_ relative: String) {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: path(relative)) { usleep(20_000) }
     }
 
     func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
@@ -151,19 +161,12 @@ struct RuleReloadTests {
         let tripline = try TriplineBinary.locate()
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
-            try project.write("""
-                #!/bin/sh
-                touch "\(project.path("started"))"
-                sleep 3
-                name="\(project.out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
-                cat > "$name.tmp" && mv "$name.tmp" "$name.json"
-                """, "h.sh")
+            try project.writeHandler(prelude: "touch \"\(project.path("started"))\"\nsleep 3\n")
             try project.writeRule("first")
             let follow = try project.startFollowing(tripline)
             defer { follow.signal(SIGKILL) }
             try project.write(cloudTrailLog(["a1"]), "in/a.json")
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("started")) { usleep(20_000) }
+            project.waitForFile("started")
             try project.writeRule("second")
             follow.signal(SIGHUP)
             #expect(waitForLog(follow, "waiting up to 10s for the 1 running delivery"))
@@ -205,18 +208,12 @@ struct RuleReloadTests {
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
             // Slow on its first call only: the reload's pause (--shutdown-timeout 1) interrupts that one.
-            try project.write("""
-                #!/bin/sh
-                if [ ! -f "\(project.path("slept"))" ]; then touch "\(project.path("slept"))"; sleep 5; fi
-                name="\(project.out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
-                cat > "$name.tmp" && mv "$name.tmp" "$name.json"
-                """, "h.sh")
+            try project.writeHandler(prelude: "if [ ! -f \"\(project.path("slept"))\" ]; then touch \"\(project.path("slept"))\"; sleep 5; fi\n")
             try project.writeRule("first")
             let follow = try project.startFollowing(tripline, extra: ["--shutdown-timeout", "1", "--retry-delay", "0.2,0.5"])
             defer { follow.signal(SIGKILL) }
             try project.write(cloudTrailLog(["a1"]), "in/a.json")
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("slept")) { usleep(20_000) }
+            project.waitForFile("slept")
             follow.signal(SIGHUP)
             #expect(waitForLog(follow, "1 rule reloaded from rules (1 enabled)"))
             try project.write(cloudTrailLog(["b1"]), "in/b.json")
@@ -234,19 +231,12 @@ struct RuleReloadTests {
         let tripline = try TriplineBinary.locate()
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
-            try project.write("""
-                #!/bin/sh
-                touch "\(project.path("started"))"
-                sleep 2
-                name="\(project.out.path)/$TRIPLINE_RULE-$(date +%s%N)-$$"
-                cat > "$name.tmp" && mv "$name.tmp" "$name.json"
-                """, "h.sh")
+            try project.writeHandler(prelude: "touch \"\(project.path("started"))\"\nsleep 2\n")
             try project.writeRule("first")
             let follow = try project.startFollowing(tripline)
             defer { follow.signal(SIGKILL) }
             try project.write(cloudTrailLog(["a1"]), "in/a.json")
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("started")) { usleep(20_000) }
+            project.waitForFile("started")
             try FileManager.default.removeItem(atPath: project.path("rules/first.json"))
             try project.writeRule("second")
             follow.signal(SIGHUP)
@@ -276,8 +266,7 @@ struct RuleReloadTests {
             let follow = try project.startFollowing(tripline, extra: ["--retry-delay", "3,3"])
             defer { follow.signal(SIGKILL) }
             try project.write(cloudTrailLog(["a1"]), "in/a.json")
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("failed")) { usleep(20_000) }
+            project.waitForFile("failed")
             try FileManager.default.removeItem(atPath: project.path("rules/first.json"))
             try project.writeRule("second")
             follow.signal(SIGHUP)
@@ -305,8 +294,7 @@ struct RuleReloadTests {
             defer { follow.signal(SIGKILL) }
             let record = #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","readOnly":false,"eventID":"e1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","userName":"alice","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/alice","principalId":"AIDAALICE"}}"#
             try project.write(record + "\n", "in/e1.ndjson")
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline && !FileManager.default.fileExists(atPath: project.path("enforcing")) { usleep(20_000) }
+            project.waitForFile("enforcing")
             follow.signal(SIGHUP)
             #expect(waitForLog(follow, "2 rules reloaded from rules (2 enabled)"))
             let names = { ((try? FileManager.default.contentsOfDirectory(atPath: project.out.path)) ?? []).filter { $0.hasPrefix("alerts-") && $0.hasSuffix(".json") } }
