@@ -425,12 +425,6 @@ public final class Router {
                 log.note("tripline \(command): waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running)")
             }
             dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
-            // What targets emitted while those deliveries finished (a block's User Blocked event) is
-            // routed now: its deliveries are committed, for the next run (or part) to make.
-            if !stateFailure.failed && !emitted.isEmpty {
-                routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
-                batch.commit(failure: stateFailure, log: log)
-            }
         } else {
             if log.console.showsProgress { log.console.progress("waiting for \(load.queued) deliveries to finish…") }
             let shutdownTimeout = options.shutdownTimeout
@@ -453,6 +447,12 @@ public final class Router {
                 batch.commit(failure: stateFailure, log: log)
             }
             if let stop, stop.isRequested { summary.stopped = true }
+        }
+        // What targets emitted while a stop waited for their deliveries (a block's User Blocked
+        // event) is routed now: its deliveries are committed, for the next run (or part) to make.
+        if summary.stopped && !stateFailure.failed && !emitted.isEmpty {
+            routeEmitted(summary: &summary, scratch: &scratch, batch: batch, gates: gates)
+            batch.commit(failure: stateFailure, log: log)
         }
         log.console.clearProgress()
         // File subscriptions' files stay open across messages, not past the run.

@@ -80,6 +80,26 @@ private func waitForLog(_ run: BackgroundRun, _ text: String, output: Bool = fal
     return false
 }
 
+/// Rules that block the caller of a CloudTrail `StopLogging` call (dry run, the enforce handler takes
+/// 1 s and touches `enforcing` first) and save each `User Blocked` alert with the project's handler;
+/// and the event of such a call, by alice.
+private func writeBlockingRules(_ project: ReloadProject) throws -> String {
+    try project.write("#!/bin/sh\ncat > /dev/null\ntouch \"\(project.path("enforcing"))\"\nsleep 1\n", "enforce.sh")
+    chmod(project.path("enforce.sh"), 0o755)
+    let block = #"{"Name":"block","State":"ENABLED","EventPattern":{"source":["aws.cloudtrail"]},"Targets":[{"Id":"block","BlockUser":{"Principal":"$.detail.userIdentity","Reason":"test","DurationSeconds":3600,"Enforce":"\#(project.path("enforce.sh"))"}}]}"#
+    let alerts = #"{"Name":"alerts","State":"ENABLED","EventPattern":{"source":["tripline"],"detail-type":["User Blocked"]},"Targets":[{"Id":"save","Function":{"Handler":"\#(project.path("h.sh"))"}}]}"#
+    try project.write("[" + block + "," + alerts + "]", "rules/rules.json")
+    return #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","readOnly":false,"eventID":"e1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","userName":"alice","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/alice","principalId":"AIDAALICE"}}"#
+}
+
+/// The `User Blocked` alerts saved so far, waiting up to 20 s for the first.
+private func userBlockedAlerts(_ project: ReloadProject) -> [String] {
+    let names = { ((try? FileManager.default.contentsOfDirectory(atPath: project.out.path)) ?? []).filter { $0.hasPrefix("alerts-") && $0.hasSuffix(".json") } }
+    let until = Date().addingTimeInterval(20)
+    while Date() < until && names().isEmpty { usleep(50_000) }
+    return names()
+}
+
 @Suite("SIGHUP reloads the rules of a running 'run' (end to end)")
 struct RuleReloadTests {
     @Test("changed rules take over between events: later events go to the new rule only, and nothing read is read again")
@@ -285,26 +305,36 @@ struct RuleReloadTests {
         let tripline = try TriplineBinary.locate()
         try withTemporaryDirectory { dir in
             let project = try ReloadProject(root: dir)
-            try project.write("#!/bin/sh\ncat > /dev/null\ntouch \"\(project.path("enforcing"))\"\nsleep 1\n", "enforce.sh")
-            chmod(project.path("enforce.sh"), 0o755)
-            let block = #"{"Name":"block","State":"ENABLED","EventPattern":{"source":["aws.cloudtrail"]},"Targets":[{"Id":"block","BlockUser":{"Principal":"$.detail.userIdentity","Reason":"test","DurationSeconds":3600,"Enforce":"\#(project.path("enforce.sh"))"}}]}"#
-            let alerts = #"{"Name":"alerts","State":"ENABLED","EventPattern":{"source":["tripline"],"detail-type":["User Blocked"]},"Targets":[{"Id":"save","Function":{"Handler":"\#(project.path("h.sh"))"}}]}"#
-            try project.write("[" + block + "," + alerts + "]", "rules/rules.json")
+            let record = try writeBlockingRules(project)
             let follow = try project.startFollowing(tripline, extra: ["--dry-run-blocks"])
             defer { follow.signal(SIGKILL) }
-            let record = #"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","readOnly":false,"eventID":"e1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","userName":"alice","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/alice","principalId":"AIDAALICE"}}"#
             try project.write(record + "\n", "in/e1.ndjson")
             project.waitForFile("enforcing")
             follow.signal(SIGHUP)
             #expect(waitForLog(follow, "2 rules reloaded from rules (2 enabled)"))
-            let names = { ((try? FileManager.default.contentsOfDirectory(atPath: project.out.path)) ?? []).filter { $0.hasPrefix("alerts-") && $0.hasSuffix(".json") } }
-            let until = Date().addingTimeInterval(20)
-            while Date() < until && names().isEmpty { usleep(50_000) }
-            #expect(names().count == 1, "the User Blocked alert was delivered once: \(names())")
+            #expect(userBlockedAlerts(project).count == 1, "the User Blocked alert was delivered once")
 
             follow.signal(SIGTERM)
             let result = follow.wait()
             #expect(result.status == 0, "\(result)")
+        }
+    }
+
+    @Test("the same when the reload comes while a run without --follow waits for its last deliveries at the end of its input")
+    func blockEventDuringTheFinalWait() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            let record = try writeBlockingRules(project)
+            try project.write(record + "\n", "events.ndjson")
+            let run = try BackgroundRun(tripline, ["run", "--rules", "rules", "--state-dir", "state", "--dry-run-blocks", "events.ndjson"], in: dir)
+            defer { run.signal(SIGKILL) }
+            project.waitForFile("enforcing")
+            run.signal(SIGHUP)
+            #expect(userBlockedAlerts(project).count == 1, "the User Blocked alert was delivered once")
+            let result = run.wait()
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("Summary (until the rules were reloaded)"), "\(result.stdout)")
         }
     }
 }

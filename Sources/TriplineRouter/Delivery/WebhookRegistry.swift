@@ -101,6 +101,12 @@ public final class WebhookRegistry {
         }
     }
 
+    /// Drops the rate-limit reservations of requests that are gone (``TokenBucket/forgiveReservations()``):
+    /// for a registry that took over the buckets of one whose deliveries a reload's pause cut off.
+    public func forgiveReservations() {
+        for target in targets.values { target.rateLimiter?.forgiveReservations() }
+    }
+
     /// The resolved target `rule/target`, nil when it is not a webhook or was switched off.
     public func target(_ key: String) -> WebhookTarget? { targets[key] }
 

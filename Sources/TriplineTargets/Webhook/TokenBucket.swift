@@ -52,6 +52,15 @@ public final class TokenBucket: @unchecked Sendable {
         }
     }
 
+    /// Drops the reservations still waiting (tokens owed), keeping a pause and giving no burst: for a
+    /// bucket handed to new rules after the requests that reserved were cut off (they reserve again
+    /// when they are sent again). The next reservation waits one interval, or until the pause ends.
+    public func forgiveReservations() {
+        lock.lock(); defer { lock.unlock() }
+        refill()
+        if tokens < 0 { tokens = 0 }
+    }
+
     /// Takes a token only if one is available now.
     public func tryAcquire() -> Bool {
         lock.lock(); defer { lock.unlock() }

@@ -248,8 +248,10 @@ enum RunCommand: Command {
                 // --from-start is for the inputs as the run began: the next part goes on from the checkpoints this one left.
                 options.fromStart = false
                 options.afterReload = true
-                // Handlers the pause interrupted have ended; the next part's must run.
+                // Handlers the pause interrupted have ended; the next part's must run. Webhook requests it
+                // cut off are gone too: their rate-limit slots are free again (the buckets carry over).
                 runner.resumeStarting()
+                loaded.webhooks.forgiveReservations()
                 continue
             }
             if taken != nil {

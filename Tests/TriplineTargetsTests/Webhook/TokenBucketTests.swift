@@ -25,6 +25,22 @@ struct TokenBucketTests {
         for (g, w) in zip(got, waits) { #expect(abs(g - w) < 1e-9, "got \(got), expected \(waits)") }
     }
 
+    @Test("forgiving the reservations of cut-off requests frees their slots but gives no burst, and keeps a pause")
+    func forgivenReservations() {
+        let clock = ManualClock()
+        let bucket = TokenBucket(ratePerSecond: 0.2, burst: 1, clock: { clock.now })
+        for _ in 0..<5 { _ = bucket.reserve() }          // slots at 0, 5, 10, 15, 20 s
+        #expect(abs(bucket.reserve() - 25) < 1e-9)
+        bucket.forgiveReservations()
+        #expect(abs(bucket.reserve() - 5) < 1e-9, "the next request waits one interval, not behind the dead ones")
+
+        let paused = TokenBucket(ratePerSecond: 1, burst: 1, clock: { clock.now })
+        paused.pause(forSeconds: 8)
+        _ = paused.reserve(); _ = paused.reserve()
+        paused.forgiveReservations()
+        #expect(paused.reserve() >= 8 - 1e-9, "a Retry-After pause still holds")
+    }
+
     @Test func tokensRefillWithTimeButNotBeyondTheBurst() {
         let clock = ManualClock()
         let bucket = TokenBucket(ratePerSecond: 1, burst: 2, clock: { clock.now })
