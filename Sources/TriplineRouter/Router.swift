@@ -418,8 +418,9 @@ public final class Router {
         if summary.stopped {
             let running = "the \(load.running) running deliver\(load.running == 1 ? "y" : "ies")"
             if stop?.wasSignalled ?? true {
-                log.note("tripline \(command): stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running) "
-                         + "(signal again to quit at once: nothing accepted is lost)")
+                log.note(load.running == 0 ? "tripline \(command): stop requested; no delivery is running"
+                         : "tripline \(command): stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running) "
+                           + "(signal again to quit at once: nothing accepted is lost)")
             } else if load.running > 0 {
                 // Asked for from within (a reload of the rules): a signal now is a first one.
                 log.note("tripline \(command): waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running)")
