@@ -22,8 +22,17 @@ import TriplineTargets
 public final class Router {
     /// A number of seconds the user set (`--shutdown-timeout`), as written: `10s`, `1s`, `0.5s`, never
     /// the measured-duration format's `1.000s` next to `10.0s`.
-    static func setting(seconds: Double) -> String {
+    public static func setting(seconds: Double) -> String {
         String(format: "%gs", seconds)
+    }
+
+    /// The note for a stop that waits up to `timeout` seconds for `what` (running deliveries). Only a
+    /// signal's stop offers the second signal: after a stop asked for from within (a reload of the
+    /// rules), a signal is a first one.
+    static func stopWaitNote(_ command: String, signalled: Bool, timeout: Double, for what: String) -> String {
+        signalled ? "tripline \(command): stop requested; waiting up to \(setting(seconds: timeout)) for \(what) "
+                    + "(signal again to quit at once: nothing accepted is lost)"
+                  : "tripline \(command): waiting up to \(setting(seconds: timeout)) for \(what)"
     }
 
     /// Limits and settings of a run.
@@ -416,14 +425,12 @@ public final class Router {
                      + "no more start")
         }
         if summary.stopped {
-            let running = "the \(load.running) running deliver\(load.running == 1 ? "y" : "ies")"
-            if stop?.wasSignalled ?? true {
-                log.note(load.running == 0 ? "tripline \(command): stop requested; no delivery is running"
-                         : "tripline \(command): stop requested; waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running) "
-                           + "(signal again to quit at once: nothing accepted is lost)")
-            } else if load.running > 0 {
-                // Asked for from within (a reload of the rules): a signal now is a first one.
-                log.note("tripline \(command): waiting up to \(Self.setting(seconds: options.shutdownTimeout)) for \(running)")
+            let signalled = stop?.wasSignalled ?? true
+            if load.running > 0 {
+                log.note(Self.stopWaitNote(command, signalled: signalled, timeout: options.shutdownTimeout,
+                                           for: "the \(load.running) running deliver\(load.running == 1 ? "y" : "ies")"))
+            } else if signalled {
+                log.note("tripline \(command): stop requested; no delivery is running")
             }
             dispatcher.stop(deadline: StateTime.now() + options.shutdownTimeout)
         } else {
@@ -434,11 +441,7 @@ public final class Router {
                 dispatcher.drain(linger: options.linger, interrupt: stop.map { stop in
                     {
                         guard stop.isRequested else { return false }
-                        log.note(stop.wasSignalled
-                                 ? "tripline \(command): stop requested; waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries "
-                                   + "(signal again to quit at once: nothing accepted is lost)"
-                                 // Asked for from within (a reload of the rules): a signal now is a first one.
-                                 : "tripline \(command): waiting up to \(Self.setting(seconds: shutdownTimeout)) for running deliveries")
+                        log.note(Self.stopWaitNote(command, signalled: stop.wasSignalled, timeout: shutdownTimeout, for: "running deliveries"))
                         return true
                     }
                 }, shutdownTimeout: options.shutdownTimeout, pause: { !emitted.isEmpty })

@@ -165,15 +165,19 @@ public enum CloudTrailNormalizer {
     /// read-only (``stsChangeEvents``).
     public static func isReadOnlyManagementEvent(_ envelope: JSONValue) -> Bool {
         guard let detailType = envelope["detail-type"]?.stringValue, detailType.hasSuffix(detailTypeSuffix),
-              let detail = envelope["detail"]?.objectValue,
-              detail["readOnly"] == .bool(true) else { return false }
-        if let category = detail["eventCategory"], category != .string("Management") { return false }
-        if detail["managementEvent"] == .bool(false) { return false }
-        if detail["eventSource"]?.stringValue == "sts.amazonaws.com", let name = detail["eventName"]?.stringValue,
-           stsChangeEvents.contains(name) {
-            return false
-        }
-        return true
+              let detail = envelope["detail"]?.objectValue else { return false }
+        return isReadOnlyManagementRecord(readOnly: detail["readOnly"] == .bool(true),
+                                          otherCategory: detail["eventCategory"].map { $0 != .string("Management") } ?? false,
+                                          notManagementEvent: detail["managementEvent"] == .bool(false),
+                                          eventSource: detail["eventSource"]?.stringValue, eventName: detail["eventName"]?.stringValue)
+    }
+
+    /// ``isReadOnlyManagementEvent(_:)`` for a record CloudTrail delivered, from its fields: `readOnly: true`,
+    /// an `eventCategory` that is not `Management` (`otherCategory`), `managementEvent: false`.
+    static func isReadOnlyManagementRecord(readOnly: Bool, otherCategory: Bool, notManagementEvent: Bool,
+                                           eventSource: String?, eventName: String?) -> Bool {
+        guard readOnly, !otherCategory, !notManagementEvent else { return false }
+        return !(eventSource == "sts.amazonaws.com" && eventName.map(stsChangeEvents.contains) == true)
     }
 
     /// STS calls EventBridge delivers to `ENABLED` rules as change events, "even though they

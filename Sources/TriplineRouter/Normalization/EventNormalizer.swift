@@ -72,11 +72,7 @@ public struct EventNormalizer: Sendable {
         let bytes = raw.bytes
         guard bytes.count <= maxEventBytes * EventInputs.singleDocumentSlack else { return nil }
         return bytes.withUnsafeBufferPointer { buffer -> NormalizedEvent? in
-            let afterMark = buffer.count >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF ? 3 : 0
-            var start = afterMark, end = buffer.count
-            while start < end && isJSONWhitespace(buffer[start]) { start += 1 }
-            while end > start && isJSONWhitespace(buffer[end - 1]) { end -= 1 }
-            let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
+            let text = UnsafeBufferPointer(rebasing: buffer[documentRange(buffer)])
             // (No line break: the envelope must be one line; no whitespace at all in the canonical form.)
             guard JSONWriter.hasCompactCanonicalForm(text), let scan = CloudTrailRecordScan.scan(buffer) else { return nil }
             let detailType = CloudTrailNormalizer.detailType(forEventType: scan.eventType)
@@ -96,9 +92,10 @@ public struct EventNormalizer: Sendable {
             out.append(contentsOf: text)
             out.append(UInt8(ascii: "}"))
             guard out.count <= maxEventBytes else { return nil }   // the tree path reports it
-            // As `CloudTrailNormalizer.isReadOnlyManagementEvent` judges the envelope (its detail-type ends in " via CloudTrail").
-            let readOnly = scan.readOnlyIsTrue && scan.eventCategory != .other && !scan.managementEventIsFalse
-                && !(scan.eventSource == "sts.amazonaws.com" && scan.eventName.map(CloudTrailNormalizer.stsChangeEvents.contains) == true)
+            // (The envelope's detail-type ends in " via CloudTrail": the record's fields decide.)
+            let readOnly = CloudTrailNormalizer.isReadOnlyManagementRecord(
+                readOnly: scan.readOnlyIsTrue, otherCategory: scan.eventCategory == .other, notManagementEvent: scan.managementEventIsFalse,
+                eventSource: scan.eventSource, eventName: scan.eventName)
             return NormalizedEvent(bytes: out, id: id, origin: raw.origin, isReadOnlyManagementEvent: readOnly)
         }
     }
@@ -178,22 +175,30 @@ public struct EventNormalizer: Sendable {
     /// spliced in as `detail` (the last member ``CloudTrailNormalizer`` writes). Input spanning several
     /// lines (pretty-printed) is written out compactly instead, so the result is always one line.
     static func serialize(_ envelope: JSONValue, raw: [UInt8], wrapped: Bool) -> [UInt8] {
-        // A byte-order mark (which the parser skipped) must not end up inside the envelope.
-        let afterMark = raw.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-        let start = raw[afterMark...].firstIndex { !isJSONWhitespace($0) } ?? raw.count
-        let end = (raw.lastIndex { !isJSONWhitespace($0) } ?? -1) + 1
-        guard start < end, !raw[start..<end].contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return JSONWriter.bytes(envelope) }
-        guard wrapped else { return Array(raw[start..<end]) }
+        let range = documentRange(raw)
+        guard !range.isEmpty, !raw[range].contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return JSONWriter.bytes(envelope) }
+        guard wrapped else { return Array(raw[range]) }
         guard case .object(var header) = envelope, header.members.last?.key == "detail" else { return JSONWriter.bytes(envelope) }
         header.members.removeLast()
         var out: [UInt8] = []
-        out.reserveCapacity(end - start + 512)
+        out.reserveCapacity(range.count + 512)
         JSONWriter.write(.object(header), into: &out)
         out.removeLast()  // the closing brace
         out.append(contentsOf: header.members.isEmpty ? #""detail":"#.utf8 : #","detail":"#.utf8)
-        out.append(contentsOf: raw[start..<end])
+        out.append(contentsOf: raw[range])
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// Where the JSON document in `bytes` is: after a byte-order mark (which the parser skips and
+    /// which must not end up inside an envelope) and without the whitespace around it; empty when
+    /// there is nothing else.
+    private static func documentRange<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Range<Int> where Bytes.Index == Int {
+        var start = bytes.startIndex, end = bytes.endIndex
+        if bytes.count >= 3 && bytes[start] == 0xEF && bytes[start + 1] == 0xBB && bytes[start + 2] == 0xBF { start += 3 }
+        while start < end && isJSONWhitespace(bytes[start]) { start += 1 }
+        while end > start && isJSONWhitespace(bytes[end - 1]) { end -= 1 }
+        return start..<end
     }
 
     /// Whether `line` is only `{` or `[` (blanks aside): the first line of pretty-printed JSON.

@@ -8,9 +8,10 @@ struct LoadedRules: Sendable {
     var webhooks: WebhookRegistry
     var blockEnvironments: [String: [String: String]]
 
+    var enabledCount: Int { rules.rules.filter { $0.state != .disabled }.count }
+
     var summaryLine: String {
-        let enabled = rules.rules.filter { $0.state != .disabled }.count
-        return "\(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") (\(enabled) enabled)"
+        "\(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") (\(enabledCount) enabled)"
     }
 }
 
@@ -19,7 +20,7 @@ struct LoadedRules: Sendable {
 /// with them; rules with a problem are reported and the rules in force stay.
 ///
 /// The hangup arrives on a queue of its own while the run goes on; the run takes the new rules with
-/// ``takePending(rearming:)`` once it has stopped.
+/// ``takePending(rearm:)`` once it has stopped.
 final class RuleReloader: @unchecked Sendable {
     private let lock = NSLock()
     private let log: DeliveryLog
@@ -72,7 +73,7 @@ final class RuleReloader: @unchecked Sendable {
         }
         log.note("tripline run: SIGHUP: reading the rules in \(path) again")
         guard let loaded = load(waiting ? "the rules read at the previous SIGHUP take over" : "the rules in force stay", webhooks) else { return }
-        // Under the lock that the run takes the rules under (`takePending(rearming:)`): the stop is
+        // Under the lock that the run takes the rules under (`takePending(rearm:)`): the stop is
         // requested exactly when no earlier reload waits for one, and never drained unanswered.
         let replaced = lock.withLock { () -> Bool in
             let replaced = pending != nil
@@ -82,22 +83,18 @@ final class RuleReloader: @unchecked Sendable {
         }
         log.note(replaced ? "tripline run: reloading with \(loaded.summaryLine) instead, once the run has paused"
                  : "tripline run: reloading with \(loaded.summaryLine): reading pauses between events and the running deliveries "
-                   + "finish (up to \(Self.seconds(timeout))); what is queued waits for the new rules")
+                   + "finish (up to \(Router.setting(seconds: timeout))); what is queued waits for the new rules")
     }
 
     /// The rules a hangup read and checked, taken (nil when none waits), and whether the run may
-    /// go on with them: with `stop`, the stop their hangup requested is taken back at the same time
+    /// go on with them: with `rearm`, the stop their hangup requested is taken back at the same time
     /// (``StopSignal/rearm()``), so that no hangup slips between the two; false when a signal asked
-    /// for the stop too (it stands), or without `stop` (the run ended for another reason).
-    func takePending(rearming stop: StopSignal?) -> (rules: LoadedRules, goOn: Bool)? {
+    /// for the stop too (it stands), or without `rearm` (the run ended for another reason).
+    func takePending(rearm: Bool) -> (rules: LoadedRules, goOn: Bool)? {
         lock.withLock {
             guard let taken = pending else { return nil }
             pending = nil
-            return (taken, stop?.rearm() ?? false)
+            return (taken, rearm && stop.rearm())
         }
-    }
-
-    private static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 }

@@ -227,8 +227,8 @@ enum RunCommand: Command {
             } + (watcher.map { [$0.root] } ?? [])
             options.blocking.targetEnvironments = loaded.blockEnvironments
 
-            let count = loaded.rules.rules.count, enabled = loaded.rules.rules.filter { $0.state != .disabled }.count
-            log.note("tripline run: \(count) rule\(count == 1 ? "" : "s") \(reloads == 0 ? "loaded" : "reloaded") from \(rulesPath) (\(enabled) enabled)"
+            let count = loaded.rules.rules.count
+            log.note("tripline run: \(count) rule\(count == 1 ? "" : "s") \(reloads == 0 ? "loaded" : "reloaded") from \(rulesPath) (\(loaded.enabledCount) enabled)"
                      + (watcher.map { "; following \($0.root) (Ctrl-C to stop)" } ?? ""))
             context.output.flush()
             context.errors.flush()
@@ -237,7 +237,7 @@ enum RunCommand: Command {
             let router = Router(rules: loaded.rules, options: options, log: log, store: store, runner: runner, webhooks: loaded.webhooks)
             var summary = router.run(inputs: inputs, stop: stop)
             // A stop that a reload asked for alone is taken back, and the run goes on with the new rules.
-            let taken = reloader.takePending(rearming: summary.stopped && summary.stateError == nil ? stop : nil)
+            let taken = reloader.takePending(rearm: summary.stopped && summary.stateError == nil)
             if let next = taken?.rules, taken?.goOn == true {
                 summary.stopped = false
                 summary.endedForReload = true
