@@ -206,7 +206,9 @@ public final class Router {
                 log.record(report)
                 // Its outcome is on the blocklist (a retry is still pending): the run loop takes its pending block away.
                 if !blockUserTargets.isEmpty, blockUserTargets.contains(DeliveryKey.target(rule: report.rule, target: report.target)) {
-                    if case .retry = report.next {} else {
+                    switch report.next {
+                    case .retry, .postponed: break
+                    default:
                         settledBlocks.push(DeliveryKey.idempotencyKey(eventID: report.eventID, rule: report.rule, target: report.target))
                     }
                 }
@@ -216,10 +218,13 @@ public final class Router {
             onStateError: { error in
                 if stateFailure.record(error) { log.note("tripline \(command): \(error)") }
             },
-            // At the shutdown deadline handlers are stopped and webhook transfers cut off alike: both attempts count as failed.
+            // At the shutdown deadline handlers are stopped and webhook transfers cut off alike: both attempts count as
+            // failed. Requests still held for their rate-limit slot were never sent: they stay queued, no attempt counted.
             interruptRunning: { [runner, webhookClient = executor.webhooks.client] in
                 runner.interruptRunning()
-                webhookClient?.interruptInFlight()
+                let reloading = !(stop?.wasSignalled ?? true)
+                webhookClient?.interruptInFlight(reason: reloading ? "the run paused to reload its rules and its shutdown timeout has passed"
+                                                                   : "the run is stopping and its shutdown timeout has passed")
             },
             // Topic fan-outs are committed by the dispatcher, accept batches by this loop: one order.
             enqueueOrder: acceptLock)

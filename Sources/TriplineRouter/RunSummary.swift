@@ -201,7 +201,7 @@ public final class DeliveryTally: @unchecked Sendable {
         if case .deadLettered = report.next { deadLettered += 1 }
         if report.deadLetterFileError != nil { deadLetterFileErrors += 1 }
         duplicates += report.duplicatesSkipped
-        if let attempt = report.attemptReport, !attempt.outcome.succeeded {
+        if let attempt = report.attemptReport, case .failed = attempt.outcome {
             failedAttempts += 1
             if attempt.function?.timedOut == true { timedOut += 1 }
         }

@@ -189,6 +189,13 @@ public struct DeliveryJournal: Sendable {
         }
     }
 
+    /// Sets when a delivery is next due without counting an attempt (nothing was sent).
+    public func postpone(_ id: Int64, until nextAttemptAt: Double) throws(StateError) {
+        try store.withDatabase { (_) throws(StateError) in
+            try store.statement("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(.integer(id), .real(nextAttemptAt)).run()
+        }
+    }
+
     /// Moves a delivery to the dead letters, with its last failure and the reason it will not be
     /// retried; returns the dead letter (nil when the delivery is no longer queued).
     public func deadLetter(_ id: Int64, failure: AttemptRecord?, reason: String, file: String?, at now: Double) throws(StateError) -> DeadLetter? {

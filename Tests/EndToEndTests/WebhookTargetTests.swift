@@ -211,6 +211,34 @@ struct WebhookTargetTests {
         }
     }
 
+    @Test("requests a stop cuts off while they wait for their rate-limit slot were never sent: no attempt counted, none dead-lettered, sent by the next run")
+    func stopLeavesRateLimitedRequestsUnattempted() throws {
+        let tripline = try TriplineBinary.locate()
+        let server = try LoopbackHTTPServer { _ in .ok() }
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            // No retries at all: before, each request the stop cut off counted as a failed attempt and was dead-lettered unsent.
+            let project = try WebhookProject(root: dir, webhook: #"{"Url": "${HOOK_URL}", "RateLimitPerSecond": 0.5}"#, retries: 0)
+            let records = (1...3).map { #"{"eventVersion":"1.08","eventTime":"2024-03-01T10:00:0\#($0)Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","eventID":"e-\#($0)","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"# }
+            try project.write(records.joined(separator: "\n") + "\n", "events.ndjson")
+            let environment = ["HOOK_URL": server.url("/in")]
+            let process = try project.start(tripline, ["run", "--shutdown-timeout", "0.3", "events.ndjson"], environment: environment)
+            #expect(server.waitForRequests(1, timeoutSeconds: 20))
+            process.signal(SIGTERM)
+            let stopped = process.wait()
+            #expect(stopped.status == 0, "\(stopped)")
+            #expect(server.requestCount == 1, "the other two wait 2 s and 4 s for their slots")
+            #expect(stopped.stdout.contains("not sent: the run is stopping") && !stopped.stdout.contains("dead-lettered"), "\(stopped.stdout)")
+            #expect(!stopped.stdout.contains("failed attempt"), "\(stopped.stdout)")
+            let status = try tripline.run(["status", "--json"], in: dir)
+            #expect(status.stdout.contains("\"retrying\":0") && status.stdout.contains("\"deadLetters\":0"), "no attempt booked: \(status.stdout)")
+
+            let resumed = project.run(tripline, [], environment: environment)
+            #expect(resumed.status == 0 && resumed.stdout.contains("2 ok"), "\(resumed)")
+            #expect(server.requestCount == 3)
+        }
+    }
+
     @Test("a 429 with Retry-After pauses every delivery to that URL, from every target, not only the one told")
     func retryAfterPausesTheWholeURL() throws {
         let tripline = try TriplineBinary.locate()

@@ -193,6 +193,28 @@ struct DeliveryDispatcherTests {
         #expect(harness.box.reports.last?.succeeded == true)
     }
 
+    @Test("an attempt that sent nothing (a URL's Retry-After pause) is postponed without counting: no retries allowed, still delivered")
+    func unsentAttemptsAreNotCounted() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(settings: { _, _ in
+            DeliveryTargetSettings(maxConcurrency: 1, retryPolicy: RetryPolicy(maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60),
+                                   deadLetterFile: nil)
+        }) { delivery, attempt in
+            // The first two calls are handed back unsent; the attempt number stays 1 throughout.
+            harness.recorder.snapshot.started.count <= 2 ? .notAttempted(reason: "not sent: paused", retryAfter: 0.2) : .delivered
+        }
+        let start = Date()
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a"]))
+        dispatcher.drain(linger: 5)
+        #expect(Date().timeIntervalSince(start) >= 0.38, "waited out both pauses")
+        #expect(harness.recorder.snapshot.started.map(\.attempt) == [1, 1, 1])
+        let reports = harness.box.reports
+        #expect(reports.map(\.attempt) == [nil, nil, 1])
+        if case .postponed = reports[0].next {} else { Issue.record("postponed: \(reports[0].next)") }
+        #expect(reports.last?.succeeded == true)
+        #expect(try DeadLetterStore(store: harness.store).list(now: StateTime.now()).isEmpty)
+    }
+
     @Test func exhaustedRetriesGoToTheDeadLettersWithEveryAttempt() throws {
         try withRouterTempDirectory { dir in
             let harness = try DispatcherHarness()

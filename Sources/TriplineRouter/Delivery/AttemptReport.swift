@@ -9,6 +9,10 @@ public enum AttemptOutcome: Sendable, Equatable {
     /// The attempt failed. `retryable` false sends the delivery straight to the dead letters;
     /// `retryAfter` (seconds) is the least wait the target asked for.
     case failed(error: String, retryable: Bool, retryAfter: Double?)
+    /// Nothing was attempted (a webhook request held for its rate-limit slot when the run stopped, or one
+    /// its URL's `Retry-After` pause kept back): the attempt count stays, and the delivery goes out once
+    /// `retryAfter` seconds have passed, or in the next run when nil.
+    case notAttempted(reason: String, retryAfter: Double?)
 
     public var succeeded: Bool { self == .delivered }
 }
@@ -53,6 +57,9 @@ public enum DeliveryNextStep: Sendable, Equatable {
     case deadLettered(reason: String, file: String?)
     /// The run is stopping: the delivery stays queued for the next run.
     case leftQueued
+    /// Not attempted (``AttemptOutcome/notAttempted(reason:retryAfter:)``): tried at this Unix time with
+    /// its attempt count unchanged.
+    case postponed(until: Double)
     /// The target succeeded, but the state database could not record it (disk full, unwritable): the
     /// delivery stays queued, and the next run delivers it again.
     case unrecorded
@@ -64,7 +71,7 @@ public struct DeliveryReport: Sendable {
     public var target: String
     public var eventID: String
     public var origin: String
-    /// 1 for the first attempt; nil when the delivery was dead-lettered without an attempt.
+    /// 1 for the first attempt; nil when no attempt was made (dead-lettered before one, or not sent).
     public var attempt: Int?
     public var attemptReport: AttemptReport?
     public var next: DeliveryNextStep

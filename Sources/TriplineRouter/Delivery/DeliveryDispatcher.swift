@@ -447,6 +447,10 @@ public final class DeliveryDispatcher: @unchecked Sendable {
                 again.nextAttemptAt = at
                 again.attempts += 1
                 waiting.push(again)
+            case .postponed(let at)?:
+                var again = item
+                again.nextAttemptAt = at
+                waiting.push(again)
             case .leftQueued?, .unrecorded?:
                 break
             case .done?, .deadLettered?, nil:
@@ -495,6 +499,22 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             complete(Completion(item: item, adding: report.fanOut, eventID: stored.eventID, origin: stored.origin, attempt: number,
                                 report: report))
             return .committing
+        case .notAttempted(_, let retryAfter):
+            // Nothing was sent, so no attempt is counted; the event's age still bounds how long it waits.
+            func reported(_ next: DeliveryNextStep) -> DeliveryNextStep {
+                onReport(DeliveryReport(rule: item.rule, target: item.target, eventID: stored.eventID, origin: stored.origin,
+                                        attempt: nil, attemptReport: report, next: next))
+                return next
+            }
+            guard let retryAfter else { return .booked(reported(.leftQueued)) }
+            let at = ended + max(0, retryAfter)
+            do {
+                try journal.postpone(item.id, until: at)
+            } catch {
+                stateFailed(error)
+                return .booked(reported(.leftQueued))
+            }
+            return .booked(reported(.postponed(until: at)))
         case .failed(let error, let retryable, let retryAfter):
             let failure = AttemptRecord(attempt: number, at: ended, error: error)
             guard retryable else {

@@ -147,11 +147,17 @@ public final class DeliveryLog: Sendable {
                                + "\(PrintableText.escapingControls(report.origin)))")
                 return
             }
-            var line = "[\(report.targetKey)] delivery failed"
-            if let attempt = report.attempt, attempt > 1 { line += " (attempt \(attempt))" }
-            line += ": " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not attempted")
+            var line: String
+            if case .notAttempted? = report.attemptReport?.outcome {
+                line = "[\(report.targetKey)] " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not sent")
+            } else {
+                line = "[\(report.targetKey)] delivery failed"
+                if let attempt = report.attempt, attempt > 1 { line += " (attempt \(attempt))" }
+                line += ": " + PrintableText.escapingControls(report.attemptReport?.summary ?? "not attempted")
+            }
             switch report.next {
             case .retry(let at): line += "; retrying in \(formatSeconds(max(0, at - StateTime.now())))"
+            case .postponed(let at): line += "; sending in \(formatSeconds(max(0, at - StateTime.now()))), no attempt counted"
             case .deadLettered(let reason, let file):
                 line += "; dead-lettered: " + PrintableText.escapingControls(reason)
                 if let file {
@@ -176,6 +182,7 @@ public final class DeliveryLog: Sendable {
                 object.append(("droppedOutputBytes", .number(JSONNumber(outcome.truncatedBytes))))
             }
             if case .failed(let error, _, _)? = report.attemptReport?.outcome { object.append(("error", .string(error))) }
+            if case .notAttempted(let reason, _)? = report.attemptReport?.outcome { object.append(("notSent", .string(reason))) }
             if let notice = report.attemptReport?.notice { object.append(("notice", .string(notice))) }
             switch report.next {
             case .done: object.append(("next", "done"))
@@ -187,6 +194,9 @@ public final class DeliveryLog: Sendable {
                 object.append(("reason", .string(reason)))
                 object.append(("deadLetterFile", file.map { .string($0) } ?? .null))
                 if let fileError = report.deadLetterFileError { object.append(("deadLetterFileError", .string(fileError.description))) }
+            case .postponed(let at):
+                object.append(("next", "postponed"))
+                object.append(("retryAt", .string(StateTime.iso8601(at))))
             case .leftQueued: object.append(("next", "queued"))
             case .unrecorded: object.append(("next", "unrecorded"))
             }

@@ -176,6 +176,8 @@ public struct TargetExecutor: Sendable {
             return AttemptReport(outcome: .failed(error: reason + took, retryable: true, retryAfter: retryAfter), summary: reason + took)
         case .permanent(let reason):
             return AttemptReport(outcome: .failed(error: reason + took, retryable: false, retryAfter: nil), summary: reason + took)
+        case .notSent(let reason, let retryAfter):
+            return AttemptReport(outcome: .notAttempted(reason: reason, retryAfter: retryAfter), summary: reason)
         }
     }
 }

@@ -32,7 +32,8 @@ public final class WebhookClient: Sendable {
     public enum ShutdownMode: Sendable, Equatable {
         /// Let every submitted request run to its end (rate-limit holds included), then stop.
         case finish
-        /// Stop now: everything not finished completes with a ``WebhookTransportError/Kind/cancelled`` error.
+        /// Stop now: everything not finished completes with a ``WebhookTransportError/Kind/cancelled`` error (or
+        /// ``WebhookTransportError/Kind/notSent`` when it had not started).
         case cancel
     }
 
@@ -55,7 +56,7 @@ public final class WebhookClient: Sendable {
     ///
     /// With a rate limiter on the request, a token is reserved now and the request is held (without
     /// blocking any thread) until its slot. After ``shutdown(_:)`` the completion runs at once, on the
-    /// caller's thread, with a `cancelled` error.
+    /// caller's thread, with a `notSent` error.
     public func send(_ request: WebhookRequest, completion: @escaping @Sendable (WebhookResult) -> Void) {
         loop.submit(request, completion: completion)
     }
@@ -88,11 +89,14 @@ public final class WebhookClient: Sendable {
 
     /// Ends every request submitted so far, in flight, queued or held by a rate limiter, without waiting for it.
     ///
-    /// For a run stopping at its shutdown deadline: each completes at once with a
-    /// ``WebhookTransportError/Kind/cancelled`` error, which ``WebhookOutcome`` retries, so the attempt is
-    /// booked as failed and the next run tries again. Unlike ``shutdown(_:)`` the client keeps working:
-    /// requests sent afterwards go out as usual. Returns immediately; the completions run on the client's thread.
-    public func interruptInFlight() { loop.requestInterrupt() }
+    /// For a run stopping at its shutdown deadline. A transfer already handed to libcurl completes at once
+    /// with a ``WebhookTransportError/Kind/cancelled`` error, which ``WebhookOutcome`` retries (the attempt is
+    /// booked as failed: part of it may have reached the URL); one still waiting for its rate-limit slot or a
+    /// free transfer completes with ``WebhookTransportError/Kind/notSent``, which counts as no attempt.
+    /// `reason` ends each message (`interrupted: <reason>`, `not sent: <reason>`). Unlike ``shutdown(_:)`` the
+    /// client keeps working: requests sent afterwards go out as usual. Returns immediately; the completions run
+    /// on the client's thread.
+    public func interruptInFlight(reason: String) { loop.requestInterrupt(reason: reason) }
 
     /// Transfers started and not yet completed, plus those queued or held by a rate limiter.
     public var pendingCount: Int { loop.pendingCount }

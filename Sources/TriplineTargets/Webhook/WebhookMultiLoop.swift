@@ -12,7 +12,7 @@ private let curlGlobalInitCode: UInt32 = tripline_curl_global_init_default().raw
 
 /// The thread behind ``WebhookClient``: owns the multi handle, the queue of requests and every transfer.
 ///
-/// Shared with submitters: `inbox`, `stopMode`, `interruptPending`, `closed`, `wakePending` and `outstanding`, under `lock`.
+/// Shared with submitters: `inbox`, `stopMode`, `interruptReason`, `closed`, `wakePending` and `outstanding`, under `lock`.
 /// Everything else is touched only by the loop thread.
 final class WebhookMultiLoop: @unchecked Sendable {
     private struct Pending {
@@ -39,7 +39,8 @@ final class WebhookMultiLoop: @unchecked Sendable {
     private let lock = NSLock()
     private var inbox: [Pending] = []
     private var stopMode: WebhookClient.ShutdownMode?
-    private var interruptPending = false
+    /// Why ``requestInterrupt(reason:)`` asked to end every transfer, until the loop has.
+    private var interruptReason: String?
     private var closed = false
     private var wakePending = false
     private var outstanding = 0
@@ -95,8 +96,8 @@ final class WebhookMultiLoop: @unchecked Sendable {
         lock.lock()
         guard stopMode == nil else {
             lock.unlock()
-            completion(WebhookResult(status: 0, error: WebhookTransportError(kind: .cancelled, curlCode: -1,
-                                                                             message: "the webhook client is shut down")))
+            completion(WebhookResult(status: 0, error: WebhookTransportError(kind: .notSent, curlCode: -1,
+                                                                             message: "not sent: the webhook client is shut down")))
             return
         }
         if let wait = request.pause?.remainingSeconds, wait > WebhookMultiLoop.maxPauseHoldSeconds {
@@ -122,10 +123,10 @@ final class WebhookMultiLoop: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Asks the loop to end every transfer it holds now (see ``WebhookClient/interruptInFlight()``).
-    func requestInterrupt() {
+    /// Asks the loop to end every transfer it holds now (see ``WebhookClient/interruptInFlight(reason:)``).
+    func requestInterrupt(reason: String) {
         lock.lock()
-        interruptPending = true
+        interruptReason = reason
         if !closed { _ = curl_multi_wakeup(multi) }
         lock.unlock()
     }
@@ -141,8 +142,8 @@ final class WebhookMultiLoop: @unchecked Sendable {
             inbox.removeAll(keepingCapacity: true)
             wakePending = false
             let mode = stopMode
-            let interrupt = interruptPending
-            interruptPending = false
+            let interrupt = interruptReason
+            interruptReason = nil
             lock.unlock()
 
             var now = monotonicSeconds()
@@ -150,9 +151,9 @@ final class WebhookMultiLoop: @unchecked Sendable {
                 if pending.dueAt > now { hold(pending) } else { ready.append(pending) }
             }
             if mode == .cancel { cancelEverything(); break }
-            if interrupt {
-                endEverything(WebhookTransportError(kind: .cancelled, curlCode: -1,
-                                                    message: "interrupted: the run is stopping and its shutdown timeout has passed"))
+            if let interrupt {
+                endEverything(started: WebhookTransportError(kind: .cancelled, curlCode: -1, message: "interrupted: " + interrupt),
+                              waiting: WebhookTransportError(kind: .notSent, curlCode: -1, message: "not sent: " + interrupt))
                 continue
             }
             while let next = held.last, next.dueAt <= now { ready.append(held.removeLast()) }
@@ -393,31 +394,35 @@ final class WebhookMultiLoop: @unchecked Sendable {
     }
 
     private func cancelEverything() {
-        endEverything(WebhookTransportError(kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"))
+        let unsent = WebhookTransportError(kind: .notSent, curlCode: -1, message: "not sent: the webhook client was shut down")
+        endEverything(started: WebhookTransportError(kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"),
+                      waiting: unsent)
         // Submissions racing with the stop: stopMode is set, so nothing new arrives after this drain.
         lock.lock()
         let late = inbox
         inbox.removeAll()
         lock.unlock()
-        let cancelled = WebhookResult(status: 0, error: WebhookTransportError(
-            kind: .cancelled, curlCode: -1, message: "cancelled: the webhook client was shut down"))
-        for pending in late { complete(pending.completion, cancelled) }
+        for pending in late { complete(pending.completion, WebhookResult(status: 0, error: unsent)) }
     }
 
-    /// Completes every transfer in flight, ready or held with `error`, without a response.
-    private func endEverything(_ error: WebhookTransportError) {
-        let cancelled = WebhookResult(status: 0, error: error)
+    /// Completes every transfer without a response: those handed to libcurl with `started`, those still
+    /// waiting for their rate-limit slot or a free transfer (never sent) with `waiting`.
+    private func endEverything(started: WebhookTransportError, waiting: WebhookTransportError) {
         for (easy, transfer) in active {
             curl_multi_remove_handle(multi, easy)
             recycle(easy)
-            var result = cancelled
+            var result = WebhookResult(status: 0, error: started)
             result.queuedSeconds = transfer.queuedSeconds
             complete(transfer.completion, result)
         }
         active.removeAll()
-        for pending in ready[readyHead...] { complete(pending.completion, cancelled) }
+        let now = monotonicSeconds()
+        for pending in ready[readyHead...] + held.reversed() {
+            var result = WebhookResult(status: 0, error: waiting)
+            result.queuedSeconds = now - pending.submittedAt
+            complete(pending.completion, result)
+        }
         ready.removeAll(); readyHead = 0
-        for pending in held.reversed() { complete(pending.completion, cancelled) }
         held.removeAll()
     }
 

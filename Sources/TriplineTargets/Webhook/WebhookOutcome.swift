@@ -8,6 +8,10 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
     case retry(reason: String, retryAfterSeconds: Double?)
     /// Any other final response (other 4xx, 3xx) or a request that can never work: straight to dead letters.
     case permanent(reason: String)
+    /// The request never left the client: no attempt was made, so none may be counted. It goes out once
+    /// `retryAfterSeconds` have passed (the URL's `Retry-After` pause), or, when nil, in the next run (the
+    /// run stopped while it waited for its rate-limit slot).
+    case notSent(reason: String, retryAfterSeconds: Double?)
 
     /// Longest `Retry-After` honoured; a larger value is cut to this.
     public static let defaultMaxRetryAfterSeconds: Double = 3600
@@ -20,7 +24,8 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
     /// - `Retry-After` (seconds or HTTP-date, measured from `now`) is honoured on 429 and 5xx, clamped to
     ///   `0…maxRetryAfterSeconds`; an unparseable value is ignored.
     /// - Without a status: transport errors retry, except a request that can never work (unsupported scheme,
-    ///   malformed URL), which is permanent.
+    ///   malformed URL), which is permanent, and one the client never sent (held for its rate-limit slot or a
+    ///   `Retry-After` pause), which is ``notSent(reason:retryAfterSeconds:)``.
     /// - Reasons carry the status and the first part of the body (already redacted in the result); a 3xx
     ///   also its `Location` (redacted too) and that redirects are not followed.
     public static func classify(_ result: WebhookResult, now: Date = Date(),
@@ -57,7 +62,8 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
         guard let error = result.error else { return .retry(reason: "no response", retryAfterSeconds: nil) }
         switch error.kind {
         case .invalidRequest: return .permanent(reason: error.description)
-        case .paused(let seconds): return .retry(reason: error.message, retryAfterSeconds: min(seconds, maxRetryAfterSeconds))
+        case .paused(let seconds): return .notSent(reason: error.message, retryAfterSeconds: min(seconds, maxRetryAfterSeconds))
+        case .notSent: return .notSent(reason: error.message, retryAfterSeconds: nil)
         default: return .retry(reason: error.description, retryAfterSeconds: nil)
         }
     }
@@ -69,6 +75,9 @@ public enum WebhookOutcome: Sendable, Equatable, CustomStringConvertible {
             if let after { return "retry after \(formatSeconds(after)): \(reason)" }
             return "retry: \(reason)"
         case .permanent(let reason): return "failed permanently: \(reason)"
+        case .notSent(let reason, let after):
+            if let after { return "not sent, to send after \(formatSeconds(after)): \(reason)" }
+            return "not sent: \(reason)"
         }
     }
 

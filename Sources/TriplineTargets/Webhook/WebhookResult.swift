@@ -85,8 +85,13 @@ public struct WebhookTransportError: Error, Sendable, Equatable, CustomStringCon
         case tls
         /// The request could never work as given (unsupported scheme, malformed URL, bad option).
         case invalidRequest
-        /// The client was shut down before the transfer finished.
+        /// The transfer had started (some of the request may have reached the URL) when the client was
+        /// shut down or interrupted.
         case cancelled
+        /// Never sent: the request still waited for its rate-limit slot or a free transfer when the client
+        /// was shut down or interrupted (a run's shutdown deadline), or it came after the shutdown.
+        /// Nothing reached the URL, so it is no attempt.
+        case notSent
         /// Not sent: the URL asked every delivery to wait this many seconds more (`Retry-After`), longer
         /// than the client holds a request; to be retried once the wait is over.
         case paused(seconds: Double)

@@ -58,6 +58,8 @@ struct WebhookClientTests {
         case .permanent(let reason):
             #expect(expected == "permanent")
             #expect(reason.contains(reasonContains), "\(reason)")
+        case .notSent(let reason, _):
+            Issue.record("every request here is sent: \(reason)")
         }
         #expect(server.requestCount == 1, "the client itself never retries or follows redirects")
     }
@@ -82,7 +84,7 @@ struct WebhookClientTests {
         let started = monotonicSeconds()
         let outcome = WebhookOutcome.classify(client.sendAndWait(paused))
         #expect(monotonicSeconds() - started < 5, "not held for the pause")
-        guard case .retry(let reason, let after) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .notSent(let reason, let after) = outcome else { Issue.record("\(outcome)"); return }
         #expect(reason.contains("not sent") && (after ?? 0) > 590 && (after ?? 0) <= 600, "\(reason) \(String(describing: after))")
         #expect(server.requestCount == 0)
 
@@ -257,10 +259,10 @@ struct WebhookClientTests {
         let started = Date()
         client.shutdown(.cancel)
         #expect(Date().timeIntervalSince(started) < 6, "not held up by the ~10 s rate-limit wait")
-        let results = collector.wait(for: 3, timeoutSeconds: 5)
-        #expect(results.count == 3 && results.allSatisfy { $0.result.error?.kind == .cancelled })
+        let results = collector.wait(for: 3, timeoutSeconds: 5).sorted { $0.index < $1.index }
+        #expect(results.map { $0.result.error?.kind } == [.cancelled, .cancelled, .notSent], "the held one was never sent")
         let late = client.sendAndWait(request(server))
-        #expect(late.error?.kind == .cancelled)
+        #expect(late.error?.kind == .notSent)
     }
 
     @Test("a request held by a limiter for longer than a poll can wait (here ~1e300 s) neither traps nor blocks others")
@@ -281,7 +283,7 @@ struct WebhookClientTests {
         #expect(client.sendAndWait(request(server)).status == 200, "an unlimited request still goes through")
         client.shutdown(.cancel)
         let all = collector.wait(for: 2, timeoutSeconds: 5)
-        #expect(all.count == 2 && all.contains { $0.result.error?.kind == .cancelled })
+        #expect(all.count == 2 && all.contains { $0.result.error?.kind == .notSent })
     }
 
     @Test("rate limits outside 0.001…100000 per second are refused, naming the range")
@@ -304,13 +306,36 @@ struct WebhookClientTests {
         client.send(request(server, timeout: 60)) { collector.add(0, $0, at: 0) }
         #expect(server.waitForRequests(1, timeoutSeconds: 5))
         let started = Date()
-        client.interruptInFlight()
+        client.interruptInFlight(reason: "the test stops")
         let results = collector.wait(for: 1, timeoutSeconds: 10)
         #expect(Date().timeIntervalSince(started) < 5, "ended at once, not after the server's 30 s")
         let result = try #require(results.first?.result)
         #expect(result.error?.kind == .cancelled && result.error?.message.contains("interrupted") == true, "\(result)")
         guard case .retry = WebhookOutcome.classify(result) else { Issue.record("an interrupted attempt is retried"); return }
         #expect(client.sendAndWait(request(server)).status == 200)
+    }
+
+    @Test("interruptInFlight hands requests held for their rate-limit slot back as not sent, which is no attempt")
+    func interruptHandsHeldRequestsBackUnsent() throws {
+        let server = try LoopbackHTTPServer { _ in .ok() }
+        let client = try WebhookClient()
+        defer { client.shutdown(); server.stop() }
+        let limiter = TokenBucket(ratePerSecond: 0.1)
+        let collector = ResultCollector()
+        for i in 0..<2 {
+            var req = request(server)
+            req.rateLimiter = limiter
+            client.send(req) { collector.add(i, $0, at: 0) }
+        }
+        #expect(collector.wait(for: 1, timeoutSeconds: 5).first?.result.status == 200, "the first used the burst token")
+        client.interruptInFlight(reason: "the test stops")
+        let results = collector.wait(for: 2, timeoutSeconds: 5).sorted { $0.index < $1.index }
+        try #require(results.count == 2)
+        #expect(results[0].result.status == 200)
+        let held = results[1].result
+        #expect(held.error?.kind == .notSent && held.error?.message == "not sent: the test stops", "\(held)")
+        #expect(WebhookOutcome.classify(held) == .notSent(reason: "not sent: the test stops", retryAfterSeconds: nil))
+        #expect(server.requestCount == 1)
     }
 
     @Test func shutdownFinishWaitsForInFlightDeliveries() throws {

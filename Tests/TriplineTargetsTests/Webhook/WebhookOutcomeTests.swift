@@ -4,7 +4,7 @@ import TriplineTargets
 
 @Suite("Webhook outcome: status classification and Retry-After")
 struct WebhookOutcomeTests {
-    enum Expected: Sendable, Equatable { case delivered, retry(Double?), permanent }
+    enum Expected: Sendable, Equatable { case delivered, retry(Double?), permanent, notSent }
 
     static let now = Date(timeIntervalSince1970: 784_111_777) // Sun, 06 Nov 1994 08:49:37 GMT
 
@@ -40,7 +40,7 @@ struct WebhookOutcomeTests {
 
     @Test(arguments: [
         (WebhookTransportError.Kind.timeout, Expected.retry(nil)), (.connect, .retry(nil)), (.connection, .retry(nil)),
-        (.tls, .retry(nil)), (.cancelled, .retry(nil)), (.other, .retry(nil)), (.invalidRequest, .permanent),
+        (.tls, .retry(nil)), (.cancelled, .retry(nil)), (.other, .retry(nil)), (.invalidRequest, .permanent), (.notSent, .notSent),
     ] as [(WebhookTransportError.Kind, Expected)])
     func classifiesTransportErrors(kind: WebhookTransportError.Kind, expected: Expected) {
         let result = WebhookResult(status: 0, error: WebhookTransportError(kind: kind, curlCode: 7, message: "boom"))
@@ -48,6 +48,7 @@ struct WebhookOutcomeTests {
         switch (outcome, expected) {
         case (.retry(let reason, nil), .retry(nil)): #expect(reason.contains("boom"))
         case (.permanent(let reason), .permanent): #expect(reason.contains("boom"))
+        case (.notSent(let reason, nil), .notSent): #expect(reason.contains("boom"))
         default: Issue.record("\(kind): got \(outcome), expected \(expected)")
         }
     }
