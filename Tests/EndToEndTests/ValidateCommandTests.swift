@@ -184,6 +184,29 @@ struct ValidateCommandTests {
         }
     }
 
+    @Test("rule files in AWS's other shapes are read as rules without --kind (list-rules output, a resource under its logical id); YAML in a rules folder is an error, not skipped")
+    func awsShapesAndYAML() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            try Data(#"{"Rules": [{"Name": "s3", "EventPattern": "{\"source\":[\"aws.s3\"]}", "State": "ENABLED", "Arn": "arn:aws:events:us-east-1:1:rule/s3"}]}"#.utf8)
+                .write(to: dir.appendingPathComponent("listed.json"))
+            try Data(#"{"TrailAlarm": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {"source": ["aws.cloudtrail"]}}}}"#.utf8)
+                .write(to: dir.appendingPathComponent("resource.json"))
+            for name in ["listed.json", "resource.json"] {
+                let result = try tripline.run(["validate", name], in: dir)
+                #expect(result.status == 0 && result.stdoutLines.first == "\(name): ok", "\(result)")
+            }
+            let rules = dir.appendingPathComponent("Rules")
+            try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+            try Data(#"{"Name": "s3", "EventPattern": {"source": ["aws.s3"]}}"#.utf8).write(to: rules.appendingPathComponent("s3.json"))
+            try Data("Type: AWS::Events::Rule\nProperties:\n  Name: ec2\n".utf8).write(to: rules.appendingPathComponent("ec2.yaml"))
+            let folder = try tripline.run(["validate", "Rules"], in: dir)
+            #expect(folder.status == 1 && folder.stdoutLines.contains { $0.hasPrefix("Rules/ec2.yaml: YAML is not read: rule files are JSON") }, "\(folder)")
+            let run = try tripline.run(["run", "--ephemeral", "--rules", "Rules", "/dev/null"], in: dir)
+            #expect(run.status == 2 && run.stderr.contains("Rules/ec2.yaml: YAML is not read"), "the run does not start without the rule: \(run)")
+        }
+    }
+
     @Test("a handler saved with Windows line endings is refused, naming the interpreter with its stray \\r")
     func crlfHandler() throws {
         let tripline = try TriplineBinary.locate()

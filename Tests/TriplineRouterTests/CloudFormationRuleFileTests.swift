@@ -65,4 +65,57 @@ struct CloudFormationRuleFileTests {
         #expect(parse(duplicate).errors.first?.contains(#"Resources.B.Properties.Name: rule name "A" is already used at /project/Rules/cfn.json:1:21"#) == true,
                 "\(parse(duplicate).errors)")
     }
+
+    @Test("resources keyed by their logical ids, without the template around them, are read as a template's")
+    func resourcesWithoutTemplate() throws {
+        let (rules, errors) = parse(#"{"TrailAlarm": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {"source": ["aws.cloudtrail"]}}}, "# +
+                                    #""Alerts": {"Type": "AWS::SNS::Topic", "Properties": {}}}"#)
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(rules.map(\.name) == ["TrailAlarm"])
+        #expect(rules.first?.cloudFormationPath?.description == "TrailAlarm.Properties")
+    }
+
+    @Test("aws events list-rules output is read as its Rules; put-rule input's Tags and an empty ScheduleExpression are ignored")
+    func cliForms() throws {
+        let listed = parse(#"{"Rules": [{"Name": "a", "Arn": "arn:aws:events:us-east-1:1:rule/a", "EventPattern": "{\"source\":[\"aws.s3\"]}", "# +
+                           #""State": "ENABLED", "EventBusName": "default"}, {"Name": "b", "EventPattern": "{\"source\":[\"aws.ec2\"]}"}], "NextToken": "t"}"#)
+        #expect(listed.errors.isEmpty, "\(listed.errors)")
+        #expect(listed.rules.map(\.name) == ["a", "b"])
+        let errors = parse(#"{"Rules": [{"Name": "a"}]}"#).errors
+        #expect(errors == [#"1:12: Rules[0]: a rule needs "EventPattern""#], "errors keep their place: \(errors)")
+
+        let put = parse(#"{"Name": "x", "ScheduleExpression": "", "Tags": [{"Key": "team", "Value": "sec"}], "EventPattern": {"source": ["aws.s3"]}}"#)
+        #expect(put.errors.isEmpty, "\(put.errors)")
+        #expect(put.rules.first?.ignoredFields == ["Tags"])
+        #expect(parse(#"{"Name": "x", "ScheduleExpression": "rate(5 minutes)", "EventPattern": {"source": ["aws.s3"]}}"#).errors.first?
+            .contains("scheduled rules are not supported") == true)
+    }
+
+    @Test("CloudFormation intrinsic functions are said to be such: in a pattern, as a pattern, in Name")
+    func intrinsicFunctions() {
+        func first(_ text: String) -> String { parse(text).errors.first ?? "" }
+        let function = "is a CloudFormation intrinsic function: patterns are read as written and nothing evaluates it; write the value it stands for"
+        #expect(first(#"{"Name": "x", "EventPattern": {"account": [{"Ref": "AWS::AccountId"}]}}"#) == "1:52: EventPattern.account[0].Ref: \"Ref\" " + function)
+        #expect(first(#"{"Name": "x", "EventPattern": {"Fn::Sub": "{\"account\": [\"${AWS::AccountId}\"]}"}}"#)
+                == #"1:43: EventPattern["Fn::Sub"]: "Fn::Sub" "# + function)
+        #expect(first(#"{"Name": {"Fn::Sub": "${AWS::StackName}-x"}, "EventPattern": {"source": ["aws.s3"]}}"#).hasSuffix(
+            #"(the CloudFormation intrinsic function "Fn::Sub", which nothing evaluates here: write the value it stands for)"#))
+        #expect(first(#"{"Name": "x", "EventPattern": {"detail": {"Ref": "y"}}}"#).contains(#""Ref" is a CloudFormation intrinsic function"#))
+        // A field named Ref with values to match is a field like any other.
+        #expect(parse(#"{"Name": "x", "EventPattern": {"detail": {"Ref": ["y"]}}}"#).errors.isEmpty)
+    }
+
+    @Test("YAML and Terraform are told as such, not as invalid JSON; a repeated key is not called invalid JSON")
+    func foreignFormats() {
+        let yaml = "YAML is not read: rule files are JSON"
+        #expect(parse("Type: AWS::Events::Rule\nProperties:\n  Name: x\n").errors.first?.hasPrefix("1:1: " + yaml) == true)
+        #expect(parse("# alarms\nResources:\n").errors.first?.hasPrefix("1:1: " + yaml) == true)
+        #expect(parse("---\n- a\n").errors.first?.hasPrefix("1:1: " + yaml) == true)
+        #expect(parse(#"resource "aws_cloudwatch_event_rule" "x" {"#).errors.first?.hasPrefix("1:1: Terraform is not read") == true)
+        #expect(parse("{\"Name\": \"x\",\n  Targets: []}").errors == [#"2:3: not valid JSON: unexpected 'T', expected a string"#],
+                "broken JSON stays a JSON error")
+        #expect(parse(#"{"Name": "x", "EventPattern": {"a": ["x"], "a": ["y"]}}"#).errors == [
+            #"1:44: duplicate key "a" in object at EventPattern: a rule file takes each key once (EventBridge would keep the last "a"); remove the one that does not apply"#,
+        ])
+    }
 }

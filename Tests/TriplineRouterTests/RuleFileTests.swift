@@ -227,7 +227,7 @@ struct RuleFileTests {
         #expect(errors.allSatisfy { $0.file == file })
         #expect(errors.map { $0.description.replacingOccurrences(of: file + ":", with: "") } == [
             #"3:13: [0].Name: a rule name must be 1 to 64 letters, digits, '.', '-' or '_', got "bad rule name!""#,
-            #"4:13: [0].Stat: unknown field "Stat"; did you mean "State"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy""#,
+            #"4:13: [0].Stat: unknown field "Stat"; did you mean "State"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy", "Tags""#,
             #"6:57: [0].EventPattern.detail.eventName[1].prefix: "prefix" needs a string or {"equals-ignore-case": string}, got 5"#,
             #"9:70: [0].Targets[0].Function.TimeoutSeconds: expected a number from 1 to 900, got "abc""#,
             #"10:14: [0].Targets[1].Id: target Id "t1" is already used in this rule; Ids must be unique within a rule"#,
@@ -244,9 +244,9 @@ struct RuleFileTests {
 
     @Test("each mistake gets a message that names the problem", arguments: [
         // Rule fields
-        (rule(#""Nmae": "x""#), #"1:65: Nmae: unknown field "Nmae"; did you mean "Name"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy""#),
+        (rule(#""Nmae": "x""#), #"1:65: Nmae: unknown field "Nmae"; did you mean "Name"?; allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy", "Tags""#),
         (rule(#""ScheduleExpression": "rate(5 minutes)""#), #"1:79: ScheduleExpression: scheduled rules are not supported: Tripline rules match events ("EventPattern"); remove "ScheduleExpression""#),
-        (rule(#""ManagedBy": "x""#), #"1:70: ManagedBy: unknown field "ManagedBy" (a rule an AWS service manages for you has no local counterpart); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy""#),
+        (rule(#""ManagedBy": "x""#), #"1:70: ManagedBy: unknown field "ManagedBy" (a rule an AWS service manages for you has no local counterpart); allowed: "Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"; accepted and ignored (from AWS): "EventBusName", "RoleArn", "Arn", "CreatedBy", "Tags""#),
         (#"{"EventPattern": {"source": ["aws.iam"]}}"#, #"1:1: (top level): a rule needs "Name""#),
         (#"{"Name": "r"}"#, #"1:1: (top level): a rule needs "EventPattern""#),
         (#"{"Name": 7, "EventPattern": {"source": ["x"]}}"#, "1:10: Name: expected a string, got 7"),
@@ -268,10 +268,10 @@ struct RuleFileTests {
         (ruleWithTarget(#""Id": "t", "Function": {"Handler": "h" "Args": []}"#), #"1:109: Targets[0].Function: not valid JSON: unexpected '"', expected ',' or '}'"#),
         ("[1]", "1:2: [0]: expected a rule object, got 1"),
         ("\"rules\"", #"1:1: (top level): a rule file holds one rule object or an array of rule objects, got "rules""#),
-        (#"{"Name": "r", "Name": "s", "EventPattern": {}}"#, #"1:15: not valid JSON: duplicate key "Name""#),
-        (#"{"Name": "r", "EventPattern": {"detail": {"a": ["x"], "a": ["y"]}}}"#, #"1:55: not valid JSON: duplicate key "a" in object at EventPattern.detail"#),
-        (#"{"Name": "r", "EventPattern": "{\"detail\": {\"a\": [\"x\"], \"a\": [\"y\"]}}"}"#, #"1:31: not valid JSON: duplicate key "a" in object at EventPattern.detail"#),
-        (#"[{"Name": "r", "EventPattern": "{\"source\": [\"x\"], \"source\": [\"y\"]}"}]"#, #"1:32: not valid JSON: duplicate key "source" in object at [0].EventPattern"#),
+        (#"{"Name": "r", "Name": "s", "EventPattern": {}}"#, #"1:15: duplicate key "Name": a rule file takes each key once; remove the one that does not apply"#),
+        (#"{"Name": "r", "EventPattern": {"detail": {"a": ["x"], "a": ["y"]}}}"#, #"1:55: duplicate key "a" in object at EventPattern.detail: a rule file takes each key once (EventBridge would keep the last "a"); remove the one that does not apply"#),
+        (#"{"Name": "r", "EventPattern": "{\"detail\": {\"a\": [\"x\"], \"a\": [\"y\"]}}"}"#, #"1:31: duplicate key "a" in object at EventPattern.detail: a rule file takes each key once (EventBridge would keep the last "a"); remove the one that does not apply"#),
+        (#"[{"Name": "r", "EventPattern": "{\"source\": [\"x\"], \"source\": [\"y\"]}"}]"#, #"1:32: duplicate key "source" in object at [0].EventPattern: a rule file takes each key once (EventBridge would keep the last "source"); remove the one that does not apply"#),
         // Targets
         (rule(#""Targets": {}"#), "1:68: Targets: expected an array of targets, got {}"),
         (ruleWithTarget(#""Function": {"Handler": "h"}"#), #"1:69: Targets[0]: a target needs "Id""#),

@@ -35,6 +35,9 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
     case fieldNotArrayOrObject(found: String)
     case nestedArray
     case unknownOperator(String)
+    /// `Ref` or `Fn::…` where a value or an operator belongs: a CloudFormation template's function,
+    /// which nothing evaluates here.
+    case cloudFormationFunction(String)
     case operatorObjectEmpty
     case multipleOperators([String])
     case operand(operator: String, expected: String, found: String)
@@ -82,6 +85,9 @@ public enum PatternProblem: Sendable, Equatable, CustomStringConvertible {
             return "a value list cannot contain an array; expected a string, number, boolean, null or an operator object"
         case .unknownOperator(let name):
             return "unknown operator \"\(name)\"; expected one of " + PatternParser.operatorNames.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .cloudFormationFunction(let name):
+            return "\"\(name)\" is a CloudFormation intrinsic function: patterns are read as written and nothing evaluates it; "
+                + "write the value it stands for"
         case .operatorObjectEmpty:
             return "an operator object needs exactly one operator, e.g. {\"prefix\": \"x\"}, got {}"
         case .multipleOperators(let names):

@@ -72,6 +72,10 @@ public struct PatternErrors: Error, Sendable, CustomStringConvertible {
 
 /// Turns pattern JSON into an ``EventPattern``, collecting every problem rather than stopping at the first.
 struct PatternParser {
+    /// `Ref` and `Fn::…`: CloudFormation's intrinsic functions, said as such where they make a pattern invalid
+    /// (a field an event really has may be named `Ref`, so only then).
+    static func isCloudFormationFunction(_ key: String) -> Bool { key == "Ref" || key.hasPrefix("Fn::") }
+
     static let operatorNames = ["prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr"]
 
     let locations: JSONSourceMap?
@@ -150,7 +154,8 @@ struct PatternParser {
                     result.members.append(.field(PatternField(key: member.key, content: .object(inner))))
                 }
             default:
-                fail(memberPath, .fieldNotArrayOrObject(found: PatternParser.describe(member.value)))
+                fail(memberPath, PatternParser.isCloudFormationFunction(member.key) ? .cloudFormationFunction(member.key)
+                                 : .fieldNotArrayOrObject(found: PatternParser.describe(member.value)))
             }
         }
         return errors.count == errorCount ? result : nil
@@ -322,7 +327,8 @@ struct PatternParser {
                 return nil
             }
         default:
-            fail(path.appending(member.key), .unknownOperator(member.key))
+            fail(path.appending(member.key), PatternParser.isCloudFormationFunction(member.key) ? .cloudFormationFunction(member.key)
+                                                                                             : .unknownOperator(member.key))
             return nil
         }
     }
@@ -337,7 +343,9 @@ struct PatternParser {
         }
         let unknown = keys.filter { !PatternParser.operatorNames.contains($0) }
         if !unknown.isEmpty {
-            for key in unknown { fail(path.appending(key), .unknownOperator(key)) }
+            for key in unknown {
+                fail(path.appending(key), PatternParser.isCloudFormationFunction(key) ? .cloudFormationFunction(key) : .unknownOperator(key))
+            }
             return
         }
         fail(path, .multipleOperators(keys))

@@ -42,8 +42,12 @@ public struct RuleError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     /// The file or directory could not be read.
     case unreadable(reason: String)
-    /// The file is not valid JSON (duplicate keys included: in a rule file they are mistakes).
+    /// The file is not valid JSON, or repeats a key (valid JSON, but in a rule file a mistake).
     case invalidJSON(JSONError)
+    /// A YAML file (by its name, or JSON that fails on YAML-looking text): rule files are JSON.
+    case yamlNotRead
+    /// Terraform (HCL) text: rule files are JSON.
+    case terraformNotRead
     /// The top level is neither a rule object nor an array of them.
     case notRuleList(found: String)
     /// A value of the wrong type or outside its range: "expected …, got …".
@@ -123,7 +127,20 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
         case .unreadable(let reason):
             return "cannot read: \(reason)"
         case .invalidJSON(let error):
+            if case .duplicateKey(let key, let path, _) = error {
+                // Valid JSON, but ambiguous: a rule file is read strictly. In a pattern EventBridge keeps the last one, and so
+                // does a bare pattern here, which is worth knowing when a pattern that validated alone is refused in a rule.
+                let inPattern = path.hasPrefix("EventPattern") || path.contains(".EventPattern")
+                return "\(error.message): a rule file takes each key once"
+                    + (inPattern ? " (EventBridge would keep the last \(JSONWriter.quoted(key)))" : "") + "; remove the one that does not apply"
+            }
             return "not valid JSON: \(error.message)"
+        case .yamlNotRead:
+            return "YAML is not read: rule files are JSON; convert it (a CloudFormation template with \"cfn-flip\", which also turns "
+                + "!Ref into {\"Ref\": …}; other YAML with \"yq -o=json\") and keep only the .json file in the rules folder"
+        case .terraformNotRead:
+            return "Terraform is not read: rule files are JSON; write the rule as {\"Name\": …, \"EventPattern\": …, \"Targets\": […]} "
+                + "with the event_pattern's JSON (what jsonencode(…) or the heredoc holds) as EventPattern"
         case .notRuleList(let found):
             return "a rule file holds one rule object or an array of rule objects, got \(found)"
         case .expected(let expected, let found):
@@ -237,11 +254,18 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
     /// A JSON value as shown in "got …": compact JSON up to 60 bytes; a longer string is cut
     /// with its length given; another long value is named by its kind.
     static func describe(_ value: JSONValue) -> String {
-        let text = JSONWriter.string(value)
-        if text.utf8.count <= 60 { return text }
-        if case .string(let s) = value {
-            return JSONWriter.quoted(String(s.prefix(40)) + "…") + " (\(s.count) characters)"
+        var text = JSONWriter.string(value)
+        if text.utf8.count > 60 {
+            if case .string(let s) = value {
+                text = JSONWriter.quoted(String(s.prefix(40)) + "…") + " (\(s.count) characters)"
+            } else {
+                text = value.kindDescription
+            }
         }
-        return value.kindDescription
+        // `{"Fn::Sub": "${AWS::StackName}-alerts"}` in a template: said as what it is.
+        if case .object(let object) = value, object.count == 1, let key = object.members.first?.key, key == "Ref" || key.hasPrefix("Fn::") {
+            text += " (the CloudFormation intrinsic function \(JSONWriter.quoted(key)), which nothing evaluates here: write the value it stands for)"
+        }
+        return text
     }
 }

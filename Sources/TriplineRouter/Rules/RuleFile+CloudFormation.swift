@@ -7,7 +7,9 @@ import TriplineJSON
 /// errors keep their place in the file and read `Properties.EventPattern…`. A template,
 /// `{"Resources": {…}}`, contributes every `AWS::Events::Rule` resource, named by its logical id when
 /// `Properties.Name` is absent; its other resources (the topic or function a rule targets on AWS)
-/// are skipped. Every rule read this way carries ``Rule/cloudFormationPath``, so `validate` notes it.
+/// are skipped. The `Resources` section alone, or a resource copied with its logical id
+/// (`{"TrailAlarm": {"Type": …, "Properties": …}}`), is read as a template's. Every rule read this way
+/// carries ``Rule/cloudFormationPath``, so `validate` notes it.
 extension RuleFile {
     /// The resource type read as a rule.
     public static let cloudFormationRuleType = "AWS::Events::Rule"
@@ -18,19 +20,34 @@ extension RuleFile {
     public static let cloudFormationTemplateFields = ["AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules",
                                                       "Mappings", "Conditions", "Transform", "Resources", "Outputs"]
 
+    /// The keys of `aws events list-rules` output besides `Rules`.
+    public static let ruleListFields = ["Rules", "NextToken"]
+
     /// What a top-level object of a rule file is.
     enum EntryShape {
         case rule
         case cloudFormationResource
         case cloudFormationTemplate
+        /// A template's `Resources` section without its wrapper, or one resource copied with its
+        /// logical id: `{"TrailAlarm": {"Type": "AWS::Events::Rule", "Properties": {…}}}`.
+        case cloudFormationResources
+        /// `aws events list-rules` output: `{"Rules": [{"Name", "EventPattern", …}], "NextToken"}`.
+        case ruleList
     }
 
-    /// A rule object has `Name` or `EventPattern`; without them, `Resources` marks a template and
-    /// `Type` or `Properties` a resource (a rule has none of these, so a stray one stays an unknown field).
+    /// A rule object has `Name` or `EventPattern`; without them, `Resources` marks a template,
+    /// `Type` or `Properties` a resource, an array of `Rules` the output of `list-rules`, and members
+    /// that are all objects with a `Type`, one of them `AWS::Events::Rule`, resources keyed by their
+    /// logical ids (a rule has none of these, so a stray one stays an unknown field).
     static func shape(of object: JSONObject) -> EntryShape {
         if object["Name"] != nil || object["EventPattern"] != nil { return .rule }
         if object["Resources"] != nil { return .cloudFormationTemplate }
         if object["Type"] != nil || object["Properties"] != nil { return .cloudFormationResource }
+        if case .array? = object["Rules"], object.keys.allSatisfy(ruleListFields.contains) { return .ruleList }
+        if !object.isEmpty, object.allSatisfy({ $0.value["Type"]?.stringValue != nil }),
+           object.contains(where: { $0.value["Type"]?.stringValue == cloudFormationRuleType }) {
+            return .cloudFormationResources
+        }
         return .rule
     }
 }
@@ -45,6 +62,21 @@ extension RuleFileReader {
             return readCloudFormationResource(object, at: path, logicalID: nil).map { [$0] } ?? []
         case .cloudFormationTemplate:
             return readCloudFormationTemplate(object, at: path)
+        case .cloudFormationResources:
+            return readCloudFormationResources(object, at: path)
+        case .ruleList:
+            checkFields(object, at: path, allowed: RuleFile.ruleListFields)
+            guard case .array(let rules)? = object["Rules"] else { return [] }
+            var entries: [RuleFile.RuleEntry] = []
+            for (i, element) in rules.enumerated() {
+                let rulePath = path.appending("Rules").appending(index: i)
+                guard case .object(let rule) = element else {
+                    fail(rulePath, .expected("a rule object", found: RuleProblem.describe(element)))
+                    continue
+                }
+                if let entry = readRule(rule, at: rulePath) { entries.append(entry) }
+            }
+            return entries
         }
     }
 
@@ -75,6 +107,11 @@ extension RuleFileReader {
             fail(resourcesPath, .expected("an object of logical ids to resources", found: RuleProblem.describe(object["Resources"] ?? .null)))
             return []
         }
+        return readCloudFormationResources(resources, at: resourcesPath)
+    }
+
+    /// Every `AWS::Events::Rule` resource of `resources` (logical id → resource), in document order.
+    mutating func readCloudFormationResources(_ resources: JSONObject, at resourcesPath: JSONPath) -> [RuleFile.RuleEntry] {
         var entries: [RuleFile.RuleEntry] = []
         var ruleResources = 0
         var otherTypes: [String] = []

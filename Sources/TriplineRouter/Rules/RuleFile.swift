@@ -24,8 +24,10 @@ import TriplineTargets
 /// Rule fields: `Name` (required, unique), `Description`, `State` (default `ENABLED`),
 /// `EventPattern` (required; an object or a string holding one), `Targets` (at most 5),
 /// `Severity` (`informational`, `low`, `medium`, `high`, `critical`), `Tests` (kept, not run).
-/// `EventBusName`, `RoleArn`, `Arn` and `CreatedBy` (from a template or `aws events describe-rule`)
-/// are accepted and ignored, so a rule copied from AWS loads; `ScheduleExpression` is an error.
+/// `EventBusName`, `RoleArn`, `Arn`, `CreatedBy` and `Tags` (from a template, `aws events describe-rule`
+/// or `put-rule` input) are accepted and ignored, so a rule copied from AWS loads; `ScheduleExpression`
+/// is an error unless empty (the CLI's skeleton leaves it so). `aws events list-rules` output is read
+/// as its `Rules`.
 /// Target fields: `Id` (required, unique in the rule), exactly one kind (`Function`, `Webhook`,
 /// `Topic` (a topic name) or `BlockUser`; `Arn` and `RoleArn` are accepted and ignored next to
 /// one, and a target with an `Arn` but no kind is an error: AWS targets do not run locally), at most one of `Input` (JSON text, or a JSON value),
@@ -47,7 +49,7 @@ public enum RuleFile {
     public static let ruleFields = ["Name", "Description", "State", "EventPattern", "Targets", "Severity", "Tests"]
     /// Rule fields of CloudFormation's `AWS::Events::Rule` and of `describe-rule` output that mean
     /// nothing locally (one bus, no IAM, no ARNs): accepted so a copied rule loads, and ignored.
-    public static let ignoredRuleFields = ["EventBusName", "RoleArn", "Arn", "CreatedBy"]
+    public static let ignoredRuleFields = ["EventBusName", "RoleArn", "Arn", "CreatedBy", "Tags"]
     /// Target fields of CloudFormation and `list-targets-by-rule` that name AWS resources: accepted
     /// and ignored when the target also names a local kind (``TargetKind/Key``).
     public static let ignoredTargetFields = ["Arn", "RoleArn"]
@@ -123,6 +125,32 @@ public enum RuleFile {
         var handlerReferences: [HandlerReference] = []
     }
 
+    /// A `.yaml` or `.yml` file name.
+    public static func isYAMLName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml")
+    }
+
+    /// Text that is not JSON and starts as YAML does: a comment, `---`, `key:` or `- item` first.
+    public static func looksLikeYAML(_ bytes: [UInt8]) -> Bool {
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        guard let first = body.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return false }
+        let line = body[first...].prefix { $0 != 0x0A }
+        let text = String(decoding: line, as: UTF8.self)
+        if text.hasPrefix("#") || text.hasPrefix("---") || text.hasPrefix("- ") { return true }
+        guard let letter = text.unicodeScalars.first, letter.properties.isAlphabetic else { return false }
+        return text.contains(": ") || text.hasSuffix(":")
+    }
+
+    /// Terraform (HCL) text: a `resource "…"`, `module "…"` … block first.
+    public static func looksLikeTerraform(_ bytes: [UInt8]) -> Bool {
+        let words = ["resource", "data", "module", "variable", "locals", "provider", "terraform", "output"]
+        guard let first = bytes.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return false }
+        let line = String(decoding: bytes[first...].prefix { $0 != 0x0A }, as: UTF8.self)
+        return words.contains { line.hasPrefix($0 + " \"") || line.hasPrefix($0 + " {") }
+    }
+
     /// Parses a file into entries without checking names across entries.
     static func parseEntries(bytes: [UInt8], file: String, currentDirectory: String)
         -> (entries: [RuleEntry], topics: [TopicEntry], errors: [RuleError]) {
@@ -136,6 +164,12 @@ public enum RuleFile {
             // valid JSON: …`); a duplicate key's message names its object already.
             var path: JSONPath? = errorPath.isRoot ? nil : errorPath
             if case .duplicateKey = error { path = nil }
+            if errorPath.isRoot, isYAMLName(file) || looksLikeYAML(bytes) {
+                return ([], [], [RuleError(file: file, location: error.location, problem: .yamlNotRead)])
+            }
+            if errorPath.isRoot, looksLikeTerraform(bytes) {
+                return ([], [], [RuleError(file: file, location: error.location, problem: .terraformNotRead)])
+            }
             return ([], [], [RuleError(file: file, location: error.location, path: path, problem: .invalidJSON(error))])
         }
         var reader = RuleFileReader(file: file, locations: document.locations, currentDirectory: currentDirectory)
@@ -207,7 +241,10 @@ struct RuleFileReader {
         topicReferences = []
         handlerReferences = []
         checkFields(object, at: path, allowed: RuleFile.ruleFields, ignored: RuleFile.ignoredRuleFields, alsoAccepted: ["ScheduleExpression"])
-        if object["ScheduleExpression"] != nil { fail(path.appending("ScheduleExpression"), .scheduleUnsupported) }
+        // An empty one schedules nothing (`put-rule --generate-cli-skeleton` leaves it so).
+        if let schedule = object["ScheduleExpression"], schedule != .string("") {
+            fail(path.appending("ScheduleExpression"), .scheduleUnsupported)
+        }
         let ignored = RuleFile.ignoredRuleFields.filter { object[$0] != nil }
 
         var namePath = path.appending("Name")

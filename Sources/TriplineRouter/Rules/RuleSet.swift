@@ -53,7 +53,10 @@ public struct RuleSet: Sendable {
                 continue
             }
             if isDirectory.boolValue {
-                files.append(contentsOf: jsonFiles(under: path, fileManager: fileManager))
+                let found = ruleFiles(under: path, fileManager: fileManager)
+                files.append(contentsOf: found.json)
+                // Not read, and not passed over in silence: the rules they hold would never fire.
+                errors += found.yaml.map { RuleError(file: $0, problem: .yamlNotRead) }
             } else {
                 files.append(path)
                 let folder = (path as NSString).deletingLastPathComponent
@@ -188,24 +191,27 @@ public struct RuleSet: Sendable {
         return (checked, RuleSet.sortedByFile(errors), warnings)
     }
 
-    /// Every `*.json` file below `directory`, skipping hidden files and directories.
-    static func jsonFiles(under directory: String, fileManager: FileManager) -> [String] {
-        guard let enumerator = fileManager.enumerator(atPath: directory) else { return [] }
-        var found: [String] = []
+    /// Every `*.json` file below `directory`, and every `*.yaml`/`*.yml` one (rules written for
+    /// CloudFormation or SAM, which are not read), skipping hidden files and directories.
+    static func ruleFiles(under directory: String, fileManager: FileManager) -> (json: [String], yaml: [String]) {
+        guard let enumerator = fileManager.enumerator(atPath: directory) else { return ([], []) }
+        var json: [String] = []
+        var yaml: [String] = []
         while let relative = enumerator.nextObject() as? String {
             let name = (relative as NSString).lastPathComponent
             if name.hasPrefix(".") {
                 enumerator.skipDescendants()
                 continue
             }
-            guard name.hasSuffix(".json") else { continue }
+            let isYAML = RuleFile.isYAMLName(name)
+            guard name.hasSuffix(".json") || isYAML else { continue }
             let full = directory.hasSuffix("/") ? directory + relative : directory + "/" + relative
             var isDirectory: ObjCBool = false
             if fileManager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
-                found.append(full)
+                if isYAML { yaml.append(full) } else { json.append(full) }
             }
         }
-        return found.sorted()
+        return (json.sorted(), yaml.sorted())
     }
 
     /// Errors grouped by file (in sorted file order), each file's in document order.

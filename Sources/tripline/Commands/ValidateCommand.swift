@@ -172,8 +172,12 @@ enum ValidatedFileKind: String, CaseIterable {
     static func sniff(_ path: String) -> ValidatedFileKind {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return .rule }
-        guard let bytes = try? readWholeFile(path: path, limit: maxSniffBytes),
-              let value = try? JSONParser.parse(bytes, options: .init(duplicateKeys: .lastWins)) else { return .pattern }
+        guard let bytes = try? readWholeFile(path: path, limit: maxSniffBytes) else { return .pattern }
+        // Rules written for CloudFormation, SAM or Terraform: told as rule files are that they are not read.
+        guard let value = try? JSONParser.parse(bytes, options: .init(duplicateKeys: .lastWins)) else {
+            let foreign = RuleFile.isYAMLName(path) || RuleFile.looksLikeYAML(bytes) || RuleFile.looksLikeTerraform(bytes)
+            return foreign ? .rule : .pattern
+        }
         switch value {
         case .array: return .rule
         case .object(let object):
@@ -186,6 +190,13 @@ enum ValidatedFileKind: String, CaseIterable {
             // A CloudFormation resource or template (a pattern has no string values, so "Type": "…" is not one).
             if object["Type"]?.stringValue != nil || object["AWSTemplateFormatVersion"] != nil { return .rule }
             if case .object(let resources)? = object["Resources"], resources.contains(where: { $0.value["Type"]?.stringValue != nil }) { return .rule }
+            // `list-rules` output, resources keyed by their logical ids, a resource's `Properties` alone: a
+            // pattern holds no string right inside an object, and no rule objects in a list.
+            if case .array(let rules)? = object["Rules"], rules.contains(where: { $0["Name"]?.stringValue != nil }) { return .rule }
+            if object.contains(where: { member in
+                guard case .object(let inner) = member.value else { return false }
+                return inner["Type"]?.stringValue != nil || (member.key == "Properties" && inner.contains { $0.value.stringValue != nil })
+            }) { return .rule }
             return .pattern
         default: return .pattern
         }
