@@ -249,6 +249,7 @@ public final class Router {
                 }
                 try journal.pruneSettled()
                 if total > 0 {
+                    if !blockUserTargets.isEmpty { try restorePendingBlocks(from: journal) }
                     dispatcher.resume(firstPage: try journal.pending(limit: options.dispatcher.windowCapacity), total: total)
                     summary.deliveriesResumed = total
                     // (dlq redrive queues its letters itself before it runs: they are not an earlier run's.)
@@ -547,7 +548,7 @@ public final class Router {
                                       event: event.bytes, ingestionTime: ingestionTime, acceptedAt: now, suppressedCount: suppressed))
                 // Tripline's own events never block anyone (TargetExecutor skips them).
                 if case .blockUser(let block) = target.kind, !emitted {
-                    addPendingBlock(of: event, rule: rule.name, targetID: target.id, target: block, now: now)
+                    addPendingBlock(of: event.envelope, eventID: event.id, rule: rule.name, targetID: target.id, target: block, now: now)
                 }
             }
         }
@@ -563,15 +564,38 @@ public final class Router {
     /// when the blocklist already marks it as this block would, nor when the circuit breaker would
     /// refuse it, counting the real blocks still pending (which may count one the breaker has
     /// already counted: a block then goes unmarked until it lands, never the other way round).
-    private func addPendingBlock(of event: NormalizedEvent, rule: String, targetID: String, target: BlockUserTarget, now: Double) {
-        guard let blocking, let block = blocking.expectedBlock(of: event.envelope, rule: rule, targetID: targetID, target: target, now: now) else { return }
+    private func addPendingBlock(of event: JSONValue, eventID: String, rule: String, targetID: String, target: BlockUserTarget, now: Double) {
+        guard let blocking, let block = blocking.expectedBlock(of: event, rule: rule, targetID: targetID, target: target, now: now) else { return }
         // On the list already (a real block, or a dry run for a dry run): the snapshot marks it, and no breaker is asked.
         if let listed = block.identifiers.first(where: { blocked.isBlocked($0, now: now) }), block.dryRun || !blocked.isDryRun(listed) { return }
         if !block.dryRun && !pendingBlocks.hasRealBlock(key: block.key) {
             let breaker = blocking.circuitBreaker
             if breaker.blocksInWindow(now: now) + pendingBlocks.realPrincipals >= breaker.maxBlocks { return }
         }
-        pendingBlocks.add(delivery: DeliveryKey.idempotencyKey(eventID: event.id, rule: rule, target: targetID), block)
+        pendingBlocks.add(delivery: DeliveryKey.idempotencyKey(eventID: eventID, rule: rule, target: targetID), block)
+    }
+
+    /// Most queued `BlockUser` deliveries per target whose blocks ``restorePendingBlocks(from:)`` marks.
+    static let restoredBlocksPerTarget = 10_000
+
+    /// Marks again the pending blocks of the `BlockUser` deliveries an earlier run, or the part of this
+    /// run before a reload, queued and did not carry out, as that run marked them: otherwise the
+    /// principal's events read before the block runs would go unmarked. Called before any queued
+    /// delivery can run, so that each mark is settled by its delivery's report like any other.
+    private func restorePendingBlocks(from journal: DeliveryJournal) throws(StateError) {
+        refreshBlocked()
+        let now = StateTime.now()
+        for rule in rules.rules {
+            for target in rule.targets {
+                guard case .blockUser(let block) = target.kind else { continue }
+                for delivery in try journal.stored(rule: rule.name, target: target.id, limit: Self.restoredBlocksPerTarget) {
+                    guard let event = try? JSONParser.parse(delivery.event, options: .init(maxBytes: max(options.maxEventBytes, delivery.event.count)))
+                    else { continue }
+                    addPendingBlock(of: event, eventID: delivery.eventID, rule: rule.name, targetID: target.id, target: block, now: now)
+                    pendingBlocks.queued(delivery: DeliveryKey.idempotencyKey(eventID: delivery.eventID, rule: rule.name, target: target.id))
+                }
+            }
+        }
     }
 
     /// After a batch committed: a pending block whose delivery the journal queued stays until its

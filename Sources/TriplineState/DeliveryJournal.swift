@@ -104,19 +104,32 @@ public struct DeliveryJournal: Sendable {
     /// delivery is handed to the dispatcher only once committed), never an uncommitted one.
     public func load(_ id: Int64) throws(StateError) -> StoredDelivery? {
         try store.withReader { (_, statement) throws(StateError) in
-            let select = try statement("""
-                SELECT id, rule, target, attempts, next_attempt_at, accepted_at, event_id, origin, event, ingestion_time, history, suppressed
-                FROM deliveries WHERE id = ?1
-                """)
+            let select = try statement("SELECT \(Self.storedColumns) FROM deliveries WHERE id = ?1")
             try select.bind(.integer(id))
             defer { _ = try? select.bind() }
             guard try select.step() else { return nil }
-            return StoredDelivery(
-                queued: QueuedDelivery(id: select.integer(0), rule: select.text(1) ?? "", target: select.text(2) ?? "", attempts: select.int(3),
-                                       nextAttemptAt: select.real(4), acceptedAt: select.real(5)),
-                eventID: select.text(6) ?? "", origin: select.text(7) ?? "", event: select.blob(8), ingestionTime: select.text(9) ?? "",
-                history: AttemptRecord.decode(select.text(10)), suppressedCount: select.int(11))
+            return Self.stored(select)
         }
+    }
+
+    /// The queued deliveries to `rule`/`target` with their events, oldest first, at most `limit`: what a
+    /// run must know of an earlier run's work for that target before any of it runs again.
+    public func stored(rule: String, target: String, limit: Int) throws(StateError) -> [StoredDelivery] {
+        try store.withReader { (_, statement) throws(StateError) in
+            try statement("SELECT \(Self.storedColumns) FROM deliveries WHERE rule = ?1 AND target = ?2 ORDER BY id LIMIT ?3")
+                .bind(.text(rule), .text(target), .int(max(0, limit))).rows { Self.stored($0) }
+        }
+    }
+
+    private static let storedColumns = "id, rule, target, attempts, next_attempt_at, accepted_at, event_id, origin, event, ingestion_time, history, suppressed"
+
+    /// The row of a select of ``storedColumns``.
+    private static func stored(_ row: SQLiteStatement) -> StoredDelivery {
+        StoredDelivery(
+            queued: QueuedDelivery(id: row.integer(0), rule: row.text(1) ?? "", target: row.text(2) ?? "", attempts: row.int(3),
+                                   nextAttemptAt: row.real(4), acceptedAt: row.real(5)),
+            eventID: row.text(6) ?? "", origin: row.text(7) ?? "", event: row.blob(8), ingestionTime: row.text(9) ?? "",
+            history: AttemptRecord.decode(row.text(10)), suppressedCount: row.int(11))
     }
 
     /// Removes deliveries whose target succeeded (one transaction for the lot), settling their keys.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 import TriplineJSON
@@ -15,6 +18,7 @@ private struct MarkingProject {
         try write("""
             #!/bin/sh
             case "$(cat)" in *'"action":"unblock"'*) echo unblock >> "\(dir.path)/handler.log"; exit 0;; esac
+            echo started >> "\(dir.path)/started.log"
             sleep 1
             echo block >> "\(dir.path)/handler.log"
             """, "enforce.sh")
@@ -98,6 +102,28 @@ struct BlockMarkingTests {
             // Once it landed, the blocklist marks u0: no longer pending.
             #expect(try project.run([("DescribeTrails", "next-run", u0)], name: "next").status == 0)
             #expect(project.marks["next-run"] == ["blocked": true], "\(project.marks)")
+        }
+    }
+
+    @Test("a block a killed run queued and did not carry out marks the principal's events of the next run as pending until it lands")
+    func blocksQueuedByAnEarlierRunAreMarked() throws {
+        try withTemporaryDirectory { dir in
+            let project = try MarkingProject(dir: dir)
+            try project.write([BlockUserTargetTests.record("StopLogging", id: "stop-u0", identity: user("u0")),
+                               BlockUserTargetTests.record("StopLogging", id: "stop-u1", identity: user("u1"))].joined(separator: "\n") + "\n",
+                              "first.ndjson")
+            // Killed while u0's block runs (blocks run one at a time): u1's stays queued, unattempted, not on the blocklist.
+            let killed = try BackgroundRun(project.tripline, ["run", "--rules", "Rules", "first.ndjson"], in: dir)
+            let started = dir.appendingPathComponent("started.log")
+            let deadline = Date().addingTimeInterval(20)
+            while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline { usleep(10_000) }
+            killed.signal(SIGKILL)
+            _ = killed.wait()
+            // The next run carries both blocks out (a second each); the events are read before they land.
+            let second = try project.run([("DescribeTrails", "u1-next", user("u1")), ("DescribeTrails", "u2", user("u2"))], name: "second")
+            #expect(second.status == 0, "\(second)")
+            #expect(project.marks["u1-next"] == ["blocked": true, "pending": true], "\(project.marks)")
+            #expect(project.marks["u2"] == nil, "\(project.marks)")
         }
     }
 
