@@ -131,6 +131,38 @@ struct RuleReloadTests {
         }
     }
 
+    @Test("a burst of SIGHUPs reloads at most once a second, not once per signal, and the last edit still takes over")
+    func hangupBurstIsCoalesced() throws {
+        let tripline = try TriplineBinary.locate()
+        try withTemporaryDirectory { dir in
+            let project = try ReloadProject(root: dir)
+            try project.writeRule("first")
+            let follow = try project.startFollowing(tripline)
+            defer { follow.signal(SIGKILL) }
+            let started = Date()
+            for i in 0..<100 {
+                if i == 99 {
+                    try FileManager.default.removeItem(atPath: project.path("rules/first.json"))
+                    try project.writeRule("last")
+                }
+                follow.signal(SIGHUP)
+                usleep(5_000)
+            }
+            let burst = Date().timeIntervalSince(started)
+            #expect(waitForLog(follow, "1 rule reloaded from rules (1 enabled)"))
+            // The edit made with the last signal takes over within a couple of seconds, however many came before it
+            // (signals during a wait come together into one more reading after it).
+            usleep(3_500_000)
+            try project.write(cloudTrailLog(["b1"]), "in/b.json")
+            #expect(project.waitForDeliveries(1), "\(project.delivered())")
+            follow.signal(SIGTERM)
+            let result = follow.wait()
+            #expect(project.delivered() == ["last:b1"], "\(project.delivered())")
+            let reloads = result.stderr.components(separatedBy: "tripline run: reloading with").count - 1
+            #expect(reloads >= 1 && Double(reloads) <= burst + 3, "\(reloads) reloads for 100 signals in \(burst)s: \(result.stderr)")
+        }
+    }
+
     @Test("rules with a problem are reported with their place, and the rules in force stay")
     func brokenRulesAreRefused() throws {
         let tripline = try TriplineBinary.locate()

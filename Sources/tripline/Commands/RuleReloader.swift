@@ -1,5 +1,6 @@
 import Foundation
 import TriplineRouter
+import TriplineTargets
 
 /// Rules that passed every check `run` makes before it starts: the rule files, their handlers,
 /// webhook and BlockUser variables.
@@ -36,6 +37,14 @@ final class RuleReloader: @unchecked Sendable {
     private var pending: LoadedRules?
     private var rulesPath = ""
     private var shutdownTimeout: Double = 0
+    /// When a hangup last read the rules (monotonic seconds), for ``minimumInterval``.
+    private var lastRead = -Double.infinity
+
+    /// Least time between two readings of the rules: hangups sent in a burst (a loop, a tool sending
+    /// one per file it wrote) come together into one reload a second instead of pausing reading at
+    /// each. Waited on the hangup's own queue, where further hangups meanwhile count as one, so the
+    /// files are always read again after the last of them.
+    static let minimumInterval: Double = 1
 
     init(log: DeliveryLog, stop: StopSignal) {
         self.log = log
@@ -60,6 +69,9 @@ final class RuleReloader: @unchecked Sendable {
     /// Handles one SIGHUP. One that arrives while a reload waits for the run to pause reads the
     /// files again too: the newest rules that pass take over (an edit made meanwhile is not lost).
     func hangup() {
+        let wait = lock.withLock { lastRead + Self.minimumInterval - monotonicSeconds() }
+        if wait > 0 { usleep(UInt32(min(wait, Self.minimumInterval) * 1_000_000)) }
+        lock.withLock { lastRead = monotonicSeconds() }
         let (load, refusal, waiting, path, timeout, webhooks) = lock.withLock {
             (self.load, self.refusal, pending != nil, rulesPath, shutdownTimeout, webhooksInForce)
         }
