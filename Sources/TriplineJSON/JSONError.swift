@@ -14,8 +14,13 @@ public enum JSONError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooDeep(limit: Int, at: JSONLocation)
     case tooLarge(size: Int, limit: Int)
     case trailingContent(at: JSONLocation)
+    /// Valid JSON whose matching would take more work than the matcher's limit, said in `limit`
+    /// (`2147483648 steps`): a hostile shape (values that must be checked one against another inside
+    /// arrays of objects, a long value a pattern's automaton cannot cache, a flood of values each
+    /// satisfying many conditions) that would otherwise hold a run for minutes or take gigabytes.
+    case matchingWorkLimit(limit: String)
 
-    /// Where reading stopped; `nil` only for `tooLarge`, which is decided before reading.
+    /// Where reading stopped; `nil` for `tooLarge`, decided before reading, and `matchingWorkLimit`, after it.
     public var location: JSONLocation? {
         switch self {
         case .unexpectedEnd(_, let at), .unexpectedByte(_, _, let at), .invalidUTF8(let at),
@@ -23,7 +28,7 @@ public enum JSONError: Error, Sendable, Equatable, CustomStringConvertible {
              .invalidNumber(_, _, let at), .duplicateKey(_, _, let at), .tooDeep(_, let at),
              .trailingContent(let at):
             return at
-        case .tooLarge:
+        case .tooLarge, .matchingWorkLimit:
             return nil
         }
     }
@@ -53,6 +58,10 @@ public enum JSONError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(size) bytes exceeds the limit of \(limit) bytes"
         case .trailingContent:
             return "unexpected content after the JSON value"
+        case .matchingWorkLimit(let limit):
+            return "matching this event would take more than \(limit) (values checked one against another inside arrays of "
+                + "objects, long values a pattern's automaton cannot cache, or many values each satisfying many conditions): "
+                + "the event is refused so the run goes on"
         }
     }
 

@@ -51,6 +51,7 @@ struct HostileEventTests {
         case .tooDeep: return "tooDeep"
         case .tooLarge: return "tooLarge"
         case .trailingContent: return "trailingContent"
+        case .matchingWorkLimit: return "matchingWorkLimit"
         }
     }
 
@@ -206,6 +207,37 @@ struct HostileEventTests {
         #expect(throws: JSONError.self) { try run(#"{"b": {"c": "pz", "zzz": [[[[1]]]]}}"#) }
         // The scratch is still usable after an error.
         #expect(try run(#"{"a": "x"}"#) == [1, 3])
+    }
+
+    @Test("matching work past MatchScratch.maxMatchWork refuses the event, for each shape that makes work; an ordinary event stays far below")
+    func matchingWorkLimit() throws {
+        func run(_ pattern: String, _ event: String, work: Int = MatchScratch.defaultMaxMatchWork,
+                 pairs: Int = MatchScratch.defaultMaxMatchPairs) throws(JSONError) -> [Int] {
+            var machine = PatternMachine()
+            machine.add(try! EventPattern.parse(pattern), id: 1)
+            var scratch = MatchScratch()
+            scratch.maxMatchWork = work
+            scratch.maxMatchPairs = pairs
+            return try Array(event.utf8).withUnsafeBufferPointer { (buffer) throws(JSONError) -> [Int] in try machine.matches(event: buffer, scratch: &scratch) }
+        }
+        // Two conditions on one array of objects inside an array of one element: every x is checked against every y.
+        let elements = (0..<400).map { $0 % 2 == 0 ? #"{"x":1}"# : #"{"y":1}"# }.joined(separator: ",")
+        let arrays = #"{"a":[{"b":["# + elements + "]}]}"
+        let both = #"{"a":{"b":{"x":[1],"y":[1]}}}"#
+        #expect(try run(both, arrays) == [], "answered within the default limit")
+        #expect(throws: JSONError.matchingWorkLimit(limit: "10000 steps")) { try run(both, arrays, work: 10_000) }
+        // A long suffix against a long repetitive value: the automaton's cache overflows into simulation.
+        let suffix = #"{"v":[{"suffix":""# + String(repeating: "a", count: 300) + #"b"}]}"#
+        let value = #"{"v":""# + String(repeating: "a", count: 5_000) + #""}"#
+        #expect(try run(suffix, value) == [])
+        #expect(throws: JSONError.matchingWorkLimit(limit: "100000 steps")) { try run(suffix, value, work: 100_000) }
+        // Many values each satisfying many conditions: the (condition, value) pairs kept.
+        let ranges = #"{"$or":["# + (0..<50).map { #"{"n":[{"numeric":[">",-\#($0)]}]}"# }.joined(separator: ",") + "]}"
+        let ones = #"{"n":["# + Array(repeating: "1", count: 1_000).joined(separator: ",") + "]}"
+        #expect(try run(ranges, ones) == [1])
+        #expect(throws: JSONError.matchingWorkLimit(limit: "20000 recorded (condition, value) pairs")) { try run(ranges, ones, pairs: 20_000) }
+        // The scratch and machine keep working: an ordinary event takes a few hundred steps.
+        #expect(try run(both, #"{"a":[{"b":[{"x":1,"y":1}]}]}"#, work: 1_000) == [1])
     }
 
     /// One random edit of a byte string.

@@ -56,7 +56,8 @@ struct StringAutomatonTests {
         var count = 0
         for value in work.values {
             var found: [Int32] = []
-            value.withUnsafeBufferPointer { work.automaton.match($0, cache: &cache, into: &found) }
+            var spent = 0
+            value.withUnsafeBufferPointer { work.automaton.match($0, cache: &cache, work: &spent, into: &found) }
             let expected = work.globs.indices.filter { globMatches(value, work.globs[$0]) }.map(Int32.init)
             if Set(found) != Set(expected) { count += 1 }
         }

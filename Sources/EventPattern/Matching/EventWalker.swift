@@ -292,6 +292,11 @@ struct EventWalker {
     /// Lists `occurrence` among the values satisfying predicate `p`.
     @inline(__always)
     private mutating func addPair(pred p: Int, occurrence occ: Int32) {
+        if state.pairs.count >= state.maxPairs {
+            // Past the memory an event may take: stop recording; the event is refused.
+            state.field.work = state.field.workLimit &+ 1
+            return
+        }
         if state.preds[p].stamp != state.epoch {
             state.preds[p].stamp = state.epoch
             state.preds[p].head = -1
@@ -349,6 +354,7 @@ struct EventWalker {
     private mutating func consider(at slot: Int) -> Int {
         let rule = flat.candidates.header(at: slot)
         let next = slot &+ 1 &+ Int(rule.conditionCount)
+        if state.field.work > state.field.workLimit { return next }
         let pattern = Int(rule.pattern)
         if !rule.onlyBranch && state.patternStamp[pattern] == state.epoch { return next }
         if confirm(rule, conditions: slot &+ 1) {
@@ -401,6 +407,7 @@ struct EventWalker {
         guard state.fieldStamp[f] == state.epoch else { return false }
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
+            state.field.work &+= 1
             if compactSatisfies(test, occurrence: Int(occ)) { return true }
             occ = state.occurrences[Int(occ)].nextInField
         }
@@ -665,6 +672,8 @@ struct EventWalker {
     /// exponential (fuzz.md F1: a 5 KB event took 15 s and 0.9 GB).
     private mutating func search(from k: Int, end: Int) -> Bool {
         if k == end { return true }
+        // Past the work an event may take (the event is refused): no more choices.
+        if state.field.work > state.field.workLimit { return false }
         state.searchSteps += 1
         let memoize = state.searchSteps > 512
         var memoKey: [Int32] = []
@@ -779,6 +788,7 @@ struct EventWalker {
     /// `[k]` then the (array, index) pairs chosen in arrays still ahead of condition `k`, by array.
     private func memoKeyFor(condition k: Int) -> [Int32] {
         let ahead = state.arraysAhead[k]
+        state.field.work &+= (state.chosen.count / 2) &* (ahead.count &+ 1)
         var pairs: [(Int32, Int32)] = []
         var c = 0
         while c < state.chosen.count {
@@ -805,7 +815,10 @@ struct EventWalker {
     private func consistent(occurrence occ: Int) -> Bool {
         let start = Int(state.occurrences[occ].memberStart)
         let count = Int(state.occurrences[occ].memberCount)
+        state.field.work &+= 1
         if count == 0 || state.chosen.isEmpty { return true }
+        // Each membership is looked for among the chosen ones, found after about as many as its depth.
+        state.field.work &+= count &* min(count, state.chosen.count / 2)
         for m in 0..<count {
             let array = state.memberArena[start + 2 * m]
             let index = state.memberArena[start + 2 * m + 1]

@@ -227,7 +227,7 @@ final class FieldMatcher: Sendable {
         }
         if hasStringTests {
             scratch.tests.clear()
-            if hasAutomatonTests { automaton.match(value, cache: &cache, into: &scratch.tests) }
+            if hasAutomatonTests { automaton.match(value, cache: &cache, work: &scratch.work, limit: scratch.workLimit, into: &scratch.tests) }
             if !globs.isEmpty { globs.match(value, scratch: &scratch.globs, into: &scratch.tests) }
             for t in scratch.tests {
                 let ti = Int(t)
@@ -348,6 +348,11 @@ private struct TableKey: Hashable {
 
 /// Per-thread working memory for field evaluation.
 struct FieldScratch {
+    /// Matching work spent on this event so far, in steps (see ``MatchScratch/maxMatchWork``); past
+    /// `workLimit` the walk stops doing more and the event is refused. Kept here, where the automata
+    /// count theirs, for the whole walk.
+    var work = 0
+    var workLimit = Int.max
     var tests: [Int32] = []
     var globs = GlobScratch()
     /// Anything-but groups the current value is excluded from.

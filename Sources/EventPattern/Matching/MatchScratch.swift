@@ -10,6 +10,15 @@ public struct MatchScratch {
     public var maxEventBytes: Int
     /// Deepest nesting accepted in an event.
     public var maxDepth: Int
+    /// Most matching work spent on one event (roughly one step per value compared or automaton
+    /// state visited; two seconds or so): an event that needs more is refused with
+    /// ``JSONError/matchingWorkLimit(limit:)``. Ordinary events need a few thousand.
+    public var maxMatchWork: Int = MatchScratch.defaultMaxMatchWork
+    public static let defaultMaxMatchWork = 1 << 31
+    /// Most (condition, value) pairs one event may record (16 bytes each): the memory a flood of
+    /// values each satisfying many conditions could take.
+    public var maxMatchPairs: Int = MatchScratch.defaultMaxMatchPairs
+    public static let defaultMaxMatchPairs = 1 << 24
     /// The walk's buffers, shared by copies of this scratch as the key stack is.
     let walk = WalkStateBox()
     let keyStack = JSONKeyStack()

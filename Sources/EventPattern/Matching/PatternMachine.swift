@@ -72,8 +72,15 @@ public struct PatternMachine: Sendable {
         let cursor = JSONCursor(bytes: event, maxDepth: scratch.maxDepth, keyStack: scratch.keyStack)
         var walker = EventWalker(machine: compiled, cursor: cursor, state: scratch.walk.pointer)
         walker.state.prepare(for: compiled)
+        walker.state.field.work = 0
+        walker.state.field.workLimit = scratch.maxMatchWork
+        walker.state.maxPairs = scratch.maxMatchPairs
         try walker.walkEvent()
         walker.decide()
+        if walker.state.field.work > scratch.maxMatchWork {
+            throw .matchingWorkLimit(limit: walker.state.pairs.count >= scratch.maxMatchPairs
+                                     ? "\(scratch.maxMatchPairs) recorded (condition, value) pairs" : "\(scratch.maxMatchWork) steps")
+        }
         let matched = walker.state.matched
         if matched.isEmpty { return }
         var found = UnsafeMutableBufferPointer(start: matched.base, count: matched.count)

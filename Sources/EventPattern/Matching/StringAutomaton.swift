@@ -52,9 +52,16 @@ struct StringAutomaton: Sendable {
 
     // MARK: Matching
 
+    /// Matching work (``MatchScratch/maxMatchWork`` steps) one NFA state visited counts for: its
+    /// closure is built through a hash set, some thirty times a simple comparison.
+    static let stateWork = 32
+
     /// Appends the ids of the tests `value` satisfies, building DFA states in `cache` as needed.
+    ///
+    /// `work` counts the NFA states visited building states and simulating after an overflow;
+    /// past `limit` the value is given up (the caller refuses the event).
     @inline(__always)
-    func match(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, into out: inout [Int32]) {
+    func match(_ value: UnsafeBufferPointer<UInt8>, cache: inout LazyDFA, work: inout Int, limit: Int = .max, into out: inout [Int32]) {
         if cache.classCount == 0 { cache.reset(for: self) }
         var state: Int32 = 0
         let classes = cache.classCount
@@ -62,11 +69,12 @@ struct StringAutomaton: Sendable {
             let cls = Int(classOf[Int(b)])
             var next = cache.table[Int(state) &* classes &+ cls]
             if next < 0 {
-                next = cache.addTransition(from: state, class: cls, automaton: self)
+                next = cache.addTransition(from: state, class: cls, automaton: self, work: &work)
                 if next < 0 {
                     // The cache overflowed and was flushed: finish this value by NFA simulation.
-                    return simulate(value, into: &out)
+                    return simulate(value, work: &work, limit: limit, into: &out)
                 }
+                if work > limit { return }
             }
             state = next
             if state == cache.deadState { return }
@@ -251,11 +259,13 @@ struct StringAutomaton: Sendable {
 
     // MARK: NFA simulation (cache overflow)
 
-    private func simulate(_ value: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+    private func simulate(_ value: UnsafeBufferPointer<UInt8>, work: inout Int, limit: Int, into out: inout [Int32]) {
         var current = startSet
         for b in value {
             current = transition(from: current, class: Int(classOf[Int(b)]))
             if current.isEmpty && baseIsEmpty { return }
+            work &+= StringAutomaton.stateWork &* (current.count &+ 1)
+            if work > limit { return }
         }
         out.append(contentsOf: accepts(of: current))
     }
@@ -318,11 +328,12 @@ struct LazyDFA {
     }
 
     /// Builds (or finds) the state after `state` on `cls`; -1 when the cache had to be flushed.
-    mutating func addTransition(from state: Int32, class cls: Int, automaton: StringAutomaton) -> Int32 {
+    mutating func addTransition(from state: Int32, class cls: Int, automaton: StringAutomaton, work: inout Int) -> Int32 {
         if sets.count >= LazyDFA.maxStates || storedBytes >= maxBytes {
             reset(for: automaton)
             return -1
         }
+        work &+= StringAutomaton.stateWork &* (sets[Int(state)].count &+ 1)
         let target = addState(automaton.transition(from: sets[Int(state)], class: cls), automaton: automaton)
         table[Int(state) * classCount + cls] = target
         return target

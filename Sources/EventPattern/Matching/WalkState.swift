@@ -41,6 +41,8 @@ struct WalkState {
     /// Per trie node of the machine last matched: whether its subtrees are deferred or read at once.
     var deferral = UnsafeMutableBufferPointer<DeferralStats>(start: nil, count: 0)
     var nextArrayID: Int32 = 0
+    /// Most (predicate, value) pairs this walk records (``MatchScratch/maxMatchPairs``).
+    var maxPairs = Int.max
     var predBuffer: [Int32] = []
     var decodeBuffer: [UInt8] = []
     var field = FieldScratch()
