@@ -203,7 +203,8 @@ public final class Router {
             attempt: { executor.attempt($0, attempt: $1) },
             onReport: { [emitted, settledBlocks, blockUserTargets] report in
                 tally.count(report)
-                log.record(report)
+                // A stop asked for from within, not by a signal, is a reload's pause (see `interruptRunning` below).
+                log.record(report, forReload: report.next == .leftQueued && stop.map { $0.isRequested && !$0.wasSignalled } == true)
                 // Its outcome is on the blocklist (a retry is still pending): the run loop takes its pending block away.
                 if !blockUserTargets.isEmpty, blockUserTargets.contains(DeliveryKey.target(rule: report.rule, target: report.target)) {
                     switch report.next {
@@ -223,8 +224,9 @@ public final class Router {
             interruptRunning: { [runner, webhookClient = executor.webhooks.client] in
                 runner.interruptRunning()
                 let reloading = !(stop?.wasSignalled ?? true)
-                webhookClient?.interruptInFlight(reason: reloading ? "the run paused to reload its rules and its shutdown timeout has passed"
-                                                                   : "the run is stopping and its shutdown timeout has passed")
+                let who = command == "run" ? "the run" : "tripline \(command)"
+                webhookClient?.interruptInFlight(reason: reloading ? "\(who) paused to reload its rules and its shutdown timeout has passed"
+                                                                   : "\(who) is stopping and its shutdown timeout has passed")
             },
             // Topic fan-outs are committed by the dispatcher, accept batches by this loop: one order.
             enqueueOrder: acceptLock)

@@ -192,6 +192,10 @@ struct ValidateCommandTests {
                 .write(to: dir.appendingPathComponent("listed.json"))
             try Data(#"{"TrailAlarm": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {"source": ["aws.cloudtrail"]}}}}"#.utf8)
                 .write(to: dir.appendingPathComponent("resource.json"))
+            // A pattern whose field is named Type stays a pattern (told what a pattern expects).
+            try Data(#"{"detail": {"Type": "Root"}}"#.utf8).write(to: dir.appendingPathComponent("pattern.json"))
+            let pattern = try tripline.run(["validate", "pattern.json"], in: dir)
+            #expect(pattern.stdoutLines.first?.hasPrefix("pattern.json:1:21: detail.Type: expected an array of values") == true, "\(pattern)")
             for name in ["listed.json", "resource.json"] {
                 let result = try tripline.run(["validate", name], in: dir)
                 #expect(result.status == 0 && result.stdoutLines.first == "\(name): ok", "\(result)")
@@ -199,9 +203,14 @@ struct ValidateCommandTests {
             let rules = dir.appendingPathComponent("Rules")
             try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
             try Data(#"{"Name": "s3", "EventPattern": {"source": ["aws.s3"]}}"#.utf8).write(to: rules.appendingPathComponent("s3.json"))
-            try Data("Type: AWS::Events::Rule\nProperties:\n  Name: ec2\n".utf8).write(to: rules.appendingPathComponent("ec2.yaml"))
+            try Data("Type: AWS::Events::Rule\nProperties:\n  Name: ec2\n  EventPattern:\n    source: [aws.ec2]\n".utf8)
+                .write(to: rules.appendingPathComponent("ec2.yaml"))
+            // YAML that holds no rule is no rule file; JSON under a YAML name is read as one.
+            try Data("resources:\n  - deployment.yaml\n".utf8).write(to: rules.appendingPathComponent("kustomization.yaml"))
+            try Data(#"{"Name": "iam", "EventPattern": {"source": ["aws.iam"]}}"#.utf8).write(to: rules.appendingPathComponent("iam.yml"))
             let folder = try tripline.run(["validate", "Rules"], in: dir)
             #expect(folder.status == 1 && folder.stdoutLines.contains { $0.hasPrefix("Rules/ec2.yaml: YAML is not read: rule files are JSON") }, "\(folder)")
+            #expect(folder.stdoutLines.contains("2 rules valid, 1 error") && !folder.stdout.contains("kustomization"), "\(folder)")
             let run = try tripline.run(["run", "--ephemeral", "--rules", "Rules", "/dev/null"], in: dir)
             #expect(run.status == 2 && run.stderr.contains("Rules/ec2.yaml: YAML is not read"), "the run does not start without the rule: \(run)")
         }

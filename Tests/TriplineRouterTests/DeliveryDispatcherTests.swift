@@ -215,6 +215,21 @@ struct DeliveryDispatcherTests {
         #expect(try DeadLetterStore(store: harness.store).list(now: StateTime.now()).isEmpty)
     }
 
+    @Test("an unsent delivery whose wait would outlast MaximumEventAgeInSeconds is dead-lettered at once, saying so")
+    func unsentPastTheEventAgeIsDeadLettered() throws {
+        let harness = try DispatcherHarness()
+        let dispatcher = harness.dispatcher(settings: { _, _ in
+            DeliveryTargetSettings(maxConcurrency: 1, retryPolicy: RetryPolicy(maximumRetryAttempts: 5, maximumEventAgeInSeconds: 60),
+                                   deadLetterFile: nil)
+        }) { _, _ in .notAttempted(reason: "not sent: the URL asked every delivery to wait (Retry-After) 3600s more", retryAfter: 3600) }
+        dispatcher.enqueue(try harness.accept(target: "t", events: ["a"]))
+        dispatcher.drain(linger: 5)
+        let letters = try DeadLetterStore(store: harness.store).list(now: StateTime.now())
+        #expect(letters.map(\.reason) == ["not sent before MaximumEventAgeInSeconds (60s since it was accepted) would pass: failed"], "\(letters.map(\.reason))")
+        #expect(letters.first?.history.isEmpty == true, "no attempt was made")
+        #expect(try harness.journal.count() == 0)
+    }
+
     @Test func exhaustedRetriesGoToTheDeadLettersWithEveryAttempt() throws {
         try withRouterTempDirectory { dir in
             let harness = try DispatcherHarness()

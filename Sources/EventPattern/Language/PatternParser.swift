@@ -72,8 +72,8 @@ public struct PatternErrors: Error, Sendable, CustomStringConvertible {
 
 /// Turns pattern JSON into an ``EventPattern``, collecting every problem rather than stopping at the first.
 struct PatternParser {
-    /// `Ref` and `Fn::…`: CloudFormation's intrinsic functions, said as such where they make a pattern invalid
-    /// (a field an event really has may be named `Ref`, so only then).
+    /// `Ref` and `Fn::…`: CloudFormation's intrinsic functions. A field named `Fn::…` is refused as one; `Ref`
+    /// only where it makes a pattern invalid (a field an event really has may be named `Ref`).
     static func isCloudFormationFunction(_ key: String) -> Bool { key == "Ref" || key.hasPrefix("Fn::") }
 
     static let operatorNames = ["prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr"]
@@ -134,6 +134,11 @@ struct PatternParser {
         var result = PatternObject(members: [])
         for member in object.members {
             let memberPath = path.appending(member.key)
+            // `{"Fn::GetAtt": [...]}` reads as a field with values, so it would load and never match.
+            if member.key.hasPrefix("Fn::") {
+                fail(memberPath, .cloudFormationFunction(member.key))
+                continue
+            }
             if insideOr && PatternParser.reservedNamesInOr.contains(member.key) {
                 // A misplaced operator (`{"$or": [{"prefix": ["a"]}, …]}`) more often than a field:
                 // event-ruler refuses the pattern rather than guess.

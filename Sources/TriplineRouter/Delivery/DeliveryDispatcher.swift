@@ -485,7 +485,8 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             return .booked(deadLetter(stored, failure: nil, reason: missingTarget(item.rule, item.target), file: nil, attempt: nil, report: nil))
         }
         if RetrySchedule.isExpired(acceptedAt: stored.queued.acceptedAt, now: now, policy: target.retryPolicy) {
-            return .booked(deadLetter(stored, failure: nil, reason: "older than MaximumEventAgeInSeconds (\(target.retryPolicy.maximumEventAgeInSeconds)s) before it could be attempted",
+            let before = stored.queued.attempts == 0 ? "before it could be attempted" : "before its next attempt"
+            return .booked(deadLetter(stored, failure: nil, reason: "older than MaximumEventAgeInSeconds (\(target.retryPolicy.maximumEventAgeInSeconds)s) \(before)",
                                       file: target.deadLetterFile, attempt: nil, report: nil))
         }
         let number = stored.queued.attempts + 1
@@ -508,6 +509,11 @@ public final class DeliveryDispatcher: @unchecked Sendable {
             }
             guard let retryAfter else { return .booked(reported(.leftQueued)) }
             let at = ended + max(0, retryAfter)
+            if RetrySchedule.isExpired(acceptedAt: stored.queued.acceptedAt, now: at, policy: target.retryPolicy) {
+                return .booked(deadLetter(stored, failure: nil, reason: "not sent before MaximumEventAgeInSeconds "
+                                          + "(\(target.retryPolicy.maximumEventAgeInSeconds)s since it was accepted) would pass: \(report.summary)",
+                                          file: target.deadLetterFile, attempt: nil, report: report))
+            }
             do {
                 try journal.postpone(item.id, until: at)
             } catch {

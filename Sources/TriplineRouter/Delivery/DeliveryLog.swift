@@ -124,7 +124,9 @@ public final class DeliveryLog: Sendable {
     }
 
     /// Logs what an attempt printed and, if it failed (or always, in JSON), how it ended and what comes next.
-    public func record(_ report: DeliveryReport) {
+    ///
+    /// `forReload`: the run is pausing to reload its rules, which take over what stays queued.
+    public func record(_ report: DeliveryReport, forReload: Bool = false) {
         if let fileError = report.deadLetterFileError, deadLetterFilesReported.insert(fileError.path) {
             note("tripline run: " + PrintableText.escapingControls(fileError.description)
                  + (ephemeral ? "; its dead letters are lost (--ephemeral keeps no state database)"
@@ -164,7 +166,9 @@ public final class DeliveryLog: Sendable {
                     line += " (" + PrintableText.escapingControls(file)
                         + (report.deadLetterFileError.map { "; not appended: " + PrintableText.escapingControls($0.reason) } ?? "") + ")"
                 }
-            case .leftQueued: line += ephemeral ? "; still queued at the end, dropped (--ephemeral)" : "; left queued for the next run"
+            case .leftQueued:
+                line += forReload ? "; left queued for the reloaded rules"
+                    : ephemeral ? "; still queued at the end, dropped (--ephemeral)" : "; left queued for the next run"
             case .done, .unrecorded: break
             }
             console.output(line + " (event \(PrintableText.escapingControls(report.eventID)) from \(PrintableText.escapingControls(report.origin)))")

@@ -137,7 +137,7 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             return "not valid JSON: \(error.message)"
         case .yamlNotRead:
             return "YAML is not read: rule files are JSON; convert it (a CloudFormation template with \"cfn-flip\", which also turns "
-                + "!Ref into {\"Ref\": …}; other YAML with \"yq -o=json\") and keep only the .json file in the rules folder"
+                + "!Ref into {\"Ref\": …}; other YAML with \"yq -o=json\") and keep only the JSON file"
         case .terraformNotRead:
             return "Terraform is not read: rule files are JSON; write the rule as {\"Name\": …, \"EventPattern\": …, \"Targets\": […]} "
                 + "with the event_pattern's JSON (what jsonencode(…) or the heredoc holds) as EventPattern"
@@ -253,7 +253,9 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
 
     /// A JSON value as shown in "got …": compact JSON up to 60 bytes; a longer string is cut
     /// with its length given; another long value is named by its kind.
-    static func describe(_ value: JSONValue) -> String {
+    /// `namingFunctions`: a CloudFormation intrinsic function is said to be one, with what to do (not
+    /// where the value is ignored anyway once the error is fixed, as a target's `Arn`).
+    static func describe(_ value: JSONValue, namingFunctions: Bool = true) -> String {
         var text = JSONWriter.string(value)
         if text.utf8.count > 60 {
             if case .string(let s) = value {
@@ -263,7 +265,8 @@ public enum RuleProblem: Sendable, Equatable, CustomStringConvertible {
             }
         }
         // `{"Fn::Sub": "${AWS::StackName}-alerts"}` in a template: said as what it is.
-        if case .object(let object) = value, object.count == 1, let key = object.members.first?.key, key == "Ref" || key.hasPrefix("Fn::") {
+        if namingFunctions, case .object(let object) = value, object.count == 1, let key = object.members.first?.key,
+           key == "Ref" || key.hasPrefix("Fn::") {
             text += " (the CloudFormation intrinsic function \(JSONWriter.quoted(key)), which nothing evaluates here: write the value it stands for)"
         }
         return text

@@ -131,24 +131,50 @@ public enum RuleFile {
         return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml")
     }
 
-    /// Text that is not JSON and starts as YAML does: a comment, `---`, `key:` or `- item` first.
-    public static func looksLikeYAML(_ bytes: [UInt8]) -> Bool {
+    /// The first line of `bytes` that is neither blank nor a comment (`#`, and `//` when
+    /// `slashComments`), without its leading blanks; whether a YAML document marker came first.
+    private static func firstContentLine(_ bytes: [UInt8], slashComments: Bool) -> (line: String, marker: Bool)? {
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
-        guard let first = body.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return false }
-        let line = body[first...].prefix { $0 != 0x0A }
-        let text = String(decoding: line, as: UTF8.self)
-        if text.hasPrefix("#") || text.hasPrefix("---") || text.hasPrefix("- ") { return true }
-        guard let letter = text.unicodeScalars.first, letter.properties.isAlphabetic else { return false }
-        return text.contains(": ") || text.hasSuffix(":")
+        for raw in body.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            let line = String(decoding: raw, as: UTF8.self).drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+            if line.isEmpty || line.hasPrefix("#") || slashComments && line.hasPrefix("//") { continue }
+            if line.hasPrefix("---") || line.hasPrefix("%YAML") { return (String(line), true) }
+            return (String(line), false)
+        }
+        return nil
     }
 
-    /// Terraform (HCL) text: a `resource "…"`, `module "…"` … block first.
+    /// Text that is not JSON and reads as YAML: after blank and comment lines, a `---` marker,
+    /// `key:` or `- item` (not `{` or `[`: that is JSON, perhaps with a comment JSON does not allow).
+    public static func looksLikeYAML(_ bytes: [UInt8]) -> Bool {
+        guard let (line, marker) = firstContentLine(bytes, slashComments: false) else { return false }
+        if marker || line.hasPrefix("- ") { return true }
+        guard let letter = line.unicodeScalars.first, letter.properties.isAlphabetic else { return false }
+        return line.contains(": ") || line.hasSuffix(":")
+    }
+
+    /// Terraform (HCL) text: after blank and comment lines, a `resource "…"`, `module "…"` … block.
     public static func looksLikeTerraform(_ bytes: [UInt8]) -> Bool {
         let words = ["resource", "data", "module", "variable", "locals", "provider", "terraform", "output"]
-        guard let first = bytes.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return false }
-        let line = String(decoding: bytes[first...].prefix { $0 != 0x0A }, as: UTF8.self)
+        guard let (line, _) = firstContentLine(bytes, slashComments: true) else { return false }
         return words.contains { line.hasPrefix($0 + " \"") || line.hasPrefix($0 + " {") }
+    }
+
+    /// Whether a YAML (or Terraform) file holds rules: it names an event pattern, an
+    /// `AWS::Events::Rule`, a SAM EventBridge event or a Terraform event rule. Other YAML there (a kustomization, notes) is
+    /// no rule file and is left alone.
+    public static func mentionsRules(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return ["EventPattern", "AWS::Events::Rule", "EventBridgeRule", "CloudWatchEvent", "event_pattern", "aws_cloudwatch_event_rule"]
+            .contains { text.contains($0) }
+    }
+
+    /// The offset of the first byte that is not blank (or a byte-order mark).
+    private static func firstNonBlank(_ bytes: [UInt8]) -> Int {
+        var i = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+        return i
     }
 
     /// Parses a file into entries without checking names across entries.
@@ -164,11 +190,14 @@ public enum RuleFile {
             // valid JSON: …`); a duplicate key's message names its object already.
             var path: JSONPath? = errorPath.isRoot ? nil : errorPath
             if case .duplicateKey = error { path = nil }
-            if errorPath.isRoot, isYAMLName(file) || looksLikeYAML(bytes) {
-                return ([], [], [RuleError(file: file, location: error.location, problem: .yamlNotRead)])
-            }
-            if errorPath.isRoot, looksLikeTerraform(bytes) {
-                return ([], [], [RuleError(file: file, location: error.location, problem: .terraformNotRead)])
+            // Not JSON at all (an error before its first value): say what it is when it reads as another format.
+            if errorPath.isRoot, error.location?.offset ?? 0 <= firstNonBlank(bytes) {
+                if looksLikeTerraform(bytes) {
+                    return ([], [], [RuleError(file: file, location: error.location, problem: .terraformNotRead)])
+                }
+                if isYAMLName(file) || looksLikeYAML(bytes) {
+                    return ([], [], [RuleError(file: file, location: error.location, problem: .yamlNotRead)])
+                }
             }
             return ([], [], [RuleError(file: file, location: error.location, path: path, problem: .invalidJSON(error))])
         }
@@ -447,7 +476,7 @@ struct RuleFileReader {
         guard let key = present.first else {
             if let arn = object["Arn"] {
                 // A target copied from AWS: say why it cannot run rather than that it lacks a kind.
-                fail(path.appending("Arn"), .awsTargetOnly(arn: RuleProblem.describe(arn), available: TargetKind.Key.allCases.map(\.rawValue)))
+                fail(path.appending("Arn"), .awsTargetOnly(arn: RuleProblem.describe(arn, namingFunctions: false), available: TargetKind.Key.allCases.map(\.rawValue)))
             } else {
                 fail(path, .missingTargetKind(available: TargetKind.Key.allCases.map(\.rawValue)))
             }

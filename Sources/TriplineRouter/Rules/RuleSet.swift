@@ -27,7 +27,8 @@ public struct RuleSet: Sendable {
 
     /// Loads rule files and directories.
     ///
-    /// A directory contributes every `*.json` file below it (recursively, hidden entries skipped);
+    /// A directory contributes every `*.json` file below it (recursively, hidden entries skipped),
+    /// and every `*.yaml`/`*.yml` one that holds JSON; one holding YAML rules is an error;
     /// a file is read whatever its name. Files are read in sorted path order, each at most once.
     /// Every problem in every file is returned, not just the first; rules with problems are left
     /// out of the set.
@@ -55,8 +56,16 @@ public struct RuleSet: Sendable {
             if isDirectory.boolValue {
                 let found = ruleFiles(under: path, fileManager: fileManager)
                 files.append(contentsOf: found.json)
-                // Not read, and not passed over in silence: the rules they hold would never fire.
-                errors += found.yaml.map { RuleError(file: $0, problem: .yamlNotRead) }
+                for file in found.yaml {
+                    // JSON under a YAML name is read as any rule file; YAML that holds rules is an error, not
+                    // passed over in silence (its rules would never fire); other YAML there is no rule file.
+                    guard let bytes = try? readRuleFile(file, fileManager: fileManager) else { continue }
+                    if (try? JSONParser.parse(bytes, options: .init(duplicateKeys: .lastWins))) != nil {
+                        files.append(file)
+                    } else if RuleFile.mentionsRules(bytes) {
+                        errors.append(RuleError(file: file, problem: .yamlNotRead))
+                    }
+                }
             } else {
                 files.append(path)
                 let folder = (path as NSString).deletingLastPathComponent

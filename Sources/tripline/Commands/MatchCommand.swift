@@ -15,7 +15,7 @@ enum MatchCommand: Command {
         summary: "Print the events the rules match, delivering nothing (a backtest over past logs)",
         synopses: ["match [--rules DIR] [--rule NAME]... [--count] [INPUT...]"],
         options: [
-            OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it) or one file (default: Rules)."),
+            OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it, and .yaml/.yml files that hold JSON) or one file (default: Rules)."),
             OptionSpec(name: "rule", valueName: "NAME", help: "Only this rule (repeatable); a DISABLED rule named here is judged as ENABLED.",
                        repeatable: true),
             OptionSpec(name: "count", valueName: nil, help: "Print only how many events each rule matched."),

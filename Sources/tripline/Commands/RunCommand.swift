@@ -15,7 +15,7 @@ enum RunCommand: Command {
         summary: "Route CloudTrail events through the rules to their handlers",
         synopses: ["run [--rules DIR] [--state-dir DIR | --ephemeral] [--from-start] [--dedupe-window SECONDS] [--forget-missing SECONDS|never] [--log-format text|json] [--follow DIR] [INPUT...]"],
         options: [
-            OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it) or one file (default: Rules)."),
+            OptionSpec(name: "rules", valueName: "DIR", help: "Rule files: a directory (every *.json below it, and .yaml/.yml files that hold JSON) or one file (default: Rules)."),
             OptionSpec(name: "state-dir", valueName: "DIR", help: "The state directory: delivery queue, dead letters, checkpoints (default: .tripline beside the rules)."),
             OptionSpec(name: "ephemeral", valueName: nil, help: "Keep state in memory only: no checkpoints, nothing survives the run."),
             OptionSpec(name: "from-start", valueName: nil, help: "Ignore checkpoints: read every input file from its start."),

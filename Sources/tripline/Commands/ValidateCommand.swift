@@ -19,7 +19,8 @@ enum ValidateCommand: Command {
         positionals: "PATH...",
         discussion: """
             A rule file holds one rule object (Name, EventPattern, Targets, …) or a list of them; a
-            folder is read as rule files (every *.json below it), checked together so duplicate
+            folder is read as rule files (every *.json below it; a .yaml or .yml file that holds rules in
+            YAML is an error, as Tripline reads JSON), checked together so duplicate
             names across files are found; a rule file given alone sees the topics declared in the
             other files of its folder. A pattern file holds one event pattern: a JSON object.
             Without --kind, folders and files that look like rules are rules, others patterns.
@@ -175,8 +176,9 @@ enum ValidatedFileKind: String, CaseIterable {
         guard let bytes = try? readWholeFile(path: path, limit: maxSniffBytes) else { return .pattern }
         // Rules written for CloudFormation, SAM or Terraform: told as rule files are that they are not read.
         guard let value = try? JSONParser.parse(bytes, options: .init(duplicateKeys: .lastWins)) else {
+            // Only when it holds rules: YAML or HCL of a pattern is told what a pattern file holds.
             let foreign = RuleFile.isYAMLName(path) || RuleFile.looksLikeYAML(bytes) || RuleFile.looksLikeTerraform(bytes)
-            return foreign ? .rule : .pattern
+            return foreign && RuleFile.mentionsRules(bytes) ? .rule : .pattern
         }
         switch value {
         case .array: return .rule
@@ -195,7 +197,8 @@ enum ValidatedFileKind: String, CaseIterable {
             if case .array(let rules)? = object["Rules"], rules.contains(where: { $0["Name"]?.stringValue != nil }) { return .rule }
             if object.contains(where: { member in
                 guard case .object(let inner) = member.value else { return false }
-                return inner["Type"]?.stringValue != nil || (member.key == "Properties" && inner.contains { $0.value.stringValue != nil })
+                return inner["Type"]?.stringValue?.contains("::") == true
+                    || (member.key == "Properties" && inner.contains { $0.value.stringValue != nil })
             }) { return .rule }
             return .pattern
         default: return .pattern
