@@ -258,7 +258,9 @@ struct RuleFileTests {
         (rule(#""Tests": {}"#), "1:66: Tests: expected an array of rule tests, got {}"),
         (#"{"Name": "r", "EventPattern": ["x"]}"#, #"1:31: EventPattern: expected a pattern object (or a string holding one), got ["x"]"#),
         (#"{"Name": "r", "EventPattern": {"detail": {"n": [{"numeric": [">", "x"]}]}}}"#, #"1:67: EventPattern.detail.n[0].numeric[1]: "numeric" needs an array of operator/number pairs (e.g. [">", 0, "<=", 5]): ">" must be followed by a number, got "x""#),
-        (#"{"Name": "r", "EventPattern": "{\"source\": \"aws.iam\"}"}"#, #"1:31: EventPattern.source: expected an array of values to match (e.g. ["x"]) or a nested object, got "aws.iam""#),
+        // Inside a string, at the place in the string (escapes counted as written).
+        (#"{"Name": "r", "EventPattern": "{\"source\": \"aws.iam\"}"}"#, #"1:45: EventPattern.source: expected an array of values to match (e.g. ["x"]) or a nested object, got "aws.iam""#),
+        (#"{"Name": "r", "EventPattern": "{\"\u00e9\": [{\"prefix\": 5}]}"}"#, #"1:59: EventPattern["é"][0].prefix: "prefix" needs a string or {"equals-ignore-case": string}, got 5"#),
         (#"{"Name": "r", "EventPattern": "{\"source\": "}"#, #"1:31: EventPattern.source: pattern is not valid JSON: 1:12: unexpected end of input, expected a JSON value"#),
         // A syntax error names the value it is in, as every other rule error does.
         ("{\n  \"Name\": \"bad-json\",\n  \"EventPattern\": {\"source\": [\"aws.s3\"],},\n  \"Targets\": []\n}\n",

@@ -201,7 +201,7 @@ public enum RuleFile {
             }
             return ([], [], [RuleError(file: file, location: error.location, path: path, problem: .invalidJSON(error))])
         }
-        var reader = RuleFileReader(file: file, locations: document.locations, currentDirectory: currentDirectory)
+        var reader = RuleFileReader(file: file, locations: document.locations, currentDirectory: currentDirectory, bytes: bytes)
         var entries: [RuleEntry] = []
         switch document.value {
         case .object(let object):
@@ -246,10 +246,49 @@ struct RuleFileReader {
     /// The handlers of the rule or topic being read.
     var handlerReferences: [HandlerReference] = []
 
-    init(file: String, locations: JSONSourceMap, currentDirectory: String) {
+    /// The file's bytes, for places inside a string that holds JSON (an `EventPattern` string).
+    let bytes: [UInt8]
+
+    init(file: String, locations: JSONSourceMap, currentDirectory: String, bytes: [UInt8] = []) {
         self.file = file
         self.locations = locations
         self.currentDirectory = currentDirectory
+        self.bytes = bytes
+    }
+
+    /// Where in the file the text of the JSON string starting (its opening quote) at `string` has
+    /// its byte `decoded` (counted in the string's decoded UTF-8): nil when out of reach.
+    func location(ofDecoded decoded: Int, inStringAt string: JSONLocation) -> JSONLocation? {
+        func hex(_ at: Int) -> Int? {
+            guard at + 4 <= bytes.count, let value = Int(String(decoding: bytes[at..<(at + 4)], as: UTF8.self), radix: 16) else { return nil }
+            return value
+        }
+        var raw = string.offset + 1
+        var count = 0
+        while count < decoded {
+            guard raw < bytes.count, bytes[raw] != UInt8(ascii: "\"") else { return nil }
+            if bytes[raw] != UInt8(ascii: "\\") {
+                raw += 1
+                count += 1
+                continue
+            }
+            guard raw + 1 < bytes.count else { return nil }
+            guard bytes[raw + 1] == UInt8(ascii: "u") else {
+                raw += 2
+                count += 1
+                continue
+            }
+            guard let unit = hex(raw + 2) else { return nil }
+            if (0xD800...0xDBFF).contains(unit), raw + 12 <= bytes.count, bytes[raw + 6] == UInt8(ascii: "\\"), bytes[raw + 7] == UInt8(ascii: "u") {
+                raw += 12
+                count += 4
+            } else {
+                raw += 6
+                count += unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3
+            }
+        }
+        guard count == decoded else { return nil }
+        return bytes.withUnsafeBufferPointer { JSONLocation(offset: raw, in: $0) }
     }
 
     mutating func fail(_ path: JSONPath, _ problem: RuleProblem) {
@@ -347,7 +386,8 @@ struct RuleFileReader {
     }
 
     /// `EventPattern` as an object, or as a string holding pattern JSON (CloudFormation accepts
-    /// both). Errors in the string form point at the string, with the pattern's own path. A
+    /// both). Errors in the string form point at their place inside the string (a JSON syntax error
+    /// at the string, with its line:column in the pattern text), with the pattern's own path. A
     /// duplicate key is an error in both forms, reported alike, as everywhere in a rule file.
     mutating func readPattern(_ object: JSONObject, at path: JSONPath) -> EventPattern? {
         let patternPath = path.appending("EventPattern")
@@ -376,7 +416,12 @@ struct RuleFileReader {
                         errors.append(RuleError(file: file, location: stringLocation, problem: .invalidJSON(.duplicateKey(key: key, path: path, at: at))))
                         continue
                     }
-                    errors.append(RuleError(file: file, location: stringLocation,
+                    // At the place inside the string, as for a pattern written as an object.
+                    var at = stringLocation
+                    if case .invalidJSON = problem.problem {} else if let inner = problem.location, let string = stringLocation {
+                        at = location(ofDecoded: inner.offset, inStringAt: string) ?? stringLocation
+                    }
+                    errors.append(RuleError(file: file, location: at,
                                             path: JSONPath(patternPath.components + problem.path.components), problem: .pattern(problem.problem)))
                 }
                 return nil
