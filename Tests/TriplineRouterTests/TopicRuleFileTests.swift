@@ -149,9 +149,9 @@ struct TopicRuleFileTests {
         #expect(topic.subscriptions[2].filterPolicy?.scope == .messageBody)
     }
 
-    @Test("mistakes inside a FilterPolicy string point at the string, with the path into the policy", arguments: [
+    @Test("mistakes inside a FilterPolicy string point at their place in it (syntax errors at the string), with the path into the policy", arguments: [
         (#""{\"a\": [{\"anything-but\": {\"suffix\": \"x\"}}]}""#,
-         #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy.a[0].anything-but: SNS supports only "prefix" inside "anything-but""#),
+         #"Rules/a.json:1:123: Topic.Subscriptions[0].FilterPolicy.a[0].anything-but: SNS supports only "prefix" inside "anything-but""#),
         (#""{\"a\": [\"x\"], \"a\": [\"y\"]}""#,
          #"Rules/a.json:1:94: duplicate key "a" in object at Topic.Subscriptions[0].FilterPolicy: a rule file takes each key once; remove the one that does not apply"#),
         (#""{\"a\": {\"b\": [\"x\"], \"b\": [\"y\"]}}""#,
@@ -159,7 +159,7 @@ struct TopicRuleFileTests {
         (#""{\"a\": ""#,
          #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy: filter policy is not valid JSON: 1:7: unexpected end of input, expected a JSON value"#),
         (#""[\"a\"]""#,
-         #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy: a filter policy must be a JSON object, got ["a"]"#),
+         #"Rules/a.json:1:95: Topic.Subscriptions[0].FilterPolicy: a filter policy must be a JSON object, got ["a"]"#),
         ("5", #"Rules/a.json:1:94: Topic.Subscriptions[0].FilterPolicy: a filter policy must be a JSON object, got 5"#),
     ] as [(String, String)])
     func filterPolicyStringMistakes(_ policy: String, _ expected: String) throws {

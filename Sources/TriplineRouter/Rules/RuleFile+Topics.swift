@@ -156,8 +156,9 @@ extension RuleFileReader {
 
     /// `FilterPolicy` as an object, or as a string holding policy JSON (the SNS API takes policies as
     /// strings, so one pasted from `get-subscription-attributes` works), read as a string
-    /// `EventPattern` is: errors in the string form point at the string, with the policy's own path
-    /// (a JSON syntax error adds its line:column inside the string), and a duplicate key is reported
+    /// `EventPattern` is: errors in the string form point at their place inside it when the policy
+    /// knows it, else at the string, with the policy's own path (a JSON syntax error adds its
+    /// line:column inside the string), and a duplicate key is reported
     /// as in the object form.
     mutating func readFilterPolicy(_ value: JSONValue, scope: FilterPolicyScope, at policyPath: JSONPath) -> FilterPolicy? {
         guard case .string(let text) = value else {
@@ -174,7 +175,10 @@ extension RuleFileReader {
         } catch {
             let stringLocation = locations.location(of: policyPath)
             guard case .invalidJSON(let jsonError) = error.problem else {
-                errors.append(RuleError(file: file, location: stringLocation, path: JSONPath(policyPath.components + error.path.components),
+                // At the place inside the string, when the policy knows it.
+                var at = stringLocation
+                if let inner = error.location, let string = stringLocation { at = location(ofDecoded: inner.offset, inStringAt: string) ?? stringLocation }
+                errors.append(RuleError(file: file, location: at, path: JSONPath(policyPath.components + error.path.components),
                                         problem: .filterPolicy(error.problem)))
                 return nil
             }
