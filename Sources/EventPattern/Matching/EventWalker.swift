@@ -401,13 +401,17 @@ struct EventWalker {
         return confirmAcrossArrays(rule)
     }
 
+    /// Matching work (``MatchScratch/maxMatchWork`` steps) one test of a value against a lazy
+    /// condition counts for: a string comparison, some times a simple step.
+    static let valueTestWork = 4
+
     /// Whether some recorded value of field `f` passes `test`.
     @inline(__always)
     private mutating func someValue(ofField f: Int, satisfies test: CompactTest) -> Bool {
         guard state.fieldStamp[f] == state.epoch else { return false }
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
-            state.field.work &+= 1
+            state.field.work &+= EventWalker.valueTestWork
             if compactSatisfies(test, occurrence: Int(occ)) { return true }
             occ = state.occurrences[Int(occ)].nextInField
         }
@@ -448,6 +452,12 @@ struct EventWalker {
         state.arraysAhead.removeAll(keepingCapacity: true)   // noted when the memo is first needed
         let outcome = search(from: 0, end: onArrays.count)
         state.consistencyOutcomes[onArrays] = outcome
+        // Thousands of rules each searching its own values (per-tenant conditions on a long array):
+        // the indexes go once they hold many values, so memory stays bounded; building them again is counted work.
+        if state.indexedValues > OccurrenceIndex.cachedValuesLimit {
+            state.occurrenceIndexes.removeAll()
+            state.indexedValues = 0
+        }
         return outcome
     }
 
@@ -468,6 +478,7 @@ struct EventWalker {
         guard flat.pred[p].test != .none || flat.pred[p].broadStart != flat.pred[p].broadEnd else { return }
         var occ = state.fieldOccHead[f]
         while occ >= 0 {
+            state.field.work &+= EventWalker.valueTestWork
             if satisfies(pred: p, occurrence: Int(occ)) { addPair(pred: p, occurrence: occ) }
             occ = state.occurrences[Int(occ)].nextInField
         }
@@ -754,7 +765,11 @@ struct EventWalker {
     /// The index under `key` this event, grouped from the values `list` gives the first time.
     private mutating func cachedIndex(key: Int32, _ list: (inout EventWalker) -> [Int32]) -> OccurrenceIndex {
         if let index = state.occurrenceIndexes[key] { return index }
-        let index = OccurrenceIndex(list(&self), state: state)
+        let values = list(&self)
+        // Kept while it fits (``OccurrenceIndex/cachedValuesLimit``), some hundred bytes a value.
+        state.indexedValues &+= values.count
+        state.field.work &+= OccurrenceIndex.valueWork &* values.count
+        let index = OccurrenceIndex(values, state: state)
         state.occurrenceIndexes[key] = index
         return index
     }
@@ -817,8 +832,8 @@ struct EventWalker {
         let count = Int(state.occurrences[occ].memberCount)
         state.field.work &+= 1
         if count == 0 || state.chosen.isEmpty { return true }
-        // Each membership is looked for among the chosen ones, found after about as many as its depth.
-        state.field.work &+= count &* min(count, state.chosen.count / 2)
+        // Each membership is looked for among the chosen ones, found after about half as many as its depth.
+        state.field.work &+= (count &* min(count, state.chosen.count / 2) &+ 1) / 2
         for m in 0..<count {
             let array = state.memberArena[start + 2 * m]
             let index = state.memberArena[start + 2 * m + 1]

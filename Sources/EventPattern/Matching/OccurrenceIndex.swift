@@ -17,6 +17,11 @@ struct OccurrenceIndex {
 
     /// Lists shorter than this are scanned: grouping them costs more than it saves.
     static let minimumLength = 32
+    /// Most values the indexes of one event keep between searches (about a hundred bytes each).
+    static let cachedValuesLimit = 1 << 20
+    /// Matching work (``MatchScratch/maxMatchWork`` steps) indexing one value counts for: dictionary
+    /// insertions, some fifty times a simple step.
+    static let valueWork = 64
 
     init<S: Sequence<Int32>>(_ occurrences: S, state: WalkState) {
         for occ in occurrences {

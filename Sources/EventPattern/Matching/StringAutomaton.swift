@@ -53,8 +53,8 @@ struct StringAutomaton: Sendable {
     // MARK: Matching
 
     /// Matching work (``MatchScratch/maxMatchWork`` steps) one NFA state visited counts for: its
-    /// closure is built through a hash set, some thirty times a simple comparison.
-    static let stateWork = 32
+    /// closure is built through a hash set, some fifty times a simple comparison.
+    static let stateWork = 64
 
     /// Appends the ids of the tests `value` satisfies, building DFA states in `cache` as needed.
     ///

@@ -43,6 +43,8 @@ struct WalkState {
     var nextArrayID: Int32 = 0
     /// Most (predicate, value) pairs this walk records (``MatchScratch/maxMatchPairs``).
     var maxPairs = Int.max
+    /// Values in `occurrenceIndexes`, for ``OccurrenceIndex/cachedValuesLimit``.
+    var indexedValues = 0
     var predBuffer: [Int32] = []
     var decodeBuffer: [UInt8] = []
     var field = FieldScratch()
@@ -103,6 +105,7 @@ struct WalkState {
         deferredStacks.removeAll()
         deferredPending = 0
         if !occurrenceIndexes.isEmpty { occurrenceIndexes.removeAll() }
+        indexedValues = 0
         if !consistencyOutcomes.isEmpty { consistencyOutcomes.removeAll() }
     }
 
