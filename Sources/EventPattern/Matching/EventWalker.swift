@@ -292,11 +292,7 @@ struct EventWalker {
     /// Lists `occurrence` among the values satisfying predicate `p`.
     @inline(__always)
     private mutating func addPair(pred p: Int, occurrence occ: Int32) {
-        if state.pairs.count >= state.maxPairs {
-            // Past the memory an event may take: stop recording; the event is refused.
-            state.field.work = state.field.workLimit &+ 1
-            return
-        }
+        if state.pairs.count >= state.maxPairs { return pairsExhausted() }
         if state.preds[p].stamp != state.epoch {
             state.preds[p].stamp = state.epoch
             state.preds[p].head = -1
@@ -304,6 +300,13 @@ struct EventWalker {
         }
         state.pairs.append(PredicatePair(occurrence: occ, next: state.preds[p].head))
         state.preds[p].head = Int32(state.pairs.count - 1)
+    }
+
+    /// Past the memory an event may take: nothing more is recorded, and the event is refused.
+    /// Out of line, so the walk's hot loop carries only the comparison.
+    @inline(never)
+    private func pairsExhausted() {
+        state.field.work = state.field.workLimit &+ 1
     }
 
     // MARK: Deciding

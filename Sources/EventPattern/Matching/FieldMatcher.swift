@@ -348,11 +348,6 @@ private struct TableKey: Hashable {
 
 /// Per-thread working memory for field evaluation.
 struct FieldScratch {
-    /// Matching work spent on this event so far, in steps (see ``MatchScratch/maxMatchWork``); past
-    /// `workLimit` the walk stops doing more and the event is refused. Kept here, where the automata
-    /// count theirs, for the whole walk.
-    var work = 0
-    var workLimit = Int.max
     var tests: [Int32] = []
     var globs = GlobScratch()
     /// Anything-but groups the current value is excluded from.
@@ -361,4 +356,9 @@ struct FieldScratch {
     var folded: [UInt8] = []
     /// Where early reads of table lines go (kept, so they are not optimized away).
     var sink: Int32 = 0
+    /// Matching work spent on this event so far, in steps (see ``MatchScratch/maxMatchWork``); past
+    /// `workLimit` the walk stops doing more and the event is refused. Kept here, where the automata
+    /// count theirs, for the whole walk.
+    var work = 0
+    var workLimit = Int.max
 }
