@@ -193,7 +193,7 @@ public struct EventNormalizer: Sendable {
     /// Where the JSON document in `bytes` is: after a byte-order mark (which the parser skips and
     /// which must not end up inside an envelope) and without the whitespace around it; empty when
     /// there is nothing else.
-    private static func documentRange<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Range<Int> where Bytes.Index == Int {
+    static func documentRange<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Range<Int> where Bytes.Index == Int {
         var start = bytes.startIndex, end = bytes.endIndex
         if bytes.count >= 3 && bytes[start] == 0xEF && bytes[start + 1] == 0xBB && bytes[start + 2] == 0xBF { start += 3 }
         while start < end && isJSONWhitespace(bytes[start]) { start += 1 }

@@ -170,13 +170,6 @@ public enum RuleFile {
             .contains { text.contains($0) }
     }
 
-    /// The offset of the first byte that is not blank (or a byte-order mark).
-    private static func firstNonBlank(_ bytes: [UInt8]) -> Int {
-        var i = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
-        return i
-    }
-
     /// Parses a file into entries without checking names across entries.
     static func parseEntries(bytes: [UInt8], file: String, currentDirectory: String)
         -> (entries: [RuleEntry], topics: [TopicEntry], errors: [RuleError]) {
@@ -191,7 +184,7 @@ public enum RuleFile {
             var path: JSONPath? = errorPath.isRoot ? nil : errorPath
             if case .duplicateKey = error { path = nil }
             // Not JSON at all (an error before its first value): say what it is when it reads as another format.
-            if errorPath.isRoot, error.location?.offset ?? 0 <= firstNonBlank(bytes) {
+            if errorPath.isRoot, error.location?.offset ?? 0 <= EventNormalizer.documentRange(bytes).lowerBound {
                 if looksLikeTerraform(bytes) {
                     return ([], [], [RuleError(file: file, location: error.location, problem: .terraformNotRead)])
                 }
