@@ -281,7 +281,10 @@ struct RuleFileReader {
             }
         }
         guard count == decoded else { return nil }
-        return bytes.withUnsafeBufferPointer { JSONLocation(offset: raw, in: $0) }
+        // A JSON string holds no raw line break: the place is on the string's line, as many characters
+        // (all but UTF-8 continuation bytes, as `JSONLineCounter` counts) further, without recounting the file.
+        let characters = bytes[string.offset..<raw].reduce(0) { $0 + ($1 & 0xC0 != 0x80 ? 1 : 0) }
+        return JSONLocation(offset: raw, line: string.line, column: string.column + characters)
     }
 
     mutating func fail(_ path: JSONPath, _ problem: RuleProblem) {
